@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The BPF <-> userspace ABI: every map key and value. Included by the BPF
+ * programs (bpf/) and by userspace (user/lib/compile_*.c, maps_*.c).
+ * Rules: only __u8..__u64 and __be16/__be32, explicit padding, no pointers,
+ * no bool, and a size assertion per struct so the two sides cannot drift.
+ * A layout change gets a new map name with a _v2 suffix.
+ *
+ * Addresses are 16 bytes everywhere; IPv4 is stored v4-mapped (::ffff:a.b.c.d).
+ *
+ * Atomic apply ("generations"): every policy-derived key starts with the
+ * generation it belongs to. Userspace writes generation N+1 beside N, flips
+ * sluice_ctl.gen with one 4-byte store, waits out readers, then deletes N.
+ * A program reads ctl.gen once and uses it for all its lookups, so one
+ * connect() sees one policy, never a mix.
+ */
+#ifndef SLUICE_ABI_H
+#define SLUICE_ABI_H
+
+#include <linux/types.h>
+
+#define SLUICE_PIN_ROOT		"/sys/fs/bpf/sluice"
+
+#define SLUICE_MAX_DESTS	16	/* weighted destinations per route */
+#define SLUICE_MAX_ROUTES	16	/* L4 routes per service, in order */
+#define SLUICE_MAX_BACKENDS	4096	/* per subset */
+#define SLUICE_CGROUP_DEPTH	16	/* ancestor levels searched for a workload */
+#define SLUICE_NO_WORKLOAD	0xffffffffu
+
+/* Socket mark set by sluice-http on its upstream sockets: never steered. */
+#define SLUICE_HELPER_MARK	0x51ce
+
+enum sluice_lb {
+	SLUICE_LB_ROUND_ROBIN = 0,
+	SLUICE_LB_RANDOM = 1,
+	SLUICE_LB_LEAST_REQUEST = 2,	/* power of two choices on active conns */
+	SLUICE_LB_MAGLEV = 3,		/* consistentHash at L4 (XDP path) */
+};
+
+/* sluice_ctl[0]: written by sluiced only. */
+struct sluice_ctl {
+	__u32 gen;		/* the live generation; 0 = no policy */
+	__u32 pad;
+};
+
+enum sluice_gencfg_flags {
+	SLUICE_CFG_REGISTRY_ONLY = 1 << 0,	/* unknown destinations refused */
+};
+
+/* sluice_gencfg[gen]: mesh-wide settings of one generation. */
+struct sluice_gencfg {
+	__u32 flags;		/* enum sluice_gencfg_flags */
+	__be16 helper_port;	/* sluice-http mesh listener, 0 = none */
+	__u16 pad;
+	__u8 helper_addr[16];
+};
+
+enum sluice_svc_flags {
+	SLUICE_SVC_HTTP = 1 << 0,	/* send to sluice-http (has http routes) */
+	SLUICE_SVC_PASSTHROUGH = 1 << 1,/* registered, not rewritten (REGISTRY_ONLY allow) */
+	SLUICE_SVC_NO_ENDPOINTS = 1 << 2,/* connect() fails with ECONNREFUSED */
+};
+
+/* sluice_svc: (gen, VIP, port, proto) -> service. */
+struct sluice_svc_key {
+	__u32 gen;
+	__be16 port;
+	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;
+	__u8 addr[16];
+};
+
+struct sluice_svc {
+	__u32 svc_sid;		/* stable id (hash of the FQDN) for stats */
+	__u32 flags;		/* enum sluice_svc_flags */
+	__u32 route_first;	/* routes route_first .. route_first+nroutes-1 */
+	__u16 nroutes;
+	__u16 pad;
+};
+
+enum sluice_route_flags {
+	SLUICE_ROUTE_SOURCE = 1 << 0,	/* match sourceLabels via sluice_route_src */
+};
+
+struct sluice_route_key {
+	__u32 gen;
+	__u32 route_id;
+};
+
+struct sluice_dest {
+	__u32 subset_id;	/* key into sluice_subset for this gen */
+	__u32 cum_weight;	/* cumulative raw weight; pick r < cum_weight */
+};
+
+/* sluice_route: (gen, route_id) -> match + weighted subsets. Subsets with no
+ * endpoints are already left out (renormalised) by the compiler. */
+struct sluice_route {
+	__u16 port;		/* host order; 0 = any */
+	__u8 flags;		/* enum sluice_route_flags */
+	__u8 ndests;
+	__u32 total;		/* = dests[ndests-1].cum_weight, > 0 */
+	struct sluice_dest dests[SLUICE_MAX_DESTS];
+};
+
+/* sluice_route_src: present when workload may take the route. */
+struct sluice_route_src_key {
+	__u32 gen;
+	__u32 route_id;
+	__u32 workload_id;
+	__u32 pad;
+};
+
+/* sluice_cgroup: (gen, cgroup id) -> workload id of a local client. */
+struct sluice_cgroup_key {
+	__u32 gen;
+	__u32 pad;
+	__u64 cgroup_id;
+};
+
+/* sluice_subset: (gen, subset_id) -> load balancer + backend range. */
+struct sluice_subset_key {
+	__u32 gen;
+	__u32 subset_id;
+};
+
+struct sluice_subset {
+	__u32 svc_sid;		/* stable ids for stats */
+	__u32 subset_sid;	/* hash of the subset name; 0 = whole service */
+	__u32 backend_first;	/* sluice_backend keys backend_first + i */
+	__u16 nbackends;
+	__u8 lb;		/* enum sluice_lb */
+	__u8 pad;
+	__u32 maglev_first;	/* XDP Maglev table, when lb == MAGLEV */
+	__u32 maglev_size;
+};
+
+struct sluice_backend_key {
+	__u32 gen;
+	__u32 idx;
+};
+
+struct sluice_backend {
+	__u8 addr[16];
+	__be16 port;
+	__u16 pad;
+	__u32 weight;
+};
+
+/* sluice_stats: per (service, subset, backend), across generations.
+ * Written by the socket programs with atomic adds; read by sluicectl stats. */
+struct sluice_stats_key {
+	__u32 svc_sid;
+	__u32 subset_sid;
+	__u8 addr[16];
+	__be16 port;
+	__u16 pad;
+	__u32 pad2;
+};
+
+struct sluice_stats {
+	__u64 opened;		/* connect() steered to this backend */
+	__u64 established;
+	__u64 failed;		/* connect failed (RST/timeout before established) */
+	__u64 closed;
+	__s64 active;		/* established and not yet closed */
+	__u64 bytes_sent;	/* client -> backend, counted at close */
+	__u64 bytes_received;
+};
+
+/* Per-socket storage (sluice_sock): set at connect(), read by getpeername
+ * and sockops. */
+struct sluice_sock {
+	__u8 vip[16];		/* what the application asked for */
+	__be16 vip_port;
+	__u8 state;		/* 0 new, 1 established, 2 closed */
+	__u8 pad;
+	__u32 workload_id;
+	struct sluice_stats_key stats;
+};
+
+/* sluice_origdst: client 4-tuple (its local addr:port) -> original VIP, for
+ * sluice-http to recover where a redirected connection was going. */
+struct sluice_origdst_key {
+	__u8 addr[16];
+	__be16 port;
+	__u16 pad;
+};
+
+struct sluice_origdst {
+	__u8 vip[16];
+	__be16 vip_port;
+	__u16 pad;
+	__u32 workload_id;
+};
+
+/* Global counters, PERCPU_ARRAY indexed by this enum. */
+enum sluice_counter {
+	SLUICE_CNT_CONNECT_SEEN = 0,	/* connect() calls inspected */
+	SLUICE_CNT_CONNECT_STEERED,	/* rewritten to a backend */
+	SLUICE_CNT_CONNECT_TO_HELPER,	/* rewritten to sluice-http */
+	SLUICE_CNT_CONNECT_PASS,	/* not a service: untouched */
+	SLUICE_CNT_NO_ENDPOINTS,	/* refused: service with no endpoints */
+	SLUICE_CNT_REGISTRY_DENY,	/* refused: REGISTRY_ONLY, unknown dest */
+	SLUICE_CNT_MAP_MISS,		/* inconsistent tables: failed open */
+	SLUICE_CNT_GETPEERNAME_VIP,	/* getpeername answered with the VIP */
+	SLUICE_CNT_XDP_NEW_FLOW,
+	SLUICE_CNT_XDP_ESTABLISHED,
+	SLUICE_CNT_XDP_NO_CT,		/* non-SYN without conntrack: passed */
+	SLUICE_CNT_XDP_PASS,
+	SLUICE_CNT_XDP_MALFORMED,
+	SLUICE_CNT_CT_EVICT,
+	SLUICE_CNT_TC_REVNAT,
+	__SLUICE_CNT_MAX
+};
+
+#define SLUICE_ASSERT_SIZE(t, n) _Static_assert(sizeof(struct t) == (n), #t " size")
+SLUICE_ASSERT_SIZE(sluice_ctl, 8);
+SLUICE_ASSERT_SIZE(sluice_gencfg, 24);
+SLUICE_ASSERT_SIZE(sluice_svc_key, 24);
+SLUICE_ASSERT_SIZE(sluice_svc, 16);
+SLUICE_ASSERT_SIZE(sluice_route_key, 8);
+SLUICE_ASSERT_SIZE(sluice_dest, 8);
+SLUICE_ASSERT_SIZE(sluice_route, 8 + 8 * SLUICE_MAX_DESTS);
+SLUICE_ASSERT_SIZE(sluice_route_src_key, 16);
+SLUICE_ASSERT_SIZE(sluice_cgroup_key, 16);
+SLUICE_ASSERT_SIZE(sluice_subset_key, 8);
+SLUICE_ASSERT_SIZE(sluice_subset, 24);
+SLUICE_ASSERT_SIZE(sluice_backend_key, 8);
+SLUICE_ASSERT_SIZE(sluice_backend, 24);
+SLUICE_ASSERT_SIZE(sluice_stats_key, 32);
+SLUICE_ASSERT_SIZE(sluice_stats, 56);
+SLUICE_ASSERT_SIZE(sluice_sock, 56);
+SLUICE_ASSERT_SIZE(sluice_origdst_key, 20);
+SLUICE_ASSERT_SIZE(sluice_origdst, 24);
+
+#endif /* SLUICE_ABI_H */

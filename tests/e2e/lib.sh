@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers for the end-to-end tests (sourced, bash).
+#
+# Traffic safety: every test builds its own namespaces, veths and a test
+# cgroup below the cgroup v2 root, with names carrying $SL_ID (unique per
+# run); cgroup hooks attach only to that test cgroup; clients run inside the
+# test namespaces or target 127.0.0.0/8. Everything made is registered with
+# sl_defer and torn down by the EXIT trap, also on failure. Processes are
+# killed only by the PIDs we started.
+#
+# Output is TAP: sl_ok / sl_fail print "ok - name" / "not ok - name".
+
+set -uo pipefail
+
+SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SL_BUILD=${SL_BUILD:-$SL_ROOT/build}
+SL_ID=${SL_ID:-$$}
+SL_FAILED=0
+SL_CLEANUP=()
+
+sl_ok()   { echo "ok - $*"; }
+sl_fail() { echo "not ok - $*"; SL_FAILED=$((SL_FAILED + 1)); }
+sl_log()  { echo "# $*"; }
+sl_skip() { echo "ok - $* # SKIP"; }
+
+# sl_check NAME CMD...: ok when CMD succeeds.
+sl_check() {
+	local name=$1; shift
+	if "$@"; then sl_ok "$name"; else sl_fail "$name"; fi
+}
+
+# sl_defer CMD: run CMD (a string, eval'd) at exit, last registered first.
+sl_defer() { SL_CLEANUP+=("$1"); }
+
+sl_cleanup() {
+	local i
+	for ((i = ${#SL_CLEANUP[@]} - 1; i >= 0; i--)); do
+		eval "${SL_CLEANUP[$i]}" >/dev/null 2>&1 || true
+	done
+	SL_CLEANUP=()
+}
+trap 'sl_cleanup' EXIT
+trap 'exit 130' INT TERM
+
+sl_require_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "Bail out! end-to-end tests need root"
+		exit 1
+	fi
+}
+
+# The cgroup v2 mount point, from /proc/mounts (never hard-coded).
+sl_cgroup2_root() {
+	awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts
+}
+
+sl_ensure_bpffs() {
+	if ! awk '$3 == "bpf" && $2 == "/sys/fs/bpf" { f = 1 } END { exit !f }' /proc/mounts; then
+		mount -t bpf bpf /sys/fs/bpf
+	fi
+}
+
+# sl_mkcgroup NAME: create <cgroup2 root>/sluice-test-$SL_ID/NAME; prints the
+# absolute path. Removed at exit (after the processes in it are gone).
+sl_mkcgroup() {
+	local root parent dir
+	root=$(sl_cgroup2_root)
+	parent="$root/sluice-test-$SL_ID"
+	if [ ! -d "$parent" ]; then
+		mkdir -p "$parent"
+		sl_defer "rmdir '$parent'"
+	fi
+	dir="$parent/$1"
+	mkdir -p "$dir"
+	sl_defer "sl_kill_cgroup '$dir'; rmdir '$dir'"
+	echo "$dir"
+}
+
+# Kill what is left in a test cgroup we created (only ever our own cgroup).
+sl_kill_cgroup() {
+	local dir=$1 pid
+	[ -f "$dir/cgroup.procs" ] || return 0
+	for pid in $(cat "$dir/cgroup.procs"); do kill -9 "$pid" 2>/dev/null; done
+	sleep 0.1
+}
+
+# sl_netns NAME: create netns sl<id>-NAME with lo up; prints the netns name.
+sl_netns() {
+	local ns="sl${SL_ID}-$1"
+	ip netns add "$ns"
+	sl_defer "ip netns del '$ns'"
+	ip -n "$ns" link set lo up
+	echo "$ns"
+}
+
+# sl_in_ns NS CMD...: run in the network namespace only, keeping /sys
+# (unlike `ip netns exec`), so bpffs and the cgroup mount stay visible.
+sl_in_ns() {
+	local ns=$1; shift
+	nsenter --net="/run/netns/$ns" "$@"
+}
+
+# sl_in_cgroup_ns CGROUP_DIR NS CMD...: join the cgroup first, then the netns.
+sl_in_cgroup_ns() {
+	local cg=$1 ns=$2; shift 2
+	sh -c 'echo $$ > "$1/cgroup.procs" && shift 2 && exec nsenter --net="/run/netns/$0" "$@"' \
+		"$ns" "$cg" x "$@"
+}
+
+# sl_bg NAME CMD...: start CMD in the background, log to $SL_TMP/NAME.log,
+# remember its PID in SL_PID_<NAME> and kill it (by PID) at exit.
+sl_bg() {
+	local name=$1; shift
+	"$@" >"$SL_TMP/$name.log" 2>&1 &
+	local pid=$!
+	printf -v "SL_PID_${name//[^a-zA-Z0-9_]/_}" '%s' "$pid"
+	sl_defer "kill $pid; sleep 0.05; kill -9 $pid"
+	echo "$pid"
+}
+
+# sl_wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds.
+sl_wait_for() {
+	local deadline=$((SECONDS + $1)); shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.05
+	done
+}
+
+SL_TMP=$(mktemp -d "/tmp/sluice-e2e.$SL_ID.XXXXXX")
+sl_defer "rm -rf '$SL_TMP'"
+
+# Pin root private to this test run.
+SL_BPFFS="/sys/fs/bpf/sluice-test-$SL_ID"
+SL_SOCK="$SL_TMP/sluiced.sock"
+
+sl_done() {
+	[ "$SL_FAILED" -eq 0 ]
+	exit $?
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sluicectl verbs. main.c holds the one table of verbs and options that
+ * drives parsing, --help and completion; each verb is a function here.
+ * Every verb returns the process exit code: 0 ok, 1 invalid input or
+ * refused, 2 usage, 3 daemon unreachable.
+ */
+#ifndef SLUICECTL_CMDS_H
+#define SLUICECTL_CMDS_H
+
+#include <stddef.h>
+
+enum ctl_exit { CTL_OK = 0, CTL_INVALID = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3 };
+
+enum ctl_output { CTL_OUT_TABLE = 0, CTL_OUT_JSON, CTL_OUT_YAML };
+
+/* Parsed common options, filled by main.c from the verb table. */
+struct ctl_opts {
+	const char *socket;		/* --socket, default /run/sluice/sluiced.sock */
+	const char **files;		/* -f PATH..., in order */
+	size_t nfiles;
+	const char *against;		/* diff --against PATH (offline) */
+	enum ctl_output output;		/* -o */
+	const char *what;		/* get services|routes|endpoints|workloads */
+	int quiet;
+};
+
+/* Offline verbs (cmd_offline.c). */
+int cmd_validate(const struct ctl_opts *o);
+int cmd_diff(const struct ctl_opts *o);
+
+/* Daemon verbs (cmd_daemon.c), over the control socket. */
+int cmd_apply(const struct ctl_opts *o);
+int cmd_delete(const struct ctl_opts *o);
+int cmd_get(const struct ctl_opts *o);
+int cmd_stats(const struct ctl_opts *o);
+int cmd_top(const struct ctl_opts *o);
+int cmd_status(const struct ctl_opts *o);
+int cmd_reset(const struct ctl_opts *o);
+int cmd_version(const struct ctl_opts *o);
+
+#endif /* SLUICECTL_CMDS_H */
