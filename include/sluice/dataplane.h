@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The kernel data plane as a library (user/lib/dp_*.c, compile_*.c): load the
+ * BPF programs, pin maps and links under a bpffs directory, attach the socket
+ * hooks to a cgroup, compile a model into a new generation of map entries and
+ * flip to it atomically, read counters back, and remove everything.
+ * Used by sluiced (the only writer) and by sluicectl/tests for read-only views.
+ * All functions return 0 or -errno; messages for the operator go to `err`
+ * (a buffer of SL_DP_ERRLEN) when non-NULL.
+ */
+#ifndef SLUICE_DATAPLANE_H
+#define SLUICE_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/abi.h"
+#include "sluice/model.h"
+
+#define SL_DP_ERRLEN 512
+
+struct sl_dp;			/* opaque */
+
+struct sl_dp_opts {
+	const char *bpffs;	/* pin root, e.g. /sys/fs/bpf/sluice */
+	const char *cgroup;	/* absolute cgroup v2 dir to attach socket hooks to */
+	/* sluice-http mesh listener that HTTP services are sent to (v4-mapped);
+	 * port 0 = no helper: HTTP services are steered at L4 like TCP. */
+	uint8_t helper_addr[16];
+	uint16_t helper_port;	/* host order */
+};
+
+/* Which hooks are attached, for `sluicectl status`. */
+struct sl_dp_hook {
+	const char *name;	/* "connect4", "getpeername6", "sockops", ... */
+	bool attached;
+	char why[128];		/* when not attached: the kernel's answer */
+};
+
+/* Open the data plane: re-adopt existing pins under opts->bpffs when present
+ * (no gap: programs stay attached), else load, pin and attach. */
+int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err);
+
+/* Compile the model and make it live atomically. On success *gen is the new
+ * generation. On failure nothing changed: the previous generation stays live. */
+int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char *err);
+
+/* The live generation (0 = no policy yet). */
+uint32_t sl_dp_generation(const struct sl_dp *dp);
+
+size_t sl_dp_hooks(const struct sl_dp *dp, const struct sl_dp_hook **hooks);
+
+/* Counters: the global enum sluice_counter sums, and per-backend stats. */
+int sl_dp_counters(struct sl_dp *dp, uint64_t out[__SLUICE_CNT_MAX]);
+struct sl_dp_stat {
+	struct sluice_stats_key key;
+	struct sluice_stats val;
+};
+int sl_dp_stats(struct sl_dp *dp, struct sl_dp_stat **out, size_t *n);
+
+/* Detach and unpin everything under opts->bpffs (sluicectl reset). Works
+ * without sl_dp_open, from the pins alone. */
+int sl_dp_reset(const char *bpffs, char *err);
+
+/* Close the handle; pinned programs and links keep running. */
+void sl_dp_close(struct sl_dp *dp);
+
+/* Stable ids used in sluice_stats_key. */
+uint32_t sl_dp_sid(const char *s);
+
+#endif /* SLUICE_DATAPLANE_H */
