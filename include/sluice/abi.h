@@ -210,6 +210,16 @@ enum sluice_counter {
 	SLUICE_CNT_XDP_MALFORMED,
 	SLUICE_CNT_CT_EVICT,
 	SLUICE_CNT_TC_REVNAT,
+	/* XDP/TC north-south (owned by the XDP engineer) */
+	SLUICE_CNT_XDP_REDIRECT,	/* DNATed and redirected (fib next hop known) */
+	SLUICE_CNT_XDP_TO_STACK,	/* DNATed, passed to the stack to forward */
+	SLUICE_CNT_XDP_FRAGMENT,	/* IP fragment to a VIP: passed untouched */
+	SLUICE_CNT_XDP_NO_BACKEND,	/* VIP without usable subset/backend: dropped */
+	SLUICE_CNT_CT_INSERT_FAIL,	/* conntrack update failed: passed untouched */
+	SLUICE_CNT_CT_CLOSED,		/* conntrack entries torn down on FIN/RST */
+	SLUICE_CNT_CT_EXPIRED,		/* stale entry found past its timeout */
+	SLUICE_CNT_TC_NO_CT,		/* from a backend port, no conntrack: untouched */
+	SLUICE_CNT_XDP_BACKEND_GONE,	/* flow's backend left the policy: reset */
 	__SLUICE_CNT_MAX
 };
 
@@ -232,5 +242,76 @@ SLUICE_ASSERT_SIZE(sluice_stats, 56);
 SLUICE_ASSERT_SIZE(sluice_sock, 56);
 SLUICE_ASSERT_SIZE(sluice_origdst_key, 20);
 SLUICE_ASSERT_SIZE(sluice_origdst, 24);
+
+/* ---- XDP/TC north-south section (owned by the XDP engineer, see docs/xdp.md) ----
+ *
+ * Conntrack (sluice_ct, LRU hash): two entries per flow, written by the XDP
+ * program on the first SYN and refreshed by XDP (forward) and TC (reply):
+ *   dir FWD:   (client addr:port -> VIP:port)     -> backend addr:port
+ *   dir REPLY: (backend addr:port -> client:port) -> VIP addr:port
+ * Either entry may be evicted by LRU pressure on its own; a packet whose
+ * entry is gone is passed untouched and counted (fail-open).
+ */
+enum sluice_ct_dir {
+	SLUICE_CT_FWD = 0,
+	SLUICE_CT_REPLY = 1,
+};
+
+enum sluice_ct_state {
+	SLUICE_CT_SYN_SENT = 0,		/* SYN seen, no reply yet */
+	SLUICE_CT_ESTABLISHED = 1,	/* a reply went through TC */
+	SLUICE_CT_CLOSING = 2,		/* FIN seen on either side */
+	SLUICE_CT_CLOSED = 3,		/* RST seen, or FIN on both sides */
+};
+
+enum sluice_ct_flags {
+	SLUICE_CT_F_FIN_CLIENT = 1 << 0,
+	SLUICE_CT_F_FIN_SERVER = 1 << 1,
+};
+
+struct sluice_ct_key {
+	__u8 saddr[16];		/* v4-mapped for IPv4 */
+	__u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;		/* IPPROTO_TCP */
+	__u8 dir;		/* enum sluice_ct_dir */
+	__u16 pad;
+};
+
+struct sluice_ct {
+	__u8 addr[16];		/* FWD: backend; REPLY: VIP */
+	__be16 port;		/* FWD: backend port; REPLY: VIP port */
+	__u8 state;		/* enum sluice_ct_state */
+	__u8 flags;		/* enum sluice_ct_flags */
+	__u32 svc_sid;
+	__u32 subset_sid;
+	__u32 gen;		/* generation whose tables chose the backend */
+	__u64 created_ns;	/* bpf_ktime_get_ns() */
+	__u64 last_ns;		/* last packet in either direction */
+};
+
+/* sluice_maglev: (gen, slot) -> backend index (a sluice_backend idx of that
+ * gen). A subset with lb == SLUICE_LB_MAGLEV owns slots maglev_first ..
+ * maglev_first + maglev_size - 1 (maglev_size prime). Written by
+ * user/lib/compile_maglev.c with the other tables of the generation. */
+struct sluice_maglev_key {
+	__u32 gen;
+	__u32 slot;
+};
+
+/* Defaults for the map sizes and timeouts; overridden by sluiced flags
+ * (--ct-size, --maglev-size, --ct-timeout-*). */
+#define SLUICE_CT_DEFAULT_SIZE		262144
+#define SLUICE_MAGLEV_DEFAULT_ENTRIES	524288
+#define SLUICE_MAGLEV_DEFAULT_M		65537
+#define SLUICE_CT_SYN_TIMEOUT_S		60
+#define SLUICE_CT_EST_TIMEOUT_S		3600
+#define SLUICE_CT_CLOSE_TIMEOUT_S	10
+
+SLUICE_ASSERT_SIZE(sluice_ct_key, 40);
+SLUICE_ASSERT_SIZE(sluice_ct, 48);
+SLUICE_ASSERT_SIZE(sluice_maglev_key, 8);
+/* ---- end of XDP/TC section ---- */
 
 #endif /* SLUICE_ABI_H */
