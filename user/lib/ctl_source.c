@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * YAML sources as named parts, and the snapshot text made of them.
+ *
+ * The snapshot is what sluiced applies, keeps in its state dir and hands to
+ * sluice-http: every source's text, each preceded by a "# source: NAME"
+ * comment, joined into one multi-document YAML stream. Because the daemon
+ * validates exactly this text, it keeps a line map to turn a diagnostic's
+ * snapshot line back into the user's file and line.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sluice/ctl.h"
+
+#define SOURCE_MARK "# source: "
+
+static int read_file(const char *path, char **data, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		size_t r;
+
+		if (cap - n < 4096) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 8192;
+			if (cap > SL_CTL_MAX_BODY) {
+				err = -EFBIG;
+				goto cleanup;
+			}
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0) {
+			if (ferror(f))
+				err = -EIO;
+			break;
+		}
+	}
+cleanup:
+	fclose(f);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	if (!buf) {
+		buf = malloc(1);
+		if (!buf)
+			return -ENOMEM;
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
+static bool is_yaml_name(const char *n)
+{
+	size_t l = strlen(n);
+
+	if (n[0] == '.')
+		return false;
+	return (l > 5 && !strcmp(n + l - 5, ".yaml")) || (l > 4 && !strcmp(n + l - 4, ".yml"));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_part(struct sl_ctl_part **parts, size_t *n, size_t *cap, const char *path,
+		    char *err, size_t errlen)
+{
+	struct sl_ctl_part *p;
+	int rc;
+
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+
+		p = realloc(*parts, nc * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		*parts = p;
+		*cap = nc;
+	}
+	if (strchr(path, '\n')) {
+		snprintf(err, errlen, "%s: file names with a newline are not supported", path);
+		return -EINVAL;
+	}
+	p = &(*parts)[*n];
+	memset(p, 0, sizeof(*p));
+	rc = read_file(path, &p->data, &p->len);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	p->name = strdup(path);
+	if (!p->name) {
+		free(p->data);
+		return -ENOMEM;
+	}
+	(*n)++;
+	return 0;
+}
+
+/* Directory entries that are YAML files, sorted by name (as sl_model_load). */
+static int add_dir(struct sl_ctl_part **parts, size_t *n, size_t *cap, const char *dir,
+		   char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t nn = 0, i;
+	int rc = 0;
+
+	if (!d) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	while ((de = readdir(d))) {
+		char **nv;
+
+		if (!is_yaml_name(de->d_name))
+			continue;
+		nv = realloc(names, (nn + 1) * sizeof(*nv));
+		if (!nv) {
+			rc = -ENOMEM;
+			goto cleanup;
+		}
+		names = nv;
+		if (asprintf(&names[nn], "%s/%s", dir, de->d_name) < 0) {
+			rc = -ENOMEM;
+			goto cleanup;
+		}
+		nn++;
+	}
+	qsort(names, nn, sizeof(*names), cmp_str);
+	for (i = 0; i < nn && !rc; i++) {
+		struct stat st;
+
+		if (stat(names[i], &st) == 0 && S_ISREG(st.st_mode))
+			rc = add_part(parts, n, cap, names[i], err, errlen);
+	}
+cleanup:
+	for (i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return rc;
+}
+
+int sl_ctl_read_sources(const char *const *paths, size_t npaths,
+			struct sl_ctl_part **parts, size_t *nparts,
+			char *err, size_t errlen)
+{
+	struct sl_ctl_part *v = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc = 0;
+
+	for (i = 0; i < npaths && !rc; i++) {
+		struct stat st;
+
+		if (stat(paths[i], &st) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "%s: %s", paths[i], strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = add_dir(&v, &n, &cap, paths[i], err, errlen);
+		} else {
+			rc = add_part(&v, &n, &cap, paths[i], err, errlen);
+		}
+	}
+	if (rc) {
+		sl_ctl_parts_free(v, n);
+		return rc;
+	}
+	*parts = v;
+	*nparts = n;
+	return 0;
+}
+
+/* ---- snapshot text ---- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	size_t lines;	/* newlines written so far */
+};
+
+static int sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	if (b->len + n + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap : 4096;
+		char *np;
+
+		while (nc < b->len + n + 1)
+			nc *= 2;
+		np = realloc(b->p, nc);
+		if (!np)
+			return -ENOMEM;
+		b->p = np;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	for (i = 0; i < n; i++)
+		b->lines += s[i] == '\n';
+	return 0;
+}
+
+static int sb_str(struct sbuf *b, const char *s)
+{
+	return sb_put(b, s, strlen(s));
+}
+
+/* A line that opens a document: "---" alone or followed by a space. */
+static bool is_doc_start(const char *l, size_t n)
+{
+	return n >= 3 && !memcmp(l, "---", 3) && (n == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r');
+}
+
+static bool is_only_doc_start(const char *l, size_t n)
+{
+	while (n > 3 && (l[n - 1] == ' ' || l[n - 1] == '\t' || l[n - 1] == '\r'))
+		n--;
+	return n == 3 && !memcmp(l, "---", 3);
+}
+
+/* Significant lines are neither blank nor comments nor directives. Reports
+ * the first and the last one (pointer + length), NULL when there is none. */
+static void significant_lines(const char *d, size_t len, const char **first, size_t *flen,
+			      const char **last, size_t *llen)
+{
+	size_t i = 0;
+
+	*first = *last = NULL;
+	*flen = *llen = 0;
+	while (i < len) {
+		size_t j = i, k;
+
+		while (j < len && d[j] != '\n')
+			j++;
+		k = i;
+		while (k < j && (d[k] == ' ' || d[k] == '\t' || d[k] == '\r'))
+			k++;
+		if (k < j && d[k] != '#' && !(k == i && d[k] == '%')) {
+			if (!*first) {
+				*first = d + i;
+				*flen = j - i;
+			}
+			*last = d + i;
+			*llen = j - i;
+		}
+		i = j + 1;
+	}
+}
+
+int sl_snap_build(const struct sl_ctl_part *parts, size_t n, const char *header,
+		  char **out, size_t *outlen, struct sl_snap_map *map)
+{
+	struct sbuf b = { 0 };
+	bool need_sep = false;
+	size_t i;
+	int err = 0;
+
+	if (map) {
+		map->n = 0;
+		map->first_line = calloc(n ? n : 1, sizeof(*map->first_line));
+		if (!map->first_line)
+			return -ENOMEM;
+	}
+	if (header)
+		err = sb_str(&b, header);
+	for (i = 0; i < n && !err; i++) {
+		const struct sl_ctl_part *p = &parts[i];
+		const char *first, *last;
+		size_t flen, llen;
+
+		significant_lines(p->data, p->len, &first, &flen, &last, &llen);
+		if (need_sep && first && !is_doc_start(first, flen))
+			err = sb_str(&b, "---\n");
+		if (!err)
+			err = sb_str(&b, SOURCE_MARK);
+		if (!err)
+			err = sb_str(&b, p->name);
+		if (!err)
+			err = sb_str(&b, "\n");
+		if (!err && map)
+			map->first_line[map->n++] = b.lines + 1;
+		if (!err)
+			err = sb_put(&b, p->data, p->len);
+		if (!err && p->len && p->data[p->len - 1] != '\n')
+			err = sb_str(&b, "\n");
+		if (last)
+			need_sep = !is_only_doc_start(last, llen);
+	}
+	if (!err && !b.p)
+		err = sb_str(&b, "");
+	if (err) {
+		free(b.p);
+		if (map)
+			sl_snap_map_free(map);
+		return err;
+	}
+	*out = b.p;
+	*outlen = b.len;
+	return 0;
+}
+
+int sl_snap_split(const char *text, size_t len, struct sl_ctl_part **parts, size_t *n)
+{
+	struct sl_ctl_part *v = NULL, *cur = NULL;
+	size_t nv = 0, i = 0, mlen = strlen(SOURCE_MARK), start = 0;
+	int err = 0;
+
+	while (i <= len) {
+		size_t j = i;
+
+		while (j < len && text[j] != '\n')
+			j++;
+		if (i < len && j - i > mlen && !memcmp(text + i, SOURCE_MARK, mlen)) {
+			struct sl_ctl_part *nvp = realloc(v, (nv + 1) * sizeof(*v));
+
+			if (!nvp) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			v = nvp;
+			if (cur) {
+				cur = &v[nv - 1];
+				cur->len = i - start;
+				cur->data = strndup(text + start, cur->len);
+				if (!cur->data) {
+					err = -ENOMEM;
+					goto cleanup;
+				}
+			}
+			cur = &v[nv++];
+			memset(cur, 0, sizeof(*cur));
+			cur->name = strndup(text + i + mlen, j - i - mlen);
+			if (!cur->name) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			start = j < len ? j + 1 : len;
+		}
+		i = j + 1;
+	}
+	if (cur) {
+		cur->len = len - start;
+		cur->data = strndup(text + start, cur->len);
+		if (!cur->data) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	*parts = v;
+	*n = nv;
+	return 0;
+cleanup:
+	sl_ctl_parts_free(v, nv);
+	return err;
+}
+
+int sl_snap_locate(const struct sl_snap_map *map, size_t line, size_t *part_line)
+{
+	size_t i;
+
+	for (i = map->n; i > 0; i--) {
+		if (map->first_line[i - 1] <= line) {
+			*part_line = line - map->first_line[i - 1] + 1;
+			return (int)(i - 1);
+		}
+	}
+	return -1;
+}
+
+void sl_snap_map_free(struct sl_snap_map *map)
+{
+	free(map->first_line);
+	map->first_line = NULL;
+	map->n = 0;
+}
