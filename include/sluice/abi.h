@@ -45,6 +45,8 @@ struct sluice_ctl {
 
 enum sluice_gencfg_flags {
 	SLUICE_CFG_REGISTRY_ONLY = 1 << 0,	/* unknown destinations refused */
+	SLUICE_CFG_SOURCE_ROUTES = 1 << 1,	/* some route matches sourceLabels:
+						 * resolve the client's workload */
 };
 
 /* sluice_gencfg[gen]: mesh-wide settings of one generation. */
@@ -80,6 +82,7 @@ struct sluice_svc {
 
 enum sluice_route_flags {
 	SLUICE_ROUTE_SOURCE = 1 << 0,	/* match sourceLabels via sluice_route_src */
+	SLUICE_ROUTE_NO_ENDPOINTS = 1 << 1,/* every destination is empty: refuse */
 };
 
 struct sluice_route_key {
@@ -172,10 +175,21 @@ struct sluice_stats {
 struct sluice_sock {
 	__u8 vip[16];		/* what the application asked for */
 	__be16 vip_port;
-	__u8 state;		/* 0 new, 1 established, 2 closed */
-	__u8 pad;
+	__u8 state;		/* enum sluice_sock_state */
+	__u8 flags;		/* enum sluice_sock_flags */
 	__u32 workload_id;
 	struct sluice_stats_key stats;
+};
+
+enum sluice_sock_state {
+	SLUICE_SOCK_NEW = 0,		/* connect() steered, not established */
+	SLUICE_SOCK_ESTABLISHED = 1,
+	SLUICE_SOCK_CLOSED = 2,		/* counted; never counted twice */
+};
+
+enum sluice_sock_flags {
+	SLUICE_SOCK_F_STEERED = 1 << 0,	/* rewritten to a backend: has stats */
+	SLUICE_SOCK_F_HELPER = 1 << 1,	/* rewritten to sluice-http: origdst */
 };
 
 /* sluice_origdst: client 4-tuple (its local addr:port) -> original VIP, for
@@ -220,6 +234,10 @@ enum sluice_counter {
 	SLUICE_CNT_CT_EXPIRED,		/* stale entry found past its timeout */
 	SLUICE_CNT_TC_NO_CT,		/* from a backend port, no conntrack: untouched */
 	SLUICE_CNT_XDP_BACKEND_GONE,	/* flow's backend left the policy: reset */
+	/* socket hooks (owned by the data-plane engineer) */
+	SLUICE_CNT_RECVMSG_VIP,		/* UDP source rewritten back to the VIP */
+	SLUICE_CNT_NO_ROUTE,		/* service known, no route matched: passed */
+	SLUICE_CNT_HELPER_BYPASS,	/* sluice-http's own socket (mark): untouched */
 	__SLUICE_CNT_MAX
 };
 
