@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * IPv4/TCP address rewriting for the north-south path.
+ * XDP side (sl_nat4_*): direct packet writes with the incremental checksums
+ * of csum.h. TC side (sl_tc_nat4_*): bpf_l3/l4_csum_replace, which handle
+ * skbs in CHECKSUM_PARTIAL state (veth, local senders) correctly; the caller
+ * must re-parse after these, since the helpers invalidate packet pointers.
+ */
+#ifndef SLUICE_BPF_NAT_H
+#define SLUICE_BPF_NAT_H
+
+#include <linux/bpf.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/if_ether.h>
+#include <stddef.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/csum.h"
+
+/* DNAT: destination becomes addr:port; IP header and TCP checksums follow. */
+static __always_inline void sl_nat4_dnat(struct iphdr *ip, struct tcphdr *tcp,
+					 __be32 addr, __be16 port)
+{
+	sl_csum_replace4(&ip->check, ip->daddr, addr);
+	sl_csum_replace4(&tcp->check, ip->daddr, addr);
+	sl_csum_replace2(&tcp->check, tcp->dest, port);
+	ip->daddr = addr;
+	tcp->dest = port;
+}
+
+/* SNAT: source becomes addr:port (reverse NAT of a reply, XDP flavour). */
+static __always_inline void sl_nat4_snat(struct iphdr *ip, struct tcphdr *tcp,
+					 __be32 addr, __be16 port)
+{
+	sl_csum_replace4(&ip->check, ip->saddr, addr);
+	sl_csum_replace4(&tcp->check, ip->saddr, addr);
+	sl_csum_replace2(&tcp->check, tcp->source, port);
+	ip->saddr = addr;
+	tcp->source = port;
+}
+
+/* Forwarding step of a router: TTL - 1 with the IP checksum fixed. */
+static __always_inline void sl_ip4_dec_ttl(struct iphdr *ip)
+{
+	__u16 old = *(__u16 *)&ip->ttl;	/* ttl and protocol share a word */
+
+	ip->ttl--;
+	sl_csum_replace2(&ip->check, old, *(__u16 *)&ip->ttl);
+}
+
+/* TC reverse NAT: source of the IPv4/TCP packet at l3_off/l4_off becomes
+ * addr:port. Returns 0 or a negative helper error (packet left as is or
+ * partly rewritten: the caller drops it then, never forwards a packet with
+ * a broken checksum). */
+static __always_inline int sl_tc_nat4_snat(struct __sk_buff *skb, __u32 l3_off,
+					   __u32 l4_off, __be32 old_addr, __be16 old_port,
+					   __be32 addr, __be16 port)
+{
+	__u32 ip_csum = l3_off + offsetof(struct iphdr, check);
+	__u32 tcp_csum = l4_off + offsetof(struct tcphdr, check);
+	int rc;
+
+	rc = bpf_l4_csum_replace(skb, tcp_csum, old_addr, addr, BPF_F_PSEUDO_HDR | 4);
+	if (rc)
+		return rc;
+	rc = bpf_l4_csum_replace(skb, tcp_csum, old_port, port, 2);
+	if (rc)
+		return rc;
+	rc = bpf_l3_csum_replace(skb, ip_csum, old_addr, addr, 4);
+	if (rc)
+		return rc;
+	rc = bpf_skb_store_bytes(skb, l3_off + offsetof(struct iphdr, saddr), &addr, 4, 0);
+	if (rc)
+		return rc;
+	return bpf_skb_store_bytes(skb, l4_off + offsetof(struct tcphdr, source), &port, 2, 0);
+}
+
+#endif /* SLUICE_BPF_NAT_H */
