@@ -170,9 +170,10 @@ struct sluice_stats {
 	__u64 bytes_received;
 };
 
-/* Per-socket storage (sluice_sock): set at connect(), read by getpeername
- * and sockops. */
-struct sluice_sock {
+/* Per-socket storage (map sluice_sock): set at connect(), read by
+ * getpeername, recvmsg and sockops. Not named struct sluice_sock: that is
+ * the skeleton of bpf/sock.bpf.c. */
+struct sluice_sk_state {
 	__u8 vip[16];		/* what the application asked for */
 	__be16 vip_port;
 	__u8 state;		/* enum sluice_sock_state */
@@ -257,7 +258,7 @@ SLUICE_ASSERT_SIZE(sluice_backend_key, 8);
 SLUICE_ASSERT_SIZE(sluice_backend, 24);
 SLUICE_ASSERT_SIZE(sluice_stats_key, 32);
 SLUICE_ASSERT_SIZE(sluice_stats, 56);
-SLUICE_ASSERT_SIZE(sluice_sock, 56);
+SLUICE_ASSERT_SIZE(sluice_sk_state, 56);
 SLUICE_ASSERT_SIZE(sluice_origdst_key, 20);
 SLUICE_ASSERT_SIZE(sluice_origdst, 24);
 
