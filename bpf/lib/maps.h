@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every BPF map of Sluice, declared once. Each program object (sock, sockops,
+ * xdp, ...) includes this header; maps used by more than one object are
+ * pinned by name (LIBBPF_PIN_BY_NAME) under the pin root given at open
+ * (opts->bpffs), so all objects and every restart of sluiced share one
+ * instance. Keys and values are the BTF-typed structs of sluice/abi.h, so
+ * `bpftool map dump pinned <root>/sluice_svc` prints field names.
+ *
+ * Generation-keyed maps (key starts with __u32 gen) are written only by
+ * sluiced (user/lib/dp_apply.c): a new generation is written beside the live
+ * one, sluice_ctl.gen is flipped, readers are waited out, the old one is
+ * deleted. See docs/dataplane.md.
+ */
+#ifndef SLUICE_BPF_MAPS_H
+#define SLUICE_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sluice/abi.h"
+
+#define SLUICE_MAX_SERVICES	65536	/* (gen, VIP, port) keys, two gens live */
+#define SLUICE_MAX_ROUTE_ENTRIES 65536
+#define SLUICE_MAX_SUBSET_ENTRIES 65536
+#define SLUICE_MAX_BACKEND_ENTRIES 262144
+#define SLUICE_MAX_STATS	65536
+#define SLUICE_MAX_ORIGDST	65536
+
+/* sluice_ctl[0]: the live generation. Writer: sluiced. Readers: all. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_ctl SEC(".maps");
+
+/* sluice_gencfg: gen -> mesh-wide settings (REGISTRY_ONLY, helper).
+ * Writer: sluiced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct sluice_gencfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_gencfg SEC(".maps");
+
+/* sluice_svc: (gen, VIP or registered address, port, proto) -> service.
+ * Writer: sluiced. Readers: connect4/6, xdp. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_SERVICES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_svc_key);
+	__type(value, struct sluice_svc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_svc SEC(".maps");
+
+/* sluice_route: (gen, route id) -> match + weighted subsets. Writer: sluiced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_ROUTE_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_route_key);
+	__type(value, struct sluice_route);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_route SEC(".maps");
+
+/* sluice_route_src: (gen, route, workload) present = the workload's
+ * sourceLabels match the route. Writer: sluiced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_ROUTE_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_route_src_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_route_src SEC(".maps");
+
+/* sluice_cgroup: (gen, cgroup id) -> workload id of a local client.
+ * Writer: sluiced (from the sluice.io/cgroup annotation). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_cgroup_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_cgroup SEC(".maps");
+
+/* sluice_subset: (gen, subset id) -> load balancer + backend range.
+ * Writer: sluiced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_SUBSET_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_subset_key);
+	__type(value, struct sluice_subset);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_subset SEC(".maps");
+
+/* sluice_backend: (gen, index) -> backend address. Writer: sluiced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_BACKEND_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_backend_key);
+	__type(value, struct sluice_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_backend SEC(".maps");
+
+/* sluice_rr: (gen, subset id) -> ROUND_ROBIN cursor. Writers: the programs
+ * (atomic add; created on first use); sluiced deletes old generations. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_SUBSET_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_subset_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_rr SEC(".maps");
+
+/* sluice_stats: per (service, subset, backend) connection counters, across
+ * generations. Writers: connect4/6 (opened), sockops (the rest), atomic
+ * adds. Readers: LEAST_REQUEST (active), sluicectl stats. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_STATS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_stats_key);
+	__type(value, struct sluice_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_stats SEC(".maps");
+
+/* sluice_sock: per-socket storage. Writer: connect4/6 (VIP, stats key) and
+ * sockops (state). Readers: getpeername, recvmsg, sockops. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sluice_sk_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_sock SEC(".maps");
+
+/* sluice_origdst: client local addr:port -> original VIP:port, for
+ * connections sent to sluice-http. Writer: sockops (ACTIVE_ESTABLISHED),
+ * deleted at close. Reader: sluice-http. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_MAX_ORIGDST);
+	__type(key, struct sluice_origdst_key);
+	__type(value, struct sluice_origdst);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_origdst SEC(".maps");
+
+/* sluice_counters: global event counters by enum sluice_counter.
+ * Writers: all programs. Reader: sluicectl status/stats. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, __SLUICE_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_counters SEC(".maps");
+
+static __always_inline void sluice_count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&sluice_counters, &which);
+
+	/* fail-open: a missing counter slot only loses a count */
+	if (c)
+		*c += 1;
+}
+
+/* The live generation, read once per program run; 0 = no policy. */
+static __always_inline __u32 sluice_live_gen(void)
+{
+	__u32 zero = 0;
+	struct sluice_ctl *ctl = bpf_map_lookup_elem(&sluice_ctl, &zero);
+
+	/* fail-open: without a control slot nothing is steered */
+	return ctl ? ctl->gen : 0;
+}
+
+#endif /* SLUICE_BPF_MAPS_H */

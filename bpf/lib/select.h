@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Route, weighted subset and backend selection, shared by the socket
+ * programs (sock.bpf.c) and the XDP program. Nothing here touches a program
+ * context: callers pass the generation they read once, the service, and the
+ * random (or hash) inputs, so the same policy gives the same choice on every
+ * hook. Requires bpf/lib/maps.h.
+ */
+#ifndef SLUICE_BPF_SELECT_H
+#define SLUICE_BPF_SELECT_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/maps.h"
+
+/* Scale a 32-bit uniform value into [0, n) without modulo bias beyond
+ * 2^-32: the exact integer draw the weights are defined by. */
+static __always_inline __u32 sluice_scale(__u32 rnd, __u32 n)
+{
+	return (__u32)(((__u64)rnd * n) >> 32);
+}
+
+/* Find the first route of svc whose port and sourceLabels match.
+ * workload is the client's workload id or SLUICE_NO_WORKLOAD. Returns the
+ * route (and its id in *route_id) or NULL when no route matches. */
+static __always_inline struct sluice_route *
+sluice_select_route(__u32 gen, const struct sluice_svc *svc, __u16 port,
+		    __u32 workload, __u32 *route_id)
+{
+	struct sluice_route_key rk = { .gen = gen };
+	struct sluice_route_src_key sk = { .gen = gen, .workload_id = workload };
+	struct sluice_route *r;
+	__u32 i;
+
+	for (i = 0; i < SLUICE_MAX_ROUTES; i++) {
+		if (i >= svc->nroutes)
+			break;
+		rk.route_id = svc->route_first + i;
+		r = bpf_map_lookup_elem(&sluice_route, &rk);
+		/* fail-open: a missing route (torn table) is skipped; the
+		 * caller counts MAP_MISS when nothing matches */
+		if (!r)
+			continue;
+		if (r->port && r->port != port)
+			continue;
+		if (r->flags & SLUICE_ROUTE_SOURCE) {
+			if (workload == SLUICE_NO_WORKLOAD)
+				continue;
+			sk.route_id = rk.route_id;
+			/* absent = this workload's labels do not match */
+			if (!bpf_map_lookup_elem(&sluice_route_src, &sk))
+				continue;
+		}
+		*route_id = rk.route_id;
+		return r;
+	}
+	return NULL;
+}
+
+/* Weighted subset choice with exact integer weights:
+ * x = rnd * total >> 32, the first destination with x < cum_weight.
+ * Returns the subset id, or -1 when the route has no destination. */
+static __always_inline __s64 sluice_pick_dest(const struct sluice_route *r, __u32 rnd)
+{
+	__u32 x, i;
+
+	if (!r->total || !r->ndests)
+		return -1;
+	x = sluice_scale(rnd, r->total);
+	for (i = 0; i < SLUICE_MAX_DESTS; i++) {
+		if (i >= r->ndests)
+			break;
+		if (x < r->dests[i].cum_weight)
+			return r->dests[i].subset_id;
+	}
+	return -1;
+}
+
+static __always_inline __s64 sluice_backend_active(const struct sluice_subset *sub,
+						   const struct sluice_backend *be)
+{
+	struct sluice_stats_key k = {
+		.svc_sid = sub->svc_sid,
+		.subset_sid = sub->subset_sid,
+		.port = be->port,
+	};
+	struct sluice_stats *st;
+
+	__builtin_memcpy(k.addr, be->addr, sizeof(k.addr));
+	st = bpf_map_lookup_elem(&sluice_stats, &k);
+	/* no stats yet = no connection yet */
+	return st ? st->active : 0;
+}
+
+/* Choose a backend of subset (gen, subset_id) by its load balancer.
+ * rnd1/rnd2 are independent uniform 32-bit inputs (RANDOM uses rnd1,
+ * LEAST_REQUEST draws two candidates and keeps the one with fewer active
+ * connections). On success returns the backend and sets *subset_out. */
+static __always_inline struct sluice_backend *
+sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
+		    struct sluice_subset **subset_out)
+{
+	struct sluice_subset_key sk = { .gen = gen, .subset_id = subset_id };
+	struct sluice_backend_key bk = { .gen = gen };
+	struct sluice_backend *a, *b;
+	struct sluice_subset *sub;
+	__u64 zero = 0, *cur;
+	__u32 n, idx;
+
+	sub = bpf_map_lookup_elem(&sluice_subset, &sk);
+	/* fail-open: caller passes the connection through untouched */
+	if (!sub || !sub->nbackends)
+		return NULL;
+	*subset_out = sub;
+	n = sub->nbackends;
+
+	switch (sub->lb) {
+	case SLUICE_LB_RANDOM:
+		idx = sluice_scale(rnd1, n);
+		break;
+	case SLUICE_LB_LEAST_REQUEST:
+		bk.idx = sub->backend_first + sluice_scale(rnd1, n);
+		a = bpf_map_lookup_elem(&sluice_backend, &bk);
+		bk.idx = sub->backend_first + sluice_scale(rnd2, n);
+		b = bpf_map_lookup_elem(&sluice_backend, &bk);
+		/* fail-open: with one candidate missing use the other */
+		if (!a)
+			return b;
+		if (!b)
+			return a;
+		return sluice_backend_active(sub, b) < sluice_backend_active(sub, a) ? b : a;
+	default: /* ROUND_ROBIN, and MAGLEV outside XDP */
+		cur = bpf_map_lookup_elem(&sluice_rr, &sk);
+		if (!cur) {
+			bpf_map_update_elem(&sluice_rr, &sk, &zero, BPF_NOEXIST);
+			cur = bpf_map_lookup_elem(&sluice_rr, &sk);
+		}
+		/* fail-open: no cursor slot (map full) -> random */
+		if (!cur) {
+			idx = sluice_scale(rnd1, n);
+			break;
+		}
+		/* read then add: two racing connects may share a turn,
+		 * which keeps the spread even without BPF_FETCH (cpu v1) */
+		idx = (__u32)(*cur % n);
+		__sync_fetch_and_add(cur, 1);
+		break;
+	}
+	bk.idx = sub->backend_first + idx;
+	return bpf_map_lookup_elem(&sluice_backend, &bk);
+}
+
+#endif /* SLUICE_BPF_SELECT_H */

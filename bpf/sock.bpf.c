@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Socket-level steering: the cgroup connect4/connect6 hooks choose a backend
+ * once, when the client calls connect(), and rewrite the destination; the
+ * getpeername4/6 hooks answer with the VIP the application asked for; the
+ * recvmsg4/6 hooks do the same for the source of datagrams on a connected
+ * UDP socket. Attached by user/lib/dp_open.c to the cgroup given to sluiced.
+ *
+ * Return values of cgroup sock_addr programs: 1 = go on (possibly with a
+ * rewritten address), 0 = refuse; the errno the application sees is -EPERM
+ * unless bpf_set_retval() chose another one.
+ */
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/errno.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "sluice/abi.h"
+#include "lib/maps.h"
+#include "lib/select.h"
+#include "lib/stats.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Mark of the sockets that must never be steered (sluice-http upstreams). */
+const volatile __u32 helper_mark = SLUICE_HELPER_MARK;
+
+static __always_inline void v4_mapped(__u8 out[16], __u32 ip4)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, &ip4, 4);
+}
+
+static __always_inline int addr_eq(const __u8 a[16], const __u8 b[16])
+{
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
+static __always_inline int is_v4_mapped(const __u8 a[16])
+{
+	__u64 lo;
+	__u32 mid;
+
+	__builtin_memcpy(&lo, a, 8);
+	__builtin_memcpy(&mid, a + 8, 4);
+	return lo == 0 && mid == bpf_htonl(0xffff);
+}
+
+/* Write addr:port (network order) into the context of a v4 or v6 hook.
+ * Returns 0, or -1 when a v4 socket would need a v6 address. */
+static __always_inline int set_dst(struct bpf_sock_addr *ctx, const __u8 addr[16],
+				   __be16 port, int is6)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, addr, 16);
+	if (is6) {
+		ctx->user_ip6[0] = w[0];
+		ctx->user_ip6[1] = w[1];
+		ctx->user_ip6[2] = w[2];
+		ctx->user_ip6[3] = w[3];
+	} else {
+		if (!is_v4_mapped(addr))
+			return -1;
+		ctx->user_ip4 = w[3];
+	}
+	ctx->user_port = port;
+	return 0;
+}
+
+static __always_inline void get_dst(struct bpf_sock_addr *ctx, __u8 addr[16], int is6)
+{
+	__u32 w[4];
+
+	if (is6) {
+		w[0] = ctx->user_ip6[0];
+		w[1] = ctx->user_ip6[1];
+		w[2] = ctx->user_ip6[2];
+		w[3] = ctx->user_ip6[3];
+		__builtin_memcpy(addr, w, 16);
+	} else {
+		v4_mapped(addr, ctx->user_ip4);
+	}
+}
+
+/* The workload id of the calling task: the deepest cgroup ancestor (or the
+ * cgroup itself) registered in sluice_cgroup for this generation. */
+static __always_inline __u32 current_workload(__u32 gen)
+{
+	struct sluice_cgroup_key k = { .gen = gen };
+	__u32 wid = SLUICE_NO_WORKLOAD, *w;
+	int lvl;
+
+	for (lvl = 0; lvl < SLUICE_CGROUP_DEPTH; lvl++) {
+		k.cgroup_id = bpf_get_current_ancestor_cgroup_id(lvl);
+		if (!k.cgroup_id)
+			break;
+		/* absent = not a registered client at this level */
+		w = bpf_map_lookup_elem(&sluice_cgroup, &k);
+		if (w)
+			wid = *w;
+	}
+	return wid;
+}
+
+static __always_inline int refuse(__u32 counter, int err)
+{
+	sluice_count(counter);
+	bpf_set_retval(err);
+	return 0;
+}
+
+/* The one connect() decision for both families. addr is the destination
+ * v4-mapped or v6, port in network order. */
+static __always_inline int sluice_connect(struct bpf_sock_addr *ctx, int is6)
+{
+	struct sluice_svc_key key = {};
+	struct sluice_subset *sub = NULL;
+	struct sluice_gencfg *cfg;
+	struct sluice_backend *be;
+	struct sluice_route *r;
+	struct sluice_sk_state *ss;
+	struct sluice_stats *st;
+	struct bpf_sock *sk;
+	struct sluice_svc *svc;
+	__u32 gen, wid = SLUICE_NO_WORKLOAD, route_id, proto;
+	__s64 subset_id;
+
+	proto = ctx->protocol;
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 1;
+	sk = ctx->sk;
+	if (!sk)
+		return 1;
+	if (sk->mark == helper_mark) {
+		sluice_count(SLUICE_CNT_HELPER_BYPASS);
+		return 1;
+	}
+	gen = sluice_live_gen();
+	if (!gen)
+		return 1;
+	sluice_count(SLUICE_CNT_CONNECT_SEEN);
+
+	key.gen = gen;
+	key.port = (__be16)ctx->user_port;
+	key.proto = (__u8)proto;
+	get_dst(ctx, key.addr, is6);
+	/* fail-open: no gencfg behaves as ALLOW_ANY without a helper */
+	cfg = bpf_map_lookup_elem(&sluice_gencfg, &gen);
+
+	svc = bpf_map_lookup_elem(&sluice_svc, &key);
+	if (!svc) {
+		/* not in the registry: ALLOW_ANY passes it untouched,
+		 * REGISTRY_ONLY refuses TCP (fail-closed by policy) but always
+		 * lets the sluice-http listener through */
+		if (cfg && (cfg->flags & SLUICE_CFG_REGISTRY_ONLY) && proto == IPPROTO_TCP &&
+		    !(cfg->helper_port && cfg->helper_port == key.port &&
+		      addr_eq(cfg->helper_addr, key.addr)))
+			return refuse(SLUICE_CNT_REGISTRY_DENY, -EPERM);
+		sluice_count(SLUICE_CNT_CONNECT_PASS);
+		return 1;
+	}
+	if (svc->flags & SLUICE_SVC_PASSTHROUGH) {
+		sluice_count(SLUICE_CNT_CONNECT_PASS);
+		return 1;
+	}
+	if (svc->flags & SLUICE_SVC_NO_ENDPOINTS)
+		return refuse(SLUICE_CNT_NO_ENDPOINTS, -ECONNREFUSED);
+
+	if (cfg && (cfg->flags & SLUICE_CFG_SOURCE_ROUTES))
+		wid = current_workload(gen);
+
+	if ((svc->flags & SLUICE_SVC_HTTP) && cfg && cfg->helper_port) {
+		if (set_dst(ctx, cfg->helper_addr, cfg->helper_port, is6)) {
+			sluice_count(SLUICE_CNT_MAP_MISS);
+			return 1;
+		}
+		ss = bpf_sk_storage_get(&sluice_sock, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		/* fail-open: without storage sluice-http cannot learn the VIP
+		 * from origdst and answers with its own error */
+		if (ss) {
+			__builtin_memcpy(ss->vip, key.addr, 16);
+			ss->vip_port = key.port;
+			ss->workload_id = wid;
+			ss->flags = SLUICE_SOCK_F_HELPER;
+			ss->state = SLUICE_SOCK_NEW;
+		}
+		sluice_count(SLUICE_CNT_CONNECT_TO_HELPER);
+		return 1;
+	}
+
+	r = sluice_select_route(gen, svc, bpf_ntohs(key.port), wid, &route_id);
+	if (!r) {
+		/* fail-open: the compiler always ends with a catch-all route,
+		 * so this is a torn table or an unmatched sourceLabels route */
+		sluice_count(SLUICE_CNT_NO_ROUTE);
+		return 1;
+	}
+	if (r->flags & SLUICE_ROUTE_NO_ENDPOINTS)
+		return refuse(SLUICE_CNT_NO_ENDPOINTS, -ECONNREFUSED);
+
+	subset_id = sluice_pick_dest(r, bpf_get_prandom_u32());
+	if (subset_id < 0) {
+		sluice_count(SLUICE_CNT_MAP_MISS);
+		return 1;
+	}
+	be = sluice_pick_backend(gen, (__u32)subset_id, bpf_get_prandom_u32(),
+				 bpf_get_prandom_u32(), &sub);
+	/* fail-open: a torn table passes the connect untouched */
+	if (!be || !sub || set_dst(ctx, be->addr, be->port, is6)) {
+		sluice_count(SLUICE_CNT_MAP_MISS);
+		return 1;
+	}
+
+	ss = bpf_sk_storage_get(&sluice_sock, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	/* fail-open: steering stands; getpeername then shows the backend */
+	if (ss) {
+		__builtin_memcpy(ss->vip, key.addr, 16);
+		ss->vip_port = key.port;
+		ss->workload_id = wid;
+		ss->flags = SLUICE_SOCK_F_STEERED;
+		ss->state = SLUICE_SOCK_NEW;
+		ss->stats.svc_sid = sub->svc_sid;
+		ss->stats.subset_sid = sub->subset_sid;
+		__builtin_memcpy(ss->stats.addr, be->addr, 16);
+		ss->stats.port = be->port;
+		ss->stats.pad = 0;
+		ss->stats.pad2 = 0;
+		st = sluice_stats_get(&ss->stats);
+		if (st)
+			__sync_fetch_and_add(&st->opened, 1);
+	}
+	sluice_count(SLUICE_CNT_CONNECT_STEERED);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int sluice_connect4(struct bpf_sock_addr *ctx)
+{
+	return sluice_connect(ctx, 0);
+}
+
+SEC("cgroup/connect6")
+int sluice_connect6(struct bpf_sock_addr *ctx)
+{
+	return sluice_connect(ctx, 1);
+}
+
+/* getpeername: the VIP the application connected to, never the backend. */
+static __always_inline int sluice_peer(struct bpf_sock_addr *ctx, int is6)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct sluice_sk_state *ss;
+
+	if (!sk)
+		return 1;
+	ss = bpf_sk_storage_get(&sluice_sock, sk, 0, 0);
+	/* absent = not a socket Sluice rewrote */
+	if (!ss || !ss->flags)
+		return 1;
+	if (set_dst(ctx, ss->vip, ss->vip_port, is6))
+		return 1;
+	sluice_count(SLUICE_CNT_GETPEERNAME_VIP);
+	return 1;
+}
+
+SEC("cgroup/getpeername4")
+int sluice_getpeername4(struct bpf_sock_addr *ctx)
+{
+	return sluice_peer(ctx, 0);
+}
+
+SEC("cgroup/getpeername6")
+int sluice_getpeername6(struct bpf_sock_addr *ctx)
+{
+	return sluice_peer(ctx, 1);
+}
+
+/* recvmsg on a connected UDP socket: a datagram from the chosen backend is
+ * reported as coming from the VIP. Datagrams from anyone else are left. */
+static __always_inline int sluice_recv(struct bpf_sock_addr *ctx, int is6)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct sluice_sk_state *ss;
+	__u8 src[16];
+
+	if (!sk)
+		return 1;
+	ss = bpf_sk_storage_get(&sluice_sock, sk, 0, 0);
+	if (!ss || !(ss->flags & SLUICE_SOCK_F_STEERED))
+		return 1;
+	get_dst(ctx, src, is6);
+	if ((__be16)ctx->user_port != ss->stats.port ||
+	    !addr_eq(src, ss->stats.addr))
+		return 1;
+	if (set_dst(ctx, ss->vip, ss->vip_port, is6))
+		return 1;
+	sluice_count(SLUICE_CNT_RECVMSG_VIP);
+	return 1;
+}
+
+SEC("cgroup/recvmsg4")
+int sluice_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return sluice_recv(ctx, 0);
+}
+
+SEC("cgroup/recvmsg6")
+int sluice_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return sluice_recv(ctx, 1);
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The L4 compiler (user/lib/compile_l4.c): a resolved policy model -> the
+ * map entries of one generation of the socket data plane (sluice_svc,
+ * sluice_route, sluice_route_src, sluice_cgroup, sluice_subset,
+ * sluice_backend, sluice_gencfg). Pure: no map or kernel access, so it is
+ * unit-tested without root; dp_apply.c writes what it returns.
+ */
+#ifndef SLUICE_COMPILE_L4_H
+#define SLUICE_COMPILE_L4_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/abi.h"
+#include "sluice/model.h"
+
+struct sl_l4_opts {
+	uint8_t helper_addr[16];	/* v4-mapped; where HTTP services go */
+	uint16_t helper_port;		/* host order; 0 = no helper */
+	/* cgroup path (relative to the cgroup v2 root) -> cgroup id; returns
+	 * 0 when the cgroup does not exist (the workload is then skipped).
+	 * NULL: stat() under the cgroup v2 mount. */
+	uint64_t (*cgroup_id)(const char *relpath, void *arg);
+	void *cgroup_arg;
+};
+
+struct sl_l4_svc { struct sluice_svc_key k; struct sluice_svc v; };
+struct sl_l4_route { struct sluice_route_key k; struct sluice_route v; };
+struct sl_l4_cgroup { struct sluice_cgroup_key k; uint32_t workload_id; };
+struct sl_l4_subset { struct sluice_subset_key k; struct sluice_subset v; };
+struct sl_l4_backend { struct sluice_backend_key k; struct sluice_backend v; };
+
+/* One generation's entries. Arrays are owned by the struct. */
+struct sl_l4_gen {
+	uint32_t gen;
+	struct sluice_gencfg cfg;
+	struct sl_l4_svc *svcs;
+	size_t nsvcs;
+	struct sl_l4_route *routes;
+	size_t nroutes;
+	struct sluice_route_src_key *srcs;
+	size_t nsrcs;
+	struct sl_l4_cgroup *cgroups;
+	size_t ncgroups;
+	struct sl_l4_subset *subsets;
+	size_t nsubsets;
+	struct sl_l4_backend *backends;
+	size_t nbackends;
+	size_t cap[7];			/* internal growth bookkeeping */
+};
+
+/* Compile m into generation gen. Returns 0, or -errno with a message in err
+ * (SL_DP_ERRLEN bytes) naming the object: -ENOTSUP for a feature the L4 data
+ * plane cannot enforce (never silently accepted), -E2BIG past an ABI limit.
+ * On error *out holds nothing to free. */
+int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint32_t gen,
+		  struct sl_l4_gen *out, char *err);
+
+void sl_l4_gen_free(struct sl_l4_gen *g);
+
+/* Convenience lookups over a compiled generation (tests, dumps). */
+const struct sluice_svc *sl_l4_find_svc(const struct sl_l4_gen *g, const uint8_t addr[16],
+					uint16_t port, uint8_t proto);
+const struct sluice_route *sl_l4_find_route(const struct sl_l4_gen *g, uint32_t route_id);
+const struct sluice_subset *sl_l4_find_subset(const struct sl_l4_gen *g, uint32_t subset_id);
+const struct sluice_backend *sl_l4_find_backend(const struct sl_l4_gen *g, uint32_t idx);
+
+#endif /* SLUICE_COMPILE_L4_H */

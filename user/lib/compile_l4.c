@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The L4 compiler: resolved model -> one generation of socket data-plane
+ * map entries (see include/sluice/compile_l4.h and docs/dataplane.md).
+ *
+ * Per service, per (VIP, port): a sluice_svc entry whose routes are the
+ * mesh VirtualService's tcp routes (or its http routes steered per
+ * connection when no sluice-http helper is configured and they need nothing
+ * L7), one BPF route per (route, match), always ending with a catch-all
+ * route so a connection to a service never falls through. Destinations with
+ * weight 0 or with no endpoints are left out and the others renormalised;
+ * a route left with nothing refuses (ECONNREFUSED), never a black hole.
+ * Anything the socket data plane cannot enforce is refused with -ENOTSUP.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+
+#include "sluice/compile_l4.h"
+#include "sluice/dataplane.h"
+
+enum { CAP_SVC, CAP_ROUTE, CAP_SRC, CAP_CG, CAP_SUBSET, CAP_BACKEND };
+
+/* Per-service cache of compiled (service, subset, port) -> subset id. */
+struct subset_memo {
+	size_t svc;
+	int subset;
+	uint16_t port;
+	int64_t id;		/* -1 = no endpoints */
+};
+
+struct cctx {
+	const struct sl_model *m;
+	const struct sl_l4_opts *o;
+	struct sl_l4_gen *g;
+	char *err;
+	struct subset_memo *memo;
+	size_t nmemo, capmemo;
+};
+
+static int fail(struct cctx *c, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct cctx *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->err) {
+		va_start(ap, fmt);
+		vsnprintf(c->err, SL_DP_ERRLEN, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* Make room for one more element of size sz in *arr (n used, *cap slots). */
+static int grow(void **arr, size_t *cap, size_t n, size_t sz)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	p = realloc(*arr, ncap * sz);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+uint32_t sl_dp_sid(const char *s)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; s && *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 16777619u;
+	}
+	return h ? h : 1;
+}
+
+static uint64_t cgroup_id_stat(const char *rel, void *arg)
+{
+	char root[512] = "", path[1024], line[1024];
+	struct stat st;
+	FILE *f;
+
+	(void)arg;
+	f = fopen("/proc/mounts", "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char dev[256], mnt[512], type[64];
+
+		if (sscanf(line, "%255s %511s %63s", dev, mnt, type) == 3 &&
+		    !strcmp(type, "cgroup2")) {
+			snprintf(root, sizeof(root), "%s", mnt);
+			break;
+		}
+	}
+	fclose(f);
+	if (!root[0])
+		return 0;
+	while (*rel == '/')
+		rel++;
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	/* on cgroup v2 the cgroup id is the directory's inode number */
+	if (stat(path, &st) || !S_ISDIR(st.st_mode))
+		return 0;
+	return (uint64_t)st.st_ino;
+}
+
+static uint16_t target_port(const struct sl_service *s, const struct sl_endpoint *ep,
+			    uint16_t port)
+{
+	const struct sl_port *sp = NULL;
+	size_t i;
+
+	for (i = 0; i < s->nports; i++)
+		if (s->ports[i].number == port)
+			sp = &s->ports[i];
+	if (!sp)
+		return port;
+	for (i = 0; ep && sp->name && i < ep->nports; i++)
+		if (ep->ports[i].name && !strcmp(ep->ports[i].name, sp->name) && ep->ports[i].number)
+			return ep->ports[i].number;
+	return sp->target_port ? sp->target_port : sp->number;
+}
+
+static int lb_kind(struct cctx *c, const struct sl_service *s, const char *subset,
+		   const struct sl_traffic_policy *tp, uint8_t *out)
+{
+	const char *what = NULL;
+
+	*out = SLUICE_LB_ROUND_ROBIN;
+
+	switch (tp->lb.kind) {
+	case SL_LB_UNSET:
+	case SL_LB_ROUND_ROBIN:
+		*out = SLUICE_LB_ROUND_ROBIN;
+		break;
+	case SL_LB_RANDOM:
+		*out = SLUICE_LB_RANDOM;
+		break;
+	case SL_LB_LEAST_REQUEST:
+		*out = SLUICE_LB_LEAST_REQUEST;
+		break;
+	case SL_LB_PASSTHROUGH:
+		what = "loadBalancer PASSTHROUGH";
+		break;
+	case SL_LB_CONSISTENT_HASH:
+		what = "consistentHash";
+		break;
+	}
+	if (!what && (tp->outlier.set))
+		what = "outlierDetection";
+	if (!what && (tp->pool.tcp_max_connections || tp->pool.tcp_connect_timeout_ms))
+		what = "connectionPool.tcp";
+	if (what)
+		return fail(c, -ENOTSUP, "%s:%d: %s of %s%s%s is not supported yet by the L4 "
+			    "data plane", s->pos.file ? s->pos.file : "?", s->pos.line, what,
+			    s->host, subset ? " subset " : "", subset ? subset : "");
+	return 0;
+}
+
+/* The subset id for (service ds, subset k or -1, destination port), built on
+ * first use: its backends are the endpoints with an IP address. Returns the
+ * id, -1 when it has no endpoints, or a negative errno below -1. */
+static int64_t subset_for(struct cctx *c, size_t ds, int k, uint16_t port)
+{
+	const struct sl_service *s = &c->m->services[ds];
+	const struct sl_subset *sub = k >= 0 ? &s->subsets[k] : NULL;
+	struct sl_l4_gen *g = c->g;
+	struct sl_l4_subset *e;
+	size_t i, n, first = g->nbackends;
+	uint32_t w0 = 0;
+	uint8_t lb = SLUICE_LB_ROUND_ROBIN;
+	int rc;
+
+	for (i = 0; i < c->nmemo; i++)
+		if (c->memo[i].svc == ds && c->memo[i].subset == k && c->memo[i].port == port)
+			return c->memo[i].id;
+	if ((rc = grow((void **)&c->memo, &c->capmemo, c->nmemo, sizeof(*c->memo))))
+		return rc;
+	c->memo[c->nmemo] = (struct subset_memo){ ds, k, port, -1 };
+
+	n = sub ? sub->nendpoints : s->nendpoints;
+	for (i = 0; i < n; i++) {
+		const struct sl_endpoint *ep = &s->endpoints[sub ? sub->endpoints[i] : i];
+		struct sl_l4_backend *b;
+
+		if (!ep->ip.family)
+			return fail(c, -ENOTSUP, "%s:%d: endpoint \"%s\" of %s is not an IP "
+				    "address; DNS endpoints are not supported yet",
+				    ep->pos.file ? ep->pos.file : "?", ep->pos.line,
+				    ep->address ? ep->address : "", s->host);
+		if (i == 0)
+			w0 = ep->weight;
+		else if (ep->weight != w0)
+			return fail(c, -ENOTSUP, "%s:%d: endpoint weights of %s differ; weighted "
+				    "endpoints are not supported yet by the L4 data plane",
+				    ep->pos.file ? ep->pos.file : "?", ep->pos.line, s->host);
+		if ((rc = grow((void **)&g->backends, &g->cap[CAP_BACKEND], g->nbackends,
+			       sizeof(*g->backends))))
+			return rc;
+		b = &g->backends[g->nbackends++];
+		memset(b, 0, sizeof(*b));
+		b->k.gen = g->gen;
+		b->k.idx = (uint32_t)(g->nbackends - 1);
+		memcpy(b->v.addr, ep->ip.addr, 16);
+		b->v.port = htons(target_port(s, ep, port));
+		b->v.weight = ep->weight ? ep->weight : 1;
+	}
+	if (n > SLUICE_MAX_BACKENDS)
+		return fail(c, -E2BIG, "%s: %zu endpoints in one subset (limit %d)", s->host, n,
+			    SLUICE_MAX_BACKENDS);
+	if (n == 0) {
+		c->nmemo++;
+		return -1;
+	}
+	if ((rc = lb_kind(c, s, sub ? sub->name : NULL, sub ? &sub->tp : &s->tp, &lb)))
+		return rc;
+	if ((rc = grow((void **)&g->subsets, &g->cap[CAP_SUBSET], g->nsubsets, sizeof(*g->subsets))))
+		return rc;
+	e = &g->subsets[g->nsubsets++];
+	memset(e, 0, sizeof(*e));
+	e->k.gen = g->gen;
+	e->k.subset_id = (uint32_t)(g->nsubsets - 1);
+	e->v.svc_sid = sl_dp_sid(s->host);
+	e->v.subset_sid = sub ? sl_dp_sid(sub->name) : 0;
+	e->v.backend_first = (uint32_t)first;
+	e->v.nbackends = (uint16_t)n;
+	e->v.lb = lb;
+	c->memo[c->nmemo].id = e->k.subset_id;
+	return c->memo[c->nmemo++].id;
+}
+
+/* Weighted destinations of route r for client port `port` into out. */
+static int compile_dests(struct cctx *c, const struct sl_route *r, uint16_t port,
+			 struct sluice_route *out)
+{
+	bool raw = r->weight_raw_total > 0 && r->weight_raw_total <= UINT32_MAX;
+	uint64_t cum = 0;
+	size_t i;
+
+	for (i = 0; i < r->ndests; i++) {
+		const struct sl_dest *d = &r->dests[i];
+		uint32_t w = raw ? d->weight_raw : d->weight;
+		int64_t id;
+
+		if (!w)
+			continue;
+		id = subset_for(c, d->service, d->subset, d->port ? d->port : port);
+		if (id < -1)
+			return (int)id;
+		if (id == -1)
+			continue;	/* empty subset: skipped, others renormalised */
+		if (out->ndests >= SLUICE_MAX_DESTS)
+			return fail(c, -E2BIG, "%s:%d: more than %d weighted destinations",
+				    r->pos.file ? r->pos.file : "?", r->pos.line, SLUICE_MAX_DESTS);
+		cum += w;
+		out->dests[out->ndests].subset_id = (uint32_t)id;
+		out->dests[out->ndests].cum_weight = (uint32_t)cum;
+		out->ndests++;
+	}
+	out->total = (uint32_t)cum;
+	if (!out->ndests)
+		out->flags |= SLUICE_ROUTE_NO_ENDPOINTS;
+	return 0;
+}
+
+static int push_route(struct cctx *c, const struct sluice_route *v, uint32_t *id)
+{
+	struct sl_l4_gen *g = c->g;
+	int rc;
+
+	if ((rc = grow((void **)&g->routes, &g->cap[CAP_ROUTE], g->nroutes, sizeof(*g->routes))))
+		return rc;
+	g->routes[g->nroutes].k.gen = g->gen;
+	g->routes[g->nroutes].k.route_id = (uint32_t)g->nroutes;
+	g->routes[g->nroutes].v = *v;
+	*id = (uint32_t)g->nroutes++;
+	return 0;
+}
+
+static bool match_in_mesh(const struct sl_match *mt)
+{
+	size_t i;
+
+	if (!mt || !mt->ngateways)
+		return true;
+	for (i = 0; i < mt->ngateways; i++)
+		if (!strcmp(mt->gateways[i], "mesh"))
+			return true;
+	return false;
+}
+
+/* An http route steered per connection (no helper) may use only what the
+ * socket layer sees: port and sourceLabels matches, weighted destinations. */
+static int check_http_l4(struct cctx *c, const struct sl_vhost *vh, const struct sl_route *r)
+{
+	size_t i;
+	bool l7 = r->timeout_ms || r->retries.set || r->fault.delay_ppm || r->fault.abort_ppm ||
+		  r->rewrite.uri || r->rewrite.authority || r->has_redirect || r->has_mirror ||
+		  r->req_headers.nset || r->req_headers.nadd || r->req_headers.nremove ||
+		  r->resp_headers.nset || r->resp_headers.nadd || r->resp_headers.nremove;
+
+	for (i = 0; !l7 && i < r->nmatches; i++) {
+		const struct sl_match *mt = &r->matches[i];
+
+		l7 = mt->uri.kind || mt->method.kind || mt->authority.kind || mt->scheme.kind ||
+		     mt->nheaders || mt->nwithout_headers || mt->nquery;
+	}
+	if (l7)
+		return fail(c, -ENOTSUP, "%s:%d: VirtualService %s/%s: this http route needs "
+			    "the sluice-http helper, which is not configured",
+			    r->pos.file ? r->pos.file : "?", r->pos.line, vh->ns, vh->name);
+	return 0;
+}
+
+/* Routes of service si for client port p: sets route_first/nroutes/flags. */
+static int compile_port(struct cctx *c, size_t si, const struct sl_port *p, struct sluice_svc *v)
+{
+	const struct sl_service *s = &c->m->services[si];
+	const struct sl_vhost *vh = NULL;
+	const struct sl_route *routes = NULL;
+	size_t nr = 0, i, j, mi;
+	bool is_http, catch_all = false, all_empty = true;
+	uint32_t id, first = (uint32_t)c->g->nroutes;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	v->svc_sid = sl_dp_sid(s->host);
+	if (s->vhost >= 0 && (size_t)s->vhost < c->m->nvhosts && c->m->vhosts[s->vhost].mesh)
+		vh = &c->m->vhosts[s->vhost];
+	is_http = sl_proto_is_http(p->proto) && vh && vh->nhttp > 0;
+	if (is_http && c->o->helper_port) {
+		v->flags = SLUICE_SVC_HTTP;
+		return 0;
+	}
+	if (s->nendpoints == 0 && s->resolution == SL_RES_NONE) {
+		v->flags = SLUICE_SVC_PASSTHROUGH;	/* registered, not steered */
+		return 0;
+	}
+	if (vh) {
+		routes = is_http ? vh->http : vh->tcp;
+		nr = is_http ? vh->nhttp : vh->ntcp;
+	}
+	for (i = 0; i < nr && !catch_all; i++) {
+		const struct sl_route *r = &routes[i];
+
+		if (is_http && (rc = check_http_l4(c, vh, r)))
+			return rc;
+		for (mi = 0; mi < (r->nmatches ? r->nmatches : 1) && !catch_all; mi++) {
+			const struct sl_match *mt = r->nmatches ? &r->matches[mi] : NULL;
+			struct sluice_route br = { 0 };
+
+			if (mt && mt->port && mt->port != p->number)
+				continue;
+			if (!match_in_mesh(mt))
+				continue;
+			if (mt && mt->has_source_labels && !mt->nsource_workloads)
+				continue;	/* no client can ever match */
+			br.port = p->number;
+			if ((rc = compile_dests(c, r, p->number, &br)))
+				return rc;
+			if (mt && mt->has_source_labels) {
+				br.flags |= SLUICE_ROUTE_SOURCE;
+				c->g->cfg.flags |= SLUICE_CFG_SOURCE_ROUTES;
+			} else {
+				catch_all = true;
+			}
+			if (c->g->nroutes - first >= SLUICE_MAX_ROUTES)
+				return fail(c, -E2BIG, "%s: more than %d L4 routes on port %u",
+					    s->host, SLUICE_MAX_ROUTES, p->number);
+			if ((rc = push_route(c, &br, &id)))
+				return rc;
+			if (!(br.flags & SLUICE_ROUTE_NO_ENDPOINTS))
+				all_empty = false;
+			for (j = 0; mt && mt->has_source_labels && j < mt->nsource_workloads; j++) {
+				struct sluice_route_src_key *sk;
+
+				if ((rc = grow((void **)&c->g->srcs, &c->g->cap[CAP_SRC],
+					       c->g->nsrcs, sizeof(*c->g->srcs))))
+					return rc;
+				sk = &c->g->srcs[c->g->nsrcs++];
+				memset(sk, 0, sizeof(*sk));
+				sk->gen = c->g->gen;
+				sk->route_id = id;
+				sk->workload_id = (uint32_t)mt->source_workloads[j];
+			}
+		}
+	}
+	if (!catch_all) {
+		/* no VirtualService, or none of its routes is unconditional:
+		 * the whole service by its own load balancer */
+		struct sl_dest d = { .service = si, .subset = -1, .weight_raw = 1, .weight = 1 };
+		struct sl_route r = { .dests = &d, .ndests = 1, .weight_raw_total = 1, .pos = s->pos };
+		struct sluice_route br = { .port = p->number };
+
+		if ((rc = compile_dests(c, &r, p->number, &br)))
+			return rc;
+		if (c->g->nroutes - first >= SLUICE_MAX_ROUTES)
+			return fail(c, -E2BIG, "%s: more than %d L4 routes on port %u", s->host,
+				    SLUICE_MAX_ROUTES, p->number);
+		if ((rc = push_route(c, &br, &id)))
+			return rc;
+		if (!(br.flags & SLUICE_ROUTE_NO_ENDPOINTS))
+			all_empty = false;
+	}
+	v->route_first = first;
+	v->nroutes = (uint16_t)(c->g->nroutes - first);
+	if (all_empty)
+		v->flags |= SLUICE_SVC_NO_ENDPOINTS;
+	return 0;
+}
+
+static int push_svc(struct cctx *c, const uint8_t addr[16], uint16_t port, uint8_t proto,
+		    const struct sluice_svc *v, uint16_t internal)
+{
+	struct sl_l4_gen *g = c->g;
+	struct sl_l4_svc *e;
+	int rc;
+
+	if ((rc = grow((void **)&g->svcs, &g->cap[CAP_SVC], g->nsvcs, sizeof(*g->svcs))))
+		return rc;
+	e = &g->svcs[g->nsvcs++];
+	memset(e, 0, sizeof(*e));
+	e->k.gen = g->gen;
+	e->k.port = htons(port);
+	e->k.proto = proto;
+	memcpy(e->k.addr, addr, 16);
+	e->v = *v;
+	e->v.pad = internal;	/* 1 = endpoint registration; cleared below */
+	return 0;
+}
+
+static int svc_cmp(const void *a, const void *b)
+{
+	const struct sl_l4_svc *x = a, *y = b;
+	int r = memcmp(&x->k, &y->k, sizeof(x->k));
+
+	return r ? r : (int)x->v.pad - (int)y->v.pad;
+}
+
+/* Sort the service keys; a VIP:port claimed by two services is an error, an
+ * endpoint registration under a VIP's key is dropped. */
+static int dedupe_svcs(struct cctx *c)
+{
+	struct sl_l4_gen *g = c->g;
+	size_t i, o = 0;
+	char a[INET6_ADDRSTRLEN];
+
+	if (g->nsvcs)
+		qsort(g->svcs, g->nsvcs, sizeof(*g->svcs), svc_cmp);
+	for (i = 0; i < g->nsvcs; i++) {
+		if (o && !memcmp(&g->svcs[o - 1].k, &g->svcs[i].k, sizeof(g->svcs[i].k))) {
+			if (g->svcs[i].v.pad)
+				continue;
+			inet_ntop(AF_INET6, g->svcs[i].k.addr, a, sizeof(a));
+			return fail(c, -EINVAL, "address %s port %u is claimed by two services",
+				    a, ntohs(g->svcs[i].k.port));
+		}
+		g->svcs[o] = g->svcs[i];
+		g->svcs[o++].v.pad = 0;
+	}
+	g->nsvcs = o;
+	return 0;
+}
+
+static int compile_registry(struct cctx *c)
+{
+	static const struct sluice_svc pass = { .flags = SLUICE_SVC_PASSTHROUGH };
+	const struct sl_model *m = c->m;
+	size_t si, e, pi;
+	int rc;
+
+	for (si = 0; si < m->nservices; si++) {
+		const struct sl_service *s = &m->services[si];
+
+		for (e = 0; e < s->nendpoints; e++) {
+			if (!s->endpoints[e].ip.family)
+				continue;
+			for (pi = 0; pi < s->nports; pi++) {
+				uint16_t tp = target_port(s, &s->endpoints[e], s->ports[pi].number);
+				uint8_t proto = s->ports[pi].proto == SL_PROTO_UDP ? IPPROTO_UDP
+										   : IPPROTO_TCP;
+				struct sluice_svc v = pass;
+
+				v.svc_sid = sl_dp_sid(s->host);
+				if ((rc = push_svc(c, s->endpoints[e].ip.addr, tp, proto, &v, 1)))
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+static int compile_workloads(struct cctx *c)
+{
+	uint64_t (*resolve)(const char *, void *) = c->o->cgroup_id ? c->o->cgroup_id
+								    : cgroup_id_stat;
+	struct sl_l4_gen *g = c->g;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < c->m->nworkloads; i++) {
+		const struct sl_workload *w = &c->m->workloads[i];
+		uint64_t id;
+
+		if (!w->cgroup)
+			continue;
+		/* a client whose cgroup does not exist (yet) matches no
+		 * sourceLabels; it is picked up by the next apply */
+		id = resolve(w->cgroup, c->o->cgroup_arg);
+		if (!id)
+			continue;
+		if ((rc = grow((void **)&g->cgroups, &g->cap[CAP_CG], g->ncgroups, sizeof(*g->cgroups))))
+			return rc;
+		memset(&g->cgroups[g->ncgroups], 0, sizeof(g->cgroups[0]));
+		g->cgroups[g->ncgroups].k.gen = g->gen;
+		g->cgroups[g->ncgroups].k.cgroup_id = id;
+		g->cgroups[g->ncgroups].workload_id = (uint32_t)i;
+		g->ncgroups++;
+	}
+	return 0;
+}
+
+int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint32_t gen,
+		  struct sl_l4_gen *out, char *err)
+{
+	struct sl_l4_opts none = { 0 };
+	struct cctx c = { .m = m, .o = opts ? opts : &none, .g = out, .err = err };
+	size_t si, pi, vi;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->gen = gen;
+	if (m->outbound == SL_OUTBOUND_REGISTRY_ONLY)
+		out->cfg.flags |= SLUICE_CFG_REGISTRY_ONLY;
+	if (c.o->helper_port) {
+		out->cfg.helper_port = htons(c.o->helper_port);
+		memcpy(out->cfg.helper_addr, c.o->helper_addr, 16);
+	}
+	if ((rc = compile_workloads(&c)))
+		goto cleanup;
+	for (si = 0; si < m->nservices; si++) {
+		const struct sl_service *s = &m->services[si];
+
+		c.nmemo = 0;	/* subsets are shared within one service */
+		if (!s->nvips)
+			continue;	/* reachable by name only: nothing to match */
+		if (s->resolution == SL_RES_DNS && s->nendpoints == 0) {
+			rc = fail(&c, -ENOTSUP, "%s:%d: %s: resolution DNS without endpoint "
+				  "addresses is not supported yet by the L4 data plane",
+				  s->pos.file ? s->pos.file : "?", s->pos.line, s->host);
+			goto cleanup;
+		}
+		for (pi = 0; pi < s->nports; pi++) {
+			uint8_t proto = s->ports[pi].proto == SL_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP;
+			struct sluice_svc v;
+
+			if ((rc = compile_port(&c, si, &s->ports[pi], &v)))
+				goto cleanup;
+			for (vi = 0; vi < s->nvips; vi++)
+				if ((rc = push_svc(&c, s->vips[vi].addr, s->ports[pi].number, proto,
+						   &v, 0)))
+					goto cleanup;
+		}
+	}
+	if (out->cfg.flags & SLUICE_CFG_REGISTRY_ONLY && (rc = compile_registry(&c)))
+		goto cleanup;
+	rc = dedupe_svcs(&c);
+cleanup:
+	free(c.memo);
+	if (rc) {
+		if (rc == -ENOMEM && err)
+			snprintf(err, SL_DP_ERRLEN, "out of memory compiling the L4 policy");
+		sl_l4_gen_free(out);
+	}
+	return rc;
+}
+
+void sl_l4_gen_free(struct sl_l4_gen *g)
+{
+	if (!g)
+		return;
+	free(g->svcs);
+	free(g->routes);
+	free(g->srcs);
+	free(g->cgroups);
+	free(g->subsets);
+	free(g->backends);
+	memset(g, 0, sizeof(*g));
+}
+
+const struct sluice_svc *sl_l4_find_svc(const struct sl_l4_gen *g, const uint8_t addr[16],
+					uint16_t port, uint8_t proto)
+{
+	size_t i;
+
+	for (i = 0; i < g->nsvcs; i++)
+		if (!memcmp(g->svcs[i].k.addr, addr, 16) && g->svcs[i].k.port == htons(port) &&
+		    g->svcs[i].k.proto == proto)
+			return &g->svcs[i].v;
+	return NULL;
+}
+
+const struct sluice_route *sl_l4_find_route(const struct sl_l4_gen *g, uint32_t id)
+{
+	return id < g->nroutes ? &g->routes[id].v : NULL;
+}
+
+const struct sluice_subset *sl_l4_find_subset(const struct sl_l4_gen *g, uint32_t id)
+{
+	return id < g->nsubsets ? &g->subsets[id].v : NULL;
+}
+
+const struct sluice_backend *sl_l4_find_backend(const struct sl_l4_gen *g, uint32_t idx)
+{
+	return idx < g->nbackends ? &g->backends[idx].v : NULL;
+}
