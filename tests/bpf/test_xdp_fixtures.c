@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Table-driven BPF_PROG_TEST_RUN fixtures for the north-south programs
+ * (bpf/xdp.bpf.c, bpf/tc.bpf.c): {name, program, input packet, expected
+ * verdict, expected output packet, counter}. Runs as root in a private
+ * network namespace with a private pin root; no traffic leaves the test.
+ *
+ * Fixtures are stateful and run in order (conntrack carries over). Expected
+ * output packets are built from scratch with fresh checksums, and every
+ * rewritten packet's checksums are also verified independently, so an error
+ * in the programs' incremental checksum updates cannot hide. TAP output.
+ */
+#include "xdp_fixture.h"
+
+enum { P_XDP = 1, P_TC = 2 };
+enum { OUT_SAME = 0, OUT_EXPECT = 1, OUT_NONE = 2 };
+enum { ACT_NONE = 0, ACT_WEIGHTS_0_100 = 1 };
+
+#define VIP "198.18.0.10"
+#define VIP_EMPTY "198.18.0.11"
+#define BE1 "198.18.1.1"
+#define BE2 "198.18.1.2"
+#define CL "10.0.0.1"
+
+struct fixture {
+	const char *name;
+	int action;			/* policy change applied before this packet */
+	int prog;
+	struct fx_tcp in;
+	size_t trunc;			/* truncate the input frame to this length */
+	void (*mutate)(uint8_t *frame);	/* make it malformed */
+	int verdict;
+	int out;
+	struct fx_tcp expect;
+	int counter;			/* must grow by one; -1 = none checked */
+	int ct_state;			/* FWD entry state after, -1 = unchecked */
+};
+
+static void m_ihl15(uint8_t *f) { ((struct iphdr *)(f + 14))->ihl = 15; }
+static void m_ihl4(uint8_t *f) { ((struct iphdr *)(f + 14))->ihl = 4; }
+static void m_totlen_short(uint8_t *f) { ((struct iphdr *)(f + 14))->tot_len = htons(30); }
+static void m_totlen_long(uint8_t *f) { ((struct iphdr *)(f + 14))->tot_len = htons(1500); }
+static void m_version6(uint8_t *f) { ((struct iphdr *)(f + 14))->version = 6; }
+static void m_doff15(uint8_t *f) { ((struct tcphdr *)(f + 34))->doff = 15; }
+static void m_doff2(uint8_t *f) { ((struct tcphdr *)(f + 34))->doff = 2; }
+static void m_arp(uint8_t *f) { ((struct ethhdr *)f)->h_proto = htons(ETH_P_ARP); }
+static void m_ipv6(uint8_t *f) { ((struct ethhdr *)f)->h_proto = htons(ETH_P_IPV6); }
+
+#define SYN_IN(s, sp, d, dp) { .src = s, .sport = sp, .dst = d, .dport = dp, .flags = FX_SYN }
+
+static const struct fixture fixtures[] = {
+	{ "xdp: SYN to VIP -> DNAT to the 100% subset, valid checksums", 0, P_XDP,
+	  SYN_IN(CL, 40000, VIP, 9000), 0, NULL, XDP_PASS, OUT_EXPECT,
+	  SYN_IN(CL, 40000, BE1, 9000), SLUICE_CNT_XDP_NEW_FLOW, SLUICE_CT_SYN_SENT },
+	{ "tc: SYN-ACK from backend reverse-NATed to the VIP", 0, P_TC,
+	  { .src = BE1, .sport = 9000, .dst = CL, .dport = 40000, .flags = FX_SYN | FX_ACK },
+	  0, NULL, TC_ACT_OK, OUT_EXPECT,
+	  { .src = VIP, .sport = 9000, .dst = CL, .dport = 40000, .flags = FX_SYN | FX_ACK },
+	  SLUICE_CNT_TC_REVNAT, -1 },
+	{ "xdp: established flow (ACK + data) follows conntrack", 0, P_XDP,
+	  { .src = CL, .sport = 40000, .dst = VIP, .dport = 9000, .flags = FX_ACK, .payload = 100 },
+	  0, NULL, XDP_PASS, OUT_EXPECT,
+	  { .src = CL, .sport = 40000, .dst = BE1, .dport = 9000, .flags = FX_ACK, .payload = 100 },
+	  SLUICE_CNT_XDP_ESTABLISHED, SLUICE_CT_ESTABLISHED },
+	{ "xdp: established flow keeps its backend after weights 0/100", ACT_WEIGHTS_0_100, P_XDP,
+	  { .src = CL, .sport = 40000, .dst = VIP, .dport = 9000, .flags = FX_ACK | FX_PSH, .payload = 7 },
+	  0, NULL, XDP_PASS, OUT_EXPECT,
+	  { .src = CL, .sport = 40000, .dst = BE1, .dport = 9000, .flags = FX_ACK | FX_PSH, .payload = 7 },
+	  SLUICE_CNT_XDP_ESTABLISHED, -1 },
+	{ "xdp: new SYN after the weight change goes to v2", 0, P_XDP,
+	  SYN_IN(CL, 40001, VIP, 9000), 0, NULL, XDP_PASS, OUT_EXPECT,
+	  SYN_IN(CL, 40001, BE2, 9000), SLUICE_CNT_XDP_NEW_FLOW, -1 },
+	{ "tc: packet of a flow we did not NAT is untouched", 0, P_TC,
+	  { .src = BE1, .sport = 9000, .dst = "10.0.0.9", .dport = 5555, .flags = FX_ACK },
+	  0, NULL, TC_ACT_OK, OUT_SAME, {0}, -1, -1 },
+	{ "xdp: non-VIP traffic untouched", 0, P_XDP,
+	  SYN_IN(CL, 40002, "10.9.9.9", 9000), 0, NULL, XDP_PASS, OUT_SAME, {0},
+	  SLUICE_CNT_XDP_PASS, -1 },
+	{ "xdp: VIP on a port that is not a service untouched", 0, P_XDP,
+	  SYN_IN(CL, 40003, VIP, 9001), 0, NULL, XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_PASS, -1 },
+	{ "xdp: non-SYN to VIP without conntrack passes untouched, counted", 0, P_XDP,
+	  { .src = "10.0.0.2", .sport = 1234, .dst = VIP, .dport = 9000, .flags = FX_ACK },
+	  0, NULL, XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_NO_CT, -1 },
+	{ "xdp: UDP to VIP untouched", 0, P_XDP,
+	  { .src = CL, .sport = 40004, .dst = VIP, .dport = 9000, .proto = IPPROTO_UDP },
+	  0, NULL, XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_PASS, -1 },
+	{ "xdp: SYN with IP options DNATed, options kept", 0, P_XDP,
+	  { .src = CL, .sport = 40005, .dst = VIP, .dport = 9000, .flags = FX_SYN, .ipopt_len = 8 },
+	  0, NULL, XDP_PASS, OUT_EXPECT,
+	  { .src = CL, .sport = 40005, .dst = BE2, .dport = 9000, .flags = FX_SYN, .ipopt_len = 8 },
+	  SLUICE_CNT_XDP_NEW_FLOW, -1 },
+	{ "xdp: first fragment (MF) to VIP passes untouched", 0, P_XDP,
+	  { .src = CL, .sport = 40006, .dst = VIP, .dport = 9000, .flags = FX_SYN, .frag = 0x2000 },
+	  0, NULL, XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_FRAGMENT, -1 },
+	{ "xdp: later fragment (offset) to VIP passes untouched", 0, P_XDP,
+	  { .src = CL, .sport = 40006, .dst = VIP, .dport = 9000, .flags = FX_SYN, .frag = 0x0010 },
+	  0, NULL, XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_FRAGMENT, -1 },
+	{ "xdp: Ethernet + 1 byte of IP -> malformed, pass", 0, P_XDP, SYN_IN(CL, 1, VIP, 9000), 15, NULL,
+	  XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "xdp: Ethernet header only -> malformed, pass", 0, P_XDP, SYN_IN(CL, 1, VIP, 9000), 14,
+	  NULL, XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "xdp: half an IP header -> malformed, pass", 0, P_XDP, SYN_IN(CL, 1, VIP, 9000), 24,
+	  NULL, XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "xdp: TCP header cut short -> malformed, pass", 0, P_XDP, SYN_IN(CL, 1, VIP, 9000), 44,
+	  NULL, XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "xdp: ihl 15 beyond the packet -> malformed, pass", 0, P_XDP, SYN_IN(CL, 1, VIP, 9000),
+	  0, m_ihl15, XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "xdp: ihl 4 -> malformed, pass", 0, P_XDP, SYN_IN(CL, 1, VIP, 9000), 0, m_ihl4,
+	  XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "xdp: tot_len shorter than headers -> malformed, pass", 0, P_XDP,
+	  SYN_IN(CL, 1, VIP, 9000), 0, m_totlen_short, XDP_PASS, OUT_SAME, {0},
+	  SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "xdp: tot_len longer than the frame -> malformed, pass", 0, P_XDP,
+	  SYN_IN(CL, 1, VIP, 9000), 0, m_totlen_long, XDP_PASS, OUT_SAME, {0},
+	  SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "xdp: IP version 6 under an IPv4 ethertype -> malformed, pass", 0, P_XDP,
+	  SYN_IN(CL, 1, VIP, 9000), 0, m_version6, XDP_PASS, OUT_SAME, {0},
+	  SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "xdp: TCP doff 15 beyond the packet -> malformed, pass", 0, P_XDP,
+	  SYN_IN(CL, 1, VIP, 9000), 0, m_doff15, XDP_PASS, OUT_SAME, {0},
+	  SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "xdp: TCP doff 2 -> malformed, pass", 0, P_XDP, SYN_IN(CL, 1, VIP, 9000), 0, m_doff2,
+	  XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "xdp: ARP untouched", 0, P_XDP, SYN_IN(CL, 1, VIP, 9000), 0, m_arp, XDP_PASS, OUT_SAME,
+	  {0}, SLUICE_CNT_XDP_PASS, -1 },
+	{ "xdp: IPv6 untouched (IPv4 only for now)", 0, P_XDP, SYN_IN(CL, 1, VIP, 9000), 0,
+	  m_ipv6, XDP_PASS, OUT_SAME, {0}, SLUICE_CNT_XDP_PASS, -1 },
+	{ "tc: FIN from the backend moves the flow to CLOSING", 0, P_TC,
+	  { .src = BE1, .sport = 9000, .dst = CL, .dport = 40000, .flags = FX_FIN | FX_ACK },
+	  0, NULL, TC_ACT_OK, OUT_EXPECT,
+	  { .src = VIP, .sport = 9000, .dst = CL, .dport = 40000, .flags = FX_FIN | FX_ACK },
+	  SLUICE_CNT_TC_REVNAT, SLUICE_CT_CLOSING },
+	{ "xdp: client RST is DNATed and tears the flow down", 0, P_XDP,
+	  { .src = CL, .sport = 40000, .dst = VIP, .dport = 9000, .flags = FX_RST | FX_ACK },
+	  0, NULL, XDP_PASS, OUT_EXPECT,
+	  { .src = CL, .sport = 40000, .dst = BE1, .dport = 9000, .flags = FX_RST | FX_ACK },
+	  SLUICE_CNT_CT_CLOSED, SLUICE_CT_CLOSED },
+	{ "xdp: SYN reusing a closed flow's port is chosen anew (v2 now)", 0, P_XDP,
+	  SYN_IN(CL, 40000, VIP, 9000), 0, NULL, XDP_PASS, OUT_EXPECT,
+	  SYN_IN(CL, 40000, BE2, 9000), SLUICE_CNT_XDP_NEW_FLOW, SLUICE_CT_SYN_SENT },
+	{ "xdp: SYN to a service without endpoints dropped, counted", 0, P_XDP,
+	  SYN_IN(CL, 40007, VIP_EMPTY, 9000), 0, NULL, XDP_DROP, OUT_NONE, {0},
+	  SLUICE_CNT_XDP_NO_BACKEND, -1 },
+};
+
+static int ct_state_of(struct fx_env *e, const struct fx_tcp *t)
+{
+	struct sluice_ct_key k = { .proto = IPPROTO_TCP, .dir = SLUICE_CT_FWD };
+	struct sluice_ct v;
+
+	fx_v4mapped(k.saddr, t->src);
+	fx_v4mapped(k.daddr, t->dst);
+	k.sport = htons(t->sport);
+	k.dport = htons(t->dport);
+	if (bpf_map_lookup_elem(fx_map_fd(e, "sluice_ct"), &k, &v))
+		return -1;
+	return v.state;
+}
+
+/* Generation 1: VIP:9000 -> route 100/0 over subsets 1 (BE1) and 2 (BE2);
+ * VIP_EMPTY:9000 has no endpoints. */
+static int policy_gen(struct fx_env *e, uint32_t gen, uint32_t w1, uint32_t w2)
+{
+	uint32_t subsets[2] = { 1, 2 }, weights[2] = { w1, w2 };
+	int err = 0;
+
+	err |= fx_add_backend(e, gen, 0, BE1, 9000);
+	err |= fx_add_backend(e, gen, 1, BE2, 9000);
+	err |= fx_add_subset(e, gen, 1, SLUICE_LB_RANDOM, 0, 1, 0, 0);
+	err |= fx_add_subset(e, gen, 2, SLUICE_LB_ROUND_ROBIN, 1, 1, 0, 0);
+	err |= fx_add_route(e, gen, 0, 0, subsets, weights, 2);
+	err |= fx_add_svc(e, gen, VIP, 9000, 0, 0, 1);
+	err |= fx_add_svc(e, gen, VIP_EMPTY, 9000, SLUICE_SVC_NO_ENDPOINTS, 1, 0);
+	err |= fx_set_gen(e, gen);
+	return err ? -EIO : 0;
+}
+
+static int run_fixture(struct fx_env *e, const struct fixture *f)
+{
+	uint8_t in[FX_MAXPKT], want[FX_MAXPKT], out[FX_MAXPKT + 64];
+	size_t len = fx_build(in, &f->in), olen = sizeof(out), wlen = 0;
+	int prog = f->prog == P_XDP ? bpf_program__fd(e->xdp->progs.sluice_xdp)
+				    : bpf_program__fd(e->tc->progs.sluice_tc_revnat);
+	uint64_t before = f->counter >= 0 ? fx_counter(e, (uint32_t)f->counter) : 0;
+	int v;
+
+	if (f->mutate)
+		f->mutate(in);
+	if (f->trunc)
+		len = f->trunc;
+	v = fx_run(prog, in, len, out, &olen, 1, NULL);
+	if (v != f->verdict) {
+		printf("# verdict %d, want %d\n", v, f->verdict);
+		return 0;
+	}
+	if (f->out == OUT_SAME && (olen != len || memcmp(in, out, len))) {
+		printf("# packet changed (len %zu -> %zu)\n", len, olen);
+		return 0;
+	}
+	if (f->out == OUT_EXPECT) {
+		wlen = fx_build(want, &f->expect);
+		if (!fx_csums_ok(out, olen)) {
+			printf("# output checksums invalid\n");
+			return 0;
+		}
+		if (olen != wlen || memcmp(want, out, wlen)) {
+			printf("# output differs from the expected packet\n");
+			for (size_t i = 0; i < wlen && i < olen; i++)
+				if (want[i] != out[i])
+					printf("#  byte %zu: got %02x want %02x\n", i, out[i], want[i]);
+			return 0;
+		}
+	}
+	if (f->counter >= 0 && fx_counter(e, (uint32_t)f->counter) != before + 1) {
+		printf("# counter %d did not grow by one\n", f->counter);
+		return 0;
+	}
+	if (f->ct_state >= 0) {
+		/* the FWD key is the client -> VIP tuple */
+		const struct fx_tcp *c = f->prog == P_XDP ? &f->in : &f->expect;
+		struct fx_tcp k = *c;
+
+		if (f->prog == P_TC) {
+			k.src = c->dst, k.sport = c->dport;
+			k.dst = c->src, k.dport = c->sport;
+		}
+		if (ct_state_of(e, &k) != f->ct_state) {
+			printf("# conntrack state %d, want %d\n", ct_state_of(e, &k), f->ct_state);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* S1 at the packet level: 10,000 SYNs from distinct ports over an 80/20
+ * route; the v2 share must be 20% +- 1.5 points (about 4 sigma). */
+static int split_80_20(struct fx_env *e)
+{
+	uint8_t in[FX_MAXPKT], out[FX_MAXPKT + 64];
+	struct fx_tcp t = SYN_IN("10.0.1.1", 0, VIP, 9000);
+	int n = 10000, v2 = 0;
+	uint32_t be2;
+
+	if (policy_gen(e, 3, 80, 20))
+		return 0;
+	inet_pton(AF_INET, BE2, &be2);
+	for (int i = 0; i < n; i++) {
+		size_t olen = sizeof(out), len;
+
+		t.sport = (uint16_t)(10000 + i);
+		len = fx_build(in, &t);
+		if (fx_run(bpf_program__fd(e->xdp->progs.sluice_xdp), in, len, out, &olen, 1,
+			   NULL) != XDP_PASS)
+			return 0;
+		v2 += ((struct iphdr *)(out + 14))->daddr == be2;
+	}
+	printf("# v2 share %.2f%% of %d new flows\n", 100.0 * v2 / n, n);
+	return v2 >= 1850 && v2 <= 2150;
+}
+
+int main(void)
+{
+	struct fx_env e;
+	size_t i, n = sizeof(fixtures) / sizeof(fixtures[0]);
+	int failed = 0, err;
+
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root\n");
+		return 0;
+	}
+	printf("1..%zu\n", n + 2);
+	err = fx_open(&e, 1, 0);
+	if (err || policy_gen(&e, 1, 100, 0)) {
+		printf("not ok - load xdp/tc objects and write generation 1 (%d)\n", err);
+		fx_close(&e);
+		return 1;
+	}
+	printf("ok - load xdp/tc objects and write generation 1\n");
+	for (i = 0; i < n; i++) {
+		if (fixtures[i].action == ACT_WEIGHTS_0_100 && policy_gen(&e, 2, 0, 100)) {
+			printf("not ok - %s (policy change)\n", fixtures[i].name);
+			failed++;
+			continue;
+		}
+		if (run_fixture(&e, &fixtures[i])) {
+			printf("ok - %s\n", fixtures[i].name);
+		} else {
+			printf("not ok - %s\n", fixtures[i].name);
+			failed++;
+		}
+	}
+	if (split_80_20(&e)) {
+		printf("ok - xdp: 80/20 route over 10000 new flows within 1.5 points\n");
+	} else {
+		printf("not ok - xdp: 80/20 route over 10000 new flows within 1.5 points\n");
+		failed++;
+	}
+	fx_close(&e);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Helpers for the XDP/TC BPF_PROG_TEST_RUN tests (tests/bpf/test_xdp_*.c):
+ * building IPv4/TCP frames with checksums computed from scratch (so the
+ * programs' incremental updates are checked independently), loading the
+ * xdp and tc objects against one private pin root (they share sluice_ct and
+ * the selection tables by name), writing selection tables directly, and
+ * running a program on a packet. Everything runs in a private network
+ * namespace (unshare) so fib lookups and traffic never touch the host.
+ */
+#ifndef SLUICE_TESTS_XDP_FIXTURE_H
+#define SLUICE_TESTS_XDP_FIXTURE_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <unistd.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/pkt_cls.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sluice/abi.h"
+#include "xdp.skel.h"
+#include "tc.skel.h"
+
+#define FX_MAXPKT 256
+
+struct fx_tcp {			/* what a test packet is made of */
+	const char *src, *dst;	/* dotted IPv4 */
+	uint16_t sport, dport;	/* host order */
+	uint8_t flags;		/* TH_* style: FIN 1, SYN 2, RST 4, PSH 8, ACK 16 */
+	uint8_t ipopt_len;	/* bytes of IP options (multiple of 4, <= 40) */
+	uint16_t frag;		/* frag_off field, host order (MF 0x2000, offset) */
+	uint8_t proto;		/* 0 = TCP */
+	uint16_t payload;	/* bytes of payload */
+};
+
+#define FX_FIN 0x01
+#define FX_SYN 0x02
+#define FX_RST 0x04
+#define FX_PSH 0x08
+#define FX_ACK 0x10
+
+static inline uint16_t fx_csum(const void *buf, size_t len, uint32_t sum)
+{
+	const uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* Pseudo-header + segment checksum of an IPv4 TCP/UDP packet: returns 0
+ * (as fx_csum computes it: the complement of the sum) when valid. */
+static inline uint16_t fx_l4_verify(const uint8_t *ip, size_t l4len)
+{
+	const struct iphdr *h = (const void *)ip;
+	uint32_t sum = 0;
+	uint8_t ph[12];
+
+	memcpy(ph, &h->saddr, 4);
+	memcpy(ph + 4, &h->daddr, 4);
+	ph[8] = 0;
+	ph[9] = h->protocol;
+	ph[10] = (uint8_t)(l4len >> 8);
+	ph[11] = (uint8_t)l4len;
+	for (int i = 0; i < 12; i += 2)
+		sum += (uint32_t)(ph[i] << 8 | ph[i + 1]);
+	return fx_csum(ip + h->ihl * 4, l4len, sum);
+}
+
+/* Both checksums of frame valid? */
+static inline int fx_csums_ok(const uint8_t *frame, size_t len)
+{
+	const uint8_t *ip = frame + sizeof(struct ethhdr);
+	const struct iphdr *h = (const void *)ip;
+	size_t tot;
+
+	if (len < sizeof(struct ethhdr) + sizeof(*h))
+		return 0;
+	tot = ntohs(h->tot_len);
+	if (fx_csum(ip, h->ihl * 4u, 0) != 0)
+		return 0;
+	return fx_l4_verify(ip, tot - h->ihl * 4u) == 0;
+}
+
+/* Build an Ethernet/IPv4/TCP frame with correct checksums. Returns its length. */
+static inline size_t fx_build(uint8_t *buf, const struct fx_tcp *t)
+{
+	struct ethhdr *eth = (void *)buf;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct tcphdr *tcp;
+	size_t ihl = sizeof(*ip) + t->ipopt_len, l4, i;
+
+	memset(buf, 0, FX_MAXPKT);
+	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x02", 6);
+	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x01", 6);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = (uint8_t)(ihl / 4);
+	ip->ttl = 64;
+	ip->protocol = t->proto ? t->proto : IPPROTO_TCP;
+	ip->id = htons(0x1234);
+	ip->frag_off = htons(t->frag);
+	inet_pton(AF_INET, t->src, &ip->saddr);
+	inet_pton(AF_INET, t->dst, &ip->daddr);
+	for (i = 0; i < t->ipopt_len; i++)	/* NOP ... EOL */
+		((uint8_t *)(ip + 1))[i] = i + 1 == t->ipopt_len ? 0 : 1;
+	tcp = (void *)((uint8_t *)ip + ihl);
+	tcp->source = htons(t->sport);
+	tcp->dest = htons(t->dport);
+	tcp->seq = htonl(1000);
+	tcp->ack_seq = htonl(t->flags & FX_ACK ? 2000 : 0);
+	tcp->doff = 5;
+	((uint8_t *)tcp)[13] = t->flags;
+	tcp->window = htons(65535);
+	for (i = 0; i < t->payload; i++)
+		((uint8_t *)(tcp + 1))[i] = (uint8_t)('a' + i % 26);
+	l4 = sizeof(*tcp) + t->payload;
+	ip->tot_len = htons((uint16_t)(ihl + l4));
+	ip->check = htons(fx_csum(ip, ihl, 0));
+	tcp->check = htons(fx_l4_verify((uint8_t *)ip, l4));
+	return sizeof(*eth) + ihl + l4;
+}
+
+struct fx_env {
+	struct sluice_xdp *xdp;
+	struct sluice_tc *tc;
+	char pin_root[128];
+};
+
+static inline int fx_map_fd(struct fx_env *e, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(e->xdp->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
+/* Unpin every map of the private root and remove it. */
+static inline void fx_close(struct fx_env *e)
+{
+	struct bpf_map *m;
+
+	if (e->xdp) {
+		bpf_object__for_each_map(m, e->xdp->obj)
+			bpf_map__unpin(m, NULL);
+	}
+	if (e->tc) {
+		bpf_object__for_each_map(m, e->tc->obj)
+			bpf_map__unpin(m, NULL);
+	}
+	sluice_tc__destroy(e->tc);
+	sluice_xdp__destroy(e->xdp);
+	e->tc = NULL;
+	e->xdp = NULL;
+	if (e->pin_root[0])
+		rmdir(e->pin_root);
+}
+
+/* Private netns, private pin root, both objects loaded. redirect=0 makes the
+ * XDP program hand every DNATed packet to the stack. */
+static inline int fx_open(struct fx_env *e, int redirect, uint32_t ct_size)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	int err;
+
+	struct statfs sfs;
+
+	memset(e, 0, sizeof(*e));
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	/* bpffs at /sys/fs/bpf, as tests/e2e/lib.sh sl_ensure_bpffs does */
+	if ((statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC) &&
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL))
+		return -errno;
+	snprintf(e->pin_root, sizeof(e->pin_root), "/sys/fs/bpf/sluice-test-xdpfx-%d", getpid());
+	if (mkdir(e->pin_root, 0700) && errno != EEXIST)
+		return -errno;
+	oo.pin_root_path = e->pin_root;
+	e->xdp = sluice_xdp__open_opts(&oo);
+	if (!e->xdp)
+		return -errno;
+	e->xdp->rodata->sl_xdp_redirect = (uint8_t)redirect;
+	if (ct_size)
+		bpf_map__set_max_entries(e->xdp->maps.sluice_ct, ct_size);
+	err = sluice_xdp__load(e->xdp);
+	if (err)
+		return err;
+	e->tc = sluice_tc__open_opts(&oo);
+	if (!e->tc)
+		return -errno;
+	if (ct_size)
+		bpf_map__set_max_entries(e->tc->maps.sluice_ct, ct_size);
+	return sluice_tc__load(e->tc);
+}
+
+static inline void fx_v4mapped(uint8_t out[16], const char *a)
+{
+	memset(out, 0, 16);
+	out[10] = out[11] = 0xff;
+	inet_pton(AF_INET, a, out + 12);
+}
+
+static inline int fx_set_gen(struct fx_env *e, uint32_t gen)
+{
+	struct sluice_ctl c = { .gen = gen };
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(fx_map_fd(e, "sluice_ctl"), &zero, &c, BPF_ANY);
+}
+
+static inline int fx_add_svc(struct fx_env *e, uint32_t gen, const char *vip, uint16_t port,
+			     uint32_t flags, uint32_t route_first, uint16_t nroutes)
+{
+	struct sluice_svc_key k = { .gen = gen, .port = htons(port), .proto = IPPROTO_TCP };
+	struct sluice_svc v = { .svc_sid = 7, .flags = flags, .route_first = route_first,
+				.nroutes = nroutes };
+
+	fx_v4mapped(k.addr, vip);
+	return bpf_map_update_elem(fx_map_fd(e, "sluice_svc"), &k, &v, BPF_ANY);
+}
+
+/* One route: subsets[i] with weights[i]. */
+static inline int fx_add_route(struct fx_env *e, uint32_t gen, uint32_t id, uint16_t port,
+			       const uint32_t *subsets, const uint32_t *weights, int n)
+{
+	struct sluice_route_key k = { .gen = gen, .route_id = id };
+	struct sluice_route r = { .port = port, .ndests = (uint8_t)n };
+	uint32_t cum = 0;
+
+	for (int i = 0; i < n; i++) {
+		cum += weights[i];
+		r.dests[i].subset_id = subsets[i];
+		r.dests[i].cum_weight = cum;
+	}
+	r.total = cum;
+	return bpf_map_update_elem(fx_map_fd(e, "sluice_route"), &k, &r, BPF_ANY);
+}
+
+static inline int fx_add_subset(struct fx_env *e, uint32_t gen, uint32_t id, uint8_t lb,
+				uint32_t backend_first, uint16_t n, uint32_t maglev_first,
+				uint32_t maglev_size)
+{
+	struct sluice_subset_key k = { .gen = gen, .subset_id = id };
+	struct sluice_subset s = { .svc_sid = 7, .subset_sid = 100 + id,
+				   .backend_first = backend_first, .nbackends = n, .lb = lb,
+				   .maglev_first = maglev_first, .maglev_size = maglev_size };
+
+	return bpf_map_update_elem(fx_map_fd(e, "sluice_subset"), &k, &s, BPF_ANY);
+}
+
+static inline int fx_add_backend(struct fx_env *e, uint32_t gen, uint32_t idx,
+				 const char *addr, uint16_t port)
+{
+	struct sluice_backend_key k = { .gen = gen, .idx = idx };
+	struct sluice_backend b = { .port = htons(port), .weight = 1 };
+
+	fx_v4mapped(b.addr, addr);
+	return bpf_map_update_elem(fx_map_fd(e, "sluice_backend"), &k, &b, BPF_ANY);
+}
+
+/* Run prog on pkt; output into out (*out_len in/out). Returns the verdict
+ * or a negative errno. */
+static inline int fx_run(int prog_fd, const uint8_t *pkt, size_t len, uint8_t *out,
+			 size_t *out_len, uint32_t repeat, uint32_t *duration_ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = (uint32_t)*out_len, .repeat = repeat);
+	int err = bpf_prog_test_run_opts(prog_fd, &o);
+
+	if (err)
+		return err;
+	*out_len = o.data_size_out;
+	if (duration_ns)
+		*duration_ns = o.duration;
+	return (int)o.retval;
+}
+
+static inline uint64_t fx_counter(struct fx_env *e, uint32_t which)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t vals[ncpu > 0 ? ncpu : 1], sum = 0;
+
+	if (ncpu <= 0 || bpf_map_lookup_elem(fx_map_fd(e, "sluice_counters"), &which, vals))
+		return 0;
+	for (int i = 0; i < ncpu; i++)
+		sum += vals[i];
+	return sum;
+}
+
+#endif /* SLUICE_TESTS_XDP_FIXTURE_H */
