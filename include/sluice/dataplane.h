@@ -42,6 +42,11 @@ struct sl_dp_hook {
  * (no gap: programs stay attached), else load, pin and attach. */
 int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err);
 
+/* Open the pinned maps under bpffs read-only (sluicectl, tests): counters,
+ * stats and the generation; no program is loaded or attached, apply is
+ * refused. Close with sl_dp_close. */
+int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err);
+
 /* Compile the model and make it live atomically. On success *gen is the new
  * generation. On failure nothing changed: the previous generation stays live. */
 int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char *err);

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Atomic apply. The scheme (docs/dataplane.md):
+ *   1. compile the model into generation N+1 (N = sluice_ctl.gen);
+ *   2. write every N+1 entry beside the live N entries — programs do not
+ *      look at N+1 yet; on any failure delete N+1 and stop (N stays live);
+ *   3. flip sluice_ctl.gen to N+1 with one update (a program reads gen once
+ *      per run and uses it for all its lookups: one connect(), one policy);
+ *   4. barrier: synchronize_rcu, so no program still runs with gen N;
+ *   5. delete every entry whose generation is not N+1.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "lib/dp_int.h"
+
+/* Key sizes of the generation-keyed maps; every key starts with __u32 gen. */
+static const struct {
+	enum sl_dp_map map;
+	size_t key_size;
+} gen_maps[] = {
+	{ DPM_GENCFG, sizeof(__u32) },
+	{ DPM_SVC, sizeof(struct sluice_svc_key) },
+	{ DPM_ROUTE, sizeof(struct sluice_route_key) },
+	{ DPM_ROUTE_SRC, sizeof(struct sluice_route_src_key) },
+	{ DPM_CGROUP, sizeof(struct sluice_cgroup_key) },
+	{ DPM_SUBSET, sizeof(struct sluice_subset_key) },
+	{ DPM_BACKEND, sizeof(struct sluice_backend_key) },
+	{ DPM_RR, sizeof(struct sluice_subset_key) },
+};
+
+/* Collect then delete (deleting while walking restarts a hash walk). */
+static int gc_map(int fd, size_t ksz, uint32_t keep)
+{
+	size_t n = 0, cap = 0, i;
+	char *keys = NULL, prev[64], cur[64];
+	bool first = true;
+	int rc = 0;
+
+	while (!bpf_map_get_next_key(fd, first ? NULL : prev, cur)) {
+		uint32_t gen;
+
+		memcpy(&gen, cur, sizeof(gen));
+		if (gen != keep) {
+			if (n == cap) {
+				char *p = realloc(keys, (cap = cap ? cap * 2 : 256) * ksz);
+
+				if (!p) {
+					rc = -ENOMEM;
+					goto cleanup;
+				}
+				keys = p;
+			}
+			memcpy(keys + n * ksz, cur, ksz);
+			n++;
+		}
+		memcpy(prev, cur, ksz);
+		first = false;
+	}
+	for (i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, keys + i * ksz) && errno != ENOENT && !rc)
+			rc = -errno;
+cleanup:
+	free(keys);
+	return rc;
+}
+
+int sl_dp_gc(struct sl_dp *dp, uint32_t keep)
+{
+	size_t i;
+	int rc = 0, r;
+
+	for (i = 0; i < sizeof(gen_maps) / sizeof(gen_maps[0]); i++) {
+		if (dp->fds[gen_maps[i].map] < 0)
+			continue;
+		r = gc_map(dp->fds[gen_maps[i].map], gen_maps[i].key_size, keep);
+		if (r && !rc)
+			rc = r;
+	}
+	return rc;
+}
+
+static int put(int fd, const void *k, const void *v)
+{
+	return bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0;
+}
+
+/* Write generation g beside the live one. Leaf tables first, sluice_svc
+ * (the entry point) last. */
+static int write_gen(struct sl_dp *dp, const struct sl_l4_gen *g, char *err)
+{
+	const char *what = "gencfg";
+	size_t i;
+	int rc;
+
+	if ((rc = put(dp->fds[DPM_GENCFG], &g->gen, &g->cfg)))
+		goto cleanup;
+	what = "cgroup";
+	for (i = 0; i < g->ncgroups; i++)
+		if ((rc = put(dp->fds[DPM_CGROUP], &g->cgroups[i].k, &g->cgroups[i].workload_id)))
+			goto cleanup;
+	what = "backend";
+	for (i = 0; i < g->nbackends; i++)
+		if ((rc = put(dp->fds[DPM_BACKEND], &g->backends[i].k, &g->backends[i].v)))
+			goto cleanup;
+	what = "subset";
+	for (i = 0; i < g->nsubsets; i++)
+		if ((rc = put(dp->fds[DPM_SUBSET], &g->subsets[i].k, &g->subsets[i].v)))
+			goto cleanup;
+	what = "route_src";
+	for (i = 0; i < g->nsrcs; i++) {
+		__u32 one = 1;
+
+		if ((rc = put(dp->fds[DPM_ROUTE_SRC], &g->srcs[i], &one)))
+			goto cleanup;
+	}
+	what = "route";
+	for (i = 0; i < g->nroutes; i++)
+		if ((rc = put(dp->fds[DPM_ROUTE], &g->routes[i].k, &g->routes[i].v)))
+			goto cleanup;
+	what = "svc";
+	for (i = 0; i < g->nsvcs; i++)
+		if ((rc = put(dp->fds[DPM_SVC], &g->svcs[i].k, &g->svcs[i].v)))
+			goto cleanup;
+cleanup:
+	if (rc)
+		sl_dp_err(err, "write sluice_%s for generation %u: %s%s", what, g->gen,
+			  strerror(-rc), rc == -E2BIG || rc == -ENOMEM ? " (map full)" : "");
+	return rc;
+}
+
+int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char *err)
+{
+	struct sl_l4_opts lo = { 0 };
+	struct sl_l4_gen g = { 0 };
+	struct sluice_ctl ctl = { 0 };
+	uint32_t live, next;
+	__u32 zero = 0;
+	int rc;
+
+	if (!dp || dp->readonly) {
+		sl_dp_err(err, "apply needs a data plane opened for writing");
+		return -EPERM;
+	}
+	live = sl_dp_generation(dp);
+	next = live + 1 ? live + 1 : 1;
+	memcpy(lo.helper_addr, dp->opts.helper_addr, 16);
+	lo.helper_port = dp->opts.helper_port;
+	if ((rc = sl_compile_l4(m, &lo, next, &g, err)))
+		return rc;
+	/* leftovers of a failed apply may sit under `next`: clear them */
+	if ((rc = sl_dp_gc(dp, live))) {
+		sl_dp_err(err, "clear stale generations: %s", strerror(-rc));
+		goto cleanup;
+	}
+	if ((rc = write_gen(dp, &g, err))) {
+		sl_dp_gc(dp, live);	/* nothing of `next` stays behind */
+		goto cleanup;
+	}
+	ctl.gen = next;
+	if (bpf_map_update_elem(dp->fds[DPM_CTL], &zero, &ctl, BPF_ANY)) {
+		rc = -errno;
+		sl_dp_err(err, "flip sluice_ctl to generation %u: %s", next, strerror(errno));
+		sl_dp_gc(dp, live);
+		goto cleanup;
+	}
+	/* from here the new policy is live; failures below only leave garbage
+	 * that the next apply or open collects */
+	if (sl_dp_barrier(dp) == 0)
+		sl_dp_gc(dp, next);
+	if (gen)
+		*gen = next;
+cleanup:
+	sl_l4_gen_free(&g);
+	return rc;
+}

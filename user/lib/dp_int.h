@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to user/lib/dp_*.c: the data-plane handle and the helpers the
+ * open, apply and stats parts share.
+ */
+#ifndef SLUICE_DP_INT_H
+#define SLUICE_DP_INT_H
+
+#include <limits.h>
+#include <stdarg.h>
+
+#include "sluice/compile_l4.h"
+#include "sluice/dataplane.h"
+
+enum sl_dp_map {
+	DPM_CTL, DPM_GENCFG, DPM_SVC, DPM_ROUTE, DPM_ROUTE_SRC, DPM_CGROUP,
+	DPM_SUBSET, DPM_BACKEND, DPM_RR, DPM_STATS, DPM_SOCK, DPM_ORIGDST,
+	DPM_COUNTERS, __DPM_MAX
+};
+
+/* Pin names, in enum sl_dp_map order (also the map names in maps.h). */
+extern const char *const sl_dp_map_names[__DPM_MAX];
+
+#define SL_DP_NHOOKS 7
+
+struct sl_dp {
+	char bpffs[1024];		
+	char cgroup[PATH_MAX];
+	struct sl_dp_opts opts;		/* paths point into the buffers above */
+	struct sluice_sock *sock;	/* skeletons; NULL for a read-only handle */
+	struct sluice_sockops *ops;
+	struct bpf_link *links[SL_DP_NHOOKS];
+	struct sl_dp_hook hooks[SL_DP_NHOOKS];
+	size_t nhooks;
+	int fds[__DPM_MAX];		/* map fds (owned when read-only) */
+	int sync_fd, sync_inner_fd;	/* map-in-map used as an RCU barrier */
+	bool readonly;
+};
+
+__attribute__((format(printf, 2, 3)))
+void sl_dp_err(char *err, const char *fmt, ...);
+
+/* Wait until every BPF program that may have read the old sluice_ctl.gen
+ * has finished (synchronize_rcu through a map-in-map update). */
+int sl_dp_barrier(struct sl_dp *dp);
+
+/* Delete every generation-keyed entry whose generation is not keep. */
+int sl_dp_gc(struct sl_dp *dp, uint32_t keep);
+
+#endif /* SLUICE_DP_INT_H */

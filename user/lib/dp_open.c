@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Data-plane life cycle: load the socket programs with their maps pinned by
+ * name under opts->bpffs, attach them to the cgroup with bpf_links pinned
+ * under <bpffs>/links/, re-adopt what a previous sluiced left running, and
+ * remove everything again (sl_dp_reset).
+ *
+ * Re-adoption without a gap: libbpf reuses the pinned maps (same policy,
+ * same generation, same counters) and each pinned link is opened and
+ * switched to the freshly loaded program with BPF_LINK_UPDATE, an atomic
+ * replace: at no moment is the hook empty.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sock.skel.h"
+#include "sockops.skel.h"
+#include "lib/dp_int.h"
+
+const char *const sl_dp_map_names[__DPM_MAX] = {
+	[DPM_CTL] = "sluice_ctl",		[DPM_GENCFG] = "sluice_gencfg",
+	[DPM_SVC] = "sluice_svc",		[DPM_ROUTE] = "sluice_route",
+	[DPM_ROUTE_SRC] = "sluice_route_src",	[DPM_CGROUP] = "sluice_cgroup",
+	[DPM_SUBSET] = "sluice_subset",		[DPM_BACKEND] = "sluice_backend",
+	[DPM_RR] = "sluice_rr",			[DPM_STATS] = "sluice_stats",
+	[DPM_SOCK] = "sluice_sock",		[DPM_ORIGDST] = "sluice_origdst",
+	[DPM_COUNTERS] = "sluice_counters",
+};
+
+void sl_dp_err(char *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, SL_DP_ERRLEN, fmt, ap);
+	va_end(ap);
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t i, n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (tmp[i] != '/' && tmp[i] != '\0')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -errno;
+		tmp[i] = i < n ? '/' : '\0';
+	}
+	return 0;
+}
+
+/* The pin root must be a directory of its own under a bpffs, never the
+ * bpffs root itself: reset removes everything below it. */
+static int check_root(const char *bpffs, char *err)
+{
+	size_t n = bpffs ? strlen(bpffs) : 0;
+
+	if (!n || bpffs[0] != '/' || n >= 1024 - 64) {
+		sl_dp_err(err, "bpffs: need an absolute path");
+		return -EINVAL;
+	}
+	if (!strcmp(bpffs, "/") || !strcmp(bpffs, "/sys/fs/bpf") || !strcmp(bpffs, "/sys/fs/bpf/")) {
+		sl_dp_err(err, "bpffs: %s is a mount root, not a Sluice pin directory", bpffs);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static uint64_t cgroup_ino(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
+}
+
+/* Attach prog as hook `name`: adopt and update a pinned link when there is
+ * one on the same cgroup, else create and pin a new link. Records the
+ * outcome in dp->hooks (a hook that cannot attach is reported, not fatal). */
+static void attach_hook(struct sl_dp *dp, const char *name, struct bpf_program *prog, int cgfd)
+{
+	struct sl_dp_hook *h = &dp->hooks[dp->nhooks];
+	struct bpf_link **lp = &dp->links[dp->nhooks];
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	struct bpf_link *l;
+	int rc;
+
+	dp->nhooks++;
+	h->name = name;
+	snprintf(path, sizeof(path), "%s/links/%s", dp->bpffs, name);
+	l = bpf_link__open(path);
+	if (l) {
+		memset(&info, 0, sizeof(info));
+		rc = bpf_obj_get_info_by_fd(bpf_link__fd(l), &info, &len);
+		if (!rc && info.type == BPF_LINK_TYPE_CGROUP &&
+		    info.cgroup.cgroup_id == cgroup_ino(dp->cgroup)) {
+			rc = bpf_link__update_program(l, prog);
+			h->attached = true;
+			if (rc)
+				snprintf(h->why, sizeof(h->why),
+					 "kept the running program (update: %s)", strerror(-rc));
+			*lp = l;
+			return;
+		}
+		/* pinned on another cgroup (--cgroup changed): move it */
+		bpf_link__unpin(l);
+		bpf_link__destroy(l);
+	}
+	l = bpf_program__attach_cgroup(prog, cgfd);
+	if (!l) {
+		snprintf(h->why, sizeof(h->why), "%s", strerror(errno));
+		return;
+	}
+	rc = bpf_link__pin(l, path);
+	if (rc) {
+		snprintf(h->why, sizeof(h->why), "attached but not pinned: %s", strerror(-rc));
+		/* unpinned it would die with the daemon: report, keep it */
+	}
+	h->attached = true;
+	*lp = l;
+}
+
+static int sync_map_create(struct sl_dp *dp)
+{
+	__u32 zero = 0;
+	int inner;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_sync_in", 4, 4, 1, NULL);
+	if (inner < 0)
+		return -errno;
+	LIBBPF_OPTS(bpf_map_create_opts, o, .inner_map_fd = inner);
+	dp->sync_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "sluice_sync", 4, 4, 1, &o);
+	if (dp->sync_fd < 0) {
+		close(inner);
+		return -errno;
+	}
+	dp->sync_inner_fd = inner;
+	(void)zero;
+	return 0;
+}
+
+int sl_dp_barrier(struct sl_dp *dp)
+{
+	__u32 zero = 0;
+
+	/* the kernel runs synchronize_rcu() after a map-in-map update from
+	 * userspace (maybe_wait_bpf_programs); cgroup programs run under RCU */
+	if (dp->sync_fd < 0)
+		return -EBADF;
+	if (bpf_map_update_elem(dp->sync_fd, &zero, &dp->sync_inner_fd, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static struct sl_dp *dp_new(const char *bpffs)
+{
+	struct sl_dp *dp = calloc(1, sizeof(*dp));
+	int i;
+
+	if (!dp)
+		return NULL;
+	for (i = 0; i < __DPM_MAX; i++)
+		dp->fds[i] = -1;
+	dp->sync_fd = dp->sync_inner_fd = -1;
+	snprintf(dp->bpffs, sizeof(dp->bpffs), "%s", bpffs);
+	return dp;
+}
+
+int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err)
+{
+	struct sl_dp *dp = NULL;
+	char path[PATH_MAX];
+	int rc, cgfd = -1;
+
+	*out = NULL;
+	if ((rc = check_root(opts->bpffs, err)))
+		return rc;
+	dp = dp_new(opts->bpffs);
+	if (!dp)
+		return -ENOMEM;
+	snprintf(dp->cgroup, sizeof(dp->cgroup), "%s", opts->cgroup ? opts->cgroup : "");
+	dp->opts = *opts;
+	dp->opts.bpffs = dp->bpffs;
+	dp->opts.cgroup = dp->cgroup;
+
+	snprintf(path, sizeof(path), "%s/links", dp->bpffs);
+	if ((rc = mkdir_p(path))) {
+		sl_dp_err(err, "bpffs %s: %s", path, strerror(-rc));
+		goto cleanup;
+	}
+	cgfd = open(dp->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		rc = -errno;
+		sl_dp_err(err, "cgroup %s: %s", dp->cgroup, strerror(errno));
+		goto cleanup;
+	}
+
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp->bpffs);
+	dp->sock = sluice_sock__open_opts(&oo);
+	dp->ops = sluice_sockops__open_opts(&oo);
+	if (!dp->sock || !dp->ops) {
+		rc = -errno ? -errno : -EINVAL;
+		sl_dp_err(err, "open BPF objects: %s", strerror(-rc));
+		goto cleanup;
+	}
+	rc = sluice_sock__load(dp->sock);
+	if (!rc)
+		rc = sluice_sockops__load(dp->ops);
+	if (rc) {
+		sl_dp_err(err, "load BPF programs (pins under %s incompatible? try reset): %s",
+			  dp->bpffs, strerror(-rc));
+		goto cleanup;
+	}
+	dp->fds[DPM_CTL] = bpf_map__fd(dp->sock->maps.sluice_ctl);
+	dp->fds[DPM_GENCFG] = bpf_map__fd(dp->sock->maps.sluice_gencfg);
+	dp->fds[DPM_SVC] = bpf_map__fd(dp->sock->maps.sluice_svc);
+	dp->fds[DPM_ROUTE] = bpf_map__fd(dp->sock->maps.sluice_route);
+	dp->fds[DPM_ROUTE_SRC] = bpf_map__fd(dp->sock->maps.sluice_route_src);
+	dp->fds[DPM_CGROUP] = bpf_map__fd(dp->sock->maps.sluice_cgroup);
+	dp->fds[DPM_SUBSET] = bpf_map__fd(dp->sock->maps.sluice_subset);
+	dp->fds[DPM_BACKEND] = bpf_map__fd(dp->sock->maps.sluice_backend);
+	dp->fds[DPM_RR] = bpf_map__fd(dp->sock->maps.sluice_rr);
+	dp->fds[DPM_STATS] = bpf_map__fd(dp->sock->maps.sluice_stats);
+	dp->fds[DPM_SOCK] = bpf_map__fd(dp->sock->maps.sluice_sock);
+	dp->fds[DPM_ORIGDST] = bpf_map__fd(dp->sock->maps.sluice_origdst);
+	dp->fds[DPM_COUNTERS] = bpf_map__fd(dp->sock->maps.sluice_counters);
+	if ((rc = sync_map_create(dp))) {
+		sl_dp_err(err, "create the apply barrier map: %s", strerror(-rc));
+		goto cleanup;
+	}
+
+	attach_hook(dp, "connect4", dp->sock->progs.sluice_connect4, cgfd);
+	attach_hook(dp, "connect6", dp->sock->progs.sluice_connect6, cgfd);
+	attach_hook(dp, "getpeername4", dp->sock->progs.sluice_getpeername4, cgfd);
+	attach_hook(dp, "getpeername6", dp->sock->progs.sluice_getpeername6, cgfd);
+	attach_hook(dp, "recvmsg4", dp->sock->progs.sluice_recvmsg4, cgfd);
+	attach_hook(dp, "recvmsg6", dp->sock->progs.sluice_recvmsg6, cgfd);
+	attach_hook(dp, "sockops", dp->ops->progs.sluice_sockops, cgfd);
+	if (!dp->hooks[0].attached) {
+		rc = -EOPNOTSUPP;
+		sl_dp_err(err, "cannot attach connect4 to %s: %s", dp->cgroup, dp->hooks[0].why);
+		goto cleanup;
+	}
+	/* a crashed apply may have left a half-written generation */
+	sl_dp_gc(dp, sl_dp_generation(dp));
+	*out = dp;
+	dp = NULL;
+cleanup:
+	if (cgfd >= 0)
+		close(cgfd);
+	sl_dp_close(dp);
+	return rc;
+}
+
+int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err)
+{
+	struct sl_dp *dp;
+	char path[PATH_MAX];
+	int i, rc = 0;
+
+	*out = NULL;
+	if ((rc = check_root(bpffs, err)))
+		return rc;
+	dp = dp_new(bpffs);
+	if (!dp)
+		return -ENOMEM;
+	dp->readonly = true;
+	for (i = 0; i < __DPM_MAX; i++) {
+		snprintf(path, sizeof(path), "%s/%s", bpffs, sl_dp_map_names[i]);
+		dp->fds[i] = bpf_obj_get(path);
+		if (dp->fds[i] < 0 && i != DPM_SOCK) {
+			rc = -errno;
+			sl_dp_err(err, "%s: %s (is the data plane loaded?)", path, strerror(errno));
+			sl_dp_close(dp);
+			return rc;
+		}
+	}
+	*out = dp;
+	return 0;
+}
+
+uint32_t sl_dp_generation(const struct sl_dp *dp)
+{
+	struct sluice_ctl ctl = { 0 };
+	__u32 zero = 0;
+
+	if (!dp || dp->fds[DPM_CTL] < 0 || bpf_map_lookup_elem(dp->fds[DPM_CTL], &zero, &ctl))
+		return 0;
+	return ctl.gen;
+}
+
+size_t sl_dp_hooks(const struct sl_dp *dp, const struct sl_dp_hook **hooks)
+{
+	*hooks = dp->hooks;
+	return dp->nhooks;
+}
+
+void sl_dp_close(struct sl_dp *dp)
+{
+	size_t i;
+
+	if (!dp)
+		return;
+	for (i = 0; i < dp->nhooks; i++) {
+		if (!dp->links[i])
+			continue;
+		/* pinned: closing our fd leaves the program attached */
+		bpf_link__disconnect(dp->links[i]);
+		bpf_link__destroy(dp->links[i]);
+	}
+	if (dp->readonly) {
+		for (i = 0; i < __DPM_MAX; i++)
+			if (dp->fds[i] >= 0)
+				close(dp->fds[i]);
+	}
+	if (dp->sync_fd >= 0)
+		close(dp->sync_fd);
+	if (dp->sync_inner_fd >= 0)
+		close(dp->sync_inner_fd);
+	sluice_sock__destroy(dp->sock);
+	sluice_sockops__destroy(dp->ops);
+	free(dp);
+}
+
+/* Remove dir's pins: links first detached (BPF_LINK_DETACH, so a program
+ * stops even if something else still holds the link), then everything
+ * unlinked, subdirectories included. */
+static int reset_dir(const char *dir, bool links, char *err)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int rc = 0, fd;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_type == DT_DIR) {
+			int r = reset_dir(path, links || !strcmp(de->d_name, "links"), err);
+
+			if (!r && rmdir(path))
+				r = -errno;
+			if (r && !rc)
+				rc = r;
+			continue;
+		}
+		if (links) {
+			fd = bpf_obj_get(path);
+			if (fd >= 0) {
+				/* not a link (a stray map) or old kernel: unpin anyway */
+				bpf_link_detach(fd);
+				close(fd);
+			}
+		}
+		if (unlink(path) && !rc) {
+			rc = -errno;
+			sl_dp_err(err, "unpin %s: %s", path, strerror(errno));
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int sl_dp_reset(const char *bpffs, char *err)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	if ((rc = check_root(bpffs, err)))
+		return rc;
+	/* links before maps, so nothing runs against a half-removed set */
+	snprintf(path, sizeof(path), "%s/links", bpffs);
+	rc = reset_dir(path, true, err);
+	if (!rc && rmdir(path) && errno != ENOENT)
+		rc = -errno;
+	if (!rc)
+		rc = reset_dir(bpffs, false, err);
+	if (!rc && rmdir(bpffs) && errno != ENOENT) {
+		rc = -errno;
+		sl_dp_err(err, "rmdir %s: %s", bpffs, strerror(errno));
+	}
+	return rc;
+}
