@@ -31,18 +31,25 @@ static __always_inline struct sluice_sk_state *steered(struct bpf_sock_ops *skop
 
 static __always_inline void origdst_key(struct bpf_sock_ops *skops, struct sluice_origdst_key *k)
 {
-	__u32 w[4];
+	/* read every field unconditionally: the verifier refuses a context
+	 * access through a pointer the compiler computed for both branches */
+	__u32 ip4 = *(volatile __u32 *)&skops->local_ip4;
+	__u32 a0 = *(volatile __u32 *)&skops->local_ip6[0];
+	__u32 a1 = *(volatile __u32 *)&skops->local_ip6[1];
+	__u32 a2 = *(volatile __u32 *)&skops->local_ip6[2];
+	__u32 a3 = *(volatile __u32 *)&skops->local_ip6[3];
+	__u32 family = skops->family, w[4];
 
-	if (skops->family == 2 /* AF_INET */) {
+	if (family == 2 /* AF_INET */) {
 		w[0] = 0;
 		w[1] = 0;
 		w[2] = bpf_htonl(0xffff);
-		w[3] = skops->local_ip4;
+		w[3] = ip4;
 	} else {
-		w[0] = skops->local_ip6[0];
-		w[1] = skops->local_ip6[1];
-		w[2] = skops->local_ip6[2];
-		w[3] = skops->local_ip6[3];
+		w[0] = a0;
+		w[1] = a1;
+		w[2] = a2;
+		w[3] = a3;
 	}
 	__builtin_memcpy(k->addr, w, 16);
 	/* local_port is in host order in bpf_sock_ops */

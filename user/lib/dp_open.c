@@ -106,7 +106,7 @@ static void attach_hook(struct sl_dp *dp, const char *name, struct bpf_program *
 	dp->nhooks++;
 	h->name = name;
 	snprintf(path, sizeof(path), "%s/links/%s", dp->bpffs, name);
-	l = bpf_link__open(path);
+	l = access(path, F_OK) ? NULL : bpf_link__open(path);
 	if (l) {
 		memset(&info, 0, sizeof(info));
 		rc = bpf_obj_get_info_by_fd(bpf_link__fd(l), &info, &len);
