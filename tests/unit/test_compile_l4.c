@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The L4 compiler on hand-built models (no YAML, no kernel): weights, empty
+ * subsets, no endpoints, sourceLabels, the helper redirect, REGISTRY_ONLY
+ * registrations and the refusals of what the socket data plane cannot do.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "sluice/compile_l4.h"
+#include "sluice/dataplane.h"
+
+/* A two-version service like S1: VIP 198.18.0.10:9000, v1 = 198.18.1.1,
+ * v2 = 198.18.1.2, one VirtualService route with weights w1/w2. */
+struct fixture {
+	struct sl_model m;
+	struct sl_service svc;
+	struct sl_port port;
+	struct sl_ip vip;
+	struct sl_endpoint eps[2];
+	struct sl_subset subsets[2];
+	size_t v1_eps[1], v2_eps[1];
+	struct sl_vhost vh;
+	struct sl_route routes[2];
+	struct sl_dest dests[2], dflt;
+	struct sl_match match;
+	size_t src_wl[1];
+	struct sl_workload wl;
+	char err[SL_DP_ERRLEN];
+};
+
+static void ip4(struct sl_ip *ip, const char *s)
+{
+	memset(ip, 0, sizeof(*ip));
+	ip->family = AF_INET;
+	ip->addr[10] = ip->addr[11] = 0xff;
+	inet_pton(AF_INET, s, ip->addr + 12);
+}
+
+static void fx_init(struct fixture *f, uint32_t w1, uint32_t w2)
+{
+	memset(f, 0, sizeof(*f));
+	f->port = (struct sl_port){ .number = 9000, .name = "tcp", .proto = SL_PROTO_TCP };
+	ip4(&f->vip, "198.18.0.10");
+	ip4(&f->eps[0].ip, "198.18.1.1");
+	ip4(&f->eps[1].ip, "198.18.1.2");
+	f->eps[0].weight = f->eps[1].weight = 1;
+	f->eps[0].workload = f->eps[1].workload = -1;
+	f->v1_eps[0] = 0;
+	f->v2_eps[0] = 1;
+	f->subsets[0] = (struct sl_subset){ .name = "v1", .endpoints = f->v1_eps, .nendpoints = 1 };
+	f->subsets[1] = (struct sl_subset){ .name = "v2", .endpoints = f->v2_eps, .nendpoints = 1 };
+	f->svc = (struct sl_service){
+		.host = "tcp-echo.weather.svc.cluster.local", .name = "tcp-echo", .ns = "weather",
+		.vips = &f->vip, .nvips = 1, .ports = &f->port, .nports = 1,
+		.resolution = SL_RES_STATIC, .endpoints = f->eps, .nendpoints = 2,
+		.subsets = f->subsets, .nsubsets = 2, .vhost = 0,
+	};
+	f->dests[0] = (struct sl_dest){ .service = 0, .subset = 0, .weight_raw = w1 };
+	f->dests[1] = (struct sl_dest){ .service = 0, .subset = 1, .weight_raw = w2 };
+	f->routes[0] = (struct sl_route){ .dests = f->dests, .ndests = 2,
+					  .weight_raw_total = (uint64_t)w1 + w2 };
+	f->vh = (struct sl_vhost){ .name = "tcp-echo", .ns = "weather", .mesh = true,
+				   .tcp = f->routes, .ntcp = 1 };
+	f->m = (struct sl_model){ .services = &f->svc, .nservices = 1, .vhosts = &f->vh,
+				  .nvhosts = 1 };
+}
+
+static uint8_t *vip_addr(struct fixture *f)
+{
+	return f->vip.addr;
+}
+
+static void test_s1_weights(void **state)
+{
+	struct fixture f;
+	struct sl_l4_gen g;
+	const struct sluice_svc *s;
+	const struct sluice_route *r;
+	const struct sluice_subset *sub;
+	const struct sluice_backend *be;
+
+	(void)state;
+	fx_init(&f, 80, 20);
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 7, &g, f.err), 0);
+	assert_int_equal(g.gen, 7);
+	s = sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP);
+	assert_non_null(s);
+	assert_int_equal(s->flags, 0);
+	assert_int_equal(s->nroutes, 1);
+	assert_int_equal(s->svc_sid, sl_dp_sid("tcp-echo.weather.svc.cluster.local"));
+	r = sl_l4_find_route(&g, s->route_first);
+	assert_non_null(r);
+	assert_int_equal(r->ndests, 2);
+	assert_int_equal(r->dests[0].cum_weight, 80);
+	assert_int_equal(r->dests[1].cum_weight, 100);
+	assert_int_equal(r->total, 100);
+	sub = sl_l4_find_subset(&g, r->dests[1].subset_id);
+	assert_non_null(sub);
+	assert_int_equal(sub->nbackends, 1);
+	assert_int_equal(sub->subset_sid, sl_dp_sid("v2"));
+	assert_int_equal(sub->lb, SLUICE_LB_ROUND_ROBIN);
+	be = sl_l4_find_backend(&g, sub->backend_first);
+	assert_non_null(be);
+	assert_memory_equal(be->addr, f.eps[1].ip.addr, 16);
+	assert_int_equal(ntohs(be->port), 9000);
+	for (size_t i = 0; i < g.nsvcs; i++)
+		assert_int_equal(g.svcs[i].k.gen, 7);
+	sl_l4_gen_free(&g);
+}
+
+static void test_edges_exact(void **state)
+{
+	struct fixture f;
+	struct sl_l4_gen g;
+	const struct sluice_route *r;
+
+	(void)state;
+	fx_init(&f, 0, 100);
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), 0);
+	r = sl_l4_find_route(&g, sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP)->route_first);
+	assert_int_equal(r->ndests, 1);		/* weight 0: never drawn */
+	assert_int_equal(sl_l4_find_subset(&g, r->dests[0].subset_id)->subset_sid, sl_dp_sid("v2"));
+	sl_l4_gen_free(&g);
+
+	fx_init(&f, 1, 9999);
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), 0);
+	r = sl_l4_find_route(&g, sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP)->route_first);
+	assert_int_equal(r->ndests, 2);
+	assert_int_equal(r->dests[0].cum_weight, 1);
+	assert_int_equal(r->total, 10000);
+	sl_l4_gen_free(&g);
+}
+
+static void test_empty_subset_skipped(void **state)
+{
+	struct fixture f;
+	struct sl_l4_gen g;
+	const struct sluice_route *r;
+
+	(void)state;
+	fx_init(&f, 50, 50);
+	f.subsets[1].nendpoints = 0;
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), 0);
+	r = sl_l4_find_route(&g, sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP)->route_first);
+	assert_int_equal(r->ndests, 1);
+	assert_int_equal(r->total, 50);
+	assert_int_equal(r->flags & SLUICE_ROUTE_NO_ENDPOINTS, 0);
+	sl_l4_gen_free(&g);
+}
+
+static void test_no_endpoints_refused(void **state)
+{
+	struct fixture f;
+	struct sl_l4_gen g;
+	const struct sluice_svc *s;
+
+	(void)state;
+	fx_init(&f, 50, 50);
+	f.svc.nendpoints = 0;
+	f.subsets[0].nendpoints = f.subsets[1].nendpoints = 0;
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), 0);
+	s = sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP);
+	assert_non_null(s);
+	assert_true(s->flags & SLUICE_SVC_NO_ENDPOINTS);
+	sl_l4_gen_free(&g);
+}
+
+static uint64_t fake_cgroup(const char *rel, void *arg)
+{
+	(void)arg;
+	return strcmp(rel, "frontend-v2") ? 0 : 4242;
+}
+
+static void test_source_labels(void **state)
+{
+	struct sl_l4_opts o = { .cgroup_id = fake_cgroup };
+	struct fixture f;
+	struct sl_l4_gen g;
+	const struct sluice_svc *s;
+	const struct sluice_route *r0, *r1;
+
+	(void)state;
+	fx_init(&f, 0, 100);
+	/* route 0: sourceLabels {version: v2} -> v2; route 1: -> v1 */
+	f.wl = (struct sl_workload){ .name = "frontend-v2", .ns = "weather", .cgroup = "frontend-v2" };
+	f.m.workloads = &f.wl;
+	f.m.nworkloads = 1;
+	f.src_wl[0] = 0;
+	f.match = (struct sl_match){ .has_source_labels = true, .source_workloads = f.src_wl,
+				     .nsource_workloads = 1 };
+	f.routes[0] = (struct sl_route){ .matches = &f.match, .nmatches = 1, .dests = &f.dests[1],
+					 .ndests = 1, .weight_raw_total = 100 };
+	f.dflt = (struct sl_dest){ .service = 0, .subset = 0, .weight_raw = 1 };
+	f.routes[1] = (struct sl_route){ .dests = &f.dflt, .ndests = 1, .weight_raw_total = 1 };
+	f.vh.ntcp = 2;
+	assert_int_equal(sl_compile_l4(&f.m, &o, 3, &g, f.err), 0);
+	assert_true(g.cfg.flags & SLUICE_CFG_SOURCE_ROUTES);
+	assert_int_equal(g.ncgroups, 1);
+	assert_int_equal(g.cgroups[0].k.cgroup_id, 4242);
+	assert_int_equal(g.cgroups[0].workload_id, 0);
+	s = sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP);
+	assert_int_equal(s->nroutes, 2);
+	r0 = sl_l4_find_route(&g, s->route_first);
+	r1 = sl_l4_find_route(&g, s->route_first + 1);
+	assert_true(r0->flags & SLUICE_ROUTE_SOURCE);
+	assert_false(r1->flags & SLUICE_ROUTE_SOURCE);
+	assert_int_equal(g.nsrcs, 1);
+	assert_int_equal(g.srcs[0].route_id, s->route_first);
+	assert_int_equal(g.srcs[0].workload_id, 0);
+	sl_l4_gen_free(&g);
+}
+
+static void test_http_helper(void **state)
+{
+	struct sl_l4_opts o = { .helper_port = 15001 };
+	struct fixture f;
+	struct sl_l4_gen g;
+	struct sl_kv_match hm = { .name = "user-agent",
+				  .m = { .kind = SL_STR_PREFIX, .value = "Chrome" } };
+	const struct sluice_svc *s;
+
+	(void)state;
+	fx_init(&f, 50, 50);
+	f.port.proto = SL_PROTO_HTTP;
+	f.match = (struct sl_match){ .headers = &hm, .nheaders = 1 };
+	f.routes[0].matches = &f.match;
+	f.routes[0].nmatches = 1;
+	f.vh.http = f.routes;
+	f.vh.nhttp = 1;
+	f.vh.tcp = NULL;
+	f.vh.ntcp = 0;
+	assert_int_equal(sl_compile_l4(&f.m, &o, 1, &g, f.err), 0);
+	s = sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP);
+	assert_true(s->flags & SLUICE_SVC_HTTP);
+	assert_int_equal(ntohs(g.cfg.helper_port), 15001);
+	sl_l4_gen_free(&g);
+
+	/* without the helper a header match cannot be enforced: refused */
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);
+	assert_non_null(strstr(f.err, "sluice-http"));
+}
+
+static void test_refusals(void **state)
+{
+	struct fixture f;
+	struct sl_l4_gen g;
+
+	(void)state;
+	fx_init(&f, 50, 50);
+	f.subsets[1].tp.lb.kind = SL_LB_CONSISTENT_HASH;
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);
+	assert_non_null(strstr(f.err, "consistentHash"));
+
+	fx_init(&f, 50, 50);
+	f.subsets[0].tp.outlier.set = true;
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);
+
+	fx_init(&f, 50, 50);
+	f.eps[0].ip.family = 0;	/* a hostname */
+	f.eps[0].address = "v1.example";
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);
+	assert_non_null(strstr(f.err, "v1.example"));
+}
+
+static void test_registry_only(void **state)
+{
+	struct fixture f;
+	struct sl_l4_gen g;
+	const struct sluice_svc *s;
+
+	(void)state;
+	fx_init(&f, 80, 20);
+	f.m.outbound = SL_OUTBOUND_REGISTRY_ONLY;
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), 0);
+	assert_true(g.cfg.flags & SLUICE_CFG_REGISTRY_ONLY);
+	s = sl_l4_find_svc(&g, f.eps[0].ip.addr, 9000, IPPROTO_TCP);
+	assert_non_null(s);
+	assert_true(s->flags & SLUICE_SVC_PASSTHROUGH);
+	assert_int_equal(g.nsvcs, 3);	/* VIP + two endpoints */
+	sl_l4_gen_free(&g);
+}
+
+static void test_vip_conflict(void **state)
+{
+	struct fixture f;
+	struct sl_service two[2];
+	struct sl_l4_gen g;
+
+	(void)state;
+	fx_init(&f, 80, 20);
+	two[0] = f.svc;
+	two[1] = f.svc;
+	two[1].host = "other.weather.svc.cluster.local";
+	two[1].vhost = -1;
+	f.m.services = two;
+	f.m.nservices = 2;
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -EINVAL);
+	assert_non_null(strstr(f.err, "claimed by two services"));
+}
+
+static void test_no_vs_default_route(void **state)
+{
+	struct fixture f;
+	struct sl_l4_gen g;
+	const struct sluice_svc *s;
+	const struct sluice_route *r;
+
+	(void)state;
+	fx_init(&f, 80, 20);
+	f.svc.vhost = -1;
+	f.svc.tp.lb.kind = SL_LB_LEAST_REQUEST;
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), 0);
+	s = sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP);
+	assert_int_equal(s->nroutes, 1);
+	r = sl_l4_find_route(&g, s->route_first);
+	assert_int_equal(r->ndests, 1);
+	assert_int_equal(sl_l4_find_subset(&g, r->dests[0].subset_id)->nbackends, 2);
+	assert_int_equal(sl_l4_find_subset(&g, r->dests[0].subset_id)->lb, SLUICE_LB_LEAST_REQUEST);
+	assert_int_equal(sl_l4_find_subset(&g, r->dests[0].subset_id)->subset_sid, 0);
+	sl_l4_gen_free(&g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_s1_weights),
+		cmocka_unit_test(test_edges_exact),
+		cmocka_unit_test(test_empty_subset_skipped),
+		cmocka_unit_test(test_no_endpoints_refused),
+		cmocka_unit_test(test_source_labels),
+		cmocka_unit_test(test_http_helper),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_registry_only),
+		cmocka_unit_test(test_vip_conflict),
+		cmocka_unit_test(test_no_vs_default_route),
+	};
+
+	return cmocka_run_group_tests_name("compile_l4", tests, NULL, NULL);
+}
