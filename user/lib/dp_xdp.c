@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * North-south attach (include/sluice/xdp.h): load the XDP and TC objects
+ * against the data plane's pin root (they share the selection tables,
+ * sluice_counters and sluice_ct with everything else by name), attach XDP
+ * to each --xdp interface (native, else generic) and the TC reverse NAT at
+ * its egress, both as bpf_links pinned under <bpffs>/links/ as
+ * "xdp-IFNAME" and "tcx-egress-IFNAME". Pinned links survive the daemon and
+ * are removed by sl_dp_reset (which unpins everything in <bpffs>/links) or sl_xdp_reset.
+ * Re-open swaps the program inside an existing link (bpf_link_update): no
+ * gap in forwarding across a daemon restart or upgrade.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sluice/xdp.h"
+#include "xdp.skel.h"
+#include "tc.skel.h"
+
+#ifndef BPF_TCX_EGRESS
+#define BPF_TCX_EGRESS 47	/* uapi value since Linux 6.6; libbpf 1.1 predates it */
+#endif
+
+#define SL_XDP_MAX_IFACES 8
+
+struct sl_xdp {
+	char bpffs[PATH_MAX / 2];
+	struct sluice_xdp *xdp;
+	struct sluice_tc *tc;
+	struct sl_xdp_iface ifs[SL_XDP_MAX_IFACES];
+	int link_fds[SL_XDP_MAX_IFACES][2];
+	size_t nifs;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void xerr(char *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, SL_DP_ERRLEN, fmt, ap);
+	va_end(ap);
+}
+
+/* Reuse the pinned link at path (swap its program) or create one with
+ * create(); pin it. Returns the link fd or -errno. */
+static int link_at(const char *path, int prog_fd, int ifindex, enum bpf_attach_type type,
+		   __u32 flags)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = flags);
+	int fd = bpf_obj_get(path);
+
+	if (fd >= 0) {
+		if (!bpf_link_update(fd, prog_fd, NULL))
+			return fd;
+		/* a stale link (other interface, old mode): replace it */
+		close(fd);
+		unlink(path);
+	}
+	fd = bpf_link_create(prog_fd, ifindex, type, &lo);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_pin(fd, path)) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* The mode the kernel reports for the XDP program on ifindex. */
+static const char *xdp_mode_name(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return "unknown";
+	switch (q.attach_mode) {
+	case XDP_ATTACHED_DRV:
+		return "native";
+	case XDP_ATTACHED_SKB:
+		return "generic";
+	case XDP_ATTACHED_HW:
+		return "offload";
+	case XDP_ATTACHED_MULTI:
+		return "multi";
+	default:
+		return "none";
+	}
+}
+
+static int attach_iface(struct sl_xdp *x, const struct sl_xdp_opts *o, const char *name,
+			char *err)
+{
+	struct sl_xdp_iface *f = &x->ifs[x->nifs];
+	int *fds = x->link_fds[x->nifs];
+	char path[PATH_MAX];
+	int xfd = bpf_program__fd(x->xdp->progs.sluice_xdp);
+	int tfd = bpf_program__fd(x->tc->progs.sluice_tc_revnat);
+	int fd = -EINVAL;
+
+	if (strlen(name) >= sizeof(f->name) || !(f->ifindex = (int)if_nametoindex(name))) {
+		xerr(err, "--xdp %s: no such interface", name);
+		return -ENODEV;
+	}
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	snprintf(path, sizeof(path), "%s/links/xdp-%s", x->bpffs, name);
+	if (o->mode != SL_XDP_MODE_GENERIC)
+		fd = link_at(path, xfd, f->ifindex, BPF_XDP, XDP_FLAGS_DRV_MODE);
+	if (fd < 0 && o->mode != SL_XDP_MODE_NATIVE) {
+		snprintf(f->why, sizeof(f->why), "native: %s", strerror(-fd));
+		fd = link_at(path, xfd, f->ifindex, BPF_XDP, XDP_FLAGS_SKB_MODE);
+	}
+	if (fd < 0) {
+		xerr(err, "--xdp %s: XDP cannot attach: %s (TC ingress fallback is not "
+		     "supported yet)", name, strerror(-fd));
+		return fd;
+	}
+	fds[0] = fd;
+	snprintf(f->mode, sizeof(f->mode), "%s", xdp_mode_name(f->ifindex));
+	snprintf(path, sizeof(path), "%s/links/tcx-egress-%s", x->bpffs, name);
+	fd = link_at(path, tfd, f->ifindex, BPF_TCX_EGRESS, 0);
+	if (fd < 0) {
+		xerr(err, "--xdp %s: TC egress reverse NAT cannot attach: %s", name, strerror(-fd));
+		return fd;
+	}
+	fds[1] = fd;
+	f->tc_egress = true;
+	x->nifs++;
+	return 0;
+}
+
+static int mkdir_1(const char *p)
+{
+	return mkdir(p, 0700) && errno != EEXIST ? -errno : 0;
+}
+
+int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp **out,
+		char *err)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	char list[256], links[PATH_MAX], *save = NULL, *tok;
+	struct sl_xdp *x;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (!ifaces || !*ifaces || strlen(ifaces) >= sizeof(list)) {
+		xerr(err, "--xdp: empty or too long interface list");
+		return -EINVAL;
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	for (i = 0; i < SL_XDP_MAX_IFACES; i++)
+		x->link_fds[i][0] = x->link_fds[i][1] = -1;
+	snprintf(x->bpffs, sizeof(x->bpffs), "%s", o->bpffs ? o->bpffs : SLUICE_PIN_ROOT);
+	snprintf(links, sizeof(links), "%s/links", x->bpffs);
+	if ((rc = mkdir_1(x->bpffs)) || (rc = mkdir_1(links))) {
+		xerr(err, "mkdir %s: %s", x->bpffs, strerror(-rc));
+		goto cleanup;
+	}
+	oo.pin_root_path = x->bpffs;
+	x->xdp = sluice_xdp__open_opts(&oo);
+	x->tc = x->xdp ? sluice_tc__open_opts(&oo) : NULL;
+	if (!x->xdp || !x->tc) {
+		rc = -errno;
+		xerr(err, "open the XDP/TC objects: %s", strerror(-rc));
+		goto cleanup;
+	}
+	x->xdp->rodata->sl_xdp_redirect = o->no_redirect ? 0 : 1;
+	if (o->ct_syn_timeout_s)
+		x->xdp->rodata->sl_ct_syn_timeout_s = x->tc->rodata->sl_ct_syn_timeout_s =
+			o->ct_syn_timeout_s;
+	if (o->ct_est_timeout_s)
+		x->xdp->rodata->sl_ct_est_timeout_s = x->tc->rodata->sl_ct_est_timeout_s =
+			o->ct_est_timeout_s;
+	if (o->ct_close_timeout_s)
+		x->xdp->rodata->sl_ct_close_timeout_s = x->tc->rodata->sl_ct_close_timeout_s =
+			o->ct_close_timeout_s;
+	if (o->ct_size) {
+		bpf_map__set_max_entries(x->xdp->maps.sluice_ct, o->ct_size);
+		bpf_map__set_max_entries(x->tc->maps.sluice_ct, o->ct_size);
+	}
+	if (o->maglev_entries)
+		bpf_map__set_max_entries(x->xdp->maps.sluice_maglev, o->maglev_entries);
+	if ((rc = sluice_xdp__load(x->xdp)) || (rc = sluice_tc__load(x->tc))) {
+		xerr(err, "load the XDP/TC programs: %s (a pinned sluice_ct of another "
+		     "size needs `sluicectl reset` first)", strerror(-rc));
+		goto cleanup;
+	}
+	snprintf(list, sizeof(list), "%s", ifaces);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (x->nifs == SL_XDP_MAX_IFACES) {
+			rc = -E2BIG;
+			xerr(err, "--xdp: more than %d interfaces", SL_XDP_MAX_IFACES);
+			goto cleanup;
+		}
+		if ((rc = attach_iface(x, o, tok, err)))
+			goto cleanup;
+	}
+	*out = x;
+	return 0;
+cleanup:
+	/* nothing left attached on failure: unpin what this call pinned */
+	for (i = 0; i <= x->nifs && i < SL_XDP_MAX_IFACES; i++) {
+		char p[PATH_MAX];
+
+		if (!x->ifs[i].name[0])
+			continue;
+		snprintf(p, sizeof(p), "%s/links/xdp-%s", x->bpffs, x->ifs[i].name);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/links/tcx-egress-%s", x->bpffs, x->ifs[i].name);
+		unlink(p);
+	}
+	sl_xdp_close(x);
+	return rc;
+}
+
+size_t sl_xdp_ifaces(const struct sl_xdp *x, const struct sl_xdp_iface **v)
+{
+	*v = x->ifs;
+	return x->nifs;
+}
+
+int sl_xdp_ct_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity)
+{
+	struct sluice_ct_key k, nk;
+	int fd = bpf_map__fd(x->xdp->maps.sluice_ct);
+	void *prev = NULL;
+	uint64_t n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &nk)) {
+		n++;
+		k = nk;
+		prev = &k;
+	}
+	*entries = n;
+	*capacity = bpf_map__max_entries(x->xdp->maps.sluice_ct);
+	return 0;
+}
+
+void sl_xdp_close(struct sl_xdp *x)
+{
+	size_t i;
+
+	if (!x)
+		return;
+	for (i = 0; i < SL_XDP_MAX_IFACES; i++) {
+		if (x->link_fds[i][0] >= 0)
+			close(x->link_fds[i][0]);
+		if (x->link_fds[i][1] >= 0)
+			close(x->link_fds[i][1]);
+	}
+	sluice_tc__destroy(x->tc);
+	sluice_xdp__destroy(x->xdp);
+	free(x);
+}
+
+/* Unpin the XDP/TC links and the maps only this path uses. Links whose pin
+ * is the last reference detach as they are unpinned. */
+int sl_xdp_reset(const char *bpffs, char *err)
+{
+	static const char *const maps[] = { "sluice_ct", "sluice_maglev" };
+	char path[PATH_MAX];
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	size_t m;
+	int rc = 0;
+
+	for (i = ifs; i && i->if_index; i++) {
+		snprintf(path, sizeof(path), "%s/links/xdp-%s", bpffs, i->if_name);
+		if (unlink(path) && errno != ENOENT)
+			rc = -errno;
+		snprintf(path, sizeof(path), "%s/links/tcx-egress-%s", bpffs, i->if_name);
+		if (unlink(path) && errno != ENOENT)
+			rc = -errno;
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	for (m = 0; m < sizeof(maps) / sizeof(maps[0]); m++) {
+		snprintf(path, sizeof(path), "%s/%s", bpffs, maps[m]);
+		if (unlink(path) && errno != ENOENT)
+			rc = -errno;
+	}
+	if (rc)
+		xerr(err, "xdp reset under %s: %s", bpffs, strerror(-rc));
+	return rc;
+}
