@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * sluiced — the node agent. Opens (or re-adopts) the kernel data plane,
+ * takes the desired state back from its state dir, loads and watches the
+ * policy directory, serves the control socket and, when asked, Prometheus
+ * metrics; supervises sluice-http while the policy has HTTP routes.
+ * SIGTERM/SIGINT end the process and leave the data plane running (pinned
+ * links); `sluicectl reset` removes it. See docs/operations.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sluiced.h"
+
+uint64_t sluiced_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sluiced_log(const char *fmt, ...)
+{
+	struct timespec ts;
+	struct tm tm;
+	char line[2048];
+	va_list ap;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ sluiced: %s\n", tm.tm_year + 1900,
+		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+		line);
+}
+
+/* Open the data plane if it is not (start, or the first apply after a
+ * reset). The helper listener is passed only while the helper may run. */
+int sluiced_dp_ensure(struct sluiced *d, char *err)
+{
+	struct sl_dp_opts o = { .bpffs = d->o.bpffs, .cgroup = d->o.cgroup };
+	enum helper_state hs = d->helper.state;
+	int rc;
+
+	if (d->dp)
+		return 0;
+	d->helper_in_dp = hs != HELPER_DISABLED && hs != HELPER_FAILED;
+	if (d->helper_in_dp) {
+		o.helper_addr[10] = 0xff;
+		o.helper_addr[11] = 0xff;
+		o.helper_addr[12] = 127;
+		o.helper_addr[15] = 1;
+		o.helper_port = SLUICED_HELPER_PORT;
+	}
+	rc = sl_dp_open(&o, &d->dp, err);
+	if (rc) {
+		d->dp = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluiced [options]\n"
+		"  --policy-dir DIR     load and watch *.yaml here (default %s)\n"
+		"  --cgroup PATH        cgroup v2 dir for the socket hooks (default: the cgroup2 root)\n"
+		"  --bpffs DIR          pin root (default %s)\n"
+		"  --socket PATH        control socket (default %s)\n"
+		"  --state-dir DIR      applied snapshot and helper files (default %s)\n"
+		"  --metrics ADDR:PORT  Prometheus text endpoint (off by default)\n"
+		"  --xdp IFACE[,IFACE]  north-south XDP interfaces\n"
+		"  --no-http-helper     do not run sluice-http; HTTP services are steered at L4\n"
+		"  --version, --help\n",
+		SLUICED_DEFAULT_POLICY_DIR, SLUICE_PIN_ROOT, SL_CTL_DEFAULT_SOCKET,
+		SLUICED_DEFAULT_STATE_DIR);
+}
+
+static int cgroup2_root(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/mounts", "r");
+	char dev[256], mnt[PATH_MAX], type[64];
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, mnt, type) == 3) {
+		if (!strcmp(type, "cgroup2")) {
+			snprintf(buf, len, "%s", mnt);
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static int parse_opts(struct sluiced *d, int argc, char **argv)
+{
+	enum { O_POLICY = 256, O_CGROUP, O_BPFFS, O_SOCKET, O_STATE, O_METRICS, O_XDP, O_NOHTTP,
+	       O_VERSION, O_HELP };
+	static const struct option lo[] = {
+		{ "policy-dir", required_argument, NULL, O_POLICY },
+		{ "cgroup", required_argument, NULL, O_CGROUP },
+		{ "bpffs", required_argument, NULL, O_BPFFS },
+		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "xdp", required_argument, NULL, O_XDP },
+		{ "no-http-helper", no_argument, NULL, O_NOHTTP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, O_HELP },
+		{ 0 },
+	};
+	struct sluiced_opts *o = &d->o;
+	char self[PATH_MAX];
+	ssize_t n;
+	int c;
+
+	o->policy_dir = SLUICED_DEFAULT_POLICY_DIR;
+	o->bpffs = SLUICE_PIN_ROOT;
+	o->socket = SL_CTL_DEFAULT_SOCKET;
+	o->state_dir = SLUICED_DEFAULT_STATE_DIR;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_POLICY: o->policy_dir = optarg; break;
+		case O_CGROUP: o->cgroup = optarg; break;
+		case O_BPFFS: o->bpffs = optarg; break;
+		case O_SOCKET: o->socket = optarg; break;
+		case O_STATE: o->state_dir = optarg; break;
+		case O_METRICS: o->metrics = optarg; break;
+		case O_XDP: o->xdp = optarg; break;
+		case O_NOHTTP: o->no_http_helper = true; break;
+		case O_VERSION:
+			printf("sluiced %s\n", SLUICE_VERSION);
+			exit(0);
+		case 'h':
+		case O_HELP:
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluiced: unexpected argument \"%s\"\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->cgroup) {
+		if (cgroup2_root(o->cgroup_buf, sizeof(o->cgroup_buf))) {
+			fprintf(stderr, "sluiced: no cgroup2 mount in /proc/mounts; use --cgroup\n");
+			return -ENOENT;
+		}
+		o->cgroup = o->cgroup_buf;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(o->self_dir, sizeof(o->self_dir), "%s", dirname(self));
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX], *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void ep_add(struct sluiced *d, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (fd >= 0)
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void on_signal(struct sluiced *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			sluiced_log("signal %d: exiting; the data plane keeps running (pinned)",
+				    (int)si.ssi_signo);
+			d->stop = true;
+			break;
+		case SIGHUP:
+			sluiced_log("SIGHUP: reloading %s", d->o.policy_dir);
+			d->reload_at_ms = sluiced_now_ms();
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Deadlines (debounce, helper backoff, re-watching a vanished policy dir)
+ * are polled from the loop: at most 1 s apart. */
+static int next_timeout(struct sluiced *d)
+{
+	uint64_t now = sluiced_now_ms(), t = now + 1000;
+
+	if (d->reload_at_ms && d->reload_at_ms < t)
+		t = d->reload_at_ms;
+	if (d->helper.state == HELPER_BACKOFF && d->helper.restart_at_ms < t)
+		t = d->helper.restart_at_ms;
+	return t <= now ? 0 : (int)(t - now);
+}
+
+static void housekeeping(struct sluiced *d)
+{
+	uint64_t now = sluiced_now_ms();
+	struct stat st;
+
+	if (d->ino_wd < 0 && stat(d->o.policy_dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    sluiced_watch_open(d) == 0) {
+		sluiced_log("policy-dir: watching %s again", d->o.policy_dir);
+		d->reload_at_ms = now;
+	}
+	if (d->reload_at_ms && now >= d->reload_at_ms) {
+		d->reload_at_ms = 0;
+		sluiced_load_policy_dir(d, false);
+	}
+	sluiced_helper_tick(d);
+}
+
+static int run(struct sluiced *d)
+{
+	struct epoll_event evs[8];
+	int n, i;
+
+	while (!d->stop) {
+		n = epoll_wait(d->epfd, evs, 8, next_timeout(d));
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == d->sig_fd)
+				on_signal(d);
+			else if (fd == d->ctl_fd)
+				sluiced_server_handle(d);
+			else if (fd == d->ino_fd)
+				sluiced_watch_event(d);
+			else if (fd == d->metrics_fd)
+				sluiced_metrics_handle(d);
+			else if (fd == d->helper.pidfd)
+				sluiced_helper_exited(d);
+		}
+		housekeeping(d);
+	}
+	return 0;
+}
+
+static int setup(struct sluiced *d)
+{
+	char err[SL_DP_ERRLEN] = "";
+	sigset_t mask;
+	struct stat st;
+	int rc;
+
+	if (stat(d->o.cgroup, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		sluiced_log("--cgroup %s: not a directory", d->o.cgroup);
+		return -ENOENT;
+	}
+	rc = mkdir_p(d->o.state_dir, 0700);
+	if (rc) {
+		sluiced_log("--state-dir %s: %s", d->o.state_dir, strerror(-rc));
+		return rc;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->sig_fd < 0 || d->epfd < 0)
+		return -errno;
+	ep_add(d, d->sig_fd);
+
+	/* Refuse a second daemon before touching the data plane. */
+	rc = sluiced_server_open(d);
+	if (rc) {
+		sluiced_log("control socket %s: %s", d->o.socket, strerror(-rc));
+		return rc;
+	}
+	ep_add(d, d->ctl_fd);
+	sluiced_helper_init(d);
+	rc = sluiced_dp_ensure(d, err);
+	if (rc) {
+		sluiced_log("data plane: %s (%s)", err, strerror(-rc));
+		return rc;
+	}
+	sluiced_log("data plane open: bpffs %s, cgroup %s, generation %u", d->o.bpffs,
+		    d->o.cgroup, sl_dp_generation(d->dp));
+	{
+		const struct sl_dp_hook *h;
+		size_t nh = sl_dp_hooks(d->dp, &h), i;
+
+		for (i = 0; i < nh; i++) {
+			if (h[i].attached)
+				sluiced_log("hook %s: attached", h[i].name);
+			else
+				sluiced_log("hook %s: NOT attached: %s", h[i].name, h[i].why);
+		}
+	}
+	if (d->o.xdp) {
+		/* Hook point for north-south XDP (user/sluiced/xdp.c). */
+		if (!sluiced_xdp_setup) {
+			sluiced_log("--xdp: not supported in this build");
+			return -EOPNOTSUPP;
+		}
+		rc = sluiced_xdp_setup(d->o.xdp, d->o.bpffs, d->dp, err);
+		if (rc) {
+			sluiced_log("--xdp %s: %s (%s)", d->o.xdp, err, strerror(-rc));
+			return rc;
+		}
+	}
+	sluiced_restore(d);
+	if (mkdir_p(d->o.policy_dir, 0755) == 0 && sluiced_watch_open(d) == 0)
+		sluiced_log("policy-dir: watching %s", d->o.policy_dir);
+	ep_add(d, d->ino_fd);
+	sluiced_load_policy_dir(d, true);
+	if (d->o.metrics) {
+		rc = sluiced_metrics_open(d);
+		if (rc) {
+			sluiced_log("--metrics %s: %s", d->o.metrics, strerror(-rc));
+			return rc;
+		}
+		ep_add(d, d->metrics_fd);
+		sluiced_log("metrics on http://%s/metrics", d->o.metrics);
+	}
+	sluiced_log("ready: control socket %s, generation %u, source %s", d->o.socket,
+		    sl_dp_generation(d->dp), sluiced_source_name(d->source));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sluiced d = {
+		.ctl_fd = -1, .ino_fd = -1, .sig_fd = -1, .metrics_fd = -1, .epfd = -1,
+		.ino_wd = -1,
+	};
+	int rc;
+
+	d.helper.pidfd = -1;
+	d.started_ms = sluiced_now_ms();
+	if (parse_opts(&d, argc, argv))
+		return 2;
+	rc = setup(&d);
+	if (!rc)
+		rc = run(&d);
+	if (d.ctl_fd >= 0) {
+		close(d.ctl_fd);
+		unlink(d.o.socket);
+	}
+	if (d.dp)
+		sl_dp_close(d.dp);
+	sluiced_state_free(&d);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The control socket: a unix stream socket, mode 0600, whose peers must be
+ * uid 0 (SO_PEERCRED). Requests are served one at a time from the event
+ * loop; each has a bounded read/write time so a stuck client cannot wedge
+ * the daemon for long. Verbs and framing: include/sluice/ctl.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "sluiced.h"
+
+#define CLIENT_TIMEOUT_S 10
+
+static int mkdir_parent(const char *path, mode_t mode)
+{
+	char dir[PATH_MAX], *p;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	p = strrchr(dir, '/');
+	if (!p || p == dir)
+		return 0;
+	*p = '\0';
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int sluiced_server_open(struct sluiced *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->o.socket;
+	mode_t old;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	err = mkdir_parent(path, 0755);
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A live daemon answers on the path: do not steal its socket. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		sluiced_log("control: another sluiced is serving %s", path);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177);
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	umask(old);
+	if (!err && chmod(path, 0600) < 0)
+		err = -errno;
+	if (!err && listen(fd, 64) < 0)
+		err = -errno;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	d->ctl_fd = fd;
+	return 0;
+}
+
+/* Deep copy of the live sources: delete edits a copy, and the live one
+ * stays intact if the result is refused. */
+static struct sl_ctl_part *dup_parts(const struct sl_ctl_part *p, size_t n)
+{
+	struct sl_ctl_part *c = calloc(n ? n : 1, sizeof(*c));
+	size_t i;
+
+	if (!c)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		c[i].name = strdup(p[i].name);
+		c[i].data = malloc(p[i].len + 1);
+		if (!c[i].name || !c[i].data) {
+			sl_ctl_parts_free(c, i + 1);
+			return NULL;
+		}
+		memcpy(c[i].data, p[i].data, p[i].len);
+		c[i].data[p[i].len] = '\0';
+		c[i].len = p[i].len;
+	}
+	return c;
+}
+
+static int do_delete(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
+{
+	struct sl_ctl_part *copy;
+	size_t removed = 0;
+	int err;
+
+	if (!d->model) {
+		fputs("delete: no desired state\n", out);
+		return SL_CTL_REFUSED;
+	}
+	copy = dup_parts(d->parts, d->nparts);
+	if (!copy)
+		return SL_CTL_ERROR;
+	err = sluiced_delete_docs(copy, d->nparts, req->parts, req->nparts, out, &removed);
+	if (err || !removed) {
+		sl_ctl_parts_free(copy, d->nparts);
+		if (!err)
+			fputs("delete: none of these objects is in the desired state\n", out);
+		return err == -ENOMEM ? SL_CTL_ERROR : SL_CTL_REFUSED;
+	}
+	return sluiced_apply(d, copy, d->nparts, SRC_APPLY, out);
+}
+
+static int dispatch(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
+{
+	enum view_fmt fmt = VIEW_TABLE;
+	char arg[256], *comma;
+	int rc;
+
+	snprintf(arg, sizeof(arg), "%s", req->arg);
+	if (!strcmp(req->verb, "apply")) {
+		rc = sluiced_apply(d, req->parts, req->nparts, SRC_APPLY, out);
+		req->parts = NULL;
+		req->nparts = 0;
+		return rc;
+	}
+	if (!strcmp(req->verb, "delete"))
+		return do_delete(d, req, out);
+	if (!strcmp(req->verb, "snapshot")) {
+		if (d->snaplen)
+			fwrite(d->snap, 1, d->snaplen, out);
+		return SL_CTL_OK;
+	}
+	if (!strcmp(req->verb, "version")) {
+		fprintf(out, "sluiced %s\n", SLUICE_VERSION);
+		return SL_CTL_OK;
+	}
+	if (!strcmp(req->verb, "reset"))
+		return sluiced_reset(d, out);
+	if (!strcmp(req->verb, "get")) {
+		comma = strchr(arg, ',');
+		if (comma)
+			*comma++ = '\0';
+		if (view_fmt_parse(comma, &fmt) < 0) {
+			fprintf(out, "unknown output format \"%s\"\n", comma);
+			return SL_CTL_BADREQ;
+		}
+		return view_get(d->model, arg, fmt, out) ? SL_CTL_BADREQ : SL_CTL_OK;
+	}
+	if (!strcmp(req->verb, "stats") || !strcmp(req->verb, "status")) {
+		if (view_fmt_parse(arg, &fmt) < 0) {
+			fprintf(out, "unknown output format \"%s\"\n", arg);
+			return SL_CTL_BADREQ;
+		}
+		if (req->verb[4] == 'u')
+			return view_status(d, fmt, out) ? SL_CTL_ERROR : SL_CTL_OK;
+		rc = view_stats(d, fmt, out);
+		return rc == -ENODEV ? SL_CTL_REFUSED : rc ? SL_CTL_ERROR : SL_CTL_OK;
+	}
+	fprintf(out, "unknown verb \"%s\"\n", req->verb);
+	return SL_CTL_BADREQ;
+}
+
+static void serve_one(struct sluiced *d, int fd)
+{
+	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct sl_ctl_req req;
+	char *body = NULL;
+	size_t blen = 0;
+	FILE *out;
+	int status, err;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != 0) {
+		static const char msg[] = "permission denied: the control socket serves root only\n";
+
+		sl_ctl_write_resp(fd, SL_CTL_BADREQ, msg, sizeof(msg) - 1);
+		sluiced_log("control: refused a peer with uid %d", clen ? (int)cred.uid : -1);
+		return;
+	}
+	err = sl_ctl_read_req(fd, &req);
+	if (err) {
+		sluiced_log("control: bad request: %s", strerror(-err));
+		sl_ctl_write_resp(fd, SL_CTL_BADREQ, "bad request\n", 12);
+		return;
+	}
+	out = open_memstream(&body, &blen);
+	if (!out) {
+		sl_ctl_req_free(&req);
+		return;
+	}
+	status = dispatch(d, &req, out);
+	fclose(out);
+	err = sl_ctl_write_resp(fd, status, body, blen);
+	if (err)
+		sluiced_log("control: %s: reply not delivered: %s", req.verb, strerror(-err));
+	sl_ctl_req_free(&req);
+	free(body);
+}
+
+void sluiced_server_handle(struct sluiced *d)
+{
+	for (;;) {
+		int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		serve_one(d, fd);
+		close(fd);
+	}
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sluiced internals: one daemon state shared by its modules.
+ *   main.c    options, start-up, the event loop, signals
+ *   state.c   desired state: validate, apply, snapshot file, restore
+ *   docs.c    removing objects from YAML sources (`sluicectl delete`)
+ *   server.c  the control socket and its verbs
+ *   view.c    get/stats/status renderings (table, json, yaml)
+ *   watch.c   the policy directory (inotify, debounce)
+ *   helper.c  supervision of sluice-http
+ *   metrics.c Prometheus text endpoint
+ *   xdp.c     (north-south engineer) sluiced_xdp_setup, optional
+ * Single-threaded: everything runs from the event loop in main.c.
+ */
+#ifndef SLUICED_H
+#define SLUICED_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "sluice/ctl.h"
+#include "sluice/dataplane.h"
+#include "sluice/model.h"
+
+#define SLUICED_DEFAULT_POLICY_DIR	"/etc/sluice/policies"
+#define SLUICED_DEFAULT_STATE_DIR	"/run/sluice/state"
+#define SLUICED_HELPER_ADDR		"127.0.0.1"
+#define SLUICED_HELPER_PORT		15001
+#define SLUICED_DEBOUNCE_MS		100
+
+struct sluiced_opts {
+	const char *policy_dir;
+	const char *cgroup;		/* absolute; default the cgroup2 root */
+	const char *bpffs;
+	const char *socket;
+	const char *state_dir;
+	const char *metrics;		/* ADDR:PORT or NULL */
+	const char *xdp;		/* IFACE[,IFACE] or NULL */
+	bool no_http_helper;
+	char cgroup_buf[PATH_MAX];
+	char self_dir[PATH_MAX];	/* where sluiced's binary lives */
+};
+
+/* Which source the live desired state came from. */
+enum sluiced_source { SRC_NONE = 0, SRC_POLICY_DIR, SRC_APPLY };
+
+enum helper_state {
+	HELPER_DISABLED = 0,	/* --no-http-helper or binary missing */
+	HELPER_IDLE,		/* not needed by the policy */
+	HELPER_RUNNING,
+	HELPER_BACKOFF,		/* died; restart scheduled */
+	HELPER_FAILED,		/* kept failing: HTTP steered at L4 */
+};
+
+struct sluiced_helper {
+	enum helper_state state;
+	char path[PATH_MAX];
+	pid_t pid;
+	int pidfd;		/* readable when the helper exits; -1 = none */
+	bool child;		/* our child (reap it) or adopted from a pidfile */
+	int fails;		/* consecutive short-lived runs */
+	uint64_t started_ms;
+	uint64_t restart_at_ms;	/* when state == HELPER_BACKOFF */
+	uint64_t restarts;
+	char why[160];		/* last reason, for status */
+};
+
+struct sluiced {
+	struct sluiced_opts o;
+	struct sl_dp *dp;		/* NULL after reset until the next apply */
+	bool helper_in_dp;		/* dp was opened with the helper listener */
+	struct sl_model *model;		/* live model, NULL = none */
+	struct sl_ctl_part *parts;	/* live desired sources */
+	size_t nparts;
+	char *snap;			/* their snapshot text (without state header) */
+	size_t snaplen;
+	enum sluiced_source source;
+	uint64_t applies, refused;
+	uint64_t last_apply_us;		/* duration of the last apply */
+	uint64_t started_ms;
+	int ctl_fd, ino_fd, sig_fd, metrics_fd, epfd;
+	int ino_wd;
+	uint64_t reload_at_ms;		/* policy-dir debounce deadline, 0 = none */
+	struct sluiced_helper helper;
+	bool stop;
+};
+
+/* main.c */
+uint64_t sluiced_now_ms(void);
+__attribute__((format(printf, 1, 2))) void sluiced_log(const char *fmt, ...);
+int sluiced_dp_ensure(struct sluiced *d, char *err);
+
+/* state.c — apply returns an enum sl_ctl_status; the report (what changed,
+ * or the diagnostics of a refusal) is written to `out`. Takes ownership of
+ * parts in every case. */
+int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
+		  enum sluiced_source src, FILE *out);
+int sluiced_reapply(struct sluiced *d, FILE *out);
+int sluiced_restore(struct sluiced *d);
+int sluiced_load_policy_dir(struct sluiced *d, bool at_start);
+int sluiced_reset(struct sluiced *d, FILE *out);
+const char *sluiced_source_name(enum sluiced_source s);
+void sluiced_snapshot_path(const struct sluiced *d, char *buf, size_t len);
+void sluiced_state_free(struct sluiced *d);
+
+/* docs.c: remove from parts every document whose (kind, namespace, name)
+ * is in the objects of `del`; reports removed/missing objects to out. */
+int sluiced_delete_docs(struct sl_ctl_part *parts, size_t nparts,
+			const struct sl_ctl_part *del, size_t ndel, FILE *out,
+			size_t *nremoved);
+
+/* server.c */
+int sluiced_server_open(struct sluiced *d);
+void sluiced_server_handle(struct sluiced *d);
+
+/* view.c */
+enum view_fmt { VIEW_TABLE = 0, VIEW_JSON, VIEW_YAML };
+int view_fmt_parse(const char *s, enum view_fmt *f);
+int view_get(const struct sl_model *m, const char *what, enum view_fmt f, FILE *out);
+int view_stats(struct sluiced *d, enum view_fmt f, FILE *out);
+int view_status(struct sluiced *d, enum view_fmt f, FILE *out);
+
+/* watch.c */
+int sluiced_watch_open(struct sluiced *d);
+void sluiced_watch_event(struct sluiced *d);
+
+/* helper.c */
+void sluiced_helper_init(struct sluiced *d);
+void sluiced_helper_sync(struct sluiced *d);	/* after apply: start/HUP/stop */
+void sluiced_helper_exited(struct sluiced *d);	/* pidfd became readable */
+void sluiced_helper_tick(struct sluiced *d);	/* backoff deadline passed */
+void sluiced_helper_stop(struct sluiced *d);
+bool sluiced_model_needs_helper(const struct sl_model *m);
+const char *sluiced_helper_state_name(enum helper_state s);
+void sluiced_helper_metrics_path(const struct sluiced *d, char *buf, size_t len);
+
+/* metrics.c */
+int sluiced_metrics_open(struct sluiced *d);
+void sluiced_metrics_handle(struct sluiced *d);
+
+/* xdp.c (optional, written by the north-south engineer). Called once at
+ * start when --xdp is given, after the data plane is open; returns 0 or
+ * -errno with a message in err (SL_DP_ERRLEN). Weak: when no xdp.c is
+ * linked in, sluiced refuses --xdp with "not supported in this build". */
+int sluiced_xdp_setup(const char *ifaces, const char *bpffs, struct sl_dp *dp,
+		      char *err) __attribute__((weak));
+
+#endif /* SLUICED_H */

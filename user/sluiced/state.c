@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The desired state and how it becomes live.
+ *
+ * Rule (docs/operations.md): the desired state is whatever was set last —
+ * the policy directory (at start, and each time it changes) or a
+ * `sluicectl apply`/`delete` (which replaces the whole desired state). An
+ * applied state stays live until the policy directory changes again; a
+ * restarted daemon keeps it. The state file records which source is live.
+ *
+ * Every apply validates the complete snapshot text (all sources joined) with
+ * the policy front-end and compiles it into a new data-plane generation;
+ * refusal leaves the previous generation steering. The snapshot is written
+ * to <state-dir>/snapshot.yaml atomically (tmp + rename) after the flip, so
+ * sluice-http and a restarted sluiced read exactly what is live.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sluiced.h"
+
+#define STATE_HDR "# sluice-state: "
+
+const char *sluiced_source_name(enum sluiced_source s)
+{
+	switch (s) {
+	case SRC_POLICY_DIR:
+		return "policy-dir";
+	case SRC_APPLY:
+		return "apply";
+	default:
+		return "none";
+	}
+}
+
+void sluiced_snapshot_path(const struct sluiced *d, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/snapshot.yaml", d->o.state_dir);
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Write the state file: a header comment naming the live source and
+ * generation, then the snapshot. tmp + fsync + rename: readers see the old
+ * file or the new one, never a torn one. */
+static int write_state(const struct sluiced *d, uint32_t gen)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	FILE *f;
+	int err = 0;
+
+	sluiced_snapshot_path(d, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s/.snapshot.yaml.tmp", d->o.state_dir);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, STATE_HDR "source=%s gen=%u\n", sluiced_source_name(d->source), gen);
+	if (d->snaplen)
+		fwrite(d->snap, 1, d->snaplen, f);
+	if (fflush(f) || fsync(fileno(f)))
+		err = -errno;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+struct diag_ref {
+	const struct sl_diag *dg;
+	int part;
+	size_t line;
+};
+
+static int cmp_diag_ref(const void *a, const void *b)
+{
+	const struct diag_ref *x = a, *y = b;
+
+	if (x->part != y->part)
+		return x->part < y->part ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->dg->pos.col - y->dg->pos.col;
+}
+
+/* Print diagnostics with snapshot lines mapped back to the user's files, as
+ * "file:line:col: error[CODE]: message", ordered by file and position. */
+static void print_diags(const struct sl_diags *dg, const struct sl_snap_map *map,
+			const struct sl_ctl_part *parts, FILE *out)
+{
+	struct diag_ref *v = calloc(dg->n ? dg->n : 1, sizeof(*v));
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < dg->n; i++) {
+		v[i].dg = &dg->v[i];
+		v[i].part = dg->v[i].pos.line > 0 ?
+			sl_snap_locate(map, (size_t)dg->v[i].pos.line, &v[i].line) : -1;
+	}
+	qsort(v, dg->n, sizeof(*v), cmp_diag_ref);
+	for (i = 0; i < dg->n; i++) {
+		const struct sl_diag *x = v[i].dg;
+		const char *sev = x->sev == SL_SEV_ERROR ? "error" : "warning";
+
+		if (v[i].part >= 0)
+			fprintf(out, "%s:%zu:%d: %s[%s]: %s\n", parts[v[i].part].name, v[i].line,
+				x->pos.col, sev, x->code, x->msg);
+		else
+			fprintf(out, "%s: %s[%s]: %s\n", x->file ? x->file : "<desired state>",
+				sev, x->code, x->msg);
+	}
+	free(v);
+}
+
+static int cmp_obj(const struct sl_object *a, const struct sl_object *b)
+{
+	int c = strcmp(a->kind, b->kind);
+
+	if (!c)
+		c = strcmp(a->ns ? a->ns : "", b->ns ? b->ns : "");
+	if (!c)
+		c = strcmp(a->name, b->name);
+	return c;
+}
+
+struct change_count {
+	size_t added, changed, removed, same;
+};
+
+/* Compare the objects of two models; one line per difference to out. The
+ * model's objects are sorted, but we do not rely on a particular order:
+ * quadratic only in the number of objects, and the lists are small enough
+ * (10k objects: run once per apply, dwarfed by the compile). */
+static void diff_objects(const struct sl_model *old, const struct sl_model *new,
+			 FILE *out, struct change_count *c)
+{
+	size_t no = old ? old->nobjects : 0, nn = new->nobjects, i, j;
+	char *seen = calloc(no ? no : 1, 1);
+	size_t hint = 0;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < nn; i++) {
+		const struct sl_object *b = &new->objects[i];
+		bool found = false;
+
+		for (j = 0; j < no && seen; j++) {
+			size_t k = (hint + j) % no;
+
+			if (!seen[k] && !cmp_obj(&old->objects[k], b)) {
+				seen[k] = 1;
+				found = true;
+				hint = k + 1;
+				if (old->objects[k].hash != b->hash) {
+					c->changed++;
+					fprintf(out, "  ~ %s %s/%s\n", b->kind, b->ns ? b->ns : "", b->name);
+				} else {
+					c->same++;
+				}
+				break;
+			}
+		}
+		if (!found) {
+			c->added++;
+			fprintf(out, "  + %s %s/%s\n", b->kind, b->ns ? b->ns : "", b->name);
+		}
+	}
+	for (j = 0; j < no && seen; j++) {
+		if (!seen[j]) {
+			c->removed++;
+			fprintf(out, "  - %s %s/%s\n", old->objects[j].kind,
+				old->objects[j].ns ? old->objects[j].ns : "", old->objects[j].name);
+		}
+	}
+	free(seen);
+}
+
+/* Log a multi-line text one event line at a time, with a prefix. */
+static void log_lines(const char *prefix, const char *text)
+{
+	const char *p = text;
+
+	while (p && *p) {
+		const char *e = strchr(p, '\n');
+		int n = e ? (int)(e - p) : (int)strlen(p);
+
+		if (n)
+			sluiced_log("%s%.*s", prefix, n, p);
+		p = e ? e + 1 : NULL;
+	}
+}
+
+int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
+		  enum sluiced_source src, FILE *out)
+{
+	char errbuf[SL_DP_ERRLEN] = "", *text = NULL, *changes = NULL;
+	struct sl_snap_map map = { 0 };
+	struct sl_model *m = NULL;
+	struct change_count c;
+	struct sl_diags dg;
+	size_t textlen = 0, changes_len = 0;
+	uint32_t gen = 0;
+	uint64_t t0 = now_us();
+	FILE *cf;
+	int rc, status = SL_CTL_ERROR;
+
+	sl_diags_init(&dg);
+	rc = sl_snap_build(parts, nparts, NULL, &text, &textlen, &map);
+	if (rc) {
+		fprintf(out, "apply: %s\n", strerror(-rc));
+		goto cleanup;
+	}
+	if (d->model && d->dp && sl_dp_generation(d->dp) && d->snaplen == textlen &&
+	    !memcmp(d->snap, text, textlen)) {
+		gen = sl_dp_generation(d->dp);
+		fprintf(out, "unchanged: generation %u is live (%zu objects)\n", gen, d->model->nobjects);
+		if (d->source != src) {
+			d->source = src;
+			rc = write_state(d, gen);
+			if (rc)
+				sluiced_log("state: cannot write snapshot: %s", strerror(-rc));
+		}
+		status = SL_CTL_OK;
+		goto cleanup;
+	}
+	rc = sl_model_load_buf("<desired state>", text, textlen, &dg, &m);
+	if (rc || !m) {
+		print_diags(&dg, &map, parts, out);
+		fprintf(out, "refused: %zu error(s); generation %u stays live\n", dg.nerrors,
+			d->dp ? sl_dp_generation(d->dp) : 0);
+		d->refused++;
+		sluiced_log("apply refused (source %s, %zu errors); generation %u stays live",
+			    sluiced_source_name(src), dg.nerrors, d->dp ? sl_dp_generation(d->dp) : 0);
+		status = SL_CTL_REFUSED;
+		goto cleanup;
+	}
+	if (dg.n)
+		print_diags(&dg, &map, parts, out);
+	rc = sluiced_dp_ensure(d, errbuf);
+	if (!rc)
+		rc = sl_dp_apply(d->dp, m, &gen, errbuf);
+	if (rc) {
+		fprintf(out, "apply failed: %s (%s); the previous policy stays live\n",
+			errbuf[0] ? errbuf : "data plane error", strerror(-rc));
+		sluiced_log("apply failed: %s (%s)", errbuf, strerror(-rc));
+		goto cleanup;
+	}
+	d->last_apply_us = now_us() - t0;
+	cf = open_memstream(&changes, &changes_len);
+	if (!cf)
+		goto cleanup;
+	diff_objects(d->model, m, cf, &c);
+	fclose(cf);
+	sluiced_log("apply generation %u (source %s): %zu added, %zu changed, %zu removed, "
+		    "%zu unchanged, %.1f ms", gen, sluiced_source_name(src), c.added, c.changed,
+		    c.removed, c.same, (double)d->last_apply_us / 1000.0);
+	log_lines("  ", changes);
+	fputs(changes, out);
+	fprintf(out, "applied generation %u: %zu added, %zu changed, %zu removed, %zu unchanged\n",
+		gen, c.added, c.changed, c.removed, c.same);
+
+	sl_model_free(d->model);
+	sl_ctl_parts_free(d->parts, d->nparts);
+	free(d->snap);
+	d->model = m;
+	d->parts = parts;
+	d->nparts = nparts;
+	d->snap = text;
+	d->snaplen = textlen;
+	d->source = src;
+	d->applies++;
+	m = NULL;
+	parts = NULL;
+	text = NULL;
+	rc = write_state(d, gen);
+	if (rc)
+		sluiced_log("state: cannot write snapshot: %s", strerror(-rc));
+	sluiced_helper_sync(d);
+	status = SL_CTL_OK;
+cleanup:
+	free(changes);
+	sl_model_free(m);
+	sl_ctl_parts_free(parts, nparts);
+	free(text);
+	sl_snap_map_free(&map);
+	sl_diags_free(&dg);
+	return status;
+}
+
+/* Apply the live sources again (after the helper fell back to L4): the
+ * data plane compiles a new generation with the current opts. */
+int sluiced_reapply(struct sluiced *d, FILE *out)
+{
+	struct sl_ctl_part *copy;
+	size_t i;
+
+	if (!d->model)
+		return SL_CTL_OK;
+	copy = calloc(d->nparts ? d->nparts : 1, sizeof(*copy));
+	if (!copy)
+		return SL_CTL_ERROR;
+	for (i = 0; i < d->nparts; i++) {
+		copy[i].name = strdup(d->parts[i].name);
+		copy[i].data = malloc(d->parts[i].len + 1);
+		if (!copy[i].name || !copy[i].data) {
+			sl_ctl_parts_free(copy, i + 1);
+			return SL_CTL_ERROR;
+		}
+		memcpy(copy[i].data, d->parts[i].data, d->parts[i].len);
+		copy[i].data[d->parts[i].len] = '\0';
+		copy[i].len = d->parts[i].len;
+	}
+	/* Force a new generation: the identical-text shortcut must not apply. */
+	free(d->snap);
+	d->snap = NULL;
+	d->snaplen = 0;
+	return sluiced_apply(d, copy, d->nparts, d->source, out);
+}
+
+static int read_whole(const char *path, char **out, size_t *len)
+{
+	struct sl_ctl_part *p = NULL;
+	size_t n = 0;
+	char err[256];
+	int rc = sl_ctl_read_sources(&path, 1, &p, &n, err, sizeof(err));
+
+	if (rc)
+		return rc;
+	*out = p[0].data;
+	*len = p[0].len;
+	p[0].data = NULL;
+	sl_ctl_parts_free(p, n);
+	return 0;
+}
+
+/* Start-up: take the state file back. When its generation is the one the
+ * re-adopted data plane runs, adopt it as is (no new generation: a restart
+ * is invisible); otherwise apply it again. */
+int sluiced_restore(struct sluiced *d)
+{
+	char path[PATH_MAX], src[32] = "", *text = NULL, *body, *nl, *out = NULL;
+	struct sl_ctl_part *parts = NULL;
+	struct sl_diags dg;
+	struct sl_model *m = NULL;
+	size_t len = 0, nparts = 0, outlen = 0, blen;
+	unsigned int gen = 0;
+	enum sluiced_source s;
+	int rc;
+
+	sl_diags_init(&dg);
+	sluiced_snapshot_path(d, path, sizeof(path));
+	rc = read_whole(path, &text, &len);
+	if (rc) {
+		if (rc != -ENOENT)
+			sluiced_log("state: cannot read %s: %s", path, strerror(-rc));
+		goto cleanup;
+	}
+	if (strncmp(text, STATE_HDR, strlen(STATE_HDR)) ||
+	    sscanf(text + strlen(STATE_HDR), "source=%31s gen=%u", src, &gen) != 2) {
+		sluiced_log("state: %s has no state header; ignored", path);
+		rc = -EINVAL;
+		goto cleanup;
+	}
+	nl = strchr(text, '\n');
+	body = nl ? nl + 1 : text + len;
+	blen = len - (size_t)(body - text);
+	s = !strcmp(src, "apply") ? SRC_APPLY : !strcmp(src, "policy-dir") ? SRC_POLICY_DIR : SRC_NONE;
+	rc = sl_snap_split(body, blen, &parts, &nparts);
+	if (rc)
+		goto cleanup;
+	if (d->dp && gen && gen == sl_dp_generation(d->dp) &&
+	    sl_model_load_buf("<desired state>", body, blen, &dg, &m) == 0 && m) {
+		d->model = m;
+		d->parts = parts;
+		d->nparts = nparts;
+		d->snap = malloc(blen + 1);
+		if (d->snap) {
+			memcpy(d->snap, body, blen);
+			d->snap[blen] = '\0';
+			d->snaplen = blen;
+		}
+		d->source = s;
+		sluiced_log("state: re-adopted generation %u (source %s, %zu objects) from %s",
+			    gen, src, m->nobjects, path);
+		parts = NULL;
+		sluiced_helper_sync(d);
+		goto cleanup;
+	}
+	sluiced_log("state: %s holds generation %u but the data plane runs %u: applying it again",
+		    path, gen, d->dp ? sl_dp_generation(d->dp) : 0);
+	{
+		FILE *f = open_memstream(&out, &outlen);
+
+		if (!f) {
+			rc = -ENOMEM;
+			goto cleanup;
+		}
+		rc = sluiced_apply(d, parts, nparts, s, f) == SL_CTL_OK ? 0 : -EINVAL;
+		parts = NULL;
+		fclose(f);
+		log_lines("state: ", out);
+	}
+cleanup:
+	free(out);
+	sl_ctl_parts_free(parts, nparts);
+	sl_diags_free(&dg);
+	free(text);
+	return rc;
+}
+
+/* Read the policy directory and make it the desired state, unless it is
+ * what already runs. At start an applied state is kept (the directory takes
+ * over again when it changes) and an empty or missing directory changes
+ * nothing; later, an emptied directory means an empty desired state. */
+int sluiced_load_policy_dir(struct sluiced *d, bool at_start)
+{
+	const char *dir = d->o.policy_dir;
+	struct sl_ctl_part *parts = NULL;
+	size_t nparts = 0, outlen = 0;
+	char err[512], *out = NULL;
+	struct stat st;
+	FILE *f;
+	int rc;
+
+	if (at_start && d->source == SRC_APPLY) {
+		sluiced_log("policy-dir: keeping the applied state; %s takes over when it changes", dir);
+		return 0;
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		sluiced_log("policy-dir: %s is not a directory; nothing loaded", dir);
+		return -ENOENT;
+	}
+	rc = sl_ctl_read_sources(&dir, 1, &parts, &nparts, err, sizeof(err));
+	if (rc) {
+		sluiced_log("policy-dir: %s", err);
+		return rc;
+	}
+	if (at_start && nparts == 0) {
+		sluiced_log("policy-dir: %s has no *.yaml files", dir);
+		sl_ctl_parts_free(parts, nparts);
+		return 0;
+	}
+	f = open_memstream(&out, &outlen);
+	if (!f) {
+		sl_ctl_parts_free(parts, nparts);
+		return -ENOMEM;
+	}
+	rc = sluiced_apply(d, parts, nparts, SRC_POLICY_DIR, f);
+	fclose(f);
+	if (rc != SL_CTL_OK)
+		log_lines("policy-dir: ", out);
+	free(out);
+	return rc == SL_CTL_OK ? 0 : -EINVAL;
+}
+
+int sluiced_reset(struct sluiced *d, FILE *out)
+{
+	char path[PATH_MAX], err[SL_DP_ERRLEN] = "";
+	int rc;
+
+	sluiced_helper_stop(d);
+	if (d->dp) {
+		sl_dp_close(d->dp);
+		d->dp = NULL;
+	}
+	rc = sl_dp_reset(d->o.bpffs, err);
+	sluiced_snapshot_path(d, path, sizeof(path));
+	if (unlink(path) < 0 && errno != ENOENT && !rc)
+		rc = -errno;
+	sluiced_state_free(d);
+	if (rc) {
+		fprintf(out, "reset: %s (%s)\n", err[0] ? err : "failed", strerror(-rc));
+		sluiced_log("reset failed: %s (%s)", err, strerror(-rc));
+		return SL_CTL_ERROR;
+	}
+	fprintf(out, "reset: programs detached, pins under %s removed, state removed\n", d->o.bpffs);
+	sluiced_log("reset: data plane removed from %s; waiting for the next apply", d->o.bpffs);
+	return SL_CTL_OK;
+}
+
+void sluiced_state_free(struct sluiced *d)
+{
+	sl_model_free(d->model);
+	d->model = NULL;
+	sl_ctl_parts_free(d->parts, d->nparts);
+	d->parts = NULL;
+	d->nparts = 0;
+	free(d->snap);
+	d->snap = NULL;
+	d->snaplen = 0;
+	d->source = SRC_NONE;
+}

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `sluicectl get services|routes|endpoints|workloads`: the live compiled
+ * model, as the daemon holds it, in the record form of view.h.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "sluiced.h"
+#include "view.h"
+
+static void add_labels(struct vfield *f, const struct sl_labels *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		vf_add(f, "%s=%s", l->v[i].key, l->v[i].value);
+}
+
+static const char *res_name(enum sl_resolution r)
+{
+	return r == SL_RES_STATIC ? "STATIC" : r == SL_RES_DNS ? "DNS" : "NONE";
+}
+
+static void get_services(const struct sl_model *m, struct vtable *t)
+{
+	size_t i, j;
+
+	for (i = 0; i < m->nservices; i++) {
+		const struct sl_service *s = &m->services[i];
+		struct vrec *r = vt_rec(t);
+		struct vfield *f;
+		char ip[64];
+
+		vf_str(r, "host", "%s", s->host);
+		f = vf_list(r, "vips");
+		for (j = 0; j < s->nvips; j++) {
+			view_addr(s->vips[j].addr, ip, sizeof(ip));
+			vf_add(f, "%s", ip);
+		}
+		f = vf_list(r, "ports");
+		for (j = 0; j < s->nports; j++)
+			vf_add(f, "%u/%s", s->ports[j].number, sl_proto_name(s->ports[j].proto));
+		vf_str(r, "resolution", "%s", res_name(s->resolution));
+		vf_num(r, "endpoints", s->nendpoints);
+		f = vf_list(r, "subsets");
+		for (j = 0; j < s->nsubsets; j++)
+			vf_add(f, "%s(%zu)", s->subsets[j].name, s->subsets[j].nendpoints);
+		if (s->vhost >= 0 && (size_t)s->vhost < m->nvhosts)
+			vf_str(r, "virtualservice", "%s/%s", m->vhosts[s->vhost].ns,
+			       m->vhosts[s->vhost].name);
+		else
+			vf_str(r, "virtualservice", "%s", "");
+	}
+}
+
+static void strmatch_text(struct vfield *f, const char *what, const struct sl_strmatch *sm)
+{
+	static const char *op[] = { "", "=", "^=", "~" };
+
+	if (sm->kind >= SL_STR_EXACT && sm->kind <= SL_STR_REGEX)
+		vf_add(f, "%s%s%s", what, op[sm->kind], sm->value ? sm->value : "");
+}
+
+static void match_text(const struct sl_model *m, struct vfield *f, const struct sl_match *mt)
+{
+	size_t k;
+
+	strmatch_text(f, "uri", &mt->uri);
+	strmatch_text(f, "method", &mt->method);
+	strmatch_text(f, "authority", &mt->authority);
+	for (k = 0; k < mt->nheaders; k++) {
+		if (mt->headers[k].m.kind)
+			strmatch_text(f, mt->headers[k].name, &mt->headers[k].m);
+		else
+			vf_add(f, "%s(present)", mt->headers[k].name);
+	}
+	for (k = 0; k < mt->nquery; k++)
+		strmatch_text(f, mt->query[k].name, &mt->query[k].m);
+	if (mt->port)
+		vf_add(f, "port=%u", mt->port);
+	if (mt->has_source_labels) {
+		for (k = 0; k < mt->source_labels.n; k++)
+			vf_add(f, "source:%s=%s", mt->source_labels.v[k].key,
+			       mt->source_labels.v[k].value);
+		for (k = 0; k < mt->nsource_workloads; k++)
+			if (mt->source_workloads[k] < m->nworkloads)
+				vf_add(f, "workload:%s", m->workloads[mt->source_workloads[k]].name);
+	}
+}
+
+static void route_rec(const struct sl_model *m, struct vtable *t, const struct sl_vhost *v,
+		      const char *kind, size_t idx, const struct sl_route *rt)
+{
+	struct vrec *r = vt_rec(t);
+	struct vfield *f;
+	size_t j;
+
+	vf_str(r, "virtualservice", "%s/%s", v->ns, v->name);
+	vf_str(r, "kind", "%s", kind);
+	vf_num(r, "index", idx);
+	f = vf_list(r, "match");
+	for (j = 0; j < rt->nmatches; j++)
+		match_text(m, f, &rt->matches[j]);
+	f = vf_list(r, "destinations");
+	for (j = 0; j < rt->ndests; j++) {
+		const struct sl_dest *ds = &rt->dests[j];
+		const struct sl_service *s = ds->service < m->nservices ? &m->services[ds->service] : NULL;
+		const char *sub = s && ds->subset >= 0 && (size_t)ds->subset < s->nsubsets ?
+			s->subsets[ds->subset].name : "*";
+
+		vf_add(f, "%s/%s %.4g%%", s ? s->host : "?", sub,
+		       (double)ds->weight * 100.0 / SL_WEIGHT_TOTAL);
+	}
+}
+
+static void get_routes(const struct sl_model *m, struct vtable *t)
+{
+	size_t i, j;
+
+	for (i = 0; i < m->nvhosts; i++) {
+		const struct sl_vhost *v = &m->vhosts[i];
+
+		for (j = 0; j < v->ntcp; j++)
+			route_rec(m, t, v, "tcp", j, &v->tcp[j]);
+		for (j = 0; j < v->nhttp; j++)
+			route_rec(m, t, v, "http", j, &v->http[j]);
+	}
+}
+
+static void get_endpoints(const struct sl_model *m, struct vtable *t)
+{
+	size_t i, j, k, l;
+
+	for (i = 0; i < m->nservices; i++) {
+		const struct sl_service *s = &m->services[i];
+
+		for (j = 0; j < s->nendpoints; j++) {
+			const struct sl_endpoint *e = &s->endpoints[j];
+			struct vrec *r = vt_rec(t);
+			struct vfield *f;
+			char ip[64];
+
+			vf_str(r, "service", "%s", s->host);
+			view_addr(e->ip.addr, ip, sizeof(ip));
+			vf_str(r, "address", "%s", ip);
+			f = vf_list(r, "ports");
+			for (k = 0; k < e->nports; k++)
+				vf_add(f, "%s=%u", e->ports[k].name, e->ports[k].number);
+			f = vf_list(r, "labels");
+			add_labels(f, &e->labels);
+			f = vf_list(r, "subsets");
+			for (k = 0; k < s->nsubsets; k++)
+				for (l = 0; l < s->subsets[k].nendpoints; l++)
+					if (s->subsets[k].endpoints[l] == j)
+						vf_add(f, "%s", s->subsets[k].name);
+			vf_num(r, "weight", e->weight);
+			if (e->workload >= 0 && (size_t)e->workload < m->nworkloads)
+				vf_str(r, "workload", "%s/%s", m->workloads[e->workload].ns,
+				       m->workloads[e->workload].name);
+			else
+				vf_str(r, "workload", "%s", "");
+		}
+	}
+}
+
+static void get_workloads(const struct sl_model *m, struct vtable *t)
+{
+	size_t i;
+
+	for (i = 0; i < m->nworkloads; i++) {
+		const struct sl_workload *w = &m->workloads[i];
+		struct vrec *r = vt_rec(t);
+		char ip[64];
+
+		vf_str(r, "name", "%s", w->name);
+		vf_str(r, "namespace", "%s", w->ns);
+		view_addr(w->ip.addr, ip, sizeof(ip));
+		vf_str(r, "address", "%s", w->address ? ip : "");
+		add_labels(vf_list(r, "labels"), &w->labels);
+		vf_str(r, "cgroup", "%s", w->cgroup ? w->cgroup : "");
+	}
+}
+
+int view_get(const struct sl_model *m, const char *what, enum view_fmt f, FILE *out)
+{
+	struct vtable t = { 0 };
+
+	if (!strcmp(what, "services") || !strcmp(what, "service") || !strcmp(what, "svc")) {
+		if (m)
+			get_services(m, &t);
+	} else if (!strcmp(what, "routes") || !strcmp(what, "route")) {
+		if (m)
+			get_routes(m, &t);
+	} else if (!strcmp(what, "endpoints") || !strcmp(what, "endpoint") || !strcmp(what, "ep")) {
+		if (m)
+			get_endpoints(m, &t);
+	} else if (!strcmp(what, "workloads") || !strcmp(what, "workload")) {
+		if (m)
+			get_workloads(m, &t);
+	} else {
+		fprintf(out, "get: unknown kind \"%s\" (services, routes, endpoints, workloads)\n", what);
+		return -EINVAL;
+	}
+	vt_render(&t, f, false, out);
+	vt_free(&t);
+	return 0;
+}

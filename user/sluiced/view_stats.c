@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `sluicectl stats` and `status`, and the name lookup shared with the
+ * metrics endpoint: per-backend counters are keyed by stable ids (hashes of
+ * the service FQDN and subset name); the live model turns them back into
+ * names. Ids the model does not know (a service removed since) are shown
+ * as "sid:xxxxxxxx" rather than dropped: their counters are still real.
+ */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sluiced.h"
+#include "view.h"
+#include "stats_names.h"
+
+struct sid_ent {
+	uint32_t sid;
+	uint32_t svc;
+};
+
+static int cmp_sid(const void *a, const void *b)
+{
+	const struct sid_ent *x = a, *y = b;
+
+	return x->sid < y->sid ? -1 : x->sid > y->sid;
+}
+
+int stat_names_init(struct stat_names *sn, const struct sl_model *m)
+{
+	size_t i;
+
+	memset(sn, 0, sizeof(*sn));
+	sn->m = m;
+	if (!m || !m->nservices)
+		return 0;
+	sn->v = calloc(m->nservices, sizeof(struct sid_ent));
+	if (!sn->v)
+		return -ENOMEM;
+	for (i = 0; i < m->nservices; i++) {
+		struct sid_ent *e = &((struct sid_ent *)sn->v)[i];
+
+		e->sid = sl_dp_sid(m->services[i].host);
+		e->svc = (uint32_t)i;
+	}
+	sn->n = m->nservices;
+	qsort(sn->v, sn->n, sizeof(struct sid_ent), cmp_sid);
+	return 0;
+}
+
+void stat_names_free(struct stat_names *sn)
+{
+	free(sn->v);
+	memset(sn, 0, sizeof(*sn));
+}
+
+void stat_names_get(const struct stat_names *sn, const struct sluice_stats_key *k,
+		    char *svc, size_t svclen, char *sub, size_t sublen)
+{
+	struct sid_ent key = { .sid = k->svc_sid }, *e = NULL;
+	size_t i;
+
+	if (sn->n)
+		e = bsearch(&key, sn->v, sn->n, sizeof(key), cmp_sid);
+	if (!e) {
+		snprintf(svc, svclen, "sid:%08x", k->svc_sid);
+		snprintf(sub, sublen, k->subset_sid ? "sid:%08x" : "", k->subset_sid);
+		return;
+	}
+	snprintf(svc, svclen, "%s", sn->m->services[e->svc].host);
+	if (!k->subset_sid) {
+		sub[0] = '\0';
+		return;
+	}
+	for (i = 0; i < sn->m->services[e->svc].nsubsets; i++) {
+		const char *name = sn->m->services[e->svc].subsets[i].name;
+
+		if (sl_dp_sid(name) == k->subset_sid) {
+			snprintf(sub, sublen, "%s", name);
+			return;
+		}
+	}
+	snprintf(sub, sublen, "sid:%08x", k->subset_sid);
+}
+
+struct srow {
+	char svc[256], sub[64], backend[64];
+	struct sluice_stats v;
+};
+
+static int cmp_srow(const void *a, const void *b)
+{
+	const struct srow *x = a, *y = b;
+	int c = strcmp(x->svc, y->svc);
+
+	if (!c)
+		c = strcmp(x->sub, y->sub);
+	if (!c)
+		c = strcmp(x->backend, y->backend);
+	return c;
+}
+
+static void add_stats(struct sluice_stats *to, const struct sluice_stats *v)
+{
+	to->opened += v->opened;
+	to->established += v->established;
+	to->failed += v->failed;
+	to->closed += v->closed;
+	to->active += v->active;
+	to->bytes_sent += v->bytes_sent;
+	to->bytes_received += v->bytes_received;
+}
+
+static void stats_rec(struct vtable *t, const char *level, const char *svc, const char *sub,
+		      const char *backend, const struct sluice_stats *v)
+{
+	struct vrec *r = vt_rec(t);
+
+	vf_str(r, "level", "%s", level);
+	vf_str(r, "service", "%s", svc);
+	vf_str(r, "subset", "%s", sub);
+	vf_str(r, "backend", "%s", backend);
+	vf_num(r, "opened", v->opened);
+	vf_num(r, "active", v->active > 0 ? (uint64_t)v->active : 0);
+	vf_num(r, "failed", v->failed);
+	vf_num(r, "closed", v->closed);
+	vf_num(r, "bytes_sent", v->bytes_sent);
+	vf_num(r, "bytes_received", v->bytes_received);
+}
+
+int view_stats(struct sluiced *d, enum view_fmt f, FILE *out)
+{
+	struct sl_dp_stat *st = NULL;
+	struct stat_names sn;
+	struct vtable t = { 0 };
+	struct srow *rows = NULL;
+	size_t n = 0, i, j, k;
+	int err;
+
+	if (!d->dp) {
+		fputs("stats: no data plane (reset); apply a policy first\n", out);
+		return -ENODEV;
+	}
+	err = sl_dp_stats(d->dp, &st, &n);
+	if (err) {
+		fprintf(out, "stats: %s\n", strerror(-err));
+		return err;
+	}
+	err = stat_names_init(&sn, d->model);
+	rows = calloc(n ? n : 1, sizeof(*rows));
+	if (err || !rows) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < n; i++) {
+		stat_names_get(&sn, &st[i].key, rows[i].svc, sizeof(rows[i].svc), rows[i].sub,
+			       sizeof(rows[i].sub));
+		view_addr_port(st[i].key.addr, ntohs(st[i].key.port), rows[i].backend,
+			       sizeof(rows[i].backend));
+		rows[i].v = st[i].val;
+	}
+	qsort(rows, n, sizeof(*rows), cmp_srow);
+	for (i = 0; i < n; i = j) {
+		struct sluice_stats tot = { 0 };
+
+		for (j = i; j < n && !strcmp(rows[j].svc, rows[i].svc); j++)
+			add_stats(&tot, &rows[j].v);
+		stats_rec(&t, "service", rows[i].svc, "", "", &tot);
+		for (k = i; k < j;) {
+			struct sluice_stats stot = { 0 };
+			size_t l;
+
+			for (l = k; l < j && !strcmp(rows[l].sub, rows[k].sub); l++)
+				add_stats(&stot, &rows[l].v);
+			stats_rec(&t, "subset", rows[k].svc, rows[k].sub, "", &stot);
+			for (; k < l; k++)
+				stats_rec(&t, "backend", rows[k].svc, rows[k].sub, rows[k].backend,
+					  &rows[k].v);
+		}
+	}
+	vt_render(&t, f, false, out);
+cleanup:
+	vt_free(&t);
+	free(rows);
+	free(st);
+	stat_names_free(&sn);
+	return err;
+}
+
+/* ---- status ---- */
+
+static const char *const counter_names[__SLUICE_CNT_MAX] = {
+	[SLUICE_CNT_CONNECT_SEEN] = "connect_seen",
+	[SLUICE_CNT_CONNECT_STEERED] = "connect_steered",
+	[SLUICE_CNT_CONNECT_TO_HELPER] = "connect_to_helper",
+	[SLUICE_CNT_CONNECT_PASS] = "connect_pass",
+	[SLUICE_CNT_NO_ENDPOINTS] = "no_endpoints",
+	[SLUICE_CNT_REGISTRY_DENY] = "registry_deny",
+	[SLUICE_CNT_MAP_MISS] = "map_miss",
+	[SLUICE_CNT_GETPEERNAME_VIP] = "getpeername_vip",
+	[SLUICE_CNT_XDP_NEW_FLOW] = "xdp_new_flow",
+	[SLUICE_CNT_XDP_ESTABLISHED] = "xdp_established",
+	[SLUICE_CNT_XDP_NO_CT] = "xdp_no_ct",
+	[SLUICE_CNT_XDP_PASS] = "xdp_pass",
+	[SLUICE_CNT_XDP_MALFORMED] = "xdp_malformed",
+	[SLUICE_CNT_CT_EVICT] = "ct_evict",
+	[SLUICE_CNT_TC_REVNAT] = "tc_revnat",
+};
+
+const char *sluiced_counter_name(int i, char *buf, size_t len)
+{
+	if (i >= 0 && i < __SLUICE_CNT_MAX && counter_names[i])
+		return counter_names[i];
+	snprintf(buf, len, "counter_%d", i);
+	return buf;
+}
+
+/* The id fields of a pinned object, from /proc/self/fdinfo: works for
+ * links, programs and maps alike without knowing the type in advance. */
+static void fdinfo_ids(int fd, char *kind, size_t klen, unsigned int *id, unsigned int *prog)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	*id = *prog = 0;
+	snprintf(kind, klen, "?");
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned int v;
+
+		if (!strncmp(line, "link_type:", 10))
+			snprintf(kind, klen, "link");
+		else if (!strncmp(line, "prog_type:", 10))
+			snprintf(kind, klen, "prog");
+		else if (!strncmp(line, "map_type:", 9))
+			snprintf(kind, klen, "map");
+		else if (sscanf(line, "link_id: %u", &v) == 1 || sscanf(line, "map_id: %u", &v) == 1)
+			*id = v;
+		else if (sscanf(line, "prog_id: %u", &v) == 1)
+			*prog = v;
+	}
+	fclose(f);
+}
+
+static void walk_pins(const char *dir, int depth, struct vfield *links, struct vfield *progs,
+		      uint64_t *nmaps)
+{
+	struct dirent *de;
+	DIR *dp;
+
+	if (depth > 4 || !(dp = opendir(dir)))
+		return;
+	while ((de = readdir(dp))) {
+		char path[PATH_MAX], kind[8];
+		unsigned int id, prog;
+		struct stat st;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			walk_pins(path, depth + 1, links, progs, nmaps);
+			continue;
+		}
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		fdinfo_ids(fd, kind, sizeof(kind), &id, &prog);
+		close(fd);
+		if (!strcmp(kind, "link"))
+			vf_add(links, "%u", id);
+		if (!strcmp(kind, "link") || !strcmp(kind, "prog"))
+			vf_add(progs, "%u", prog);
+		if (!strcmp(kind, "map"))
+			(*nmaps)++;
+	}
+	closedir(dp);
+}
+
+int view_status(struct sluiced *d, enum view_fmt f, FILE *out)
+{
+	struct vtable t = { 0 };
+	struct vrec *r = vt_rec(&t);
+	struct vfield *lf, *pf, *hf, *cf;
+	uint64_t c[__SLUICE_CNT_MAX], nmaps = 0;
+	const struct sl_dp_hook *hooks = NULL;
+	struct sluiced_helper *h = &d->helper;
+	char path[PATH_MAX], nb[32];
+	size_t nh = 0, i;
+
+	sluiced_snapshot_path(d, path, sizeof(path));
+	vf_str(r, "version", "%s", SLUICE_VERSION);
+	vf_num(r, "generation", d->dp ? sl_dp_generation(d->dp) : 0);
+	vf_str(r, "data_plane", "%s", d->dp ? "attached" : "removed (reset)");
+	vf_str(r, "source", "%s", sluiced_source_name(d->source));
+	vf_num(r, "objects", d->model ? d->model->nobjects : 0);
+	vf_num(r, "services", d->model ? d->model->nservices : 0);
+	vf_str(r, "policy_dir", "%s", d->o.policy_dir);
+	vf_str(r, "cgroup", "%s", d->o.cgroup);
+	vf_str(r, "bpffs", "%s", d->o.bpffs);
+	vf_str(r, "state_file", "%s", path);
+	vf_num(r, "applies", d->applies);
+	vf_num(r, "refused", d->refused);
+	vf_str(r, "last_apply_ms", "%.2f", (double)d->last_apply_us / 1000.0);
+	vf_num(r, "uptime_s", (sluiced_now_ms() - d->started_ms) / 1000);
+	hf = vf_list(r, "hooks");
+	if (d->dp)
+		nh = sl_dp_hooks(d->dp, &hooks);
+	for (i = 0; i < nh; i++) {
+		if (hooks[i].attached)
+			vf_add(hf, "%s: attached", hooks[i].name);
+		else
+			vf_add(hf, "%s: not attached (%s)", hooks[i].name, hooks[i].why);
+	}
+	lf = vf_list(r, "link_ids");
+	pf = vf_list(r, "prog_ids");
+	walk_pins(d->o.bpffs, 0, lf, pf, &nmaps);
+	vf_num(r, "pinned_maps", nmaps);
+	cf = vf_list(r, "counters");
+	if (d->dp && sl_dp_counters(d->dp, c) == 0) {
+		for (i = 0; i < __SLUICE_CNT_MAX; i++)
+			vf_add(cf, "%s=%llu", sluiced_counter_name((int)i, nb, sizeof(nb)),
+			       (unsigned long long)c[i]);
+	}
+	vf_str(r, "helper", "%s", sluiced_helper_state_name(h->state));
+	vf_num(r, "helper_pid", h->state == HELPER_RUNNING ? (uint64_t)h->pid : 0);
+	vf_num(r, "helper_restarts", h->restarts);
+	vf_str(r, "helper_note", "%s", h->why);
+	vf_str(r, "xdp", "%s", d->o.xdp ? d->o.xdp : "");
+	vt_render(&t, f, true, out);
+	vt_free(&t);
+	return 0;
+}
