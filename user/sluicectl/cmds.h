@@ -23,6 +23,7 @@ struct ctl_opts {
 	enum ctl_output output;		/* -o */
 	const char *what;		/* get services|routes|endpoints|workloads */
 	int quiet;
+	unsigned int count;		/* top --count N: updates before exit, 0 = until q */
 };
 
 /* Offline verbs (cmd_offline.c). */

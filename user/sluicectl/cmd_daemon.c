@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * sluicectl verbs that talk to sluiced over the control socket
+ * (include/sluice/ctl.h). The daemon renders views; the CLI sends, prints
+ * and maps the answer to the exit codes of cmds.h: 0 ok, 1 invalid or
+ * refused, 2 usage, 3 daemon unreachable.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sluice/ctl.h"
+#include "sluicectl/cmds.h"
+
+static const char *fmt_name(enum ctl_output o)
+{
+	return o == CTL_OUT_JSON ? "json" : o == CTL_OUT_YAML ? "yaml" : "table";
+}
+
+static const char *sock_of(const struct ctl_opts *o)
+{
+	return o->socket ? o->socket : SL_CTL_DEFAULT_SOCKET;
+}
+
+/* One exchange; prints the body (stdout on success, stderr otherwise) and
+ * returns the exit code. */
+static int call(const struct ctl_opts *o, const char *verb, struct sl_ctl_req *req)
+{
+	struct sl_ctl_resp resp;
+	int err;
+
+	err = sl_ctl_call(sock_of(o), req, &resp);
+	if (err) {
+		fprintf(stderr, "sluicectl: %s: cannot reach sluiced at %s: %s\n", verb, sock_of(o),
+			strerror(-err));
+		return CTL_UNREACHABLE;
+	}
+	if (resp.len)
+		fwrite(resp.body, 1, resp.len, resp.status == SL_CTL_OK ? stdout : stderr);
+	sl_ctl_resp_free(&resp);
+	switch (resp.status) {
+	case SL_CTL_OK:
+		return CTL_OK;
+	case SL_CTL_BADREQ:
+		return CTL_USAGE;
+	default:
+		return CTL_INVALID;
+	}
+}
+
+static int simple(const struct ctl_opts *o, const char *verb, const char *arg)
+{
+	struct sl_ctl_req req = { 0 };
+
+	snprintf(req.verb, sizeof(req.verb), "%s", verb);
+	if (arg)
+		snprintf(req.arg, sizeof(req.arg), "%s", arg);
+	return call(o, verb, &req);
+}
+
+static int with_files(const struct ctl_opts *o, const char *verb)
+{
+	struct sl_ctl_req req = { 0 };
+	char err[512] = "";
+	int rc;
+
+	if (!o->nfiles) {
+		fprintf(stderr, "sluicectl %s: -f PATH is required\n", verb);
+		return CTL_USAGE;
+	}
+	rc = sl_ctl_read_sources(o->files, o->nfiles, &req.parts, &req.nparts, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "sluicectl %s: %s\n", verb, err);
+		return CTL_INVALID;
+	}
+	if (!req.nparts) {
+		fprintf(stderr, "sluicectl %s: no *.yaml or *.yml files in the given paths\n", verb);
+		return CTL_INVALID;
+	}
+	snprintf(req.verb, sizeof(req.verb), "%s", verb);
+	rc = call(o, verb, &req);
+	sl_ctl_req_free(&req);
+	return rc;
+}
+
+int cmd_apply(const struct ctl_opts *o)
+{
+	return with_files(o, "apply");
+}
+
+int cmd_delete(const struct ctl_opts *o)
+{
+	return with_files(o, "delete");
+}
+
+int cmd_get(const struct ctl_opts *o)
+{
+	char arg[128];
+
+	if (!o->what || !*o->what || strchr(o->what, ',') || strchr(o->what, ' ')) {
+		fprintf(stderr, "sluicectl get: services|routes|endpoints|workloads\n");
+		return CTL_USAGE;
+	}
+	snprintf(arg, sizeof(arg), "%s,%s", o->what, fmt_name(o->output));
+	return simple(o, "get", arg);
+}
+
+int cmd_stats(const struct ctl_opts *o)
+{
+	return simple(o, "stats", fmt_name(o->output));
+}
+
+int cmd_status(const struct ctl_opts *o)
+{
+	return simple(o, "status", fmt_name(o->output));
+}
+
+int cmd_reset(const struct ctl_opts *o)
+{
+	return simple(o, "reset", NULL);
+}
+
+int cmd_version(const struct ctl_opts *o)
+{
+	printf("sluicectl %s\n", SLUICE_VERSION);
+	fflush(stdout);
+	return simple(o, "version", NULL);
+}
+
+/* Wait up to ms for a key; true when 'q' (or end of input) says stop. */
+static int wait_quit(int ms)
+{
+	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+	char c;
+
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	if (read(STDIN_FILENO, &c, 1) != 1)
+		return 1;
+	return c == 'q' || c == 'Q';
+}
+
+/* A refreshing stats view: clears the screen on a terminal, stops on 'q',
+ * end of input, or after --count N updates. */
+int cmd_top(const struct ctl_opts *o)
+{
+	struct termios old, raw;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	bool clear = isatty(STDOUT_FILENO);
+	unsigned int n = 0;
+	int rc = CTL_OK;
+
+	if (tty) {
+		raw = old;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	}
+	for (;;) {
+		time_t now = time(NULL);
+		char ts[32];
+
+		strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
+		if (clear)
+			fputs("\033[H\033[2J", stdout);
+		printf("sluicectl top — %s — q to quit\n", ts);
+		fflush(stdout);
+		rc = simple(o, "stats", "table");
+		fflush(stdout);
+		if (rc == CTL_UNREACHABLE || rc == CTL_USAGE)
+			break;
+		if (o->count && ++n >= o->count)
+			break;
+		if (wait_quit(1000))
+			break;
+	}
+	if (tty)
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
+	return rc;
+}
