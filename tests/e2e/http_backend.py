@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Test backend for the sluice-http end-to-end tests (stdlib only).
+
+Answers every request with "<name> <METHOD> <path>\n" and the header
+x-backend: <name>, keep-alive (HTTP/1.1). Request headers steer it:
+  x-fail-once: ID   the first request carrying ID gets a 503, later ones 200
+  x-delay-ms: N     sleep N ms before answering
+  x-status: N       answer with status N
+GET /_hits?id=ID returns how many requests carried x-fail-once: ID.
+Request headers are echoed back as x-echo-<name> (lower-case).
+"""
+import argparse
+import http.server
+import sys
+import threading
+import time
+from urllib.parse import urlparse, parse_qs
+
+hits = {}
+lock = threading.Lock()
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "sluice-test"
+
+    def log_message(self, *a):
+        pass
+
+    def handle_any(self):
+        n = int(self.headers.get("content-length") or 0)
+        body_in = self.rfile.read(n) if n else b""
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            body_in = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                body_in += self.rfile.read(size)
+                self.rfile.readline()
+        u = urlparse(self.path)
+        if u.path == "/_hits":
+            fid = parse_qs(u.query).get("id", [""])[0]
+            with lock:
+                c = hits.get(fid, 0)
+            return self.reply(200, f"{c}\n".encode())
+        status = int(self.headers.get("x-status") or 200)
+        fid = self.headers.get("x-fail-once")
+        if fid:
+            with lock:
+                seen = hits.get(fid, 0)
+                hits[fid] = seen + 1
+            if seen == 0:
+                status = 503
+        d = int(self.headers.get("x-delay-ms") or 0)
+        if d:
+            time.sleep(d / 1000.0)
+        body = f"{self.server.name} {self.command} {self.path} {len(body_in)}\n".encode()
+        self.reply(status, body)
+
+    def reply(self, status, body):
+        self.send_response(status)
+        self.send_header("x-backend", self.server.name)
+        for k, v in self.headers.items():
+            if k.lower().startswith("x-") or k.lower() in ("host", "user-agent"):
+                self.send_header("x-echo-" + k.lower(), v)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--addr", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--name", required=True)
+    a = ap.parse_args()
+    http.server.ThreadingHTTPServer.daemon_threads = True
+    s = http.server.ThreadingHTTPServer((a.addr, a.port), H)
+    s.name = a.name
+    print("ready", flush=True)
+    s.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sluice-http internals: the pieces of the L7 helper and how they meet.
+ *
+ *   reqparse.c  llhttp (strict) request heads: spans, limits, smuggling checks
+ *   router.c    VirtualService http[] matching, weighted/hashed subset choice,
+ *               endpoint load balancing, outlier state (pure: no sockets)
+ *   snap.c      refcounted policy snapshots and their shared runtime state
+ *   proxy.c     the per-worker epoll loop: client side
+ *   upstream.c  upstream connections, pool, response relay, retries
+ *   metrics.c   istio_requests_total / istio_request_duration_milliseconds
+ *   origdst.c   sluice_origdst pinned map lookup (mesh entry point)
+ *   main.c      flags, workers, signals, reload, metrics socket
+ *
+ * Threads: N workers each own an epoll loop, their listeners (SO_REUSEPORT),
+ * their connections and their upstream pools; they share only the current
+ * snapshot (atomic refcount) and per-snapshot counters (atomics).
+ */
+#ifndef SLUICE_HTTP_HX_H
+#define SLUICE_HTTP_HX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <llhttp.h>
+
+#include "sluice/model.h"
+
+/* Limits (the ones a client can push on). */
+#define HX_URI_MAX		4096	/* request-target bytes -> 414 */
+#define HX_HEAD_MAX		16384	/* whole request/response head -> 431 */
+#define HX_MAX_HEADERS		96	/* header lines -> 431 */
+#define HX_REPLAY_MAX		65536	/* request bytes kept for retries */
+
+/* ---- request / response heads (reqparse.c) ---------------------------- */
+
+struct hx_span {
+	uint32_t off, len;	/* into the owner's buffer */
+};
+
+struct hx_hdr {
+	struct hx_span name, value;
+};
+
+struct hx_head {
+	struct hx_span url;	/* requests */
+	struct hx_span status;	/* responses: reason phrase */
+	struct hx_hdr hdrs[HX_MAX_HEADERS];
+	uint32_t nhdrs;
+	uint32_t head_len;	/* bytes up to and including the blank line */
+	int err_status;		/* 0, or the status to answer (400/414/431) */
+	uint8_t last_cb;	/* 1 field, 2 value: for split callbacks */
+	bool done;		/* headers complete */
+	bool msg_done;		/* message complete */
+	bool skip_body;		/* response to HEAD: set before the head */
+	const char *base;	/* buffer the spans point into, during execute */
+};
+
+/* The llhttp settings of the strict request and response parsers; parser->data
+ * must point at a struct hx_head. Both pause at headers- and message-complete. */
+extern const llhttp_settings_t hx_req_settings;
+extern const llhttp_settings_t hx_resp_settings;
+
+/* Start a new message on an initialised parser. */
+void hx_head_reset(struct hx_head *h);
+
+/*
+ * Feed the bytes buf[from..len) of a head-in-progress to parser p. The whole
+ * head must stay at buf[0..) while it is parsed (spans are offsets).
+ * Returns 1 when the head is complete (h->head_len set, parser paused and
+ * resumed, ready for the body), 0 when more bytes are needed, -1 when the
+ * message must be refused (h->err_status tells the answer).
+ */
+int hx_head_feed(llhttp_t *p, struct hx_head *h, const char *buf, size_t from, size_t len);
+
+/* Header lookup by lower-case name; returns the index or -1. */
+int hx_head_find(const struct hx_head *h, const char *buf, const char *lname, int from);
+
+/* ---- routing (router.c) ----------------------------------------------- */
+
+/* A header as the router sees it: pointers into the live request buffer. */
+struct hx_hv {
+	const char *name, *value;
+	uint32_t nlen, vlen;
+};
+
+/* Everything a route match may look at. */
+struct hx_reqview {
+	const char *method, *path, *query, *authority;
+	size_t method_len, path_len, query_len, authority_len;
+	const struct hx_hv *hdrs;
+	size_t nhdrs;
+	uint16_t port;		/* the port the client targeted */
+	int workload;		/* index into model->workloads, -1 unknown */
+	uint8_t src_ip[16];	/* client address, v4-mapped */
+	const char *gateway;	/* "ns/name" of the entry gateway, NULL = mesh */
+};
+
+const struct hx_hv *hx_rv_header(const struct hx_reqview *rv, const char *lname);
+bool hx_host_match(const char *pattern, const char *host, size_t hlen);
+bool hx_strmatch(const struct sl_strmatch *sm, const char *s, size_t len);
+
+/* Entry points: which VirtualService serves this request? -1 = none. */
+int hx_vhost_for_gateway(const struct sl_model *m, uint16_t port, const char *host,
+			 size_t hlen, const char **gw_name_out, char *gwbuf, size_t gwbuflen);
+int hx_vhost_for_mesh_host(const struct sl_model *m, const char *host, size_t hlen);
+int hx_service_for_vip(const struct sl_model *m, const uint8_t ip[16], uint16_t port);
+
+/* The first http[] route of vh matching rv, or -1. */
+int hx_route_match(const struct sl_vhost *vh, const struct hx_reqview *rv);
+bool hx_match_eval(const struct sl_match *mt, const struct hx_reqview *rv);
+
+/* Consistent-hash key of a request under lb; false when the key is absent. */
+bool hx_hash_request(const struct sl_lb *lb, const struct hx_reqview *rv, uint64_t *out);
+uint64_t hx_hash64(const void *p, size_t n, uint64_t seed);
+
+/* The destination of route r for draw point `pt` taken from [0, 2^64). The
+ * same pt always yields the same destination for a given route (so a hashed
+ * user keeps its subset while the weights hold). -1 when all weights are 0. */
+int hx_pick_dest(const struct sl_route *r, uint64_t pt);
+
+/* Per-endpoint runtime state shared by all workers (atomics). */
+struct hx_ep_state {
+	uint32_t consec_5xx, consec_gw;
+	uint32_t nejections;
+	int32_t active;			/* requests in flight */
+	uint64_t ejected_until_ms;
+};
+
+struct hx_subset_state {
+	uint64_t rr;			/* round-robin cursor */
+	int32_t active;			/* requests in flight (connectionPool) */
+	int32_t pad;
+};
+
+struct hx_svc_state {
+	struct hx_ep_state *eps;	/* per service endpoint */
+	struct hx_subset_state *subsets;/* nsubsets + 1: last = whole service */
+};
+
+/* Choose an endpoint of (service, subset) (-1 = whole service): ejected
+ * endpoints are skipped; hash (when has_hash) picks by rendezvous hashing,
+ * otherwise the subset's load balancer. -1 when none is healthy. */
+int hx_pick_endpoint(const struct sl_model *m, struct hx_svc_state *st, size_t svc,
+		     int subset, bool has_hash, uint64_t hash, uint64_t rnd, uint64_t now_ms);
+
+/* The effective traffic policy of (service, subset). */
+const struct sl_traffic_policy *hx_policy(const struct sl_model *m, size_t svc, int subset);
+
+/* Record an upstream outcome for outlier detection: status (0 = connect
+ * failure / reset / timeout). */
+void hx_outlier_report(const struct sl_model *m, struct hx_svc_state *st, size_t svc,
+		       int subset, int ep, int status, uint64_t now_ms);
+
+/* The upstream port of endpoint ep for a service port. */
+uint16_t hx_endpoint_port(const struct sl_service *s, const struct sl_endpoint *e,
+			  uint16_t svc_port);
+/* The service port a request uses: dest port, else the entry port when the
+ * service has it, else the service's first port. */
+uint16_t hx_service_port(const struct sl_service *s, uint16_t dest_port, uint16_t entry_port);
+
+/* ---- snapshots (snap.c) ------------------------------------------------- */
+
+struct hx_snap {
+	struct sl_model *m;
+	struct hx_svc_state *svc;	/* m->nservices */
+	uint64_t gen;
+	int refs;			/* atomic */
+	bool owns_model;
+};
+
+struct hx_snap *hx_snap_new(struct sl_model *m, bool owns_model, uint64_t gen);
+struct hx_snap *hx_snap_get(void);	/* the current one, referenced */
+void hx_snap_ref(struct hx_snap *s);
+void hx_snap_put(struct hx_snap *s);
+void hx_snap_publish(struct hx_snap *s);/* takes the caller's reference */
+uint64_t hx_snap_gen(void);		/* cheap: changes on every publish */
+
+/* Load policy paths into a new snapshot; 0 or -errno (diags printed). */
+int hx_snap_load(const char *const *paths, size_t n, struct hx_snap **out);
+
+/* ---- metrics (metrics.c) ------------------------------------------------- */
+
+struct hx_metrics;
+struct hx_metrics *hx_metrics_new(void);
+void hx_metrics_record(struct hx_metrics *mx, const char *svc, const char *version,
+		       int code, double ms);
+/* Prometheus text of every worker's table into f. */
+int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f);
+
+/* ---- mesh original destination (origdst.c) ----------------------------- */
+
+/* Open <bpffs>/sluice_origdst; -errno when absent. */
+int hx_origdst_open(const char *bpffs);
+/* Look up a client's local addr:port; 0 and vip/port/workload, or -ENOENT. */
+int hx_origdst_lookup(int mapfd, const uint8_t addr[16], uint16_t port,
+		      uint8_t vip[16], uint16_t *vip_port, uint32_t *workload);
+
+/* ---- the proxy (proxy.c, upstream.c) ------------------------------------ */
+
+struct hx_config {
+	const char *mesh_addr;		/* NULL with --no-mesh */
+	uint16_t mesh_port;
+	const char *gateway_addr;
+	int origdst_fd;			/* -1 when the map is absent */
+	uint32_t header_timeout_ms;
+	uint32_t idle_timeout_ms;
+	uint32_t max_conns;		/* per worker */
+};
+
+extern struct hx_config hx_cfg;
+extern volatile int hx_stop;
+
+struct hx_worker;
+struct hx_worker *hx_worker_new(int id);
+struct hx_metrics *hx_worker_metrics(struct hx_worker *w);
+void *hx_worker_run(void *arg);
+void hx_worker_wake(struct hx_worker *w);
+
+uint64_t hx_now_ms(void);
+
+#endif /* SLUICE_HTTP_HX_H */

@@ -1,0 +1,740 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The per-worker event loop and the client side of the proxy.
+ *
+ * Every socket is non-blocking and registered once, edge-triggered, for
+ * reads and writes; nothing is re-armed per request. A read shorter than the
+ * space offered means the socket was drained (a new edge comes with new
+ * data), which saves the EAGAIN read per event. Time-outs are deadlines on
+ * the client connection, scanned every HX_TICK_MS.
+ *
+ * Order of the resilience features for one request (docs/http.md):
+ *   1. route match; redirect answers at once
+ *   2. fault abort (its percentage) answers at once — no upstream, no retry
+ *   3. fault delay (its percentage) waits; it does not count in the timeout
+ *   4. connectionPool limits: 503 x-sluice-overflow: 1
+ *   5. the route timeout starts; each try is bounded by perTryTimeout; tries
+ *      are retried per retryOn while attempts and the timeout remain.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include "http/proxy.h"
+
+#define HX_TICK_MS	10
+#define HX_READ_CHUNK	16384
+
+struct hx_config hx_cfg = {
+	.header_timeout_ms = 10000,
+	.idle_timeout_ms = 60000,
+	.max_conns = 10000,
+	.origdst_fd = -1,
+};
+volatile int hx_stop;
+
+uint64_t hx_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t hx_rand(struct hx_worker *w)
+{
+	uint64_t x = w->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	w->rng = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+/* ---- buffers ------------------------------------------------------------ */
+
+int hx_buf_reserve(struct hx_buf *b, uint32_t more)
+{
+	uint32_t need = b->len + more, nc;
+	char *np;
+
+	if (need <= b->cap)
+		return 0;
+	nc = b->cap ? b->cap : 4096;
+	while (nc < need)
+		nc *= 2;
+	np = realloc(b->p, nc);
+	if (!np)
+		return -ENOMEM;
+	b->p = np;
+	b->cap = nc;
+	return 0;
+}
+
+int hx_buf_put(struct hx_buf *b, const void *d, size_t n)
+{
+	if (hx_buf_reserve(b, (uint32_t)n) < 0)
+		return -ENOMEM;
+	memcpy(b->p + b->len, d, n);
+	b->len += (uint32_t)n;
+	return 0;
+}
+
+int hx_buf_puts(struct hx_buf *b, const char *s)
+{
+	return hx_buf_put(b, s, strlen(s));
+}
+
+void hx_buf_compact(struct hx_buf *b)
+{
+	if (b->off == 0)
+		return;
+	if (b->off < b->len)
+		memmove(b->p, b->p + b->off, b->len - b->off);
+	b->len -= b->off;
+	b->off = 0;
+}
+
+void hx_buf_free(struct hx_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+const char *hx_reason(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Status";
+	}
+}
+
+/* ---- client output -------------------------------------------------------- */
+
+void hx_cli_close(struct hx_cli *c)
+{
+	struct hx_worker *w = c->w;
+
+	if (c->up) {
+		c->up->cli = NULL;
+		hx_up_release(c->up, false);
+		c->up = NULL;
+	}
+	if (c->snap) {
+		if (c->counted && c->svc >= 0) {
+			struct hx_svc_state *ss = &c->snap->svc[c->svc];
+			int slot = c->subset >= 0 ? c->subset :
+				   (int)c->snap->m->services[c->svc].nsubsets;
+
+			__atomic_sub_fetch(&ss->subsets[slot].active, 1, __ATOMIC_RELAXED);
+			if (c->ep >= 0)
+				__atomic_sub_fetch(&ss->eps[c->ep].active, 1, __ATOMIC_RELAXED);
+		}
+		hx_snap_put(c->snap);
+		c->snap = NULL;
+	}
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->clis = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->nclis--;
+	hx_buf_free(&c->in);
+	hx_buf_free(&c->out);
+	hx_buf_free(&c->rq);
+	/* events for c may still be in this batch: free it after */
+	c->kind = HX_K_DEAD;
+	c->dead_next = w->dead_clis;
+	w->dead_clis = c;
+}
+
+/* Write what we can; close when asked to and everything is out. */
+void hx_cli_flush(struct hx_cli *c)
+{
+	while (c->out.off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.p + c->out.off, c->out.len - c->out.off,
+				 MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			c->closing = true;
+			c->out.off = c->out.len;
+			break;
+		}
+		c->out.off += (uint32_t)n;
+	}
+	if (c->out.off == c->out.len)
+		c->out.off = c->out.len = 0;
+	else if (c->out.off > 65536)
+		hx_buf_compact(&c->out);
+	if (c->up && c->up->rd_blocked && c->out.len - c->out.off < HX_OUT_HIGH)
+		hx_up_resume_read(c->up);
+}
+
+/* A response made here (errors, faults, redirects). The connection closes
+ * after it when the request body is not fully read. */
+static void local_reply(struct hx_cli *c, int code, const char *extra)
+{
+	char hdr[1024];
+	const char *body = hx_reason(code);
+	int n;
+
+	if (!c->body_done)
+		c->close_after = true;
+	n = snprintf(hdr, sizeof(hdr),
+		     "HTTP/1.1 %d %s\r\ncontent-type: text/plain\r\ncontent-length: %zu\r\n%s%s\r\n%s\n",
+		     code, hx_reason(code), strlen(body) + 1, extra ? extra : "",
+		     c->close_after ? "connection: close\r\n" : "", body);
+	if (n > 0 && (size_t)n < sizeof(hdr))
+		hx_buf_put(&c->out, hdr, (size_t)n);
+	c->status = code;
+	c->resp_started = true;
+}
+
+void hx_cli_local_reply(struct hx_cli *c, int code, const char *hname, const char *hval)
+{
+	char extra[512] = "";
+
+	if (hname)
+		snprintf(extra, sizeof(extra), "%s: %s\r\n", hname, hval);
+	local_reply(c, code, extra);
+	hx_cli_request_done(c);
+}
+
+static const char *subset_name(const struct hx_cli *c)
+{
+	const struct sl_service *s;
+
+	if (!c->snap || c->svc < 0)
+		return NULL;
+	s = &c->snap->m->services[c->svc];
+	return c->subset >= 0 ? s->subsets[c->subset].name : NULL;
+}
+
+/* The response is complete (relayed or local): account, release the
+ * request's snapshot reference, and go on with the next request. */
+void hx_cli_request_done(struct hx_cli *c)
+{
+	struct hx_worker *w = c->w;
+
+	if (c->snap) {
+		hx_metrics_record(w->mx, c->svc >= 0 ? c->snap->m->services[c->svc].host : NULL,
+				  subset_name(c), c->status,
+				  (double)(hx_now_ms() - c->t_start));
+	}
+	if (c->counted && c->snap && c->svc >= 0) {
+		struct hx_svc_state *ss = &c->snap->svc[c->svc];
+		int slot = c->subset >= 0 ? c->subset : (int)c->snap->m->services[c->svc].nsubsets;
+
+		__atomic_sub_fetch(&ss->subsets[slot].active, 1, __ATOMIC_RELAXED);
+		if (c->ep >= 0)
+			__atomic_sub_fetch(&ss->eps[c->ep].active, 1, __ATOMIC_RELAXED);
+	}
+	c->counted = false;
+	if (c->snap) {
+		hx_snap_put(c->snap);
+		c->snap = NULL;
+	}
+	if (c->up) {
+		c->up->cli = NULL;
+		hx_up_release(c->up, false);
+		c->up = NULL;
+	}
+	c->rq.len = c->rq.off = 0;
+	if (c->rq.cap > 262144)
+		hx_buf_free(&c->rq);
+	if (!c->body_done)
+		c->close_after = true;
+	c->state = CS_HEAD;
+	c->deadline = 0;
+	c->rt = NULL;
+	hx_buf_compact(&c->in);
+	c->head_start = w->now;
+	hx_cli_flush(c);
+	if (c->close_after) {
+		if (c->out.len == 0)
+			c->closing = true;
+		return;
+	}
+	llhttp_init(&c->parser, HTTP_REQUEST, &hx_req_settings);
+	hx_head_reset(&c->head);
+	c->last_active = w->now;
+}
+
+/* ---- requests -------------------------------------------------------------- */
+
+static bool is_hop_by_hop(const char *n, uint32_t l)
+{
+	static const char *const hop[] = {
+		"connection", "keep-alive", "proxy-connection", "te", "upgrade",
+		"expect", "transfer-encoding-", NULL,
+	};
+	int i;
+
+	for (i = 0; hop[i]; i++)
+		if (strlen(hop[i]) == l && strncasecmp(hop[i], n, l) == 0)
+			return true;
+	return false;
+}
+
+static bool in_remove(const struct sl_header_ops *ops, const char *n, uint32_t l)
+{
+	size_t i;
+
+	for (i = 0; i < ops->nremove; i++)
+		if (strlen(ops->remove[i]) == l && strncasecmp(ops->remove[i], n, l) == 0)
+			return true;
+	for (i = 0; i < ops->nset; i++)
+		if (strlen(ops->set[i].key) == l && strncasecmp(ops->set[i].key, n, l) == 0)
+			return true;
+	return false;
+}
+
+/* Copy header lines from a head into out, without hop-by-hop headers and
+ * those the route removes or sets, then the route's set/add headers. */
+void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
+		     const struct sl_header_ops *ops, bool skip_host);
+void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
+		     const struct sl_header_ops *ops, bool skip_host)
+{
+	uint32_t i;
+	size_t k;
+
+	for (i = 0; i < h->nhdrs; i++) {
+		const char *n = base + h->hdrs[i].name.off;
+		uint32_t l = h->hdrs[i].name.len;
+
+		if (is_hop_by_hop(n, l))
+			continue;
+		if (skip_host && l == 4 && strncasecmp(n, "host", 4) == 0)
+			continue;
+		if (ops && in_remove(ops, n, l))
+			continue;
+		hx_buf_put(out, n, l);
+		hx_buf_put(out, ": ", 2);
+		hx_buf_put(out, base + h->hdrs[i].value.off, h->hdrs[i].value.len);
+		hx_buf_put(out, "\r\n", 2);
+	}
+	if (!ops)
+		return;
+	for (k = 0; k < ops->nset; k++) {
+		hx_buf_puts(out, ops->set[k].key);
+		hx_buf_put(out, ": ", 2);
+		hx_buf_puts(out, ops->set[k].value ? ops->set[k].value : "");
+		hx_buf_put(out, "\r\n", 2);
+	}
+	for (k = 0; k < ops->nadd; k++) {
+		hx_buf_puts(out, ops->add[k].key);
+		hx_buf_put(out, ": ", 2);
+		hx_buf_puts(out, ops->add[k].value ? ops->add[k].value : "");
+		hx_buf_put(out, "\r\n", 2);
+	}
+}
+
+/* Feed the request body bytes waiting in c->in to the parser and, raw as
+ * received (llhttp validated them), to the upstream request. */
+static int feed_body(struct hx_cli *c)
+{
+	const char *start = c->in.p + c->in.off;
+	size_t n = c->in.len - c->in.off;
+	enum llhttp_errno e;
+	size_t used;
+
+	if (c->body_done || n == 0)
+		return 0;
+	c->head.base = c->in.p;
+	e = llhttp_execute(&c->parser, start, n);
+	if (e == HPE_OK) {
+		used = n;
+	} else if (e == HPE_PAUSED && c->head.msg_done) {
+		used = (size_t)(llhttp_get_error_pos(&c->parser) - start);
+		c->body_done = true;
+		llhttp_resume(&c->parser);
+	} else {
+		return -EBADMSG;
+	}
+	if (c->rq.len + used > HX_REPLAY_MAX && c->replayable) {
+		c->replayable = false;
+	}
+	hx_buf_put(&c->rq, start, used);
+	c->in.off += (uint32_t)used;
+	hx_buf_compact(&c->in);
+	return 0;
+}
+
+static void rv_build(struct hx_cli *c, struct hx_reqview *rv, struct hx_hv *hv,
+		     const char **host, size_t *hlen)
+{
+	const struct hx_head *h = &c->head;
+	const char *b = c->in.p, *url = b + h->url.off, *q, *colon;
+	uint32_t i;
+
+	memset(rv, 0, sizeof(*rv));
+	rv->method = llhttp_method_name(c->parser.method);
+	rv->method_len = strlen(rv->method);
+	q = memchr(url, '?', h->url.len);
+	rv->path = url;
+	rv->path_len = q ? (size_t)(q - url) : h->url.len;
+	if (q) {
+		rv->query = q + 1;
+		rv->query_len = h->url.len - rv->path_len - 1;
+	}
+	for (i = 0; i < h->nhdrs; i++) {
+		hv[i].name = b + h->hdrs[i].name.off;
+		hv[i].nlen = h->hdrs[i].name.len;
+		hv[i].value = b + h->hdrs[i].value.off;
+		hv[i].vlen = h->hdrs[i].value.len;
+		if (hv[i].nlen == 4 && strncasecmp(hv[i].name, "host", 4) == 0 && !rv->authority) {
+			rv->authority = hv[i].value;
+			rv->authority_len = hv[i].vlen;
+		}
+	}
+	rv->hdrs = hv;
+	rv->nhdrs = h->nhdrs;
+	rv->port = c->has_orig ? c->vip_port : c->entry_port;
+	rv->workload = c->workload;
+	memcpy(rv->src_ip, c->peer, 16);
+	*host = rv->authority ? rv->authority : "";
+	*hlen = rv->authority_len;
+	/* strip a :port (not inside an IPv6 literal) */
+	colon = *hlen ? memrchr(*host, ':', *hlen) : NULL;
+	if (colon && !memchr(colon, ']', (size_t)(*host + *hlen - colon)))
+		*hlen = (size_t)(colon - *host);
+}
+
+static void build_upstream_head(struct hx_cli *c, const struct hx_reqview *rv,
+				const struct sl_match *hit)
+{
+	const struct sl_route *rt = c->rt;
+	const char *path = rv->path;
+	size_t plen = rv->path_len;
+	struct hx_buf *o = &c->rq;
+
+	hx_buf_puts(o, rv->method);
+	hx_buf_put(o, " ", 1);
+	if (rt->rewrite.uri) {
+		/* Istio: a prefix match has its prefix replaced, otherwise the
+		 * whole path is. */
+		hx_buf_puts(o, rt->rewrite.uri);
+		if (hit && hit->uri.kind == SL_STR_PREFIX) {
+			size_t pl = strlen(hit->uri.value);
+
+			hx_buf_put(o, path + pl, plen - pl);
+		}
+	} else {
+		hx_buf_put(o, path, plen);
+	}
+	if (rv->query) {
+		hx_buf_put(o, "?", 1);
+		hx_buf_put(o, rv->query, rv->query_len);
+	}
+	hx_buf_puts(o, c->http10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+	hx_buf_puts(o, "host: ");
+	if (rt->rewrite.authority)
+		hx_buf_puts(o, rt->rewrite.authority);
+	else
+		hx_buf_put(o, rv->authority ? rv->authority : "", rv->authority_len);
+	hx_buf_puts(o, "\r\n");
+	hx_copy_headers(o, &c->head, c->in.p, &rt->req_headers, true);
+	hx_buf_put(o, "\r\n", 2);
+}
+
+static void do_redirect(struct hx_cli *c, const struct hx_reqview *rv, const char *host,
+			size_t hlen)
+{
+	const struct sl_route *rt = c->rt;
+	struct hx_buf loc = {0};
+	int code = rt->redirect.code ? (int)rt->redirect.code : 301;
+
+	hx_buf_puts(&loc, "location: http://");
+	if (rt->redirect.authority)
+		hx_buf_puts(&loc, rt->redirect.authority);
+	else
+		hx_buf_put(&loc, host, hlen);
+	if (rt->redirect.uri)
+		hx_buf_puts(&loc, rt->redirect.uri);
+	else
+		hx_buf_put(&loc, rv->path, rv->path_len);
+	hx_buf_put(&loc, "\r\n", 3);
+	local_reply(c, code, loc.p);
+	hx_buf_free(&loc);
+	hx_cli_request_done(c);
+}
+
+static bool draw_ppm(struct hx_worker *w, uint32_t ppm)
+{
+	if (ppm == 0)
+		return false;
+	if (ppm >= 1000000)
+		return true;
+	return hx_rand(w) % 1000000 < ppm;
+}
+
+/* The head of a request is complete: route it and start it. */
+static void start_request(struct hx_cli *c)
+{
+	struct hx_worker *w = c->w;
+	struct hx_hv hv[HX_MAX_HEADERS];
+	struct hx_reqview rv;
+	const struct sl_model *m;
+	const struct sl_vhost *vh = NULL;
+	const struct sl_match *hit = NULL;
+	const char *host, *gw = NULL;
+	char gwbuf[256];
+	size_t hlen, k;
+	int vi = -1, ri, di, svc = -1;
+	uint64_t hash = 0, pt;
+	bool has_hash;
+
+	c->snap = w->snap;
+	hx_snap_ref(c->snap);
+	m = c->snap->m;
+	c->t_start = w->now;
+	c->svc = c->subset = c->ep = -1;
+	c->status = 0;
+	c->resp_started = false;
+	c->body_done = false;
+	c->up = NULL;
+	c->http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
+	c->is_head = c->parser.method == HTTP_HEAD;
+	c->idempotent = c->parser.method == HTTP_GET || c->is_head ||
+			c->parser.method == HTTP_OPTIONS || c->parser.method == HTTP_TRACE ||
+			c->parser.method == HTTP_PUT || c->parser.method == HTTP_DELETE;
+	if (!llhttp_should_keep_alive(&c->parser))
+		c->close_after = true;
+	/* body framing known from the head: nothing to read when neither
+	 * Content-Length nor chunked is present */
+	if (!(c->parser.flags & (F_CHUNKED | F_CONTENT_LENGTH)) || c->parser.content_length == 0) {
+		if (!(c->parser.flags & F_CHUNKED))
+			c->body_done = true;
+	}
+	c->in.off = c->head.head_len;
+	rv_build(c, &rv, hv, &host, &hlen);
+	c->expect_continue = false;
+	for (k = 0; k < rv.nhdrs; k++)
+		if (hv[k].nlen == 6 && strncasecmp(hv[k].name, "expect", 6) == 0 &&
+		    hv[k].vlen == 12 && strncasecmp(hv[k].value, "100-continue", 12) == 0)
+			c->expect_continue = true;
+
+	if (c->gateway) {
+		vi = hx_vhost_for_gateway(m, c->entry_port, host, hlen, &gw, gwbuf, sizeof(gwbuf));
+	} else if (c->has_orig) {
+		svc = hx_service_for_vip(m, c->vip, c->vip_port);
+		if (svc >= 0)
+			vi = m->services[svc].vhost;
+	} else {
+		vi = hx_vhost_for_mesh_host(m, host, hlen);
+	}
+	rv.gateway = gw;
+	if (vi >= 0) {
+		vh = &m->vhosts[vi];
+		ri = hx_route_match(vh, &rv);
+		if (ri >= 0) {
+			c->rt = &vh->http[ri];
+			for (k = 0; k < c->rt->nmatches && !hit; k++)
+				if (hx_match_eval(&c->rt->matches[k], &rv))
+					hit = &c->rt->matches[k];
+		}
+	}
+	if (!c->rt) {
+		if (svc >= 0)
+			c->svc = svc;
+		hx_cli_local_reply(c, 503, "x-sluice-reason", "no-route");
+		return;
+	}
+	if (c->rt->has_redirect) {
+		do_redirect(c, &rv, host, hlen);
+		return;
+	}
+	if (draw_ppm(w, c->rt->fault.abort_ppm)) {
+		int code = c->rt->fault.abort_status ? (int)c->rt->fault.abort_status : 503;
+
+		if (c->rt->ndests)
+			c->svc = (int)c->rt->dests[0].service;
+		hx_cli_local_reply(c, code, "x-sluice-fault", "abort");
+		return;
+	}
+	/* destination: by the hash when the service hashes and the key is there */
+	has_hash = false;
+	if (c->rt->ndests) {
+		const struct sl_service *s0 = &m->services[c->rt->dests[0].service];
+		const struct sl_lb *lb = &s0->tp.lb;
+
+		if (lb->kind != SL_LB_CONSISTENT_HASH && c->rt->dests[0].subset >= 0)
+			lb = &s0->subsets[c->rt->dests[0].subset].tp.lb;
+		has_hash = hx_hash_request(lb, &rv, &hash);
+	}
+	pt = has_hash ? hash : hx_rand(w);
+	di = hx_pick_dest(c->rt, pt);
+	if (di < 0) {
+		hx_cli_local_reply(c, 503, "x-sluice-reason", "no-healthy-upstream");
+		return;
+	}
+	c->svc = (int)c->rt->dests[di].service;
+	c->subset = c->rt->dests[di].subset;
+	c->dest_port = hx_service_port(&m->services[c->svc], c->rt->dests[di].port, rv.port);
+	c->hash = hx_hash64(&hash, sizeof(hash), 0x5eed);
+	c->has_hash = false;
+	{
+		const struct sl_lb *elb = &hx_policy(m, (size_t)c->svc, c->subset)->lb;
+		uint64_t eh;
+
+		if (hx_hash_request(elb, &rv, &eh)) {
+			c->has_hash = true;
+			c->hash = eh;
+		}
+	}
+	/* upstream request: rebuilt head, then the body as it arrives */
+	c->rq.len = c->rq.off = 0;
+	build_upstream_head(c, &rv, hit);
+	c->replayable = true;
+	c->tries_left = c->rt->retries.set ? c->rt->retries.attempts : 0;
+	c->reuse_retry = 1;
+	if (c->expect_continue && !c->body_done)
+		hx_buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+	if (feed_body(c) < 0) {
+		hx_cli_local_reply(c, 400, "x-sluice-reason", "bad-body");
+		return;
+	}
+	if (draw_ppm(w, c->rt->fault.delay_ppm) && c->rt->fault.delay_ms) {
+		c->state = CS_DELAY;
+		c->delay_until = w->now + c->rt->fault.delay_ms;
+		c->deadline = c->delay_until;
+		return;
+	}
+	c->state = c->body_done ? CS_WAIT : CS_BODY;
+	if (hx_up_dispatch(c) < 0)
+		return;
+}
+
+/* Read from the client and move the connection along as far as it goes. */
+void hx_cli_pump(struct hx_cli *c)
+{
+	struct hx_worker *w = c->w;
+	int r;
+
+	for (;;) {
+		if (c->closing)
+			break;
+		if (c->state == CS_HEAD || c->state == CS_BODY) {
+			if (!c->rd_blocked && !c->eof && c->in.len - c->in.off < HX_HEAD_MAX + 1 &&
+			    (c->state == CS_HEAD || c->rq.len - c->rq.off < HX_REPLAY_MAX)) {
+				ssize_t n;
+				uint32_t room;
+
+				if (hx_buf_reserve(&c->in, HX_READ_CHUNK) < 0) {
+					c->closing = true;
+					break;
+				}
+				room = c->in.cap - c->in.len;
+				n = recv(c->fd, c->in.p + c->in.len, room, 0);
+				if (n == 0) {
+					c->eof = true;
+				} else if (n < 0) {
+					if (errno != EAGAIN && errno != EINTR)
+						c->eof = true;
+					c->rd_blocked = true;
+				} else {
+					if (c->in.len == 0 && c->state == CS_HEAD)
+						c->head_start = w->now;
+					c->in.len += (uint32_t)n;
+					c->last_active = w->now;
+					if ((uint32_t)n < room)
+						c->rd_blocked = true;
+				}
+			}
+		}
+		if (c->state == CS_HEAD) {
+			if (c->in.len == 0) {
+				if (c->eof)
+					c->closing = true;
+				break;
+			}
+			r = hx_head_feed(&c->parser, &c->head, c->in.p, c->in.off, c->in.len);
+			c->in.off = c->in.len;
+			if (r < 0) {
+				c->close_after = true;
+				c->body_done = false;
+				local_reply(c, c->head.err_status ? c->head.err_status : 400, NULL);
+				hx_cli_flush(c);
+				c->closing = true;
+				break;
+			}
+			if (r == 0) {
+				if (c->eof) {
+					c->closing = true;
+					break;
+				}
+				if (c->rd_blocked)
+					break;
+				continue;
+			}
+			start_request(c);
+			continue;
+		}
+		if (c->state == CS_BODY) {
+			if (feed_body(c) < 0) {
+				/* the upstream got a partial body: drop it */
+				if (!c->resp_started) {
+					if (c->up) {
+						c->up->cli = NULL;
+						hx_up_release(c->up, false);
+						c->up = NULL;
+					}
+					hx_cli_local_reply(c, 400, "x-sluice-reason", "bad-body");
+				}
+				c->closing = true;
+				break;
+			}
+			if (c->up)
+				hx_up_send(c->up);
+			if (c->body_done) {
+				c->state = CS_WAIT;
+				break;
+			}
+			if (c->eof) {
+				c->closing = true;
+				break;
+			}
+			if (c->rd_blocked || c->rq.len - c->rq.off >= HX_REPLAY_MAX)
+				break;
+			continue;
+		}
+		break;
+	}
+	hx_cli_flush(c);
+	if (c->closing && c->out.len == 0)
+		hx_cli_close(c);
+	else if (c->closing)
+		shutdown(c->fd, SHUT_RD);
+}

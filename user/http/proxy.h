@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to proxy.c and upstream.c: the per-worker loop's objects.
+ *
+ * A client connection carries at most one request in flight (HTTP/1.1
+ * pipelined requests wait in its input buffer). The request's upstream
+ * bytes (rebuilt head + raw, llhttp-validated body) go to one upstream
+ * connection taken from the worker's per-endpoint pool; they are kept
+ * whole while they fit HX_REPLAY_MAX so a retry can resend them.
+ */
+#ifndef SLUICE_HTTP_PROXY_H
+#define SLUICE_HTTP_PROXY_H
+
+#include <pthread.h>
+
+#include "http/hx.h"
+
+#define HX_OUT_HIGH	(256 * 1024)	/* stop reading upstream above this */
+
+enum hx_kind { HX_K_DEAD = 0, HX_K_LISTENER = 1, HX_K_CLIENT, HX_K_UPSTREAM, HX_K_WAKE };
+
+struct hx_buf {
+	char *p;
+	uint32_t len, cap;
+	uint32_t off;		/* bytes already sent / consumed */
+};
+
+int hx_buf_reserve(struct hx_buf *b, uint32_t more);
+int hx_buf_put(struct hx_buf *b, const void *d, size_t n);
+int hx_buf_puts(struct hx_buf *b, const char *s);
+void hx_buf_compact(struct hx_buf *b);
+void hx_buf_free(struct hx_buf *b);
+
+struct hx_listener {
+	int kind;
+	int fd;
+	uint16_t port;
+	bool gateway;
+	bool keep;		/* mark during reconcile */
+};
+
+enum hx_cstate {
+	CS_HEAD = 0,		/* waiting for a request head */
+	CS_DELAY,		/* fault delay running */
+	CS_BODY,		/* request dispatched, body still arriving */
+	CS_WAIT,		/* request complete, waiting for / relaying response */
+};
+
+struct hx_up;
+struct hx_worker;
+
+struct hx_cli {
+	int kind;
+	int fd;
+	struct hx_worker *w;
+	struct hx_cli *prev, *next;
+	struct hx_cli *dead_next;
+	llhttp_t parser;
+	struct hx_head head;
+	struct hx_buf in;	/* request head at in.p[0..) */
+	struct hx_buf out;	/* to the client */
+	enum hx_cstate state;
+	bool gateway, close_after, rd_blocked, eof, closing;
+	uint16_t entry_port;
+	uint8_t peer[16];
+	uint16_t peer_port;
+	int workload;
+	bool has_orig;
+	uint8_t vip[16];
+	uint16_t vip_port;
+	uint64_t deadline;	/* 0 = none */
+	uint64_t last_active;
+
+	/* the request in flight */
+	struct hx_snap *snap;
+	const struct sl_route *rt;
+	int svc, subset, ep;
+	struct hx_up *up;
+	struct hx_buf rq;	/* upstream request bytes; rq.off = sent */
+	bool replayable, body_done, resp_started, is_head, idempotent, http10, counted;
+	bool expect_continue;
+	uint32_t tries_left, reuse_retry;
+	uint64_t t_start, req_deadline, try_deadline, delay_until;
+	int status;		/* final status, for metrics */
+	uint16_t dest_port;	/* service port of the chosen destination */
+	bool has_hash;		/* endpoint by rendezvous hash */
+	uint64_t hash;
+	uint64_t head_start;	/* first byte of the head being read */
+};
+
+struct hx_pool {
+	uint8_t addr[16];
+	uint16_t port;
+	struct hx_up *idle;
+	uint32_t nidle;
+};
+
+struct hx_up {
+	int kind;
+	int fd;
+	struct hx_worker *w;
+	struct hx_cli *cli;	/* NULL when idle in the pool */
+	struct hx_pool *pool;
+	struct hx_up *next_idle;
+	struct hx_up *dead_next;
+	llhttp_t parser;
+	struct hx_head head;
+	struct hx_buf in;
+	bool connected, reused, rd_blocked;
+	uint64_t idle_since;
+	uint32_t nreqs;
+};
+
+struct hx_worker {
+	int id;
+	int ep;
+	int wake_fd;
+	int wake_kind;
+	struct hx_listener *ls;
+	size_t nls;
+	struct hx_snap *snap;
+	uint64_t snap_gen;
+	struct hx_metrics *mx;
+	struct hx_cli *clis;
+	struct hx_cli *dead_clis;	/* freed after the event batch */
+	struct hx_up *dead_ups;
+	uint32_t nclis;
+	struct hx_pool **pools;
+	size_t npools;
+	uint64_t rng;
+	uint64_t now;
+	pthread_t thr;
+};
+
+uint64_t hx_rand(struct hx_worker *w);
+
+/* proxy.c */
+void hx_cli_close(struct hx_cli *c);
+void hx_cli_flush(struct hx_cli *c);
+void hx_cli_local_reply(struct hx_cli *c, int code, const char *hname, const char *hval);
+void hx_cli_request_done(struct hx_cli *c);
+void hx_cli_pump(struct hx_cli *c);
+const char *hx_reason(int code);
+
+/* upstream.c */
+int hx_up_dispatch(struct hx_cli *c);	/* pick endpoint, connect, send */
+void hx_up_event(struct hx_up *u, uint32_t ev);
+void hx_up_send(struct hx_up *u);
+void hx_up_release(struct hx_up *u, bool reusable);
+void hx_up_resume_read(struct hx_up *u);
+void hx_up_timeout(struct hx_cli *c);
+void hx_pool_reap(struct hx_worker *w);
+void hx_reap_dead(struct hx_worker *w);
+
+#endif /* SLUICE_HTTP_PROXY_H */

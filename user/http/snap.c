@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Policy snapshots. A snapshot is the model plus the runtime state that goes
+ * with its indices (round-robin cursors, requests in flight, outlier
+ * ejections). Reload builds a new snapshot beside the live one and publishes
+ * it with one pointer swap under a mutex; every request takes a reference on
+ * the snapshot current when its head completed and drops it when it ends, so
+ * requests in flight finish on the policy they started on, and the old model
+ * is freed by whoever drops the last reference.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "http/hx.h"
+
+static pthread_mutex_t snap_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct hx_snap *snap_cur;
+static uint64_t snap_gen_ctr;
+
+struct hx_snap *hx_snap_new(struct sl_model *m, bool owns_model, uint64_t gen)
+{
+	struct hx_snap *s = calloc(1, sizeof(*s));
+	size_t i;
+
+	if (!s)
+		return NULL;
+	s->m = m;
+	s->owns_model = owns_model;
+	s->gen = gen;
+	s->refs = 1;
+	s->svc = calloc(m->nservices ? m->nservices : 1, sizeof(*s->svc));
+	if (!s->svc)
+		goto fail;
+	for (i = 0; i < m->nservices; i++) {
+		const struct sl_service *sv = &m->services[i];
+
+		s->svc[i].eps = calloc(sv->nendpoints ? sv->nendpoints : 1, sizeof(struct hx_ep_state));
+		s->svc[i].subsets = calloc(sv->nsubsets + 1, sizeof(struct hx_subset_state));
+		if (!s->svc[i].eps || !s->svc[i].subsets)
+			goto fail;
+	}
+	return s;
+fail:
+	s->owns_model = false;
+	hx_snap_put(s);
+	return NULL;
+}
+
+void hx_snap_ref(struct hx_snap *s)
+{
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+}
+
+void hx_snap_put(struct hx_snap *s)
+{
+	size_t i;
+
+	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	if (s->svc)
+		for (i = 0; i < s->m->nservices; i++) {
+			free(s->svc[i].eps);
+			free(s->svc[i].subsets);
+		}
+	free(s->svc);
+	if (s->owns_model)
+		sl_model_free(s->m);
+	free(s);
+}
+
+struct hx_snap *hx_snap_get(void)
+{
+	struct hx_snap *s;
+
+	pthread_mutex_lock(&snap_mu);
+	s = snap_cur;
+	if (s)
+		hx_snap_ref(s);
+	pthread_mutex_unlock(&snap_mu);
+	return s;
+}
+
+void hx_snap_publish(struct hx_snap *s)
+{
+	struct hx_snap *old;
+
+	pthread_mutex_lock(&snap_mu);
+	old = snap_cur;
+	snap_cur = s;
+	__atomic_add_fetch(&snap_gen_ctr, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&snap_mu);
+	hx_snap_put(old);
+}
+
+uint64_t hx_snap_gen(void)
+{
+	return __atomic_load_n(&snap_gen_ctr, __ATOMIC_ACQUIRE);
+}
+
+/* Load and check; the model is refused (and the caller keeps the old one)
+ * on any error diagnostic. */
+int hx_snap_load(const char *const *paths, size_t n, struct hx_snap **out)
+{
+	struct sl_diags d;
+	struct sl_model *m = NULL;
+	int err;
+
+	*out = NULL;
+	sl_diags_init(&d);
+	err = sl_model_load(paths, n, &d, &m);
+	if (d.n)
+		sl_diags_print(&d, stderr);
+	sl_diags_free(&d);
+	if (err < 0 || !m)
+		return err < 0 ? err : -EINVAL;
+	*out = hx_snap_new(m, true, hx_snap_gen() + 1);
+	if (!*out) {
+		sl_model_free(m);
+		return -ENOMEM;
+	}
+	return 0;
+}

@@ -1,0 +1,678 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The upstream side: endpoint choice, the per-worker connection pool, the
+ * response relay, retries and time-outs.
+ *
+ * Retries (VirtualService retries): none unless configured. A try is retried
+ * while attempts remain, the route timeout has not passed, no response byte
+ * went to the client, the request bytes were all kept (HX_REPLAY_MAX), the
+ * method is idempotent or retryOn has `non-idempotent`, and the failure is
+ * in retryOn: `connect-failure` (refused/unreachable/connect timeout),
+ * `reset` (closed before a response head), `5xx` (any 5xx, resets, connect
+ * failures and per-try time-outs), `gateway-error` (502/503/504, resets,
+ * connect failures, per-try time-outs), `retriable-4xx` (409). retryOn empty
+ * means Istio's default: connect-failure, refused-stream and 503. Each retry
+ * picks an endpoint again inside the same subset.
+ *
+ * Independently of retries, a request sent on a pooled keep-alive connection
+ * that the backend had already closed (reset before any response byte) is
+ * resent once on a fresh connection when the method is idempotent: that
+ * race is ours, not the user's.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "http/proxy.h"
+#include "sluice/abi.h"
+
+#define HX_CONNECT_TIMEOUT_MS	10000
+#define HX_POOL_IDLE_MAX	512
+
+enum fail_kind { FAIL_CONNECT, FAIL_RESET, FAIL_TIMEOUT };
+
+void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
+		     const struct sl_header_ops *ops, bool skip_host);
+
+static void finish(struct hx_cli *c)
+{
+	hx_cli_request_done(c);
+	hx_cli_pump(c);		/* may free c */
+}
+
+static void reply(struct hx_cli *c, int code, const char *reason)
+{
+	hx_cli_local_reply(c, code, "x-sluice-reason", reason);
+	hx_cli_pump(c);		/* may free c */
+}
+
+/* ---- pool ------------------------------------------------------------------ */
+
+static struct hx_pool *pool_find(struct hx_worker *w, const uint8_t addr[16], uint16_t port)
+{
+	struct hx_pool *np, **nv;
+	size_t i;
+
+	for (i = 0; i < w->npools; i++)
+		if (w->pools[i]->port == port && memcmp(w->pools[i]->addr, addr, 16) == 0)
+			return w->pools[i];
+	if (w->npools >= 4096)
+		return NULL;	/* pathological: connections go unpooled */
+	nv = realloc(w->pools, (w->npools + 1) * sizeof(*nv));
+	if (!nv)
+		return NULL;
+	w->pools = nv;
+	np = calloc(1, sizeof(*np));
+	if (!np)
+		return NULL;
+	memcpy(np->addr, addr, 16);
+	np->port = port;
+	w->pools[w->npools++] = np;
+	return np;
+}
+
+static void up_free(struct hx_up *u)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+	hx_buf_free(&u->in);
+	u->kind = HX_K_DEAD;
+	u->dead_next = u->w->dead_ups;
+	u->w->dead_ups = u;
+}
+
+void hx_reap_dead(struct hx_worker *w)
+{
+	while (w->dead_ups) {
+		struct hx_up *u = w->dead_ups;
+
+		w->dead_ups = u->dead_next;
+		free(u);
+	}
+	while (w->dead_clis) {
+		struct hx_cli *c = w->dead_clis;
+
+		w->dead_clis = c->dead_next;
+		free(c);
+	}
+}
+
+static void pool_unlink(struct hx_up *u)
+{
+	struct hx_up **pp;
+
+	if (!u->pool)
+		return;
+	for (pp = &u->pool->idle; *pp; pp = &(*pp)->next_idle)
+		if (*pp == u) {
+			*pp = u->next_idle;
+			u->pool->nidle--;
+			break;
+		}
+}
+
+/* Done with an upstream connection: back to the idle list when the last
+ * exchange left it clean, else closed. */
+void hx_up_release(struct hx_up *u, bool reusable)
+{
+	struct hx_pool *p;
+
+	u->cli = NULL;
+	p = u->pool;
+	if (!reusable || !p || p->nidle >= HX_POOL_IDLE_MAX || u->in.len != u->in.off) {
+		up_free(u);
+		return;
+	}
+	u->in.len = u->in.off = 0;
+	u->idle_since = u->w->now;
+	u->next_idle = p->idle;
+	u->rd_blocked = false;
+	p->idle = u;
+	p->nidle++;
+}
+
+/* Idle connections older than a minute go. */
+void hx_pool_reap(struct hx_worker *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->npools; i++) {
+		struct hx_up **pp = &w->pools[i]->idle;
+
+		while (*pp) {
+			struct hx_up *u = *pp;
+
+			if (w->now - u->idle_since > 60000) {
+				*pp = u->next_idle;
+				w->pools[i]->nidle--;
+				up_free(u);
+			} else {
+				pp = &u->next_idle;
+			}
+		}
+	}
+}
+
+static void sockaddr_of(const uint8_t a[16], uint16_t port, struct sockaddr_storage *ss,
+			socklen_t *len)
+{
+	static const uint8_t v4m[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	memset(ss, 0, sizeof(*ss));
+	if (memcmp(a, v4m, 12) == 0) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		memcpy(&s4->sin_addr, a + 12, 4);
+		*len = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, a, 16);
+		*len = sizeof(*s6);
+	}
+}
+
+/* A pooled connection, or a new one with its connect() under way. */
+static struct hx_up *up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port,
+			    int *err)
+{
+	struct hx_pool *p = pool_find(w, addr, port);
+	struct sockaddr_storage ss;
+	struct epoll_event ev;
+	socklen_t sl;
+	struct hx_up *u;
+	int one = 1, mark = SLUICE_HELPER_MARK;
+
+	*err = 0;
+	if (p && p->idle) {
+		u = p->idle;
+		p->idle = u->next_idle;
+		p->nidle--;
+		u->next_idle = NULL;
+		u->reused = true;
+		return u;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	u->kind = HX_K_UPSTREAM;
+	u->w = w;
+	u->pool = p;
+	sockaddr_of(addr, port, &ss, &sl);
+	u->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (u->fd < 0) {
+		*err = -errno;
+		free(u);
+		return NULL;
+	}
+	setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* never steered back to us by the connect hook; needs CAP_NET_ADMIN */
+	setsockopt(u->fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	if (connect(u->fd, (struct sockaddr *)&ss, sl) == 0) {
+		u->connected = true;
+	} else if (errno != EINPROGRESS) {
+		*err = -errno;
+		up_free(u);
+		return NULL;
+	}
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = u;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, u->fd, &ev) < 0) {
+		*err = -errno;
+		up_free(u);
+		return NULL;
+	}
+	return u;
+}
+
+/* ---- dispatch ---------------------------------------------------------------- */
+
+static void set_deadline(struct hx_cli *c, uint64_t connect_dl)
+{
+	uint64_t d = 0;
+
+	if (c->req_deadline)
+		d = c->req_deadline;
+	if (c->try_deadline && (!d || c->try_deadline < d))
+		d = c->try_deadline;
+	if (connect_dl && (!d || connect_dl < d))
+		d = connect_dl;
+	c->deadline = d;
+}
+
+static uint32_t pool_limit(const struct sl_conn_pool *p)
+{
+	uint32_t lim = 0, l2;
+
+	if (p->http2_max_requests)
+		lim = p->http2_max_requests;
+	if (p->tcp_max_connections || p->http1_max_pending) {
+		l2 = (p->tcp_max_connections ? p->tcp_max_connections : 1024) +
+		     (p->http1_max_pending ? p->http1_max_pending : 1024);
+		if (!lim || l2 < lim)
+			lim = l2;
+	}
+	return lim;
+}
+
+static void try_failed(struct hx_cli *c, enum fail_kind kind);
+
+/*
+ * Contract: start (or restart, on retry) the current request's try. On a
+ * local answer (overflow, no healthy endpoint, failure without retry) the
+ * request is finished here and -1 returned; the client may then be gone.
+ */
+int hx_up_dispatch(struct hx_cli *c)
+{
+	struct hx_worker *w = c->w;
+	const struct sl_model *m = c->snap->m;
+	const struct sl_service *s = &m->services[c->svc];
+	const struct sl_traffic_policy *tp = hx_policy(m, (size_t)c->svc, c->subset);
+	struct hx_svc_state *ss = &c->snap->svc[c->svc];
+	int slot = c->subset >= 0 ? c->subset : (int)s->nsubsets, ep, err;
+	const struct sl_endpoint *e;
+	uint16_t port;
+	struct hx_up *u;
+
+	if (!c->counted) {
+		uint32_t lim = pool_limit(&tp->pool);
+		int32_t act = __atomic_add_fetch(&ss->subsets[slot].active, 1, __ATOMIC_RELAXED);
+
+		if (lim && (uint32_t)act > lim) {
+			__atomic_sub_fetch(&ss->subsets[slot].active, 1, __ATOMIC_RELAXED);
+			hx_cli_local_reply(c, 503, "x-sluice-overflow", "1");
+			if (!c->closing)
+				hx_cli_pump(c);
+			return -1;
+		}
+		c->counted = true;
+		c->ep = -1;
+		c->req_deadline = c->rt->timeout_ms ? w->now + c->rt->timeout_ms : 0;
+	}
+	ep = hx_pick_endpoint(m, c->snap->svc, (size_t)c->svc, c->subset, c->has_hash, c->hash,
+			      hx_rand(w), w->now);
+	if (ep < 0) {
+		reply(c, 503, "no-healthy-upstream");
+		return -1;
+	}
+	if (c->ep >= 0)
+		__atomic_sub_fetch(&ss->eps[c->ep].active, 1, __ATOMIC_RELAXED);
+	c->ep = ep;
+	__atomic_add_fetch(&ss->eps[ep].active, 1, __ATOMIC_RELAXED);
+	e = &s->endpoints[ep];
+	port = hx_endpoint_port(s, e, c->dest_port);
+	c->try_deadline = c->rt->retries.per_try_timeout_ms ?
+			  w->now + c->rt->retries.per_try_timeout_ms : 0;
+	u = up_get(w, e->ip.addr, port, &err);
+	if (!u) {
+		try_failed(c, FAIL_CONNECT);
+		return -1;
+	}
+	u->cli = c;
+	c->up = u;
+	llhttp_init(&u->parser, HTTP_RESPONSE, &hx_resp_settings);
+	hx_head_reset(&u->head);
+	u->head.skip_body = c->is_head;
+	u->in.len = u->in.off = 0;
+	c->rq.off = 0;
+	set_deadline(c, u->connected ? 0 :
+		     w->now + (tp->pool.tcp_connect_timeout_ms ? tp->pool.tcp_connect_timeout_ms :
+			       HX_CONNECT_TIMEOUT_MS));
+	if (u->connected)
+		hx_up_send(u);
+	return 0;
+}
+
+/* Send what the request has for the upstream. Sent bytes are dropped only
+ * once the request is no longer replayable. */
+void hx_up_send(struct hx_up *u)
+{
+	struct hx_cli *c = u->cli;
+
+	if (!c || !u->connected)
+		return;
+	while (c->rq.off < c->rq.len) {
+		ssize_t n = send(u->fd, c->rq.p + c->rq.off, c->rq.len - c->rq.off, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return;	/* the read side reports the reset */
+		}
+		c->rq.off += (uint32_t)n;
+	}
+	if (!c->replayable && c->rq.off == c->rq.len)
+		c->rq.off = c->rq.len = 0;
+}
+
+static uint32_t retry_bits(const struct sl_route *rt)
+{
+	uint32_t b = rt->retries.retry_on;
+
+	if (!b)
+		b = SL_RETRY_CONNECT_FAILURE | SL_RETRY_REFUSED_STREAM;
+	return b;
+}
+
+static bool may_retry(struct hx_cli *c)
+{
+	if (!c->replayable || c->resp_started || c->tries_left == 0)
+		return false;
+	if (c->req_deadline && c->w->now >= c->req_deadline)
+		return false;
+	if (!c->idempotent && !(retry_bits(c->rt) & SL_RETRY_NON_IDEMPOTENT))
+		return false;
+	return true;
+}
+
+static bool status_retryable(struct hx_cli *c, int st)
+{
+	uint32_t b = retry_bits(c->rt);
+
+	if (!c->rt->retries.retry_on && st == 503)
+		return true;
+	if ((b & SL_RETRY_5XX) && st >= 500)
+		return true;
+	if ((b & SL_RETRY_GATEWAY_ERROR) && (st == 502 || st == 503 || st == 504))
+		return true;
+	if ((b & SL_RETRY_RETRIABLE_4XX) && st == 409)
+		return true;
+	return false;
+}
+
+static void drop_up(struct hx_cli *c)
+{
+	if (c->up) {
+		c->up->cli = NULL;
+		hx_up_release(c->up, false);
+		c->up = NULL;
+	}
+}
+
+/* A try ended without a response head. Retry when allowed, else answer. */
+static void try_failed(struct hx_cli *c, enum fail_kind kind)
+{
+	uint32_t b = retry_bits(c->rt), want;
+	bool reused = c->up && c->up->reused;
+
+	drop_up(c);
+	if (kind == FAIL_RESET && reused && c->reuse_retry && c->replayable && c->idempotent &&
+	    !c->resp_started) {
+		c->reuse_retry = 0;
+		hx_up_dispatch(c);
+		return;
+	}
+	hx_outlier_report(c->snap->m, c->snap->svc, (size_t)c->svc, c->subset, c->ep, 0,
+			  c->w->now);
+	want = SL_RETRY_5XX | SL_RETRY_GATEWAY_ERROR;
+	if (kind == FAIL_CONNECT)
+		want |= SL_RETRY_CONNECT_FAILURE;
+	if (kind == FAIL_RESET)
+		want |= SL_RETRY_RESET;
+	if ((b & want) && may_retry(c)) {
+		c->tries_left--;
+		hx_up_dispatch(c);
+		return;
+	}
+	if (kind == FAIL_TIMEOUT)
+		reply(c, 504, "upstream-timeout");
+	else if (kind == FAIL_CONNECT)
+		reply(c, 502, "upstream-connect-failure");
+	else
+		reply(c, 502, "upstream-reset");
+}
+
+/* A client deadline passed while its request is with an upstream. */
+void hx_up_timeout(struct hx_cli *c)
+{
+	uint64_t now = c->w->now;
+
+	if (c->resp_started) {
+		c->deadline = 0;
+		return;
+	}
+	if (c->req_deadline && now >= c->req_deadline) {
+		drop_up(c);
+		hx_outlier_report(c->snap->m, c->snap->svc, (size_t)c->svc, c->subset, c->ep, 0,
+				  now);
+		c->close_after = c->close_after || !c->body_done;
+		reply(c, 504, "upstream-timeout");
+		return;
+	}
+	if (c->try_deadline && now >= c->try_deadline) {
+		try_failed(c, FAIL_TIMEOUT);
+		return;
+	}
+	if (c->up && !c->up->connected) {
+		try_failed(c, FAIL_CONNECT);
+		return;
+	}
+	set_deadline(c, 0);
+}
+
+/* ---- response ------------------------------------------------------------------ */
+
+/* The response head is in: retry it away, or relay it. Returns false when
+ * the try was abandoned (c may be gone). */
+static bool on_resp_head(struct hx_up *u)
+{
+	struct hx_cli *c = u->cli;
+	struct hx_buf *o = &c->out;
+	int st = u->parser.status_code;
+	char line[64];
+
+	hx_outlier_report(c->snap->m, c->snap->svc, (size_t)c->svc, c->subset, c->ep, st,
+			  c->w->now);
+	if (status_retryable(c, st) && may_retry(c)) {
+		c->tries_left--;
+		drop_up(c);
+		hx_up_dispatch(c);
+		return false;
+	}
+	if (!c->is_head && st != 204 && st != 304 &&
+	    !(u->parser.flags & (F_CHUNKED | F_CONTENT_LENGTH)))
+		c->close_after = true;	/* body ends at upstream EOF */
+	if (!c->body_done)
+		c->close_after = true;
+	snprintf(line, sizeof(line), "HTTP/1.1 %d ", st);
+	hx_buf_puts(o, line);
+	hx_buf_put(o, u->in.p + u->head.status.off, u->head.status.len);
+	hx_buf_put(o, "\r\n", 2);
+	hx_copy_headers(o, &u->head, u->in.p, &c->rt->resp_headers, false);
+	if (c->close_after)
+		hx_buf_puts(o, "connection: close\r\n");
+	else if (c->http10)
+		hx_buf_puts(o, "connection: keep-alive\r\n");
+	hx_buf_put(o, "\r\n", 2);
+	c->resp_started = true;
+	c->status = st;
+	c->deadline = 0;
+	u->in.off = u->head.head_len;
+	return true;
+}
+
+static void on_resp_complete(struct hx_up *u)
+{
+	struct hx_cli *c = u->cli;
+	bool reuse = llhttp_should_keep_alive(&u->parser) && u->in.off == u->in.len &&
+		     c->body_done && c->rq.off == c->rq.len;
+
+	c->up = NULL;
+	hx_up_release(u, reuse);
+	finish(c);
+}
+
+/* Relay body bytes from u->in to the client, raw, as llhttp delimits them. */
+static int relay_body(struct hx_up *u)
+{
+	struct hx_cli *c = u->cli;
+	const char *start = u->in.p + u->in.off;
+	size_t n = u->in.len - u->in.off, used;
+	enum llhttp_errno e;
+
+	if (n == 0)
+		return 0;
+	u->head.base = u->in.p;
+	e = llhttp_execute(&u->parser, start, n);
+	if (e == HPE_OK) {
+		used = n;
+	} else if (e == HPE_PAUSED && u->head.msg_done) {
+		used = (size_t)(llhttp_get_error_pos(&u->parser) - start);
+		llhttp_resume(&u->parser);
+	} else {
+		return -EBADMSG;
+	}
+	hx_buf_put(&c->out, start, used);
+	u->in.off += (uint32_t)used;
+	return u->head.msg_done ? 1 : 0;
+}
+
+/* Read and relay until the socket is drained, the client is full or the
+ * response ends; every exit leaves c alive or freed, never half-done. */
+static void up_readable(struct hx_up *u, bool hup)
+{
+	struct hx_cli *c = u->cli;
+	bool eof = false, drained = false;
+	int r;
+
+	for (;;) {
+		if (!u->head.done && u->in.len > u->in.off) {
+			r = hx_head_feed(&u->parser, &u->head, u->in.p, u->in.off, u->in.len);
+			u->in.off = u->in.len;
+			if (r < 0) {
+				drop_up(c);
+				reply(c, 502, "bad-upstream-response");
+				return;
+			}
+			if (r == 1 && u->parser.status_code < 200) {
+				/* 1xx interim: drop it, parse what follows */
+				u->in.off = u->head.head_len;
+				hx_buf_compact(&u->in);
+				llhttp_init(&u->parser, HTTP_RESPONSE, &hx_resp_settings);
+				hx_head_reset(&u->head);
+				u->head.skip_body = c->is_head;
+				continue;
+			}
+			if (r == 1 && !on_resp_head(u))
+				return;
+		}
+		if (u->head.done) {
+			r = relay_body(u);
+			if (r < 0) {
+				c->close_after = true;
+				c->closing = true;
+				drop_up(c);
+				hx_cli_pump(c);
+				return;
+			}
+			if (r == 1) {
+				on_resp_complete(u);
+				return;
+			}
+		}
+		if (eof) {
+			if (!u->head.done) {
+				try_failed(c, FAIL_RESET);
+			} else if (llhttp_finish(&u->parser) == HPE_OK && u->head.msg_done) {
+				c->close_after = true;
+				on_resp_complete(u);
+			} else {
+				c->closing = true;
+				drop_up(c);
+				hx_cli_pump(c);
+			}
+			return;
+		}
+		if (drained) {
+			hx_cli_flush(c);
+			return;
+		}
+		if (c->out.len - c->out.off >= HX_OUT_HIGH) {
+			hx_cli_flush(c);
+			if (c->out.len - c->out.off >= HX_OUT_HIGH) {
+				u->rd_blocked = true;
+				return;
+			}
+		}
+		if (u->head.done && u->in.off > 0)
+			hx_buf_compact(&u->in);
+		if (hx_buf_reserve(&u->in, 16384) < 0) {
+			eof = true;
+			continue;
+		}
+		{
+			uint32_t room = u->in.cap - u->in.len;
+			ssize_t n = recv(u->fd, u->in.p + u->in.len, room, 0);
+
+			if (n > 0) {
+				u->in.len += (uint32_t)n;
+				drained = (uint32_t)n < room && !hup;
+			} else if (n == 0) {
+				eof = true;
+			} else if (errno == EAGAIN || errno == EINTR) {
+				drained = true;
+			} else {
+				eof = true;
+			}
+		}
+	}
+}
+
+void hx_up_resume_read(struct hx_up *u)
+{
+	u->rd_blocked = false;
+	if (u->cli)
+		up_readable(u, false);
+}
+
+void hx_up_event(struct hx_up *u, uint32_t ev)
+{
+	struct hx_cli *c = u->cli;
+
+	if (!c) {
+		/* idle in the pool: any event means the backend closed or spoke
+		 * out of turn; either way it is not reusable */
+		pool_unlink(u);
+		up_free(u);
+		return;
+	}
+	if (!u->connected && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+		int err = 0;
+		socklen_t l = sizeof(err);
+
+		if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err ||
+		    (ev & (EPOLLERR | EPOLLHUP))) {
+			try_failed(c, FAIL_CONNECT);
+			return;
+		}
+		u->connected = true;
+		set_deadline(c, 0);
+	}
+	if (ev & EPOLLOUT) {
+		hx_up_send(u);
+		if (c->state == CS_BODY && c->rq.len - c->rq.off < HX_REPLAY_MAX) {
+			hx_cli_pump(c);	/* may free c and u */
+			return;
+		}
+	}
+	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		if (u->rd_blocked)
+			return;
+		up_readable(u, (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+	}
+}
