@@ -244,6 +244,7 @@ struct sl_route {
 	struct sl_dest mirror;
 	uint32_t mirror_ppm;
 	struct sl_pos pos;
+	uint64_t hash;			/* canonical hash of the route as written (diff) */
 };
 
 /* A compiled VirtualService. */
@@ -348,8 +349,8 @@ struct sl_model {
 	void *arena;			/* owner of everything above */
 };
 
-/* Load files and directories (directories: *.yaml, *.yml, sorted, not
- * recursive) into one model. Returns 0 and sets *out on success; on any error
+/* Load files and directories (directories: *.yaml, *.yml, sorted, recursing
+ * into subdirectories; hidden entries skipped) into one model. Returns 0 and sets *out on success; on any error
  * returns -EINVAL, leaves *out NULL, and every problem (errors and warnings)
  * is in diags. Warnings alone do not fail the load. */
 int sl_model_load(const char *const *paths, size_t npaths,

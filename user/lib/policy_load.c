@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Entry points of the policy front-end: read files and directories, split
+ * multi-document YAML with libyaml, check each document's envelope
+ * (apiVersion, kind, metadata, spec), hand the spec to the kind's parser,
+ * then resolve everything into one struct sl_model. Any error anywhere
+ * fails the whole load: nothing is partly applied.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+
+#include "lib/policy_int.h"
+
+enum pl_group { GRP_ISTIO, GRP_SLUICE };
+
+static const struct {
+	const char *kind;
+	enum pl_group group;
+} kinds[] = {
+	{ "ServiceEntry", GRP_ISTIO },
+	{ "WorkloadEntry", GRP_ISTIO },
+	{ "DestinationRule", GRP_ISTIO },
+	{ "VirtualService", GRP_ISTIO },
+	{ "Gateway", GRP_ISTIO },
+	{ "Sidecar", GRP_ISTIO },
+	{ "MeshConfig", GRP_SLUICE },
+};
+
+static const char *const istio_versions[] = {
+	"networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1", NULL,
+};
+static const char *const sluice_versions[] = { "sluice.io/v1alpha1", NULL };
+
+/* Kubernetes object names: DNS-1123 subdomain, at most 253 characters. */
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.';
+		if (!ok)
+			return false;
+	}
+	return s[0] != '-' && s[0] != '.' && s[n - 1] != '-' && s[n - 1] != '.';
+}
+
+static int add_object(struct pl_ctx *c, const char *kind, const char *ns, const char *name,
+		      uint64_t hash, struct sl_pos pos)
+{
+	if (pl_grow((void **)&c->obj, &c->cobj, c->nobj, sizeof(*c->obj)))
+		return -ENOMEM;
+	struct sl_object *o = &c->obj[c->nobj++];
+	o->kind = sl_arena_strdup(c->a, kind);
+	o->ns = sl_arena_strdup(c->a, ns);
+	o->name = sl_arena_strdup(c->a, name);
+	o->hash = hash;
+	o->pos = pos;
+	return o->kind && o->ns && o->name ? 0 : -ENOMEM;
+}
+
+/* One YAML document: envelope checks, then the kind's parser. Errors are
+ * reported into c->d; the return value only signals out-of-memory. */
+static int load_doc(struct pl_ctx *c, yaml_node_t *root)
+{
+	if (pl_is_null(root))
+		return 0;
+	if (!pl_check_map(c, root, "Object", "the document"))
+		return 0;
+	char *api = NULL, *kind = NULL, *name = NULL, *ns = NULL;
+	yaml_node_t *api_n, *kind_n, *name_n, *ns_n;
+	if (pl_req_str(c, root, "kind", &kind, &kind_n) < 0)
+		return 0;
+	size_t k;
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (!strcmp(kinds[k].kind, kind))
+			break;
+	if (k == sizeof(kinds) / sizeof(kinds[0])) {
+		pl_err(c, PL_E_KIND, kind_n,
+		       "unknown kind \"%s\" (accepted: ServiceEntry, WorkloadEntry, DestinationRule, "
+		       "VirtualService, Gateway, Sidecar, MeshConfig)", kind);
+		return 0;
+	}
+	if (pl_req_str(c, root, "apiVersion", &api, &api_n) < 0)
+		return 0;
+	const char *const *vers = kinds[k].group == GRP_ISTIO ? istio_versions : sluice_versions;
+	bool api_ok = false;
+	for (size_t i = 0; vers[i]; i++)
+		api_ok |= !strcmp(vers[i], api);
+	if (!api_ok) {
+		pl_err(c, PL_E_APIVER, api_n, "unknown apiVersion \"%s\" for %s (accepted: %s%s%s)",
+		       api, kind, vers[0], vers[1] ? ", ..." : "", vers[1] ? vers[2] : "");
+		return 0;
+	}
+	yaml_node_t *meta = pl_get(c, root, "metadata");
+	bool is_mesh = kinds[k].group == GRP_SLUICE;
+	if (!meta && !is_mesh) {
+		pl_err(c, PL_E_REQUIRED, root, "missing required field \"metadata\"");
+		return 0;
+	}
+	if (meta) {
+		if (!pl_check_map(c, meta, "ObjectMeta", "metadata"))
+			return 0;
+		int r = is_mesh ? pl_str(c, meta, "name", &name, &name_n)
+				: pl_req_str(c, meta, "name", &name, &name_n);
+		if (r < 0)
+			return 0;
+		if (name && !valid_name(name)) {
+			pl_err(c, PL_E_VALUE, name_n,
+			       "bad name \"%s\": lower-case letters, digits, '-' and '.' only", name);
+			return 0;
+		}
+		if (pl_str(c, meta, "namespace", &ns, &ns_n) < 0)
+			return 0;
+		if (ns && !valid_name(ns)) {
+			pl_err(c, PL_E_VALUE, ns_n, "bad namespace \"%s\"", ns);
+			return 0;
+		}
+		yaml_node_t *ann = pl_get(c, meta, "annotations");
+		if (ann && !pl_is_null(ann) && ann->type != YAML_MAPPING_NODE) {
+			pl_err(c, PL_E_TYPE, ann, "annotations must be a map of strings");
+			return 0;
+		}
+	}
+	if (!name)
+		name = sl_arena_strdup(c->a, "mesh");
+	if (!ns)
+		ns = sl_arena_strdup(c->a, "default");
+	if (!name || !ns)
+		return -ENOMEM;
+	yaml_node_t *spec = pl_get(c, root, "spec");
+	if (!spec || pl_is_null(spec)) {
+		pl_err(c, PL_E_REQUIRED, root, "missing required field \"spec\"");
+		return 0;
+	}
+	struct sl_pos pos = pl_pos(c, root);
+	int r = add_object(c, kind, ns, name, pl_hash(c, spec), pos);
+	if (r)
+		return r;
+	switch (k) {
+	case 0:
+		return pl_parse_service_entry(c, spec, name, ns, pos);
+	case 1:
+		return pl_parse_workload_entry(c, spec, meta, name, ns, pos);
+	case 2:
+		return pl_parse_destination_rule(c, spec, name, ns, pos);
+	case 3:
+		return pl_parse_virtual_service(c, spec, name, ns, pos);
+	case 4:
+		return pl_parse_gateway(c, spec, name, ns, pos);
+	case 5:
+		return pl_parse_sidecar(c, spec, name, ns, pos);
+	default:
+		return pl_parse_mesh_config(c, spec, pos);
+	}
+}
+
+/* All documents of one buffer. A syntax error stops this buffer (libyaml
+ * cannot resume) but other files are still checked. */
+static int load_buf(struct pl_ctx *c, const char *name, const char *buf, size_t len)
+{
+	yaml_parser_t parser;
+	int rc = 0;
+	c->file = sl_arena_strdup(c->a, name);
+	if (!c->file || !yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	for (;;) {
+		yaml_document_t doc;
+		if (!yaml_parser_load(&parser, &doc)) {
+			struct sl_pos p = { .file = c->file,
+					    .line = (int)parser.problem_mark.line + 1,
+					    .col = (int)parser.problem_mark.column + 1 };
+			sl_diag_add(c->d, SL_SEV_ERROR, PL_E_YAML, p, "YAML syntax error: %s%s%s",
+				    parser.problem ? parser.problem : "cannot parse",
+				    parser.context ? " " : "", parser.context ? parser.context : "");
+			break;
+		}
+		yaml_node_t *root = yaml_document_get_root_node(&doc);
+		if (!root) {
+			yaml_document_delete(&doc);
+			break;
+		}
+		size_t nodes = (size_t)(doc.nodes.top - doc.nodes.start);
+		c->doc = &doc;
+		c->budget = nodes * 4 + 4096;
+		c->over_budget = false;
+		rc = load_doc(c, root);
+		c->doc = NULL;
+		yaml_document_delete(&doc);
+		if (rc)
+			break;
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+static void io_error(struct pl_ctx *c, const char *path, const char *what, int err)
+{
+	struct sl_pos p = { .file = path, .line = 0, .col = 0 };
+	sl_diag_add(c->d, SL_SEV_ERROR, PL_E_IO, p, "%s: %s", what, strerror(err));
+}
+
+static int load_file(struct pl_ctx *c, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		io_error(c, path, "cannot open", errno);
+		return 0;
+	}
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc = 0;
+	for (;;) {
+		if (len + 65536 > cap) {
+			size_t ncap = cap ? cap * 2 : 131072;
+			char *nb = realloc(buf, ncap);
+			if (!nb) {
+				rc = -ENOMEM;
+				goto cleanup;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		size_t got = fread(buf + len, 1, cap - len, f);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		io_error(c, path, "cannot read", EIO);
+		goto cleanup;
+	}
+	rc = load_buf(c, path, buf, len);
+cleanup:
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool yaml_name(const char *n)
+{
+	size_t l = strlen(n);
+	return (l > 5 && !strcmp(n + l - 5, ".yaml")) || (l > 4 && !strcmp(n + l - 4, ".yml"));
+}
+
+/* A directory: its *.yaml / *.yml files and subdirectories, in byte order,
+ * recursively; hidden entries are skipped. */
+static int load_path(struct pl_ctx *c, const char *path, int depth)
+{
+	struct stat st;
+	if (stat(path, &st)) {
+		io_error(c, path, "cannot access", errno);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return load_file(c, path);
+	if (depth > 16) {
+		io_error(c, path, "directories nested too deeply", ELOOP);
+		return 0;
+	}
+	DIR *d = opendir(path);
+	if (!d) {
+		io_error(c, path, "cannot open directory", errno);
+		return 0;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (pl_grow((void **)&names, &cap, n, sizeof(*names)) ||
+		    asprintf(&names[n], "%s/%s", path, e->d_name) < 0) {
+			rc = -ENOMEM;
+			goto cleanup;
+		}
+		n++;
+	}
+	qsort(names, n, sizeof(*names), str_cmp);
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct stat es;
+		if (stat(names[i], &es))
+			continue;
+		if (S_ISDIR(es.st_mode))
+			rc = load_path(c, names[i], depth + 1);
+		else if (yaml_name(names[i]))
+			rc = load_file(c, names[i]);
+	}
+cleanup:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return rc;
+}
+
+static void ctx_free_raw(struct pl_ctx *c)
+{
+	free(c->se);
+	free(c->dr);
+	free(c->vs);
+	free(c->we);
+	free(c->gw);
+	free(c->sc);
+	free(c->obj);
+}
+
+/* Shared tail of both loaders: resolve when the documents were clean. */
+static int finish(struct pl_ctx *c, int rc, struct sl_model **out)
+{
+	struct sl_model *m = NULL;
+	if (!rc && c->d->nerrors == 0) {
+		m = sl_arena_alloc(c->a, sizeof(*m));
+		if (!m)
+			rc = -ENOMEM;
+		else
+			rc = pl_resolve(c, m);
+	}
+	ctx_free_raw(c);
+	if (rc || c->d->nerrors) {
+		sl_arena_free(c->a);
+		if (rc == -ENOMEM) {
+			struct sl_pos p = { .file = "<sluice>", .line = 0, .col = 0 };
+			sl_diag_add(c->d, SL_SEV_ERROR, PL_E_LIMIT, p, "out of memory");
+		}
+		return rc == -ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	m->arena = c->a;
+	*out = m;
+	return 0;
+}
+
+int sl_model_load(const char *const *paths, size_t npaths, struct sl_diags *diags,
+		  struct sl_model **out)
+{
+	struct pl_ctx c = { .d = diags };
+	*out = NULL;
+	c.a = sl_arena_new();
+	if (!c.a)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < npaths && !rc; i++)
+		rc = load_path(&c, paths[i], 0);
+	return finish(&c, rc, out);
+}
+
+int sl_model_load_buf(const char *name, const char *buf, size_t len, struct sl_diags *diags,
+		      struct sl_model **out)
+{
+	struct pl_ctx c = { .d = diags };
+	*out = NULL;
+	c.a = sl_arena_new();
+	if (!c.a)
+		return -ENOMEM;
+	int rc = load_buf(&c, name ? name : "<input>", buf, len);
+	return finish(&c, rc, out);
+}
+
+void sl_model_free(struct sl_model *m)
+{
+	if (m)
+		sl_arena_free(m->arena);
+}

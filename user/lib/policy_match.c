@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Match helpers of the compiled model, shared by sluice-http, the map
+ * compiler and the tests: string matches (exact, prefix, anchored PCRE2
+ * regex), label selectors and protocol names.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <strings.h>
+#include <string.h>
+
+#include <pcre2.h>
+
+#include "sluice/model.h"
+
+bool sl_proto_is_http(enum sl_proto p)
+{
+	return p == SL_PROTO_HTTP || p == SL_PROTO_HTTP2 || p == SL_PROTO_GRPC;
+}
+
+const char *sl_proto_name(enum sl_proto p)
+{
+	static const char *const names[] = {
+		"TCP", "HTTP", "HTTP2", "GRPC", "HTTPS", "TLS", "UDP", "MONGO", "REDIS", "MYSQL",
+	};
+	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "UNKNOWN";
+}
+
+/* s need not be NUL-terminated. Kind 0 (presence only) matches anything;
+ * the caller decides presence. A regex must match the whole string. */
+bool sl_strmatch_eval(const struct sl_strmatch *sm, const char *s, size_t len)
+{
+	size_t vl;
+	switch (sm->kind) {
+	case SL_STR_EXACT:
+		vl = strlen(sm->value);
+		if (vl != len)
+			return false;
+		return sm->ignore_case ? strncasecmp(sm->value, s, len) == 0
+				       : memcmp(sm->value, s, len) == 0;
+	case SL_STR_PREFIX:
+		vl = strlen(sm->value);
+		if (vl > len)
+			return false;
+		return sm->ignore_case ? strncasecmp(sm->value, s, vl) == 0
+				       : memcmp(sm->value, s, vl) == 0;
+	case SL_STR_REGEX: {
+		if (!sm->re)
+			return false;
+		pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+		if (!md)
+			return false;
+		int rc = pcre2_match(sm->re, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, md, NULL);
+		pcre2_match_data_free(md);
+		return rc >= 0;
+	}
+	default:
+		return true;
+	}
+}
+
+/* Every selector label present with the same value; both sorted by key.
+ * An empty selector selects everything (Kubernetes semantics). */
+bool sl_labels_select(const struct sl_labels *selector, const struct sl_labels *labels)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < selector->n; i++) {
+		const struct sl_label *want = &selector->v[i];
+		while (j < labels->n && strcmp(labels->v[j].key, want->key) < 0)
+			j++;
+		if (j == labels->n || strcmp(labels->v[j].key, want->key) ||
+		    strcmp(labels->v[j].value, want->value))
+			return false;
+	}
+	return true;
+}
