@@ -181,4 +181,13 @@ bench:
 clean:
 	rm -rf $(B)
 
+# ---- connbench: TCP echo backend + connection load generator, used by the
+# daemon e2e tests, `make demo` and bench/bench_l4.sh ----------------------------
+$(B)/connbench: bench/connbench.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -o $@ $< -lpthread
+all: $(B)/connbench
+tests-build: $(B)/connbench
+
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
