@@ -1,0 +1,806 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The socket data plane in the real kernel, driven through the library
+ * (sl_model_load_buf -> sl_dp_open -> sl_dp_apply): a test cgroup below the
+ * cgroup v2 root gets the hooks; client processes forked into it connect to
+ * VIPs on 127.100.0.0/16; backends are threads of this process listening on
+ * 127.0.1.x (outside the test cgroup, so never steered themselves). Every
+ * backend answers "<tag>\n" at accept and then echoes "<tag>:<data>".
+ * Everything made (pins, links, cgroups, children) is removed at exit, also
+ * on failure or signal. TAP on stdout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
+
+#include "sluice/dataplane.h"
+#include "sluice/model.h"
+
+#define NBE 3			/* backends: v1, v2, v1b (second v1 endpoint) */
+#define VIP "127.100.0.10"	/* tcp-echo */
+#define VIP_SRC "127.100.0.11"	/* forecast: sourceLabels */
+#define VIP_EMPTY "127.100.0.12"	/* a service with no endpoints */
+#define VPORT 9000
+#define TAG_UNKNOWN (-100000)	/* not an errno */
+
+static const char *const be_addr[NBE] = { "127.0.1.1", "127.0.1.2", "127.0.1.3" };
+static const char *const be_tag[NBE] = { "v1", "v2", "v1b" };
+
+struct backend {
+	int lfd;
+	uint16_t port;
+	pthread_t th;
+};
+
+static struct backend be[NBE];
+static volatile int stopping;
+static char cg_root[512], cg_parent[1024], cg_client[1100], cg_wl1[1100], cg_wl2[1100];
+static char bpffs[256], cg_rel_wl1[256], cg_rel_wl2[256];
+static struct sl_dp *dp;
+static int failed, testno;
+static pid_t kids[8];
+
+static void tap(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tap(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %d - ", ok ? "ok" : "not ok", ++testno);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		failed++;
+}
+
+/* ---- backends -------------------------------------------------------- */
+
+static void *backend_main(void *arg)
+{
+	struct backend *b = arg;
+	struct pollfd pf[256];
+	int n = 1, i, tagi = (int)(b - be);
+	char buf[512], out[600];
+
+	pf[0] = (struct pollfd){ .fd = b->lfd, .events = POLLIN };
+	while (!stopping) {
+		if (poll(pf, (nfds_t)n, 100) <= 0)
+			continue;
+		if (pf[0].revents & POLLIN) {
+			int c = accept4(b->lfd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (c >= 0) {
+				snprintf(out, sizeof(out), "%s\n", be_tag[tagi]);
+				if (write(c, out, strlen(out)) < 0 || n == 256)
+					close(c);
+				else
+					pf[n++] = (struct pollfd){ .fd = c, .events = POLLIN };
+			}
+		}
+		for (i = 1; i < n; i++) {
+			ssize_t r;
+
+			if (!pf[i].revents)
+				continue;
+			r = read(pf[i].fd, buf, sizeof(buf) - 1);
+			if (r <= 0) {
+				close(pf[i].fd);
+				pf[i--] = pf[--n];
+				continue;
+			}
+			buf[r] = 0;
+			snprintf(out, sizeof(out), "%s:%s", be_tag[tagi], buf);
+			if (write(pf[i].fd, out, strlen(out)) < 0) {
+				close(pf[i].fd);
+				pf[i--] = pf[--n];
+			}
+		}
+	}
+	for (i = 1; i < n; i++)
+		close(pf[i].fd);
+	return NULL;
+}
+
+static int backend_start(int i)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t l = sizeof(a);
+	int one = 1;
+
+	inet_pton(AF_INET, be_addr[i], &a.sin_addr);
+	be[i].lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(be[i].lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (be[i].lfd < 0 || bind(be[i].lfd, (void *)&a, sizeof(a)) || listen(be[i].lfd, 4096) ||
+	    getsockname(be[i].lfd, (void *)&a, &l))
+		return -errno;
+	be[i].port = ntohs(a.sin_port);
+	return pthread_create(&be[i].th, NULL, backend_main, &be[i]) ? -EAGAIN : 0;
+}
+
+/* ---- setup / teardown -------------------------------------------------- */
+
+static void cleanup(void)
+{
+	char err[SL_DP_ERRLEN] = "";
+	size_t i;
+
+	for (i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
+		if (kids[i] > 0) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+			kids[i] = 0;
+		}
+	if (dp) {
+		sl_dp_close(dp);
+		dp = NULL;
+	}
+	if (bpffs[0] && sl_dp_reset(bpffs, err))
+		fprintf(stderr, "cleanup: reset %s: %s\n", bpffs, err);
+	if (cg_wl1[0])
+		rmdir(cg_wl1);
+	if (cg_wl2[0])
+		rmdir(cg_wl2);
+	if (cg_client[0])
+		rmdir(cg_client);
+	if (cg_parent[0])
+		rmdir(cg_parent);
+	cg_parent[0] = cg_client[0] = cg_wl1[0] = cg_wl2[0] = 0;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	cleanup();
+	_exit(130);
+}
+
+static int find_cgroup2(void)
+{
+	char line[1024], dev[256], mnt[512], type[64];
+	FILE *f = fopen("/proc/mounts", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%255s %511s %63s", dev, mnt, type) == 3 && !strcmp(type, "cgroup2")) {
+			snprintf(cg_root, sizeof(cg_root), "%s", mnt);
+			break;
+		}
+	fclose(f);
+	return cg_root[0] ? 0 : -ENOENT;
+}
+
+static int setup(void)
+{
+	int i, rc, id = (int)getpid();
+
+	if ((rc = find_cgroup2()))
+		return rc;
+	snprintf(cg_parent, sizeof(cg_parent), "%s/sluice-test-%d", cg_root, id);
+	if (mkdir(cg_parent, 0755))
+		return -errno;
+	snprintf(cg_client, sizeof(cg_client), "%s/client", cg_parent);
+	snprintf(cg_wl1, sizeof(cg_wl1), "%s/wl-v1", cg_parent);
+	snprintf(cg_wl2, sizeof(cg_wl2), "%s/wl-v2", cg_parent);
+	snprintf(cg_rel_wl1, sizeof(cg_rel_wl1), "sluice-test-%d/wl-v1", id);
+	snprintf(cg_rel_wl2, sizeof(cg_rel_wl2), "sluice-test-%d/wl-v2", id);
+	if (mkdir(cg_client, 0755) || mkdir(cg_wl1, 0755) || mkdir(cg_wl2, 0755))
+		return -errno;
+	snprintf(bpffs, sizeof(bpffs), "/sys/fs/bpf/sluice-test-%d", id);
+	for (i = 0; i < NBE; i++)
+		if ((rc = backend_start(i)))
+			return rc;
+	return 0;
+}
+
+/* ---- policy ------------------------------------------------------------ */
+
+/* The test policy: tcp-echo (VIP, subsets v1 = {v1, v1b} or just v1,
+ * v2, v3 empty) with one weighted tcp route, forecast with a sourceLabels
+ * route, an endpoint-less service, two client workloads. */
+static int apply(int w1, int w2, int w3, const char *lb, int registry_only, uint32_t *gen)
+{
+	char buf[8192], err[SL_DP_ERRLEN] = "";
+	struct sl_diags d;
+	struct sl_model *m = NULL;
+	int rc, n;
+
+	n = snprintf(buf, sizeof(buf),
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: tcp-echo, namespace: t}\n"
+		"spec:\n"
+		"  hosts: [tcp-echo.t.svc.cluster.local]\n"
+		"  addresses: [" VIP "]\n"
+		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
+		"  resolution: STATIC\n"
+		"  endpoints:\n"
+		"  - {address: %s, ports: {tcp: %u}, labels: {version: v1, track: stable}}\n"
+		"  - {address: %s, ports: {tcp: %u}, labels: {version: v2}}\n"
+		"  - {address: %s, ports: {tcp: %u}, labels: {version: v1b, track: stable}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: DestinationRule\n"
+		"metadata: {name: tcp-echo, namespace: t}\n"
+		"spec:\n"
+		"  host: tcp-echo\n"
+		"  trafficPolicy: {loadBalancer: {simple: %s}}\n"
+		"  subsets:\n"
+		"  - {name: v1, labels: {track: stable}}\n"
+		"  - {name: v2, labels: {version: v2}}\n"
+		"  - {name: v3, labels: {version: v3}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: tcp-echo, namespace: t}\n"
+		"spec:\n"
+		"  hosts: [tcp-echo]\n"
+		"  tcp:\n"
+		"  - match: [{port: 9000}]\n"
+		"    route:\n"
+		"    - {destination: {host: tcp-echo, subset: v1}, weight: %d}\n"
+		"    - {destination: {host: tcp-echo, subset: v2}, weight: %d}\n"
+		"    - {destination: {host: tcp-echo, subset: v3}, weight: %d}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: forecast, namespace: t}\n"
+		"spec:\n"
+		"  hosts: [forecast.t.svc.cluster.local]\n"
+		"  addresses: [" VIP_SRC "]\n"
+		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
+		"  resolution: STATIC\n"
+		"  endpoints:\n"
+		"  - {address: %s, ports: {tcp: %u}, labels: {version: v1}}\n"
+		"  - {address: %s, ports: {tcp: %u}, labels: {version: v2}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: DestinationRule\n"
+		"metadata: {name: forecast, namespace: t}\n"
+		"spec:\n"
+		"  host: forecast\n"
+		"  subsets:\n"
+		"  - {name: v1, labels: {version: v1}}\n"
+		"  - {name: v2, labels: {version: v2}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: forecast, namespace: t}\n"
+		"spec:\n"
+		"  hosts: [forecast]\n"
+		"  tcp:\n"
+		"  - match: [{sourceLabels: {version: v2}}]\n"
+		"    route: [{destination: {host: forecast, subset: v2}}]\n"
+		"  - route: [{destination: {host: forecast, subset: v1}}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: empty, namespace: t}\n"
+		"spec:\n"
+		"  hosts: [empty.t.svc.cluster.local]\n"
+		"  addresses: [" VIP_EMPTY "]\n"
+		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
+		"  resolution: STATIC\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: WorkloadEntry\n"
+		"metadata:\n"
+		"  name: frontend-v1\n"
+		"  namespace: t\n"
+		"  annotations: {sluice.io/cgroup: %s}\n"
+		"spec: {address: 127.0.2.1, labels: {app: frontend, version: v1}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: WorkloadEntry\n"
+		"metadata:\n"
+		"  name: frontend-v2\n"
+		"  namespace: t\n"
+		"  annotations: {sluice.io/cgroup: %s}\n"
+		"spec: {address: 127.0.2.2, labels: {app: frontend, version: v2}}\n"
+		"%s",
+		be_addr[0], be[0].port, be_addr[1], be[1].port, be_addr[2], be[2].port, lb,
+		w1, w2, w3, be_addr[0], be[0].port, be_addr[1], be[1].port, cg_rel_wl1, cg_rel_wl2,
+		registry_only ? "---\napiVersion: sluice.io/v1alpha1\nkind: MeshConfig\n"
+				"spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}\n" : "");
+	if (n >= (int)sizeof(buf))
+		return -E2BIG;
+	sl_diags_init(&d);
+	rc = sl_model_load_buf("test.yaml", buf, (size_t)n, &d, &m);
+	if (rc) {
+		for (size_t i = 0; i < d.n; i++)
+			printf("# %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col, d.v[i].msg);
+		sl_diags_free(&d);
+		return rc;
+	}
+	sl_diags_free(&d);
+	rc = sl_dp_apply(dp, m, gen, err);
+	if (rc)
+		printf("# apply: %s\n", err);
+	sl_model_free(m);
+	return rc;
+}
+
+/* ---- clients ----------------------------------------------------------- */
+
+struct tally {
+	int n[NBE];		/* per backend tag */
+	int other, fail, first_errno, peer_vip, peer_not_vip, done;
+};
+
+/* Connections that reached subset v1 of tcp-echo (endpoints v1 and v1b). */
+static int V1(const struct tally *t)
+{
+	return t->n[0] + t->n[2];
+}
+
+static int tag_index(const char *line)
+{
+	for (int i = 0; i < NBE; i++)
+		if (!strcmp(line, be_tag[i]))
+			return i;
+	return TAG_UNKNOWN;
+}
+
+/* One connection: connect, read the tag line; returns the backend index,
+ * TAG_UNKNOWN for an unknown answer, or -errno (connect refused, ...). */
+static int one_conn(const char *vip, int keep, int *fd_out, int *peer_is_vip)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(VPORT) }, p;
+	socklen_t pl = sizeof(p);
+	char line[64];
+	size_t got = 0;
+	int fd, rc;
+
+	inet_pton(AF_INET, vip, &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (void *)&a, sizeof(a))) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if (peer_is_vip)
+		*peer_is_vip = !getpeername(fd, (void *)&p, &pl) && p.sin_addr.s_addr == a.sin_addr.s_addr &&
+			       p.sin_port == a.sin_port;
+	while (got < sizeof(line) - 1) {
+		ssize_t r = read(fd, line + got, 1);
+
+		if (r <= 0)
+			break;
+		if (line[got] == '\n')
+			break;
+		got++;
+	}
+	line[got] = 0;
+	rc = tag_index(line);
+	if (keep && fd_out)
+		*fd_out = fd;
+	else
+		close(fd);
+	return rc;
+}
+
+static void join_cgroup(const char *cg)
+{
+	char path[1200], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, pid, strlen(pid)) < 0)
+		_exit(97);
+	close(fd);
+}
+
+/* Fork a client into cgroup cg making n connections to vip (or, when
+ * n < 0, until a byte arrives on stop_fd, at most 200000). */
+static int clients_start(const char *cg, const char *vip, int n, int stop_fd, int *rfd)
+{
+	int p[2], slot = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	while (slot < 7 && kids[slot])
+		slot++;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		struct tally c = { 0 };
+		struct pollfd pf = { .fd = stop_fd, .events = POLLIN };
+
+		close(p[0]);
+		alarm(120);	/* a stuck client must not hang the suite */
+		join_cgroup(cg);
+		for (int i = 0; n < 0 ? i < 200000 : i < n; i++) {
+			int isvip = 0, b;
+
+			if (n < 0 && poll(&pf, 1, 0) > 0)
+				break;
+			b = one_conn(vip, 0, NULL, &isvip);
+			if (b >= 0)
+				c.n[b]++;
+			else if (b == TAG_UNKNOWN)
+				c.other++;
+			else if (!c.fail++)
+				c.first_errno = -b;
+			if (b >= 0 && isvip)
+				c.peer_vip++;
+			else if (b >= 0)
+				c.peer_not_vip++;
+			c.done++;
+		}
+		if (write(p[1], &c, sizeof(c)) < 0)
+			_exit(98);
+		_exit(0);
+	}
+	kids[slot] = pid;
+	close(p[1]);
+	*rfd = p[0];
+	return slot;
+}
+
+static int clients_wait(int slot, int rfd, struct tally *t)
+{
+	ssize_t r;
+
+	memset(t, 0, sizeof(*t));
+	r = read(rfd, t, sizeof(*t));
+	close(rfd);
+	waitpid(kids[slot], NULL, 0);
+	kids[slot] = 0;
+	return r == (ssize_t)sizeof(*t) ? 0 : -EIO;
+}
+
+static int run_clients(const char *cg, const char *vip, int n, struct tally *t)
+{
+	int rfd, slot = clients_start(cg, vip, n, -1, &rfd);
+
+	if (slot < 0)
+		return slot;
+	return clients_wait(slot, rfd, t);
+}
+
+/* A client holding one connection open across a policy change: reports
+ * the backend it got, waits for `go`, then sends "ping" and reports the
+ * echo (which names the backend that answered). */
+struct held {
+	int slot, rfd, wfd;
+};
+
+static int held_start(struct held *h)
+{
+	int up[2], down[2];
+	pid_t pid;
+
+	if (pipe2(up, O_CLOEXEC) || pipe2(down, O_CLOEXEC))
+		return -errno;
+	h->slot = 0;
+	while (h->slot < 7 && kids[h->slot])
+		h->slot++;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char reply[64] = "", go;
+		int fd = -1, b;
+		ssize_t r;
+
+		close(up[0]);
+		close(down[1]);
+		alarm(120);
+		join_cgroup(cg_client);
+		b = one_conn(VIP, 1, &fd, NULL);
+		if (write(up[1], &b, sizeof(b)) < 0 || read(down[0], &go, 1) != 1)
+			_exit(98);
+		if (b >= 0 && write(fd, "ping", 4) == 4) {
+			r = read(fd, reply, sizeof(reply) - 1);
+			reply[r > 0 ? r : 0] = 0;
+		}
+		if (write(up[1], reply, sizeof(reply)) < 0)
+			_exit(98);
+		_exit(0);
+	}
+	kids[h->slot] = pid;
+	close(up[1]);
+	close(down[0]);
+	h->rfd = up[0];
+	h->wfd = down[1];
+	return 0;
+}
+
+static int wait_stats_settle(uint64_t *opened, uint64_t *established, uint64_t *closed,
+			     int64_t *active)
+{
+	struct sl_dp_stat *st = NULL;
+	size_t n, i;
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		*opened = *established = *closed = 0;
+		*active = 0;
+		if (sl_dp_stats(dp, &st, &n))
+			return -EIO;
+		for (i = 0; i < n; i++) {
+			*opened += st[i].val.opened;
+			*established += st[i].val.established;
+			*closed += st[i].val.closed;
+			*active += st[i].val.active;
+		}
+		free(st);
+		st = NULL;
+		if (*active == 0 && *closed == *established)
+			return 0;
+		usleep(50 * 1000);	/* bounded poll: 5 s */
+	}
+	return -ETIMEDOUT;
+}
+
+static int prog_count(const char *cg)
+{
+	static const enum bpf_attach_type types[] = {
+		BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT, BPF_CGROUP_INET4_GETPEERNAME,
+		BPF_CGROUP_INET6_GETPEERNAME, BPF_CGROUP_UDP4_RECVMSG, BPF_CGROUP_UDP6_RECVMSG,
+		BPF_CGROUP_SOCK_OPS,
+	};
+	int fd = open(cg, O_RDONLY | O_DIRECTORY), total = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		__u32 cnt = 0;
+
+		if (!bpf_prog_query(fd, types[i], 0, NULL, NULL, &cnt))
+			total += (int)cnt;
+	}
+	close(fd);
+	return total;
+}
+
+/* ---- the tests ---------------------------------------------------------- */
+
+/* Pearson chi-square of observed counts against expected shares. */
+static double chi2(const int *obs, const double *share, int k, int n)
+{
+	double x = 0;
+
+	for (int i = 0; i < k; i++) {
+		double e = share[i] * n;
+
+		x += (obs[i] - e) * (obs[i] - e) / e;
+	}
+	return x;
+}
+
+int main(void)
+{
+	struct sl_dp_opts o = { 0 };
+	char err[SL_DP_ERRLEN] = "";
+	const struct sl_dp_hook *hooks;
+	uint64_t cnt[__SLUICE_CNT_MAX], cnt0[__SLUICE_CNT_MAX];
+	struct tally t, t2;
+	uint32_t gen = 0, gen2 = 0;
+	size_t nh, i;
+	int rc, ok;
+
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP kernel data-plane tests need root\n");
+		return 0;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(cleanup);
+	if ((rc = setup())) {
+		printf("Bail out! setup: %s\n", strerror(-rc));
+		return 1;
+	}
+	o.bpffs = bpffs;
+	o.cgroup = cg_parent;
+
+	rc = sl_dp_open(&o, &dp, err);
+	tap(rc == 0, "sl_dp_open loads, pins and attaches (%s)", rc ? err : "ok");
+	if (rc) {
+		printf("Bail out! cannot open the data plane\n");
+		return 1;
+	}
+	nh = sl_dp_hooks(dp, &hooks);
+	for (i = 0, ok = 1; i < nh; i++)
+		if (!hooks[i].attached) {
+			printf("# hook %s: %s\n", hooks[i].name, hooks[i].why);
+			ok = 0;
+		}
+	tap(ok && nh == 7 && prog_count(cg_parent) == 7, "all 7 socket hooks attached to the test cgroup");
+
+	rc = apply(80, 20, 0, "ROUND_ROBIN", 0, &gen);
+	tap(rc == 0 && gen == 1, "apply S1 80/20 -> generation 1");
+	if (rc) {
+		printf("Bail out! cannot apply\n");
+		return 1;
+	}
+
+	/* S1: 80/20 over 10,000 connections */
+	rc = run_clients(cg_client, VIP, 10000, &t);
+	{
+		int obs[2] = { V1(&t), t.n[1] };
+		double share[2] = { 0.8, 0.2 }, p2 = t.n[1] / 100.0, x = chi2(obs, share, 2, 10000);
+
+		printf("# S1: v1 %d v2 %d other %d fail %d (errno %d) v2 share %.2f%% chi2 %.2f\n",
+		       V1(&t), t.n[1], t.other, t.fail, t.first_errno, p2, x);
+		tap(!rc && t.fail == 0 && t.other == 0 && V1(&t) + t.n[1] == 10000,
+		    "S1: 10,000 connections through the VIP, none failed");
+		tap(!rc && fabs(p2 - 20.0) <= 1.5, "S1: v2 share %.2f%% within 20 +- 1.5 points", p2);
+		/* 1 degree of freedom, p = 0.001 */
+		tap(!rc && x < 10.83, "S1: chi-square %.2f < 10.83 (p=0.001, 1 df)", x);
+		tap(!rc && abs(t.n[0] - t.n[2]) <= 1,
+		    "ROUND_ROBIN inside subset v1 alternates exactly (v1 %d, v1b %d)", t.n[0], t.n[2]);
+		tap(!rc && t.peer_vip == 10000, "getpeername returns the VIP (%d of 10000)", t.peer_vip);
+	}
+	{
+		uint64_t op, es, cl;
+		int64_t ac;
+
+		rc = wait_stats_settle(&op, &es, &cl, &ac);
+		printf("# stats: opened %llu established %llu closed %llu active %lld\n",
+		       (unsigned long long)op, (unsigned long long)es, (unsigned long long)cl,
+		       (long long)ac);
+		tap(!rc && op == 10000 && es == 10000 && cl == 10000 && ac == 0,
+		    "sockops stats: 10000 opened, established and closed, 0 active");
+	}
+
+	/* 0/100, 100/0 exact; 1 vs 9999 */
+	rc = apply(0, 100, 0, "ROUND_ROBIN", 0, &gen);
+	rc = rc ? rc : run_clients(cg_client, VIP, 1000, &t);
+	tap(!rc && t.n[1] == 1000, "0/100: all 1000 connections to v2 (v1 %d, v2 %d)", V1(&t), t.n[1]);
+	rc = apply(100, 0, 0, "ROUND_ROBIN", 0, &gen);
+	rc = rc ? rc : run_clients(cg_client, VIP, 1000, &t);
+	tap(!rc && V1(&t) == 1000, "100/0: all 1000 connections to v1 (v1 %d, v2 %d)", V1(&t), t.n[1]);
+	rc = apply(1, 9999, 0, "ROUND_ROBIN", 0, &gen);
+	rc = rc ? rc : run_clients(cg_client, VIP, 10000, &t);
+	/* expected 1 connection to v1; P(more than 12) for Poisson(1) < 1e-9 */
+	tap(!rc && t.fail == 0 && V1(&t) <= 12 && V1(&t) + t.n[1] == 10000,
+	    "weights 1 vs 9999: v1 %d, v2 %d of 10000", V1(&t), t.n[1]);
+
+	/* empty subset v3 (weight 50) is skipped: everything to v1, no failure */
+	rc = apply(50, 0, 50, "ROUND_ROBIN", 0, &gen);
+	rc = rc ? rc : run_clients(cg_client, VIP, 1000, &t);
+	tap(!rc && V1(&t) == 1000 && t.fail == 0, "empty subset skipped: v1 %d, failed %d", V1(&t), t.fail);
+
+	/* no endpoints: ECONNREFUSED at once, counted */
+	sl_dp_counters(dp, cnt0);
+	rc = run_clients(cg_client, VIP_EMPTY, 20, &t);
+	sl_dp_counters(dp, cnt);
+	tap(!rc && t.fail == 20 && t.first_errno == ECONNREFUSED &&
+	    cnt[SLUICE_CNT_NO_ENDPOINTS] - cnt0[SLUICE_CNT_NO_ENDPOINTS] == 20,
+	    "no endpoints: connect() fails with ECONNREFUSED and is counted (%d failed, errno %d)",
+	    t.fail, t.first_errno);
+
+	/* S4 sourceLabels by cgroup */
+	rc = run_clients(cg_wl2, VIP_SRC, 500, &t);
+	rc = rc ? rc : run_clients(cg_wl1, VIP_SRC, 500, &t2);
+	tap(!rc && t.n[1] == 500 && t2.n[0] == 500,
+	    "S4: workload v2's cgroup always reaches forecast v2 (%d/500), v1's always v1 (%d/500)",
+	    t.n[1], t2.n[0]);
+	rc = run_clients(cg_client, VIP_SRC, 200, &t);
+	tap(!rc && t.n[0] == 200, "S4: an unlabelled client takes the default route (v1 %d/200)", t.n[0]);
+
+	/* weight change: new connections move, an open one keeps its backend */
+	{
+		struct held h = { -1, -1, -1 };
+		char reply[64] = "";
+		int b = -9;
+
+		rc = apply(100, 0, 0, "ROUND_ROBIN", 0, &gen);
+		rc = rc ? rc : held_start(&h);
+		if (!rc && read(h.rfd, &b, sizeof(b)) != sizeof(b))
+			rc = -EIO;
+		rc = rc ? rc : apply(0, 100, 0, "ROUND_ROBIN", 0, &gen);
+		rc = rc ? rc : run_clients(cg_client, VIP, 500, &t);
+		if (!rc && (write(h.wfd, "g", 1) != 1 || read(h.rfd, reply, sizeof(reply)) <= 0))
+			rc = -EIO;
+		if (!rc) {
+			close(h.rfd);
+			close(h.wfd);
+			waitpid(kids[h.slot], NULL, 0);
+			kids[h.slot] = 0;
+		}
+		tap(!rc && (b == 0 || b == 2) && t.n[1] == 500 && !strcmp(reply, b == 0 ? "v1:ping" : "v1b:ping"),
+		    "weight change: 500 new connections on v2 (%d), the open one still on v1 (\"%s\")",
+		    t.n[1], reply);
+	}
+
+	/* load balancers inside subset v1 = {v1, v1b} */
+	rc = apply(80, 20, 0, "LEAST_REQUEST", 0, &gen);
+	rc = rc ? rc : run_clients(cg_client, VIP, 1000, &t);
+	tap(!rc && t.fail == 0 && t.n[0] && t.n[2] && V1(&t) + t.n[1] == 1000, "LEAST_REQUEST in subset v1 uses both endpoints (v1 %d v1b %d v2 %d)",
+	    t.n[0], t.n[2], t.n[1]);
+	rc = apply(80, 20, 0, "RANDOM", 0, &gen);
+	rc = rc ? rc : run_clients(cg_client, VIP, 1000, &t);
+	tap(!rc && t.fail == 0 && t.n[0] && t.n[2] && V1(&t) + t.n[1] == 1000, "RANDOM in subset v1 uses both endpoints (v1 %d v1b %d v2 %d)",
+	    t.n[0], t.n[2], t.n[1]);
+
+	/* 100 applies under a bounded connection load: no failed connect */
+	{
+		int stop[2], rfd, slot, applies = 0;
+
+		if (pipe2(stop, O_CLOEXEC))
+			rc = -errno;
+		slot = rc ? -1 : clients_start(cg_client, VIP, -1, stop[0], &rfd);
+		for (i = 0; slot >= 0 && i < 100; i++)
+			if (!apply(i % 2 ? 20 : 80, i % 2 ? 80 : 20, 0, "ROUND_ROBIN", 0, &gen))
+				applies++;
+		if (slot >= 0) {
+			if (write(stop[1], "s", 1) != 1)
+				rc = -EIO;
+			rc = rc ? rc : clients_wait(slot, rfd, &t);
+		}
+		close(stop[0]);
+		close(stop[1]);
+		printf("# flip under load: %d applies, %d connections, %d failed, generation %u\n",
+		       applies, t.done, t.fail, gen);
+		tap(slot >= 0 && !rc && applies == 100 && t.fail == 0 && t.other == 0 && t.done > 0,
+		    "100 applies under load: %d connections, 0 failed (%d)", t.done, t.fail);
+	}
+
+	/* the data plane survives its handle: close, connect, re-adopt */
+	sl_dp_close(dp);
+	dp = NULL;
+	rc = run_clients(cg_client, VIP, 200, &t);
+	tap(!rc && t.fail == 0 && V1(&t) + t.n[1] == 200, "steering continues with no handle open (pinned links)");
+	rc = sl_dp_open(&o, &dp, err);
+	gen2 = rc ? 0 : sl_dp_generation(dp);
+	tap(!rc && gen2 == gen, "re-open re-adopts the pins: same generation %u (was %u)", gen2, gen);
+	tap(!rc && prog_count(cg_parent) == 7, "re-open keeps exactly 7 programs attached (links updated, not duplicated)");
+
+	/* REGISTRY_ONLY: unknown destinations refused with EPERM */
+	rc = apply(80, 20, 0, "ROUND_ROBIN", 1, &gen);
+	sl_dp_counters(dp, cnt0);
+	rc = rc ? rc : run_clients(cg_client, "127.0.1.9", 5, &t);
+	rc = rc ? rc : run_clients(cg_client, VIP, 100, &t2);
+	sl_dp_counters(dp, cnt);
+	printf("# registry: rc %d unknown: fail %d errno %d; known: fail %d errno %d; denied %llu\n",
+	       rc, t.fail, t.first_errno, t2.fail, t2.first_errno,
+	       (unsigned long long)(cnt[SLUICE_CNT_REGISTRY_DENY] - cnt0[SLUICE_CNT_REGISTRY_DENY]));
+	tap(!rc && t.fail == 5 && t.first_errno == EPERM &&
+	    cnt[SLUICE_CNT_REGISTRY_DENY] - cnt0[SLUICE_CNT_REGISTRY_DENY] == 5 && t2.fail == 0,
+	    "REGISTRY_ONLY: unknown destination refused with EPERM and counted, the registry allowed");
+
+	/* reset leaves nothing */
+	sl_dp_close(dp);
+	dp = NULL;
+	rc = sl_dp_reset(bpffs, err);
+	{
+		struct stat st;
+		int left = prog_count(cg_parent);
+
+		tap(!rc && left == 0 && stat(bpffs, &st) != 0,
+		    "reset: no program attached (%d), no pin left (%s)", left, rc ? err : "ok");
+	}
+	bpffs[0] = 0;
+	stopping = 1;
+	for (i = 0; i < NBE; i++)
+		pthread_join(be[i].th, NULL);
+	printf("1..%d\n", testno);
+	return failed ? 1 : 0;
+}
