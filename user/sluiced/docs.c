@@ -211,8 +211,6 @@ static int cut_docs(struct sl_ctl_part *part, struct doc_list *del, FILE *out, s
 		w += docs.v[i].start - pos;
 		pos = docs.v[i].end;
 		(*nremoved)++;
-		fprintf(out, "  - %s %s/%s (from %s)\n", docs.v[i].kind,
-			docs.v[i].ns ? docs.v[i].ns : "default", docs.v[i].name, part->name);
 	}
 	memcpy(nd + w, part->data + pos, part->len - pos);
 	w += part->len - pos;

@@ -148,5 +148,7 @@ void sluiced_metrics_handle(struct sluiced *d);
  * linked in, sluiced refuses --xdp with "not supported in this build". */
 int sluiced_xdp_setup(const char *ifaces, const char *bpffs, struct sl_dp *dp,
 		      char *err) __attribute__((weak));
+/* xdp.c: one line per interface and conntrack use, for status. Weak too. */
+int sluiced_xdp_status(FILE *out) __attribute__((weak));
 
 #endif /* SLUICED_H */

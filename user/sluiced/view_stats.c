@@ -210,6 +210,18 @@ static const char *const counter_names[__SLUICE_CNT_MAX] = {
 	[SLUICE_CNT_XDP_MALFORMED] = "xdp_malformed",
 	[SLUICE_CNT_CT_EVICT] = "ct_evict",
 	[SLUICE_CNT_TC_REVNAT] = "tc_revnat",
+	[SLUICE_CNT_XDP_REDIRECT] = "xdp_redirect",
+	[SLUICE_CNT_XDP_TO_STACK] = "xdp_to_stack",
+	[SLUICE_CNT_XDP_FRAGMENT] = "xdp_fragment",
+	[SLUICE_CNT_XDP_NO_BACKEND] = "xdp_no_backend",
+	[SLUICE_CNT_CT_INSERT_FAIL] = "ct_insert_fail",
+	[SLUICE_CNT_CT_CLOSED] = "ct_closed",
+	[SLUICE_CNT_CT_EXPIRED] = "ct_expired",
+	[SLUICE_CNT_TC_NO_CT] = "tc_no_ct",
+	[SLUICE_CNT_XDP_BACKEND_GONE] = "xdp_backend_gone",
+	[SLUICE_CNT_RECVMSG_VIP] = "recvmsg_vip",
+	[SLUICE_CNT_NO_ROUTE] = "no_route",
+	[SLUICE_CNT_HELPER_BYPASS] = "helper_bypass",
 };
 
 const char *sluiced_counter_name(int i, char *buf, size_t len)
@@ -338,6 +350,20 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out)
 	vf_num(r, "helper_restarts", h->restarts);
 	vf_str(r, "helper_note", "%s", h->why);
 	vf_str(r, "xdp", "%s", d->o.xdp ? d->o.xdp : "");
+	if (d->o.xdp && sluiced_xdp_status) {
+		char *txt = NULL, *line, *save = NULL;
+		size_t tlen = 0;
+		FILE *xf = open_memstream(&txt, &tlen);
+
+		if (xf) {
+			sluiced_xdp_status(xf);
+			fclose(xf);
+			lf = vf_list(r, "xdp_status");
+			for (line = strtok_r(txt, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+				vf_add(lf, "%s", line);
+			free(txt);
+		}
+	}
 	vt_render(&t, f, true, out);
 	vt_free(&t);
 	return 0;
