@@ -214,6 +214,57 @@ static int build_services(struct pl_ctx *c, struct sl_model *m)
 	return 0;
 }
 
+struct vip_key {
+	uint8_t addr[16];
+	uint16_t port;
+	size_t se;
+};
+
+static int vip_cmp(const void *pa, const void *pb)
+{
+	const struct vip_key *a = pa, *b = pb;
+	int c = memcmp(a->addr, b->addr, 16);
+	if (c)
+		return c;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return a->se < b->se ? -1 : (a->se > b->se);
+}
+
+/* The data plane steers by VIP and port: two ServiceEntries claiming the
+ * same pair would make the choice arbitrary. */
+static int check_vips(struct pl_ctx *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->nse; i++)
+		n += c->se[i].t.nvips * c->se[i].t.nports;
+	if (n < 2)
+		return 0;
+	struct vip_key *v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < c->nse; i++)
+		for (size_t a = 0; a < c->se[i].t.nvips; a++)
+			for (size_t p = 0; p < c->se[i].t.nports; p++) {
+				memcpy(v[k].addr, c->se[i].t.vips[a].addr, 16);
+				v[k].port = c->se[i].t.ports[p].number;
+				v[k++].se = i;
+			}
+	qsort(v, n, sizeof(*v), vip_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (memcmp(v[i].addr, v[i - 1].addr, 16) || v[i].port != v[i - 1].port ||
+		    v[i].se == v[i - 1].se)
+			continue;
+		const struct sl_service *a = &c->se[v[i - 1].se].t, *b = &c->se[v[i].se].t;
+		err_at(c, PL_E_DUPVIP, b->pos,
+		       "ServiceEntry %s/%s claims an address and port %u already used by ServiceEntry %s/%s",
+		       b->ns, b->name, v[i].port, a->ns, a->name);
+	}
+	free(v);
+	return 0;
+}
+
 /* Effective subset policy: each field set at subset level wins. */
 static void merge_tp(struct sl_traffic_policy *sub, const struct sl_traffic_policy *rule)
 {
@@ -557,7 +608,7 @@ int pl_resolve(struct pl_ctx *c, struct sl_model *m)
 	    copy_sorted(c, (void **)&m->sidecars, &m->nsidecars, c->sc, c->nsc,
 			sizeof(*c->sc), sc_cmp))
 		return -ENOMEM;
-	if (build_services(c, m) || attach_rules(c, m))
+	if (check_vips(c) || build_services(c, m) || attach_rules(c, m))
 		return -ENOMEM;
 	if (c->nvs)
 		qsort(c->vs, c->nvs, sizeof(*c->vs), vs_cmp);

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# policies/examples/ validates as one set (exit 0), each S2 step validates
+# with its base, and the canonical JSON dump says what the scenarios mean.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+CTL=${SLUICECTL:-build/sluicectl}
+EX=policies/examples
+if [ ! -x "$CTL" ]; then echo "Bail out! $CTL not built"; exit 1; fi
+fail=0
+ok() { echo "ok - $*"; }
+nok() { echo "not ok - $*"; fail=1; }
+check() { local n=$1; shift; if "$@"; then ok "$n"; else nok "$n"; fi; }
+
+out=$(mktemp); err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+"$CTL" validate -f "$EX/" >/dev/null 2>"$err"
+rc=$?
+check "examples validate as one set (exit 0)" test "$rc" -eq 0
+check "examples carry no warnings" test ! -s "$err"
+[ -s "$err" ] && sed 's/^/# /' "$err"
+
+for s in "$EX"/s2-forecast-progressive/.steps/*.yaml; do
+	"$CTL" validate -q -f "$EX/s2-forecast-progressive/base.yaml" -f "$s" >/dev/null 2>&1
+	check "S2 $(basename "$s") validates with base.yaml" test $? -eq 0
+done
+
+"$CTL" validate -o json -f "$EX/" >"$out" 2>/dev/null
+check "validate -o json emits valid JSON" jq -e . "$out" >/dev/null
+
+j() { jq -r "$1" "$out"; }
+# S1: 80/20 by normalised weight (parts per million)
+check "S1 tcp-echo weights 800000/200000" \
+	test "$(j '.virtualServices[] | select(.name=="tcp-echo") | .tcp[0].route | map(.weight) | join(",")')" = "800000,200000"
+check "S1 subset v2 selects endpoint 1" \
+	test "$(j '.services[] | select(.host=="tcp-echo.weather.svc.cluster.local") | .subsets[] | select(.name=="v2") | .endpoints | join(",")')" = "1"
+# S2 step 1: weight 0 stays 0, v1 gets everything
+check "S2 step1 weights 1000000/0" \
+	test "$(j '.virtualServices[] | select(.namespace=="forecast-canary") | .http[0].route | map(.weight) | join(",")')" = "1000000,0"
+# S3: regex header match on user-agent (lower-cased name)
+check "S3 user-agent regex" \
+	test "$(j '.virtualServices[] | select(.namespace=="forecast-ua") | .http[0].match[0].headers[0] | "\(.name) \(.match.kind) \(.match.value)"')" = "user-agent regex .*Chrome.*"
+# S4: sourceLabels resolve to the frontend-v2 workload, which has a cgroup
+check "S4 sourceLabels -> frontend-v2" \
+	test "$(j '. as $m | .virtualServices[] | select(.name=="forecast" and .namespace=="gray") | .http[0].match[0].sourceWorkloads | map($m.workloads[.].name) | join(",")')" = "frontend-v2"
+check "S4 frontend endpoints come from WorkloadEntries" \
+	test "$(j '.services[] | select(.host=="frontend.gray.svc.cluster.local") | .endpoints | map(.workload) | join(",")')" = "gray/frontend-v1,gray/frontend-v2"
+# S5: one gateway VS and one mesh VS with identical routes
+check "S5 gateway binds catalog-vs-from-gw" \
+	test "$(j '.gateways[] | select(.name=="catalog-gateway") | .virtualServices | join(",")')" = "istioinaction/catalog-vs-from-gw"
+check "S5 gateway and mesh routes are identical" \
+	test "$(jq -c '[.virtualServices[] | select(.namespace=="istioinaction") | .http] | .[0] == .[1]' "$out")" = "true"
+check "S5 mesh VS owns the catalog service" \
+	test "$(j '.services[] | select(.host=="catalog.istioinaction.svc.cluster.local") | .virtualService')" = "istioinaction/catalog"
+# S6: registry-only mesh and the external service
+check "S6 outbound REGISTRY_ONLY" test "$(j '.outboundTrafficPolicy')" = "REGISTRY_ONLY"
+check "S6 api.example.com is MESH_EXTERNAL" \
+	test "$(j '.services[] | select(.host=="api.example.com") | .location')" = "MESH_EXTERNAL"
+
+# diff between S2 steps: one VirtualService route changed
+d=$("$CTL" diff -f "$EX/s2-forecast-progressive/base.yaml" -f "$EX/s2-forecast-progressive/.steps/step2-50-50.yaml" \
+	--against "$EX/s2-forecast-progressive" 2>&1)
+check "diff step1 -> step2 shows the changed route" grep -q '^    ~ http\[0\]' <<<"$d"
+check "diff step1 -> step2 leaves DestinationRule unchanged" bash -c '! grep -q "DestinationRule" <<<"$1"' _ "$d"
+d=$("$CTL" diff -f "$EX/" --against "$EX/" 2>&1)
+check "diff of a set with itself: no changes" test "$d" = "no changes"
+exit $fail
