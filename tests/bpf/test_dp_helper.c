@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The sluice-http hand-off: a connection to an HTTP service with http
+ * routes is rewritten to the helper listener (here backend "v1b" plays the
+ * listener), sockops publishes the original VIP in sluice_origdst under the
+ * client's local addr:port, getpeername still shows the VIP; a socket
+ * carrying SLUICE_HELPER_MARK is never steered. Without a helper the same
+ * header-routed policy is refused by apply, never half-enforced.
+ */
+#include <bpf/bpf.h>
+
+#include "dp_harness.h"
+
+#define HVIP "127.100.0.30"
+#define HPORT 8080
+
+static int load_policy(struct sl_model **m)
+{
+	char buf[4096];
+	struct sl_diags d;
+	int rc, n;
+
+	n = snprintf(buf, sizeof(buf),
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: web, namespace: t}\n"
+		"spec:\n"
+		"  hosts: [web.t.svc.cluster.local]\n"
+		"  addresses: [" HVIP "]\n"
+		"  ports: [{number: %d, name: http, protocol: HTTP}]\n"
+		"  resolution: STATIC\n"
+		"  endpoints:\n"
+		"  - {address: %s, ports: {http: %u}, labels: {version: v1}}\n"
+		"  - {address: %s, ports: {http: %u}, labels: {version: v2}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: DestinationRule\n"
+		"metadata: {name: web, namespace: t}\n"
+		"spec:\n"
+		"  host: web\n"
+		"  subsets:\n"
+		"  - {name: v1, labels: {version: v1}}\n"
+		"  - {name: v2, labels: {version: v2}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: web, namespace: t}\n"
+		"spec:\n"
+		"  hosts: [web]\n"
+		"  http:\n"
+		"  - match: [{headers: {user-agent: {regex: \".*Chrome.*\"}}}]\n"
+		"    route: [{destination: {host: web, subset: v2}}]\n"
+		"  - route: [{destination: {host: web, subset: v1}}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: tcp-echo, namespace: t}\n"
+		"spec:\n"
+		"  hosts: [tcp-echo.t.svc.cluster.local]\n"
+		"  addresses: [" VIP "]\n"
+		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
+		"  resolution: STATIC\n"
+		"  endpoints:\n"
+		"  - {address: %s, ports: {tcp: %u}}\n",
+		HPORT, be_addr[0], be[0].port, be_addr[1], be[1].port, be_addr[0], be[0].port);
+	sl_diags_init(&d);
+	rc = sl_model_load_buf("helper.yaml", buf, (size_t)n, &d, m);
+	for (size_t i = 0; rc && i < d.n; i++)
+		printf("# %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col, d.v[i].msg);
+	sl_diags_free(&d);
+	return rc;
+}
+
+struct hres {
+	int tag;			/* backend index the HTTP VIP reached */
+	int peer_vip;
+	struct sockaddr_in local;	/* the client's local addr:port */
+	int marked_errno;		/* connect() of a marked socket to the TCP VIP */
+};
+
+static void child_body(struct hres *r, int go_fd, int up_fd)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(HPORT) }, p;
+	socklen_t l = sizeof(p);
+	unsigned mark = SLUICE_HELPER_MARK;
+	char line[64] = "", go;
+	ssize_t n;
+	int fd, mfd;
+
+	inet_pton(AF_INET, HVIP, &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !connect(fd, (void *)&a, sizeof(a))) {
+		n = read(fd, line, sizeof(line) - 1);
+		line[n > 0 ? n - 1 : 0] = 0;
+		r->tag = tag_index(line);
+		r->peer_vip = !getpeername(fd, (void *)&p, &l) && p.sin_addr.s_addr == a.sin_addr.s_addr &&
+			      p.sin_port == a.sin_port;
+		l = sizeof(r->local);
+		getsockname(fd, (void *)&r->local, &l);
+	}
+	/* the helper's own upstream socket: marked, must not be steered */
+	inet_pton(AF_INET, VIP, &a.sin_addr);
+	a.sin_port = htons(VPORT);
+	mfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (mfd >= 0 && !setsockopt(mfd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
+		r->marked_errno = connect(mfd, (void *)&a, sizeof(a)) ? errno : 0;
+	else
+		r->marked_errno = -1;
+	if (mfd >= 0)
+		close(mfd);
+	/* report while the connection is still open, then wait to close */
+	if (write(up_fd, r, sizeof(*r)) != sizeof(*r) || read(go_fd, &go, 1) != 1)
+		_exit(98);
+	close(fd);
+	_exit(0);
+}
+
+int main(void)
+{
+	struct sl_dp_opts o = { 0 };
+	char err[SL_DP_ERRLEN] = "", path[512];
+	struct sl_model *m = NULL;
+	struct sluice_origdst_key k = { 0 };
+	struct sluice_origdst v = { 0 };
+	uint8_t hvip[16] = { [10] = 0xff, [11] = 0xff };
+	uint64_t c0[__SLUICE_CNT_MAX], c1[__SLUICE_CNT_MAX];
+	struct hres r = { 0 };
+	int rc, up[2], down[2], mfd;
+	uint32_t gen;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP kernel data-plane tests need root\n");
+		return 0;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(cleanup);
+	if ((rc = setup())) {
+		printf("Bail out! setup: %s\n", strerror(-rc));
+		return 1;
+	}
+	o.bpffs = bpffs;
+	o.cgroup = cg_parent;
+
+	/* no helper configured: a header route cannot be enforced -> refused */
+	rc = sl_dp_open(&o, &dp, err);
+	rc = rc ? rc : load_policy(&m);
+	if (rc) {
+		printf("Bail out! open/load: %s\n", err);
+		return 1;
+	}
+	rc = sl_dp_apply(dp, m, &gen, err);
+	tap(rc == -ENOTSUP && sl_dp_generation(dp) == 0,
+	    "without sluice-http, header routes are refused (%s) and nothing goes live", err);
+	sl_dp_close(dp);
+	dp = NULL;
+
+	/* helper = backend v1b's listener */
+	o.helper_addr[10] = o.helper_addr[11] = 0xff;
+	inet_pton(AF_INET, be_addr[2], o.helper_addr + 12);
+	o.helper_port = be[2].port;
+	rc = sl_dp_open(&o, &dp, err);
+	rc = rc ? rc : sl_dp_apply(dp, m, &gen, err);
+	tap(rc == 0, "with sluice-http configured the HTTP service applies (%s)", rc ? err : "ok");
+	sl_model_free(m);
+	if (rc || pipe2(up, O_CLOEXEC) || pipe2(down, O_CLOEXEC)) {
+		printf("Bail out! apply\n");
+		return 1;
+	}
+	sl_dp_counters(dp, c0);
+	pid = fork();
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		alarm(60);
+		join_cgroup(cg_client);
+		child_body(&r, down[0], up[1]);
+	}
+	kids[0] = pid;
+	close(up[1]);
+	close(down[0]);
+	rc = read(up[0], &r, sizeof(r)) == sizeof(r) ? 0 : -EIO;
+	sl_dp_counters(dp, c1);
+	tap(!rc && r.tag == 2, "a connection to the HTTP VIP lands on the helper listener");
+	tap(!rc && r.peer_vip, "getpeername still returns the HTTP VIP");
+
+	/* sluice_origdst[client local addr:port] = VIP:port */
+	snprintf(path, sizeof(path), "%s/sluice_origdst", bpffs);
+	mfd = bpf_obj_get(path);
+	k.addr[10] = k.addr[11] = 0xff;
+	memcpy(k.addr + 12, &r.local.sin_addr, 4);
+	k.port = r.local.sin_port;
+	inet_pton(AF_INET, HVIP, hvip + 12);
+	rc = rc || mfd < 0 ? -EIO : bpf_map_lookup_elem(mfd, &k, &v);
+	tap(!rc && !memcmp(v.vip, hvip, 16) && ntohs(v.vip_port) == HPORT,
+	    "sockops published the original VIP:port in sluice_origdst for sluice-http");
+	tap(r.marked_errno == ECONNREFUSED &&
+	    c1[SLUICE_CNT_HELPER_BYPASS] - c0[SLUICE_CNT_HELPER_BYPASS] == 1,
+	    "a socket with SLUICE_HELPER_MARK is not steered (errno %d, counted)", r.marked_errno);
+
+	/* close: the origdst entry goes away */
+	if (write(down[1], "g", 1) != 1)
+		rc = -EIO;
+	waitpid(pid, NULL, 0);
+	kids[0] = 0;
+	for (int i = 0; i < 100 && mfd >= 0 && !bpf_map_lookup_elem(mfd, &k, &v); i++)
+		usleep(50 * 1000);	/* bounded poll: 5 s */
+	tap(mfd >= 0 && bpf_map_lookup_elem(mfd, &k, &v) && errno == ENOENT,
+	    "sluice_origdst entry removed when the connection closes");
+	if (mfd >= 0)
+		close(mfd);
+	close(up[0]);
+	close(down[1]);
+
+	sl_dp_close(dp);
+	dp = NULL;
+	rc = sl_dp_reset(bpffs, err);
+	tap(!rc && prog_count(cg_parent) == 0, "reset detaches everything (%s)", rc ? err : "ok");
+	bpffs[0] = 0;
+	stopping = 1;
+	for (int i = 0; i < NBE; i++)
+		pthread_join(be[i].th, NULL);
+	printf("1..%d\n", testno);
+	return failed ? 1 : 0;
+}
