@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared topology for the sluiced end-to-end tests (sourced after lib.sh).
+#
+# One network namespace "node" (sl<id>-node) with lo up and the backend
+# addresses 10.1.0.1 (v1, answers "one ...") and 10.1.0.2 (v2, "two ...")
+# on lo; sluiced runs inside it (so its metrics port and the helper's mesh
+# listener never collide with other runs) with a private pin root, control
+# socket, state dir and policy dir; its socket hooks attach only to the test
+# cgroup "client". Clients join that cgroup, then the namespace, and connect
+# to the S1 VIP 198.18.0.10:9000 — which has no route: only Sluice's
+# connect() rewrite makes it reachable.
+
+SLUICED=$SL_BUILD/sluiced
+CTL=$SL_BUILD/sluicectl
+CONNBENCH=$SL_BUILD/connbench
+VIP=198.18.0.10:9000
+DL_POL=$SL_TMP/policies
+DL_STATE=$SL_TMP/state
+
+ctl() { "$CTL" --socket "$SL_SOCK" "$@"; }
+
+# S1 with weights $1/$2 on stdout (the VirtualService alone when $3 = vs).
+dl_s1() {
+	local w1=$1 w2=$2
+	if [ "${3:-}" != vs ]; then
+		cat <<'EOF'
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: tcp-echo, namespace: weather}
+spec:
+  hosts: [tcp-echo.weather.svc.cluster.local]
+  addresses: [198.18.0.10]
+  ports: [{number: 9000, name: tcp, protocol: TCP}]
+  resolution: STATIC
+  endpoints:
+  - {address: 10.1.0.1, ports: {tcp: 9000}, labels: {app: tcp-echo, version: v1}}
+  - {address: 10.1.0.2, ports: {tcp: 9000}, labels: {app: tcp-echo, version: v2}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: tcp-echo, namespace: weather}
+spec:
+  host: tcp-echo
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+EOF
+	fi
+	cat <<EOF
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: tcp-echo, namespace: weather}
+spec:
+  hosts: [tcp-echo]
+  tcp:
+  - match: [{port: 9000}]
+    route:
+    - {destination: {host: tcp-echo, port: {number: 9000}, subset: v1}, weight: $w1}
+    - {destination: {host: tcp-echo, port: {number: 9000}, subset: v2}, weight: $w2}
+EOF
+}
+
+# dl_policy FILE W1 W2: write S1 with those weights to FILE.
+dl_policy() { dl_s1 "$2" "$3" >"$1"; }
+
+dl_setup() {
+	sl_require_root
+	sl_ensure_bpffs
+	for b in "$SLUICED" "$CTL" "$CONNBENCH"; do
+		[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
+	done
+	mkdir -p "$DL_POL" "$DL_STATE"
+	# Last resort if the daemon cannot reset: unpinning removes everything.
+	sl_defer "rm -rf '$SL_BPFFS'"
+	# Not in $(...): sl_netns/sl_mkcgroup/sl_bg register their cleanup with
+	# sl_defer, which a command-substitution subshell would lose. sl_bg gets
+	# nsenter itself (not the sl_in_ns function): nsenter execs, so the PID
+	# it records is the process to kill.
+	sl_netns node >/dev/null || exit 1
+	NS="sl${SL_ID}-node"
+	ip -n "$NS" addr add 10.1.0.1/32 dev lo
+	ip -n "$NS" addr add 10.1.0.2/32 dev lo
+	sl_mkcgroup client >/dev/null || exit 1
+	CG="$(sl_cgroup2_root)/sluice-test-$SL_ID/client"
+	sl_bg b1 nsenter --net="/run/netns/$NS" "$CONNBENCH" serve 10.1.0.1:9000 one >/dev/null
+	sl_bg b2 nsenter --net="/run/netns/$NS" "$CONNBENCH" serve 10.1.0.2:9000 two >/dev/null
+	sl_wait_for 5 sl_in_ns "$NS" "$CONNBENCH" client 10.1.0.1:9000 -n 1 &&
+		sl_wait_for 5 sl_in_ns "$NS" "$CONNBENCH" client 10.1.0.2:9000 -n 1 ||
+		{ echo "Bail out! backends did not start"; exit 1; }
+}
+
+# dl_start [extra sluiced flags]: start sluiced in the node namespace; wait
+# until it answers. Sets DL_PID. The first start registers the reset.
+DL_RESET_DEFERRED=0
+dl_start() {
+	local var="SL_PID_sluiced$DL_STARTS"
+	sl_bg "sluiced$DL_STARTS" nsenter --net="/run/netns/$NS" "$SLUICED" --policy-dir "$DL_POL" \
+		--cgroup "$CG" --bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$DL_STATE" \
+		--no-http-helper "$@" >/dev/null
+	DL_PID=${!var}
+	DL_LOG=$SL_TMP/sluiced$DL_STARTS.log
+	DL_STARTS=$((DL_STARTS + 1))
+	if [ "$DL_RESET_DEFERRED" = 0 ]; then
+		sl_defer "'$CTL' --socket '$SL_SOCK' reset"
+		DL_RESET_DEFERRED=1
+	fi
+	sl_wait_for 10 ctl status
+}
+DL_STARTS=0
+
+# dl_load N [connbench args]: N connections from the client cgroup to the
+# VIP; prints connbench's summary line.
+dl_load() {
+	local n=$1; shift
+	sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client "$VIP" -n "$n" "$@"
+}
+
+# Field of a connbench summary line: dl_field LINE KEY (0 when absent).
+dl_field() {
+	local v
+	v=$(echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1)
+	echo "${v:-0}"
+}
+
+# Generation from `sluicectl status -o json`.
+dl_gen() { ctl status -o json | jq -r .generation; }
