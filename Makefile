@@ -191,3 +191,8 @@ all: $(B)/connbench
 tests-build: $(B)/connbench
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---- sluice-http benchmark/test backend (bench/http_backend.c, llhttp) ------
+$(B)/http-backend: bench/http_backend.c $(LLHTTP_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(USER_CFLAGS) -o $@ $^
