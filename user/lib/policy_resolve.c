@@ -281,7 +281,8 @@ static void merge_tp(struct sl_traffic_policy *sub, const struct sl_traffic_poli
 
 static int attach_rules(struct pl_ctx *c, struct sl_model *m)
 {
-	qsort(c->dr, c->ndr, sizeof(*c->dr), dr_cmp);
+	if (c->ndr)
+		qsort(c->dr, c->ndr, sizeof(*c->dr), dr_cmp);
 	for (size_t i = 0; i < c->ndr; i++) {
 		struct pl_dr *dr = &c->dr[i];
 		char *fq = pl_fqdn(c->a, dr->host, dr->ns);
