@@ -3,6 +3,7 @@
  * The connect6/getpeername6 hooks through a dual-stack AF_INET6 socket
  * talking to a v4-mapped VIP, and connected UDP: connect4 steers the socket,
  * recvmsg4 reports replies as coming from the VIP, getpeername4 returns it.
+ * A real IPv6 VIP is steered to an IPv6 backend too.
  * Unconnected UDP (sendto without connect) is not steered: documented in
  * docs/dataplane.md, and checked here so the claim stays true.
  * Same harness and safety rules as test_dp_kernel.c.
@@ -13,9 +14,43 @@
 #define UPORT 9001
 #define UBE "127.0.1.4"
 
-static int ufd = -1;
-static uint16_t uport;
-static pthread_t uth;
+static int ufd = -1, v6fd = -1;
+static uint16_t uport, v6port;
+static pthread_t uth, v6th;
+
+/* IPv6 backend on [::1]: answers "v6\n" and closes. */
+static void *v6_main(void *arg)
+{
+	struct pollfd pf = { .fd = v6fd, .events = POLLIN };
+
+	(void)arg;
+	while (!stopping) {
+		int c;
+
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		c = accept4(v6fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		if (write(c, "v6\n", 3) < 0)
+			perror("v6 backend");
+		close(c);
+	}
+	return NULL;
+}
+
+static int v6_start(void)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t l = sizeof(a);
+
+	v6fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (v6fd < 0 || bind(v6fd, (void *)&a, sizeof(a)) || listen(v6fd, 64) ||
+	    getsockname(v6fd, (void *)&a, &l))
+		return -errno;
+	v6port = ntohs(a.sin6_port);
+	return pthread_create(&v6th, NULL, v6_main, NULL) ? -EAGAIN : 0;
+}
 
 /* UDP echo backend: replies "u1:<data>" to the sender. */
 static void *udp_main(void *arg)
@@ -83,8 +118,19 @@ static int apply_policy(void)
 		"  ports: [{number: %d, name: udp, protocol: TCP}]\n"
 		"  resolution: STATIC\n"
 		"  endpoints:\n"
-		"  - {address: " UBE ", ports: {udp: %u}}\n",
-		be_addr[0], be[0].port, UPORT, uport);
+		"  - {address: " UBE ", ports: {udp: %u}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: six, namespace: t}\n"
+		"spec:\n"
+		"  hosts: [six.t.svc.cluster.local]\n"
+		"  addresses: [\"fd00:5c::10\"]\n"
+		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
+		"  resolution: STATIC\n"
+		"  endpoints:\n"
+		"  - {address: \"::1\", ports: {tcp: %u}}\n",
+		be_addr[0], be[0].port, UPORT, uport, v6port);
 	sl_diags_init(&d);
 	rc = sl_model_load_buf("udp6.yaml", buf, (size_t)n, &d, &m);
 	if (rc) {
@@ -118,6 +164,8 @@ struct res6 {
 	int udp_src_vip;	/* recvfrom source was the VIP */
 	int udp_peer_vip;	/* getpeername on the UDP socket was the VIP */
 	int unconnected_steered;/* sendto without connect got an answer */
+	int six_ok;		/* [fd00:5c::10]:9000 reached the [::1] backend */
+	int six_peer_vip;	/* and getpeername6 returned the v6 VIP */
 	int err;
 };
 
@@ -143,6 +191,20 @@ static void child_body(struct res6 *r)
 				 !memcmp(&p6.sin6_addr, &a6.sin6_addr, 16) && p6.sin6_port == a6.sin6_port;
 	} else {
 		r->err = errno;
+	}
+	if (fd >= 0)
+		close(fd);
+
+	/* a real IPv6 VIP (no route to it: only the rewrite makes it work) */
+	inet_pton(AF_INET6, "fd00:5c::10", &a6.sin6_addr);
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !connect(fd, (void *)&a6, sizeof(a6))) {
+		n = read(fd, line, sizeof(line) - 1);
+		line[n > 0 ? n : 0] = 0;
+		r->six_ok = !strcmp(line, "v6\n");
+		l = sizeof(p6);
+		r->six_peer_vip = !getpeername(fd, (void *)&p6, &l) &&
+				  !memcmp(&p6.sin6_addr, &a6.sin6_addr, 16) && p6.sin6_port == a6.sin6_port;
 	}
 	if (fd >= 0)
 		close(fd);
@@ -194,7 +256,7 @@ int main(void)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	atexit(cleanup);
-	if ((rc = setup()) || (rc = udp_start())) {
+	if ((rc = setup()) || (rc = udp_start()) || (rc = v6_start())) {
 		printf("Bail out! setup: %s\n", strerror(-rc));
 		return 1;
 	}
@@ -229,6 +291,8 @@ int main(void)
 		printf("# child: %s\n", strerror(r.err));
 	tap(!rc && r.v6_tag == 1, "connect6: a dual-stack socket to ::ffff:VIP is steered to v1");
 	tap(!rc && r.v6_peer_vip, "getpeername6 returns the v4-mapped VIP");
+	tap(!rc && r.six_ok, "connect6: an IPv6 VIP is steered to the [::1] backend");
+	tap(!rc && r.six_peer_vip, "getpeername6 returns the IPv6 VIP");
 	tap(!rc && r.udp_reply, "connected UDP: connect4 steers the datagrams to the backend");
 	tap(!rc && r.udp_src_vip, "recvmsg4: the reply's source is the VIP, not the backend");
 	tap(!rc && r.udp_peer_vip, "getpeername on the connected UDP socket returns the VIP");
@@ -243,7 +307,9 @@ int main(void)
 	for (int i = 0; i < NBE; i++)
 		pthread_join(be[i].th, NULL);
 	pthread_join(uth, NULL);
+	pthread_join(v6th, NULL);
 	close(ufd);
+	close(v6fd);
 	printf("1..%d\n", testno);
 	return failed ? 1 : 0;
 }
