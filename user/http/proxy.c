@@ -522,6 +522,7 @@ static void start_request(struct hx_cli *c)
 	c->t_start = w->now;
 	c->svc = c->subset = c->ep = -1;
 	c->status = 0;
+	c->set_cookie[0] = 0;
 	c->resp_started = false;
 	c->body_done = false;
 	c->up = NULL;
@@ -593,6 +594,21 @@ static void start_request(struct hx_cli *c)
 		if (lb->kind != SL_LB_CONSISTENT_HASH && c->rt->dests[0].subset >= 0)
 			lb = &s0->subsets[c->rt->dests[0].subset].tp.lb;
 		has_hash = hx_hash_request(lb, &rv, &hash);
+		c->set_cookie[0] = 0;
+		if (!has_hash && lb->kind == SL_LB_CONSISTENT_HASH && lb->hash == SL_HASH_COOKIE &&
+		    lb->hash_key && lb->cookie_ttl_ms) {
+			/* Envoy's behaviour: no cookie yet and a ttl -> mint one,
+			 * hash it, and hand it to the client with the response */
+			char val[24];
+
+			snprintf(val, sizeof(val), "%016llx", (unsigned long long)hx_rand(w));
+			hash = hx_hash64(val, strlen(val), 0);
+			has_hash = true;
+			snprintf(c->set_cookie, sizeof(c->set_cookie),
+				 "set-cookie: %.40s=%s; Max-Age=%u; Path=%.40s; HttpOnly\r\n",
+				 lb->hash_key, val, lb->cookie_ttl_ms / 1000,
+				 lb->cookie_path ? lb->cookie_path : "/");
+		}
 	}
 	pt = has_hash ? hash : hx_rand(w);
 	di = hx_pick_dest(c->rt, pt);
@@ -612,6 +628,9 @@ static void start_request(struct hx_cli *c)
 		if (hx_hash_request(elb, &rv, &eh)) {
 			c->has_hash = true;
 			c->hash = eh;
+		} else if (c->set_cookie[0] && elb->kind == SL_LB_CONSISTENT_HASH) {
+			c->has_hash = true;
+			c->hash = hash;
 		}
 	}
 	/* upstream request: rebuilt head, then the body as it arrives */

@@ -86,6 +86,7 @@ struct hx_cli {
 	bool has_hash;		/* endpoint by rendezvous hash */
 	uint64_t hash;
 	uint64_t head_start;	/* first byte of the head being read */
+	char set_cookie[160];	/* generated consistentHash cookie, "" = none */
 };
 
 struct hx_pool {

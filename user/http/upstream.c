@@ -494,6 +494,8 @@ static bool on_resp_head(struct hx_up *u)
 	hx_buf_put(o, u->in.p + u->head.status.off, u->head.status.len);
 	hx_buf_put(o, "\r\n", 2);
 	hx_copy_headers(o, &u->head, u->in.p, &c->rt->resp_headers, false);
+	if (c->set_cookie[0])
+		hx_buf_puts(o, c->set_cookie);
 	if (c->close_after)
 		hx_buf_puts(o, "connection: close\r\n");
 	else if (c->http10)
