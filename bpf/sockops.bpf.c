@@ -83,11 +83,23 @@ static __always_inline void on_established(struct bpf_sock_ops *skops, struct sl
 	}
 }
 
+/* bytes_acked and bytes_received count sequence space: our SYN is in
+ * bytes_acked, each side's FIN in the counters once it was acknowledged or
+ * received. Payload = counter - those control bytes. */
+static __always_inline __u64 payload(__u64 seq_bytes, __u64 ctl)
+{
+	return seq_bytes > ctl ? seq_bytes - ctl : 0;
+}
+
 static __always_inline void on_close(struct bpf_sock_ops *skops, struct sluice_sk_state *ss)
 {
 	struct sluice_origdst_key k;
 	struct sluice_stats *st;
 	__u8 was = ss->state;
+	__u32 from = skops->args[0];
+	/* an orderly close (both FINs exchanged, ours acked) */
+	__u64 fin = from == BPF_TCP_LAST_ACK || from == BPF_TCP_FIN_WAIT2 ||
+		    from == BPF_TCP_CLOSING || from == BPF_TCP_TIME_WAIT;
 
 	if (was == SLUICE_SOCK_CLOSED)
 		return;
@@ -97,8 +109,8 @@ static __always_inline void on_close(struct bpf_sock_ops *skops, struct sluice_s
 		if (st && was == SLUICE_SOCK_ESTABLISHED) {
 			__sync_fetch_and_add(&st->closed, 1);
 			__sync_fetch_and_add(&st->active, -1);
-			__sync_fetch_and_add(&st->bytes_sent, skops->bytes_acked);
-			__sync_fetch_and_add(&st->bytes_received, skops->bytes_received);
+			__sync_fetch_and_add(&st->bytes_sent, payload(skops->bytes_acked, 1 + fin));
+			__sync_fetch_and_add(&st->bytes_received, payload(skops->bytes_received, fin));
 		} else if (st) {
 			__sync_fetch_and_add(&st->failed, 1);
 		}

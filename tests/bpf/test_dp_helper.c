@@ -13,6 +13,8 @@
 
 #define HVIP "127.100.0.30"
 #define HPORT 8080
+#define DVIP "127.100.0.31"	/* a service whose only backend is down */
+#define DBE "127.0.1.9"		/* nothing listens on 127.0.1.9:9 */
 
 static int load_policy(struct sl_model **m)
 {
@@ -61,7 +63,18 @@ static int load_policy(struct sl_model **m)
 		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
 		"  resolution: STATIC\n"
 		"  endpoints:\n"
-		"  - {address: %s, ports: {tcp: %u}}\n",
+		"  - {address: %s, ports: {tcp: %u}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: dead, namespace: t}\n"
+		"spec:\n"
+		"  hosts: [dead.t.svc.cluster.local]\n"
+		"  addresses: [" DVIP "]\n"
+		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
+		"  resolution: STATIC\n"
+		"  endpoints:\n"
+		"  - {address: " DBE ", ports: {tcp: 9}}\n",
 		HPORT, be_addr[0], be[0].port, be_addr[1], be[1].port, be_addr[0], be[0].port);
 	sl_diags_init(&d);
 	rc = sl_model_load_buf("helper.yaml", buf, (size_t)n, &d, m);
@@ -76,6 +89,7 @@ struct hres {
 	int peer_vip;
 	struct sockaddr_in local;	/* the client's local addr:port */
 	int marked_errno;		/* connect() of a marked socket to the TCP VIP */
+	int dead_errno;			/* connect() to the dead service */
 };
 
 static void child_body(struct hres *r, int go_fd, int up_fd)
@@ -106,6 +120,13 @@ static void child_body(struct hres *r, int go_fd, int up_fd)
 		r->marked_errno = connect(mfd, (void *)&a, sizeof(a)) ? errno : 0;
 	else
 		r->marked_errno = -1;
+	if (mfd >= 0)
+		close(mfd);
+	/* a steered connect the backend refuses: counted as failed */
+	inet_pton(AF_INET, DVIP, &a.sin_addr);
+	a.sin_port = htons(9000);
+	mfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	r->dead_errno = mfd >= 0 && connect(mfd, (void *)&a, sizeof(a)) ? errno : 0;
 	if (mfd >= 0)
 		close(mfd);
 	/* report while the connection is still open, then wait to close */
@@ -199,6 +220,25 @@ int main(void)
 	tap(r.marked_errno == ECONNREFUSED &&
 	    c1[SLUICE_CNT_HELPER_BYPASS] - c0[SLUICE_CNT_HELPER_BYPASS] == 1,
 	    "a socket with SLUICE_HELPER_MARK is not steered (errno %d, counted)", r.marked_errno);
+
+	{
+		struct sl_dp_stat *st = NULL;
+		uint64_t failedc = 0, est = 0;
+		uint8_t dead[16] = { [10] = 0xff, [11] = 0xff };
+		size_t n = 0;
+
+		inet_pton(AF_INET, DBE, dead + 12);
+		if (!sl_dp_stats(dp, &st, &n))
+			for (size_t i = 0; i < n; i++)
+				if (!memcmp(st[i].key.addr, dead, 16) && ntohs(st[i].key.port) == 9) {
+					failedc += st[i].val.failed;
+					est += st[i].val.established;
+				}
+		free(st);
+		tap(r.dead_errno == ECONNREFUSED && failedc == 1 && est == 0,
+		    "a refused backend connect is counted as failed (errno %d, failed %llu)",
+		    r.dead_errno, (unsigned long long)failedc);
+	}
 
 	/* close: the origdst entry goes away */
 	if (write(down[1], "g", 1) != 1)
