@@ -34,6 +34,7 @@ struct sl_dp {
 	size_t nhooks;
 	int fds[__DPM_MAX];		/* map fds (owned when read-only) */
 	int sync_fd, sync_inner_fd;	/* map-in-map used as an RCU barrier */
+	int sock_err, ops_err;		/* errno of a partial load, for hooks */
 	bool readonly;
 };
 

@@ -105,6 +105,11 @@ static void attach_hook(struct sl_dp *dp, const char *name, struct bpf_program *
 
 	dp->nhooks++;
 	h->name = name;
+	if (!prog || !bpf_program__autoload(prog)) {
+		snprintf(h->why, sizeof(h->why), "not loaded by this kernel: %s",
+			 strerror(prog ? dp->sock_err : dp->ops_err));
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/links/%s", dp->bpffs, name);
 	l = access(path, F_OK) ? NULL : bpf_link__open(path);
 	if (l) {
@@ -136,6 +141,31 @@ static void attach_hook(struct sl_dp *dp, const char *name, struct bpf_program *
 	}
 	h->attached = true;
 	*lp = l;
+}
+
+/* Load bpf/sock.bpf.c. When the full set does not load, retry with only
+ * the connect hooks (getpeername needs 5.8, recvmsg 4.18+, a hardened
+ * kernel may refuse one): the others are then reported, not fatal. */
+static int load_sock(struct sl_dp *dp, const struct bpf_object_open_opts *oo)
+{
+	int rc;
+
+	dp->sock = sluice_sock__open_opts(oo);
+	if (!dp->sock)
+		return -errno;
+	rc = sluice_sock__load(dp->sock);
+	if (!rc)
+		return 0;
+	dp->sock_err = -rc;
+	sluice_sock__destroy(dp->sock);
+	dp->sock = sluice_sock__open_opts(oo);
+	if (!dp->sock)
+		return -errno;
+	bpf_program__set_autoload(dp->sock->progs.sluice_getpeername4, false);
+	bpf_program__set_autoload(dp->sock->progs.sluice_getpeername6, false);
+	bpf_program__set_autoload(dp->sock->progs.sluice_recvmsg4, false);
+	bpf_program__set_autoload(dp->sock->progs.sluice_recvmsg6, false);
+	return sluice_sock__load(dp->sock);
 }
 
 static int sync_map_create(struct sl_dp *dp)
@@ -214,20 +244,19 @@ int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err)
 	}
 
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp->bpffs);
-	dp->sock = sluice_sock__open_opts(&oo);
-	dp->ops = sluice_sockops__open_opts(&oo);
-	if (!dp->sock || !dp->ops) {
-		rc = -errno ? -errno : -EINVAL;
-		sl_dp_err(err, "open BPF objects: %s", strerror(-rc));
-		goto cleanup;
-	}
-	rc = sluice_sock__load(dp->sock);
-	if (!rc)
-		rc = sluice_sockops__load(dp->ops);
+	rc = load_sock(dp, &oo);
 	if (rc) {
 		sl_dp_err(err, "load BPF programs (pins under %s incompatible? try reset): %s",
 			  dp->bpffs, strerror(-rc));
 		goto cleanup;
+	}
+	/* sockops is optional: without it there are no per-backend stats and
+	 * LEAST_REQUEST sees no active counts; reported as a hook */
+	dp->ops = sluice_sockops__open_opts(&oo);
+	if (!dp->ops || sluice_sockops__load(dp->ops)) {
+		dp->ops_err = errno ? errno : EINVAL;
+		sluice_sockops__destroy(dp->ops);
+		dp->ops = NULL;
 	}
 	dp->fds[DPM_CTL] = bpf_map__fd(dp->sock->maps.sluice_ctl);
 	dp->fds[DPM_GENCFG] = bpf_map__fd(dp->sock->maps.sluice_gencfg);
@@ -253,7 +282,7 @@ int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err)
 	attach_hook(dp, "getpeername6", dp->sock->progs.sluice_getpeername6, cgfd);
 	attach_hook(dp, "recvmsg4", dp->sock->progs.sluice_recvmsg4, cgfd);
 	attach_hook(dp, "recvmsg6", dp->sock->progs.sluice_recvmsg6, cgfd);
-	attach_hook(dp, "sockops", dp->ops->progs.sluice_sockops, cgfd);
+	attach_hook(dp, "sockops", dp->ops ? dp->ops->progs.sluice_sockops : NULL, cgfd);
 	if (!dp->hooks[0].attached) {
 		rc = -EOPNOTSUPP;
 		sl_dp_err(err, "cannot attach connect4 to %s: %s", dp->cgroup, dp->hooks[0].why);
