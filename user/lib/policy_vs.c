@@ -263,7 +263,7 @@ static int parse_header_ops(struct pl_ctx *c, yaml_node_t *n, struct sl_header_o
 	if (!pl_check_map(c, n, "HeaderOperations", "header operations"))
 		return -1;
 	int rc = 0;
-	struct sl_labels set, add;
+	struct sl_labels set = { 0 }, add = { 0 };
 	if (pl_labels(c, n, "set", &set) < 0 || pl_labels(c, n, "add", &add) < 0)
 		rc = -1;
 	h->set = set.v;
