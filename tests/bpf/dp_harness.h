@@ -54,6 +54,7 @@ static char bpffs[256], cg_rel_wl1[256], cg_rel_wl2[256];
 static struct sl_dp *dp;
 static int failed, testno;
 static pid_t kids[8];
+static uint16_t conn_port = VPORT;	/* port one_conn() connects to */
 
 static inline void tap(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static inline void tap(int ok, const char *fmt, ...)
@@ -236,7 +237,7 @@ static inline int tag_index(const char *line)
  * TAG_UNKNOWN for an unknown answer, or -errno (connect refused, ...). */
 static inline int one_conn(const char *vip, int keep, int *fd_out, int *peer_is_vip)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(VPORT) }, p;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(conn_port) }, p;
 	socklen_t pl = sizeof(p);
 	char line[64];
 	size_t got = 0;

@@ -115,6 +115,16 @@ static int apply(int w1, int w2, int w3, const char *lb, int registry_only, uint
 		"  namespace: t\n"
 		"  annotations: {sluice.io/cgroup: %s}\n"
 		"spec: {address: 127.0.2.2, labels: {app: frontend, version: v2}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: ext, namespace: t}\n"
+		"spec:\n"
+		"  hosts: [ext.example.com]\n"
+		"  addresses: [127.0.1.8]\n"
+		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
+		"  location: MESH_EXTERNAL\n"
+		"  resolution: NONE\n"
 		"%s",
 		be_addr[0], be[0].port, be_addr[1], be[1].port, be_addr[2], be[2].port, lb,
 		w1, w2, w3, be_addr[0], be[0].port, be_addr[1], be[1].port, cg_rel_wl1, cg_rel_wl2,
@@ -350,6 +360,17 @@ int main(void)
 	tap(!rc && t.fail == 5 && t.first_errno == EPERM &&
 	    cnt[SLUICE_CNT_REGISTRY_DENY] - cnt0[SLUICE_CNT_REGISTRY_DENY] == 5 && t2.fail == 0,
 	    "REGISTRY_ONLY: unknown destination refused with EPERM and counted, the registry allowed");
+	/* a MESH_EXTERNAL address is let through untouched: nobody listens on
+	 * 127.0.1.8:9000, so the kernel's own ECONNREFUSED, not EPERM */
+	rc = run_clients(cg_client, "127.0.1.8", 3, &t);
+	tap(!rc && t.fail == 3 && t.first_errno == ECONNREFUSED,
+	    "REGISTRY_ONLY: a MESH_EXTERNAL ServiceEntry address is allowed (errno %d)", t.first_errno);
+	/* an endpoint's own address:port is registered too */
+	conn_port = be[1].port;
+	rc = run_clients(cg_client, be_addr[1], 3, &t);
+	conn_port = VPORT;
+	tap(!rc && t.n[1] == 3, "REGISTRY_ONLY: a registered endpoint's address:port is allowed (%d/3)",
+	    t.n[1]);
 
 	/* reset leaves nothing */
 	sl_dp_close(dp);
