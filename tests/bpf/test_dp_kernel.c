@@ -347,6 +347,17 @@ int main(void)
 	gen2 = rc ? 0 : sl_dp_generation(dp);
 	tap(!rc && gen2 == gen, "re-open re-adopts the pins: same generation %u (was %u)", gen2, gen);
 	tap(!rc && prog_count(cg_parent) == 7, "re-open keeps exactly 7 programs attached (links updated, not duplicated)");
+	{
+		struct sl_dp *ro = NULL;
+		uint64_t rc_cnt[__SLUICE_CNT_MAX] = { 0 };
+		int r2 = sl_dp_open_pinned(bpffs, &ro, err);
+
+		r2 = r2 ? r2 : sl_dp_counters(ro, rc_cnt);
+		tap(!r2 && sl_dp_generation(ro) == gen && rc_cnt[SLUICE_CNT_CONNECT_STEERED] > 0 && sl_dp_apply(ro, NULL, NULL, err) == -EPERM,
+		    "read-only handle: generation, counters (%llu steered), apply refused",
+		    (unsigned long long)rc_cnt[SLUICE_CNT_CONNECT_STEERED]);
+		sl_dp_close(ro);
+	}
 
 	/* REGISTRY_ONLY: unknown destinations refused with EPERM */
 	rc = apply(80, 20, 0, "ROUND_ROBIN", 1, &gen);
