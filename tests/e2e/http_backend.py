@@ -7,7 +7,8 @@ x-backend: <name>, keep-alive (HTTP/1.1). Request headers steer it:
   x-fail-once: ID   the first request carrying ID gets a 503, later ones 200
   x-delay-ms: N     sleep N ms before answering
   x-status: N       answer with status N
-GET /_hits?id=ID returns how many requests carried x-fail-once: ID.
+GET /_hits?id=ID returns how many requests carried x-fail-once: ID;
+GET /_inflight how many delayed requests are being served now.
 Request headers are echoed back as x-echo-<name> (lower-case).
 """
 import argparse
@@ -18,6 +19,7 @@ import time
 from urllib.parse import urlparse, parse_qs
 
 hits = {}
+inflight = [0]
 lock = threading.Lock()
 
 
@@ -46,6 +48,10 @@ class H(http.server.BaseHTTPRequestHandler):
             with lock:
                 c = hits.get(fid, 0)
             return self.reply(200, f"{c}\n".encode())
+        if u.path == "/_inflight":
+            with lock:
+                c = inflight[0]
+            return self.reply(200, f"{c}\n".encode())
         status = int(self.headers.get("x-status") or 200)
         fid = self.headers.get("x-fail-once")
         if fid:
@@ -56,7 +62,11 @@ class H(http.server.BaseHTTPRequestHandler):
                 status = 503
         d = int(self.headers.get("x-delay-ms") or 0)
         if d:
+            with lock:
+                inflight[0] += 1
             time.sleep(d / 1000.0)
+            with lock:
+                inflight[0] -= 1
         body = f"{self.server.name} {self.command} {self.path} {len(body_in)}\n".encode()
         self.reply(status, body)
 
