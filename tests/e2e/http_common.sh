@@ -40,9 +40,10 @@ hx_backend_c() {
 # hx_proxy POLICY WAIT_PORT [ARGS...]: sluice-http on $HX_IP; PID in HX_PID.
 hx_proxy() {
 	local pol=$1 port=$2; shift 2
-	HX_PID=$(sl_bg proxy "$HX_HTTP" --policy "$pol" --mesh-listen "$HX_IP:15001" \
+	sl_bg proxy "$HX_HTTP" --policy "$pol" --mesh-listen "$HX_IP:15001" \
 		--gateway-addr "$HX_IP" --bpffs "$SL_TMP/no-bpffs" \
-		--metrics-socket "$HX_METRICS" "$@")
+		--metrics-socket "$HX_METRICS" "$@" >/dev/null
+	HX_PID=$SL_PID_proxy
 	sl_wait_for 10 hx_port_open "$HX_IP" "$port" || {
 		echo "Bail out! sluice-http did not listen on $port"; cat "$SL_TMP/proxy.log"; exit 1; }
 }

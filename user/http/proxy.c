@@ -540,6 +540,12 @@ static void start_request(struct hx_cli *c)
 			c->body_done = true;
 	}
 	c->in.off = c->head.head_len;
+	if ((c->parser.flags & F_TRANSFER_ENCODING) && !(c->parser.flags & F_CHUNKED)) {
+		/* a request body framed by anything but chunked is unknowable */
+		hx_cli_local_reply(c, 400, "x-sluice-reason", "bad-transfer-encoding");
+		c->closing = true;
+		return;
+	}
 	rv_build(c, &rv, hv, &host, &hlen);
 	c->expect_continue = false;
 	for (k = 0; k < rv.nhdrs; k++)

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Raw HTTP probes for the sluice-http strictness tests (stdlib only).
+
+  http_raw.py send ADDR PORT HEXBYTES      send, read until close/2 s, print
+                                           the status codes seen, space-separated
+  http_raw.py slow ADDR PORT SECONDS       send half a head, then wait: print
+                                           "closed <status> <ms>" or "open"
+  http_raw.py conns ADDR PORT N            open N idle connections, print how
+                                           many the server closed at once
+"""
+import re
+import socket
+import sys
+import time
+
+
+def statuses(data):
+    return [m.decode() for m in re.findall(rb"HTTP/1\.[01] (\d{3}) ", data)]
+
+
+def main():
+    cmd, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if cmd == "send":
+        s = socket.create_connection((addr, port), timeout=5)
+        s.sendall(bytes.fromhex(sys.argv[4]))
+        s.settimeout(2)
+        data = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        except socket.timeout:
+            pass
+        print(" ".join(statuses(data)) or "none")
+    elif cmd == "slow":
+        limit = float(sys.argv[4])
+        s = socket.create_connection((addr, port), timeout=limit)
+        t0 = time.time()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+        data = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+            print("closed", (statuses(data) or ["none"])[0], int((time.time() - t0) * 1000))
+        except socket.timeout:
+            print("open")
+    elif cmd == "conns":
+        n = int(sys.argv[4])
+        socks = [socket.create_connection((addr, port), timeout=5) for _ in range(n)]
+        time.sleep(0.5)
+        closed = 0
+        for s in socks:
+            s.setblocking(False)
+            try:
+                if s.recv(1) == b"":
+                    closed += 1
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                closed += 1
+        print(closed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
