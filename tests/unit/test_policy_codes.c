@@ -73,6 +73,9 @@ static const struct code_case cases[] = {
 	{ PL_E_DUPMESH, 8, "apiVersion: sluice.io/v1alpha1\nkind: MeshConfig\nspec: {outboundTrafficPolicy: {mode: ALLOW_ANY}}\n---\n"
 			   HDR("Sidecar") "metadata: {name: d, namespace: istio-system}\nspec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}\n" },
 	{ PL_E_DUPVIP, 8, SE HDR("ServiceEntry") "metadata: {name: s2, namespace: t}\nspec: {hosts: [s2], addresses: [10.9.0.10], ports: [{number: 80, name: http}]}\n" },
+	{ PL_W_HTTPTCP, 10, HDR("ServiceEntry") "metadata: {name: s, namespace: t}\n"
+			     "spec: {hosts: [s], addresses: [10.9.0.10], ports: [{number: 80, name: tcp, protocol: TCP}]}\n---\n"
+			     VS("  http:\n  - route: [{destination: {host: s}}]\n") },
 	{ PL_E_DURATION, 20, SE DR VS(ROUTE "    timeout: 3 seconds\n") },
 	{ PL_E_PERCENT, 20, SE DR VS(ROUTE "    fault: {delay: {fixedDelay: 1s, percent: 101}}\n") },
 	{ PL_E_WEIGHT, 21, SE DR VS(TCPR("50", "-50")) },

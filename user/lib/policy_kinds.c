@@ -59,7 +59,7 @@ static int parse_port(struct pl_ctx *c, yaml_node_t *n, struct sl_port *p, bool 
 
 /* Endpoints of a ServiceEntry and WorkloadEntry specs share the message. */
 static int parse_endpoint(struct pl_ctx *c, yaml_node_t *n, struct sl_endpoint *e,
-			  bool need_ip)
+			  bool dns)
 {
 	if (!pl_check_map(c, n, "WorkloadEntry", "endpoint"))
 		return -1;
@@ -69,8 +69,12 @@ static int parse_endpoint(struct pl_ctx *c, yaml_node_t *n, struct sl_endpoint *
 	yaml_node_t *an;
 	if (pl_req_str(c, n, "address", &e->address, &an) < 0) {
 		rc = -1;
+	} else if (dns && !strchr(e->address, '/') && !strchr(e->address, ':') &&
+		   strpbrk(e->address, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
+		pl_err(c, PL_E_UNSUP, an,
+		       "DNS name endpoint \"%s\" is not supported yet (use IP addresses)", e->address);
+		rc = -1;
 	} else if (pl_ip(c, an, &e->ip) < 0) {
-		(void)need_ip;
 		rc = -1;
 	}
 	if (pl_labels(c, n, "labels", &e->labels) < 0)
@@ -174,7 +178,8 @@ int pl_parse_service_entry(struct pl_ctx *c, yaml_node_t *spec, const char *name
 			if (!t->endpoints)
 				return -ENOMEM;
 			for (size_t i = 0; i < t->nendpoints; i++)
-				parse_endpoint(c, pl_seq_at(c, eps, i), &t->endpoints[i], true);
+				parse_endpoint(c, pl_seq_at(c, eps, i), &t->endpoints[i],
+				       t->resolution == SL_RES_DNS);
 		}
 	}
 	if (sel && !pl_is_null(sel)) {
@@ -225,7 +230,7 @@ int pl_parse_workload_entry(struct pl_ctx *c, yaml_node_t *spec, yaml_node_t *me
 			    const char *name, const char *ns, struct sl_pos pos)
 {
 	struct sl_endpoint e = { 0 };
-	if (parse_endpoint(c, spec, &e, true) < 0 && e.pos.line == 0)
+	if (parse_endpoint(c, spec, &e, false) < 0 && e.pos.line == 0)
 		return 0;
 	if (pl_grow((void **)&c->we, &c->cwe, c->nwe, sizeof(*c->we)))
 		return -ENOMEM;

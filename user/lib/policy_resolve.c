@@ -544,6 +544,13 @@ static int resolve_vhost(struct pl_ctx *c, struct sl_model *m, size_t vi)
 			continue;
 		}
 		s->vhost = (int)vi;
+		bool http = false;
+		for (size_t j = 0; j < s->nports; j++)
+			http |= sl_proto_is_http(s->ports[j].proto);
+		if (vh->nhttp && !http)
+			warn_at(c, PL_W_HTTPTCP, vs->host_pos[i],
+				"service %s has no HTTP port: the http routes are never used for it "
+				"(use tcp routes or an HTTP/HTTP2/GRPC port)", fq);
 	}
 	if (resolve_routes(c, m, vs, vs->http, vh->http, vh->nhttp, "http") ||
 	    resolve_routes(c, m, vs, vs->tcp, vh->tcp, vh->ntcp, "tcp"))
