@@ -19,6 +19,7 @@
  *                     --after CMD, run CMD first and time from its return
  *       --hold MS     keep one connection for MS, pinging every 20 ms;
  *                     fails if the replying backend changes
+ *   SIGTERM ends a load early; the summary is still printed.
  *   Output (stdout, one line): key=value pairs, then "words w1=N w2=N".
  *   Exit 0 when every connection succeeded (or the --until word came).
  */
@@ -256,6 +257,8 @@ static void *worker_run(void *arg)
 		uint32_t lat = 0;
 		char err[128];
 
+		if (stop_flag)
+			break;
 		if (c->total) {
 			if (__atomic_fetch_add(&g_next, 1, __ATOMIC_RELAXED) >= c->total)
 				break;
@@ -464,6 +467,7 @@ int main(int argc, char **argv)
 	if (argc < 3 || strcmp(argv[1], "client") || parse_addr(argv[2], &c.target))
 		return usage();
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_term);	/* stop early, still print the summary */
 	for (i = 3; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 

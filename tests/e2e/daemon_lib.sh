@@ -116,11 +116,21 @@ dl_load() {
 	sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client "$VIP" -n "$n" "$@"
 }
 
-# Field of a connbench summary line: dl_field LINE KEY (0 when absent).
+# dl_load_bg OUT [connbench args]: the same load in the background, output
+# to OUT; DL_LOAD_PID is connbench itself (sh and nsenter exec into it), so
+# `kill -TERM` ends the load early and it still prints its summary.
+dl_load_bg() {
+	local out=$1; shift
+	sh -c 'echo $$ > "$1/cgroup.procs" && shift 2 && exec nsenter --net="/run/netns/$0" "$@"' \
+		"$NS" "$CG" x "$CONNBENCH" client "$VIP" "$@" >"$out" 2>&1 &
+	DL_LOAD_PID=$!
+	sl_defer "kill $DL_LOAD_PID"
+}
+
+# Field of a connbench summary line: dl_field LINE KEY. Empty when absent,
+# so a numeric test on a missing field fails instead of passing on 0.
 dl_field() {
-	local v
-	v=$(echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1)
-	echo "${v:-0}"
+	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1
 }
 
 # Generation from `sluicectl status -o json`.

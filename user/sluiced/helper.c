@@ -250,10 +250,8 @@ static void fall_back_to_l4(struct sluiced *d)
 		    d->helper.fails);
 	snprintf(d->helper.why, sizeof(d->helper.why), "failed %d times; HTTP steered at L4",
 		 d->helper.fails);
-	if (d->dp && d->helper_in_dp) {
-		sl_dp_close(d->dp);
-		d->dp = NULL;
-	}
+	if (d->helper_in_dp)
+		sluiced_dp_close(d);
 	{
 		char err[SL_DP_ERRLEN] = "";
 

@@ -472,10 +472,7 @@ int sluiced_reset(struct sluiced *d, FILE *out)
 	int rc;
 
 	sluiced_helper_stop(d);
-	if (d->dp) {
-		sl_dp_close(d->dp);
-		d->dp = NULL;
-	}
+	sluiced_dp_close(d);
 	rc = sl_dp_reset(d->o.bpffs, err);
 	sluiced_snapshot_path(d, path, sizeof(path));
 	if (unlink(path) < 0 && errno != ENOENT && !rc)
