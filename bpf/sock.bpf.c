@@ -180,6 +180,9 @@ static __always_inline int sluice_connect(struct bpf_sock_addr *ctx, int is6)
 		wid = current_workload(gen);
 
 	if ((svc->flags & SLUICE_SVC_HTTP) && cfg && cfg->helper_port) {
+		/* sluice-http matches http sourceLabels by this workload id */
+		if (wid == SLUICE_NO_WORKLOAD)
+			wid = current_workload(gen);
 		if (set_dst(ctx, cfg->helper_addr, cfg->helper_port, is6)) {
 			sluice_count(SLUICE_CNT_MAP_MISS);
 			return 1;

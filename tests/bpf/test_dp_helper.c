@@ -74,8 +74,17 @@ static int load_policy(struct sl_model **m)
 		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
 		"  resolution: STATIC\n"
 		"  endpoints:\n"
-		"  - {address: " DBE ", ports: {tcp: 9}}\n",
-		HPORT, be_addr[0], be[0].port, be_addr[1], be[1].port, be_addr[0], be[0].port);
+		"  - {address: " DBE ", ports: {tcp: 9}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: WorkloadEntry\n"
+		"metadata:\n"
+		"  name: frontend-v2\n"
+		"  namespace: t\n"
+		"  annotations: {sluice.io/cgroup: %s}\n"
+		"spec: {address: 127.0.2.2, labels: {app: frontend, version: v2}}\n",
+		HPORT, be_addr[0], be[0].port, be_addr[1], be[1].port, be_addr[0], be[0].port,
+		cg_rel_wl2);
 	sl_diags_init(&d);
 	rc = sl_model_load_buf("helper.yaml", buf, (size_t)n, &d, m);
 	for (size_t i = 0; rc && i < d.n; i++)
@@ -196,7 +205,7 @@ int main(void)
 		close(up[0]);
 		close(down[1]);
 		alarm(60);
-		join_cgroup(cg_client);
+		join_cgroup(cg_wl2);	/* the frontend-v2 workload */
 		child_body(&r, down[0], up[1]);
 	}
 	kids[0] = pid;
@@ -217,6 +226,9 @@ int main(void)
 	rc = rc || mfd < 0 ? -EIO : bpf_map_lookup_elem(mfd, &k, &v);
 	tap(!rc && !memcmp(v.vip, hvip, 16) && ntohs(v.vip_port) == HPORT,
 	    "sockops published the original VIP:port in sluice_origdst for sluice-http");
+	tap(!rc && v.workload_id == 0,
+	    "sluice_origdst carries the client's workload id (%u) for http sourceLabels",
+	    v.workload_id);
 	tap(r.marked_errno == ECONNREFUSED &&
 	    c1[SLUICE_CNT_HELPER_BYPASS] - c0[SLUICE_CNT_HELPER_BYPASS] == 1,
 	    "a socket with SLUICE_HELPER_MARK is not steered (errno %d, counted)", r.marked_errno);
