@@ -114,7 +114,7 @@ const struct pl_field pl_fields[] = {
 	{ "HTTPMatchRequest", "name", S, NULL },
 	{ "HTTPMatchRequest", "port", S, NULL },
 	{ "HTTPMatchRequest", "queryParams", S, NULL },
-	{ "HTTPMatchRequest", "scheme", U, NULL },
+	{ "HTTPMatchRequest", "scheme", S, NULL },
 	{ "HTTPMatchRequest", "sourceLabels", S, NULL },
 	{ "HTTPMatchRequest", "sourceNamespace", U, NULL },
 	{ "HTTPMatchRequest", "statPrefix", I, "no per-match statistics" },

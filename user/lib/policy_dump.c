@@ -375,6 +375,7 @@ static void j_route(struct jw *w, const struct sl_model *m, const struct sl_rout
 			j_strmatch(w, "uri", &mt->uri);
 			j_strmatch(w, "method", &mt->method);
 			j_strmatch(w, "authority", &mt->authority);
+			j_strmatch(w, "scheme", &mt->scheme);
 			j_kv_matches(w, "headers", mt->headers, mt->nheaders);
 			j_kv_matches(w, "withoutHeaders", mt->without_headers, mt->nwithout_headers);
 			j_kv_matches(w, "queryParams", mt->query, mt->nquery);

@@ -130,8 +130,9 @@ static int parse_match(struct pl_ctx *c, yaml_node_t *n, struct sl_match *m, boo
 			{ "uri", &m->uri, icase },
 			{ "method", &m->method, false },
 			{ "authority", &m->authority, false },
+			{ "scheme", &m->scheme, false },
 		};
-		for (size_t i = 0; i < 3; i++) {
+		for (size_t i = 0; i < sizeof(sm) / sizeof(sm[0]); i++) {
 			yaml_node_t *sn = pl_get(c, n, sm[i].key);
 			if (!sn)
 				continue;
