@@ -63,6 +63,14 @@ d=$("$CTL" diff -f "$EX/s2-forecast-progressive/base.yaml" -f "$EX/s2-forecast-p
 	--against "$EX/s2-forecast-progressive" 2>&1)
 check "diff step1 -> step2 shows the changed route" grep -q '^    ~ http\[0\]' <<<"$d"
 check "diff step1 -> step2 leaves DestinationRule unchanged" bash -c '! grep -q "DestinationRule" <<<"$1"' _ "$d"
+S2=$EX/s2-forecast-progressive
+d=$("$CTL" diff -o json -f "$S2/base.yaml" -f "$S2/.steps/step4-drop-v1.yaml" \
+	--against "$S2/base.yaml" --against "$S2/.steps/step3-0-100.yaml" 2>&1)
+check "diff -o json step3 -> step4 (repeated --against): DR and VS changed" \
+	test "$(jq -r 'map("\(.op) \(.kind) \(.route // "")") | join(";")' <<<"$d")" = \
+	"changed DestinationRule ;changed VirtualService ;changed VirtualService http[0]"
+"$CTL" diff -f "$EX/" --socket "/nonexistent/sluice-$$.sock" >/dev/null 2>&1
+check "diff without --against and no daemon exits 3" test $? -eq 3
 d=$("$CTL" diff -f "$EX/" --against "$EX/" 2>&1)
 check "diff of a set with itself: no changes" test "$d" = "no changes"
 exit $fail

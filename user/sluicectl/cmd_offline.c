@@ -189,6 +189,8 @@ static void diff_models(struct diff_out *out, const struct sl_model *a, const st
 
 static int load_old(const struct ctl_opts *o, struct sl_diags *d, struct sl_model **m)
 {
+	if (o->nagainst)
+		return sl_model_load(o->against_all, o->nagainst, d, m) ? CTL_INVALID : CTL_OK;
 	if (o->against) {
 		const char *paths[] = { o->against };
 		return sl_model_load(paths, 1, d, m) ? CTL_INVALID : CTL_OK;

@@ -19,7 +19,9 @@ struct ctl_opts {
 	const char *socket;		/* --socket, default /run/sluice/sluiced.sock */
 	const char **files;		/* -f PATH..., in order */
 	size_t nfiles;
-	const char *against;		/* diff --against PATH (offline) */
+	const char *against;		/* diff --against PATH (offline): the last one given */
+	const char **against_all;	/* every --against PATH, in order */
+	size_t nagainst;
 	enum ctl_output output;		/* -o */
 	const char *what;		/* get services|routes|endpoints|workloads */
 	int quiet;

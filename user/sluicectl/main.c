@@ -34,7 +34,7 @@ struct opt_def {
 static const struct opt_def opt_defs[] = {
 	{ O_FILE, 'f', "filename", "PATH", "policy file or directory (repeatable; dirs recurse)" },
 	{ O_OUTPUT, 'o', "output", "FORMAT", "output format: table, json or yaml" },
-	{ O_AGAINST, 0, "against", "PATH", "compare with this policy instead of the daemon's" },
+	{ O_AGAINST, 0, "against", "PATH", "compare with this policy (repeatable) instead of the daemon's" },
 	{ O_SOCKET, 0, "socket", "PATH", "daemon control socket (default " DEFAULT_SOCKET ")" },
 	{ O_QUIET, 'q', "quiet", NULL, "print errors only" },
 	{ O_COUNT, 0, "count", "N", "number of updates before exiting (0 = until q)" },
@@ -56,7 +56,7 @@ static const struct verb verbs[] = {
 	  "make the given files the whole desired state, atomically; prints what changed" },
 	{ "validate", cmd_validate, O_FILE | O_OUTPUT | O_QUIET, "-f PATH... [-o json]",
 	  "check policy files offline (exit 0 valid, 1 invalid); -o json dumps the model" },
-	{ "diff", cmd_diff, O_FILE | O_AGAINST | O_SOCKET | O_OUTPUT, "-f PATH... [--against PATH]",
+	{ "diff", cmd_diff, O_FILE | O_AGAINST | O_SOCKET | O_OUTPUT, "-f PATH... [--against PATH...]",
 	  "show added, changed and removed objects and routes" },
 	{ "get", cmd_get, O_WHAT | O_OUTPUT | O_SOCKET, "services|routes|endpoints|workloads [-o FMT]",
 	  "show the applied state" },
@@ -206,6 +206,7 @@ static int set_opt(struct ctl_opts *o, const struct verb *v, const struct opt_de
 		return 0;
 	case O_AGAINST:
 		o->against = val;
+		o->against_all[o->nagainst++] = val;
 		return 0;
 	case O_SOCKET:
 		o->socket = val;
@@ -228,9 +229,14 @@ int main(int argc, char **argv)
 {
 	struct ctl_opts o = { .socket = DEFAULT_SOCKET, .output = CTL_OUT_TABLE };
 	const char **files = calloc((size_t)argc + 1, sizeof(*files));
-	if (!files)
+	const char **against = calloc((size_t)argc + 1, sizeof(*against));
+	if (!files || !against) {
+		free(files);
+		free(against);
 		return CTL_INVALID;
+	}
 	o.files = files;
+	o.against_all = against;
 	int i = 1;
 	const struct verb *v = NULL;
 	int rc = CTL_USAGE;
@@ -306,5 +312,6 @@ int main(int argc, char **argv)
 	rc = v->fn(&o);
 cleanup:
 	free(files);
+	free(against);
 	return rc;
 }
