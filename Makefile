@@ -196,3 +196,14 @@ tests-build: $(B)/connbench
 $(B)/http-backend: bench/http_backend.c $(LLHTTP_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(USER_CFLAGS) -o $@ $^
+
+# sluice-http's fuzz target links only the library and the helper's modules
+# (the generic rule also pulls in sluiced's modules, whose helpers live in
+# sluiced's main.c).
+$(B)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS)) $(LLHTTP_SRCS)
+	$(call msg,FUZZ,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS)) $(LLHTTP_SRCS) $(LDLIBS) -lm
+
+tests-build: $(B)/http-backend
