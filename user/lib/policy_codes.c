@@ -167,7 +167,7 @@ const struct pl_field pl_fields[] = {
 	{ "Headers", "response", S, NULL },
 	{ "IstioEgressListener", "bind", U, NULL },
 	{ "IstioEgressListener", "captureMode", U, NULL },
-	{ "IstioEgressListener", "hosts", S, NULL },
+	{ "IstioEgressListener", "hosts", I, "per-workload egress scoping is not enforced; use outboundTrafficPolicy" },
 	{ "IstioEgressListener", "port", U, NULL },
 	{ "L4MatchAttributes", "destinationSubnets", U, NULL },
 	{ "L4MatchAttributes", "gateways", U, NULL },
