@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -141,66 +142,92 @@ struct change_count {
 	size_t added, changed, removed, same;
 };
 
-/* Compare the objects of two models; one line per difference to out. The
- * model's objects are sorted, but we do not rely on a particular order:
- * quadratic only in the number of objects, and the lists are small enough
- * (10k objects: run once per apply, dwarfed by the compile). */
+static int cmp_obj_ptr(const void *a, const void *b)
+{
+	return cmp_obj(*(const struct sl_object *const *)a, *(const struct sl_object *const *)b);
+}
+
+/* Objects of a model as pointers sorted by (kind, namespace, name): we do
+ * not rely on the model's own order. NULL with n == 0 is a valid result. */
+static const struct sl_object **sorted_objects(const struct sl_model *m, size_t *n)
+{
+	const struct sl_object **v;
+	size_t i;
+
+	*n = m ? m->nobjects : 0;
+	v = calloc(*n ? *n : 1, sizeof(*v));
+	if (!v) {
+		*n = 0;
+		return NULL;
+	}
+	for (i = 0; i < *n; i++)
+		v[i] = &m->objects[i];
+	qsort(v, *n, sizeof(*v), cmp_obj_ptr);
+	return v;
+}
+
+static void print_obj(FILE *out, char sign, const struct sl_object *o)
+{
+	fprintf(out, "  %c %s %s/%s\n", sign, o->kind, o->ns ? o->ns : "", o->name);
+}
+
+/* Compare the objects of two models (a merge of the two sorted lists, so
+ * 10,000-service applies stay cheap); one line per difference to out. */
 static void diff_objects(const struct sl_model *old, const struct sl_model *new,
 			 FILE *out, struct change_count *c)
 {
-	size_t no = old ? old->nobjects : 0, nn = new->nobjects, i, j;
-	char *seen = calloc(no ? no : 1, 1);
-	size_t hint = 0;
+	size_t no, nn, i = 0, j = 0;
+	const struct sl_object **a = sorted_objects(old, &no), **b = sorted_objects(new, &nn);
 
 	memset(c, 0, sizeof(*c));
-	for (i = 0; i < nn; i++) {
-		const struct sl_object *b = &new->objects[i];
-		bool found = false;
+	while (a && b && (i < no || j < nn)) {
+		int k = i == no ? 1 : j == nn ? -1 : cmp_obj(a[i], b[j]);
 
-		for (j = 0; j < no && seen; j++) {
-			size_t k = (hint + j) % no;
-
-			if (!seen[k] && !cmp_obj(&old->objects[k], b)) {
-				seen[k] = 1;
-				found = true;
-				hint = k + 1;
-				if (old->objects[k].hash != b->hash) {
-					c->changed++;
-					fprintf(out, "  ~ %s %s/%s\n", b->kind, b->ns ? b->ns : "", b->name);
-				} else {
-					c->same++;
-				}
-				break;
-			}
-		}
-		if (!found) {
-			c->added++;
-			fprintf(out, "  + %s %s/%s\n", b->kind, b->ns ? b->ns : "", b->name);
-		}
-	}
-	for (j = 0; j < no && seen; j++) {
-		if (!seen[j]) {
+		if (k < 0) {
 			c->removed++;
-			fprintf(out, "  - %s %s/%s\n", old->objects[j].kind,
-				old->objects[j].ns ? old->objects[j].ns : "", old->objects[j].name);
+			print_obj(out, '-', a[i++]);
+		} else if (k > 0) {
+			c->added++;
+			print_obj(out, '+', b[j++]);
+		} else if (a[i]->hash != b[j]->hash) {
+			c->changed++;
+			print_obj(out, '~', b[j]);
+			i++;
+			j++;
+		} else {
+			c->same++;
+			i++;
+			j++;
 		}
 	}
-	free(seen);
+	free(a);
+	free(b);
 }
 
-/* Log a multi-line text one event line at a time, with a prefix. */
+#define LOG_LINES_MAX 64
+
+/* Log a multi-line text one event line at a time, with a prefix; at most
+ * LOG_LINES_MAX lines (an apply of 10,000 services would otherwise write
+ * 30,000 log lines), then how many were left out. */
 static void log_lines(const char *prefix, const char *text)
 {
 	const char *p = text;
+	size_t shown = 0, skipped = 0;
 
 	while (p && *p) {
 		const char *e = strchr(p, '\n');
 		int n = e ? (int)(e - p) : (int)strlen(p);
 
-		if (n)
+		if (n && shown < LOG_LINES_MAX) {
 			sluiced_log("%s%.*s", prefix, n, p);
+			shown++;
+		} else if (n) {
+			skipped++;
+		}
 		p = e ? e + 1 : NULL;
 	}
+	if (skipped)
+		sluiced_log("%s... and %zu more", prefix, skipped);
 }
 
 int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
@@ -213,7 +240,7 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	struct sl_diags dg;
 	size_t textlen = 0, changes_len = 0;
 	uint32_t gen = 0;
-	uint64_t t0 = now_us();
+	uint64_t t0 = now_us(), t_load = 0, t_dp = 0;
 	FILE *cf;
 	int rc, status = SL_CTL_ERROR;
 
@@ -236,7 +263,9 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		status = SL_CTL_OK;
 		goto cleanup;
 	}
+	t_load = now_us();
 	rc = sl_model_load_buf("<desired state>", text, textlen, &dg, &m);
+	t_load = now_us() - t_load;
 	if (rc || !m) {
 		print_diags(&dg, &map, parts, out);
 		fprintf(out, "refused: %zu error(s); generation %u stays live\n", dg.nerrors,
@@ -250,8 +279,10 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	if (dg.n)
 		print_diags(&dg, &map, parts, out);
 	rc = sluiced_dp_ensure(d, errbuf);
+	t_dp = now_us();
 	if (!rc)
 		rc = sl_dp_apply(d->dp, m, &gen, errbuf);
+	t_dp = now_us() - t_dp;
 	if (rc) {
 		fprintf(out, "apply failed: %s (%s); the previous policy stays live\n",
 			errbuf[0] ? errbuf : "data plane error", strerror(-rc));
@@ -265,8 +296,9 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	diff_objects(d->model, m, cf, &c);
 	fclose(cf);
 	sluiced_log("apply generation %u (source %s): %zu added, %zu changed, %zu removed, "
-		    "%zu unchanged, %.1f ms", gen, sluiced_source_name(src), c.added, c.changed,
-		    c.removed, c.same, (double)d->last_apply_us / 1000.0);
+		    "%zu unchanged, %.1f ms (validate %.1f, data plane %.1f)", gen,
+		    sluiced_source_name(src), c.added, c.changed, c.removed, c.same,
+		    (double)d->last_apply_us / 1000.0, (double)t_load / 1000.0, (double)t_dp / 1000.0);
 	log_lines("  ", changes);
 	fputs(changes, out);
 	fprintf(out, "applied generation %u: %zu added, %zu changed, %zu removed, %zu unchanged\n",
@@ -290,6 +322,8 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		sluiced_log("state: cannot write snapshot: %s", strerror(-rc));
 	sluiced_helper_sync(d);
 	status = SL_CTL_OK;
+	sluiced_log("apply generation %u done in %.1f ms (state file and report included)", gen,
+		    (double)(now_us() - t0) / 1000.0);
 cleanup:
 	free(changes);
 	sl_model_free(m);
@@ -297,6 +331,9 @@ cleanup:
 	free(text);
 	sl_snap_map_free(&map);
 	sl_diags_free(&dg);
+	/* A big model was just freed (the old one, or a refused one): give the
+	 * heap back so RSS follows the live policy, not the largest ever. */
+	malloc_trim(0);
 	return status;
 }
 
