@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Control protocol pieces without a daemon: request/response framing over a
+ * socketpair (and its refusals), the snapshot text and its line map, JSON
+ * string escaping, and removing documents from YAML sources (delete -f).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sluice/ctl.h"
+#include "sluiced/sluiced.h"
+
+static struct sl_ctl_part mkpart(const char *name, const char *data)
+{
+	struct sl_ctl_part p = { .name = strdup(name), .data = strdup(data), .len = strlen(data) };
+
+	return p;
+}
+
+static void test_req_roundtrip(void **state)
+{
+	struct sl_ctl_part parts[2] = { mkpart("a.yaml", "kind: A\n"), mkpart("dir/b.yaml", "") };
+	struct sl_ctl_req req = { .verb = "apply", .parts = parts, .nparts = 2 }, got;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(sl_ctl_write_req(sv[0], &req), 0);
+	assert_int_equal(sl_ctl_read_req(sv[1], &got), 0);
+	assert_string_equal(got.verb, "apply");
+	assert_string_equal(got.arg, "");
+	assert_int_equal(got.nparts, 2);
+	assert_string_equal(got.parts[0].name, "a.yaml");
+	assert_int_equal(got.parts[0].len, 8);
+	assert_memory_equal(got.parts[0].data, "kind: A\n", 8);
+	assert_string_equal(got.parts[1].name, "dir/b.yaml");
+	assert_int_equal(got.parts[1].len, 0);
+	sl_ctl_req_free(&got);
+	close(sv[0]);
+	close(sv[1]);
+	free(parts[0].name);
+	free(parts[0].data);
+	free(parts[1].name);
+	free(parts[1].data);
+}
+
+static void test_resp_roundtrip(void **state)
+{
+	struct sl_ctl_resp r;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(sl_ctl_write_resp(sv[0], SL_CTL_REFUSED, "x:1:2: error\n", 13), 0);
+	assert_int_equal(sl_ctl_read_resp(sv[1], &r), 0);
+	assert_int_equal(r.status, SL_CTL_REFUSED);
+	assert_int_equal(r.len, 13);
+	assert_string_equal(r.body, "x:1:2: error\n");
+	sl_ctl_resp_free(&r);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* Malformed or hostile framing is refused, never trusted. */
+static void test_bad_framing(void **state)
+{
+	static const char *const bad[] = {
+		"HTTP/1.1 GET /\n",
+		"SLUICE1 apply 1 -\n99999999999999999999 x\n",
+		"SLUICE1 apply 1 -\n5 \nhello",
+		"SLUICE1 apply 1 -\n3 a\nab",	/* truncated blob */
+		"SLUICE1 apply 70000 -\n",	/* too many parts */
+	};
+	struct sl_ctl_req req = { .verb = "bad verb" };
+	size_t i;
+	int sv[2];
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sl_ctl_req got;
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		assert_int_equal(write(sv[0], bad[i], strlen(bad[i])), (ssize_t)strlen(bad[i]));
+		close(sv[0]);
+		assert_true(sl_ctl_read_req(sv[1], &got) < 0);
+		close(sv[1]);
+	}
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(sl_ctl_write_req(sv[0], &req), -EINVAL);	/* space in verb */
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_snapshot_build_split_locate(void **state)
+{
+	struct sl_ctl_part parts[3] = {
+		mkpart("a.yaml", "kind: A\nx: 1"),		/* no trailing newline */
+		mkpart("b.yaml", "---\nkind: B\n---\nkind: C\n"),	/* starts with --- */
+		mkpart("c.yaml", "# only a comment\nkind: D\n"),
+	};
+	struct sl_snap_map map;
+	struct sl_ctl_part *back = NULL;
+	size_t len, n = 0, pl = 0;
+	char *text = NULL, *text2 = NULL;
+	size_t len2;
+
+	(void)state;
+	assert_int_equal(sl_snap_build(parts, 3, NULL, &text, &len, &map), 0);
+	assert_string_equal(text, "# source: a.yaml\nkind: A\nx: 1\n"
+				  "# source: b.yaml\n---\nkind: B\n---\nkind: C\n"
+				  "---\n# source: c.yaml\n# only a comment\nkind: D\n");
+	assert_int_equal(map.n, 3);
+	/* line 3 of the text is line 2 of a.yaml; line 6 is line 2 of b.yaml;
+	 * line 12 is line 2 of c.yaml (after the inserted "---" and marker) */
+	assert_int_equal(sl_snap_locate(&map, 3, &pl), 0);
+	assert_int_equal(pl, 2);
+	assert_int_equal(sl_snap_locate(&map, 6, &pl), 1);
+	assert_int_equal(pl, 2);
+	assert_int_equal(sl_snap_locate(&map, 12, &pl), 2);
+	assert_int_equal(pl, 2);
+	assert_int_equal(sl_snap_locate(&map, 0, &pl), -1);
+
+	/* Split + build again gives the same text (restart path). */
+	assert_int_equal(sl_snap_split(text, len, &back, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(back[1].name, "b.yaml");
+	assert_int_equal(sl_snap_build(back, n, NULL, &text2, &len2, NULL), 0);
+	assert_string_equal(text2, text);
+
+	sl_snap_map_free(&map);
+	sl_ctl_parts_free(back, n);
+	free(text);
+	free(text2);
+	for (n = 0; n < 3; n++) {
+		free(parts[n].name);
+		free(parts[n].data);
+	}
+}
+
+static void test_json_escape(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	sl_json_str(f, "a\"b\\c\nd\t\x01\x7f é");
+	fclose(f);
+	assert_string_equal(buf, "\"a\\\"b\\\\c\\nd\\t\\u0001\\u007f é\"");
+	free(buf);
+}
+
+static void test_delete_docs(void **state)
+{
+	struct sl_ctl_part live[1] = { mkpart("p.yaml",
+		"# header comment\n"
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: ServiceEntry\nmetadata: {name: web, namespace: shop}\nspec: {hosts: [web]}\n"
+		"---\n"
+		"kind: VirtualService\nmetadata:\n  name: web\n  namespace: shop\nspec: {hosts: [web]}\n"
+		"---\n"
+		"kind: VirtualService\nmetadata: {name: web}\nspec: {hosts: [web]}\n") };
+	struct sl_ctl_part del[1] = { mkpart("d.yaml",
+		"kind: VirtualService\nmetadata: {name: web, namespace: shop}\n---\n"
+		"kind: Gateway\nmetadata: {name: nothere}\n") };
+	char *out = NULL;
+	size_t outlen = 0, removed = 0;
+	FILE *f = open_memstream(&out, &outlen);
+
+	(void)state;
+	assert_int_equal(sluiced_delete_docs(live, 1, del, 1, f, &removed), 0);
+	fclose(f);
+	assert_int_equal(removed, 1);
+	/* The shop VirtualService is gone; the ServiceEntry and the one in
+	 * namespace "default" stay byte for byte. */
+	assert_null(strstr(live[0].data, "namespace: shop\nspec"));
+	assert_non_null(strstr(live[0].data, "# header comment\n"));
+	assert_non_null(strstr(live[0].data, "kind: ServiceEntry\nmetadata: {name: web, namespace: shop}"));
+	assert_non_null(strstr(live[0].data, "kind: VirtualService\nmetadata: {name: web}\n"));
+	assert_non_null(strstr(out, "Gateway default/nothere: not in the desired state"));
+	free(out);
+	free(live[0].name);
+	free(live[0].data);
+	free(del[0].name);
+	free(del[0].data);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_req_roundtrip),
+		cmocka_unit_test(test_resp_roundtrip),
+		cmocka_unit_test(test_bad_framing),
+		cmocka_unit_test(test_snapshot_build_split_locate),
+		cmocka_unit_test(test_json_escape),
+		cmocka_unit_test(test_delete_docs),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
