@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# sluiced supervising sluice-http: started when the policy gains an HTTP
+# route (header route works through it), restarted after it is killed,
+# adopted (not duplicated) by a restarted daemon, its metrics appended to
+# sluiced's, stopped when the policy has no HTTP route left, and gone after
+# reset.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon_lib.sh"
+
+if [ ! -x "$SL_BUILD/sluice-http" ]; then
+	sl_skip "sluice-http is not built"
+	exit 0
+fi
+dl_setup
+sl_defer "[ -f '$DL_STATE/http.pid' ] && kill \$(cat '$DL_STATE/http.pid')"
+for v in 1 2; do
+	sl_bg "web$v" nsenter --net="/run/netns/$NS" python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = ("web v%s\n" % sys.argv[2]).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer((sys.argv[1], 8080), H).serve_forever()' "10.1.0.$v" "$v" >/dev/null
+done
+# dl_start passes --no-http-helper; start this daemon by hand with the helper.
+start() {
+	local var="SL_PID_sluicedh$1"
+	sl_bg "sluicedh$1" nsenter --net="/run/netns/$NS" "$SLUICED" --policy-dir "$DL_POL" \
+		--cgroup "$CG" --bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$DL_STATE" \
+		--metrics 127.0.0.1:9464 >/dev/null
+	DL_PID=${!var}
+	DL_LOG=$SL_TMP/sluicedh$1.log
+	sl_wait_for 10 ctl status
+}
+start 0 || { echo "Bail out! sluiced did not start"; exit 1; }
+sl_defer "'$CTL' --socket '$SL_SOCK' reset"
+
+web() {
+	cat <<'YAML'
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web.shop.svc.cluster.local]
+  addresses: [198.18.0.20]
+  ports: [{number: 8080, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints:
+  - {address: 10.1.0.1, labels: {version: v1}}
+  - {address: 10.1.0.2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec:
+  host: web
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http:
+  - match: [{headers: {x-canary: {exact: "yes"}}}]
+    route: [{destination: {host: web, subset: v2}}]
+  - route: [{destination: {host: web, subset: v1}}]
+YAML
+}
+get() { sl_in_cgroup_ns "$CG" "$NS" curl -s -m 3 "$@" http://198.18.0.20:8080/; }
+helper_pid() { ctl status -o json | jq -r .helper_pid; }
+helper_running() { ctl status -o json | jq -e '.helper == "running"' >/dev/null; }
+
+web >"$SL_TMP/web.yaml"
+ctl apply -f "$SL_TMP/web.yaml" >/dev/null
+sl_check "helper started for the HTTP route" sl_wait_for 10 helper_running
+pid1=$(helper_pid)
+sl_check "helper pid recorded in the state dir" [ "$(cat "$DL_STATE/http.pid" 2>/dev/null)" = "$pid1" ]
+sl_wait_for 10 get -o /dev/null -f
+sl_check "header route via the helper: x-canary: yes -> v2" [ "$(get -H 'x-canary: yes')" = "web v2" ]
+sl_check "header route via the helper: no header -> v1" [ "$(get)" = "web v1" ]
+
+metrics=$(sl_in_ns "$NS" python3 -c "import urllib.request as u; print(u.urlopen('http://127.0.0.1:9464/metrics', timeout=5).read().decode())")
+sl_check "sluiced metrics include the helper's istio_requests_total" grep -q '^istio_requests_total' <<<"$metrics"
+
+kill -9 "$pid1"
+sl_check "killed helper is restarted with a new pid" \
+	sl_wait_for 15 bash -c "p=\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .helper_pid); [ \"\$p\" != 0 ] && [ \"\$p\" != '$pid1' ]"
+sl_wait_for 10 get -o /dev/null -f
+sl_check "after the restart the route works again" [ "$(get)" = "web v1" ]
+pid2=$(helper_pid)
+
+kill -9 "$DL_PID"
+sl_wait_for 5 bash -c "! kill -0 $DL_PID 2>/dev/null"
+sl_check "helper outlives a killed daemon" kill -0 "$pid2"
+start 1 || sl_fail "daemon restarts"
+sl_check "restarted daemon adopts the running helper" [ "$(helper_pid)" = "$pid2" ]
+sl_check "restart log names the adoption" grep -q "adopted running sluice-http pid $pid2" "$DL_LOG"
+
+dl_s1 80 20 >"$SL_TMP/tcp.yaml"
+ctl apply -f "$SL_TMP/tcp.yaml" >/dev/null
+sl_check "policy without HTTP routes stops the helper" sl_wait_for 5 bash -c "! kill -0 $pid2 2>/dev/null"
+sl_check "status: helper idle" bash -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -e '.helper == \"idle\"' >/dev/null"
+
+ctl apply -f "$SL_TMP/web.yaml" >/dev/null
+sl_wait_for 10 helper_running
+pid3=$(helper_pid)
+ctl reset >/dev/null
+sl_check "reset stops the helper" sl_wait_for 5 bash -c "! kill -0 $pid3 2>/dev/null"
+sl_done
