@@ -34,15 +34,17 @@ int sluice_tc_revnat(struct __sk_buff *skb)
 	__be32 vip, baddr;
 	__be16 bport, vport;
 	struct sl_pkt p;
-	__u32 l3_off, l4_off;
+	__u32 l3_off, l4_off, pull;
 	__u64 now;
 	int closed;
 
-	/* Make the headers we may rewrite linear (no-op when they are). */
-	bpf_skb_pull_data(skb, sizeof(struct ethhdr) + 60 + sizeof(struct tcphdr));
+	/* Make the headers we may rewrite linear (no-op when they are); the
+	 * payload may stay in fragments. */
+	pull = sizeof(struct ethhdr) + 60 + sizeof(struct tcphdr);
+	bpf_skb_pull_data(skb, skb->len < pull ? skb->len : pull);
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
-	if (sl_parse_tcp4(data, data_end, &p) != SL_PARSE_TCP4)
+	if (sl_parse_tcp4(data, data_end, skb->len, &p) != SL_PARSE_TCP4)
 		return TC_ACT_OK;
 
 	sl_v4mapped(rk.saddr, p.ip4->saddr);

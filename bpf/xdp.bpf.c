@@ -166,7 +166,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	__u32 gen;
 	__u64 now;
 
-	switch (sl_parse_tcp4(data, data_end, &p)) {
+	switch (sl_parse_tcp4(data, data_end, (__u32)(data_end - data), &p)) {
 	case SL_PARSE_TCP4:
 		break;
 	case SL_PARSE_FRAG:

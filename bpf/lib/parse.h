@@ -37,13 +37,16 @@ struct sl_pkt {
 #define SL_IP_MF	0x2000
 #define SL_IP_OFFMASK	0x1fff
 
-/* Parse from data to data_end. Bounds: the Ethernet header, the IPv4 header
- * including its options (ihl * 4 bytes, ihl >= 5), and the fixed TCP header
- * are all inside the packet before any pointer is returned. A tot_len that
- * disagrees with the frame (shorter than the headers, or longer than what
- * arrived) is malformed; trailing Ethernet padding is allowed. */
+/* Parse from data to data_end (the linear part). frame_len is the whole
+ * frame's length, which is more than data_end - data for a non-linear skb
+ * (TC: payload in page fragments). Bounds: the Ethernet header, the IPv4
+ * header including its options (ihl * 4 bytes, ihl >= 5), and the fixed TCP
+ * header are all inside the linear part before any pointer is returned. A
+ * tot_len that disagrees with the frame (shorter than the headers, or
+ * longer than what arrived) is malformed; trailing Ethernet padding is
+ * allowed. */
 static __always_inline enum sl_parse sl_parse_tcp4(void *data, void *data_end,
-						   struct sl_pkt *p)
+						   __u32 frame_len, struct sl_pkt *p)
 {
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
@@ -63,7 +66,7 @@ static __always_inline enum sl_parse sl_parse_tcp4(void *data, void *data_end,
 		return SL_PARSE_OTHER;
 	ihl_len = (__u32)ip->ihl * 4;
 	tot = bpf_ntohs(ip->tot_len);
-	if (tot < ihl_len || (void *)ip + tot > data_end)
+	if (tot < ihl_len || sizeof(*eth) + tot > frame_len)
 		return SL_PARSE_MALFORMED;
 	if (ip->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFMASK))
 		return SL_PARSE_FRAG;

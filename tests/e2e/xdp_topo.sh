@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: Apache-2.0
+# Topology for the XDP end-to-end tests and bench/bench_xdp.sh (sourced
+# after tests/e2e/lib.sh):
+#
+#   client (eth0 10.10.0.2/16) --- (c0 10.10.0.1/16) node (b1 10.11.1.1/24) --- v1 (eth0 10.11.1.2)
+#                                                         (b2 10.11.2.1/24) --- v2 (eth0 10.11.2.2)
+#
+# Forwarding is on in the node namespace only. The client has a route to
+# the VIP range 198.18.0.0/24 through the node and nothing else; backends
+# route the client range back through the node. Checksum offload is off on
+# the client and backend ends (tx: XDP sees complete checksums as from a
+# NIC; rx: the backends and the client verify every checksum we rewrote).
+# Everything lives in namespaces named with $SL_ID, removed at exit.
+
+XDP_VIP=198.18.0.10
+XDP_PORT=9000
+XDP_TOOL=${XDP_TOOL:-$SL_BUILD/bench/xdp_tool}
+XDP_HELPER="python3 $SL_ROOT/tests/e2e/xdp_helper.py"
+
+# xdp_topo: creates $NS_CLIENT $NS_NODE $NS_V1 $NS_V2 and the veths.
+xdp_topo() {
+	NS_CLIENT=$(sl_netns client) && NS_NODE=$(sl_netns node) &&
+	NS_V1=$(sl_netns v1) && NS_V2=$(sl_netns v2) || return 1
+	ip -n "$NS_NODE" link add c0 type veth peer name eth0 netns "$NS_CLIENT" &&
+	ip -n "$NS_NODE" link add b1 type veth peer name eth0 netns "$NS_V1" &&
+	ip -n "$NS_NODE" link add b2 type veth peer name eth0 netns "$NS_V2" || return 1
+	ip -n "$NS_CLIENT" addr add 10.10.0.2/16 dev eth0
+	ip -n "$NS_NODE" addr add 10.10.0.1/16 dev c0
+	ip -n "$NS_NODE" addr add 10.11.1.1/24 dev b1
+	ip -n "$NS_NODE" addr add 10.11.2.1/24 dev b2
+	ip -n "$NS_V1" addr add 10.11.1.2/24 dev eth0
+	ip -n "$NS_V2" addr add 10.11.2.2/24 dev eth0
+	local ns
+	for ns in "$NS_CLIENT" "$NS_V1" "$NS_V2"; do
+		ip -n "$ns" link set eth0 up || return 1
+		sl_in_ns "$ns" ethtool -K eth0 tx off rx off >/dev/null 2>&1 || return 1
+	done
+	# Native XDP on c0 redirects into b1/b2 as XDP frames: a veth takes
+	# those only when its peer runs NAPI, which GRO turns on.
+	for ns in "$NS_V1" "$NS_V2"; do
+		sl_in_ns "$ns" ethtool -K eth0 gro on >/dev/null 2>&1 || return 1
+	done
+	ip -n "$NS_NODE" link set c0 up && ip -n "$NS_NODE" link set b1 up &&
+	ip -n "$NS_NODE" link set b2 up || return 1
+	ip -n "$NS_CLIENT" route add 198.18.0.0/24 via 10.10.0.1 || return 1
+	ip -n "$NS_V1" route add 10.10.0.0/16 via 10.11.1.1 || return 1
+	ip -n "$NS_V2" route add 10.10.0.0/16 via 10.11.2.1 || return 1
+	sl_in_ns "$NS_NODE" sysctl -qw net.ipv4.ip_forward=1 || return 1
+}
+
+# xdp_attach [MODE]: load + attach Sluice's XDP/TC on the node's c0 with a
+# private pin root; prints the mode. Unpinned (detached) at exit.
+xdp_attach() {
+	sl_ensure_bpffs
+	sl_defer "$XDP_TOOL reset '$SL_BPFFS'"
+	sl_in_ns "$NS_NODE" "$XDP_TOOL" attach "$SL_BPFFS" c0 "$@" | awk '{ print $2 }'
+}
+
+# xdp_server NS PREFIX: the echo backend on port 9000 of NS; waits until up.
+xdp_server() {
+	local ns=$1 prefix=$2
+	sl_bg "srv_${ns}" sl_in_ns "$ns" $XDP_HELPER serve "$prefix" "$XDP_PORT" >/dev/null
+	sl_wait_for 10 sl_in_ns "$ns" bash -c "echo > /dev/tcp/127.0.0.1/$XDP_PORT"
+}
+
+# xdp_counter INDEX: a global counter's value (0 when absent).
+xdp_counter() {
+	"$XDP_TOOL" counters "$SL_BPFFS" | awk -v i="$1" '$1 == i { v = $2 } END { print v + 0 }'
+}
