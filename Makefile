@@ -207,3 +207,19 @@ $(B)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(LIB_SRCS) $(filter-out %/main.c,$(
 		$(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS)) $(LLHTTP_SRCS) $(LDLIBS) -lm
 
 tests-build: $(B)/http-backend
+
+# ---- north-south (XDP engineer, additive): xdp_tool drives XDP/TC for the
+# e2e tests and bench/bench_xdp.sh; xdp_baseline is the parse-only XDP
+# program the benchmark compares against.
+$(B)/bench/xdp_tool: bench/xdp_tool.c $(B)/libsluice.a $(SKELS)
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(USER_CFLAGS) -o $@ $< $(B)/libsluice.a $(LDLIBS)
+$(B)/bench/xdp_baseline.o: bench/xdp_baseline.bpf.c $(wildcard bpf/lib/*.h)
+	$(call msg,CLANG,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
+		-idirafter /usr/include/$(shell uname -m)-linux-gnu -Wall -Werror -c $< -o $@
+tests-build: $(B)/bench/xdp_tool
+bench-xdp: $(B)/bench/xdp_tool $(B)/bench/xdp_baseline.o
+.PHONY: bench-xdp

@@ -160,11 +160,13 @@ static inline void fx_close(struct fx_env *e)
 
 	if (e->xdp) {
 		bpf_object__for_each_map(m, e->xdp->obj)
-			bpf_map__unpin(m, NULL);
+			if (bpf_map__is_pinned(m))
+				bpf_map__unpin(m, NULL);
 	}
 	if (e->tc) {
 		bpf_object__for_each_map(m, e->tc->obj)
-			bpf_map__unpin(m, NULL);
+			if (bpf_map__is_pinned(m))
+				bpf_map__unpin(m, NULL);
 	}
 	sluice_tc__destroy(e->tc);
 	sluice_xdp__destroy(e->xdp);
