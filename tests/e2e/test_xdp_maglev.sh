@@ -28,7 +28,7 @@ for i in $(seq 10 19); do
 	ip -n "$NS_V1" addr add "10.11.1.$i/24" dev eth0
 	BACKENDS+=("10.11.1.$i:$XDP_PORT")
 done
-MODE=$(xdp_attach)
+xdp_attach; MODE=$XDP_MODE
 [ -n "$MODE" ] || { sl_fail "xdp attach"; sl_done; }
 sl_ok "xdp attached on the node's c0 in $MODE mode"
 xdp_server "$NS_V1" @addr || sl_fail "backend up"

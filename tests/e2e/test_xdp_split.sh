@@ -14,7 +14,7 @@ if ! xdp_topo; then
 	sl_fail "xdp topology"
 	sl_done
 fi
-MODE=$(xdp_attach)
+xdp_attach; MODE=$XDP_MODE
 if [ -z "$MODE" ]; then
 	sl_fail "xdp attach on node c0"
 	sl_done

@@ -19,8 +19,11 @@ XDP_HELPER="python3 $SL_ROOT/tests/e2e/xdp_helper.py"
 
 # xdp_topo: creates $NS_CLIENT $NS_NODE $NS_V1 $NS_V2 and the veths.
 xdp_topo() {
-	NS_CLIENT=$(sl_netns client) && NS_NODE=$(sl_netns node) &&
-	NS_V1=$(sl_netns v1) && NS_V2=$(sl_netns v2) || return 1
+	# Not in $(...): sl_netns registers its cleanup in this shell.
+	sl_netns client >/dev/null && sl_netns node >/dev/null &&
+	sl_netns v1 >/dev/null && sl_netns v2 >/dev/null || return 1
+	NS_CLIENT="sl${SL_ID}-client" NS_NODE="sl${SL_ID}-node"
+	NS_V1="sl${SL_ID}-v1" NS_V2="sl${SL_ID}-v2"
 	ip -n "$NS_NODE" link add c0 type veth peer name eth0 netns "$NS_CLIENT" &&
 	ip -n "$NS_NODE" link add b1 type veth peer name eth0 netns "$NS_V1" &&
 	ip -n "$NS_NODE" link add b2 type veth peer name eth0 netns "$NS_V2" || return 1
@@ -49,17 +52,20 @@ xdp_topo() {
 }
 
 # xdp_attach [MODE]: load + attach Sluice's XDP/TC on the node's c0 with a
-# private pin root; prints the mode. Unpinned (detached) at exit.
+# private pin root; sets XDP_MODE (empty on failure). Unpinned (detached)
+# at exit. Not in $(...): the cleanup is registered in this shell.
 xdp_attach() {
 	sl_ensure_bpffs
 	sl_defer "$XDP_TOOL reset '$SL_BPFFS'"
-	sl_in_ns "$NS_NODE" "$XDP_TOOL" attach "$SL_BPFFS" c0 "$@" | awk '{ print $2 }'
+	XDP_MODE=$(sl_in_ns "$NS_NODE" "$XDP_TOOL" attach "$SL_BPFFS" c0 "$@" | awk '{ print $2 }')
 }
 
 # xdp_server NS PREFIX: the echo backend on port 9000 of NS; waits until up.
 xdp_server() {
 	local ns=$1 prefix=$2
-	sl_bg "srv_${ns}" sl_in_ns "$ns" $XDP_HELPER serve "$prefix" "$XDP_PORT" >/dev/null
+	# nsenter execs python: the PID sl_bg records is the server's own.
+	sl_bg "srv_${ns}" nsenter --net="/run/netns/$ns" $XDP_HELPER serve "$prefix" "$XDP_PORT" \
+		>/dev/null
 	sl_wait_for 10 sl_in_ns "$ns" bash -c "echo > /dev/tcp/127.0.0.1/$XDP_PORT"
 }
 
