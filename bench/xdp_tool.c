@@ -13,6 +13,15 @@
  *   xdp_tool counters BPFFS      every non-zero counter, "index value"
  *   xdp_tool ct BPFFS            live conntrack entries
  *   xdp_tool reset BPFFS         detach (unpin links) and remove BPFFS
+ *   xdp_tool testrun BASELINE.o  ns per packet by BPF_PROG_TEST_RUN (private
+ *       netns and pin root): parse-only baseline and Sluice's established
+ *       path at repeat=1e6; new flows (each a conntrack miss) and the
+ *       baseline at repeat=1 over distinct packets; key=value output
+ *   xdp_tool attach-obj OBJ PROG IFACE   attach one XDP program (netlink,
+ *       native else generic; goes away with the interface)
+ *   xdp_tool flood IFACE SRCMAC DSTMAC SRC DST:PORT FLOWS SECONDS [syn]
+ *       AF_PACKET flood of TCP ACK+data frames over FLOWS source ports
+ *       (optionally one SYN per flow first); prints sent pps
  * Maps are opened from their pins under BPFFS (written by attach).
  */
 #include <arpa/inet.h>
@@ -22,12 +31,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
+#include <time.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netpacket/packet.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "sluice/abi.h"
 #include "sluice/xdp.h"
+#include "xdp.skel.h"
 
 static int map_fd(const char *root, const char *name)
 {
@@ -244,6 +266,269 @@ static int cmd_reset(const char *root)
 	return rm_dir(root);
 }
 
+
+/* ---- packets ------------------------------------------------------------- */
+
+static uint16_t csum16(const void *buf, size_t len, uint32_t sum)
+{
+	const uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* Ethernet/IPv4/TCP frame with valid checksums; returns its length. */
+static size_t build_tcp(uint8_t *f, const uint8_t smac[6], const uint8_t dmac[6], uint32_t src,
+			uint32_t dst, uint16_t sport, uint16_t dport, uint8_t flags, size_t payload)
+{
+	struct ethhdr *eth = (void *)f;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct tcphdr *tcp = (void *)(ip + 1);
+	uint8_t ph[12];
+	uint32_t sum = 0;
+	size_t l4 = sizeof(*tcp) + payload, i;
+
+	memset(f, 0, sizeof(*eth) + sizeof(*ip) + l4);
+	memcpy(eth->h_source, smac, 6);
+	memcpy(eth->h_dest, dmac, 6);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_TCP;
+	ip->tot_len = htons((uint16_t)(sizeof(*ip) + l4));
+	ip->saddr = src;
+	ip->daddr = dst;
+	ip->check = htons(csum16(ip, sizeof(*ip), 0));
+	tcp->source = htons(sport);
+	tcp->dest = htons(dport);
+	tcp->seq = htonl(1);
+	tcp->ack_seq = htonl(1);
+	tcp->doff = 5;
+	((uint8_t *)tcp)[13] = flags;
+	tcp->window = htons(512);
+	for (i = 0; i < payload; i++)
+		((uint8_t *)(tcp + 1))[i] = (uint8_t)i;
+	memcpy(ph, &ip->saddr, 4);
+	memcpy(ph + 4, &ip->daddr, 4);
+	ph[8] = 0;
+	ph[9] = IPPROTO_TCP;
+	ph[10] = (uint8_t)(l4 >> 8);
+	ph[11] = (uint8_t)l4;
+	for (i = 0; i < 12; i += 2)
+		sum += (uint32_t)(ph[i] << 8 | ph[i + 1]);
+	tcp->check = htons(csum16(tcp, l4, sum));
+	return sizeof(*eth) + sizeof(*ip) + l4;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int m[6];
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)m[i];
+	return 0;
+}
+
+/* ---- test_run ------------------------------------------------------------ */
+
+static int run_once(int fd, const uint8_t *pkt, size_t len, uint32_t repeat, uint32_t *ns)
+{
+	uint8_t out[256];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
+
+	if (bpf_prog_test_run_opts(fd, &o))
+		return -errno;
+	*ns = o.duration;
+	return (int)o.retval;
+}
+
+static int cmd_testrun(const char *baseline)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
+	char root[128], err[SL_DP_ERRLEN];
+	struct bpf_object *bobj = NULL;
+	struct sluice_xdp *x = NULL;
+	uint8_t pkt[128];
+	uint32_t vip, src, ns;
+	uint64_t sum_new = 0, sum_base1 = 0;
+	int bfd, xfd, n = 200000, rc = 1, i;
+	size_t len;
+
+	(void)err;
+	if (unshare(CLONE_NEWNET))
+		return 1;
+	snprintf(root, sizeof(root), "/sys/fs/bpf/sluice-bench-xdp-%d", getpid());
+	if (mkdir(root, 0700))
+		return 1;
+	oo.pin_root_path = root;
+	bobj = bpf_object__open_file(baseline, NULL);
+	x = sluice_xdp__open_opts(&oo);
+	if (!bobj || !x || bpf_object__load(bobj))
+		goto cleanup;
+	bpf_map__set_max_entries(x->maps.sluice_ct, 2 * (uint32_t)n + 1024);
+	if (getenv("XDP_BENCH_NO_FIB"))
+		x->rodata->sl_xdp_redirect = 0;
+	if (sluice_xdp__load(x))
+		goto cleanup;
+	bfd = bpf_program__fd(bpf_object__find_program_by_name(bobj, "xdp_parse_only"));
+	xfd = bpf_program__fd(x->progs.sluice_xdp);
+	/* one service whose only backend is the VIP itself: the established
+	 * path's DNAT is an identity, so repeat=1e6 keeps hitting conntrack */
+	{
+		char vipport[] = "198.18.0.10:9000", grp[] = "1@198.18.0.10:9000";
+		char *groups[1] = { grp };
+
+		if (cmd_split(root, 1, vipport, "random", groups, 1))
+			goto cleanup;
+	}
+	inet_pton(AF_INET, "198.18.0.10", &vip);
+	inet_pton(AF_INET, "10.0.0.1", &src);
+	len = build_tcp(pkt, mac, mac, src, vip, 40000, 9000, 0x02, 0);
+	run_once(xfd, pkt, len, 1, &ns);	/* creates the flow */
+	len = build_tcp(pkt, mac, mac, src, vip, 40000, 9000, 0x10, 64);
+	if (run_once(bfd, pkt, len, 1000000, &ns) < 0)
+		goto cleanup;
+	printf("baseline_ns=%u\n", ns);
+	if (run_once(xfd, pkt, len, 1000000, &ns) != XDP_PASS)
+		goto cleanup;
+	printf("established_ns=%u\n", ns);
+	for (i = 0; i < n; i++) {
+		uint32_t s2 = htonl(0x0a000000u | (uint32_t)(i / 50000 + 2) << 16);
+
+		len = build_tcp(pkt, mac, mac, s2, vip, (uint16_t)(10000 + i % 50000), 9000, 0x02, 0);
+		if (run_once(xfd, pkt, len, 1, &ns) != XDP_PASS)
+			goto cleanup;
+		sum_new += ns;
+		if (run_once(bfd, pkt, len, 1, &ns) < 0)
+			goto cleanup;
+		sum_base1 += ns;
+	}
+	printf("new_flow_ns=%.1f\n", (double)sum_new / n);
+	printf("baseline_repeat1_ns=%.1f\n", (double)sum_base1 / n);
+	rc = 0;
+cleanup:
+	if (x) {
+		struct bpf_map *m;
+
+		bpf_object__for_each_map(m, x->obj)
+			if (bpf_map__is_pinned(m))
+				bpf_map__unpin(m, NULL);
+	}
+	sluice_xdp__destroy(x);
+	bpf_object__close(bobj);
+	rmdir(root);
+	return rc;
+}
+
+static int cmd_attach_obj(const char *path, const char *prog, const char *ifname)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	int ifindex = (int)if_nametoindex(ifname), fd;
+
+	if (!obj || bpf_object__load(obj) || !ifindex)
+		return 1;
+	fd = bpf_program__fd(bpf_object__find_program_by_name(obj, prog));
+	if (fd < 0)
+		return 1;
+	if (bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, NULL) &&
+	    bpf_xdp_attach(ifindex, fd, XDP_FLAGS_SKB_MODE, NULL))
+		return 1;
+	return 0;
+}
+
+/* Flood FLOWS flows of ACK+64B frames for SECONDS through AF_PACKET,
+ * batches of 64 with sendmmsg. */
+static int cmd_flood(char **a, int syn)
+{
+	int ifindex = (int)if_nametoindex(a[0]), flows = atoi(a[5]), fd, i, b;
+	double secs = atof(a[6]);
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_halen = 6 };
+	uint8_t smac[6], dmac[6], (*frames)[128];
+	size_t *lens;
+	uint32_t src, dst;
+	uint16_t dport;
+	uint64_t sent = 0, t0, end;
+	struct mmsghdr msg[64];
+	struct iovec iov[64];
+
+	if (!ifindex || parse_mac(a[1], smac) || parse_mac(a[2], dmac) || flows < 1 ||
+	    inet_pton(AF_INET, a[3], &src) != 1 || parse_addr(a[4], (uint8_t[16]){0}, &dport))
+		return 2;
+	{
+		char host[64], *c;
+
+		snprintf(host, sizeof(host), "%s", a[4]);
+		c = strrchr(host, ':');
+		*c = '\0';
+		if (inet_pton(AF_INET, host, &dst) != 1)
+			return 2;
+	}
+	fd = socket(AF_PACKET, SOCK_RAW, 0);
+	if (fd < 0)
+		return 1;
+	sll.sll_ifindex = ifindex;
+	memcpy(sll.sll_addr, dmac, 6);
+	frames = calloc((size_t)flows, sizeof(*frames));
+	lens = calloc((size_t)flows, sizeof(*lens));
+	if (!frames || !lens)
+		return 1;
+	if (syn) {
+		for (i = 0; i < flows; i++) {
+			lens[i] = build_tcp(frames[i], smac, dmac, src, dst, (uint16_t)(20000 + i),
+					    dport, 0x02, 0);
+			sendto(fd, frames[i], lens[i], 0, (struct sockaddr *)&sll, sizeof(sll));
+		}
+		usleep(100000);
+	}
+	for (i = 0; i < flows; i++)
+		lens[i] = build_tcp(frames[i], smac, dmac, src, dst, (uint16_t)(20000 + i), dport,
+				    0x18, 64);
+	memset(msg, 0, sizeof(msg));
+	t0 = now_ns();
+	end = t0 + (uint64_t)(secs * 1e9);
+	for (b = 0; now_ns() < end; b++) {
+		int k, r;
+
+		for (k = 0; k < 64; k++) {
+			int f = (b * 64 + k) % flows;
+
+			iov[k].iov_base = frames[f];
+			iov[k].iov_len = lens[f];
+			msg[k].msg_hdr.msg_iov = &iov[k];
+			msg[k].msg_hdr.msg_iovlen = 1;
+			msg[k].msg_hdr.msg_name = &sll;
+			msg[k].msg_hdr.msg_namelen = sizeof(sll);
+		}
+		r = sendmmsg(fd, msg, 64, 0);
+		if (r > 0)
+			sent += (uint64_t)r;
+	}
+	printf("sent_pps=%.0f\n", sent / ((now_ns() - t0) / 1e9));
+	close(fd);
+	free(frames);
+	free(lens);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[SL_DP_ERRLEN] = "";
@@ -281,6 +566,12 @@ int main(int argc, char **argv)
 		return cmd_ct(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "reset"))
 		return cmd_reset(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "testrun"))
+		return cmd_testrun(argv[2]);
+	if (argc == 5 && !strcmp(argv[1], "attach-obj"))
+		return cmd_attach_obj(argv[2], argv[3], argv[4]);
+	if ((argc == 9 || argc == 10) && !strcmp(argv[1], "flood"))
+		return cmd_flood(argv + 2, argc == 10 && !strcmp(argv[9], "syn"));
 	fprintf(stderr, "usage: xdp_tool attach|split|counters|ct|reset BPFFS ...\n");
 	return 2;
 }

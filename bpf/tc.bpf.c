@@ -51,7 +51,7 @@ int sluice_tc_revnat(struct __sk_buff *skb)
 	sl_v4mapped(rk.daddr, p.ip4->daddr);
 	rk.sport = p.tcp->source;
 	rk.dport = p.tcp->dest;
-	now = bpf_ktime_get_ns();
+	now = bpf_ktime_get_coarse_ns();
 	rct = sl_ct_lookup(&rk, now);
 	if (!rct)
 		return TC_ACT_OK;	/* not a NATed flow: untouched */

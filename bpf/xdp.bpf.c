@@ -186,7 +186,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	sl_v4mapped(fk.daddr, p.ip4->daddr);
 	fk.sport = p.tcp->source;
 	fk.dport = p.tcp->dest;
-	now = bpf_ktime_get_ns();
+	now = bpf_ktime_get_coarse_ns();
 
 	ct = sl_ct_lookup(&fk, now);
 	/* A SYN on a closing or closed flow is a new connection reusing the
