@@ -5,9 +5,11 @@
 Answers every request with "<name> <METHOD> <path>\n" and the header
 x-backend: <name>, keep-alive (HTTP/1.1). Request headers steer it:
   x-fail-once: ID   the first request carrying ID gets a 503, later ones 200
+  x-count: ID       count requests carrying ID (and remember their Host)
   x-delay-ms: N     sleep N ms before answering
   x-status: N       answer with status N
-GET /_hits?id=ID returns how many requests carried x-fail-once: ID;
+GET /_hits?id=ID returns "<n> <host>": how many requests carried x-fail-once
+or x-count ID (and the last Host of an x-count one);
 GET /_inflight how many delayed requests are being served now.
 Request headers are echoed back as x-echo-<name> (lower-case).
 """
@@ -47,12 +49,18 @@ class H(http.server.BaseHTTPRequestHandler):
             fid = parse_qs(u.query).get("id", [""])[0]
             with lock:
                 c = hits.get(fid, 0)
-            return self.reply(200, f"{c}\n".encode())
+                h = hits.get("host:" + fid, "")
+            return self.reply(200, f"{c} {h}\n".encode())
         if u.path == "/_inflight":
             with lock:
                 c = inflight[0]
             return self.reply(200, f"{c}\n".encode())
         status = int(self.headers.get("x-status") or 200)
+        cid = self.headers.get("x-count")
+        if cid:
+            with lock:
+                hits[cid] = hits.get(cid, 0) + 1
+                hits["host:" + cid] = self.headers.get("host", "")
         fid = self.headers.get("x-fail-once")
         if fid:
             with lock:

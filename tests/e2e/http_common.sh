@@ -8,7 +8,7 @@
 # routed by their Host header.
 
 HX_IP="127.$(( (SL_ID / 250) % 250 + 1 )).$(( SL_ID % 250 + 1 )).1"
-HX_HTTP="$SL_BUILD/sluice-http"
+HX_HTTP="${HX_HTTP:-$SL_BUILD/sluice-http}"
 HX_BACKEND_C="$SL_BUILD/http-backend"
 HX_PY="$SL_ROOT/tests/e2e"
 HX_METRICS="$SL_TMP/metrics.sock"
@@ -40,7 +40,7 @@ hx_backend_c() {
 # hx_proxy POLICY WAIT_PORT [ARGS...]: sluice-http on $HX_IP; PID in HX_PID.
 hx_proxy() {
 	local pol=$1 port=$2; shift 2
-	sl_bg proxy "$HX_HTTP" --policy "$pol" --mesh-listen "$HX_IP:15001" \
+	sl_bg proxy ${HX_WRAP:-} "$HX_HTTP" --policy "$pol" --mesh-listen "$HX_IP:15001" \
 		--gateway-addr "$HX_IP" --bpffs "$SL_TMP/no-bpffs" \
 		--metrics-socket "$HX_METRICS" "$@" >/dev/null
 	HX_PID=$SL_PID_proxy

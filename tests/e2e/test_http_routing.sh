@@ -46,6 +46,10 @@ spec:
     route: [{destination: {host: forecast, subset: v1}}]
   - match: [{uri: {exact: /moved}}]
     redirect: {uri: /elsewhere, authority: example.org}
+  - match: [{uri: {prefix: /mirror}}]
+    route: [{destination: {host: forecast, subset: v1}}]
+    mirror: {host: catalog.istioinaction.svc.cluster.local, subset: v2}
+    mirrorPercentage: {value: 100}
   - route: [{destination: {host: forecast, subset: v1}}]
 ---
 apiVersion: networking.istio.io/v1beta1
@@ -187,6 +191,17 @@ if echo "$h" | grep -q "^HTTP/1.1 301" && echo "$h" | grep -qi "^location: http:
 	sl_ok "redirect -> 301 with Location"
 else
 	sl_fail "redirect -> 301 with Location"; sl_log "$h"
+fi
+
+# mirror: fire and forget to catalog v2, Host suffixed -shadow
+j=$(hx_get --port 15001 --host forecast --path /mirror -n 5 -H "x-count: mir-$SL_ID")
+hx_expect "mirror: the client sees the primary (forecast v1)" "$j" "j['backend'] == {'v1': 5}"
+mirrored() { [ "$(curl -s "http://$HX_IP:9022/_hits?id=mir-$SL_ID")" = "5 forecast-shadow" ]; }
+if sl_wait_for 10 mirrored; then
+	sl_ok "mirror: catalog v2 got all 5 copies with Host forecast-shadow"
+else
+	sl_fail "mirror: catalog v2 got all 5 copies with Host forecast-shadow"
+	sl_log "got: $(curl -s "http://$HX_IP:9022/_hits?id=mir-$SL_ID")"
 fi
 
 # large and chunked bodies stream through (and arrive whole)

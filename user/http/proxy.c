@@ -523,6 +523,7 @@ static void start_request(struct hx_cli *c)
 	c->svc = c->subset = c->ep = -1;
 	c->status = 0;
 	c->set_cookie[0] = 0;
+	c->mirror_pending = false;
 	c->resp_started = false;
 	c->body_done = false;
 	c->up = NULL;
@@ -644,6 +645,7 @@ static void start_request(struct hx_cli *c)
 	build_upstream_head(c, &rv, hit);
 	c->replayable = true;
 	c->tries_left = c->rt->retries.set ? c->rt->retries.attempts : 0;
+	c->mirror_pending = c->rt->has_mirror && draw_ppm(w, c->rt->mirror_ppm);
 	c->reuse_retry = 1;
 	if (c->expect_continue && !c->body_done)
 		hx_buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -651,6 +653,8 @@ static void start_request(struct hx_cli *c)
 		hx_cli_local_reply(c, 400, "x-sluice-reason", "bad-body");
 		return;
 	}
+	if (c->mirror_pending && c->body_done)
+		hx_mirror_start(c);
 	if (draw_ppm(w, c->rt->fault.delay_ppm) && c->rt->fault.delay_ms) {
 		c->state = CS_DELAY;
 		c->delay_until = w->now + c->rt->fault.delay_ms;
@@ -743,6 +747,11 @@ void hx_cli_pump(struct hx_cli *c)
 			}
 			if (c->up)
 				hx_up_send(c->up);
+			if (c->body_done && c->mirror_pending) {
+				if (c->replayable)
+					hx_mirror_start(c);	/* the whole request was kept */
+				c->mirror_pending = false;
+			}
 			if (c->body_done) {
 				c->state = CS_WAIT;
 				break;

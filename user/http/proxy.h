@@ -79,6 +79,7 @@ struct hx_cli {
 	struct hx_buf rq;	/* upstream request bytes; rq.off = sent */
 	bool replayable, body_done, resp_started, is_head, idempotent, http10, counted;
 	bool expect_continue;
+	bool mirror_pending;	/* mirror once the whole request is in */
 	uint32_t tries_left, reuse_retry;
 	uint64_t t_start, req_deadline, try_deadline, delay_until;
 	int status;		/* final status, for metrics */
@@ -108,6 +109,10 @@ struct hx_up {
 	struct hx_head head;
 	struct hx_buf in;
 	bool connected, reused, rd_blocked;
+	bool mirror;		/* fire-and-forget copy: no client */
+	struct hx_buf mout;	/* mirror: the request copy to send */
+	struct hx_up *mprev, *mnext;	/* worker's live mirrors */
+	uint64_t mdeadline;
 	uint64_t idle_since;
 	uint32_t nreqs;
 };
@@ -124,6 +129,8 @@ struct hx_worker {
 	struct hx_metrics *mx;
 	struct hx_cli *clis;
 	struct hx_cli *dead_clis;	/* freed after the event batch */
+	struct hx_up *mirrors;		/* live mirror connections */
+	uint32_t nmirrors;
 	struct hx_up *dead_ups;
 	uint32_t nclis;
 	struct hx_pool **pools;
@@ -152,5 +159,7 @@ void hx_up_resume_read(struct hx_up *u);
 void hx_up_timeout(struct hx_cli *c);
 void hx_pool_reap(struct hx_worker *w);
 void hx_reap_dead(struct hx_worker *w);
+void hx_mirror_start(struct hx_cli *c);	/* copy the complete request to the mirror */
+void hx_mirror_tick(struct hx_worker *w);
 
 #endif /* SLUICE_HTTP_PROXY_H */

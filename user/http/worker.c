@@ -354,6 +354,7 @@ void *hx_worker_run(void *arg)
 		if (w->now - last_tick >= HX_TICK_MS) {
 			last_tick = w->now;
 			tick(w);
+			hx_mirror_tick(w);
 		}
 		if (w->now - last_reap >= 1000) {
 			last_reap = w->now;
