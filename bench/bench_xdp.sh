@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# North-south benchmark (issue 5), Sluice's XDP/TC next to its peers:
+#  1. ns per packet by BPF_PROG_TEST_RUN: Sluice's established path
+#     (repeat=1e6) and new flows (repeat=1 over 200k distinct SYNs, each a
+#     conntrack miss) vs a parse-only XDP program (bench/xdp_baseline.bpf.c)
+#     measured the same way;
+#  2. packets/s forwarded by the node namespace in the client -> node ->
+#     v1/v2 veth topology (tests/e2e/xdp_topo.sh) under an AF_PACKET flood of
+#     64-byte TCP segments over 64 flows: Sluice XDP (80/20) vs iptables DNAT
+#     with `-m statistic` (80/20) in the node namespace;
+#  3. connections/s client -> VIP (connbench, 2 threads, RST close) for both.
+# Medians of BENCH_RUNS (default 3) runs; ratios printed. Short by default
+# (BENCH_SECONDS=4 per measurement); all traffic stays in the namespaces.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B=$ROOT/build
+RUNS=${BENCH_RUNS:-3}
+SECS=${BENCH_SECONDS:-4}
+
+if [ "${1:-}" = --one ]; then
+	# One variant in its own topology; prints key=value lines.
+	variant=$2
+	. "$ROOT/tests/e2e/lib.sh"
+	. "$ROOT/tests/e2e/xdp_topo.sh"
+	xdp_topo || exit 1
+	# Offloads stay as xdp_topo sets them (checksums complete, as from a
+	# NIC) for both variants; no segmentation offload either.
+	for ns in "$NS_CLIENT" "$NS_V1" "$NS_V2"; do
+		sl_in_ns "$ns" ethtool -K eth0 gso off >/dev/null 2>&1
+	done
+	if [ "$variant" = sluice ]; then
+		xdp_attach ${XDP_BENCH_MODE:-}
+		[ -n "$XDP_MODE" ] || exit 1
+		echo "mode=$XDP_MODE"
+		"$XDP_TOOL" split "$SL_BPFFS" 1 "$XDP_VIP:$XDP_PORT" random \
+			"80@10.11.1.2:$XDP_PORT" "20@10.11.2.2:$XDP_PORT" || exit 1
+	else
+		ipt() { sl_in_ns "$NS_NODE" iptables -t nat -A PREROUTING -d "$XDP_VIP" -p tcp \
+			--dport "$XDP_PORT" "$@"; }
+		ipt -m statistic --mode random --probability 0.2 -j DNAT \
+			--to-destination "10.11.2.2:$XDP_PORT" || exit 1
+		ipt -j DNAT --to-destination "10.11.1.2:$XDP_PORT" || exit 1
+		echo "mode=iptables"
+	fi
+	# connections/s
+	sl_bg cb1 nsenter --net="/run/netns/$NS_V1" "$B/connbench" serve "0.0.0.0:$XDP_PORT" one >/dev/null
+	sl_bg cb2 nsenter --net="/run/netns/$NS_V2" "$B/connbench" serve "0.0.0.0:$XDP_PORT" two >/dev/null
+	sl_wait_for 10 sl_in_ns "$NS_V1" bash -c "echo > /dev/tcp/127.0.0.1/$XDP_PORT"
+	sl_wait_for 10 sl_in_ns "$NS_V2" bash -c "echo > /dev/tcp/127.0.0.1/$XDP_PORT"
+	out=$(sl_in_ns "$NS_CLIENT" "$B/connbench" client "$XDP_VIP:$XDP_PORT" -d "$SECS" -c 2 --linger0)
+	echo "# connbench: $out"
+	echo "cps=$(echo "$out" | tr ' ' '\n' | awk -F= '$1 == "rate" || $1 == "conn_per_s" || $1 == "cps" { print $2; exit }')"
+	kill "$SL_PID_cb1" "$SL_PID_cb2" 2>/dev/null
+	# packets/s: backends drop TCP at XDP; flood from the client
+	for ns in "$NS_V1" "$NS_V2"; do
+		sl_in_ns "$ns" "$XDP_TOOL" attach-obj "$B/bench/xdp_baseline.o" xdp_drop_tcp eth0 || exit 1
+	done
+	mac() { ip -n "$1" link show "$2" | awk '/link\/ether/ { print $2 }'; }
+	cmac=$(mac "$NS_CLIENT" eth0)
+	nmac=$(mac "$NS_NODE" c0)
+	syn=; [ "$variant" = sluice ] && syn=syn
+	# packets the node sent towards the backends (/proc/net/dev follows the netns)
+	txp() { sl_in_ns "$NS_NODE" cat /proc/net/dev | awk -F'[: ]+' '$2 == "b1" || $2 == "b2" { s += $12 } END { print s }'; }
+	# warm-up: resolve the backends' neighbours
+	sl_in_ns "$NS_CLIENT" "$XDP_TOOL" flood eth0 "$cmac" "$nmac" 10.10.0.2 "$XDP_VIP:$XDP_PORT" 64 0.3 $syn >/dev/null
+	t0=$(date +%s.%N); p0=$(txp)
+	sent=$(sl_in_ns "$NS_CLIENT" "$XDP_TOOL" flood eth0 "$cmac" "$nmac" 10.10.0.2 "$XDP_VIP:$XDP_PORT" 64 "$SECS" $syn)
+	t1=$(date +%s.%N); p1=$(txp)
+	echo "# flood: $sent"
+	echo "pps=$(awk -v a="$p0" -v b="$p1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / (e - s) }')"
+	exit 0
+fi
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else print v[int((NR + 1) / 2)] }'; }
+kv() { awk -F= -v k="$1" '$1 == k { print $2 }'; }
+
+make -s -C "$ROOT" build/bench/xdp_tool build/bench/xdp_baseline.o build/connbench >/dev/null || exit 1
+
+echo "## XDP ns/packet (BPF_PROG_TEST_RUN, medians of $RUNS runs)"
+: >"$B/bench/xdp_testrun.txt"
+for ((r = 0; r < RUNS; r++)); do "$B/bench/xdp_tool" testrun "$B/bench/xdp_baseline.o" >>"$B/bench/xdp_testrun.txt" || exit 1; done
+base=$(kv baseline_ns <"$B/bench/xdp_testrun.txt" | median)
+est=$(kv established_ns <"$B/bench/xdp_testrun.txt" | median)
+newf=$(kv new_flow_ns <"$B/bench/xdp_testrun.txt" | median)
+base1=$(kv baseline_repeat1_ns <"$B/bench/xdp_testrun.txt" | median)
+printf '%-34s %10s %10s %8s\n' "path" "sluice ns" "parse ns" "ratio"
+printf '%-34s %10s %10s %8s\n' "established (repeat=1e6)" "$est" "$base" "$(awk -v a="$est" -v b="$base" 'BEGIN { printf "%.1fx", a / b }')"
+printf '%-34s %10s %10s %8s\n' "new flow (repeat=1, 200k SYNs)" "$newf" "$base1" "$(awk -v a="$newf" -v b="$base1" 'BEGIN { printf "%.1fx", a / b }')"
+
+echo
+echo "## veth topology: Sluice XDP vs iptables DNAT statistic (medians of $RUNS runs, ${SECS}s each)"
+for v in sluice iptables; do : >"$B/bench/xdp_$v.txt"; done
+for ((r = 0; r < RUNS; r++)); do
+	for v in sluice iptables; do
+		"$0" --one "$v" >>"$B/bench/xdp_$v.txt" 2>&1 || echo "# run $r $v failed"
+	done
+done
+mode=$(kv mode <"$B/bench/xdp_sluice.txt" | head -1)
+sp=$(kv pps <"$B/bench/xdp_sluice.txt" | median); ip=$(kv pps <"$B/bench/xdp_iptables.txt" | median)
+sc=$(kv cps <"$B/bench/xdp_sluice.txt" | median); ic=$(kv cps <"$B/bench/xdp_iptables.txt" | median)
+printf '%-34s %12s %12s %8s\n' "metric" "sluice" "iptables" "ratio"
+printf '%-34s %12s %12s %8s\n' "packets/s forwarded (XDP $mode)" "$sp" "$ip" "$(awk -v a="$sp" -v b="$ip" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')"
+printf '%-34s %12s %12s %8s\n' "connections/s client -> VIP" "$sc" "$ic" "$(awk -v a="$sc" -v b="$ic" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')"
