@@ -52,6 +52,21 @@ sl_check "metrics: istio_tcp_connections_opened_total for v2" \
 	grep -q 'istio_tcp_connections_opened_total{reporter="source",destination_service="tcp-echo.weather.svc.cluster.local",destination_version="v2"}' <<<"$metrics"
 sl_check "metrics: sluice_generation" grep -q "^sluice_generation $gen1" <<<"$metrics"
 
+top=$(ctl top --count 2 </dev/null)
+sl_check "top --count 2: two refreshing stats views" [ "$(grep -c '^sluicectl top' <<<"$top")" -eq 2 -a "$(grep -c '^service ' <<<"$top")" -eq 2 ]
+
+# --- the control socket serves root only ---
+sl_check "control socket is mode 0600" [ "$(stat -c %a "$SL_SOCK")" = 600 ]
+chmod 0711 "$SL_TMP"
+chmod 0666 "$SL_SOCK"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" --socket "$SL_SOCK" status 2>&1)
+rc=$?
+chmod 0600 "$SL_SOCK"
+chmod 0700 "$SL_TMP"
+sl_check "non-root peer refused by SO_PEERCRED (exit 2)" [ "$rc" -eq 2 ]
+sl_log "non-root: $out"
+sl_check "refusal says root only" grep -q "serves root only" <<<"$out"
+
 # --- 0/100 and 100/0 exact ---
 dl_policy "$SL_TMP/s1.yaml" 0 100
 ctl apply -f "$SL_TMP/s1.yaml" >/dev/null
@@ -97,7 +112,11 @@ cp "$SL_TMP/bad.yaml" "$DL_POL/zz-bad.yaml"
 sl_wait_for 10 grep -q "apply refused (source policy-dir" "$DL_LOG"
 sl_check "bad policy-dir file refused with diagnostics in the log" \
 	grep -q "zz-bad.yaml:[0-9]*:[0-9]*: error" "$DL_LOG"
+n0=$(grep -c "policy-dir: change in" "$DL_LOG")
 rm -f "$DL_POL/zz-bad.yaml"
+# Let the reload of that removal happen before the next step (the directory
+# would otherwise take over again after the delete below).
+sl_wait_for 10 bash -c "[ \$(grep -c 'policy-dir: change in' '$DL_LOG') -gt $n0 ]"
 line=$(dl_load 1000)
 sl_check "policy-dir policy still steers after the bad file" [ "$(dl_field "$line" two)" -eq 1000 ]
 

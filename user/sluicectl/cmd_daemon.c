@@ -147,7 +147,7 @@ static int wait_quit(int ms)
 }
 
 /* A refreshing stats view: clears the screen on a terminal, stops on 'q',
- * end of input, or after --count N updates. */
+ * end of input (without --count), or after --count N updates. */
 int cmd_top(const struct ctl_opts *o)
 {
 	struct termios old, raw;
@@ -178,6 +178,12 @@ int cmd_top(const struct ctl_opts *o)
 			break;
 		if (o->count && ++n >= o->count)
 			break;
+		/* With --count and no terminal, stdin is not ours to read (it may
+		 * be /dev/null): just wait for the next update. */
+		if (!tty && o->count) {
+			poll(NULL, 0, 1000);
+			continue;
+		}
 		if (wait_quit(1000))
 			break;
 	}

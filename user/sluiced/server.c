@@ -194,7 +194,18 @@ static void serve_one(struct sluiced *d, int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != 0) {
 		static const char msg[] = "permission denied: the control socket serves root only\n";
+		char sink[4096];
 
+		/* Drain the request first: closing a unix socket with unread
+		 * data makes the peer's read fail with ECONNRESET, losing the
+		 * answer. Bounded by the receive timeout and the first 1 MB. */
+		for (size_t got = 0; got < (1u << 20);) {
+			ssize_t r = read(fd, sink, sizeof(sink));
+
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
 		sl_ctl_write_resp(fd, SL_CTL_BADREQ, msg, sizeof(msg) - 1);
 		sluiced_log("control: refused a peer with uid %d", clen ? (int)cred.uid : -1);
 		return;

@@ -485,6 +485,8 @@ int sluiced_load_policy_dir(struct sluiced *d, bool at_start)
 		sluiced_log("policy-dir: %s", err);
 		return rc;
 	}
+	if (!at_start)
+		sluiced_log("policy-dir: change in %s: reloading %zu file(s)", dir, nparts);
 	if (at_start && nparts == 0) {
 		sluiced_log("policy-dir: %s has no *.yaml files", dir);
 		sl_ctl_parts_free(parts, nparts);
