@@ -56,6 +56,9 @@ LLHTTP_SAN    := $(patsubst /usr/share/llhttp/%.c,$(B)/san/llhttp/%.o,$(LLHTTP_S
 # Everything but the main.c files, built with sanitizers, for unit tests.
 TESTABLE_SRCS := $(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS) $(SLUICED_SRCS) $(CTL_SRCS))
 SAN_OBJS      := $(call san,$(TESTABLE_SRCS))
+# Fuzzers link sources directly (no archive), so only the libraries whose
+# symbols are all defined outside main.c: user/lib and sluice-http.
+FUZZ_LINK_SRCS := $(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS))
 
 UNIT_SRCS     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS     := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
@@ -143,11 +146,11 @@ $(B)/tests/bpf/%: tests/bpf/%.c $(B)/libsluice.a $(SKELS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(USER_CFLAGS) -o $@ $< $(B)/libsluice.a $(LDLIBS) -lcmocka
 
-$(B)/fuzz/%: tests/fuzz/%.c $(TESTABLE_SRCS) $(LLHTTP_SRCS)
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LINK_SRCS) $(LLHTTP_SRCS)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< \
-		$(TESTABLE_SRCS) $(LLHTTP_SRCS) $(LDLIBS)
+		$(FUZZ_LINK_SRCS) $(LLHTTP_SRCS) $(LDLIBS)
 
 tests-build: all $(UNIT_BINS) $(BPFT_BINS)
 
