@@ -207,9 +207,11 @@ static void io_error(struct pl_ctx *c, const char *path, const char *what, int e
 	sl_diag_add(c->d, SL_SEV_ERROR, PL_E_IO, p, "%s: %s", what, strerror(err));
 }
 
+/* path "-" reads standard input (named "<stdin>" in messages). */
 static int load_file(struct pl_ctx *c, const char *path)
 {
-	FILE *f = fopen(path, "rb");
+	bool is_stdin = !strcmp(path, "-");
+	FILE *f = is_stdin ? stdin : fopen(path, "rb");
 	if (!f) {
 		io_error(c, path, "cannot open", errno);
 		return 0;
@@ -237,10 +239,11 @@ static int load_file(struct pl_ctx *c, const char *path)
 		io_error(c, path, "cannot read", EIO);
 		goto cleanup;
 	}
-	rc = load_buf(c, path, buf, len);
+	rc = load_buf(c, is_stdin ? "<stdin>" : path, buf, len);
 cleanup:
 	free(buf);
-	fclose(f);
+	if (!is_stdin)
+		fclose(f);
 	return rc;
 }
 
@@ -260,6 +263,8 @@ static bool yaml_name(const char *n)
 static int load_path(struct pl_ctx *c, const char *path, int depth)
 {
 	struct stat st;
+	if (!strcmp(path, "-"))
+		return load_file(c, path);
 	if (stat(path, &st)) {
 		io_error(c, path, "cannot access", errno);
 		return 0;

@@ -32,7 +32,7 @@ struct opt_def {
 };
 
 static const struct opt_def opt_defs[] = {
-	{ O_FILE, 'f', "filename", "PATH", "policy file or directory (repeatable; dirs recurse)" },
+	{ O_FILE, 'f', "filename", "PATH", "policy file or directory (repeatable; dirs recurse; - = stdin)" },
 	{ O_OUTPUT, 'o', "output", "FORMAT", "output format: table, json or yaml" },
 	{ O_AGAINST, 0, "against", "PATH", "compare with this policy (repeatable) instead of the daemon's" },
 	{ O_SOCKET, 0, "socket", "PATH", "daemon control socket (default " DEFAULT_SOCKET ")" },
