@@ -28,8 +28,8 @@ done
 
 "$CTL" validate -q -f - <"$EX/s1-tcp-echo.yaml" >/dev/null 2>&1
 check "validate -f - reads stdin" test $? -eq 0
-printf 'kind: Nope\n' | "$CTL" validate -f - 2>&1 >/dev/null | grep -qF '<stdin>:1:7: error[SL0003]'
-check "stdin errors are named <stdin>" test $? -eq 0
+e=$(printf 'kind: Nope\n' | "$CTL" validate -f - 2>&1 >/dev/null)
+check "stdin errors are named <stdin>" grep -qF '<stdin>:1:7: error[SL0003]' <<<"$e"
 
 "$CTL" validate -o json -f "$EX/" >"$out" 2>/dev/null
 check "validate -o json emits valid JSON" jq -e . "$out" >/dev/null
