@@ -16,7 +16,11 @@ SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SL_BUILD=${SL_BUILD:-$SL_ROOT/build}
 SL_ID=${SL_ID:-$$}
 SL_FAILED=0
-SL_CLEANUP=()
+# Scratch dir of this run; also holds the cleanup list, kept in a file so
+# that sl_defer works from command substitutions ($(sl_netns x)) too.
+SL_TMP=$(mktemp -d "/tmp/sluice-e2e.$SL_ID.XXXXXX")
+SL_CLEANUP_FILE="$SL_TMP/.cleanup"
+: >"$SL_CLEANUP_FILE"
 
 sl_ok()   { echo "ok - $*"; }
 sl_fail() { echo "not ok - $*"; SL_FAILED=$((SL_FAILED + 1)); }
@@ -29,15 +33,19 @@ sl_check() {
 	if "$@"; then sl_ok "$name"; else sl_fail "$name"; fi
 }
 
-# sl_defer CMD: run CMD (a string, eval'd) at exit, last registered first.
-sl_defer() { SL_CLEANUP+=("$1"); }
+# sl_defer CMD: run CMD (a one-line string, eval'd) at exit, last registered
+# first. Safe to call from subshells: the list lives in a file.
+sl_defer() { printf '%s\n' "${1//$'\n'/; }" >>"$SL_CLEANUP_FILE"; }
 
 sl_cleanup() {
-	local i
-	for ((i = ${#SL_CLEANUP[@]} - 1; i >= 0; i--)); do
-		eval "${SL_CLEANUP[$i]}" >/dev/null 2>&1 || true
+	[ -f "$SL_CLEANUP_FILE" ] || return 0
+	local cmds=() i
+	mapfile -t cmds <"$SL_CLEANUP_FILE"
+	: >"$SL_CLEANUP_FILE"
+	for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do
+		eval "${cmds[$i]}" >/dev/null 2>&1 || true
 	done
-	SL_CLEANUP=()
+	rm -rf "$SL_TMP"
 }
 trap 'sl_cleanup' EXIT
 trap 'exit 130' INT TERM
@@ -126,9 +134,6 @@ sl_wait_for() {
 		sleep 0.05
 	done
 }
-
-SL_TMP=$(mktemp -d "/tmp/sluice-e2e.$SL_ID.XXXXXX")
-sl_defer "rm -rf '$SL_TMP'"
 
 # Pin root private to this test run.
 SL_BPFFS="/sys/fs/bpf/sluice-test-$SL_ID"
