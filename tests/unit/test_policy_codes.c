@@ -76,6 +76,8 @@ static const struct code_case cases[] = {
 	{ PL_W_HTTPTCP, 10, HDR("ServiceEntry") "metadata: {name: s, namespace: t}\n"
 			     "spec: {hosts: [s], addresses: [10.9.0.10], ports: [{number: 80, name: tcp, protocol: TCP}]}\n---\n"
 			     VS("  http:\n  - route: [{destination: {host: s}}]\n") },
+	{ PL_W_GWNOHOST, 22, SE DR HDR("Gateway") "metadata: {name: g, namespace: t}\nspec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*.example.com']}]}\n---\n"
+			      HDR("VirtualService") "metadata: {name: s, namespace: t}\nspec:\n  hosts: [www.example.org]\n  gateways: [g]\n" ROUTE },
 	{ PL_E_DURATION, 20, SE DR VS(ROUTE "    timeout: 3 seconds\n") },
 	{ PL_E_PERCENT, 20, SE DR VS(ROUTE "    fault: {delay: {fixedDelay: 1s, percent: 101}}\n") },
 	{ PL_E_WEIGHT, 21, SE DR VS(TCPR("50", "-50")) },

@@ -41,6 +41,7 @@ const struct pl_code pl_codes[] = {
 	{ PL_E_DUPMESH, SL_SEV_ERROR, "mesh-wide outboundTrafficPolicy set more than once" },
 	{ PL_E_DUPVIP, SL_SEV_ERROR, "address and port claimed by two ServiceEntries" },
 	{ PL_W_HTTPTCP, SL_SEV_WARNING, "http routes for a service without an HTTP port are never used" },
+	{ PL_W_GWNOHOST, SL_SEV_WARNING, "VirtualService host not among the hosts of a gateway it binds" },
 	{ PL_E_DURATION, SL_SEV_ERROR, "bad duration" },
 	{ PL_E_PERCENT, SL_SEV_ERROR, "bad percentage (must be 0..100)" },
 	{ PL_E_WEIGHT, SL_SEV_ERROR, "weight is negative, not an integer or too large" },

@@ -43,6 +43,7 @@
 #define PL_E_DUPMESH	"SL0113"	/* mesh-wide outbound policy set twice */
 #define PL_E_DUPVIP	"SL0114"	/* VIP:port claimed by two ServiceEntries */
 #define PL_W_HTTPTCP	"SL0115"	/* http routes for a service without HTTP port */
+#define PL_W_GWNOHOST	"SL0116"	/* VS host not served by its gateway */
 #define PL_E_DURATION	"SL0201"	/* bad duration */
 #define PL_E_PERCENT	"SL0202"	/* bad percentage */
 #define PL_E_WEIGHT	"SL0203"	/* negative, non-integer or too big weight */

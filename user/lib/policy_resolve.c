@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/policy_int.h"
 
@@ -479,6 +480,28 @@ static int resolve_routes(struct pl_ctx *c, struct sl_model *m, struct pl_vs *vs
 	return 0;
 }
 
+/* Gateway server host patterns: "*", "*.suffix" or an exact name. */
+static bool host_pattern_match(const char *pat, const char *host)
+{
+	if (!strcmp(pat, "*") || !strcasecmp(pat, host))
+		return true;
+	if (pat[0] == '*' && pat[1] == '.') {
+		size_t pl = strlen(pat + 1), hl = strlen(host);
+		return hl > pl && !strcasecmp(host + hl - pl, pat + 1);
+	}
+	return false;
+}
+
+static bool gateway_serves(const struct sl_gateway *g, const char *host)
+{
+	for (size_t s = 0; s < g->nservers; s++)
+		for (size_t h = 0; h < g->servers[s].nhosts; h++)
+			if (host_pattern_match(g->servers[s].hosts[h], host) ||
+			    (host[0] == '*' && !strcasecmp(g->servers[s].hosts[h], host)))
+				return true;
+	return false;
+}
+
 static int resolve_vhost(struct pl_ctx *c, struct sl_model *m, size_t vi)
 {
 	struct pl_vs *vs = &c->vs[vi];
@@ -507,8 +530,20 @@ static int resolve_vhost(struct pl_ctx *c, struct sl_model *m, size_t vi)
 		gws[i] = sl_arena_printf(c->a, "%s/%s", gns, gname);
 		if (!gws[i])
 			return -ENOMEM;
-		if (find_gateway(m, gns, gname) < 0)
+		int gi = find_gateway(m, gns, gname);
+		if (gi < 0) {
 			err_at(c, PL_E_GATEWAY, vs->gw_pos[i], "gateway %s not found", gws[i]);
+			continue;
+		}
+		for (size_t h = 0; h < vh->nhosts; h++) {
+			char *fq = pl_fqdn(c->a, vh->hosts[h], vh->ns);
+			if (!fq)
+				return -ENOMEM;
+			if (!gateway_serves(&m->gateways[gi], fq))
+				warn_at(c, PL_W_GWNOHOST, vs->host_pos[h],
+					"host %s is not among the hosts of gateway %s: no request for it "
+					"reaches this VirtualService there", fq, gws[i]);
+		}
 	}
 	vh->gateways = gws;
 	vh->ngateways = ng;
