@@ -77,6 +77,8 @@ int sl_ctl_read_resp(int fd, struct sl_ctl_resp *resp);
 void sl_ctl_req_free(struct sl_ctl_req *req);
 void sl_ctl_resp_free(struct sl_ctl_resp *resp);
 void sl_ctl_parts_free(struct sl_ctl_part *parts, size_t n);
+/* Deep copy of n parts (NUL-terminated data); NULL when out of memory. */
+struct sl_ctl_part *sl_ctl_parts_dup(const struct sl_ctl_part *parts, size_t n);
 
 /* ---- sources (ctl_source.c) ---- */
 

@@ -232,6 +232,27 @@ void sl_ctl_parts_free(struct sl_ctl_part *parts, size_t n)
 	free(parts);
 }
 
+struct sl_ctl_part *sl_ctl_parts_dup(const struct sl_ctl_part *p, size_t n)
+{
+	struct sl_ctl_part *c = calloc(n ? n : 1, sizeof(*c));
+	size_t i;
+
+	if (!c)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		c[i].name = strdup(p[i].name);
+		c[i].data = malloc(p[i].len + 1);
+		if (!c[i].name || !c[i].data) {
+			sl_ctl_parts_free(c, i + 1);
+			return NULL;
+		}
+		memcpy(c[i].data, p[i].data, p[i].len);
+		c[i].data[p[i].len] = '\0';
+		c[i].len = p[i].len;
+	}
+	return c;
+}
+
 void sl_ctl_req_free(struct sl_ctl_req *req)
 {
 	sl_ctl_parts_free(req->parts, req->nparts);

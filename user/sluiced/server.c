@@ -19,28 +19,6 @@
 
 #define CLIENT_TIMEOUT_S 10
 
-static int mkdir_parent(const char *path, mode_t mode)
-{
-	char dir[PATH_MAX], *p;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	p = strrchr(dir, '/');
-	if (!p || p == dir)
-		return 0;
-	*p = '\0';
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int sluiced_server_open(struct sluiced *d)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -51,9 +29,18 @@ int sluiced_server_open(struct sluiced *d)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	err = mkdir_parent(path, 0755);
-	if (err)
-		return err;
+	{
+		char dir[PATH_MAX], *slash;
+
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			err = sluiced_mkdir_p(dir, 0755);
+			if (err)
+				return err;
+		}
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -83,29 +70,6 @@ int sluiced_server_open(struct sluiced *d)
 	return 0;
 }
 
-/* Deep copy of the live sources: delete edits a copy, and the live one
- * stays intact if the result is refused. */
-static struct sl_ctl_part *dup_parts(const struct sl_ctl_part *p, size_t n)
-{
-	struct sl_ctl_part *c = calloc(n ? n : 1, sizeof(*c));
-	size_t i;
-
-	if (!c)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		c[i].name = strdup(p[i].name);
-		c[i].data = malloc(p[i].len + 1);
-		if (!c[i].name || !c[i].data) {
-			sl_ctl_parts_free(c, i + 1);
-			return NULL;
-		}
-		memcpy(c[i].data, p[i].data, p[i].len);
-		c[i].data[p[i].len] = '\0';
-		c[i].len = p[i].len;
-	}
-	return c;
-}
-
 static int do_delete(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 {
 	struct sl_ctl_part *copy;
@@ -116,7 +80,8 @@ static int do_delete(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 		fputs("delete: no desired state\n", out);
 		return SL_CTL_REFUSED;
 	}
-	copy = dup_parts(d->parts, d->nparts);
+	/* delete edits a copy: the live sources stay intact if it is refused */
+	copy = sl_ctl_parts_dup(d->parts, d->nparts);
 	if (!copy)
 		return SL_CTL_ERROR;
 	err = sluiced_delete_docs(copy, d->nparts, req->parts, req->nparts, out, &removed);

@@ -94,6 +94,7 @@ uint64_t sluiced_now_ms(void);
 __attribute__((format(printf, 1, 2))) void sluiced_log(const char *fmt, ...);
 int sluiced_dp_ensure(struct sluiced *d, char *err);
 void sluiced_dp_close(struct sluiced *d);	/* pins stay; fds released */
+int sluiced_mkdir_p(const char *path, mode_t mode);
 
 /* state.c — apply returns an enum sl_ctl_status; the report (what changed,
  * or the diagnostics of a refusal) is written to `out`. Takes ownership of

@@ -342,24 +342,12 @@ cleanup:
 int sluiced_reapply(struct sluiced *d, FILE *out)
 {
 	struct sl_ctl_part *copy;
-	size_t i;
 
 	if (!d->model)
 		return SL_CTL_OK;
-	copy = calloc(d->nparts ? d->nparts : 1, sizeof(*copy));
+	copy = sl_ctl_parts_dup(d->parts, d->nparts);
 	if (!copy)
 		return SL_CTL_ERROR;
-	for (i = 0; i < d->nparts; i++) {
-		copy[i].name = strdup(d->parts[i].name);
-		copy[i].data = malloc(d->parts[i].len + 1);
-		if (!copy[i].name || !copy[i].data) {
-			sl_ctl_parts_free(copy, i + 1);
-			return SL_CTL_ERROR;
-		}
-		memcpy(copy[i].data, d->parts[i].data, d->parts[i].len);
-		copy[i].data[d->parts[i].len] = '\0';
-		copy[i].len = d->parts[i].len;
-	}
 	/* Force a new generation: the identical-text shortcut must not apply. */
 	free(d->snap);
 	d->snap = NULL;
