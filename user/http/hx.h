@@ -130,7 +130,7 @@ struct hx_ep_state {
 struct hx_subset_state {
 	uint64_t rr;			/* round-robin cursor */
 	int32_t active;			/* requests in flight (connectionPool) */
-	int32_t pad;
+	int32_t retries;		/* retries in flight (maxRetries) */
 };
 
 struct hx_svc_state {

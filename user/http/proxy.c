@@ -125,6 +125,7 @@ const char *hx_reason(int code)
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
@@ -156,6 +157,13 @@ void hx_cli_close(struct hx_cli *c)
 			__atomic_sub_fetch(&ss->subsets[slot].active, 1, __ATOMIC_RELAXED);
 			if (c->ep >= 0)
 				__atomic_sub_fetch(&ss->eps[c->ep].active, 1, __ATOMIC_RELAXED);
+		}
+		if (c->retry_counted && c->svc >= 0) {
+			int slot = c->subset >= 0 ? c->subset :
+				   (int)c->snap->m->services[c->svc].nsubsets;
+
+			__atomic_sub_fetch(&c->snap->svc[c->svc].subsets[slot].retries, 1,
+					   __ATOMIC_RELAXED);
 		}
 		hx_snap_put(c->snap);
 		c->snap = NULL;
@@ -261,6 +269,12 @@ void hx_cli_request_done(struct hx_cli *c)
 			__atomic_sub_fetch(&ss->eps[c->ep].active, 1, __ATOMIC_RELAXED);
 	}
 	c->counted = false;
+	if (c->retry_counted && c->snap && c->svc >= 0) {
+		int slot = c->subset >= 0 ? c->subset : (int)c->snap->m->services[c->svc].nsubsets;
+
+		__atomic_sub_fetch(&c->snap->svc[c->svc].subsets[slot].retries, 1, __ATOMIC_RELAXED);
+	}
+	c->retry_counted = false;
 	if (c->snap) {
 		hx_snap_put(c->snap);
 		c->snap = NULL;
@@ -544,6 +558,11 @@ static void start_request(struct hx_cli *c)
 	if ((c->parser.flags & F_TRANSFER_ENCODING) && !(c->parser.flags & F_CHUNKED)) {
 		/* a request body framed by anything but chunked is unknowable */
 		hx_cli_local_reply(c, 400, "x-sluice-reason", "bad-transfer-encoding");
+		c->closing = true;
+		return;
+	}
+	if (c->parser.method == HTTP_CONNECT) {
+		hx_cli_local_reply(c, 405, "x-sluice-reason", "connect-not-supported");
 		c->closing = true;
 		return;
 	}

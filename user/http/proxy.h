@@ -81,6 +81,7 @@ struct hx_cli {
 	bool expect_continue;
 	bool mirror_pending;	/* mirror once the whole request is in */
 	uint32_t tries_left, reuse_retry;
+	bool retry_counted;	/* holds a connectionPool maxRetries slot */
 	uint64_t t_start, req_deadline, try_deadline, delay_until;
 	int status;		/* final status, for metrics */
 	uint16_t dest_port;	/* service port of the chosen destination */
@@ -114,7 +115,8 @@ struct hx_up {
 	struct hx_up *mprev, *mnext;	/* worker's live mirrors */
 	uint64_t mdeadline;
 	uint64_t idle_since;
-	uint32_t nreqs;
+	uint32_t idle_limit_ms;	/* connectionPool idleTimeout, else 60 s */
+	uint32_t nreqs;		/* exchanges done (maxRequestsPerConnection) */
 };
 
 struct hx_worker {

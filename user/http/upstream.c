@@ -151,7 +151,7 @@ void hx_pool_reap(struct hx_worker *w)
 		while (*pp) {
 			struct hx_up *u = *pp;
 
-			if (w->now - u->idle_since > 60000) {
+			if (w->now - u->idle_since > u->idle_limit_ms) {
 				*pp = u->next_idle;
 				w->pools[i]->nidle--;
 				up_free(u);
@@ -213,6 +213,7 @@ static struct hx_up *up_get(struct hx_worker *w, const uint8_t addr[16], uint16_
 	u->kind = HX_K_UPSTREAM;
 	u->w = w;
 	u->pool = p;
+	u->idle_limit_ms = 60000;
 	sockaddr_of(addr, port, &ss, &sl);
 	u->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (u->fd < 0) {
@@ -369,14 +370,28 @@ static uint32_t retry_bits(const struct sl_route *rt)
 	return b;
 }
 
+/* May this request try again? connectionPool.http.maxRetries bounds the
+ * retries in flight for the subset (Envoy's retry circuit breaker). */
 static bool may_retry(struct hx_cli *c)
 {
+	const struct sl_conn_pool *cp = &hx_policy(c->snap->m, (size_t)c->svc, c->subset)->pool;
+	struct hx_svc_state *ss = &c->snap->svc[c->svc];
+	int slot = c->subset >= 0 ? c->subset : (int)c->snap->m->services[c->svc].nsubsets;
+
 	if (!c->replayable || c->resp_started || c->tries_left == 0)
 		return false;
 	if (c->req_deadline && c->w->now >= c->req_deadline)
 		return false;
 	if (!c->idempotent && !(retry_bits(c->rt) & SL_RETRY_NON_IDEMPOTENT))
 		return false;
+	if (cp->max_retries && !c->retry_counted) {
+		if (__atomic_add_fetch(&ss->subsets[slot].retries, 1, __ATOMIC_RELAXED) >
+		    (int32_t)cp->max_retries) {
+			__atomic_sub_fetch(&ss->subsets[slot].retries, 1, __ATOMIC_RELAXED);
+			return false;
+		}
+		c->retry_counted = true;
+	}
 	return true;
 }
 
@@ -511,8 +526,14 @@ static bool on_resp_head(struct hx_up *u)
 static void on_resp_complete(struct hx_up *u)
 {
 	struct hx_cli *c = u->cli;
+	const struct sl_conn_pool *cp = &hx_policy(c->snap->m, (size_t)c->svc, c->subset)->pool;
 	bool reuse = llhttp_should_keep_alive(&u->parser) && u->in.off == u->in.len &&
 		     c->body_done && c->rq.off == c->rq.len;
+
+	u->nreqs++;
+	if (cp->max_requests_per_conn && u->nreqs >= cp->max_requests_per_conn)
+		reuse = false;
+	u->idle_limit_ms = cp->idle_timeout_ms ? cp->idle_timeout_ms : 60000;
 
 	c->up = NULL;
 	hx_up_release(u, reuse);
