@@ -109,4 +109,23 @@ sl_wait_for 10 helper_running
 pid3=$(helper_pid)
 ctl reset >/dev/null
 sl_check "reset stops the helper" sl_wait_for 5 bash -c "! kill -0 $pid3 2>/dev/null"
+kill "$DL_PID"
+sl_wait_for 5 bash -c "! kill -0 $DL_PID 2>/dev/null"
+
+# A helper that cannot start: restarted with backoff, then every 10 s; its
+# http routes are not silently served at L4 (the data plane refuses to
+# compile them without the helper), and the TCP services keep working.
+mkdir -p "$SL_TMP/bin"
+cp "$SLUICED" "$SL_TMP/bin/sluiced"
+printf '#!/bin/sh\necho "broken helper" >&2\nexit 1\n' >"$SL_TMP/bin/sluice-http"
+chmod +x "$SL_TMP/bin/sluice-http"
+SLUICED=$SL_TMP/bin/sluiced
+start 2 || sl_fail "daemon with a broken helper starts"
+{ cat "$SL_TMP/web.yaml"; echo "---"; dl_s1 80 20; } >"$SL_TMP/both.yaml"
+ctl apply -f "$SL_TMP/both.yaml" >/dev/null
+sl_check "broken helper: 5 short runs logged, retrying" sl_wait_for 30 grep -q "keeps failing (5 short runs)" "$DL_LOG"
+sl_check "broken helper: status says it is failing" \
+	bash -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -e '.helper_note | test(\"failing\")' >/dev/null"
+line=$(dl_load 200)
+sl_check "broken helper: TCP services still steered" [ "$(dl_field "$line" ok)" -eq 200 ]
 sl_done

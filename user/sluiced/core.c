@@ -99,8 +99,7 @@ int sluiced_dp_ensure(struct sluiced *d, char *err)
 
 	if (d->dp)
 		return 0;
-	d->helper_in_dp = hs != HELPER_DISABLED && hs != HELPER_FAILED;
-	if (d->helper_in_dp) {
+	if (hs != HELPER_DISABLED) {
 		o.helper_addr[10] = 0xff;
 		o.helper_addr[11] = 0xff;
 		o.helper_addr[12] = 127;

@@ -4,9 +4,12 @@
  * has HTTP routes (mesh services with http routes, or Gateway servers
  * speaking HTTP); it reads the same snapshot file sluiced applied and
  * reloads it on SIGHUP after every apply. If it dies it is restarted with
- * an exponential backoff; if it keeps dying young, sluiced stops trying,
- * re-opens the data plane without the helper listener and applies again,
- * so HTTP services are steered at L4 rather than sent to a dead port.
+ * an exponential backoff (0.2 s doubling to 10 s, then every 10 s). There
+ * is no silent fallback to L4 while it is down: the data plane refuses to
+ * compile http routes without the helper (their matches would be ignored),
+ * so the routes wait for the helper; status and the log say so. Without the
+ * binary (or with --no-http-helper) the data plane is opened without the
+ * helper listener and a policy with http routes is refused at apply.
  *
  * The helper outlives sluiced (like the pinned programs): its pid is kept in
  * <state>/http.pid and a restarted daemon adopts it instead of starting a
@@ -31,7 +34,7 @@
 
 const char *sluiced_helper_state_name(enum helper_state s)
 {
-	static const char *const n[] = { "disabled", "idle", "running", "backoff", "failed (HTTP at L4)" };
+	static const char *const n[] = { "disabled", "idle", "running", "backoff" };
 
 	return (unsigned int)s < sizeof(n) / sizeof(n[0]) ? n[s] : "?";
 }
@@ -133,7 +136,7 @@ void sluiced_helper_init(struct sluiced *d)
 	}
 	if (access(h->path, X_OK) < 0) {
 		h->state = HELPER_DISABLED;
-		snprintf(h->why, sizeof(h->why), "sluice-http not found next to sluiced: HTTP services steered at L4");
+		snprintf(h->why, sizeof(h->why), "sluice-http not found next to sluiced: http routes are refused");
 		sluiced_log("helper: %s", h->why);
 		return;
 	}
@@ -237,35 +240,6 @@ void sluiced_helper_stop(struct sluiced *d)
 	h->pid = 0;
 }
 
-/* Fall back to L4 for HTTP services: re-open the data plane without the
- * helper listener and compile the live policy again. */
-static void fall_back_to_l4(struct sluiced *d)
-{
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	d->helper.state = HELPER_FAILED;
-	sluiced_log("helper: sluice-http keeps failing (%d short runs); HTTP services steered at L4",
-		    d->helper.fails);
-	snprintf(d->helper.why, sizeof(d->helper.why), "failed %d times; HTTP steered at L4",
-		 d->helper.fails);
-	if (d->helper_in_dp)
-		sluiced_dp_close(d);
-	{
-		char err[SL_DP_ERRLEN] = "";
-
-		if (sluiced_dp_ensure(d, err))
-			sluiced_log("helper: cannot re-open the data plane: %s", err);
-	}
-	f = open_memstream(&out, &len);
-	if (f) {
-		sluiced_reapply(d, f);
-		fclose(f);
-	}
-	free(out);
-}
-
 void sluiced_helper_exited(struct sluiced *d)
 {
 	struct sluiced_helper *h = &d->helper;
@@ -289,13 +263,16 @@ void sluiced_helper_exited(struct sluiced *d)
 	}
 	sluiced_log("helper: %s", h->why);
 	h->fails = now - h->started_ms < HELPER_MIN_LIFE_MS ? h->fails + 1 : 0;
-	if (h->fails >= HELPER_MAX_FAILS) {
-		fall_back_to_l4(d);
-		return;
-	}
 	backoff = 200ull << (h->fails < 6 ? h->fails : 6);
-	if (backoff > HELPER_BACKOFF_MAX_MS)
+	if (backoff > HELPER_BACKOFF_MAX_MS || h->fails >= HELPER_MAX_FAILS)
 		backoff = HELPER_BACKOFF_MAX_MS;
+	if (h->fails == HELPER_MAX_FAILS)
+		sluiced_log("helper: sluice-http keeps failing (%d short runs); its HTTP routes are "
+			    "not served until it starts; retrying every %d s", h->fails,
+			    HELPER_BACKOFF_MAX_MS / 1000);
+	if (h->fails >= HELPER_MAX_FAILS)
+		snprintf(h->why, sizeof(h->why), "failing: %d short runs in a row, retrying every %d s",
+			 h->fails, HELPER_BACKOFF_MAX_MS / 1000);
 	h->state = HELPER_BACKOFF;
 	h->restart_at_ms = now + backoff;
 }

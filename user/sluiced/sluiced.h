@@ -49,11 +49,10 @@ struct sluiced_opts {
 enum sluiced_source { SRC_NONE = 0, SRC_POLICY_DIR, SRC_APPLY };
 
 enum helper_state {
-	HELPER_DISABLED = 0,	/* --no-http-helper or binary missing */
+	HELPER_DISABLED = 0,	/* --no-http-helper or binary missing: http routes refused */
 	HELPER_IDLE,		/* not needed by the policy */
 	HELPER_RUNNING,
-	HELPER_BACKOFF,		/* died; restart scheduled */
-	HELPER_FAILED,		/* kept failing: HTTP steered at L4 */
+	HELPER_BACKOFF,		/* died; restart scheduled (why says if it keeps failing) */
 };
 
 struct sluiced_helper {
@@ -72,7 +71,6 @@ struct sluiced_helper {
 struct sluiced {
 	struct sluiced_opts o;
 	struct sl_dp *dp;		/* NULL after reset until the next apply */
-	bool helper_in_dp;		/* dp was opened with the helper listener */
 	struct sl_model *model;		/* live model, NULL = none */
 	struct sl_ctl_part *parts;	/* live desired sources */
 	size_t nparts;
@@ -101,7 +99,6 @@ int sluiced_mkdir_p(const char *path, mode_t mode);
  * parts in every case. */
 int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		  enum sluiced_source src, FILE *out);
-int sluiced_reapply(struct sluiced *d, FILE *out);
 int sluiced_restore(struct sluiced *d);
 int sluiced_load_policy_dir(struct sluiced *d, bool at_start);
 int sluiced_reset(struct sluiced *d, FILE *out);

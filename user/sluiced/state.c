@@ -26,6 +26,7 @@
 #include "sluiced.h"
 
 #define STATE_HDR "# sluice-state: "
+#define SNAP_NAME "<desired state>"
 
 const char *sluiced_source_name(enum sluiced_source s)
 {
@@ -121,10 +122,35 @@ static void print_diags(const struct sl_diags *dg, const struct sl_snap_map *map
 			fprintf(out, "%s:%zu:%d: %s[%s]: %s\n", parts[v[i].part].name, v[i].line,
 				x->pos.col, sev, x->code, x->msg);
 		else
-			fprintf(out, "%s: %s[%s]: %s\n", x->file ? x->file : "<desired state>",
+			fprintf(out, "%s: %s[%s]: %s\n", x->file ? x->file : SNAP_NAME,
 				sev, x->code, x->msg);
 	}
 	free(v);
+}
+
+/* The data plane names snapshot positions as "<desired state>:LINE: ...";
+ * print such a message with the user's file and line instead. */
+static void print_dp_error(const char *err, const struct sl_snap_map *map,
+			   const struct sl_ctl_part *parts, FILE *out)
+{
+	static const char pfx[] = SNAP_NAME ":";
+	const char *p = err + sizeof(pfx) - 1;
+	unsigned long line;
+	size_t pl;
+	char *end;
+	int idx;
+
+	if (!strncmp(err, pfx, sizeof(pfx) - 1)) {
+		line = strtoul(p, &end, 10);
+		if (end != p && *end == ':') {
+			idx = sl_snap_locate(map, line, &pl);
+			if (idx >= 0) {
+				fprintf(out, "%s:%zu%s", parts[idx].name, pl, end);
+				return;
+			}
+		}
+	}
+	fputs(err, out);
 }
 
 static int cmp_obj(const struct sl_object *a, const struct sl_object *b)
@@ -264,7 +290,7 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		goto cleanup;
 	}
 	t_load = now_us();
-	rc = sl_model_load_buf("<desired state>", text, textlen, &dg, &m);
+	rc = sl_model_load_buf(SNAP_NAME, text, textlen, &dg, &m);
 	t_load = now_us() - t_load;
 	if (rc || !m) {
 		print_diags(&dg, &map, parts, out);
@@ -284,9 +310,18 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		rc = sl_dp_apply(d->dp, m, &gen, errbuf);
 	t_dp = now_us() - t_dp;
 	if (rc) {
-		fprintf(out, "apply failed: %s (%s); the previous policy stays live\n",
-			errbuf[0] ? errbuf : "data plane error", strerror(-rc));
-		sluiced_log("apply failed: %s (%s)", errbuf, strerror(-rc));
+		/* The compiler refusing what the front-end accepted (e.g. http
+		 * routes without the helper) is a refusal; anything else is a
+		 * data-plane error. Either way the previous generation stays. */
+		fputs("refused by the data plane: ", out);
+		print_dp_error(errbuf[0] ? errbuf : "error", &map, parts, out);
+		fprintf(out, " (%s); generation %u stays live\n", strerror(-rc),
+			d->dp ? sl_dp_generation(d->dp) : 0);
+		sluiced_log("apply failed in the data plane: %s (%s)", errbuf, strerror(-rc));
+		if (rc == -EOPNOTSUPP || rc == -EINVAL) {
+			d->refused++;
+			status = SL_CTL_REFUSED;
+		}
 		goto cleanup;
 	}
 	d->last_apply_us = now_us() - t0;
@@ -335,24 +370,6 @@ cleanup:
 	 * heap back so RSS follows the live policy, not the largest ever. */
 	malloc_trim(0);
 	return status;
-}
-
-/* Apply the live sources again (after the helper fell back to L4): the
- * data plane compiles a new generation with the current opts. */
-int sluiced_reapply(struct sluiced *d, FILE *out)
-{
-	struct sl_ctl_part *copy;
-
-	if (!d->model)
-		return SL_CTL_OK;
-	copy = sl_ctl_parts_dup(d->parts, d->nparts);
-	if (!copy)
-		return SL_CTL_ERROR;
-	/* Force a new generation: the identical-text shortcut must not apply. */
-	free(d->snap);
-	d->snap = NULL;
-	d->snaplen = 0;
-	return sluiced_apply(d, copy, d->nparts, d->source, out);
 }
 
 static int read_whole(const char *path, char **out, size_t *len)
@@ -407,7 +424,7 @@ int sluiced_restore(struct sluiced *d)
 	if (rc)
 		goto cleanup;
 	if (d->dp && gen && gen == sl_dp_generation(d->dp) &&
-	    sl_model_load_buf("<desired state>", body, blen, &dg, &m) == 0 && m) {
+	    sl_model_load_buf(SNAP_NAME, body, blen, &dg, &m) == 0 && m) {
 		d->model = m;
 		d->parts = parts;
 		d->nparts = nparts;
