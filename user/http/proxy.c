@@ -143,6 +143,9 @@ void hx_cli_close(struct hx_cli *c)
 {
 	struct hx_worker *w = c->w;
 
+	if (c->kind == HX_K_DEAD)
+		return;		/* already closed in this batch */
+
 	if (c->up) {
 		c->up->cli = NULL;
 		hx_up_release(c->up, false);
@@ -691,6 +694,11 @@ void hx_cli_pump(struct hx_cli *c)
 	struct hx_worker *w = c->w;
 	int r;
 
+	/* Re-entry (a local answer made while this pump is routing) only
+	 * records the new state: the outer pump carries on from it. */
+	if (c->in_pump || c->kind == HX_K_DEAD)
+		return;
+	c->in_pump = true;
 	for (;;) {
 		if (c->closing)
 			break;
@@ -785,6 +793,7 @@ void hx_cli_pump(struct hx_cli *c)
 		}
 		break;
 	}
+	c->in_pump = false;
 	hx_cli_flush(c);
 	if (c->closing && c->out.len == 0)
 		hx_cli_close(c);

@@ -60,7 +60,7 @@ struct hx_cli {
 	struct hx_buf in;	/* request head at in.p[0..) */
 	struct hx_buf out;	/* to the client */
 	enum hx_cstate state;
-	bool gateway, close_after, rd_blocked, eof, closing;
+	bool gateway, close_after, rd_blocked, eof, closing, in_pump;
 	uint16_t entry_port;
 	uint8_t peer[16];
 	uint16_t peer_port;

@@ -695,8 +695,9 @@ void hx_up_event(struct hx_up *u, uint32_t ev)
 	if (ev & EPOLLOUT) {
 		hx_up_send(u);
 		if (c->state == CS_BODY && c->rq.len - c->rq.off < HX_REPLAY_MAX) {
-			hx_cli_pump(c);	/* may free c and u */
-			return;
+			hx_cli_pump(c);	/* may close c and release u (freed after the batch) */
+			if (u->kind == HX_K_DEAD || u->cli != c || c->kind == HX_K_DEAD)
+				return;
 		}
 	}
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
