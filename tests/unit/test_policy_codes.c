@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "sluice/model.h"
@@ -56,6 +57,7 @@ static const struct code_case cases[] = {
 	{ PL_E_DUPOBJ, 14, SE DR "---\n" HDR("DestinationRule") "metadata: {name: s, namespace: t}\nspec: {host: s}\n" },
 	{ PL_E_DUPKEY, 4, HDR("WorkloadEntry") "metadata: {name: w}\nspec: {address: 10.0.0.1, address: 10.0.0.2}\n" },
 	{ PL_E_LIMIT, 0, HDR("Gateway") "metadata: {name: g}\nspec:\n  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]\n  junk:\n" BOMB },
+	{ PL_W_NOFILES, 0, NULL },	/* an empty directory */
 	{ PL_E_HOST, 19, SE DR VS("  http:\n  - route: [{destination: {host: nope}}]\n") },
 	{ PL_E_SUBSET, 19, SE DR VS("  http:\n  - route: [{destination: {host: s, subset: three}}]\n") },
 	{ PL_E_DPORT, 19, SE DR VS("  http:\n  - route: [{destination: {host: s, port: {number: 81}}}]\n") },
@@ -100,6 +102,12 @@ static void run_case(const struct code_case *k)
 	sl_diags_init(&d);
 	if (k->yaml) {
 		r = sl_model_load_buf("c.yaml", k->yaml, strlen(k->yaml), &d, &m);
+	} else if (!strcmp(k->code, PL_W_NOFILES)) {
+		char dir[] = "/tmp/sluice-empty-XXXXXX";
+		assert_non_null(mkdtemp(dir));
+		const char *paths[] = { dir };
+		r = sl_model_load(paths, 1, &d, &m);
+		rmdir(dir);
 	} else {
 		const char *paths[] = { "/nonexistent/sluice/policy.yaml" };
 		r = sl_model_load(paths, 1, &d, &m);

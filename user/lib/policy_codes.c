@@ -26,6 +26,7 @@ const struct pl_code pl_codes[] = {
 	{ PL_E_DUPOBJ, SL_SEV_ERROR, "two objects of one kind with the same namespace/name" },
 	{ PL_E_DUPKEY, SL_SEV_ERROR, "duplicate key in a mapping" },
 	{ PL_E_LIMIT, SL_SEV_ERROR, "document too large or too deeply nested/aliased" },
+	{ PL_W_NOFILES, SL_SEV_WARNING, "a directory holds no *.yaml / *.yml files" },
 	{ PL_E_HOST, SL_SEV_ERROR, "host not found in the registry (no ServiceEntry)" },
 	{ PL_E_SUBSET, SL_SEV_ERROR, "subset not defined by the host's DestinationRule" },
 	{ PL_E_DPORT, SL_SEV_ERROR, "destination port is not a port of the service" },

@@ -28,6 +28,7 @@
 #define PL_E_DUPOBJ	"SL0010"	/* duplicate object name */
 #define PL_E_DUPKEY	"SL0011"	/* duplicate key in a mapping */
 #define PL_E_LIMIT	"SL0012"	/* document too large or too deeply aliased */
+#define PL_W_NOFILES	"SL0013"	/* a directory holds no policy files */
 #define PL_E_HOST	"SL0101"	/* host not found */
 #define PL_E_SUBSET	"SL0102"	/* subset not defined */
 #define PL_E_DPORT	"SL0103"	/* destination port not on the service */
@@ -132,6 +133,7 @@ struct pl_ctx {
 	yaml_document_t *doc;
 	size_t budget;			/* node visits left for this document */
 	bool over_budget;
+	size_t nfiles;			/* files read so far */
 
 	struct pl_se *se;
 	size_t nse, cse;

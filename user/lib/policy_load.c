@@ -239,6 +239,7 @@ static int load_file(struct pl_ctx *c, const char *path)
 		io_error(c, path, "cannot read", EIO);
 		goto cleanup;
 	}
+	c->nfiles++;
 	rc = load_buf(c, is_stdin ? "<stdin>" : path, buf, len);
 cleanup:
 	free(buf);
@@ -294,7 +295,8 @@ static int load_path(struct pl_ctx *c, const char *path, int depth)
 		}
 		n++;
 	}
-	qsort(names, n, sizeof(*names), str_cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), str_cmp);
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct stat es;
 		if (stat(names[i], &es))
@@ -357,8 +359,17 @@ int sl_model_load(const char *const *paths, size_t npaths, struct sl_diags *diag
 	if (!c.a)
 		return -ENOMEM;
 	int rc = 0;
-	for (size_t i = 0; i < npaths && !rc; i++)
+	for (size_t i = 0; i < npaths && !rc; i++) {
+		size_t before = c.nfiles;
+		struct stat st;
 		rc = load_path(&c, paths[i], 0);
+		if (!rc && c.nfiles == before && stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			/* applying an empty set would remove everything: say so */
+			struct sl_pos p = { .file = paths[i], .line = 0, .col = 0 };
+			sl_diag_add(diags, SL_SEV_WARNING, PL_W_NOFILES, p,
+				    "no *.yaml or *.yml files in this directory");
+		}
+	}
 	return finish(&c, rc, out);
 }
 
