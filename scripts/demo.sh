@@ -174,6 +174,9 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer((sys.argv[1], 8080), H).serve_forever()' "10.1.0.$v" "$v" >/dev/null
 	done
+	for v in 1 2; do
+		sl_wait_for 10 sl_in_ns "$NS" curl -sf -m 2 -o /dev/null "http://10.1.0.$v:8080/"
+	done
 	{ s1 0 100; web; } >"$SL_TMP/all.yaml"
 	ctl apply -f "$SL_TMP/all.yaml" | sed 's/^/  /'
 	if sl_wait_for 10 bash -c "'$CTL' --socket '$SL_SOCK' status | grep -q '^helper: running'" &&

@@ -24,6 +24,10 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer((sys.argv[1], 8080), H).serve_forever()' "10.1.0.$v" "$v" >/dev/null
 done
+for v in 1 2; do
+	sl_wait_for 10 sl_in_ns "$NS" curl -sf -m 2 -o /dev/null "http://10.1.0.$v:8080/" ||
+		{ echo "Bail out! web backend v$v did not start"; exit 1; }
+done
 # dl_start passes --no-http-helper; start this daemon by hand with the helper.
 start() {
 	local var="SL_PID_sluicedh$1"
@@ -79,7 +83,9 @@ sl_check "helper started for the HTTP route" sl_wait_for 10 helper_running
 pid1=$(helper_pid)
 sl_check "helper pid recorded in the state dir" [ "$(cat "$DL_STATE/http.pid" 2>/dev/null)" = "$pid1" ]
 sl_wait_for 10 get -o /dev/null -f
-sl_check "header route via the helper: x-canary: yes -> v2" [ "$(get -H 'x-canary: yes')" = "web v2" ]
+r=$(get -H "x-canary: yes")
+sl_log "x-canary: yes -> $r"
+sl_check "header route via the helper: x-canary: yes -> v2" [ "$r" = "web v2" ]
 sl_check "header route via the helper: no header -> v1" [ "$(get)" = "web v1" ]
 
 metrics=$(sl_in_ns "$NS" python3 -c "import urllib.request as u; print(u.urlopen('http://127.0.0.1:9464/metrics', timeout=5).read().decode())")
