@@ -31,7 +31,7 @@ static void usage(FILE *f)
 		"  --state-dir DIR      applied snapshot and helper files (default %s)\n"
 		"  --metrics ADDR:PORT  Prometheus text endpoint (off by default)\n"
 		"  --xdp IFACE[,IFACE]  north-south XDP interfaces\n"
-		"  --no-http-helper     do not run sluice-http; HTTP services are steered at L4\n"
+		"  --no-http-helper     do not run sluice-http (policies with http routes are refused)\n"
 		"  --version, --help\n",
 		SLUICED_DEFAULT_POLICY_DIR, SLUICE_PIN_ROOT, SL_CTL_DEFAULT_SOCKET,
 		SLUICED_DEFAULT_STATE_DIR);

@@ -325,17 +325,21 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		goto cleanup;
 	}
 	d->last_apply_us = now_us() - t0;
+	/* The new generation is live from here on: whatever fails below, the
+	 * daemon's state must follow it. */
+	memset(&c, 0, sizeof(c));
 	cf = open_memstream(&changes, &changes_len);
-	if (!cf)
-		goto cleanup;
-	diff_objects(d->model, m, cf, &c);
-	fclose(cf);
+	if (cf) {
+		diff_objects(d->model, m, cf, &c);
+		fclose(cf);
+	}
 	sluiced_log("apply generation %u (source %s): %zu added, %zu changed, %zu removed, "
 		    "%zu unchanged, %.1f ms (validate %.1f, data plane %.1f)", gen,
 		    sluiced_source_name(src), c.added, c.changed, c.removed, c.same,
 		    (double)d->last_apply_us / 1000.0, (double)t_load / 1000.0, (double)t_dp / 1000.0);
 	log_lines("  ", changes);
-	fputs(changes, out);
+	if (changes)
+		fputs(changes, out);
 	fprintf(out, "applied generation %u: %zu added, %zu changed, %zu removed, %zu unchanged\n",
 		gen, c.added, c.changed, c.removed, c.same);
 
