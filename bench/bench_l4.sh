@@ -3,7 +3,9 @@
 # L4 benchmark (issue 3): new-connection rate (connect + "hello" echo +
 # close, one client thread) and p50/p99 connect() latency from a client in a
 # network namespace, side by side:
-#   direct    client -> backend address, no service layer at all
+#   direct    client -> the two backend addresses at random, no service layer
+#   hooked    (1 service) client in Sluice's cgroup -> the backends directly:
+#             the hooks' cost on a connection they do not steer
 #   sluice    client in Sluice's cgroup -> service VIP, rewritten at connect()
 #   iptables  client -> VIP, DNAT by a kube-proxy style nat chain
 #             (KUBE-SERVICES -> KUBE-SVC statistic -> KUBE-SEP DNAT) in its
@@ -157,7 +159,8 @@ run_client() {	# run_client MODE SIZE: one run; appends to R/P50/P99
 	local mode=$1 size=$2 line spread=() target
 	[ "$size" -gt 1 ] && spread=(--spread "$size")
 	case $mode in
-	direct) line=$(nsenter --net="/run/netns/$NS" "$CB" client 10.1.0.1:9000 -d "$SECS" --linger0) ;;
+	direct) line=$(nsenter --net="/run/netns/$NS" "$CB" client 10.1.0.1:9000 -d "$SECS" --linger0 --spread 2) ;;
+	hooked) line=$(sl_in_cgroup_ns "$CG" "$NS" "$CB" client 10.1.0.1:9000 -d "$SECS" --linger0 --spread 2) ;;
 	sluice) line=$(sl_in_cgroup_ns "$CG" "$NS" "$CB" client 10.96.0.10:9000 -d "$SECS" --linger0 "${spread[@]}") ;;
 	iptables) line=$(nsenter --net="/run/netns/$KP" "$CB" client 10.96.0.10:9000 -d "$SECS" --linger0 "${spread[@]}") ;;
 	haproxy) line=$(nsenter --net="/run/netns/$NS" "$CB" client 10.97.0.10:9000 -d "$SECS" --linger0 "${spread[@]}") ;;
@@ -192,6 +195,10 @@ apply_size() {	# apply_size N: apply N services, print sluicectl's wall time (ms
 	echo $(((t1 - t0) / 1000000))
 }
 
+# "hooked" (1 service only): a client in Sluice's cgroup connecting straight
+# to the backends — what the hooks cost a connection they do not steer.
+modes() { if [ "$1" = 1 ]; then echo direct hooked sluice iptables haproxy; else echo direct sluice iptables haproxy; fi; }
+
 declare -A APPLY
 for size in 1 "$BIG"; do
 	echo "== $size service(s): configuring sluice, iptables, haproxy" >&2
@@ -199,7 +206,7 @@ for size in 1 "$BIG"; do
 	gen_iptables "$size" | nsenter --net="/run/netns/$KP" iptables-restore
 	start_haproxy "$size"
 	for r in $(seq 1 "$RUNS"); do
-		for mode in direct sluice iptables haproxy; do
+		for mode in $(modes "$size"); do
 			run_client "$mode" "$size"
 		done
 		echo "   run $r/$RUNS done" >&2
@@ -230,7 +237,7 @@ DAEMON_APPLY_MS=$("$CTL" --socket "$SL_SOCK" status -o json | jq -r .last_apply_
 	echo "|---:|---|---:|---:|---:|---:|"
 	for size in 1 "$BIG"; do
 		s=$(echo "${R[sluice/$size]}" | median)
-		for mode in direct sluice iptables haproxy; do
+		for mode in $(modes "$size"); do
 			rate=$(echo "${R[$mode/$size]}" | median)
 			printf '| %s | %s | %.0f | %s | %s | %s |\n' "$size" "$mode" "$rate" \
 				"$(echo "${P50[$mode/$size]}" | median)" "$(echo "${P99[$mode/$size]}" | median)" \
