@@ -13,9 +13,8 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/e2e/lib.sh"
-B=$ROOT/build
-CTL=$B/sluicectl
-CONNBENCH=$B/connbench
+. "$ROOT/tests/e2e/daemon_lib.sh"	# the S1 and "web" policies, web backends
+B=$SL_BUILD	# daemon_lib.sh: SLUICED, CTL, CONNBENCH, ctl()
 sl_require_root
 for b in sluiced sluicectl connbench; do
 	[ -x "$B/$b" ] || { echo "demo: build/$b missing: run make" >&2; exit 1; }
@@ -23,7 +22,6 @@ done
 sl_ensure_bpffs
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-ctl() { "$CTL" --socket "$SL_SOCK" "$@"; }
 
 # bar LABEL COUNT TOTAL: one line of the split.
 bar() {
@@ -43,78 +41,6 @@ split() {
 	bar v1 "${one:-0}" "$1"
 	bar v2 "${two:-0}" "$1"
 	echo "  ($(echo "$line" | grep -o 'fail=[0-9]*' | cut -d= -f2) failed connections)"
-}
-
-s1() {	# s1 W1 W2: the tcp-echo service, its subsets and the weighted route
-	cat <<EOF
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: tcp-echo, namespace: weather}
-spec:
-  hosts: [tcp-echo.weather.svc.cluster.local]
-  addresses: [198.18.0.10]
-  ports: [{number: 9000, name: tcp, protocol: TCP}]
-  resolution: STATIC
-  endpoints:
-  - {address: 10.1.0.1, ports: {tcp: 9000}, labels: {app: tcp-echo, version: v1}}
-  - {address: 10.1.0.2, ports: {tcp: 9000}, labels: {app: tcp-echo, version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: tcp-echo, namespace: weather}
-spec:
-  host: tcp-echo
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: tcp-echo, namespace: weather}
-spec:
-  hosts: [tcp-echo]
-  tcp:
-  - match: [{port: 9000}]
-    route:
-    - {destination: {host: tcp-echo, port: {number: 9000}, subset: v1}, weight: $1}
-    - {destination: {host: tcp-echo, port: {number: 9000}, subset: v2}, weight: $2}
-EOF
-}
-
-web() {	# the HTTP service: x-canary: yes -> v2, everyone else v1
-	cat <<'EOF'
----
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: web, namespace: weather}
-spec:
-  hosts: [web.weather.svc.cluster.local]
-  addresses: [198.18.0.20]
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints:
-  - {address: 10.1.0.1, labels: {app: web, version: v1}}
-  - {address: 10.1.0.2, labels: {app: web, version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: web, namespace: weather}
-spec:
-  host: web
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: web, namespace: weather}
-spec:
-  hosts: [web]
-  http:
-  - match: [{headers: {x-canary: {exact: "yes"}}}]
-    route: [{destination: {host: web, subset: v2}}]
-  - route: [{destination: {host: web, subset: v1}}]
-EOF
 }
 
 say "Setting up: namespace, demo cgroup, tcp-echo v1 and v2"
@@ -147,14 +73,14 @@ say "Without a policy the VIP 198.18.0.10:9000 goes nowhere"
 sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client 198.18.0.10:9000 -n 1 2>&1 | grep -o 'first error: .*' | sed 's/^/  /'
 
 say "sluicectl apply: tcp-echo at 80/20"
-s1 80 20 >"$SL_TMP/tcp-echo.yaml"
+dl_s1 80 20 >"$SL_TMP/tcp-echo.yaml"
 ctl apply -f "$SL_TMP/tcp-echo.yaml" | sed 's/^/  /'
 ctl get routes | sed 's/^/  /'
 echo "  2,000 new connections:"
 split 2000
 
 say "sluicectl apply: shift to 0/100"
-s1 0 100 >"$SL_TMP/tcp-echo.yaml"
+dl_s1 0 100 >"$SL_TMP/tcp-echo.yaml"
 ctl apply -f "$SL_TMP/tcp-echo.yaml" | sed 's/^/  /'
 echo "  2,000 new connections:"
 split 2000
@@ -164,20 +90,8 @@ ctl stats | sed 's/^/  /'
 
 if [ -z "$helper_flag" ]; then
 	say "HTTP header route through sluice-http: x-canary: yes -> v2"
-	for v in 1 2; do
-		sl_bg "web$v" nsenter --net="/run/netns/$NS" python3 -c '
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        b = ("web v%s\n" % sys.argv[2]).encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer((sys.argv[1], 8080), H).serve_forever()' "10.1.0.$v" "$v" >/dev/null
-	done
-	for v in 1 2; do
-		sl_wait_for 10 sl_in_ns "$NS" curl -sf -m 2 -o /dev/null "http://10.1.0.$v:8080/"
-	done
-	{ s1 0 100; web; } >"$SL_TMP/all.yaml"
+	dl_web_backends "$NS" || echo "  web backends did not start"
+	{ dl_s1 0 100; echo "---"; dl_web; } >"$SL_TMP/all.yaml"
 	ctl apply -f "$SL_TMP/all.yaml" | sed 's/^/  /'
 	if sl_wait_for 10 bash -c "'$CTL' --socket '$SL_SOCK' status | grep -q '^helper: running'" &&
 	   sl_wait_for 10 sl_in_cgroup_ns "$CG" "$NS" curl -sf -m 2 -o /dev/null http://198.18.0.20:8080/; then

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-# Shared topology for the sluiced end-to-end tests (sourced after lib.sh).
+# Shared topology for the sluiced end-to-end tests and `make demo` (sourced
+# after lib.sh).
 #
 # One network namespace "node" (sl<id>-node) with lo up and the backend
 # addresses 10.1.0.1 (v1, answers "one ...") and 10.1.0.2 (v2, "two ...")
@@ -59,6 +60,60 @@ spec:
     - {destination: {host: tcp-echo, port: {number: 9000}, subset: v1}, weight: $w1}
     - {destination: {host: tcp-echo, port: {number: 9000}, subset: v2}, weight: $w2}
 EOF
+}
+
+# The HTTP service "web" (VIP 198.18.0.20:8080, v1 on 10.1.0.1, v2 on
+# 10.1.0.2) with a header route: x-canary: yes -> v2, everyone else v1.
+dl_web() {
+	cat <<'YAML'
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web.shop.svc.cluster.local]
+  addresses: [198.18.0.20]
+  ports: [{number: 8080, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints:
+  - {address: 10.1.0.1, labels: {version: v1}}
+  - {address: 10.1.0.2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec:
+  host: web
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http:
+  - match: [{headers: {x-canary: {exact: "yes"}}}]
+    route: [{destination: {host: web, subset: v2}}]
+  - route: [{destination: {host: web, subset: v1}}]
+YAML
+}
+
+# dl_web_backends NS: HTTP backends for "web" in NS (python3 stdlib),
+# answering "web v1" / "web v2"; returns once both answer.
+dl_web_backends() {
+	local ns=$1 v
+	for v in 1 2; do
+		sl_bg "web$v" nsenter --net="/run/netns/$ns" python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = ("web v%s\n" % sys.argv[2]).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer((sys.argv[1], 8080), H).serve_forever()' "10.1.0.$v" "$v" >/dev/null
+	done
+	for v in 1 2; do
+		sl_wait_for 10 sl_in_ns "$ns" curl -sf -m 2 -o /dev/null "http://10.1.0.$v:8080/" || return 1
+	done
 }
 
 # dl_policy FILE W1 W2: write S1 with those weights to FILE.

@@ -129,26 +129,7 @@ ctl delete -f "$SL_TMP/vs.yaml" >/dev/null 2>&1
 sl_check "deleting it again is refused (exit 1)" [ $? -eq 1 ]
 
 # --- http routes need sluice-http: refused by a daemon without it ---
-cat >"$SL_TMP/web.yaml" <<'EOF'
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [web.shop.svc.cluster.local]
-  addresses: [198.18.0.20]
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints: [{address: 10.1.0.1}]
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [web]
-  http:
-  - match: [{headers: {x-canary: {exact: "yes"}}}]
-    route: [{destination: {host: web}}]
-EOF
+dl_web >"$SL_TMP/web.yaml"
 g=$(dl_gen)
 err=$(ctl apply -f "$SL_TMP/web.yaml" 2>&1 >/dev/null)
 sl_check "--no-http-helper: a policy with http routes is refused (exit 1)" [ $? -eq 1 ]

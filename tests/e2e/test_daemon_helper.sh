@@ -14,20 +14,7 @@ if [ ! -x "$SL_BUILD/sluice-http" ]; then
 fi
 dl_setup
 sl_defer "[ -f '$DL_STATE/http.pid' ] && kill \$(cat '$DL_STATE/http.pid')"
-for v in 1 2; do
-	sl_bg "web$v" nsenter --net="/run/netns/$NS" python3 -c '
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        b = ("web v%s\n" % sys.argv[2]).encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer((sys.argv[1], 8080), H).serve_forever()' "10.1.0.$v" "$v" >/dev/null
-done
-for v in 1 2; do
-	sl_wait_for 10 sl_in_ns "$NS" curl -sf -m 2 -o /dev/null "http://10.1.0.$v:8080/" ||
-		{ echo "Bail out! web backend v$v did not start"; exit 1; }
-done
+dl_web_backends "$NS" || { echo "Bail out! web backends did not start"; exit 1; }
 # dl_start passes --no-http-helper; start this daemon by hand with the helper.
 start() {
 	local var="SL_PID_sluicedh$1"
@@ -41,43 +28,11 @@ start() {
 start 0 || { echo "Bail out! sluiced did not start"; exit 1; }
 sl_defer "'$CTL' --socket '$SL_SOCK' reset"
 
-web() {
-	cat <<'YAML'
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [web.shop.svc.cluster.local]
-  addresses: [198.18.0.20]
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints:
-  - {address: 10.1.0.1, labels: {version: v1}}
-  - {address: 10.1.0.2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: web, namespace: shop}
-spec:
-  host: web
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [web]
-  http:
-  - match: [{headers: {x-canary: {exact: "yes"}}}]
-    route: [{destination: {host: web, subset: v2}}]
-  - route: [{destination: {host: web, subset: v1}}]
-YAML
-}
 get() { sl_in_cgroup_ns "$CG" "$NS" curl -s -m 3 "$@" http://198.18.0.20:8080/; }
 helper_pid() { ctl status -o json | jq -r .helper_pid; }
 helper_running() { ctl status -o json | jq -e '.helper == "running"' >/dev/null; }
 
-web >"$SL_TMP/web.yaml"
+dl_web >"$SL_TMP/web.yaml"
 ctl apply -f "$SL_TMP/web.yaml" >/dev/null
 sl_check "helper started for the HTTP route" sl_wait_for 10 helper_running
 pid1=$(helper_pid)
