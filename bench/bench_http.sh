@@ -3,11 +3,16 @@
 # HTTP benchmark: sluice-http vs HAProxy vs direct, one worker thread each,
 # wrk keep-alive, 1 KB responses from the same C backend (build/http-backend)
 # and the same route set: 3 header rules (exact header, User-Agent regex,
-# cookie regex) + a 90/10 weighted default route. Proxies are pinned to CPU
-# 1, wrk and the backends to CPU 0, so both proxies get the same core.
+# cookie regex) + a 90/10 weighted default route. Two placements (MODES):
+# "free" lets the scheduler place everything; "pinned" puts both proxies on
+# CPU 1, wrk and the backends on CPU 0.
 # Runs are interleaved (direct, haproxy, sluice) RUNS times; medians printed
 # with ratios. Everything on 127.0.0.1.
-# Knobs: RUNS (default 3), DURATION seconds (5), CONNS (50).
+# Besides wrk's rps and latency, the proxy's own CPU time per request is
+# measured (/proc utime+stime over the run): on 2 cores the client and the
+# backends share CPU 0, so rps alone may measure CPU 0, not the proxy.
+# Knobs: RUNS (default 3), DURATION seconds (5), CONNS (50), BENCH_KEEP=FILE
+# keeps the raw runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -35,8 +40,8 @@ done
 port_open() { (exec 3<>"/dev/tcp/$IP/$1") 2>/dev/null; }
 wait_port() { local i; for i in $(seq 1 100); do port_open "$1" && return 0; sleep 0.05; done; return 1; }
 
-taskset -c 0 "$B/http-backend" $IP $P_V1 v1 1024 >/dev/null & PIDS+=($!)
-taskset -c 0 "$B/http-backend" $IP $P_V2 v2 1024 >/dev/null & PIDS+=($!)
+"$B/http-backend" $IP $P_V1 v1 1024 >/dev/null & BE1=$!; PIDS+=($BE1)
+"$B/http-backend" $IP $P_V2 v2 1024 >/dev/null & BE2=$!; PIDS+=($BE2)
 
 cat >"$T/policy.yaml" <<YAML
 apiVersion: networking.istio.io/v1beta1
@@ -84,7 +89,7 @@ YAML
 cat >"$T/haproxy.cfg" <<CFG
 global
     nbthread 1
-    maxconn 20000
+    maxconn 4096
 defaults
     mode http
     timeout connect 5s
@@ -107,49 +112,74 @@ backend split
     server v2 $IP:$P_V2 weight 10
 CFG
 
-taskset -c 1 "$B/sluice-http" --policy "$T/policy.yaml" --no-mesh --gateway-addr $IP --workers 1 \
+"$B/sluice-http" --policy "$T/policy.yaml" --no-mesh --gateway-addr $IP --workers 1 \
 	>"$T/hx.log" 2>&1 & HX=$!; PIDS+=($HX)
-taskset -c 1 haproxy -f "$T/haproxy.cfg" -db >"$T/ha.log" 2>&1 & HA=$!; PIDS+=($HA)
+haproxy -f "$T/haproxy.cfg" -db >"$T/ha.log" 2>&1 & HA=$!; PIDS+=($HA)
 for p in $P_V1 $P_V2 $P_HX $P_HA; do wait_port $p || { echo "bench_http: port $p not up"; cat "$T"/*.log; exit 1; }; done
 sleep 0.5
 rss_idle=$(ps -o rss= -p $HX | tr -d ' ')
 ha_rss_idle=$(ps -o rss= -p $HA | tr -d ' ')
 
-# wrk_run PORT -> "rps p50_us p99_us errors"
+# cpu_ticks PID: utime+stime of a process (all threads), clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TCK=$(getconf CLK_TCK)
+# wrk_run PORT PID -> "rps p50_us p99_us errors cpu_us_per_request" (PID 0: none)
 wrk_run() {
-	local out
-	out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H "User-Agent: bench/1.0" \
+	local out c0=0 c1=0
+	[ "$2" != 0 ] && c0=$(cpu_ticks "$2")
+	out=$($WRK_PIN wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H "User-Agent: bench/1.0" \
 		"http://$IP:$1/" 2>&1)
+	[ "$2" != 0 ] && c1=$(cpu_ticks "$2")
 	echo "$out" >>"$T/wrk.txt"
-	echo "$out" | awk '
+	echo "$out" | awk -v cpu=$((c1 - c0)) -v tck="$TCK" '
 		function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000;
 			if (v ~ /s$/) return v * 1000000; return v }
 		/^Requests\/sec/ { rps = $2 }
+		/requests in/ { n = $1 }
 		$1 == "50%" { p50 = us($2) }
 		$1 == "99%" { p99 = us($2) }
 		/Non-2xx/ { err += $NF }
 		/Socket errors/ { err += 1 }
-		END { printf "%d %d %d %d\n", rps, p50, p99, err }'
+		END { printf "%d %d %d %d %.2f\n", rps, p50, p99, err, n ? cpu * 1000000 / tck / n : 0 }'
 }
-for i in $(seq 1 "$RUNS"); do
-	for t in direct:$P_V1 haproxy:$P_HA sluice-http:$P_HX; do
-		echo "${t%%:*} $(wrk_run "${t##*:}")" >>"$T/runs"
+# pin MODE: "free" = the scheduler places everything (as on a node);
+# "pinned" = proxies on CPU 1, wrk and backends on CPU 0.
+pin() {
+	local all=0,1 px=0,1
+	WRK_PIN=""
+	if [ "$1" = pinned ]; then all=0; px=1; WRK_PIN="taskset -c 0"; fi
+	taskset -a -pc "$all" $BE1 >/dev/null; taskset -a -pc "$all" $BE2 >/dev/null
+	taskset -a -pc "$px" $HX >/dev/null; taskset -a -pc "$px" $HA >/dev/null
+}
+for mode in ${MODES:-free pinned}; do
+	pin "$mode"
+	for i in $(seq 1 "$RUNS"); do
+		for t in direct:$P_V1:0 haproxy:$P_HA:$HA sluice-http:$P_HX:$HX; do
+			IFS=: read -r name port pid <<<"$t"
+			echo "$mode $name $(wrk_run "$port" "$pid")" >>"$T/runs"
+		done
 	done
 done
 rss_load=$(ps -o rss= -p $HX | tr -d ' ')
-med() {	# med NAME FIELD(2..5)
-	awk -v n="$1" -v f="$2" '$1 == n { print $f }' "$T/runs" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+med() {	# med MODE NAME FIELD(3..7)
+	awk -v m="$1" -v n="$2" -v f="$3" '$1 == m && $2 == n { print $f }' "$T/runs" | sort -n |
+		awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
 }
-printf '\n%-12s %10s %10s %10s %8s\n' target rps p50_us p99_us errors
-for t in direct haproxy sluice-http; do
-	printf '%-12s %10s %10s %10s %8s\n' "$t" "$(med $t 2)" "$(med $t 3)" "$(med $t 4)" "$(med $t 5)"
+for mode in ${MODES:-free pinned}; do
+	printf '\n[%s] %-12s %10s %10s %10s %8s %16s\n' "$mode" target rps p50_us p99_us errors proxy_cpu_us/req
+	for t in direct haproxy sluice-http; do
+		printf '[%s] %-12s %10s %10s %10s %8s %16s\n' "$mode" "$t" "$(med $mode $t 3)" \
+			"$(med $mode $t 4)" "$(med $mode $t 5)" "$(med $mode $t 6)" "$(med $mode $t 7)"
+	done
+	awk -v m="$mode" -v hr="$(med $mode sluice-http 3)" -v ar="$(med $mode haproxy 3)" \
+		-v h50="$(med $mode sluice-http 4)" -v h99="$(med $mode sluice-http 5)" \
+		-v a99="$(med $mode haproxy 5)" -v d50="$(med $mode direct 4)" -v d99="$(med $mode direct 5)" \
+		-v hc="$(med $mode sluice-http 7)" -v ac="$(med $mode haproxy 7)" 'BEGIN {
+		printf "[%s] sluice-http / haproxy rps: %.2fx (target >= 1.2x); CPU per request haproxy / sluice-http: %.2fx\n", m, hr / ar, ac / hc
+		printf "[%s] p99 sluice-http %d us vs haproxy %d us (target <=); added over direct: p50 +%d us, p99 +%d us\n", m, h99, a99, h50 - d50, h99 - d99
+	}'
 done
-awk -v hr="$(med sluice-http 2)" -v ar="$(med haproxy 2)" -v h50="$(med sluice-http 3)" \
-	-v h99="$(med sluice-http 4)" -v a99="$(med haproxy 4)" -v d50="$(med direct 3)" \
-	-v d99="$(med direct 4)" -v rss="$rss_idle" -v rssl="$rss_load" -v harss="$ha_rss_idle" 'BEGIN {
-	printf "\nsluice-http / haproxy rps: %.2fx (target >= 1.2x)\n", hr / ar
-	printf "sluice-http p99 %d us vs haproxy p99 %d us (target <=)\n", h99, a99
-	printf "added latency over direct: p50 +%d us, p99 +%d us\n", h50 - d50, h99 - d99
-	printf "sluice-http RSS idle %d KB (target <= 8192), after load %d KB; haproxy idle %d KB\n", rss, rssl, harss
-}'
-echo "(medians of $RUNS interleaved runs of ${DURATION}s, wrk -t1 -c$CONNS, 1 KB responses, proxies pinned to CPU 1)"
+echo
+echo "sluice-http RSS idle $rss_idle KB (target <= 8192), after load $rss_load KB; haproxy idle $ha_rss_idle KB"
+[ -n "${BENCH_KEEP:-}" ] && cp "$T/runs" "$BENCH_KEEP"
+echo "(medians of $RUNS interleaved runs of ${DURATION}s per mode, wrk -t1 -c$CONNS, 1 KB responses, one worker thread each)"

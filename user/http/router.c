@@ -51,9 +51,10 @@ bool hx_strmatch(const struct sl_strmatch *sm, const char *s, size_t len)
 			if (!tls_md)
 				return false;
 		}
-		/* Istio regexes are full matches (RE2 semantics): anchor both ends. */
-		rc = pcre2_match(sm->re, (PCRE2_SPTR)s, len, 0,
-				 PCRE2_ANCHORED | PCRE2_ENDANCHORED, tls_md, NULL);
+		/* Istio regexes are full matches (RE2 semantics): the front-end
+		 * compiles them anchored at both ends (and JIT-compiles them);
+		 * match-time anchoring options would force the interpreter. */
+		rc = pcre2_match(sm->re, (PCRE2_SPTR)s, len, 0, 0, tls_md, NULL);
 		return rc >= 0;
 	default:
 		return true;	/* unset: presence only */
