@@ -8,7 +8,6 @@
  * validates exactly this text, it keeps a line map to turn a diagnostic's
  * snapshot line back into the user's file and line.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -19,74 +18,9 @@
 #include <unistd.h>
 
 #include "sluice/ctl.h"
+#include "lib/util_files.h"
 
 #define SOURCE_MARK "# source: "
-
-static int read_file(const char *path, char **data, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	for (;;) {
-		size_t r;
-
-		if (cap - n < 4096) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 8192;
-			if (cap > SL_CTL_MAX_BODY) {
-				err = -EFBIG;
-				goto cleanup;
-			}
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			buf = nb;
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0) {
-			if (ferror(f))
-				err = -EIO;
-			break;
-		}
-	}
-cleanup:
-	fclose(f);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	if (!buf) {
-		buf = malloc(1);
-		if (!buf)
-			return -ENOMEM;
-	}
-	buf[n] = '\0';
-	*data = buf;
-	*len = n;
-	return 0;
-}
-
-static bool is_yaml_name(const char *n)
-{
-	size_t l = strlen(n);
-
-	if (n[0] == '.')
-		return false;
-	return (l > 5 && !strcmp(n + l - 5, ".yaml")) || (l > 4 && !strcmp(n + l - 4, ".yml"));
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static int add_part(struct sl_ctl_part **parts, size_t *n, size_t *cap, const char *path,
 		    char *err, size_t errlen)
@@ -109,12 +43,16 @@ static int add_part(struct sl_ctl_part **parts, size_t *n, size_t *cap, const ch
 	}
 	p = &(*parts)[*n];
 	memset(p, 0, sizeof(*p));
-	rc = read_file(path, &p->data, &p->len);
+	rc = sl_file_read(path, &p->data, &p->len);
+	if (!rc && p->len > SL_CTL_MAX_BODY) {
+		free(p->data);
+		rc = -EFBIG;
+	}
 	if (rc) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
-	p->name = strdup(path);
+	p->name = strdup(!strcmp(path, "-") ? "<stdin>" : path);
 	if (!p->name) {
 		free(p->data);
 		return -ENOMEM;
@@ -123,73 +61,28 @@ static int add_part(struct sl_ctl_part **parts, size_t *n, size_t *cap, const ch
 	return 0;
 }
 
-/* Directory entries that are YAML files, sorted by name (as sl_model_load). */
-static int add_dir(struct sl_ctl_part **parts, size_t *n, size_t *cap, const char *dir,
-		   char *err, size_t errlen)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL;
-	size_t nn = 0, i;
-	int rc = 0;
-
-	if (!d) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
-		return rc;
-	}
-	while ((de = readdir(d))) {
-		char **nv;
-
-		if (!is_yaml_name(de->d_name))
-			continue;
-		nv = realloc(names, (nn + 1) * sizeof(*nv));
-		if (!nv) {
-			rc = -ENOMEM;
-			goto cleanup;
-		}
-		names = nv;
-		if (asprintf(&names[nn], "%s/%s", dir, de->d_name) < 0) {
-			rc = -ENOMEM;
-			goto cleanup;
-		}
-		nn++;
-	}
-	qsort(names, nn, sizeof(*names), cmp_str);
-	for (i = 0; i < nn && !rc; i++) {
-		struct stat st;
-
-		if (stat(names[i], &st) == 0 && S_ISREG(st.st_mode))
-			rc = add_part(parts, n, cap, names[i], err, errlen);
-	}
-cleanup:
-	for (i = 0; i < nn; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
-	return rc;
-}
-
+/* The files are those sl_model_load reads for the same paths (util_files.c),
+ * so what `apply` sends is what `validate` checked. */
 int sl_ctl_read_sources(const char *const *paths, size_t npaths,
 			struct sl_ctl_part **parts, size_t *nparts,
 			char *err, size_t errlen)
 {
 	struct sl_ctl_part *v = NULL;
-	size_t n = 0, cap = 0, i;
-	int rc = 0;
+	struct sl_file_entry *files = NULL;
+	size_t n = 0, cap = 0, nfiles = 0, i;
+	int rc;
 
-	for (i = 0; i < npaths && !rc; i++) {
-		struct stat st;
-
-		if (stat(paths[i], &st) < 0) {
-			rc = -errno;
-			snprintf(err, errlen, "%s: %s", paths[i], strerror(errno));
-		} else if (S_ISDIR(st.st_mode)) {
-			rc = add_dir(&v, &n, &cap, paths[i], err, errlen);
+	rc = sl_files_expand(paths, npaths, &files, &nfiles);
+	for (i = 0; i < nfiles && !rc; i++) {
+		if (files[i].err) {
+			rc = -files[i].err;
+			snprintf(err, errlen, "%s: %s: %s", files[i].path, files[i].what,
+				 strerror(files[i].err));
 		} else {
-			rc = add_part(&v, &n, &cap, paths[i], err, errlen);
+			rc = add_part(&v, &n, &cap, files[i].path, err, errlen);
 		}
 	}
+	sl_files_free(files, nfiles);
 	if (rc) {
 		sl_ctl_parts_free(v, n);
 		return rc;

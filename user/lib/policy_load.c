@@ -6,7 +6,6 @@
  * then resolve everything into one struct sl_model. Any error anywhere
  * fails the whole load: nothing is partly applied.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 
 #include "lib/policy_int.h"
+#include "lib/util_files.h"
 
 enum pl_group { GRP_ISTIO, GRP_SLUICE };
 
@@ -210,107 +210,18 @@ static void io_error(struct pl_ctx *c, const char *path, const char *what, int e
 /* path "-" reads standard input (named "<stdin>" in messages). */
 static int load_file(struct pl_ctx *c, const char *path)
 {
-	bool is_stdin = !strcmp(path, "-");
-	FILE *f = is_stdin ? stdin : fopen(path, "rb");
-	if (!f) {
-		io_error(c, path, "cannot open", errno);
-		return 0;
-	}
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int rc = 0;
-	for (;;) {
-		if (len + 65536 > cap) {
-			size_t ncap = cap ? cap * 2 : 131072;
-			char *nb = realloc(buf, ncap);
-			if (!nb) {
-				rc = -ENOMEM;
-				goto cleanup;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		size_t got = fread(buf + len, 1, cap - len, f);
-		len += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		io_error(c, path, "cannot read", EIO);
-		goto cleanup;
+	size_t len = 0;
+	int rc = sl_file_read(path, &buf, &len);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) {
+		io_error(c, path, "cannot read", -rc);
+		return 0;
 	}
 	c->nfiles++;
-	rc = load_buf(c, is_stdin ? "<stdin>" : path, buf, len);
-cleanup:
+	rc = load_buf(c, strcmp(path, "-") ? path : "<stdin>", buf, len);
 	free(buf);
-	if (!is_stdin)
-		fclose(f);
-	return rc;
-}
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static bool yaml_name(const char *n)
-{
-	size_t l = strlen(n);
-	return (l > 5 && !strcmp(n + l - 5, ".yaml")) || (l > 4 && !strcmp(n + l - 4, ".yml"));
-}
-
-/* A directory: its *.yaml / *.yml files and subdirectories, in byte order,
- * recursively; hidden entries are skipped. */
-static int load_path(struct pl_ctx *c, const char *path, int depth)
-{
-	struct stat st;
-	if (!strcmp(path, "-"))
-		return load_file(c, path);
-	if (stat(path, &st)) {
-		io_error(c, path, "cannot access", errno);
-		return 0;
-	}
-	if (!S_ISDIR(st.st_mode))
-		return load_file(c, path);
-	if (depth > 16) {
-		io_error(c, path, "directories nested too deeply", ELOOP);
-		return 0;
-	}
-	DIR *d = opendir(path);
-	if (!d) {
-		io_error(c, path, "cannot open directory", errno);
-		return 0;
-	}
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (pl_grow((void **)&names, &cap, n, sizeof(*names)) ||
-		    asprintf(&names[n], "%s/%s", path, e->d_name) < 0) {
-			rc = -ENOMEM;
-			goto cleanup;
-		}
-		n++;
-	}
-	if (n)
-		qsort(names, n, sizeof(*names), str_cmp);
-	for (size_t i = 0; i < n && !rc; i++) {
-		struct stat es;
-		if (stat(names[i], &es))
-			continue;
-		if (S_ISDIR(es.st_mode))
-			rc = load_path(c, names[i], depth + 1);
-		else if (yaml_name(names[i]))
-			rc = load_file(c, names[i]);
-	}
-cleanup:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
 	return rc;
 }
 
@@ -358,18 +269,28 @@ int sl_model_load(const char *const *paths, size_t npaths, struct sl_diags *diag
 	c.a = sl_arena_new();
 	if (!c.a)
 		return -ENOMEM;
-	int rc = 0;
+	struct sl_file_entry *files = NULL;
+	size_t nfiles = 0, *per_arg = calloc(npaths ? npaths : 1, sizeof(*per_arg));
+	int rc = per_arg ? sl_files_expand(paths, npaths, &files, &nfiles) : -ENOMEM;
+	for (size_t i = 0; i < nfiles && !rc; i++) {
+		if (files[i].err) {
+			io_error(&c, files[i].path, files[i].what, files[i].err);
+			continue;
+		}
+		per_arg[files[i].arg]++;
+		rc = load_file(&c, files[i].path);
+	}
 	for (size_t i = 0; i < npaths && !rc; i++) {
-		size_t before = c.nfiles;
 		struct stat st;
-		rc = load_path(&c, paths[i], 0);
-		if (!rc && c.nfiles == before && stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (!per_arg[i] && stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
 			/* applying an empty set would remove everything: say so */
 			struct sl_pos p = { .file = paths[i], .line = 0, .col = 0 };
 			sl_diag_add(diags, SL_SEV_WARNING, PL_W_NOFILES, p,
 				    "no *.yaml or *.yml files in this directory");
 		}
 	}
+	sl_files_free(files, nfiles);
+	free(per_arg);
 	return finish(&c, rc, out);
 }
 
