@@ -115,14 +115,28 @@ sl_in_cgroup_ns() {
 		"$ns" "$cg" x "$@"
 }
 
-# sl_bg NAME CMD...: start CMD in the background, log to $SL_TMP/NAME.log,
-# remember its PID in SL_PID_<NAME> and kill it (by PID) at exit.
+# sl_kill_tree PID: kill PID and every process descended from it (all of
+# them started by us), children first found, then the signal sent.
+sl_kill_tree() {
+	local pid=$1 kids k
+	kids=$(pgrep -P "$pid" 2>/dev/null)
+	for k in $kids; do sl_kill_tree "$k"; done
+	kill "$pid" 2>/dev/null
+	sleep 0.05
+	kill -9 "$pid" 2>/dev/null
+	return 0
+}
+
+# sl_bg NAME CMD...: start CMD (a program or a shell function) in the
+# background, log to $SL_TMP/NAME.log, remember its PID in SL_PID_<NAME> and
+# kill it with its descendants at exit (a function runs in a subshell whose
+# children would otherwise survive).
 sl_bg() {
 	local name=$1; shift
 	"$@" >"$SL_TMP/$name.log" 2>&1 &
 	local pid=$!
 	printf -v "SL_PID_${name//[^a-zA-Z0-9_]/_}" '%s' "$pid"
-	sl_defer "kill $pid; sleep 0.05; kill -9 $pid"
+	sl_defer "sl_kill_tree $pid"
 	echo "$pid"
 }
 
