@@ -5,10 +5,14 @@
 #     (repeat=1e6) and new flows (repeat=1 over 200k distinct SYNs, each a
 #     conntrack miss) vs a parse-only XDP program (bench/xdp_baseline.bpf.c)
 #     measured the same way;
-#  2. packets/s forwarded by the node namespace in the client -> node ->
-#     v1/v2 veth topology (tests/e2e/xdp_topo.sh) under an AF_PACKET flood of
-#     64-byte TCP segments over 64 flows: Sluice XDP (80/20) vs iptables DNAT
-#     with `-m statistic` (80/20) in the node namespace;
+#  2. packets/s received by the backends in the client -> node -> v1/v2
+#     veth topology (tests/e2e/xdp_topo.sh): the client's generator is an
+#     XDP program run by BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES
+#     (xdp_gen in bench/xdp_baseline.bpf.c, XDP_TX of 64-byte frames out of
+#     the client's veth), the backends count and drop at XDP. Two loads:
+#     established (XDP_BENCH_FLOWS=4096 open flows, ACK+data) and new flows
+#     (a SYN from a new address:port every frame). Sluice XDP (80/20) vs
+#     iptables DNAT with `-m statistic` (80/20) in the node namespace;
 #  3. connections/s client -> VIP (connbench, 2 threads, RST close) for both.
 # Medians of BENCH_RUNS (default 3) runs; ratios printed. Short by default
 # (BENCH_SECONDS=4 per measurement); all traffic stays in the namespaces.
@@ -17,6 +21,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/build
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-4}
+FLOWS=${XDP_BENCH_FLOWS:-4096}
+
+kv() { awk -F= -v k="$1" '$1 == k { print $2 }'; }
 
 if [ "${1:-}" = --one ]; then
 	# One variant in its own topology; prints key=value lines.
@@ -29,7 +36,24 @@ if [ "${1:-}" = --one ]; then
 	for ns in "$NS_CLIENT" "$NS_V1" "$NS_V2"; do
 		sl_in_ns "$ns" ethtool -K eth0 gso off >/dev/null 2>&1
 	done
-	if [ "$variant" = sluice ]; then
+	if [ "$variant" = floor ]; then
+		# The generator and one veth hop alone: c0 drops at XDP.
+		sl_in_ns "$NS_NODE" "$XDP_TOOL" attach-obj "$B/bench/xdp_baseline.o" xdp_drop_tcp c0 ||
+			exit 1
+		mac() { ip -n "$1" link show "$2" | awk '/link\/ether/ { print $2 }'; }
+		for kind in est new; do
+			p0=$(sl_in_ns "$NS_NODE" cat /proc/net/dev | awk -F'[: ]+' '$2 == "c0" { print $4 }')
+			out=$(sl_in_ns "$NS_CLIENT" "$XDP_TOOL" gen "$B/bench/xdp_baseline.o" eth0 \
+				"$(mac "$NS_CLIENT" eth0)" "$(mac "$NS_NODE" c0)" 10.10.0.2 \
+				"$XDP_VIP:$XDP_PORT" "$FLOWS" "$SECS" "$kind") || exit 1
+			sleep 0.2
+			p1=$(sl_in_ns "$NS_NODE" cat /proc/net/dev | awk -F'[: ]+' '$2 == "c0" { print $4 }')
+			echo "# gen $kind:" $out
+			echo "pps_$kind=$(awk -v a="$p0" -v b="$p1" -v s="$(echo "$out" | kv secs)" \
+				'BEGIN { printf "%.0f", (b - a) / s }')"
+		done
+		exit 0
+	elif [ "$variant" = sluice ]; then
 		xdp_attach ${XDP_BENCH_MODE:-}
 		[ -n "$XDP_MODE" ] || exit 1
 		echo "mode=$XDP_MODE"
@@ -52,28 +76,44 @@ if [ "${1:-}" = --one ]; then
 	echo "# connbench: $out"
 	echo "cps=$(echo "$out" | tr ' ' '\n' | awk -F= '$1 == "rate" || $1 == "conn_per_s" || $1 == "cps" { print $2; exit }')"
 	kill "$SL_PID_cb1" "$SL_PID_cb2" 2>/dev/null
-	# packets/s: backends drop TCP at XDP; flood from the client
+	# packets/s: the backends drop TCP at XDP (their rx counters are what
+	# arrived); the client's generator is xdp_gen by BPF_PROG_TEST_RUN live
+	# frames (XDP_TX out of the client's eth0 into the node's c0).
 	for ns in "$NS_V1" "$NS_V2"; do
 		sl_in_ns "$ns" "$XDP_TOOL" attach-obj "$B/bench/xdp_baseline.o" xdp_drop_tcp eth0 || exit 1
 	done
+	# A veth takes XDP frames only when its peer runs NAPI: Sluice's XDP on
+	# c0 does that, GRO does it for the iptables path (the frames all carry
+	# one sequence number, so GRO never merges two of them).
+	[ "$variant" = sluice ] || sl_in_ns "$NS_NODE" ethtool -K c0 gro on >/dev/null
 	mac() { ip -n "$1" link show "$2" | awk '/link\/ether/ { print $2 }'; }
 	cmac=$(mac "$NS_CLIENT" eth0)
 	nmac=$(mac "$NS_NODE" c0)
-	syn=; [ "$variant" = sluice ] && syn=syn
-	# packets the node sent towards the backends (/proc/net/dev follows the netns)
-	txp() { sl_in_ns "$NS_NODE" cat /proc/net/dev | awk -F'[: ]+' '$2 == "b1" || $2 == "b2" { s += $12 } END { print s }'; }
-	# warm-up: resolve the backends' neighbours
-	sl_in_ns "$NS_CLIENT" "$XDP_TOOL" flood eth0 "$cmac" "$nmac" 10.10.0.2 "$XDP_VIP:$XDP_PORT" 64 0.3 $syn >/dev/null
-	t0=$(date +%s.%N); p0=$(txp)
-	sent=$(sl_in_ns "$NS_CLIENT" "$XDP_TOOL" flood eth0 "$cmac" "$nmac" 10.10.0.2 "$XDP_VIP:$XDP_PORT" 64 "$SECS" $syn)
-	t1=$(date +%s.%N); p1=$(txp)
-	echo "# flood: $sent"
-	echo "pps=$(awk -v a="$p0" -v b="$p1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / (e - s) }')"
+	gen() { sl_in_ns "$NS_CLIENT" "$XDP_TOOL" gen "$B/bench/xdp_baseline.o" eth0 "$cmac" "$nmac" \
+		10.10.0.2 "$XDP_VIP:$XDP_PORT" "$@"; }
+	# packets that reached the backends (/proc/net/dev follows the netns)
+	rxp() { for ns in "$NS_V1" "$NS_V2"; do sl_in_ns "$ns" cat /proc/net/dev; done |
+		awk -F'[: ]+' '$2 == "eth0" { s += $4 } END { print s + 0 }'; }
+	# Warm-up, which also opens the FLOWS flows (Sluice makes conntrack on a
+	# SYN only: one SYN each first; netfilter picks up mid-stream flows, and
+	# would mark an ACK after a lone SYN invalid, so no SYN for it); the
+	# stack resolves the backends' neighbours on the first packets.
+	warm=est; [ "$variant" = sluice ] && warm=synest
+	gen "$FLOWS" 0.3 "$warm" >/dev/null || exit 1
+	for kind in est new; do
+		p0=$(rxp)
+		out=$(gen "$FLOWS" "$SECS" "$kind") || exit 1
+		sleep 0.2	# frames still queued at the node/backends land
+		p1=$(rxp)
+		echo "# gen $kind:" $out
+		echo "sent_$kind=$(echo "$out" | kv sent_pps)"
+		echo "pps_$kind=$(awk -v a="$p0" -v b="$p1" -v s="$(echo "$out" | kv secs)" \
+			'BEGIN { printf "%.0f", (b - a) / s }')"
+	done
 	exit 0
 fi
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else print v[int((NR + 1) / 2)] }'; }
-kv() { awk -F= -v k="$1" '$1 == k { print $2 }'; }
 
 make -s -C "$ROOT" build/bench/xdp_tool build/bench/xdp_baseline.o build/connbench >/dev/null || exit 1
 
@@ -90,15 +130,25 @@ printf '%-34s %10s %10s %8s\n' "new flow (repeat=1, 200k SYNs)" "$newf" "$base1"
 
 echo
 echo "## veth topology: Sluice XDP vs iptables DNAT statistic (medians of $RUNS runs, ${SECS}s each)"
-for v in sluice iptables; do : >"$B/bench/xdp_$v.txt"; done
+for v in sluice iptables floor; do : >"$B/bench/xdp_$v.txt"; done
 for ((r = 0; r < RUNS; r++)); do
-	for v in sluice iptables; do
+	for v in sluice iptables floor; do
 		"$0" --one "$v" >>"$B/bench/xdp_$v.txt" 2>&1 || echo "# run $r $v failed"
 	done
 done
 mode=$(kv mode <"$B/bench/xdp_sluice.txt" | head -1)
-sp=$(kv pps <"$B/bench/xdp_sluice.txt" | median); ip=$(kv pps <"$B/bench/xdp_iptables.txt" | median)
+pr() { printf '%-40s %10s %10s %8s %12s\n' "$@"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+pr "metric" "sluice" "iptables" "ratio" "gen+1 hop"
+for kind in est new; do
+	sp=$(kv "pps_$kind" <"$B/bench/xdp_sluice.txt" | median)
+	ip=$(kv "pps_$kind" <"$B/bench/xdp_iptables.txt" | median)
+	fp=$(kv "pps_$kind" <"$B/bench/xdp_floor.txt" | median)
+	label="packets/s, established (XDP $mode)"
+	[ "$kind" = new ] && label="packets/s, new flows (SYN each)"
+	pr "$label" "$sp" "$ip" "$(ratio "$sp" "$ip")" "$fp"
+done
 sc=$(kv cps <"$B/bench/xdp_sluice.txt" | median); ic=$(kv cps <"$B/bench/xdp_iptables.txt" | median)
-printf '%-34s %12s %12s %8s\n' "metric" "sluice" "iptables" "ratio"
-printf '%-34s %12s %12s %8s\n' "packets/s forwarded (XDP $mode)" "$sp" "$ip" "$(awk -v a="$sp" -v b="$ip" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')"
-printf '%-34s %12s %12s %8s\n' "connections/s client -> VIP" "$sc" "$ic" "$(awk -v a="$sc" -v b="$ic" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')"
+pr "connections/s client -> VIP" "$sc" "$ic" "$(ratio "$sc" "$ic")" "-"
+echo "# gen+1 hop: the generator and the client->node veth alone (c0 drops at XDP):"
+echo "# the ceiling of this one-CPU pipeline. Raw runs: build/bench/xdp_{sluice,iptables,floor}.txt"

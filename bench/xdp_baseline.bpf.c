@@ -2,17 +2,24 @@
 /*
  * Benchmark companions of bpf/xdp.bpf.c (built by the Makefile's bench-xdp
  * rule, not part of the data plane):
- *   xdp_parse_only  the same Ethernet/IPv4/TCP parse (lib/parse.h), then
- *                   XDP_PASS: the floor Sluice's per-packet cost is compared
- *                   with in bench/bench_xdp.sh;
+ *   xdp_parse_only  the same Ethernet/IPv4/TCP parse as Sluice (lib/parse.h:
+ *                   every bounds check, ihl/tot_len/fragment/doff checks),
+ *                   then a look at both ports: the floor Sluice's per-packet
+ *                   cost is compared with in bench/bench_xdp.sh;
  *   xdp_drop_tcp    XDP_DROP of IPv4 TCP on the backends' ends of the
  *                   packet-rate test, so the backends do not answer a flood
- *                   with resets (ARP still passes: the node resolves them).
+ *                   with resets (ARP still passes: the node resolves them);
+ *   xdp_gen         the traffic generator of the packet-rate test, run by
+ *                   BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES
+ *                   (bench/xdp_tool.c `gen`): writes a TCP frame from the
+ *                   template in `gen` and returns XDP_TX, which sends it out
+ *                   of the client's veth towards the node.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 #include "lib/parse.h"
+#include "lib/csum.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -39,4 +46,55 @@ int xdp_drop_tcp(struct xdp_md *ctx)
 	if (sl_parse_tcp4(data, data_end, (__u32)(data_end - data), &p) == SL_PARSE_TCP4)
 		return XDP_DROP;
 	return XDP_PASS;
+}
+
+/* Generator state: the only .bss variable of this object, written whole by
+ * xdp_tool after load (layout shared with struct xdp_gen_state there). */
+enum { GEN_EST = 0, GEN_NEW = 1 };
+
+struct xdp_gen_state {
+	__u64 tmpl[8];		/* first 64 bytes of the frame, checksums valid */
+	__u32 flows;		/* GEN_EST: source ports sport..sport+flows-1 */
+	__u32 mode;		/* GEN_EST: cycle over flows; GEN_NEW: a new tuple each */
+	__u64 seq;		/* packets generated (racy across CPUs; fine) */
+};
+
+struct xdp_gen_state gen;
+
+/* Frames are recycled by the live-frames page pool with whatever the node
+ * wrote into them (DNAT, MACs), so every run rewrites the headers. */
+SEC("xdp")
+int xdp_gen(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	struct tcphdr *tcp = (void *)(ip + 1);
+	__u64 *w = data, seq = gen.seq++;
+	__be32 saddr0, saddr;
+	__be16 sport0, sport;
+	__u32 k, i;
+
+	if (data + 64 > data_end)
+		return XDP_ABORTED;
+	for (i = 0; i < 7; i++)
+		w[i] = gen.tmpl[i];
+	saddr0 = ip->saddr;
+	sport0 = tcp->source;
+	if (gen.mode == GEN_NEW) {
+		/* 64,000 ports x 30,000 addresses of 10.10.128.1-10.10.247.250:
+		 * every tuple new for 1.9e9 packets; no .0/.255 host parts */
+		k = (__u32)(seq / 64000) % 30000;
+		sport = bpf_htons((__u16)(1024 + seq % 64000));
+		saddr = bpf_htonl(0x0a0a0000u | (128 + k / 250) << 8 | (1 + k % 250));
+	} else {
+		sport = bpf_htons((__u16)(bpf_ntohs(sport0) + (gen.flows ? seq % gen.flows : 0)));
+		saddr = saddr0;
+	}
+	sl_csum_replace4(&ip->check, saddr0, saddr);
+	sl_csum_replace4(&tcp->check, saddr0, saddr);
+	sl_csum_replace2(&tcp->check, sport0, sport);
+	ip->saddr = saddr;
+	tcp->source = sport;
+	return XDP_TX;
 }

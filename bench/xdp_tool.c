@@ -22,6 +22,9 @@
  *   xdp_tool flood IFACE SRCMAC DSTMAC SRC DST:PORT FLOWS SECONDS [syn]
  *       AF_PACKET flood of TCP ACK+data frames over FLOWS source ports
  *       (optionally one SYN per flow first); prints sent pps
+ *   xdp_tool gen OBJ IFACE SRCMAC DSTMAC SRC DST:PORT FLOWS SECONDS MODE
+ *       BPF_PROG_TEST_RUN live-frames generator (xdp_gen of
+ *       bench/xdp_baseline.bpf.c, XDP_TX out of IFACE); MODE est|synest|new
  * Maps are opened from their pins under BPFFS (written by attach).
  */
 #include <arpa/inet.h>
@@ -529,6 +532,117 @@ static int cmd_flood(char **a, int syn)
 	return 0;
 }
 
+
+/* ---- live-frames generator ------------------------------------------------ */
+
+/* The .bss of bench/xdp_baseline.bpf.c (struct xdp_gen_state there). */
+struct xdp_gen_state {
+	uint64_t tmpl[8];
+	uint32_t flows;
+	uint32_t mode;
+	uint64_t seq;
+};
+
+/* Send `repeat` frames through xdp_gen out of ifindex (XDP_TX of a live
+ * frame = transmit on that interface, i.e. to the veth peer). */
+static int gen_batch(int pfd, int ifindex, const uint8_t *frame, size_t len, uint32_t repeat)
+{
+	struct xdp_md ctx = { .data_end = (uint32_t)len, .ingress_ifindex = (uint32_t)ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = (uint32_t)len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat,
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+
+	if (bpf_prog_test_run_opts(pfd, &o))
+		return -errno;
+	return 0;
+}
+
+/* xdp_tool gen OBJ IFACE SRCMAC DSTMAC SRC DST:PORT FLOWS SECONDS MODE
+ * MODE est: ACK+PSH frames cycling over FLOWS source ports; synest: one SYN
+ * per flow first (Sluice creates conntrack only on a SYN), then est; new:
+ * a SYN from a new (address, port) every frame. 64-byte frames (10 bytes
+ * of TCP payload). Prints sent_pps over SECONDS of generation. */
+static int cmd_gen(char **a)
+{
+	const char *obj_path = a[0], *mode = a[8];
+	int ifindex = (int)if_nametoindex(a[1]), flows = atoi(a[6]), pfd, rc = 1;
+	double secs = atof(a[7]);
+	struct xdp_gen_state st = { 0 };
+	struct bpf_object *obj = NULL;
+	struct bpf_map *bss = NULL, *m;
+	uint8_t smac[6], dmac[6], frame[64];
+	uint32_t src, dst, zero = 0;
+	uint64_t sent = 0, t0, end;
+	uint16_t dport;
+	char host[64], *c;
+
+	if (!ifindex || parse_mac(a[2], smac) || parse_mac(a[3], dmac) || flows < 1 ||
+	    flows > 60000 || inet_pton(AF_INET, a[4], &src) != 1 ||
+	    parse_addr(a[5], (uint8_t[16]){ 0 }, &dport))
+		return 2;
+	snprintf(host, sizeof(host), "%s", a[5]);
+	c = strrchr(host, ':');
+	*c = '\0';
+	if (inet_pton(AF_INET, host, &dst) != 1)
+		return 2;
+	obj = bpf_object__open_file(obj_path, NULL);
+	if (!obj || bpf_object__load(obj))
+		goto cleanup;
+	bpf_object__for_each_map(m, obj) {
+		const char *n = bpf_map__name(m);
+
+		if (strlen(n) >= 4 && !strcmp(n + strlen(n) - 4, ".bss"))
+			bss = m;
+	}
+	pfd = bpf_program__fd(bpf_object__find_program_by_name(obj, "xdp_gen"));
+	if (!bss || pfd < 0 || bpf_map__value_size(bss) != sizeof(st)) {
+		fprintf(stderr, "xdp_tool gen: %s has no matching xdp_gen\n", obj_path);
+		goto cleanup;
+	}
+	st.flows = (uint32_t)flows;
+	if (!strcmp(mode, "synest") || !strcmp(mode, "new")) {
+		build_tcp(frame, smac, dmac, src, dst, 20000, dport, 0x02, 10);
+		memcpy(st.tmpl, frame, sizeof(st.tmpl));
+		st.mode = !strcmp(mode, "new");
+		if (bpf_map_update_elem(bpf_map__fd(bss), &zero, &st, BPF_ANY))
+			goto cleanup;
+		if (!st.mode) {
+			/* one SYN per flow, then give the node time to drain */
+			if (gen_batch(pfd, ifindex, frame, sizeof(frame), (uint32_t)flows))
+				goto cleanup;
+			usleep(200000);
+		}
+	} else if (strcmp(mode, "est")) {
+		return 2;
+	}
+	if (strcmp(mode, "new")) {
+		build_tcp(frame, smac, dmac, src, dst, 20000, dport, 0x18, 10);
+		memcpy(st.tmpl, frame, sizeof(st.tmpl));
+		st.mode = 0;
+		st.seq = 0;
+		if (bpf_map_update_elem(bpf_map__fd(bss), &zero, &st, BPF_ANY))
+			goto cleanup;
+	}
+	t0 = now_ns();
+	end = t0 + (uint64_t)(secs * 1e9);
+	while (now_ns() < end) {
+		int e = gen_batch(pfd, ifindex, frame, sizeof(frame), 1u << 16);
+
+		if (e) {
+			fprintf(stderr, "xdp_tool gen: test_run: %s\n", strerror(-e));
+			goto cleanup;
+		}
+		sent += 1u << 16;
+	}
+	secs = (double)(now_ns() - t0) / 1e9;
+	printf("sent=%llu\nsecs=%.3f\nsent_pps=%.0f\n", (unsigned long long)sent, secs,
+	       (double)sent / secs);
+	rc = 0;
+cleanup:
+	bpf_object__close(obj);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	char err[SL_DP_ERRLEN] = "";
@@ -570,6 +684,8 @@ int main(int argc, char **argv)
 		return cmd_testrun(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "attach-obj"))
 		return cmd_attach_obj(argv[2], argv[3], argv[4]);
+	if (argc == 11 && !strcmp(argv[1], "gen"))
+		return cmd_gen(argv + 2);
 	if ((argc == 9 || argc == 10) && !strcmp(argv[1], "flood"))
 		return cmd_flood(argv + 2, argc == 10 && !strcmp(argv[9], "syn"));
 	fprintf(stderr, "usage: xdp_tool attach|split|counters|ct|reset BPFFS ...\n");
