@@ -119,6 +119,24 @@ rm -f "$DL_POL/zz-bad.yaml"
 sl_wait_for 10 bash -c "[ \$(grep -c 'policy-dir: change in' '$DL_LOG') -gt $n0 ]"
 line=$(dl_load 1000)
 sl_check "policy-dir policy still steers after the bad file" [ "$(dl_field "$line" two)" -eq 1000 ]
+# Subdirectories are part of the policy dir (as for validate -f DIR) and
+# are watched: move the file into one, then edit it there.
+g=$(dl_gen)
+mkdir "$DL_POL/team-a"
+dl_policy "$DL_POL/team-a/.s1.tmp" 100 0
+mv "$DL_POL/team-a/.s1.tmp" "$DL_POL/team-a/s1.yaml"
+rm -f "$DL_POL/s1.yaml"
+sl_check "policy in a subdirectory is loaded" \
+	sl_wait_for 10 bash -c "grep -q 'source: .*team-a/s1.yaml' '$DL_STATE/snapshot.yaml'"
+line=$(dl_load 1000)
+sl_check "subdirectory policy (100/0) steers" [ "$(dl_field "$line" one)" -eq 1000 ]
+g=$(dl_gen)
+dl_policy "$DL_POL/team-a/.s1.tmp" 0 100
+mv "$DL_POL/team-a/.s1.tmp" "$DL_POL/team-a/s1.yaml"
+sl_check "an edit inside the subdirectory is picked up" \
+	sl_wait_for 10 bash -c "[ \$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .generation) -gt $g ]"
+line=$(dl_load 1000)
+sl_check "edited subdirectory policy (0/100) steers" [ "$(dl_field "$line" two)" -eq 1000 ]
 
 # --- delete -f removes objects from the desired state ---
 dl_s1 0 100 vs >"$SL_TMP/vs.yaml"

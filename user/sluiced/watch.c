@@ -5,8 +5,12 @@
  * swap) arms a ~100 ms debounce, after which the whole directory is read
  * again and applied if it differs from what is live (state.c). Editors and
  * `kubectl cp` write in bursts: one apply per burst, not one per event.
+ * Subdirectories are loaded too (util_files.c), so each one is watched as
+ * well; a new one is picked up by the event that created it.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -16,6 +20,34 @@
 
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | \
 		    IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+
+/* Watch every non-hidden subdirectory below dir (inotify_add_watch on an
+ * already watched directory is a no-op that returns the same descriptor). */
+static void watch_subdirs(int fd, const char *dir, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (depth > 16)
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[4096];
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		if (stat(path, &st) || !S_ISDIR(st.st_mode))
+			continue;
+		if (inotify_add_watch(fd, path, WATCH_MASK) >= 0)
+			watch_subdirs(fd, path, depth + 1);
+	}
+	closedir(d);
+}
 
 int sluiced_watch_open(struct sluiced *d)
 {
@@ -31,6 +63,7 @@ int sluiced_watch_open(struct sluiced *d)
 		sluiced_log("policy-dir: cannot watch %s: %s", d->o.policy_dir, strerror(errno));
 		return err;
 	}
+	watch_subdirs(d->ino_fd, d->o.policy_dir, 0);
 	return 0;
 }
 
@@ -46,7 +79,9 @@ void sluiced_watch_event(struct sluiced *d)
 		while (p < buf + n) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
+			/* only the policy dir itself going away stops the watch */
+			if (ev->wd == d->ino_wd &&
+			    (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)))
 				gone = true;
 			p += sizeof(*ev) + ev->len;
 		}
@@ -57,5 +92,6 @@ void sluiced_watch_event(struct sluiced *d)
 		sluiced_log("policy-dir: %s went away; keeping the live policy", d->o.policy_dir);
 		return;
 	}
+	watch_subdirs(d->ino_fd, d->o.policy_dir, 0);
 	d->reload_at_ms = sluiced_now_ms() + SLUICED_DEBOUNCE_MS;
 }
