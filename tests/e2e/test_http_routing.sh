@@ -204,6 +204,15 @@ else
 	sl_log "got: $(curl -s "http://$HX_IP:9022/_hits?id=mir-$SL_ID")"
 fi
 
+# body-less answers on a kept-alive connection: HEAD, then GET
+n=$(curl -s -m 5 -w '%{http_code}\n' -I -H "Host: forecast" -o /dev/null "http://$HX_IP:15001/h1" \
+	-o /dev/null "http://$HX_IP:15001/h2" -o /dev/null "http://$HX_IP:15001/h3" | grep -c '^200$')
+sl_check "3 HEAD requests on one keep-alive connection" test "$n" = 3
+j=$(hx_get --port 15001 --host forecast -n 20 -H "x-status: 204")
+hx_expect "204 answers (the test backend wrongly adds a body) on keep-alive" "$j" "j['status'] == {'204': 20}"
+r=$(curl -s -m 5 --http1.0 -H "Host: forecast" "http://$HX_IP:15001/ten")
+sl_check "HTTP/1.0 client" test "$r" = "v1 GET /ten 0"
+
 # large and chunked bodies stream through (and arrive whole)
 head -c 3000000 /dev/zero >"$SL_TMP/big"
 r=$(curl -s -H "Host: forecast" --data-binary @"$SL_TMP/big" "http://$HX_IP:15001/up")

@@ -119,6 +119,11 @@ static int on_headers_complete(llhttp_t *p)
 	 * the head and applied here. */
 	if (h->skip_body)
 		p->flags |= F_SKIPBODY;
+	/* 1xx, 204 and 304 never have a body, whatever Content-Length says
+	 * (RFC 9110 6.4.1): relaying one would desynchronise the client */
+	if (p->type == HTTP_RESPONSE &&
+	    (p->status_code < 200 || p->status_code == 204 || p->status_code == 304))
+		p->flags |= F_SKIPBODY;
 	return HPE_PAUSED;
 }
 

@@ -548,8 +548,8 @@ static int relay_body(struct hx_up *u)
 	size_t n = u->in.len - u->in.off, used;
 	enum llhttp_errno e;
 
-	if (n == 0)
-		return 0;
+	/* n may be 0: a body-less response (HEAD, 204, 304, Content-Length:
+	 * 0) completes when llhttp runs past its head, with no byte to feed */
 	u->head.base = u->in.p;
 	e = llhttp_execute(&u->parser, start, n);
 	if (e == HPE_OK) {
@@ -578,6 +578,12 @@ static void up_readable(struct hx_up *u, bool hup)
 			r = hx_head_feed(&u->parser, &u->head, u->in.p, u->in.off, u->in.len);
 			u->in.off = u->in.len;
 			if (r < 0) {
+				if (u->reused && c->reuse_retry && c->idempotent && c->replayable) {
+					/* stale bytes on a pooled connection (a broken
+					 * backend's extra body): resend on a fresh one */
+					try_failed(c, FAIL_RESET);
+					return;
+				}
 				drop_up(c);
 				reply(c, 502, "bad-upstream-response");
 				return;
