@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "http/hx.h"
@@ -98,6 +99,36 @@ uint64_t hx_snap_gen(void)
 	return __atomic_load_n(&snap_gen_ctr, __ATOMIC_ACQUIRE);
 }
 
+/* Say what this helper will not do with an accepted policy: HTTP/2 and
+ * gRPC ports are served as HTTP/1.1 only; TLS gateway servers get no
+ * listener. */
+static void warn_unsupported(const struct sl_model *m)
+{
+	size_t i, j;
+
+	for (i = 0; i < m->nservices; i++) {
+		const struct sl_service *s = &m->services[i];
+
+		if (s->vhost < 0)
+			continue;
+		for (j = 0; j < s->nports; j++)
+			if (s->ports[j].proto == SL_PROTO_HTTP2 || s->ports[j].proto == SL_PROTO_GRPC)
+				fprintf(stderr, "sluice-http: warning: %s port %u is %s: served as "
+					"HTTP/1.1 only (HTTP/2 and gRPC are not supported yet)\n",
+					s->host, s->ports[j].number, sl_proto_name(s->ports[j].proto));
+	}
+	for (i = 0; i < m->ngateways; i++)
+		for (j = 0; j < m->gateways[i].nservers; j++) {
+			const struct sl_gateway_server *sv = &m->gateways[i].servers[j];
+
+			if (!sl_proto_is_http(sv->proto))
+				fprintf(stderr, "sluice-http: warning: gateway %s/%s port %u (%s): no "
+					"listener (only HTTP gateway servers are served)\n",
+					m->gateways[i].ns, m->gateways[i].name, sv->port,
+					sl_proto_name(sv->proto));
+		}
+}
+
 /* Load and check; the model is refused (and the caller keeps the old one)
  * on any error diagnostic. */
 int hx_snap_load(const char *const *paths, size_t n, struct hx_snap **out)
@@ -114,6 +145,7 @@ int hx_snap_load(const char *const *paths, size_t n, struct hx_snap **out)
 	sl_diags_free(&d);
 	if (err < 0 || !m)
 		return err < 0 ? err : -EINVAL;
+	warn_unsupported(m);
 	*out = hx_snap_new(m, true, hx_snap_gen() + 1);
 	if (!*out) {
 		sl_model_free(m);
