@@ -11,6 +11,24 @@
  */
 #include "dp_harness.h"
 
+/* bpf_link fds open in this process (sl_dp_close must leave none). */
+static int link_fd_count(void)
+{
+	char path[64], target[64];
+	int fd, n = 0;
+	ssize_t len;
+
+	for (fd = 3; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		n += !strcmp(target, "anon_inode:bpf_link");
+	}
+	return n;
+}
+
 /* ---- policy ------------------------------------------------------------ */
 
 /* The test policy: tcp-echo (VIP, subsets v1 = {v1, v1b} or just v1,
@@ -338,9 +356,17 @@ int main(void)
 		    "100 applies under load: %d connections, 0 failed (%d)", t.done, t.fail);
 	}
 
-	/* the data plane survives its handle: close, connect, re-adopt */
-	sl_dp_close(dp);
-	dp = NULL;
+	/* the data plane survives its handle: close, connect, re-adopt; and
+	 * closing the handle leaves no bpf_link fd open in this process */
+	{
+		int links_open = link_fd_count();
+
+		sl_dp_close(dp);
+		dp = NULL;
+		tap(links_open >= 7 && link_fd_count() == 0,
+		    "sl_dp_close closes its link fds (%d open before, %d after)", links_open,
+		    link_fd_count());
+	}
 	rc = run_clients(cg_client, VIP, 200, &t);
 	tap(!rc && t.fail == 0 && V1(&t) + t.n[1] == 200, "steering continues with no handle open (pinned links)");
 	rc = sl_dp_open(&o, &dp, err);

@@ -349,11 +349,20 @@ void sl_dp_close(struct sl_dp *dp)
 	if (!dp)
 		return;
 	for (i = 0; i < dp->nhooks; i++) {
+		int lfd;
+
 		if (!dp->links[i])
 			continue;
-		/* pinned: closing our fd leaves the program attached */
+		/* pinned: closing our fd leaves the program attached. A
+		 * disconnected link is freed by libbpf without closing its fd
+		 * (only the detach path closes it), so close it here, or every
+		 * open/close cycle leaks one fd per hook and keeps a reset link
+		 * (and its program) alive in this process. */
+		lfd = bpf_link__fd(dp->links[i]);
 		bpf_link__disconnect(dp->links[i]);
 		bpf_link__destroy(dp->links[i]);
+		if (lfd >= 0)
+			close(lfd);
 	}
 	if (dp->readonly) {
 		for (i = 0; i < __DPM_MAX; i++)
