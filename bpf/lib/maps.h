@@ -110,8 +110,9 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_backend SEC(".maps");
 
-/* sluice_rr: (gen, subset id) -> ROUND_ROBIN cursor. Writers: the programs
- * (atomic add; created on first use); sluiced deletes old generations. */
+/* sluice_rr: retired (the ROUND_ROBIN cursor now lives in sluice_subset's
+ * rr_cursor: one hash lookup less per connect). Still declared so existing
+ * pins and tools keep their layout; no program reads or writes it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SLUICE_MAX_SUBSET_ENTRIES);

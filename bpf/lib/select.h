@@ -105,7 +105,6 @@ sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
 	struct sluice_backend_key bk = { .gen = gen };
 	struct sluice_backend *a, *b;
 	struct sluice_subset *sub;
-	__u64 zero = 0, *cur;
 	__u32 n, idx;
 
 	sub = bpf_map_lookup_elem(&sluice_subset, &sk);
@@ -131,20 +130,10 @@ sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
 			return a;
 		return sluice_backend_active(sub, b) < sluice_backend_active(sub, a) ? b : a;
 	default: /* ROUND_ROBIN, and MAGLEV outside XDP */
-		cur = bpf_map_lookup_elem(&sluice_rr, &sk);
-		if (!cur) {
-			bpf_map_update_elem(&sluice_rr, &sk, &zero, BPF_NOEXIST);
-			cur = bpf_map_lookup_elem(&sluice_rr, &sk);
-		}
-		/* fail-open: no cursor slot (map full) -> random */
-		if (!cur) {
-			idx = sluice_scale(rnd1, n);
-			break;
-		}
 		/* read then add: two racing connects may share a turn,
 		 * which keeps the spread even without BPF_FETCH (cpu v1) */
-		idx = (__u32)(*cur % n);
-		__sync_fetch_and_add(cur, 1);
+		idx = (__u32)(sub->rr_cursor % n);
+		__sync_fetch_and_add(&sub->rr_cursor, 1);
 		break;
 	}
 	bk.idx = sub->backend_first + idx;

@@ -135,6 +135,10 @@ struct sluice_subset {
 	__u8 pad;
 	__u32 maglev_first;	/* XDP Maglev table, when lb == MAGLEV */
 	__u32 maglev_size;
+	/* ROUND_ROBIN cursor, advanced by the programs (atomic add); sluiced
+	 * writes 0. In the subset entry itself rather than a map of its own
+	 * (the retired sluice_rr): one cold hash lookup less per connect. */
+	__u64 rr_cursor;
 };
 
 struct sluice_backend_key {
@@ -253,7 +257,7 @@ SLUICE_ASSERT_SIZE(sluice_route, 8 + 8 * SLUICE_MAX_DESTS);
 SLUICE_ASSERT_SIZE(sluice_route_src_key, 16);
 SLUICE_ASSERT_SIZE(sluice_cgroup_key, 16);
 SLUICE_ASSERT_SIZE(sluice_subset_key, 8);
-SLUICE_ASSERT_SIZE(sluice_subset, 24);
+SLUICE_ASSERT_SIZE(sluice_subset, 32);
 SLUICE_ASSERT_SIZE(sluice_backend_key, 8);
 SLUICE_ASSERT_SIZE(sluice_backend, 24);
 SLUICE_ASSERT_SIZE(sluice_stats_key, 32);
