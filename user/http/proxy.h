@@ -163,5 +163,8 @@ void hx_pool_reap(struct hx_worker *w);
 void hx_reap_dead(struct hx_worker *w);
 void hx_mirror_start(struct hx_cli *c);	/* copy the complete request to the mirror */
 void hx_mirror_tick(struct hx_worker *w);
+void hx_mirror_event(struct hx_up *u, uint32_t ev);
+/* A pooled connection to addr:port, or a new one with connect() under way. */
+struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port, int *err);
 
 #endif /* SLUICE_HTTP_PROXY_H */
