@@ -112,6 +112,23 @@ static __always_inline __u32 current_workload(__u32 gen)
 	return wid;
 }
 
+/* 32-bit mix of a 64-bit source id (MurmurHash3 finaliser on each half):
+ * well spread over [0, 2^32) for sluice_scale. */
+static __always_inline __u32 source_hash(__u64 id)
+{
+	__u32 h = (__u32)id ^ 0x5eed51ceu;
+
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	h ^= (__u32)(id >> 32);
+	h *= 0x85ebca6bu;
+	h ^= h >> 16;
+	return h;
+}
+
 static __always_inline int refuse(__u32 counter, int err)
 {
 	sluice_count(counter);
@@ -132,7 +149,7 @@ static __always_inline int sluice_connect(struct bpf_sock_addr *ctx, int is6)
 	struct sluice_stats *st;
 	struct bpf_sock *sk;
 	struct sluice_svc *svc;
-	__u32 gen, wid = SLUICE_NO_WORKLOAD, route_id, proto;
+	__u32 gen, wid = SLUICE_NO_WORKLOAD, route_id, proto, rnd, rnd1;
 	__s64 subset_id;
 
 	proto = ctx->protocol;
@@ -211,13 +228,23 @@ static __always_inline int sluice_connect(struct bpf_sock_addr *ctx, int is6)
 	if (r->flags & SLUICE_ROUTE_NO_ENDPOINTS)
 		return refuse(SLUICE_CNT_NO_ENDPOINTS, -ECONNREFUSED);
 
-	subset_id = sluice_pick_dest(r, bpf_get_prandom_u32());
+	rnd = bpf_get_prandom_u32();
+	rnd1 = bpf_get_prandom_u32();
+	if (r->flags & SLUICE_ROUTE_HASH) {
+		/* consistentHash useSourceIp at connect(): the source port is
+		 * not chosen yet and every socket of a workload shares its
+		 * address, so the workload's cgroup stands for the source:
+		 * one workload stays on one subset and one backend while the
+		 * policy holds (docs/dataplane.md) */
+		rnd = source_hash(bpf_get_current_cgroup_id());
+		rnd1 = source_hash(rnd);
+	}
+	subset_id = sluice_pick_dest(r, rnd);
 	if (subset_id < 0) {
 		sluice_count(SLUICE_CNT_MAP_MISS);
 		return 1;
 	}
-	be = sluice_pick_backend(gen, (__u32)subset_id, bpf_get_prandom_u32(),
-				 bpf_get_prandom_u32(), &sub);
+	be = sluice_pick_backend(gen, (__u32)subset_id, rnd1, bpf_get_prandom_u32(), &sub);
 	/* fail-open: a torn table passes the connect untouched */
 	if (!be || !sub || set_dst(ctx, be->addr, be->port, is6)) {
 		sluice_count(SLUICE_CNT_MAP_MISS);

@@ -96,7 +96,7 @@ static __always_inline __s64 sluice_backend_active(const struct sluice_subset *s
 /* Choose a backend of subset (gen, subset_id) by its load balancer.
  * rnd1/rnd2 are independent uniform 32-bit inputs (RANDOM uses rnd1,
  * LEAST_REQUEST draws two candidates and keeps the one with fewer active
- * connections). On success returns the backend and sets *subset_out. */
+ * connections; MAGLEV scales rnd1, which a caller sets to its source hash). On success returns the backend and sets *subset_out. */
 static __always_inline struct sluice_backend *
 sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
 		    struct sluice_subset **subset_out)
@@ -116,6 +116,10 @@ sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
 
 	switch (sub->lb) {
 	case SLUICE_LB_RANDOM:
+	case SLUICE_LB_MAGLEV:
+		/* MAGLEV here: the connect hook passes the source hash as
+		 * rnd1 (sticky while the backends hold; no Maglev table at
+		 * connect); XDP comes here only when its table is torn */
 		idx = sluice_scale(rnd1, n);
 		break;
 	case SLUICE_LB_LEAST_REQUEST:
@@ -129,7 +133,7 @@ sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
 		if (!b)
 			return a;
 		return sluice_backend_active(sub, b) < sluice_backend_active(sub, a) ? b : a;
-	default: /* ROUND_ROBIN, and MAGLEV outside XDP */
+	default: /* ROUND_ROBIN */
 		/* read then add: two racing connects may share a turn,
 		 * which keeps the spread even without BPF_FETCH (cpu v1) */
 		idx = (__u32)(sub->rr_cursor % n);

@@ -83,6 +83,9 @@ struct sluice_svc {
 enum sluice_route_flags {
 	SLUICE_ROUTE_SOURCE = 1 << 0,	/* match sourceLabels via sluice_route_src */
 	SLUICE_ROUTE_NO_ENDPOINTS = 1 << 1,/* every destination is empty: refuse */
+	SLUICE_ROUTE_HASH = 1 << 2,	/* a destination subset is consistentHash
+					 * (lb MAGLEV): the subset choice hashes
+					 * the source instead of drawing at random */
 };
 
 struct sluice_route_key {

@@ -31,6 +31,7 @@ static int link_fd_count(void)
 
 /* ---- policy ------------------------------------------------------------ */
 
+/* lb: a simple load balancer name, or a whole loadBalancer value ("{...}"). */
 /* The test policy: tcp-echo (VIP, subsets v1 = {v1, v1b} or just v1,
  * v2, v3 empty) with one weighted tcp route, forecast with a sourceLabels
  * route, an endpoint-less service, two client workloads. */
@@ -60,7 +61,7 @@ static int apply(int w1, int w2, int w3, const char *lb, int registry_only, uint
 		"metadata: {name: tcp-echo, namespace: t}\n"
 		"spec:\n"
 		"  host: tcp-echo\n"
-		"  trafficPolicy: {loadBalancer: {simple: %s}}\n"
+		"  trafficPolicy: {loadBalancer: %s%s%s}\n"
 		"  subsets:\n"
 		"  - {name: v1, labels: {track: stable}}\n"
 		"  - {name: v2, labels: {version: v2}}\n"
@@ -144,7 +145,8 @@ static int apply(int w1, int w2, int w3, const char *lb, int registry_only, uint
 		"  location: MESH_EXTERNAL\n"
 		"  resolution: NONE\n"
 		"%s",
-		be_addr[0], be[0].port, be_addr[1], be[1].port, be_addr[2], be[2].port, lb,
+		be_addr[0], be[0].port, be_addr[1], be[1].port, be_addr[2], be[2].port,
+		lb[0] == '{' ? "" : "{simple: ", lb, lb[0] == '{' ? "" : "}",
 		w1, w2, w3, be_addr[0], be[0].port, be_addr[1], be[1].port, cg_rel_wl1, cg_rel_wl2,
 		registry_only ? "---\napiVersion: sluice.io/v1alpha1\nkind: MeshConfig\n"
 				"spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}\n" : "");
@@ -332,6 +334,66 @@ int main(void)
 	rc = rc ? rc : run_clients(cg_client, VIP, 1000, &t);
 	tap(!rc && t.fail == 0 && t.n[0] && t.n[2] && V1(&t) + t.n[1] == 1000, "RANDOM in subset v1 uses both endpoints (v1 %d v1b %d v2 %d)",
 	    t.n[0], t.n[2], t.n[1]);
+
+	/* consistentHash useSourceIp: at connect() the workload's cgroup is the
+	 * source, so each client cgroup sticks to one subset and one backend;
+	 * with an XDP Maglev map pinned (made here as XDP would), the apply
+	 * also writes the new generation's tables and drops the old ones */
+	{
+		const char *cgs[3] = { cg_client, cg_wl1, cg_wl2 };
+		char mpath[512];
+		int mfd, sticky = 0, k;
+		uint32_t gen_ch = 0;
+		long live_slots = 0, old_slots = 0;
+		LIBBPF_OPTS(bpf_map_create_opts, mo);
+
+		snprintf(mpath, sizeof(mpath), "%s/sluice_maglev", bpffs);
+		mfd = bpf_map_create(BPF_MAP_TYPE_HASH, "sluice_maglev", sizeof(struct sluice_maglev_key),
+				     sizeof(__u32), SLUICE_MAGLEV_DEFAULT_ENTRIES, &mo);
+		if (mfd >= 0 && bpf_obj_pin(mfd, mpath)) {
+			close(mfd);
+			mfd = -1;
+		}
+		rc = apply(80, 20, 0, "{consistentHash: {useSourceIp: true, maglev: {tableSize: 251}}}", 0,
+			   &gen_ch);
+		for (k = 0; !rc && k < 3; k++) {
+			rc = run_clients(cgs[k], VIP, 100, &t);
+			printf("# consistentHash: cgroup %d -> v1 %d v2 %d v1b %d fail %d\n", k, t.n[0],
+			       t.n[1], t.n[2], t.fail);
+			sticky += !rc && t.fail == 0 &&
+				  (t.n[0] == 100 || t.n[1] == 100 || t.n[2] == 100);
+		}
+		tap(!rc && sticky == 3, "consistentHash useSourceIp at connect(): each of 3 client "
+		    "cgroups stays on one backend (%d/3)", sticky);
+		if (mfd >= 0) {
+			struct sluice_maglev_key mk, nk;
+			void *prev = NULL;
+
+			while (!bpf_map_get_next_key(mfd, prev, &nk)) {
+				live_slots += nk.gen == gen_ch;
+				mk = nk;
+				prev = &mk;
+			}
+		}
+		/* subsets v1 and v2 hash (v3 is empty): two tables of 251 */
+		tap(mfd >= 0 && live_slots == 2 * 251, "consistentHash: the apply writes the Maglev "
+		    "tables of its generation (%ld slots, expected %d)", live_slots, 2 * 251);
+		rc = apply(80, 20, 0, "ROUND_ROBIN", 0, &gen);
+		if (mfd >= 0) {
+			struct sluice_maglev_key mk, nk;
+			void *prev = NULL;
+
+			while (!bpf_map_get_next_key(mfd, prev, &nk)) {
+				old_slots++;
+				mk = nk;
+				prev = &mk;
+			}
+			close(mfd);
+		}
+		tap(!rc && mfd >= 0 && old_slots == 0, "consistentHash: the next apply drops the old "
+		    "generation's Maglev tables (%ld left)", old_slots);
+		unlink(mpath);
+	}
 
 	/* 100 applies under a bounded connection load: no failed connect */
 	{

@@ -259,6 +259,34 @@ static void test_refusals(void **state)
 	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);
 	assert_non_null(strstr(f.err, "consistentHash"));
 
+	/* useSourceIp is the one key the L4 path can hash: Maglev subsets
+	 * (table size kept for sl_compile_maglev) and a hashing route */
+	fx_init(&f, 50, 50);
+	f.subsets[1].tp.lb.kind = SL_LB_CONSISTENT_HASH;
+	f.subsets[1].tp.lb.hash = SL_HASH_SOURCE_IP;
+	f.subsets[1].tp.lb.maglev_size = 251;
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), 0);
+	{
+		size_t i, nmaglev = 0;
+
+		for (i = 0; i < g.nsubsets; i++) {
+			if (g.subsets[i].v.lb != SLUICE_LB_MAGLEV)
+				continue;
+			nmaglev++;
+			assert_int_equal(g.subsets[i].v.maglev_size, 251);
+		}
+		assert_int_equal(nmaglev, 1);
+		for (i = 0; i < g.nroutes; i++)
+			assert_true(g.routes[i].v.flags & SLUICE_ROUTE_HASH);
+	}
+	sl_l4_gen_free(&g);
+	fx_init(&f, 50, 50);
+	f.subsets[1].tp.lb.kind = SL_LB_CONSISTENT_HASH;
+	f.subsets[1].tp.lb.hash = SL_HASH_HEADER;
+	f.subsets[1].tp.lb.hash_key = "x-user";
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);
+	assert_non_null(strstr(f.err, "HTTP attribute"));
+
 	fx_init(&f, 50, 50);
 	f.subsets[0].tp.outlier.set = true;
 	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);

@@ -155,7 +155,13 @@ static int lb_kind(struct cctx *c, const struct sl_service *s, const char *subse
 		what = "loadBalancer PASSTHROUGH";
 		break;
 	case SL_LB_CONSISTENT_HASH:
-		what = "consistentHash";
+		/* useSourceIp: Maglev on the XDP path; at connect() the
+		 * workload's cgroup stands for the source (docs/dataplane.md).
+		 * The other keys are HTTP attributes the socket layer lacks. */
+		if (tp->lb.hash == SL_HASH_SOURCE_IP)
+			*out = SLUICE_LB_MAGLEV;
+		else
+			what = "consistentHash on an HTTP attribute";
 		break;
 	}
 	if (!what && (tp->outlier.set))
@@ -237,6 +243,10 @@ static int64_t subset_for(struct cctx *c, size_t ds, int k, uint16_t port)
 	e->v.backend_first = (uint32_t)first;
 	e->v.nbackends = (uint16_t)n;
 	e->v.lb = lb;
+	/* the Maglev table size (prime, checked by the validator); 0 = the
+	 * default of sl_compile_maglev */
+	if (lb == SLUICE_LB_MAGLEV)
+		e->v.maglev_size = (sub ? &sub->tp : &s->tp)->lb.maglev_size;
 	c->memo[c->nmemo].id = e->k.subset_id;
 	return c->memo[c->nmemo++].id;
 }
@@ -265,6 +275,10 @@ static int compile_dests(struct cctx *c, const struct sl_route *r, uint16_t port
 			return fail(c, -E2BIG, "%s:%d: more than %d weighted destinations",
 				    r->pos.file ? r->pos.file : "?", r->pos.line, SLUICE_MAX_DESTS);
 		cum += w;
+		/* a hashing subset makes the subset choice hash too, so one
+		 * client stays on one version while the weights hold */
+		if (c->g->subsets[id].v.lb == SLUICE_LB_MAGLEV)
+			out->flags |= SLUICE_ROUTE_HASH;
 		out->dests[out->ndests].subset_id = (uint32_t)id;
 		out->dests[out->ndests].cum_weight = (uint32_t)cum;
 		out->ndests++;

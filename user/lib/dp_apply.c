@@ -10,13 +10,16 @@
  *   5. delete every entry whose generation is not N+1.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "lib/dp_int.h"
+#include "sluice/xdp.h"
 
 /* Key sizes of the generation-keyed maps; every key starts with __u32 gen. */
 static const struct {
@@ -133,14 +136,56 @@ cleanup:
 	return rc;
 }
 
+/* consistentHash subsets get Maglev tables for the XDP path. The tables live
+ * in the XDP object's pinned sluice_maglev map: without it (no --xdp) the
+ * connect hook needs none and nothing is written. Returns the map fd (-1
+ * when there is no map) with g's subsets given their maglev_first/size and
+ * mg filled when some subset hashes; -errno on failure (message in err). */
+static int maglev_prepare(struct sl_dp *dp, struct sl_l4_gen *g, uint32_t live,
+			  struct sl_maglev_gen *mg, char *err)
+{
+	char path[sizeof(dp->bpffs) + 32];
+	size_t i;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/sluice_maglev", dp->bpffs);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < g->nsubsets; i++)
+		if (g->subsets[i].v.lb == SLUICE_LB_MAGLEV)
+			break;
+	/* no hashing subset: the fd only serves to drop the old tables */
+	if (i == g->nsubsets)
+		return fd;
+	if ((rc = sl_compile_maglev(g, SLUICE_MAGLEV_DEFAULT_M, mg, err)))
+		goto fail;
+	/* leftovers of a failed apply: keep only the live generation */
+	if ((rc = gc_map(fd, sizeof(struct sluice_maglev_key), live))) {
+		sl_dp_err(err, "clear stale Maglev entries: %s", strerror(-rc));
+		goto fail;
+	}
+	if ((rc = sl_maglev_write(fd, mg))) {
+		sl_dp_err(err, "write sluice_maglev for generation %u: %s%s", g->gen,
+			  strerror(-rc), rc == -E2BIG || rc == -ENOMEM ? " (map full)" : "");
+		gc_map(fd, sizeof(struct sluice_maglev_key), live);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return rc;
+}
+
 int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char *err)
 {
 	struct sl_l4_opts lo = { 0 };
 	struct sl_l4_gen g = { 0 };
 	struct sluice_ctl ctl = { 0 };
+	struct sl_maglev_gen mg = { 0 };
 	uint32_t live, next;
 	__u32 zero = 0;
-	int rc;
+	int rc, mfd = -1;
 
 	if (!dp || dp->readonly) {
 		sl_dp_err(err, "apply needs a data plane opened for writing");
@@ -157,8 +202,16 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char 
 		sl_dp_err(err, "clear stale generations: %s", strerror(-rc));
 		goto cleanup;
 	}
+	mfd = maglev_prepare(dp, &g, live, &mg, err);
+	if (mfd < -1) {
+		rc = mfd;
+		mfd = -1;
+		goto cleanup;
+	}
 	if ((rc = write_gen(dp, &g, err))) {
 		sl_dp_gc(dp, live);	/* nothing of `next` stays behind */
+		if (mfd >= 0)
+			sl_maglev_delete_gen(mfd, next);
 		goto cleanup;
 	}
 	ctl.gen = next;
@@ -166,15 +219,23 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char 
 		rc = -errno;
 		sl_dp_err(err, "flip sluice_ctl to generation %u: %s", next, strerror(errno));
 		sl_dp_gc(dp, live);
+		if (mfd >= 0)
+			sl_maglev_delete_gen(mfd, next);
 		goto cleanup;
 	}
 	/* from here the new policy is live; failures below only leave garbage
 	 * that the next apply or open collects */
-	if (sl_dp_barrier(dp) == 0)
+	if (sl_dp_barrier(dp) == 0) {
 		sl_dp_gc(dp, next);
+		if (mfd >= 0)
+			sl_maglev_delete_gen(mfd, live);
+	}
 	if (gen)
 		*gen = next;
 cleanup:
+	if (mfd >= 0)
+		close(mfd);
+	sl_maglev_gen_free(&mg);
 	sl_l4_gen_free(&g);
 	return rc;
 }
