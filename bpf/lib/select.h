@@ -37,7 +37,11 @@ sluice_select_route(__u32 gen, const struct sluice_svc *svc, __u16 port,
 		if (i >= svc->nroutes)
 			break;
 		rk.route_id = svc->route_first + i;
-		r = bpf_map_lookup_elem(&sluice_route, &rk);
+		/* the one route copied into the service entry: no lookup */
+		if (svc->flags & SLUICE_SVC_ROUTE_INLINE)
+			r = (struct sluice_route *)&svc->route;
+		else
+			r = bpf_map_lookup_elem(&sluice_route, &rk);
 		/* fail-open: a missing route (torn table) is skipped; the
 		 * caller counts MAP_MISS when nothing matches */
 		if (!r)
@@ -93,6 +97,26 @@ static __always_inline __s64 sluice_backend_active(const struct sluice_subset *s
 	return st ? st->active : 0;
 }
 
+/* Backend idx (< sub->nbackends) of subset sub of generation gen: from the
+ * subset entry when it is one of the inline copies, else sluice_backend. */
+static __always_inline struct sluice_backend *
+sluice_backend_at(__u32 gen, struct sluice_subset *sub, __u32 idx)
+{
+	struct sluice_backend_key bk = { .gen = gen, .idx = sub->backend_first + idx };
+	__u32 i = idx;
+
+	if (idx < SLUICE_SUBSET_INLINE) {
+		/* re-bound i where the verifier sees it (the compiler would
+		 * test a copy and index with the original);
+		 * SLUICE_SUBSET_INLINE is a power of two */
+		asm volatile("" : "+r"(i));
+		i &= SLUICE_SUBSET_INLINE - 1;
+		if (sub->inl[i].port)
+			return &sub->inl[i];
+	}
+	return bpf_map_lookup_elem(&sluice_backend, &bk);
+}
+
 /* Choose a backend of subset (gen, subset_id) by its load balancer.
  * rnd1/rnd2 are independent uniform 32-bit inputs (RANDOM uses rnd1,
  * LEAST_REQUEST draws two candidates and keeps the one with fewer active
@@ -102,7 +126,6 @@ sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
 		    struct sluice_subset **subset_out)
 {
 	struct sluice_subset_key sk = { .gen = gen, .subset_id = subset_id };
-	struct sluice_backend_key bk = { .gen = gen };
 	struct sluice_backend *a, *b;
 	struct sluice_subset *sub;
 	__u32 n, idx;
@@ -114,6 +137,8 @@ sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
 	*subset_out = sub;
 	n = sub->nbackends;
 
+	/* the backend index is chosen first; small subsets carry their
+	 * backends inline (no sluice_backend lookup) */
 	switch (sub->lb) {
 	case SLUICE_LB_RANDOM:
 	case SLUICE_LB_MAGLEV:
@@ -123,10 +148,8 @@ sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
 		idx = sluice_scale(rnd1, n);
 		break;
 	case SLUICE_LB_LEAST_REQUEST:
-		bk.idx = sub->backend_first + sluice_scale(rnd1, n);
-		a = bpf_map_lookup_elem(&sluice_backend, &bk);
-		bk.idx = sub->backend_first + sluice_scale(rnd2, n);
-		b = bpf_map_lookup_elem(&sluice_backend, &bk);
+		a = sluice_backend_at(gen, sub, sluice_scale(rnd1, n));
+		b = sluice_backend_at(gen, sub, sluice_scale(rnd2, n));
 		/* fail-open: with one candidate missing use the other */
 		if (!a)
 			return b;
@@ -140,8 +163,7 @@ sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
 		__sync_fetch_and_add(&sub->rr_cursor, 1);
 		break;
 	}
-	bk.idx = sub->backend_first + idx;
-	return bpf_map_lookup_elem(&sluice_backend, &bk);
+	return sluice_backend_at(gen, sub, idx);
 }
 
 #endif /* SLUICE_BPF_SELECT_H */

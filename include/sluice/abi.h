@@ -24,6 +24,7 @@
 #define SLUICE_MAX_DESTS	16	/* weighted destinations per route */
 #define SLUICE_MAX_ROUTES	16	/* L4 routes per service, in order */
 #define SLUICE_MAX_BACKENDS	4096	/* per subset */
+#define SLUICE_SUBSET_INLINE	4	/* backends copied into the subset entry */
 #define SLUICE_CGROUP_DEPTH	16	/* ancestor levels searched for a workload */
 #define SLUICE_NO_WORKLOAD	0xffffffffu
 
@@ -57,29 +58,6 @@ struct sluice_gencfg {
 	__u8 helper_addr[16];
 };
 
-enum sluice_svc_flags {
-	SLUICE_SVC_HTTP = 1 << 0,	/* send to sluice-http (has http routes) */
-	SLUICE_SVC_PASSTHROUGH = 1 << 1,/* registered, not rewritten (REGISTRY_ONLY allow) */
-	SLUICE_SVC_NO_ENDPOINTS = 1 << 2,/* connect() fails with ECONNREFUSED */
-};
-
-/* sluice_svc: (gen, VIP, port, proto) -> service. */
-struct sluice_svc_key {
-	__u32 gen;
-	__be16 port;
-	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP */
-	__u8 pad;
-	__u8 addr[16];
-};
-
-struct sluice_svc {
-	__u32 svc_sid;		/* stable id (hash of the FQDN) for stats */
-	__u32 flags;		/* enum sluice_svc_flags */
-	__u32 route_first;	/* routes route_first .. route_first+nroutes-1 */
-	__u16 nroutes;
-	__u16 pad;
-};
-
 enum sluice_route_flags {
 	SLUICE_ROUTE_SOURCE = 1 << 0,	/* match sourceLabels via sluice_route_src */
 	SLUICE_ROUTE_NO_ENDPOINTS = 1 << 1,/* every destination is empty: refuse */
@@ -108,6 +86,35 @@ struct sluice_route {
 	struct sluice_dest dests[SLUICE_MAX_DESTS];
 };
 
+enum sluice_svc_flags {
+	SLUICE_SVC_HTTP = 1 << 0,	/* send to sluice-http (has http routes) */
+	SLUICE_SVC_PASSTHROUGH = 1 << 1,/* registered, not rewritten (REGISTRY_ONLY allow) */
+	SLUICE_SVC_NO_ENDPOINTS = 1 << 2,/* connect() fails with ECONNREFUSED */
+	SLUICE_SVC_ROUTE_INLINE = 1 << 3,/* the one route is `route` below:
+					  * no sluice_route lookup at connect */
+};
+
+/* sluice_svc: (gen, VIP, port, proto) -> service. */
+struct sluice_svc_key {
+	__u32 gen;
+	__be16 port;
+	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;
+	__u8 addr[16];
+};
+
+struct sluice_svc {
+	__u32 svc_sid;		/* stable id (hash of the FQDN) for stats */
+	__u32 flags;		/* enum sluice_svc_flags */
+	__u32 route_first;	/* routes route_first .. route_first+nroutes-1 */
+	__u16 nroutes;
+	__u16 pad;
+	/* with SLUICE_SVC_ROUTE_INLINE (nroutes == 1): a copy of route
+	 * route_first, so the hook reads it from the entry it already holds
+	 * (one cold hash lookup less per connect with many services) */
+	struct sluice_route route;
+};
+
 /* sluice_route_src: present when workload may take the route. */
 struct sluice_route_src_key {
 	__u32 gen;
@@ -121,6 +128,19 @@ struct sluice_cgroup_key {
 	__u32 gen;
 	__u32 pad;
 	__u64 cgroup_id;
+};
+
+/* sluice_backend: (gen, index) -> backend address. */
+struct sluice_backend_key {
+	__u32 gen;
+	__u32 idx;
+};
+
+struct sluice_backend {
+	__u8 addr[16];
+	__be16 port;
+	__u16 pad;
+	__u32 weight;
 };
 
 /* sluice_subset: (gen, subset_id) -> load balancer + backend range. */
@@ -142,18 +162,10 @@ struct sluice_subset {
 	 * writes 0. In the subset entry itself rather than a map of its own
 	 * (the retired sluice_rr): one cold hash lookup less per connect. */
 	__u64 rr_cursor;
-};
-
-struct sluice_backend_key {
-	__u32 gen;
-	__u32 idx;
-};
-
-struct sluice_backend {
-	__u8 addr[16];
-	__be16 port;
-	__u16 pad;
-	__u32 weight;
+	/* backends 0..min(nbackends, SLUICE_SUBSET_INLINE)-1 copied from
+	 * sluice_backend: a subset this small is chosen from without a
+	 * sluice_backend lookup (sluice_backend stays the full list) */
+	struct sluice_backend inl[SLUICE_SUBSET_INLINE];
 };
 
 /* sluice_stats: per (service, subset, backend), across generations.
@@ -253,14 +265,14 @@ enum sluice_counter {
 SLUICE_ASSERT_SIZE(sluice_ctl, 8);
 SLUICE_ASSERT_SIZE(sluice_gencfg, 24);
 SLUICE_ASSERT_SIZE(sluice_svc_key, 24);
-SLUICE_ASSERT_SIZE(sluice_svc, 16);
+SLUICE_ASSERT_SIZE(sluice_svc, 16 + 8 + 8 * SLUICE_MAX_DESTS);
 SLUICE_ASSERT_SIZE(sluice_route_key, 8);
 SLUICE_ASSERT_SIZE(sluice_dest, 8);
 SLUICE_ASSERT_SIZE(sluice_route, 8 + 8 * SLUICE_MAX_DESTS);
 SLUICE_ASSERT_SIZE(sluice_route_src_key, 16);
 SLUICE_ASSERT_SIZE(sluice_cgroup_key, 16);
 SLUICE_ASSERT_SIZE(sluice_subset_key, 8);
-SLUICE_ASSERT_SIZE(sluice_subset, 32);
+SLUICE_ASSERT_SIZE(sluice_subset, 32 + 24 * SLUICE_SUBSET_INLINE);
 SLUICE_ASSERT_SIZE(sluice_backend_key, 8);
 SLUICE_ASSERT_SIZE(sluice_backend, 24);
 SLUICE_ASSERT_SIZE(sluice_stats_key, 32);

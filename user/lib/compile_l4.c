@@ -546,6 +546,32 @@ static int compile_workloads(struct cctx *c)
 	return 0;
 }
 
+/* Copies that save the connect hook cold hash lookups (the cost that grows
+ * with the number of services): a service's only route into its svc entry,
+ * a small subset's backends into the subset entry. The tables keep the
+ * originals (the XDP path and tools read them). */
+static void inline_copies(struct sl_l4_gen *g)
+{
+	size_t i, k;
+
+	for (i = 0; i < g->nsvcs; i++) {
+		struct sluice_svc *v = &g->svcs[i].v;
+
+		if (v->nroutes != 1 || v->route_first >= g->nroutes ||
+		    (v->flags & (SLUICE_SVC_HTTP | SLUICE_SVC_PASSTHROUGH | SLUICE_SVC_NO_ENDPOINTS)))
+			continue;
+		v->route = g->routes[v->route_first].v;
+		v->flags |= SLUICE_SVC_ROUTE_INLINE;
+	}
+	for (i = 0; i < g->nsubsets; i++) {
+		struct sluice_subset *sv = &g->subsets[i].v;
+
+		for (k = 0; k < SLUICE_SUBSET_INLINE && k < sv->nbackends; k++)
+			if (sv->backend_first + k < g->nbackends)
+				sv->inl[k] = g->backends[sv->backend_first + k].v;
+	}
+}
+
 int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint32_t gen,
 		  struct sl_l4_gen *out, char *err)
 {
@@ -591,6 +617,8 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 	if (out->cfg.flags & SLUICE_CFG_REGISTRY_ONLY && (rc = compile_registry(&c)))
 		goto cleanup;
 	rc = dedupe_svcs(&c);
+	if (!rc)
+		inline_copies(out);
 cleanup:
 	free(c.memo);
 	if (rc) {
