@@ -93,11 +93,13 @@ static void test_s1_weights(void **state)
 	assert_int_equal(g.gen, 7);
 	s = sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP);
 	assert_non_null(s);
-	assert_int_equal(s->flags, 0);
+	/* the only route is also copied into the entry (no route lookup) */
+	assert_int_equal(s->flags, SLUICE_SVC_ROUTE_INLINE);
 	assert_int_equal(s->nroutes, 1);
 	assert_int_equal(s->svc_sid, sl_dp_sid("tcp-echo.weather.svc.cluster.local"));
 	r = sl_l4_find_route(&g, s->route_first);
 	assert_non_null(r);
+	assert_memory_equal(&s->route, r, sizeof(*r));
 	assert_int_equal(r->ndests, 2);
 	assert_int_equal(r->dests[0].cum_weight, 80);
 	assert_int_equal(r->dests[1].cum_weight, 100);
@@ -111,6 +113,8 @@ static void test_s1_weights(void **state)
 	assert_non_null(be);
 	assert_memory_equal(be->addr, f.eps[1].ip.addr, 16);
 	assert_int_equal(ntohs(be->port), 9000);
+	/* a subset this small carries its backends inline */
+	assert_memory_equal(&sub->inl[0], be, sizeof(*be));
 	for (size_t i = 0; i < g.nsvcs; i++)
 		assert_int_equal(g.svcs[i].k.gen, 7);
 	sl_l4_gen_free(&g);
