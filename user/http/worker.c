@@ -21,8 +21,9 @@
 
 #define HX_TICK_MS	10
 /* Non-blocking polls after a busy turn before sleeping in epoll_wait
- * (about 0.3 us each): SLUICE_HTTP_SPIN overrides, 0 disables. */
-static int hx_spin_polls = 64;
+ * (about 0.3 us each), set by SLUICE_HTTP_SPIN; off by default: measured,
+ * it bought nothing on an idle core and lost CPU share on a busy one. */
+static int hx_spin_polls;
 #define HX_MAX_LISTENERS 64
 
 struct hx_worker *hx_worker_new(int id)
