@@ -27,28 +27,35 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SEC("tc")
 int sluice_tc_revnat(struct __sk_buff *skb)
 {
-	struct sluice_ct_key rk = { .proto = IPPROTO_TCP, .dir = SLUICE_CT_REPLY };
-	struct sluice_ct_key fk;
-	struct sluice_ct *rct, *fct;
+	struct sluice_ct4_key rk = { .proto = IPPROTO_TCP, .dir = SLUICE_CT_REPLY };
+	struct sluice_ct4_key fk;
+	struct sluice_ct4 *rct;
 	void *data, *data_end;
 	__be32 vip, baddr;
 	__be16 bport, vport;
 	struct sl_pkt p;
 	__u32 l3_off, l4_off, pull;
+	enum sl_parse r;
 	__u64 now;
-	int closed;
+	int gone;
 
-	/* Make the headers we may rewrite linear (no-op when they are); the
-	 * payload may stay in fragments. */
-	pull = sizeof(struct ethhdr) + 60 + sizeof(struct tcphdr);
-	bpf_skb_pull_data(skb, skb->len < pull ? skb->len : pull);
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
-	if (sl_parse_tcp4(data, data_end, skb->len, &p) != SL_PARSE_TCP4)
+	r = sl_parse_tcp4(data, data_end, skb->len, &p);
+	if (r == SL_PARSE_MALFORMED && skb->len > (__u32)(data_end - data)) {
+		/* Headers partly in fragments: make the ones we may rewrite
+		 * linear (rare; the payload may stay in fragments). */
+		pull = sizeof(struct ethhdr) + 60 + sizeof(struct tcphdr);
+		bpf_skb_pull_data(skb, skb->len < pull ? skb->len : pull);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		r = sl_parse_tcp4(data, data_end, skb->len, &p);
+	}
+	if (r != SL_PARSE_TCP4)
 		return TC_ACT_OK;
 
-	sl_v4mapped(rk.saddr, p.ip4->saddr);
-	sl_v4mapped(rk.daddr, p.ip4->daddr);
+	rk.saddr = p.ip4->saddr;
+	rk.daddr = p.ip4->daddr;
 	rk.sport = p.tcp->source;
 	rk.dport = p.tcp->dest;
 	now = bpf_ktime_get_coarse_ns();
@@ -57,23 +64,15 @@ int sluice_tc_revnat(struct __sk_buff *skb)
 		return TC_ACT_OK;	/* not a NATed flow: untouched */
 
 	sl_ct_fwd_of_reply(&rk, rct, &fk);
-	fct = bpf_map_lookup_elem(&sluice_ct, &fk);
-	if (fct) {
-		closed = sl_ct_tcp_update(fct, p.tcp, 0, now);
-		rct->state = fct->state;
-		rct->flags = fct->flags;
-		rct->last_ns = now;
-		if (closed)
-			sluice_count(SLUICE_CNT_CT_CLOSED);
-	} else {
-		/* The forward half was evicted under pressure: this reply is
-		 * still translated, but the client's next packet will miss. */
+	if (sl_ct_segment(rct, &fk, sl_tcp_flags(p.tcp), 0, now, &gone))
+		sluice_count(SLUICE_CNT_CT_CLOSED);
+	/* The forward half was evicted under pressure: this reply is still
+	 * translated, but the client's next packet will miss. Seen on the
+	 * state-changing segments, which look the other half up. */
+	if (gone)
 		sluice_count(SLUICE_CNT_CT_EVICT);
-		sl_ct_tcp_update(rct, p.tcp, 0, now);
-	}
 
-	if (!sl_from_v4mapped(rct->addr, &vip))
-		return TC_ACT_OK;
+	vip = rct->addr;
 	vport = rct->port;
 	baddr = p.ip4->saddr;
 	bport = p.tcp->source;

@@ -283,12 +283,15 @@ SLUICE_ASSERT_SIZE(sluice_origdst, 24);
 
 /* ---- XDP/TC north-south section (owned by the XDP engineer, see docs/xdp.md) ----
  *
- * Conntrack (sluice_ct, LRU hash): two entries per flow, written by the XDP
- * program on the first SYN and refreshed by XDP (forward) and TC (reply):
- *   dir FWD:   (client addr:port -> VIP:port)     -> backend addr:port
+ * Conntrack (sluice_ct4, LRU hash, IPv4): two entries per flow, both
+ * written by the XDP program on the first SYN:
+ *   dir FWD:   (client addr:port -> VIP:port)     -> backend addr:port, and
+ *              the cached next hop towards the backend (ifindex, MACs)
  *   dir REPLY: (backend addr:port -> client:port) -> VIP addr:port
- * Either entry may be evicted by LRU pressure on its own; a packet whose
- * entry is gone is passed untouched and counted (fail-open).
+ * XDP refreshes FWD, TC refreshes REPLY and copies state changes (SYN-ACK,
+ * FIN, RST) into FWD. Either entry may be evicted by LRU pressure on its
+ * own; a packet whose entry is gone is passed untouched and counted
+ * (fail-open).
  */
 enum sluice_ct_dir {
 	SLUICE_CT_FWD = 0,
@@ -307,6 +310,9 @@ enum sluice_ct_flags {
 	SLUICE_CT_F_FIN_SERVER = 1 << 1,
 };
 
+/* Layout of the retired IPv6-ready map sluice_ct (40-byte keys; replaced by
+ * sluice_ct4 for a 16-byte key and the cached next hop). Kept for tools that
+ * still read an old pin; no program uses it. */
 struct sluice_ct_key {
 	__u8 saddr[16];		/* v4-mapped for IPv4 */
 	__u8 daddr[16];
@@ -329,6 +335,33 @@ struct sluice_ct {
 	__u64 last_ns;		/* last packet in either direction */
 };
 
+/* sluice_ct4: IPv4 conntrack (see the section comment). */
+struct sluice_ct4_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;		/* IPPROTO_TCP */
+	__u8 dir;		/* enum sluice_ct_dir */
+	__u16 pad;
+};
+
+struct sluice_ct4 {
+	__be32 addr;		/* FWD: backend; REPLY: VIP */
+	__be16 port;		/* FWD: backend port; REPLY: VIP port */
+	__u8 state;		/* enum sluice_ct_state */
+	__u8 flags;		/* enum sluice_ct_flags */
+	__u32 svc_sid;
+	__u32 subset_sid;
+	__u32 gen;		/* generation whose tables chose the backend */
+	__u32 nh_ifindex;	/* FWD: cached next hop; 0 = none (stack forwards) */
+	__u8 nh_dmac[6];	/* FWD: next hop's MAC */
+	__u8 nh_smac[6];	/* FWD: our MAC on nh_ifindex */
+	__u32 nh_time;		/* FWD: coarse clock >> 30 (~1.07 s) at the fib lookup */
+	__u64 created_ns;	/* bpf_ktime_get_coarse_ns() */
+	__u64 last_ns;		/* last packet in this entry's direction */
+};
+
 /* sluice_maglev: (gen, slot) -> backend index (a sluice_backend idx of that
  * gen). A subset with lb == SLUICE_LB_MAGLEV owns slots maglev_first ..
  * maglev_first + maglev_size - 1 (maglev_size prime). Written by
@@ -349,6 +382,8 @@ struct sluice_maglev_key {
 
 SLUICE_ASSERT_SIZE(sluice_ct_key, 40);
 SLUICE_ASSERT_SIZE(sluice_ct, 48);
+SLUICE_ASSERT_SIZE(sluice_ct4_key, 16);
+SLUICE_ASSERT_SIZE(sluice_ct4, 56);
 SLUICE_ASSERT_SIZE(sluice_maglev_key, 8);
 /* ---- end of XDP/TC section ---- */
 

@@ -145,14 +145,14 @@ static const struct fixture fixtures[] = {
 
 static int ct_state_of(struct fx_env *e, const struct fx_tcp *t)
 {
-	struct sluice_ct_key k = { .proto = IPPROTO_TCP, .dir = SLUICE_CT_FWD };
-	struct sluice_ct v;
+	struct sluice_ct4_key k = { .proto = IPPROTO_TCP, .dir = SLUICE_CT_FWD };
+	struct sluice_ct4 v;
 
-	fx_v4mapped(k.saddr, t->src);
-	fx_v4mapped(k.daddr, t->dst);
+	inet_pton(AF_INET, t->src, &k.saddr);
+	inet_pton(AF_INET, t->dst, &k.daddr);
 	k.sport = htons(t->sport);
 	k.dport = htons(t->dport);
-	if (bpf_map_lookup_elem(fx_map_fd(e, "sluice_ct"), &k, &v))
+	if (bpf_map_lookup_elem(fx_map_fd(e, "sluice_ct4"), &k, &v))
 		return -1;
 	return v.state;
 }

@@ -3,7 +3,7 @@
  * Helpers for the XDP/TC BPF_PROG_TEST_RUN tests (tests/bpf/test_xdp_*.c):
  * building IPv4/TCP frames with checksums computed from scratch (so the
  * programs' incremental updates are checked independently), loading the
- * xdp and tc objects against one private pin root (they share sluice_ct and
+ * xdp and tc objects against one private pin root (they share sluice_ct4 and
  * the selection tables by name), writing selection tables directly, and
  * running a program on a packet. Everything runs in a private network
  * namespace (unshare) so fib lookups and traffic never touch the host.
@@ -201,7 +201,7 @@ static inline int fx_open(struct fx_env *e, int redirect, uint32_t ct_size)
 		return -errno;
 	e->xdp->rodata->sl_xdp_redirect = (uint8_t)redirect;
 	if (ct_size)
-		bpf_map__set_max_entries(e->xdp->maps.sluice_ct, ct_size);
+		bpf_map__set_max_entries(e->xdp->maps.sluice_ct4, ct_size);
 	err = sluice_xdp__load(e->xdp);
 	if (err)
 		return err;
@@ -209,7 +209,7 @@ static inline int fx_open(struct fx_env *e, int redirect, uint32_t ct_size)
 	if (!e->tc)
 		return -errno;
 	if (ct_size)
-		bpf_map__set_max_entries(e->tc->maps.sluice_ct, ct_size);
+		bpf_map__set_max_entries(e->tc->maps.sluice_ct4, ct_size);
 	return sluice_tc__load(e->tc);
 }
 

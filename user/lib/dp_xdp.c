@@ -2,7 +2,7 @@
 /*
  * North-south attach (include/sluice/xdp.h): load the XDP and TC objects
  * against the data plane's pin root (they share the selection tables,
- * sluice_counters and sluice_ct with everything else by name), attach XDP
+ * sluice_counters and sluice_ct4 with everything else by name), attach XDP
  * to each --xdp interface (native, else generic) and the TC reverse NAT at
  * its egress, both as bpf_links pinned under <bpffs>/links/ as
  * "xdp-IFNAME" and "tcx-egress-IFNAME". Pinned links survive the daemon and
@@ -193,13 +193,13 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 		x->xdp->rodata->sl_ct_close_timeout_s = x->tc->rodata->sl_ct_close_timeout_s =
 			o->ct_close_timeout_s;
 	if (o->ct_size) {
-		bpf_map__set_max_entries(x->xdp->maps.sluice_ct, o->ct_size);
-		bpf_map__set_max_entries(x->tc->maps.sluice_ct, o->ct_size);
+		bpf_map__set_max_entries(x->xdp->maps.sluice_ct4, o->ct_size);
+		bpf_map__set_max_entries(x->tc->maps.sluice_ct4, o->ct_size);
 	}
 	if (o->maglev_entries)
 		bpf_map__set_max_entries(x->xdp->maps.sluice_maglev, o->maglev_entries);
 	if ((rc = sluice_xdp__load(x->xdp)) || (rc = sluice_tc__load(x->tc))) {
-		xerr(err, "load the XDP/TC programs: %s (a pinned sluice_ct of another "
+		xerr(err, "load the XDP/TC programs: %s (a pinned sluice_ct4 of another "
 		     "size needs `sluicectl reset` first)", strerror(-rc));
 		goto cleanup;
 	}
@@ -239,8 +239,8 @@ size_t sl_xdp_ifaces(const struct sl_xdp *x, const struct sl_xdp_iface **v)
 
 int sl_xdp_ct_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity)
 {
-	struct sluice_ct_key k, nk;
-	int fd = bpf_map__fd(x->xdp->maps.sluice_ct);
+	struct sluice_ct4_key k, nk;
+	int fd = bpf_map__fd(x->xdp->maps.sluice_ct4);
 	void *prev = NULL;
 	uint64_t n = 0;
 
@@ -250,7 +250,7 @@ int sl_xdp_ct_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity)
 		prev = &k;
 	}
 	*entries = n;
-	*capacity = bpf_map__max_entries(x->xdp->maps.sluice_ct);
+	*capacity = bpf_map__max_entries(x->xdp->maps.sluice_ct4);
 	return 0;
 }
 
@@ -275,7 +275,7 @@ void sl_xdp_close(struct sl_xdp *x)
  * is the last reference detach as they are unpinned. */
 int sl_xdp_reset(const char *bpffs, char *err)
 {
-	static const char *const maps[] = { "sluice_ct", "sluice_maglev" };
+	static const char *const maps[] = { "sluice_ct4", "sluice_ct", "sluice_maglev" };
 	char path[PATH_MAX];
 	struct if_nameindex *ifs = if_nameindex(), *i;
 	size_t m;
