@@ -66,7 +66,7 @@ s1 80 20 >"$POL/s1.yaml"
 sl_defer "rm -rf '$SL_BPFFS'"
 sl_bg sluiced nsenter --net="/run/netns/$NS_NODE" "$SLUICED" --policy-dir "$POL" --cgroup "$CG" \
 	--bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$SL_TMP/state" --no-http-helper \
-	--xdp c0 >/dev/null
+	--xdp c0:ct-size=65536 >/dev/null
 sl_defer "'$CTL' --socket '$SL_SOCK' reset"
 if ! sl_wait_for 15 ctl status; then
 	sl_fail "sluiced --xdp c0 starts"
@@ -87,6 +87,19 @@ one=${one:-0}; two=${two:-0}
 sl_check "$N off-node connections through the daemon's tables, all ok" [ "${ok:-0}" -eq "$N" ]
 # 20% of 4000 = 800 +- 2.5 points (100): about 4 sigma
 sl_check "80/20 from the YAML policy (v2 $two of $N, 700..900)" [ "$two" -ge 700 -a "$two" -le 900 ]
+
+# sluicectl status: the interface, its attach mode, conntrack use against
+# the ct-size given, and every counter by name (none left as counter_N)
+ctl status -o json >"$SL_TMP/status.json"
+sl_check "status: xdp c0 in ${mode:-?} mode with tc egress attached" \
+	grep -q "\"xdp c0: ${mode:-?} mode, tc egress attached\"" "$SL_TMP/status.json"
+ct_used=$(jq -r '.xdp_status[]' "$SL_TMP/status.json" |
+	sed -n 's/^xdp conntrack: \([0-9]*\) of 65536 entries$/\1/p')
+sl_check "status: conntrack ${ct_used:-?} of 65536 entries (ct-size option)" \
+	[ "${ct_used:-0}" -gt 0 -a "${ct_used:-0}" -le 65536 ]
+newflows=$(jq -r '.counters[]' "$SL_TMP/status.json" | sed -n 's/^xdp_new_flow=//p')
+sl_check "status: every counter named, xdp_new_flow=${newflows:-?} >= $N" \
+	sh -c "! jq -r '.counters[]' '$SL_TMP/status.json' | grep -q '^counter_' && [ '${newflows:-0}' -ge $N ]"
 
 gen0=$(ctl status -o json | jq -r .generation)
 s1 0 100 >"$POL/s1.yaml.tmp" && mv "$POL/s1.yaml.tmp" "$POL/s1.yaml"
