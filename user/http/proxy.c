@@ -688,6 +688,15 @@ static void start_request(struct hx_cli *c)
 		return;
 }
 
+/* ACK at once: the peer is sending a message in pieces and may be waiting
+ * for our ACK before the next one (Nagle vs. delayed ACK). */
+static void quickack(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 /* Read from the client and move the connection along as far as it goes. */
 void hx_cli_pump(struct hx_cli *c)
 {
@@ -751,8 +760,10 @@ void hx_cli_pump(struct hx_cli *c)
 					c->closing = true;
 					break;
 				}
-				if (c->rd_blocked)
+				if (c->rd_blocked) {
+					quickack(c->fd);	/* a head in pieces */
 					break;
+				}
 				continue;
 			}
 			start_request(c);
@@ -787,8 +798,11 @@ void hx_cli_pump(struct hx_cli *c)
 				c->closing = true;
 				break;
 			}
-			if (c->rd_blocked || c->rq.len - c->rq.off >= HX_REPLAY_MAX)
+			if (c->rd_blocked || c->rq.len - c->rq.off >= HX_REPLAY_MAX) {
+				if (c->rd_blocked)
+					quickack(c->fd);	/* more body is due */
 				break;
+			}
 			continue;
 		}
 		break;

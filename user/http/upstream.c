@@ -628,6 +628,12 @@ static void up_readable(struct hx_up *u, bool hup)
 			return;
 		}
 		if (drained) {
+			/* more of this response is due: ACK now, so a backend
+			 * that wrote it in pieces is not held by Nagle against
+			 * our delayed ACK (40 ms per response) */
+			int one = 1;
+
+			setsockopt(u->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 			hx_cli_flush(c);
 			return;
 		}
