@@ -527,8 +527,10 @@ static void on_resp_complete(struct hx_up *u)
 {
 	struct hx_cli *c = u->cli;
 	const struct sl_conn_pool *cp = &hx_policy(c->snap->m, (size_t)c->svc, c->subset)->pool;
+	/* an HTTP/1.0 request went up as 1.0: the backend will close even if
+	 * its answer does not say so */
 	bool reuse = llhttp_should_keep_alive(&u->parser) && u->in.off == u->in.len &&
-		     c->body_done && c->rq.off == c->rq.len;
+		     c->body_done && c->rq.off == c->rq.len && !c->http10;
 
 	u->nreqs++;
 	if (cp->max_requests_per_conn && u->nreqs >= cp->max_requests_per_conn)
