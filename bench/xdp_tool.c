@@ -2,7 +2,7 @@
 /*
  * xdp_tool: drives the north-south data plane for the XDP end-to-end tests
  * and the benchmark without the daemon (not a test itself).
- *   xdp_tool attach BPFFS IFACES [auto|native|generic] [redirect=0|1]
+ *   xdp_tool attach BPFFS IFACES [auto|native|generic|tc] [redirect=0|1]
  *       load + attach XDP and TC egress (sl_xdp_open), links pinned; prints
  *       "IFACE MODE" per interface
  *   xdp_tool split BPFFS GEN VIP:PORT LB GROUP...
@@ -698,6 +698,8 @@ int main(int argc, char **argv)
 				o.mode = SL_XDP_MODE_NATIVE;
 			else if (!strcmp(argv[a], "generic"))
 				o.mode = SL_XDP_MODE_GENERIC;
+			else if (!strcmp(argv[a], "tc"))
+				o.mode = SL_XDP_MODE_TC;
 			else if (!strcmp(argv[a], "redirect=0"))
 				o.no_redirect = true;
 		}

@@ -6,6 +6,9 @@
  * Attached at egress of the --xdp interfaces (replies leave towards the
  * client there); the same program works at ingress of the backend-facing
  * interface. Anything without a REPLY conntrack entry passes untouched.
+ *
+ * Also the TC ingress fallback (sluice_tc_ingress) for interfaces where
+ * XDP cannot attach, or with mode=tc: the XDP program's DNAT done on skbs.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -21,8 +24,30 @@
 #include "lib/parse.h"
 #include "lib/nat.h"
 #include "lib/ct.h"
+#include "lib/nsflow.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Parse the IPv4/TCP headers of skb; when they are partly in page
+ * fragments (rare), make the ones we may rewrite linear and parse again.
+ * Returns the sl_parse outcome; *data is the linear start p points into. */
+static __always_inline enum sl_parse sl_tc_parse(struct __sk_buff *skb, struct sl_pkt *p,
+						 void **data)
+{
+	void *d = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	enum sl_parse r = sl_parse_tcp4(d, end, skb->len, p);
+	__u32 pull;
+
+	if (r == SL_PARSE_MALFORMED && skb->len > (__u32)(end - d)) {
+		pull = sizeof(struct ethhdr) + 60 + sizeof(struct tcphdr);
+		bpf_skb_pull_data(skb, skb->len < pull ? skb->len : pull);
+		d = (void *)(long)skb->data;
+		end = (void *)(long)skb->data_end;
+		r = sl_parse_tcp4(d, end, skb->len, p);
+	}
+	*data = d;
+	return r;
+}
 
 SEC("tc")
 int sluice_tc_revnat(struct __sk_buff *skb)
@@ -30,28 +55,15 @@ int sluice_tc_revnat(struct __sk_buff *skb)
 	struct sluice_ct4_key rk = { .proto = IPPROTO_TCP, .dir = SLUICE_CT_REPLY };
 	struct sluice_ct4_key fk;
 	struct sluice_ct4 *rct;
-	void *data, *data_end;
 	__be32 vip, baddr;
 	__be16 bport, vport;
 	struct sl_pkt p;
-	__u32 l3_off, l4_off, pull;
-	enum sl_parse r;
+	__u32 l3_off, l4_off;
+	void *data;
 	__u64 now;
 	int gone;
 
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	r = sl_parse_tcp4(data, data_end, skb->len, &p);
-	if (r == SL_PARSE_MALFORMED && skb->len > (__u32)(data_end - data)) {
-		/* Headers partly in fragments: make the ones we may rewrite
-		 * linear (rare; the payload may stay in fragments). */
-		pull = sizeof(struct ethhdr) + 60 + sizeof(struct tcphdr);
-		bpf_skb_pull_data(skb, skb->len < pull ? skb->len : pull);
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
-		r = sl_parse_tcp4(data, data_end, skb->len, &p);
-	}
-	if (r != SL_PARSE_TCP4)
+	if (sl_tc_parse(skb, &p, &data) != SL_PARSE_TCP4)
 		return TC_ACT_OK;
 
 	rk.saddr = p.ip4->saddr;
@@ -81,5 +93,71 @@ int sluice_tc_revnat(struct __sk_buff *skb)
 	if (sl_tc_nat4_snat(skb, l3_off, l4_off, baddr, bport, vip, vport))
 		return TC_ACT_SHOT;	/* half-rewritten: never send it on */
 	sluice_count(SLUICE_CNT_TC_REVNAT);
+	return TC_ACT_OK;
+}
+
+/* The TC ingress fallback for interfaces where XDP cannot attach: the same
+ * decision as bpf/xdp.bpf.c (lib/nsflow.h, the same counters), the DNAT by
+ * skb helpers, and the stack forwards the rewritten packet (no fib
+ * redirect here). Verdicts: TC_ACT_OK (rewritten or untouched), TC_ACT_SHOT
+ * for a SYN to a VIP without backend or a half-rewritten packet. */
+SEC("tc")
+int sluice_tc_ingress(struct __sk_buff *skb)
+{
+	struct sluice_ct4_key fk = { .proto = IPPROTO_TCP, .dir = SLUICE_CT_FWD };
+	struct sluice_ct4 fv = {};
+	struct sluice_ct4 *ct;
+	struct sl_pkt p;
+	__be32 vip, baddr;
+	__be16 vport, bport;
+	__u32 l3_off, l4_off;
+	void *data;
+	__u64 now;
+
+	switch (sl_tc_parse(skb, &p, &data)) {
+	case SL_PARSE_TCP4:
+		break;
+	case SL_PARSE_FRAG:
+		sluice_count(SLUICE_CNT_XDP_FRAGMENT);
+		return TC_ACT_OK;
+	case SL_PARSE_MALFORMED:
+		sluice_count(SLUICE_CNT_XDP_MALFORMED);
+		return TC_ACT_OK;
+	default:
+		sluice_count(SLUICE_CNT_XDP_PASS);
+		return TC_ACT_OK;
+	}
+	fk.saddr = p.ip4->saddr;
+	fk.daddr = vip = p.ip4->daddr;
+	fk.sport = p.tcp->source;
+	fk.dport = vport = p.tcp->dest;
+	now = bpf_ktime_get_coarse_ns();
+
+	ct = sl_ns_established(&fk, sl_tcp_flags(p.tcp), now);
+	if (ct) {
+		baddr = ct->addr;
+		bport = ct->port;
+	} else {
+		switch (sl_ns_new_flow(&fk, sl_tcp_flags(p.tcp), now, &fv)) {
+		case SL_NS_NAT:
+			break;
+		case SL_NS_DROP:
+			return TC_ACT_SHOT;
+		default:
+			return TC_ACT_OK;
+		}
+		if (sl_ct_create(&fk, &fv)) {
+			sluice_count(SLUICE_CNT_CT_INSERT_FAIL);
+			return TC_ACT_OK;	/* fail-open, as in XDP */
+		}
+		sluice_count(SLUICE_CNT_XDP_NEW_FLOW);
+		baddr = fv.addr;
+		bport = fv.port;
+	}
+	l3_off = (__u32)((void *)p.ip4 - data);
+	l4_off = (__u32)((void *)p.tcp - data);
+	if (sl_tc_nat4_dnat(skb, l3_off, l4_off, vip, vport, baddr, bport))
+		return TC_ACT_SHOT;	/* half-rewritten: never send it on */
+	sluice_count(SLUICE_CNT_XDP_TO_STACK);
 	return TC_ACT_OK;
 }

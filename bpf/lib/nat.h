@@ -2,7 +2,8 @@
 /*
  * IPv4/TCP address rewriting for the north-south path.
  * XDP side (sl_nat4_*): direct packet writes with the incremental checksums
- * of csum.h. TC side (sl_tc_nat4_*): bpf_l3/l4_csum_replace, which handle
+ * of csum.h. TC side (sl_tc_nat4_*: reverse NAT at egress, DNAT in the
+ * ingress fallback): bpf_l3/l4_csum_replace, which handle
  * skbs in CHECKSUM_PARTIAL state (veth, local senders) correctly; the caller
  * must re-parse after these, since the helpers invalidate packet pointers.
  */
@@ -49,13 +50,15 @@ static __always_inline void sl_ip4_dec_ttl(struct iphdr *ip)
 	sl_csum_replace2(&ip->check, old, *(__u16 *)&ip->ttl);
 }
 
-/* TC reverse NAT: source of the IPv4/TCP packet at l3_off/l4_off becomes
- * addr:port. Returns 0 or a negative helper error (packet left as is or
- * partly rewritten: the caller drops it then, never forwards a packet with
- * a broken checksum). */
-static __always_inline int sl_tc_nat4_snat(struct __sk_buff *skb, __u32 l3_off,
-					   __u32 l4_off, __be32 old_addr, __be16 old_port,
-					   __be32 addr, __be16 port)
+/* TC rewrite of one address:port pair of the IPv4/TCP packet at
+ * l3_off/l4_off: the fields at addr_off (in the IP header) and port_off (in
+ * the TCP header) change from old_addr:old_port to addr:port, checksums by
+ * bpf_l3/l4_csum_replace. Returns 0 or a negative helper error (packet left
+ * as is or partly rewritten: the caller drops it then, never forwards a
+ * packet with a broken checksum). */
+static __always_inline int sl_tc_nat4(struct __sk_buff *skb, __u32 l3_off, __u32 l4_off,
+				      __u32 addr_off, __u32 port_off, __be32 old_addr,
+				      __be16 old_port, __be32 addr, __be16 port)
 {
 	__u32 ip_csum = l3_off + offsetof(struct iphdr, check);
 	__u32 tcp_csum = l4_off + offsetof(struct tcphdr, check);
@@ -70,10 +73,28 @@ static __always_inline int sl_tc_nat4_snat(struct __sk_buff *skb, __u32 l3_off,
 	rc = bpf_l3_csum_replace(skb, ip_csum, old_addr, addr, 4);
 	if (rc)
 		return rc;
-	rc = bpf_skb_store_bytes(skb, l3_off + offsetof(struct iphdr, saddr), &addr, 4, 0);
+	rc = bpf_skb_store_bytes(skb, l3_off + addr_off, &addr, 4, 0);
 	if (rc)
 		return rc;
-	return bpf_skb_store_bytes(skb, l4_off + offsetof(struct tcphdr, source), &port, 2, 0);
+	return bpf_skb_store_bytes(skb, l4_off + port_off, &port, 2, 0);
+}
+
+/* TC reverse NAT: the source becomes addr:port (a reply leaves as the VIP). */
+static __always_inline int sl_tc_nat4_snat(struct __sk_buff *skb, __u32 l3_off,
+					   __u32 l4_off, __be32 old_addr, __be16 old_port,
+					   __be32 addr, __be16 port)
+{
+	return sl_tc_nat4(skb, l3_off, l4_off, offsetof(struct iphdr, saddr),
+			  offsetof(struct tcphdr, source), old_addr, old_port, addr, port);
+}
+
+/* TC DNAT (the ingress fallback): the destination becomes addr:port. */
+static __always_inline int sl_tc_nat4_dnat(struct __sk_buff *skb, __u32 l3_off,
+					   __u32 l4_off, __be32 old_addr, __be16 old_port,
+					   __be32 addr, __be16 port)
+{
+	return sl_tc_nat4(skb, l3_off, l4_off, offsetof(struct iphdr, daddr),
+			  offsetof(struct tcphdr, dest), old_addr, old_port, addr, port);
 }
 
 #endif /* SLUICE_BPF_NAT_H */

@@ -4,8 +4,9 @@
  *  - Maglev tables for consistentHash at L4 (user/lib/compile_maglev.c),
  *    pure functions unit-tested without root, plus the map writer;
  *  - loading, attaching and pinning the XDP and TC programs on interfaces
- *    (user/lib/dp_xdp.c): native XDP, else generic XDP, and the TC reverse
- *    NAT at egress of the same interface.
+ *    (user/lib/dp_xdp.c): native XDP, else generic XDP, else the same DNAT
+ *    as a TC ingress program; and the TC reverse NAT at egress of the same
+ *    interface.
  * All functions return 0 or -errno; operator messages go to err
  * (SL_DP_ERRLEN bytes) when non-NULL. See docs/xdp.md.
  */
@@ -58,9 +59,10 @@ int sl_maglev_delete_gen(int map_fd, uint32_t gen);
 /* ---- XDP/TC attach ---------------------------------------------------------- */
 
 enum sl_xdp_mode {
-	SL_XDP_MODE_AUTO = 0,	/* native, else generic */
+	SL_XDP_MODE_AUTO = 0,	/* native, else generic, else TC ingress */
 	SL_XDP_MODE_NATIVE,
 	SL_XDP_MODE_GENERIC,
+	SL_XDP_MODE_TC,		/* the TC ingress fallback only */
 };
 
 struct sl_xdp_opts {
@@ -78,8 +80,9 @@ struct sl_xdp_opts {
 struct sl_xdp_iface {
 	char name[32];
 	int ifindex;
-	char mode[16];			/* "native", "generic" or "none" */
+	char mode[16];			/* "native", "generic", "tc-ingress" or "none" */
 	bool tc_egress;			/* reverse NAT attached */
+	bool tc_ingress;		/* DNAT by the TC ingress fallback (no XDP) */
 	char why[128];			/* when something could not attach */
 };
 

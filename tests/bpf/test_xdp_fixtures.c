@@ -12,7 +12,7 @@
  */
 #include "xdp_fixture.h"
 
-enum { P_XDP = 1, P_TC = 2 };
+enum { P_XDP = 1, P_TC = 2, P_TCI = 3 };	/* TCI: the TC ingress fallback */
 enum { OUT_SAME = 0, OUT_EXPECT = 1, OUT_NONE = 2 };
 enum { ACT_NONE = 0, ACT_WEIGHTS_0_100 = 1 };
 
@@ -141,6 +141,32 @@ static const struct fixture fixtures[] = {
 	{ "xdp: SYN to a service without endpoints dropped, counted", 0, P_XDP,
 	  SYN_IN(CL, 40007, VIP_EMPTY, 9000), 0, NULL, XDP_DROP, OUT_NONE, {0},
 	  SLUICE_CNT_XDP_NO_BACKEND, -1 },
+	/* the TC ingress fallback: same decisions, skb rewrite (weights 0/100 now) */
+	{ "tc ingress: SYN to VIP -> DNAT to v2, valid checksums", 0, P_TCI,
+	  SYN_IN(CL, 41000, VIP, 9000), 0, NULL, TC_ACT_OK, OUT_EXPECT,
+	  SYN_IN(CL, 41000, BE2, 9000), SLUICE_CNT_XDP_NEW_FLOW, SLUICE_CT_SYN_SENT },
+	{ "tc: SYN-ACK of the fallback's flow reverse-NATed", 0, P_TC,
+	  { .src = BE2, .sport = 9000, .dst = CL, .dport = 41000, .flags = FX_SYN | FX_ACK },
+	  0, NULL, TC_ACT_OK, OUT_EXPECT,
+	  { .src = VIP, .sport = 9000, .dst = CL, .dport = 41000, .flags = FX_SYN | FX_ACK },
+	  SLUICE_CNT_TC_REVNAT, SLUICE_CT_ESTABLISHED },
+	{ "tc ingress: established flow (ACK + data) follows conntrack", 0, P_TCI,
+	  { .src = CL, .sport = 41000, .dst = VIP, .dport = 9000, .flags = FX_ACK, .payload = 100 },
+	  0, NULL, TC_ACT_OK, OUT_EXPECT,
+	  { .src = CL, .sport = 41000, .dst = BE2, .dport = 9000, .flags = FX_ACK, .payload = 100 },
+	  SLUICE_CNT_XDP_ESTABLISHED, SLUICE_CT_ESTABLISHED },
+	{ "tc ingress: non-VIP traffic untouched", 0, P_TCI,
+	  SYN_IN(CL, 41001, "10.9.9.9", 9000), 0, NULL, TC_ACT_OK, OUT_SAME, {0},
+	  SLUICE_CNT_XDP_PASS, -1 },
+	{ "tc ingress: non-SYN to VIP without conntrack passes untouched", 0, P_TCI,
+	  { .src = "10.0.0.3", .sport = 1234, .dst = VIP, .dport = 9000, .flags = FX_ACK },
+	  0, NULL, TC_ACT_OK, OUT_SAME, {0}, SLUICE_CNT_XDP_NO_CT, -1 },
+	{ "tc ingress: TCP header cut short -> malformed, untouched", 0, P_TCI,
+	  SYN_IN(CL, 1, VIP, 9000), 44, NULL, TC_ACT_OK, OUT_SAME, {0},
+	  SLUICE_CNT_XDP_MALFORMED, -1 },
+	{ "tc ingress: SYN to a service without endpoints dropped", 0, P_TCI,
+	  SYN_IN(CL, 41002, VIP_EMPTY, 9000), 0, NULL, TC_ACT_SHOT, OUT_NONE, {0},
+	  SLUICE_CNT_XDP_NO_BACKEND, -1 },
 };
 
 static int ct_state_of(struct fx_env *e, const struct fx_tcp *t)
@@ -180,7 +206,8 @@ static int run_fixture(struct fx_env *e, const struct fixture *f)
 	uint8_t in[FX_MAXPKT], want[FX_MAXPKT], out[FX_MAXPKT + 64];
 	size_t len = fx_build(in, &f->in), olen = sizeof(out), wlen = 0;
 	int prog = f->prog == P_XDP ? bpf_program__fd(e->xdp->progs.sluice_xdp)
-				    : bpf_program__fd(e->tc->progs.sluice_tc_revnat);
+		   : f->prog == P_TCI ? bpf_program__fd(e->tc->progs.sluice_tc_ingress)
+				      : bpf_program__fd(e->tc->progs.sluice_tc_revnat);
 	uint64_t before = f->counter >= 0 ? fx_counter(e, (uint32_t)f->counter) : 0;
 	int v;
 
@@ -217,7 +244,7 @@ static int run_fixture(struct fx_env *e, const struct fixture *f)
 	}
 	if (f->ct_state >= 0) {
 		/* the FWD key is the client -> VIP tuple */
-		const struct fx_tcp *c = f->prog == P_XDP ? &f->in : &f->expect;
+		const struct fx_tcp *c = f->prog != P_TC ? &f->in : &f->expect;
 		struct fx_tcp k = *c;
 
 		if (f->prog == P_TC) {

@@ -3,9 +3,10 @@
  * North-south attach (include/sluice/xdp.h): load the XDP and TC objects
  * against the data plane's pin root (they share the selection tables,
  * sluice_counters and sluice_ct4 with everything else by name), attach XDP
- * to each --xdp interface (native, else generic) and the TC reverse NAT at
- * its egress, both as bpf_links pinned under <bpffs>/links/ as
- * "xdp-IFNAME" and "tcx-egress-IFNAME". Pinned links survive the daemon and
+ * to each --xdp interface (native, else generic, else the TC ingress
+ * fallback) and the TC reverse NAT at its egress, all as bpf_links pinned
+ * under <bpffs>/links/ as "xdp-IFNAME" (or "tcx-ingress-IFNAME") and
+ * "tcx-egress-IFNAME". Pinned links survive the daemon and
  * are removed by sl_dp_reset (which unpins everything in <bpffs>/links) or sl_xdp_reset.
  * Re-open swaps the program inside an existing link (bpf_link_update): no
  * gap in forwarding across a daemon restart or upgrade.
@@ -28,8 +29,9 @@
 #include "xdp.skel.h"
 #include "tc.skel.h"
 
-#ifndef BPF_TCX_EGRESS
-#define BPF_TCX_EGRESS 47	/* uapi value since Linux 6.6; libbpf 1.1 predates it */
+#ifndef BPF_TCX_INGRESS
+#define BPF_TCX_INGRESS 46	/* uapi values since Linux 6.6; libbpf 1.1 predates them */
+#define BPF_TCX_EGRESS 47
 #endif
 
 #define SL_XDP_MAX_IFACES 8
@@ -39,7 +41,7 @@ struct sl_xdp {
 	struct sluice_xdp *xdp;
 	struct sluice_tc *tc;
 	struct sl_xdp_iface ifs[SL_XDP_MAX_IFACES];
-	int link_fds[SL_XDP_MAX_IFACES][2];
+	int link_fds[SL_XDP_MAX_IFACES][2];	/* XDP or TC ingress, TC egress */
 	size_t nifs;
 };
 
@@ -103,6 +105,9 @@ static const char *xdp_mode_name(int ifindex)
 	}
 }
 
+/* Attach the DNAT side on one interface: XDP native, else generic, else
+ * (mode auto or tc) the TC ingress fallback; then the TC egress reverse
+ * NAT. Links pinned as xdp-IFACE or tcx-ingress-IFACE, tcx-egress-IFACE. */
 static int attach_iface(struct sl_xdp *x, const struct sl_xdp_opts *o, const char *name,
 			char *err)
 {
@@ -110,8 +115,9 @@ static int attach_iface(struct sl_xdp *x, const struct sl_xdp_opts *o, const cha
 	int *fds = x->link_fds[x->nifs];
 	char path[PATH_MAX];
 	int xfd = bpf_program__fd(x->xdp->progs.sluice_xdp);
+	int ifd = bpf_program__fd(x->tc->progs.sluice_tc_ingress);
 	int tfd = bpf_program__fd(x->tc->progs.sluice_tc_revnat);
-	int fd = -EINVAL;
+	int fd = -EINVAL, gfd = -EINVAL;
 
 	if (strlen(name) >= sizeof(f->name) || !(f->ifindex = (int)if_nametoindex(name))) {
 		xerr(err, "--xdp %s: no such interface", name);
@@ -119,19 +125,40 @@ static int attach_iface(struct sl_xdp *x, const struct sl_xdp_opts *o, const cha
 	}
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	snprintf(path, sizeof(path), "%s/links/xdp-%s", x->bpffs, name);
-	if (o->mode != SL_XDP_MODE_GENERIC)
+	if (o->mode == SL_XDP_MODE_AUTO || o->mode == SL_XDP_MODE_NATIVE)
 		fd = link_at(path, xfd, f->ifindex, BPF_XDP, XDP_FLAGS_DRV_MODE);
-	if (fd < 0 && o->mode != SL_XDP_MODE_NATIVE) {
-		snprintf(f->why, sizeof(f->why), "native: %s", strerror(-fd));
-		fd = link_at(path, xfd, f->ifindex, BPF_XDP, XDP_FLAGS_SKB_MODE);
+	if (fd < 0 && (o->mode == SL_XDP_MODE_AUTO || o->mode == SL_XDP_MODE_GENERIC)) {
+		if (o->mode == SL_XDP_MODE_AUTO)
+			snprintf(f->why, sizeof(f->why), "native: %s", strerror(-fd));
+		fd = gfd = link_at(path, xfd, f->ifindex, BPF_XDP, XDP_FLAGS_SKB_MODE);
 	}
-	if (fd < 0) {
-		xerr(err, "--xdp %s: XDP cannot attach: %s (TC ingress fallback is not "
-		     "supported yet)", name, strerror(-fd));
+	if (fd >= 0) {
+		snprintf(f->mode, sizeof(f->mode), "%s", xdp_mode_name(f->ifindex));
+	} else if (o->mode == SL_XDP_MODE_AUTO || o->mode == SL_XDP_MODE_TC) {
+		if (o->mode == SL_XDP_MODE_AUTO)
+			snprintf(f->why, sizeof(f->why), "XDP: %s; TC ingress fallback",
+				 strerror(-gfd));
+		unlink(path);	/* no stale XDP link beside the TC one */
+		snprintf(path, sizeof(path), "%s/links/tcx-ingress-%s", x->bpffs, name);
+		fd = link_at(path, ifd, f->ifindex, BPF_TCX_INGRESS, 0);
+		if (fd < 0) {
+			xerr(err, "--xdp %s: neither XDP nor TC ingress can attach: %s", name,
+			     strerror(-fd));
+			return fd;
+		}
+		snprintf(f->mode, sizeof(f->mode), "tc-ingress");
+		f->tc_ingress = true;
+	} else {
+		xerr(err, "--xdp %s: XDP cannot attach in %s mode: %s", name,
+		     o->mode == SL_XDP_MODE_NATIVE ? "native" : "generic", strerror(-fd));
 		return fd;
 	}
+	if (!f->tc_ingress) {
+		/* a TC ingress link left from an earlier fallback run */
+		snprintf(path, sizeof(path), "%s/links/tcx-ingress-%s", x->bpffs, name);
+		unlink(path);
+	}
 	fds[0] = fd;
-	snprintf(f->mode, sizeof(f->mode), "%s", xdp_mode_name(f->ifindex));
 	snprintf(path, sizeof(path), "%s/links/tcx-egress-%s", x->bpffs, name);
 	fd = link_at(path, tfd, f->ifindex, BPF_TCX_EGRESS, 0);
 	if (fd < 0) {
@@ -196,8 +223,10 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 		bpf_map__set_max_entries(x->xdp->maps.sluice_ct4, o->ct_size);
 		bpf_map__set_max_entries(x->tc->maps.sluice_ct4, o->ct_size);
 	}
-	if (o->maglev_entries)
+	if (o->maglev_entries) {
 		bpf_map__set_max_entries(x->xdp->maps.sluice_maglev, o->maglev_entries);
+		bpf_map__set_max_entries(x->tc->maps.sluice_maglev, o->maglev_entries);
+	}
 	if ((rc = sluice_xdp__load(x->xdp)) || (rc = sluice_tc__load(x->tc))) {
 		xerr(err, "load the XDP/TC programs: %s (a pinned sluice_ct4 of another "
 		     "size needs `sluicectl reset` first)", strerror(-rc));
@@ -225,6 +254,8 @@ cleanup:
 		snprintf(p, sizeof(p), "%s/links/xdp-%s", x->bpffs, x->ifs[i].name);
 		unlink(p);
 		snprintf(p, sizeof(p), "%s/links/tcx-egress-%s", x->bpffs, x->ifs[i].name);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/links/tcx-ingress-%s", x->bpffs, x->ifs[i].name);
 		unlink(p);
 	}
 	sl_xdp_close(x);
@@ -286,6 +317,9 @@ int sl_xdp_reset(const char *bpffs, char *err)
 		if (unlink(path) && errno != ENOENT)
 			rc = -errno;
 		snprintf(path, sizeof(path), "%s/links/tcx-egress-%s", bpffs, i->if_name);
+		if (unlink(path) && errno != ENOENT)
+			rc = -errno;
+		snprintf(path, sizeof(path), "%s/links/tcx-ingress-%s", bpffs, i->if_name);
 		if (unlink(path) && errno != ENOENT)
 			rc = -errno;
 	}

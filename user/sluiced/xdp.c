@@ -7,7 +7,7 @@
  * Options (the XDP setup options; docs/xdp.md), either as ':'-separated
  * suffixes of the --xdp value or through sluiced_xdp_set_option() for
  * daemon flags of the same names:
- *   mode=auto|native|generic   ct-size=N   maglev-entries=N
+ *   mode=auto|native|generic|tc   ct-size=N   maglev-entries=N
  *   ct-syn-timeout=S  ct-est-timeout=S  ct-close-timeout=S  redirect=0|1
  * The handle stays open for the daemon's life (status, conntrack usage);
  * the links are pinned, so the programs keep running after SIGTERM.
@@ -51,6 +51,8 @@ int sluiced_xdp_set_option(const char *key, const char *val)
 			xo.mode = SL_XDP_MODE_NATIVE;
 		else if (!strcmp(val, "generic"))
 			xo.mode = SL_XDP_MODE_GENERIC;
+		else if (!strcmp(val, "tc"))
+			xo.mode = SL_XDP_MODE_TC;
 		else
 			return -EINVAL;
 		return 0;
