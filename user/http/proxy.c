@@ -314,7 +314,7 @@ static bool is_hop_by_hop(const char *n, uint32_t l)
 {
 	static const char *const hop[] = {
 		"connection", "keep-alive", "proxy-connection", "te", "upgrade",
-		"expect", "transfer-encoding-", NULL,
+		"expect", NULL,
 	};
 	int i;
 
@@ -339,8 +339,6 @@ static bool in_remove(const struct sl_header_ops *ops, const char *n, uint32_t l
 
 /* Copy header lines from a head into out, without hop-by-hop headers and
  * those the route removes or sets, then the route's set/add headers. */
-void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
-		     const struct sl_header_ops *ops, bool skip_host);
 void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
 		     const struct sl_header_ops *ops, bool skip_host)
 {
@@ -409,6 +407,9 @@ static int feed_body(struct hx_cli *c)
 	return 0;
 }
 
+/* The router's view of the request head in c->in: pointers into the
+ * buffer, valid until the body is fed (feed_body compacts it). *host is the
+ * Host value with its port stripped. */
 static void rv_build(struct hx_cli *c, struct hx_reqview *rv, struct hx_hv *hv,
 		     const char **host, size_t *hlen)
 {
@@ -449,6 +450,10 @@ static void rv_build(struct hx_cli *c, struct hx_reqview *rv, struct hx_hv *hv,
 		*hlen = (size_t)(colon - *host);
 }
 
+/* The upstream request head into c->rq: the request line with the route's
+ * rewrite, host first (the mirror relies on that), then the client's headers
+ * through hx_copy_headers. The client's HTTP version is kept (a 1.0 request
+ * goes up as 1.0 and its connection is not pooled). */
 static void build_upstream_head(struct hx_cli *c, const struct hx_reqview *rv,
 				const struct sl_match *hit)
 {
@@ -486,6 +491,8 @@ static void build_upstream_head(struct hx_cli *c, const struct hx_reqview *rv,
 	hx_buf_put(o, "\r\n", 2);
 }
 
+/* VirtualService redirect: answered here, Location built from the route's
+ * authority/uri or the request's own. */
 static void do_redirect(struct hx_cli *c, const struct hx_reqview *rv, const char *host,
 			size_t hlen)
 {

@@ -151,6 +151,8 @@ void hx_cli_local_reply(struct hx_cli *c, int code, const char *hname, const cha
 void hx_cli_request_done(struct hx_cli *c);
 void hx_cli_pump(struct hx_cli *c);
 const char *hx_reason(int code);
+void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
+		     const struct sl_header_ops *ops, bool skip_host);
 
 /* upstream.c */
 int hx_up_dispatch(struct hx_cli *c);	/* pick endpoint, connect, send */

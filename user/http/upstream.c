@@ -39,9 +39,6 @@
 
 enum fail_kind { FAIL_CONNECT, FAIL_RESET, FAIL_TIMEOUT };
 
-void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
-		     const struct sl_header_ops *ops, bool skip_host);
-
 static void finish(struct hx_cli *c)
 {
 	hx_cli_request_done(c);
