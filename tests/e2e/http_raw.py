@@ -6,6 +6,8 @@
                                            the status codes seen, space-separated
   http_raw.py slow ADDR PORT SECONDS       send half a head, then wait: print
                                            "closed <status> <ms>" or "open"
+  http_raw.py slowbody ADDR PORT SECONDS   send a head and 10 of 100 body bytes,
+                                           then wait: "closed <ms>" or "open"
   http_raw.py conns ADDR PORT N            open N idle connections, print how
                                            many the server closed at once
 """
@@ -50,6 +52,19 @@ def main():
             print("closed", (statuses(data) or ["none"])[0], int((time.time() - t0) * 1000))
         except socket.timeout:
             print("open")
+    elif cmd == "slowbody":
+        limit = float(sys.argv[4])
+        s = socket.create_connection((addr, port), timeout=limit)
+        t0 = time.time()
+        s.sendall(b"POST / HTTP/1.1\r\nHost: svc\r\nContent-Length: 100\r\n\r\n0123456789")
+        try:
+            while s.recv(65536):
+                pass
+            print("closed", int((time.time() - t0) * 1000))
+        except socket.timeout:
+            print("open")
+        except ConnectionResetError:
+            print("closed", int((time.time() - t0) * 1000))
     elif cmd == "conns":
         n = int(sys.argv[4])
         socks = [socket.create_connection((addr, port), timeout=5) for _ in range(n)]

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # sluice-http strictness: request smuggling shapes are refused with 400 and
 # the connection closed (nothing reaches the backend), 414/431 limits, the
-# slow-head time-out (slowloris), the connection limit; it survives all.
+# slow-head time-out (slowloris), the stalled-body idle time-out, the
+# connection limit; it survives all.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http_common.sh"
 sl_require_root
@@ -28,7 +29,7 @@ spec:
 YAML
 hx_subst "$P"
 hx_backend v1 9401
-hx_proxy "$P" 15001 --header-timeout-ms 1000 --max-conns 40
+hx_proxy "$P" 15001 --header-timeout-ms 1000 --idle-timeout-ms 2000 --max-conns 40
 
 raw() {	# raw NAME EXPECTED BYTES(printf format)
 	local name=$1 want=$2 hex got
@@ -75,6 +76,12 @@ r=$(python3 "$HX_PY/http_raw.py" slow "$HX_IP" 15001 5)
 case $r in
 closed\ 408\ *) ms=${r##* }; if [ "$ms" -lt 3000 ]; then sl_ok "slow head (slowloris): 408 and closed after ${ms} ms (limit 1000)"; else sl_fail "slow head closed late: $r"; fi ;;
 *) sl_fail "slow head (slowloris): 408 and closed (got: $r)" ;;
+esac
+
+r=$(python3 "$HX_PY/http_raw.py" slowbody "$HX_IP" 15001 8)
+case $r in
+closed\ *) ms=${r##* }; if [ "$ms" -ge 1900 ] && [ "$ms" -lt 5000 ]; then sl_ok "stalled request body: closed after ${ms} ms (idle limit 2000)"; else sl_fail "stalled body closed at $ms ms"; fi ;;
+*) sl_fail "stalled request body closed by the idle time-out (got: $r)" ;;
 esac
 
 n=$(python3 "$HX_PY/http_raw.py" conns "$HX_IP" 15001 50)

@@ -303,6 +303,12 @@ static void tick(struct hx_worker *w)
 			}
 			continue;
 		}
+		if (c->state == CS_BODY && w->now - c->last_active >= hx_cfg.idle_timeout_ms) {
+			/* a body trickling slower than the idle time-out */
+			c->closing = true;
+			hx_cli_close(c);
+			continue;
+		}
 		if (!c->deadline || w->now < c->deadline)
 			continue;
 		if (c->state == CS_DELAY) {
