@@ -20,9 +20,6 @@
  *       over distinct SYNs; key=value output
  *   xdp_tool attach-obj OBJ PROG IFACE   attach one XDP program (netlink,
  *       native else generic; goes away with the interface)
- *   xdp_tool flood IFACE SRCMAC DSTMAC SRC DST:PORT FLOWS SECONDS [syn]
- *       AF_PACKET flood of TCP ACK+data frames over FLOWS source ports
- *       (optionally one SYN per flow first); prints sent pps
  *   xdp_tool gen OBJ IFACE SRCMAC DSTMAC SRC DST:PORT FLOWS SECONDS MODE
  *       BPF_PROG_TEST_RUN live-frames generator (xdp_gen of
  *       bench/xdp_baseline.bpf.c, XDP_TX out of IFACE); MODE est|synest|new
@@ -39,7 +36,6 @@
 #include <time.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <netpacket/packet.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -498,81 +494,6 @@ static int cmd_attach_obj(const char *path, const char *prog, const char *ifname
 	return 0;
 }
 
-/* Flood FLOWS flows of ACK+64B frames for SECONDS through AF_PACKET,
- * batches of 64 with sendmmsg. */
-static int cmd_flood(char **a, int syn)
-{
-	int ifindex = (int)if_nametoindex(a[0]), flows = atoi(a[5]), fd, i, b;
-	double secs = atof(a[6]);
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_halen = 6 };
-	uint8_t smac[6], dmac[6], (*frames)[128];
-	size_t *lens;
-	uint32_t src, dst;
-	uint16_t dport;
-	uint64_t sent = 0, t0, end;
-	struct mmsghdr msg[64];
-	struct iovec iov[64];
-
-	if (!ifindex || parse_mac(a[1], smac) || parse_mac(a[2], dmac) || flows < 1 ||
-	    inet_pton(AF_INET, a[3], &src) != 1 || parse_addr(a[4], (uint8_t[16]){0}, &dport))
-		return 2;
-	{
-		char host[64], *c;
-
-		snprintf(host, sizeof(host), "%s", a[4]);
-		c = strrchr(host, ':');
-		*c = '\0';
-		if (inet_pton(AF_INET, host, &dst) != 1)
-			return 2;
-	}
-	fd = socket(AF_PACKET, SOCK_RAW, 0);
-	if (fd < 0)
-		return 1;
-	sll.sll_ifindex = ifindex;
-	memcpy(sll.sll_addr, dmac, 6);
-	frames = calloc((size_t)flows, sizeof(*frames));
-	lens = calloc((size_t)flows, sizeof(*lens));
-	if (!frames || !lens)
-		return 1;
-	if (syn) {
-		for (i = 0; i < flows; i++) {
-			lens[i] = build_tcp(frames[i], smac, dmac, src, dst, (uint16_t)(20000 + i),
-					    dport, 0x02, 0);
-			sendto(fd, frames[i], lens[i], 0, (struct sockaddr *)&sll, sizeof(sll));
-		}
-		usleep(100000);
-	}
-	for (i = 0; i < flows; i++)
-		lens[i] = build_tcp(frames[i], smac, dmac, src, dst, (uint16_t)(20000 + i), dport,
-				    0x18, 64);
-	memset(msg, 0, sizeof(msg));
-	t0 = now_ns();
-	end = t0 + (uint64_t)(secs * 1e9);
-	for (b = 0; now_ns() < end; b++) {
-		int k, r;
-
-		for (k = 0; k < 64; k++) {
-			int f = (b * 64 + k) % flows;
-
-			iov[k].iov_base = frames[f];
-			iov[k].iov_len = lens[f];
-			msg[k].msg_hdr.msg_iov = &iov[k];
-			msg[k].msg_hdr.msg_iovlen = 1;
-			msg[k].msg_hdr.msg_name = &sll;
-			msg[k].msg_hdr.msg_namelen = sizeof(sll);
-		}
-		r = sendmmsg(fd, msg, 64, 0);
-		if (r > 0)
-			sent += (uint64_t)r;
-	}
-	printf("sent_pps=%.0f\n", sent / ((now_ns() - t0) / 1e9));
-	close(fd);
-	free(frames);
-	free(lens);
-	return 0;
-}
-
-
 /* ---- live-frames generator ------------------------------------------------ */
 
 /* The .bss of bench/xdp_baseline.bpf.c (struct xdp_gen_state there). */
@@ -728,8 +649,6 @@ int main(int argc, char **argv)
 		return cmd_attach_obj(argv[2], argv[3], argv[4]);
 	if (argc == 11 && !strcmp(argv[1], "gen"))
 		return cmd_gen(argv + 2);
-	if ((argc == 9 || argc == 10) && !strcmp(argv[1], "flood"))
-		return cmd_flood(argv + 2, argc == 10 && !strcmp(argv[9], "syn"));
 	fprintf(stderr, "usage: xdp_tool attach|split|counters|ct|reset BPFFS ...\n");
 	return 2;
 }
