@@ -349,7 +349,9 @@ bool hx_hash_request(const struct sl_lb *lb, const struct hx_reqview *rv, uint64
 			v = query_find(rv, lb->hash_key, &vl);
 		break;
 	case SL_HASH_SOURCE_IP:
-		*out = hx_hash64(rv->src_ip, 16, 0);
+		/* on the mesh path every local client comes from the node's
+		 * address: its workload (when known) tells them apart */
+		*out = hx_hash64(rv->src_ip, 16, rv->workload >= 0 ? (uint64_t)rv->workload + 1 : 0);
 		return true;
 	default:
 		break;
