@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # sluice-http weights and hashing with real backends on a private loopback IP:
-# 90/10 over 10,000 requests within 1 point, fault abort 10% within 1 point,
+# 90/10 within 1 point, fault abort 10% within 1 point (each over 20,000
+# requests: the issue asks for >= 10,000),
 # consistentHash on a cookie choosing the subset too (one user stays on one
 # version across 1,000 requests while many users split 90/10), weight 0/100.
-# Tolerances: a fair 10% draw over 10,000 has sd 0.3 points, so 1 point is
-# > 3 sd; the hashed split is deterministic for fixed user names.
+# Tolerances: a fair 10% draw over 20,000 has sd 0.21 points, so 1 point is
+# 4.7 sd (a false alarm once in ~400,000 runs; over 10,000 it was 3.3 sd and
+# fired in CI once in a full-suite run); a real 1-point bias fails every time.
+# The hashed split is deterministic for fixed user names.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http_common.sh"
 sl_require_root
@@ -88,15 +91,15 @@ hx_backend_c v1 9101
 hx_backend_c v2 9102
 hx_proxy "$P" 15001
 
-j=$(hx_get --port 15001 --host split -n 10000)
+j=$(hx_get --port 15001 --host split -n 20000)
 sl_log "90/10: $j"
-hx_expect "90/10 over 10,000 requests: v2 share 10% +- 1 point" "$j" \
-	"j['status'] == {'200': 10000} and abs(j['backend'].get('v2', 0) / 100.0 - 10) <= 1"
+hx_expect "90/10 over 20,000 requests: v2 share 10% +- 1 point" "$j" \
+	"j['status'] == {'200': 20000} and abs(j['backend'].get('v2', 0) / 200.0 - 10) <= 1"
 
-j=$(hx_get --port 15001 --host abort -n 10000)
+j=$(hx_get --port 15001 --host abort -n 20000)
 sl_log "abort: $j"
-hx_expect "fault abort 10% over 10,000: 418 share 10% +- 1 point, rest 200" "$j" \
-	"abs(j['status'].get('418', 0) / 100.0 - 10) <= 1 and j['status'].get('418', 0) + j['status'].get('200', 0) == 10000"
+hx_expect "fault abort 10% over 20,000: 418 share 10% +- 1 point, rest 200" "$j" \
+	"abs(j['status'].get('418', 0) / 200.0 - 10) <= 1 and j['status'].get('418', 0) + j['status'].get('200', 0) == 20000"
 
 j=$(hx_get --port 15001 --host zero -n 500)
 hx_expect "weights 0/100: every request to v2" "$j" "j['backend'] == {'v2': 500}"
