@@ -8,7 +8,9 @@
 #   S4 complete: cookie user=tester -> frontend v2; a client in frontend-v2's
 #      cgroup -> forecast v2 (sourceLabels), in frontend-v1's -> v1
 #   S5 in the mesh: x-istio-cohort: internal -> catalog v2, else v1
-# plus: the Host header does not matter on this path (the VIP does).
+# plus: the Host header does not matter on this path (the VIP does), and a
+# client in another network namespace (a pod) reaches the helper through
+# sluiced --http-listen on a node address (no forwarding: a direct veth).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
@@ -117,17 +119,30 @@ spec: {address: 10.1.0.12, labels: {app: frontend, version: v2}}
 YAML
 } >"$DL_POL/mesh.yaml"
 
+# "pod" namespace -veth- node namespace; the helper listens on the node end.
+sl_netns pod >/dev/null || exit 1
+POD="sl${SL_ID}-pod"
+ip link add "slm${SL_ID}n" type veth peer name "slm${SL_ID}p"
+ip link set "slm${SL_ID}n" netns "$NS"
+ip link set "slm${SL_ID}p" netns "$POD"
+ip -n "$NS" addr add 10.200.0.1/24 dev "slm${SL_ID}n"
+ip -n "$POD" addr add 10.200.0.2/24 dev "slm${SL_ID}p"
+ip -n "$NS" link set "slm${SL_ID}n" up
+ip -n "$POD" link set "slm${SL_ID}p" up
+
 sl_bg sluicedm nsenter --net="/run/netns/$NS" "$SLUICED" --policy-dir "$DL_POL" \
-	--cgroup "$CG" --bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$DL_STATE" >/dev/null
+	--cgroup "$CG" --bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$DL_STATE" \
+	--http-listen 10.200.0.1:15001 >/dev/null
 sl_wait_for 10 ctl status || { echo "Bail out! sluiced did not start"; cat "$SL_TMP/sluicedm.log"; exit 1; }
 sl_defer "'$CTL' --socket '$SL_SOCK' reset"
 helper_running() { ctl status -o json | jq -e '.helper == "running"' >/dev/null; }
 sl_check "sluiced started sluice-http for the HTTP routes" sl_wait_for 15 helper_running
 
-# get CGROUP VIP [curl args]: one new connection from CGROUP; prints x-backend
+# get CGROUP VIP [curl args]: one new connection from CGROUP (in namespace
+# $GET_NS, default the node's); prints x-backend
 get() {
 	local cg=$1 vip=$2; shift 2
-	sl_in_cgroup_ns "$cg" "$NS" curl -s -m 5 -o /dev/null -D - "$@" "http://$vip/" |
+	sl_in_cgroup_ns "$cg" "${GET_NS:-$NS}" curl -s -m 5 -o /dev/null -D - "$@" "http://$vip/" |
 		tr -d '\r' | sed -n 's/^x-backend: //ip'
 }
 ready() { [ -n "$(get "$CG" 198.18.0.20)" ]; }
@@ -153,4 +168,11 @@ sl_check "S5 mesh: x-istio-cohort: internal -> catalog v2 (20)" \
 sl_check "S5 mesh: no header -> catalog v1 (20)" many "$CG" 198.18.0.22 cv1 20
 sl_check "mesh routing follows the VIP, not the Host header" \
 	many "$CG" 198.18.0.22 cv1 5 -H "Host: forecast"
+GET_NS=$POD
+sl_check "pod netns: S4 client in frontend-v2's cgroup -> forecast v2 (10)" \
+	many "$CG/fe-v2" 198.18.0.20 v2 10
+sl_check "pod netns: S5 x-istio-cohort: internal -> catalog v2 (10)" \
+	many "$CG" 198.18.0.22 cv2 10 -H "x-istio-cohort: internal"
+sl_check "pod netns: no header -> catalog v1 (10)" many "$CG" 198.18.0.22 cv1 10
+GET_NS=
 sl_done

@@ -58,11 +58,8 @@ int sluiced_dp_ensure(struct sluiced *d, char *err)
 	if (d->dp)
 		return 0;
 	if (hs != HELPER_DISABLED) {
-		o.helper_addr[10] = 0xff;
-		o.helper_addr[11] = 0xff;
-		o.helper_addr[12] = 127;
-		o.helper_addr[15] = 1;
-		o.helper_port = SLUICED_HELPER_PORT;
+		memcpy(o.helper_addr, d->o.helper_addr, sizeof(o.helper_addr));
+		o.helper_port = d->o.helper_port;
 	}
 	rc = sl_dp_open(&o, &d->dp, err);
 	if (rc) {

@@ -160,7 +160,7 @@ static void spawn(struct sluiced *d)
 
 	sluiced_snapshot_path(d, snap, sizeof(snap));
 	sluiced_helper_metrics_path(d, msock, sizeof(msock));
-	snprintf(listen, sizeof(listen), "%s:%d", SLUICED_HELPER_ADDR, SLUICED_HELPER_PORT);
+	snprintf(listen, sizeof(listen), "%s", d->o.http_listen);
 	pid = fork();
 	if (pid < 0) {
 		snprintf(h->why, sizeof(h->why), "fork: %s", strerror(errno));

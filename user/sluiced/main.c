@@ -7,6 +7,7 @@
  * SIGTERM/SIGINT end the process and leave the data plane running (pinned
  * links); `sluicectl reset` removes it. See docs/operations.md.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -17,6 +18,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
 
 #include "sluiced.h"
 
@@ -32,9 +34,39 @@ static void usage(FILE *f)
 		"  --metrics ADDR:PORT  Prometheus text endpoint (off by default)\n"
 		"  --xdp IFACE[,IFACE]  north-south XDP interfaces\n"
 		"  --no-http-helper     do not run sluice-http (policies with http routes are refused)\n"
+		"  --http-listen A:P    sluice-http mesh listener, where HTTP services are sent\n"
+		"                       (default %s; use a node address for clients in other netns)\n"
 		"  --version, --help\n",
 		SLUICED_DEFAULT_POLICY_DIR, SLUICE_PIN_ROOT, SL_CTL_DEFAULT_SOCKET,
-		SLUICED_DEFAULT_STATE_DIR);
+		SLUICED_DEFAULT_STATE_DIR, SLUICED_HELPER_LISTEN);
+}
+
+/* "A.B.C.D:PORT" -> v4-mapped address and host-order port. IPv4 only: the
+ * helper's listener address is what connect4/6 rewrite HTTP services to. */
+static int parse_listen(const char *s, uint8_t addr[16], uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	char host[INET_ADDRSTRLEN];
+	struct in_addr a4;
+	char *end;
+	unsigned long p;
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	if (inet_pton(AF_INET, host, &a4) != 1)
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || p == 0 || p > 65535)
+		return -EINVAL;
+	memset(addr, 0, 16);
+	addr[10] = 0xff;
+	addr[11] = 0xff;
+	memcpy(&addr[12], &a4, 4);
+	*port = (uint16_t)p;
+	return 0;
 }
 
 static int cgroup2_root(char *buf, size_t len)
@@ -59,7 +91,7 @@ static int cgroup2_root(char *buf, size_t len)
 static int parse_opts(struct sluiced *d, int argc, char **argv)
 {
 	enum { O_POLICY = 256, O_CGROUP, O_BPFFS, O_SOCKET, O_STATE, O_METRICS, O_XDP, O_NOHTTP,
-	       O_VERSION, O_HELP };
+	       O_HTTP_LISTEN, O_VERSION, O_HELP };
 	static const struct option lo[] = {
 		{ "policy-dir", required_argument, NULL, O_POLICY },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
@@ -69,6 +101,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "no-http-helper", no_argument, NULL, O_NOHTTP },
+		{ "http-listen", required_argument, NULL, O_HTTP_LISTEN },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -82,6 +115,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 	o->bpffs = SLUICE_PIN_ROOT;
 	o->socket = SL_CTL_DEFAULT_SOCKET;
 	o->state_dir = SLUICED_DEFAULT_STATE_DIR;
+	o->http_listen = SLUICED_HELPER_LISTEN;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case O_POLICY: o->policy_dir = optarg; break;
@@ -92,6 +126,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		case O_METRICS: o->metrics = optarg; break;
 		case O_XDP: o->xdp = optarg; break;
 		case O_NOHTTP: o->no_http_helper = true; break;
+		case O_HTTP_LISTEN: o->http_listen = optarg; break;
 		case O_VERSION:
 			printf("sluiced %s\n", SLUICE_VERSION);
 			exit(0);
@@ -103,6 +138,11 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 			usage(stderr);
 			return -EINVAL;
 		}
+	}
+	if (parse_listen(o->http_listen, o->helper_addr, &o->helper_port)) {
+		fprintf(stderr, "sluiced: --http-listen %s: expected IPv4 ADDR:PORT\n",
+			o->http_listen);
+		return -EINVAL;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "sluiced: unexpected argument \"%s\"\n", argv[optind]);

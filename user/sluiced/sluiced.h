@@ -28,8 +28,7 @@
 
 #define SLUICED_DEFAULT_POLICY_DIR	"/etc/sluice/policies"
 #define SLUICED_DEFAULT_STATE_DIR	"/run/sluice/state"
-#define SLUICED_HELPER_ADDR		"127.0.0.1"
-#define SLUICED_HELPER_PORT		15001
+#define SLUICED_HELPER_LISTEN		"127.0.0.1:15001"
 #define SLUICED_DEBOUNCE_MS		100
 
 struct sluiced_opts {
@@ -41,6 +40,11 @@ struct sluiced_opts {
 	const char *metrics;		/* ADDR:PORT or NULL */
 	const char *xdp;		/* IFACE[,IFACE] or NULL */
 	bool no_http_helper;
+	/* --http-listen: where sluice-http's mesh listener is and where the
+	 * connect hook sends HTTP services (IPv4, v4-mapped; port host order) */
+	const char *http_listen;
+	uint8_t helper_addr[16];
+	uint16_t helper_port;
 	char cgroup_buf[PATH_MAX];
 	char self_dir[PATH_MAX];	/* where sluiced's binary lives */
 };
