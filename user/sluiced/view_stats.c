@@ -69,7 +69,10 @@ void stat_names_get(const struct stat_names *sn, const struct sluice_stats_key *
 		e = bsearch(&key, sn->v, sn->n, sizeof(key), cmp_sid);
 	if (!e) {
 		snprintf(svc, svclen, "sid:%08x", k->svc_sid);
-		snprintf(sub, sublen, k->subset_sid ? "sid:%08x" : "", k->subset_sid);
+		if (k->subset_sid)
+			snprintf(sub, sublen, "sid:%08x", k->subset_sid);
+		else
+			sub[0] = '\0';
 		return;
 	}
 	snprintf(svc, svclen, "%s", sn->m->services[e->svc].host);
