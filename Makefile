@@ -149,7 +149,7 @@ $(B)/tests/bpf/%: tests/bpf/%.c $(B)/libsluice.a $(SKELS)
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LINK_SRCS) $(LLHTTP_SRCS)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< \
+	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $< \
 		$(FUZZ_LINK_SRCS) $(LLHTTP_SRCS) $(LDLIBS)
 
 tests-build: all $(UNIT_BINS) $(BPFT_BINS)
@@ -206,7 +206,7 @@ $(B)/http-backend: bench/http_backend.c $(LLHTTP_OBJS)
 $(B)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS)) $(LLHTTP_SRCS)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< \
+	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $< \
 		$(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS)) $(LLHTTP_SRCS) $(LDLIBS) -lm
 
 tests-build: $(B)/http-backend

@@ -89,10 +89,13 @@ bool hx_host_match(const char *pattern, const char *host, size_t hlen)
 
 static const char *query_find(const struct hx_reqview *rv, const char *name, size_t *vlen)
 {
-	const char *q = rv->query, *end = rv->query + rv->query_len;
+	const char *q = rv->query, *end;
 	size_t nl = strlen(name);
 
-	while (q && q < end) {
+	if (!q)
+		return NULL;	/* no query string (and NULL + 0 is undefined) */
+	end = q + rv->query_len;
+	while (q && q < end) {	/* q becomes NULL after the last pair */
 		const char *amp = memchr(q, '&', (size_t)(end - q));
 		const char *e = amp ? amp : end;
 		const char *eq = memchr(q, '=', (size_t)(e - q));
