@@ -169,7 +169,7 @@ const struct pl_field pl_fields[] = {
 	{ "Headers", "response", S, NULL },
 	{ "IstioEgressListener", "bind", U, NULL },
 	{ "IstioEgressListener", "captureMode", U, NULL },
-	{ "IstioEgressListener", "hosts", I, "per-workload egress scoping is not enforced; use outboundTrafficPolicy" },
+	{ "IstioEgressListener", "hosts", S, "only \"*/*\" (Istio's default scope); narrower scopes are rejected as not supported yet" },
 	{ "IstioEgressListener", "port", U, NULL },
 	{ "L4MatchAttributes", "destinationSubnets", U, NULL },
 	{ "L4MatchAttributes", "gateways", U, NULL },

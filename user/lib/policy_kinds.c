@@ -569,9 +569,17 @@ int pl_parse_sidecar(struct pl_ctx *c, yaml_node_t *spec, const char *name, cons
 					memcpy(v, s->egress_hosts, total * sizeof(*v));
 				memcpy(v + total, h, nh * sizeof(*v));
 				for (size_t j = 0; j < nh; j++) {
+					yaml_node_t *hn = pl_seq_at(c, pl_get(c, l, "hosts"), j);
 					if (!strchr(h[j], '/'))
-						pl_err(c, PL_E_VALUE, pl_seq_at(c, pl_get(c, l, "hosts"), j),
+						pl_err(c, PL_E_VALUE, hn,
 						       "egress host \"%s\" must be \"namespace/dnsName\"", h[j]);
+					else if (strcmp(h[j], "*/*") != 0)
+						/* Narrower scopes exempt services from routing, or
+						 * with REGISTRY_ONLY block them: not enforced. */
+						pl_err(c, PL_E_UNSUP, hn,
+						       "Sidecar egress host \"%s\": egress scoping is not supported yet "
+						       "(only \"*/*\", everything visible; use outboundTrafficPolicy)",
+						       h[j]);
 				}
 				s->egress_hosts = v;
 				total += nh;
