@@ -117,24 +117,39 @@ sluice_backend_at(__u32 gen, struct sluice_subset *sub, __u32 idx)
 	return bpf_map_lookup_elem(&sluice_backend, &bk);
 }
 
-/* Choose a backend of subset (gen, subset_id) by its load balancer.
+/* Index in r->dests of the weighted choice for rnd (same draw as
+ * sluice_pick_dest), or -1 when the route has no destination. For callers
+ * holding the destination subsets inline (SLUICE_SVC_SUBSET_INLINE). */
+static __always_inline int sluice_pick_dest_idx(const struct sluice_route *r, __u32 rnd)
+{
+	__u32 x, i;
+
+	if (!r->total || !r->ndests)
+		return -1;
+	x = sluice_scale(rnd, r->total);
+	for (i = 0; i < SLUICE_MAX_DESTS; i++) {
+		if (i >= r->ndests)
+			break;
+		if (x < r->dests[i].cum_weight)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Choose a backend of subset sub (generation gen) by its load balancer.
  * rnd1/rnd2 are independent uniform 32-bit inputs (RANDOM uses rnd1,
  * LEAST_REQUEST draws two candidates and keeps the one with fewer active
- * connections; MAGLEV scales rnd1, which a caller sets to its source hash). On success returns the backend and sets *subset_out. */
+ * connections; MAGLEV scales rnd1, which a caller sets to its source hash).
+ * sub may be a sluice_subset entry or a copy inside a sluice_svc entry;
+ * either is a map value, so the ROUND_ROBIN cursor can be advanced in it. */
 static __always_inline struct sluice_backend *
-sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
-		    struct sluice_subset **subset_out)
+sluice_pick_in_subset(__u32 gen, struct sluice_subset *sub, __u32 rnd1, __u32 rnd2)
 {
-	struct sluice_subset_key sk = { .gen = gen, .subset_id = subset_id };
 	struct sluice_backend *a, *b;
-	struct sluice_subset *sub;
 	__u32 n, idx;
 
-	sub = bpf_map_lookup_elem(&sluice_subset, &sk);
-	/* fail-open: caller passes the connection through untouched */
-	if (!sub || !sub->nbackends)
+	if (!sub->nbackends)
 		return NULL;
-	*subset_out = sub;
 	n = sub->nbackends;
 
 	/* the backend index is chosen first; small subsets carry their
@@ -164,6 +179,23 @@ sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
 		break;
 	}
 	return sluice_backend_at(gen, sub, idx);
+}
+
+/* Choose a backend of subset (gen, subset_id): sluice_pick_in_subset on the
+ * sluice_subset entry. On success returns the backend and sets *subset_out. */
+static __always_inline struct sluice_backend *
+sluice_pick_backend(__u32 gen, __u32 subset_id, __u32 rnd1, __u32 rnd2,
+		    struct sluice_subset **subset_out)
+{
+	struct sluice_subset_key sk = { .gen = gen, .subset_id = subset_id };
+	struct sluice_subset *sub;
+
+	sub = bpf_map_lookup_elem(&sluice_subset, &sk);
+	/* fail-open: caller passes the connection through untouched */
+	if (!sub || !sub->nbackends)
+		return NULL;
+	*subset_out = sub;
+	return sluice_pick_in_subset(gen, sub, rnd1, rnd2);
 }
 
 #endif /* SLUICE_BPF_SELECT_H */

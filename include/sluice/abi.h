@@ -25,6 +25,7 @@
 #define SLUICE_MAX_ROUTES	16	/* L4 routes per service, in order */
 #define SLUICE_MAX_BACKENDS	4096	/* per subset */
 #define SLUICE_SUBSET_INLINE	4	/* backends copied into the subset entry */
+#define SLUICE_SVC_INLINE_SUBSETS 2	/* subsets copied into a service entry */
 #define SLUICE_CGROUP_DEPTH	16	/* ancestor levels searched for a workload */
 #define SLUICE_NO_WORKLOAD	0xffffffffu
 
@@ -86,50 +87,6 @@ struct sluice_route {
 	struct sluice_dest dests[SLUICE_MAX_DESTS];
 };
 
-enum sluice_svc_flags {
-	SLUICE_SVC_HTTP = 1 << 0,	/* send to sluice-http (has http routes) */
-	SLUICE_SVC_PASSTHROUGH = 1 << 1,/* registered, not rewritten (REGISTRY_ONLY allow) */
-	SLUICE_SVC_NO_ENDPOINTS = 1 << 2,/* connect() fails with ECONNREFUSED */
-	SLUICE_SVC_ROUTE_INLINE = 1 << 3,/* the one route is `route` below:
-					  * no sluice_route lookup at connect */
-};
-
-/* sluice_svc: (gen, VIP, port, proto) -> service. */
-struct sluice_svc_key {
-	__u32 gen;
-	__be16 port;
-	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP */
-	__u8 pad;
-	__u8 addr[16];
-};
-
-struct sluice_svc {
-	__u32 svc_sid;		/* stable id (hash of the FQDN) for stats */
-	__u32 flags;		/* enum sluice_svc_flags */
-	__u32 route_first;	/* routes route_first .. route_first+nroutes-1 */
-	__u16 nroutes;
-	__u16 pad;
-	/* with SLUICE_SVC_ROUTE_INLINE (nroutes == 1): a copy of route
-	 * route_first, so the hook reads it from the entry it already holds
-	 * (one cold hash lookup less per connect with many services) */
-	struct sluice_route route;
-};
-
-/* sluice_route_src: present when workload may take the route. */
-struct sluice_route_src_key {
-	__u32 gen;
-	__u32 route_id;
-	__u32 workload_id;
-	__u32 pad;
-};
-
-/* sluice_cgroup: (gen, cgroup id) -> workload id of a local client. */
-struct sluice_cgroup_key {
-	__u32 gen;
-	__u32 pad;
-	__u64 cgroup_id;
-};
-
 /* sluice_backend: (gen, index) -> backend address. */
 struct sluice_backend_key {
 	__u32 gen;
@@ -166,6 +123,59 @@ struct sluice_subset {
 	 * sluice_backend: a subset this small is chosen from without a
 	 * sluice_backend lookup (sluice_backend stays the full list) */
 	struct sluice_backend inl[SLUICE_SUBSET_INLINE];
+};
+
+enum sluice_svc_flags {
+	SLUICE_SVC_HTTP = 1 << 0,	/* send to sluice-http (has http routes) */
+	SLUICE_SVC_PASSTHROUGH = 1 << 1,/* registered, not rewritten (REGISTRY_ONLY allow) */
+	SLUICE_SVC_NO_ENDPOINTS = 1 << 2,/* connect() fails with ECONNREFUSED */
+	SLUICE_SVC_ROUTE_INLINE = 1 << 3,/* the one route is `route` below:
+					  * no sluice_route lookup at connect */
+	SLUICE_SVC_SUBSET_INLINE = 1 << 4,/* with ROUTE_INLINE: sub[i] is a copy
+					  * of subset route.dests[i].subset_id
+					  * (ndests <= SLUICE_SVC_INLINE_SUBSETS):
+					  * no sluice_subset lookup at connect */
+};
+
+/* sluice_svc: (gen, VIP, port, proto) -> service. */
+struct sluice_svc_key {
+	__u32 gen;
+	__be16 port;
+	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;
+	__u8 addr[16];
+};
+
+struct sluice_svc {
+	__u32 svc_sid;		/* stable id (hash of the FQDN) for stats */
+	__u32 flags;		/* enum sluice_svc_flags */
+	__u32 route_first;	/* routes route_first .. route_first+nroutes-1 */
+	__u16 nroutes;
+	__u16 pad;
+	/* with SLUICE_SVC_ROUTE_INLINE (nroutes == 1): a copy of route
+	 * route_first, so the hook reads it from the entry it already holds
+	 * (one cold hash lookup less per connect with many services) */
+	struct sluice_route route;
+	/* with SLUICE_SVC_SUBSET_INLINE: copies of the route's destination
+	 * subsets, in dests[] order. The connect hooks pick from (and advance
+	 * the ROUND_ROBIN cursor of) these copies; XDP and tools keep using
+	 * sluice_subset. */
+	struct sluice_subset sub[SLUICE_SVC_INLINE_SUBSETS];
+};
+
+/* sluice_route_src: present when workload may take the route. */
+struct sluice_route_src_key {
+	__u32 gen;
+	__u32 route_id;
+	__u32 workload_id;
+	__u32 pad;
+};
+
+/* sluice_cgroup: (gen, cgroup id) -> workload id of a local client. */
+struct sluice_cgroup_key {
+	__u32 gen;
+	__u32 pad;
+	__u64 cgroup_id;
 };
 
 /* sluice_stats: per (service, subset, backend), across generations.
@@ -265,7 +275,8 @@ enum sluice_counter {
 SLUICE_ASSERT_SIZE(sluice_ctl, 8);
 SLUICE_ASSERT_SIZE(sluice_gencfg, 24);
 SLUICE_ASSERT_SIZE(sluice_svc_key, 24);
-SLUICE_ASSERT_SIZE(sluice_svc, 16 + 8 + 8 * SLUICE_MAX_DESTS);
+SLUICE_ASSERT_SIZE(sluice_svc, 16 + 8 + 8 * SLUICE_MAX_DESTS +
+		   (32 + 24 * SLUICE_SUBSET_INLINE) * SLUICE_SVC_INLINE_SUBSETS);
 SLUICE_ASSERT_SIZE(sluice_route_key, 8);
 SLUICE_ASSERT_SIZE(sluice_dest, 8);
 SLUICE_ASSERT_SIZE(sluice_route, 8 + 8 * SLUICE_MAX_DESTS);

@@ -93,8 +93,9 @@ static void test_s1_weights(void **state)
 	assert_int_equal(g.gen, 7);
 	s = sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP);
 	assert_non_null(s);
-	/* the only route is also copied into the entry (no route lookup) */
-	assert_int_equal(s->flags, SLUICE_SVC_ROUTE_INLINE);
+	/* the only route is also copied into the entry (no route lookup),
+	 * and with <= 2 destinations their subsets too (no subset lookup) */
+	assert_int_equal(s->flags, SLUICE_SVC_ROUTE_INLINE | SLUICE_SVC_SUBSET_INLINE);
 	assert_int_equal(s->nroutes, 1);
 	assert_int_equal(s->svc_sid, sl_dp_sid("tcp-echo.weather.svc.cluster.local"));
 	r = sl_l4_find_route(&g, s->route_first);
@@ -115,6 +116,10 @@ static void test_s1_weights(void **state)
 	assert_int_equal(ntohs(be->port), 9000);
 	/* a subset this small carries its backends inline */
 	assert_memory_equal(&sub->inl[0], be, sizeof(*be));
+	/* the service's copies are the subsets in dests[] order */
+	assert_memory_equal(&s->sub[1], sub, sizeof(*sub));
+	assert_memory_equal(&s->sub[0], sl_l4_find_subset(&g, r->dests[0].subset_id),
+			    sizeof(*sub));
 	for (size_t i = 0; i < g.nsvcs; i++)
 		assert_int_equal(g.svcs[i].k.gen, 7);
 	sl_l4_gen_free(&g);
@@ -212,6 +217,8 @@ static void test_source_labels(void **state)
 	assert_int_equal(g.cgroups[0].workload_id, 0);
 	s = sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP);
 	assert_int_equal(s->nroutes, 2);
+	/* two routes: neither the route nor its subsets are inline */
+	assert_false(s->flags & (SLUICE_SVC_ROUTE_INLINE | SLUICE_SVC_SUBSET_INLINE));
 	r0 = sl_l4_find_route(&g, s->route_first);
 	r1 = sl_l4_find_route(&g, s->route_first + 1);
 	assert_true(r0->flags & SLUICE_ROUTE_SOURCE);

@@ -548,8 +548,11 @@ static int compile_workloads(struct cctx *c)
 
 /* Copies that save the connect hook cold hash lookups (the cost that grows
  * with the number of services): a service's only route into its svc entry,
- * a small subset's backends into the subset entry. The tables keep the
- * originals (the XDP path and tools read them). */
+ * a small subset's backends into the subset entry, and then the (at most
+ * SLUICE_SVC_INLINE_SUBSETS) subsets of that route into the svc entry.
+ * The tables keep the originals (the XDP path and tools read them; the
+ * Maglev fields of the svc copies are not filled in later: the connect
+ * hooks never read them). */
 static void inline_copies(struct sl_l4_gen *g)
 {
 	size_t i, k;
@@ -569,6 +572,25 @@ static void inline_copies(struct sl_l4_gen *g)
 		for (k = 0; k < SLUICE_SUBSET_INLINE && k < sv->nbackends; k++)
 			if (sv->backend_first + k < g->nbackends)
 				sv->inl[k] = g->backends[sv->backend_first + k].v;
+	}
+	/* after the subsets got their inline backends: a service whose one
+	 * route has at most SLUICE_SVC_INLINE_SUBSETS destinations carries
+	 * them too, so a steered connect reads one cold entry, not two */
+	for (i = 0; i < g->nsvcs; i++) {
+		struct sluice_svc *v = &g->svcs[i].v;
+		const struct sluice_route *r = &v->route;
+
+		if (!(v->flags & SLUICE_SVC_ROUTE_INLINE) || !r->ndests ||
+		    r->ndests > SLUICE_SVC_INLINE_SUBSETS)
+			continue;
+		for (k = 0; k < r->ndests; k++)
+			if (r->dests[k].subset_id >= g->nsubsets)
+				break;
+		if (k < r->ndests)
+			continue;
+		for (k = 0; k < r->ndests; k++)
+			v->sub[k] = g->subsets[r->dests[k].subset_id].v;
+		v->flags |= SLUICE_SVC_SUBSET_INLINE;
 	}
 }
 
