@@ -164,12 +164,14 @@ unit:
 	$(Q)$(MAKE) --no-print-directory tests-build
 	$(Q)scripts/run-tests.sh unit
 
-# FUZZ_SECONDS per target (default 60); corpus under tests/fuzz/corpus/<target>/.
+# FUZZ_SECONDS per target (default 60); corpus under tests/fuzz/corpus/<target>/;
+# crash/leak inputs are written to build/fuzz/<target>-crash-*.
 FUZZ_SECONDS ?= 60
 fuzz: $(FUZZ_BINS)
 	$(Q)for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p $(B)/fuzz/corpus-$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(B)/fuzz/$$n- \
+			$(B)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
 
 demo:
 	$(Q)scripts/deps.sh
