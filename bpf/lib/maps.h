@@ -110,18 +110,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_backend SEC(".maps");
 
-/* sluice_rr: retired (the ROUND_ROBIN cursor now lives in sluice_subset's
- * rr_cursor: one hash lookup less per connect). Still declared so existing
- * pins and tools keep their layout; no program reads or writes it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SLUICE_MAX_SUBSET_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct sluice_subset_key);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sluice_rr SEC(".maps");
-
 /* sluice_stats: per (service, subset, backend) connection counters, across
  * generations. Writers: connect4/6 (opened), sockops (the rest), atomic
  * adds. Readers: LEAST_REQUEST (active), sluicectl stats. */

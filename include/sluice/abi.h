@@ -116,8 +116,8 @@ struct sluice_subset {
 	__u32 maglev_first;	/* XDP Maglev table, when lb == MAGLEV */
 	__u32 maglev_size;
 	/* ROUND_ROBIN cursor, advanced by the programs (atomic add); sluiced
-	 * writes 0. In the subset entry itself rather than a map of its own
-	 * (the retired sluice_rr): one cold hash lookup less per connect. */
+	 * writes 0. In the subset entry itself rather than a map of its own:
+	 * one cold hash lookup less per connect. */
 	__u64 rr_cursor;
 	/* backends 0..min(nbackends, SLUICE_SUBSET_INLINE)-1 copied from
 	 * sluice_backend: a subset this small is chosen from without a

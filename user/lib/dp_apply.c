@@ -33,7 +33,6 @@ static const struct {
 	{ DPM_CGROUP, sizeof(struct sluice_cgroup_key) },
 	{ DPM_SUBSET, sizeof(struct sluice_subset_key) },
 	{ DPM_BACKEND, sizeof(struct sluice_backend_key) },
-	{ DPM_RR, sizeof(struct sluice_subset_key) },
 };
 
 /* Collect then delete (deleting while walking restarts a hash walk). */

@@ -31,7 +31,7 @@ const char *const sl_dp_map_names[__DPM_MAX] = {
 	[DPM_SVC] = "sluice_svc",		[DPM_ROUTE] = "sluice_route",
 	[DPM_ROUTE_SRC] = "sluice_route_src",	[DPM_CGROUP] = "sluice_cgroup",
 	[DPM_SUBSET] = "sluice_subset",		[DPM_BACKEND] = "sluice_backend",
-	[DPM_RR] = "sluice_rr",			[DPM_STATS] = "sluice_stats",
+	[DPM_STATS] = "sluice_stats",
 	[DPM_SOCK] = "sluice_sock",		[DPM_ORIGDST] = "sluice_origdst",
 	[DPM_COUNTERS] = "sluice_counters",
 };
@@ -266,7 +266,6 @@ int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err)
 	dp->fds[DPM_CGROUP] = bpf_map__fd(dp->sock->maps.sluice_cgroup);
 	dp->fds[DPM_SUBSET] = bpf_map__fd(dp->sock->maps.sluice_subset);
 	dp->fds[DPM_BACKEND] = bpf_map__fd(dp->sock->maps.sluice_backend);
-	dp->fds[DPM_RR] = bpf_map__fd(dp->sock->maps.sluice_rr);
 	dp->fds[DPM_STATS] = bpf_map__fd(dp->sock->maps.sluice_stats);
 	dp->fds[DPM_SOCK] = bpf_map__fd(dp->sock->maps.sluice_sock);
 	dp->fds[DPM_ORIGDST] = bpf_map__fd(dp->sock->maps.sluice_origdst);
