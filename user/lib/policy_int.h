@@ -187,6 +187,10 @@ int pl_duration(struct pl_ctx *c, yaml_node_t *map, const char *key, uint32_t *m
 int pl_percent(struct pl_ctx *c, yaml_node_t *n, uint32_t *ppm);
 int pl_strlist(struct pl_ctx *c, yaml_node_t *map, const char *key, char ***out,
 	       struct sl_pos **pos, size_t *n);
+/* The mapping at map[key]: 0 when absent or null; 1 with *node and its pair
+ * count *npairs; -1 after reporting "KEY WHAT" (e.g. "must be a map of strings") (or the visit budget). */
+int pl_map_at(struct pl_ctx *c, yaml_node_t *map, const char *key, const char *what,
+	      yaml_node_t **node, size_t *npairs);
 int pl_labels(struct pl_ctx *c, yaml_node_t *map, const char *key, struct sl_labels *out);
 int pl_ip(struct pl_ctx *c, yaml_node_t *n, struct sl_ip *ip);
 int pl_named_ports(struct pl_ctx *c, yaml_node_t *map, const char *key,

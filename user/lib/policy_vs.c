@@ -83,14 +83,11 @@ int pl_parse_strmatch(struct pl_ctx *c, yaml_node_t *n, struct sl_strmatch *m, b
 static int parse_kv_matches(struct pl_ctx *c, yaml_node_t *map, const char *key,
 			    struct sl_kv_match **out, size_t *n, bool lower_names)
 {
-	yaml_node_t *l = pl_get(c, map, key);
-	if (!l || pl_is_null(l))
-		return 0;
-	if (l->type != YAML_MAPPING_NODE) {
-		pl_err(c, PL_E_TYPE, l, "%s must be a map of name to string match", key);
-		return -1;
-	}
-	size_t k = (size_t)(l->data.mapping.pairs.top - l->data.mapping.pairs.start);
+	yaml_node_t *l;
+	size_t k;
+	int found = pl_map_at(c, map, key, "must be a map of name to string match", &l, &k);
+	if (found <= 0)
+		return found;
 	struct sl_kv_match *v = sl_arena_calloc(c->a, k ? k : 1, sizeof(*v));
 	if (!v)
 		return -1;

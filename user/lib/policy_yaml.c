@@ -404,19 +404,31 @@ static int label_cmp(const void *a, const void *b)
 	return strcmp(((const struct sl_label *)a)->key, ((const struct sl_label *)b)->key);
 }
 
-int pl_labels(struct pl_ctx *c, yaml_node_t *map, const char *key, struct sl_labels *out)
+int pl_map_at(struct pl_ctx *c, yaml_node_t *map, const char *key, const char *what,
+	      yaml_node_t **node, size_t *npairs)
 {
 	yaml_node_t *l = pl_get(c, map, key);
-	memset(out, 0, sizeof(*out));
 	if (!l || pl_is_null(l))
 		return 0;
 	if (l->type != YAML_MAPPING_NODE) {
-		pl_err(c, PL_E_TYPE, l, "%s must be a map of strings", key);
+		pl_err(c, PL_E_TYPE, l, "%s %s", key, what);
 		return -1;
 	}
 	if (!pl_visit(c))
 		return -1;
-	size_t k = (size_t)(l->data.mapping.pairs.top - l->data.mapping.pairs.start);
+	*node = l;
+	*npairs = (size_t)(l->data.mapping.pairs.top - l->data.mapping.pairs.start);
+	return 1;
+}
+
+int pl_labels(struct pl_ctx *c, yaml_node_t *map, const char *key, struct sl_labels *out)
+{
+	yaml_node_t *l;
+	size_t k;
+	memset(out, 0, sizeof(*out));
+	int found = pl_map_at(c, map, key, "must be a map of strings", &l, &k);
+	if (found <= 0)
+		return found;
 	struct sl_label *v = sl_arena_calloc(c->a, k ? k : 1, sizeof(*v));
 	if (!v)
 		return -1;
@@ -480,16 +492,11 @@ int pl_ip(struct pl_ctx *c, yaml_node_t *n, struct sl_ip *ip)
 int pl_named_ports(struct pl_ctx *c, yaml_node_t *map, const char *key,
 		   struct sl_named_port **out, size_t *n)
 {
-	yaml_node_t *l = pl_get(c, map, key);
-	if (!l || pl_is_null(l))
-		return 0;
-	if (l->type != YAML_MAPPING_NODE) {
-		pl_err(c, PL_E_TYPE, l, "%s must map port names to numbers", key);
-		return -1;
-	}
-	if (!pl_visit(c))
-		return -1;
-	size_t k = (size_t)(l->data.mapping.pairs.top - l->data.mapping.pairs.start);
+	yaml_node_t *l;
+	size_t k;
+	int found = pl_map_at(c, map, key, "must map port names to numbers", &l, &k);
+	if (found <= 0)
+		return found;
 	struct sl_named_port *v = sl_arena_calloc(c->a, k ? k : 1, sizeof(*v));
 	if (!v)
 		return -1;
