@@ -64,6 +64,14 @@ struct sl_dp_stat {
 };
 int sl_dp_stats(struct sl_dp *dp, struct sl_dp_stat **out, size_t *n);
 
+/* Age out the stats of backends no longer in the live generation (removed
+ * by an apply), which would otherwise fill sluice_stats over many applies.
+ * An entry goes only when it has no active connection and its counters did
+ * not move between two calls: call it twice, some seconds apart. *deleted
+ * counts what went; *pending the stale entries still there (idle ones go
+ * at the next call if nothing moved; ones with open connections wait). */
+int sl_dp_stats_gc(struct sl_dp *dp, size_t *deleted, size_t *pending);
+
 /* Detach and unpin everything under opts->bpffs (sluicectl reset). Works
  * without sl_dp_open, from the pins alone. */
 int sl_dp_reset(const char *bpffs, char *err);

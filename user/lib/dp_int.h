@@ -23,6 +23,13 @@ extern const char *const sl_dp_map_names[__DPM_MAX];
 
 #define SL_DP_NHOOKS 7
 
+/* A sluice_stats entry seen stale by sl_dp_stats_gc, with the sum of its
+ * counters then (key first: the candidates are sorted by key). */
+struct sl_dp_stale {
+	struct sluice_stats_key key;
+	uint64_t motion;
+};
+
 struct sl_dp {
 	char bpffs[1024];		
 	char cgroup[PATH_MAX];
@@ -36,6 +43,8 @@ struct sl_dp {
 	int sync_fd, sync_inner_fd;	/* map-in-map used as an RCU barrier */
 	int sock_err, ops_err;		/* errno of a partial load, for hooks */
 	bool readonly;
+	struct sl_dp_stale *stale;	/* sl_dp_stats_gc candidates, sorted */
+	size_t nstale;
 };
 
 __attribute__((format(printf, 2, 3)))

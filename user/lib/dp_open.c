@@ -374,6 +374,7 @@ void sl_dp_close(struct sl_dp *dp)
 		close(dp->sync_inner_fd);
 	sluice_sock__destroy(dp->sock);
 	sluice_sockops__destroy(dp->ops);
+	free(dp->stale);
 	free(dp);
 }
 

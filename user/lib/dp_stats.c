@@ -71,3 +71,128 @@ cleanup:
 	free(v);
 	return rc;
 }
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct sluice_stats_key));
+}
+
+/* Append the stats key of every backend of every subset of the live
+ * generation, read back from the kernel maps (not from a model in memory:
+ * right after a restart that re-adopted the pins there is none). */
+static int live_keys(struct sl_dp *dp, uint32_t live, struct sluice_stats_key **out, size_t *n)
+{
+	struct sluice_subset_key sk, sprev;
+	struct sluice_subset sv;
+	struct sluice_stats_key *v = NULL, *p;
+	size_t cap = 0, cnt = 0;
+	bool first = true;
+	int rc = 0;
+
+	while (!bpf_map_get_next_key(dp->fds[DPM_SUBSET], first ? NULL : &sprev, &sk)) {
+		first = false;
+		sprev = sk;
+		if (sk.gen != live || bpf_map_lookup_elem(dp->fds[DPM_SUBSET], &sk, &sv))
+			continue;
+		for (__u32 i = 0; i < sv.nbackends; i++) {
+			struct sluice_backend_key bk = { .gen = live, .idx = sv.backend_first + i };
+			struct sluice_backend bv;
+
+			if (bpf_map_lookup_elem(dp->fds[DPM_BACKEND], &bk, &bv))
+				continue;
+			if (cnt == cap) {
+				p = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
+				if (!p) {
+					rc = -ENOMEM;
+					goto cleanup;
+				}
+				v = p;
+			}
+			memset(&v[cnt], 0, sizeof(v[cnt]));
+			v[cnt].svc_sid = sv.svc_sid;
+			v[cnt].subset_sid = sv.subset_sid;
+			memcpy(v[cnt].addr, bv.addr, 16);
+			v[cnt].port = bv.port;
+			cnt++;
+		}
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), key_cmp);
+	*out = v;
+	*n = cnt;
+	v = NULL;
+cleanup:
+	free(v);
+	return rc;
+}
+
+static uint64_t stats_motion(const struct sluice_stats *s)
+{
+	return s->opened + s->established + s->failed + s->closed + s->bytes_sent +
+	       s->bytes_received;
+}
+
+/* Two passes, so that nothing still moving is lost: an entry that is not
+ * live and has no active connection becomes a candidate, remembered with
+ * the sum of its counters; a candidate seen again unchanged is deleted. A
+ * connection that completes later simply recreates its entry (the programs
+ * create entries on first use). */
+int sl_dp_stats_gc(struct sl_dp *dp, size_t *deleted, size_t *pending)
+{
+	struct sluice_stats_key *live = NULL;
+	struct sl_dp_stale *next = NULL, *p;
+	size_t nlive = 0, nnext = 0, cap = 0, i;
+	struct sl_dp_stat *st = NULL;
+	size_t nst = 0;
+	int rc;
+
+	*deleted = 0;
+	*pending = 0;
+	if (!dp || dp->readonly)
+		return -EPERM;
+	if ((rc = live_keys(dp, sl_dp_generation(dp), &live, &nlive)))
+		goto cleanup;
+	if ((rc = sl_dp_stats(dp, &st, &nst)))
+		goto cleanup;
+	for (i = 0; i < nst; i++) {
+		const struct sl_dp_stale *was;
+		uint64_t motion = stats_motion(&st[i].val);
+
+		if (nlive && bsearch(&st[i].key, live, nlive, sizeof(*live), key_cmp))
+			continue;
+		if (st[i].val.active > 0) {
+			(*pending)++;	/* not yet: a connection is open */
+			continue;
+		}
+		/* the key leads struct sl_dp_stale: key_cmp compares both */
+		was = dp->nstale ? bsearch(&st[i].key, dp->stale, dp->nstale, sizeof(*dp->stale),
+					   key_cmp) : NULL;
+		if (was && was->motion == motion) {
+			if (!bpf_map_delete_elem(dp->fds[DPM_STATS], &st[i].key))
+				(*deleted)++;
+			continue;
+		}
+		if (nnext == cap) {
+			p = realloc(next, (cap = cap ? cap * 2 : 64) * sizeof(*next));
+			if (!p) {
+				rc = -ENOMEM;
+				goto cleanup;
+			}
+			next = p;
+		}
+		next[nnext].key = st[i].key;
+		next[nnext++].motion = motion;
+	}
+	if (nnext)
+		qsort(next, nnext, sizeof(*next), key_cmp);
+	free(dp->stale);
+	dp->stale = next;
+	dp->nstale = nnext;
+	next = NULL;
+	*pending += nnext;
+cleanup:
+	free(next);
+	free(st);
+	free(live);
+	return rc;
+}

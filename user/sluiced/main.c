@@ -38,9 +38,11 @@ static void usage(FILE *f)
 		"  --no-http-helper     do not run sluice-http (policies with http routes are refused)\n"
 		"  --http-listen A:P    sluice-http mesh listener, where HTTP services are sent\n"
 		"                       (default %s; use a node address for clients in other netns)\n"
+		"  --stats-gc-interval S  age out stats of removed backends after 2 idle passes\n"
+		"                       S seconds apart (default %d)\n"
 		"  --version, --help\n",
 		SLUICED_DEFAULT_POLICY_DIR, SLUICE_PIN_ROOT, SL_CTL_DEFAULT_SOCKET,
-		SLUICED_DEFAULT_STATE_DIR, SLUICED_HELPER_LISTEN);
+		SLUICED_DEFAULT_STATE_DIR, SLUICED_HELPER_LISTEN, SLUICED_STATS_GC_S);
 }
 
 /* "A.B.C.D:PORT" -> v4-mapped address and host-order port. IPv4 only: the
@@ -93,7 +95,7 @@ static int cgroup2_root(char *buf, size_t len)
 static int parse_opts(struct sluiced *d, int argc, char **argv)
 {
 	enum { O_POLICY = 256, O_CGROUP, O_BPFFS, O_SOCKET, O_STATE, O_METRICS, O_XDP, O_NOHTTP,
-	       O_HTTP_LISTEN, O_VERSION, O_HELP };
+	       O_HTTP_LISTEN, O_STATS_GC, O_VERSION, O_HELP };
 	static const struct option lo[] = {
 		{ "policy-dir", required_argument, NULL, O_POLICY },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
@@ -104,15 +106,19 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "no-http-helper", no_argument, NULL, O_NOHTTP },
 		{ "http-listen", required_argument, NULL, O_HTTP_LISTEN },
+		{ "stats-gc-interval", required_argument, NULL, O_STATS_GC },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
 	struct sluiced_opts *o = &d->o;
 	char self[PATH_MAX];
+	unsigned long secs;
+	char *end;
 	ssize_t n;
 	int c;
 
+	o->stats_gc_ms = SLUICED_STATS_GC_S * 1000ull;
 	o->policy_dir = SLUICED_DEFAULT_POLICY_DIR;
 	o->bpffs = SLUICE_PIN_ROOT;
 	o->socket = SL_CTL_DEFAULT_SOCKET;
@@ -129,6 +135,16 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		case O_XDP: o->xdp = optarg; break;
 		case O_NOHTTP: o->no_http_helper = true; break;
 		case O_HTTP_LISTEN: o->http_listen = optarg; break;
+		case O_STATS_GC:
+			errno = 0;
+			secs = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || secs == 0 || secs > 86400) {
+				fprintf(stderr, "sluiced: --stats-gc-interval %s: expected 1..86400 seconds\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->stats_gc_ms = secs * 1000ull;
+			break;
 		case O_VERSION:
 			printf("sluiced %s\n", SLUICE_VERSION);
 			exit(0);
@@ -205,7 +221,39 @@ static int next_timeout(struct sluiced *d)
 		t = d->reload_at_ms;
 	if (d->helper.state == HELPER_BACKOFF && d->helper.restart_at_ms < t)
 		t = d->helper.restart_at_ms;
+	if (d->stats_gc_at_ms && d->stats_gc_at_ms < t)
+		t = d->stats_gc_at_ms;
 	return t <= now ? 0 : (int)(t - now);
+}
+
+/* Stats of removed backends are aged out in passes that start after an
+ * apply (or a start-up) and stop once nothing is left to age: no periodic
+ * map walk while the policy stands still. */
+void sluiced_stats_gc_schedule(struct sluiced *d)
+{
+	d->stats_gc_at_ms = sluiced_now_ms() + d->o.stats_gc_ms;
+}
+
+static void stats_gc(struct sluiced *d)
+{
+	size_t deleted = 0, pending = 0;
+	int rc;
+
+	d->stats_gc_at_ms = 0;
+	if (!d->dp)
+		return;
+	rc = sl_dp_stats_gc(d->dp, &deleted, &pending);
+	if (rc) {
+		sluiced_log("stats: ageing failed: %s", strerror(-rc));
+		return;
+	}
+	d->stats_aged += deleted;
+	if (deleted)
+		sluiced_log("stats: aged out %zu entries of removed backends (%zu more idle, "
+			    "checked again in %llu s)", deleted, pending,
+			    (unsigned long long)(d->o.stats_gc_ms / 1000));
+	if (pending)
+		sluiced_stats_gc_schedule(d);
 }
 
 static void housekeeping(struct sluiced *d)
@@ -223,6 +271,8 @@ static void housekeeping(struct sluiced *d)
 		sluiced_load_policy_dir(d, false);
 	}
 	sluiced_helper_tick(d);
+	if (d->stats_gc_at_ms && now >= d->stats_gc_at_ms)
+		stats_gc(d);
 }
 
 static int run(struct sluiced *d)
@@ -294,6 +344,7 @@ static int setup(struct sluiced *d)
 		sluiced_log("data plane: %s (%s)", err, strerror(-rc));
 		return rc;
 	}
+	sluiced_stats_gc_schedule(d);	/* what a previous daemon left to age */
 	sluiced_log("data plane open: bpffs %s, cgroup %s, generation %u", d->o.bpffs,
 		    d->o.cgroup, sl_dp_generation(d->dp));
 	{

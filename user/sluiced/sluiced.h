@@ -30,6 +30,7 @@
 #define SLUICED_DEFAULT_STATE_DIR	"/run/sluice/state"
 #define SLUICED_HELPER_LISTEN		"127.0.0.1:15001"
 #define SLUICED_DEBOUNCE_MS		100
+#define SLUICED_STATS_GC_S		30	/* --stats-gc-interval default */
 
 struct sluiced_opts {
 	const char *policy_dir;
@@ -45,6 +46,7 @@ struct sluiced_opts {
 	const char *http_listen;
 	uint8_t helper_addr[16];
 	uint16_t helper_port;
+	uint64_t stats_gc_ms;		/* --stats-gc-interval */
 	char cgroup_buf[PATH_MAX];
 	char self_dir[PATH_MAX];	/* where sluiced's binary lives */
 };
@@ -87,6 +89,8 @@ struct sluiced {
 	int ctl_fd, ino_fd, sig_fd, metrics_fd, epfd;
 	int ino_wd;
 	uint64_t reload_at_ms;		/* policy-dir debounce deadline, 0 = none */
+	uint64_t stats_gc_at_ms;	/* next stats ageing pass, 0 = none due */
+	uint64_t stats_aged;		/* stats entries aged out since start */
 	struct sluiced_helper helper;
 	bool stop;
 };
@@ -97,6 +101,7 @@ __attribute__((format(printf, 1, 2))) void sluiced_log(const char *fmt, ...);
 int sluiced_dp_ensure(struct sluiced *d, char *err);
 void sluiced_dp_close(struct sluiced *d);	/* pins stay; fds released */
 int sluiced_mkdir_p(const char *path, mode_t mode);
+void sluiced_stats_gc_schedule(struct sluiced *d);	/* after an apply */
 
 /* state.c — apply returns an enum sl_ctl_status; the report (what changed,
  * or the diagnostics of a refusal) is written to `out`. Takes ownership of

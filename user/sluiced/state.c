@@ -325,6 +325,7 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		goto cleanup;
 	}
 	d->last_apply_us = now_us() - t0;
+	sluiced_stats_gc_schedule(d);	/* backends may have gone */
 	/* The new generation is live from here on: whatever fails below, the
 	 * daemon's state must follow it. */
 	memset(&c, 0, sizeof(c));

@@ -329,6 +329,7 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out)
 	vf_num(r, "refused", d->refused);
 	vf_str(r, "last_apply_ms", "%.2f", (double)d->last_apply_us / 1000.0);
 	vf_num(r, "uptime_s", (sluiced_now_ms() - d->started_ms) / 1000);
+	vf_num(r, "stats_aged", d->stats_aged);
 	hf = vf_list(r, "hooks");
 	if (d->dp)
 		nh = sl_dp_hooks(d->dp, &hooks);
