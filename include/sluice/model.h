@@ -302,6 +302,17 @@ struct sl_gateway_server {
 	char **hosts;			/* "ns/host" prefixes stripped; "*" allowed */
 	size_t nhosts;
 	struct sl_pos pos;
+	/* TCP servers only (proto SL_PROTO_TCP), an L4 service at (bind, port):
+	 * bind is Istio's Server.bind, the VIP the listener binds to (e.g. the
+	 * load balancer IP the node receives); family 0 = no bind. tcp_vhost is
+	 * the bound VirtualService whose tcp routes serve this server's port
+	 * (index into model->vhosts), -1 = none (the server is not programmed);
+	 * its routes are compiled by the rules of a mesh service's tcp routes,
+	 * taking those whose match port is absent or this port. */
+	struct sl_ip bind;
+	char *bind_address;		/* as written, NULL = none */
+	struct sl_pos bind_pos;
+	int tcp_vhost;
 };
 
 struct sl_gateway {

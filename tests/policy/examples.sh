@@ -62,6 +62,13 @@ check "S5 mesh VS owns the catalog service" \
 check "S6 outbound REGISTRY_ONLY" test "$(j '.outboundTrafficPolicy')" = "REGISTRY_ONLY"
 check "S6 api.example.com is MESH_EXTERNAL" \
 	test "$(j '.services[] | select(.host=="api.example.com") | .location')" = "MESH_EXTERNAL"
+# S7: the gateway TCP server at its bind VIP, served by the 80/20 tcp route
+check "S7 gateway TCP server bind 198.18.7.10:9000 -> edge/tcp-echo-from-edge" \
+	test "$(j '.gateways[] | select(.name=="edge-gateway") | .servers[0] | "\(.protocol) \(.bind) \(.port) \(.tcpVirtualService)"')" = "TCP 198.18.7.10 9000 edge/tcp-echo-from-edge"
+check "S7 weights 800000/200000" \
+	test "$(j '.virtualServices[] | select(.name=="tcp-echo-from-edge") | .tcp[0].route | map(.weight) | join(",")')" = "800000,200000"
+check "S5 HTTP gateway server has no bind" \
+	test "$(j '.gateways[] | select(.name=="catalog-gateway") | .servers[0] | "\(.bind) \(.tcpVirtualService)"')" = "null null"
 
 # diff between S2 steps: one VirtualService route changed
 d=$("$CTL" diff -f "$EX/s2-forecast-progressive/base.yaml" -f "$EX/s2-forecast-progressive/.steps/step2-50-50.yaml" \

@@ -11,6 +11,10 @@
  * weight 0 or with no endpoints are left out and the others renormalised;
  * a route left with nothing refuses (ECONNREFUSED), never a black hole.
  * Anything the socket data plane cannot enforce is refused with -ENOTSUP.
+ * A Gateway TCP server with bind becomes one more sluice_svc entry at
+ * (bind, port), its routes compiled by the same code from the tcp routes of
+ * the VirtualService bound to it, so the connect hooks (local clients) and
+ * XDP/TC (off-node clients) steer it alike.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -41,6 +45,19 @@ struct cctx {
 	char *err;
 	struct subset_memo *memo;
 	size_t nmemo, capmemo;
+	bool gw_ports;		/* compiling a gateway server: Istio's port rule */
+};
+
+/* One L4 listener: a service port, routed by the service's mesh
+ * VirtualService, or a gateway TCP server at its bind address, routed by
+ * the bound VirtualService the policy front-end picked for it. */
+struct listener {
+	const char *name;	/* for messages: the host, or "gateway ns/name" */
+	const char *ctx;	/* "mesh" or the gateway's "ns/name" */
+	const struct sl_vhost *vh;	/* NULL: no VirtualService */
+	bool is_http;		/* http routes steered per connection */
+	uint16_t port;
+	long fallback;		/* service balancing what no route takes, -1 none */
 };
 
 static int fail(struct cctx *c, int rc, const char *fmt, ...)
@@ -251,6 +268,21 @@ static int64_t subset_for(struct cctx *c, size_t ds, int k, uint16_t port)
 	return c->memo[c->nmemo++].id;
 }
 
+/* The backend port of destination d for a connection to port: the
+ * destination's port; without one, the client's port — at a gateway the
+ * service's only port first (Istio's rule there; the front-end checked that
+ * one of them is a port of the service). */
+static uint16_t dest_port(const struct cctx *c, const struct sl_dest *d, uint16_t port)
+{
+	const struct sl_service *s = &c->m->services[d->service];
+
+	if (d->port)
+		return d->port;
+	if (c->gw_ports && s->nports == 1)
+		return s->ports[0].number;
+	return port;
+}
+
 /* Weighted destinations of route r for client port `port` into out. */
 static int compile_dests(struct cctx *c, const struct sl_route *r, uint16_t port,
 			 struct sluice_route *out)
@@ -266,7 +298,7 @@ static int compile_dests(struct cctx *c, const struct sl_route *r, uint16_t port
 
 		if (!w)
 			continue;
-		id = subset_for(c, d->service, d->subset, d->port ? d->port : port);
+		id = subset_for(c, d->service, d->subset, dest_port(c, d, port));
 		if (id < -1)
 			return (int)id;
 		if (id == -1)
@@ -303,14 +335,15 @@ static int push_route(struct cctx *c, const struct sluice_route *v, uint32_t *id
 	return 0;
 }
 
-static bool match_in_mesh(const struct sl_match *mt)
+/* Does match mt apply where the listener is ("mesh" or "ns/name")? */
+static bool match_in(const struct sl_match *mt, const char *ctx)
 {
 	size_t i;
 
 	if (!mt || !mt->ngateways)
 		return true;
 	for (i = 0; i < mt->ngateways; i++)
-		if (!strcmp(mt->gateways[i], "mesh"))
+		if (!strcmp(mt->gateways[i], ctx))
 			return true;
 	return false;
 }
@@ -338,51 +371,40 @@ static int check_http_l4(struct cctx *c, const struct sl_vhost *vh, const struct
 	return 0;
 }
 
-/* Routes of service si for client port p: sets route_first/nroutes/flags. */
-static int compile_port(struct cctx *c, size_t si, const struct sl_port *p, struct sluice_svc *v)
+/* Routes of listener l: sets route_first/nroutes/flags of v. Per route and
+ * match (in order) one BPF route, skipping matches for another port or
+ * place, until an unconditional one; then, when none was and the listener
+ * has a fallback service, that service by its own load balancer. */
+static int compile_routes(struct cctx *c, const struct listener *l, struct sluice_svc *v)
 {
-	const struct sl_service *s = &c->m->services[si];
-	const struct sl_vhost *vh = NULL;
+	const struct sl_vhost *vh = l->vh;
 	const struct sl_route *routes = NULL;
 	size_t nr = 0, i, j, mi;
-	bool is_http, catch_all = false, all_empty = true;
+	bool catch_all = false, all_empty = true;
 	uint32_t id, first = (uint32_t)c->g->nroutes;
 	int rc;
 
-	memset(v, 0, sizeof(*v));
-	v->svc_sid = sl_dp_sid(s->host);
-	if (s->vhost >= 0 && (size_t)s->vhost < c->m->nvhosts && c->m->vhosts[s->vhost].mesh)
-		vh = &c->m->vhosts[s->vhost];
-	is_http = sl_proto_is_http(p->proto) && vh && vh->nhttp > 0;
-	if (is_http && c->o->helper_port) {
-		v->flags = SLUICE_SVC_HTTP;
-		return 0;
-	}
-	if (s->nendpoints == 0 && s->resolution == SL_RES_NONE) {
-		v->flags = SLUICE_SVC_PASSTHROUGH;	/* registered, not steered */
-		return 0;
-	}
 	if (vh) {
-		routes = is_http ? vh->http : vh->tcp;
-		nr = is_http ? vh->nhttp : vh->ntcp;
+		routes = l->is_http ? vh->http : vh->tcp;
+		nr = l->is_http ? vh->nhttp : vh->ntcp;
 	}
 	for (i = 0; i < nr && !catch_all; i++) {
 		const struct sl_route *r = &routes[i];
 
-		if (is_http && (rc = check_http_l4(c, vh, r)))
+		if (l->is_http && (rc = check_http_l4(c, vh, r)))
 			return rc;
 		for (mi = 0; mi < (r->nmatches ? r->nmatches : 1) && !catch_all; mi++) {
 			const struct sl_match *mt = r->nmatches ? &r->matches[mi] : NULL;
 			struct sluice_route br = { 0 };
 
-			if (mt && mt->port && mt->port != p->number)
+			if (mt && mt->port && mt->port != l->port)
 				continue;
-			if (!match_in_mesh(mt))
+			if (!match_in(mt, l->ctx))
 				continue;
 			if (mt && mt->has_source_labels && !mt->nsource_workloads)
 				continue;	/* no client can ever match */
-			br.port = p->number;
-			if ((rc = compile_dests(c, r, p->number, &br)))
+			br.port = l->port;
+			if ((rc = compile_dests(c, r, l->port, &br)))
 				return rc;
 			if (mt && mt->has_source_labels) {
 				br.flags |= SLUICE_ROUTE_SOURCE;
@@ -392,7 +414,7 @@ static int compile_port(struct cctx *c, size_t si, const struct sl_port *p, stru
 			}
 			if (c->g->nroutes - first >= SLUICE_MAX_ROUTES)
 				return fail(c, -E2BIG, "%s: more than %d L4 routes on port %u",
-					    s->host, SLUICE_MAX_ROUTES, p->number);
+					    l->name, SLUICE_MAX_ROUTES, l->port);
 			if ((rc = push_route(c, &br, &id)))
 				return rc;
 			if (!(br.flags & SLUICE_ROUTE_NO_ENDPOINTS))
@@ -411,18 +433,20 @@ static int compile_port(struct cctx *c, size_t si, const struct sl_port *p, stru
 			}
 		}
 	}
-	if (!catch_all) {
+	if (!catch_all && l->fallback >= 0) {
 		/* no VirtualService, or none of its routes is unconditional:
 		 * the whole service by its own load balancer */
-		struct sl_dest d = { .service = si, .subset = -1, .weight_raw = 1, .weight = 1 };
+		const struct sl_service *s = &c->m->services[l->fallback];
+		struct sl_dest d = { .service = (size_t)l->fallback, .subset = -1, .weight_raw = 1,
+				     .weight = 1 };
 		struct sl_route r = { .dests = &d, .ndests = 1, .weight_raw_total = 1, .pos = s->pos };
-		struct sluice_route br = { .port = p->number };
+		struct sluice_route br = { .port = l->port };
 
-		if ((rc = compile_dests(c, &r, p->number, &br)))
+		if ((rc = compile_dests(c, &r, l->port, &br)))
 			return rc;
 		if (c->g->nroutes - first >= SLUICE_MAX_ROUTES)
-			return fail(c, -E2BIG, "%s: more than %d L4 routes on port %u", s->host,
-				    SLUICE_MAX_ROUTES, p->number);
+			return fail(c, -E2BIG, "%s: more than %d L4 routes on port %u", l->name,
+				    SLUICE_MAX_ROUTES, l->port);
 		if ((rc = push_route(c, &br, &id)))
 			return rc;
 		if (!(br.flags & SLUICE_ROUTE_NO_ENDPOINTS))
@@ -433,6 +457,29 @@ static int compile_port(struct cctx *c, size_t si, const struct sl_port *p, stru
 	if (all_empty)
 		v->flags |= SLUICE_SVC_NO_ENDPOINTS;
 	return 0;
+}
+
+/* Routes of service si for client port p: sets route_first/nroutes/flags. */
+static int compile_port(struct cctx *c, size_t si, const struct sl_port *p, struct sluice_svc *v)
+{
+	const struct sl_service *s = &c->m->services[si];
+	struct listener l = { .name = s->host, .ctx = "mesh", .port = p->number,
+			      .fallback = (long)si };
+
+	memset(v, 0, sizeof(*v));
+	v->svc_sid = sl_dp_sid(s->host);
+	if (s->vhost >= 0 && (size_t)s->vhost < c->m->nvhosts && c->m->vhosts[s->vhost].mesh)
+		l.vh = &c->m->vhosts[s->vhost];
+	l.is_http = sl_proto_is_http(p->proto) && l.vh && l.vh->nhttp > 0;
+	if (l.is_http && c->o->helper_port) {
+		v->flags = SLUICE_SVC_HTTP;
+		return 0;
+	}
+	if (s->nendpoints == 0 && s->resolution == SL_RES_NONE) {
+		v->flags = SLUICE_SVC_PASSTHROUGH;	/* registered, not steered */
+		return 0;
+	}
+	return compile_routes(c, &l, v);
 }
 
 static int push_svc(struct cctx *c, const uint8_t addr[16], uint16_t port, uint8_t proto,
@@ -485,6 +532,45 @@ static int dedupe_svcs(struct cctx *c)
 		g->svcs[o++].v.pad = 0;
 	}
 	g->nsvcs = o;
+	return 0;
+}
+
+/* Gateway TCP servers: an L4 service at (bind, port) with the tcp routes
+ * of the VirtualService the front-end picked (tcp_vhost), compiled like a
+ * mesh service's. No fallback: a server without routes is not programmed
+ * (the front-end warned). */
+static int compile_gateways(struct cctx *c)
+{
+	const struct sl_model *m = c->m;
+	size_t g, s;
+	int rc = 0;
+
+	for (g = 0; g < m->ngateways; g++) {
+		const struct sl_gateway *gw = &m->gateways[g];
+		char ctx[512], name[600];
+
+		snprintf(ctx, sizeof(ctx), "%s/%s", gw->ns ? gw->ns : "", gw->name ? gw->name : "");
+		snprintf(name, sizeof(name), "gateway %s", ctx);
+		for (s = 0; s < gw->nservers; s++) {
+			const struct sl_gateway_server *sv = &gw->servers[s];
+			struct listener l = { .name = name, .ctx = ctx, .port = sv->port,
+					      .fallback = -1 };
+			struct sluice_svc v = { .svc_sid = sl_dp_sid(ctx) };
+
+			if (sv->proto != SL_PROTO_TCP || !sv->bind.family || sv->tcp_vhost < 0 ||
+			    (size_t)sv->tcp_vhost >= m->nvhosts)
+				continue;
+			l.vh = &m->vhosts[sv->tcp_vhost];
+			c->nmemo = 0;
+			c->gw_ports = true;
+			rc = compile_routes(c, &l, &v);
+			c->gw_ports = false;
+			if (rc)
+				return rc;
+			if ((rc = push_svc(c, sv->bind.addr, sv->port, IPPROTO_TCP, &v, 0)))
+				return rc;
+		}
+	}
 	return 0;
 }
 
@@ -636,6 +722,8 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 					goto cleanup;
 		}
 	}
+	if ((rc = compile_gateways(&c)))
+		goto cleanup;
 	if (out->cfg.flags & SLUICE_CFG_REGISTRY_ONLY && (rc = compile_registry(&c)))
 		goto cleanup;
 	rc = dedupe_svcs(&c);

@@ -508,6 +508,21 @@ int sl_model_dump_json(const struct sl_model *m, FILE *f)
 			kv_str(&w, "portName", g->servers[s].port_name);
 			kv_str(&w, "protocol", sl_proto_name(g->servers[s].proto));
 			j_strs(&w, "hosts", g->servers[s].hosts, g->servers[s].nhosts);
+			/* TCP servers: the VIP and the VirtualService whose tcp
+			 * routes serve it (null when none) */
+			j_key(&w, "bind");
+			if (g->servers[s].bind.family)
+				j_ip(&w, &g->servers[s].bind);
+			else
+				j_str(&w, NULL);
+			const struct sl_gateway_server *sv = &g->servers[s];
+			char vbuf[512];
+			bool tv = sv->bind.family && sv->tcp_vhost >= 0 &&
+				  (size_t)sv->tcp_vhost < m->nvhosts;
+			if (tv)
+				snprintf(vbuf, sizeof(vbuf), "%s/%s", m->vhosts[sv->tcp_vhost].ns,
+					 m->vhosts[sv->tcp_vhost].name);
+			kv_str(&w, "tcpVirtualService", tv ? vbuf : NULL);
 			j_close(&w, '}');
 		}
 		j_close(&w, ']');

@@ -45,6 +45,10 @@
 #define PL_E_DUPVIP	"SL0114"	/* VIP:port claimed by two ServiceEntries */
 #define PL_W_HTTPTCP	"SL0115"	/* http routes for a service without HTTP port */
 #define PL_W_GWNOHOST	"SL0116"	/* VS host not served by its gateway */
+#define PL_E_GWBIND	"SL0117"	/* TCP gateway server without bind */
+#define PL_E_GWTCPDUP	"SL0118"	/* two VirtualServices route one gateway TCP server */
+#define PL_E_GWVIP	"SL0119"	/* gateway TCP bind:port already claimed */
+#define PL_W_GWNOROUTE	"SL0120"	/* gateway TCP server without tcp route */
 #define PL_E_DURATION	"SL0201"	/* bad duration */
 #define PL_E_PERCENT	"SL0202"	/* bad percentage */
 #define PL_E_WEIGHT	"SL0203"	/* negative, non-integer or too big weight */
@@ -56,6 +60,7 @@
 #define PL_E_ENUM	"SL0209"	/* value not one of the allowed names */
 #define PL_E_VALUE	"SL0210"	/* invalid value (empty, bad name, range) */
 #define PL_E_CONFLICT	"SL0211"	/* fields that exclude each other */
+#define PL_E_BINDIP	"SL0212"	/* bind is not an IP address literal */
 
 struct pl_code {
 	const char *code;
@@ -224,6 +229,13 @@ int pl_parse_strmatch(struct pl_ctx *c, yaml_node_t *n, struct sl_strmatch *m, b
 
 /* ---- resolution (policy_resolve.c) ---------------------------------------- */
 int pl_resolve(struct pl_ctx *c, struct sl_model *m);
+/* Does gateway server sv admit host (its host patterns: "*", "*.suffix",
+ * exact; a wildcard VS host also matches the same pattern)? */
+bool pl_server_serves(const struct sl_gateway_server *sv, const char *host);
+/* Gateway TCP servers (policy_gateway.c): bind:port collisions, the bound
+ * VirtualService whose tcp routes serve each server, the checks those
+ * routes need at a gateway. Runs after the VirtualServices are resolved. */
+int pl_resolve_gateway_tcp(struct pl_ctx *c, struct sl_model *m);
 /* "name" in ns -> "name.ns.svc.cluster.local"; FQDNs kept. */
 char *pl_fqdn(struct sl_arena *a, const char *host, const char *ns);
 

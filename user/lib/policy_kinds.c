@@ -5,7 +5,9 @@
  * spec into a raw object in the loader context; cross-object checks happen
  * later in policy_resolve.c. Every problem is reported at its node.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -449,6 +451,69 @@ int pl_parse_destination_rule(struct pl_ctx *c, yaml_node_t *spec, const char *n
 	return dr->name && dr->ns ? 0 : -ENOMEM;
 }
 
+/* Server.bind: for a TCP server, required — it is the VIP (the address the
+ * connections arrive at) of the L4 service the server becomes; a Gateway has
+ * no address of its own and Sluice steers TCP by destination address and
+ * port. Only an IP literal names such an address. On HTTP servers bind is
+ * refused: sluice-http serves them on its own listen address. */
+static void parse_bind(struct pl_ctx *c, yaml_node_t *sn, struct sl_gateway_server *s)
+{
+	yaml_node_t *bn = NULL;
+	int r = pl_str(c, sn, "bind", &s->bind_address, &bn);
+	if (r < 0)
+		return;
+	if (s->proto != SL_PROTO_TCP) {
+		if (r > 0)
+			pl_err(c, PL_E_UNSUP, bn,
+			       "bind on an HTTP gateway server (protocol %s) is not supported yet: "
+			       "sluice-http serves HTTP gateway servers on its own listen address "
+			       "(bind is used for TCP servers, as their VIP)", sl_proto_name(s->proto));
+		s->bind_address = NULL;
+		return;
+	}
+	if (r == 0) {
+		pl_err(c, PL_E_GWBIND, sn,
+		       "a TCP gateway server needs \"bind\": the IP address its connections arrive "
+		       "at (the VIP, e.g. the load balancer IP of the node); Sluice steers TCP by "
+		       "destination address and port, and a Gateway has no address of its own");
+		return;
+	}
+	s->bind_pos = pl_pos(c, bn);
+	const char *v = s->bind_address;
+	struct in_addr a4;
+	struct in6_addr a6 = IN6ADDR_ANY_INIT;
+	const char *why = NULL;
+	memset(&s->bind, 0, sizeof(s->bind));
+	if (!strncmp(v, "unix:", 5)) {
+		why = "is a Unix domain socket; a TCP server needs the IP address (VIP) it serves";
+	} else if (inet_pton(AF_INET, v, &a4) == 1) {
+		s->bind.family = AF_INET;
+		s->bind.addr[10] = s->bind.addr[11] = 0xff;
+		memcpy(&s->bind.addr[12], &a4, 4);
+	} else if (inet_pton(AF_INET6, v, &a6) == 1) {
+		s->bind.family = IN6_IS_ADDR_V4MAPPED(&a6) ? AF_INET : AF_INET6;
+		memcpy(s->bind.addr, &a6, 16);
+	} else {
+		why = "is not an IP address literal (names and CIDR ranges are not accepted)";
+	}
+	if (!why && s->bind.family == AF_INET) {
+		const uint8_t *b = &s->bind.addr[12];
+		if (!(b[0] | b[1] | b[2] | b[3]))
+			why = "is the unspecified address: name the VIP itself";
+		else if (b[0] >= 224)
+			why = "is a multicast or reserved address, not a VIP";
+	} else if (!why) {
+		if (IN6_IS_ADDR_UNSPECIFIED(&a6))
+			why = "is the unspecified address: name the VIP itself";
+		else if (IN6_IS_ADDR_MULTICAST(&a6))
+			why = "is a multicast address, not a VIP";
+	}
+	if (why) {
+		pl_err(c, PL_E_BINDIP, bn, "bind \"%s\" %s", v, why);
+		memset(&s->bind, 0, sizeof(s->bind));
+	}
+}
+
 int pl_parse_gateway(struct pl_ctx *c, yaml_node_t *spec, const char *name, const char *ns,
 		     struct sl_pos pos)
 {
@@ -478,7 +543,9 @@ int pl_parse_gateway(struct pl_ctx *c, yaml_node_t *spec, const char *name, cons
 		if (!pl_check_map(c, sn, "Server", "server"))
 			continue;
 		s->pos = pl_pos(c, sn);
+		s->tcp_vhost = -1;
 		yaml_node_t *pn = pl_get(c, sn, "port");
+		bool port_ok = false;
 		if (!pn) {
 			pl_err(c, PL_E_REQUIRED, sn, "missing required field \"port\"");
 		} else {
@@ -487,8 +554,11 @@ int pl_parse_gateway(struct pl_ctx *c, yaml_node_t *spec, const char *name, cons
 				s->port = p.number;
 				s->port_name = p.name;
 				s->proto = p.proto;
+				port_ok = true;
 			}
 		}
+		if (port_ok)
+			parse_bind(c, sn, s);
 		int r = pl_strlist(c, sn, "hosts", &s->hosts, NULL, &s->nhosts);
 		if (r == 0 || (r > 0 && s->nhosts == 0))
 			pl_err(c, PL_E_REQUIRED, sn, "missing required field \"hosts\"");

@@ -492,13 +492,20 @@ static bool host_pattern_match(const char *pat, const char *host)
 	return false;
 }
 
+bool pl_server_serves(const struct sl_gateway_server *sv, const char *host)
+{
+	for (size_t h = 0; h < sv->nhosts; h++)
+		if (host_pattern_match(sv->hosts[h], host) ||
+		    (host[0] == '*' && !strcasecmp(sv->hosts[h], host)))
+			return true;
+	return false;
+}
+
 static bool gateway_serves(const struct sl_gateway *g, const char *host)
 {
 	for (size_t s = 0; s < g->nservers; s++)
-		for (size_t h = 0; h < g->servers[s].nhosts; h++)
-			if (host_pattern_match(g->servers[s].hosts[h], host) ||
-			    (host[0] == '*' && !strcasecmp(g->servers[s].hosts[h], host)))
-				return true;
+		if (pl_server_serves(&g->servers[s], host))
+			return true;
 	return false;
 }
 
@@ -664,7 +671,7 @@ int pl_resolve(struct pl_ctx *c, struct sl_model *m)
 	for (size_t i = 0; i < c->nvs; i++)
 		m->vhosts[i] = c->vs[i].vh;
 	m->nvhosts = c->nvs;
-	if (bind_gateways(c, m))
+	if (bind_gateways(c, m) || pl_resolve_gateway_tcp(c, m))
 		return -ENOMEM;
 	m->outbound = c->mesh_set ? c->mesh_mode : SL_OUTBOUND_ALLOW_ANY;
 	return 0;
