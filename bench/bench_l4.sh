@@ -233,17 +233,22 @@ DAEMON_APPLY_MS=$("$CTL" --socket "$SL_SOCK" status -o json | jq -r .last_apply_
 	echo "connect + 6-byte echo + close, one client thread, ${SECS}s runs, median of $RUNS;"
 	echo "p50/p99 = connect() latency. At $BIG services the client spreads over all VIPs."
 	echo
-	echo "| services | path | conn/s | p50 µs | p99 µs | sluice ÷ path |"
-	echo "|---:|---|---:|---:|---:|---:|"
+	echo "| services | path | conn/s | p50 µs | p99 µs | sluice ÷ path | direct ÷ path |"
+	echo "|---:|---|---:|---:|---:|---:|---:|"
 	for size in 1 "$BIG"; do
 		s=$(echo "${R[sluice/$size]}" | median)
+		d=$(echo "${R[direct/$size]}" | median)
 		for mode in $(modes "$size"); do
 			rate=$(echo "${R[$mode/$size]}" | median)
-			printf '| %s | %s | %.0f | %s | %s | %s |\n' "$size" "$mode" "$rate" \
+			printf '| %s | %s | %.0f | %s | %s | %s | %s |\n' "$size" "$mode" "$rate" \
 				"$(echo "${P50[$mode/$size]}" | median)" "$(echo "${P99[$mode/$size]}" | median)" \
-				"$(awk -v a="$s" -v b="$rate" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
+				"$(awk -v a="$s" -v b="$rate" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')" \
+				"$(awk -v a="$d" -v b="$rate" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
 		done
 	done
+	echo
+	echo "direct ÷ path is the ceiling of sluice ÷ path: what steering at zero cost would"
+	echo "reach against that peer with this client and these backends on this machine."
 	echo
 	echo "| apply (sluicectl apply, wall) | median ms | runs |"
 	echo "|---|---:|---|"
