@@ -16,6 +16,7 @@
 #  3. connections/s client -> VIP (connbench, 2 threads, RST close) for both.
 # Medians of BENCH_RUNS (default 3) runs; ratios printed. Short by default
 # (BENCH_SECONDS=4 per measurement); all traffic stays in the namespaces.
+# XDP_BENCH_PARTS=testrun or =veth runs one part only (default both).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/build
@@ -117,6 +118,8 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else print 
 
 make -s -C "$ROOT" build/bench/xdp_tool build/bench/xdp_baseline.o build/connbench >/dev/null || exit 1
 
+PARTS=${XDP_BENCH_PARTS:-testrun,veth}
+if [[ ,$PARTS, == *,testrun,* ]]; then
 echo "## XDP ns/packet (BPF_PROG_TEST_RUN, medians of $RUNS runs)"
 : >"$B/bench/xdp_testrun.txt"
 for ((r = 0; r < RUNS; r++)); do "$B/bench/xdp_tool" testrun "$B/bench/xdp_baseline.o" >>"$B/bench/xdp_testrun.txt" || exit 1; done
@@ -131,10 +134,26 @@ base1=$(kv baseline_repeat1_ns <"$B/bench/xdp_testrun.txt" | median)
 newn=$(awk -v a="$newf" -v b1="$base1" -v b="$base" 'BEGIN { printf "%.1f", a - b1 + b }')
 printf '%-44s %10s %10s %8s\n' "path" "sluice ns" "parse ns" "ratio"
 printf '%-44s %10s %10s %8s\n' "established, next hop cached (XDP_REDIRECT)" "$est" "$base250" "$(awk -v a="$est" -v b="$base250" 'BEGIN { printf "%.1fx", a / b }')"
+hit=$(kv lru_hit_repeat250_ns <"$B/bench/xdp_testrun.txt" | median)
+printf '%-44s %10s %10s %8s\n' "floor: parse + LRU lookup (hit), same ACK" "$hit" "$base250" "$(awk -v a="$hit" -v b="$base250" 'BEGIN { printf "%.1fx", a / b }')"
 printf '%-44s %10s %10s %8s\n' "new flow, SYN (200k distinct)" "$newn" "$base" "$(awk -v a="$newn" -v b="$base" 'BEGIN { printf "%.1fx", a / b }')"
+# The floors of any LRU conntrack on the same new-flow packets (own maps of
+# sluice_ct4's size, same repeat=1 overhead taken off).
+for f in lru_lookup_miss lru_insert1 lru_insert2; do
+	v=$(kv "${f}_ns" <"$B/bench/xdp_testrun.txt" | median)
+	v=$(awk -v a="$v" -v b1="$base1" -v b="$base" 'BEGIN { printf "%.1f", a - b1 + b }')
+	case $f in
+	lru_lookup_miss) label="floor: parse + LRU lookup (miss), same SYNs" ;;
+	lru_insert1) label="floor: parse + LRU lookup + 1 insert" ;;
+	lru_insert2) label="floor: parse + LRU lookup + 2 inserts" ;;
+	esac
+	printf '%-44s %10s %10s %8s\n' "$label" "$v" "$base" "$(awk -v a="$v" -v b="$base" 'BEGIN { printf "%.1fx", a / b }')"
+done
 echo "# established: calls of repeat=250, parse-only the same way (at repeat=1e6: $base ns);"
-echo "# new flow: raw repeat=1 mean $newf ns less the parse-only's repeat=1 overhead ($base1 - $base)"
+echo "# new flow and floors: raw repeat=1 means less the parse-only's repeat=1 overhead ($base1 - $base)"
 
+fi
+[[ ,$PARTS, == *,veth,* ]] || exit 0
 echo
 echo "## veth topology: Sluice XDP vs iptables DNAT statistic (medians of $RUNS runs, ${SECS}s each)"
 for v in sluice iptables floor; do : >"$B/bench/xdp_$v.txt"; done

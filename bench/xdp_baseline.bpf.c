@@ -13,7 +13,13 @@
  *                   BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES
  *                   (bench/xdp_tool.c `gen`): writes a TCP frame from the
  *                   template in `gen` and returns XDP_TX, which sends it out
- *                   of the client's veth towards the node.
+ *                   of the client's veth towards the node;
+ *   xdp_ct_lookup, xdp_ct_insert1, xdp_ct_insert2, xdp_ct_hit
+ *                   conntrack floors: the parse plus a bare LRU lookup of the
+ *                   packet's 4-tuple (a miss for a new flow), plus one insert,
+ *                   plus two inserts, each in its own map of sluice_ct4's
+ *                   size: what any LRU-conntrack path pays on a new flow;
+ *                   and a bare lookup hit (the established floor).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -97,4 +103,109 @@ int xdp_gen(struct xdp_md *ctx)
 	ip->saddr = saddr;
 	tcp->source = sport;
 	return XDP_TX;
+}
+
+/* ---- conntrack floors (bench/xdp_tool.c testrun) ----------------------------
+ * The cost of the bare LRU operations a conntrack-based path cannot avoid,
+ * measured on the same packets as Sluice in the same run: maps of the same
+ * key/value size and capacity as sluice_ct4 (sized by xdp_tool before load). */
+#include "sluice/abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct sluice_ct4_key);
+	__type(value, struct sluice_ct4);
+} bench_ct_a SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct sluice_ct4_key);
+	__type(value, struct sluice_ct4);
+} bench_ct_b SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct sluice_ct4_key);
+	__type(value, struct sluice_ct4);
+} bench_ct_c SEC(".maps");
+
+static __always_inline int bench_key(struct xdp_md *ctx, struct sluice_ct4_key *k)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct sl_pkt p;
+
+	if (sl_parse_tcp4(data, data_end, (__u32)(data_end - data), &p) != SL_PARSE_TCP4)
+		return -1;
+	k->saddr = p.ip4->saddr;
+	k->daddr = p.ip4->daddr;
+	k->sport = p.tcp->source;
+	k->dport = p.tcp->dest;
+	k->proto = IPPROTO_TCP;
+	return 0;
+}
+
+/* parse + one lookup of the packet's 4-tuple in bench_ct_a */
+SEC("xdp")
+int xdp_ct_lookup(struct xdp_md *ctx)
+{
+	struct sluice_ct4_key k = {};
+
+	if (bench_key(ctx, &k))
+		return XDP_PASS;
+	return bpf_map_lookup_elem(&bench_ct_a, &k) ? XDP_DROP : XDP_PASS;
+}
+
+/* parse + one lookup of the packet's 4-tuple in bench_ct_b (where
+ * xdp_ct_insert1 put it: the established floor, a hit) */
+SEC("xdp")
+int xdp_ct_hit(struct xdp_md *ctx)
+{
+	struct sluice_ct4_key k = {};
+
+	if (bench_key(ctx, &k))
+		return XDP_PASS;
+	return bpf_map_lookup_elem(&bench_ct_b, &k) ? XDP_DROP : XDP_PASS;
+}
+
+/* parse + lookup + one insert of the packet's 4-tuple in bench_ct_b */
+SEC("xdp")
+int xdp_ct_insert1(struct xdp_md *ctx)
+{
+	struct sluice_ct4_key k = {};
+	struct sluice_ct4 v = {};
+
+	if (bench_key(ctx, &k))
+		return XDP_PASS;
+	if (bpf_map_lookup_elem(&bench_ct_b, &k))
+		return XDP_DROP;
+	v.addr = k.daddr;
+	bpf_map_update_elem(&bench_ct_b, &k, &v, BPF_NOEXIST);
+	return XDP_PASS;
+}
+
+/* parse + lookup + two inserts (the 4-tuple and its reverse) in bench_ct_c */
+SEC("xdp")
+int xdp_ct_insert2(struct xdp_md *ctx)
+{
+	struct sluice_ct4_key k = {}, r = {};
+	struct sluice_ct4 v = {};
+
+	if (bench_key(ctx, &k))
+		return XDP_PASS;
+	if (bpf_map_lookup_elem(&bench_ct_c, &k))
+		return XDP_DROP;
+	v.addr = k.daddr;
+	r.saddr = k.daddr;
+	r.daddr = k.saddr;
+	r.sport = k.dport;
+	r.dport = k.sport;
+	r.proto = k.proto;
+	r.dir = 1;
+	bpf_map_update_elem(&bench_ct_c, &r, &v, BPF_NOEXIST);
+	bpf_map_update_elem(&bench_ct_c, &k, &v, BPF_NOEXIST);
+	return XDP_PASS;
 }

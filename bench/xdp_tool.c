@@ -16,8 +16,9 @@
  *   xdp_tool testrun BASELINE.o  ns per packet by BPF_PROG_TEST_RUN (private
  *       netns and pin root, a resolvable next hop): parse-only baseline
  *       at repeat=1e6, Sluice's established path at repeat=250 (TTL 255),
- *       new flows (each a conntrack miss) and the baseline at repeat=1
- *       over distinct SYNs; key=value output
+ *       new flows (each a conntrack miss), the baseline and the bare-LRU
+ *       floors (xdp_ct_lookup/insert1/insert2) at repeat=1 over distinct
+ *       SYNs; key=value output
  *   xdp_tool attach-obj OBJ PROG IFACE   attach one XDP program (netlink,
  *       native else generic; goes away with the interface)
  *   xdp_tool gen OBJ IFACE SRCMAC DSTMAC SRC DST:PORT FLOWS SECONDS MODE
@@ -370,8 +371,9 @@ static int cmd_testrun(const char *baseline)
 	uint8_t pkt[128];
 	uint32_t vip, src, ns;
 	uint64_t sum_new = 0, sum_base1 = 0, sum_est = 0, sum_base250 = 0;
+	uint64_t sum_look = 0, sum_ins1 = 0, sum_ins2 = 0, sum_hit = 0;
 	int want = getenv("XDP_BENCH_NO_FIB") ? XDP_PASS : XDP_REDIRECT;
-	int bfd, xfd, n = 200000, rc = 1, i;
+	int bfd, xfd, lfd, i1fd, i2fd, hfd, n = 200000, rc = 1, i;
 	size_t len;
 
 	(void)err;
@@ -393,9 +395,20 @@ static int cmd_testrun(const char *baseline)
 	oo.pin_root_path = root;
 	bobj = bpf_object__open_file(baseline, NULL);
 	x = sluice_xdp__open_opts(&oo);
-	if (!bobj || !x || bpf_object__load(bobj))
+	if (!bobj || !x)
 		goto cleanup;
+	/* the bare-LRU floors get maps of sluice_ct4's capacity */
 	bpf_map__set_max_entries(x->maps.sluice_ct4, 2 * (uint32_t)n + 1024);
+	for (i = 0; i < 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "bench_ct_%c", 'a' + i);
+		if (bpf_map__set_max_entries(bpf_object__find_map_by_name(bobj, name),
+					     2 * (uint32_t)n + 1024))
+			goto cleanup;
+	}
+	if (bpf_object__load(bobj))
+		goto cleanup;
 	if (getenv("XDP_BENCH_CT_FLAGS")) {
 		bpf_map__set_map_flags(x->maps.sluice_ct4, (uint32_t)atoi(getenv("XDP_BENCH_CT_FLAGS")));
 		bpf_map__set_max_entries(x->maps.sluice_ct4, 8 * (uint32_t)n + 1024);
@@ -406,6 +419,10 @@ static int cmd_testrun(const char *baseline)
 		goto cleanup;
 	bfd = bpf_program__fd(bpf_object__find_program_by_name(bobj, "xdp_parse_only"));
 	xfd = bpf_program__fd(x->progs.sluice_xdp);
+	lfd = bpf_program__fd(bpf_object__find_program_by_name(bobj, "xdp_ct_lookup"));
+	i1fd = bpf_program__fd(bpf_object__find_program_by_name(bobj, "xdp_ct_insert1"));
+	i2fd = bpf_program__fd(bpf_object__find_program_by_name(bobj, "xdp_ct_insert2"));
+	hfd = bpf_program__fd(bpf_object__find_program_by_name(bobj, "xdp_ct_hit"));
 	/* one service whose only backend is the VIP itself (the DNAT is an
 	 * identity). test_run rewrites one buffer on every repeat, so a flow's
 	 * packet loses 1 of its TTL per repeat: the established path runs 250
@@ -438,6 +455,10 @@ static int cmd_testrun(const char *baseline)
 	if (run_once(bfd, pkt, len, 1000000, &ns) < 0)
 		goto cleanup;
 	printf("baseline_ns=%u\n", ns);
+	/* the established floor: the flow's 4-tuple put into bench_ct_b, then
+	 * looked up (a hit) by calls of repeat=250 like Sluice's */
+	if (run_once(i1fd, pkt, len, 1, &ns) < 0)
+		goto cleanup;
 	/* established, hot: 20 calls of repeat=250 (each call of repeat > 1
 	 * re-arms the XDP dispatcher, ~20 ms), the same flow's ACK */
 	for (i = 0; i < 20; i++) {
@@ -447,9 +468,13 @@ static int cmd_testrun(const char *baseline)
 		if (run_once(bfd, pkt, len, 250, &ns) < 0)
 			goto cleanup;
 		sum_base250 += ns;
+		if (run_once(hfd, pkt, len, 250, &ns) != XDP_DROP)
+			goto cleanup;
+		sum_hit += ns;
 	}
 	printf("established_ns=%.1f\n", (double)sum_est / 20);
 	printf("baseline_repeat250_ns=%.1f\n", (double)sum_base250 / 20);
+	printf("lru_hit_repeat250_ns=%.1f\n", (double)sum_hit / 20);
 	for (i = 0; i < n; i++) {
 		uint32_t s2 = htonl(0x0a000000u | (uint32_t)(i / 50000 + 2) << 16);
 
@@ -460,9 +485,24 @@ static int cmd_testrun(const char *baseline)
 		if (run_once(bfd, pkt, len, 1, &ns) < 0)
 			goto cleanup;
 		sum_base1 += ns;
+		/* the floors, each in its own map of the same size: a bare
+		 * lookup (miss) of the same 4-tuple, lookup + one insert,
+		 * lookup + two inserts (the 4-tuple and its reverse) */
+		if (run_once(lfd, pkt, len, 1, &ns) < 0)
+			goto cleanup;
+		sum_look += ns;
+		if (run_once(i1fd, pkt, len, 1, &ns) < 0)
+			goto cleanup;
+		sum_ins1 += ns;
+		if (run_once(i2fd, pkt, len, 1, &ns) < 0)
+			goto cleanup;
+		sum_ins2 += ns;
 	}
 	printf("new_flow_ns=%.1f\n", (double)sum_new / n);
 	printf("baseline_repeat1_ns=%.1f\n", (double)sum_base1 / n);
+	printf("lru_lookup_miss_ns=%.1f\n", (double)sum_look / n);
+	printf("lru_insert1_ns=%.1f\n", (double)sum_ins1 / n);
+	printf("lru_insert2_ns=%.1f\n", (double)sum_ins2 / n);
 	rc = 0;
 cleanup:
 	if (x) {
