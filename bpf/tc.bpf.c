@@ -5,7 +5,8 @@
  * conntrack state (SYN-ACK establishes, FIN/RST tear down).
  * Attached at egress of the --xdp interfaces (replies leave towards the
  * client there); the same program works at ingress of the backend-facing
- * interface. Anything without a REPLY conntrack entry passes untouched.
+ * interface. A reply finds its flow's conntrack entry through the backend's
+ * sluice_ct4_rev slots (lib/ct.h); anything else passes untouched.
  *
  * Also the TC ingress fallback (sluice_tc_ingress) for interfaces where
  * XDP cannot attach, or with mode=tc: the XDP program's DNAT done on skbs.
@@ -53,8 +54,8 @@ SEC("tc")
 int sluice_tc_revnat(struct __sk_buff *skb)
 {
 	struct sluice_ct4_key rk = { .proto = IPPROTO_TCP, .dir = SLUICE_CT_REPLY };
-	struct sluice_ct4_key fk;
-	struct sluice_ct4 *rct;
+	struct sluice_ct4_key peer;
+	struct sluice_ct4 *ct;
 	__be32 vip, baddr;
 	__be16 bport, vport;
 	struct sl_pkt p;
@@ -71,21 +72,18 @@ int sluice_tc_revnat(struct __sk_buff *skb)
 	rk.sport = p.tcp->source;
 	rk.dport = p.tcp->dest;
 	now = bpf_ktime_get_coarse_ns();
-	rct = sl_ct_lookup(&rk, now);
-	if (!rct)
+	ct = sl_ct_reply_lookup(&rk, now, &vip, &vport, &peer);
+	if (!ct)
 		return TC_ACT_OK;	/* not a NATed flow: untouched */
 
-	sl_ct_fwd_of_reply(&rk, rct, &fk);
-	if (sl_ct_segment(rct, &fk, sl_tcp_flags(p.tcp), 0, now, &gone))
+	if (sl_ct_segment(ct, &peer, sl_tcp_flags(p.tcp), 0, now, &gone))
 		sluice_count(SLUICE_CNT_CT_CLOSED);
-	/* The forward half was evicted under pressure: this reply is still
-	 * translated, but the client's next packet will miss. Seen on the
-	 * state-changing segments, which look the other half up. */
+	/* A flow with two entries lost its other half to LRU pressure: this
+	 * reply is still translated, but the client's next packet will miss.
+	 * Seen on the state-changing segments, which look the other half up. */
 	if (gone)
 		sluice_count(SLUICE_CNT_CT_EVICT);
 
-	vip = rct->addr;
-	vport = rct->port;
 	baddr = p.ip4->saddr;
 	bport = p.tcp->source;
 	l3_off = (__u32)((void *)p.ip4 - data);

@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * North-south conntrack: the IPv4 LRU map and its state machine, shared by
- * the XDP program (creates both entries of a flow on its SYN, refreshes the
- * forward entry, sees the client's FIN/RST) and the TC program (refreshes
- * the reply entry, sees the backend's SYN-ACK/FIN/RST). Entry layout and
- * meaning: include/sluice/abi.h (struct sluice_ct4).
+ * the XDP program (creates a flow's entry on its SYN, refreshes it, sees the
+ * client's FIN/RST) and the TC program (finds the same entry from a reply,
+ * refreshes it, sees the backend's SYN-ACK/FIN/RST). Entry layout and
+ * meaning: include/sluice/abi.h (struct sluice_ct4, sluice_ct4_rev).
  *
- * Cost model: a packet of an established flow does one lookup in its own
- * direction and writes only that entry; the other direction's entry is
- * looked up only for segments that change the state (SYN, FIN, RST), so
- * both halves move through the states together without a second lookup
- * per packet. Both directions see packets while a TCP flow is alive (data
- * one way is acknowledged the other way), so each half's idle timeout
- * stays fresh on its own.
+ * Cost model: one LRU insert per new flow, the dominant cost of a new flow
+ * (each insert into a large table is a cold bucket plus a cold chain walk,
+ * ~350 ns here; docs/benchmarks.md). So a flow has a single entry, keyed by
+ * the client's tuple; a reply (backend -> client) rebuilds that key from
+ * the VIP:ports recorded for its backend in sluice_ct4_rev (a small, hot
+ * map: usually one slot) and checks the entry's backend. A backend that has
+ * served more VIP:ports than it has slots falls back to a second, REPLY
+ * entry per flow (the earlier two-entry scheme), flagged in both halves.
+ * A packet of an established flow does one conntrack lookup (TC: plus the
+ * hot sluice_ct4_rev lookup) and writes last_ns at most once per coarse
+ * clock tick.
  *
  * Timeouts are checked lazily at lookup (an entry older than its state's
  * timeout counts as absent and is deleted); LRU reclaims the rest under
@@ -29,11 +33,11 @@
 #include "lib/maps.h"
 
 /* sluice_ct4: IPv4 flow 4-tuple + direction -> NAT target (see abi.h).
- * Writers: xdp (create, forward half, next-hop cache), tc (reply half,
- * state changes). Readers: both. A common LRU rather than per-CPU lists
- * (BPF_F_NO_COMMON_LRU): per-CPU lists split the capacity by CPU, and an
- * evicted entry breaks its flow (no rehash can find a randomly chosen
- * backend again); on one CPU both measured the same (docs/xdp.md). */
+ * Writers: xdp (create, refresh, next-hop cache, client's state changes),
+ * tc (refresh, backend's state changes). Readers: both. A common LRU rather
+ * than per-CPU lists (BPF_F_NO_COMMON_LRU): per-CPU lists split the
+ * capacity by CPU, and an evicted entry breaks its flow (no rehash can find
+ * a randomly chosen backend again); measured no faster here (docs/xdp.md). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SLUICE_CT_DEFAULT_SIZE);
@@ -41,6 +45,19 @@ struct {
 	__type(value, struct sluice_ct4);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_ct4 SEC(".maps");
+
+/* sluice_ct4_rev: backend addr:port -> VIP:port slots (abi.h). Writer: xdp
+ * (and the TC ingress fallback) on a new flow; reader: tc on every reply.
+ * An LRU: backends that are gone age out; a live backend's entry is touched
+ * by every reply and every SYN to it, so it is never the least recently
+ * used of SLUICE_CT4_REV_SIZE. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_CT4_REV_SIZE);
+	__type(key, struct sluice_ct4_rev_key);
+	__type(value, struct sluice_ct4_rev);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_ct4_rev SEC(".maps");
 
 /* Timeouts in seconds, set by userspace before load (ct-*-timeout). */
 const volatile __u32 sl_ct_syn_timeout_s = SLUICE_CT_SYN_TIMEOUT_S;
@@ -149,10 +166,20 @@ static __always_inline int sl_ct_tcp_update(struct sluice_ct4 *ct, __u8 fl, int 
 	return old != SLUICE_CT_CLOSED && ct->state == SLUICE_CT_CLOSED;
 }
 
-/* A state-changing segment (SYN, FIN, RST) went through entry ct: update it
- * and copy the state into the other direction's entry peer_key. Returns 1
- * when the flow just closed; *peer_gone is set when the other half was
- * evicted (the caller counts it). Plain segments only refresh last_ns. */
+/* Refresh the idle clock of ct. Written only when the coarse clock moved,
+ * so the packets of one tick (both directions, maybe on two CPUs) do not
+ * keep the line bouncing between caches. */
+static __always_inline void sl_ct_touch(struct sluice_ct4 *ct, __u64 now)
+{
+	if (ct->last_ns != now)
+		ct->last_ns = now;
+}
+
+/* A segment with TCP flags fl went through entry ct. Plain segments only
+ * refresh it; state-changing ones (SYN, FIN, RST) advance it and, when the
+ * flow has a second (REPLY) entry, copy the state into that half
+ * (peer_key). Returns 1 when the flow just closed; *peer_gone is set when
+ * the other half was evicted (the caller counts it). */
 static __always_inline int sl_ct_segment(struct sluice_ct4 *ct,
 					 const struct sluice_ct4_key *peer_key, __u8 fl,
 					 int from_client, __u64 now, int *peer_gone)
@@ -162,10 +189,12 @@ static __always_inline int sl_ct_segment(struct sluice_ct4 *ct,
 
 	*peer_gone = 0;
 	if (!(fl & (SL_TCP_SYN | SL_TCP_FIN | SL_TCP_RST))) {
-		ct->last_ns = now;
+		sl_ct_touch(ct, now);
 		return 0;
 	}
 	closed = sl_ct_tcp_update(ct, fl, from_client, now);
+	if (!(ct->flags & SLUICE_CT_F_REPLY_ENTRY))
+		return closed;
 	peer = bpf_map_lookup_elem(&sluice_ct4, peer_key);
 	if (!peer) {
 		*peer_gone = 1;
@@ -175,6 +204,93 @@ static __always_inline int sl_ct_segment(struct sluice_ct4 *ct,
 	peer->flags = ct->flags;
 	peer->last_ns = now;
 	return closed;
+}
+
+/* A new flow to VIP:port vip/vport goes to backend baddr/bport: make sure
+ * a reply from that backend can find the flow's FWD entry, by a slot of the
+ * backend's sluice_ct4_rev entry (claimed here with a compare-and-swap if
+ * the VIP:port has none yet). Returns 0 when a slot holds it, 1 when the
+ * flow needs its own REPLY entry (no free slot, or no rev entry could be
+ * made), after flagging the overflow for TC. */
+static __always_inline int sl_ct_rev_note(__be32 baddr, __be16 bport, __be32 vip, __be16 vport)
+{
+	struct sluice_ct4_rev_key k = { .addr = baddr, .port = bport };
+	__u64 want = SLUICE_CT4_REV_SLOT(vip, vport), v;
+	struct sluice_ct4_rev *r;
+	int i;
+
+	r = bpf_map_lookup_elem(&sluice_ct4_rev, &k);
+	if (!r) {
+		struct sluice_ct4_rev nr = { .vip = { want } };
+
+		if (!bpf_map_update_elem(&sluice_ct4_rev, &k, &nr, BPF_NOEXIST))
+			return 0;
+		/* another CPU made it first: claim a slot in that one */
+		r = bpf_map_lookup_elem(&sluice_ct4_rev, &k);
+		if (!r)
+			return 1;
+	}
+	for (i = 0; i < SLUICE_CT4_REV_SLOTS; i++) {
+		v = r->vip[i];
+		if (v == want)
+			return 0;
+		if (v)
+			continue;
+		v = __sync_val_compare_and_swap(&r->vip[i], 0, want);
+		if (!v || v == want)
+			return 0;
+	}
+	if (!(r->flags & SLUICE_CT4_REV_F_OVERFLOW))
+		r->flags |= SLUICE_CT4_REV_F_OVERFLOW;
+	return 1;
+}
+
+/* The conntrack entry a reply with key rk (backend -> client, dir REPLY)
+ * belongs to: the flow's FWD entry, found through the backend's
+ * sluice_ct4_rev slots and checked to name this backend, or (for a backend
+ * that overflowed its slots) the flow's REPLY entry. Sets *vip and *vport to the
+ * address the reply must come from and *peer to the other half's key (used
+ * only when the flow has two entries). Returns NULL when the packet is not
+ * a reply of a flow we NATed. */
+static __always_inline struct sluice_ct4 *sl_ct_reply_lookup(const struct sluice_ct4_key *rk,
+							     __u64 now, __be32 *vip,
+							     __be16 *vport,
+							     struct sluice_ct4_key *peer)
+{
+	struct sluice_ct4_rev_key bk = { .addr = rk->saddr, .port = rk->sport };
+	struct sluice_ct4_key fk = {
+		.saddr = rk->daddr, .sport = rk->dport, .proto = rk->proto, .dir = SLUICE_CT_FWD,
+	};
+	struct sluice_ct4_rev *r = bpf_map_lookup_elem(&sluice_ct4_rev, &bk);
+	struct sluice_ct4 *ct;
+	__u64 v;
+	int i;
+
+	if (!r)
+		return NULL;
+	for (i = 0; i < SLUICE_CT4_REV_SLOTS; i++) {
+		v = r->vip[i];
+		if (!v)
+			break;
+		fk.daddr = (__be32)v;
+		fk.dport = (__be16)(v >> 32);
+		ct = sl_ct_lookup(&fk, now);
+		if (ct && ct->addr == rk->saddr && ct->port == rk->sport) {
+			*vip = fk.daddr;
+			*vport = fk.dport;
+			sl_ct_reply_of_fwd(&fk, ct, peer);
+			return ct;
+		}
+	}
+	if (!(r->flags & SLUICE_CT4_REV_F_OVERFLOW))
+		return NULL;
+	ct = sl_ct_lookup(rk, now);
+	if (!ct)
+		return NULL;
+	*vip = ct->addr;
+	*vport = ct->port;
+	sl_ct_fwd_of_reply(rk, ct, peer);
+	return ct;
 }
 
 #endif /* SLUICE_BPF_CT_H */

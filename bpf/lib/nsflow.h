@@ -72,17 +72,23 @@ sl_select(__u32 gen, const struct sluice_svc *svc, __u16 port, const __u8 saddr[
 	return be;
 }
 
-/* Create both conntrack entries of a new flow fk -> fv (fv holds the
- * backend and its next hop). Returns 0 or -1 (nothing left behind). */
-static __always_inline int sl_ct_create(const struct sluice_ct4_key *fk,
-					const struct sluice_ct4 *fv)
+/* Create the conntrack of a new flow fk -> fv (fv holds the backend and its
+ * next hop): the FWD entry, after recording the VIP:port for the backend in
+ * sluice_ct4_rev so TC can find it from a reply; a REPLY entry as well only
+ * when the backend's slots are full. Returns 0 or -1 (nothing left behind
+ * but a rev slot, which is harmless). */
+static __always_inline int sl_ct_create(const struct sluice_ct4_key *fk, struct sluice_ct4 *fv)
 {
 	struct sluice_ct4_key rk;
 	struct sluice_ct4 rv = {};
 
+	if (!sl_ct_rev_note(fv->addr, fv->port, fk->daddr, fk->dport))
+		return bpf_map_update_elem(&sluice_ct4, fk, fv, BPF_ANY) ? -1 : 0;
+	fv->flags |= SLUICE_CT_F_REPLY_ENTRY;
 	sl_ct_reply_of_fwd(fk, fv, &rk);
 	rv.addr = fk->daddr;
 	rv.port = fk->dport;
+	rv.flags = fv->flags;
 	rv.svc_sid = fv->svc_sid;
 	rv.subset_sid = fv->subset_sid;
 	rv.gen = fv->gen;

@@ -294,15 +294,21 @@ SLUICE_ASSERT_SIZE(sluice_origdst, 24);
 
 /* ---- XDP/TC north-south section (owned by the XDP engineer, see docs/xdp.md) ----
  *
- * Conntrack (sluice_ct4, LRU hash, IPv4): two entries per flow, both
- * written by the XDP program on the first SYN:
+ * Conntrack (sluice_ct4, LRU hash, IPv4): one entry per flow, written by
+ * the XDP program on the flow's SYN:
  *   dir FWD:   (client addr:port -> VIP:port)     -> backend addr:port, and
  *              the cached next hop towards the backend (ifindex, MACs)
+ * Replies (backend addr:port -> client:port) find it through sluice_ct4_rev:
+ * (backend addr:port) -> the VIP:ports that backend has been chosen for (up
+ * to SLUICE_CT4_REV_SLOTS); TC builds the FWD key from each and checks that
+ * the entry's backend is the reply's source. Both directions refresh and
+ * advance the one entry. Only when a backend has served more VIP:ports than
+ * there are slots (SLUICE_CT4_REV_F_OVERFLOW) does a flow also get a
+ * second entry, as before:
  *   dir REPLY: (backend addr:port -> client:port) -> VIP addr:port
- * XDP refreshes FWD, TC refreshes REPLY and copies state changes (SYN-ACK,
- * FIN, RST) into FWD. Either entry may be evicted by LRU pressure on its
- * own; a packet whose entry is gone is passed untouched and counted
- * (fail-open).
+ * and its FWD entry carries SLUICE_CT_F_REPLY_ENTRY; state changes are then
+ * copied into the other half. An entry evicted by LRU pressure makes its
+ * packets pass untouched, counted (fail-open).
  */
 enum sluice_ct_dir {
 	SLUICE_CT_FWD = 0,
@@ -319,6 +325,7 @@ enum sluice_ct_state {
 enum sluice_ct_flags {
 	SLUICE_CT_F_FIN_CLIENT = 1 << 0,
 	SLUICE_CT_F_FIN_SERVER = 1 << 1,
+	SLUICE_CT_F_REPLY_ENTRY = 1 << 2,	/* the flow also has a REPLY entry */
 };
 
 /* Layout of the retired IPv6-ready map sluice_ct (40-byte keys; replaced by
@@ -370,7 +377,34 @@ struct sluice_ct4 {
 	__u8 nh_smac[6];	/* FWD: our MAC on nh_ifindex */
 	__u32 nh_time;		/* FWD: coarse clock >> 30 (~1.07 s) at the fib lookup */
 	__u64 created_ns;	/* bpf_ktime_get_coarse_ns() */
-	__u64 last_ns;		/* last packet in this entry's direction */
+	__u64 last_ns;		/* last packet of the flow (REPLY: in its direction) */
+};
+
+/* sluice_ct4_rev: backend addr:port -> the VIP:ports (FWD keys' daddr,
+ * dport) flows to it were created for, so a reply finds its FWD entry.
+ * Slots are claimed by the XDP program (compare-and-swap from 0), never
+ * freed; a stale slot costs TC one failed lookup. A slot is
+ * SLUICE_CT4_REV_SLOT(vip, vport), 0 when free. */
+#define SLUICE_CT4_REV_SLOTS	4
+#define SLUICE_CT4_REV_SIZE	65536
+#define SLUICE_CT4_REV_SLOT(vip, vport) \
+	((__u64)(vip) | (__u64)(vport) << 32 | 1ull << 48)
+
+struct sluice_ct4_rev_key {
+	__be32 addr;		/* backend */
+	__be16 port;
+	__u16 pad;
+};
+
+enum sluice_ct4_rev_flags {
+	/* a VIP:port found no free slot: its flows have REPLY entries */
+	SLUICE_CT4_REV_F_OVERFLOW = 1 << 0,
+};
+
+struct sluice_ct4_rev {
+	__u64 vip[SLUICE_CT4_REV_SLOTS];	/* SLUICE_CT4_REV_SLOT(), 0 = free */
+	__u32 flags;				/* enum sluice_ct4_rev_flags */
+	__u32 pad;
 };
 
 /* sluice_maglev: (gen, slot) -> backend index (a sluice_backend idx of that
@@ -396,6 +430,8 @@ SLUICE_ASSERT_SIZE(sluice_ct, 48);
 SLUICE_ASSERT_SIZE(sluice_ct4_key, 16);
 SLUICE_ASSERT_SIZE(sluice_ct4, 56);
 SLUICE_ASSERT_SIZE(sluice_maglev_key, 8);
+SLUICE_ASSERT_SIZE(sluice_ct4_rev_key, 8);
+SLUICE_ASSERT_SIZE(sluice_ct4_rev, 8 * SLUICE_CT4_REV_SLOTS + 8);
 /* ---- end of XDP/TC section ---- */
 
 #endif /* SLUICE_ABI_H */

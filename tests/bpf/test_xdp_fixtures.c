@@ -259,6 +259,117 @@ static int run_fixture(struct fx_env *e, const struct fixture *f)
 	return 1;
 }
 
+/* Run prog on a packet built from t; 1 when the verdict is want and, for
+ * rewritten packets, the output equals the packet built from expect (with
+ * valid checksums). */
+static int run_expect(int prog, const struct fx_tcp *t, int want,
+		      const struct fx_tcp *expect)
+{
+	uint8_t in[FX_MAXPKT], exp[FX_MAXPKT], out[FX_MAXPKT + 64];
+	size_t len = fx_build(in, t), olen = sizeof(out), elen;
+
+	if (fx_run(prog, in, len, out, &olen, 1, NULL) != want)
+		return 0;
+	if (!expect)
+		return olen == len && !memcmp(in, out, len);
+	elen = fx_build(exp, expect);
+	return fx_csums_ok(out, olen) && olen == elen && !memcmp(exp, out, elen);
+}
+
+static int ct_has(struct fx_env *e, const char *src, uint16_t sport, const char *dst,
+		  uint16_t dport, uint8_t dir)
+{
+	struct sluice_ct4_key k = { .proto = IPPROTO_TCP, .dir = dir };
+	struct sluice_ct4 v;
+
+	inet_pton(AF_INET, src, &k.saddr);
+	inet_pton(AF_INET, dst, &k.daddr);
+	k.sport = htons(sport);
+	k.dport = htons(dport);
+	return !bpf_map_lookup_elem(fx_map_fd(e, "sluice_ct4"), &k, &v);
+}
+
+/* One conntrack entry per flow; replies find it through the backend's
+ * sluice_ct4_rev slots. BE2 (the 100% subset now) serves VIP:9000 already;
+ * VIP:9100..9104 (the same route) fill its other 3 slots and then overflow
+ * twice: those flows get a REPLY entry as well. Every reply must come back
+ * from the right VIP:port, state changes must reach both halves of a
+ * two-entry flow, and a backend's packet to a client port whose flow went
+ * elsewhere must stay untouched. Prints its own TAP lines; returns the
+ * number of failures. */
+static int rev_slots(struct fx_env *e)
+{
+	int xdp = bpf_program__fd(e->xdp->progs.sluice_xdp);
+	int tc = bpf_program__fd(e->tc->progs.sluice_tc_revnat);
+	int failed = 0, ok, i;
+
+	for (i = 0; i < 5; i++)
+		if (fx_add_svc(e, 2, VIP, (uint16_t)(9100 + i), 0, 0, 1))
+			return 5;
+	/* the flows: client port 42000 + i to VIP:9100 + i, all on BE2 */
+	ok = 1;
+	for (i = 0; i < 5 && ok; i++) {
+		struct fx_tcp t = SYN_IN(CL, (uint16_t)(42000 + i), VIP, (uint16_t)(9100 + i));
+		struct fx_tcp w = SYN_IN(CL, (uint16_t)(42000 + i), BE2, (uint16_t)(9000));
+
+		ok = run_expect(xdp, &t, XDP_PASS, &w);
+	}
+	/* 3 fit in BE2's free slots: FWD only; the last 2 overflow: + REPLY */
+	for (i = 0; i < 5 && ok; i++)
+		ok = ct_has(e, CL, (uint16_t)(42000 + i), VIP, (uint16_t)(9100 + i),
+			    SLUICE_CT_FWD) &&
+		     ct_has(e, BE2, 9000, CL, (uint16_t)(42000 + i), SLUICE_CT_REPLY) == (i >= 3);
+	printf("%s - xdp: one conntrack entry per flow, a REPLY entry only past the "
+	       "backend's %d VIP:port slots\n", ok ? "ok" : "not ok", SLUICE_CT4_REV_SLOTS);
+	failed += !ok;
+
+	/* SYN-ACKs: each from its own VIP:port, each flow ESTABLISHED */
+	ok = 1;
+	for (i = 0; i < 5 && ok; i++) {
+		struct fx_tcp t = { .src = BE2, .sport = 9000, .dst = CL,
+				    .dport = (uint16_t)(42000 + i), .flags = FX_SYN | FX_ACK };
+		struct fx_tcp w = t;
+		struct fx_tcp k = { .src = CL, .sport = t.dport, .dst = VIP,
+				    .dport = (uint16_t)(9100 + i) };
+
+		w.src = VIP;
+		w.sport = (uint16_t)(9100 + i);
+		ok = run_expect(tc, &t, TC_ACT_OK, &w) &&
+		     ct_state_of(e, &k) == SLUICE_CT_ESTABLISHED;
+	}
+	printf("%s - tc: SYN-ACKs of 5 VIP:ports on one backend reverse-NATed to their own "
+	       "VIP:port (slots and REPLY fallback)\n", ok ? "ok" : "not ok");
+	failed += !ok;
+
+	/* a backend FIN on the two-entry flow reaches its FWD half */
+	{
+		struct fx_tcp t = { .src = BE2, .sport = 9000, .dst = CL, .dport = 42004,
+				    .flags = FX_FIN | FX_ACK };
+		struct fx_tcp w = t, k = { .src = CL, .sport = 42004, .dst = VIP, .dport = 9104 };
+
+		w.src = VIP;
+		w.sport = 9104;
+		ok = run_expect(tc, &t, TC_ACT_OK, &w) &&
+		     ct_state_of(e, &k) == SLUICE_CT_CLOSING;
+		printf("%s - tc: FIN of a two-entry flow reverse-NATed, its FWD half CLOSING\n",
+		       ok ? "ok" : "not ok");
+		failed += !ok;
+	}
+
+	/* CL:42000 -> VIP:9100 went to BE2: BE1's packet to CL:42000 from
+	 * port 9000 is not that flow's reply (BE1 has slots for VIP:9000) */
+	{
+		struct fx_tcp t = { .src = BE1, .sport = 9000, .dst = CL, .dport = 42000,
+				    .flags = FX_ACK };
+
+		ok = run_expect(tc, &t, TC_ACT_OK, NULL);
+		printf("%s - tc: a backend's packet to a client port whose flow went to another "
+		       "backend is untouched\n", ok ? "ok" : "not ok");
+		failed += !ok;
+	}
+	return failed;
+}
+
 /* S1 at the packet level: 10,000 SYNs from distinct ports over an 80/20
  * route; the v2 share must be 20% +- 1.5 points (about 4 sigma). */
 static int split_80_20(struct fx_env *e)
@@ -295,7 +406,7 @@ int main(void)
 		printf("1..0 # SKIP needs root\n");
 		return 0;
 	}
-	printf("1..%zu\n", n + 2);
+	printf("1..%zu\n", n + 6);
 	err = fx_open(&e, 1, 0);
 	if (err || policy_gen(&e, 1, 100, 0)) {
 		printf("not ok - load xdp/tc objects and write generation 1 (%d)\n", err);
@@ -316,6 +427,7 @@ int main(void)
 			failed++;
 		}
 	}
+	failed += rev_slots(&e);
 	if (split_80_20(&e)) {
 		printf("ok - xdp: 80/20 route over 10000 new flows within 1.5 points\n");
 	} else {

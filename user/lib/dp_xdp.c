@@ -306,7 +306,8 @@ void sl_xdp_close(struct sl_xdp *x)
  * is the last reference detach as they are unpinned. */
 int sl_xdp_reset(const char *bpffs, char *err)
 {
-	static const char *const maps[] = { "sluice_ct4", "sluice_ct", "sluice_maglev" };
+	static const char *const maps[] = { "sluice_ct4", "sluice_ct4_rev", "sluice_ct",
+					    "sluice_maglev" };
 	char path[PATH_MAX];
 	struct if_nameindex *ifs = if_nameindex(), *i;
 	size_t m;
