@@ -7,7 +7,8 @@
  *       "IFACE MODE" per interface
  *   xdp_tool split BPFFS GEN VIP:PORT LB GROUP...
  *       write generation GEN of the selection tables for one TCP service
- *       (one route, one subset per GROUP) and make it live. LB is random,
+ *       (one route, one subset per GROUP; the inline copies in the svc and
+ *       subset entries as compile_l4 writes them) and make it live. LB is random,
  *       rr or maglev; GROUP is WEIGHT@ADDR:PORT[+ADDR:PORT...]. Older
  *       generations are deleted after the flip.
  *   xdp_tool counters BPFFS      every non-zero counter, "index value"
@@ -178,11 +179,25 @@ static int cmd_split(const char *root, uint32_t gen, const char *vip, const char
 			mfirst += m;
 			free(table);
 		}
+		/* the first backends copied into the subset entry, and the
+		 * subsets into the svc entry below, as compile_l4 does */
+		for (uint32_t k = 0; k < SLUICE_SUBSET_INLINE && k < ss.nbackends; k++) {
+			struct sluice_backend_key bk = { .gen = gen, .idx = ss.backend_first + k };
+
+			if (bpf_map_lookup_elem(be, &bk, &ss.inl[k]))
+				return 1;
+		}
+		if (g < SLUICE_SVC_INLINE_SUBSETS)
+			sv.sub[g] = ss;
 		if (bpf_map_update_elem(sub, &ssk, &ss, BPF_ANY))
 			return 1;
 	}
 	r.ndests = (uint8_t)ngroups;
 	r.total = cum;
+	sv.route = r;
+	sv.flags = SLUICE_SVC_ROUTE_INLINE;
+	if (ngroups <= SLUICE_SVC_INLINE_SUBSETS)
+		sv.flags |= SLUICE_SVC_SUBSET_INLINE;
 	if (bpf_map_update_elem(rt, &rk, &r, BPF_ANY) ||
 	    bpf_map_update_elem(svc, &sk, &sv, BPF_ANY) ||
 	    bpf_map_update_elem(ctl, &zero, &c, BPF_ANY))

@@ -30,9 +30,14 @@ enum sl_ns {
 };
 
 /* Choose the backend of a new flow to svc. Returns the backend or NULL
- * (no matching route, empty tables: the caller drops the SYN and counts). */
+ * (no matching route, empty tables: the caller drops the SYN and counts).
+ * When the compiler copied the service's one route and its (<= 2) subsets
+ * into the svc entry (SLUICE_SVC_SUBSET_INLINE, as for the connect hook),
+ * the draw reads those copies: no sluice_route/sluice_subset/sluice_backend
+ * lookup at all for small subsets. Maglev subsets use the tables (their
+ * copies carry no Maglev fields). */
 static __always_inline struct sluice_backend *
-sl_select(__u32 gen, const struct sluice_svc *svc, __u16 port, const __u8 saddr[16],
+sl_select(__u32 gen, struct sluice_svc *svc, __u16 port, const __u8 saddr[16],
 	  struct sluice_subset **sub_out)
 {
 	struct sluice_subset_key sk = { .gen = gen };
@@ -41,13 +46,25 @@ sl_select(__u32 gen, const struct sluice_svc *svc, __u16 port, const __u8 saddr[
 	struct sluice_route *r;
 	__u32 route_id, h, rnd;
 	__s64 subset_id;
+	int di;
 
 	/* Off-node clients have no workload: sourceLabels routes never match. */
 	r = sluice_select_route(gen, svc, port, SLUICE_NO_WORKLOAD, &route_id);
 	if (!r || !r->ndests)
 		return NULL;
-	h = sl_addr_hash(saddr);
 	rnd = bpf_get_prandom_u32();
+	if ((svc->flags & SLUICE_SVC_SUBSET_INLINE) && r == &svc->route &&
+	    svc->sub[0].lb != SLUICE_LB_MAGLEV &&
+	    (r->ndests < 2 || svc->sub[1].lb != SLUICE_LB_MAGLEV)) {
+		di = sluice_pick_dest_idx(r, rnd);
+		if (di < 0 || di >= SLUICE_SVC_INLINE_SUBSETS)
+			return NULL;
+		sub = &svc->sub[di & (SLUICE_SVC_INLINE_SUBSETS - 1)];
+		*sub_out = sub;
+		return sluice_pick_in_subset(gen, sub, bpf_get_prandom_u32(),
+					     bpf_get_prandom_u32());
+	}
+	h = sl_addr_hash(saddr);
 	/* Stickiness (consistentHash): when the route's subsets hash, the
 	 * subset is chosen by the same client hash, so a client stays on one
 	 * version as long as the weights hold. */

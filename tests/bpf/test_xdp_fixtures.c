@@ -396,6 +396,63 @@ static int split_80_20(struct fx_env *e)
 	return v2 >= 1850 && v2 <= 2150;
 }
 
+/* The same draw from the copies compile_l4 puts into the svc entry
+ * (SLUICE_SVC_ROUTE_INLINE | SUBSET_INLINE, backends inline in the subset
+ * copies): 80/20 over 10,000 SYNs, and the 20% subset's ROUND_ROBIN cursor
+ * (advanced in the copy) alternating its two backends exactly. The tables'
+ * own entries name other backends (BE1/BE2), so a lookup instead of the
+ * copies would show. */
+static int split_inline(struct fx_env *e)
+{
+	static const char *const be[3] = { "198.18.2.1", "198.18.2.2", "198.18.2.3" };
+	uint8_t in[FX_MAXPKT], out[FX_MAXPKT + 64];
+	struct fx_tcp t = SYN_IN("10.0.2.1", 0, VIP, 9200);
+	struct sluice_svc_key k = { .gen = 4, .port = htons(9200), .proto = IPPROTO_TCP };
+	struct sluice_svc v = { .svc_sid = 7, .nroutes = 1,
+				.flags = SLUICE_SVC_ROUTE_INLINE | SLUICE_SVC_SUBSET_INLINE };
+	uint32_t subsets[2] = { 1, 2 }, weights[2] = { 80, 20 }, a[3];
+	int n = 10000, cnt[3] = { 0 }, i, j;
+
+	/* the tables: subset 1 = BE1, subset 2 = BE2 (not what the copies say) */
+	if (policy_gen(e, 4, 80, 20))
+		return 0;
+	v.route.ndests = 2;
+	v.route.total = 100;
+	for (i = 0; i < 2; i++) {
+		v.route.dests[i].subset_id = subsets[i];
+		v.route.dests[i].cum_weight = i ? 100 : weights[0];
+		v.sub[i].svc_sid = 7;
+		v.sub[i].subset_sid = 100 + subsets[i];
+		v.sub[i].lb = i ? SLUICE_LB_ROUND_ROBIN : SLUICE_LB_RANDOM;
+		v.sub[i].nbackends = (uint16_t)(i + 1);
+	}
+	for (i = 0; i < 3; i++) {
+		struct sluice_backend *b = &v.sub[i ? 1 : 0].inl[i ? i - 1 : 0];
+
+		fx_v4mapped(b->addr, be[i]);
+		b->port = htons(9000);
+		b->weight = 1;
+		inet_pton(AF_INET, be[i], &a[i]);
+	}
+	fx_v4mapped(k.addr, VIP);
+	if (bpf_map_update_elem(fx_map_fd(e, "sluice_svc"), &k, &v, BPF_ANY))
+		return 0;
+	for (i = 0; i < n; i++) {
+		size_t olen = sizeof(out), len;
+
+		t.sport = (uint16_t)(10000 + i);
+		len = fx_build(in, &t);
+		if (fx_run(bpf_program__fd(e->xdp->progs.sluice_xdp), in, len, out, &olen, 1,
+			   NULL) != XDP_PASS || !fx_csums_ok(out, olen))
+			return 0;
+		for (j = 0; j < 3; j++)
+			cnt[j] += ((struct iphdr *)(out + 14))->daddr == a[j];
+	}
+	printf("# inline copies: %d / %d / %d of %d new flows\n", cnt[0], cnt[1], cnt[2], n);
+	return cnt[0] + cnt[1] + cnt[2] == n && cnt[1] + cnt[2] >= 1850 &&
+	       cnt[1] + cnt[2] <= 2150 && abs(cnt[1] - cnt[2]) <= 1;
+}
+
 int main(void)
 {
 	struct fx_env e;
@@ -406,7 +463,7 @@ int main(void)
 		printf("1..0 # SKIP needs root\n");
 		return 0;
 	}
-	printf("1..%zu\n", n + 6);
+	printf("1..%zu\n", n + 7);
 	err = fx_open(&e, 1, 0);
 	if (err || policy_gen(&e, 1, 100, 0)) {
 		printf("not ok - load xdp/tc objects and write generation 1 (%d)\n", err);
@@ -432,6 +489,12 @@ int main(void)
 		printf("ok - xdp: 80/20 route over 10000 new flows within 1.5 points\n");
 	} else {
 		printf("not ok - xdp: 80/20 route over 10000 new flows within 1.5 points\n");
+		failed++;
+	}
+	if (split_inline(&e)) {
+		printf("ok - xdp: 80/20 from the svc entry's inline copies, round robin in the copy\n");
+	} else {
+		printf("not ok - xdp: 80/20 from the svc entry's inline copies, round robin in the copy\n");
 		failed++;
 	}
 	fx_close(&e);
