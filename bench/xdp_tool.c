@@ -424,10 +424,10 @@ static int cmd_testrun(const char *baseline)
 	}
 	if (bpf_object__load(bobj))
 		goto cleanup;
-	if (getenv("XDP_BENCH_CT_FLAGS")) {
+	/* experiments: other sluice_ct4 flags (2 = BPF_F_NO_COMMON_LRU: per-CPU
+	 * lists, each of max_entries / ncpus; one entry per flow fits) */
+	if (getenv("XDP_BENCH_CT_FLAGS"))
 		bpf_map__set_map_flags(x->maps.sluice_ct4, (uint32_t)atoi(getenv("XDP_BENCH_CT_FLAGS")));
-		bpf_map__set_max_entries(x->maps.sluice_ct4, 8 * (uint32_t)n + 1024);
-	}
 	if (getenv("XDP_BENCH_NO_FIB"))
 		x->rodata->sl_xdp_redirect = 0;
 	if (sluice_xdp__load(x))
