@@ -55,7 +55,7 @@ if [ "${1:-}" = --one ]; then
 		done
 		exit 0
 	elif [ "$variant" = sluice ]; then
-		xdp_attach ${XDP_BENCH_MODE:-}
+		xdp_attach ${XDP_BENCH_MODE:-} ${XDP_BENCH_CT_SIZE:+ct-size=$XDP_BENCH_CT_SIZE}
 		[ -n "$XDP_MODE" ] || exit 1
 		echo "mode=$XDP_MODE"
 		"$XDP_TOOL" split "$SL_BPFFS" 1 "$XDP_VIP:$XDP_PORT" random \

@@ -2,7 +2,7 @@
 /*
  * xdp_tool: drives the north-south data plane for the XDP end-to-end tests
  * and the benchmark without the daemon (not a test itself).
- *   xdp_tool attach BPFFS IFACES [auto|native|generic|tc] [redirect=0|1]
+ *   xdp_tool attach BPFFS IFACES [auto|native|generic|tc] [redirect=0|1] [ct-size=N]
  *       load + attach XDP and TC egress (sl_xdp_open), links pinned; prints
  *       "IFACE MODE" per interface
  *   xdp_tool split BPFFS GEN VIP:PORT LB GROUP...
@@ -678,6 +678,8 @@ int main(int argc, char **argv)
 				o.mode = SL_XDP_MODE_TC;
 			else if (!strcmp(argv[a], "redirect=0"))
 				o.no_redirect = true;
+			else if (!strncmp(argv[a], "ct-size=", 8))
+				o.ct_size = (uint32_t)strtoul(argv[a] + 8, NULL, 10);
 		}
 		if (sl_xdp_open(&o, argv[3], &x, err)) {
 			fprintf(stderr, "xdp_tool: %s\n", err);

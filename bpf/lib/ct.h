@@ -210,8 +210,9 @@ static __always_inline int sl_ct_segment(struct sluice_ct4 *ct,
  * a reply from that backend can find the flow's FWD entry, by a slot of the
  * backend's sluice_ct4_rev entry (claimed here with a compare-and-swap if
  * the VIP:port has none yet). Returns 0 when a slot holds it, 1 when the
- * flow needs its own REPLY entry (no free slot, or no rev entry could be
- * made), after flagging the overflow for TC. */
+ * flow needs its own REPLY entry (no free slot; the overflow is flagged for
+ * TC), -1 when the backend has no rev entry and none could be made (the
+ * caller fails the flow open, as for a failed conntrack insert). */
 static __always_inline int sl_ct_rev_note(__be32 baddr, __be16 bport, __be32 vip, __be16 vport)
 {
 	struct sluice_ct4_rev_key k = { .addr = baddr, .port = bport };
@@ -228,7 +229,7 @@ static __always_inline int sl_ct_rev_note(__be32 baddr, __be16 bport, __be32 vip
 		/* another CPU made it first: claim a slot in that one */
 		r = bpf_map_lookup_elem(&sluice_ct4_rev, &k);
 		if (!r)
-			return 1;
+			return -1;
 	}
 	for (i = 0; i < SLUICE_CT4_REV_SLOTS; i++) {
 		v = r->vip[i];

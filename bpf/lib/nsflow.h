@@ -93,13 +93,18 @@ sl_select(__u32 gen, struct sluice_svc *svc, __u16 port, const __u8 saddr[16],
  * next hop): the FWD entry, after recording the VIP:port for the backend in
  * sluice_ct4_rev so TC can find it from a reply; a REPLY entry as well only
  * when the backend's slots are full. Returns 0 or -1 (nothing left behind
- * but a rev slot, which is harmless). */
+ * but a rev slot, which is harmless; the caller passes the packet on
+ * untouched). */
 static __always_inline int sl_ct_create(const struct sluice_ct4_key *fk, struct sluice_ct4 *fv)
 {
 	struct sluice_ct4_key rk;
 	struct sluice_ct4 rv = {};
 
-	if (!sl_ct_rev_note(fv->addr, fv->port, fk->daddr, fk->dport))
+	int rev = sl_ct_rev_note(fv->addr, fv->port, fk->daddr, fk->dport);
+
+	if (rev < 0)
+		return -1;
+	if (!rev)
 		return bpf_map_update_elem(&sluice_ct4, fk, fv, BPF_ANY) ? -1 : 0;
 	fv->flags |= SLUICE_CT_F_REPLY_ENTRY;
 	sl_ct_reply_of_fwd(fk, fv, &rk);
