@@ -25,7 +25,7 @@ struct hx_series {
 	int code;
 	uint64_t count;
 	double sum;
-	uint64_t buckets[NBUCKETS];
+	uint64_t buckets[NBUCKETS];	/* per bucket, not cumulative */
 };
 
 struct hx_metrics {
@@ -91,9 +91,13 @@ void hx_metrics_record(struct hx_metrics *mx, const char *svc, const char *ver, 
 	}
 	s->count++;
 	s->sum += ms;
+	/* one bucket per request (the first that holds it); the dump makes
+	 * them cumulative */
 	for (i = 0; i < NBUCKETS; i++)
-		if (ms <= hx_buckets[i])
+		if (ms <= hx_buckets[i]) {
 			s->buckets[i]++;
+			break;
+		}
 out:
 	pthread_mutex_unlock(&mx->mu);
 }
@@ -150,13 +154,15 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 		   "# TYPE istio_request_duration_milliseconds histogram\n");
 	for (i = 0; i < na; i++) {
 		const char *sv = all[i].svc ? all[i].svc : "", *vr = all[i].ver ? all[i].ver : "";
+		uint64_t cum = 0;
 
-		for (b = 0; b < NBUCKETS; b++)
+		for (b = 0; b < NBUCKETS; b++) {
+			cum += all[i].buckets[b];
 			fprintf(f, "istio_request_duration_milliseconds_bucket{reporter=\"sluice-http\","
 				   "destination_service=\"%s\",destination_version=\"%s\","
 				   "response_code=\"%d\",le=\"%g\"} %llu\n",
-				sv, vr, all[i].code, hx_buckets[b],
-				(unsigned long long)all[i].buckets[b]);
+				sv, vr, all[i].code, hx_buckets[b], (unsigned long long)cum);
+		}
 		fprintf(f, "istio_request_duration_milliseconds_bucket{reporter=\"sluice-http\","
 			   "destination_service=\"%s\",destination_version=\"%s\","
 			   "response_code=\"%d\",le=\"+Inf\"} %llu\n",

@@ -84,20 +84,6 @@ int hx_buf_reserve(struct hx_buf *b, uint32_t more)
 	return 0;
 }
 
-int hx_buf_put(struct hx_buf *b, const void *d, size_t n)
-{
-	if (hx_buf_reserve(b, (uint32_t)n) < 0)
-		return -ENOMEM;
-	memcpy(b->p + b->len, d, n);
-	b->len += (uint32_t)n;
-	return 0;
-}
-
-int hx_buf_puts(struct hx_buf *b, const char *s)
-{
-	return hx_buf_put(b, s, strlen(s));
-}
-
 void hx_buf_compact(struct hx_buf *b)
 {
 	if (b->off == 0)
@@ -192,8 +178,7 @@ void hx_cli_close(struct hx_cli *c)
 void hx_cli_flush(struct hx_cli *c)
 {
 	while (c->out.off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.p + c->out.off, c->out.len - c->out.off,
-				 MSG_NOSIGNAL);
+		ssize_t n = hx_send(c->fd, c->out.p + c->out.off, c->out.len - c->out.off);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -310,18 +295,25 @@ void hx_cli_request_done(struct hx_cli *c)
 
 /* ---- requests -------------------------------------------------------------- */
 
+/* Hop-by-hop headers, by length first: this runs on every header line of
+ * every request and response. */
 static bool is_hop_by_hop(const char *n, uint32_t l)
 {
-	static const char *const hop[] = {
-		"connection", "keep-alive", "proxy-connection", "te", "upgrade",
-		"expect", NULL,
-	};
-	int i;
-
-	for (i = 0; hop[i]; i++)
-		if (strlen(hop[i]) == l && strncasecmp(hop[i], n, l) == 0)
-			return true;
-	return false;
+	switch (l) {
+	case 2:
+		return strncasecmp(n, "te", 2) == 0;
+	case 6:
+		return strncasecmp(n, "expect", 6) == 0;
+	case 7:
+		return strncasecmp(n, "upgrade", 7) == 0;
+	case 10:
+		return strncasecmp(n, "connection", 10) == 0 ||
+		       strncasecmp(n, "keep-alive", 10) == 0;
+	case 16:
+		return strncasecmp(n, "proxy-connection", 16) == 0;
+	default:
+		return false;
+	}
 }
 
 static bool in_remove(const struct sl_header_ops *ops, const char *n, uint32_t l)
@@ -342,23 +334,36 @@ static bool in_remove(const struct sl_header_ops *ops, const char *n, uint32_t l
 void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
 		     const struct sl_header_ops *ops, bool skip_host)
 {
-	uint32_t i;
+	bool ops_rm = ops != NULL;
+	uint32_t i, need;
 	size_t k;
 
+	if (ops && ops->nremove == 0 && ops->nset == 0)
+		ops_rm = false;
+	/* room for every line at once: the copies below cannot fail */
+	for (i = 0, need = 0; i < h->nhdrs; i++)
+		need += h->hdrs[i].name.len + h->hdrs[i].value.len + 4;
+	if (hx_buf_reserve(out, need) < 0)
+		return;
 	for (i = 0; i < h->nhdrs; i++) {
 		const char *n = base + h->hdrs[i].name.off;
-		uint32_t l = h->hdrs[i].name.len;
+		uint32_t l = h->hdrs[i].name.len, vl = h->hdrs[i].value.len;
+		char *d;
 
 		if (is_hop_by_hop(n, l))
 			continue;
 		if (skip_host && l == 4 && strncasecmp(n, "host", 4) == 0)
 			continue;
-		if (ops && in_remove(ops, n, l))
+		if (ops_rm && in_remove(ops, n, l))
 			continue;
-		hx_buf_put(out, n, l);
-		hx_buf_put(out, ": ", 2);
-		hx_buf_put(out, base + h->hdrs[i].value.off, h->hdrs[i].value.len);
-		hx_buf_put(out, "\r\n", 2);
+		d = out->p + out->len;
+		memcpy(d, n, l);
+		d[l] = ':';
+		d[l + 1] = ' ';
+		memcpy(d + l + 2, base + h->hdrs[i].value.off, vl);
+		d[l + 2 + vl] = '\r';
+		d[l + 3 + vl] = '\n';
+		out->len += l + vl + 4;
 	}
 	if (!ops)
 		return;
@@ -729,7 +734,7 @@ void hx_cli_pump(struct hx_cli *c)
 					break;
 				}
 				room = c->in.cap - c->in.len;
-				n = recv(c->fd, c->in.p + c->in.len, room, 0);
+				n = hx_recv(c->fd, c->in.p + c->in.len, room);
 				if (n == 0) {
 					c->eof = true;
 				} else if (n < 0) {

@@ -206,6 +206,25 @@ static bool gw_serves(const struct sl_gateway *g, uint16_t port, const char *hos
 	return false;
 }
 
+/* "ns/name" into buf, truncated to fit (snprintf's result, without its
+ * cost on every request). */
+static void gw_name(char *buf, size_t len, const struct sl_gateway *gw)
+{
+	const char *ns = gw->ns ? gw->ns : "", *nm = gw->name ? gw->name : "";
+	size_t a = strlen(ns), b = strlen(nm), o = 0;
+
+	if (a > len - 1)
+		a = len - 1;
+	memcpy(buf, ns, a);
+	o = a;
+	if (o < len - 1)
+		buf[o++] = '/';
+	if (b > len - 1 - o)
+		b = len - 1 - o;
+	memcpy(buf + o, nm, b);
+	buf[o + b] = 0;
+}
+
 /* Gateways listening on `port` whose server hosts admit `host`, in model
  * order; the first bound VirtualService with a matching host wins. */
 int hx_vhost_for_gateway(const struct sl_model *m, uint16_t port, const char *host,
@@ -225,8 +244,7 @@ int hx_vhost_for_gateway(const struct sl_model *m, uint16_t port, const char *ho
 				if (!hx_host_match(vh->hosts[h], host, hlen))
 					continue;
 				if (gwbuf && gwbuflen) {
-					snprintf(gwbuf, gwbuflen, "%s/%s", gw->ns ? gw->ns : "",
-						 gw->name ? gw->name : "");
+					gw_name(gwbuf, gwbuflen, gw);
 					*gw_name_out = gwbuf;
 				}
 				return (int)gw->vhosts[i];

@@ -345,7 +345,7 @@ void hx_up_send(struct hx_up *u)
 	if (!c || !u->connected)
 		return;
 	while (c->rq.off < c->rq.len) {
-		ssize_t n = send(u->fd, c->rq.p + c->rq.off, c->rq.len - c->rq.off, MSG_NOSIGNAL);
+		ssize_t n = hx_send(u->fd, c->rq.p + c->rq.off, c->rq.len - c->rq.off);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -501,8 +501,12 @@ static bool on_resp_head(struct hx_up *u)
 		c->close_after = true;	/* body ends at upstream EOF */
 	if (!c->body_done)
 		c->close_after = true;
-	snprintf(line, sizeof(line), "HTTP/1.1 %d ", st);
-	hx_buf_puts(o, line);
+	/* llhttp gives 100..999; no printf per response */
+	memcpy(line, "HTTP/1.1 000 ", 13);
+	line[9] = (char)('0' + st / 100 % 10);
+	line[10] = (char)('0' + st / 10 % 10);
+	line[11] = (char)('0' + st % 10);
+	hx_buf_put(o, line, 13);
 	hx_buf_put(o, u->in.p + u->head.status.off, u->head.status.len);
 	hx_buf_put(o, "\r\n", 2);
 	hx_copy_headers(o, &u->head, u->in.p, &c->rt->resp_headers, false);
@@ -651,7 +655,7 @@ static void up_readable(struct hx_up *u, bool hup)
 		}
 		{
 			uint32_t room = u->in.cap - u->in.len;
-			ssize_t n = recv(u->fd, u->in.p + u->in.len, room, 0);
+			ssize_t n = hx_recv(u->fd, u->in.p + u->in.len, room);
 
 			if (n > 0) {
 				u->in.len += (uint32_t)n;

@@ -334,16 +334,16 @@ void *hx_worker_run(void *arg)
 		hx_spin_polls = atoi(getenv("SLUICE_HTTP_SPIN"));
 	follow_snapshot(w);
 	while (!hx_stop) {
-		n = epoll_wait(w->ep, evs, 256, 0);
+		/* One epoll_wait per turn: a poll first and a sleep after it
+		 * cost two syscalls whenever the poll came back empty. */
+		n = epoll_wait(w->ep, evs, 256, spin_left > 0 ? 0 : w->nclis ? HX_TICK_MS : 1000);
 		if (n == 0 && spin_left > 0) {
 			/* Busy for a moment after activity: the next event is
 			 * usually microseconds away, and sleeping costs a wakeup
-			 * on both sides. Bounded by HX_SPIN_POLLS polls. */
+			 * on both sides. Bounded by SLUICE_HTTP_SPIN polls. */
 			spin_left--;
 			continue;
 		}
-		if (n == 0)
-			n = epoll_wait(w->ep, evs, 256, w->nclis ? HX_TICK_MS : 1000);
 		spin_left = n > 0 ? hx_spin_polls : 0;
 		w->now = hx_now_ms();
 		for (i = 0; i < n; i++) {
