@@ -109,6 +109,10 @@ if ! sl_wait_for 15 sh -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq
 	sed 's/^/# /' "$SL_TMP/sluiced.log" | tail -20
 	sl_done
 fi
+gw=$(ctl get services -o json | jq -c --arg v "$XDP_VIP" '[.[] | select(.host | startswith("gateway ")) | select(.vips == [$v])]')
+sl_log "get services, gateway rows: $gw"
+gw_ok=$(jq -r --arg p "$XDP_PORT/TCP" 'length == 1 and .[0].ports == [$p] and (.[0].virtualservice | length > 0)' <<<"$gw")
+sl_check "sluicectl get services lists the gateway VIP with its VirtualService" [ "$gw_ok" = true ]
 mode=$(sed -n 's/.*xdp: c0 attached in \([a-z]*\) mode.*/\1/p' "$SL_TMP/sluiced.log" | head -1)
 sl_check "sluiced attached XDP on c0 in native mode (${mode:-?})" [ "$mode" = native ]
 

@@ -52,6 +52,36 @@ static void get_services(const struct sl_model *m, struct vtable *t)
 		else
 			vf_str(r, "virtualservice", "%s", "");
 	}
+	/* Gateway TCP servers are L4 services too (at bind:port): listed so
+	 * that every VIP the data plane steers shows up here. */
+	for (i = 0; i < m->ngateways; i++) {
+		const struct sl_gateway *g = &m->gateways[i];
+
+		for (j = 0; j < g->nservers; j++) {
+			const struct sl_gateway_server *gs = &g->servers[j];
+			struct vrec *r;
+			struct vfield *f;
+			char ip[64];
+
+			if (gs->proto != SL_PROTO_TCP || !gs->bind_address)
+				continue;
+			r = vt_rec(t);
+			vf_str(r, "host", "gateway %s/%s", g->ns, g->name);
+			f = vf_list(r, "vips");
+			view_addr(gs->bind.addr, ip, sizeof(ip));
+			vf_add(f, "%s", ip);
+			f = vf_list(r, "ports");
+			vf_add(f, "%u/%s", gs->port, sl_proto_name(gs->proto));
+			vf_str(r, "resolution", "%s", "");
+			vf_num(r, "endpoints", 0);
+			vf_list(r, "subsets");
+			if (gs->tcp_vhost >= 0 && (size_t)gs->tcp_vhost < m->nvhosts)
+				vf_str(r, "virtualservice", "%s/%s", m->vhosts[gs->tcp_vhost].ns,
+				       m->vhosts[gs->tcp_vhost].name);
+			else
+				vf_str(r, "virtualservice", "%s", "(none: not programmed)");
+		}
+	}
 }
 
 static void strmatch_text(struct vfield *f, const char *what, const struct sl_strmatch *sm)
