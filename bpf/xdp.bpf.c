@@ -71,19 +71,21 @@ static __always_inline int sl_nexthop(struct xdp_md *ctx, const struct iphdr *ip
 	return 0;
 }
 
-/* Send the (already DNATed) packet to the next hop cached in ct: TTL - 1,
- * MACs, XDP_TX or redirect. Without a cached next hop (or TTL <= 1, which
- * the stack answers with an ICMP error) the stack forwards it. */
+/* DNAT the packet to ct's backend and send it to the next hop cached in
+ * ct: TTL - 1 (folded into the DNAT's checksum updates), MACs, XDP_TX or
+ * redirect. Without a cached next hop (or TTL <= 1, which the stack
+ * answers with an ICMP error) only the DNAT, and the stack forwards it. */
 static __always_inline int sl_forward(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip,
-				      const struct sluice_ct4 *ct)
+				      struct tcphdr *tcp, const struct sluice_ct4 *ct)
 {
 	__u32 ifindex = ct->nh_ifindex;
 
 	if (!ifindex || ip->ttl <= 1) {
+		sl_nat4_dnat(ip, tcp, ct->addr, ct->port);
 		sluice_count(SLUICE_CNT_XDP_TO_STACK);
 		return XDP_PASS;
 	}
-	sl_ip4_dec_ttl(ip);
+	sl_nat4_dnat_fwd(ip, tcp, ct->addr, ct->port);
 	__builtin_memcpy(eth->h_dest, ct->nh_dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, ct->nh_smac, ETH_ALEN);
 	sluice_count(SLUICE_CNT_XDP_REDIRECT);
@@ -136,8 +138,7 @@ int sluice_xdp(struct xdp_md *ctx)
 		 * route or neighbour change is followed within ~1 s */
 		if (sl_xdp_redirect && (!ct->nh_ifindex || ct->nh_time != stamp))
 			sl_nexthop(ctx, p.ip4, ct->addr, ct, stamp);
-		sl_nat4_dnat(p.ip4, p.tcp, ct->addr, ct->port);
-		return sl_forward(ctx, p.eth, p.ip4, ct);
+		return sl_forward(ctx, p.eth, p.ip4, p.tcp, ct);
 	}
 
 	switch (sl_ns_new_flow(&fk, fl, now, &fv)) {
@@ -156,7 +157,6 @@ int sluice_xdp(struct xdp_md *ctx)
 		sluice_count(SLUICE_CNT_CT_INSERT_FAIL);
 		return XDP_PASS;
 	}
-	sl_nat4_dnat(p.ip4, p.tcp, fv.addr, fv.port);
 	sluice_count(SLUICE_CNT_XDP_NEW_FLOW);
-	return sl_forward(ctx, p.eth, p.ip4, &fv);
+	return sl_forward(ctx, p.eth, p.ip4, p.tcp, &fv);
 }

@@ -141,6 +141,12 @@ static __always_inline struct sluice_ct4 *sl_ns_established(const struct sluice_
 		return NULL;
 	if ((fl & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN && ct->state >= SLUICE_CT_CLOSING)
 		return NULL;
+	if (!(fl & (SL_TCP_SYN | SL_TCP_FIN | SL_TCP_RST))) {
+		/* the common case: a plain segment only refreshes the entry */
+		sl_ct_touch(ct, now);
+		sluice_count(SLUICE_CNT_XDP_ESTABLISHED);
+		return ct;
+	}
 	sl_ct_reply_of_fwd(fk, ct, &rk);
 	if (sl_ct_segment(ct, &rk, fl, 1, now, &gone))
 		sluice_count(SLUICE_CNT_CT_CLOSED);
