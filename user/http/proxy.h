@@ -113,6 +113,8 @@ struct hx_cli {
 	struct hx_buf rq;	/* upstream request bytes; rq.off = sent */
 	bool replayable, body_done, resp_started, is_head, idempotent, http10, counted;
 	bool expect_continue;
+	bool flush_queued;	/* on w->flush_q: output sent at the batch's end */
+	struct hx_cli *flush_next;
 	bool mirror_pending;	/* mirror once the whole request is in */
 	uint32_t tries_left, reuse_retry;
 	bool retry_counted;	/* holds a connectionPool maxRetries slot */
@@ -144,6 +146,8 @@ struct hx_up {
 	struct hx_head head;
 	struct hx_buf in;
 	bool connected, reused, rd_blocked;
+	bool send_queued;	/* on w->send_q: request sent at the batch's end */
+	struct hx_up *send_next;
 	bool mirror;		/* fire-and-forget copy: no client */
 	struct hx_buf mout;	/* mirror: the request copy to send */
 	struct hx_up *mprev, *mnext;	/* worker's live mirrors */
@@ -173,6 +177,9 @@ struct hx_worker {
 	size_t npools;
 	uint64_t rng;
 	uint64_t now;
+	bool in_batch;			/* handling an epoll_wait batch */
+	struct hx_cli *flush_q;		/* clients whose output waits for the batch end */
+	struct hx_up *send_q;		/* upstreams whose request waits for the batch end */
 	pthread_t thr;
 };
 
@@ -181,6 +188,7 @@ uint64_t hx_rand(struct hx_worker *w);
 /* proxy.c */
 void hx_cli_close(struct hx_cli *c);
 void hx_cli_flush(struct hx_cli *c);
+void hx_cli_flush_soon(struct hx_cli *c);
 void hx_cli_local_reply(struct hx_cli *c, int code, const char *hname, const char *hval);
 void hx_cli_request_done(struct hx_cli *c);
 void hx_cli_pump(struct hx_cli *c);
@@ -192,6 +200,8 @@ void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *ba
 int hx_up_dispatch(struct hx_cli *c);	/* pick endpoint, connect, send */
 void hx_up_event(struct hx_up *u, uint32_t ev);
 void hx_up_send(struct hx_up *u);
+void hx_up_send_soon(struct hx_up *u);
+void hx_flush_batch(struct hx_worker *w);
 void hx_up_release(struct hx_up *u, bool reusable);
 void hx_up_resume_read(struct hx_up *u);
 void hx_up_timeout(struct hx_cli *c);

@@ -332,7 +332,7 @@ int hx_up_dispatch(struct hx_cli *c)
 		     w->now + (tp->pool.tcp_connect_timeout_ms ? tp->pool.tcp_connect_timeout_ms :
 			       HX_CONNECT_TIMEOUT_MS));
 	if (u->connected)
-		hx_up_send(u);
+		hx_up_send_soon(u);
 	return 0;
 }
 
@@ -356,6 +356,23 @@ void hx_up_send(struct hx_up *u)
 	}
 	if (!c->replayable && c->rq.off == c->rq.len)
 		c->rq.off = c->rq.len = 0;
+}
+
+/* hx_up_send, at the end of the event batch when inside one (see
+ * hx_cli_flush_soon). */
+void hx_up_send_soon(struct hx_up *u)
+{
+	struct hx_worker *w = u->w;
+
+	if (!w->in_batch) {
+		hx_up_send(u);
+		return;
+	}
+	if (!u->send_queued) {
+		u->send_queued = true;
+		u->send_next = w->send_q;
+		w->send_q = u;
+	}
 }
 
 static uint32_t retry_bits(const struct sl_route *rt)

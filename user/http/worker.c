@@ -346,6 +346,7 @@ void *hx_worker_run(void *arg)
 		}
 		spin_left = n > 0 ? hx_spin_polls : 0;
 		w->now = hx_now_ms();
+		w->in_batch = true;	/* sends wait for hx_flush_batch */
 		for (i = 0; i < n; i++) {
 			int kind = *(int *)evs[i].data.ptr;
 
@@ -371,6 +372,7 @@ void *hx_worker_run(void *arg)
 				break;	/* HX_K_DEAD: closed earlier in this batch */
 			}
 		}
+		hx_flush_batch(w);
 		hx_reap_dead(w);
 		follow_snapshot(w);
 		if (w->now - last_tick >= HX_TICK_MS) {
