@@ -6,17 +6,20 @@
 # cookie regex) + a 90/10 weighted default route. Two placements (MODES):
 # "free" lets the scheduler place everything; "pinned" puts both proxies on
 # CPU 1, wrk and the backends on CPU 0.
-# Runs are interleaved (direct, haproxy, sluice) RUNS times; medians printed
-# with ratios. Everything on 127.0.0.1.
+# Runs are interleaved, RUNS rounds of (direct, haproxy, sluice) with the two
+# proxies' order alternating; medians printed with ratios, and the median and
+# range of the per-round sluice/haproxy ratios. Everything on 127.0.0.1.
 # Besides wrk's rps and latency, the proxy's own CPU time per request is
 # measured (/proc utime+stime over the run): on 2 cores the client and the
 # backends share CPU 0, so rps alone may measure CPU 0, not the proxy.
-# Knobs: RUNS (default 3), DURATION seconds (5), CONNS (50), BENCH_KEEP=FILE
+# The client side's CPU per request (wrk + both backends) is printed too: in
+# the pinned placement it bounds the rate on CPU 0 whatever the proxy does.
+# Knobs: RUNS (default 5), DURATION seconds (5), CONNS (50), BENCH_KEEP=FILE
 # keeps the raw runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-build}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-50}
 IP=127.0.0.1
@@ -34,7 +37,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 make -s build/sluice-http build/http-backend >/dev/null || { echo "bench_http: build failed"; exit 1; }
-for c in wrk haproxy; do
+for c in wrk haproxy /usr/bin/time; do
 	command -v $c >/dev/null || { echo "bench_http: $c not installed (make deps)"; exit 1; }
 done
 port_open() { (exec 3<>"/dev/tcp/$IP/$1") 2>/dev/null; }
@@ -120,18 +123,22 @@ sleep 0.5
 rss_idle=$(ps -o rss= -p $HX | tr -d ' ')
 ha_rss_idle=$(ps -o rss= -p $HA | tr -d ' ')
 
-# cpu_ticks PID: utime+stime of a process (all threads), clock ticks
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# cpu_ticks PID...: utime+stime of processes (all threads), clock ticks
+cpu_ticks() { local p t=0; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo $t; }
 TCK=$(getconf CLK_TCK)
-# wrk_run PORT PID -> "rps p50_us p99_us errors cpu_us_per_request" (PID 0: none)
+# wrk_run PORT PID -> "rps p50_us p99_us errors proxy_us/req client_us/req"
+# (PID 0: no proxy). client_us/req is wrk's and the backends' CPU per
+# request: the side that shares CPU 0 in the pinned placement.
 wrk_run() {
-	local out c0=0 c1=0
+	local out c0=0 c1=0 b0 b1
 	[ "$2" != 0 ] && c0=$(cpu_ticks "$2")
-	out=$($WRK_PIN wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H "User-Agent: bench/1.0" \
-		"http://$IP:$1/" 2>&1)
+	b0=$(cpu_ticks $BE1 $BE2)
+	out=$(/usr/bin/time -f "WRKCPU %U %S" $WRK_PIN wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency \
+		-H "User-Agent: bench/1.0" "http://$IP:$1/" 2>&1)
+	b1=$(cpu_ticks $BE1 $BE2)
 	[ "$2" != 0 ] && c1=$(cpu_ticks "$2")
 	echo "$out" >>"$T/wrk.txt"
-	echo "$out" | awk -v cpu=$((c1 - c0)) -v tck="$TCK" '
+	echo "$out" | awk -v cpu=$((c1 - c0)) -v be=$((b1 - b0)) -v tck="$TCK" '
 		function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000;
 			if (v ~ /s$/) return v * 1000000; return v }
 		/^Requests\/sec/ { rps = $2 }
@@ -140,7 +147,9 @@ wrk_run() {
 		$1 == "99%" { p99 = us($2) }
 		/Non-2xx/ { err += $NF }
 		/Socket errors/ { err += 1 }
-		END { printf "%d %d %d %d %.2f\n", rps, p50, p99, err, n ? cpu * 1000000 / tck / n : 0 }'
+		$1 == "WRKCPU" { wrk = ($2 + $3) * 1000000 }
+		END { printf "%d %d %d %d %.2f %.2f\n", rps, p50, p99, err, n ? cpu * 1000000 / tck / n : 0,
+			n ? (wrk + be * 1000000 / tck) / n : 0 }'
 }
 # pin MODE: "free" = the scheduler places everything (as on a node);
 # "pinned" = proxies on CPU 1, wrk and backends on CPU 0.
@@ -151,32 +160,54 @@ pin() {
 	taskset -a -pc "$all" $BE1 >/dev/null; taskset -a -pc "$all" $BE2 >/dev/null
 	taskset -a -pc "$px" $HX >/dev/null; taskset -a -pc "$px" $HA >/dev/null
 }
+# Rounds alternate which proxy goes first (direct, haproxy, sluice, then
+# direct, sluice, haproxy), so neither always runs right after the other.
 for mode in ${MODES:-free pinned}; do
 	pin "$mode"
 	for i in $(seq 1 "$RUNS"); do
-		for t in direct:$P_V1:0 haproxy:$P_HA:$HA sluice-http:$P_HX:$HX; do
+		order="direct:$P_V1:0 haproxy:$P_HA:$HA sluice-http:$P_HX:$HX"
+		[ $((i % 2)) = 0 ] && order="direct:$P_V1:0 sluice-http:$P_HX:$HX haproxy:$P_HA:$HA"
+		for t in $order; do
 			IFS=: read -r name port pid <<<"$t"
-			echo "$mode $name $(wrk_run "$port" "$pid")" >>"$T/runs"
+			echo "$mode $name $i $(wrk_run "$port" "$pid")" >>"$T/runs"
 		done
 	done
 done
 rss_load=$(ps -o rss= -p $HX | tr -d ' ')
-med() {	# med MODE NAME FIELD(3..7)
-	awk -v m="$1" -v n="$2" -v f="$3" '$1 == m && $2 == n { print $f }' "$T/runs" | sort -n |
+med() {	# med MODE NAME FIELD(4..9)
+	awk -v m="$1" -v n="$2" -v f="$3" '$1 == m && $2 == n { print $f }' "$T/runs" | sort -g |
 		awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
 }
+# ratios MODE FIELD: sluice-http / haproxy per round -> "median min max"
+# (each round's two runs are minutes apart at most: the paired ratio is
+# less exposed to load that drifts over the whole benchmark)
+ratios() {
+	awk -v m="$1" -v f="$2" '$1 == m && $2 == "sluice-http" { s[$3] = $f }
+		$1 == m && $2 == "haproxy" { h[$3] = $f }
+		END { for (i in s) if (h[i] > 0) print s[i] / h[i] }' "$T/runs" | sort -g |
+		awk '{ a[NR] = $1 } END { printf "%.2f %.2f %.2f", a[int((NR + 1) / 2)], a[1], a[NR] }'
+}
 for mode in ${MODES:-free pinned}; do
-	printf '\n[%s] %-12s %10s %10s %10s %8s %16s\n' "$mode" target rps p50_us p99_us errors proxy_cpu_us/req
+	printf '\n[%s] %-12s %10s %10s %10s %8s %16s %17s\n' "$mode" target rps p50_us p99_us errors \
+		proxy_cpu_us/req client_cpu_us/req
 	for t in direct haproxy sluice-http; do
-		printf '[%s] %-12s %10s %10s %10s %8s %16s\n' "$mode" "$t" "$(med $mode $t 3)" \
-			"$(med $mode $t 4)" "$(med $mode $t 5)" "$(med $mode $t 6)" "$(med $mode $t 7)"
+		printf '[%s] %-12s %10s %10s %10s %8s %16s %17s\n' "$mode" "$t" "$(med $mode $t 4)" \
+			"$(med $mode $t 5)" "$(med $mode $t 6)" "$(med $mode $t 7)" "$(med $mode $t 8)" \
+			"$(med $mode $t 9)"
 	done
-	awk -v m="$mode" -v hr="$(med $mode sluice-http 3)" -v ar="$(med $mode haproxy 3)" \
-		-v h50="$(med $mode sluice-http 4)" -v h99="$(med $mode sluice-http 5)" \
-		-v a99="$(med $mode haproxy 5)" -v d50="$(med $mode direct 4)" -v d99="$(med $mode direct 5)" \
-		-v hc="$(med $mode sluice-http 7)" -v ac="$(med $mode haproxy 7)" 'BEGIN {
-		printf "[%s] sluice-http / haproxy rps: %.2fx (target >= 1.2x); CPU per request haproxy / sluice-http: %.2fx\n", m, hr / ar, ac / hc
-		printf "[%s] p99 sluice-http %d us vs haproxy %d us (target <=); added over direct: p50 +%d us, p99 +%d us\n", m, h99, a99, h50 - d50, h99 - d99
+	read -r pr_med pr_min pr_max <<<"$(ratios $mode 4)"
+	p99_le=$(awk -v m="$mode" '$1 == m && $2 == "sluice-http" { s[$3] = $6 }
+		$1 == m && $2 == "haproxy" { h[$3] = $6 }
+		END { for (i in s) { n++; if (s[i] <= h[i]) k++ } printf "%d of %d", k, n }' "$T/runs")
+	awk -v m="$mode" -v hr="$(med $mode sluice-http 4)" -v ar="$(med $mode haproxy 4)" \
+		-v h50="$(med $mode sluice-http 5)" -v h99="$(med $mode sluice-http 6)" \
+		-v a99="$(med $mode haproxy 6)" -v d50="$(med $mode direct 5)" -v d99="$(med $mode direct 6)" \
+		-v hc="$(med $mode sluice-http 8)" -v ac="$(med $mode haproxy 8)" \
+		-v hcl="$(med $mode sluice-http 9)" -v pm="$pr_med" -v pl="$pr_min" -v ph="$pr_max" \
+		-v le="$p99_le" 'BEGIN {
+		printf "[%s] sluice-http / haproxy rps: %.2fx (target >= 1.2x); per-round ratios: median %.2fx, range %.2f-%.2f\n", m, hr / ar, pm, pl, ph
+		printf "[%s] CPU per request haproxy / sluice-http: %.2fx; client side (wrk + backends) %.2f us/req = at most %d rps on one CPU\n", m, ac / hc, hcl, hcl > 0 ? 1000000 / hcl : 0
+		printf "[%s] p99 sluice-http %d us vs haproxy %d us (target <=; <= in %s rounds); added over direct: p50 +%d us, p99 +%d us\n", m, h99, a99, le, h50 - d50, h99 - d99
 	}'
 done
 echo
