@@ -22,6 +22,14 @@ uint64_t sluiced_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Stats of removed backends are aged out in passes that start after an
+ * apply (or a start-up) and stop once nothing is left to age (main.c runs
+ * them): no periodic map walk while the policy stands still. */
+void sluiced_stats_gc_schedule(struct sluiced *d)
+{
+	d->stats_gc_at_ms = sluiced_now_ms() + d->o.stats_gc_ms;
+}
+
 void sluiced_log(const char *fmt, ...)
 {
 	struct timespec ts;

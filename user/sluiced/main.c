@@ -226,14 +226,6 @@ static int next_timeout(struct sluiced *d)
 	return t <= now ? 0 : (int)(t - now);
 }
 
-/* Stats of removed backends are aged out in passes that start after an
- * apply (or a start-up) and stop once nothing is left to age: no periodic
- * map walk while the policy stands still. */
-void sluiced_stats_gc_schedule(struct sluiced *d)
-{
-	d->stats_gc_at_ms = sluiced_now_ms() + d->o.stats_gc_ms;
-}
-
 static void stats_gc(struct sluiced *d)
 {
 	size_t deleted = 0, pending = 0;
