@@ -217,8 +217,9 @@ void hx_cli_flush_soon(struct hx_cli *c)
 	}
 	if (!c->flush_queued) {
 		c->flush_queued = true;
-		c->flush_next = w->flush_q;
-		w->flush_q = c;
+		c->flush_next = NULL;
+		*(w->flush_q ? w->flush_qt : &w->flush_q) = c;
+		w->flush_qt = &c->flush_next;
 	}
 }
 

@@ -178,8 +178,9 @@ struct hx_worker {
 	uint64_t rng;
 	uint64_t now;
 	bool in_batch;			/* handling an epoll_wait batch */
-	struct hx_cli *flush_q;		/* clients whose output waits for the batch end */
-	struct hx_up *send_q;		/* upstreams whose request waits for the batch end */
+	/* sends waiting for the batch's end, first queued first sent */
+	struct hx_cli *flush_q, **flush_qt;	/* clients with output */
+	struct hx_up *send_q, **send_qt;	/* upstreams with a request */
 	pthread_t thr;
 };
 

@@ -370,8 +370,9 @@ void hx_up_send_soon(struct hx_up *u)
 	}
 	if (!u->send_queued) {
 		u->send_queued = true;
-		u->send_next = w->send_q;
-		w->send_q = u;
+		u->send_next = NULL;
+		*(w->send_q ? w->send_qt : &w->send_q) = u;
+		w->send_qt = &u->send_next;
 	}
 }
 
