@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * North-south TC: reverse NAT of replies (backend addr:port -> VIP:port)
- * for flows the XDP program DNATed, and the backend's half of the
+ * for flows the XDP program DNATed, and the backend's side of the
  * conntrack state (SYN-ACK establishes, FIN/RST tear down).
  * Attached at egress of the --xdp interfaces (replies leave towards the
  * client there); the same program works at ingress of the backend-facing

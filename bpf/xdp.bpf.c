@@ -7,7 +7,7 @@
  *   conntrack hit          -> DNAT to the flow's backend (a weight change
  *                             never moves an established flow)
  *   miss, VIP, SYN         -> route, weighted subset, backend (Maglev for
- *                             consistentHash), conntrack both directions, DNAT
+ *                             consistentHash), the flow's conntrack entry, DNAT
  *   miss, VIP, not SYN     -> pass, counted (XDP_NO_CT)
  *   miss, not a VIP        -> pass, counted (XDP_PASS)
  * A DNATed packet is redirected to the fib next hop when the neighbour is
