@@ -59,6 +59,19 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 
 void sl_l4_gen_free(struct sl_l4_gen *g);
 
+/* The data-plane ids of m's workloads (sluice_cgroup values, sluice_route_src
+ * keys, and sluice_origdst.workload_id as sluice-http reads it): a hash of
+ * "namespace/name", so a workload keeps its id across applies and a reader
+ * holding another generation's model (sluice-http during a flip) finds the
+ * same workload by id, never by a position an apply may have shifted. A
+ * collision is probed on in model order (then only the colliding workloads'
+ * ids depend on the rest of the set). Never 0 or SLUICE_NO_WORKLOAD.
+ * *ids gets m->nworkloads entries (free() it); 0 or -ENOMEM. */
+int sl_l4_workload_ids(const struct sl_model *m, uint32_t **ids);
+
+/* The index in ids (of n) holding wid, -1 when none does. */
+int sl_l4_workload_index(const uint32_t *ids, size_t n, uint32_t wid);
+
 /* Convenience lookups over a compiled generation (tests, dumps). */
 const struct sluice_svc *sl_l4_find_svc(const struct sl_l4_gen *g, const uint8_t addr[16],
 					uint16_t port, uint8_t proto);

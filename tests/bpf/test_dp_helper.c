@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "dp_harness.h"
+#include "sluice/compile_l4.h"
 
 #define HVIP "127.100.0.30"
 #define HPORT 8080
@@ -156,7 +157,7 @@ int main(void)
 	uint64_t c0[__SLUICE_CNT_MAX], c1[__SLUICE_CNT_MAX];
 	struct hres r = { 0 };
 	int rc, up[2], down[2], mfd;
-	uint32_t gen;
+	uint32_t gen, want_wid = SLUICE_NO_WORKLOAD;
 	pid_t pid;
 
 	if (geteuid() != 0) {
@@ -194,6 +195,14 @@ int main(void)
 	rc = sl_dp_open(&o, &dp, err);
 	rc = rc ? rc : sl_dp_apply(dp, m, &gen, err);
 	tap(rc == 0, "with sluice-http configured the HTTP service applies (%s)", rc ? err : "ok");
+	{
+		uint32_t *ids = NULL;
+
+		/* the first workload of the policy is the client below */
+		if (!rc && m->nworkloads && sl_l4_workload_ids(m, &ids) == 0)
+			want_wid = ids[0];
+		free(ids);
+	}
 	sl_model_free(m);
 	if (rc || pipe2(up, O_CLOEXEC) || pipe2(down, O_CLOEXEC)) {
 		printf("Bail out! apply\n");
@@ -226,9 +235,9 @@ int main(void)
 	rc = rc || mfd < 0 ? -EIO : bpf_map_lookup_elem(mfd, &k, &v);
 	tap(!rc && !memcmp(v.vip, hvip, 16) && ntohs(v.vip_port) == HPORT,
 	    "sockops published the original VIP:port in sluice_origdst for sluice-http");
-	tap(!rc && v.workload_id == 0,
-	    "sluice_origdst carries the client's workload id (%u) for http sourceLabels",
-	    v.workload_id);
+	tap(!rc && v.workload_id == want_wid,
+	    "sluice_origdst carries the client's workload id (%u, want %u) for http sourceLabels",
+	    v.workload_id, want_wid);
 	tap(r.marked_errno == ECONNREFUSED &&
 	    c1[SLUICE_CNT_HELPER_BYPASS] - c0[SLUICE_CNT_HELPER_BYPASS] == 1,
 	    "a socket with SLUICE_HELPER_MARK is not steered (errno %d, counted)", r.marked_errno);

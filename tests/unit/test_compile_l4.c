@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -76,6 +77,17 @@ static void fx_init(struct fixture *f, uint32_t w1, uint32_t w2)
 static uint8_t *vip_addr(struct fixture *f)
 {
 	return f->vip.addr;
+}
+
+/* The data-plane id of workload i of m. */
+static uint32_t want_wid(const struct sl_model *m, size_t i)
+{
+	uint32_t *ids = NULL, id;
+
+	assert_int_equal(sl_l4_workload_ids(m, &ids), 0);
+	id = ids[i];
+	free(ids);
+	return id;
 }
 
 static void test_s1_weights(void **state)
@@ -214,7 +226,7 @@ static void test_source_labels(void **state)
 	assert_true(g.cfg.flags & SLUICE_CFG_SOURCE_ROUTES);
 	assert_int_equal(g.ncgroups, 1);
 	assert_int_equal(g.cgroups[0].k.cgroup_id, 4242);
-	assert_int_equal(g.cgroups[0].workload_id, 0);
+	assert_int_equal(g.cgroups[0].workload_id, want_wid(&f.m, 0));
 	s = sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP);
 	assert_int_equal(s->nroutes, 2);
 	/* two routes: neither the route nor its subsets are inline */
@@ -225,8 +237,58 @@ static void test_source_labels(void **state)
 	assert_false(r1->flags & SLUICE_ROUTE_SOURCE);
 	assert_int_equal(g.nsrcs, 1);
 	assert_int_equal(g.srcs[0].route_id, s->route_first);
-	assert_int_equal(g.srcs[0].workload_id, 0);
+	assert_int_equal(g.srcs[0].workload_id, want_wid(&f.m, 0));
 	sl_l4_gen_free(&g);
+}
+
+/* Workload ids are stable across applies that add, drop or reorder
+ * workloads (sluice-http may hold the previous generation's model while
+ * sluice_origdst already carries ids of the next), unique, never 0 or
+ * SLUICE_NO_WORKLOAD, and found again by sl_l4_workload_index. */
+static void test_workload_ids_stable(void **state)
+{
+	struct sl_workload a[3] = {
+		{ .name = "frontend-v1", .ns = "weather" },
+		{ .name = "frontend-v2", .ns = "weather" },
+		{ .name = "frontend-v1", .ns = "shop" },
+	};
+	struct sl_workload b[2] = { a[1], a[0] };	/* reordered, one gone */
+	struct sl_model ma = { .workloads = a, .nworkloads = 3 };
+	struct sl_model mb = { .workloads = b, .nworkloads = 2 };
+	struct sl_workload *many;
+	struct sl_model mm = { 0 };
+	uint32_t *ia = NULL, *ib = NULL, *im = NULL;
+	char names[2000][16];
+	size_t i, j;
+
+	(void)state;
+	assert_int_equal(sl_l4_workload_ids(&ma, &ia), 0);
+	assert_int_equal(sl_l4_workload_ids(&mb, &ib), 0);
+	assert_int_equal(ib[0], ia[1]);
+	assert_int_equal(ib[1], ia[0]);
+	assert_int_not_equal(ia[0], ia[2]);	/* same name, other namespace */
+	assert_int_equal(sl_l4_workload_index(ia, 3, ib[0]), 1);
+	assert_int_equal(sl_l4_workload_index(ib, 2, ia[2]), -1);
+	assert_int_equal(sl_l4_workload_index(ia, 3, SLUICE_NO_WORKLOAD), -1);
+	/* 2,000 workloads: all ids distinct and valid */
+	many = calloc(2000, sizeof(*many));
+	assert_non_null(many);
+	for (i = 0; i < 2000; i++) {
+		snprintf(names[i], sizeof(names[i]), "wl-%zu", i);
+		many[i] = (struct sl_workload){ .name = names[i], .ns = "ns" };
+	}
+	mm.workloads = many;
+	mm.nworkloads = 2000;
+	assert_int_equal(sl_l4_workload_ids(&mm, &im), 0);
+	for (i = 0; i < 2000; i++) {
+		assert_true(im[i] != 0 && im[i] != SLUICE_NO_WORKLOAD);
+		for (j = 0; j < i; j++)
+			assert_int_not_equal(im[i], im[j]);
+	}
+	free(im);
+	free(many);
+	free(ia);
+	free(ib);
 }
 
 static void test_http_helper(void **state)
@@ -375,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_empty_subset_skipped),
 		cmocka_unit_test(test_no_endpoints_refused),
 		cmocka_unit_test(test_source_labels),
+		cmocka_unit_test(test_workload_ids_stable),
 		cmocka_unit_test(test_http_helper),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_registry_only),

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <llhttp.h>
 
+#include "sluice/compile_l4.h"
 #include "sluice/model.h"
 
 /* Limits (the ones a client can push on). */
@@ -164,6 +165,9 @@ uint16_t hx_service_port(const struct sl_service *s, uint16_t dest_port, uint16_
 struct hx_snap {
 	struct sl_model *m;
 	struct hx_svc_state *svc;	/* m->nservices */
+	uint32_t *wids;			/* m->nworkloads data-plane ids
+					 * (sl_l4_workload_ids): what
+					 * sluice_origdst carries */
 	uint64_t gen;
 	int refs;			/* atomic */
 	bool owns_model;

@@ -31,7 +31,7 @@ struct hx_snap *hx_snap_new(struct sl_model *m, bool owns_model, uint64_t gen)
 	s->gen = gen;
 	s->refs = 1;
 	s->svc = calloc(m->nservices ? m->nservices : 1, sizeof(*s->svc));
-	if (!s->svc)
+	if (!s->svc || sl_l4_workload_ids(m, &s->wids))
 		goto fail;
 	for (i = 0; i < m->nservices; i++) {
 		const struct sl_service *sv = &m->services[i];
@@ -65,6 +65,7 @@ void hx_snap_put(struct hx_snap *s)
 			free(s->svc[i].subsets);
 		}
 	free(s->svc);
+	free(s->wids);
 	if (s->owns_model)
 		sl_model_free(s->m);
 	free(s);

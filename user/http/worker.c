@@ -240,8 +240,12 @@ static void on_accept(struct hx_worker *w, struct hx_listener *l)
 			if (hx_origdst_lookup(hx_cfg.origdst_fd, c->peer, c->peer_port, c->vip,
 					      &c->vip_port, &wl) == 0) {
 				c->has_orig = true;
-				if (wl != 0xffffffffu && w->snap && wl < w->snap->m->nworkloads)
-					c->workload = (int)wl;
+				/* by id, not position: this snapshot may
+				 * be a generation older or newer than the
+				 * one that tagged the connection */
+				if (wl != SLUICE_NO_WORKLOAD && w->snap)
+					c->workload = sl_l4_workload_index(w->snap->wids,
+									   w->snap->m->nworkloads, wl);
 			}
 		}
 		llhttp_init(&c->parser, HTTP_REQUEST, &hx_req_settings);

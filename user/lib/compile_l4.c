@@ -45,6 +45,7 @@ struct cctx {
 	char *err;
 	struct subset_memo *memo;
 	size_t nmemo, capmemo;
+	uint32_t *wids;		/* sl_l4_workload_ids, by workload index */
 	bool gw_ports;		/* compiling a gateway server: Istio's port rule */
 };
 
@@ -100,6 +101,62 @@ uint32_t sl_dp_sid(const char *s)
 		h *= 16777619u;
 	}
 	return h ? h : 1;
+}
+
+static uint32_t fnv_more(uint32_t h, const char *s)
+{
+	for (; s && *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+int sl_l4_workload_ids(const struct sl_model *m, uint32_t **out)
+{
+	size_t n = m->nworkloads, cap = 16, i, j;
+	uint32_t *ids, *set;
+
+	*out = NULL;
+	while (cap < 2 * n)
+		cap *= 2;
+	ids = calloc(n ? n : 1, sizeof(*ids));
+	set = calloc(cap, sizeof(*set));	/* open addressing, 0 = empty */
+	if (!ids || !set) {
+		free(ids);
+		free(set);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		const struct sl_workload *w = &m->workloads[i];
+		uint32_t id = fnv_more(fnv_more(fnv_more(2166136261u, w->ns), "/"), w->name);
+
+		for (;;) {
+			if (id != 0 && id != SLUICE_NO_WORKLOAD) {
+				for (j = id & (cap - 1); set[j] && set[j] != id; j = (j + 1) & (cap - 1))
+					;
+				if (!set[j]) {
+					set[j] = id;
+					break;
+				}
+			}
+			id = id * 2654435761u + 1;	/* taken: probe on */
+		}
+		ids[i] = id;
+	}
+	free(set);
+	*out = ids;
+	return 0;
+}
+
+int sl_l4_workload_index(const uint32_t *ids, size_t n, uint32_t wid)
+{
+	size_t i;
+
+	for (i = 0; ids && i < n && i <= INT32_MAX; i++)
+		if (ids[i] == wid)
+			return (int)i;
+	return -1;
 }
 
 static uint64_t cgroup_id_stat(const char *rel, void *arg)
@@ -429,7 +486,7 @@ static int compile_routes(struct cctx *c, const struct listener *l, struct sluic
 				memset(sk, 0, sizeof(*sk));
 				sk->gen = c->g->gen;
 				sk->route_id = id;
-				sk->workload_id = (uint32_t)mt->source_workloads[j];
+				sk->workload_id = c->wids[mt->source_workloads[j]];
 			}
 		}
 	}
@@ -626,7 +683,7 @@ static int compile_workloads(struct cctx *c)
 		memset(&g->cgroups[g->ncgroups], 0, sizeof(g->cgroups[0]));
 		g->cgroups[g->ncgroups].k.gen = g->gen;
 		g->cgroups[g->ncgroups].k.cgroup_id = id;
-		g->cgroups[g->ncgroups].workload_id = (uint32_t)i;
+		g->cgroups[g->ncgroups].workload_id = c->wids[i];
 		g->ncgroups++;
 	}
 	return 0;
@@ -696,7 +753,7 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		out->cfg.helper_port = htons(c.o->helper_port);
 		memcpy(out->cfg.helper_addr, c.o->helper_addr, 16);
 	}
-	if ((rc = compile_workloads(&c)))
+	if ((rc = sl_l4_workload_ids(m, &c.wids)) || (rc = compile_workloads(&c)))
 		goto cleanup;
 	for (si = 0; si < m->nservices; si++) {
 		const struct sl_service *s = &m->services[si];
@@ -731,6 +788,7 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		inline_copies(out);
 cleanup:
 	free(c.memo);
+	free(c.wids);
 	if (rc) {
 		if (rc == -ENOMEM && err)
 			snprintf(err, SL_DP_ERRLEN, "out of memory compiling the L4 policy");
