@@ -149,6 +149,8 @@ for f in lru_lookup_miss lru_insert1 lru_insert2; do
 	esac
 	printf '%-44s %10s %10s %8s\n' "$label" "$v" "$base" "$(awk -v a="$v" -v b="$base" 'BEGIN { printf "%.1fx", a / b }')"
 done
+tcr=$(kv tc_revnat_ns <"$B/bench/xdp_testrun.txt" | median)
+printf '%-44s %10s %10s %8s\n' "reply, TC reverse NAT (skb, repeat=250)" "$tcr" "-" "-"
 echo "# established: calls of repeat=250, parse-only the same way (at repeat=1e6: $base ns);"
 echo "# new flow and floors: raw repeat=1 means less the parse-only's repeat=1 overhead ($base1 - $base)"
 

@@ -17,9 +17,10 @@
  *   xdp_tool testrun BASELINE.o  ns per packet by BPF_PROG_TEST_RUN (private
  *       netns and pin root, a resolvable next hop): parse-only baseline
  *       at repeat=1e6, Sluice's established path at repeat=250 (TTL 255),
- *       new flows (each a conntrack miss), the baseline and the bare-LRU
- *       floors (xdp_ct_lookup/insert1/insert2) at repeat=1 over distinct
- *       SYNs; key=value output
+ *       the TC reverse NAT of the flow's reply at repeat=250, new flows
+ *       (each a conntrack miss), the baseline and the bare-LRU floors
+ *       (xdp_ct_lookup/insert1/insert2) at repeat=1 over distinct SYNs;
+ *       key=value output
  *   xdp_tool attach-obj OBJ PROG IFACE   attach one XDP program (netlink,
  *       native else generic; goes away with the interface)
  *   xdp_tool gen OBJ IFACE SRCMAC DSTMAC SRC DST:PORT FLOWS SECONDS MODE
@@ -52,6 +53,7 @@
 #include "sluice/abi.h"
 #include "sluice/xdp.h"
 #include "xdp.skel.h"
+#include "tc.skel.h"
 
 static int map_fd(const char *root, const char *name)
 {
@@ -386,7 +388,10 @@ static int cmd_testrun(const char *baseline)
 	uint8_t pkt[128];
 	uint32_t vip, src, ns;
 	uint64_t sum_new = 0, sum_base1 = 0, sum_est = 0, sum_base250 = 0;
-	uint64_t sum_look = 0, sum_ins1 = 0, sum_ins2 = 0, sum_hit = 0;
+	uint64_t sum_look = 0, sum_ins1 = 0, sum_ins2 = 0, sum_hit = 0, sum_tc = 0;
+	struct sluice_tc *tc = NULL;
+	uint8_t rpkt[128];
+	size_t rlen;
 	int want = getenv("XDP_BENCH_NO_FIB") ? XDP_PASS : XDP_REDIRECT;
 	int bfd, xfd, lfd, i1fd, i2fd, hfd, n = 200000, rc = 1, i;
 	/* XDP_BENCH_EST_CALLS: calls of repeat=250 for the established path
@@ -416,7 +421,8 @@ static int cmd_testrun(const char *baseline)
 	oo.pin_root_path = root;
 	bobj = bpf_object__open_file(baseline, NULL);
 	x = sluice_xdp__open_opts(&oo);
-	if (!bobj || !x)
+	tc = sluice_tc__open_opts(&oo);
+	if (!bobj || !x || !tc)
 		goto cleanup;
 	/* the bare-LRU floors get maps of sluice_ct4's capacity */
 	bpf_map__set_max_entries(x->maps.sluice_ct4, 2 * (uint32_t)n + 1024);
@@ -436,7 +442,8 @@ static int cmd_testrun(const char *baseline)
 		bpf_map__set_map_flags(x->maps.sluice_ct4, (uint32_t)atoi(getenv("XDP_BENCH_CT_FLAGS")));
 	if (getenv("XDP_BENCH_NO_FIB"))
 		x->rodata->sl_xdp_redirect = 0;
-	if (sluice_xdp__load(x))
+	bpf_map__set_max_entries(tc->maps.sluice_ct4, 2 * (uint32_t)n + 1024);
+	if (sluice_xdp__load(x) || sluice_tc__load(tc))
 		goto cleanup;
 	bfd = bpf_program__fd(bpf_object__find_program_by_name(bobj, "xdp_parse_only"));
 	xfd = bpf_program__fd(x->progs.sluice_xdp);
@@ -496,6 +503,16 @@ static int cmd_testrun(const char *baseline)
 	printf("established_ns=%.1f\n", (double)sum_est / est_calls);
 	printf("baseline_repeat250_ns=%.1f\n", (double)sum_base250 / est_calls);
 	printf("lru_hit_repeat250_ns=%.1f\n", (double)sum_hit / est_calls);
+	/* the reply path: TC reverse NAT of the flow's ACK from the backend
+	 * (the VIP itself here, so the rewrite is an identity and each repeat
+	 * finds the flow again) */
+	rlen = build_tcp(rpkt, mac, mac, vip, src, 9000, 40000, 0x10, 64);
+	for (i = 0; i < est_calls; i++) {
+		if (run_once(bpf_program__fd(tc->progs.sluice_tc_revnat), rpkt, rlen, 250, &ns) != 0)
+			goto cleanup;
+		sum_tc += ns;
+	}
+	printf("tc_revnat_ns=%.1f\n", (double)sum_tc / est_calls);
 	if (est_only)
 		n = 0;
 	for (i = 0; i < n; i++) {
@@ -538,6 +555,14 @@ cleanup:
 			if (bpf_map__is_pinned(m))
 				bpf_map__unpin(m, NULL);
 	}
+	if (tc) {
+		struct bpf_map *m;
+
+		bpf_object__for_each_map(m, tc->obj)
+			if (bpf_map__is_pinned(m))
+				bpf_map__unpin(m, NULL);
+	}
+	sluice_tc__destroy(tc);
 	sluice_xdp__destroy(x);
 	bpf_object__close(bobj);
 	rmdir(root);
