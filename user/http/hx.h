@@ -187,6 +187,7 @@ int hx_snap_load(const char *const *paths, size_t n, struct hx_snap **out);
 
 struct hx_metrics;
 struct hx_metrics *hx_metrics_new(void);
+void hx_metrics_free(struct hx_metrics *mx);
 void hx_metrics_record(struct hx_metrics *mx, const char *svc, const char *version,
 		       int code, double ms);
 /* Prometheus text of every worker's table into f. */

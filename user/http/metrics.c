@@ -44,6 +44,21 @@ struct hx_metrics *hx_metrics_new(void)
 	return mx;
 }
 
+void hx_metrics_free(struct hx_metrics *mx)
+{
+	size_t i;
+
+	if (!mx)
+		return;
+	for (i = 0; i < mx->n; i++) {
+		free(mx->v[i].svc);
+		free(mx->v[i].ver);
+	}
+	free(mx->v);
+	pthread_mutex_destroy(&mx->mu);
+	free(mx);
+}
+
 static bool series_is(const struct hx_series *s, const char *svc, const char *ver, int code)
 {
 	return s->code == code && strcmp(s->svc, svc) == 0 && strcmp(s->ver, ver) == 0;
