@@ -38,6 +38,15 @@
 	"    l6: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"                   \
 	"    l7: [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
 
+/* Gateway TCP servers: a TCP service s and a gateway g serving port 9000 */
+#define SET HDR("ServiceEntry") "metadata: {name: s, namespace: t}\n"                \
+	"spec: {hosts: [s], ports: [{number: 9000, name: tcp, protocol: TCP}],\n"      \
+	"       resolution: STATIC, endpoints: [{address: 10.9.0.1}]}\n---\n"
+#define GWT(bind) HDR("Gateway") "metadata: {name: g, namespace: t}\n"              \
+	"spec: {servers: [{port: {number: 9000, name: tcp, protocol: TCP}, " bind "hosts: ['*']}]}\n---\n"
+#define GWVS(name, host) HDR("VirtualService") "metadata: {name: " name ", namespace: t}\n" \
+	"spec:\n  hosts: [" host "]\n  gateways: [g]\n  tcp:\n  - route: [{destination: {host: s}}]\n"
+
 struct code_case {
 	const char *code;
 	int line;		/* expected line of the diagnostic, 0 = any */
@@ -90,6 +99,14 @@ static const struct code_case cases[] = {
 	{ PL_E_CGROUP, 3, HDR("WorkloadEntry") "metadata: {name: w, annotations: {sluice.io/cgroup: ../x}}\nspec: {address: 10.0.0.1}\n" },
 	{ PL_E_ENUM, 4, HDR("ServiceEntry") "metadata: {name: s}\nspec: {hosts: [s], ports: [{number: 1, name: a}], location: MESH_OUTSIDE}\n" },
 	{ PL_E_VALUE, 4, HDR("Sidecar") "metadata: {name: s}\nspec: {egress: [{hosts: [no-slash]}]}\n" },
+	{ PL_E_GWBIND, 10, SET GWT("") },
+	{ PL_E_BINDIP, 10, SET GWT("bind: gw.example.com, ") },
+	{ PL_W_GWNOROUTE, 10, SET GWT("bind: 10.9.9.9, ") },
+	{ PL_E_GWTCPDUP, 28, SET GWT("bind: 10.9.9.9, ") GWVS("a", "a.example.com") "---\n" GWVS("b", "b.example.com") },
+	{ PL_E_GWVIP, 10, HDR("ServiceEntry") "metadata: {name: s, namespace: t}\n"
+			  "spec: {hosts: [s], addresses: [10.9.9.9], ports: [{number: 9000, name: tcp, protocol: TCP}],\n"
+			  "       resolution: STATIC, endpoints: [{address: 10.9.0.1}]}\n---\n"
+			  GWT("bind: 10.9.9.9, ") GWVS("a", "a.example.com") },
 	{ PL_E_CONFLICT, 11, SE HDR("DestinationRule") "metadata: {name: s, namespace: t}\n"
 			     "spec: {host: s, trafficPolicy: {loadBalancer: {simple: RANDOM, consistentHash: {useSourceIp: true}}}}\n" },
 };
