@@ -111,4 +111,16 @@ sl_check "after the policy change 0/100: 500 of 500 new connections to v2" \
 ctl reset >/dev/null 2>&1
 sl_check "sluicectl reset detaches XDP from c0" \
 	sh -c "! ip -n '$NS_NODE' link show c0 | grep -q xdp"
+sl_check "after reset no TC program is left on c0" \
+	sh -c "! nsenter --net=/run/netns/$NS_NODE bpftool net show dev c0 | grep -q sluice"
+
+# the next apply brings north-south back, not only the socket hooks
+ctl apply -f "$POL/s1.yaml" >/dev/null
+sl_check "apply after reset re-attaches XDP on c0" \
+	sh -c "ip -n '$NS_NODE' link show c0 | grep -q xdp"
+out=$(sl_in_ns "$NS_CLIENT" timeout 60 "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 500)
+sl_check "after reset + apply: 500 of 500 off-node connections to v2 (0/100)" \
+	[ "$(field "$out" two)" = 500 ]
+sl_check "status shows xdp c0 again" \
+	sh -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -r '.xdp_status[]' | grep -q '^xdp c0: '"
 sl_done

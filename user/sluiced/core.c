@@ -74,6 +74,18 @@ int sluiced_dp_ensure(struct sluiced *d, char *err)
 		d->dp = NULL;
 		return rc;
 	}
+	if (d->xdp_detached && sluiced_xdp_setup) {
+		/* after a reset: north-south comes back with the socket hooks,
+		 * or the apply fails (nothing half there) and the next retries */
+		rc = sluiced_xdp_setup(d->o.xdp, d->o.bpffs, d->dp, err);
+		if (rc) {
+			sluiced_log("--xdp %s: re-attach after reset: %s (%s)", d->o.xdp, err,
+				    strerror(-rc));
+			sluiced_dp_close(d);
+			return rc;
+		}
+		d->xdp_detached = false;
+	}
 	return 0;
 }
 

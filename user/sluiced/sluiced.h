@@ -92,6 +92,7 @@ struct sluiced {
 	uint64_t stats_gc_at_ms;	/* next stats ageing pass, 0 = none due */
 	uint64_t stats_aged;		/* stats entries aged out since start */
 	struct sluiced_helper helper;
+	bool xdp_detached;		/* reset removed XDP: re-attach on apply */
 	bool stop;
 };
 
@@ -158,5 +159,8 @@ int sluiced_xdp_setup(const char *ifaces, const char *bpffs, struct sl_dp *dp,
 		      char *err) __attribute__((weak));
 /* xdp.c: one line per interface and conntrack use, for status. Weak too. */
 int sluiced_xdp_status(FILE *out) __attribute__((weak));
+/* xdp.c: forget the handle after `sluicectl reset` detached everything;
+ * sluiced_dp_ensure sets XDP up again with the next apply. Weak too. */
+void sluiced_xdp_close(void) __attribute__((weak));
 
 #endif /* SLUICED_H */

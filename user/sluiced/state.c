@@ -522,6 +522,10 @@ int sluiced_reset(struct sluiced *d, FILE *out)
 
 	sluiced_helper_stop(d);
 	sluiced_dp_close(d);
+	if (d->o.xdp && sluiced_xdp_close) {
+		sluiced_xdp_close();
+		d->xdp_detached = true;
+	}
 	rc = sl_dp_reset(d->o.bpffs, err);
 	sluiced_snapshot_path(d, path, sizeof(path));
 	if (unlink(path) < 0 && errno != ENOENT && !rc)

@@ -114,6 +114,15 @@ int sluiced_xdp_setup(const char *ifaces, const char *bpffs, struct sl_dp *dp, c
 	return 0;
 }
 
+/* sluicectl reset: the links are detached and unpinned by the reset; drop
+ * the handle on the old programs and maps. The next apply opens them again
+ * (sluiced_dp_ensure). */
+void sluiced_xdp_close(void)
+{
+	sl_xdp_close(xh);
+	xh = NULL;
+}
+
 /* For `sluicectl status`: one line per interface and the conntrack use. */
 int sluiced_xdp_status(FILE *out)
 {
