@@ -10,11 +10,14 @@
  *
  * Also the TC ingress fallback (sluice_tc_ingress) for interfaces where
  * XDP cannot attach, or with mode=tc: the XDP program's DNAT done on skbs.
+ * IPv6 (both programs): subprograms entered only for the IPv6 ethertype,
+ * on sluice_ct6, where a reply finds its flow's REPLY entry directly.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/in.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
@@ -50,6 +53,143 @@ static __always_inline enum sl_parse sl_tc_parse(struct __sk_buff *skb, struct s
 	return r;
 }
 
+/* sl_tc_parse for IPv6. */
+static __always_inline enum sl_parse sl_tc_parse6(struct __sk_buff *skb, struct sl_pkt6 *p,
+						  void **data)
+{
+	void *d = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	enum sl_parse r = sl_parse_tcp6(d, end, skb->len, p);
+	__u32 pull;
+
+	if (r == SL_PARSE_MALFORMED && skb->len > (__u32)(end - d)) {
+		pull = sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + sizeof(struct tcphdr);
+		bpf_skb_pull_data(skb, skb->len < pull ? skb->len : pull);
+		d = (void *)(long)skb->data;
+		end = (void *)(long)skb->data_end;
+		r = sl_parse_tcp6(d, end, skb->len, p);
+	}
+	*data = d;
+	return r;
+}
+
+/* The reverse NAT of an IPv6 reply: its REPLY entry in sluice_ct6 (key =
+ * the reply's own tuple) names the VIP:port; the state machine as for
+ * IPv4, copied into the flow's FWD half. Anything else untouched. */
+static __noinline int sl_tc6_revnat(struct __sk_buff *skb)
+{
+	struct sluice_ct6_key rk = { .proto = IPPROTO_TCP, .dir = SLUICE_CT_REPLY };
+	struct sluice_ct6 *ct;
+	struct sl_pkt6 p;
+	__u8 vip[16], baddr[16];
+	__be16 bport, vport;
+	__u32 l3_off, l4_off;
+	void *data;
+	__u64 now;
+	int gone;
+
+	if (sl_tc_parse6(skb, &p, &data) != SL_PARSE_TCP6)
+		return TC_ACT_OK;
+	__builtin_memcpy(rk.saddr, &p.ip6->saddr, 16);
+	__builtin_memcpy(rk.daddr, &p.ip6->daddr, 16);
+	rk.sport = p.tcp->source;
+	rk.dport = p.tcp->dest;
+	now = bpf_ktime_get_coarse_ns();
+	ct = sl_ct6_lookup(&rk, now);
+	if (!ct)
+		return TC_ACT_OK;
+	if (sl_ct6_segment(ct, &rk, sl_tcp_flags(p.tcp), 0, now, &gone))
+		sluice_count(SLUICE_CNT_CT_CLOSED);
+	if (gone)
+		sluice_count(SLUICE_CNT_CT_EVICT);
+	__builtin_memcpy(vip, ct->addr, 16);
+	vport = ct->port;
+	__builtin_memcpy(baddr, rk.saddr, 16);
+	bport = rk.sport;
+	l3_off = (__u32)((void *)p.ip6 - data);
+	l4_off = (__u32)((void *)p.tcp - data);
+	if (sl_tc_nat6_snat(skb, l3_off, l4_off, baddr, bport, vip, vport))
+		return TC_ACT_SHOT;
+	sluice_count(SLUICE_CNT_TC_REVNAT);
+	return TC_ACT_OK;
+}
+
+/* The TC ingress fallback for IPv6: sluice_tc_ingress's decision on
+ * sluice_ct6, the DNAT by skb helpers; the stack forwards. A program of its
+ * own, tail-called on the IPv6 ethertype (as a subprogram its stack would
+ * add to sluice_tc_ingress's, over the verifier's 512 bytes). */
+SEC("tc")
+int sluice_tc_ingress6(struct __sk_buff *skb)
+{
+	struct sluice_ct6_key fk = { .proto = IPPROTO_TCP, .dir = SLUICE_CT_FWD };
+	struct sluice_ct6 fv = {};
+	struct sluice_ct6 *ct;
+	struct sl_pkt6 p;
+	__u8 baddr[16];
+	__be16 vport, bport;
+	__u32 l3_off, l4_off;
+	void *data;
+	__u64 now;
+
+	switch (sl_tc_parse6(skb, &p, &data)) {
+	case SL_PARSE_TCP6:
+		break;
+	case SL_PARSE_FRAG:
+		sluice_count(SLUICE_CNT_XDP_FRAGMENT);
+		return TC_ACT_OK;
+	case SL_PARSE_MALFORMED:
+		sluice_count(SLUICE_CNT_XDP_MALFORMED);
+		return TC_ACT_OK;
+	default:
+		sluice_count(SLUICE_CNT_XDP_PASS);
+		return TC_ACT_OK;
+	}
+	__builtin_memcpy(fk.saddr, &p.ip6->saddr, 16);
+	__builtin_memcpy(fk.daddr, &p.ip6->daddr, 16);
+	fk.sport = p.tcp->source;
+	fk.dport = vport = p.tcp->dest;
+	now = bpf_ktime_get_coarse_ns();
+
+	ct = sl_ns6_established(&fk, sl_tcp_flags(p.tcp), now);
+	if (ct) {
+		__builtin_memcpy(baddr, ct->addr, 16);
+		bport = ct->port;
+	} else {
+		switch (sl_ns6_new_flow(&fk, sl_tcp_flags(p.tcp), now, &fv)) {
+		case SL_NS_NAT:
+			break;
+		case SL_NS_DROP:
+			return TC_ACT_SHOT;
+		default:
+			return TC_ACT_OK;
+		}
+		if (sl_ct6_create(&fk, &fv)) {
+			sluice_count(SLUICE_CNT_CT_INSERT_FAIL);
+			return TC_ACT_OK;
+		}
+		sluice_count(SLUICE_CNT_XDP_NEW_FLOW);
+		__builtin_memcpy(baddr, fv.addr, 16);
+		bport = fv.port;
+	}
+	l3_off = (__u32)((void *)p.ip6 - data);
+	l4_off = (__u32)((void *)p.tcp - data);
+	if (sl_tc_nat6_dnat(skb, l3_off, l4_off, fk.daddr, vport, baddr, bport))
+		return TC_ACT_SHOT;
+	sluice_count(SLUICE_CNT_XDP_TO_STACK);
+	return TC_ACT_OK;
+}
+
+/* sluice_tc_ingress's tail call to sluice_tc_ingress6, filled by libbpf at
+ * load; pinned for the reason given at sluice_xdp_v6 (xdp.bpf.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, int(struct __sk_buff *));
+} sluice_tc_v6 SEC(".maps") = {
+	.values = { [0] = (void *)&sluice_tc_ingress6 },
+};
+
 SEC("tc")
 int sluice_tc_revnat(struct __sk_buff *skb)
 {
@@ -64,8 +204,14 @@ int sluice_tc_revnat(struct __sk_buff *skb)
 	__u64 now;
 	int gone;
 
-	if (sl_tc_parse(skb, &p, &data) != SL_PARSE_TCP4)
+	switch (sl_tc_parse(skb, &p, &data)) {
+	case SL_PARSE_TCP4:
+		break;
+	case SL_PARSE_IPV6:
+		return sl_tc6_revnat(skb);
+	default:
 		return TC_ACT_OK;
+	}
 
 	rk.saddr = p.ip4->saddr;
 	rk.daddr = p.ip4->daddr;
@@ -120,6 +266,10 @@ int sluice_tc_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	case SL_PARSE_MALFORMED:
 		sluice_count(SLUICE_CNT_XDP_MALFORMED);
+		return TC_ACT_OK;
+	case SL_PARSE_IPV6:
+		bpf_tail_call(skb, &sluice_tc_v6, 0);
+		sluice_count(SLUICE_CNT_XDP_PASS);
 		return TC_ACT_OK;
 	default:
 		sluice_count(SLUICE_CNT_XDP_PASS);

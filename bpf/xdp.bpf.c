@@ -3,7 +3,8 @@
  * North-south XDP: DNAT of TCP flows to a service VIP:port to a backend
  * chosen by the same tables (and lib/select.h) as the connect() hook.
  *
- * Per packet (IPv4/TCP only; everything else passes untouched):
+ * Per packet (IPv4/TCP, and IPv6/TCP in sluice_xdp6, tail-called on the
+ * IPv6 ethertype only; everything else passes untouched):
  *   conntrack hit          -> DNAT to the flow's backend (a weight change
  *                             never moves an established flow)
  *   miss, VIP, SYN         -> route, weighted subset, backend (Maglev for
@@ -15,12 +16,15 @@
  * it (and resolves the neighbour for the next packets). The next hop is
  * looked up on the SYN and cached in the flow's conntrack entry (refreshed
  * about once a second), so an established packet costs one conntrack
- * lookup, the rewrite and the redirect.
+ * lookup, the rewrite and the redirect. IPv6 is the same flow with its
+ * own conntrack (sluice_ct6, two entries per flow), no header checksum and
+ * the hop limit instead of the TTL; extension headers pass (docs/xdp.md).
  * Verdicts and their counters are listed in docs/xdp.md.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/in.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
@@ -36,6 +40,9 @@
 
 #ifndef AF_INET
 #define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
 #endif
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -94,6 +101,133 @@ static __always_inline int sl_forward(struct xdp_md *ctx, struct ethhdr *eth, st
 	return bpf_redirect(ifindex, 0);
 }
 
+/* sl_nexthop for IPv6: the fib next hop towards daddr (flow label kept). */
+static __always_inline int sl_nexthop6(struct xdp_md *ctx, const struct ipv6hdr *ip6,
+				       const __u8 daddr[16], struct sluice_ct6 *ct, __u32 stamp)
+{
+	struct bpf_fib_lookup fib = {};
+
+	ct->nh_ifindex = 0;
+	fib.family = AF_INET6;
+	fib.flowinfo = *(const __be32 *)ip6 & bpf_htonl(0x0fffffff);
+	fib.l4_protocol = IPPROTO_TCP;
+	fib.tot_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+	__builtin_memcpy(fib.ipv6_src, &ip6->saddr, 16);
+	__builtin_memcpy(fib.ipv6_dst, daddr, 16);
+	fib.ifindex = ctx->ingress_ifindex;
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		return -1;
+	__builtin_memcpy(ct->nh_dmac, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(ct->nh_smac, fib.smac, ETH_ALEN);
+	ct->nh_time = stamp;
+	ct->nh_ifindex = fib.ifindex;
+	return 0;
+}
+
+/* sl_forward for IPv6: DNAT, hop limit - 1 and MACs when the next hop is
+ * cached, else the DNAT only and the stack forwards (or answers a hop
+ * limit <= 1 with ICMPv6 time exceeded). */
+static __always_inline int sl_forward6(struct xdp_md *ctx, struct ethhdr *eth,
+				       struct ipv6hdr *ip6, struct tcphdr *tcp,
+				       const struct sluice_ct6 *ct)
+{
+	__u32 ifindex = ct->nh_ifindex;
+
+	if (!ifindex || ip6->hop_limit <= 1) {
+		sl_nat6_dnat(ip6, tcp, ct->addr, ct->port, 0);
+		sluice_count(SLUICE_CNT_XDP_TO_STACK);
+		return XDP_PASS;
+	}
+	sl_nat6_dnat(ip6, tcp, ct->addr, ct->port, 1);
+	__builtin_memcpy(eth->h_dest, ct->nh_dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, ct->nh_smac, ETH_ALEN);
+	sluice_count(SLUICE_CNT_XDP_REDIRECT);
+	if (ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	return bpf_redirect(ifindex, 0);
+}
+
+/* The IPv6 path: the IPv4 path below, step for step, on sluice_ct6. A
+ * program of its own, entered from sluice_xdp by a tail call on the IPv6
+ * ethertype only: IPv4 packets never run (or carry the registers of) any
+ * of it, and it has its own 512 bytes of stack (as a subprogram its frame
+ * would add to sluice_xdp's, over the verifier's limit). */
+SEC("xdp")
+int sluice_xdp6(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct sluice_ct6_key fk = { .proto = IPPROTO_TCP, .dir = SLUICE_CT_FWD };
+	struct sluice_ct6 fv = {};
+	struct sluice_ct6 *ct;
+	struct sl_pkt6 p;
+	__u32 stamp;
+	__u64 now;
+	__u8 fl;
+
+	switch (sl_parse_tcp6(data, data_end, (__u32)(data_end - data), &p)) {
+	case SL_PARSE_TCP6:
+		break;
+	case SL_PARSE_FRAG:
+		sluice_count(SLUICE_CNT_XDP_FRAGMENT);
+		return XDP_PASS;
+	case SL_PARSE_MALFORMED:
+		sluice_count(SLUICE_CNT_XDP_MALFORMED);
+		return XDP_PASS;
+	default:
+		/* not TCP, or behind extension headers: the stack's */
+		sluice_count(SLUICE_CNT_XDP_PASS);
+		return XDP_PASS;
+	}
+
+	__builtin_memcpy(fk.saddr, &p.ip6->saddr, 16);
+	__builtin_memcpy(fk.daddr, &p.ip6->daddr, 16);
+	fk.sport = p.tcp->source;
+	fk.dport = p.tcp->dest;
+	fl = sl_tcp_flags(p.tcp);
+	now = bpf_ktime_get_coarse_ns();
+	stamp = (__u32)(now >> 30);
+
+	ct = sl_ns6_established(&fk, fl, now);
+	if (ct) {
+		if (sl_xdp_redirect && (!ct->nh_ifindex || ct->nh_time != stamp))
+			sl_nexthop6(ctx, p.ip6, ct->addr, ct, stamp);
+		return sl_forward6(ctx, p.eth, p.ip6, p.tcp, ct);
+	}
+
+	switch (sl_ns6_new_flow(&fk, fl, now, &fv)) {
+	case SL_NS_NAT:
+		break;
+	case SL_NS_DROP:
+		return XDP_DROP;
+	default:
+		return XDP_PASS;
+	}
+	if (sl_xdp_redirect)
+		sl_nexthop6(ctx, p.ip6, fv.addr, &fv, stamp);
+	if (sl_ct6_create(&fk, &fv)) {
+		sluice_count(SLUICE_CNT_CT_INSERT_FAIL);
+		return XDP_PASS;
+	}
+	sluice_count(SLUICE_CNT_XDP_NEW_FLOW);
+	return sl_forward6(ctx, p.eth, p.ip6, p.tcp, &fv);
+}
+
+/* sluice_xdp's tail call to sluice_xdp6, filled by libbpf at load (also
+ * into a reused pin: a reload swaps the IPv6 program in). Pinned because
+ * the kernel empties a program array when its last user reference goes:
+ * unpinned, IPv6 would stop at the exit of the process that loaded it
+ * while the pinned XDP link kept running. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, int(struct xdp_md *));
+} sluice_xdp_v6 SEC(".maps") = {
+	.values = { [0] = (void *)&sluice_xdp6 },
+};
+
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
@@ -117,6 +251,11 @@ int sluice_xdp(struct xdp_md *ctx)
 	case SL_PARSE_MALFORMED:
 		/* Fail-open to the stack, which validates and drops it. */
 		sluice_count(SLUICE_CNT_XDP_MALFORMED);
+		return XDP_PASS;
+	case SL_PARSE_IPV6:
+		bpf_tail_call(ctx, &sluice_xdp_v6, 0);
+		/* not reached unless the program array is empty */
+		sluice_count(SLUICE_CNT_XDP_PASS);
 		return XDP_PASS;
 	default:
 		sluice_count(SLUICE_CNT_XDP_PASS);

@@ -75,11 +75,11 @@ static __always_inline __u8 sl_tcp_flags(const struct tcphdr *tcp)
 	return ((const __u8 *)tcp)[13];
 }
 
-static __always_inline __u64 sl_ct_timeout_ns(const struct sluice_ct4 *ct)
+static __always_inline __u64 sl_ct_state_timeout_ns(__u8 state)
 {
 	__u32 s;
 
-	switch (ct->state) {
+	switch (state) {
 	case SLUICE_CT_SYN_SENT:
 		s = sl_ct_syn_timeout_s;
 		break;
@@ -91,6 +91,11 @@ static __always_inline __u64 sl_ct_timeout_ns(const struct sluice_ct4 *ct)
 		break;
 	}
 	return (__u64)s * 1000000000ull;
+}
+
+static __always_inline __u64 sl_ct_timeout_ns(const struct sluice_ct4 *ct)
+{
+	return sl_ct_state_timeout_ns(ct->state);
 }
 
 /* Look up key; an entry past its timeout is deleted, counted, and reported
@@ -140,30 +145,36 @@ static __always_inline void sl_ct_fwd_of_reply(const struct sluice_ct4_key *rk,
 	fk->pad = 0;
 }
 
-/* Advance the flow state for a segment with TCP flags fl; from_client says
- * which side sent it. FIN moves to CLOSING (short timeout, the last ACK
+/* Advance a flow state (IPv4 or IPv6 entry) for a segment with TCP flags
+ * fl; from_client says which side sent it. FIN moves to CLOSING (short timeout, the last ACK
  * still needs the NAT), RST or FIN from both sides to CLOSED, the server's
  * SYN-ACK to ESTABLISHED. Returns 1 when the flow just closed. */
+static __always_inline int sl_ct_tcp_step(__u8 *state, __u8 *flags, __u8 fl, int from_client)
+{
+	__u8 old = *state;
+
+	if (fl & SL_TCP_RST) {
+		*state = SLUICE_CT_CLOSED;
+	} else if (fl & SL_TCP_FIN) {
+		*flags |= from_client ? SLUICE_CT_F_FIN_CLIENT : SLUICE_CT_F_FIN_SERVER;
+		if ((*flags & (SLUICE_CT_F_FIN_CLIENT | SLUICE_CT_F_FIN_SERVER)) ==
+		    (SLUICE_CT_F_FIN_CLIENT | SLUICE_CT_F_FIN_SERVER))
+			*state = SLUICE_CT_CLOSED;
+		else
+			*state = SLUICE_CT_CLOSING;
+	} else if (!from_client && (fl & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK) &&
+		   old == SLUICE_CT_SYN_SENT) {
+		*state = SLUICE_CT_ESTABLISHED;
+	}
+	return old != SLUICE_CT_CLOSED && *state == SLUICE_CT_CLOSED;
+}
+
+/* sl_ct_tcp_step on an IPv4 entry, refreshing it. */
 static __always_inline int sl_ct_tcp_update(struct sluice_ct4 *ct, __u8 fl, int from_client,
 					    __u64 now)
 {
-	__u8 old = ct->state;
-
 	ct->last_ns = now;
-	if (fl & SL_TCP_RST) {
-		ct->state = SLUICE_CT_CLOSED;
-	} else if (fl & SL_TCP_FIN) {
-		ct->flags |= from_client ? SLUICE_CT_F_FIN_CLIENT : SLUICE_CT_F_FIN_SERVER;
-		if ((ct->flags & (SLUICE_CT_F_FIN_CLIENT | SLUICE_CT_F_FIN_SERVER)) ==
-		    (SLUICE_CT_F_FIN_CLIENT | SLUICE_CT_F_FIN_SERVER))
-			ct->state = SLUICE_CT_CLOSED;
-		else
-			ct->state = SLUICE_CT_CLOSING;
-	} else if (!from_client && (fl & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK) &&
-		   old == SLUICE_CT_SYN_SENT) {
-		ct->state = SLUICE_CT_ESTABLISHED;
-	}
-	return old != SLUICE_CT_CLOSED && ct->state == SLUICE_CT_CLOSED;
+	return sl_ct_tcp_step(&ct->state, &ct->flags, fl, from_client);
 }
 
 /* Refresh the idle clock of ct. Written only when the coarse clock moved,
@@ -292,6 +303,90 @@ static __always_inline struct sluice_ct4 *sl_ct_reply_lookup(const struct sluice
 	*vport = ct->port;
 	sl_ct_fwd_of_reply(rk, ct, peer);
 	return ct;
+}
+
+/* ---- IPv6: sluice_ct6, two entries per flow (abi.h) ---- */
+
+/* sluice_ct6: writers and readers as for sluice_ct4 (xdp creates both
+ * halves on the SYN; tc finds the REPLY half from a reply). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_CT_DEFAULT_SIZE);
+	__type(key, struct sluice_ct6_key);
+	__type(value, struct sluice_ct6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_ct6 SEC(".maps");
+
+/* sl_ct_lookup for IPv6 keys. */
+static __always_inline struct sluice_ct6 *sl_ct6_lookup(const struct sluice_ct6_key *key,
+							__u64 now)
+{
+	struct sluice_ct6 *ct = bpf_map_lookup_elem(&sluice_ct6, key);
+
+	if (!ct)
+		return NULL;
+	if (now > ct->last_ns && now - ct->last_ns > sl_ct_state_timeout_ns(ct->state)) {
+		bpf_map_delete_elem(&sluice_ct6, key);
+		sluice_count(SLUICE_CNT_CT_EXPIRED);
+		return NULL;
+	}
+	return ct;
+}
+
+/* The other half's key of an IPv6 entry: FWD (client -> VIP, entry holds
+ * the backend) <-> REPLY (backend -> client, entry holds the VIP). */
+static __always_inline void sl_ct6_peer_key(const struct sluice_ct6_key *k,
+					    const struct sluice_ct6 *v,
+					    struct sluice_ct6_key *pk)
+{
+	if (k->dir == SLUICE_CT_FWD) {
+		/* (client -> VIP) -> (backend -> client) */
+		__builtin_memcpy(pk->saddr, v->addr, 16);
+		__builtin_memcpy(pk->daddr, k->saddr, 16);
+		pk->sport = v->port;
+		pk->dport = k->sport;
+		pk->dir = SLUICE_CT_REPLY;
+	} else {
+		/* (backend -> client) -> (client -> VIP) */
+		__builtin_memcpy(pk->saddr, k->daddr, 16);
+		__builtin_memcpy(pk->daddr, v->addr, 16);
+		pk->sport = k->dport;
+		pk->dport = v->port;
+		pk->dir = SLUICE_CT_FWD;
+	}
+	pk->proto = k->proto;
+	pk->pad = 0;
+}
+
+/* sl_ct_segment for an IPv6 entry (key k): plain segments refresh it;
+ * state-changing ones advance it and copy the state into the other half.
+ * Returns 1 when the flow just closed; *peer_gone when the other half was
+ * evicted. */
+static __always_inline int sl_ct6_segment(struct sluice_ct6 *ct, const struct sluice_ct6_key *k,
+					  __u8 fl, int from_client, __u64 now, int *peer_gone)
+{
+	struct sluice_ct6_key pk;
+	struct sluice_ct6 *peer;
+	int closed;
+
+	*peer_gone = 0;
+	if (!(fl & (SL_TCP_SYN | SL_TCP_FIN | SL_TCP_RST))) {
+		if (ct->last_ns != now)
+			ct->last_ns = now;
+		return 0;
+	}
+	ct->last_ns = now;
+	closed = sl_ct_tcp_step(&ct->state, &ct->flags, fl, from_client);
+	sl_ct6_peer_key(k, ct, &pk);
+	peer = bpf_map_lookup_elem(&sluice_ct6, &pk);
+	if (!peer) {
+		*peer_gone = 1;
+		return closed;
+	}
+	peer->state = ct->state;
+	peer->flags = ct->flags;
+	peer->last_ns = now;
+	return closed;
 }
 
 #endif /* SLUICE_BPF_CT_H */

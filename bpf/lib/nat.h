@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * IPv4/TCP address rewriting for the north-south path.
+ * IPv4/TCP and IPv6/TCP address rewriting for the north-south path.
  * XDP side (sl_nat4_*): direct packet writes with the incremental checksums
  * of csum.h. TC side (sl_tc_nat4_*: reverse NAT at egress, DNAT in the
  * ingress fallback): bpf_l3/l4_csum_replace, which handle
@@ -12,6 +12,7 @@
 
 #include <linux/bpf.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/if_ether.h>
 #include <stddef.h>
@@ -116,6 +117,87 @@ static __always_inline int sl_tc_nat4_dnat(struct __sk_buff *skb, __u32 l3_off,
 					   __be32 addr, __be16 port)
 {
 	return sl_tc_nat4(skb, l3_off, l4_off, offsetof(struct iphdr, daddr),
+			  offsetof(struct tcphdr, dest), old_addr, old_port, addr, port);
+}
+
+/* ---- IPv6 ---- IPv6 has no header checksum: only the TCP checksum, whose
+ * pseudo-header holds both 16-byte addresses, follows the rewrite. */
+
+/* XDP DNAT of an IPv6/TCP packet: the destination becomes addr:port, the
+ * TCP checksum updated incrementally over the eight address words and the
+ * port (one fold). fwd: also the router's hop limit - 1 (in no checksum). */
+static __always_inline void sl_nat6_dnat(struct ipv6hdr *ip6, struct tcphdr *tcp,
+					 const __u8 addr[16], __be16 port, int fwd)
+{
+	__u32 o[4], n[4], c;
+	int i;
+
+	__builtin_memcpy(o, &ip6->daddr, 16);
+	__builtin_memcpy(n, addr, 16);
+	c = (__u16)~tcp->check;
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		c += (__u16)~(o[i] & 0xffff);
+		c += (__u16)~(o[i] >> 16);
+		c += n[i] & 0xffff;
+		c += n[i] >> 16;
+	}
+	c += (__u16)~tcp->dest;
+	c += port;
+	tcp->check = (__sum16)~sl_csum_fold(c);
+	__builtin_memcpy(&ip6->daddr, n, 16);
+	tcp->dest = port;
+	if (fwd)
+		ip6->hop_limit--;
+}
+
+/* TC rewrite of one address:port pair of the IPv6/TCP packet at
+ * l3_off/l4_off (the IPv6 twin of sl_tc_nat4): the address at addr_off
+ * and the port at port_off change from old_addr:old_port to addr:port; the
+ * TCP checksum follows by bpf_csum_diff over the 16 bytes, applied as a
+ * pseudo-header change (right for CHECKSUM_PARTIAL skbs as well). Returns
+ * 0 or a negative helper error (the caller drops the packet then). */
+static __always_inline int sl_tc_nat6(struct __sk_buff *skb, __u32 l3_off, __u32 l4_off,
+				      __u32 addr_off, __u32 port_off, const __u8 old_addr[16],
+				      __be16 old_port, const __u8 addr[16], __be16 port)
+{
+	__u32 tcp_csum = l4_off + offsetof(struct tcphdr, check);
+	__be32 o[4], n[4];
+	__s64 diff;
+	int rc;
+
+	__builtin_memcpy(o, old_addr, 16);
+	__builtin_memcpy(n, addr, 16);
+	diff = bpf_csum_diff(o, 16, n, 16, 0);
+	if (diff < 0)
+		return (int)diff;
+	rc = bpf_l4_csum_replace(skb, tcp_csum, 0, (__u32)diff, BPF_F_PSEUDO_HDR);
+	if (rc)
+		return rc;
+	rc = bpf_l4_csum_replace(skb, tcp_csum, old_port, port, 2);
+	if (rc)
+		return rc;
+	rc = bpf_skb_store_bytes(skb, l3_off + addr_off, n, 16, 0);
+	if (rc)
+		return rc;
+	return bpf_skb_store_bytes(skb, l4_off + port_off, &port, 2, 0);
+}
+
+/* TC reverse NAT (IPv6): the source becomes addr:port. */
+static __always_inline int sl_tc_nat6_snat(struct __sk_buff *skb, __u32 l3_off,
+					   __u32 l4_off, const __u8 old_addr[16],
+					   __be16 old_port, const __u8 addr[16], __be16 port)
+{
+	return sl_tc_nat6(skb, l3_off, l4_off, offsetof(struct ipv6hdr, saddr),
+			  offsetof(struct tcphdr, source), old_addr, old_port, addr, port);
+}
+
+/* TC DNAT (IPv6, the ingress fallback): the destination becomes addr:port. */
+static __always_inline int sl_tc_nat6_dnat(struct __sk_buff *skb, __u32 l3_off,
+					   __u32 l4_off, const __u8 old_addr[16],
+					   __be16 old_port, const __u8 addr[16], __be16 port)
+{
+	return sl_tc_nat6(skb, l3_off, l4_off, offsetof(struct ipv6hdr, daddr),
 			  offsetof(struct tcphdr, dest), old_addr, old_port, addr, port);
 }
 

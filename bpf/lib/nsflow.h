@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The north-south flow decision, shared by the XDP program and its TC
- * ingress fallback (bpf/xdp.bpf.c, bpf/tc.bpf.c): what an IPv4/TCP packet
- * from an off-node client becomes, without touching the packet. Callers
+ * ingress fallback (bpf/xdp.bpf.c, bpf/tc.bpf.c): what an IPv4/TCP (or,
+ * with the sl_ns6_* twins on sluice_ct6, IPv6/TCP) packet from an off-node
+ * client becomes, without touching the packet. Callers
  * parse, call sl_ns_established() and, on a miss, sl_ns_new_flow(), then
  * rewrite and forward the packet their own way (direct writes in XDP, skb
  * helpers in TC). Selection is lib/select.h's, the same as the connect
@@ -210,6 +211,109 @@ static __always_inline enum sl_ns sl_ns_new_flow(const struct sluice_ct4_key *fk
 no_backend:
 	/* A VIP with nowhere to go: drop the SYN (the client retries or
 	 * times out) rather than leak it to the stack. */
+	sluice_count(SLUICE_CNT_XDP_NO_BACKEND);
+	return SL_NS_DROP;
+}
+
+/* ---- IPv6: the same decisions on sluice_ct6 (two entries per flow) ---- */
+
+/* Create both halves of a new IPv6 flow fk -> fv: the REPLY entry first (a
+ * reply must never find a FWD entry without it), then the FWD entry.
+ * Returns 0 or -1 (nothing left behind; the caller passes untouched). */
+static __always_inline int sl_ct6_create(const struct sluice_ct6_key *fk, struct sluice_ct6 *fv)
+{
+	struct sluice_ct6_key rk;
+	struct sluice_ct6 rv = {};
+
+	fv->flags |= SLUICE_CT_F_REPLY_ENTRY;
+	sl_ct6_peer_key(fk, fv, &rk);
+	__builtin_memcpy(rv.addr, fk->daddr, 16);
+	rv.port = fk->dport;
+	rv.flags = fv->flags;
+	rv.svc_sid = fv->svc_sid;
+	rv.subset_sid = fv->subset_sid;
+	rv.gen = fv->gen;
+	rv.created_ns = fv->created_ns;
+	rv.last_ns = fv->last_ns;
+	if (bpf_map_update_elem(&sluice_ct6, &rk, &rv, BPF_ANY))
+		return -1;
+	if (bpf_map_update_elem(&sluice_ct6, fk, fv, BPF_ANY)) {
+		bpf_map_delete_elem(&sluice_ct6, &rk);
+		return -1;
+	}
+	return 0;
+}
+
+/* sl_ns_established for an IPv6 client packet (key fk). */
+static __always_inline struct sluice_ct6 *sl_ns6_established(const struct sluice_ct6_key *fk,
+							     __u8 fl, __u64 now)
+{
+	struct sluice_ct6 *ct = sl_ct6_lookup(fk, now);
+	int gone;
+
+	if (!ct)
+		return NULL;
+	if ((fl & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN && ct->state >= SLUICE_CT_CLOSING)
+		return NULL;
+	if (sl_ct6_segment(ct, fk, fl, 1, now, &gone))
+		sluice_count(SLUICE_CNT_CT_CLOSED);
+	if (gone)
+		sluice_count(SLUICE_CNT_CT_EVICT);
+	sluice_count(SLUICE_CNT_XDP_ESTABLISHED);
+	return ct;
+}
+
+/* sl_ns_new_flow for an IPv6 client packet: the VIP is looked up by its
+ * 16-byte address, selection is the same sl_select. A chosen backend must
+ * be IPv6: a v4-mapped one (a mixed-family subset, which the connect6
+ * hook can serve but a packet rewrite cannot) makes the packet pass
+ * untouched, counted MAP_MISS (fail-open, docs/xdp.md). A v4-mapped
+ * destination on the wire is never a VIP here (those are IPv4's). */
+static __always_inline enum sl_ns sl_ns6_new_flow(const struct sluice_ct6_key *fk, __u8 fl,
+						  __u64 now, struct sluice_ct6 *fv)
+{
+	struct sluice_svc_key svk = { .proto = IPPROTO_TCP };
+	struct sluice_subset *sub = NULL;
+	struct sluice_backend *be;
+	struct sluice_svc *svc;
+	__u32 gen;
+
+	gen = sluice_live_gen();
+	if (!gen || sl_is_v4mapped(fk->daddr)) {
+		sluice_count(SLUICE_CNT_XDP_PASS);
+		return SL_NS_PASS;
+	}
+	svk.gen = gen;
+	svk.port = fk->dport;
+	__builtin_memcpy(svk.addr, fk->daddr, 16);
+	svc = bpf_map_lookup_elem(&sluice_svc, &svk);
+	if (!svc || (svc->flags & (SLUICE_SVC_HTTP | SLUICE_SVC_PASSTHROUGH))) {
+		sluice_count(SLUICE_CNT_XDP_PASS);
+		return SL_NS_PASS;
+	}
+	if ((fl & (SL_TCP_SYN | SL_TCP_ACK)) != SL_TCP_SYN) {
+		sluice_count(SLUICE_CNT_XDP_NO_CT);
+		return SL_NS_PASS;
+	}
+	if (svc->flags & SLUICE_SVC_NO_ENDPOINTS)
+		goto no_backend;
+	be = sl_select(gen, svc, bpf_ntohs(fk->dport), fk->saddr, &sub);
+	if (!be || !sub)
+		goto no_backend;
+	if (sl_is_v4mapped(be->addr)) {
+		sluice_count(SLUICE_CNT_MAP_MISS);
+		return SL_NS_PASS;
+	}
+	__builtin_memcpy(fv->addr, be->addr, 16);
+	fv->port = be->port;
+	fv->svc_sid = sub->svc_sid;
+	fv->subset_sid = sub->subset_sid;
+	fv->gen = gen;
+	fv->created_ns = now;
+	fv->last_ns = now;
+	return SL_NS_NAT;
+
+no_backend:
 	sluice_count(SLUICE_CNT_XDP_NO_BACKEND);
 	return SL_NS_DROP;
 }

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Packet parsing for the north-south programs (XDP and TC): Ethernet ->
- * IPv4 -> TCP with a cursor and a bounds check before every access. Used
+ * IPv4 -> TCP (sl_parse_tcp4) and Ethernet -> IPv6 -> TCP (sl_parse_tcp6)
+ * with a cursor and a bounds check before every access. Used
  * with the data/data_end pair of either context, so the same code runs in
  * xdp.bpf.c and tc.bpf.c.
  *
  * Defined outcomes (enum sl_parse): every packet gets exactly one, and only
  * SL_PARSE_TCP4 hands pointers back. IPv4 options are allowed (the L4 header
- * is found with ihl); fragments are reported, never reassembled; IPv6 and
- * non-IP are "not ours" (IPv4 only for now, see docs/xdp.md).
+ * is found with ihl); fragments are reported, never reassembled. The IPv4
+ * parser reports an IPv6 ethertype as SL_PARSE_IPV6 (the caller branches to
+ * its IPv6 path there, off the IPv4 one); IPv6 extension headers other than
+ * a fragment header are reported (SL_PARSE_EXTHDR), never walked: those
+ * packets go to the stack untouched (docs/xdp.md).
  */
 #ifndef SLUICE_BPF_PARSE_H
 #define SLUICE_BPF_PARSE_H
@@ -16,6 +20,7 @@
 #include <linux/types.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/in.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
@@ -26,6 +31,9 @@ enum sl_parse {
 	SL_PARSE_OTHER,		/* not IPv4 TCP: not ours */
 	SL_PARSE_FRAG,		/* IPv4 fragment (MF set or offset != 0) */
 	SL_PARSE_MALFORMED,	/* truncated or inconsistent headers */
+	SL_PARSE_IPV6,		/* sl_parse_tcp4 only: an IPv6 ethertype */
+	SL_PARSE_TCP6,		/* sl_parse_tcp6: eth/ip6/tcp pointers valid */
+	SL_PARSE_EXTHDR,	/* IPv6 extension header before the L4 header */
 };
 
 struct sl_pkt {
@@ -56,7 +64,7 @@ static __always_inline enum sl_parse sl_parse_tcp4(void *data, void *data_end,
 	if ((void *)(eth + 1) > data_end)
 		return SL_PARSE_MALFORMED;
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return SL_PARSE_OTHER;
+		return eth->h_proto == bpf_htons(ETH_P_IPV6) ? SL_PARSE_IPV6 : SL_PARSE_OTHER;
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return SL_PARSE_MALFORMED;
@@ -83,6 +91,77 @@ static __always_inline enum sl_parse sl_parse_tcp4(void *data, void *data_end,
 	return SL_PARSE_TCP4;
 }
 
+struct sl_pkt6 {
+	struct ethhdr *eth;
+	struct ipv6hdr *ip6;
+	struct tcphdr *tcp;
+};
+
+/* IPv6 next-header values that are extension headers (RFC 8200 4, and
+ * AH, Mobility, HIP, Shim6); the fragment header is reported on its own. */
+#define SL_NH_HOPOPTS	0
+#define SL_NH_ROUTING	43
+#define SL_NH_FRAGMENT	44
+#define SL_NH_AH	51
+#define SL_NH_DSTOPTS	60
+#define SL_NH_MOBILITY	135
+#define SL_NH_HIP	139
+#define SL_NH_SHIM6	140
+
+/* Parse an IPv6/TCP frame, the IPv6 twin of sl_parse_tcp4 (same bounds
+ * rules): the fixed 40-byte header and the fixed TCP header are inside the
+ * linear part; payload_len must fit the frame (trailing padding allowed)
+ * and hold the TCP header with its options. TCP must follow the fixed
+ * header directly: a fragment header is SL_PARSE_FRAG, any other extension
+ * header SL_PARSE_EXTHDR (a jumbogram's payload_len 0 comes with a
+ * hop-by-hop header, so it lands there too). */
+static __always_inline enum sl_parse sl_parse_tcp6(void *data, void *data_end,
+						   __u32 frame_len, struct sl_pkt6 *p)
+{
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6;
+	struct tcphdr *tcp;
+	__u32 plen;
+
+	if ((void *)(eth + 1) > data_end)
+		return SL_PARSE_MALFORMED;
+	if (eth->h_proto != bpf_htons(ETH_P_IPV6))
+		return SL_PARSE_OTHER;
+	ip6 = (void *)(eth + 1);
+	if ((void *)(ip6 + 1) > data_end)
+		return SL_PARSE_MALFORMED;
+	if (ip6->version != 6)
+		return SL_PARSE_MALFORMED;
+	switch (ip6->nexthdr) {
+	case IPPROTO_TCP:
+		break;
+	case SL_NH_FRAGMENT:
+		return SL_PARSE_FRAG;
+	case SL_NH_HOPOPTS:
+	case SL_NH_ROUTING:
+	case SL_NH_AH:
+	case SL_NH_DSTOPTS:
+	case SL_NH_MOBILITY:
+	case SL_NH_HIP:
+	case SL_NH_SHIM6:
+		return SL_PARSE_EXTHDR;
+	default:
+		return SL_PARSE_OTHER;
+	}
+	plen = bpf_ntohs(ip6->payload_len);
+	if (sizeof(*eth) + sizeof(*ip6) + plen > frame_len || plen < sizeof(*tcp))
+		return SL_PARSE_MALFORMED;
+	tcp = (void *)(ip6 + 1);
+	if ((void *)(tcp + 1) > data_end)
+		return SL_PARSE_MALFORMED;
+	if (tcp->doff < 5 || (__u32)tcp->doff * 4 > plen)
+		return SL_PARSE_MALFORMED;
+	p->eth = eth;
+	p->ip6 = ip6;
+	p->tcp = tcp;
+	return SL_PARSE_TCP6;
+}
+
 /* v4-mapped form (::ffff:a.b.c.d) of an IPv4 address, as the ABI stores it. */
 static __always_inline void sl_v4mapped(__u8 out[16], __be32 a)
 {
@@ -90,6 +169,17 @@ static __always_inline void sl_v4mapped(__u8 out[16], __be32 a)
 	out[10] = 0xff;
 	out[11] = 0xff;
 	__builtin_memcpy(&out[12], &a, 4);
+}
+
+/* 1 when addr (16 bytes) is v4-mapped (::ffff:a.b.c.d). */
+static __always_inline int sl_is_v4mapped(const __u8 addr[16])
+{
+	__u64 hi;
+	__u32 mid;
+
+	__builtin_memcpy(&hi, addr, 8);
+	__builtin_memcpy(&mid, addr + 8, 4);
+	return hi == 0 && mid == bpf_htonl(0x0000ffff);
 }
 
 /* The IPv4 address of a v4-mapped one; returns 0 when addr is not v4-mapped. */

@@ -407,6 +407,43 @@ struct sluice_ct4_rev {
 	__u32 pad;
 };
 
+/* sluice_ct6: IPv6 conntrack (LRU hash, sized by ct-size like sluice_ct4).
+ * A separate map so the IPv4 entries keep their 16-byte keys. Every IPv6
+ * flow has two entries, the earlier scheme of sluice_ct4 without the
+ * sluice_ct4_rev slots (a 16-byte VIP does not fit a 64-bit slot, and IPv6
+ * flows are the minority on this path):
+ *   dir FWD:   (client addr:port -> VIP:port)     -> backend addr:port + next hop
+ *   dir REPLY: (backend addr:port -> client:port) -> VIP addr:port
+ * The FWD entry carries SLUICE_CT_F_REPLY_ENTRY; state changes (SYN-ACK,
+ * FIN, RST) are copied into the other half, as for an overflowed IPv4 flow.
+ * So the map holds ct-size / 2 IPv6 flows. */
+struct sluice_ct6_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;		/* IPPROTO_TCP */
+	__u8 dir;		/* enum sluice_ct_dir */
+	__u16 pad;
+};
+
+struct sluice_ct6 {
+	__u8 addr[16];		/* FWD: backend; REPLY: VIP */
+	__be16 port;		/* FWD: backend port; REPLY: VIP port */
+	__u8 state;		/* enum sluice_ct_state */
+	__u8 flags;		/* enum sluice_ct_flags */
+	__u32 svc_sid;
+	__u32 subset_sid;
+	__u32 gen;		/* generation whose tables chose the backend */
+	__u32 nh_ifindex;	/* FWD: cached next hop; 0 = none (stack forwards) */
+	__u8 nh_dmac[6];	/* FWD: next hop's MAC */
+	__u8 nh_smac[6];	/* FWD: our MAC on nh_ifindex */
+	__u32 nh_time;		/* FWD: coarse clock >> 30 at the fib lookup */
+	__u32 pad;
+	__u64 created_ns;	/* bpf_ktime_get_coarse_ns() */
+	__u64 last_ns;		/* last packet of the flow */
+};
+
 /* sluice_maglev: (gen, slot) -> backend index (a sluice_backend idx of that
  * gen). A subset with lb == SLUICE_LB_MAGLEV owns slots maglev_first ..
  * maglev_first + maglev_size - 1 (maglev_size prime). Written by
@@ -432,6 +469,8 @@ SLUICE_ASSERT_SIZE(sluice_ct4, 56);
 SLUICE_ASSERT_SIZE(sluice_maglev_key, 8);
 SLUICE_ASSERT_SIZE(sluice_ct4_rev_key, 8);
 SLUICE_ASSERT_SIZE(sluice_ct4_rev, 8 * SLUICE_CT4_REV_SLOTS + 8);
+SLUICE_ASSERT_SIZE(sluice_ct6_key, 40);
+SLUICE_ASSERT_SIZE(sluice_ct6, 72);
 /* ---- end of XDP/TC section ---- */
 
 #endif /* SLUICE_ABI_H */

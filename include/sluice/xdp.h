@@ -94,8 +94,11 @@ struct sl_xdp;
 int sl_xdp_open(const struct sl_xdp_opts *opts, const char *ifaces, struct sl_xdp **out,
 		char *err);
 size_t sl_xdp_ifaces(const struct sl_xdp *x, const struct sl_xdp_iface **v);
-/* Live conntrack entries (both directions) and capacity, for pressure. */
+/* Live conntrack entries (both directions) and capacity, for pressure:
+ * sluice_ct4 (IPv4 flows, one entry each mostly). */
 int sl_xdp_ct_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity);
+/* The same for sluice_ct6 (IPv6 flows, two entries each). */
+int sl_xdp_ct6_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity);
 /* Close the handle; attached programs keep running (pinned links). */
 void sl_xdp_close(struct sl_xdp *x);
 /* Detach and unpin everything under <bpffs>/xdp/ and the XDP-only maps. */

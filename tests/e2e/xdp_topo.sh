@@ -73,3 +73,31 @@ xdp_server() {
 xdp_counter() {
 	"$XDP_TOOL" counters "$SL_BPFFS" | awk -v i="$1" '$1 == i { v = $2 } END { print v + 0 }'
 }
+
+# IPv6 on the same topology (documentation/ULA range fd00:5c::/48 only):
+#   client fd00:5c:10::2/64 -- c0 fd00:5c:10::1/64  node  b1 fd00:5c:11:1::1/64 -- v1 fd00:5c:11:1::2
+#                                                         b2 fd00:5c:11:2::1/64 -- v2 fd00:5c:11:2::2
+# The client routes the VIP range fd00:5c::/64 through the node, the
+# backends route the client's /64 back; IPv6 forwarding is on in the node
+# namespace only. Addresses are added without DAD; the link-local ones are
+# waited for (neighbour discovery may use them).
+XDP_VIP6=fd00:5c::10
+
+# xdp_topo6: xdp_topo, then the IPv6 addresses and routes above.
+xdp_topo6() {
+	xdp_topo || return 1
+	ip -n "$NS_CLIENT" -6 addr add fd00:5c:10::2/64 dev eth0 nodad &&
+	ip -n "$NS_NODE" -6 addr add fd00:5c:10::1/64 dev c0 nodad &&
+	ip -n "$NS_NODE" -6 addr add fd00:5c:11:1::1/64 dev b1 nodad &&
+	ip -n "$NS_NODE" -6 addr add fd00:5c:11:2::1/64 dev b2 nodad &&
+	ip -n "$NS_V1" -6 addr add fd00:5c:11:1::2/64 dev eth0 nodad &&
+	ip -n "$NS_V2" -6 addr add fd00:5c:11:2::2/64 dev eth0 nodad || return 1
+	ip -n "$NS_CLIENT" -6 route add fd00:5c::/64 via fd00:5c:10::1 || return 1
+	ip -n "$NS_V1" -6 route add fd00:5c:10::/64 via fd00:5c:11:1::1 || return 1
+	ip -n "$NS_V2" -6 route add fd00:5c:10::/64 via fd00:5c:11:2::1 || return 1
+	sl_in_ns "$NS_NODE" sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+	local ns
+	for ns in "$NS_CLIENT" "$NS_NODE" "$NS_V1" "$NS_V2"; do
+		sl_wait_for 10 sh -c "! ip -n '$ns' -6 addr show | grep -q tentative" || return 1
+	done
+}

@@ -2,7 +2,7 @@
 /*
  * North-south attach (include/sluice/xdp.h): load the XDP and TC objects
  * against the data plane's pin root (they share the selection tables,
- * sluice_counters and sluice_ct4 with everything else by name), attach XDP
+ * sluice_counters and sluice_ct4/ct6 with everything else by name), attach XDP
  * to each --xdp interface (native, else generic, else the TC ingress
  * fallback) and the TC reverse NAT at its egress, all as bpf_links pinned
  * under <bpffs>/links/ as "xdp-IFNAME" (or "tcx-ingress-IFNAME") and
@@ -220,15 +220,19 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 		x->xdp->rodata->sl_ct_close_timeout_s = x->tc->rodata->sl_ct_close_timeout_s =
 			o->ct_close_timeout_s;
 	if (o->ct_size) {
+		/* sluice_ct6 the same size: ct-size entries either way (an IPv6
+		 * flow takes two of its own, docs/xdp.md) */
 		bpf_map__set_max_entries(x->xdp->maps.sluice_ct4, o->ct_size);
 		bpf_map__set_max_entries(x->tc->maps.sluice_ct4, o->ct_size);
+		bpf_map__set_max_entries(x->xdp->maps.sluice_ct6, o->ct_size);
+		bpf_map__set_max_entries(x->tc->maps.sluice_ct6, o->ct_size);
 	}
 	if (o->maglev_entries) {
 		bpf_map__set_max_entries(x->xdp->maps.sluice_maglev, o->maglev_entries);
 		bpf_map__set_max_entries(x->tc->maps.sluice_maglev, o->maglev_entries);
 	}
 	if ((rc = sluice_xdp__load(x->xdp)) || (rc = sluice_tc__load(x->tc))) {
-		xerr(err, "load the XDP/TC programs: %s (a pinned sluice_ct4 of another "
+		xerr(err, "load the XDP/TC programs: %s (a pinned sluice_ct4/ct6 of another "
 		     "size needs `sluicectl reset` first)", strerror(-rc));
 		goto cleanup;
 	}
@@ -285,6 +289,23 @@ int sl_xdp_ct_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity)
 	return 0;
 }
 
+int sl_xdp_ct6_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity)
+{
+	struct sluice_ct6_key k, nk;
+	int fd = bpf_map__fd(x->xdp->maps.sluice_ct6);
+	void *prev = NULL;
+	uint64_t n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &nk)) {
+		n++;
+		k = nk;
+		prev = &k;
+	}
+	*entries = n;
+	*capacity = bpf_map__max_entries(x->xdp->maps.sluice_ct6);
+	return 0;
+}
+
 void sl_xdp_close(struct sl_xdp *x)
 {
 	size_t i;
@@ -306,7 +327,8 @@ void sl_xdp_close(struct sl_xdp *x)
  * is the last reference detach as they are unpinned. */
 int sl_xdp_reset(const char *bpffs, char *err)
 {
-	static const char *const maps[] = { "sluice_ct4", "sluice_ct4_rev", "sluice_ct",
+	static const char *const maps[] = { "sluice_ct4", "sluice_ct4_rev", "sluice_ct6",
+					    "sluice_xdp_v6", "sluice_tc_v6", "sluice_ct",
 					    "sluice_maglev" };
 	char path[PATH_MAX];
 	struct if_nameindex *ifs = if_nameindex(), *i;
