@@ -206,7 +206,7 @@ for mode in ${MODES:-free pinned}; do
 		-v hcl="$(med $mode sluice-http 9)" -v pm="$pr_med" -v pl="$pr_min" -v ph="$pr_max" \
 		-v le="$p99_le" 'BEGIN {
 		printf "[%s] sluice-http / haproxy rps: %.2fx (target >= 1.2x); per-round ratios: median %.2fx, range %.2f-%.2f\n", m, hr / ar, pm, pl, ph
-		printf "[%s] CPU per request haproxy / sluice-http: %.2fx; client side (wrk + backends) %.2f us/req = at most %d rps on one CPU\n", m, ac / hc, hcl, hcl > 0 ? 1000000 / hcl : 0
+		printf "[%s] CPU per request haproxy / sluice-http: %.2fx; client side (wrk + backends) %.2f us/req = at most %d rps on one CPU\n", m, ac / hc, hcl, (hcl > 0 ? 1000000 / hcl : 0)
 		printf "[%s] p99 sluice-http %d us vs haproxy %d us (target <=; <= in %s rounds); added over direct: p50 +%d us, p99 +%d us\n", m, h99, a99, le, h50 - d50, h99 - d99
 	}'
 done
