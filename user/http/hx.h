@@ -8,6 +8,7 @@
  *   snap.c      refcounted policy snapshots and their shared runtime state
  *   proxy.c     the per-worker epoll loop: client side
  *   upstream.c  upstream connections, pool, response relay, retries
+ *   buf.c       byte buffers, reason phrases, the header copy between heads
  *   metrics.c   istio_requests_total / istio_request_duration_milliseconds
  *   origdst.c   sluice_origdst pinned map lookup (mesh entry point)
  *   main.c      flags, workers, signals, reload, metrics socket
