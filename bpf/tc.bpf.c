@@ -207,8 +207,10 @@ int sluice_tc_revnat(struct __sk_buff *skb)
 	switch (sl_tc_parse(skb, &p, &data)) {
 	case SL_PARSE_TCP4:
 		break;
-	case SL_PARSE_IPV6:
-		return sl_tc6_revnat(skb);
+	case SL_PARSE_OTHER:
+		if (sl_eth_ipv6(data, (void *)(long)skb->data_end))
+			return sl_tc6_revnat(skb);
+		return TC_ACT_OK;
 	default:
 		return TC_ACT_OK;
 	}
@@ -267,11 +269,9 @@ int sluice_tc_ingress(struct __sk_buff *skb)
 	case SL_PARSE_MALFORMED:
 		sluice_count(SLUICE_CNT_XDP_MALFORMED);
 		return TC_ACT_OK;
-	case SL_PARSE_IPV6:
-		bpf_tail_call(skb, &sluice_tc_v6, 0);
-		sluice_count(SLUICE_CNT_XDP_PASS);
-		return TC_ACT_OK;
 	default:
+		if (sl_eth_ipv6(data, (void *)(long)skb->data_end))
+			bpf_tail_call(skb, &sluice_tc_v6, 0);
 		sluice_count(SLUICE_CNT_XDP_PASS);
 		return TC_ACT_OK;
 	}

@@ -252,12 +252,11 @@ int sluice_xdp(struct xdp_md *ctx)
 		/* Fail-open to the stack, which validates and drops it. */
 		sluice_count(SLUICE_CNT_XDP_MALFORMED);
 		return XDP_PASS;
-	case SL_PARSE_IPV6:
-		bpf_tail_call(ctx, &sluice_xdp_v6, 0);
-		/* not reached unless the program array is empty */
-		sluice_count(SLUICE_CNT_XDP_PASS);
-		return XDP_PASS;
 	default:
+		/* IPv6 is tested only here, off the IPv4 path; the tail call
+		 * returns only if the program array is empty */
+		if (sl_eth_ipv6(data, data_end))
+			bpf_tail_call(ctx, &sluice_xdp_v6, 0);
 		sluice_count(SLUICE_CNT_XDP_PASS);
 		return XDP_PASS;
 	}

@@ -9,8 +9,8 @@
  * Defined outcomes (enum sl_parse): every packet gets exactly one, and only
  * SL_PARSE_TCP4 hands pointers back. IPv4 options are allowed (the L4 header
  * is found with ihl); fragments are reported, never reassembled. The IPv4
- * parser reports an IPv6 ethertype as SL_PARSE_IPV6 (the caller branches to
- * its IPv6 path there, off the IPv4 one); IPv6 extension headers other than
+ * parser's callers test for IPv6 (sl_eth_ipv6) only on its SL_PARSE_OTHER
+ * outcome, so an IPv4 packet makes no extra test; IPv6 extension headers other than
  * a fragment header are reported (SL_PARSE_EXTHDR), never walked: those
  * packets go to the stack untouched (docs/xdp.md).
  */
@@ -31,7 +31,6 @@ enum sl_parse {
 	SL_PARSE_OTHER,		/* not IPv4 TCP: not ours */
 	SL_PARSE_FRAG,		/* IPv4 fragment (MF set or offset != 0) */
 	SL_PARSE_MALFORMED,	/* truncated or inconsistent headers */
-	SL_PARSE_IPV6,		/* sl_parse_tcp4 only: an IPv6 ethertype */
 	SL_PARSE_TCP6,		/* sl_parse_tcp6: eth/ip6/tcp pointers valid */
 	SL_PARSE_EXTHDR,	/* IPv6 extension header before the L4 header */
 };
@@ -64,7 +63,7 @@ static __always_inline enum sl_parse sl_parse_tcp4(void *data, void *data_end,
 	if ((void *)(eth + 1) > data_end)
 		return SL_PARSE_MALFORMED;
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return eth->h_proto == bpf_htons(ETH_P_IPV6) ? SL_PARSE_IPV6 : SL_PARSE_OTHER;
+		return SL_PARSE_OTHER;
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return SL_PARSE_MALFORMED;
@@ -89,6 +88,17 @@ static __always_inline enum sl_parse sl_parse_tcp4(void *data, void *data_end,
 	p->ip4 = ip;
 	p->tcp = tcp;
 	return SL_PARSE_TCP4;
+}
+
+/* 1 when the frame at data carries the IPv6 ethertype (bounds checked). */
+static __always_inline int sl_eth_ipv6(void *data, void *data_end)
+{
+	struct ethhdr *eth = data;
+
+	/* a fresh load: else the compiler tests the IPv4 parser's loaded
+	 * ethertype for IPv6 first, a compare on every IPv4 packet */
+	asm volatile("" ::: "memory");
+	return (void *)(eth + 1) <= data_end && eth->h_proto == bpf_htons(ETH_P_IPV6);
 }
 
 struct sl_pkt6 {
