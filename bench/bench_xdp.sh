@@ -4,7 +4,7 @@
 #  1. ns per packet by BPF_PROG_TEST_RUN: Sluice's established path (next
 #     hop cached) and new flows (200k distinct SYNs, each a conntrack miss)
 #     vs a parse-only XDP program (bench/xdp_baseline.bpf.c), test_run's own
-#     overhead taken off (see below);
+#     overhead taken off (see below); the same two for IPv6 (sluice_xdp6);
 #  2. packets/s received by the backends in the client -> node -> v1/v2
 #     veth topology (tests/e2e/xdp_topo.sh): the client's generator is an
 #     XDP program run by BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES
@@ -151,6 +151,12 @@ for f in lru_lookup_miss lru_insert1 lru_insert2; do
 done
 tcr=$(kv tc_revnat_ns <"$B/bench/xdp_testrun.txt" | median)
 printf '%-44s %10s %10s %8s\n' "reply, TC reverse NAT (skb, repeat=250)" "$tcr" "-" "-"
+# IPv6 (sluice_xdp6 behind the tail call, sluice_ct6 with two entries per flow)
+e6=$(kv established6_ns <"$B/bench/xdp_testrun.txt" | median)
+printf '%-44s %10s %10s %8s\n' "IPv6 established, next hop cached" "$e6" "$base250" "$(awk -v a="$e6" -v b="$base250" 'BEGIN { printf "%.1fx", a / b }')"
+n6=$(kv new_flow6_ns <"$B/bench/xdp_testrun.txt" | median)
+n6=$(awk -v a="$n6" -v b1="$base1" -v b="$base" 'BEGIN { printf "%.1f", a - b1 + b }')
+printf '%-44s %10s %10s %8s\n' "IPv6 new flow, SYN (50k distinct)" "$n6" "$base" "$(awk -v a="$n6" -v b="$base" 'BEGIN { printf "%.1fx", a / b }')"
 echo "# established: calls of repeat=250, parse-only the same way (at repeat=1e6: $base ns);"
 echo "# new flow and floors: raw repeat=1 means less the parse-only's repeat=1 overhead ($base1 - $base)"
 
