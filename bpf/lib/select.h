@@ -163,7 +163,10 @@ sluice_pick_in_subset(__u32 gen, struct sluice_subset *sub, __u32 rnd1, __u32 rn
 		idx = sluice_scale(rnd1, n);
 		break;
 	case SLUICE_LB_LEAST_REQUEST:
-		a = sluice_backend_at(gen, sub, sluice_scale(rnd1, n));
+		idx = sluice_scale(rnd1, n);
+		if (n == 1 || sluice_scale(rnd2, n) == idx)
+			break;	/* one candidate: no active counts to compare */
+		a = sluice_backend_at(gen, sub, idx);
 		b = sluice_backend_at(gen, sub, sluice_scale(rnd2, n));
 		/* fail-open: with one candidate missing use the other */
 		if (!a)
@@ -172,6 +175,10 @@ sluice_pick_in_subset(__u32 gen, struct sluice_subset *sub, __u32 rnd1, __u32 rn
 			return a;
 		return sluice_backend_active(sub, b) < sluice_backend_active(sub, a) ? b : a;
 	default: /* ROUND_ROBIN */
+		if (n == 1) {
+			idx = 0;	/* no turn to take: leave the line clean */
+			break;
+		}
 		/* read then add: two racing connects may share a turn,
 		 * which keeps the spread even without BPF_FETCH (cpu v1) */
 		idx = (__u32)(sub->rr_cursor % n);
