@@ -199,6 +199,32 @@ apply_size() {	# apply_size N: apply N services, print sluicectl's wall time (ms
 # to the backends — what the hooks cost a connection they do not steer.
 modes() { if [ "$1" = 1 ]; then echo direct hooked sluice iptables haproxy; else echo direct sluice iptables haproxy; fi; }
 
+# In-kernel cost of Sluice per steered connection, from bpf_stats (run time
+# and count of each of Sluice's programs over one sluice run): a figure with
+# far less noise than the rates, which says what the ratio to direct can be.
+declare -A BPFNS BPFDETAIL
+prog_stats() {	# id -> "run_time_ns run_cnt" of every sluice program
+	bpftool -j prog show | jq -r '.[] | select(.name | startswith("sluice_")) |
+		"\(.id) \(.name) \(.run_time_ns // 0) \(.run_cnt // 0)"'
+}
+bpf_cost() {	# bpf_cost SIZE: one sluice run with bpf_stats on
+	local size=$1 before after line conns spread=()
+	[ "$size" -gt 1 ] && spread=(--spread "$size")
+	sysctl -qw kernel.bpf_stats_enabled=1
+	before=$(prog_stats)
+	line=$(sl_in_cgroup_ns "$CG" "$NS" "$CB" client 10.96.0.10:9000 -d "$SECS" --linger0 "${spread[@]}")
+	after=$(prog_stats)
+	sysctl -qw kernel.bpf_stats_enabled=0
+	conns=$(sed -n 's/.* ok=\([0-9]*\) .*/\1/p' <<<"$line")
+	[ "${conns:-0}" -gt 0 ] || return
+	read -r BPFNS[$size] BPFDETAIL[$size] < <(join <(sort <<<"$before") <(sort <<<"$after") |
+		awk -v n="$conns" '$7 > $4 {	# id name ns0 cnt0 name ns1 cnt1
+			t = $6 - $3; c = $7 - $4; tot += t
+			d = d sprintf("%s%s %.0f ns x %.1f", d ? ", " : "", $2, t / c, c / n) }
+			END { printf "%.0f %s\n", tot / n, d }' | tr -s ' ' ' ')
+}
+sl_defer "sysctl -qw kernel.bpf_stats_enabled=0"
+
 declare -A APPLY
 for size in 1 "$BIG"; do
 	echo "== $size service(s): configuring sluice, iptables, haproxy" >&2
@@ -211,6 +237,7 @@ for size in 1 "$BIG"; do
 		done
 		echo "   run $r/$RUNS done" >&2
 	done
+	bpf_cost "$size"
 done
 # Apply time at 1,000 and 10,000 services (fresh desired state each time,
 # from the small one) and RSS at 1,000 services.
@@ -249,6 +276,16 @@ DAEMON_APPLY_MS=$("$CTL" --socket "$SL_SOCK" status -o json | jq -r .last_apply_
 	echo
 	echo "direct ÷ path is the ceiling of sluice ÷ path: what steering at zero cost would"
 	echo "reach against that peer with this client and these backends on this machine."
+	echo
+	echo "| services | Sluice BPF time per steered connection (bpf_stats) | per program (ns per run x runs per connection) | direct connection time | predicted sluice ÷ direct |"
+	echo "|---:|---:|---|---:|---:|"
+	for size in 1 "$BIG"; do
+		d=$(echo "${R[direct/$size]}" | median)
+		awk -v s="$size" -v b="${BPFNS[$size]:-0}" -v det="${BPFDETAIL[$size]:-}" -v d="$d" 'BEGIN {
+			dt = d > 0 ? 1e9 / d : 0
+			printf "| %s | %.2f µs | %s | %.1f µs | %.3fx |\n", s, b / 1000, det, dt / 1000,
+			       (dt > 0 ? dt / (dt + b) : 0) }'
+	done
 	echo
 	echo "| apply (sluicectl apply, wall) | median ms | runs |"
 	echo "|---|---:|---|"
