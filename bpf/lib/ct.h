@@ -311,7 +311,7 @@ static __always_inline struct sluice_ct4 *sl_ct_reply_lookup(const struct sluice
  * halves on the SYN; tc finds the REPLY half from a reply). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SLUICE_CT_DEFAULT_SIZE);
+	__uint(max_entries, SLUICE_CT6_DEFAULT_SIZE);
 	__type(key, struct sluice_ct6_key);
 	__type(value, struct sluice_ct6);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

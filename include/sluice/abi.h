@@ -456,6 +456,9 @@ struct sluice_maglev_key {
 /* Defaults for the map sizes and timeouts; overridden by sluiced flags
  * (--ct-size, --maglev-size, --ct-timeout-*). */
 #define SLUICE_CT_DEFAULT_SIZE		262144
+/* sluice_ct6 (IPv6 flows, two entries each): smaller by default, as
+ * preallocated LRU memory is paid whether IPv6 VIPs exist or not */
+#define SLUICE_CT6_DEFAULT_SIZE		65536
 #define SLUICE_MAGLEV_DEFAULT_ENTRIES	524288
 #define SLUICE_MAGLEV_DEFAULT_M		65537
 #define SLUICE_CT_SYN_TIMEOUT_S		60

@@ -69,6 +69,7 @@ struct sl_xdp_opts {
 	const char *bpffs;		/* pin root shared with the socket programs */
 	enum sl_xdp_mode mode;
 	uint32_t ct_size;		/* --ct-size: conntrack entries (0 = default) */
+	uint32_t ct6_size;		/* ct6-size: IPv6 conntrack entries (0 = default) */
 	uint32_t maglev_entries;	/* --maglev-entries: map capacity (0 = default) */
 	uint32_t ct_syn_timeout_s;	/* 0 = defaults of abi.h */
 	uint32_t ct_est_timeout_s;

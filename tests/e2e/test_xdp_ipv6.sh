@@ -168,7 +168,7 @@ s1 80 20 >"$POL/s1.yaml"
 sl_defer "rm -rf '$SL_BPFFS'"
 sl_bg sluiced nsenter --net="/run/netns/$NS_NODE" "$SLUICED" --policy-dir "$POL" --cgroup "$CG" \
 	--bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$SL_TMP/state" --no-http-helper \
-	--xdp c0:ct-size=65536 >/dev/null
+	--xdp c0:ct-size=65536:ct6-size=32768 >/dev/null
 sl_defer "'$CTL' --socket '$SL_SOCK' reset"
 if ! sl_wait_for 15 ctl status; then
 	sl_fail "sluiced --xdp c0 starts"
@@ -232,6 +232,10 @@ sl_check "IPv6 flows made by XDP (xdp_new_flow grew by >= $N)" \
 	[ $(( ${n1:-0} - ${n0:-0} )) -ge "$N" ]
 ct6=$(bpftool -j map dump pinned "$SL_BPFFS/sluice_ct6" 2>/dev/null | jq "[.[] | select(.formatted.key.dir == 1)] | length")
 sl_check "REPLY halves of the IPv6 flows in sluice_ct6 (${ct6:-0} >= $N)" [ "${ct6:-0}" -ge "$N" ]
+used6=$(jq -r '.xdp_status[]' "$SL_TMP/status.json" |
+	sed -n 's/^xdp conntrack ipv6: \([0-9]*\) of 32768 entries$/\1/p')
+sl_check "status: IPv6 conntrack ${used6:-?} of 32768 entries (ct6-size option)" \
+	[ "${used6:-0}" -ge "$((2 * N))" ]
 
 # The pinned links outlive the daemon; so must the IPv6 path behind the
 # tail call (the kernel empties a program array that loses its last user

@@ -220,12 +220,13 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 		x->xdp->rodata->sl_ct_close_timeout_s = x->tc->rodata->sl_ct_close_timeout_s =
 			o->ct_close_timeout_s;
 	if (o->ct_size) {
-		/* sluice_ct6 the same size: ct-size entries either way (an IPv6
-		 * flow takes two of its own, docs/xdp.md) */
 		bpf_map__set_max_entries(x->xdp->maps.sluice_ct4, o->ct_size);
 		bpf_map__set_max_entries(x->tc->maps.sluice_ct4, o->ct_size);
-		bpf_map__set_max_entries(x->xdp->maps.sluice_ct6, o->ct_size);
-		bpf_map__set_max_entries(x->tc->maps.sluice_ct6, o->ct_size);
+	}
+	if (o->ct6_size) {
+		/* an IPv6 flow takes two entries of its own (docs/xdp.md) */
+		bpf_map__set_max_entries(x->xdp->maps.sluice_ct6, o->ct6_size);
+		bpf_map__set_max_entries(x->tc->maps.sluice_ct6, o->ct6_size);
 	}
 	if (o->maglev_entries) {
 		bpf_map__set_max_entries(x->xdp->maps.sluice_maglev, o->maglev_entries);

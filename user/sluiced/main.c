@@ -33,7 +33,7 @@ static void usage(FILE *f)
 		"  --state-dir DIR      applied snapshot and helper files (default %s)\n"
 		"  --metrics ADDR:PORT  Prometheus text endpoint (off by default)\n"
 		"  --xdp IFACE[:k=v...][,IFACE...]  north-south XDP/TC interfaces; options\n"
-		"                       mode=auto|native|generic|tc, ct-size=N, ct-*-timeout=S\n"
+		"                       mode=auto|native|generic|tc, ct-size=N, ct6-size=N, ct-*-timeout=S\n"
 		"                       (see docs/xdp.md)\n"
 		"  --no-http-helper     do not run sluice-http (policies with http routes are refused)\n"
 		"  --http-listen A:P    sluice-http mesh listener, where HTTP services are sent\n"

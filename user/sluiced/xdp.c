@@ -7,7 +7,7 @@
  * Options (the XDP setup options; docs/xdp.md), either as ':'-separated
  * suffixes of the --xdp value or through sluiced_xdp_set_option() for
  * daemon flags of the same names:
- *   mode=auto|native|generic|tc   ct-size=N   maglev-entries=N
+ *   mode=auto|native|generic|tc   ct-size=N   ct6-size=N   maglev-entries=N
  *   ct-syn-timeout=S  ct-est-timeout=S  ct-close-timeout=S  redirect=0|1
  * The handle stays open for the daemon's life (status, conntrack usage);
  * the links are pinned, so the programs keep running after SIGTERM.
@@ -61,6 +61,8 @@ int sluiced_xdp_set_option(const char *key, const char *val)
 		return -EINVAL;
 	if (!strcmp(key, "ct-size") && v >= 64)
 		xo.ct_size = v;
+	else if (!strcmp(key, "ct6-size") && v >= 64)
+		xo.ct6_size = v;
 	else if (!strcmp(key, "maglev-entries") && v > 0)
 		xo.maglev_entries = v;
 	else if (!strcmp(key, "ct-syn-timeout") && v > 0)
@@ -138,6 +140,9 @@ int sluiced_xdp_status(FILE *out)
 			v[i].tc_egress ? "attached" : "not attached");
 	if (!sl_xdp_ct_usage(xh, &used, &cap))
 		fprintf(out, "xdp conntrack: %llu of %llu entries\n", (unsigned long long)used,
+			(unsigned long long)cap);
+	if (!sl_xdp_ct6_usage(xh, &used, &cap))
+		fprintf(out, "xdp conntrack ipv6: %llu of %llu entries\n", (unsigned long long)used,
 			(unsigned long long)cap);
 	return 0;
 }
