@@ -9,7 +9,10 @@
 #   sluice    client in Sluice's cgroup -> service VIP, rewritten at connect()
 #   iptables  client -> VIP, DNAT by a kube-proxy style nat chain
 #             (KUBE-SERVICES -> KUBE-SVC statistic -> KUBE-SEP DNAT) in its
-#             own "node" namespace (conntrack loads there, nowhere else)
+#             own "node" namespace (conntrack loads there, nowhere else),
+#             with the system's iptables (Debian 12: the nf_tables backend)
+#   iptables-legacy  the same rules through iptables-legacy (x_tables), as
+#             kube-proxy runs on nodes whose iptables is the legacy one
 #   haproxy   client -> HAProxy (Debian package) TCP mode, roundrobin
 # each at 1 service and at 10,000 services (clients spread over all VIPs);
 # plus apply time for 1,000 and 10,000 services and sluiced's RSS at 1,000.
@@ -44,9 +47,14 @@ sl_netns node >/dev/null || exit 1
 sl_netns kp >/dev/null || exit 1
 NS="sl${SL_ID}-node"
 KP="sl${SL_ID}-kp"
+LEGACY=
+if command -v iptables-legacy-restore >/dev/null; then
+	sl_netns kpl >/dev/null || exit 1
+	LEGACY="sl${SL_ID}-kpl"
+fi
 sl_mkcgroup client >/dev/null || exit 1
 CG="$(sl_cgroup2_root)/sluice-test-$SL_ID/client"
-for ns in "$NS" "$KP"; do
+for ns in "$NS" "$KP" $LEGACY; do
 	ip -n "$ns" addr add 10.1.0.1/32 dev lo
 	ip -n "$ns" addr add 10.1.0.2/32 dev lo
 	# VIP ranges are local (AnyIP): HAProxy binds them, DNAT rewrites them;
@@ -58,6 +66,7 @@ for ns in "$NS" "$KP"; do
 done
 sl_wait_for 5 nsenter --net="/run/netns/$NS" "$CB" client 10.1.0.2:9000 -n 1 || exit 1
 sl_wait_for 5 nsenter --net="/run/netns/$KP" "$CB" client 10.1.0.2:9000 -n 1 || exit 1
+[ -z "$LEGACY" ] || sl_wait_for 5 nsenter --net="/run/netns/$LEGACY" "$CB" client 10.1.0.2:9000 -n 1 || exit 1
 
 mkdir -p "$SL_TMP/pol"
 sl_bg sluiced nsenter --net="/run/netns/$NS" "$B/sluiced" --policy-dir "$SL_TMP/pol" \
@@ -163,6 +172,7 @@ run_client() {	# run_client MODE SIZE: one run; appends to R/P50/P99
 	hooked) line=$(sl_in_cgroup_ns "$CG" "$NS" "$CB" client 10.1.0.1:9000 -d "$SECS" --linger0 --spread 2) ;;
 	sluice) line=$(sl_in_cgroup_ns "$CG" "$NS" "$CB" client 10.96.0.10:9000 -d "$SECS" --linger0 "${spread[@]}") ;;
 	iptables) line=$(nsenter --net="/run/netns/$KP" "$CB" client 10.96.0.10:9000 -d "$SECS" --linger0 "${spread[@]}") ;;
+	iptables-legacy) line=$(nsenter --net="/run/netns/$LEGACY" "$CB" client 10.96.0.10:9000 -d "$SECS" --linger0 "${spread[@]}") ;;
 	haproxy) line=$(nsenter --net="/run/netns/$NS" "$CB" client 10.97.0.10:9000 -d "$SECS" --linger0 "${spread[@]}") ;;
 	esac
 	if ! grep -q ' fail=0 ' <<<"$line"; then
@@ -197,7 +207,11 @@ apply_size() {	# apply_size N: apply N services, print sluicectl's wall time (ms
 
 # "hooked" (1 service only): a client in Sluice's cgroup connecting straight
 # to the backends — what the hooks cost a connection they do not steer.
-modes() { if [ "$1" = 1 ]; then echo direct hooked sluice iptables haproxy; else echo direct sluice iptables haproxy; fi; }
+modes() {
+	local legacy=${LEGACY:+iptables-legacy}
+	if [ "$1" = 1 ]; then echo direct hooked sluice iptables $legacy haproxy
+	else echo direct sluice iptables $legacy haproxy; fi
+}
 
 # In-kernel cost of Sluice per steered connection, from bpf_stats (run time
 # and count of each of Sluice's programs over one sluice run): a figure with
@@ -230,6 +244,7 @@ for size in 1 "$BIG"; do
 	echo "== $size service(s): configuring sluice, iptables, haproxy" >&2
 	APPLY[$size]=$(apply_size "$size")
 	gen_iptables "$size" | nsenter --net="/run/netns/$KP" iptables-restore
+	[ -z "$LEGACY" ] || gen_iptables "$size" | nsenter --net="/run/netns/$LEGACY" iptables-legacy-restore
 	start_haproxy "$size"
 	for r in $(seq 1 "$RUNS"); do
 		for mode in $(modes "$size"); do
