@@ -59,98 +59,6 @@ spec:
 EOF2
 }
 
-# The IPv6 echo server and client (xdp_helper.py speaks IPv4 only).
-cat >"$SL_TMP/h6.py" <<'EOPY'
-import socket, socketserver, subprocess, sys, time
-
-def serve(prefix, port):
-    class H(socketserver.StreamRequestHandler):
-        def handle(self):
-            for line in self.rfile:
-                self.wfile.write(prefix.encode() + b" " + line)
-    class S(socketserver.ThreadingTCPServer):
-        address_family = socket.AF_INET6
-        allow_reuse_address = True
-        daemon_threads = True
-        request_queue_size = 1024
-    S(("::", port), H).serve_forever()
-
-def once(vip, port):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    s.settimeout(5.0)
-    try:
-        s.connect((vip, port))
-        peer = s.getpeername()[0]
-        s.sendall(b"hello\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(256)
-            if not chunk:
-                break
-            data += chunk
-        return data.decode().split(" ")[0], peer
-    finally:
-        s.close()
-
-def retry(vip, port):
-    # a lost SYN is retried by TCP itself; allow one fresh attempt
-    try:
-        return once(vip, port)
-    except OSError:
-        return once(vip, port)
-
-def split(vip, port, n, change_cmd):
-    held = socket.create_connection((vip, port), timeout=5)
-    held.sendall(b"held\n")
-    held_ver = held.recv(256).decode().split(" ")[0]
-    counts, fails, peers_ok = {}, 0, True
-    t0 = time.time()
-    for _ in range(n):
-        try:
-            ver, peer = retry(vip, port)
-        except OSError:
-            fails += 1
-            continue
-        counts[ver] = counts.get(ver, 0) + 1
-        peers_ok = peers_ok and peer == vip
-    dt = time.time() - t0
-    print(f"held={held_ver}")
-    for k, v in sorted(counts.items()):
-        print(f"count_{k}={v}")
-    print(f"fails={fails}")
-    print(f"peers_are_vip={int(peers_ok)}")
-    print(f"conn_per_s={n / dt:.0f}")
-    sys.stdout.flush()
-    subprocess.run(change_cmd.split() + [held_ver], check=True)
-    held.sendall(b"again\n")
-    print(f"held_after={held.recv(256).decode().split(' ')[0]}")
-    held.close()
-    after = {}
-    for _ in range(200):
-        ver, _peer = retry(vip, port)
-        after[ver] = after.get(ver, 0) + 1
-    for k, v in sorted(after.items()):
-        print(f"after_{k}={v}")
-
-def count(vip, port, n):
-    ok = fails = 0
-    for _ in range(n):
-        try:
-            retry(vip, port)
-            ok += 1
-        except OSError:
-            fails += 1
-            if fails == 3:
-                break	# broken: do not wait out n timeouts
-    print(f"ok={ok} fails={fails}")
-
-if sys.argv[1] == "serve":
-    serve(sys.argv[2], int(sys.argv[3]))
-elif sys.argv[1] == "count":
-    count(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
-else:
-    split(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
-EOPY
 
 xdp_topo6 || { sl_fail "xdp topology with IPv6"; sl_done; }
 sl_mkcgroup hooks >/dev/null || { sl_fail "test cgroup"; sl_done; }
@@ -158,8 +66,8 @@ CG="$(sl_cgroup2_root)/sluice-test-$SL_ID/hooks"
 for v in 1 2; do
 	ns=$NS_V1; name=one
 	[ $v = 2 ] && ns=$NS_V2 && name=two
-	sl_bg "srv$v" nsenter --net="/run/netns/$ns" python3 "$SL_TMP/h6.py" serve "$name" \
-		"$XDP_PORT" >/dev/null
+	sl_bg "srv$v" nsenter --net="/run/netns/$ns" $XDP_HELPER serve "$name" \
+		"$XDP_PORT" :: >/dev/null
 	sl_wait_for 10 sl_in_ns "$ns" bash -c "echo > /dev/tcp/::1/$XDP_PORT" ||
 		sl_fail "backend v$v listening on [::]:$XDP_PORT"
 done
@@ -200,7 +108,7 @@ chmod +x "$SL_TMP/change.sh"
 
 n0=$(ctl status -o json | jq -r '.counters[]' | sed -n 's/^xdp_new_flow=//p')
 N=3000
-sl_in_ns "$NS_CLIENT" python3 "$SL_TMP/h6.py" split "$XDP_VIP6" "$XDP_PORT" "$N" \
+sl_in_ns "$NS_CLIENT" $XDP_HELPER split "$XDP_VIP6" "$XDP_PORT" "$N" \
 	"$SL_TMP/change.sh" >"$SL_TMP/split.out" 2>"$SL_TMP/split.err"
 rc=$?
 sed 's/^/# /' "$SL_TMP/split.out"
@@ -242,7 +150,7 @@ sl_check "status: IPv6 conntrack ${used6:-?} of 32768 entries (ct6-size option)"
 # reference: sluice_xdp_v6 is pinned for that).
 kill "$SL_PID_sluiced"
 sl_wait_for 10 sh -c "! kill -0 $SL_PID_sluiced" || sl_fail "sluiced exits on SIGTERM"
-out=$(sl_in_ns "$NS_CLIENT" python3 "$SL_TMP/h6.py" count "$XDP_VIP6" "$XDP_PORT" 200)
+out=$(sl_in_ns "$NS_CLIENT" $XDP_HELPER count "$XDP_VIP6" "$XDP_PORT" 200)
 sl_check "after sluiced exits, XDP still serves the IPv6 VIP ($out)" [ "$out" = "ok=200 fails=0" ]
 
 "$XDP_TOOL" reset "$SL_BPFFS" >/dev/null 2>&1

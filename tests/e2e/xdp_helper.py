@@ -3,7 +3,9 @@
 """Servers and clients for tests/e2e/test_xdp_*.sh (run inside the test's
 network namespaces; never run on its own).
 
-  serve PREFIX PORT       echo server: answers each line with "PREFIX line";
+  serve PREFIX PORT [ADDR]
+                          echo server on ADDR (default 0.0.0.0; "::" for
+                          IPv6): answers each line with "PREFIX line";
                           PREFIX "@addr" answers with the local address the
                           connection arrived on (identifies the backend)
   split VIP PORT N CHANGE_CMD
@@ -15,6 +17,9 @@ network namespaces; never run on its own).
   sources VIP PORT SRC_PREFIX N
                           one connection from each of N source addresses
                           SRC_PREFIX.(i//250).(i%250+1); prints "src backend"
+  count VIP PORT N        N connections; prints "ok=N fails=N" (stops after
+                          3 failures: a broken path does not wait out N timeouts)
+VIP and ADDR may be IPv4 or IPv6 literals.
 """
 import socket
 import socketserver
@@ -23,7 +28,11 @@ import sys
 import time
 
 
-def serve(prefix, port):
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def serve(prefix, port, addr="0.0.0.0"):
     class H(socketserver.StreamRequestHandler):
         def handle(self):
             me = self.connection.getsockname()[0]
@@ -32,15 +41,16 @@ def serve(prefix, port):
                 self.wfile.write(tag.encode() + b" " + line)
 
     class S(socketserver.ThreadingTCPServer):
+        address_family = family(addr)
         allow_reuse_address = True
         daemon_threads = True
         request_queue_size = 1024
 
-    S(("0.0.0.0", port), H).serve_forever()
+    S((addr, port), H).serve_forever()
 
 
 def once(vip, port, src=None, timeout=5.0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(family(vip), socket.SOCK_STREAM)
     s.settimeout(timeout)
     if src:
         s.bind((src, 0))
@@ -113,10 +123,26 @@ def sources(vip, port, prefix, n):
     sys.stdout.flush()
 
 
+def count(vip, port, n):
+    ok = fails = 0
+    for _ in range(n):
+        try:
+            connect_retry(vip, port)
+            ok += 1
+        except OSError:
+            fails += 1
+            if fails == 3:
+                break
+    print(f"ok={ok} fails={fails}")
+    sys.stdout.flush()
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "serve":
-        serve(sys.argv[2], int(sys.argv[3]))
+        serve(sys.argv[2], int(sys.argv[3]), *sys.argv[4:5])
+    elif cmd == "count":
+        count(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "split":
         split(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     elif cmd == "sources":
