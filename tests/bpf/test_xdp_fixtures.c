@@ -13,9 +13,6 @@
  */
 #include "xdp_fixture6.h"
 
-enum { P_XDP = 1, P_TC = 2, P_TCI = 3 };	/* TCI: the TC ingress fallback */
-enum { OUT_SAME = 0, OUT_EXPECT = 1, OUT_NONE = 2 };
-enum { ACT_NONE = 0, ACT_WEIGHTS_0_100 = 1 };
 
 #define VIP "198.18.0.10"
 #define VIP_EMPTY "198.18.0.11"
@@ -207,43 +204,22 @@ static int run_fixture(struct fx_env *e, const struct fixture *f)
 {
 	uint8_t in[FX_MAXPKT], want[FX_MAXPKT], out[FX_MAXPKT + 64];
 	size_t len = fx_build(in, &f->in), olen = sizeof(out), wlen = 0;
-	int prog = f->prog == P_XDP ? bpf_program__fd(e->xdp->progs.sluice_xdp)
-		   : f->prog == P_TCI ? bpf_program__fd(e->tc->progs.sluice_tc_ingress)
-				      : bpf_program__fd(e->tc->progs.sluice_tc_revnat);
+	int prog = fx_prog_fd(e, f->prog);
 	uint64_t before = f->counter >= 0 ? fx_counter(e, (uint32_t)f->counter) : 0;
-	int v;
+	int v, csum_ok = 0;
 
 	if (f->mutate)
 		f->mutate(in);
 	if (f->trunc)
 		len = f->trunc;
 	v = fx_run(prog, in, len, out, &olen, 1, NULL);
-	if (v != f->verdict) {
-		printf("# verdict %d, want %d\n", v, f->verdict);
-		return 0;
-	}
-	if (f->out == OUT_SAME && (olen != len || memcmp(in, out, len))) {
-		printf("# packet changed (len %zu -> %zu)\n", len, olen);
-		return 0;
-	}
 	if (f->out == OUT_EXPECT) {
 		wlen = fx_build(want, &f->expect);
-		if (!fx_csums_ok(out, olen)) {
-			printf("# output checksums invalid\n");
-			return 0;
-		}
-		if (olen != wlen || memcmp(want, out, wlen)) {
-			printf("# output differs from the expected packet\n");
-			for (size_t i = 0; i < wlen && i < olen; i++)
-				if (want[i] != out[i])
-					printf("#  byte %zu: got %02x want %02x\n", i, out[i], want[i]);
-			return 0;
-		}
+		csum_ok = fx_csums_ok(out, olen);
 	}
-	if (f->counter >= 0 && fx_counter(e, (uint32_t)f->counter) != before + 1) {
-		printf("# counter %d did not grow by one\n", f->counter);
+	if (!fx_check_run(e, v, f->verdict, f->out, in, len, out, olen, want, wlen, csum_ok,
+			  f->counter, before))
 		return 0;
-	}
 	if (f->ct_state >= 0) {
 		/* the FWD key is the client -> VIP tuple */
 		const struct fx_tcp *c = f->prog != P_TC ? &f->in : &f->expect;

@@ -307,4 +307,55 @@ static inline uint64_t fx_counter(struct fx_env *e, uint32_t which)
 	return sum;
 }
 
+/* The fields the fixture tables of both families share: which program a
+ * fixture runs, what its output must be, and a policy change before it. */
+enum { P_XDP = 1, P_TC = 2, P_TCI = 3 };	/* TCI: the TC ingress fallback */
+enum { OUT_SAME = 0, OUT_EXPECT = 1, OUT_NONE = 2 };
+enum { ACT_NONE = 0, ACT_WEIGHTS_0_100 = 1 };
+
+static inline int fx_prog_fd(struct fx_env *e, int which)
+{
+	return which == P_XDP ? bpf_program__fd(e->xdp->progs.sluice_xdp)
+	       : which == P_TCI ? bpf_program__fd(e->tc->progs.sluice_tc_ingress)
+				: bpf_program__fd(e->tc->progs.sluice_tc_revnat);
+}
+
+/* The checks every fixture makes after its run, alike for both families:
+ * the verdict v, the packet left as it was (OUT_SAME) or equal to the
+ * expected one want/wlen with valid checksums (OUT_EXPECT; the caller builds
+ * it and checks the checksums of its family into csum_ok), and counter (if
+ * >= 0) grown by one from before. 1 = pass; reasons as TAP comments. */
+static inline int fx_check_run(struct fx_env *e, int v, int want_v, int out_kind,
+			       const uint8_t *in, size_t len, const uint8_t *out, size_t olen,
+			       const uint8_t *want, size_t wlen, int csum_ok, int counter,
+			       uint64_t before)
+{
+	if (v != want_v) {
+		printf("# verdict %d, want %d\n", v, want_v);
+		return 0;
+	}
+	if (out_kind == OUT_SAME && (olen != len || memcmp(in, out, len))) {
+		printf("# packet changed (len %zu -> %zu)\n", len, olen);
+		return 0;
+	}
+	if (out_kind == OUT_EXPECT) {
+		if (!csum_ok) {
+			printf("# output checksums invalid\n");
+			return 0;
+		}
+		if (olen != wlen || memcmp(want, out, wlen)) {
+			printf("# output differs from the expected packet\n");
+			for (size_t i = 0; i < wlen && i < olen; i++)
+				if (want[i] != out[i])
+					printf("#  byte %zu: got %02x want %02x\n", i, out[i], want[i]);
+			return 0;
+		}
+	}
+	if (counter >= 0 && fx_counter(e, (uint32_t)counter) != before + 1) {
+		printf("# counter %d did not grow by one\n", counter);
+		return 0;
+	}
+	return 1;
+}
+
 #endif /* SLUICE_TESTS_XDP_FIXTURE_H */
