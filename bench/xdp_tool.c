@@ -461,7 +461,7 @@ static int cmd_testrun(const char *baseline)
 		   "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding"))
 		return 1;
 	snprintf(root, sizeof(root), "/sys/fs/bpf/sluice-bench-xdp-%d", getpid());
-	if (mkdir(root, 0700))
+	if (sl_bpffs_ensure(root, NULL, NULL) || mkdir(root, 0700))
 		return 1;
 	oo.pin_root_path = root;
 	bobj = bpf_object__open_file(baseline, NULL);

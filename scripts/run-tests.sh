@@ -5,8 +5,23 @@
 # switched to TAP with CMOCKA_MESSAGE_OUTPUT. A program that exits non-zero
 # without reporting a failure counts as one failure of its own.
 # Usage: scripts/run-tests.sh [unit|bpf|policy|e2e]...   (default: all)
+#
+# Fresh-node mode (the default as root): the suites run in a private mount
+# namespace where nothing is mounted at /sys/fs/bpf, as on a freshly booted
+# host, so a product or test that relies on an earlier mount fails here on
+# every machine, whatever the host has mounted. The host's mounts are not
+# touched. SLUICE_TEST_HOST_MOUNTS=1 runs on the host's mounts as they are.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [ "$(id -u)" -eq 0 ] && [ -z "${SLUICE_FRESH_NODE:-}" ] && [ -z "${SLUICE_TEST_HOST_MOUNTS:-}" ]; then
+  exec env SLUICE_FRESH_NODE=1 unshare --mount --propagation private -- "$0" "$@"
+fi
+if [ -n "${SLUICE_FRESH_NODE:-}" ]; then
+  while mountpoint -q /sys/fs/bpf; do
+    umount -l /sys/fs/bpf || { echo "fresh-node mode: cannot unmount /sys/fs/bpf" >&2; exit 1; }
+  done
+  echo "# fresh-node mode: private mount namespace, no bpffs at /sys/fs/bpf"
+fi
 B=${B:-build}
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(unit policy bpf e2e)

@@ -38,6 +38,18 @@ struct sl_dp_hook {
 	char why[128];		/* when not attached: the kernel's answer */
 };
 
+/* Make sure pin_root lies on a bpffs: when it is under /sys/fs/bpf and no
+ * bpffs is mounted there, mount one (*mounted = true; sluiced logs it). Any
+ * other location must already be on a bpffs. sl_dp_open and sl_xdp_open call
+ * it; callers that want to say what happened call it first. */
+int sl_bpffs_ensure(const char *pin_root, bool *mounted, char *err);
+
+/* The cgroup v2 mount point, from /proc/mounts (-ENOENT: none mounted). */
+int sl_cgroup2_root(char *buf, size_t len, char *err);
+
+/* path is an existing directory of a cgroup v2 hierarchy. */
+int sl_cgroup2_check(const char *path, char *err);
+
 /* Open the data plane: re-adopt existing pins under opts->bpffs when present
  * (no gap: programs stay attached), else load, pin and attach. */
 int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err);

@@ -174,18 +174,7 @@ static inline void on_signal(int sig)
 
 static inline int find_cgroup2(void)
 {
-	char line[1024], dev[256], mnt[512], type[64];
-	FILE *f = fopen("/proc/mounts", "re");
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%255s %511s %63s", dev, mnt, type) == 3 && !strcmp(type, "cgroup2")) {
-			snprintf(cg_root, sizeof(cg_root), "%s", mnt);
-			break;
-		}
-	fclose(f);
-	return cg_root[0] ? 0 : -ENOENT;
+	return sl_cgroup2_root(cg_root, sizeof(cg_root), NULL);
 }
 
 static inline int setup(void)

@@ -18,10 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
-#include <linux/magic.h>
 #include <unistd.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -32,6 +29,7 @@
 #include <bpf/libbpf.h>
 
 #include "sluice/abi.h"
+#include "sluice/dataplane.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
 
@@ -183,16 +181,13 @@ static inline int fx_open(struct fx_env *e, int redirect, uint32_t ct_size)
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	int err;
 
-	struct statfs sfs;
-
 	memset(e, 0, sizeof(*e));
 	if (unshare(CLONE_NEWNET))
 		return -errno;
-	/* bpffs at /sys/fs/bpf, as tests/e2e/lib.sh sl_ensure_bpffs does */
-	if ((statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC) &&
-	    mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL))
-		return -errno;
 	snprintf(e->pin_root, sizeof(e->pin_root), "/sys/fs/bpf/sluice-test-xdpfx-%d", getpid());
+	/* the same bpffs step as sluiced's (mounts one when none is there) */
+	if ((err = sl_bpffs_ensure(e->pin_root, NULL, NULL)))
+		return err;
 	if (mkdir(e->pin_root, 0700) && errno != EEXIST)
 		return -errno;
 	oo.pin_root_path = e->pin_root;

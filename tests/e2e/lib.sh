@@ -62,9 +62,12 @@ sl_cgroup2_root() {
 	awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts
 }
 
+# sl_ensure_bpffs: the shell side of sl_bpffs_ensure (user/lib/dp_mounts.c),
+# for scripts that pin before any Sluice binary runs: mount a bpffs at
+# /sys/fs/bpf when none is there, with the options sluiced uses.
 sl_ensure_bpffs() {
-	if ! awk '$3 == "bpf" && $2 == "/sys/fs/bpf" { f = 1 } END { exit !f }' /proc/mounts; then
-		mount -t bpf bpf /sys/fs/bpf
+	if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+		mount -t bpf -o mode=0700,nosuid,nodev,noexec bpf /sys/fs/bpf
 	fi
 }
 

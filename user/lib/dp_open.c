@@ -231,6 +231,8 @@ int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err)
 	dp->opts.bpffs = dp->bpffs;
 	dp->opts.cgroup = dp->cgroup;
 
+	if ((rc = sl_bpffs_ensure(dp->bpffs, NULL, err)))
+		goto cleanup;
 	snprintf(path, sizeof(path), "%s/links", dp->bpffs);
 	if ((rc = mkdir_p(path))) {
 		sl_dp_err(err, "bpffs %s: %s", path, strerror(-rc));

@@ -197,6 +197,8 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 		x->link_fds[i][0] = x->link_fds[i][1] = -1;
 	snprintf(x->bpffs, sizeof(x->bpffs), "%s", o->bpffs ? o->bpffs : SLUICE_PIN_ROOT);
 	snprintf(links, sizeof(links), "%s/links", x->bpffs);
+	if ((rc = sl_bpffs_ensure(x->bpffs, NULL, err)))
+		goto cleanup;
 	if ((rc = mkdir_1(x->bpffs)) || (rc = mkdir_1(links))) {
 		xerr(err, "mkdir %s: %s", x->bpffs, strerror(-rc));
 		goto cleanup;

@@ -61,6 +61,7 @@ int sluiced_dp_ensure(struct sluiced *d, char *err)
 {
 	struct sl_dp_opts o = { .bpffs = d->o.bpffs, .cgroup = d->o.cgroup };
 	enum helper_state hs = d->helper.state;
+	bool mounted;
 	int rc;
 
 	if (d->dp)
@@ -69,6 +70,12 @@ int sluiced_dp_ensure(struct sluiced *d, char *err)
 		memcpy(o.helper_addr, d->o.helper_addr, sizeof(o.helper_addr));
 		o.helper_port = d->o.helper_port;
 	}
+	rc = sl_bpffs_ensure(d->o.bpffs, &mounted, err);
+	if (rc)
+		return rc;
+	if (mounted)
+		sluiced_log("no bpffs was mounted: mounted one at /sys/fs/bpf (mode 0700) for %s",
+			    d->o.bpffs);
 	rc = sl_dp_open(&o, &d->dp, err);
 	if (rc) {
 		d->dp = NULL;

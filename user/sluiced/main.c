@@ -73,25 +73,6 @@ static int parse_listen(const char *s, uint8_t addr[16], uint16_t *port)
 	return 0;
 }
 
-static int cgroup2_root(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/mounts", "r");
-	char dev[256], mnt[PATH_MAX], type[64];
-	int rc = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, mnt, type) == 3) {
-		if (!strcmp(type, "cgroup2")) {
-			snprintf(buf, len, "%s", mnt);
-			rc = 0;
-			break;
-		}
-	}
-	fclose(f);
-	return rc;
-}
-
 static int parse_opts(struct sluiced *d, int argc, char **argv)
 {
 	enum { O_POLICY = 256, O_CGROUP, O_BPFFS, O_SOCKET, O_STATE, O_METRICS, O_XDP, O_NOHTTP,
@@ -167,8 +148,10 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		return -EINVAL;
 	}
 	if (!o->cgroup) {
-		if (cgroup2_root(o->cgroup_buf, sizeof(o->cgroup_buf))) {
-			fprintf(stderr, "sluiced: no cgroup2 mount in /proc/mounts; use --cgroup\n");
+		char err[SL_DP_ERRLEN];
+
+		if (sl_cgroup2_root(o->cgroup_buf, sizeof(o->cgroup_buf), err)) {
+			fprintf(stderr, "sluiced: %s; or name one with --cgroup\n", err);
 			return -ENOENT;
 		}
 		o->cgroup = o->cgroup_buf;
@@ -299,12 +282,12 @@ static int setup(struct sluiced *d)
 {
 	char err[SL_DP_ERRLEN] = "";
 	sigset_t mask;
-	struct stat st;
 	int rc;
 
-	if (stat(d->o.cgroup, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		sluiced_log("--cgroup %s: not a directory", d->o.cgroup);
-		return -ENOENT;
+	rc = sl_cgroup2_check(d->o.cgroup, err);
+	if (rc) {
+		sluiced_log("--cgroup: %s", err);
+		return rc;
 	}
 	rc = sluiced_mkdir_p(d->o.state_dir, 0700);
 	if (rc) {
