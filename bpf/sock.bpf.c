@@ -20,6 +20,7 @@
 #include "lib/maps.h"
 #include "lib/select.h"
 #include "lib/stats.h"
+#include "lib/trace.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -129,29 +130,226 @@ static __always_inline __u32 source_hash(__u64 id)
 	return h;
 }
 
-static __always_inline int refuse(__u32 counter, int err)
+/* What sluice_decide chose for one connect(): the verdict, the rule that
+ * decided it (for the trace), the counter it bumps, and what act needs. */
+struct decision {
+	__u32 verdict;			/* enum sluice_trace_verdict */
+	__u32 why;			/* enum sluice_trace_why */
+	__u32 counter;			/* enum sluice_counter */
+	int err;			/* REFUSE: the errno connect() returns */
+	__u32 wid;			/* client workload, SLUICE_NO_WORKLOAD if not looked up */
+	__u32 route_id;
+	__u32 route_idx;		/* position among the service's routes */
+	struct sluice_gencfg *cfg;	/* HELPER: where sluice-http listens */
+	struct sluice_subset *sub;	/* STEER */
+	struct sluice_backend *be;	/* STEER */
+};
+
+static __always_inline void decided(struct decision *d, __u32 verdict, __u32 why, __u32 counter)
 {
-	sluice_count(counter);
-	bpf_set_retval(err);
-	return 0;
+	d->verdict = verdict;
+	d->why = why;
+	d->counter = counter;
 }
 
-/* The one connect() decision for both families. addr is the destination
- * v4-mapped or v6, port in network order. */
-static __always_inline int sluice_connect(struct bpf_sock_addr *ctx, int is6)
+static __always_inline void refused(struct decision *d, __u32 why, __u32 counter, int err)
 {
-	struct sluice_svc_key key = {};
-	struct sluice_subset *sub = NULL;
+	decided(d, SLUICE_TV_REFUSE, why, counter);
+	d->err = err;
+}
+
+/* The decision for a connect() to key (generation gen): reads the tables,
+ * changes nothing. Every outcome sets verdict, why and counter. */
+static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key *key, __u32 proto,
+					  struct decision *d)
+{
 	struct sluice_gencfg *cfg;
-	struct sluice_backend *be;
 	struct sluice_route *r;
-	struct sluice_sk_state *ss;
-	struct sluice_stats *st;
-	struct bpf_sock *sk;
 	struct sluice_svc *svc;
-	__u32 gen, wid = SLUICE_NO_WORKLOAD, route_id, proto, rnd, rnd1;
+	__u32 rnd, rnd1;
 	__s64 subset_id;
 	int di;
+
+	/* fail-open: no gencfg behaves as ALLOW_ANY without a helper */
+	cfg = bpf_map_lookup_elem(&sluice_gencfg, &gen);
+	svc = bpf_map_lookup_elem(&sluice_svc, key);
+	if (!svc) {
+		/* not in the registry: ALLOW_ANY passes it untouched,
+		 * REGISTRY_ONLY refuses TCP (fail-closed by policy) but always
+		 * lets the sluice-http listener through */
+		if (cfg && (cfg->flags & SLUICE_CFG_REGISTRY_ONLY) && proto == IPPROTO_TCP &&
+		    !(cfg->helper_port && cfg->helper_port == key->port &&
+		      addr_eq(cfg->helper_addr, key->addr)))
+			return refused(d, SLUICE_WHY_REGISTRY_ONLY, SLUICE_CNT_REGISTRY_DENY, -EPERM);
+		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_NOT_SERVICE, SLUICE_CNT_CONNECT_PASS);
+	}
+	if (svc->flags & SLUICE_SVC_PASSTHROUGH)
+		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_PASSTHROUGH, SLUICE_CNT_CONNECT_PASS);
+	if (svc->flags & SLUICE_SVC_NO_ENDPOINTS)
+		return refused(d, SLUICE_WHY_NO_ENDPOINTS, SLUICE_CNT_NO_ENDPOINTS, -ECONNREFUSED);
+
+	if (cfg && (cfg->flags & SLUICE_CFG_SOURCE_ROUTES))
+		d->wid = current_workload(gen);
+
+	if ((svc->flags & SLUICE_SVC_HTTP) && cfg && cfg->helper_port) {
+		/* sluice-http matches http sourceLabels by this workload id */
+		if (d->wid == SLUICE_NO_WORKLOAD)
+			d->wid = current_workload(gen);
+		d->cfg = cfg;
+		return decided(d, SLUICE_TV_HELPER, SLUICE_WHY_HTTP_ROUTES,
+			       SLUICE_CNT_CONNECT_TO_HELPER);
+	}
+
+	r = sluice_select_route(gen, svc, bpf_ntohs(key->port), d->wid, &d->route_id);
+	/* fail-open: the compiler always ends with a catch-all route, so
+	 * this is a torn table or an unmatched sourceLabels route */
+	if (!r)
+		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_NO_ROUTE);
+	d->route_idx = d->route_id - svc->route_first;
+	if (r->flags & SLUICE_ROUTE_NO_ENDPOINTS)
+		return refused(d, SLUICE_WHY_NO_ENDPOINTS, SLUICE_CNT_NO_ENDPOINTS, -ECONNREFUSED);
+
+	d->why = (r->flags & SLUICE_ROUTE_SOURCE) ? SLUICE_WHY_SOURCE_LABELS : SLUICE_WHY_WEIGHT;
+	rnd = bpf_get_prandom_u32();
+	rnd1 = bpf_get_prandom_u32();
+	if (r->flags & SLUICE_ROUTE_HASH) {
+		/* consistentHash useSourceIp at connect(): the source port is
+		 * not chosen yet and every socket of a workload shares its
+		 * address, so the workload's cgroup stands for the source:
+		 * one workload stays on one subset and one backend while the
+		 * policy holds (docs/dataplane.md) */
+		rnd = source_hash(bpf_get_current_cgroup_id());
+		rnd1 = source_hash(rnd);
+		d->why = SLUICE_WHY_HASH;
+	}
+	if ((svc->flags & SLUICE_SVC_SUBSET_INLINE) && r == &svc->route) {
+		/* the destination subsets are copied into the service entry:
+		 * no sluice_subset lookup (one cold line less per connect) */
+		di = sluice_pick_dest_idx(r, rnd);
+		if (di < 0 || di >= SLUICE_SVC_INLINE_SUBSETS)
+			return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
+		d->sub = &svc->sub[di & (SLUICE_SVC_INLINE_SUBSETS - 1)];
+		d->be = sluice_pick_in_subset(gen, d->sub, rnd1, bpf_get_prandom_u32());
+	} else {
+		subset_id = sluice_pick_dest(r, rnd);
+		if (subset_id < 0)
+			return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
+		d->be = sluice_pick_backend(gen, (__u32)subset_id, rnd1, bpf_get_prandom_u32(),
+					    &d->sub);
+	}
+	/* fail-open: a torn table passes the connect untouched */
+	if (!d->be || !d->sub)
+		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
+	d->verdict = SLUICE_TV_STEER;
+	d->counter = SLUICE_CNT_CONNECT_STEERED;
+}
+
+/* Remember the VIP (and the stats key when steered) on the socket, for
+ * getpeername, recvmsg, sockops and sluice-http's origdst. */
+static __always_inline struct sluice_sk_state *remember(struct bpf_sock *sk,
+							const struct sluice_svc_key *key,
+							__u32 wid, __u8 flags)
+{
+	struct sluice_sk_state *ss;
+
+	ss = bpf_sk_storage_get(&sluice_sock, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (ss) {
+		__builtin_memcpy(ss->vip, key->addr, 16);
+		ss->vip_port = key->port;
+		ss->workload_id = wid;
+		ss->flags = flags;
+		ss->state = SLUICE_SOCK_NEW;
+	}
+	return ss;
+}
+
+/* Carry out d: rewrite the destination, fill the socket storage, count.
+ * Returns the hook's return value (0 refuses). A rewrite that cannot be
+ * done turns the verdict into a fail-open pass. */
+static __always_inline int sluice_act(struct bpf_sock_addr *ctx, struct bpf_sock *sk, int is6,
+				      const struct sluice_svc_key *key, struct decision *d)
+{
+	struct sluice_sk_state *ss;
+	struct sluice_stats *st;
+
+	switch (d->verdict) {
+	case SLUICE_TV_REFUSE:
+		sluice_count(d->counter);
+		bpf_set_retval(d->err);
+		return 0;
+	case SLUICE_TV_HELPER:
+		if (!d->cfg || set_dst(ctx, d->cfg->helper_addr, d->cfg->helper_port, is6))
+			break;
+		/* fail-open: without storage sluice-http cannot learn the VIP
+		 * from origdst and answers with its own error */
+		remember(sk, key, d->wid, SLUICE_SOCK_F_HELPER);
+		sluice_count(d->counter);
+		return 1;
+	case SLUICE_TV_STEER:
+		if (!d->be || !d->sub || set_dst(ctx, d->be->addr, d->be->port, is6))
+			break;
+		/* fail-open: steering stands; getpeername then shows the backend */
+		ss = remember(sk, key, d->wid, SLUICE_SOCK_F_STEERED);
+		if (ss) {
+			ss->stats.svc_sid = d->sub->svc_sid;
+			ss->stats.subset_sid = d->sub->subset_sid;
+			__builtin_memcpy(ss->stats.addr, d->be->addr, 16);
+			ss->stats.port = d->be->port;
+			ss->stats.pad = 0;
+			ss->stats.pad2 = 0;
+			st = sluice_stats_get(&ss->stats);
+			if (st)
+				__sync_fetch_and_add(&st->opened, 1);
+		}
+		sluice_count(d->counter);
+		return 1;
+	default:
+		sluice_count(d->counter);
+		return 1;
+	}
+	/* a v4 socket asked to reach a v6 address, or a torn table */
+	decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
+	sluice_count(d->counter);
+	return 1;
+}
+
+static __always_inline void trace_decision(struct sluice_trace_cfg *tc, __u32 gen, int is6,
+					   const struct sluice_svc_key *key,
+					   const struct decision *d)
+{
+	struct sluice_trace_rec rec = {};
+
+	rec.cgroup_id = bpf_get_current_cgroup_id();
+	rec.pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	__builtin_memcpy(rec.vip, key->addr, 16);
+	rec.vip_port = key->port;
+	rec.proto = key->proto;
+	rec.verdict = (__u8)d->verdict;
+	rec.why = (__u8)d->why;
+	rec.is6 = (__u8)is6;
+	rec.gen = gen;
+	rec.workload_id = d->wid;
+	rec.err = d->err;
+	if (d->verdict == SLUICE_TV_STEER && d->be && d->sub) {
+		__builtin_memcpy(rec.backend, d->be->addr, 16);
+		rec.backend_port = d->be->port;
+		rec.route_id = d->route_id;
+		rec.route_idx = (__u16)d->route_idx;
+		rec.svc_sid = d->sub->svc_sid;
+		rec.subset_sid = d->sub->subset_sid;
+	}
+	sluice_trace_emit(tc, &rec);
+}
+
+/* The one connect() hook for both families: decide, act, trace. */
+static __always_inline int sluice_connect(struct bpf_sock_addr *ctx, int is6)
+{
+	struct decision d = { .wid = SLUICE_NO_WORKLOAD };
+	struct sluice_svc_key key = {};
+	struct sluice_trace_cfg *tc;
+	struct bpf_sock *sk;
+	__u32 gen, proto;
+	int ret;
 
 	proto = ctx->protocol;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
@@ -172,119 +370,12 @@ static __always_inline int sluice_connect(struct bpf_sock_addr *ctx, int is6)
 	key.port = (__be16)ctx->user_port;
 	key.proto = (__u8)proto;
 	get_dst(ctx, key.addr, is6);
-	/* fail-open: no gencfg behaves as ALLOW_ANY without a helper */
-	cfg = bpf_map_lookup_elem(&sluice_gencfg, &gen);
-
-	svc = bpf_map_lookup_elem(&sluice_svc, &key);
-	if (!svc) {
-		/* not in the registry: ALLOW_ANY passes it untouched,
-		 * REGISTRY_ONLY refuses TCP (fail-closed by policy) but always
-		 * lets the sluice-http listener through */
-		if (cfg && (cfg->flags & SLUICE_CFG_REGISTRY_ONLY) && proto == IPPROTO_TCP &&
-		    !(cfg->helper_port && cfg->helper_port == key.port &&
-		      addr_eq(cfg->helper_addr, key.addr)))
-			return refuse(SLUICE_CNT_REGISTRY_DENY, -EPERM);
-		sluice_count(SLUICE_CNT_CONNECT_PASS);
-		return 1;
-	}
-	if (svc->flags & SLUICE_SVC_PASSTHROUGH) {
-		sluice_count(SLUICE_CNT_CONNECT_PASS);
-		return 1;
-	}
-	if (svc->flags & SLUICE_SVC_NO_ENDPOINTS)
-		return refuse(SLUICE_CNT_NO_ENDPOINTS, -ECONNREFUSED);
-
-	if (cfg && (cfg->flags & SLUICE_CFG_SOURCE_ROUTES))
-		wid = current_workload(gen);
-
-	if ((svc->flags & SLUICE_SVC_HTTP) && cfg && cfg->helper_port) {
-		/* sluice-http matches http sourceLabels by this workload id */
-		if (wid == SLUICE_NO_WORKLOAD)
-			wid = current_workload(gen);
-		if (set_dst(ctx, cfg->helper_addr, cfg->helper_port, is6)) {
-			sluice_count(SLUICE_CNT_MAP_MISS);
-			return 1;
-		}
-		ss = bpf_sk_storage_get(&sluice_sock, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		/* fail-open: without storage sluice-http cannot learn the VIP
-		 * from origdst and answers with its own error */
-		if (ss) {
-			__builtin_memcpy(ss->vip, key.addr, 16);
-			ss->vip_port = key.port;
-			ss->workload_id = wid;
-			ss->flags = SLUICE_SOCK_F_HELPER;
-			ss->state = SLUICE_SOCK_NEW;
-		}
-		sluice_count(SLUICE_CNT_CONNECT_TO_HELPER);
-		return 1;
-	}
-
-	r = sluice_select_route(gen, svc, bpf_ntohs(key.port), wid, &route_id);
-	if (!r) {
-		/* fail-open: the compiler always ends with a catch-all route,
-		 * so this is a torn table or an unmatched sourceLabels route */
-		sluice_count(SLUICE_CNT_NO_ROUTE);
-		return 1;
-	}
-	if (r->flags & SLUICE_ROUTE_NO_ENDPOINTS)
-		return refuse(SLUICE_CNT_NO_ENDPOINTS, -ECONNREFUSED);
-
-	rnd = bpf_get_prandom_u32();
-	rnd1 = bpf_get_prandom_u32();
-	if (r->flags & SLUICE_ROUTE_HASH) {
-		/* consistentHash useSourceIp at connect(): the source port is
-		 * not chosen yet and every socket of a workload shares its
-		 * address, so the workload's cgroup stands for the source:
-		 * one workload stays on one subset and one backend while the
-		 * policy holds (docs/dataplane.md) */
-		rnd = source_hash(bpf_get_current_cgroup_id());
-		rnd1 = source_hash(rnd);
-	}
-	if ((svc->flags & SLUICE_SVC_SUBSET_INLINE) && r == &svc->route) {
-		/* the destination subsets are copied into the service entry:
-		 * no sluice_subset lookup (one cold line less per connect) */
-		di = sluice_pick_dest_idx(r, rnd);
-		if (di < 0 || di >= SLUICE_SVC_INLINE_SUBSETS) {
-			sluice_count(SLUICE_CNT_MAP_MISS);
-			return 1;
-		}
-		sub = &svc->sub[di & (SLUICE_SVC_INLINE_SUBSETS - 1)];
-		be = sluice_pick_in_subset(gen, sub, rnd1, bpf_get_prandom_u32());
-	} else {
-		subset_id = sluice_pick_dest(r, rnd);
-		if (subset_id < 0) {
-			sluice_count(SLUICE_CNT_MAP_MISS);
-			return 1;
-		}
-		be = sluice_pick_backend(gen, (__u32)subset_id, rnd1, bpf_get_prandom_u32(),
-					 &sub);
-	}
-	/* fail-open: a torn table passes the connect untouched */
-	if (!be || !sub || set_dst(ctx, be->addr, be->port, is6)) {
-		sluice_count(SLUICE_CNT_MAP_MISS);
-		return 1;
-	}
-
-	ss = bpf_sk_storage_get(&sluice_sock, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	/* fail-open: steering stands; getpeername then shows the backend */
-	if (ss) {
-		__builtin_memcpy(ss->vip, key.addr, 16);
-		ss->vip_port = key.port;
-		ss->workload_id = wid;
-		ss->flags = SLUICE_SOCK_F_STEERED;
-		ss->state = SLUICE_SOCK_NEW;
-		ss->stats.svc_sid = sub->svc_sid;
-		ss->stats.subset_sid = sub->subset_sid;
-		__builtin_memcpy(ss->stats.addr, be->addr, 16);
-		ss->stats.port = be->port;
-		ss->stats.pad = 0;
-		ss->stats.pad2 = 0;
-		st = sluice_stats_get(&ss->stats);
-		if (st)
-			__sync_fetch_and_add(&st->opened, 1);
-	}
-	sluice_count(SLUICE_CNT_CONNECT_STEERED);
-	return 1;
+	sluice_decide(gen, &key, proto, &d);
+	ret = sluice_act(ctx, sk, is6, &key, &d);
+	tc = sluice_trace_on();
+	if (tc)
+		trace_decision(tc, gen, is6, &key, &d);
+	return ret;
 }
 
 SEC("cgroup/connect4")

@@ -153,6 +153,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_counters SEC(".maps");
 
+/* sluice_trace_cfg[0]: the decision trace switch and its rate window.
+ * Writer: sluicectl trace (until_ns, sample, max_per_sec); the programs
+ * advance the window and count. See struct sluice_trace_cfg. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);	/* the reader writes until_ns in place */
+	__type(key, __u32);
+	__type(value, struct sluice_trace_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_trace_cfg SEC(".maps");
+
+/* sluice_trace: decision records (struct sluice_trace_rec) while the trace
+ * is on. Writers: connect4/6 (bpf/lib/trace.h). Reader: sluicectl trace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_trace SEC(".maps");
+
 static __always_inline void sluice_count(__u32 which)
 {
 	__u64 *c = bpf_map_lookup_elem(&sluice_counters, &which);

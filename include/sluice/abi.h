@@ -237,6 +237,68 @@ struct sluice_origdst {
 	__u32 workload_id;
 };
 
+/* ---- decision trace (`sluicectl trace`) ----
+ * sluice_trace_cfg[0] switches the trace on: the connect hooks write one
+ * record per decision into the sluice_trace ring buffer while until_ns (a
+ * bpf_ktime_get_ns() deadline) lies ahead. The reader (sluicectl trace)
+ * pushes the deadline a few seconds ahead while it reads and clears it
+ * when it stops, so the trace costs one inlined array lookup per connect()
+ * when nobody listens, and a reader that dies switches it off by itself. */
+struct sluice_trace_cfg {
+	__u64 until_ns;		/* 0 = off */
+	__u32 sample;		/* one decision in `sample` (0 or 1: every one) */
+	__u32 max_per_sec;	/* records per second, all CPUs (0: no limit) */
+	__u64 win_start_ns;	/* rate window, advanced by the programs */
+	__u32 win_count;	/* records in the window (approximate: racy adds) */
+	__u32 pad;
+	__u64 written;		/* records written (atomic adds) */
+	__u64 dropped;		/* ring buffer full or over max_per_sec */
+};
+
+enum sluice_trace_verdict {
+	SLUICE_TV_PASS = 0,		/* left untouched */
+	SLUICE_TV_STEER = 1,		/* rewritten to a backend */
+	SLUICE_TV_HELPER = 2,		/* rewritten to sluice-http (L7 decides) */
+	SLUICE_TV_REFUSE = 3,		/* connect() refused with err */
+};
+
+/* Why: the rule that decided. */
+enum sluice_trace_why {
+	SLUICE_WHY_NOT_SERVICE = 0,	/* destination not in the registry (ALLOW_ANY) */
+	SLUICE_WHY_REGISTRY_ONLY,	/* not in the registry, REGISTRY_ONLY refuses */
+	SLUICE_WHY_PASSTHROUGH,		/* a registry entry without routing */
+	SLUICE_WHY_NO_ENDPOINTS,	/* the service or the chosen route has none */
+	SLUICE_WHY_HTTP_ROUTES,		/* HTTP service: sent to sluice-http */
+	SLUICE_WHY_WEIGHT,		/* weighted draw among the route's subsets */
+	SLUICE_WHY_SOURCE_LABELS,	/* a sourceLabels route matched, then weights */
+	SLUICE_WHY_HASH,		/* consistentHash on the workload (sticky) */
+	SLUICE_WHY_FAIL_OPEN,		/* torn or unmatched tables: passed untouched */
+	__SLUICE_WHY_MAX
+};
+
+/* One decision, as written to sluice_trace. */
+struct sluice_trace_rec {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u64 cgroup_id;	/* the client's cgroup */
+	__u8 vip[16];		/* destination asked for (v4-mapped or v6) */
+	__u8 backend[16];	/* destination chosen (STEER), else zero */
+	__be16 vip_port;
+	__be16 backend_port;
+	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 verdict;		/* enum sluice_trace_verdict */
+	__u8 why;		/* enum sluice_trace_why */
+	__u8 is6;		/* connect6 */
+	__u32 gen;
+	__u32 workload_id;	/* SLUICE_NO_WORKLOAD when none was looked up */
+	__u32 route_id;		/* matched route (STEER) */
+	__u16 route_idx;	/* its position among the service's routes */
+	__u16 pad;
+	__u32 svc_sid;
+	__u32 subset_sid;
+	__s32 err;		/* REFUSE: the errno connect() returns (negative) */
+	__u32 pid;		/* tgid of the caller */
+};
+
 /* Global counters, PERCPU_ARRAY indexed by this enum. */
 enum sluice_counter {
 	SLUICE_CNT_CONNECT_SEEN = 0,	/* connect() calls inspected */
@@ -291,6 +353,8 @@ SLUICE_ASSERT_SIZE(sluice_stats, 56);
 SLUICE_ASSERT_SIZE(sluice_sk_state, 56);
 SLUICE_ASSERT_SIZE(sluice_origdst_key, 20);
 SLUICE_ASSERT_SIZE(sluice_origdst, 24);
+SLUICE_ASSERT_SIZE(sluice_trace_cfg, 48);
+SLUICE_ASSERT_SIZE(sluice_trace_rec, 88);
 
 /* ---- XDP/TC north-south section (owned by the XDP engineer, see docs/xdp.md) ----
  *

@@ -25,7 +25,10 @@ struct ctl_opts {
 	enum ctl_output output;		/* -o */
 	const char *what;		/* get services|routes|endpoints|workloads */
 	int quiet;
-	unsigned int count;		/* top --count N: updates before exit, 0 = until q */
+	unsigned int count;		/* top --count N: updates before exit, 0 = until q;
+					 * trace --count N: records before exit, 0 = until Ctrl-C */
+	const char *service;		/* trace --service S */
+	const char *workload;		/* trace --workload W */
 };
 
 /* Offline verbs (cmd_offline.c). */
@@ -41,5 +44,8 @@ int cmd_top(const struct ctl_opts *o);
 int cmd_status(const struct ctl_opts *o);
 int cmd_reset(const struct ctl_opts *o);
 int cmd_version(const struct ctl_opts *o);
+
+/* The decision trace (cmd_trace.c): reads the pinned ring buffer. */
+int cmd_trace(const struct ctl_opts *o);
 
 #endif /* SLUICECTL_CMDS_H */

@@ -21,6 +21,8 @@ enum opt_bit {
 	O_QUIET = 1u << 4,	/* -q/--quiet */
 	O_COUNT = 1u << 5,	/* --count N */
 	O_WHAT = 1u << 6,	/* positional: services|routes|endpoints|workloads */
+	O_SERVICE = 1u << 7,	/* --service S */
+	O_WORKLOAD = 1u << 8,	/* --workload W */
 };
 
 struct opt_def {
@@ -37,7 +39,9 @@ static const struct opt_def opt_defs[] = {
 	{ O_AGAINST, 0, "against", "PATH", "compare with this policy (repeatable) instead of the daemon's" },
 	{ O_SOCKET, 0, "socket", "PATH", "daemon control socket (default " DEFAULT_SOCKET ")" },
 	{ O_QUIET, 'q', "quiet", NULL, "print errors only" },
-	{ O_COUNT, 0, "count", "N", "number of updates before exiting (0 = until q)" },
+	{ O_COUNT, 0, "count", "N", "number of updates (top) or records (trace) before exiting (0 = no limit)" },
+	{ O_SERVICE, 0, "service", "HOST", "only this service (FQDN or its leading labels)" },
+	{ O_WORKLOAD, 0, "workload", "NS/NAME", "only connections from this workload" },
 };
 
 static int cmd_help(const struct ctl_opts *o);
@@ -64,6 +68,9 @@ static const struct verb verbs[] = {
 	  "remove the objects in these files from the desired state" },
 	{ "stats", cmd_stats, O_OUTPUT | O_SOCKET, "[-o json]", "counters and per-backend statistics" },
 	{ "top", cmd_top, O_SOCKET | O_COUNT, "[--count N]", "live per-backend rates" },
+	{ "trace", cmd_trace, O_SOCKET | O_OUTPUT | O_COUNT | O_SERVICE | O_WORKLOAD,
+	  "[--service HOST] [--workload NS/NAME] [--count N] [-o json]",
+	  "live connect() decisions and why they were made" },
 	{ "status", cmd_status, O_SOCKET | O_OUTPUT, "", "daemon, hooks and generation" },
 	{ "reset", cmd_reset, O_SOCKET, "", "detach and remove the whole data plane" },
 	{ "version", cmd_version, O_SOCKET | O_OUTPUT, "", "client and daemon versions" },
@@ -219,6 +226,12 @@ static int set_opt(struct ctl_opts *o, const struct verb *v, const struct opt_de
 		o->count = (unsigned int)n;
 		return 0;
 	}
+	case O_SERVICE:
+		o->service = val;
+		return 0;
+	case O_WORKLOAD:
+		o->workload = val;
+		return 0;
 	default:
 		o->quiet = 1;
 		return 0;

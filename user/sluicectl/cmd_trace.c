@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * sluicectl trace: the connect hook's decisions, live, one line each: who
+ * connected (pid, cgroup, workload), to which VIP, what was decided (steer,
+ * refuse, pass, hand to sluice-http), the route, subset and backend, and
+ * why (weight draw, sourceLabels route, sticky hash, REGISTRY_ONLY, ...).
+ *
+ * The records come from the pinned sluice_trace ring buffer (bpf/lib/trace.h);
+ * the switch is sluice_trace_cfg, mapped here and refreshed while reading: a
+ * deadline a few seconds ahead, cleared at exit, so a killed reader turns
+ * the trace off by itself. Names come from the daemon's applied snapshot,
+ * loaded with the policy front-end, and ids are matched through the same
+ * functions the compiler uses (sl_dp_sid, sl_l4_workload_ids). The pin root
+ * is the one the daemon reports in `status -o json`. One reader at a time:
+ * two would split the records between them.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <yaml.h>
+
+#include "sluice/compile_l4.h"
+#include "sluice/ctl.h"
+#include "sluice/dataplane.h"
+#include "sluice/diag.h"
+#include "sluice/model.h"
+#include "sluicectl/cmds.h"
+
+#define TRACE_LEASE_NS	(3ull * 1000000000ull)	/* deadline ahead of now */
+#define TRACE_RATE	2000u			/* records per second, all CPUs */
+
+static const char *const verdict_names[] = { "pass", "steer", "helper", "refuse" };
+static const char *const why_names[__SLUICE_WHY_MAX] = {
+	[SLUICE_WHY_NOT_SERVICE] = "not-in-registry",
+	[SLUICE_WHY_REGISTRY_ONLY] = "registry-only",
+	[SLUICE_WHY_PASSTHROUGH] = "passthrough",
+	[SLUICE_WHY_NO_ENDPOINTS] = "no-endpoints",
+	[SLUICE_WHY_HTTP_ROUTES] = "http-routes",
+	[SLUICE_WHY_WEIGHT] = "weight",
+	[SLUICE_WHY_SOURCE_LABELS] = "source-labels",
+	[SLUICE_WHY_HASH] = "consistent-hash",
+	[SLUICE_WHY_FAIL_OPEN] = "fail-open",
+};
+
+struct tracer {
+	const struct ctl_opts *o;
+	struct sl_model *m;		/* the applied state, for names; may be NULL */
+	uint32_t *wids;			/* sl_l4_workload_ids(m) */
+	int64_t mono_to_real_ns;	/* add to bpf_ktime_get_ns() for wall time */
+	unsigned long seen, shown;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The top-level scalar `key` of a JSON object, through libyaml (JSON is
+ * YAML); malloc'd, NULL when absent. */
+static char *json_top_scalar(const char *text, size_t len, const char *key)
+{
+	yaml_parser_t p;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	yaml_node_pair_t *pair;
+	char *val = NULL;
+
+	if (!yaml_parser_initialize(&p))
+		return NULL;
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&p, &doc)) {
+		yaml_parser_delete(&p);
+		return NULL;
+	}
+	root = yaml_document_get_root_node(&doc);
+	if (root && root->type == YAML_MAPPING_NODE) {
+		for (pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top;
+		     pair++) {
+			yaml_node_t *k = yaml_document_get_node(&doc, pair->key);
+			yaml_node_t *v = yaml_document_get_node(&doc, pair->value);
+
+			if (k && v && k->type == YAML_SCALAR_NODE && v->type == YAML_SCALAR_NODE &&
+			    !strcmp((const char *)k->data.scalar.value, key)) {
+				val = strdup((const char *)v->data.scalar.value);
+				break;
+			}
+		}
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&p);
+	return val;
+}
+
+/* The daemon's pin root, from `status -o json`. */
+static int daemon_bpffs(const struct ctl_opts *o, char **out)
+{
+	struct sl_ctl_req req = { 0 };
+	struct sl_ctl_resp resp;
+	int err;
+
+	snprintf(req.verb, sizeof(req.verb), "status");
+	snprintf(req.arg, sizeof(req.arg), "json");
+	err = sl_ctl_call(o->socket ? o->socket : SL_CTL_DEFAULT_SOCKET, &req, &resp);
+	if (err) {
+		fprintf(stderr, "sluicectl: trace: cannot reach sluiced at %s: %s\n",
+			o->socket ? o->socket : SL_CTL_DEFAULT_SOCKET, strerror(-err));
+		return CTL_UNREACHABLE;
+	}
+	*out = resp.status == SL_CTL_OK ? json_top_scalar(resp.body, resp.len, "bpffs") : NULL;
+	sl_ctl_resp_free(&resp);
+	if (!*out) {
+		fprintf(stderr, "sluicectl: trace: the daemon did not report its pin root\n");
+		return CTL_INVALID;
+	}
+	return CTL_OK;
+}
+
+/* The applied model, for names; a daemon without a policy gives none. */
+static void load_names(struct tracer *t)
+{
+	struct sl_diags dg = { 0 };
+	char *yaml = NULL;
+	size_t len = 0;
+
+	if (sl_ctl_fetch_snapshot(t->o->socket ? t->o->socket : SL_CTL_DEFAULT_SOCKET, &yaml,
+				  &len) || !len) {
+		free(yaml);
+		return;
+	}
+	if (sl_model_load_buf("<applied state>", yaml, len, &dg, &t->m))
+		t->m = NULL;
+	sl_diags_free(&dg);
+	free(yaml);
+	if (t->m && sl_l4_workload_ids(t->m, &t->wids)) {
+		sl_model_free(t->m);
+		t->m = NULL;
+	}
+}
+
+static const struct sl_service *find_svc(const struct tracer *t, uint32_t sid)
+{
+	for (size_t i = 0; t->m && i < t->m->nservices; i++)
+		if (sl_dp_sid(t->m->services[i].host) == sid)
+			return &t->m->services[i];
+	return NULL;
+}
+
+static const char *subset_name(const struct sl_service *s, uint32_t sid)
+{
+	for (size_t i = 0; s && i < s->nsubsets; i++)
+		if (sl_dp_sid(s->subsets[i].name) == sid)
+			return s->subsets[i].name;
+	return NULL;
+}
+
+static const struct sl_workload *find_workload(const struct tracer *t, uint32_t wid)
+{
+	int i;
+
+	if (!t->m || wid == SLUICE_NO_WORKLOAD)
+		return NULL;
+	i = sl_l4_workload_index(t->wids, t->m->nworkloads, wid);
+	return i < 0 ? NULL : &t->m->workloads[i];
+}
+
+/* "10.1.0.2:9000" or "[fd00::2]:9000" */
+static void fmt_addr(char *buf, size_t len, const uint8_t a[16], uint16_t port_be)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!memcmp(a, mapped, 12)) {
+		inet_ntop(AF_INET, a + 12, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(port_be));
+	} else {
+		inet_ntop(AF_INET6, a, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(port_be));
+	}
+}
+
+/* --service S: the FQDN, or its first label(s) ("tcp-echo", "tcp-echo.weather"). */
+static bool service_matches(const char *want, const struct sl_service *s)
+{
+	size_t n;
+
+	if (!want)
+		return true;
+	if (!s)
+		return false;
+	n = strlen(want);
+	return !strncmp(s->host, want, n) && (s->host[n] == '\0' || s->host[n] == '.');
+}
+
+/* --workload W: "namespace/name" or "name". */
+static bool workload_matches(const char *want, const struct sl_workload *w)
+{
+	const char *slash;
+
+	if (!want)
+		return true;
+	if (!w)
+		return false;
+	slash = strchr(want, '/');
+	if (!slash)
+		return !strcmp(w->name, want);
+	return strlen(w->ns) == (size_t)(slash - want) && !strncmp(w->ns, want, slash - want) &&
+	       !strcmp(w->name, slash + 1);
+}
+
+static void print_json(const struct sluice_trace_rec *r, uint64_t real_ns, const char *vip,
+		       const char *be, const struct sl_service *s, const char *sub,
+		       const struct sl_workload *w)
+{
+	char wl[512];
+
+	printf("{\"time_ns\":%llu,\"pid\":%u,\"cgroup_id\":%llu,\"workload\":",
+	       (unsigned long long)real_ns, r->pid, (unsigned long long)r->cgroup_id);
+	if (w) {
+		snprintf(wl, sizeof(wl), "%s/%s", w->ns, w->name);
+		sl_json_str(stdout, wl);
+	} else {
+		fputs("null", stdout);
+	}
+	printf(",\"destination\":");
+	sl_json_str(stdout, vip);
+	printf(",\"protocol\":\"%s\",\"generation\":%u,\"verdict\":\"%s\",\"why\":\"%s\"",
+	       r->proto == 17 ? "udp" : "tcp", r->gen, verdict_names[r->verdict & 3],
+	       r->why < __SLUICE_WHY_MAX ? why_names[r->why] : "unknown");
+	if (r->verdict == SLUICE_TV_REFUSE)
+		printf(",\"errno\":%d", -r->err);
+	printf(",\"service\":");
+	if (s)
+		sl_json_str(stdout, s->host);
+	else
+		fputs("null", stdout);
+	if (r->verdict == SLUICE_TV_STEER) {
+		printf(",\"route\":%u,\"subset\":", r->route_idx);
+		if (sub)
+			sl_json_str(stdout, sub);
+		else
+			fputs("null", stdout);
+		printf(",\"backend\":");
+		sl_json_str(stdout, be);
+	}
+	printf("}\n");
+}
+
+static void print_line(const struct sluice_trace_rec *r, uint64_t real_ns, const char *vip,
+		       const char *be, const struct sl_service *s, const char *sub,
+		       const struct sl_workload *w)
+{
+	time_t sec = (time_t)(real_ns / 1000000000ull);
+	struct tm tm;
+	char ts[32];
+
+	localtime_r(&sec, &tm);
+	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+	printf("%s.%06llu pid %u ", ts, (unsigned long long)(real_ns % 1000000000ull) / 1000, r->pid);
+	if (w)
+		printf("%s/%s", w->ns, w->name);
+	else
+		printf("cgroup %llu", (unsigned long long)r->cgroup_id);
+	printf(" -> %s", vip);
+	if (s)
+		printf(" (%s)", s->host);
+	printf(": %s", verdict_names[r->verdict & 3]);
+	if (r->verdict == SLUICE_TV_STEER) {
+		printf(" route #%u subset %s -> %s", r->route_idx, sub ? sub : "-", be);
+	} else if (r->verdict == SLUICE_TV_REFUSE) {
+		printf(" (%s)", strerror(-r->err));
+	}
+	printf(" [%s]\n", r->why < __SLUICE_WHY_MAX ? why_names[r->why] : "unknown");
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+	const struct sluice_trace_rec *r = data;
+	const struct sl_service *s;
+	const struct sl_workload *w;
+	char vip[64], be[64] = "";
+
+	if (size < sizeof(*r))
+		return 0;
+	t->seen++;
+	s = r->svc_sid ? find_svc(t, r->svc_sid) : NULL;
+	w = find_workload(t, r->workload_id);
+	fmt_addr(vip, sizeof(vip), r->vip, r->vip_port);
+	if (!s && t->m) {
+		/* refusals and hand-offs carry no sid: find the service by VIP */
+		for (size_t i = 0; !s && i < t->m->nservices; i++)
+			for (size_t j = 0; j < t->m->services[i].nvips; j++)
+				if (!memcmp(t->m->services[i].vips[j].addr, r->vip, 16))
+					s = &t->m->services[i];
+	}
+	if (!service_matches(t->o->service, s) || !workload_matches(t->o->workload, w))
+		return 0;
+	if (r->verdict == SLUICE_TV_STEER)
+		fmt_addr(be, sizeof(be), r->backend, r->backend_port);
+	if (t->o->output == CTL_OUT_JSON)
+		print_json(r, r->ts_ns + t->mono_to_real_ns, vip, be, s,
+			   subset_name(s, r->subset_sid), w);
+	else
+		print_line(r, r->ts_ns + t->mono_to_real_ns, vip, be, s,
+			   subset_name(s, r->subset_sid), w);
+	fflush(stdout);
+	t->shown++;
+	if (t->o->count && t->shown >= t->o->count)
+		stop = 1;
+	return 0;
+}
+
+static int open_pin(const char *root, const char *name)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	return bpf_obj_get(path);
+}
+
+int cmd_trace(const struct ctl_opts *o)
+{
+	struct tracer t = { .o = o };
+	struct sluice_trace_cfg *cfg = MAP_FAILED;
+	struct ring_buffer *rb = NULL;
+	int rc, cfg_fd = -1, rb_fd = -1;
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t next_lease = 0;
+	char *root = NULL;
+
+	if (o->output == CTL_OUT_YAML) {
+		fprintf(stderr, "sluicectl: trace: -o yaml is not supported (table or json lines)\n");
+		return CTL_USAGE;
+	}
+	rc = daemon_bpffs(o, &root);
+	if (rc)
+		return rc;
+	cfg_fd = open_pin(root, "sluice_trace_cfg");
+	rb_fd = open_pin(root, "sluice_trace");
+	if (cfg_fd < 0 || rb_fd < 0) {
+		fprintf(stderr, "sluicectl: trace: %s/sluice_trace%s: %s (is the data plane loaded "
+			"by this version of sluiced? trace needs root)\n", root,
+			cfg_fd < 0 ? "_cfg" : "", strerror(errno));
+		rc = errno == EACCES || errno == EPERM ? CTL_INVALID : CTL_UNREACHABLE;
+		goto out;
+	}
+	cfg = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
+		   cfg_fd, 0);
+	if (cfg == MAP_FAILED) {
+		fprintf(stderr, "sluicectl: trace: map %s/sluice_trace_cfg: %s\n", root,
+			strerror(errno));
+		rc = CTL_INVALID;
+		goto out;
+	}
+	load_names(&t);
+	rb = ring_buffer__new(rb_fd, on_record, &t, NULL);
+	if (!rb) {
+		fprintf(stderr, "sluicectl: trace: ring buffer: %s\n", strerror(errno));
+		rc = CTL_INVALID;
+		goto out;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	t.mono_to_real_ns = (int64_t)clock_ns(CLOCK_REALTIME) - (int64_t)clock_ns(CLOCK_MONOTONIC);
+	/* stale records of an earlier reader that died are not this trace's */
+	ring_buffer__consume(rb);
+	cfg->sample = 1;
+	cfg->max_per_sec = TRACE_RATE;
+	fprintf(stderr, "sluicectl: tracing connect() decisions under %s (Ctrl-C stops)\n", root);
+	rc = CTL_OK;
+	while (!stop) {
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+
+		if (now >= next_lease) {
+			__atomic_store_n(&cfg->until_ns, now + TRACE_LEASE_NS, __ATOMIC_RELEASE);
+			next_lease = now + TRACE_LEASE_NS / 3;
+		}
+		int n = ring_buffer__poll(rb, 200);
+
+		if (n < 0 && n != -EINTR) {
+			fprintf(stderr, "sluicectl: trace: ring buffer: %s\n", strerror(-n));
+			rc = CTL_INVALID;
+			break;
+		}
+	}
+	__atomic_store_n(&cfg->until_ns, 0, __ATOMIC_RELEASE);
+	ring_buffer__consume(rb);
+	fprintf(stderr, "sluicectl: trace: %lu shown of %lu read; %llu dropped in the kernel "
+		"(rate limit %u/s or ring full) since the data plane loaded\n", t.shown, t.seen,
+		(unsigned long long)cfg->dropped, TRACE_RATE);
+out:
+	ring_buffer__free(rb);
+	if (cfg != MAP_FAILED)
+		munmap(cfg, (size_t)sysconf(_SC_PAGESIZE));
+	if (cfg_fd >= 0)
+		close(cfg_fd);
+	if (rb_fd >= 0)
+		close(rb_fd);
+	free(t.wids);
+	sl_model_free(t.m);
+	free(root);
+	return rc;
+}
