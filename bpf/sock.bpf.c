@@ -313,12 +313,13 @@ static __always_inline int sluice_act(struct bpf_sock_addr *ctx, struct bpf_sock
 	return 1;
 }
 
-static __always_inline void trace_decision(struct sluice_trace_cfg *tc, __u32 gen, int is6,
-					   const struct sluice_svc_key *key,
+static __always_inline void trace_decision(struct sluice_trace_cfg *tc, __u64 now, __u32 gen,
+					   int is6, const struct sluice_svc_key *key,
 					   const struct decision *d)
 {
 	struct sluice_trace_rec rec = {};
 
+	rec.ts_ns = now;
 	rec.cgroup_id = bpf_get_current_cgroup_id();
 	rec.pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	__builtin_memcpy(rec.vip, key->addr, 16);
@@ -349,6 +350,7 @@ static __always_inline int sluice_connect(struct bpf_sock_addr *ctx, int is6)
 	struct sluice_trace_cfg *tc;
 	struct bpf_sock *sk;
 	__u32 gen, proto;
+	__u64 now = 0;
 	int ret;
 
 	proto = ctx->protocol;
@@ -372,9 +374,9 @@ static __always_inline int sluice_connect(struct bpf_sock_addr *ctx, int is6)
 	get_dst(ctx, key.addr, is6);
 	sluice_decide(gen, &key, proto, &d);
 	ret = sluice_act(ctx, sk, is6, &key, &d);
-	tc = sluice_trace_on();
+	tc = sluice_trace_on(&now);
 	if (tc)
-		trace_decision(tc, gen, is6, &key, &d);
+		trace_decision(tc, now, gen, is6, &key, &d);
 	return ret;
 }
 

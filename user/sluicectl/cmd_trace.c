@@ -397,8 +397,12 @@ int cmd_trace(const struct ctl_opts *o)
 			__atomic_store_n(&cfg->until_ns, now + TRACE_LEASE_NS, __ATOMIC_RELEASE);
 			next_lease = now + TRACE_LEASE_NS / 3;
 		}
-		int n = ring_buffer__poll(rb, 200);
+		struct timespec nap = { 0, 100 * 1000000L };
+		int n;
 
+		/* the programs write without wakeups: drain on a clock */
+		nanosleep(&nap, NULL);
+		n = ring_buffer__consume(rb);
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "sluicectl: trace: ring buffer: %s\n", strerror(-n));
 			rc = CTL_INVALID;
