@@ -10,7 +10,7 @@ PKGS=(
   libyaml-dev libpcre2-dev libcmocka-dev node-llhttp
   libclang-rt-14-dev
   iproute2 iptables haproxy wrk python3 jq
-  ethtool curl time procps util-linux
+  ethtool curl time procps util-linux tmux
 )
 
 missing=()

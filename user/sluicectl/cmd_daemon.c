@@ -41,7 +41,8 @@ static int call(const struct ctl_opts *o, const char *verb, struct sl_ctl_req *r
 			strerror(-err));
 		return CTL_UNREACHABLE;
 	}
-	if (resp.len)
+	/* -q: errors only */
+	if (resp.len && !(o->quiet && resp.status == SL_CTL_OK))
 		fwrite(resp.body, 1, resp.len, resp.status == SL_CTL_OK ? stdout : stderr);
 	sl_ctl_resp_free(&resp);
 	switch (resp.status) {
@@ -131,63 +132,4 @@ int cmd_version(const struct ctl_opts *o)
 	printf("sluicectl %s\n", SLUICE_VERSION);
 	fflush(stdout);
 	return simple(o, "version", NULL);
-}
-
-/* Wait up to ms for a key; true when 'q' (or end of input) says stop. */
-static int wait_quit(int ms)
-{
-	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
-	char c;
-
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
-	if (read(STDIN_FILENO, &c, 1) != 1)
-		return 1;
-	return c == 'q' || c == 'Q';
-}
-
-/* A refreshing stats view: clears the screen on a terminal, stops on 'q',
- * end of input (without --count), or after --count N updates. */
-int cmd_top(const struct ctl_opts *o)
-{
-	struct termios old, raw;
-	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-	bool clear = isatty(STDOUT_FILENO);
-	unsigned int n = 0;
-	int rc = CTL_OK;
-
-	if (tty) {
-		raw = old;
-		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-		raw.c_cc[VMIN] = 0;
-		raw.c_cc[VTIME] = 0;
-		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-	}
-	for (;;) {
-		time_t now = time(NULL);
-		char ts[32];
-
-		strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
-		if (clear)
-			fputs("\033[H\033[2J", stdout);
-		printf("sluicectl top — %s — q to quit\n", ts);
-		fflush(stdout);
-		rc = simple(o, "stats", "table");
-		fflush(stdout);
-		if (rc == CTL_UNREACHABLE || rc == CTL_USAGE)
-			break;
-		if (o->count && ++n >= o->count)
-			break;
-		/* With --count and no terminal, stdin is not ours to read (it may
-		 * be /dev/null): just wait for the next update. */
-		if (!tty && o->count) {
-			poll(NULL, 0, 1000);
-			continue;
-		}
-		if (wait_quit(1000))
-			break;
-	}
-	if (tty)
-		tcsetattr(STDIN_FILENO, TCSANOW, &old);
-	return rc;
 }

@@ -28,7 +28,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <yaml.h>
 
 #include "sluice/compile_l4.h"
 #include "sluice/ctl.h"
@@ -77,42 +76,6 @@ static uint64_t clock_ns(clockid_t c)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The top-level scalar `key` of a JSON object, through libyaml (JSON is
- * YAML); malloc'd, NULL when absent. */
-static char *json_top_scalar(const char *text, size_t len, const char *key)
-{
-	yaml_parser_t p;
-	yaml_document_t doc;
-	yaml_node_t *root;
-	yaml_node_pair_t *pair;
-	char *val = NULL;
-
-	if (!yaml_parser_initialize(&p))
-		return NULL;
-	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&p, &doc)) {
-		yaml_parser_delete(&p);
-		return NULL;
-	}
-	root = yaml_document_get_root_node(&doc);
-	if (root && root->type == YAML_MAPPING_NODE) {
-		for (pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top;
-		     pair++) {
-			yaml_node_t *k = yaml_document_get_node(&doc, pair->key);
-			yaml_node_t *v = yaml_document_get_node(&doc, pair->value);
-
-			if (k && v && k->type == YAML_SCALAR_NODE && v->type == YAML_SCALAR_NODE &&
-			    !strcmp((const char *)k->data.scalar.value, key)) {
-				val = strdup((const char *)v->data.scalar.value);
-				break;
-			}
-		}
-	}
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&p);
-	return val;
-}
-
 /* The daemon's pin root, from `status -o json`. */
 static int daemon_bpffs(const struct ctl_opts *o, char **out)
 {
@@ -128,7 +91,7 @@ static int daemon_bpffs(const struct ctl_opts *o, char **out)
 			o->socket ? o->socket : SL_CTL_DEFAULT_SOCKET, strerror(-err));
 		return CTL_UNREACHABLE;
 	}
-	*out = resp.status == SL_CTL_OK ? json_top_scalar(resp.body, resp.len, "bpffs") : NULL;
+	*out = resp.status == SL_CTL_OK ? ctl_json_top_scalar(resp.body, resp.len, "bpffs") : NULL;
 	sl_ctl_resp_free(&resp);
 	if (!*out) {
 		fprintf(stderr, "sluicectl: trace: the daemon did not report its pin root\n");

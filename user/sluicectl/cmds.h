@@ -9,6 +9,7 @@
 #define SLUICECTL_CMDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum ctl_exit { CTL_OK = 0, CTL_INVALID = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3 };
 
@@ -40,12 +41,28 @@ int cmd_apply(const struct ctl_opts *o);
 int cmd_delete(const struct ctl_opts *o);
 int cmd_get(const struct ctl_opts *o);
 int cmd_stats(const struct ctl_opts *o);
-int cmd_top(const struct ctl_opts *o);
 int cmd_status(const struct ctl_opts *o);
 int cmd_reset(const struct ctl_opts *o);
 int cmd_version(const struct ctl_opts *o);
 
 /* The decision trace (cmd_trace.c): reads the pinned ring buffer. */
 int cmd_trace(const struct ctl_opts *o);
+
+/* Live rates from successive stats (cmd_top.c). */
+int cmd_top(const struct ctl_opts *o);
+
+/* ---- the daemon's -o json answers as values (daemon_json.c) ---- */
+
+/* One row of `stats -o json`. */
+struct ctl_stat_row {
+	char *level, *service, *subset, *backend;	/* "" when not at that level */
+	uint64_t opened, active, failed, closed, bytes_sent, bytes_received;
+};
+
+int ctl_stats_parse(const char *text, size_t len, struct ctl_stat_row **rows, size_t *n);
+void ctl_stats_free(struct ctl_stat_row *rows, size_t n);
+
+/* The top-level scalar `key` of a JSON object, malloc'd; NULL when absent. */
+char *ctl_json_top_scalar(const char *text, size_t len, const char *key);
 
 #endif /* SLUICECTL_CMDS_H */

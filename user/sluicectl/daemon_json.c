@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Reading the daemon's `-o json` answers back into values, for the verbs
+ * that compute on them (top's rates, trace's pin root). JSON is parsed with
+ * libyaml (JSON is a subset of YAML 1.2 as the daemon writes it: no tabs,
+ * no duplicate keys), so no parser of our own is involved.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "sluice/ctl.h"
+#include "sluicectl/cmds.h"
+
+static int load(const char *text, size_t len, yaml_document_t *doc)
+{
+	yaml_parser_t p;
+	int ok;
+
+	if (!yaml_parser_initialize(&p))
+		return -1;
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	ok = yaml_parser_load(&p, doc);
+	yaml_parser_delete(&p);
+	if (!ok)
+		return -1;
+	if (!yaml_document_get_root_node(doc)) {
+		yaml_document_delete(doc);
+		return -1;
+	}
+	return 0;
+}
+
+/* The scalar value of key in mapping node m, NULL when absent. */
+static const char *map_scalar(yaml_document_t *doc, yaml_node_t *m, const char *key)
+{
+	yaml_node_pair_t *pair;
+
+	if (!m || m->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (pair = m->data.mapping.pairs.start; pair < m->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(doc, pair->value);
+
+		if (k && v && k->type == YAML_SCALAR_NODE && v->type == YAML_SCALAR_NODE &&
+		    !strcmp((const char *)k->data.scalar.value, key))
+			return (const char *)v->data.scalar.value;
+	}
+	return NULL;
+}
+
+char *ctl_json_top_scalar(const char *text, size_t len, const char *key)
+{
+	yaml_document_t doc;
+	const char *v;
+	char *out = NULL;
+
+	if (load(text, len, &doc))
+		return NULL;
+	v = map_scalar(&doc, yaml_document_get_root_node(&doc), key);
+	if (v)
+		out = strdup(v);
+	yaml_document_delete(&doc);
+	return out;
+}
+
+static uint64_t num(yaml_document_t *doc, yaml_node_t *m, const char *key)
+{
+	const char *v = map_scalar(doc, m, key);
+
+	return v ? strtoull(v, NULL, 10) : 0;
+}
+
+static char *str(yaml_document_t *doc, yaml_node_t *m, const char *key)
+{
+	const char *v = map_scalar(doc, m, key);
+
+	return strdup(v ? v : "");
+}
+
+int ctl_stats_parse(const char *text, size_t len, struct ctl_stat_row **rows, size_t *n)
+{
+	yaml_document_t doc;
+	yaml_node_t *root;
+	yaml_node_item_t *it;
+	struct ctl_stat_row *r;
+	size_t i = 0, cap;
+
+	*rows = NULL;
+	*n = 0;
+	if (load(text, len, &doc))
+		return -1;
+	root = yaml_document_get_root_node(&doc);
+	if (root->type != YAML_SEQUENCE_NODE) {
+		yaml_document_delete(&doc);
+		return -1;
+	}
+	cap = (size_t)(root->data.sequence.items.top - root->data.sequence.items.start);
+	r = calloc(cap ? cap : 1, sizeof(*r));
+	if (!r) {
+		yaml_document_delete(&doc);
+		return -1;
+	}
+	for (it = root->data.sequence.items.start; it < root->data.sequence.items.top; it++) {
+		yaml_node_t *m = yaml_document_get_node(&doc, *it);
+
+		if (!m || m->type != YAML_MAPPING_NODE)
+			continue;
+		r[i].level = str(&doc, m, "level");
+		r[i].service = str(&doc, m, "service");
+		r[i].subset = str(&doc, m, "subset");
+		r[i].backend = str(&doc, m, "backend");
+		r[i].opened = num(&doc, m, "opened");
+		r[i].active = num(&doc, m, "active");
+		r[i].failed = num(&doc, m, "failed");
+		r[i].closed = num(&doc, m, "closed");
+		r[i].bytes_sent = num(&doc, m, "bytes_sent");
+		r[i].bytes_received = num(&doc, m, "bytes_received");
+		i++;
+	}
+	yaml_document_delete(&doc);
+	*rows = r;
+	*n = i;
+	return 0;
+}
+
+void ctl_stats_free(struct ctl_stat_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].level);
+		free(rows[i].service);
+		free(rows[i].subset);
+		free(rows[i].backend);
+	}
+	free(rows);
+}
