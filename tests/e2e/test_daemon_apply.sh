@@ -53,7 +53,7 @@ sl_check "metrics: istio_tcp_connections_opened_total for v2" \
 sl_check "metrics: sluice_generation" grep -q "^sluice_generation $gen1" <<<"$metrics"
 
 top=$(ctl top --count 2 </dev/null)
-sl_check "top --count 2: two refreshing stats views" [ "$(grep -c '^sluicectl top' <<<"$top")" -eq 2 -a "$(grep -c '^service ' <<<"$top")" -eq 2 ]
+sl_check "top --count 2: two refreshing rate views" [ "$(grep -c '^sluicectl top' <<<"$top")" -eq 2 -a "$(grep -c '^tcp-echo.weather.svc.cluster.local ' <<<"$top")" -eq 2 ]
 
 # --- the control socket serves root only ---
 sl_check "control socket is mode 0600" [ "$(stat -c %a "$SL_SOCK")" = 600 ]
