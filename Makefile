@@ -213,7 +213,7 @@ $(B)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(LIB_SRCS) $(filter-out %/main.c,$(
 
 tests-build: $(B)/http-backend
 
-# ---- north-south (XDP engineer, additive): xdp_tool drives XDP/TC for the
+# ---- north-south: xdp_tool drives XDP/TC for the
 # e2e tests and bench/bench_xdp.sh; xdp_baseline is the parse-only XDP
 # program the benchmark compares against.
 $(B)/bench/xdp_tool: bench/xdp_tool.c $(B)/libsluice.a $(SKELS)

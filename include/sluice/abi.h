@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The BPF <-> userspace ABI: every map key and value. Included by the BPF
- * programs (bpf/) and by userspace (user/lib/compile_*.c, maps_*.c).
+ * programs (bpf/) and by userspace (user/lib/compile_*.c, dp_*.c).
  * Rules: only __u8..__u64 and __be16/__be32, explicit padding, no pointers,
  * no bool, and a size assertion per struct so the two sides cannot drift.
  * A layout change gets a new map name with a _v2 suffix.
@@ -316,7 +316,7 @@ enum sluice_counter {
 	SLUICE_CNT_XDP_MALFORMED,
 	SLUICE_CNT_CT_EVICT,
 	SLUICE_CNT_TC_REVNAT,
-	/* XDP/TC north-south (owned by the XDP engineer) */
+	/* XDP/TC north-south (bpf/xdp.bpf.c, bpf/tc.bpf.c) */
 	SLUICE_CNT_XDP_REDIRECT,	/* DNATed and redirected (fib next hop known) */
 	SLUICE_CNT_XDP_TO_STACK,	/* DNATed, passed to the stack to forward */
 	SLUICE_CNT_XDP_FRAGMENT,	/* IP fragment to a VIP: passed untouched */
@@ -326,7 +326,7 @@ enum sluice_counter {
 	SLUICE_CNT_CT_EXPIRED,		/* stale entry found past its timeout */
 	SLUICE_CNT_TC_NO_CT,		/* from a backend port, no conntrack: untouched */
 	SLUICE_CNT_XDP_BACKEND_GONE,	/* flow's backend left the policy: reset */
-	/* socket hooks (owned by the data-plane engineer) */
+	/* socket hooks (bpf/sock.bpf.c) */
 	SLUICE_CNT_RECVMSG_VIP,		/* UDP source rewritten back to the VIP */
 	SLUICE_CNT_NO_ROUTE,		/* service known, no route matched: passed */
 	SLUICE_CNT_HELPER_BYPASS,	/* sluice-http's own socket (mark): untouched */
@@ -356,7 +356,7 @@ SLUICE_ASSERT_SIZE(sluice_origdst, 24);
 SLUICE_ASSERT_SIZE(sluice_trace_cfg, 48);
 SLUICE_ASSERT_SIZE(sluice_trace_rec, 88);
 
-/* ---- XDP/TC north-south section (owned by the XDP engineer, see docs/xdp.md) ----
+/* ---- XDP/TC north-south section (see docs/xdp.md) ----
  *
  * Conntrack (sluice_ct4, LRU hash, IPv4): one entry per flow, written by
  * the XDP program on the flow's SYN:
@@ -390,31 +390,6 @@ enum sluice_ct_flags {
 	SLUICE_CT_F_FIN_CLIENT = 1 << 0,
 	SLUICE_CT_F_FIN_SERVER = 1 << 1,
 	SLUICE_CT_F_REPLY_ENTRY = 1 << 2,	/* the flow also has a REPLY entry */
-};
-
-/* Layout of the retired IPv6-ready map sluice_ct (40-byte keys; replaced by
- * sluice_ct4 for a 16-byte key and the cached next hop). Kept for tools that
- * still read an old pin; no program uses it. */
-struct sluice_ct_key {
-	__u8 saddr[16];		/* v4-mapped for IPv4 */
-	__u8 daddr[16];
-	__be16 sport;
-	__be16 dport;
-	__u8 proto;		/* IPPROTO_TCP */
-	__u8 dir;		/* enum sluice_ct_dir */
-	__u16 pad;
-};
-
-struct sluice_ct {
-	__u8 addr[16];		/* FWD: backend; REPLY: VIP */
-	__be16 port;		/* FWD: backend port; REPLY: VIP port */
-	__u8 state;		/* enum sluice_ct_state */
-	__u8 flags;		/* enum sluice_ct_flags */
-	__u32 svc_sid;
-	__u32 subset_sid;
-	__u32 gen;		/* generation whose tables chose the backend */
-	__u64 created_ns;	/* bpf_ktime_get_ns() */
-	__u64 last_ns;		/* last packet in either direction */
 };
 
 /* sluice_ct4: IPv4 conntrack (see the section comment). */
@@ -529,8 +504,6 @@ struct sluice_maglev_key {
 #define SLUICE_CT_EST_TIMEOUT_S		3600
 #define SLUICE_CT_CLOSE_TIMEOUT_S	10
 
-SLUICE_ASSERT_SIZE(sluice_ct_key, 40);
-SLUICE_ASSERT_SIZE(sluice_ct, 48);
 SLUICE_ASSERT_SIZE(sluice_ct4_key, 16);
 SLUICE_ASSERT_SIZE(sluice_ct4, 56);
 SLUICE_ASSERT_SIZE(sluice_maglev_key, 8);
