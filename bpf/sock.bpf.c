@@ -158,6 +158,30 @@ static __always_inline void refused(struct decision *d, __u32 why, __u32 counter
 	d->err = err;
 }
 
+/* connectionPool.tcp.maxConnections of the chosen subset reached: the
+ * connections open to it on this node (counted by sockops from the SYN to
+ * the close, sluice_pool_use.open) are at the limit. Counts the refusal.
+ * Check and count are not one atomic step: connect()s racing on other CPUs
+ * can each pass at limit - 1 (docs/dataplane.md, "connectionPool.tcp"). */
+static __always_inline int pool_full(__u32 gen, const struct sluice_subset *sub)
+{
+	struct sluice_pool_key pk = { .gen = gen, .svc_sid = sub->svc_sid,
+				      .subset_sid = sub->subset_sid };
+	struct sluice_pool_use_key uk = { .svc_sid = sub->svc_sid, .subset_sid = sub->subset_sid };
+	struct sluice_pool_use *use;
+	struct sluice_pool *pool;
+
+	pool = bpf_map_lookup_elem(&sluice_pool, &pk);
+	/* fail-open: settings missing (torn table) = no limit */
+	if (!pool || !pool->max_conns)
+		return 0;
+	use = bpf_map_lookup_elem(&sluice_pool_use, &uk);
+	if (!use || use->open < (__s64)pool->max_conns)
+		return 0;
+	__sync_fetch_and_add(&use->overflow, 1);
+	return 1;
+}
+
 /* The decision for a connect() to key (generation gen): reads the tables,
  * changes nothing. Every outcome sets verdict, why and counter. */
 static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key *key, __u32 proto,
@@ -240,6 +264,9 @@ static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key
 	/* fail-open: a torn table passes the connect untouched */
 	if (!d->be || !d->sub)
 		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
+	if ((d->sub->flags & SLUICE_SUBSET_F_POOL) && pool_full(gen, d->sub))
+		/* no global counter: counted per subset (sluice_pool_use) */
+		return refused(d, SLUICE_WHY_POOL_OVERFLOW, __SLUICE_CNT_MAX, -ECONNREFUSED);
 	d->verdict = SLUICE_TV_STEER;
 	d->counter = SLUICE_CNT_CONNECT_STEERED;
 }
@@ -331,13 +358,16 @@ static __always_inline void trace_decision(struct sluice_trace_cfg *tc, __u64 no
 	rec.gen = gen;
 	rec.workload_id = d->wid;
 	rec.err = d->err;
-	if (d->verdict == SLUICE_TV_STEER && d->be && d->sub) {
-		__builtin_memcpy(rec.backend, d->be->addr, 16);
-		rec.backend_port = d->be->port;
+	/* the subset chosen: steered there, or refused by its pool limit */
+	if ((d->verdict == SLUICE_TV_STEER || d->why == SLUICE_WHY_POOL_OVERFLOW) && d->sub) {
 		rec.route_id = d->route_id;
 		rec.route_idx = (__u16)d->route_idx;
 		rec.svc_sid = d->sub->svc_sid;
 		rec.subset_sid = d->sub->subset_sid;
+	}
+	if (d->verdict == SLUICE_TV_STEER && d->be) {
+		__builtin_memcpy(rec.backend, d->be->addr, 16);
+		rec.backend_port = d->be->port;
 	}
 	sluice_trace_emit(tc, &rec);
 }

@@ -4,7 +4,9 @@
  * established, failed (closed before established), closed, active and bytes
  * per backend in sluice_stats (LEAST_REQUEST reads `active`), and publishes
  * sluice_origdst for connections sent to sluice-http once their local port
- * is known. Only sockets with sluice_sock storage are touched.
+ * is known, and applies the subset's connectionPool.tcp (maxConnections
+ * count, connectTimeout, tcpKeepalive). Only sockets with sluice_sock
+ * storage are touched.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -16,8 +18,21 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* The kernel's tick rate, for the SYN RTO (in jiffies); 0 when libbpf finds
+ * no kernel config, then the lowest common rate is assumed (see syn_rto). */
+extern int CONFIG_HZ __kconfig __weak;
+
 /* TCP_CLOSE in the kernel's TCP state numbering (include/net/tcp_states.h). */
 #define SLUICE_TCP_CLOSE 7
+
+/* Socket options (include/uapi/asm-generic/socket.h, linux/tcp.h). */
+#define SL_SOL_SOCKET 1
+#define SL_SO_KEEPALIVE 9
+#define SL_SOL_TCP 6
+#define SL_TCP_KEEPIDLE 4
+#define SL_TCP_KEEPINTVL 5
+#define SL_TCP_KEEPCNT 6
+#define SL_TCP_USER_TIMEOUT 18
 
 static __always_inline struct sluice_sk_state *steered(struct bpf_sock_ops *skops)
 {
@@ -57,6 +72,97 @@ static __always_inline void origdst_key(struct bpf_sock_ops *skops, struct sluic
 	k->pad = 0;
 }
 
+/* connectionPool.tcp of the socket's subset, when it has one: count the
+ * connection against maxConnections (from its SYN to its close), bound the
+ * handshake by connectTimeout, set tcpKeepalive. At TCP_CONNECT_CB, before
+ * the SYN is sent. */
+static __always_inline void pool_connect(struct bpf_sock_ops *skops, struct sluice_sk_state *ss)
+{
+	struct sluice_pool_key pk = { .gen = sluice_live_gen(), .svc_sid = ss->stats.svc_sid,
+				      .subset_sid = ss->stats.subset_sid };
+	struct sluice_pool_use_key uk = { .svc_sid = ss->stats.svc_sid,
+					  .subset_sid = ss->stats.subset_sid };
+	struct sluice_pool_use zero = {}, *use;
+	struct sluice_pool *pool;
+	int v;
+
+	pool = bpf_map_lookup_elem(&sluice_pool, &pk);
+	if (!pool)
+		return;
+	if (pool->max_conns) {
+		use = bpf_map_lookup_elem(&sluice_pool_use, &uk);
+		if (!use) {
+			bpf_map_update_elem(&sluice_pool_use, &uk, &zero, BPF_NOEXIST);
+			use = bpf_map_lookup_elem(&sluice_pool_use, &uk);
+		}
+		/* fail-open: a full map only loses the count */
+		if (use) {
+			__sync_fetch_and_add(&use->open, 1);
+			ss->flags |= SLUICE_SOCK_F_POOLED;
+		}
+	}
+	/* TCP_USER_TIMEOUT bounds SYN_SENT too (Linux 5.4+): the SYN gives up
+	 * after connectTimeout. Cleared once established, so it never bounds
+	 * data; an application's own value is left alone. */
+	v = 0;
+	if (pool->connect_timeout_ms &&
+	    !bpf_getsockopt(skops, SL_SOL_TCP, SL_TCP_USER_TIMEOUT, &v, sizeof(v)) && v == 0) {
+		v = (int)pool->connect_timeout_ms;
+		if (!bpf_setsockopt(skops, SL_SOL_TCP, SL_TCP_USER_TIMEOUT, &v, sizeof(v)))
+			ss->flags |= SLUICE_SOCK_F_CONNECT_TIMEOUT;
+	}
+	if (pool->keepalive) {
+		v = 1;
+		bpf_setsockopt(skops, SL_SOL_SOCKET, SL_SO_KEEPALIVE, &v, sizeof(v));
+		if (pool->ka_time_s) {
+			v = (int)pool->ka_time_s;
+			bpf_setsockopt(skops, SL_SOL_TCP, SL_TCP_KEEPIDLE, &v, sizeof(v));
+		}
+		if (pool->ka_intvl_s) {
+			v = (int)pool->ka_intvl_s;
+			bpf_setsockopt(skops, SL_SOL_TCP, SL_TCP_KEEPINTVL, &v, sizeof(v));
+		}
+		if (pool->ka_probes) {
+			v = (int)pool->ka_probes;
+			bpf_setsockopt(skops, SL_SOL_TCP, SL_TCP_KEEPCNT, &v, sizeof(v));
+		}
+	}
+}
+
+/* BPF_SOCK_OPS_TIMEOUT_INIT for a socket with a connectTimeout: the first
+ * SYN retransmission timer (jiffies) is the timeout itself, so the SYN gives
+ * up at connectTimeout (TCP_USER_TIMEOUT, set at TCP_CONNECT_CB) rather than
+ * at the default 1 s timer's expiry. With HZ unknown 100 is assumed: the
+ * timer is then at most the timeout, and the kernel clamps the next one to
+ * what is left of it. -1 = the kernel's default. */
+static __always_inline int syn_rto(struct sluice_sk_state *ss)
+{
+	struct sluice_pool_key pk = { .gen = sluice_live_gen(), .svc_sid = ss->stats.svc_sid,
+				      .subset_sid = ss->stats.subset_sid };
+	__u64 hz = CONFIG_HZ > 0 ? (__u64)CONFIG_HZ : 100, j;
+	struct sluice_pool *pool;
+
+	if (!(ss->flags & SLUICE_SOCK_F_CONNECT_TIMEOUT))
+		return -1;
+	pool = bpf_map_lookup_elem(&sluice_pool, &pk);
+	if (!pool || !pool->connect_timeout_ms)
+		return -1;
+	j = (__u64)pool->connect_timeout_ms * hz / 1000;
+	return j ? (int)j : 1;
+}
+
+static __always_inline void pool_close(struct sluice_sk_state *ss)
+{
+	struct sluice_pool_use_key uk = { .svc_sid = ss->stats.svc_sid,
+					  .subset_sid = ss->stats.subset_sid };
+	struct sluice_pool_use *use;
+
+	ss->flags &= ~SLUICE_SOCK_F_POOLED;
+	use = bpf_map_lookup_elem(&sluice_pool_use, &uk);
+	if (use)
+		__sync_fetch_and_add(&use->open, -1);
+}
+
 static __always_inline void on_established(struct bpf_sock_ops *skops, struct sluice_sk_state *ss)
 {
 	struct sluice_origdst_key k;
@@ -66,6 +172,12 @@ static __always_inline void on_established(struct bpf_sock_ops *skops, struct sl
 	if (ss->state != SLUICE_SOCK_NEW)
 		return;
 	ss->state = SLUICE_SOCK_ESTABLISHED;
+	if (ss->flags & SLUICE_SOCK_F_CONNECT_TIMEOUT) {
+		int zero = 0;
+
+		bpf_setsockopt(skops, SL_SOL_TCP, SL_TCP_USER_TIMEOUT, &zero, sizeof(zero));
+		ss->flags &= ~SLUICE_SOCK_F_CONNECT_TIMEOUT;
+	}
 	if (ss->flags & SLUICE_SOCK_F_STEERED) {
 		st = sluice_stats_get(&ss->stats);
 		if (st) {
@@ -104,6 +216,8 @@ static __always_inline void on_close(struct bpf_sock_ops *skops, struct sluice_s
 	if (was == SLUICE_SOCK_CLOSED)
 		return;
 	ss->state = SLUICE_SOCK_CLOSED;
+	if (ss->flags & SLUICE_SOCK_F_POOLED)
+		pool_close(ss);
 	if (ss->flags & SLUICE_SOCK_F_STEERED) {
 		st = sluice_stats_get(&ss->stats);
 		if (st && was == SLUICE_SOCK_ESTABLISHED) {
@@ -133,6 +247,13 @@ int sluice_sockops(struct bpf_sock_ops *skops)
 		if (ss && ss->flags)
 			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 						  BPF_SOCK_OPS_STATE_CB_FLAG);
+		if (ss && (ss->flags & SLUICE_SOCK_F_STEERED))
+			pool_connect(skops, ss);
+		break;
+	case BPF_SOCK_OPS_TIMEOUT_INIT:
+		/* after TCP_CONNECT_CB on the active side (tcp_connect) */
+		ss = steered(skops);
+		skops->reply = ss ? syn_rto(ss) : -1;
 		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 		ss = steered(skops);

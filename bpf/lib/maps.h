@@ -153,6 +153,30 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_counters SEC(".maps");
 
+/* sluice_pool: (gen, subset) -> connectionPool.tcp settings, for subsets
+ * flagged SLUICE_SUBSET_F_POOL. Writer: sluiced. Readers: connect4/6,
+ * sockops. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_SUBSET_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_pool_key);
+	__type(value, struct sluice_pool);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_pool SEC(".maps");
+
+/* sluice_pool_use: per subset, open connections counted against
+ * maxConnections and the refusals. Writers: sockops (open, atomic adds),
+ * connect4/6 (overflow). Reader: sluicectl stats. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_STATS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_pool_use_key);
+	__type(value, struct sluice_pool_use);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_pool_use SEC(".maps");
+
 /* sluice_trace_cfg[0]: the decision trace switch and its rate window.
  * Writer: sluicectl trace (until_ns, sample, max_per_sec); the programs
  * advance the window and count. See struct sluice_trace_cfg. */

@@ -112,7 +112,7 @@ struct sluice_subset {
 	__u32 backend_first;	/* sluice_backend keys backend_first + i */
 	__u16 nbackends;
 	__u8 lb;		/* enum sluice_lb */
-	__u8 pad;
+	__u8 flags;		/* enum sluice_subset_flags */
 	__u32 maglev_first;	/* XDP Maglev table, when lb == MAGLEV */
 	__u32 maglev_size;
 	/* ROUND_ROBIN cursor, advanced by the programs (atomic add); sluiced
@@ -123,6 +123,42 @@ struct sluice_subset {
 	 * sluice_backend: a subset this small is chosen from without a
 	 * sluice_backend lookup (sluice_backend stays the full list) */
 	struct sluice_backend inl[SLUICE_SUBSET_INLINE];
+};
+
+enum sluice_subset_flags {
+	/* connectionPool.tcp: sluice_pool has (gen, svc_sid, subset_sid) */
+	SLUICE_SUBSET_F_POOL = 1 << 0,
+};
+
+/* sluice_pool: (gen, subset) -> the DestinationRule's connectionPool.tcp,
+ * for the subsets flagged SLUICE_SUBSET_F_POOL. Read by connect4/6 (the
+ * limit) and sockops (connect timeout, keepalive). */
+struct sluice_pool_key {
+	__u32 gen;
+	__u32 svc_sid;
+	__u32 subset_sid;
+	__u32 pad;
+};
+
+struct sluice_pool {
+	__u32 max_conns;	/* 0 = no limit */
+	__u32 connect_timeout_ms; /* TCP_USER_TIMEOUT while SYN_SENT; 0 = unset */
+	__u32 keepalive;	/* 1 = tcpKeepalive given: SO_KEEPALIVE on */
+	__u32 ka_time_s;	/* tcpKeepalive.time; 0 = the kernel's */
+	__u32 ka_intvl_s;	/* tcpKeepalive.interval; 0 = the kernel's */
+	__u32 ka_probes;	/* tcpKeepalive.probes; 0 = the kernel's */
+};
+
+/* sluice_pool_use: per subset, across generations: connections counted
+ * against maxConnections (from the SYN until close) and refusals. */
+struct sluice_pool_use_key {
+	__u32 svc_sid;
+	__u32 subset_sid;
+};
+
+struct sluice_pool_use {
+	__s64 open;		/* SYN sent .. closed (sockops) */
+	__u64 overflow;		/* connect() refused over max_conns (UO) */
 };
 
 enum sluice_svc_flags {
@@ -220,6 +256,8 @@ enum sluice_sock_state {
 enum sluice_sock_flags {
 	SLUICE_SOCK_F_STEERED = 1 << 0,	/* rewritten to a backend: has stats */
 	SLUICE_SOCK_F_HELPER = 1 << 1,	/* rewritten to sluice-http: origdst */
+	SLUICE_SOCK_F_POOLED = 1 << 2,	/* counted in sluice_pool_use.open */
+	SLUICE_SOCK_F_CONNECT_TIMEOUT = 1 << 3,	/* TCP_USER_TIMEOUT set until established */
 };
 
 /* sluice_origdst: client 4-tuple (its local addr:port) -> original VIP, for
@@ -273,6 +311,7 @@ enum sluice_trace_why {
 	SLUICE_WHY_SOURCE_LABELS,	/* a sourceLabels route matched, then weights */
 	SLUICE_WHY_HASH,		/* consistentHash on the workload (sticky) */
 	SLUICE_WHY_FAIL_OPEN,		/* torn or unmatched tables: passed untouched */
+	SLUICE_WHY_POOL_OVERFLOW,	/* connectionPool.tcp.maxConnections reached */
 	__SLUICE_WHY_MAX
 };
 
@@ -354,6 +393,10 @@ SLUICE_ASSERT_SIZE(sluice_sk_state, 56);
 SLUICE_ASSERT_SIZE(sluice_origdst_key, 20);
 SLUICE_ASSERT_SIZE(sluice_origdst, 24);
 SLUICE_ASSERT_SIZE(sluice_trace_cfg, 48);
+SLUICE_ASSERT_SIZE(sluice_pool_key, 16);
+SLUICE_ASSERT_SIZE(sluice_pool, 24);
+SLUICE_ASSERT_SIZE(sluice_pool_use_key, 8);
+SLUICE_ASSERT_SIZE(sluice_pool_use, 16);
 SLUICE_ASSERT_SIZE(sluice_trace_rec, 88);
 
 /* ---- XDP/TC north-south section (see docs/xdp.md) ----

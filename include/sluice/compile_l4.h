@@ -3,7 +3,7 @@
  * The L4 compiler (user/lib/compile_l4.c): a resolved policy model -> the
  * map entries of one generation of the socket data plane (sluice_svc,
  * sluice_route, sluice_route_src, sluice_cgroup, sluice_subset,
- * sluice_backend, sluice_gencfg). Pure: no map or kernel access, so it is
+ * sluice_backend, sluice_pool, sluice_gencfg). Pure: no map or kernel access, so it is
  * unit-tested without root; dp_apply.c writes what it returns.
  */
 #ifndef SLUICE_COMPILE_L4_H
@@ -30,6 +30,7 @@ struct sl_l4_route { struct sluice_route_key k; struct sluice_route v; };
 struct sl_l4_cgroup { struct sluice_cgroup_key k; uint32_t workload_id; };
 struct sl_l4_subset { struct sluice_subset_key k; struct sluice_subset v; };
 struct sl_l4_backend { struct sluice_backend_key k; struct sluice_backend v; };
+struct sl_l4_pool { struct sluice_pool_key k; struct sluice_pool v; };
 
 /* One generation's entries. Arrays are owned by the struct. */
 struct sl_l4_gen {
@@ -47,7 +48,9 @@ struct sl_l4_gen {
 	size_t nsubsets;
 	struct sl_l4_backend *backends;
 	size_t nbackends;
-	size_t cap[7];			/* internal growth bookkeeping */
+	struct sl_l4_pool *pools;	/* connectionPool.tcp of flagged subsets */
+	size_t npools;
+	size_t cap[8];			/* internal growth bookkeeping */
 };
 
 /* Compile m into generation gen. Returns 0, or -errno with a message in err

@@ -76,6 +76,10 @@ struct sl_dp_stat {
 };
 int sl_dp_stats(struct sl_dp *dp, struct sl_dp_stat **out, size_t *n);
 
+/* connect()s refused by a subset's connectionPool.tcp maxConnections so
+ * far (sluice_pool_use); 0 when none or the map is absent. */
+uint64_t sl_dp_pool_overflow(struct sl_dp *dp, uint32_t svc_sid, uint32_t subset_sid);
+
 /* Age out the stats of backends no longer in the live generation (removed
  * by an apply), which would otherwise fill sluice_stats over many applies.
  * An entry goes only when it has no active connection and its counters did

@@ -122,6 +122,10 @@ struct sl_conn_pool {
 	uint32_t max_requests_per_conn;
 	uint32_t max_retries;
 	uint32_t idle_timeout_ms;
+	bool tcp_keepalive;		/* tcpKeepalive given (SO_KEEPALIVE on) */
+	uint32_t ka_time_s;		/* tcpKeepalive.time, whole seconds */
+	uint32_t ka_interval_s;
+	uint32_t ka_probes;
 };
 
 struct sl_outlier {

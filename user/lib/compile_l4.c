@@ -28,7 +28,7 @@
 #include "sluice/compile_l4.h"
 #include "sluice/dataplane.h"
 
-enum { CAP_SVC, CAP_ROUTE, CAP_SRC, CAP_CG, CAP_SUBSET, CAP_BACKEND };
+enum { CAP_SVC, CAP_ROUTE, CAP_SRC, CAP_CG, CAP_SUBSET, CAP_BACKEND, CAP_POOL };
 
 /* Per-service cache of compiled (service, subset, port) -> subset id. */
 struct subset_memo {
@@ -240,12 +240,45 @@ static int lb_kind(struct cctx *c, const struct sl_service *s, const char *subse
 	}
 	if (!what && (tp->outlier.set))
 		what = "outlierDetection";
-	if (!what && (tp->pool.tcp_max_connections || tp->pool.tcp_connect_timeout_ms))
-		what = "connectionPool.tcp";
 	if (what)
 		return fail(c, -ENOTSUP, "%s:%d: %s of %s%s%s is not supported yet by the L4 "
 			    "data plane", s->pos.file ? s->pos.file : "?", s->pos.line, what,
 			    s->host, subset ? " subset " : "", subset ? subset : "");
+	return 0;
+}
+
+/* connectionPool.tcp of subset e (tp its effective trafficPolicy): flag it
+ * and give (gen, service, subset) its sluice_pool entry, once for all the
+ * ports the subset is compiled for. Enforced in the kernel: maxConnections
+ * at connect(), connectTimeout and tcpKeepalive by sockops. */
+static int pool_for(struct cctx *c, const struct sl_traffic_policy *tp, struct sl_l4_subset *e)
+{
+	const struct sl_conn_pool *p = &tp->pool;
+	struct sl_l4_gen *g = c->g;
+	struct sl_l4_pool *q;
+	size_t i;
+	int rc;
+
+	if (!p->tcp_max_connections && !p->tcp_connect_timeout_ms && !p->tcp_keepalive)
+		return 0;
+	e->v.flags |= SLUICE_SUBSET_F_POOL;
+	for (i = 0; i < g->npools; i++)
+		if (g->pools[i].k.svc_sid == e->v.svc_sid &&
+		    g->pools[i].k.subset_sid == e->v.subset_sid)
+			return 0;
+	if ((rc = grow((void **)&g->pools, &g->cap[CAP_POOL], g->npools, sizeof(*g->pools))))
+		return rc;
+	q = &g->pools[g->npools++];
+	memset(q, 0, sizeof(*q));
+	q->k.gen = g->gen;
+	q->k.svc_sid = e->v.svc_sid;
+	q->k.subset_sid = e->v.subset_sid;
+	q->v.max_conns = p->tcp_max_connections;
+	q->v.connect_timeout_ms = p->tcp_connect_timeout_ms;
+	q->v.keepalive = p->tcp_keepalive;
+	q->v.ka_time_s = p->ka_time_s;
+	q->v.ka_intvl_s = p->ka_interval_s;
+	q->v.ka_probes = p->ka_probes;
 	return 0;
 }
 
@@ -321,6 +354,8 @@ static int64_t subset_for(struct cctx *c, size_t ds, int k, uint16_t port)
 	 * default of sl_compile_maglev */
 	if (lb == SLUICE_LB_MAGLEV)
 		e->v.maglev_size = (sub ? &sub->tp : &s->tp)->lb.maglev_size;
+	if ((rc = pool_for(c, sub ? &sub->tp : &s->tp, e)))
+		return rc;
 	c->memo[c->nmemo].id = e->k.subset_id;
 	return c->memo[c->nmemo++].id;
 }
@@ -807,6 +842,7 @@ void sl_l4_gen_free(struct sl_l4_gen *g)
 	free(g->cgroups);
 	free(g->subsets);
 	free(g->backends);
+	free(g->pools);
 	memset(g, 0, sizeof(*g));
 }
 

@@ -33,6 +33,7 @@ static const struct {
 	{ DPM_CGROUP, sizeof(struct sluice_cgroup_key) },
 	{ DPM_SUBSET, sizeof(struct sluice_subset_key) },
 	{ DPM_BACKEND, sizeof(struct sluice_backend_key) },
+	{ DPM_POOL, sizeof(struct sluice_pool_key) },
 };
 
 /* Collect then delete (deleting while walking restarts a hash walk). */
@@ -108,6 +109,10 @@ static int write_gen(struct sl_dp *dp, const struct sl_l4_gen *g, char *err)
 	what = "backend";
 	for (i = 0; i < g->nbackends; i++)
 		if ((rc = put(dp->fds[DPM_BACKEND], &g->backends[i].k, &g->backends[i].v)))
+			goto cleanup;
+	what = "pool";
+	for (i = 0; i < g->npools; i++)
+		if ((rc = put(dp->fds[DPM_POOL], &g->pools[i].k, &g->pools[i].v)))
 			goto cleanup;
 	what = "subset";
 	for (i = 0; i < g->nsubsets; i++)

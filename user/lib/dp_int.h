@@ -15,7 +15,7 @@
 enum sl_dp_map {
 	DPM_CTL, DPM_GENCFG, DPM_SVC, DPM_ROUTE, DPM_ROUTE_SRC, DPM_CGROUP,
 	DPM_SUBSET, DPM_BACKEND, DPM_STATS, DPM_SOCK, DPM_ORIGDST,
-	DPM_COUNTERS, __DPM_MAX
+	DPM_COUNTERS, DPM_POOL, DPM_POOL_USE, __DPM_MAX
 };
 
 /* Pin names, in enum sl_dp_map order (also the map names in maps.h). */

@@ -34,6 +34,7 @@ const char *const sl_dp_map_names[__DPM_MAX] = {
 	[DPM_STATS] = "sluice_stats",
 	[DPM_SOCK] = "sluice_sock",		[DPM_ORIGDST] = "sluice_origdst",
 	[DPM_COUNTERS] = "sluice_counters",
+	[DPM_POOL] = "sluice_pool",		[DPM_POOL_USE] = "sluice_pool_use",
 };
 
 void sl_dp_err(char *err, const char *fmt, ...)
@@ -272,6 +273,8 @@ int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err)
 	dp->fds[DPM_SOCK] = bpf_map__fd(dp->sock->maps.sluice_sock);
 	dp->fds[DPM_ORIGDST] = bpf_map__fd(dp->sock->maps.sluice_origdst);
 	dp->fds[DPM_COUNTERS] = bpf_map__fd(dp->sock->maps.sluice_counters);
+	dp->fds[DPM_POOL] = bpf_map__fd(dp->sock->maps.sluice_pool);
+	dp->fds[DPM_POOL_USE] = bpf_map__fd(dp->sock->maps.sluice_pool_use);
 	if ((rc = sync_map_create(dp))) {
 		sl_dp_err(err, "create the apply barrier map: %s", strerror(-rc));
 		goto cleanup;
@@ -316,7 +319,9 @@ int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err)
 	for (i = 0; i < __DPM_MAX; i++) {
 		snprintf(path, sizeof(path), "%s/%s", bpffs, sl_dp_map_names[i]);
 		dp->fds[i] = bpf_obj_get(path);
-		if (dp->fds[i] < 0 && i != DPM_SOCK) {
+		/* sluice_sock is not pinned; the pool maps are absent from
+		 * the pins of a sluiced that predates connectionPool */
+		if (dp->fds[i] < 0 && i != DPM_SOCK && i != DPM_POOL && i != DPM_POOL_USE) {
 			rc = -errno;
 			sl_dp_err(err, "%s: %s (is the data plane loaded?)", path, strerror(errno));
 			sl_dp_close(dp);

@@ -209,6 +209,14 @@ static void j_tp(struct jw *w, const struct sl_traffic_policy *tp)
 	j_open(w, '{');
 	kv_u64(w, "tcpMaxConnections", tp->pool.tcp_max_connections);
 	kv_u64(w, "tcpConnectTimeoutMs", tp->pool.tcp_connect_timeout_ms);
+	if (tp->pool.tcp_keepalive) {
+		j_key(w, "tcpKeepalive");
+		j_open(w, '{');
+		kv_u64(w, "timeS", tp->pool.ka_time_s);
+		kv_u64(w, "intervalS", tp->pool.ka_interval_s);
+		kv_u64(w, "probes", tp->pool.ka_probes);
+		j_close(w, '}');
+	}
 	kv_u64(w, "http1MaxPendingRequests", tp->pool.http1_max_pending);
 	kv_u64(w, "http2MaxRequests", tp->pool.http2_max_requests);
 	kv_u64(w, "maxRequestsPerConnection", tp->pool.max_requests_per_conn);

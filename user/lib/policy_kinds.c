@@ -326,6 +326,37 @@ static int parse_consistent_hash(struct pl_ctx *c, yaml_node_t *n, struct sl_lb 
 
 /* Parses a TrafficPolicy into tp; fields left 0 mean "not set" so subset
  * policies can be layered over rule-level ones in resolution. */
+/* tcpKeepalive {time, interval, probes}: the kernel counts the two
+ * durations in whole seconds, so anything finer is refused, not rounded. */
+static int keepalive_secs(struct pl_ctx *c, yaml_node_t *ka, const char *key, uint32_t *s)
+{
+	uint32_t ms = 0;
+	int r = pl_duration(c, ka, key, &ms);
+
+	if (r <= 0)
+		return r;
+	if (ms % 1000 || ms / 1000 > 32767) {
+		pl_err(c, PL_E_DURATION, pl_get(c, ka, key),
+		       "tcpKeepalive.%s must be whole seconds from 1s to 32767s (the kernel's "
+		       "TCP_KEEPIDLE/TCP_KEEPINTVL range)", key);
+		return -1;
+	}
+	*s = ms / 1000;
+	return 1;
+}
+
+static int parse_keepalive(struct pl_ctx *c, yaml_node_t *ka, struct sl_conn_pool *p)
+{
+	if (!pl_check_map(c, ka, "TcpKeepalive", "connectionPool.tcp.tcpKeepalive"))
+		return -1;
+	p->tcp_keepalive = true;
+	if (keepalive_secs(c, ka, "time", &p->ka_time_s) < 0 ||
+	    keepalive_secs(c, ka, "interval", &p->ka_interval_s) < 0 ||
+	    pl_u32(c, ka, "probes", 127, &p->ka_probes) < 0)
+		return -1;
+	return 0;
+}
+
 int pl_parse_traffic_policy(struct pl_ctx *c, yaml_node_t *n, struct sl_traffic_policy *tp)
 {
 	memset(tp, 0, sizeof(*tp));
@@ -358,6 +389,9 @@ int pl_parse_traffic_policy(struct pl_ctx *c, yaml_node_t *n, struct sl_traffic_
 		if (t && pl_check_map(c, t, "TCPSettings", "connectionPool.tcp")) {
 			if (pl_u32(c, t, "maxConnections", INT32_MAX, &tp->pool.tcp_max_connections) < 0 ||
 			    pl_duration(c, t, "connectTimeout", &tp->pool.tcp_connect_timeout_ms) < 0)
+				rc = -1;
+			yaml_node_t *ka = pl_get(c, t, "tcpKeepalive");
+			if (ka && parse_keepalive(c, ka, &tp->pool) < 0)
 				rc = -1;
 		}
 		yaml_node_t *h = pl_get(c, cp, "http");

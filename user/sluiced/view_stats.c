@@ -94,6 +94,7 @@ void stat_names_get(const struct stat_names *sn, const struct sluice_stats_key *
 struct srow {
 	char svc[256], sub[64], backend[64];
 	struct sluice_stats v;
+	uint32_t svc_sid, subset_sid;
 };
 
 static int cmp_srow(const void *a, const void *b)
@@ -119,8 +120,10 @@ static void add_stats(struct sluice_stats *to, const struct sluice_stats *v)
 	to->bytes_received += v->bytes_received;
 }
 
+/* overflow: connect()s refused by the subset's connectionPool.tcp
+ * maxConnections (Envoy's UO), at subset and service level. */
 static void stats_rec(struct vtable *t, const char *level, const char *svc, const char *sub,
-		      const char *backend, const struct sluice_stats *v)
+		      const char *backend, const struct sluice_stats *v, uint64_t overflow)
 {
 	struct vrec *r = vt_rec(t);
 
@@ -134,6 +137,7 @@ static void stats_rec(struct vtable *t, const char *level, const char *svc, cons
 	vf_num(r, "closed", v->closed);
 	vf_num(r, "bytes_sent", v->bytes_sent);
 	vf_num(r, "bytes_received", v->bytes_received);
+	vf_num(r, "overflow", overflow);
 }
 
 int view_stats(struct sluiced *d, enum view_fmt f, FILE *out)
@@ -166,24 +170,32 @@ int view_stats(struct sluiced *d, enum view_fmt f, FILE *out)
 		view_addr_port(st[i].key.addr, ntohs(st[i].key.port), rows[i].backend,
 			       sizeof(rows[i].backend));
 		rows[i].v = st[i].val;
+		rows[i].svc_sid = st[i].key.svc_sid;
+		rows[i].subset_sid = st[i].key.subset_sid;
 	}
 	qsort(rows, n, sizeof(*rows), cmp_srow);
 	for (i = 0; i < n; i = j) {
 		struct sluice_stats tot = { 0 };
+		uint64_t over = 0;
 
-		for (j = i; j < n && !strcmp(rows[j].svc, rows[i].svc); j++)
+		for (j = i; j < n && !strcmp(rows[j].svc, rows[i].svc); j++) {
 			add_stats(&tot, &rows[j].v);
-		stats_rec(&t, "service", rows[i].svc, "", "", &tot);
+			/* once per subset: its first row */
+			if (j == i || strcmp(rows[j].sub, rows[j - 1].sub))
+				over += sl_dp_pool_overflow(d->dp, rows[j].svc_sid, rows[j].subset_sid);
+		}
+		stats_rec(&t, "service", rows[i].svc, "", "", &tot, over);
 		for (k = i; k < j;) {
 			struct sluice_stats stot = { 0 };
 			size_t l;
 
 			for (l = k; l < j && !strcmp(rows[l].sub, rows[k].sub); l++)
 				add_stats(&stot, &rows[l].v);
-			stats_rec(&t, "subset", rows[k].svc, rows[k].sub, "", &stot);
+			stats_rec(&t, "subset", rows[k].svc, rows[k].sub, "", &stot,
+				  sl_dp_pool_overflow(d->dp, rows[k].svc_sid, rows[k].subset_sid));
 			for (; k < l; k++)
 				stats_rec(&t, "backend", rows[k].svc, rows[k].sub, rows[k].backend,
-					  &rows[k].v);
+					  &rows[k].v, 0);
 		}
 	}
 	vt_render(&t, f, false, out);
