@@ -182,6 +182,43 @@ static __always_inline int pool_full(__u32 gen, const struct sluice_subset *sub)
 	return 1;
 }
 
+/* outlierDetection: be is ejected from sub (sluice_eject, until_ns ahead). */
+static __always_inline int is_ejected(const struct sluice_subset *sub,
+				      const struct sluice_backend *be)
+{
+	struct sluice_stats_key k = { .svc_sid = sub->svc_sid, .subset_sid = sub->subset_sid,
+				      .port = be->port };
+	struct sluice_eject *e;
+
+	__builtin_memcpy(k.addr, be->addr, 16);
+	e = bpf_map_lookup_elem(&sluice_eject, &k);
+	return e && e->until_ns > bpf_ktime_get_ns();
+}
+
+#define SLUICE_EJECT_SCAN 16	/* backends looked at for an admitted one */
+
+/* The first backend not ejected, walking sub's backends from a random
+ * start; when all those looked at are ejected, the one at the start (all
+ * out: Envoy's panic mode sends to them all the same). */
+static __always_inline struct sluice_backend *admitted(__u32 gen, struct sluice_subset *sub,
+							__u32 rnd)
+{
+	__u32 n = sub->nbackends, start, i;
+	struct sluice_backend *be;
+
+	if (!n)
+		return NULL;
+	start = sluice_scale(rnd, n);
+	for (i = 0; i < SLUICE_EJECT_SCAN; i++) {
+		if (i >= n)
+			break;
+		be = sluice_backend_at(gen, sub, (start + i) % n);
+		if (be && !is_ejected(sub, be))
+			return be;
+	}
+	return sluice_backend_at(gen, sub, start);
+}
+
 /* The decision for a connect() to key (generation gen): reads the tables,
  * changes nothing. Every outcome sets verdict, why and counter. */
 static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key *key, __u32 proto,
@@ -264,6 +301,12 @@ static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key
 	/* fail-open: a torn table passes the connect untouched */
 	if (!d->be || !d->sub)
 		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
+	if ((d->sub->flags & SLUICE_SUBSET_F_OUTLIER) && is_ejected(d->sub, d->be)) {
+		d->be = admitted(gen, d->sub, bpf_get_prandom_u32());
+		d->why = SLUICE_WHY_EJECTED;
+		if (!d->be)
+			return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
+	}
 	if ((d->sub->flags & SLUICE_SUBSET_F_POOL) && pool_full(gen, d->sub))
 		/* no global counter: counted per subset (sluice_pool_use) */
 		return refused(d, SLUICE_WHY_POOL_OVERFLOW, __SLUICE_CNT_MAX, -ECONNREFUSED);

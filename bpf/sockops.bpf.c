@@ -89,6 +89,8 @@ static __always_inline void pool_connect(struct bpf_sock_ops *skops, struct slui
 	pool = bpf_map_lookup_elem(&sluice_pool, &pk);
 	if (!pool)
 		return;
+	if (pool->od_consecutive)
+		ss->flags |= SLUICE_SOCK_F_OUTLIER;
 	if (pool->max_conns) {
 		use = bpf_map_lookup_elem(&sluice_pool_use, &uk);
 		if (!use) {
@@ -151,6 +153,81 @@ static __always_inline int syn_rto(struct sluice_sk_state *ss)
 	return j ? (int)j : 1;
 }
 
+/* sluice_eject's walk context: backends of one subset still ejected. */
+struct eject_count {
+	__u32 svc_sid, subset_sid;
+	__u64 now;
+	__u32 out;
+};
+
+static long count_ejected(void *map, struct sluice_stats_key *k, struct sluice_eject *e,
+			  struct eject_count *c)
+{
+	if (k->svc_sid == c->svc_sid && k->subset_sid == c->subset_sid && e->until_ns > c->now)
+		c->out++;
+	return 0;
+}
+
+/* outlierDetection at L4: a connect that failed (closed before it was
+ * established: RST, SYN timeout, unreachable) counts against its backend;
+ * the failure that reaches od_consecutive ejects it for od_base_ms x times
+ * ejected (at most 10x), unless od_max_ejected backends of the subset are
+ * out already. A connect that succeeds resets the count (outlier_ok). The
+ * same rules as sluice-http's (user/http/router.c hx_outlier_report). */
+static __always_inline void outlier_fail(struct sluice_sk_state *ss)
+{
+	struct sluice_pool_key pk = { .gen = sluice_live_gen(), .svc_sid = ss->stats.svc_sid,
+				      .subset_sid = ss->stats.subset_sid };
+	struct sluice_pool_use_key uk = { .svc_sid = ss->stats.svc_sid,
+					  .subset_sid = ss->stats.subset_sid };
+	struct eject_count c = { .svc_sid = ss->stats.svc_sid, .subset_sid = ss->stats.subset_sid };
+	struct sluice_eject zero = {}, *e;
+	struct sluice_pool_use *use;
+	struct sluice_pool *pool;
+	__u32 times;
+
+	pool = bpf_map_lookup_elem(&sluice_pool, &pk);
+	if (!pool || !pool->od_consecutive)
+		return;
+	e = bpf_map_lookup_elem(&sluice_eject, &ss->stats);
+	if (!e) {
+		bpf_map_update_elem(&sluice_eject, &ss->stats, &zero, BPF_NOEXIST);
+		e = bpf_map_lookup_elem(&sluice_eject, &ss->stats);
+		if (!e)
+			return;
+	}
+	c.now = bpf_ktime_get_ns();
+	if (e->until_ns > c.now)
+		return;		/* a connect made before the ejection */
+	__sync_fetch_and_add(&e->consecutive, 1);
+	if (e->consecutive < pool->od_consecutive)
+		return;
+	bpf_for_each_map_elem(&sluice_eject, count_ejected, &c, 0);
+	if (c.out >= pool->od_max_ejected)
+		return;		/* the count stays: the next failure tries again */
+	times = e->times < 10 ? e->times + 1 : 10;
+	e->times = times;
+	e->until_ns = c.now + (__u64)pool->od_base_ms * 1000000ull * times;
+	e->consecutive = 0;
+	use = bpf_map_lookup_elem(&sluice_pool_use, &uk);
+	if (!use) {
+		struct sluice_pool_use z = {};
+
+		bpf_map_update_elem(&sluice_pool_use, &uk, &z, BPF_NOEXIST);
+		use = bpf_map_lookup_elem(&sluice_pool_use, &uk);
+	}
+	if (use)
+		__sync_fetch_and_add(&use->ejections, 1);
+}
+
+static __always_inline void outlier_ok(struct sluice_sk_state *ss)
+{
+	struct sluice_eject *e = bpf_map_lookup_elem(&sluice_eject, &ss->stats);
+
+	if (e && e->consecutive)
+		e->consecutive = 0;
+}
+
 static __always_inline void pool_close(struct sluice_sk_state *ss)
 {
 	struct sluice_pool_use_key uk = { .svc_sid = ss->stats.svc_sid,
@@ -172,6 +249,8 @@ static __always_inline void on_established(struct bpf_sock_ops *skops, struct sl
 	if (ss->state != SLUICE_SOCK_NEW)
 		return;
 	ss->state = SLUICE_SOCK_ESTABLISHED;
+	if (ss->flags & SLUICE_SOCK_F_OUTLIER)
+		outlier_ok(ss);
 	if (ss->flags & SLUICE_SOCK_F_CONNECT_TIMEOUT) {
 		int zero = 0;
 
@@ -218,6 +297,8 @@ static __always_inline void on_close(struct bpf_sock_ops *skops, struct sluice_s
 	ss->state = SLUICE_SOCK_CLOSED;
 	if (ss->flags & SLUICE_SOCK_F_POOLED)
 		pool_close(ss);
+	if ((ss->flags & SLUICE_SOCK_F_OUTLIER) && was != SLUICE_SOCK_ESTABLISHED)
+		outlier_fail(ss);
 	if (ss->flags & SLUICE_SOCK_F_STEERED) {
 		st = sluice_stats_get(&ss->stats);
 		if (st && was == SLUICE_SOCK_ESTABLISHED) {

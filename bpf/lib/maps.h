@@ -177,6 +177,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_pool_use SEC(".maps");
 
+/* sluice_eject: per backend (stats key) -> outlierDetection state.
+ * Writer: sockops (failed and established connects). Readers: connect4/6. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_STATS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_stats_key);
+	__type(value, struct sluice_eject);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_eject SEC(".maps");
+
 /* sluice_trace_cfg[0]: the decision trace switch and its rate window.
  * Writer: sluicectl trace (until_ns, sample, max_per_sec); the programs
  * advance the window and count. See struct sluice_trace_cfg. */

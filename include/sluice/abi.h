@@ -126,13 +126,17 @@ struct sluice_subset {
 };
 
 enum sluice_subset_flags {
-	/* connectionPool.tcp: sluice_pool has (gen, svc_sid, subset_sid) */
+	/* connectionPool.tcp or outlierDetection: sluice_pool has
+	 * (gen, svc_sid, subset_sid) */
 	SLUICE_SUBSET_F_POOL = 1 << 0,
+	/* outlierDetection: skip backends ejected in sluice_eject */
+	SLUICE_SUBSET_F_OUTLIER = 1 << 1,
 };
 
-/* sluice_pool: (gen, subset) -> the DestinationRule's connectionPool.tcp,
- * for the subsets flagged SLUICE_SUBSET_F_POOL. Read by connect4/6 (the
- * limit) and sockops (connect timeout, keepalive). */
+/* sluice_pool: (gen, subset) -> the DestinationRule's connectionPool.tcp
+ * and outlierDetection, for the subsets flagged SLUICE_SUBSET_F_POOL. Read
+ * by connect4/6 (the limit) and sockops (connect timeout, keepalive,
+ * ejections). */
 struct sluice_pool_key {
 	__u32 gen;
 	__u32 svc_sid;
@@ -147,6 +151,10 @@ struct sluice_pool {
 	__u32 ka_time_s;	/* tcpKeepalive.time; 0 = the kernel's */
 	__u32 ka_intvl_s;	/* tcpKeepalive.interval; 0 = the kernel's */
 	__u32 ka_probes;	/* tcpKeepalive.probes; 0 = the kernel's */
+	__u32 od_consecutive;	/* failed connects that eject a backend; 0 = off */
+	__u32 od_base_ms;	/* baseEjectionTime */
+	__u32 od_max_ejected;	/* backends of the subset out at once (>= 1) */
+	__u32 pad;
 };
 
 /* sluice_pool_use: per subset, across generations: connections counted
@@ -159,6 +167,15 @@ struct sluice_pool_use_key {
 struct sluice_pool_use {
 	__s64 open;		/* SYN sent .. closed (sockops) */
 	__u64 overflow;		/* connect() refused over max_conns (UO) */
+	__u64 ejections;	/* backends ejected by outlierDetection */
+};
+
+/* sluice_eject: per backend (the sluice_stats key), across generations:
+ * outlierDetection's state. Written by sockops; read by connect4/6. */
+struct sluice_eject {
+	__u32 consecutive;	/* failed connects in a row */
+	__u32 times;		/* times ejected (the ejection multiplier) */
+	__u64 until_ns;		/* bpf_ktime_get_ns() deadline; past = admitted */
 };
 
 enum sluice_svc_flags {
@@ -258,6 +275,7 @@ enum sluice_sock_flags {
 	SLUICE_SOCK_F_HELPER = 1 << 1,	/* rewritten to sluice-http: origdst */
 	SLUICE_SOCK_F_POOLED = 1 << 2,	/* counted in sluice_pool_use.open */
 	SLUICE_SOCK_F_CONNECT_TIMEOUT = 1 << 3,	/* TCP_USER_TIMEOUT set until established */
+	SLUICE_SOCK_F_OUTLIER = 1 << 4,	/* outlierDetection: failures count (sluice_eject) */
 };
 
 /* sluice_origdst: client 4-tuple (its local addr:port) -> original VIP, for
@@ -312,6 +330,7 @@ enum sluice_trace_why {
 	SLUICE_WHY_HASH,		/* consistentHash on the workload (sticky) */
 	SLUICE_WHY_FAIL_OPEN,		/* torn or unmatched tables: passed untouched */
 	SLUICE_WHY_POOL_OVERFLOW,	/* connectionPool.tcp.maxConnections reached */
+	SLUICE_WHY_EJECTED,		/* the drawn backend was ejected: another taken */
 	__SLUICE_WHY_MAX
 };
 
@@ -394,9 +413,10 @@ SLUICE_ASSERT_SIZE(sluice_origdst_key, 20);
 SLUICE_ASSERT_SIZE(sluice_origdst, 24);
 SLUICE_ASSERT_SIZE(sluice_trace_cfg, 48);
 SLUICE_ASSERT_SIZE(sluice_pool_key, 16);
-SLUICE_ASSERT_SIZE(sluice_pool, 24);
+SLUICE_ASSERT_SIZE(sluice_pool, 40);
 SLUICE_ASSERT_SIZE(sluice_pool_use_key, 8);
-SLUICE_ASSERT_SIZE(sluice_pool_use, 16);
+SLUICE_ASSERT_SIZE(sluice_pool_use, 24);
+SLUICE_ASSERT_SIZE(sluice_eject, 16);
 SLUICE_ASSERT_SIZE(sluice_trace_rec, 88);
 
 /* ---- XDP/TC north-south section (see docs/xdp.md) ----

@@ -76,9 +76,11 @@ struct sl_dp_stat {
 };
 int sl_dp_stats(struct sl_dp *dp, struct sl_dp_stat **out, size_t *n);
 
-/* connect()s refused by a subset's connectionPool.tcp maxConnections so
- * far (sluice_pool_use); 0 when none or the map is absent. */
-uint64_t sl_dp_pool_overflow(struct sl_dp *dp, uint32_t svc_sid, uint32_t subset_sid);
+/* A subset's sluice_pool_use: connections counted against maxConnections,
+ * connect()s refused over it, backends ejected by outlierDetection; zero
+ * when none or the map is absent. */
+void sl_dp_pool_use(struct sl_dp *dp, uint32_t svc_sid, uint32_t subset_sid,
+		    struct sluice_pool_use *out);
 
 /* Age out the stats of backends no longer in the live generation (removed
  * by an apply), which would otherwise fill sluice_stats over many applies.

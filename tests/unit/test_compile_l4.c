@@ -361,14 +361,63 @@ static void test_refusals(void **state)
 	assert_non_null(strstr(f.err, "HTTP attribute"));
 
 	fx_init(&f, 50, 50);
-	f.subsets[0].tp.outlier.set = true;
-	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);
-
-	fx_init(&f, 50, 50);
 	f.eps[0].ip.family = 0;	/* a hostname */
 	f.eps[0].address = "v1.example";
 	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);
 	assert_non_null(strstr(f.err, "v1.example"));
+}
+
+/* connectionPool.tcp and outlierDetection become one sluice_pool entry per
+ * (service, subset), flagged on the subset, with sluice-http's defaults. */
+static void test_pool(void **state)
+{
+	struct fixture f;
+	struct sl_l4_gen g;
+	size_t i, flagged = 0;
+
+	(void)state;
+	fx_init(&f, 50, 50);
+	f.subsets[0].tp.pool.tcp_max_connections = 100;
+	f.subsets[0].tp.pool.tcp_connect_timeout_ms = 30;
+	f.subsets[0].tp.pool.tcp_keepalive = true;
+	f.subsets[0].tp.pool.ka_time_s = 7200;
+	f.subsets[0].tp.pool.ka_interval_s = 75;
+	f.subsets[1].tp.outlier.set = true;
+	f.subsets[1].tp.outlier.consecutive_5xx = 7;
+	f.subsets[1].tp.outlier.consecutive_gw = 3;
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), 0);
+	assert_int_equal(g.npools, 2);
+	for (i = 0; i < g.nsubsets; i++) {
+		const struct sluice_subset *v = &g.subsets[i].v;
+
+		if (!(v->flags & SLUICE_SUBSET_F_POOL))
+			continue;
+		flagged++;
+		assert_int_equal(!!(v->flags & SLUICE_SUBSET_F_OUTLIER),
+				 v->subset_sid == sl_dp_sid("v2"));
+	}
+	assert_true(flagged >= 2);
+	for (i = 0; i < g.npools; i++) {
+		const struct sl_l4_pool *q = &g.pools[i];
+
+		assert_int_equal(q->k.gen, 1);
+		if (q->k.subset_sid == sl_dp_sid("v1")) {
+			assert_int_equal(q->v.max_conns, 100);
+			assert_int_equal(q->v.connect_timeout_ms, 30);
+			assert_int_equal(q->v.keepalive, 1);
+			assert_int_equal(q->v.ka_time_s, 7200);
+			assert_int_equal(q->v.ka_intvl_s, 75);
+			assert_int_equal(q->v.od_consecutive, 0);
+		} else {
+			assert_int_equal(q->k.subset_sid, sl_dp_sid("v2"));
+			/* a failed connect is both kinds of error: the lower wins */
+			assert_int_equal(q->v.od_consecutive, 3);
+			assert_int_equal(q->v.od_base_ms, 30000);
+			assert_int_equal(q->v.od_max_ejected, 1);
+			assert_int_equal(q->v.max_conns, 0);
+		}
+	}
+	sl_l4_gen_free(&g);
 }
 
 static void test_registry_only(void **state)
@@ -440,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_workload_ids_stable),
 		cmocka_unit_test(test_http_helper),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_pool),
 		cmocka_unit_test(test_registry_only),
 		cmocka_unit_test(test_vip_conflict),
 		cmocka_unit_test(test_no_vs_default_route),

@@ -238,8 +238,6 @@ static int lb_kind(struct cctx *c, const struct sl_service *s, const char *subse
 			what = "consistentHash on an HTTP attribute";
 		break;
 	}
-	if (!what && (tp->outlier.set))
-		what = "outlierDetection";
 	if (what)
 		return fail(c, -ENOTSUP, "%s:%d: %s of %s%s%s is not supported yet by the L4 "
 			    "data plane", s->pos.file ? s->pos.file : "?", s->pos.line, what,
@@ -247,21 +245,25 @@ static int lb_kind(struct cctx *c, const struct sl_service *s, const char *subse
 	return 0;
 }
 
-/* connectionPool.tcp of subset e (tp its effective trafficPolicy): flag it
- * and give (gen, service, subset) its sluice_pool entry, once for all the
- * ports the subset is compiled for. Enforced in the kernel: maxConnections
- * at connect(), connectTimeout and tcpKeepalive by sockops. */
+/* connectionPool.tcp and outlierDetection of subset e (tp its effective
+ * trafficPolicy): flag it and give (gen, service, subset) its sluice_pool
+ * entry, once for all the ports the subset is compiled for. Enforced in the
+ * kernel: maxConnections at connect(), connectTimeout and tcpKeepalive by
+ * sockops, ejections by sockops (failed connects) and connect() (skipping
+ * ejected backends). outlierDetection's defaults are sluice-http's: 5
+ * consecutive errors, 30 s, 10% (at least one backend). */
 static int pool_for(struct cctx *c, const struct sl_traffic_policy *tp, struct sl_l4_subset *e)
 {
 	const struct sl_conn_pool *p = &tp->pool;
+	const struct sl_outlier *od = &tp->outlier;
 	struct sl_l4_gen *g = c->g;
 	struct sl_l4_pool *q;
 	size_t i;
 	int rc;
 
-	if (!p->tcp_max_connections && !p->tcp_connect_timeout_ms && !p->tcp_keepalive)
+	if (!p->tcp_max_connections && !p->tcp_connect_timeout_ms && !p->tcp_keepalive && !od->set)
 		return 0;
-	e->v.flags |= SLUICE_SUBSET_F_POOL;
+	e->v.flags |= SLUICE_SUBSET_F_POOL | (od->set ? SLUICE_SUBSET_F_OUTLIER : 0);
 	for (i = 0; i < g->npools; i++)
 		if (g->pools[i].k.svc_sid == e->v.svc_sid &&
 		    g->pools[i].k.subset_sid == e->v.subset_sid)
@@ -279,6 +281,19 @@ static int pool_for(struct cctx *c, const struct sl_traffic_policy *tp, struct s
 	q->v.ka_time_s = p->ka_time_s;
 	q->v.ka_intvl_s = p->ka_interval_s;
 	q->v.ka_probes = p->ka_probes;
+	if (od->set) {
+		uint32_t n = od->consecutive_5xx, pct = od->max_ejection_pct ? od->max_ejection_pct : 10;
+
+		/* at L4 a failed connect is both a 5xx and a gateway error
+		 * (Istio's rule for opaque TCP): the lower threshold decides */
+		if (od->consecutive_gw && (!n || od->consecutive_gw < n))
+			n = od->consecutive_gw;
+		q->v.od_consecutive = n ? n : 5;
+		q->v.od_base_ms = od->base_ejection_ms ? od->base_ejection_ms : 30000;
+		q->v.od_max_ejected = e->v.nbackends * pct / 100;
+		if (!q->v.od_max_ejected)
+			q->v.od_max_ejected = 1;
+	}
 	return 0;
 }
 

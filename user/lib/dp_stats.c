@@ -72,14 +72,13 @@ cleanup:
 	return rc;
 }
 
-uint64_t sl_dp_pool_overflow(struct sl_dp *dp, uint32_t svc_sid, uint32_t subset_sid)
+void sl_dp_pool_use(struct sl_dp *dp, uint32_t svc_sid, uint32_t subset_sid,
+		    struct sluice_pool_use *out)
 {
 	struct sluice_pool_use_key k = { .svc_sid = svc_sid, .subset_sid = subset_sid };
-	struct sluice_pool_use v;
 
-	if (dp->fds[DPM_POOL_USE] < 0 || bpf_map_lookup_elem(dp->fds[DPM_POOL_USE], &k, &v))
-		return 0;
-	return v.overflow;
+	if (dp->fds[DPM_POOL_USE] < 0 || bpf_map_lookup_elem(dp->fds[DPM_POOL_USE], &k, out))
+		memset(out, 0, sizeof(*out));
 }
 
 static int key_cmp(const void *a, const void *b)

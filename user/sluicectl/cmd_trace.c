@@ -50,7 +50,12 @@ static const char *const why_names[__SLUICE_WHY_MAX] = {
 	[SLUICE_WHY_SOURCE_LABELS] = "source-labels",
 	[SLUICE_WHY_HASH] = "consistent-hash",
 	[SLUICE_WHY_FAIL_OPEN] = "fail-open",
+	[SLUICE_WHY_POOL_OVERFLOW] = "pool-overflow",
+	[SLUICE_WHY_EJECTED] = "ejected",
 };
+
+/* every reason has a name (a new one without fails to build) */
+_Static_assert(SLUICE_WHY_EJECTED + 1 == __SLUICE_WHY_MAX, "why_names covers enum sluice_trace_why");
 
 struct tracer {
 	const struct ctl_opts *o;
@@ -268,6 +273,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (size < sizeof(*r))
 		return 0;
 	t->seen++;
+	/* --count reached: the rest of this batch is read, not shown */
+	if (t->o->count && t->shown >= t->o->count)
+		return 0;
 	s = r->svc_sid ? find_svc(t, r->svc_sid) : NULL;
 	w = find_workload(t, r->workload_id);
 	fmt_addr(vip, sizeof(vip), r->vip, r->vip_port);

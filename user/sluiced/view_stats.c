@@ -120,10 +120,12 @@ static void add_stats(struct sluice_stats *to, const struct sluice_stats *v)
 	to->bytes_received += v->bytes_received;
 }
 
-/* overflow: connect()s refused by the subset's connectionPool.tcp
- * maxConnections (Envoy's UO), at subset and service level. */
+/* pu (subset and service level): overflow = connect()s refused by the
+ * subset's connectionPool.tcp maxConnections (Envoy's UO), ejections =
+ * backends ejected by its outlierDetection. */
 static void stats_rec(struct vtable *t, const char *level, const char *svc, const char *sub,
-		      const char *backend, const struct sluice_stats *v, uint64_t overflow)
+		      const char *backend, const struct sluice_stats *v,
+		      const struct sluice_pool_use *pu)
 {
 	struct vrec *r = vt_rec(t);
 
@@ -137,7 +139,8 @@ static void stats_rec(struct vtable *t, const char *level, const char *svc, cons
 	vf_num(r, "closed", v->closed);
 	vf_num(r, "bytes_sent", v->bytes_sent);
 	vf_num(r, "bytes_received", v->bytes_received);
-	vf_num(r, "overflow", overflow);
+	vf_num(r, "overflow", pu ? pu->overflow : 0);
+	vf_num(r, "ejections", pu ? pu->ejections : 0);
 }
 
 int view_stats(struct sluiced *d, enum view_fmt f, FILE *out)
@@ -175,27 +178,30 @@ int view_stats(struct sluiced *d, enum view_fmt f, FILE *out)
 	}
 	qsort(rows, n, sizeof(*rows), cmp_srow);
 	for (i = 0; i < n; i = j) {
+		struct sluice_pool_use tpu = { 0 }, pu;
 		struct sluice_stats tot = { 0 };
-		uint64_t over = 0;
 
 		for (j = i; j < n && !strcmp(rows[j].svc, rows[i].svc); j++) {
 			add_stats(&tot, &rows[j].v);
 			/* once per subset: its first row */
-			if (j == i || strcmp(rows[j].sub, rows[j - 1].sub))
-				over += sl_dp_pool_overflow(d->dp, rows[j].svc_sid, rows[j].subset_sid);
+			if (j == i || strcmp(rows[j].sub, rows[j - 1].sub)) {
+				sl_dp_pool_use(d->dp, rows[j].svc_sid, rows[j].subset_sid, &pu);
+				tpu.overflow += pu.overflow;
+				tpu.ejections += pu.ejections;
+			}
 		}
-		stats_rec(&t, "service", rows[i].svc, "", "", &tot, over);
+		stats_rec(&t, "service", rows[i].svc, "", "", &tot, &tpu);
 		for (k = i; k < j;) {
 			struct sluice_stats stot = { 0 };
 			size_t l;
 
 			for (l = k; l < j && !strcmp(rows[l].sub, rows[k].sub); l++)
 				add_stats(&stot, &rows[l].v);
-			stats_rec(&t, "subset", rows[k].svc, rows[k].sub, "", &stot,
-				  sl_dp_pool_overflow(d->dp, rows[k].svc_sid, rows[k].subset_sid));
+			sl_dp_pool_use(d->dp, rows[k].svc_sid, rows[k].subset_sid, &pu);
+			stats_rec(&t, "subset", rows[k].svc, rows[k].sub, "", &stot, &pu);
 			for (; k < l; k++)
 				stats_rec(&t, "backend", rows[k].svc, rows[k].sub, rows[k].backend,
-					  &rows[k].v, 0);
+					  &rows[k].v, NULL);
 		}
 	}
 	vt_render(&t, f, false, out);
