@@ -12,6 +12,9 @@ GET /_hits?id=ID returns "<n> <host>": how many requests carried x-fail-once
 or x-count ID (and the last Host of an x-count one);
 GET /_inflight how many delayed requests are being served now.
 Request headers are echoed back as x-echo-<name> (lower-case).
+Every request it parses is logged on stdout as "req METHOD PATH", so a test
+can count what reached it (a smuggled request included). It reads chunked
+bodies leniently, to the next LF, as many real servers do.
 """
 import argparse
 import http.server
@@ -33,6 +36,7 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 
     def handle_any(self):
+        print("req", self.command, self.path, flush=True)
         n = int(self.headers.get("content-length") or 0)
         body_in = self.rfile.read(n) if n else b""
         if self.headers.get("transfer-encoding", "").lower() == "chunked":

@@ -4,6 +4,7 @@
 
   http_raw.py send ADDR PORT HEXBYTES      send, read until close/2 s, print
                                            the status codes seen, space-separated
+  http_raw.py dump ADDR PORT HEXBYTES      the same, printing the whole answer
   http_raw.py slow ADDR PORT SECONDS       send half a head, then wait: print
                                            "closed <status> <ms>" or "open"
   http_raw.py slowbody ADDR PORT SECONDS   send a head and 10 of 100 body bytes,
@@ -23,7 +24,7 @@ def statuses(data):
 
 def main():
     cmd, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if cmd == "send":
+    if cmd in ("send", "dump"):
         s = socket.create_connection((addr, port), timeout=5)
         s.sendall(bytes.fromhex(sys.argv[4]))
         s.settimeout(2)
@@ -36,7 +37,10 @@ def main():
                 data += b
         except socket.timeout:
             pass
-        print(" ".join(statuses(data)) or "none")
+        if cmd == "dump":
+            sys.stdout.write(data.decode("latin-1"))
+        else:
+            print(" ".join(statuses(data)) or "none")
     elif cmd == "slow":
         limit = float(sys.argv[4])
         s = socket.create_connection((addr, port), timeout=limit)

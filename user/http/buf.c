@@ -106,20 +106,56 @@ static bool in_remove(const struct sl_header_ops *ops, const char *n, uint32_t l
 	return false;
 }
 
-/* Copy header lines from a head into out, without hop-by-hop headers and
- * those the route removes or sets, then the route's set/add headers. */
-void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
-		     const struct sl_header_ops *ops, bool skip_host)
+/* Header i of h is named in a Connection header of h: hop-by-hop for this
+ * message only (RFC 9110 7.6.1), never forwarded. */
+static bool conn_listed(const struct hx_head *h, const char *base, const char *n, uint32_t l,
+			const uint32_t *conn, uint32_t nconn)
 {
+	uint32_t j;
+
+	for (j = 0; j < nconn; j++) {
+		const char *v = base + h->hdrs[conn[j]].value.off;
+		const char *e = v + h->hdrs[conn[j]].value.len;
+
+		while (v < e) {
+			const char *t, *te;
+
+			while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
+				v++;
+			t = v;
+			while (v < e && *v != ',')
+				v++;
+			te = v;
+			while (te > t && (te[-1] == ' ' || te[-1] == '\t'))
+				te--;
+			if ((uint32_t)(te - t) == l && strncasecmp(t, n, l) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Copy header lines from a head into out, without hop-by-hop headers (the
+ * fixed set and those its Connection headers name) and those the route
+ * removes or sets, then the route's set/add headers. A request's Host and
+ * Transfer-Encoding are left out too: the proxy writes its own (the Host it
+ * routed by, the framing it re-frames the body in). */
+void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
+		     const struct sl_header_ops *ops, bool request)
+{
+	uint32_t i, need, conn[8], nconn = 0;
 	bool ops_rm = ops != NULL;
-	uint32_t i, need;
 	size_t k;
 
 	if (ops && ops->nremove == 0 && ops->nset == 0)
 		ops_rm = false;
 	/* room for every line at once: the copies below cannot fail */
-	for (i = 0, need = 0; i < h->nhdrs; i++)
+	for (i = 0, need = 0; i < h->nhdrs; i++) {
 		need += h->hdrs[i].name.len + h->hdrs[i].value.len + 4;
+		if (h->hdrs[i].name.len == 10 && nconn < 8 &&
+		    strncasecmp(base + h->hdrs[i].name.off, "connection", 10) == 0)
+			conn[nconn++] = i;
+	}
 	if (hx_buf_reserve(out, need) < 0)
 		return;
 	for (i = 0; i < h->nhdrs; i++) {
@@ -129,7 +165,13 @@ void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *ba
 
 		if (is_hop_by_hop(n, l))
 			continue;
-		if (skip_host && l == 4 && strncasecmp(n, "host", 4) == 0)
+		if (request && ((l == 4 && strncasecmp(n, "host", 4) == 0) ||
+				(l == 17 && strncasecmp(n, "transfer-encoding", 17) == 0)))
+			continue;
+		/* Content-Length frames the message we forward: a Connection
+		 * header naming it (a known desync trick) does not remove it */
+		if (nconn && !(l == 14 && strncasecmp(n, "content-length", 14) == 0) &&
+		    conn_listed(h, base, n, l, conn, nconn))
 			continue;
 		if (ops_rm && in_remove(ops, n, l))
 			continue;
@@ -156,4 +198,27 @@ void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *ba
 		hx_buf_puts(out, ops->add[k].value ? ops->add[k].value : "");
 		hx_buf_put(out, "\r\n", 2);
 	}
+}
+
+void hx_body_frame(struct hx_buf *out, bool chunked, const char *at, size_t len)
+{
+	char size[24];
+	int n;
+
+	if (!chunked) {
+		hx_buf_put(out, at, len);
+		return;
+	}
+	if (len == 0)
+		return;		/* a zero-size chunk would end the body */
+	n = snprintf(size, sizeof(size), "%zx\r\n", len);
+	hx_buf_put(out, size, (size_t)n);
+	hx_buf_put(out, at, len);
+	hx_buf_put(out, "\r\n", 2);
+}
+
+void hx_body_end(struct hx_buf *out, bool chunked)
+{
+	if (chunked)
+		hx_buf_put(out, "0\r\n\r\n", 5);
 }

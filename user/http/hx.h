@@ -56,6 +56,10 @@ struct hx_head {
 	bool msg_done;		/* message complete */
 	bool skip_body;		/* response to HEAD: set before the head */
 	const char *base;	/* buffer the spans point into, during execute */
+	/* request bodies: the payload bytes as llhttp parsed them (no chunk
+	 * framing, extensions or trailers), for the proxy to re-frame */
+	void (*on_body)(void *ctx, const char *at, size_t len);
+	void *body_ctx;
 };
 
 /* The llhttp settings of the strict request and response parsers; parser->data

@@ -290,8 +290,18 @@ void hx_cli_request_done(struct hx_cli *c)
 
 /* ---- requests -------------------------------------------------------------- */
 
-/* Feed the request body bytes waiting in c->in to the parser and, raw as
- * received (llhttp validated them), to the upstream request. */
+/* llhttp's on_body (through hx_head.on_body): the payload goes up in our
+ * framing (hx_body_frame), so whatever a lenient backend would read
+ * differently in the client's framing cannot reach it. */
+static void body_out(void *ctx, const char *at, size_t len)
+{
+	struct hx_cli *c = ctx;
+
+	hx_body_frame(&c->rq, c->rechunk, at, len);
+}
+
+/* Feed the request body bytes waiting in c->in to the parser, which hands
+ * the payload to body_out for the upstream request. */
 static int feed_body(struct hx_cli *c)
 {
 	const char *start = c->in.p + c->in.off;
@@ -308,14 +318,14 @@ static int feed_body(struct hx_cli *c)
 	} else if (e == HPE_PAUSED && c->head.msg_done) {
 		used = (size_t)(llhttp_get_error_pos(&c->parser) - start);
 		c->body_done = true;
+		hx_body_end(&c->rq, c->rechunk);
 		llhttp_resume(&c->parser);
 	} else {
 		return -EBADMSG;
 	}
-	if (c->rq.len + used > HX_REPLAY_MAX && c->replayable) {
+	if (c->rq.len > HX_REPLAY_MAX && c->replayable) {
 		c->replayable = false;
 	}
-	hx_buf_put(&c->rq, start, used);
 	c->in.off += (uint32_t)used;
 	hx_buf_compact(&c->in);
 	return 0;
@@ -331,15 +341,33 @@ static void rv_build(struct hx_cli *c, struct hx_reqview *rv, struct hx_hv *hv,
 	const char *b = c->in.p, *url = b + h->url.off, *q, *colon;
 	uint32_t i;
 
+	size_t ulen = h->url.len, alen = 0;
+	const char *auth = NULL;
+
 	memset(rv, 0, sizeof(*rv));
 	rv->method = llhttp_method_name(c->parser.method);
 	rv->method_len = strlen(rv->method);
-	q = memchr(url, '?', h->url.len);
-	rv->path = url;
-	rv->path_len = q ? (size_t)(q - url) : h->url.len;
+	/* absolute-form (http://authority/path): the authority is the target
+	 * and wins over Host (RFC 9112 3.2.2); the path goes up origin-form */
+	if (ulen > 7 && (strncasecmp(url, "http://", 7) == 0 ||
+			 (ulen > 8 && strncasecmp(url, "https://", 8) == 0))) {
+		size_t skip = url[4] == ':' ? 7 : 8;
+		const char *a = url + skip, *e = url + ulen, *slash;
+
+		slash = a;
+		while (slash < e && *slash != '/' && *slash != '?')
+			slash++;
+		auth = a;
+		alen = (size_t)(slash - a);
+		ulen = (size_t)(e - slash);
+		url = slash;
+	}
+	q = memchr(url, '?', ulen);
+	rv->path = ulen && url[0] == '/' ? url : "/";
+	rv->path_len = ulen && url[0] == '/' ? (q ? (size_t)(q - url) : ulen) : 1;
 	if (q) {
 		rv->query = q + 1;
-		rv->query_len = h->url.len - rv->path_len - 1;
+		rv->query_len = (size_t)(url + ulen - q - 1);
 	}
 	for (i = 0; i < h->nhdrs; i++) {
 		hv[i].name = b + h->hdrs[i].name.off;
@@ -350,6 +378,10 @@ static void rv_build(struct hx_cli *c, struct hx_reqview *rv, struct hx_hv *hv,
 			rv->authority = hv[i].value;
 			rv->authority_len = hv[i].vlen;
 		}
+	}
+	if (auth && alen) {
+		rv->authority = auth;
+		rv->authority_len = alen;
 	}
 	rv->hdrs = hv;
 	rv->nhdrs = h->nhdrs;
@@ -401,6 +433,10 @@ static void build_upstream_head(struct hx_cli *c, const struct hx_reqview *rv,
 	else
 		hx_buf_put(o, rv->authority ? rv->authority : "", rv->authority_len);
 	hx_buf_puts(o, "\r\n");
+	/* the client's framing headers are not copied (hx_copy_headers with
+	 * request = true): the body goes up in our framing (body_out) */
+	if (c->rechunk)
+		hx_buf_puts(o, "transfer-encoding: chunked\r\n");
 	hx_copy_headers(o, &c->head, c->in.p, &rt->req_headers, true);
 	hx_buf_put(o, "\r\n", 2);
 }
@@ -584,6 +620,9 @@ static void start_request(struct hx_cli *c)
 		}
 	}
 	/* upstream request: rebuilt head, then the body as it arrives */
+	c->rechunk = (c->parser.flags & F_CHUNKED) != 0;
+	c->head.on_body = body_out;
+	c->head.body_ctx = c;
 	c->rq.len = c->rq.off = 0;
 	build_upstream_head(c, &rv, hit);
 	c->replayable = true;

@@ -113,6 +113,7 @@ struct hx_cli {
 	struct hx_buf rq;	/* upstream request bytes; rq.off = sent */
 	bool replayable, body_done, resp_started, is_head, idempotent, http10, counted;
 	bool expect_continue;
+	bool rechunk;		/* chunked request: the body goes up re-chunked */
 	bool flush_queued;	/* on w->flush_q: output sent at the batch's end */
 	struct hx_cli *flush_next;
 	bool mirror_pending;	/* mirror once the whole request is in */
@@ -195,7 +196,13 @@ void hx_cli_request_done(struct hx_cli *c);
 void hx_cli_pump(struct hx_cli *c);
 const char *hx_reason(int code);
 void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
-		     const struct sl_header_ops *ops, bool skip_host);
+		     const struct sl_header_ops *ops, bool request);
+/* A request body as it goes upstream (buf.c): the payload llhttp parsed, in
+ * our own framing, never the client's bytes — the same bytes for a
+ * Content-Length body, one chunk per piece (no extensions, no trailers) for
+ * a chunked one; hx_body_end closes a chunked body. */
+void hx_body_frame(struct hx_buf *out, bool chunked, const char *at, size_t len);
+void hx_body_end(struct hx_buf *out, bool chunked);
 
 /* upstream.c */
 int hx_up_dispatch(struct hx_cli *c);	/* pick endpoint, connect, send */

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Strict HTTP/1.x head parsing on llhttp. llhttp (no lenient flags) already
- * refuses Content-Length with Transfer-Encoding, duplicate Content-Length,
- * bad chunk sizes and unknown transfer codings; on top of it we refuse what it
- * lets through and a smuggler could use: obs-fold continuation lines and
- * whitespace or non-token bytes in header names. Heads are kept as offsets
- * into the connection's own buffer, never copied.
+ * Strict HTTP/1.x head parsing on llhttp, built with LLHTTP_STRICT_MODE (the
+ * Makefile; tests/unit/test_http_strict_parser.c checks it): llhttp refuses
+ * Content-Length with Transfer-Encoding, duplicate Content-Length, bad or
+ * overlong chunk sizes, anything but CRLF after chunk data, unknown transfer
+ * codings, control bytes in the request-target and bad trailer names. On top
+ * of it we refuse what it lets through and a smuggler or a confused backend
+ * could use: obs-fold continuation lines, whitespace or non-token bytes in
+ * header names, a fragment ('#') in the request-target, two Host headers,
+ * an HTTP/1.1 request without Host (RFC 9112 3.2), HTTP/0.9 request lines
+ * and non-HTTP (RTSP, ICE) methods. Heads are kept as
+ * offsets into the connection's own buffer, never copied.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -39,6 +45,22 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct hx_head *h = head_of(p);
+
+	if (h->on_body)
+		h->on_body(h->body_ctx, at, len);
+	return 0;
+}
+
+/* A chunk size past INT64_MAX: llhttp takes any that fits 64 bits, but a
+ * backend reading it as a signed number would see a negative size. */
+static int on_chunk_header(llhttp_t *p)
+{
+	return p->content_length > (uint64_t)INT64_MAX ? -1 : 0;
 }
 
 static int on_status(llhttp_t *p, const char *at, size_t len)
@@ -88,13 +110,27 @@ static const bool hx_tchar[256] = {
 	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
 };
 
+/* HTTP methods only: llhttp's request parser also takes the RTSP and ICE
+ * ones (SETUP, PLAY, SOURCE, ...), which an HTTP backend would not. */
+static bool http_method(uint8_t m)
+{
+	switch (m) {
+#define HX_METHOD(num, name, string) case num:
+	HTTP_METHOD_MAP(HX_METHOD)
+#undef HX_METHOD
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Refuse what strict llhttp still accepts: obs-fold and bad header names.
  * Line starts are found with memchr, not byte by byte. */
-static int head_validate(struct hx_head *h, size_t head_len)
+static int head_validate(llhttp_t *parser, struct hx_head *h, size_t head_len)
 {
 	const char *b = h->base, *p = b + 1, *end = b + head_len;
+	uint32_t k, nhost = 0;
 	size_t i;
-	uint32_t k;
 
 	while (p + 1 < end && (p = memchr(p, '\n', (size_t)(end - 1 - p))) != NULL) {
 		if (p[1] == ' ' || p[1] == '\t')
@@ -109,7 +145,33 @@ static int head_validate(struct hx_head *h, size_t head_len)
 		for (i = 0; i < n->len; i++)
 			if (!hx_tchar[(unsigned char)b[n->off + i]])
 				return -1;
+		if (n->len == 4 && strncasecmp(b + n->off, "host", 4) == 0)
+			nhost++;
+		/* an empty Transfer-Encoding: llhttp sets no framing from it,
+		 * a backend might */
+		if (n->len == 17 && strncasecmp(b + n->off, "transfer-encoding", 17) == 0) {
+			const struct hx_span *v = &h->hdrs[k].value;
+
+			for (i = 0; i < v->len; i++)
+				if (b[v->off + i] != ' ' && b[v->off + i] != '\t')
+					break;
+			if (i == v->len)
+				return -1;
+		}
 	}
+	if (parser->type != HTTP_REQUEST)
+		return 0;
+	/* HTTP/1.x only: llhttp reads a request line without a version as
+	 * HTTP/0.9, which the upstream request would silently turn into 1.1 */
+	if (parser->http_major != 1 || !http_method(parser->method))
+		return -1;
+	/* the request-target never carries a fragment (RFC 9112 3.2) */
+	if (memchr(b + h->url.off, '#', h->url.len))
+		return -1;
+	/* one Host: two could route by one and reach the backend with the
+	 * other; HTTP/1.1 requires it (HTTP/1.0 may omit it) */
+	if (nhost > 1 || (nhost == 0 && parser->http_major == 1 && parser->http_minor >= 1))
+		return -1;
 	return 0;
 }
 
@@ -139,6 +201,8 @@ static int on_message_complete(llhttp_t *p)
 
 const llhttp_settings_t hx_req_settings = {
 	.on_url = on_url,
+	.on_body = on_body,
+	.on_chunk_header = on_chunk_header,
 	.on_header_field = on_hfield,
 	.on_header_value = on_hvalue,
 	.on_headers_complete = on_headers_complete,
@@ -197,7 +261,7 @@ int hx_head_feed(llhttp_t *p, struct hx_head *h, const char *buf, size_t from, s
 		h->err_status = 431;
 		return -1;
 	}
-	if (head_validate(h, h->head_len) < 0) {
+	if (head_validate(p, h, h->head_len) < 0) {
 		h->err_status = 400;
 		return -1;
 	}
