@@ -31,7 +31,9 @@ if [ "${1:-}" = --one ]; then
 	variant=$2
 	. "$ROOT/tests/e2e/lib.sh"
 	. "$ROOT/tests/e2e/xdp_topo.sh"
-	xdp_topo || exit 1
+	# the NIC-like shape (complete checksums, backend veths taking XDP
+	# frames) for the XDP fast path; the tests run on kernel defaults
+	XDP_TOPO_TUNED=1 xdp_topo || exit 1
 	# Offloads stay as xdp_topo sets them (checksums complete, as from a
 	# NIC) for both variants; no segmentation offload either.
 	for ns in "$NS_CLIENT" "$NS_V1" "$NS_V2"; do
@@ -55,7 +57,10 @@ if [ "${1:-}" = --one ]; then
 		done
 		exit 0
 	elif [ "$variant" = sluice ]; then
-		xdp_attach ${XDP_BENCH_MODE:-} ${XDP_BENCH_CT_SIZE:+ct-size=$XDP_BENCH_CT_SIZE}
+		# native XDP on c0, redirecting into b1/b2: vouched for, as
+		# XDP_TOPO_TUNED made them take XDP frames
+		xdp_attach ${XDP_BENCH_MODE:-native} redirect-to=c0+b1+b2 \
+			${XDP_BENCH_CT_SIZE:+ct-size=$XDP_BENCH_CT_SIZE}
 		[ -n "$XDP_MODE" ] || exit 1
 		echo "mode=$XDP_MODE"
 		"$XDP_TOOL" split "$SL_BPFFS" 1 "$XDP_VIP:$XDP_PORT" random \

@@ -490,6 +490,16 @@ static int cmd_testrun(const char *baseline)
 	bpf_map__set_max_entries(tc->maps.sluice_ct4, 2 * (uint32_t)n + 1024);
 	if (sluice_xdp__load(x) || sluice_tc__load(tc))
 		goto cleanup;
+	/* test_run's ingress (lo) and slb0 vouched as redirect targets, as
+	 * sluiced's native NICs are (sluice_xdp_tx) */
+	{
+		__u32 lo = if_nametoindex("lo"), out = if_nametoindex("slb0");
+		int tfd = bpf_map__fd(x->maps.sluice_xdp_tx);
+
+		if (!lo || !out || bpf_map_update_elem(tfd, &lo, &lo, BPF_ANY) ||
+		    bpf_map_update_elem(tfd, &out, &out, BPF_ANY))
+			goto cleanup;
+	}
 	bfd = bpf_program__fd(bpf_object__find_program_by_name(bobj, "xdp_parse_only"));
 	xfd = bpf_program__fd(x->progs.sluice_xdp);
 	lfd = bpf_program__fd(bpf_object__find_program_by_name(bobj, "xdp_ct_lookup"));
@@ -793,6 +803,8 @@ int main(int argc, char **argv)
 				o.mode = SL_XDP_MODE_TC;
 			else if (!strcmp(argv[a], "redirect=0"))
 				o.no_redirect = true;
+			else if (!strncmp(argv[a], "redirect-to=", 12))
+				o.redirect_to = argv[a] + 12;
 			else if (!strncmp(argv[a], "ct-size=", 8))
 				o.ct_size = (uint32_t)strtoul(argv[a] + 8, NULL, 10);
 		}

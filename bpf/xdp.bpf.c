@@ -52,16 +52,48 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * redirected frames). Set by user/lib/dp_xdp.c before load. */
 const volatile __u8 sl_xdp_redirect = 1;
 
-/* Look up the next hop towards daddr (the backend) and cache it in ct.
- * Returns 0, or -1 when the fib has no usable answer (no neighbour entry
- * yet, forwarding off, ...): nh_ifindex is then 0 and the stack forwards,
- * resolving the neighbour for the next packets. */
+/* sluice_xdp_tx: the devices a DNATed frame may be redirected between, by
+ * ifindex; filled by user/lib/dp_xdp.c with the --xdp interfaces running
+ * native XDP that are not veths. Such a device takes XDP frames (its driver
+ * has its XDP resources set up) and what it receives carries complete
+ * checksums (from the wire). A veth does neither reliably: a frame
+ * redirected into one is dropped unless its peer runs NAPI, and a local
+ * sender behind one leaves the TCP checksum to offload, which a
+ * redirected frame never gets. A packet arriving on, or routed to, a device
+ * not in the map is DNATed and handed to the stack, which forwards it
+ * (counted as XDP_TO_STACK): slower, never dropped. */
+/* Not pinned: each load gets its own, filled before its program goes into
+ * the links, and the map lives as long as the program using it (the kernel
+ * marks devmaps BPF_F_RDONLY_PROG, which a pinned one could not be reused
+ * with from a declaration). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} sluice_xdp_tx SEC(".maps");
+
+/* A frame from the ingress device may be redirected to ifindex. */
+static __always_inline int sl_can_redirect(struct xdp_md *ctx, __u32 ifindex)
+{
+	__u32 in = ctx->ingress_ifindex;
+
+	return bpf_map_lookup_elem(&sluice_xdp_tx, &in) &&
+	       bpf_map_lookup_elem(&sluice_xdp_tx, &ifindex);
+}
+
+/* Look up the next hop towards daddr (the backend) and cache it in ct for
+ * about a second (stamp). Returns 0, or -1 when the fib has no usable
+ * answer (no neighbour entry yet, forwarding off, ...) or the frame cannot
+ * be redirected there (sl_can_redirect): nh_ifindex is then 0 and the stack
+ * forwards, resolving the neighbour for the next packets. */
 static __always_inline int sl_nexthop(struct xdp_md *ctx, const struct iphdr *ip, __be32 daddr,
 				      struct sluice_ct4 *ct, __u32 stamp)
 {
 	struct bpf_fib_lookup fib = {};
 
 	ct->nh_ifindex = 0;
+	ct->nh_time = stamp;
 	fib.family = AF_INET;
 	fib.tos = ip->tos;
 	fib.l4_protocol = ip->protocol;
@@ -69,11 +101,11 @@ static __always_inline int sl_nexthop(struct xdp_md *ctx, const struct iphdr *ip
 	fib.ipv4_src = ip->saddr;
 	fib.ipv4_dst = daddr;
 	fib.ifindex = ctx->ingress_ifindex;
-	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS ||
+	    !sl_can_redirect(ctx, fib.ifindex))
 		return -1;
 	__builtin_memcpy(ct->nh_dmac, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(ct->nh_smac, fib.smac, ETH_ALEN);
-	ct->nh_time = stamp;
 	ct->nh_ifindex = fib.ifindex;
 	return 0;
 }
@@ -98,7 +130,7 @@ static __always_inline int sl_forward(struct xdp_md *ctx, struct ethhdr *eth, st
 	sluice_count(SLUICE_CNT_XDP_REDIRECT);
 	if (ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
-	return bpf_redirect(ifindex, 0);
+	return bpf_redirect_map(&sluice_xdp_tx, ifindex, 0);
 }
 
 /* sl_nexthop for IPv6: the fib next hop towards daddr (flow label kept). */
@@ -108,6 +140,7 @@ static __always_inline int sl_nexthop6(struct xdp_md *ctx, const struct ipv6hdr 
 	struct bpf_fib_lookup fib = {};
 
 	ct->nh_ifindex = 0;
+	ct->nh_time = stamp;
 	fib.family = AF_INET6;
 	fib.flowinfo = *(const __be32 *)ip6 & bpf_htonl(0x0fffffff);
 	fib.l4_protocol = IPPROTO_TCP;
@@ -115,11 +148,11 @@ static __always_inline int sl_nexthop6(struct xdp_md *ctx, const struct ipv6hdr 
 	__builtin_memcpy(fib.ipv6_src, &ip6->saddr, 16);
 	__builtin_memcpy(fib.ipv6_dst, daddr, 16);
 	fib.ifindex = ctx->ingress_ifindex;
-	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS ||
+	    !sl_can_redirect(ctx, fib.ifindex))
 		return -1;
 	__builtin_memcpy(ct->nh_dmac, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(ct->nh_smac, fib.smac, ETH_ALEN);
-	ct->nh_time = stamp;
 	ct->nh_ifindex = fib.ifindex;
 	return 0;
 }
@@ -144,7 +177,7 @@ static __always_inline int sl_forward6(struct xdp_md *ctx, struct ethhdr *eth,
 	sluice_count(SLUICE_CNT_XDP_REDIRECT);
 	if (ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
-	return bpf_redirect(ifindex, 0);
+	return bpf_redirect_map(&sluice_xdp_tx, ifindex, 0);
 }
 
 /* The IPv6 path: the IPv4 path below, step for step, on sluice_ct6. A
@@ -190,7 +223,8 @@ int sluice_xdp6(struct xdp_md *ctx)
 
 	ct = sl_ns6_established(&fk, fl, now);
 	if (ct) {
-		if (sl_xdp_redirect && (!ct->nh_ifindex || ct->nh_time != stamp))
+		/* once a second: a next hop found, lost, or refused */
+		if (sl_xdp_redirect && ct->nh_time != stamp)
 			sl_nexthop6(ctx, p.ip6, ct->addr, ct, stamp);
 		return sl_forward6(ctx, p.eth, p.ip6, p.tcp, ct);
 	}
@@ -274,7 +308,8 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (ct) {
 		/* refresh the cached next hop about once a second, so a
 		 * route or neighbour change is followed within ~1 s */
-		if (sl_xdp_redirect && (!ct->nh_ifindex || ct->nh_time != stamp))
+		/* once a second: a next hop found, lost, or refused */
+		if (sl_xdp_redirect && ct->nh_time != stamp)
 			sl_nexthop(ctx, p.ip4, ct->addr, ct, stamp);
 		return sl_forward(ctx, p.eth, p.ip4, p.tcp, ct);
 	}

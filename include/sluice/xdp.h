@@ -75,6 +75,10 @@ struct sl_xdp_opts {
 	uint32_t ct_est_timeout_s;
 	uint32_t ct_close_timeout_s;
 	bool no_redirect;		/* hand DNATed packets to the stack (no fib redirect) */
+	/* redirect-to=IF+IF: interfaces the operator vouches take XDP frames
+	 * with complete checksums (veths whose peers run NAPI, senders with tx
+	 * checksum offload off), added to sluice_xdp_tx with the native ones */
+	const char *redirect_to;
 };
 
 /* What is attached where, for `sluicectl status`. */
@@ -84,7 +88,10 @@ struct sl_xdp_iface {
 	char mode[16];			/* "native", "generic", "tc-ingress" or "none" */
 	bool tc_egress;			/* reverse NAT attached */
 	bool tc_ingress;		/* DNAT by the TC ingress fallback (no XDP) */
-	char why[128];			/* when something could not attach */
+	bool veth;			/* driver veth: auto mode gives it TC ingress */
+	bool redirect;			/* in sluice_xdp_tx: DNATed frames redirected */
+	char why[128];			/* when something could not attach, or why
+					 * auto chose what it did */
 };
 
 struct sl_xdp;

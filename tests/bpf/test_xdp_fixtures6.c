@@ -271,7 +271,8 @@ static int forward_path6(struct fx_env *e)
 		   "ip link set fxc up && ip link set fxd up && "
 		   "ip -6 addr add fd00:5c:2::fe/64 dev fxc nodad && "
 		   "ip -6 neigh replace " BE6_FWD " lladdr 02:00:00:00:00:0d dev fxc nud permanent && "
-		   "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding"))
+		   "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding") ||
+	    fx_allow_redirect(e, "fxc"))
 		return 0;
 	for (ack = 0; ack < 2; ack++) {
 		size_t olen = sizeof(out), len, wlen;

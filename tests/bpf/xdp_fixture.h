@@ -12,6 +12,7 @@
 #define SLUICE_TESTS_XDP_FIXTURE_H
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdint.h>
@@ -288,6 +289,19 @@ static inline int fx_run(int prog_fd, const uint8_t *pkt, size_t len, uint8_t *o
 	if (duration_ns)
 		*duration_ns = o.duration;
 	return (int)o.retval;
+}
+
+/* Let DNATed frames be redirected from test_run's ingress (lo) to dev:
+ * both into sluice_xdp_tx, as user/lib/dp_xdp.c fills it for native NICs. */
+static inline int fx_allow_redirect(struct fx_env *e, const char *dev)
+{
+	uint32_t lo = if_nametoindex("lo"), out = if_nametoindex(dev);
+	int fd = fx_map_fd(e, "sluice_xdp_tx");
+
+	if (!lo || !out || bpf_map_update_elem(fd, &lo, &lo, BPF_ANY) ||
+	    bpf_map_update_elem(fd, &out, &out, BPF_ANY))
+		return -1;
+	return 0;
 }
 
 static inline uint64_t fx_counter(struct fx_env *e, uint32_t which)

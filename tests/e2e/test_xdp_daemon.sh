@@ -73,10 +73,17 @@ if ! sl_wait_for 15 ctl status; then
 	sed 's/^/# /' "$SL_TMP/sluiced.log" | tail -20
 	sl_done
 fi
-mode=$(sed -n 's/.*xdp: c0 attached in \([a-z]*\) mode.*/\1/p' "$SL_TMP/sluiced.log" | head -1)
-sl_check "sluiced attached XDP on c0 (${mode:-?} mode) and TC egress" [ -n "$mode" ]
-sl_check "XDP program attached on c0 (ip link)" \
-	sh -c "ip -n '$NS_NODE' link show c0 | grep -q xdp"
+mode=$(sed -n 's/.*xdp: c0 attached in \([a-z-]*\) mode.*/\1/p' "$SL_TMP/sluiced.log" | head -1)
+# c0 is a veth at kernel defaults: auto mode takes TC ingress there
+sl_check "auto mode on a veth: TC ingress and TC egress on c0 (${mode:-?} mode)" \
+	[ "$mode" = tc-ingress ]
+sl_check "the log says why (veth)" grep -q "xdp: c0 attached in tc-ingress mode.*veth: TC ingress" "$SL_TMP/sluiced.log"
+tcx_on_c0() {	# the pinned TCX ingress link runs sluice_tc_ingress
+	local prog
+	prog=$(bpftool -j link show pinned "$SL_BPFFS/links/tcx-ingress-c0" 2>/dev/null | jq -r .prog_id)
+	[ -n "$prog" ] && bpftool -j prog show id "$prog" | jq -e '.name == "sluice_tc_ingress"' >/dev/null
+}
+sl_check "Sluice's TC ingress program attached on c0 (its pinned TCX link)" tcx_on_c0
 
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 N=4000
@@ -92,7 +99,7 @@ sl_check "80/20 from the YAML policy (v2 $two of $N, 700..900)" [ "$two" -ge 700
 # the ct-size given, and every counter by name (none left as counter_N)
 ctl status -o json >"$SL_TMP/status.json"
 sl_check "status: xdp c0 in ${mode:-?} mode with tc egress attached" \
-	grep -q "\"xdp c0: ${mode:-?} mode, tc egress attached\"" "$SL_TMP/status.json"
+	grep -q "\"xdp c0: ${mode:-?} mode, tc egress attached, DNATed packets forwarded by the stack; veth" "$SL_TMP/status.json"
 ct_used=$(jq -r '.xdp_status[]' "$SL_TMP/status.json" |
 	sed -n 's/^xdp conntrack: \([0-9]*\) of 65536 entries$/\1/p')
 sl_check "status: conntrack ${ct_used:-?} of 65536 entries (ct-size option)" \
@@ -108,16 +115,18 @@ out=$(sl_in_ns "$NS_CLIENT" "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 500)
 sl_check "after the policy change 0/100: 500 of 500 new connections to v2" \
 	[ "$(field "$out" two)" = 500 ]
 
+links=$(for l in tcx-ingress-c0 tcx-egress-c0; do
+	bpftool -j link show pinned "$SL_BPFFS/links/$l" 2>/dev/null | jq -r .id; done)
 ctl reset >/dev/null 2>&1
-sl_check "sluicectl reset detaches XDP from c0" \
+sl_check "sluicectl reset detaches XDP/TC from c0" \
 	sh -c "! ip -n '$NS_NODE' link show c0 | grep -q xdp"
-sl_check "after reset no TC program is left on c0" \
-	sh -c "! nsenter --net=/run/netns/$NS_NODE bpftool net show dev c0 | grep -q sluice"
+gone() { local id; for id in $links; do bpftool link show id "$id" >/dev/null 2>&1 && return 1; done; return 0; }
+sl_check "after reset the TCX links of c0 are gone ($(echo $links))" \
+	bash -c "[ -n '$links' ] && [ ! -e '$SL_BPFFS/links/tcx-ingress-c0' ]" && sl_check "... and detached in the kernel" gone
 
 # the next apply brings north-south back, not only the socket hooks
 ctl apply -f "$POL/s1.yaml" >/dev/null
-sl_check "apply after reset re-attaches XDP on c0" \
-	sh -c "ip -n '$NS_NODE' link show c0 | grep -q xdp"
+sl_check "apply after reset re-attaches north-south on c0" tcx_on_c0
 out=$(sl_in_ns "$NS_CLIENT" timeout 60 "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 500)
 sl_check "after reset + apply: 500 of 500 off-node connections to v2 (0/100)" \
 	[ "$(field "$out" two)" = 500 ]

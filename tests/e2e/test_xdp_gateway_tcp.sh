@@ -102,7 +102,7 @@ sl_in_ns "$NS_CLIENT" iptables -w -A INPUT -p tcp ! -s "$XDP_VIP" ||
 sl_defer "rm -rf '$SL_BPFFS'"
 sl_bg sluiced nsenter --net="/run/netns/$NS_NODE" "$SLUICED" --policy-dir "$POL" --cgroup "$CG" \
 	--bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$SL_TMP/state" --no-http-helper \
-	--xdp c0 >/dev/null
+	--xdp c0:mode=native >/dev/null
 sl_defer "'$CTL' --socket '$SL_SOCK' reset"
 if ! sl_wait_for 15 sh -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .generation)\" -ge 1 ]"; then
 	sl_fail "sluiced --xdp c0 starts and applies the gateway policy"
@@ -113,8 +113,8 @@ gw=$(ctl get services -o json | jq -c --arg v "$XDP_VIP" '[.[] | select(.host | 
 sl_log "get services, gateway rows: $gw"
 gw_ok=$(jq -r --arg p "$XDP_PORT/TCP" 'length == 1 and .[0].ports == [$p] and (.[0].virtualservice | length > 0)' <<<"$gw")
 sl_check "sluicectl get services lists the gateway VIP with its VirtualService" [ "$gw_ok" = true ]
-mode=$(sed -n 's/.*xdp: c0 attached in \([a-z]*\) mode.*/\1/p' "$SL_TMP/sluiced.log" | head -1)
-sl_check "sluiced attached XDP on c0 in native mode (${mode:-?})" [ "$mode" = native ]
+mode=$(sed -n 's/.*xdp: c0 attached in \([a-z-]*\) mode.*/\1/p' "$SL_TMP/sluiced.log" | head -1)
+sl_check "sluiced attached XDP on c0 in native mode as asked (${mode:-?})" [ "$mode" = native ]
 
 # off-node: the client namespace, through the node's XDP
 N=3000
@@ -133,6 +133,11 @@ sl_check "off-node: every reply comes from the VIP (${from_vip:-0} from VIP:port
 	[ "${from_vip:-0}" -ge $((2 * N)) -a "${other:-1}" -eq 0 ]
 newflows=$(ctl status -o json | jq -r '.counters[]' | sed -n 's/^xdp_new_flow=//p')
 sl_check "off-node: XDP made the flows (xdp_new_flow=${newflows:-0} >= $N)" [ "${newflows:-0}" -ge "$N" ]
+# native XDP on a veth at kernel defaults: the backends' veths are no
+# redirect targets (sluice_xdp_tx), so every DNATed packet went to the stack
+cnt() { ctl status -o json | jq -r '.counters[]' | sed -n "s/^$1=//p"; }
+sl_check "off-node: nothing redirected into a veth (xdp_redirect=$(cnt xdp_redirect)), the stack forwarded (xdp_to_stack=$(cnt xdp_to_stack))" \
+	[ "$(cnt xdp_redirect)" = 0 -a "${N}" -le "$(cnt xdp_to_stack)" ]
 
 # local: a client in sluiced's test cgroup in the node namespace, where the
 # VIP has no route: only the connect hook can make these connections work

@@ -83,7 +83,7 @@ if ! sl_wait_for 15 ctl status; then
 	sed 's/^/# /' "$SL_TMP/sluiced.log" | tail -20
 	sl_done
 fi
-mode=$(sed -n 's/.*xdp: c0 attached in \([a-z]*\) mode.*/\1/p' "$SL_TMP/sluiced.log" | head -1)
+mode=$(sed -n 's/.*xdp: c0 attached in \([a-z-]*\) mode.*/\1/p' "$SL_TMP/sluiced.log" | head -1)
 sl_check "sluiced attached XDP on c0 (${mode:-?} mode) with the IPv6 policy" [ -n "$mode" ]
 
 # The weight change, run by the client while it holds one connection: every

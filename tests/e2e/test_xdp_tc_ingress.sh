@@ -5,7 +5,9 @@
 # doing the same DNAT by skb helpers, the stack forwarding. S1's 80/20 over
 # 2,000 off-node connections (all must complete: the replies come back from
 # the VIP through the TC egress reverse NAT), counters moved as for XDP,
-# and a later attach in auto mode swaps the fallback for XDP.
+# and a later attach in native mode swaps the fallback for XDP (auto keeps
+# TC on a veth), still forwarding through the stack: c0 and the backend
+# veths are not redirect targets.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/xdp_topo.sh"
 sl_require_root
@@ -38,10 +40,15 @@ sl_log "counters: xdp_new_flow=$newf tc_revnat=$revnat to_stack=$(xdp_counter 16
 sl_check "new flows counted ($newf >= $N), replies reverse-NATed ($revnat >= $N)" \
 	[ "$newf" -ge "$N" -a "$revnat" -ge "$N" ]
 
-# auto mode on the same pin root: XDP attaches and the fallback link goes
 mode=$(sl_in_ns "$NS_NODE" "$XDP_TOOL" attach "$SL_BPFFS" c0 | awk '{ print $2 }')
-sl_check "re-attach in auto mode: XDP ($mode), TC ingress link removed" \
+sl_check "re-attach in auto mode on a veth: TC ingress again ($mode)" [ "$mode" = tc-ingress ]
+# native mode on the same pin root: XDP attaches and the fallback link goes
+mode=$(sl_in_ns "$NS_NODE" "$XDP_TOOL" attach "$SL_BPFFS" c0 native | awk '{ print $2 }')
+sl_check "re-attach in native mode: XDP ($mode), TC ingress link removed" \
 	sh -c "ip -n '$NS_NODE' link show c0 | grep -q xdp && [ ! -e '$SL_BPFFS/links/tcx-ingress-c0' ]"
+stack0=$(xdp_counter 16); redir0=$(xdp_counter 15)
 out=$(sl_in_ns "$NS_CLIENT" "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 200)
 sl_check "200 connections after the swap, all ok" [ "$(field "$out" ok)" = 200 ]
+sl_check "native XDP on default veths: nothing redirected into a veth, all via the stack (counted)" \
+	[ "$(xdp_counter 15)" = "$redir0" -a "$(xdp_counter 16)" -gt "$stack0" ]
 sl_done

@@ -18,8 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <linux/if_link.h>
 
 #include <bpf/bpf.h>
@@ -38,6 +43,7 @@
 
 struct sl_xdp {
 	char bpffs[PATH_MAX / 2];
+	char redirect_to[256];		/* opts->redirect_to, '+'-separated */
 	struct sluice_xdp *xdp;
 	struct sluice_tc *tc;
 	struct sl_xdp_iface ifs[SL_XDP_MAX_IFACES];
@@ -105,9 +111,31 @@ static const char *xdp_mode_name(int ifindex)
 	}
 }
 
+/* The interface's driver is veth (ethtool's driver name). */
+static bool is_veth(const char *name)
+{
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = { 0 };
+	bool veth = false;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_data = (void *)&di;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr))
+		veth = !strcmp(di.driver, "veth");
+	close(fd);
+	return veth;
+}
+
 /* Attach the DNAT side on one interface: XDP native, else generic, else
  * (mode auto or tc) the TC ingress fallback; then the TC egress reverse
- * NAT. Links pinned as xdp-IFACE or tcx-ingress-IFACE, tcx-egress-IFACE. */
+ * NAT. In mode auto a veth gets TC ingress: XDP frames redirected into a
+ * veth are dropped unless its peer runs NAPI, and local senders behind a
+ * veth leave TCP checksums to offload, which an XDP frame never gets; TC
+ * sees the skb and forwards through the stack (docs/xdp.md). Links pinned
+ * as xdp-IFACE or tcx-ingress-IFACE, tcx-egress-IFACE. */
 static int attach_iface(struct sl_xdp *x, const struct sl_xdp_opts *o, const char *name,
 			char *err)
 {
@@ -124,10 +152,17 @@ static int attach_iface(struct sl_xdp *x, const struct sl_xdp_opts *o, const cha
 		return -ENODEV;
 	}
 	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->veth = is_veth(name);
 	snprintf(path, sizeof(path), "%s/links/xdp-%s", x->bpffs, name);
-	if (o->mode == SL_XDP_MODE_AUTO || o->mode == SL_XDP_MODE_NATIVE)
+	if (o->mode == SL_XDP_MODE_AUTO && f->veth) {
+		snprintf(f->why, sizeof(f->why), "veth: TC ingress (XDP frames into veths need "
+			 "NAPI on the peer; local senders leave checksums partial)");
+		gfd = -EOPNOTSUPP;	/* straight to the TC ingress branch below */
+	} else if (o->mode == SL_XDP_MODE_AUTO || o->mode == SL_XDP_MODE_NATIVE) {
 		fd = link_at(path, xfd, f->ifindex, BPF_XDP, XDP_FLAGS_DRV_MODE);
-	if (fd < 0 && (o->mode == SL_XDP_MODE_AUTO || o->mode == SL_XDP_MODE_GENERIC)) {
+	}
+	if (fd < 0 && !(o->mode == SL_XDP_MODE_AUTO && f->veth) &&
+	    (o->mode == SL_XDP_MODE_AUTO || o->mode == SL_XDP_MODE_GENERIC)) {
 		if (o->mode == SL_XDP_MODE_AUTO)
 			snprintf(f->why, sizeof(f->why), "native: %s", strerror(-fd));
 		fd = gfd = link_at(path, xfd, f->ifindex, BPF_XDP, XDP_FLAGS_SKB_MODE);
@@ -135,7 +170,7 @@ static int attach_iface(struct sl_xdp *x, const struct sl_xdp_opts *o, const cha
 	if (fd >= 0) {
 		snprintf(f->mode, sizeof(f->mode), "%s", xdp_mode_name(f->ifindex));
 	} else if (o->mode == SL_XDP_MODE_AUTO || o->mode == SL_XDP_MODE_TC) {
-		if (o->mode == SL_XDP_MODE_AUTO)
+		if (o->mode == SL_XDP_MODE_AUTO && !f->veth)
 			snprintf(f->why, sizeof(f->why), "XDP: %s; TC ingress fallback",
 				 strerror(-gfd));
 		unlink(path);	/* no stale XDP link beside the TC one */
@@ -171,6 +206,78 @@ static int attach_iface(struct sl_xdp *x, const struct sl_xdp_opts *o, const cha
 	return 0;
 }
 
+/* name is in the '+'-separated redirect-to list. */
+static bool vouched(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while (p && *p) {
+		const char *e = strchr(p, '+');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		if (l == n && !strncmp(p, name, n))
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+/* sluice_xdp_tx (bpf/xdp.bpf.c): exactly the interfaces attached in native
+ * mode that are not veths (or are vouched for by redirect-to), plus the
+ * redirect-to targets, the ones between which DNATed frames may be
+ * redirected; stale entries of an earlier run are removed. */
+static int fill_xdp_tx(struct sl_xdp *x, char *err)
+{
+	int fd = bpf_map__fd(x->xdp->maps.sluice_xdp_tx);
+	__u32 k, nk, stale[64];
+	size_t i, n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &nk) && n < 64) {
+		stale[n++] = nk;
+		k = nk;
+		prev = &k;
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &stale[i]);
+	for (i = 0; i < x->nifs; i++) {
+		__u32 idx = (__u32)x->ifs[i].ifindex;
+
+		x->ifs[i].redirect = !strcmp(x->ifs[i].mode, "native") &&
+				     (!x->ifs[i].veth || vouched(x->redirect_to, x->ifs[i].name));
+		if (x->ifs[i].redirect && bpf_map_update_elem(fd, &idx, &idx, BPF_ANY)) {
+			int rc = -errno;
+
+			xerr(err, "--xdp %s: sluice_xdp_tx: %s", x->ifs[i].name, strerror(errno));
+			return rc;
+		}
+	}
+	for (const char *p = x->redirect_to; p && *p;) {
+		const char *e = strchr(p, '+');
+		char name[IF_NAMESIZE] = "";
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		__u32 idx;
+
+		if (l && l < sizeof(name))
+			memcpy(name, p, l);
+		idx = name[0] ? if_nametoindex(name) : 0;
+		if (!idx) {
+			xerr(err, "--xdp redirect-to=%s: no interface \"%.*s\"", x->redirect_to,
+			     (int)l, p);
+			return -ENODEV;
+		}
+		if (bpf_map_update_elem(fd, &idx, &idx, BPF_ANY)) {
+			int rc = -errno;
+
+			xerr(err, "--xdp redirect-to %s: sluice_xdp_tx: %s", name, strerror(errno));
+			return rc;
+		}
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
 static int mkdir_1(const char *p)
 {
 	return mkdir(p, 0700) && errno != EEXIST ? -errno : 0;
@@ -196,6 +303,7 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 	for (i = 0; i < SL_XDP_MAX_IFACES; i++)
 		x->link_fds[i][0] = x->link_fds[i][1] = -1;
 	snprintf(x->bpffs, sizeof(x->bpffs), "%s", o->bpffs ? o->bpffs : SLUICE_PIN_ROOT);
+	snprintf(x->redirect_to, sizeof(x->redirect_to), "%s", o->redirect_to ? o->redirect_to : "");
 	snprintf(links, sizeof(links), "%s/links", x->bpffs);
 	if ((rc = sl_bpffs_ensure(x->bpffs, NULL, err)))
 		goto cleanup;
@@ -239,6 +347,22 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 		     "size needs `sluicectl reset` first)", strerror(-rc));
 		goto cleanup;
 	}
+	/* the interfaces that will likely run native XDP go into sluice_xdp_tx
+	 * before the program goes into their links, so a flow whose next hop
+	 * a previous program cached is never redirected through an empty map;
+	 * fill_xdp_tx makes the set exact once the modes are known */
+	if (o->mode == SL_XDP_MODE_AUTO || o->mode == SL_XDP_MODE_NATIVE) {
+		int mfd = bpf_map__fd(x->xdp->maps.sluice_xdp_tx);
+
+		snprintf(list, sizeof(list), "%s", ifaces);
+		for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			__u32 idx = if_nametoindex(tok);
+
+			if (idx && !is_veth(tok))
+				bpf_map_update_elem(mfd, &idx, &idx, BPF_ANY);
+		}
+		save = NULL;
+	}
 	snprintf(list, sizeof(list), "%s", ifaces);
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (x->nifs == SL_XDP_MAX_IFACES) {
@@ -249,6 +373,8 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 		if ((rc = attach_iface(x, o, tok, err)))
 			goto cleanup;
 	}
+	if ((rc = fill_xdp_tx(x, err)))
+		goto cleanup;
 	*out = x;
 	return 0;
 cleanup:

@@ -8,6 +8,7 @@
  * suffixes of the --xdp value or through sluiced_xdp_set_option() for
  * daemon flags of the same names:
  *   mode=auto|native|generic|tc   ct-size=N   ct6-size=N   maglev-entries=N
+ *   redirect-to=IF[+IF...]   (interfaces vouched to take XDP frames, docs/xdp.md)
  *   ct-syn-timeout=S  ct-est-timeout=S  ct-close-timeout=S  redirect=0|1
  * The handle stays open for the daemon's life (status, conntrack usage);
  * the links are pinned, so the programs keep running after SIGTERM.
@@ -55,6 +56,15 @@ int sluiced_xdp_set_option(const char *key, const char *val)
 			xo.mode = SL_XDP_MODE_TC;
 		else
 			return -EINVAL;
+		return 0;
+	}
+	if (!strcmp(key, "redirect-to")) {
+		static char list[256];
+
+		if (!*val || strlen(val) >= sizeof(list))
+			return -EINVAL;
+		snprintf(list, sizeof(list), "%s", val);
+		xo.redirect_to = list;
 		return 0;
 	}
 	if (parse_u32(val, &v))
@@ -136,8 +146,11 @@ int sluiced_xdp_status(FILE *out)
 		return 0;
 	n = sl_xdp_ifaces(xh, &v);
 	for (i = 0; i < n; i++)
-		fprintf(out, "xdp %s: %s mode, tc egress %s\n", v[i].name, v[i].mode,
-			v[i].tc_egress ? "attached" : "not attached");
+		fprintf(out, "xdp %s: %s mode, tc egress %s, %s%s%s\n", v[i].name, v[i].mode,
+			v[i].tc_egress ? "attached" : "not attached",
+			v[i].redirect ? "DNATed frames redirected" :
+					"DNATed packets forwarded by the stack",
+			v[i].why[0] ? "; " : "", v[i].why);
 	if (!sl_xdp_ct_usage(xh, &used, &cap))
 		fprintf(out, "xdp conntrack: %llu of %llu entries\n", (unsigned long long)used,
 			(unsigned long long)cap);
