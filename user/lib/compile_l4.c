@@ -809,14 +809,20 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		const struct sl_service *s = &m->services[si];
 
 		c.nmemo = 0;	/* subsets are shared within one service */
-		if (!s->nvips)
-			continue;	/* reachable by name only: nothing to match */
-		if (s->resolution == SL_RES_DNS && s->nendpoints == 0) {
+		/* sluiced resolves no host names yet: a DNS entry without
+		 * addresses would route nothing, and under REGISTRY_ONLY its
+		 * host would stay blocked while the entry looks accepted */
+		if (s->resolution == SL_RES_DNS && s->nendpoints == 0 &&
+		    (s->nvips || m->outbound == SL_OUTBOUND_REGISTRY_ONLY)) {
 			rc = fail(&c, -ENOTSUP, "%s:%d: %s: resolution DNS without endpoint "
-				  "addresses is not supported yet by the L4 data plane",
-				  s->pos.file ? s->pos.file : "?", s->pos.line, s->host);
+				  "addresses is not supported yet by the L4 data plane (sluiced "
+				  "does not resolve host names%s; give the endpoints' IP addresses)",
+				  s->pos.file ? s->pos.file : "?", s->pos.line, s->host,
+				  s->nvips ? "" : ": under REGISTRY_ONLY the host would stay blocked");
 			goto cleanup;
 		}
+		if (!s->nvips)
+			continue;	/* reachable by name only: nothing to match */
 		for (pi = 0; pi < s->nports; pi++) {
 			uint8_t proto = s->ports[pi].proto == SL_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP;
 			struct sluice_svc v;

@@ -81,7 +81,9 @@ static int expand_path(struct expand *e, const char *path, size_t arg, int depth
 			goto cleanup;
 		}
 		names = nv;
-		if (asprintf(&names[nn], "%s/%s", path, de->d_name) < 0) {
+		/* "dir/" given: no "dir//name" in messages */
+		if (asprintf(&names[nn], "%s%s%s", path,
+			     path[0] && path[strlen(path) - 1] == '/' ? "" : "/", de->d_name) < 0) {
 			rc = -ENOMEM;
 			goto cleanup;
 		}

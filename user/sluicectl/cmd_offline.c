@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/compile_l4.h"
 #include "sluice/ctl.h"
+#include "sluice/dataplane.h"
 #include "sluice/model.h"
 #include "sluicectl/cmds.h"
 
@@ -32,6 +34,30 @@ static void print_diags(struct sl_diags *d, int quiet)
 	sl_diags_print(d, stderr);
 }
 
+/* Run the L4 compiler as `apply` does (sluiced's default: the sluice-http
+ * helper on 127.0.0.1:15001, or none with --no-http-helper; no kernel, no
+ * root: cgroups are only stat'ed).
+ * On refusal prints what apply prints and returns -1. */
+static int compile_check(const struct sl_model *m, bool helper)
+{
+	struct sl_l4_opts lo = { .helper_port = helper ? 15001 : 0 };
+	struct sl_l4_gen g = { 0 };
+	char err[SL_DP_ERRLEN] = "";
+	int rc;
+
+	lo.helper_addr[10] = lo.helper_addr[11] = 0xff;
+	lo.helper_addr[12] = 127;
+	lo.helper_addr[15] = 1;
+	rc = sl_compile_l4(m, &lo, 1, &g, err);
+	if (rc) {
+		fprintf(stderr, "refused by the data plane: %s\n", err[0] ? err : strerror(-rc));
+		fprintf(stderr, "sluicectl: validate: apply would refuse it: nothing would be applied\n");
+		return -1;
+	}
+	sl_l4_gen_free(&g);
+	return 0;
+}
+
 int cmd_validate(const struct ctl_opts *o)
 {
 	struct sl_diags d;
@@ -49,6 +75,10 @@ int cmd_validate(const struct ctl_opts *o)
 			d.nerrors, d.nwarnings);
 		goto cleanup;
 	}
+	/* the data plane's own judgement, offline: apply compiles the same
+	 * model with the same compiler and refuses what it refuses here */
+	if (compile_check(m, !o->no_helper))
+		goto cleanup;
 	if (o->output == CTL_OUT_JSON) {
 		if (sl_model_dump_json(m, stdout))
 			goto cleanup;

@@ -30,6 +30,7 @@ struct ctl_opts {
 					 * trace --count N: records before exit, 0 = until Ctrl-C */
 	const char *service;		/* trace --service S */
 	const char *workload;		/* trace --workload W */
+	int no_helper;			/* validate --no-http-helper */
 };
 
 /* Offline verbs (cmd_offline.c). */

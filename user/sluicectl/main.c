@@ -23,6 +23,7 @@ enum opt_bit {
 	O_WHAT = 1u << 6,	/* positional: services|routes|endpoints|workloads */
 	O_SERVICE = 1u << 7,	/* --service S */
 	O_WORKLOAD = 1u << 8,	/* --workload W */
+	O_NO_HELPER = 1u << 9,	/* --no-http-helper */
 };
 
 struct opt_def {
@@ -42,6 +43,7 @@ static const struct opt_def opt_defs[] = {
 	{ O_COUNT, 0, "count", "N", "number of updates (top) or records (trace) before exiting (0 = no limit)" },
 	{ O_SERVICE, 0, "service", "HOST", "only this service (FQDN or its leading labels)" },
 	{ O_WORKLOAD, 0, "workload", "NS/NAME", "only connections from this workload" },
+	{ O_NO_HELPER, 0, "no-http-helper", NULL, "judge as a sluiced started with --no-http-helper" },
 };
 
 static int cmd_help(const struct ctl_opts *o);
@@ -58,8 +60,9 @@ struct verb {
 static const struct verb verbs[] = {
 	{ "apply", cmd_apply, O_FILE | O_SOCKET | O_OUTPUT | O_QUIET, "-f PATH...",
 	  "make the given files the whole desired state, atomically; prints what changed" },
-	{ "validate", cmd_validate, O_FILE | O_OUTPUT | O_QUIET, "-f PATH... [-o json]",
-	  "check policy files offline (exit 0 valid, 1 invalid); -o json dumps the model" },
+	{ "validate", cmd_validate, O_FILE | O_OUTPUT | O_QUIET | O_NO_HELPER,
+	  "-f PATH... [-o json] [--no-http-helper]",
+	  "check policy files offline as apply would (exit 0 valid, 1 invalid); -o json dumps the model" },
 	{ "diff", cmd_diff, O_FILE | O_AGAINST | O_SOCKET | O_OUTPUT, "-f PATH... [--against PATH...]",
 	  "show added, changed and removed objects and routes" },
 	{ "get", cmd_get, O_WHAT | O_OUTPUT | O_SOCKET, "services|routes|endpoints|workloads [-o FMT]",
@@ -231,6 +234,9 @@ static int set_opt(struct ctl_opts *o, const struct verb *v, const struct opt_de
 		return 0;
 	case O_WORKLOAD:
 		o->workload = val;
+		return 0;
+	case O_NO_HELPER:
+		o->no_helper = 1;
 		return 0;
 	default:
 		o->quiet = 1;
