@@ -33,7 +33,7 @@ spec:
   - {{address: 172.16.{a}.{b}, labels: {{app: svc{i}, version: v1}}}}
   - {{address: 172.17.{a}.{b}, labels: {{app: svc{i}, version: v1}}}}
   - {{address: 172.18.{a}.{b}, labels: {{app: svc{i}, version: v2}}}}
-  - {{address: 172.19.{a}.{b}, labels: {{app: svc{i}, version: v2}}, weight: 2}}
+  - {{address: 172.19.{a}.{b}, labels: {{app: svc{i}, version: v2}}}}
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule

@@ -85,6 +85,8 @@ static int with_files(const struct ctl_opts *o, const char *verb)
 		return CTL_INVALID;
 	}
 	snprintf(req.verb, sizeof(req.verb), "%s", verb);
+	if (o->allow_empty)
+		snprintf(req.arg, sizeof(req.arg), "allow-empty");
 	rc = call(o, verb, &req);
 	sl_ctl_req_free(&req);
 	return rc;

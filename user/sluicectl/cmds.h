@@ -31,6 +31,7 @@ struct ctl_opts {
 	const char *service;		/* trace --service S */
 	const char *workload;		/* trace --workload W */
 	int no_helper;			/* validate --no-http-helper */
+	int allow_empty;		/* apply --allow-empty */
 };
 
 /* Offline verbs (cmd_offline.c). */

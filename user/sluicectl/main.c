@@ -24,6 +24,7 @@ enum opt_bit {
 	O_SERVICE = 1u << 7,	/* --service S */
 	O_WORKLOAD = 1u << 8,	/* --workload W */
 	O_NO_HELPER = 1u << 9,	/* --no-http-helper */
+	O_ALLOW_EMPTY = 1u << 10,	/* --allow-empty */
 };
 
 struct opt_def {
@@ -44,6 +45,7 @@ static const struct opt_def opt_defs[] = {
 	{ O_SERVICE, 0, "service", "HOST", "only this service (FQDN or its leading labels)" },
 	{ O_WORKLOAD, 0, "workload", "NS/NAME", "only connections from this workload" },
 	{ O_NO_HELPER, 0, "no-http-helper", NULL, "judge as a sluiced started with --no-http-helper" },
+	{ O_ALLOW_EMPTY, 0, "allow-empty", NULL, "let files with no objects empty the desired state" },
 };
 
 static int cmd_help(const struct ctl_opts *o);
@@ -58,7 +60,8 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-	{ "apply", cmd_apply, O_FILE | O_SOCKET | O_OUTPUT | O_QUIET, "-f PATH...",
+	{ "apply", cmd_apply, O_FILE | O_SOCKET | O_OUTPUT | O_QUIET | O_ALLOW_EMPTY,
+	  "-f PATH... [--allow-empty]",
 	  "make the given files the whole desired state, atomically; prints what changed" },
 	{ "validate", cmd_validate, O_FILE | O_OUTPUT | O_QUIET | O_NO_HELPER,
 	  "-f PATH... [-o json] [--no-http-helper]",
@@ -237,6 +240,9 @@ static int set_opt(struct ctl_opts *o, const struct verb *v, const struct opt_de
 		return 0;
 	case O_NO_HELPER:
 		o->no_helper = 1;
+		return 0;
+	case O_ALLOW_EMPTY:
+		o->allow_empty = 1;
 		return 0;
 	default:
 		o->quiet = 1;

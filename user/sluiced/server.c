@@ -91,7 +91,8 @@ static int do_delete(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 			fputs("delete: none of these objects is in the desired state\n", out);
 		return err == -ENOMEM ? SL_CTL_ERROR : SL_CTL_REFUSED;
 	}
-	return sluiced_apply(d, copy, d->nparts, SRC_APPLY, out);
+	/* deleting every object by name is an explicit wish to empty */
+	return sluiced_apply(d, copy, d->nparts, SRC_APPLY, true, out);
 }
 
 static int dispatch(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
@@ -102,7 +103,8 @@ static int dispatch(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 
 	snprintf(arg, sizeof(arg), "%s", req->arg);
 	if (!strcmp(req->verb, "apply")) {
-		rc = sluiced_apply(d, req->parts, req->nparts, SRC_APPLY, out);
+		rc = sluiced_apply(d, req->parts, req->nparts, SRC_APPLY,
+				   strstr(req->arg, "allow-empty") != NULL, out);
 		req->parts = NULL;
 		req->nparts = 0;
 		return rc;

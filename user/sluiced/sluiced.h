@@ -106,9 +106,10 @@ void sluiced_stats_gc_schedule(struct sluiced *d);	/* after an apply */
 
 /* state.c — apply returns an enum sl_ctl_status; the report (what changed,
  * or the diagnostics of a refusal) is written to `out`. Takes ownership of
- * parts in every case. */
+ * parts in every case. A desired state with no objects replacing one that
+ * has some is refused unless allow_empty (`apply --allow-empty`, delete). */
 int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
-		  enum sluiced_source src, FILE *out);
+		  enum sluiced_source src, bool allow_empty, FILE *out);
 int sluiced_restore(struct sluiced *d);
 int sluiced_load_policy_dir(struct sluiced *d, bool at_start);
 int sluiced_reset(struct sluiced *d, FILE *out);

@@ -257,7 +257,7 @@ static void log_lines(const char *prefix, const char *text)
 }
 
 int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
-		  enum sluiced_source src, FILE *out)
+		  enum sluiced_source src, bool allow_empty, FILE *out)
 {
 	char errbuf[SL_DP_ERRLEN] = "", *text = NULL, *changes = NULL;
 	struct sl_snap_map map = { 0 };
@@ -304,6 +304,20 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	}
 	if (dg.n)
 		print_diags(&dg, &map, parts, out);
+	/* an empty desired state would remove everything: only when asked
+	 * (as kubectl refuses an empty apply) */
+	if (m->nobjects == 0 && d->model && d->model->nobjects > 0 && !allow_empty) {
+		fprintf(out, "refused: the %s holds no objects: it would remove all %zu objects "
+			"live now; to empty the desired state on purpose use `sluicectl apply "
+			"--allow-empty` (or `sluicectl reset`); generation %u stays live\n",
+			src == SRC_POLICY_DIR ? "policy directory" : "given set of files",
+			d->model->nobjects, d->dp ? sl_dp_generation(d->dp) : 0);
+		d->refused++;
+		sluiced_log("apply refused (source %s): an empty desired state would remove all "
+			    "%zu objects", sluiced_source_name(src), d->model->nobjects);
+		status = SL_CTL_REFUSED;
+		goto cleanup;
+	}
 	rc = sluiced_dp_ensure(d, errbuf);
 	t_dp = now_us();
 	if (!rc)
@@ -455,7 +469,7 @@ int sluiced_restore(struct sluiced *d)
 			rc = -ENOMEM;
 			goto cleanup;
 		}
-		rc = sluiced_apply(d, parts, nparts, s, f) == SL_CTL_OK ? 0 : -EINVAL;
+		rc = sluiced_apply(d, parts, nparts, s, true, f) == SL_CTL_OK ? 0 : -EINVAL;
 		parts = NULL;
 		fclose(f);
 		log_lines("state: ", out);
@@ -507,7 +521,7 @@ int sluiced_load_policy_dir(struct sluiced *d, bool at_start)
 		sl_ctl_parts_free(parts, nparts);
 		return -ENOMEM;
 	}
-	rc = sluiced_apply(d, parts, nparts, SRC_POLICY_DIR, f);
+	rc = sluiced_apply(d, parts, nparts, SRC_POLICY_DIR, false, f);
 	fclose(f);
 	if (rc != SL_CTL_OK)
 		log_lines("policy-dir: ", out);

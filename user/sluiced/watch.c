@@ -17,18 +17,21 @@
 #include <unistd.h>
 
 #include "sluiced.h"
+#include "lib/util_files.h"
 
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | \
 		    IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
 
 /* Watch every non-hidden subdirectory below dir (inotify_add_watch on an
- * already watched directory is a no-op that returns the same descriptor). */
+ * already watched directory is a no-op that returns the same descriptor).
+ * Directories reached through symlinks are not entered, as util_files.c
+ * does not load them: a link back into the tree cannot loop. */
 static void watch_subdirs(int fd, const char *dir, int depth)
 {
 	struct dirent *de;
 	DIR *d;
 
-	if (depth > 16)
+	if (depth > SL_FILES_MAX_DEPTH)
 		return;
 	d = opendir(dir);
 	if (!d)
@@ -41,7 +44,7 @@ static void watch_subdirs(int fd, const char *dir, int depth)
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
 			continue;
-		if (stat(path, &st) || !S_ISDIR(st.st_mode))
+		if (lstat(path, &st) || !S_ISDIR(st.st_mode))
 			continue;
 		if (inotify_add_watch(fd, path, WATCH_MASK) >= 0)
 			watch_subdirs(fd, path, depth + 1);
