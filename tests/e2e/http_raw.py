@@ -11,6 +11,9 @@
                                            then wait: "closed <ms>" or "open"
   http_raw.py conns ADDR PORT N            open N idle connections, print how
                                            many the server closed at once
+  http_raw.py silent ADDR PORT N SECONDS   open N connections that send nothing,
+                                           then wait: print how many the server
+                                           closed and a GET's status on a new one
 """
 import re
 import socket
@@ -69,6 +72,32 @@ def main():
             print("open")
         except ConnectionResetError:
             print("closed", int((time.time() - t0) * 1000))
+    elif cmd == "silent":
+        n, wait = int(sys.argv[4]), float(sys.argv[5])
+        socks = [socket.create_connection((addr, port), timeout=5) for _ in range(n)]
+        time.sleep(wait)
+        closed = 0
+        for s in socks:
+            s.setblocking(False)
+            try:
+                if s.recv(1) == b"":
+                    closed += 1
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                closed += 1
+        c = socket.create_connection((addr, port), timeout=5)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n")
+        data = b""
+        try:
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                data += b
+        except (socket.timeout, ConnectionResetError):
+            pass
+        print(closed, (statuses(data) or ["none"])[0])
     elif cmd == "conns":
         n = int(sys.argv[4])
         socks = [socket.create_connection((addr, port), timeout=5) for _ in range(n)]

@@ -113,6 +113,23 @@ esac
 n=$(python3 "$HX_PY/http_raw.py" conns "$HX_IP" 15001 50)
 sl_check "connection limit 40: 10 of 50 idle connections closed at once (got $n)" test "$n" = 10
 
+# idle lock-out: 40 silent sockets (the whole --max-conns) must not hold
+# the slots for the 2 s idle time-out; the header time-out (1 s) runs
+# from accept. Then a real client is served.
+r=$(python3 "$HX_PY/http_raw.py" silent "$HX_IP" 15001 40 1.6)
+sl_check "40 silent connections closed by the header time-out, a new client served (got: $r)" \
+	test "$r" = "40 200"
+m=$(python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); d=b""
+while True:
+  b=s.recv(65536)
+  if not b: break
+  d+=b
+print(d.decode())' "$HX_METRICS")
+ht=$(sed -n 's/^sluice_http_connections_rejected_total{reason="header-timeout"} //p' <<<"$m")
+mc=$(sed -n 's/^sluice_http_connections_rejected_total{reason="max-conns"} //p' <<<"$m")
+sl_check "rejected connections counted: header-timeout ${ht:-?} >= 40, max-conns ${mc:-?} >= 10" \
+	[ "${ht:-0}" -ge 40 -a "${mc:-0}" -ge 10 ]
+
 j=$(hx_get --port 15001 --host svc -n 20)
 hx_expect "still serving after all of the above" "$j" "j['status'] == {'200': 20}"
 sl_check "sluice-http still running" kill -0 "$HX_PID"

@@ -191,6 +191,9 @@ int hx_snap_load(const char *const *paths, size_t n, struct hx_snap **out);
 /* ---- metrics (metrics.c) ------------------------------------------------- */
 
 struct hx_metrics;
+/* Client connections closed before a request was served, by reason. */
+enum hx_reject { HX_REJ_MAX_CONNS, HX_REJ_HEADER_TIMEOUT, __HX_REJ_MAX };
+void hx_metrics_reject(struct hx_metrics *mx, enum hx_reject why);
 struct hx_metrics *hx_metrics_new(void);
 void hx_metrics_free(struct hx_metrics *mx);
 void hx_metrics_record(struct hx_metrics *mx, const char *svc, const char *version,

@@ -33,7 +33,14 @@ struct hx_metrics {
 	struct hx_series *v;
 	size_t n, cap;
 	size_t last;		/* cache of the last hit */
+	uint64_t rejected[__HX_REJ_MAX];	/* atomic adds by the worker */
 };
+
+void hx_metrics_reject(struct hx_metrics *mx, enum hx_reject why)
+{
+	if (mx && why < __HX_REJ_MAX)
+		__atomic_add_fetch(&mx->rejected[why], 1, __ATOMIC_RELAXED);
+}
 
 struct hx_metrics *hx_metrics_new(void)
 {
@@ -157,6 +164,21 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 				all[j].buckets[b] += s->buckets[b];
 		}
 		pthread_mutex_unlock(&mxs[w]->mu);
+	}
+	{
+		static const char *const why[__HX_REJ_MAX] = { "max-conns", "header-timeout" };
+		uint64_t r[__HX_REJ_MAX] = { 0 };
+
+		for (w = 0; w < n; w++)
+			for (b = 0; b < __HX_REJ_MAX; b++)
+				r[b] += __atomic_load_n(&mxs[w]->rejected[b], __ATOMIC_RELAXED);
+		fprintf(f, "# HELP sluice_http_connections_rejected_total Client connections "
+			   "closed before a request: over --max-conns, or no complete head within "
+			   "the header time-out of accept.\n"
+			   "# TYPE sluice_http_connections_rejected_total counter\n");
+		for (b = 0; b < __HX_REJ_MAX; b++)
+			fprintf(f, "sluice_http_connections_rejected_total{reason=\"%s\"} %llu\n",
+				why[b], (unsigned long long)r[b]);
 	}
 	fprintf(f, "# HELP istio_requests_total Requests handled by sluice-http.\n"
 		   "# TYPE istio_requests_total counter\n");

@@ -274,6 +274,7 @@ void hx_cli_request_done(struct hx_cli *c)
 	c->state = CS_HEAD;
 	c->deadline = 0;
 	c->rt = NULL;
+	c->served = true;
 	hx_buf_compact(&c->in);
 	c->head_start = w->now;
 	if (c->close_after) {
@@ -690,7 +691,10 @@ void hx_cli_pump(struct hx_cli *c)
 						c->eof = true;
 					c->rd_blocked = true;
 				} else {
-					if (c->in.len == 0 && c->state == CS_HEAD)
+					/* the first head's timer runs from accept
+					 * (worker.c tick); later ones from their
+					 * first byte */
+					if (c->in.len == 0 && c->state == CS_HEAD && c->served)
 						c->head_start = w->now;
 					c->in.len += (uint32_t)n;
 					c->last_active = w->now;

@@ -114,6 +114,7 @@ struct hx_cli {
 	bool replayable, body_done, resp_started, is_head, idempotent, http10, counted;
 	bool expect_continue;
 	bool rechunk;		/* chunked request: the body goes up re-chunked */
+	bool served;		/* a request was answered: idle, not header, time-out */
 	bool flush_queued;	/* on w->flush_q: output sent at the batch's end */
 	struct hx_cli *flush_next;
 	bool mirror_pending;	/* mirror once the whole request is in */

@@ -216,6 +216,7 @@ static void on_accept(struct hx_worker *w, struct hx_listener *l)
 			return;
 		if (w->nclis >= hx_cfg.max_conns || !w->snap) {
 			close(fd);	/* connection limit */
+			hx_metrics_reject(hx_worker_metrics(w), HX_REJ_MAX_CONNS);
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
@@ -294,7 +295,19 @@ static void tick(struct hx_worker *w)
 		if (c->closing)
 			continue;
 		if (c->state == CS_HEAD) {
+			/* a connection that never sent a byte has the header
+			 * time-out from accept, not the idle one: silent
+			 * sockets cannot hold the --max-conns slots */
+			if (c->in.len == 0 && !c->served &&
+			    w->now - c->head_start >= hx_cfg.header_timeout_ms) {
+				hx_metrics_reject(hx_worker_metrics(w), HX_REJ_HEADER_TIMEOUT);
+				c->closing = true;
+				hx_cli_close(c);
+				continue;
+			}
 			if (c->in.len > 0 && w->now - c->head_start >= hx_cfg.header_timeout_ms) {
+				if (!c->served)
+					hx_metrics_reject(hx_worker_metrics(w), HX_REJ_HEADER_TIMEOUT);
 				c->close_after = true;
 				hx_cli_local_reply(c, 408, "x-sluice-reason", "header-timeout");
 				hx_cli_flush(c);
