@@ -73,7 +73,7 @@ sl_check "reset stops the helper" sl_wait_for 5 bash -c "! kill -0 $pid3 2>/dev/
 kill "$DL_PID"
 sl_wait_for 5 bash -c "! kill -0 $DL_PID 2>/dev/null"
 
-# A helper that cannot start: restarted with backoff, then every 10 s; its
+# A helper that cannot start: restarted with backoff, then every 1 s; its
 # http routes are not silently served at L4 (the data plane refuses to
 # compile them without the helper), and the TCP services keep working.
 mkdir -p "$SL_TMP/bin"
@@ -87,6 +87,10 @@ ctl apply -f "$SL_TMP/both.yaml" >/dev/null
 sl_check "broken helper: 5 short runs logged, retrying" sl_wait_for 30 grep -q "keeps failing (5 short runs)" "$DL_LOG"
 sl_check "broken helper: status says it is failing" \
 	bash -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -e '.helper_note | test(\"failing\")' >/dev/null"
+restarts() { "$CTL" --socket "$SL_SOCK" status -o json | jq -r .helper_restarts; }
+r0=$(restarts); sleep 4; r1=$(restarts)
+sl_check "broken helper: the restart delay stays near 1 s in a crash loop ($r0 -> $r1 restarts in 4 s)" \
+	[ $((r1 - r0)) -ge 3 ]
 line=$(dl_load 200)
 sl_check "broken helper: TCP services still steered" [ "$(dl_field "$line" ok)" -eq 200 ]
 sl_done

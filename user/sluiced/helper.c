@@ -4,7 +4,8 @@
  * has HTTP routes (mesh services with http routes, or Gateway servers
  * speaking HTTP); it reads the same snapshot file sluiced applied and
  * reloads it on SIGHUP after every apply. If it dies it is restarted with
- * an exponential backoff (0.2 s doubling to 10 s, then every 10 s). There
+ * an exponential backoff (0.2, 0.4, 0.8 s, then every 1 s: HTTP routes wait
+ * for it, so a long pause would fail every request in it). There
  * is no silent fallback to L4 while it is down: the data plane refuses to
  * compile http routes without the helper (their matches would be ignored),
  * so the routes wait for the helper; status and the log say so. Without the
@@ -30,7 +31,7 @@
 
 #define HELPER_MIN_LIFE_MS	2000	/* shorter runs count as failures */
 #define HELPER_MAX_FAILS	5
-#define HELPER_BACKOFF_MAX_MS	10000
+#define HELPER_BACKOFF_MAX_MS	1000	/* a crash loop costs at most ~1 s of HTTP routes per crash */
 
 const char *sluiced_helper_state_name(enum helper_state s)
 {
