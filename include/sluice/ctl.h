@@ -34,6 +34,7 @@ enum sl_ctl_status {
 	SL_CTL_REFUSED = 1,	/* invalid input: diagnostics in the body */
 	SL_CTL_BADREQ = 2,
 	SL_CTL_ERROR = 4,	/* the daemon failed (kernel, I/O) */
+	SL_CTL_DENIED = 5,	/* the peer is not root (SO_PEERCRED) */
 };
 
 /* One named blob: a YAML source file (name as the user gave it). */

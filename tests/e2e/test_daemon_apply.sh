@@ -63,9 +63,19 @@ out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" --socket "$SL_SO
 rc=$?
 chmod 0600 "$SL_SOCK"
 chmod 0700 "$SL_TMP"
-sl_check "non-root peer refused by SO_PEERCRED (exit 2)" [ "$rc" -eq 2 ]
+sl_check "non-root peer refused by SO_PEERCRED: exit 4, permission denied (not 2, usage)" [ "$rc" -eq 4 ]
 sl_log "non-root: $out"
 sl_check "refusal says root only" grep -q "serves root only" <<<"$out"
+# a peer the socket's own mode keeps out: permission denied too, not "unreachable"
+chmod 0711 "$SL_TMP"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" --socket "$SL_SOCK" status 2>&1)
+rc=$?
+chmod 0700 "$SL_TMP"
+sl_check "socket mode 0600 keeps a non-root user out: exit 4 (not 3, unreachable)" [ "$rc" -eq 4 ]
+sl_log "non-root, mode 0600: $out"
+# state files are private, also in a state dir that existed with another mode
+sl_check "snapshot.yaml is 0600" [ "$(stat -c %a "$DL_STATE/snapshot.yaml")" = 600 ]
+sl_check "the state dir is 0700" [ "$(stat -c %a "$DL_STATE")" = 700 ]
 
 # --- 0/100 and 100/0 exact ---
 dl_policy "$SL_TMP/s1.yaml" 0 100

@@ -3,7 +3,7 @@
  * sluicectl verbs that talk to sluiced over the control socket
  * (include/sluice/ctl.h). The daemon renders views; the CLI sends, prints
  * and maps the answer to the exit codes of cmds.h: 0 ok, 1 invalid or
- * refused, 2 usage, 3 daemon unreachable.
+ * refused, 2 usage, 3 daemon unreachable, 4 permission denied.
  */
 #include <errno.h>
 #include <poll.h>
@@ -37,9 +37,10 @@ static int call(const struct ctl_opts *o, const char *verb, struct sl_ctl_req *r
 
 	err = sl_ctl_call(sock_of(o), req, &resp);
 	if (err) {
-		fprintf(stderr, "sluicectl: %s: cannot reach sluiced at %s: %s\n", verb, sock_of(o),
-			strerror(-err));
-		return CTL_UNREACHABLE;
+		fprintf(stderr, "sluicectl: %s: cannot reach sluiced at %s: %s%s\n", verb, sock_of(o),
+			strerror(-err), ctl_exit_of_call(err) == CTL_DENIED ?
+			" (the control socket serves root only)" : "");
+		return ctl_exit_of_call(err);
 	}
 	/* -q: errors only */
 	if (resp.len && !(o->quiet && resp.status == SL_CTL_OK))
@@ -48,6 +49,8 @@ static int call(const struct ctl_opts *o, const char *verb, struct sl_ctl_req *r
 	switch (resp.status) {
 	case SL_CTL_OK:
 		return CTL_OK;
+	case SL_CTL_DENIED:
+		return CTL_DENIED;
 	case SL_CTL_BADREQ:
 		return CTL_USAGE;
 	default:

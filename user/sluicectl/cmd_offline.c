@@ -231,7 +231,7 @@ static int load_old(const struct ctl_opts *o, struct sl_diags *d, struct sl_mode
 	if (r == -ENOENT || r == -ECONNREFUSED || r == -EACCES || r == -ETIMEDOUT) {
 		fprintf(stderr, "sluicectl: diff: daemon unreachable at %s (%s); use --against PATH "
 			"to diff offline\n", o->socket, strerror(-r));
-		return CTL_UNREACHABLE;
+		return ctl_exit_of_call(r);
 	}
 	if (r) {
 		fprintf(stderr, "sluicectl: diff: cannot fetch the applied policy: %s\n", strerror(-r));

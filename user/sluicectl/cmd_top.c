@@ -53,7 +53,7 @@ static int take(const struct ctl_opts *o, struct sample *s)
 	if (err) {
 		fprintf(stderr, "sluicectl: top: cannot reach sluiced at %s: %s\n", sock,
 			strerror(-err));
-		return CTL_UNREACHABLE;
+		return ctl_exit_of_call(err);
 	}
 	s->at_ns = mono_ns();
 	err = resp.status == SL_CTL_OK ? ctl_stats_parse(resp.body, resp.len, &s->rows, &s->n) : -1;

@@ -94,7 +94,7 @@ static int daemon_bpffs(const struct ctl_opts *o, char **out)
 	if (err) {
 		fprintf(stderr, "sluicectl: trace: cannot reach sluiced at %s: %s\n",
 			o->socket ? o->socket : SL_CTL_DEFAULT_SOCKET, strerror(-err));
-		return CTL_UNREACHABLE;
+		return ctl_exit_of_call(err);
 	}
 	*out = resp.status == SL_CTL_OK ? ctl_json_top_scalar(resp.body, resp.len, "bpffs") : NULL;
 	sl_ctl_resp_free(&resp);
@@ -334,7 +334,7 @@ int cmd_trace(const struct ctl_opts *o)
 		fprintf(stderr, "sluicectl: trace: %s/sluice_trace%s: %s (is the data plane loaded "
 			"by this version of sluiced? trace needs root)\n", root,
 			cfg_fd < 0 ? "_cfg" : "", strerror(errno));
-		rc = errno == EACCES || errno == EPERM ? CTL_INVALID : CTL_UNREACHABLE;
+		rc = ctl_exit_of_call(-errno);
 		goto out;
 	}
 	cfg = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,

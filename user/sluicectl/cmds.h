@@ -3,15 +3,23 @@
  * sluicectl verbs. main.c holds the one table of verbs and options that
  * drives parsing, --help and completion; each verb is a function here.
  * Every verb returns the process exit code: 0 ok, 1 invalid input or
- * refused, 2 usage, 3 daemon unreachable.
+ * refused, 2 usage, 3 daemon unreachable, 4 permission denied (not root).
  */
 #ifndef SLUICECTL_CMDS_H
 #define SLUICECTL_CMDS_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
-enum ctl_exit { CTL_OK = 0, CTL_INVALID = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3 };
+enum ctl_exit { CTL_OK = 0, CTL_INVALID = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3, CTL_DENIED = 4 };
+
+/* The exit code of a failed sl_ctl_call (-errno): permission denied on the
+ * socket (not root) is its own code, not "unreachable". */
+static inline int ctl_exit_of_call(int err)
+{
+	return err == -EACCES || err == -EPERM ? CTL_DENIED : CTL_UNREACHABLE;
+}
 
 enum ctl_output { CTL_OUT_TABLE = 0, CTL_OUT_JSON, CTL_OUT_YAML };
 

@@ -99,7 +99,8 @@ static void usage_all(FILE *f)
 	for (size_t i = 0; i < NVERBS; i++)
 		fprintf(f, "  %-11s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(f, "\nsluicectl VERB --help shows a verb's options.\n"
-		   "exit codes: 0 ok, 1 invalid input or refused, 2 usage, 3 daemon unreachable\n");
+		   "exit codes: 0 ok, 1 invalid input or refused, 2 usage, 3 daemon unreachable,\n"
+		   "            4 permission denied (the control socket serves root only)\n");
 }
 
 static void usage_verb(FILE *f, const struct verb *v)

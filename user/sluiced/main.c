@@ -290,6 +290,10 @@ static int setup(struct sluiced *d)
 		return rc;
 	}
 	rc = sluiced_mkdir_p(d->o.state_dir, 0700);
+	/* private also when it existed: it holds the policy and the helper's
+	 * metrics socket */
+	if (!rc && chmod(d->o.state_dir, 0700) < 0)
+		rc = -errno;
 	if (rc) {
 		sluiced_log("--state-dir %s: %s", d->o.state_dir, strerror(-rc));
 		return rc;

@@ -173,7 +173,7 @@ static void serve_one(struct sluiced *d, int fd)
 				break;
 			got += (size_t)r;
 		}
-		sl_ctl_write_resp(fd, SL_CTL_BADREQ, msg, sizeof(msg) - 1);
+		sl_ctl_write_resp(fd, SL_CTL_DENIED, msg, sizeof(msg) - 1);
 		sluiced_log("control: refused a peer with uid %d", clen ? (int)cred.uid : -1);
 		return;
 	}

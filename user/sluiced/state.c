@@ -64,9 +64,19 @@ static int write_state(const struct sluiced *d, uint32_t gen)
 
 	sluiced_snapshot_path(d, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s/.snapshot.yaml.tmp", d->o.state_dir);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
+	/* the snapshot holds the whole policy: root's eyes only */
+	{
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (fd < 0)
+			return -errno;
+		if (fchmod(fd, 0600) < 0 || !(f = fdopen(fd, "w"))) {
+			err = -errno;
+			close(fd);
+			unlink(tmp);
+			return err;
+		}
+	}
 	fprintf(f, STATE_HDR "source=%s gen=%u\n", sluiced_source_name(d->source), gen);
 	if (d->snaplen)
 		fwrite(d->snap, 1, d->snaplen, f);
