@@ -127,7 +127,7 @@ $(B)/libsluice-san.a: $(SAN_OBJS) $(LLHTTP_SAN)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/sluiced: $(call obj,$(SLUICED_SRCS)) $(B)/libsluice.a
+$(B)/sluiced: $(call obj,$(SLUICED_SRCS)) $(B)/libsluice.a $(LLHTTP_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -35,6 +35,7 @@ enum sl_ctl_status {
 	SL_CTL_BADREQ = 2,
 	SL_CTL_ERROR = 4,	/* the daemon failed (kernel, I/O) */
 	SL_CTL_DENIED = 5,	/* the peer is not root (SO_PEERCRED) */
+	SL_CTL_NOT_LIVE = 6,	/* status: the answer, and the data plane is not live */
 };
 
 /* One named blob: a YAML source file (name as the user gave it). */

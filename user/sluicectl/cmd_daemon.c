@@ -42,15 +42,18 @@ static int call(const struct ctl_opts *o, const char *verb, struct sl_ctl_req *r
 			" (the control socket serves root only)" : "");
 		return ctl_exit_of_call(err);
 	}
-	/* -q: errors only */
+	/* -q: errors only; a status that is not live is still the answer */
 	if (resp.len && !(o->quiet && resp.status == SL_CTL_OK))
-		fwrite(resp.body, 1, resp.len, resp.status == SL_CTL_OK ? stdout : stderr);
+		fwrite(resp.body, 1, resp.len,
+		       resp.status == SL_CTL_OK || resp.status == SL_CTL_NOT_LIVE ? stdout : stderr);
 	sl_ctl_resp_free(&resp);
 	switch (resp.status) {
 	case SL_CTL_OK:
 		return CTL_OK;
 	case SL_CTL_DENIED:
 		return CTL_DENIED;
+	case SL_CTL_NOT_LIVE:
+		return CTL_INVALID;
 	case SL_CTL_BADREQ:
 		return CTL_USAGE;
 	default:

@@ -113,3 +113,29 @@ int sluiced_mkdir_p(const char *path, mode_t mode)
 		return -errno;
 	return 0;
 }
+
+bool sluiced_live(const struct sluiced *d, char *why, size_t len)
+{
+	const struct sl_dp_hook *h;
+	size_t n, i;
+
+	if (!d->dp) {
+		snprintf(why, len, "no data plane (after reset): the next apply brings it back");
+		return false;
+	}
+	n = sl_dp_hooks(d->dp, &h);
+	for (i = 0; i < n; i++)
+		if (!strcmp(h[i].name, "connect4") && !h[i].attached) {
+			snprintf(why, len, "hook connect4 not attached: %s", h[i].why);
+			return false;
+		}
+	if (d->model && sluiced_model_needs_helper(d->model) &&
+	    d->helper.state != HELPER_RUNNING && d->helper.state != HELPER_DISABLED) {
+		snprintf(why, len, "the policy has HTTP routes and sluice-http is %s (%s)",
+			 sluiced_helper_state_name(d->helper.state),
+			 d->helper.why[0] ? d->helper.why : "starting");
+		return false;
+	}
+	snprintf(why, len, "live");
+	return true;
+}

@@ -354,6 +354,7 @@ static int setup(struct sluiced *d)
 		sluiced_log("policy-dir: watching %s", d->o.policy_dir);
 	ep_add(d, d->ino_fd);
 	sluiced_load_policy_dir(d, true);
+	d->synced = true;
 	if (d->o.metrics) {
 		rc = sluiced_metrics_open(d);
 		if (rc) {

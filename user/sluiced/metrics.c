@@ -9,9 +9,11 @@
  * Direction, as Istio defines it for TCP: received bytes are the client's
  * request bytes (client -> backend), sent bytes the response bytes.
  *
- * Any request on the port gets the whole exposition (scrapers ask for
- * /metrics; there is nothing else to serve): the request is read up to its
- * blank line only to drain it, never interpreted.
+ * The request head is parsed with llhttp for its path: /healthz answers
+ * 200 while the daemon's loop runs (liveness), /readyz 200 once the start's
+ * restore and policy-dir load are done and the data plane is live
+ * (sluiced_live), else 503 with the reason (readiness); any other path gets
+ * the exposition (scrapers ask for /metrics).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +24,8 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <llhttp.h>
 
 #include "sluiced.h"
 #include "stats_names.h"
@@ -210,11 +214,43 @@ static void exposition(struct sluiced *d, FILE *f)
 	helper_metrics(d, f);
 }
 
+struct probe_req {
+	char path[64];
+	size_t len;
+	bool done;
+};
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct probe_req *r = p->data;
+
+	if (r->len + len < sizeof(r->path)) {
+		memcpy(r->path + r->len, at, len);
+		r->len += len;
+		r->path[r->len] = '\0';
+	}
+	return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+	((struct probe_req *)p->data)->done = true;
+	return HPE_PAUSED;
+}
+
+static const llhttp_settings_t probe_settings = {
+	.on_url = on_url,
+	.on_headers_complete = on_headers_complete,
+};
+
 static void serve(struct sluiced *d, int fd)
 {
 	struct timeval tv = { .tv_sec = 2 };
-	char req[8192], hdr[256], *body = NULL;
+	char req[8192], hdr[256], *body = NULL, why[256];
+	const char *status = "200 OK", *ctype = "text/plain; version=0.0.4";
+	struct probe_req pr = { 0 };
 	size_t got = 0, blen = 0;
+	llhttp_t parser;
 	FILE *f;
 	int n;
 
@@ -230,14 +266,37 @@ static void serve(struct sluiced *d, int fd)
 		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
 			break;
 	}
+	llhttp_init(&parser, HTTP_REQUEST, &probe_settings);
+	parser.data = &pr;
+	llhttp_execute(&parser, req, got);
 	f = open_memstream(&body, &blen);
 	if (!f)
 		return;
-	exposition(d, f);
+	if (!pr.done) {
+		status = "400 Bad Request";
+		ctype = "text/plain";
+		fputs("bad request\n", f);
+	} else if (!strcmp(pr.path, "/healthz")) {
+		ctype = "text/plain";
+		fputs("ok\n", f);
+	} else if (!strcmp(pr.path, "/readyz")) {
+		ctype = "text/plain";
+		if (!d->synced) {
+			status = "503 Service Unavailable";
+			fputs("not ready: the first load is not done\n", f);
+		} else if (!sluiced_live(d, why, sizeof(why))) {
+			status = "503 Service Unavailable";
+			fprintf(f, "not ready: %s\n", why);
+		} else {
+			fputs("ready\n", f);
+		}
+	} else {
+		exposition(d, f);
+	}
 	fclose(f);
 	n = snprintf(hdr, sizeof(hdr),
-		     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-		     "Content-Length: %zu\r\nConnection: close\r\n\r\n", blen);
+		     "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
+		     "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, ctype, blen);
 	if (write(fd, hdr, (size_t)n) == n && blen)
 		(void)!write(fd, body, blen);
 	free(body);

@@ -138,7 +138,13 @@ static int dispatch(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 			return SL_CTL_BADREQ;
 		}
 		if (req->verb[4] == 'u')
-			return view_status(d, fmt, out) ? SL_CTL_ERROR : SL_CTL_OK;
+		{
+			char why[256];
+
+			if (view_status(d, fmt, out))
+				return SL_CTL_ERROR;
+			return sluiced_live(d, why, sizeof(why)) ? SL_CTL_OK : SL_CTL_NOT_LIVE;
+		}
 		rc = view_stats(d, fmt, out);
 		return rc == -ENODEV ? SL_CTL_REFUSED : rc ? SL_CTL_ERROR : SL_CTL_OK;
 	}

@@ -93,8 +93,14 @@ struct sluiced {
 	uint64_t stats_aged;		/* stats entries aged out since start */
 	struct sluiced_helper helper;
 	bool xdp_detached;		/* reset removed XDP: re-attach on apply */
+	bool synced;			/* the start's restore and policy-dir load are done */
 	bool stop;
 };
+
+/* core.c — the data plane is live: opened (not reset), connect4 attached,
+ * and the helper running when the policy has HTTP routes. Otherwise false
+ * with the reason in why. `status` exits 1 and /readyz answers 503 then. */
+bool sluiced_live(const struct sluiced *d, char *why, size_t len);
 
 /* main.c */
 uint64_t sluiced_now_ms(void);

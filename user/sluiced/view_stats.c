@@ -329,11 +329,14 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out)
 	uint64_t c[__SLUICE_CNT_MAX], nmaps = 0;
 	const struct sl_dp_hook *hooks = NULL;
 	struct sluiced_helper *h = &d->helper;
-	char path[PATH_MAX], nb[32];
+	char path[PATH_MAX], nb[32], why[256];
+	bool live = sluiced_live(d, why, sizeof(why));
 	size_t nh = 0, i;
 
 	sluiced_snapshot_path(d, path, sizeof(path));
 	vf_str(r, "version", "%s", SLUICE_VERSION);
+	vf_str(r, "live", "%s", live ? "yes" : "no");
+	vf_str(r, "live_why", "%s", why);
 	vf_num(r, "generation", d->dp ? sl_dp_generation(d->dp) : 0);
 	vf_str(r, "data_plane", "%s", d->dp ? "attached" : "removed (reset)");
 	vf_str(r, "source", "%s", sluiced_source_name(d->source));
