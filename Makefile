@@ -239,3 +239,25 @@ $(B)/bench/xdp_baseline.o: bench/xdp_baseline.bpf.c $(wildcard bpf/lib/*.h)
 tests-build: $(B)/bench/xdp_tool
 bench-xdp: $(B)/bench/xdp_tool $(B)/bench/xdp_baseline.o
 .PHONY: bench-xdp
+
+# ---- install: PREFIX (default /usr/local) and DESTDIR ------------------------
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+DOCDIR  := $(PREFIX)/share/doc/sluice
+MANDIR  := $(PREFIX)/share/man/man8
+COMPDIR := $(PREFIX)/share/bash-completion/completions
+UNITDIR := $(PREFIX)/lib/systemd/system
+.PHONY: install
+install: $(BINS)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR) \
+		$(DESTDIR)$(COMPDIR) $(DESTDIR)$(UNITDIR)
+	$(Q)install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	$(Q)sed -e 's|/usr/local/bin|$(BINDIR)|g' -e 's|/usr/local/share/doc/sluice|$(DOCDIR)|g' \
+		deploy/sluiced.service >$(DESTDIR)$(UNITDIR)/sluiced.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/sluiced.service
+	$(Q)$(B)/sluicectl completion bash >$(DESTDIR)$(COMPDIR)/sluicectl
+	$(Q)scripts/gen-man.sh $(B)/sluiced 8 "the Sluice node agent" >$(DESTDIR)$(MANDIR)/sluiced.8
+	$(Q)scripts/gen-man.sh $(B)/sluicectl 8 "control the Sluice node agent" >$(DESTDIR)$(MANDIR)/sluicectl.8
+	$(Q)scripts/gen-man.sh $(B)/sluice-http 8 "the Sluice L7 helper" >$(DESTDIR)$(MANDIR)/sluice-http.8
+	$(Q)install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
