@@ -38,6 +38,18 @@ struct sl_dp_hook {
 	char why[128];		/* when not attached: the kernel's answer */
 };
 
+/* One kernel feature the data plane uses (user/lib/dp_probe.c). */
+struct sl_dp_feature {
+	const char *name;
+	const char *since;	/* oldest mainline kernel with it, "5.18" */
+	const char *without;	/* what Sluice does without it */
+	bool present;
+};
+#define SL_DP_NFEATURES 10
+
+/* Probe this kernel: up to max features into out; returns how many. */
+size_t sl_dp_probe(struct sl_dp_feature *out, size_t max);
+
 /* Make sure pin_root lies on a bpffs: when it is under /sys/fs/bpf and no
  * bpffs is mounted there, mount one (*mounted = true; sluiced logs it). Any
  * other location must already be on a bpffs. sl_dp_open and sl_xdp_open call

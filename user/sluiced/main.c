@@ -318,6 +318,17 @@ static int setup(struct sluiced *d)
 	}
 	ep_add(d, d->ctl_fd);
 	sluiced_helper_init(d);
+	/* what this kernel offers, before anything needs it: a failure below
+	 * is then explained by the feature it lacks */
+	d->nkernel = sl_dp_probe(d->kernel, SL_DP_NFEATURES);
+	for (size_t k = 0; k < d->nkernel; k++) {
+		if (d->kernel[k].present)
+			sluiced_log("kernel: %s: yes (Linux %s+)", d->kernel[k].name,
+				    d->kernel[k].since);
+		else
+			sluiced_log("kernel: %s: NO (needs Linux %s): %s", d->kernel[k].name,
+				    d->kernel[k].since, d->kernel[k].without);
+	}
 	rc = sluiced_dp_ensure(d, err);
 	if (rc) {
 		sluiced_log("data plane: %s (%s)", err, strerror(-rc));
@@ -343,12 +354,21 @@ static int setup(struct sluiced *d)
 			sluiced_log("--xdp: not supported in this build");
 			return -EOPNOTSUPP;
 		}
+		for (size_t k = 0; k < d->nkernel; k++)
+			if (!d->kernel[k].present && !strncmp(d->kernel[k].name, "TCX", 3)) {
+				/* one feature degrades, not the daemon: the socket
+				 * hooks steer local clients; status says why */
+				sluiced_log("--xdp %s: north-south not available: %s needs Linux %s",
+					    d->o.xdp, d->kernel[k].name, d->kernel[k].since);
+				goto no_xdp;
+			}
 		rc = sluiced_xdp_setup(d->o.xdp, d->o.bpffs, d->dp, err);
 		if (rc) {
 			sluiced_log("--xdp %s: %s (%s)", d->o.xdp, err, strerror(-rc));
 			return rc;
 		}
 	}
+no_xdp:
 	sluiced_restore(d);
 	if (sluiced_mkdir_p(d->o.policy_dir, 0755) == 0 && sluiced_watch_open(d) == 0)
 		sluiced_log("policy-dir: watching %s", d->o.policy_dir);

@@ -325,7 +325,7 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out)
 {
 	struct vtable t = { 0 };
 	struct vrec *r = vt_rec(&t);
-	struct vfield *lf, *pf, *hf, *cf;
+	struct vfield *lf, *pf, *hf, *cf, *kf;
 	uint64_t c[__SLUICE_CNT_MAX], nmaps = 0;
 	const struct sl_dp_hook *hooks = NULL;
 	struct sluiced_helper *h = &d->helper;
@@ -359,6 +359,14 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out)
 			vf_add(hf, "%s: attached", hooks[i].name);
 		else
 			vf_add(hf, "%s: not attached (%s)", hooks[i].name, hooks[i].why);
+	}
+	kf = vf_list(r, "kernel");
+	for (i = 0; i < d->nkernel; i++) {
+		if (d->kernel[i].present)
+			vf_add(kf, "%s: yes", d->kernel[i].name);
+		else
+			vf_add(kf, "%s: no (Linux %s+): %s", d->kernel[i].name, d->kernel[i].since,
+			       d->kernel[i].without);
 	}
 	lf = vf_list(r, "link_ids");
 	pf = vf_list(r, "prog_ids");
