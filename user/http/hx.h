@@ -192,7 +192,11 @@ int hx_snap_load(const char *const *paths, size_t n, struct hx_snap **out);
 
 struct hx_metrics;
 /* Client connections closed before a request was served, by reason. */
-enum hx_reject { HX_REJ_MAX_CONNS, HX_REJ_HEADER_TIMEOUT, __HX_REJ_MAX };
+enum hx_reject { HX_REJ_MAX_CONNS, HX_REJ_HEADER_TIMEOUT, HX_REJ_NOT_STEERED, __HX_REJ_MAX };
+/* A listener bind/listen outcome (err 0 = up), kept for the metrics dump
+ * as sluice_http_listener_failed{listener,error}, which sluiced reads for
+ * status and readiness. */
+void hx_listen_result(const char *addr, uint16_t port, int err);
 void hx_metrics_reject(struct hx_metrics *mx, enum hx_reject why);
 struct hx_metrics *hx_metrics_new(void);
 void hx_metrics_free(struct hx_metrics *mx);

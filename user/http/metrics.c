@@ -36,6 +36,41 @@ struct hx_metrics {
 	uint64_t rejected[__HX_REJ_MAX];	/* atomic adds by the worker */
 };
 
+/* Listeners whose last bind failed, by "addr:port" (workers bind the same
+ * ones with SO_REUSEPORT: one record each). */
+#define HX_LISTEN_FAILS 32
+static struct {
+	char where[64];
+	int err;
+} listen_fails[HX_LISTEN_FAILS];
+static pthread_mutex_t listen_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void hx_listen_result(const char *addr, uint16_t port, int err)
+{
+	char where[64];
+	int i, free_slot = -1;
+
+	snprintf(where, sizeof(where), "%s:%u", addr, port);
+	pthread_mutex_lock(&listen_mu);
+	for (i = 0; i < HX_LISTEN_FAILS; i++) {
+		if (!strcmp(listen_fails[i].where, where)) {
+			listen_fails[i].err = err;
+			if (!err)
+				listen_fails[i].where[0] = '\0';
+			goto out;
+		}
+		if (!listen_fails[i].where[0] && free_slot < 0)
+			free_slot = i;
+	}
+	if (err && free_slot >= 0) {
+		snprintf(listen_fails[free_slot].where, sizeof(listen_fails[free_slot].where), "%s",
+			 where);
+		listen_fails[free_slot].err = err;
+	}
+out:
+	pthread_mutex_unlock(&listen_mu);
+}
+
 void hx_metrics_reject(struct hx_metrics *mx, enum hx_reject why)
 {
 	if (mx && why < __HX_REJ_MAX)
@@ -166,7 +201,8 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 		pthread_mutex_unlock(&mxs[w]->mu);
 	}
 	{
-		static const char *const why[__HX_REJ_MAX] = { "max-conns", "header-timeout" };
+		static const char *const why[__HX_REJ_MAX] = { "max-conns", "header-timeout",
+							       "not-steered" };
 		uint64_t r[__HX_REJ_MAX] = { 0 };
 
 		for (w = 0; w < n; w++)
@@ -180,6 +216,14 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 			fprintf(f, "sluice_http_connections_rejected_total{reason=\"%s\"} %llu\n",
 				why[b], (unsigned long long)r[b]);
 	}
+	fprintf(f, "# HELP sluice_http_listener_failed Listeners that could not bind (1 each).\n"
+		   "# TYPE sluice_http_listener_failed gauge\n");
+	pthread_mutex_lock(&listen_mu);
+	for (i = 0; i < HX_LISTEN_FAILS; i++)
+		if (listen_fails[i].where[0])
+			fprintf(f, "sluice_http_listener_failed{listener=\"%s\",error=\"%s\"} 1\n",
+				listen_fails[i].where, strerror(listen_fails[i].err));
+	pthread_mutex_unlock(&listen_mu);
 	fprintf(f, "# HELP istio_requests_total Requests handled by sluice-http.\n"
 		   "# TYPE istio_requests_total counter\n");
 	for (i = 0; i < na; i++)

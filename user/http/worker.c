@@ -116,6 +116,7 @@ static void add_listener(struct hx_worker *w, uint16_t port, bool gateway, const
 	if (w->nls >= HX_MAX_LISTENERS)
 		return;
 	fd = listen_on(addr, port);
+	hx_listen_result(addr, port, fd < 0 ? -fd : 0);
 	if (fd < 0) {
 		fprintf(stderr, "sluice-http: worker %d: listen %s:%u: %s\n", w->id, addr, port,
 			strerror(-fd));
@@ -238,8 +239,19 @@ static void on_accept(struct hx_worker *w, struct hx_listener *l)
 		if (!l->gateway && hx_cfg.origdst_fd >= 0) {
 			uint32_t wl;
 
+			/* the mesh listener serves what the connect hook sent
+			 * here, nothing else: without an origdst entry the
+			 * peer dialled the listener itself (a local user
+			 * outside the steered cgroup, or anyone who can reach
+			 * a node address given to --http-listen) */
 			if (hx_origdst_lookup(hx_cfg.origdst_fd, c->peer, c->peer_port, c->vip,
-					      &c->vip_port, &wl) == 0) {
+					      &c->vip_port, &wl) != 0) {
+				hx_metrics_reject(hx_worker_metrics(w), HX_REJ_NOT_STEERED);
+				close(fd);
+				free(c);
+				continue;
+			}
+			{
 				c->has_orig = true;
 				/* by id, not position: this snapshot may
 				 * be a generation older or newer than the

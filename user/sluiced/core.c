@@ -136,6 +136,8 @@ bool sluiced_live(const struct sluiced *d, char *why, size_t len)
 			 d->helper.why[0] ? d->helper.why : "starting");
 		return false;
 	}
+	if (d->helper.state == HELPER_RUNNING && sluiced_helper_listen_failure(d, why, len))
+		return false;
 	snprintf(why, len, "live");
 	return true;
 }

@@ -177,7 +177,8 @@ static void spawn(struct sluiced *d)
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		setpgid(0, 0);
 		execl(h->path, h->path, "--policy", snap, "--mesh-listen", listen, "--bpffs",
-		      d->o.bpffs, "--metrics-socket", msock, (char *)NULL);
+		      d->o.bpffs, "--metrics-socket", msock, "--gateway-addr",
+		      d->o.gateway_addr ? d->o.gateway_addr : "0.0.0.0", (char *)NULL);
 		_exit(127);
 	}
 	h->started_ms = sluiced_now_ms();

@@ -38,6 +38,8 @@ static void usage(FILE *f)
 		"  --no-http-helper     do not run sluice-http (policies with http routes are refused)\n"
 		"  --http-listen A:P    sluice-http mesh listener, where HTTP services are sent\n"
 		"                       (default %s; use a node address for clients in other netns)\n"
+		"  --http-gateway-addr ADDR  address sluice-http binds Gateway HTTP servers on\n"
+		"                       (default 0.0.0.0: every node address)\n"
 		"  --stats-gc-interval S  age out stats of removed backends after 2 idle passes\n"
 		"                       S seconds apart (default %d)\n"
 		"  --version, --help\n",
@@ -76,7 +78,7 @@ static int parse_listen(const char *s, uint8_t addr[16], uint16_t *port)
 static int parse_opts(struct sluiced *d, int argc, char **argv)
 {
 	enum { O_POLICY = 256, O_CGROUP, O_BPFFS, O_SOCKET, O_STATE, O_METRICS, O_XDP, O_NOHTTP,
-	       O_HTTP_LISTEN, O_STATS_GC, O_VERSION, O_HELP };
+	       O_HTTP_LISTEN, O_STATS_GC, O_VERSION, O_HELP, O_GW_ADDR };
 	static const struct option lo[] = {
 		{ "policy-dir", required_argument, NULL, O_POLICY },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
@@ -87,6 +89,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "no-http-helper", no_argument, NULL, O_NOHTTP },
 		{ "http-listen", required_argument, NULL, O_HTTP_LISTEN },
+		{ "http-gateway-addr", required_argument, NULL, O_GW_ADDR },
 		{ "stats-gc-interval", required_argument, NULL, O_STATS_GC },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
@@ -116,6 +119,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		case O_XDP: o->xdp = optarg; break;
 		case O_NOHTTP: o->no_http_helper = true; break;
 		case O_HTTP_LISTEN: o->http_listen = optarg; break;
+		case O_GW_ADDR: o->gateway_addr = optarg; break;
 		case O_STATS_GC:
 			errno = 0;
 			secs = strtoul(optarg, &end, 10);

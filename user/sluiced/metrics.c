@@ -30,6 +30,36 @@
 #include "sluiced.h"
 #include "stats_names.h"
 
+static void helper_metrics(const struct sluiced *d, FILE *f);
+
+int sluiced_helper_listen_failure(const struct sluiced *d, char *why, size_t len)
+{
+	static const char key[] = "sluice_http_listener_failed{listener=\"";
+	char *text = NULL, *p, *q, *e;
+	size_t tlen = 0;
+	FILE *f = open_memstream(&text, &tlen);
+	int found = 0;
+
+	if (!f)
+		return 0;
+	helper_metrics(d, f);
+	fclose(f);
+	/* sluice-http's own line: listener="ADDR:PORT",error="TEXT" */
+	p = text ? strstr(text, key) : NULL;
+	if (p) {
+		p += sizeof(key) - 1;
+		q = strstr(p, "\",error=\"");
+		e = q ? strchr(q + 9, '"') : NULL;
+		if (q && e) {
+			snprintf(why, len, "sluice-http cannot listen on %.*s: %.*s", (int)(q - p), p,
+				 (int)(e - (q + 9)), q + 9);
+			found = 1;
+		}
+	}
+	free(text);
+	return found;
+}
+
 int sluiced_metrics_open(struct sluiced *d)
 {
 	struct sockaddr_storage ss = { 0 };
@@ -166,7 +196,7 @@ static void tcp_metrics(struct sluiced *d, FILE *f)
 }
 
 /* The helper's exposition, read from its unix socket (bounded: 1 s). */
-static void helper_metrics(struct sluiced *d, FILE *f)
+static void helper_metrics(const struct sluiced *d, FILE *f)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = 1 };

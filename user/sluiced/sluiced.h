@@ -44,6 +44,7 @@ struct sluiced_opts {
 	/* --http-listen: where sluice-http's mesh listener is and where the
 	 * connect hook sends HTTP services (IPv4, v4-mapped; port host order) */
 	const char *http_listen;
+	const char *gateway_addr;	/* --http-gateway-addr; NULL = sluice-http's 0.0.0.0 */
 	uint8_t helper_addr[16];
 	uint16_t helper_port;
 	uint64_t stats_gc_ms;		/* --stats-gc-interval */
@@ -103,6 +104,10 @@ struct sluiced {
  * and the helper running when the policy has HTTP routes. Otherwise false
  * with the reason in why. `status` exits 1 and /readyz answers 503 then. */
 bool sluiced_live(const struct sluiced *d, char *why, size_t len);
+
+/* metrics.c — a listener sluice-http could not bind (its metrics say so):
+ * 1 with the listener and the error in why, else 0. */
+int sluiced_helper_listen_failure(const struct sluiced *d, char *why, size_t len);
 
 /* main.c */
 uint64_t sluiced_now_ms(void);
