@@ -39,6 +39,22 @@ sl_check "/dev/zero: refused at once (exit $rc), not a regular file" \
 	bash -c "[ $rc = 1 ] && grep -q 'not a regular file' <<<'$out'"
 sl_check "none of it changed the live generation ($gen)" [ "$(dl_gen)" = "$gen" ]
 
+# an apply whose client hangs up before the answer (as a timed-out client
+# does) must not land silently: the daemon drops it and says so
+dl_policy "$SL_TMP/s1b.yaml" 0 100
+python3 - "$SL_SOCK" "$SL_TMP/s1b.yaml" <<'PY'
+import socket, sys
+data = open(sys.argv[2], "rb").read()
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"SLUICE1 apply 1 -\n" + b"%d %s\n" % (len(data), sys.argv[2].encode()) + data)
+s.shutdown(socket.SHUT_RDWR)
+s.close()
+PY
+sl_check "an apply whose client hung up is dropped, and logged" \
+	sl_wait_for 5 grep -q "apply dropped (source apply): the client disconnected" "$DL_LOG"
+sl_check "... the generation stays ($gen)" [ "$(dl_gen)" = "$gen" ]
+
 : >"$SL_TMP/empty.yaml"
 out=$(ctl apply -f "$SL_TMP/empty.yaml" 2>&1); rc=$?
 sl_log "$out"

@@ -396,7 +396,7 @@ no_xdp:
 int main(int argc, char **argv)
 {
 	struct sluiced d = {
-		.ctl_fd = -1, .ino_fd = -1, .sig_fd = -1, .metrics_fd = -1, .epfd = -1,
+		.ctl_fd = -1, .ctl_client_fd = -1, .ino_fd = -1, .sig_fd = -1, .metrics_fd = -1, .epfd = -1,
 		.ino_wd = -1,
 	};
 	int rc;

@@ -194,7 +194,9 @@ static void serve_one(struct sluiced *d, int fd)
 		sl_ctl_req_free(&req);
 		return;
 	}
+	d->ctl_client_fd = fd;	/* an apply checks it before committing */
 	status = dispatch(d, &req, out);
+	d->ctl_client_fd = -1;
 	fclose(out);
 	err = sl_ctl_write_resp(fd, status, body, blen);
 	if (err)

@@ -95,6 +95,7 @@ struct sluiced {
 	struct sluiced_helper helper;
 	bool xdp_detached;		/* reset removed XDP: re-attach on apply */
 	bool synced;			/* the start's restore and policy-dir load are done */
+	int ctl_client_fd;		/* the control client being served, -1 none */
 	struct sl_dp_feature kernel[SL_DP_NFEATURES];	/* probed at start */
 	size_t nkernel;
 	bool stop;

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -266,6 +267,14 @@ static void log_lines(const char *prefix, const char *text)
 		sluiced_log("%s... and %zu more", prefix, skipped);
 }
 
+/* The control client hung up (or reset): nobody reads the answer. */
+static bool client_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		  enum sluiced_source src, bool allow_empty, FILE *out)
 {
@@ -326,6 +335,15 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		sluiced_log("apply refused (source %s): an empty desired state would remove all "
 			    "%zu objects", sluiced_source_name(src), d->model->nobjects);
 		status = SL_CTL_REFUSED;
+		goto cleanup;
+	}
+	/* the client gave up (its time-out) while the policy loaded: an apply
+	 * nobody waits for must not land silently */
+	if (src == SRC_APPLY && client_gone(d->ctl_client_fd)) {
+		sluiced_log("apply dropped (source apply): the client disconnected before it "
+			    "could be committed; generation %u stays live",
+			    d->dp ? sl_dp_generation(d->dp) : 0);
+		status = SL_CTL_ERROR;
 		goto cleanup;
 	}
 	rc = sluiced_dp_ensure(d, errbuf);
