@@ -270,9 +270,11 @@ static void log_lines(const char *prefix, const char *text)
 /* The control client hung up (or reset): nobody reads the answer. */
 static bool client_gone(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+	struct pollfd p = { .fd = fd, .events = 0 };
 
-	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+	/* POLLHUP: closed both ways (sluicectl shuts its writing half after
+	 * the request, which alone is POLLRDHUP and no reason to drop) */
+	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
 }
 
 int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
