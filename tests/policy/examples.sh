@@ -73,7 +73,9 @@ check "S5 HTTP gateway server has no bind" \
 # diff between S2 steps: one VirtualService route changed
 d=$("$CTL" diff -f "$EX/s2-forecast-progressive/base.yaml" -f "$EX/s2-forecast-progressive/.steps/step2-50-50.yaml" \
 	--against "$EX/s2-forecast-progressive" 2>&1)
+rc=$?
 check "diff step1 -> step2 shows the changed route" grep -q '^    ~ http\[0\]' <<<"$d"
+check "diff with changes exits 1, as kubectl diff (got $rc)" test "$rc" -eq 1
 check "diff step1 -> step2 leaves DestinationRule unchanged" bash -c '! grep -q "DestinationRule" <<<"$1"' _ "$d"
 S2=$EX/s2-forecast-progressive
 d=$("$CTL" diff -o json -f "$S2/base.yaml" -f "$S2/.steps/step4-drop-v1.yaml" \
@@ -84,5 +86,7 @@ check "diff -o json step3 -> step4 (repeated --against): DR and VS changed" \
 "$CTL" diff -f "$EX/" --socket "/nonexistent/sluice-$$.sock" >/dev/null 2>&1
 check "diff without --against and no daemon exits 3" test $? -eq 3
 d=$("$CTL" diff -f "$EX/" --against "$EX/" 2>&1)
+rc=$?
 check "diff of a set with itself: no changes" test "$d" = "no changes"
+check "diff without changes exits 0 (got $rc)" test "$rc" -eq 0
 exit $fail

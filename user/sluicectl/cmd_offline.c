@@ -271,7 +271,8 @@ int cmd_diff(const struct ctl_opts *o)
 		printf("%s]\n", out.first ? "" : "\n");
 	else if (out.nchanges == 0)
 		printf("no changes\n");
-	rc = CTL_OK;
+	/* as kubectl diff: 0 no changes, 1 changes (CI can gate on it) */
+	rc = out.nchanges ? CTL_INVALID : CTL_OK;
 cleanup:
 	sl_model_free(old);
 	sl_model_free(cur);

@@ -67,7 +67,7 @@ static const struct verb verbs[] = {
 	  "-f PATH... [-o json] [--no-http-helper]",
 	  "check policy files offline as apply would (exit 0 valid, 1 invalid); -o json dumps the model" },
 	{ "diff", cmd_diff, O_FILE | O_AGAINST | O_SOCKET | O_OUTPUT, "-f PATH... [--against PATH...]",
-	  "show added, changed and removed objects and routes" },
+	  "show added, changed and removed objects and routes (exit 0 none, 1 changes)" },
 	{ "get", cmd_get, O_WHAT | O_OUTPUT | O_SOCKET, "services|routes|endpoints|workloads [-o FMT]",
 	  "show the applied state" },
 	{ "delete", cmd_delete, O_FILE | O_SOCKET | O_QUIET, "-f PATH...",
