@@ -68,3 +68,13 @@ hx_expect() {
 
 # hx_sed FILE: substitute @IP@ in a policy template in place.
 hx_subst() { sed -i "s/@IP@/$HX_IP/g" "$1"; }
+
+# hx_metrics_dump: sluice-http's exposition from its metrics socket.
+hx_metrics_dump() {
+	python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); d=b""
+while True:
+  b=s.recv(65536)
+  if not b: break
+  d+=b
+print(d.decode())' "$HX_METRICS"
+}

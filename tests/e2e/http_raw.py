@@ -25,6 +25,23 @@ def statuses(data):
     return [m.decode() for m in re.findall(rb"HTTP/1\.[01] (\d{3}) ", data)]
 
 
+def idle_closed(addr, port, n, wait):
+    """Open n connections that send nothing, wait, count those the server closed."""
+    socks = [socket.create_connection((addr, port), timeout=5) for _ in range(n)]
+    time.sleep(wait)
+    closed = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            if s.recv(1) == b"":
+                closed += 1
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            closed += 1
+    return closed
+
+
 def main():
     cmd, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if cmd in ("send", "dump"):
@@ -73,19 +90,7 @@ def main():
         except ConnectionResetError:
             print("closed", int((time.time() - t0) * 1000))
     elif cmd == "silent":
-        n, wait = int(sys.argv[4]), float(sys.argv[5])
-        socks = [socket.create_connection((addr, port), timeout=5) for _ in range(n)]
-        time.sleep(wait)
-        closed = 0
-        for s in socks:
-            s.setblocking(False)
-            try:
-                if s.recv(1) == b"":
-                    closed += 1
-            except BlockingIOError:
-                pass
-            except ConnectionResetError:
-                closed += 1
+        closed = idle_closed(addr, port, int(sys.argv[4]), float(sys.argv[5]))
         c = socket.create_connection((addr, port), timeout=5)
         c.sendall(b"GET / HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n")
         data = b""
@@ -99,20 +104,7 @@ def main():
             pass
         print(closed, (statuses(data) or ["none"])[0])
     elif cmd == "conns":
-        n = int(sys.argv[4])
-        socks = [socket.create_connection((addr, port), timeout=5) for _ in range(n)]
-        time.sleep(0.5)
-        closed = 0
-        for s in socks:
-            s.setblocking(False)
-            try:
-                if s.recv(1) == b"":
-                    closed += 1
-            except BlockingIOError:
-                pass
-            except ConnectionResetError:
-                closed += 1
-        print(closed)
+        print(idle_closed(addr, port, int(sys.argv[4]), 0.5))
 
 
 if __name__ == "__main__":

@@ -221,12 +221,7 @@ r=$(curl -s -H "Host: forecast" -H "Transfer-Encoding: chunked" --data-binary @"
 sl_check "3 MB chunked request body streamed" test "$r" = "v1 POST /up 3000000"
 
 # metrics: one connection = one dump
-m=$(python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); d=b""
-while True:
-  b=s.recv(65536)
-  if not b: break
-  d+=b
-print(d.decode())' "$HX_METRICS")
+m=$(hx_metrics_dump)
 if echo "$m" | grep -q 'istio_requests_total{.*destination_service="catalog.istioinaction.svc.cluster.local",destination_version="v2",response_code="200"} 400' &&
    echo "$m" | grep -q 'istio_request_duration_milliseconds_count{.*destination_service="forecast.weather.svc.cluster.local",destination_version="v1"' &&
    echo "$m" | grep -q 'istio_request_duration_milliseconds_bucket{.*le="+Inf"}'; then

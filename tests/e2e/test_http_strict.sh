@@ -119,12 +119,7 @@ sl_check "connection limit 40: 10 of 50 idle connections closed at once (got $n)
 r=$(python3 "$HX_PY/http_raw.py" silent "$HX_IP" 15001 40 1.6)
 sl_check "40 silent connections closed by the header time-out, a new client served (got: $r)" \
 	test "$r" = "40 200"
-m=$(python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); d=b""
-while True:
-  b=s.recv(65536)
-  if not b: break
-  d+=b
-print(d.decode())' "$HX_METRICS")
+m=$(hx_metrics_dump)
 ht=$(sed -n 's/^sluice_http_connections_rejected_total{reason="header-timeout"} //p' <<<"$m")
 mc=$(sed -n 's/^sluice_http_connections_rejected_total{reason="max-conns"} //p' <<<"$m")
 sl_check "rejected connections counted: header-timeout ${ht:-?} >= 40, max-conns ${mc:-?} >= 10" \
