@@ -182,6 +182,23 @@ static void sockaddr_of(const uint8_t a[16], uint16_t port, struct sockaddr_stor
 	}
 }
 
+/* connectionPool.tcp.tcpKeepalive on a new upstream connection, as the
+ * kernel sets it for L4-steered sockets (bpf/sockops.bpf.c pool_connect). */
+static void up_keepalive(int fd, const struct sl_conn_pool *p)
+{
+	int on = 1, v;
+
+	if (!p->tcp_keepalive)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	if ((v = (int)p->ka_time_s))
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
+	if ((v = (int)p->ka_interval_s))
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v));
+	if ((v = (int)p->ka_probes))
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof(v));
+}
+
 /* A pooled connection, or a new one with its connect() under way. */
 struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port,
 			    int *err)
@@ -321,6 +338,8 @@ int hx_up_dispatch(struct hx_cli *c)
 		try_failed(c, FAIL_CONNECT);
 		return -1;
 	}
+	if (!u->reused)
+		up_keepalive(u->fd, &tp->pool);
 	u->cli = c;
 	c->up = u;
 	llhttp_init(&u->parser, HTTP_RESPONSE, &hx_resp_settings);
