@@ -139,8 +139,11 @@ static void metric_family(FILE *f, const char *name, const char *help, const str
 	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
 	for (i = 0; i < n; i++) {
 		const struct sluice_stats *v = &a[i].v;
+		/* the kernel counts on the client's socket: what it sent is
+		 * the request (Istio's received bytes), what it received the
+		 * response (Istio's sent bytes) */
 		uint64_t val = which == 0 ? v->opened : which == 1 ? v->closed :
-			       which == 2 ? v->bytes_received : v->bytes_sent;
+			       which == 2 ? v->bytes_sent : v->bytes_received;
 
 		fprintf(f, "%s{reporter=\"source\",destination_service=\"", name);
 		label_value(f, a[i].svc);
