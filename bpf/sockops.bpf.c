@@ -92,11 +92,7 @@ static __always_inline void pool_connect(struct bpf_sock_ops *skops, struct slui
 	if (pool->od_consecutive)
 		ss->flags |= SLUICE_SOCK_F_OUTLIER;
 	if (pool->max_conns) {
-		use = bpf_map_lookup_elem(&sluice_pool_use, &uk);
-		if (!use) {
-			bpf_map_update_elem(&sluice_pool_use, &uk, &zero, BPF_NOEXIST);
-			use = bpf_map_lookup_elem(&sluice_pool_use, &uk);
-		}
+		use = sluice_get_or_create(&sluice_pool_use, &uk, &zero);
 		/* fail-open: a full map only loses the count */
 		if (use) {
 			__sync_fetch_and_add(&use->open, 1);
@@ -182,20 +178,16 @@ static __always_inline void outlier_fail(struct sluice_sk_state *ss)
 					  .subset_sid = ss->stats.subset_sid };
 	struct eject_count c = { .svc_sid = ss->stats.svc_sid, .subset_sid = ss->stats.subset_sid };
 	struct sluice_eject zero = {}, *e;
-	struct sluice_pool_use *use;
+	struct sluice_pool_use zu = {}, *use;
 	struct sluice_pool *pool;
 	__u32 times;
 
 	pool = bpf_map_lookup_elem(&sluice_pool, &pk);
 	if (!pool || !pool->od_consecutive)
 		return;
-	e = bpf_map_lookup_elem(&sluice_eject, &ss->stats);
-	if (!e) {
-		bpf_map_update_elem(&sluice_eject, &ss->stats, &zero, BPF_NOEXIST);
-		e = bpf_map_lookup_elem(&sluice_eject, &ss->stats);
-		if (!e)
-			return;
-	}
+	e = sluice_get_or_create(&sluice_eject, &ss->stats, &zero);
+	if (!e)
+		return;
 	c.now = bpf_ktime_get_ns();
 	if (e->until_ns > c.now)
 		return;		/* a connect made before the ejection */
@@ -209,13 +201,7 @@ static __always_inline void outlier_fail(struct sluice_sk_state *ss)
 	e->times = times;
 	e->until_ns = c.now + (__u64)pool->od_base_ms * 1000000ull * times;
 	e->consecutive = 0;
-	use = bpf_map_lookup_elem(&sluice_pool_use, &uk);
-	if (!use) {
-		struct sluice_pool_use z = {};
-
-		bpf_map_update_elem(&sluice_pool_use, &uk, &z, BPF_NOEXIST);
-		use = bpf_map_lookup_elem(&sluice_pool_use, &uk);
-	}
+	use = sluice_get_or_create(&sluice_pool_use, &uk, &zu);
 	if (use)
 		__sync_fetch_and_add(&use->ejections, 1);
 }
