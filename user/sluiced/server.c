@@ -139,11 +139,11 @@ static int dispatch(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 		}
 		if (req->verb[4] == 'u')
 		{
-			char why[256];
+			bool live;
 
-			if (view_status(d, fmt, out))
+			if (view_status(d, fmt, out, &live))
 				return SL_CTL_ERROR;
-			return sluiced_live(d, why, sizeof(why)) ? SL_CTL_OK : SL_CTL_NOT_LIVE;
+			return live ? SL_CTL_OK : SL_CTL_NOT_LIVE;
 		}
 		rc = view_stats(d, fmt, out);
 		return rc == -ENODEV ? SL_CTL_REFUSED : rc ? SL_CTL_ERROR : SL_CTL_OK;

@@ -146,7 +146,8 @@ enum view_fmt { VIEW_TABLE = 0, VIEW_JSON, VIEW_YAML };
 int view_fmt_parse(const char *s, enum view_fmt *f);
 int view_get(const struct sl_model *m, const char *what, enum view_fmt f, FILE *out);
 int view_stats(struct sluiced *d, enum view_fmt f, FILE *out);
-int view_status(struct sluiced *d, enum view_fmt f, FILE *out);
+/* *live: the data plane is live (sluiced_live), judged once for the view */
+int view_status(struct sluiced *d, enum view_fmt f, FILE *out, bool *live);
 
 /* watch.c */
 int sluiced_watch_open(struct sluiced *d);

@@ -321,7 +321,7 @@ static void walk_pins(const char *dir, int depth, struct vfield *links, struct v
 	closedir(dp);
 }
 
-int view_status(struct sluiced *d, enum view_fmt f, FILE *out)
+int view_status(struct sluiced *d, enum view_fmt f, FILE *out, bool *is_live)
 {
 	struct vtable t = { 0 };
 	struct vrec *r = vt_rec(&t);
@@ -330,7 +330,7 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out)
 	const struct sl_dp_hook *hooks = NULL;
 	struct sluiced_helper *h = &d->helper;
 	char path[PATH_MAX], nb[32], why[256];
-	bool live = sluiced_live(d, why, sizeof(why));
+	bool live = *is_live = sluiced_live(d, why, sizeof(why));
 	size_t nh = 0, i;
 
 	sluiced_snapshot_path(d, path, sizeof(path));
