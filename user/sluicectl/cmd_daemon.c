@@ -28,20 +28,38 @@ static const char *sock_of(const struct ctl_opts *o)
 	return o->socket ? o->socket : SL_CTL_DEFAULT_SOCKET;
 }
 
+int ctl_exchange(const struct ctl_opts *o, const char *verb, const struct sl_ctl_req *req,
+		 struct sl_ctl_resp *resp)
+{
+	int err = sl_ctl_call(sock_of(o), req, resp);
+
+	if (!err)
+		return CTL_OK;
+	fprintf(stderr, "sluicectl: %s: cannot reach sluiced at %s: %s%s\n", verb, sock_of(o),
+		strerror(-err), ctl_exit_of_call(err) == CTL_DENIED ?
+		" (the control socket serves root only)" : "");
+	return ctl_exit_of_call(err);
+}
+
+int ctl_fetch(const struct ctl_opts *o, const char *who, const char *verb, const char *arg,
+	      struct sl_ctl_resp *resp)
+{
+	struct sl_ctl_req req = { 0 };
+
+	snprintf(req.verb, sizeof(req.verb), "%s", verb);
+	snprintf(req.arg, sizeof(req.arg), "%s", arg);
+	return ctl_exchange(o, who, &req, resp);
+}
+
 /* One exchange; prints the body (stdout on success, stderr otherwise) and
  * returns the exit code. */
 static int call(const struct ctl_opts *o, const char *verb, struct sl_ctl_req *req)
 {
 	struct sl_ctl_resp resp;
-	int err;
+	int rc = ctl_exchange(o, verb, req, &resp);
 
-	err = sl_ctl_call(sock_of(o), req, &resp);
-	if (err) {
-		fprintf(stderr, "sluicectl: %s: cannot reach sluiced at %s: %s%s\n", verb, sock_of(o),
-			strerror(-err), ctl_exit_of_call(err) == CTL_DENIED ?
-			" (the control socket serves root only)" : "");
-		return ctl_exit_of_call(err);
-	}
+	if (rc)
+		return rc;
 	/* -q: errors only; a status that is not live is still the answer */
 	if (resp.len && !(o->quiet && resp.status == SL_CTL_OK))
 		fwrite(resp.body, 1, resp.len,

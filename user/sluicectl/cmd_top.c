@@ -42,19 +42,11 @@ static uint64_t mono_ns(void)
 /* Fetch stats as values. Returns a CLI exit code. */
 static int take(const struct ctl_opts *o, struct sample *s)
 {
-	struct sl_ctl_req req = { 0 };
 	struct sl_ctl_resp resp;
-	const char *sock = o->socket ? o->socket : SL_CTL_DEFAULT_SOCKET;
-	int err;
+	int err = ctl_fetch(o, "top", "stats", "json", &resp);
 
-	snprintf(req.verb, sizeof(req.verb), "stats");
-	snprintf(req.arg, sizeof(req.arg), "json");
-	err = sl_ctl_call(sock, &req, &resp);
-	if (err) {
-		fprintf(stderr, "sluicectl: top: cannot reach sluiced at %s: %s\n", sock,
-			strerror(-err));
-		return ctl_exit_of_call(err);
-	}
+	if (err)
+		return err;
 	s->at_ns = mono_ns();
 	err = resp.status == SL_CTL_OK ? ctl_stats_parse(resp.body, resp.len, &s->rows, &s->n) : -1;
 	if (err)

@@ -84,19 +84,14 @@ static uint64_t clock_ns(clockid_t c)
 /* The daemon's pin root, from `status -o json`. */
 static int daemon_bpffs(const struct ctl_opts *o, char **out)
 {
-	struct sl_ctl_req req = { 0 };
 	struct sl_ctl_resp resp;
-	int err;
+	int err = ctl_fetch(o, "trace", "status", "json", &resp);
 
-	snprintf(req.verb, sizeof(req.verb), "status");
-	snprintf(req.arg, sizeof(req.arg), "json");
-	err = sl_ctl_call(o->socket ? o->socket : SL_CTL_DEFAULT_SOCKET, &req, &resp);
-	if (err) {
-		fprintf(stderr, "sluicectl: trace: cannot reach sluiced at %s: %s\n",
-			o->socket ? o->socket : SL_CTL_DEFAULT_SOCKET, strerror(-err));
-		return ctl_exit_of_call(err);
-	}
-	*out = resp.status == SL_CTL_OK ? ctl_json_top_scalar(resp.body, resp.len, "bpffs") : NULL;
+	if (err)
+		return err;
+	/* a status that is not live still names the pin root */
+	*out = resp.status == SL_CTL_OK || resp.status == SL_CTL_NOT_LIVE ?
+	       ctl_json_top_scalar(resp.body, resp.len, "bpffs") : NULL;
 	sl_ctl_resp_free(&resp);
 	if (!*out) {
 		fprintf(stderr, "sluicectl: trace: the daemon did not report its pin root\n");

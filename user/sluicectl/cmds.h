@@ -58,6 +58,17 @@ int cmd_version(const struct ctl_opts *o);
 /* The decision trace (cmd_trace.c): reads the pinned ring buffer. */
 int cmd_trace(const struct ctl_opts *o);
 
+/* One exchange with the daemon (cmd_daemon.c): 0 with resp filled (the
+ * caller frees it), or the exit code after saying on stderr, for the
+ * command the user typed (verb / who), why the daemon could not be
+ * reached. ctl_fetch sends VERB ARG without parts. */
+struct sl_ctl_req;
+struct sl_ctl_resp;
+int ctl_exchange(const struct ctl_opts *o, const char *verb, const struct sl_ctl_req *req,
+		 struct sl_ctl_resp *resp);
+int ctl_fetch(const struct ctl_opts *o, const char *who, const char *verb, const char *arg,
+	      struct sl_ctl_resp *resp);
+
 /* Live rates from successive stats (cmd_top.c). */
 int cmd_top(const struct ctl_opts *o);
 
