@@ -61,6 +61,7 @@ struct tracer {
 	const struct ctl_opts *o;
 	struct sl_model *m;		/* the applied state, for names; may be NULL */
 	uint32_t *wids;			/* sl_l4_workload_ids(m) */
+	uint32_t *sids;			/* sl_dp_sid of each service's host, once */
 	int64_t mono_to_real_ns;	/* add to bpf_ktime_get_ns() for wall time */
 	unsigned long seen, shown;
 };
@@ -119,13 +120,23 @@ static void load_names(struct tracer *t)
 	if (t->m && sl_l4_workload_ids(t->m, &t->wids)) {
 		sl_model_free(t->m);
 		t->m = NULL;
+		return;
+	}
+	t->sids = t->m ? calloc(t->m->nservices ? t->m->nservices : 1, sizeof(*t->sids)) : NULL;
+	for (size_t i = 0; t->sids && i < t->m->nservices; i++)
+		t->sids[i] = sl_dp_sid(t->m->services[i].host);
+	if (t->m && !t->sids) {
+		free(t->wids);
+		t->wids = NULL;
+		sl_model_free(t->m);
+		t->m = NULL;
 	}
 }
 
 static const struct sl_service *find_svc(const struct tracer *t, uint32_t sid)
 {
 	for (size_t i = 0; t->m && i < t->m->nservices; i++)
-		if (sl_dp_sid(t->m->services[i].host) == sid)
+		if (t->sids[i] == sid)
 			return &t->m->services[i];
 	return NULL;
 }
@@ -389,6 +400,7 @@ out:
 	if (rb_fd >= 0)
 		close(rb_fd);
 	free(t.wids);
+	free(t.sids);
 	sl_model_free(t.m);
 	free(root);
 	return rc;
