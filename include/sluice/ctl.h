@@ -24,6 +24,13 @@
 
 #define SLUICE_VERSION		"0.1.0"
 #define SL_CTL_DEFAULT_SOCKET	"/run/sluice/sluiced.sock"
+/* sluice-http's mesh listener unless sluiced --http-listen says otherwise;
+ * `sluicectl validate` judges as a daemon with this default */
+#define SL_HELPER_DEFAULT_ADDR	"127.0.0.1"
+#define SL_HELPER_DEFAULT_PORT	15001
+#define SL_STR_(x)		#x
+#define SL_STR(x)		SL_STR_(x)
+#define SL_HELPER_DEFAULT_LISTEN SL_HELPER_DEFAULT_ADDR ":" SL_STR(SL_HELPER_DEFAULT_PORT)
 #define SL_CTL_MAGIC		"SLUICE1"
 #define SL_CTL_MAX_BODY		(256u << 20)	/* whole request or response */
 #define SL_CTL_MAX_PARTS	65536u

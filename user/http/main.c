@@ -23,6 +23,7 @@
 #include <sys/un.h>
 
 #include "http/proxy.h"
+#include "sluice/ctl.h"
 
 #define HX_MAX_WORKERS 64
 
@@ -30,7 +31,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluice-http --policy PATH [--policy PATH...] [options]\n"
-		"  --mesh-listen ADDR:PORT   mesh listener (default 127.0.0.1:15001)\n"
+		"  --mesh-listen ADDR:PORT   mesh listener (default " SL_HELPER_DEFAULT_LISTEN ")\n"
 		"  --no-mesh                 no mesh listener\n"
 		"  --gateway-addr ADDR       address of Gateway listeners (default 0.0.0.0)\n"
 		"  --bpffs DIR               pin root holding sluice_origdst (default /sys/fs/bpf/sluice)\n"
@@ -131,7 +132,7 @@ int main(int argc, char **argv)
 		{0},
 	};
 	const char *paths[64], *bpffs = "/sys/fs/bpf/sluice", *msock = NULL;
-	const char *mesh = "127.0.0.1:15001";
+	const char *mesh = SL_HELPER_DEFAULT_LISTEN;
 	struct hx_worker *ws[HX_MAX_WORKERS];
 	struct hx_snap *snap;
 	size_t npaths = 0, nw = 1, i;

@@ -4,6 +4,7 @@
  * diff (objects and routes added / changed / removed, against another
  * policy set or the running daemon's applied snapshot).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,19 +36,18 @@ static void print_diags(struct sl_diags *d, int quiet)
 }
 
 /* Run the L4 compiler as `apply` does (sluiced's default: the sluice-http
- * helper on 127.0.0.1:15001, or none with --no-http-helper; no kernel, no
+ * helper on SL_HELPER_DEFAULT_LISTEN, or none with --no-http-helper; no kernel, no
  * root: cgroups are only stat'ed).
  * On refusal prints what apply prints and returns -1. */
 static int compile_check(const struct sl_model *m, bool helper)
 {
-	struct sl_l4_opts lo = { .helper_port = helper ? 15001 : 0 };
+	struct sl_l4_opts lo = { .helper_port = helper ? SL_HELPER_DEFAULT_PORT : 0 };
 	struct sl_l4_gen g = { 0 };
 	char err[SL_DP_ERRLEN] = "";
 	int rc;
 
-	lo.helper_addr[10] = lo.helper_addr[11] = 0xff;
-	lo.helper_addr[12] = 127;
-	lo.helper_addr[15] = 1;
+	lo.helper_addr[10] = lo.helper_addr[11] = 0xff;	/* v4-mapped */
+	inet_pton(AF_INET, SL_HELPER_DEFAULT_ADDR, &lo.helper_addr[12]);
 	rc = sl_compile_l4(m, &lo, 1, &g, err);
 	if (rc) {
 		fprintf(stderr, "refused by the data plane: %s\n", err[0] ? err : strerror(-rc));

@@ -28,7 +28,7 @@
 
 #define SLUICED_DEFAULT_POLICY_DIR	"/etc/sluice/policies"
 #define SLUICED_DEFAULT_STATE_DIR	"/run/sluice/state"
-#define SLUICED_HELPER_LISTEN		"127.0.0.1:15001"
+#define SLUICED_HELPER_LISTEN		SL_HELPER_DEFAULT_LISTEN
 #define SLUICED_DEBOUNCE_MS		100
 #define SLUICED_STATS_GC_S		30	/* --stats-gc-interval default */
 
