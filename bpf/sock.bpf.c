@@ -310,6 +310,9 @@ static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key
 	if ((d->sub->flags & SLUICE_SUBSET_F_POOL) && pool_full(gen, d->sub))
 		/* no global counter: counted per subset (sluice_pool_use) */
 		return refused(d, SLUICE_WHY_POOL_OVERFLOW, __SLUICE_CNT_MAX, -ECONNREFUSED);
+	/* the client's workload labels the Istio metrics (sluice_traffic) */
+	if (d->wid == SLUICE_NO_WORKLOAD && cfg && (cfg->flags & SLUICE_CFG_CLIENT_WORKLOADS))
+		d->wid = current_workload(gen);
 	d->verdict = SLUICE_TV_STEER;
 	d->counter = SLUICE_CNT_CONNECT_STEERED;
 }
@@ -339,6 +342,7 @@ static __always_inline struct sluice_sk_state *remember(struct bpf_sock *sk,
 static __always_inline int sluice_act(struct bpf_sock_addr *ctx, struct bpf_sock *sk, int is6,
 				      const struct sluice_svc_key *key, struct decision *d)
 {
+	struct sluice_traffic *tr;
 	struct sluice_sk_state *ss;
 	struct sluice_stats *st;
 
@@ -367,9 +371,14 @@ static __always_inline int sluice_act(struct bpf_sock_addr *ctx, struct bpf_sock
 			ss->stats.port = d->be->port;
 			ss->stats.pad = 0;
 			ss->stats.pad2 = 0;
+			ss->reported_sent = 0;
+			ss->reported_received = 0;
 			st = sluice_stats_get(&ss->stats);
 			if (st)
 				__sync_fetch_and_add(&st->opened, 1);
+			tr = sluice_traffic_get(ss);
+			if (tr)
+				__sync_fetch_and_add(&tr->opened, 1);
 		}
 		sluice_count(d->counter);
 		return 1;

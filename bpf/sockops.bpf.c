@@ -260,17 +260,10 @@ static __always_inline void on_established(struct bpf_sock_ops *skops, struct sl
 	}
 }
 
-/* bytes_acked and bytes_received count sequence space: our SYN is in
- * bytes_acked, each side's FIN in the counters once it was acknowledged or
- * received. Payload = counter - those control bytes. */
-static __always_inline __u64 payload(__u64 seq_bytes, __u64 ctl)
-{
-	return seq_bytes > ctl ? seq_bytes - ctl : 0;
-}
-
 static __always_inline void on_close(struct bpf_sock_ops *skops, struct sluice_sk_state *ss)
 {
 	struct sluice_origdst_key k;
+	struct sluice_traffic *tr;
 	struct sluice_stats *st;
 	__u8 was = ss->state;
 	__u32 from = skops->args[0];
@@ -290,10 +283,15 @@ static __always_inline void on_close(struct bpf_sock_ops *skops, struct sluice_s
 		if (st && was == SLUICE_SOCK_ESTABLISHED) {
 			__sync_fetch_and_add(&st->closed, 1);
 			__sync_fetch_and_add(&st->active, -1);
-			__sync_fetch_and_add(&st->bytes_sent, payload(skops->bytes_acked, 1 + fin));
-			__sync_fetch_and_add(&st->bytes_received, payload(skops->bytes_received, fin));
 		} else if (st) {
 			__sync_fetch_and_add(&st->failed, 1);
+		}
+		if (was == SLUICE_SOCK_ESTABLISHED) {
+			tr = sluice_traffic_get(ss);
+			if (tr)
+				__sync_fetch_and_add(&tr->closed, 1);
+			sluice_report_bytes(ss, sluice_payload(skops->bytes_acked, 1 + fin),
+					    sluice_payload(skops->bytes_received, fin));
 		}
 	}
 	if ((ss->flags & SLUICE_SOCK_F_HELPER) && was == SLUICE_SOCK_ESTABLISHED) {

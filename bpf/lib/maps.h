@@ -122,6 +122,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_stats SEC(".maps");
 
+/* sluice_traffic: sluice_stats split by client workload, for the Istio TCP
+ * metrics. Writers: connect4/6 (opened), sockops (closed, bytes), the
+ * byte reporter bpf/iter.bpf.c. Reader: sluiced's metrics. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_STATS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_traffic_key);
+	__type(value, struct sluice_traffic);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_traffic SEC(".maps");
+
 /* sluice_sock: per-socket storage. Writer: connect4/6 (VIP, stats key) and
  * sockops (state). Readers: getpeername, recvmsg, sockops. */
 struct {

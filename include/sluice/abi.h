@@ -49,6 +49,9 @@ enum sluice_gencfg_flags {
 	SLUICE_CFG_REGISTRY_ONLY = 1 << 0,	/* unknown destinations refused */
 	SLUICE_CFG_SOURCE_ROUTES = 1 << 1,	/* some route matches sourceLabels:
 						 * resolve the client's workload */
+	SLUICE_CFG_CLIENT_WORKLOADS = 1 << 2,	/* some workload has a cgroup: resolve
+						 * it for every steered connect, so
+						 * sluice_traffic knows the source */
 };
 
 /* sluice_gencfg[gen]: mesh-wide settings of one generation. */
@@ -248,8 +251,27 @@ struct sluice_stats {
 	__u64 failed;		/* connect failed (RST/timeout before established) */
 	__u64 closed;
 	__s64 active;		/* established and not yet closed */
-	__u64 bytes_sent;	/* client -> backend, counted at close */
+	__u64 bytes_sent;	/* client -> backend: at close, and while the
+				 * connection lives by bpf/iter.bpf.c */
 	__u64 bytes_received;
+};
+
+/* sluice_traffic: per (client workload, service, subset, backend), the
+ * Istio TCP metrics' counters. The same events as sluice_stats, split by
+ * the client's workload (SLUICE_NO_WORKLOAD when it has none), which
+ * sluice_stats cannot be: LEAST_REQUEST reads a backend's active count in
+ * one lookup. Entries go when their sluice_stats entry has gone. */
+struct sluice_traffic_key {
+	struct sluice_stats_key stats;
+	__u32 src_wid;
+	__u32 pad;
+};
+
+struct sluice_traffic {
+	__u64 opened;
+	__u64 closed;
+	__u64 bytes_sent;	/* request bytes, client -> backend */
+	__u64 bytes_received;	/* response bytes */
 };
 
 /* Per-socket storage (map sluice_sock): set at connect(), read by
@@ -262,6 +284,11 @@ struct sluice_sk_state {
 	__u8 flags;		/* enum sluice_sock_flags */
 	__u32 workload_id;
 	struct sluice_stats_key stats;
+	/* payload bytes already added to sluice_stats and sluice_traffic
+	 * (by bpf/iter.bpf.c while the connection lives, the rest at close);
+	 * swapped atomically so that the two never count a byte twice */
+	__u64 reported_sent;
+	__u64 reported_received;
 };
 
 enum sluice_sock_state {
@@ -408,7 +435,9 @@ SLUICE_ASSERT_SIZE(sluice_backend_key, 8);
 SLUICE_ASSERT_SIZE(sluice_backend, 24);
 SLUICE_ASSERT_SIZE(sluice_stats_key, 32);
 SLUICE_ASSERT_SIZE(sluice_stats, 56);
-SLUICE_ASSERT_SIZE(sluice_sk_state, 56);
+SLUICE_ASSERT_SIZE(sluice_traffic_key, 40);
+SLUICE_ASSERT_SIZE(sluice_traffic, 32);
+SLUICE_ASSERT_SIZE(sluice_sk_state, 72);
 SLUICE_ASSERT_SIZE(sluice_origdst_key, 20);
 SLUICE_ASSERT_SIZE(sluice_origdst, 24);
 SLUICE_ASSERT_SIZE(sluice_trace_cfg, 48);

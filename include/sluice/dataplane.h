@@ -88,6 +88,22 @@ struct sl_dp_stat {
 };
 int sl_dp_stats(struct sl_dp *dp, struct sl_dp_stat **out, size_t *n);
 
+/* sluice_traffic: the per-backend counters split by client workload (the
+ * Istio TCP metrics). Empty when the map is absent (older pins). */
+struct sl_dp_traffic {
+	struct sluice_traffic_key key;
+	struct sluice_traffic val;
+};
+int sl_dp_traffic(struct sl_dp *dp, struct sl_dp_traffic **out, size_t *n);
+
+/* Add the bytes live connections moved since the last report to
+ * sluice_stats and sluice_traffic (bpf/iter.bpf.c), so that readers see
+ * them before the connections close. -EOPNOTSUPP when the reporter is not
+ * loaded (read-only handle, or the kernel lacks sk_storage iterators:
+ * sl_dp_report_bytes_error says why); bytes then count at close only. */
+int sl_dp_report_bytes(struct sl_dp *dp);
+int sl_dp_report_bytes_error(const struct sl_dp *dp);
+
 /* A subset's sluice_pool_use: connections counted against maxConnections,
  * connect()s refused over it, backends ejected by outlierDetection; zero
  * when none or the map is absent. */

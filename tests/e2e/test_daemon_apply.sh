@@ -50,12 +50,12 @@ sl_check "stats -o json: v1 backend opened >= 7000" \
 metrics=$(sl_in_ns "$NS" python3 -c "import urllib.request as u; print(u.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=5).read().decode())")
 # connbench sends "hello\n" (6 bytes) and gets "one hello\n" (10): Istio's
 # received bytes are the request's, sent bytes the response's
-rx() { awk -v m="$1" '$0 ~ "^"m"\\{" && /destination_version="v1"/ { print $2 }' <<<"$metrics"; }
+rx() { awk -v m="$1" '$0 ~ "^"m"\\{reporter=\"source\"" && /destination_version="v1"/ { print $2 }' <<<"$metrics"; }
 req=$(rx istio_tcp_received_bytes_total); resp=$(rx istio_tcp_sent_bytes_total)
 sl_check "metrics: received bytes are the requests (6 per connection), sent bytes the responses (10): ${req:-?} vs ${resp:-?}" \
 	awk -v q="${req:-0}" -v p="${resp:-0}" 'BEGIN { exit !(q > 0 && q * 10 == p * 6) }'
 sl_check "metrics: istio_tcp_connections_opened_total for v2" \
-	grep -q 'istio_tcp_connections_opened_total{reporter="source",destination_service="tcp-echo.weather.svc.cluster.local",destination_version="v2"}' <<<"$metrics"
+	bash -c "grep '^istio_tcp_connections_opened_total{reporter=\"source\",' | grep 'destination_service=\"tcp-echo.weather.svc.cluster.local\"' | grep -q 'destination_version=\"v2\"'" <<<"$metrics"
 sl_check "metrics: sluice_generation" grep -q "^sluice_generation $gen1" <<<"$metrics"
 
 top=$(ctl top --count 2 </dev/null)

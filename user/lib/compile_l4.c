@@ -655,6 +655,8 @@ static int compile_workloads(struct cctx *c)
 		g->cgroups[g->ncgroups].workload_id = c->wids[i];
 		g->ncgroups++;
 	}
+	if (g->ncgroups)
+		g->cfg.flags |= SLUICE_CFG_CLIENT_WORKLOADS;
 	return 0;
 }
 

@@ -15,7 +15,7 @@
 enum sl_dp_map {
 	DPM_CTL, DPM_GENCFG, DPM_SVC, DPM_ROUTE, DPM_ROUTE_SRC, DPM_CGROUP,
 	DPM_SUBSET, DPM_BACKEND, DPM_STATS, DPM_SOCK, DPM_ORIGDST,
-	DPM_COUNTERS, DPM_POOL, DPM_POOL_USE, __DPM_MAX
+	DPM_COUNTERS, DPM_POOL, DPM_POOL_USE, DPM_TRAFFIC, __DPM_MAX
 };
 
 /* Pin names, in enum sl_dp_map order (also the map names in maps.h). */
@@ -36,12 +36,15 @@ struct sl_dp {
 	struct sl_dp_opts opts;		/* paths point into the buffers above */
 	struct sluice_sock *sock;	/* skeletons; NULL for a read-only handle */
 	struct sluice_sockops *ops;
+	struct sluice_iter *iter;	/* the byte reporter; NULL when not loaded */
+	struct bpf_link *iter_link;
 	struct bpf_link *links[SL_DP_NHOOKS];
 	struct sl_dp_hook hooks[SL_DP_NHOOKS];
 	size_t nhooks;
 	int fds[__DPM_MAX];		/* map fds (owned when read-only) */
 	int sync_fd, sync_inner_fd;	/* map-in-map used as an RCU barrier */
 	int sock_err, ops_err;		/* errno of a partial load, for hooks */
+	int iter_err;			/* why the byte reporter is absent */
 	bool readonly;
 	struct sl_dp_stale *stale;	/* sl_dp_stats_gc candidates, sorted */
 	size_t nstale;

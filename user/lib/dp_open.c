@@ -24,6 +24,7 @@
 
 #include "sock.skel.h"
 #include "sockops.skel.h"
+#include "iter.skel.h"
 #include "lib/dp_int.h"
 
 const char *const sl_dp_map_names[__DPM_MAX] = {
@@ -35,6 +36,7 @@ const char *const sl_dp_map_names[__DPM_MAX] = {
 	[DPM_SOCK] = "sluice_sock",		[DPM_ORIGDST] = "sluice_origdst",
 	[DPM_COUNTERS] = "sluice_counters",
 	[DPM_POOL] = "sluice_pool",		[DPM_POOL_USE] = "sluice_pool_use",
+	[DPM_TRAFFIC] = "sluice_traffic",
 };
 
 void sl_dp_err(char *err, const char *fmt, ...)
@@ -169,6 +171,31 @@ static int load_sock(struct sl_dp *dp, const struct bpf_object_open_opts *oo)
 	return sluice_sock__load(dp->sock);
 }
 
+/* The byte reporter (bpf/iter.bpf.c), optional: without it (a kernel
+ * without TCP iterators, 5.9+, or without BTF) bytes are counted at close
+ * only. Its link is not pinned: it only runs when sluiced reads. */
+static void load_iter(struct sl_dp *dp, const struct bpf_object_open_opts *oo)
+{
+	int rc;
+
+	dp->iter = sluice_iter__open_opts(oo);
+	if (!dp->iter) {
+		dp->iter_err = errno;
+		return;
+	}
+	rc = sluice_iter__load(dp->iter);
+	if (!rc) {
+		dp->iter_link = bpf_program__attach_iter(dp->iter->progs.sluice_report, NULL);
+		if (!dp->iter_link)
+			rc = -errno;
+	}
+	if (rc) {
+		dp->iter_err = -rc;
+		sluice_iter__destroy(dp->iter);
+		dp->iter = NULL;
+	}
+}
+
 static int sync_map_create(struct sl_dp *dp)
 {
 	__u32 zero = 0;
@@ -275,6 +302,8 @@ int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err)
 	dp->fds[DPM_COUNTERS] = bpf_map__fd(dp->sock->maps.sluice_counters);
 	dp->fds[DPM_POOL] = bpf_map__fd(dp->sock->maps.sluice_pool);
 	dp->fds[DPM_POOL_USE] = bpf_map__fd(dp->sock->maps.sluice_pool_use);
+	dp->fds[DPM_TRAFFIC] = bpf_map__fd(dp->sock->maps.sluice_traffic);
+	load_iter(dp, &oo);
 	if ((rc = sync_map_create(dp))) {
 		sl_dp_err(err, "create the apply barrier map: %s", strerror(-rc));
 		goto cleanup;
@@ -319,9 +348,10 @@ int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err)
 	for (i = 0; i < __DPM_MAX; i++) {
 		snprintf(path, sizeof(path), "%s/%s", bpffs, sl_dp_map_names[i]);
 		dp->fds[i] = bpf_obj_get(path);
-		/* sluice_sock is not pinned; the pool maps are absent from
-		 * the pins of a sluiced that predates connectionPool */
-		if (dp->fds[i] < 0 && i != DPM_SOCK && i != DPM_POOL && i != DPM_POOL_USE) {
+		/* sluice_sock is not pinned; the pool and traffic maps are
+		 * absent from the pins of an older sluiced */
+		if (dp->fds[i] < 0 && i != DPM_SOCK && i != DPM_POOL && i != DPM_POOL_USE &&
+		    i != DPM_TRAFFIC) {
 			rc = -errno;
 			sl_dp_err(err, "%s: %s (is the data plane loaded?)", path, strerror(errno));
 			sl_dp_close(dp);
@@ -379,6 +409,8 @@ void sl_dp_close(struct sl_dp *dp)
 		close(dp->sync_fd);
 	if (dp->sync_inner_fd >= 0)
 		close(dp->sync_inner_fd);
+	bpf_link__destroy(dp->iter_link);
+	sluice_iter__destroy(dp->iter);
 	sluice_sock__destroy(dp->sock);
 	sluice_sockops__destroy(dp->ops);
 	free(dp->stale);

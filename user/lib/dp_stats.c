@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Reading the data plane back: global counters (PERCPU, summed over CPUs)
- * and the per-backend connection stats that `sluicectl stats` shows.
+ * Reading the data plane back: global counters (PERCPU, summed over CPUs),
+ * the per-backend connection stats that `sluicectl stats` shows, their
+ * split by client workload that the Istio metrics show (sluice_traffic), and
+ * the byte report that brings both up to date for live connections.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -35,6 +38,80 @@ int sl_dp_counters(struct sl_dp *dp, uint64_t out[__SLUICE_CNT_MAX])
 	}
 	free(vals);
 	return rc;
+}
+
+int sl_dp_report_bytes(struct sl_dp *dp)
+{
+	char buf[64];
+	ssize_t r;
+	int fd;
+
+	if (!dp || !dp->iter_link)
+		return -EOPNOTSUPP;
+	fd = bpf_iter_create(bpf_link__fd(dp->iter_link));
+	if (fd < 0)
+		return -errno;
+	/* the program prints nothing: reading to the end runs it over every
+	 * socket with Sluice storage */
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		;
+	r = r < 0 ? -errno : 0;
+	close(fd);
+	return (int)r;
+}
+
+int sl_dp_report_bytes_error(const struct sl_dp *dp)
+{
+	return dp && !dp->iter_link ? (dp->iter_err ? dp->iter_err : EOPNOTSUPP) : 0;
+}
+
+int sl_dp_traffic(struct sl_dp *dp, struct sl_dp_traffic **out, size_t *n)
+{
+	struct sluice_traffic_key k, prev;
+	struct sl_dp_traffic *v = NULL, *p;
+	size_t cap = 0, cnt = 0;
+	bool first = true;
+	int fd = dp->fds[DPM_TRAFFIC];
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0)
+		return 0;
+	while (!bpf_map_get_next_key(fd, first ? NULL : &prev, &k)) {
+		first = false;
+		prev = k;
+		if (cnt == cap) {
+			p = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+			if (!p) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = p;
+		}
+		if (bpf_map_lookup_elem(fd, &k, &v[cnt].val))
+			continue;	/* deleted under us */
+		v[cnt++].key = k;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* sluice_traffic entries follow their backend's sluice_stats entry: once
+ * sl_dp_stats_gc deleted that, they go too. A connection that completes
+ * later recreates both. */
+static void traffic_gc(struct sl_dp *dp)
+{
+	struct sl_dp_traffic *t = NULL;
+	struct sluice_stats st;
+	size_t n = 0, i;
+
+	if (sl_dp_traffic(dp, &t, &n))
+		return;
+	for (i = 0; i < n; i++)
+		if (bpf_map_lookup_elem(dp->fds[DPM_STATS], &t[i].key.stats, &st) && errno == ENOENT)
+			bpf_map_delete_elem(dp->fds[DPM_TRAFFIC], &t[i].key);
+	free(t);
 }
 
 /* A snapshot of sluice_stats; entries may be updated while we walk (each
@@ -199,6 +276,8 @@ int sl_dp_stats_gc(struct sl_dp *dp, size_t *deleted, size_t *pending)
 	dp->nstale = nnext;
 	next = NULL;
 	*pending += nnext;
+	if (*deleted)
+		traffic_gc(dp);
 cleanup:
 	free(next);
 	free(st);

@@ -351,6 +351,9 @@ static int setup(struct sluiced *d)
 			else
 				sluiced_log("hook %s: NOT attached: %s", h[i].name, h[i].why);
 		}
+		if (sl_dp_report_bytes_error(d->dp))
+			sluiced_log("byte reporter not loaded (%s): TCP bytes count when "
+				    "connections close", strerror(sl_dp_report_bytes_error(d->dp)));
 	}
 	if (d->o.xdp) {
 		/* Hook point for north-south XDP (user/sluiced/xdp.c). */

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * --metrics ADDR:PORT: Prometheus text exposition. Istio's TCP metric names
- * with destination_service / destination_version (the subset), summed over
- * the backends of each subset from the kernel's per-backend counters, plus
- * sluiced's own gauges, plus whatever sluice-http serves on its metrics
- * unix socket (istio_requests_total, ...), appended verbatim.
+ * --metrics ADDR:PORT: Prometheus text exposition. Istio's TCP metrics with
+ * Istio's standard labels (include/sluice/labels.h) from the kernel's
+ * per-(client workload, backend) counters (sluice_traffic), plus sluiced's
+ * own gauges, plus whatever sluice-http serves on its metrics unix socket
+ * (istio_requests_total, ...), appended verbatim.
  *
  * Direction, as Istio defines it for TCP: received bytes are the client's
  * request bytes (client -> backend), sent bytes the response bytes.
@@ -27,6 +27,8 @@
 
 #include <llhttp.h>
 
+#include "sluice/compile_l4.h"
+#include "sluice/labels.h"
 #include "sluiced.h"
 #include "stats_names.h"
 
@@ -106,95 +108,135 @@ int sluiced_metrics_open(struct sluiced *d)
 	return 0;
 }
 
-static void label_value(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fputc('\\', f);
-		if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-}
-
-struct agg {
-	char svc[256], sub[64];
-	struct sluice_stats v;
+/* One series of the Istio TCP metrics: its labels (after reporter) and
+ * the counters of every sluice_traffic entry that renders to them. */
+struct tcp_series {
+	char *labels;
+	struct sluice_traffic v;
 };
 
-static int cmp_agg(const void *a, const void *b)
+static int cmp_series(const void *a, const void *b)
 {
-	const struct agg *x = a, *y = b;
-	int c = strcmp(x->svc, y->svc);
-
-	return c ? c : strcmp(x->sub, y->sub);
+	return strcmp(((const struct tcp_series *)a)->labels, ((const struct tcp_series *)b)->labels);
 }
 
-static void metric_family(FILE *f, const char *name, const char *help, const struct agg *a,
-			  size_t n, int which)
+/* The labels of one sluice_traffic entry, "reporter=..." cut off. */
+static char *traffic_labels(const struct stat_names *sn, const uint32_t *wids,
+			    const struct sluice_traffic_key *k)
 {
-	size_t i;
+	const struct sl_model *m = sn->m;
+	struct sl_istio_labels l = { .protocol = "tcp" };
+	char svc[256], sub[64], *text = NULL;
+	size_t len = 0;
+	int si, ep;
+	FILE *f;
+
+	si = m ? stat_names_service(sn, k->stats.svc_sid) : -1;
+	sl_peer_of_workload(m, m ? sl_l4_workload_index(wids, m->nworkloads, k->src_wid) : -1,
+			    &l.src);
+	if (si >= 0) {
+		l.svc = &m->services[si];
+		ep = sl_service_endpoint_at(l.svc, k->stats.addr, ntohs(k->stats.port));
+		sl_peer_of_endpoint(m, ep >= 0 ? &l.svc->endpoints[ep] : NULL, &l.dst);
+		stat_names_get(sn, &k->stats, svc, sizeof(svc), sub, sizeof(sub));
+		if (sub[0])
+			l.dst_version = sub;
+	} else {
+		sl_peer_of_endpoint(m, NULL, &l.dst);
+	}
+	f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	sl_istio_labels_write(f, "x", &l);
+	fclose(f);
+	/* drop the placeholder reporter="x" */
+	if (text && !strncmp(text, "reporter=\"x\",", 14))
+		memmove(text, text + 14, len - 14 + 1);
+	return text;
+}
+
+static void tcp_family(FILE *f, const char *name, const char *help, const struct tcp_series *a,
+		       size_t n, int which)
+{
+	static const char *const reporters[] = { "source", "destination" };
+	size_t i, r;
 
 	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
-	for (i = 0; i < n; i++) {
-		const struct sluice_stats *v = &a[i].v;
-		/* the kernel counts on the client's socket: what it sent is
-		 * the request (Istio's received bytes), what it received the
-		 * response (Istio's sent bytes) */
-		uint64_t val = which == 0 ? v->opened : which == 1 ? v->closed :
-			       which == 2 ? v->bytes_sent : v->bytes_received;
+	/* Sluice is the one observer of each connection: it reports it as
+	 * Istio's client-side and server-side proxies both would, so that
+	 * queries filtering on either reporter see it (docs/metrics.md) */
+	for (r = 0; r < 2; r++)
+		for (i = 0; i < n; i++) {
+			const struct sluice_traffic *v = &a[i].v;
+			/* the kernel counts on the client's socket: what it
+			 * sent is the request (Istio's received bytes) */
+			uint64_t val = which == 0 ? v->opened : which == 1 ? v->closed :
+				       which == 2 ? v->bytes_sent : v->bytes_received;
 
-		fprintf(f, "%s{reporter=\"source\",destination_service=\"", name);
-		label_value(f, a[i].svc);
-		fputs("\",destination_version=\"", f);
-		label_value(f, a[i].sub[0] ? a[i].sub : "unknown");
-		fprintf(f, "\"} %llu\n", (unsigned long long)val);
-	}
+			fprintf(f, "%s{reporter=\"%s\",%s} %llu\n", name, reporters[r], a[i].labels,
+				(unsigned long long)val);
+		}
 }
 
-/* Per (service, subset) sums of the kernel counters. */
+/* The Istio TCP metrics from sluice_traffic, live connections' bytes
+ * reported first; entries with equal labels add up. */
 static void tcp_metrics(struct sluiced *d, FILE *f)
 {
-	struct sl_dp_stat *st = NULL;
+	struct sl_dp_traffic *t = NULL;
+	struct tcp_series *a = NULL;
 	struct stat_names sn;
-	struct agg *a = NULL;
+	uint32_t *wids = NULL;
 	size_t n = 0, na = 0, i;
 
-	if (!d->dp || sl_dp_stats(d->dp, &st, &n))
+	if (!d->dp)
+		return;
+	sl_dp_report_bytes(d->dp);
+	if (sl_dp_traffic(d->dp, &t, &n))
 		return;
 	if (stat_names_init(&sn, d->model)) {
-		free(st);
+		free(t);
 		return;
 	}
+	if (d->model && sl_l4_workload_ids(d->model, &wids))
+		goto cleanup;
 	a = calloc(n ? n : 1, sizeof(*a));
 	for (i = 0; a && i < n; i++) {
-		stat_names_get(&sn, &st[i].key, a[i].svc, sizeof(a[i].svc), a[i].sub, sizeof(a[i].sub));
-		a[i].v = st[i].val;
+		a[na].labels = traffic_labels(&sn, wids, &t[i].key);
+		if (!a[na].labels)
+			continue;
+		a[na++].v = t[i].val;
 	}
-	if (a) {
-		qsort(a, n, sizeof(*a), cmp_agg);
-		for (i = 0; i < n; i++) {
-			if (na && !cmp_agg(&a[na - 1], &a[i])) {
-				a[na - 1].v.opened += a[i].v.opened;
-				a[na - 1].v.closed += a[i].v.closed;
-				a[na - 1].v.bytes_sent += a[i].v.bytes_sent;
-				a[na - 1].v.bytes_received += a[i].v.bytes_received;
-			} else {
-				a[na++] = a[i];
-			}
+	if (!a)
+		goto cleanup;
+	qsort(a, na, sizeof(*a), cmp_series);
+	n = na;
+	na = 0;
+	for (i = 0; i < n; i++) {
+		if (na && !cmp_series(&a[na - 1], &a[i])) {
+			a[na - 1].v.opened += a[i].v.opened;
+			a[na - 1].v.closed += a[i].v.closed;
+			a[na - 1].v.bytes_sent += a[i].v.bytes_sent;
+			a[na - 1].v.bytes_received += a[i].v.bytes_received;
+			free(a[i].labels);
+		} else {
+			a[na++] = a[i];
 		}
-		metric_family(f, "istio_tcp_connections_opened_total",
-			      "TCP connections opened (steered at connect).", a, na, 0);
-		metric_family(f, "istio_tcp_connections_closed_total", "TCP connections closed.", a,
-			      na, 1);
-		metric_family(f, "istio_tcp_received_bytes_total",
-			      "Request bytes, client to backend, counted at close.", a, na, 2);
-		metric_family(f, "istio_tcp_sent_bytes_total",
-			      "Response bytes, backend to client, counted at close.", a, na, 3);
 	}
+	tcp_family(f, "istio_tcp_connections_opened_total",
+		   "TCP connections opened (steered at connect).", a, na, 0);
+	tcp_family(f, "istio_tcp_connections_closed_total", "TCP connections closed.", a, na, 1);
+	tcp_family(f, "istio_tcp_received_bytes_total",
+		   "Request bytes, client to backend, while connections live and at close.", a,
+		   na, 2);
+	tcp_family(f, "istio_tcp_sent_bytes_total",
+		   "Response bytes, backend to client, while connections live and at close.", a,
+		   na, 3);
+	for (i = 0; i < na; i++)
+		free(a[i].labels);
+cleanup:
 	free(a);
-	free(st);
+	free(wids);
+	free(t);
 	stat_names_free(&sn);
 }
 

@@ -22,6 +22,8 @@ void stat_names_free(struct stat_names *sn);
 /* Service FQDN and subset name ("" = whole service) for a stats key. */
 void stat_names_get(const struct stat_names *sn, const struct sluice_stats_key *k,
 		    char *svc, size_t svclen, char *sub, size_t sublen);
+/* The model's service index for a service sid, -1 when unknown. */
+int stat_names_service(const struct stat_names *sn, uint32_t svc_sid);
 const char *sluiced_counter_name(int i, char *buf, size_t len);
 
 #endif /* SLUICED_STATS_NAMES_H */

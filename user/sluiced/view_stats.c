@@ -59,6 +59,14 @@ void stat_names_free(struct stat_names *sn)
 	memset(sn, 0, sizeof(*sn));
 }
 
+int stat_names_service(const struct stat_names *sn, uint32_t svc_sid)
+{
+	struct sid_ent key = { .sid = svc_sid }, *e;
+
+	e = sn->n ? bsearch(&key, sn->v, sn->n, sizeof(key), cmp_sid) : NULL;
+	return e ? (int)e->svc : -1;
+}
+
 void stat_names_get(const struct stat_names *sn, const struct sluice_stats_key *k,
 		    char *svc, size_t svclen, char *sub, size_t sublen)
 {
@@ -156,6 +164,9 @@ int view_stats(struct sluiced *d, enum view_fmt f, FILE *out)
 		fputs("stats: no data plane (reset); apply a policy first\n", out);
 		return -ENODEV;
 	}
+	/* live connections' bytes first (fails only without the reporter:
+	 * bytes then count at close) */
+	sl_dp_report_bytes(d->dp);
 	err = sl_dp_stats(d->dp, &st, &n);
 	if (err) {
 		fprintf(out, "stats: %s\n", strerror(-err));
