@@ -33,7 +33,8 @@ void sl_peer_of_endpoint(const struct sl_model *m, const struct sl_endpoint *ep,
  * order; 0 = any port), or -1. */
 int sl_service_endpoint_at(const struct sl_service *s, const uint8_t addr[16], uint16_t port);
 
-/* Everything but `reporter`, in one record. */
+/* Everything but `reporter` and `connection_security_policy`, which
+ * depend on the reporter, in one record. */
 struct sl_istio_labels {
 	struct sl_peer src, dst;
 	const struct sl_service *svc;	/* NULL = unknown */
@@ -43,9 +44,12 @@ struct sl_istio_labels {
 	const char *response_flags;	/* NULL = "-" */
 };
 
-/* Write l as Prometheus labels, comma-separated, without braces, starting
- * with reporter (source or destination). Values are escaped. */
-void sl_istio_labels_write(FILE *f, const char *reporter, const struct sl_istio_labels *l);
+/* Write l as Prometheus labels, comma-separated, without braces, reporter
+ * and connection_security_policy. Values are escaped. A series is then
+ *   NAME{reporter="R",<labels>,connection_security_policy="<sl_istio_security(R)>"}
+ * for R = "source" and "destination". */
+void sl_istio_labels_write(FILE *f, const struct sl_istio_labels *l);
+const char *sl_istio_security(const char *reporter);
 
 /* A Prometheus label value with \, " and newline escaped. */
 void sl_prom_escape(FILE *f, const char *s);

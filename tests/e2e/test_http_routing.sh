@@ -222,9 +222,14 @@ sl_check "3 MB chunked request body streamed" test "$r" = "v1 POST /up 3000000"
 
 # metrics: one connection = one dump
 m=$(hx_metrics_dump)
-if echo "$m" | grep -q 'istio_requests_total{.*destination_service="catalog.istioinaction.svc.cluster.local",destination_version="v2",response_code="200"} 400' &&
-   echo "$m" | grep -q 'istio_request_duration_milliseconds_count{.*destination_service="forecast.weather.svc.cluster.local",destination_version="v1"' &&
-   echo "$m" | grep -q 'istio_request_duration_milliseconds_bucket{.*le="+Inf"}'; then
+# series split by destination endpoint labels: sum catalog v2's
+v2ok=$(awk '/^istio_requests_total\{reporter="destination",/ &&
+	/destination_service="catalog.istioinaction.svc.cluster.local"/ &&
+	/destination_version="v2"/ && /response_code="200"/ { n += $NF } END { print n + 0 }' <<<"$m")
+if [ "$v2ok" = 400 ] &&
+   grep '^istio_request_duration_milliseconds_count{reporter="source",' <<<"$m" |
+	grep 'destination_service="forecast.weather.svc.cluster.local"' | grep -q 'destination_version="v1"' &&
+   grep -q 'istio_request_duration_milliseconds_bucket{.*le="+Inf"}' <<<"$m"; then
 	sl_ok "metrics socket: istio_requests_total and duration histogram"
 else
 	sl_fail "metrics socket: istio_requests_total and duration histogram"; echo "$m" | head -20 | sed 's/^/# /'

@@ -200,8 +200,18 @@ void hx_listen_result(const char *addr, uint16_t port, int err);
 void hx_metrics_reject(struct hx_metrics *mx, enum hx_reject why);
 struct hx_metrics *hx_metrics_new(void);
 void hx_metrics_free(struct hx_metrics *mx);
-void hx_metrics_record(struct hx_metrics *mx, const char *svc, const char *version,
-		       int code, double ms);
+/* One completed request. snap may be NULL (labels then "unknown"); the
+ * indices are into its model, -1 = unknown; flags are Envoy's response
+ * flags (a static string, NULL = "-"). */
+struct hx_req_metric {
+	const struct hx_snap *snap;
+	int workload, svc, subset, ep;
+	int code;
+	const char *flags;
+	double ms;
+	uint64_t req_bytes, resp_bytes;
+};
+void hx_metrics_record(struct hx_metrics *mx, const struct hx_req_metric *r);
 /* Prometheus text of every worker's table into f. */
 int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f);
 

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Request metrics, one table per worker (a mutex each, uncontended except
- * while a dump reads it): istio_requests_total and the
- * istio_request_duration_milliseconds histogram, labelled by
- * destination_service (FQDN), destination_version (subset, "unknown" for the
- * whole service or no route) and response_code. Label strings are copied, so
- * counters survive reloads.
+ * while a dump reads it): istio_requests_total and the histograms
+ * istio_request_duration_milliseconds, istio_request_bytes and
+ * istio_response_bytes, with Istio's standard labels
+ * (include/sluice/labels.h) from the snapshot's model: the client's
+ * workload, the destination service, subset and endpoint, response code and
+ * flags. A series is its rendered label text, so counters survive reloads;
+ * a small per-worker cache maps (snapshot, client, service, subset,
+ * endpoint, code, flags) to the series without rendering again.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "http/hx.h"
+#include "sluice/labels.h"
 
 static const double hx_buckets[] = {
 	0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
@@ -20,19 +24,34 @@ static const double hx_buckets[] = {
 };
 #define NBUCKETS (sizeof(hx_buckets) / sizeof(hx_buckets[0]))
 
+/* Istio's byte-size buckets: powers of ten, 1 B to 100 MB. */
+static const double hx_size_buckets[] = { 1, 10, 100, 1000, 10000, 100000, 1000000,
+					  10000000, 100000000 };
+#define NSIZE (sizeof(hx_size_buckets) / sizeof(hx_size_buckets[0]))
+
 struct hx_series {
-	char *svc, *ver;
-	int code;
+	char *labels;		/* every label but reporter */
 	uint64_t count;
 	double sum;
 	uint64_t buckets[NBUCKETS];	/* per bucket, not cumulative */
+	uint64_t req_sum, resp_sum;
+	uint64_t req_buckets[NSIZE], resp_buckets[NSIZE];
+};
+
+#define HX_SERIES_CACHE 64
+
+struct hx_series_ref {
+	uint64_t gen;		/* snapshot generation; 0 = empty slot */
+	int workload, svc, subset, ep, code;
+	const char *flags;
+	size_t idx;
 };
 
 struct hx_metrics {
 	pthread_mutex_t mu;
 	struct hx_series *v;
 	size_t n, cap;
-	size_t last;		/* cache of the last hit */
+	struct hx_series_ref cache[HX_SERIES_CACHE];
 	uint64_t rejected[__HX_REJ_MAX];	/* atomic adds by the worker */
 };
 
@@ -92,76 +111,169 @@ void hx_metrics_free(struct hx_metrics *mx)
 
 	if (!mx)
 		return;
-	for (i = 0; i < mx->n; i++) {
-		free(mx->v[i].svc);
-		free(mx->v[i].ver);
-	}
+	for (i = 0; i < mx->n; i++)
+		free(mx->v[i].labels);
 	free(mx->v);
 	pthread_mutex_destroy(&mx->mu);
 	free(mx);
 }
 
-static bool series_is(const struct hx_series *s, const char *svc, const char *ver, int code)
+/* The label text of r (after reporter); NULL when out of memory. */
+static char *render(const struct hx_req_metric *r)
 {
-	return s->code == code && strcmp(s->svc, svc) == 0 && strcmp(s->ver, ver) == 0;
+	const struct sl_model *m = r->snap ? r->snap->m : NULL;
+	struct sl_istio_labels l = { .protocol = "http", .response_code = r->code,
+				     .response_flags = r->flags };
+	const struct sl_service *s = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (m && r->svc >= 0 && (size_t)r->svc < m->nservices)
+		s = &m->services[r->svc];
+	sl_peer_of_workload(m, r->workload, &l.src);
+	sl_peer_of_endpoint(m, s && r->ep >= 0 && (size_t)r->ep < s->nendpoints ?
+			    &s->endpoints[r->ep] : NULL, &l.dst);
+	l.svc = s;
+	if (s && r->subset >= 0 && (size_t)r->subset < s->nsubsets)
+		l.dst_version = s->subsets[r->subset].name;
+	f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	sl_istio_labels_write(f, &l);
+	fclose(f);
+	return text;
 }
 
-void hx_metrics_record(struct hx_metrics *mx, const char *svc, const char *ver, int code,
-		       double ms)
+static size_t bucket_of(const double *b, size_t n, double v)
 {
-	struct hx_series *s = NULL;
 	size_t i;
 
-	if (!svc)
-		svc = "unknown";
-	if (!ver)
-		ver = "unknown";
-	pthread_mutex_lock(&mx->mu);
-	if (mx->last < mx->n && series_is(&mx->v[mx->last], svc, ver, code))
-		s = &mx->v[mx->last];
-	for (i = 0; !s && i < mx->n; i++)
-		if (series_is(&mx->v[i], svc, ver, code)) {
-			s = &mx->v[i];
-			mx->last = i;
-		}
-	if (!s) {
+	for (i = 0; i < n; i++)
+		if (v <= b[i])
+			break;
+	return i;	/* n: beyond the last, counted in +Inf only */
+}
+
+/* The series for r: from the cache, else found or added by its labels. */
+static struct hx_series *series_for(struct hx_metrics *mx, const struct hx_req_metric *r)
+{
+	uint64_t gen = r->snap ? r->snap->gen + 1 : 1;
+	size_t h = ((size_t)r->svc * 31u + (size_t)r->subset * 7u + (size_t)r->ep * 13u +
+		    (size_t)r->code + (size_t)r->workload * 17u) % HX_SERIES_CACHE, i;
+	struct hx_series_ref *c = &mx->cache[h];
+	struct hx_series *s;
+	char *labels;
+
+	if (c->gen == gen && c->workload == r->workload && c->svc == r->svc &&
+	    c->subset == r->subset && c->ep == r->ep && c->code == r->code && c->flags == r->flags)
+		return &mx->v[c->idx];
+	labels = render(r);
+	if (!labels)
+		return NULL;
+	for (i = 0; i < mx->n; i++)
+		if (!strcmp(mx->v[i].labels, labels))
+			break;
+	if (i < mx->n) {
+		free(labels);
+	} else {
 		if (mx->n == mx->cap) {
 			size_t nc = mx->cap ? mx->cap * 2 : 16;
 			struct hx_series *nv = realloc(mx->v, nc * sizeof(*nv));
 
-			if (!nv)
-				goto out;
+			if (!nv) {
+				free(labels);
+				return NULL;
+			}
 			mx->v = nv;
 			mx->cap = nc;
 		}
-		s = &mx->v[mx->n];
+		s = &mx->v[mx->n++];
 		memset(s, 0, sizeof(*s));
-		s->svc = strdup(svc);
-		s->ver = strdup(ver);
-		s->code = code;
-		if (!s->svc || !s->ver) {
-			free(s->svc);
-			free(s->ver);
-			goto out;
-		}
-		mx->last = mx->n++;
+		s->labels = labels;
 	}
-	s->count++;
-	s->sum += ms;
-	/* one bucket per request (the first that holds it); the dump makes
-	 * them cumulative */
-	for (i = 0; i < NBUCKETS; i++)
-		if (ms <= hx_buckets[i]) {
-			s->buckets[i]++;
-			break;
-		}
-out:
+	*c = (struct hx_series_ref){ .gen = gen, .workload = r->workload, .svc = r->svc,
+				     .subset = r->subset, .ep = r->ep, .code = r->code,
+				     .flags = r->flags, .idx = i };
+	return &mx->v[i];
+}
+
+void hx_metrics_record(struct hx_metrics *mx, const struct hx_req_metric *r)
+{
+	struct hx_series *s;
+	size_t b;
+
+	pthread_mutex_lock(&mx->mu);
+	s = series_for(mx, r);
+	if (s) {
+		s->count++;
+		s->sum += r->ms;
+		/* one bucket per request (the first that holds it); the dump
+		 * makes them cumulative */
+		b = bucket_of(hx_buckets, NBUCKETS, r->ms);
+		if (b < NBUCKETS)
+			s->buckets[b]++;
+		s->req_sum += r->req_bytes;
+		b = bucket_of(hx_size_buckets, NSIZE, (double)r->req_bytes);
+		if (b < NSIZE)
+			s->req_buckets[b]++;
+		s->resp_sum += r->resp_bytes;
+		b = bucket_of(hx_size_buckets, NSIZE, (double)r->resp_bytes);
+		if (b < NSIZE)
+			s->resp_buckets[b]++;
+	}
 	pthread_mutex_unlock(&mx->mu);
+}
+
+/* One series' labels: reporter, the rest, connection_security_policy. */
+static void series_labels(FILE *f, const char *reporter, const char *labels)
+{
+	fprintf(f, "reporter=\"%s\",%s,connection_security_policy=\"%s\"", reporter, labels,
+		sl_istio_security(reporter));
+}
+
+static void histogram(FILE *f, const char *name, const char *help, const struct hx_series *all,
+		      size_t na, int which)
+{
+	static const char *const reporters[] = { "source", "destination" };
+	const double *bounds = which ? hx_size_buckets : hx_buckets;
+	size_t nb = which ? NSIZE : NBUCKETS, i, r, b;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (r = 0; r < 2; r++)
+		for (i = 0; i < na; i++) {
+			const struct hx_series *s = &all[i];
+			const uint64_t *bk = which == 0 ? s->buckets :
+					     which == 1 ? s->req_buckets : s->resp_buckets;
+			uint64_t cum = 0;
+
+			for (b = 0; b <= nb; b++) {
+				cum += b < nb ? bk[b] : 0;
+				fprintf(f, "%s_bucket{", name);
+				series_labels(f, reporters[r], s->labels);
+				if (b < nb)
+					fprintf(f, ",le=\"%g\"} %llu\n", bounds[b],
+						(unsigned long long)cum);
+				else
+					fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)s->count);
+			}
+			fprintf(f, "%s_sum{", name);
+			series_labels(f, reporters[r], s->labels);
+			if (which == 0)
+				fprintf(f, "} %.3f\n", s->sum);
+			else
+				fprintf(f, "} %llu\n", (unsigned long long)(which == 1 ? s->req_sum :
+									    s->resp_sum));
+			fprintf(f, "%s_count{", name);
+			series_labels(f, reporters[r], s->labels);
+			fprintf(f, "} %llu\n", (unsigned long long)s->count);
+		}
 }
 
 /* Merge every worker's series (same labels add up) and print them. */
 int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 {
+	static const char *const reporters[] = { "source", "destination" };
 	struct hx_series *all = NULL;
 	size_t na = 0, cap = 0, w, i, j, b;
 	int err = 0;
@@ -172,7 +284,7 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 			const struct hx_series *s = &mxs[w]->v[i];
 
 			for (j = 0; j < na; j++)
-				if (series_is(&all[j], s->svc, s->ver, s->code))
+				if (!strcmp(all[j].labels, s->labels))
 					break;
 			if (j == na) {
 				if (na == cap) {
@@ -187,16 +299,26 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 					all = nv;
 					cap = nc;
 				}
-				all[na] = *s;	/* strings borrowed until unlock... */
-				all[na].svc = strdup(s->svc);
-				all[na].ver = strdup(s->ver);
+				all[na] = *s;
+				all[na].labels = strdup(s->labels);
+				if (!all[na].labels) {
+					err = -ENOMEM;
+					pthread_mutex_unlock(&mxs[w]->mu);
+					goto out;
+				}
 				na++;
 				continue;
 			}
 			all[j].count += s->count;
 			all[j].sum += s->sum;
+			all[j].req_sum += s->req_sum;
+			all[j].resp_sum += s->resp_sum;
 			for (b = 0; b < NBUCKETS; b++)
 				all[j].buckets[b] += s->buckets[b];
+			for (b = 0; b < NSIZE; b++) {
+				all[j].req_buckets[b] += s->req_buckets[b];
+				all[j].resp_buckets[b] += s->resp_buckets[b];
+			}
 		}
 		pthread_mutex_unlock(&mxs[w]->mu);
 	}
@@ -224,43 +346,24 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 			fprintf(f, "sluice_http_listener_failed{listener=\"%s\",error=\"%s\"} 1\n",
 				listen_fails[i].where, strerror(listen_fails[i].err));
 	pthread_mutex_unlock(&listen_mu);
+	/* Sluice is the one observer of each request: it reports it as
+	 * Istio's client-side and server-side proxies both would
+	 * (docs/metrics.md) */
 	fprintf(f, "# HELP istio_requests_total Requests handled by sluice-http.\n"
 		   "# TYPE istio_requests_total counter\n");
-	for (i = 0; i < na; i++)
-		fprintf(f, "istio_requests_total{reporter=\"sluice-http\",destination_service=\"%s\","
-			   "destination_version=\"%s\",response_code=\"%d\"} %llu\n",
-			all[i].svc ? all[i].svc : "", all[i].ver ? all[i].ver : "", all[i].code,
-			(unsigned long long)all[i].count);
-	fprintf(f, "# HELP istio_request_duration_milliseconds Request duration in ms.\n"
-		   "# TYPE istio_request_duration_milliseconds histogram\n");
-	for (i = 0; i < na; i++) {
-		const char *sv = all[i].svc ? all[i].svc : "", *vr = all[i].ver ? all[i].ver : "";
-		uint64_t cum = 0;
-
-		for (b = 0; b < NBUCKETS; b++) {
-			cum += all[i].buckets[b];
-			fprintf(f, "istio_request_duration_milliseconds_bucket{reporter=\"sluice-http\","
-				   "destination_service=\"%s\",destination_version=\"%s\","
-				   "response_code=\"%d\",le=\"%g\"} %llu\n",
-				sv, vr, all[i].code, hx_buckets[b], (unsigned long long)cum);
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < na; i++)
+		{
+			fputs("istio_requests_total{", f);
+			series_labels(f, reporters[j], all[i].labels);
+			fprintf(f, "} %llu\n", (unsigned long long)all[i].count);
 		}
-		fprintf(f, "istio_request_duration_milliseconds_bucket{reporter=\"sluice-http\","
-			   "destination_service=\"%s\",destination_version=\"%s\","
-			   "response_code=\"%d\",le=\"+Inf\"} %llu\n",
-			sv, vr, all[i].code, (unsigned long long)all[i].count);
-		fprintf(f, "istio_request_duration_milliseconds_sum{reporter=\"sluice-http\","
-			   "destination_service=\"%s\",destination_version=\"%s\","
-			   "response_code=\"%d\"} %.3f\n", sv, vr, all[i].code, all[i].sum);
-		fprintf(f, "istio_request_duration_milliseconds_count{reporter=\"sluice-http\","
-			   "destination_service=\"%s\",destination_version=\"%s\","
-			   "response_code=\"%d\"} %llu\n",
-			sv, vr, all[i].code, (unsigned long long)all[i].count);
-	}
+	histogram(f, "istio_request_duration_milliseconds", "Request duration in ms.", all, na, 0);
+	histogram(f, "istio_request_bytes", "Request size in bytes (head and body).", all, na, 1);
+	histogram(f, "istio_response_bytes", "Response size in bytes (head and body).", all, na, 2);
 out:
-	for (i = 0; i < na; i++) {
-		free(all[i].svc);
-		free(all[i].ver);
-	}
+	for (i = 0; i < na; i++)
+		free(all[i].labels);
 	free(all);
 	return err;
 }

@@ -205,30 +205,51 @@ static void local_reply(struct hx_cli *c, int code, const char *extra)
 		     "HTTP/1.1 %d %s\r\ncontent-type: text/plain\r\ncontent-length: %zu\r\n%s%s\r\n%s\n",
 		     code, hx_reason(code), strlen(body) + 1, extra ? extra : "",
 		     c->close_after ? "connection: close\r\n" : "", body);
-	if (n > 0 && (size_t)n < sizeof(hdr))
+	if (n > 0 && (size_t)n < sizeof(hdr)) {
 		hx_buf_put(&c->out, hdr, (size_t)n);
+		c->tx_bytes += (uint64_t)n;
+	}
 	c->status = code;
 	c->resp_started = true;
+}
+
+/* Envoy's response flag for a local reply, from its x-sluice-* header. */
+static const char *reply_flags(const char *hname, const char *hval)
+{
+	static const struct {
+		const char *hval, *flags;
+	} reasons[] = {
+		{ "no-route", "NR" },			{ "no-healthy-upstream", "UH" },
+		{ "upstream-timeout", "UT" },		{ "upstream-connect-failure", "UF" },
+		{ "upstream-reset", "UR" },		{ "bad-upstream-response", "UPE" },
+		{ "bad-transfer-encoding", "DPE" },	{ "bad-body", "DPE" },
+		{ "connect-not-supported", "DPE" },
+	};
+	size_t i;
+
+	if (!hname || !hval)
+		return NULL;
+	if (!strcmp(hname, "x-sluice-overflow"))
+		return "UO";
+	if (!strcmp(hname, "x-sluice-fault"))
+		return "FI";
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (!strcmp(hval, reasons[i].hval))
+			return reasons[i].flags;
+	return NULL;
 }
 
 void hx_cli_local_reply(struct hx_cli *c, int code, const char *hname, const char *hval)
 {
 	char extra[512] = "";
+	const char *flags = reply_flags(hname, hval);
 
 	if (hname)
 		snprintf(extra, sizeof(extra), "%s: %s\r\n", hname, hval);
+	if (flags)
+		c->resp_flags = flags;
 	local_reply(c, code, extra);
 	hx_cli_request_done(c);
-}
-
-static const char *subset_name(const struct hx_cli *c)
-{
-	const struct sl_service *s;
-
-	if (!c->snap || c->svc < 0)
-		return NULL;
-	s = &c->snap->m->services[c->svc];
-	return c->subset >= 0 ? s->subsets[c->subset].name : NULL;
 }
 
 /* The response is complete (relayed or local): account, release the
@@ -238,10 +259,18 @@ void hx_cli_request_done(struct hx_cli *c)
 	struct hx_worker *w = c->w;
 
 	if (c->snap) {
-		hx_metrics_record(w->mx, c->svc >= 0 ? c->snap->m->services[c->svc].host : NULL,
-				  subset_name(c), c->status,
-				  (double)(hx_now_ms() - c->t_start));
+		struct hx_req_metric r = {
+			.snap = c->snap, .workload = c->workload, .svc = c->svc,
+			.subset = c->svc >= 0 ? c->subset : -1, .ep = c->svc >= 0 ? c->ep : -1,
+			.code = c->status, .flags = c->resp_flags,
+			.ms = (double)(hx_now_ms() - c->t_start),
+			.req_bytes = c->rx_bytes, .resp_bytes = c->tx_bytes,
+		};
+
+		hx_metrics_record(w->mx, &r);
 	}
+	c->resp_flags = NULL;
+	c->rx_bytes = c->tx_bytes = 0;
 	if (c->counted && c->snap && c->svc >= 0) {
 		struct hx_svc_state *ss = &c->snap->svc[c->svc];
 		int slot = c->subset >= 0 ? c->subset : (int)c->snap->m->services[c->svc].nsubsets;
@@ -328,6 +357,7 @@ static int feed_body(struct hx_cli *c)
 		c->replayable = false;
 	}
 	c->in.off += (uint32_t)used;
+	c->rx_bytes += used;
 	hx_buf_compact(&c->in);
 	return 0;
 }
@@ -516,6 +546,7 @@ static void start_request(struct hx_cli *c)
 			c->body_done = true;
 	}
 	c->in.off = c->head.head_len;
+	c->rx_bytes = c->head.head_len;
 	if ((c->parser.flags & F_TRANSFER_ENCODING) && !(c->parser.flags & F_CHUNKED)) {
 		/* a request body framed by anything but chunked is unknowable */
 		hx_cli_local_reply(c, 400, "x-sluice-reason", "bad-transfer-encoding");
@@ -640,6 +671,7 @@ static void start_request(struct hx_cli *c)
 		hx_mirror_start(c);
 	if (draw_ppm(w, c->rt->fault.delay_ppm) && c->rt->fault.delay_ms) {
 		c->state = CS_DELAY;
+		c->resp_flags = "DI";
 		c->delay_until = w->now + c->rt->fault.delay_ms;
 		c->deadline = c->delay_until;
 		return;

@@ -122,6 +122,9 @@ struct hx_cli {
 	bool retry_counted;	/* holds a connectionPool maxRetries slot */
 	uint64_t t_start, req_deadline, try_deadline, delay_until;
 	int status;		/* final status, for metrics */
+	const char *resp_flags;	/* Envoy's response flags (static), NULL = "-" */
+	uint64_t rx_bytes;	/* request head and body read from the client */
+	uint64_t tx_bytes;	/* response head and body queued to the client */
 	uint16_t dest_port;	/* service port of the chosen destination */
 	bool has_hash;		/* endpoint by rendezvous hash */
 	uint64_t hash;

@@ -601,6 +601,7 @@ static int relay_body(struct hx_up *u)
 		return -EBADMSG;
 	}
 	hx_buf_put(&c->out, start, used);
+	c->tx_bytes += used;
 	u->in.off += (uint32_t)used;
 	return u->head.msg_done ? 1 : 0;
 }

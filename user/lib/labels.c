@@ -142,17 +142,22 @@ static void service_name_ns(const struct sl_service *s, char *name, size_t nlen,
 	snprintf(ns, nslen, "%s", s->ns ? s->ns : unknown);
 }
 
-void sl_istio_labels_write(FILE *f, const char *reporter, const struct sl_istio_labels *l)
+const char *sl_istio_security(const char *reporter)
+{
+	/* Sluice terminates no mTLS: plaintext is "none" where the server
+	 * side reports, and the client side cannot know */
+	return !strcmp(reporter, "destination") ? "none" : unknown;
+}
+
+void sl_istio_labels_write(FILE *f, const struct sl_istio_labels *l)
 {
 	char name[256] = "unknown", ns[256] = "unknown";
-	/* Sluice terminates no mTLS: plaintext is "none" where the server
-	 * side reports, and the client side cannot know ("unknown") */
-	int dst = !strcmp(reporter, "destination");
 
 	if (l->svc)
 		service_name_ns(l->svc, name, sizeof(name), ns, sizeof(ns));
-	fprintf(f, "reporter=\"%s\"", reporter);
-	kv(f, "source_workload", l->src.workload);
+	fputs("source_workload=\"", f);
+	sl_prom_escape(f, l->src.workload);
+	fputc('"', f);
 	kv(f, "source_workload_namespace", l->src.ns);
 	kv(f, "source_principal", unknown);
 	kv(f, "source_app", l->src.app);
@@ -175,5 +180,4 @@ void sl_istio_labels_write(FILE *f, const char *reporter, const struct sl_istio_
 	if (l->response_code)
 		fprintf(f, ",response_code=\"%d\"", l->response_code);
 	kv(f, "response_flags", l->response_flags ? l->response_flags : "-");
-	kv(f, "connection_security_policy", dst ? "none" : unknown);
 }

@@ -147,11 +147,8 @@ static char *traffic_labels(const struct stat_names *sn, const uint32_t *wids,
 	f = open_memstream(&text, &len);
 	if (!f)
 		return NULL;
-	sl_istio_labels_write(f, "x", &l);
+	sl_istio_labels_write(f, &l);
 	fclose(f);
-	/* drop the placeholder reporter="x" */
-	if (text && !strncmp(text, "reporter=\"x\",", 14))
-		memmove(text, text + 14, len - 14 + 1);
 	return text;
 }
 
@@ -173,7 +170,8 @@ static void tcp_family(FILE *f, const char *name, const char *help, const struct
 			uint64_t val = which == 0 ? v->opened : which == 1 ? v->closed :
 				       which == 2 ? v->bytes_sent : v->bytes_received;
 
-			fprintf(f, "%s{reporter=\"%s\",%s} %llu\n", name, reporters[r], a[i].labels,
+			fprintf(f, "%s{reporter=\"%s\",%s,connection_security_policy=\"%s\"} %llu\n",
+				name, reporters[r], a[i].labels, sl_istio_security(reporters[r]),
 				(unsigned long long)val);
 		}
 }
