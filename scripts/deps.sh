@@ -11,7 +11,12 @@ PKGS=(
   libclang-rt-14-dev
   iproute2 iptables haproxy wrk python3 jq
   ethtool curl time procps util-linux tmux
+  prometheus
 )
+# prometheus: tests/e2e/test_prometheus.sh runs its own prometheus and
+# promtool binaries in a test namespace. On a host booted with systemd,
+# Debian's package also enables and starts prometheus.service (port 9090);
+# `systemctl disable --now prometheus` if that is not wanted.
 
 missing=()
 for p in "${PKGS[@]}"; do

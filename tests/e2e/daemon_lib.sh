@@ -147,12 +147,15 @@ dl_setup() {
 
 # dl_start [extra sluiced flags]: start sluiced in the node namespace; wait
 # until it answers. Sets DL_PID. The first start registers the reset.
+# Without sluice-http unless DL_HELPER=1 (the caller then defers killing a
+# helper that outlives sluiced, from $DL_STATE/http.pid).
 DL_RESET_DEFERRED=0
 dl_start() {
-	local var="SL_PID_sluiced$DL_STARTS"
+	local var="SL_PID_sluiced$DL_STARTS" helper=(--no-http-helper)
+	[ "${DL_HELPER:-0}" = 1 ] && helper=()
 	sl_bg "sluiced$DL_STARTS" nsenter --net="/run/netns/$NS" "$SLUICED" --policy-dir "$DL_POL" \
 		--cgroup "$CG" --bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$DL_STATE" \
-		--no-http-helper "$@" >/dev/null
+		"${helper[@]}" "$@" >/dev/null
 	DL_PID=${!var}
 	DL_LOG=$SL_TMP/sluiced$DL_STARTS.log
 	DL_STARTS=$((DL_STARTS + 1))

@@ -523,6 +523,7 @@ static bool on_resp_head(struct hx_up *u)
 	struct hx_cli *c = u->cli;
 	struct hx_buf *o = &c->out;
 	int st = u->parser.status_code;
+	uint32_t before;
 	char line[64];
 
 	hx_outlier_report(c->snap->m, c->snap->svc, (size_t)c->svc, c->subset, c->ep, st,
@@ -539,6 +540,7 @@ static bool on_resp_head(struct hx_up *u)
 	if (!c->body_done)
 		c->close_after = true;
 	/* llhttp gives 100..999; no printf per response */
+	before = o->len;
 	memcpy(line, "HTTP/1.1 000 ", 13);
 	line[9] = (char)('0' + st / 100 % 10);
 	line[10] = (char)('0' + st / 10 % 10);
@@ -554,6 +556,8 @@ static bool on_resp_head(struct hx_up *u)
 	else if (c->http10)
 		hx_buf_puts(o, "connection: keep-alive\r\n");
 	hx_buf_put(o, "\r\n", 2);
+	/* the head as sent (the buffer only grows while it is written) */
+	c->tx_bytes += o->len - before;
 	c->resp_started = true;
 	c->status = st;
 	c->deadline = 0;
