@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# What the Istio metrics' source workload and live byte report cost:
+#   1. connect4 and sockops ns per run (bpf_stats), one service (S1 tcp-echo
+#      50/50), with no client workload in the policy (no cgroup lookup) and
+#      with the client's cgroup declared as a WorkloadEntry (every steered
+#      connect resolves the workload for sluice_traffic), in turn round by
+#      round;
+#   2. a /metrics scrape (which first runs the byte reporter bpf/iter.bpf.c
+#      over the node's TCP sockets) with no connection open and with
+#      BENCH_HELD (default 1000) steered connections open.
+# Medians of BENCH_RUNS rounds (default 5) of BENCH_SECS seconds (default 2).
+# Results also in build/bench/metrics.md.
+#
+# Traffic safety: the daemon_lib.sh topology (a node namespace, backends on
+# its lo, hooks on a test cgroup made here).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/e2e/lib.sh"
+. "$ROOT/tests/e2e/daemon_lib.sh"
+RUNS=${BENCH_RUNS:-5}
+SECS=${BENCH_SECS:-2}
+HELD=${BENCH_HELD:-1000}
+OUT=$SL_BUILD/bench/metrics.md
+mkdir -p "$SL_BUILD/bench"
+
+dl_setup
+dl_start --metrics 127.0.0.1:9464 || { echo "bench_metrics: sluiced did not start" >&2; exit 1; }
+sl_defer "sysctl -qw kernel.bpf_stats_enabled=0"
+dl_policy "$SL_TMP/plain.yaml" 50 50
+{
+	cat "$SL_TMP/plain.yaml"
+	cat <<EOF
+---
+apiVersion: networking.istio.io/v1beta1
+kind: WorkloadEntry
+metadata: {name: frontend, namespace: shop, annotations: {sluice.io/cgroup: ${CG#"$(sl_cgroup2_root)/"}}}
+spec: {address: 10.1.0.99, labels: {app: frontend, version: v1}}
+EOF
+} >"$SL_TMP/workload.yaml"
+
+prog_stats() {	# "run_time_ns run_cnt" of the newest program named $1
+	bpftool -j prog show | jq -r --arg n "$1" '[.[] | select(.name == $n)] | max_by(.id) |
+		"\(.run_time_ns // 0) \(.run_cnt // 0)"'
+}
+per_run() { awk -v b="$1" -v a="$2" 'BEGIN { split(b, x, " "); split(a, y, " ");
+	printf "%.1f", (y[2] > x[2]) ? (y[1] - x[1]) / (y[2] - x[2]) : 0 }'; }
+
+declare -A C4 OPS SCRAPE
+one_run() {	# one_run STATE (plain | workload)
+	local b4 bo a4 ao
+	ctl apply -q -f "$SL_TMP/$1.yaml" || exit 1
+	sysctl -qw kernel.bpf_stats_enabled=1
+	b4=$(prog_stats sluice_connect4); bo=$(prog_stats sluice_sockops)
+	sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client "$VIP" -d "$SECS" --linger0 >/dev/null
+	a4=$(prog_stats sluice_connect4); ao=$(prog_stats sluice_sockops)
+	sysctl -qw kernel.bpf_stats_enabled=0
+	C4[$1]+="$(per_run "$b4" "$a4") "
+	OPS[$1]+="$(per_run "$bo" "$ao") "
+}
+
+scrape_ms() {	# one /metrics scrape, ms
+	sl_in_ns "$NS" curl -s -o /dev/null -w '%{time_total}' http://127.0.0.1:9464/metrics |
+		awk '{ printf "%.2f", $1 * 1000 }'
+}
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+
+for r in $(seq 1 "$RUNS"); do
+	for s in plain workload; do one_run "$s"; done
+	echo "   run $r/$RUNS done" >&2
+done
+
+# scrapes: idle, then with HELD connections open (held by one python process)
+for r in $(seq 1 "$RUNS"); do SCRAPE[idle]+="$(scrape_ms) "; done
+mkfifo "$SL_TMP/hold"
+sh -c 'echo $$ > "$1/cgroup.procs" && exec nsenter --net="/run/netns/$0" python3 -c "
+import socket, sys
+host, port = sys.argv[1].split(\":\")
+conns = [socket.create_connection((host, int(port)), timeout=5) for _ in range(int(sys.argv[2]))]
+for c in conns:
+    c.sendall(b\"hello\n\")
+for c in conns:
+    c.recv(100)
+open(sys.argv[3] + \".up\", \"w\").close()
+open(sys.argv[3]).read()
+" "$2" "$3" "$4"' "$NS" "$CG" "$VIP" "$HELD" "$SL_TMP/hold" >"$SL_TMP/hold.log" 2>&1 &
+hold_pid=$!
+sl_defer "kill $hold_pid"
+sl_wait_for 30 test -f "$SL_TMP/hold.up" || { echo "bench_metrics: held connections: $(cat "$SL_TMP/hold.log")" >&2; exit 1; }
+for r in $(seq 1 "$RUNS"); do SCRAPE[held]+="$(scrape_ms) "; done
+echo done >"$SL_TMP/hold"
+wait "$hold_pid"
+
+{
+	echo "### Istio metrics cost ($(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r))"
+	echo
+	echo "ns per program run (bpf_stats), 1 service, ${SECS}s runs, median of $RUNS, states interleaved."
+	echo "plain: no client workload in the policy; workload: the client's cgroup is a WorkloadEntry,"
+	echo "so every steered connect() resolves it for the source_workload label (sluice_traffic)."
+	echo
+	echo "| client | connect4 ns/run | sockops ns/run | connect4 runs |"
+	echo "|---|---:|---:|---|"
+	for s in plain workload; do
+		printf '| %s | %s | %s | %s |\n' "$s" "$(echo "${C4[$s]}" | median)" \
+			"$(echo "${OPS[$s]}" | median)" "${C4[$s]}"
+	done
+	echo
+	echo "A /metrics scrape (the byte report over the node's TCP sockets, then the exposition),"
+	echo "median of $RUNS:"
+	echo
+	echo "| open steered connections | scrape ms | runs |"
+	echo "|---:|---:|---|"
+	printf '| 0 | %s | %s |\n' "$(echo "${SCRAPE[idle]}" | median)" "${SCRAPE[idle]}"
+	printf '| %s | %s | %s |\n' "$HELD" "$(echo "${SCRAPE[held]}" | median)" "${SCRAPE[held]}"
+} | tee "$OUT"
