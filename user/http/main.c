@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		"  --workers N               worker threads (default 1)\n"
 		"  --max-conns N             client connections per worker (default 10000)\n"
 		"  --header-timeout-ms MS    time to receive a request head (default 10000)\n"
-		"  --idle-timeout-ms MS      keep-alive idle time-out (default 60000)\n");
+		"  --idle-timeout-ms MS      keep-alive idle time-out (default 60000)\n"
+		"  --access-log PATH         one line per request to PATH (- = stderr; off by default)\n");
 }
 
 static int split_hostport(const char *s, char **host, uint16_t *port)
@@ -128,6 +129,7 @@ int main(int argc, char **argv)
 		{"max-conns", required_argument, NULL, 'c'},
 		{"header-timeout-ms", required_argument, NULL, 'H'},
 		{"idle-timeout-ms", required_argument, NULL, 'I'},
+		{"access-log", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -157,6 +159,14 @@ int main(int argc, char **argv)
 		case 'c': hx_cfg.max_conns = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'H': hx_cfg.header_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'I': hx_cfg.idle_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'A':
+			err = hx_alog_open(optarg);
+			if (err) {
+				fprintf(stderr, "sluice-http: --access-log %s: %s\n", optarg,
+					strerror(-err));
+				return 1;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -109,6 +109,8 @@ void hx_cli_close(struct hx_cli *c)
 	hx_buf_free(&c->in);
 	hx_buf_free(&c->out);
 	hx_buf_free(&c->rq);
+	free(c->alog);
+	c->alog = NULL;
 	/* events for c may still be in this batch: free it after */
 	c->kind = HX_K_DEAD;
 	c->dead_next = w->dead_clis;
@@ -268,6 +270,8 @@ void hx_cli_request_done(struct hx_cli *c)
 		};
 
 		hx_metrics_record(w->mx, &r);
+		if (c->alog && c->alog[0])
+			hx_alog_end(c);
 	}
 	c->resp_flags = NULL;
 	c->rx_bytes = c->tx_bytes = 0;
@@ -559,6 +563,8 @@ static void start_request(struct hx_cli *c)
 		return;
 	}
 	rv_build(c, &rv, hv, &host, &hlen);
+	if (hx_alog_on())
+		hx_alog_begin(c, &rv, host, hlen);
 	c->expect_continue = false;
 	for (k = 0; k < rv.nhdrs; k++)
 		if (hv[k].nlen == 6 && strncasecmp(hv[k].name, "expect", 6) == 0 &&

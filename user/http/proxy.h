@@ -125,6 +125,11 @@ struct hx_cli {
 	const char *resp_flags;	/* Envoy's response flags (static), NULL = "-" */
 	uint64_t rx_bytes;	/* request head and body read from the client */
 	uint64_t tx_bytes;	/* response head and body queued to the client */
+	/* access log (accesslog.c), allocated when the log is on (HX_ALOG_REQ
+	 * bytes): "[START] \"REQUEST\"" NUL the request's quoted user-agent,
+	 * x-request-id and authority; NULL or "" = nothing to log */
+	char *alog;
+	size_t alog_req;	/* offset of that NUL */
 	uint16_t dest_port;	/* service port of the chosen destination */
 	bool has_hash;		/* endpoint by rendezvous hash */
 	uint64_t hash;
@@ -183,6 +188,8 @@ struct hx_worker {
 	uint64_t rng;
 	uint64_t now;
 	bool in_batch;			/* handling an epoll_wait batch */
+	size_t alog_len;		/* access log lines waiting in alog */
+	char alog[32768];
 	/* sends waiting for the batch's end, first queued first sent */
 	struct hx_cli *flush_q, **flush_qt;	/* clients with output */
 	struct hx_up *send_q, **send_qt;	/* upstreams with a request */
@@ -190,6 +197,14 @@ struct hx_worker {
 };
 
 uint64_t hx_rand(struct hx_worker *w);
+
+/* accesslog.c */
+#define HX_ALOG_REQ 1024
+int hx_alog_open(const char *path);
+bool hx_alog_on(void);
+void hx_alog_begin(struct hx_cli *c, const struct hx_reqview *rv, const char *host, size_t hlen);
+void hx_alog_end(struct hx_cli *c);
+void hx_alog_flush(struct hx_worker *w);
 
 /* proxy.c */
 void hx_cli_close(struct hx_cli *c);

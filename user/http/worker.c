@@ -402,6 +402,8 @@ void *hx_worker_run(void *arg)
 			}
 		}
 		hx_flush_batch(w);
+		if (w->alog_len)
+			hx_alog_flush(w);
 		hx_reap_dead(w);
 		follow_snapshot(w);
 		if (w->now - last_tick >= HX_TICK_MS) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * sluiced's shared services: clock, the one-line event log, directory
+ * sluiced's shared services: clock, the one-line event log (levels, text
+ * or JSON lines, journald priority prefixes), directory
  * creation, and opening/closing the data plane. Kept out of main.c so every
  * other module links on its own (unit tests, fuzzers).
  */
@@ -8,10 +9,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice/ctl.h"
 #include "sluiced.h"
 
 uint64_t sluiced_now_ms(void)
@@ -30,21 +33,91 @@ void sluiced_stats_gc_schedule(struct sluiced *d)
 	d->stats_gc_at_ms = sluiced_now_ms() + d->o.stats_gc_ms;
 }
 
-void sluiced_log(const char *fmt, ...)
+static struct {
+	enum sluiced_log_level min;
+	bool json;
+	bool journal;		/* stderr is a journald stream: <N> prefixes */
+} logcfg = { .min = SL_LOG_INFO };
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+int sluiced_log_level_parse(const char *s, enum sluiced_log_level *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (!strcmp(s, level_names[i])) {
+			*out = (enum sluiced_log_level)i;
+			return 0;
+		}
+	if (!strcmp(s, "warning")) {
+		*out = SL_LOG_WARN;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* journald sets JOURNAL_STREAM=DEV:INODE for the stream it reads: when that
+ * is our stderr, a "<N>" prefix gives each line its syslog priority
+ * (systemd's SyslogLevelPrefix=, on by default). */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st))
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void sluiced_log_setup(enum sluiced_log_level min, bool json)
+{
+	logcfg.min = min;
+	logcfg.json = json;
+	logcfg.journal = stderr_is_journal();
+}
+
+bool sluiced_log_enabled(enum sluiced_log_level level)
+{
+	return level >= logcfg.min;
+}
+
+void sluiced_log_format(FILE *f, enum sluiced_log_level level, const struct timespec *ts,
+			bool json, bool journal, const char *msg)
+{
+	static const int prio[] = { 7, 6, 4, 3 };	/* syslog debug, info, warning, err */
+	struct tm tm;
+	char when[64];
+
+	gmtime_r(&ts->tv_sec, &tm);
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 ts->tv_nsec / 1000000);
+	if (journal)
+		fprintf(f, "<%d>", prio[level]);
+	if (json) {
+		fprintf(f, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", when, level_names[level]);
+		sl_json_str(f, msg);
+		fputs("}\n", f);
+	} else {
+		fprintf(f, "%s sluiced: %s: %s\n", when, level_names[level], msg);
+	}
+}
+
+void sluiced_logl(enum sluiced_log_level level, const char *fmt, ...)
 {
 	struct timespec ts;
-	struct tm tm;
 	char line[2048];
 	va_list ap;
 
+	if (level < logcfg.min)
+		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ sluiced: %s\n", tm.tm_year + 1900,
-		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-		line);
+	sluiced_log_format(stderr, level, &ts, logcfg.json, logcfg.journal, line);
 }
 
 void sluiced_dp_close(struct sluiced *d)
@@ -86,7 +159,7 @@ int sluiced_dp_ensure(struct sluiced *d, char *err)
 		 * or the apply fails (nothing half there) and the next retries */
 		rc = sluiced_xdp_setup(d->o.xdp, d->o.bpffs, d->dp, err);
 		if (rc) {
-			sluiced_log("--xdp %s: re-attach after reset: %s (%s)", d->o.xdp, err,
+			sluiced_err("--xdp %s: re-attach after reset: %s (%s)", d->o.xdp, err,
 				    strerror(-rc));
 			sluiced_dp_close(d);
 			return rc;

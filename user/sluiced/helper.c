@@ -138,7 +138,7 @@ void sluiced_helper_init(struct sluiced *d)
 	if (access(h->path, X_OK) < 0) {
 		h->state = HELPER_DISABLED;
 		snprintf(h->why, sizeof(h->why), "sluice-http not found next to sluiced: http routes are refused");
-		sluiced_log("helper: %s", h->why);
+		sluiced_warn("helper: %s", h->why);
 		return;
 	}
 	h->state = HELPER_IDLE;
@@ -176,9 +176,15 @@ static void spawn(struct sluiced *d)
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		setpgid(0, 0);
-		execl(h->path, h->path, "--policy", snap, "--mesh-listen", listen, "--bpffs",
-		      d->o.bpffs, "--metrics-socket", msock, "--gateway-addr",
-		      d->o.gateway_addr ? d->o.gateway_addr : "0.0.0.0", (char *)NULL);
+		if (d->o.http_access_log)
+			execl(h->path, h->path, "--policy", snap, "--mesh-listen", listen,
+			      "--bpffs", d->o.bpffs, "--metrics-socket", msock, "--gateway-addr",
+			      d->o.gateway_addr ? d->o.gateway_addr : "0.0.0.0", "--access-log",
+			      d->o.http_access_log, (char *)NULL);
+		else
+			execl(h->path, h->path, "--policy", snap, "--mesh-listen", listen,
+			      "--bpffs", d->o.bpffs, "--metrics-socket", msock, "--gateway-addr",
+			      d->o.gateway_addr ? d->o.gateway_addr : "0.0.0.0", (char *)NULL);
 		_exit(127);
 	}
 	h->started_ms = sluiced_now_ms();
@@ -263,13 +269,13 @@ void sluiced_helper_exited(struct sluiced *d)
 	} else {
 		snprintf(h->why, sizeof(h->why), "pid %d exited", (int)h->pid);
 	}
-	sluiced_log("helper: %s", h->why);
+	sluiced_warn("helper: %s", h->why);
 	h->fails = now - h->started_ms < HELPER_MIN_LIFE_MS ? h->fails + 1 : 0;
 	backoff = 200ull << (h->fails < 6 ? h->fails : 6);
 	if (backoff > HELPER_BACKOFF_MAX_MS || h->fails >= HELPER_MAX_FAILS)
 		backoff = HELPER_BACKOFF_MAX_MS;
 	if (h->fails == HELPER_MAX_FAILS)
-		sluiced_log("helper: sluice-http keeps failing (%d short runs); its HTTP routes are "
+		sluiced_warn("helper: sluice-http keeps failing (%d short runs); its HTTP routes are "
 			    "not served until it starts; retrying every %d s", h->fails,
 			    HELPER_BACKOFF_MAX_MS / 1000);
 	if (h->fails >= HELPER_MAX_FAILS)

@@ -42,6 +42,10 @@ static void usage(FILE *f)
 		"                       (default 0.0.0.0: every node address)\n"
 		"  --stats-gc-interval S  age out stats of removed backends after 2 idle passes\n"
 		"                       S seconds apart (default %d)\n"
+		"  --log-level LEVEL    debug, info (default), warn or error\n"
+		"  --log-format FORMAT  text (default) or json: one JSON object per line\n"
+		"  --http-access-log PATH  sluice-http writes one line per request to PATH\n"
+		"                       (- = its stderr; off by default; docs/operations.md)\n"
 		"  --version, --help\n",
 		SLUICED_DEFAULT_POLICY_DIR, SLUICE_PIN_ROOT, SL_CTL_DEFAULT_SOCKET,
 		SLUICED_DEFAULT_STATE_DIR, SLUICED_HELPER_LISTEN, SLUICED_STATS_GC_S);
@@ -78,7 +82,8 @@ static int parse_listen(const char *s, uint8_t addr[16], uint16_t *port)
 static int parse_opts(struct sluiced *d, int argc, char **argv)
 {
 	enum { O_POLICY = 256, O_CGROUP, O_BPFFS, O_SOCKET, O_STATE, O_METRICS, O_XDP, O_NOHTTP,
-	       O_HTTP_LISTEN, O_STATS_GC, O_VERSION, O_HELP, O_GW_ADDR };
+	       O_HTTP_LISTEN, O_STATS_GC, O_VERSION, O_HELP, O_GW_ADDR, O_LOG_LEVEL, O_LOG_FORMAT,
+	       O_ACCESS_LOG };
 	static const struct option lo[] = {
 		{ "policy-dir", required_argument, NULL, O_POLICY },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
@@ -91,11 +96,16 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		{ "http-listen", required_argument, NULL, O_HTTP_LISTEN },
 		{ "http-gateway-addr", required_argument, NULL, O_GW_ADDR },
 		{ "stats-gc-interval", required_argument, NULL, O_STATS_GC },
+		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+		{ "log-format", required_argument, NULL, O_LOG_FORMAT },
+		{ "http-access-log", required_argument, NULL, O_ACCESS_LOG },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
 	struct sluiced_opts *o = &d->o;
+	enum sluiced_log_level level = SL_LOG_INFO;
+	bool json = false;
 	char self[PATH_MAX];
 	unsigned long secs;
 	char *end;
@@ -120,6 +130,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		case O_NOHTTP: o->no_http_helper = true; break;
 		case O_HTTP_LISTEN: o->http_listen = optarg; break;
 		case O_GW_ADDR: o->gateway_addr = optarg; break;
+		case O_ACCESS_LOG: o->http_access_log = optarg; break;
 		case O_STATS_GC:
 			errno = 0;
 			secs = strtoul(optarg, &end, 10);
@@ -129,6 +140,21 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 				return -EINVAL;
 			}
 			o->stats_gc_ms = secs * 1000ull;
+			break;
+		case O_LOG_LEVEL:
+			if (sluiced_log_level_parse(optarg, &level)) {
+				fprintf(stderr, "sluiced: --log-level %s: expected debug, info, warn or "
+					"error\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_LOG_FORMAT:
+			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
+				fprintf(stderr, "sluiced: --log-format %s: expected text or json\n",
+					optarg);
+				return -EINVAL;
+			}
+			json = !strcmp(optarg, "json");
 			break;
 		case O_VERSION:
 			printf("sluiced %s\n", SLUICE_VERSION);
@@ -142,6 +168,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 			return -EINVAL;
 		}
 	}
+	sluiced_log_setup(level, json);
 	if (parse_listen(o->http_listen, o->helper_addr, &o->helper_port)) {
 		fprintf(stderr, "sluiced: --http-listen %s: expected IPv4 ADDR:PORT\n",
 			o->http_listen);
@@ -223,7 +250,7 @@ static void stats_gc(struct sluiced *d)
 		return;
 	rc = sl_dp_stats_gc(d->dp, &deleted, &pending);
 	if (rc) {
-		sluiced_log("stats: ageing failed: %s", strerror(-rc));
+		sluiced_warn("stats: ageing failed: %s", strerror(-rc));
 		return;
 	}
 	d->stats_aged += deleted;
@@ -290,7 +317,7 @@ static int setup(struct sluiced *d)
 
 	rc = sl_cgroup2_check(d->o.cgroup, err);
 	if (rc) {
-		sluiced_log("--cgroup: %s", err);
+		sluiced_err("--cgroup: %s", err);
 		return rc;
 	}
 	rc = sluiced_mkdir_p(d->o.state_dir, 0700);
@@ -299,7 +326,7 @@ static int setup(struct sluiced *d)
 	if (!rc && chmod(d->o.state_dir, 0700) < 0)
 		rc = -errno;
 	if (rc) {
-		sluiced_log("--state-dir %s: %s", d->o.state_dir, strerror(-rc));
+		sluiced_err("--state-dir %s: %s", d->o.state_dir, strerror(-rc));
 		return rc;
 	}
 	sigemptyset(&mask);
@@ -317,7 +344,7 @@ static int setup(struct sluiced *d)
 	/* Refuse a second daemon before touching the data plane. */
 	rc = sluiced_server_open(d);
 	if (rc) {
-		sluiced_log("control socket %s: %s", d->o.socket, strerror(-rc));
+		sluiced_err("control socket %s: %s", d->o.socket, strerror(-rc));
 		return rc;
 	}
 	ep_add(d, d->ctl_fd);
@@ -327,15 +354,15 @@ static int setup(struct sluiced *d)
 	d->nkernel = sl_dp_probe(d->kernel, SL_DP_NFEATURES);
 	for (size_t k = 0; k < d->nkernel; k++) {
 		if (d->kernel[k].present)
-			sluiced_log("kernel: %s: yes (Linux %s+)", d->kernel[k].name,
+			sluiced_debug("kernel: %s: yes (Linux %s+)", d->kernel[k].name,
 				    d->kernel[k].since);
 		else
-			sluiced_log("kernel: %s: NO (needs Linux %s): %s", d->kernel[k].name,
+			sluiced_warn("kernel: %s: NO (needs Linux %s): %s", d->kernel[k].name,
 				    d->kernel[k].since, d->kernel[k].without);
 	}
 	rc = sluiced_dp_ensure(d, err);
 	if (rc) {
-		sluiced_log("data plane: %s (%s)", err, strerror(-rc));
+		sluiced_err("data plane: %s (%s)", err, strerror(-rc));
 		return rc;
 	}
 	sluiced_stats_gc_schedule(d);	/* what a previous daemon left to age */
@@ -349,29 +376,29 @@ static int setup(struct sluiced *d)
 			if (h[i].attached)
 				sluiced_log("hook %s: attached", h[i].name);
 			else
-				sluiced_log("hook %s: NOT attached: %s", h[i].name, h[i].why);
+				sluiced_warn("hook %s: NOT attached: %s", h[i].name, h[i].why);
 		}
 		if (sl_dp_report_bytes_error(d->dp))
-			sluiced_log("byte reporter not loaded (%s): TCP bytes count when "
+			sluiced_warn("byte reporter not loaded (%s): TCP bytes count when "
 				    "connections close", strerror(sl_dp_report_bytes_error(d->dp)));
 	}
 	if (d->o.xdp) {
 		/* Hook point for north-south XDP (user/sluiced/xdp.c). */
 		if (!sluiced_xdp_setup) {
-			sluiced_log("--xdp: not supported in this build");
+			sluiced_err("--xdp: not supported in this build");
 			return -EOPNOTSUPP;
 		}
 		for (size_t k = 0; k < d->nkernel; k++)
 			if (!d->kernel[k].present && !strncmp(d->kernel[k].name, "TCX", 3)) {
 				/* one feature degrades, not the daemon: the socket
 				 * hooks steer local clients; status says why */
-				sluiced_log("--xdp %s: north-south not available: %s needs Linux %s",
+				sluiced_err("--xdp %s: north-south not available: %s needs Linux %s",
 					    d->o.xdp, d->kernel[k].name, d->kernel[k].since);
 				goto no_xdp;
 			}
 		rc = sluiced_xdp_setup(d->o.xdp, d->o.bpffs, d->dp, err);
 		if (rc) {
-			sluiced_log("--xdp %s: %s (%s)", d->o.xdp, err, strerror(-rc));
+			sluiced_err("--xdp %s: %s (%s)", d->o.xdp, err, strerror(-rc));
 			return rc;
 		}
 	}
@@ -385,7 +412,7 @@ no_xdp:
 	if (d->o.metrics) {
 		rc = sluiced_metrics_open(d);
 		if (rc) {
-			sluiced_log("--metrics %s: %s", d->o.metrics, strerror(-rc));
+			sluiced_err("--metrics %s: %s", d->o.metrics, strerror(-rc));
 			return rc;
 		}
 		ep_add(d, d->metrics_fd);

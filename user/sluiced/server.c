@@ -47,7 +47,7 @@ int sluiced_server_open(struct sluiced *d)
 	/* A live daemon answers on the path: do not steal its socket. */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		close(fd);
-		sluiced_log("control: another sluiced is serving %s", path);
+		sluiced_err("control: another sluiced is serving %s", path);
 		return -EADDRINUSE;
 	}
 	close(fd);
@@ -180,12 +180,12 @@ static void serve_one(struct sluiced *d, int fd)
 			got += (size_t)r;
 		}
 		sl_ctl_write_resp(fd, SL_CTL_DENIED, msg, sizeof(msg) - 1);
-		sluiced_log("control: refused a peer with uid %d", clen ? (int)cred.uid : -1);
+		sluiced_warn("control: refused a peer with uid %d", clen ? (int)cred.uid : -1);
 		return;
 	}
 	err = sl_ctl_read_req(fd, &req);
 	if (err) {
-		sluiced_log("control: bad request: %s", strerror(-err));
+		sluiced_warn("control: bad request: %s", strerror(-err));
 		sl_ctl_write_resp(fd, SL_CTL_BADREQ, "bad request\n", 12);
 		return;
 	}
@@ -200,7 +200,7 @@ static void serve_one(struct sluiced *d, int fd)
 	fclose(out);
 	err = sl_ctl_write_resp(fd, status, body, blen);
 	if (err)
-		sluiced_log("control: %s: reply not delivered: %s", req.verb, strerror(-err));
+		sluiced_warn("control: %s: reply not delivered: %s", req.verb, strerror(-err));
 	sl_ctl_req_free(&req);
 	free(body);
 }

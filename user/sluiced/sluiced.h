@@ -45,6 +45,7 @@ struct sluiced_opts {
 	 * connect hook sends HTTP services (IPv4, v4-mapped; port host order) */
 	const char *http_listen;
 	const char *gateway_addr;	/* --http-gateway-addr; NULL = sluice-http's 0.0.0.0 */
+	const char *http_access_log;	/* --http-access-log; NULL = none */
 	uint8_t helper_addr[16];
 	uint16_t helper_port;
 	uint64_t stats_gc_ms;		/* --stats-gc-interval */
@@ -112,7 +113,22 @@ int sluiced_helper_listen_failure(const struct sluiced *d, char *why, size_t len
 
 /* main.c */
 uint64_t sluiced_now_ms(void);
-__attribute__((format(printf, 1, 2))) void sluiced_log(const char *fmt, ...);
+/* The event log on stderr: one line per event, text
+ * ("TIME sluiced: LEVEL: message") or JSON ({"ts","level","msg"}), with a
+ * "<N>" syslog priority prefix when stderr is a journald stream. */
+enum sluiced_log_level { SL_LOG_DEBUG, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR };
+int sluiced_log_level_parse(const char *s, enum sluiced_log_level *out);
+void sluiced_log_setup(enum sluiced_log_level min, bool json);
+bool sluiced_log_enabled(enum sluiced_log_level level);
+__attribute__((format(printf, 2, 3)))
+void sluiced_logl(enum sluiced_log_level level, const char *fmt, ...);
+/* One record as sluiced_logl writes it (unit-tested on its own). */
+void sluiced_log_format(FILE *f, enum sluiced_log_level level, const struct timespec *ts,
+			bool json, bool journal, const char *msg);
+#define sluiced_log(...) sluiced_logl(SL_LOG_INFO, __VA_ARGS__)
+#define sluiced_debug(...) sluiced_logl(SL_LOG_DEBUG, __VA_ARGS__)
+#define sluiced_warn(...) sluiced_logl(SL_LOG_WARN, __VA_ARGS__)
+#define sluiced_err(...) sluiced_logl(SL_LOG_ERROR, __VA_ARGS__)
 int sluiced_dp_ensure(struct sluiced *d, char *err);
 void sluiced_dp_close(struct sluiced *d);	/* pins stay; fds released */
 int sluiced_mkdir_p(const char *path, mode_t mode);

@@ -246,7 +246,7 @@ static void diff_objects(const struct sl_model *old, const struct sl_model *new,
 /* Log a multi-line text one event line at a time, with a prefix; at most
  * LOG_LINES_MAX lines (an apply of 10,000 services would otherwise write
  * 30,000 log lines), then how many were left out. */
-static void log_lines(const char *prefix, const char *text)
+static void log_lines_at(enum sluiced_log_level level, const char *prefix, const char *text)
 {
 	const char *p = text;
 	size_t shown = 0, skipped = 0;
@@ -256,7 +256,7 @@ static void log_lines(const char *prefix, const char *text)
 		int n = e ? (int)(e - p) : (int)strlen(p);
 
 		if (n && shown < LOG_LINES_MAX) {
-			sluiced_log("%s%.*s", prefix, n, p);
+			sluiced_logl(level, "%s%.*s", prefix, n, p);
 			shown++;
 		} else if (n) {
 			skipped++;
@@ -264,7 +264,12 @@ static void log_lines(const char *prefix, const char *text)
 		p = e ? e + 1 : NULL;
 	}
 	if (skipped)
-		sluiced_log("%s... and %zu more", prefix, skipped);
+		sluiced_logl(level, "%s... and %zu more", prefix, skipped);
+}
+
+static void log_lines(const char *prefix, const char *text)
+{
+	log_lines_at(SL_LOG_INFO, prefix, text);
 }
 
 /* The control client hung up (or reset): nobody reads the answer. */
@@ -277,8 +282,9 @@ static bool client_gone(int fd)
 	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
 }
 
-int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
-		  enum sluiced_source src, bool allow_empty, FILE *out)
+/* The apply proper; its report goes to out. */
+static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
+		 enum sluiced_source src, bool allow_empty, FILE *out)
 {
 	char errbuf[SL_DP_ERRLEN] = "", *text = NULL, *changes = NULL;
 	struct sl_snap_map map = { 0 };
@@ -305,7 +311,7 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 			d->source = src;
 			rc = write_state(d, gen);
 			if (rc)
-				sluiced_log("state: cannot write snapshot: %s", strerror(-rc));
+				sluiced_err("state: cannot write snapshot: %s", strerror(-rc));
 		}
 		status = SL_CTL_OK;
 		goto cleanup;
@@ -318,7 +324,7 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		fprintf(out, "refused: %zu error(s); generation %u stays live\n", dg.nerrors,
 			d->dp ? sl_dp_generation(d->dp) : 0);
 		d->refused++;
-		sluiced_log("apply refused (source %s, %zu errors); generation %u stays live",
+		sluiced_warn("apply refused (source %s, %zu errors); generation %u stays live",
 			    sluiced_source_name(src), dg.nerrors, d->dp ? sl_dp_generation(d->dp) : 0);
 		status = SL_CTL_REFUSED;
 		goto cleanup;
@@ -334,7 +340,7 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 			src == SRC_POLICY_DIR ? "policy directory" : "given set of files",
 			d->model->nobjects, d->dp ? sl_dp_generation(d->dp) : 0);
 		d->refused++;
-		sluiced_log("apply refused (source %s): an empty desired state would remove all "
+		sluiced_warn("apply refused (source %s): an empty desired state would remove all "
 			    "%zu objects", sluiced_source_name(src), d->model->nobjects);
 		status = SL_CTL_REFUSED;
 		goto cleanup;
@@ -342,7 +348,7 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	/* the client gave up (its time-out) while the policy loaded: an apply
 	 * nobody waits for must not land silently */
 	if (src == SRC_APPLY && client_gone(d->ctl_client_fd)) {
-		sluiced_log("apply dropped (source apply): the client disconnected before it "
+		sluiced_warn("apply dropped (source apply): the client disconnected before it "
 			    "could be committed; generation %u stays live",
 			    d->dp ? sl_dp_generation(d->dp) : 0);
 		status = SL_CTL_ERROR;
@@ -361,7 +367,7 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		print_dp_error(errbuf[0] ? errbuf : "error", &map, parts, out);
 		fprintf(out, " (%s); generation %u stays live\n", strerror(-rc),
 			d->dp ? sl_dp_generation(d->dp) : 0);
-		sluiced_log("apply failed in the data plane: %s (%s)", errbuf, strerror(-rc));
+		sluiced_warn("apply failed in the data plane: %s (%s)", errbuf, strerror(-rc));
 		if (rc == -EOPNOTSUPP || rc == -EINVAL) {
 			d->refused++;
 			status = SL_CTL_REFUSED;
@@ -403,7 +409,7 @@ int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	text = NULL;
 	rc = write_state(d, gen);
 	if (rc)
-		sluiced_log("state: cannot write snapshot: %s", strerror(-rc));
+		sluiced_err("state: cannot write snapshot: %s", strerror(-rc));
 	sluiced_helper_sync(d);
 	status = SL_CTL_OK;
 	sluiced_log("apply generation %u done in %.1f ms (state file and report included)", gen,
@@ -418,6 +424,30 @@ cleanup:
 	/* A big model was just freed (the old one, or a refused one): give the
 	 * heap back so RSS follows the live policy, not the largest ever. */
 	malloc_trim(0);
+	return status;
+}
+
+/* Apply, reporting to out; an apply that did not land also puts its report
+ * (every diagnostic, file:line:col) in the log, whatever its source: the
+ * operator reading the log learns why, not only that. */
+int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
+		  enum sluiced_source src, bool allow_empty, FILE *out)
+{
+	char *report = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&report, &len);
+	int status;
+
+	if (!f)
+		return apply(d, parts, nparts, src, allow_empty, out);
+	status = apply(d, parts, nparts, src, allow_empty, f);
+	fclose(f);
+	if (report) {
+		fputs(report, out);
+		if (status != SL_CTL_OK)
+			log_lines_at(SL_LOG_WARN, "  ", report);
+	}
+	free(report);
 	return status;
 }
 
@@ -456,12 +486,12 @@ int sluiced_restore(struct sluiced *d)
 	rc = read_whole(path, &text, &len);
 	if (rc) {
 		if (rc != -ENOENT)
-			sluiced_log("state: cannot read %s: %s", path, strerror(-rc));
+			sluiced_warn("state: cannot read %s: %s", path, strerror(-rc));
 		goto cleanup;
 	}
 	if (strncmp(text, STATE_HDR, strlen(STATE_HDR)) ||
 	    sscanf(text + strlen(STATE_HDR), "source=%31s gen=%u", src, &gen) != 2) {
-		sluiced_log("state: %s has no state header; ignored", path);
+		sluiced_warn("state: %s has no state header; ignored", path);
 		rc = -EINVAL;
 		goto cleanup;
 	}
@@ -501,8 +531,7 @@ int sluiced_restore(struct sluiced *d)
 		}
 		rc = sluiced_apply(d, parts, nparts, s, true, f) == SL_CTL_OK ? 0 : -EINVAL;
 		parts = NULL;
-		fclose(f);
-		log_lines("state: ", out);
+		fclose(f);	/* sluiced_apply logged the outcome */
 	}
 cleanup:
 	free(out);
@@ -531,12 +560,12 @@ int sluiced_load_policy_dir(struct sluiced *d, bool at_start)
 		return 0;
 	}
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		sluiced_log("policy-dir: %s is not a directory; nothing loaded", dir);
+		sluiced_warn("policy-dir: %s is not a directory; nothing loaded", dir);
 		return -ENOENT;
 	}
 	rc = sl_ctl_read_sources(&dir, 1, &parts, &nparts, err, sizeof(err));
 	if (rc) {
-		sluiced_log("policy-dir: %s", err);
+		sluiced_warn("policy-dir: %s", err);
 		return rc;
 	}
 	if (!at_start)
@@ -553,9 +582,7 @@ int sluiced_load_policy_dir(struct sluiced *d, bool at_start)
 	}
 	rc = sluiced_apply(d, parts, nparts, SRC_POLICY_DIR, false, f);
 	fclose(f);
-	if (rc != SL_CTL_OK)
-		log_lines("policy-dir: ", out);
-	free(out);
+	free(out);	/* sluiced_apply logged what matters */
 	return rc == SL_CTL_OK ? 0 : -EINVAL;
 }
 
@@ -577,7 +604,7 @@ int sluiced_reset(struct sluiced *d, FILE *out)
 	sluiced_state_free(d);
 	if (rc) {
 		fprintf(out, "reset: %s (%s)\n", err[0] ? err : "failed", strerror(-rc));
-		sluiced_log("reset failed: %s (%s)", err, strerror(-rc));
+		sluiced_err("reset failed: %s (%s)", err, strerror(-rc));
 		return SL_CTL_ERROR;
 	}
 	fprintf(out, "reset: programs detached, pins under %s removed, state removed\n", d->o.bpffs);

@@ -63,7 +63,7 @@ int sluiced_watch_open(struct sluiced *d)
 	if (d->ino_wd < 0) {
 		int err = -errno;
 
-		sluiced_log("policy-dir: cannot watch %s: %s", d->o.policy_dir, strerror(errno));
+		sluiced_warn("policy-dir: cannot watch %s: %s", d->o.policy_dir, strerror(errno));
 		return err;
 	}
 	watch_subdirs(d->ino_fd, d->o.policy_dir, 0);
@@ -92,7 +92,7 @@ void sluiced_watch_event(struct sluiced *d)
 	if (gone && d->ino_wd >= 0) {
 		inotify_rm_watch(d->ino_fd, d->ino_wd);
 		d->ino_wd = -1;
-		sluiced_log("policy-dir: %s went away; keeping the live policy", d->o.policy_dir);
+		sluiced_warn("policy-dir: %s went away; keeping the live policy", d->o.policy_dir);
 		return;
 	}
 	watch_subdirs(d->ino_fd, d->o.policy_dir, 0);
