@@ -14,6 +14,9 @@
 # backends share CPU 0, so rps alone may measure CPU 0, not the proxy.
 # The client side's CPU per request (wrk + both backends) is printed too: in
 # the pinned placement it bounds the rate on CPU 0 whatever the proxy does.
+# A fourth target, "sluice+alog", is the same sluice-http with its access
+# log on (--access-log to a file in the bench's temporary directory): the
+# log's CPU per request is its proxy CPU minus sluice-http's, same rounds.
 # Knobs: RUNS (default 5), DURATION seconds (5), CONNS (50), BENCH_KEEP=FILE
 # keeps the raw runs.
 set -uo pipefail
@@ -23,7 +26,7 @@ RUNS=${RUNS:-5}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-50}
 IP=127.0.0.1
-P_V1=18901 P_V2=18902 P_HX=18910 P_HA=18920
+P_V1=18901 P_V2=18902 P_HX=18910 P_HA=18920 P_HL=18911
 T=$(mktemp -d /tmp/sluice-bench-http.XXXXXX)
 PIDS=()
 cleanup() {
@@ -117,8 +120,11 @@ CFG
 
 "$B/sluice-http" --policy "$T/policy.yaml" --no-mesh --gateway-addr $IP --workers 1 \
 	>"$T/hx.log" 2>&1 & HX=$!; PIDS+=($HX)
+sed "s/number: $P_HX,/number: $P_HL,/" "$T/policy.yaml" >"$T/policy-alog.yaml"
+"$B/sluice-http" --policy "$T/policy-alog.yaml" --no-mesh --gateway-addr $IP --workers 1 \
+	--access-log "$T/access.log" >"$T/hxl.log" 2>&1 & HL=$!; PIDS+=($HL)
 haproxy -f "$T/haproxy.cfg" -db >"$T/ha.log" 2>&1 & HA=$!; PIDS+=($HA)
-for p in $P_V1 $P_V2 $P_HX $P_HA; do wait_port $p || { echo "bench_http: port $p not up"; cat "$T"/*.log; exit 1; }; done
+for p in $P_V1 $P_V2 $P_HX $P_HA $P_HL; do wait_port $p || { echo "bench_http: port $p not up"; cat "$T"/*.log; exit 1; }; done
 sleep 0.5
 rss_idle=$(ps -o rss= -p $HX | tr -d ' ')
 ha_rss_idle=$(ps -o rss= -p $HA | tr -d ' ')
@@ -159,14 +165,15 @@ pin() {
 	if [ "$1" = pinned ]; then all=0; px=1; WRK_PIN="taskset -c 0"; fi
 	taskset -a -pc "$all" $BE1 >/dev/null; taskset -a -pc "$all" $BE2 >/dev/null
 	taskset -a -pc "$px" $HX >/dev/null; taskset -a -pc "$px" $HA >/dev/null
+	taskset -a -pc "$px" $HL >/dev/null
 }
 # Rounds alternate which proxy goes first (direct, haproxy, sluice, then
 # direct, sluice, haproxy), so neither always runs right after the other.
 for mode in ${MODES:-free pinned}; do
 	pin "$mode"
 	for i in $(seq 1 "$RUNS"); do
-		order="direct:$P_V1:0 haproxy:$P_HA:$HA sluice-http:$P_HX:$HX"
-		[ $((i % 2)) = 0 ] && order="direct:$P_V1:0 sluice-http:$P_HX:$HX haproxy:$P_HA:$HA"
+		order="direct:$P_V1:0 haproxy:$P_HA:$HA sluice-http:$P_HX:$HX sluice+alog:$P_HL:$HL"
+		[ $((i % 2)) = 0 ] && order="direct:$P_V1:0 sluice+alog:$P_HL:$HL sluice-http:$P_HX:$HX haproxy:$P_HA:$HA"
 		for t in $order; do
 			IFS=: read -r name port pid <<<"$t"
 			echo "$mode $name $i $(wrk_run "$port" "$pid")" >>"$T/runs"
@@ -190,7 +197,7 @@ ratios() {
 for mode in ${MODES:-free pinned}; do
 	printf '\n[%s] %-12s %10s %10s %10s %8s %16s %17s\n' "$mode" target rps p50_us p99_us errors \
 		proxy_cpu_us/req client_cpu_us/req
-	for t in direct haproxy sluice-http; do
+	for t in direct haproxy sluice-http sluice+alog; do
 		printf '[%s] %-12s %10s %10s %10s %8s %16s %17s\n' "$mode" "$t" "$(med $mode $t 4)" \
 			"$(med $mode $t 5)" "$(med $mode $t 6)" "$(med $mode $t 7)" "$(med $mode $t 8)" \
 			"$(med $mode $t 9)"
@@ -208,6 +215,10 @@ for mode in ${MODES:-free pinned}; do
 		printf "[%s] sluice-http / haproxy rps: %.2fx (target >= 1.2x); per-round ratios: median %.2fx, range %.2f-%.2f\n", m, hr / ar, pm, pl, ph
 		printf "[%s] CPU per request haproxy / sluice-http: %.2fx; client side (wrk + backends) %.2f us/req = at most %d rps on one CPU\n", m, ac / hc, hcl, (hcl > 0 ? 1000000 / hcl : 0)
 		printf "[%s] p99 sluice-http %d us vs haproxy %d us (target <=; <= in %s rounds); added over direct: p50 +%d us, p99 +%d us\n", m, h99, a99, le, h50 - d50, h99 - d99
+	}'
+	awk -v m="$mode" -v hc="$(med $mode sluice-http 8)" -v lc="$(med $mode sluice+alog 8)" \
+		-v lines="$(wc -l <"$T/access.log")" 'BEGIN {
+		printf "[%s] access log: sluice-http CPU %.2f us/req off, %.2f us/req on (+%.2f us, %.2fx); %d lines written\n", m, hc, lc, lc - hc, (hc > 0 ? lc / hc : 0), lines
 	}'
 done
 echo
