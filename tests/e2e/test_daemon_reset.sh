@@ -49,7 +49,7 @@ sl_check "status after reset: generation 0, data plane removed" \
 ctl status >/dev/null 2>&1
 sl_check "status after reset exits 1: the data plane is not live" [ $? -eq 1 ]
 sl_check "... and says why (live_why)" \
-	bash -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -e '.live == \"no\" and (.live_why | test(\"reset\"))' >/dev/null"
+	bash -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -e '.live == false and (.live_why | test(\"reset\"))' >/dev/null"
 r=$(probe /readyz)
 sl_check "/readyz after reset: 503 with the reason ($r)" bash -c "[[ '$r' == '503 not ready: no data plane'* ]]"
 sl_check "/healthz after reset: 200 (the daemon runs)" [ "$(probe /healthz)" = "200 ok" ]

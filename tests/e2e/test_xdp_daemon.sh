@@ -98,15 +98,15 @@ sl_check "80/20 from the YAML policy (v2 $two of $N, 700..900)" [ "$two" -ge 700
 # sluicectl status: the interface, its attach mode, conntrack use against
 # the ct-size given, and every counter by name (none left as counter_N)
 ctl status -o json >"$SL_TMP/status.json"
-sl_check "status: xdp c0 in ${mode:-?} mode with tc egress attached" \
-	grep -q "\"xdp c0: ${mode:-?} mode, tc egress attached, DNATed packets forwarded by the stack; veth" "$SL_TMP/status.json"
-ct_used=$(jq -r '.xdp_status[]' "$SL_TMP/status.json" |
-	sed -n 's/^xdp conntrack: \([0-9]*\) of 65536 entries$/\1/p')
+sl_check "status: xdp c0 in ${mode:-?} mode with tc egress attached, packets to the stack (veth)" \
+	jq -e --arg m "${mode:-?}" '.xdp_status[] | select(.interface == "c0") |
+		.mode == $m and .tc_egress and (.redirect | not) and (.why | test("veth"))' "$SL_TMP/status.json"
+ct_used=$(jq -r 'select(.xdp_conntrack.capacity == 65536) | .xdp_conntrack.used' "$SL_TMP/status.json")
 sl_check "status: conntrack ${ct_used:-?} of 65536 entries (ct-size option)" \
 	[ "${ct_used:-0}" -gt 0 -a "${ct_used:-0}" -le 65536 ]
-newflows=$(jq -r '.counters[]' "$SL_TMP/status.json" | sed -n 's/^xdp_new_flow=//p')
+newflows=$(jq -r '.counters.xdp_new_flow' "$SL_TMP/status.json")
 sl_check "status: every counter named, xdp_new_flow=${newflows:-?} >= $N" \
-	sh -c "! jq -r '.counters[]' '$SL_TMP/status.json' | grep -q '^counter_' && [ '${newflows:-0}' -ge $N ]"
+	sh -c "! jq -r '.counters | keys[]' '$SL_TMP/status.json' | grep -q '^counter_' && [ '${newflows:-0}' -ge $N ]"
 
 gen0=$(ctl status -o json | jq -r .generation)
 s1 0 100 >"$POL/s1.yaml.tmp" && mv "$POL/s1.yaml.tmp" "$POL/s1.yaml"
@@ -131,5 +131,5 @@ out=$(sl_in_ns "$NS_CLIENT" timeout 60 "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" 
 sl_check "after reset + apply: 500 of 500 off-node connections to v2 (0/100)" \
 	[ "$(field "$out" two)" = 500 ]
 sl_check "status shows xdp c0 again" \
-	sh -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -r '.xdp_status[]' | grep -q '^xdp c0: '"
+	sh -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -e '[.xdp_status[].interface] | index(\"c0\")' >/dev/null"
 sl_done

@@ -111,7 +111,7 @@ if ! sl_wait_for 15 sh -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq
 fi
 gw=$(ctl get services -o json | jq -c --arg v "$XDP_VIP" '[.[] | select(.host | startswith("gateway ")) | select(.vips == [$v])]')
 sl_log "get services, gateway rows: $gw"
-gw_ok=$(jq -r --arg p "$XDP_PORT/TCP" 'length == 1 and .[0].ports == [$p] and (.[0].virtualservice | length > 0)' <<<"$gw")
+gw_ok=$(jq -r --argjson p "$XDP_PORT" 'length == 1 and .[0].ports == [{"number": $p, "name": .[0].ports[0].name, "protocol": "TCP"}] and (.[0].virtualservice | length > 0)' <<<"$gw")
 sl_check "sluicectl get services lists the gateway VIP with its VirtualService" [ "$gw_ok" = true ]
 mode=$(sed -n 's/.*xdp: c0 attached in \([a-z-]*\) mode.*/\1/p' "$SL_TMP/sluiced.log" | head -1)
 sl_check "sluiced attached XDP on c0 in native mode as asked (${mode:-?})" [ "$mode" = native ]
@@ -131,11 +131,11 @@ sl_log "client input: ${from_vip:-?} TCP packets from $XDP_VIP:$XDP_PORT, ${othe
 # at least SYN-ACK and the reply per connection
 sl_check "off-node: every reply comes from the VIP (${from_vip:-0} from VIP:port, ${other:-?} other)" \
 	[ "${from_vip:-0}" -ge $((2 * N)) -a "${other:-1}" -eq 0 ]
-newflows=$(ctl status -o json | jq -r '.counters[]' | sed -n 's/^xdp_new_flow=//p')
+newflows=$(ctl status -o json | jq -r '.counters.xdp_new_flow')
 sl_check "off-node: XDP made the flows (xdp_new_flow=${newflows:-0} >= $N)" [ "${newflows:-0}" -ge "$N" ]
 # native XDP on a veth at kernel defaults: the backends' veths are no
 # redirect targets (sluice_xdp_tx), so every DNATed packet went to the stack
-cnt() { ctl status -o json | jq -r '.counters[]' | sed -n "s/^$1=//p"; }
+cnt() { ctl status -o json | jq -r --arg c "$1" '.counters[$c]'; }
 sl_check "off-node: nothing redirected into a veth (xdp_redirect=$(cnt xdp_redirect)), the stack forwarded (xdp_to_stack=$(cnt xdp_to_stack))" \
 	[ "$(cnt xdp_redirect)" = 0 -a "${N}" -le "$(cnt xdp_to_stack)" ]
 

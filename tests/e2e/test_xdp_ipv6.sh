@@ -106,7 +106,7 @@ EOS
 { echo "XDP_VIP6=$XDP_VIP6 XDP_PORT=$XDP_PORT"; declare -f s1; } >"$SL_TMP/s1.sh"
 chmod +x "$SL_TMP/change.sh"
 
-n0=$(ctl status -o json | jq -r '.counters[]' | sed -n 's/^xdp_new_flow=//p')
+n0=$(ctl status -o json | jq -r '.counters.xdp_new_flow')
 N=3000
 sl_in_ns "$NS_CLIENT" $XDP_HELPER split "$XDP_VIP6" "$XDP_PORT" "$N" \
 	"$SL_TMP/change.sh" >"$SL_TMP/split.out" 2>"$SL_TMP/split.err"
@@ -133,15 +133,14 @@ sl_check "new IPv6 connections follow the new weights (200 of 200 to $other)" \
 # The flows were made by XDP (not by the stack: the node has no route to
 # the VIP and would answer unreachable), both halves in sluice_ct6.
 ctl status -o json >"$SL_TMP/status.json"
-cnt() { jq -r '.counters[]' "$SL_TMP/status.json" | sed -n "s/^$1=//p"; }
+cnt() { jq -r --arg c "$1" '.counters[$c]' "$SL_TMP/status.json"; }
 n1=$(cnt xdp_new_flow)
 sl_log "counters: xdp_new_flow=$n1 tc_revnat=$(cnt tc_revnat) redirect=$(cnt xdp_redirect) to_stack=$(cnt xdp_to_stack) conn/s=$(get conn_per_s)"
 sl_check "IPv6 flows made by XDP (xdp_new_flow grew by >= $N)" \
 	[ $(( ${n1:-0} - ${n0:-0} )) -ge "$N" ]
 ct6=$(bpftool -j map dump pinned "$SL_BPFFS/sluice_ct6" 2>/dev/null | jq "[.[] | select(.formatted.key.dir == 1)] | length")
 sl_check "REPLY halves of the IPv6 flows in sluice_ct6 (${ct6:-0} >= $N)" [ "${ct6:-0}" -ge "$N" ]
-used6=$(jq -r '.xdp_status[]' "$SL_TMP/status.json" |
-	sed -n 's/^xdp conntrack ipv6: \([0-9]*\) of 32768 entries$/\1/p')
+used6=$(jq -r 'select(.xdp_conntrack6.capacity == 32768) | .xdp_conntrack6.used' "$SL_TMP/status.json")
 sl_check "status: IPv6 conntrack ${used6:-?} of 32768 entries (ct6-size option)" \
 	[ "${used6:-0}" -ge "$((2 * N))" ]
 

@@ -109,8 +109,9 @@ static int with_files(const struct ctl_opts *o, const char *verb)
 		return CTL_INVALID;
 	}
 	snprintf(req.verb, sizeof(req.verb), "%s", verb);
-	if (o->allow_empty)
-		snprintf(req.arg, sizeof(req.arg), "allow-empty");
+	snprintf(req.arg, sizeof(req.arg), "%s%s%s", o->allow_empty ? "allow-empty" : "",
+		 o->allow_empty && o->output != CTL_OUT_TABLE ? "," : "",
+		 o->output != CTL_OUT_TABLE ? fmt_name(o->output) : "");
 	rc = call(o, verb, &req);
 	sl_ctl_req_free(&req);
 	return rc;
@@ -128,13 +129,24 @@ int cmd_delete(const struct ctl_opts *o)
 
 int cmd_get(const struct ctl_opts *o)
 {
-	char arg[128];
+	char arg[sizeof(((struct sl_ctl_req *)0)->arg)];
+	int n;
 
 	if (!o->what || !*o->what || strchr(o->what, ',') || strchr(o->what, ' ')) {
 		fprintf(stderr, "sluicectl get: services|routes|endpoints|workloads\n");
 		return CTL_USAGE;
 	}
-	snprintf(arg, sizeof(arg), "%s,%s", o->what, fmt_name(o->output));
+	if ((o->name && strchr(o->name, ',')) || (o->ns && strchr(o->ns, ','))) {
+		fprintf(stderr, "sluicectl get: a name or namespace has no ','\n");
+		return CTL_USAGE;
+	}
+	/* KIND,FORMAT,NAME,NAMESPACE (empty = any) */
+	n = snprintf(arg, sizeof(arg), "%s,%s,%s,%s", o->what, fmt_name(o->output),
+		     o->name ? o->name : "", o->ns ? o->ns : "");
+	if (n < 0 || (size_t)n >= sizeof(arg)) {
+		fprintf(stderr, "sluicectl get: name too long\n");
+		return CTL_USAGE;
+	}
 	return simple(o, "get", arg);
 }
 
@@ -155,7 +167,39 @@ int cmd_reset(const struct ctl_opts *o)
 
 int cmd_version(const struct ctl_opts *o)
 {
-	printf("sluicectl %s\n", SLUICE_VERSION);
-	fflush(stdout);
-	return simple(o, "version", NULL);
+	struct sl_ctl_resp resp;
+	char daemon[64] = "";
+	int rc;
+
+	if (o->output == CTL_OUT_TABLE) {
+		printf("sluicectl %s\n", SLUICE_VERSION);
+		fflush(stdout);
+		return simple(o, "version", NULL);
+	}
+	/* data: {"client": ..., "daemon": ... or null when unreachable} */
+	rc = ctl_fetch(o, "version", "version", "", &resp);
+	if (!rc) {
+		/* the daemon answers "sluiced VERSION" */
+		if (resp.status == SL_CTL_OK && resp.len > 8 && !memcmp(resp.body, "sluiced ", 8)) {
+			const char *v = resp.body + 8, *nl = memchr(v, '\n', resp.len - 8);
+			size_t n = nl ? (size_t)(nl - v) : resp.len - 8;
+
+			snprintf(daemon, sizeof(daemon), "%.*s", (int)n, v);
+		}
+		sl_ctl_resp_free(&resp);
+	}
+	if (o->output == CTL_OUT_JSON) {
+		printf("{\"client\": ");
+		sl_json_str(stdout, SLUICE_VERSION);
+		printf(", \"daemon\": ");
+		if (daemon[0])
+			sl_json_str(stdout, daemon);
+		else
+			printf("null");
+		printf("}\n");
+	} else {
+		printf("client: '%s'\ndaemon: %s%s%s\n", SLUICE_VERSION, daemon[0] ? "'" : "",
+		       daemon[0] ? daemon : "null", daemon[0] ? "'" : "");
+	}
+	return rc;
 }

@@ -16,6 +16,7 @@
 #include "sluice/dataplane.h"
 #include "sluice/model.h"
 #include "sluicectl/cmds.h"
+#include "sluicectl/diff_values.h"
 
 /* Errors always; warnings unless quiet. */
 static void print_diags(struct sl_diags *d, int quiet)
@@ -97,36 +98,100 @@ cleanup:
 /* ---- diff ------------------------------------------------------------- */
 
 struct diff_out {
+	FILE *f;			/* stdout, or the JSON text for -o yaml */
 	int json;
 	size_t nchanges;
 	bool first;
+	const struct ydocs *old, *cur;	/* the two sides' documents, for values */
 };
+
+static void emit_open(struct diff_out *out, char op, const char *kind, const char *ns,
+		      const char *name, const char *route)
+{
+	static const char *const ops[] = { "added", "changed", "removed" };
+	const char *opname = op == '+' ? ops[0] : op == '~' ? ops[1] : ops[2];
+	FILE *f = out->f;
+
+	out->nchanges++;
+	if (!out->json) {
+		if (route)
+			fprintf(f, "    %c %s\n", op, route);
+		else
+			fprintf(f, "%c %s %s/%s\n", op, kind, ns, name);
+		return;
+	}
+	fprintf(f, "%s\n  {\"op\": \"%s\", \"kind\": ", out->first ? "" : ",", opname);
+	sl_json_str(f, kind);
+	fprintf(f, ", \"namespace\": ");
+	sl_json_str(f, ns);
+	fprintf(f, ", \"name\": ");
+	sl_json_str(f, name);
+	if (route) {
+		fprintf(f, ", \"route\": ");
+		sl_json_str(f, route);
+	}
+	out->first = false;
+}
+
+static void emit_close(struct diff_out *out)
+{
+	if (out->json)
+		fputc('}', out->f);
+}
 
 static void emit(struct diff_out *out, char op, const char *kind, const char *ns,
 		 const char *name, const char *route)
 {
-	static const char *const ops[] = { "added", "changed", "removed" };
-	const char *opname = op == '+' ? ops[0] : op == '~' ? ops[1] : ops[2];
-	out->nchanges++;
-	if (!out->json) {
-		if (route)
-			printf("    %c %s\n", op, route);
+	emit_open(out, op, kind, ns, name, route);
+	emit_close(out);
+}
+
+struct value_out {
+	struct diff_out *out;
+	size_t n;
+};
+
+/* One field that differs: "    PATH: OLD -> NEW" or a JSON change. */
+static void value_changed(void *ctx, const char *path, void *od, void *on, void *nd, void *nn)
+{
+	struct value_out *v = ctx;
+	FILE *f = v->out->f;
+
+	if (!v->out->json) {
+		fprintf(f, "    %s: ", path);
+		if (on)
+			ynode_json(f, od, on);
 		else
-			printf("%c %s %s/%s\n", op, kind, ns, name);
+			fputs("(none)", f);
+		fputs(" -> ", f);
+		if (nn)
+			ynode_json(f, nd, nn);
+		else
+			fputs("(none)", f);
+		fputc('\n', f);
 		return;
 	}
-	printf("%s\n  {\"op\": \"%s\", \"kind\": ", out->first ? "" : ",", opname);
-	sl_json_str(stdout, kind);
-	printf(", \"namespace\": ");
-	sl_json_str(stdout, ns);
-	printf(", \"name\": ");
-	sl_json_str(stdout, name);
-	if (route) {
-		printf(", \"route\": ");
-		sl_json_str(stdout, route);
-	}
-	printf("}");
-	out->first = false;
+	fprintf(f, "%s{\"path\": ", v->n++ ? ", " : "");
+	sl_json_str(f, path);
+	fputs(", \"old\": ", f);
+	ynode_json(f, od, on);
+	fputs(", \"new\": ", f);
+	ynode_json(f, nd, nn);
+	fputc('}', f);
+}
+
+/* A changed object: its line (or JSON entry) with the changed fields. */
+static void emit_changed(struct diff_out *out, const struct sl_object *ob)
+{
+	struct value_out v = { .out = out };
+
+	emit_open(out, '~', ob->kind, ob->ns, ob->name, NULL);
+	if (out->json)
+		fputs(", \"changes\": [", out->f);
+	ydiff(out->old, out->cur, ob->kind, ob->ns, ob->name, value_changed, &v);
+	if (out->json)
+		fputc(']', out->f);
+	emit_close(out);
 }
 
 static int obj_key_cmp(const struct sl_object *a, const struct sl_object *b)
@@ -204,7 +269,7 @@ static void diff_models(struct diff_out *out, const struct sl_model *a, const st
 			const struct sl_object *oa = &a->objects[i++], *ob = &b->objects[j++];
 			if (oa->hash == ob->hash)
 				continue;
-			emit(out, '~', ob->kind, ob->ns, ob->name, NULL);
+			emit_changed(out, ob);
 			if (strcmp(ob->kind, "VirtualService"))
 				continue;
 			const struct sl_vhost *va = find_vhost(a, oa->ns, oa->name);
@@ -217,13 +282,39 @@ static void diff_models(struct diff_out *out, const struct sl_model *a, const st
 	}
 }
 
-static int load_old(const struct ctl_opts *o, struct sl_diags *d, struct sl_model **m)
+/* The documents of files (for field values); NULL when unreadable. */
+static struct ydocs *docs_of(const char **paths, size_t n)
 {
-	if (o->nagainst)
+	struct sl_ctl_part *parts = NULL;
+	size_t np = 0, i;
+	struct ydocs *y = NULL;
+	const char **bufs;
+	size_t *lens;
+	char err[256];
+
+	if (sl_ctl_read_sources(paths, n, &parts, &np, err, sizeof(err)))
+		return NULL;
+	bufs = calloc(np ? np : 1, sizeof(*bufs));
+	lens = calloc(np ? np : 1, sizeof(*lens));
+	if (bufs && lens) {
+		for (i = 0; i < np; i++) {
+			bufs[i] = parts[i].data;
+			lens[i] = parts[i].len;
+		}
+		y = ydocs_load(bufs, lens, np);
+	}
+	free(bufs);
+	free(lens);
+	sl_ctl_parts_free(parts, np);
+	return y;
+}
+
+static int load_old(const struct ctl_opts *o, struct sl_diags *d, struct sl_model **m,
+		    struct ydocs **docs)
+{
+	if (o->nagainst) {
+		*docs = docs_of(o->against_all, o->nagainst);
 		return sl_model_load(o->against_all, o->nagainst, d, m) ? CTL_INVALID : CTL_OK;
-	if (o->against) {
-		const char *paths[] = { o->against };
-		return sl_model_load(paths, 1, d, m) ? CTL_INVALID : CTL_OK;
 	}
 	char *yaml = NULL;
 	size_t len = 0;
@@ -238,6 +329,11 @@ static int load_old(const struct ctl_opts *o, struct sl_diags *d, struct sl_mode
 		return CTL_UNREACHABLE;
 	}
 	r = sl_model_load_buf("<daemon>", yaml, len, d, m);
+	{
+		const char *b[1] = { yaml };
+
+		*docs = ydocs_load(b, &len, 1);
+	}
 	free(yaml);
 	return r ? CTL_INVALID : CTL_OK;
 }
@@ -246,6 +342,9 @@ int cmd_diff(const struct ctl_opts *o)
 {
 	struct sl_diags d;
 	struct sl_model *old = NULL, *cur = NULL;
+	struct ydocs *old_docs = NULL, *cur_docs = NULL;
+	char *text = NULL;
+	size_t tlen = 0;
 	int rc;
 	sl_diags_init(&d);
 	if (sl_model_load(o->files, o->nfiles, &d, &cur)) {
@@ -255,7 +354,7 @@ int cmd_diff(const struct ctl_opts *o)
 	}
 	sl_diags_free(&d);
 	sl_diags_init(&d);
-	rc = load_old(o, &d, &old);
+	rc = load_old(o, &d, &old, &old_docs);
 	if (rc) {
 		if (rc == CTL_INVALID) {
 			print_diags(&d, 1);
@@ -263,17 +362,36 @@ int cmd_diff(const struct ctl_opts *o)
 		}
 		goto cleanup;
 	}
-	struct diff_out out = { .json = o->output == CTL_OUT_JSON, .first = true };
+	cur_docs = docs_of(o->files, o->nfiles);
+	struct diff_out out = { .f = stdout, .json = o->output != CTL_OUT_TABLE, .first = true,
+				.old = old_docs, .cur = cur_docs };
+	/* -o yaml: the JSON, re-emitted by libyaml as YAML */
+	if (o->output == CTL_OUT_YAML && !(out.f = open_memstream(&text, &tlen))) {
+		rc = CTL_INVALID;
+		goto cleanup;
+	}
 	if (out.json)
-		printf("[");
+		fputs("[", out.f);
 	diff_models(&out, old, cur);
 	if (out.json)
-		printf("%s]\n", out.first ? "" : "\n");
+		fprintf(out.f, "%s]\n", out.first ? "" : "\n");
 	else if (out.nchanges == 0)
 		printf("no changes\n");
+	if (o->output == CTL_OUT_YAML) {
+		fclose(out.f);
+		if (ctl_json_to_yaml(text, tlen, stdout)) {
+			fprintf(stderr, "sluicectl: diff: cannot write YAML\n");
+			free(text);
+			rc = CTL_INVALID + 1;	/* >1: an error, not "changes" */
+			goto cleanup;
+		}
+		free(text);
+	}
 	/* as kubectl diff: 0 no changes, 1 changes (CI can gate on it) */
 	rc = out.nchanges ? CTL_INVALID : CTL_OK;
 cleanup:
+	ydocs_free(old_docs);
+	ydocs_free(cur_docs);
 	sl_model_free(old);
 	sl_model_free(cur);
 	sl_diags_free(&d);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum ctl_exit { CTL_OK = 0, CTL_INVALID = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3, CTL_DENIED = 4 };
 
@@ -33,6 +34,8 @@ struct ctl_opts {
 	size_t nagainst;
 	enum ctl_output output;		/* -o */
 	const char *what;		/* get services|routes|endpoints|workloads */
+	const char *name;		/* get KIND NAME */
+	const char *ns;			/* get -n NS */
 	int quiet;
 	unsigned int count;		/* top --count N: updates before exit, 0 = until q;
 					 * trace --count N: records before exit, 0 = until Ctrl-C */
@@ -73,6 +76,10 @@ int ctl_fetch(const struct ctl_opts *o, const char *who, const char *verb, const
 int cmd_top(const struct ctl_opts *o);
 
 /* ---- the daemon's -o json answers as values (daemon_json.c) ---- */
+
+/* JSON text (as sluicectl writes it) re-emitted as block-style YAML by
+ * libyaml: the -o yaml of verbs that build their answer as JSON. 0 or -1. */
+int ctl_json_to_yaml(const char *json, size_t len, FILE *out);
 
 /* One row of `stats -o json`. */
 struct ctl_stat_row {

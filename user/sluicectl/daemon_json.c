@@ -135,3 +135,43 @@ void ctl_stats_free(struct ctl_stat_row *rows, size_t n)
 	}
 	free(rows);
 }
+
+static int yaml_write(void *data, unsigned char *buf, size_t size)
+{
+	return fwrite(buf, 1, size, data) == size;
+}
+
+int ctl_json_to_yaml(const char *json, size_t len, FILE *out)
+{
+	yaml_emitter_t e;
+	yaml_document_t doc;
+	yaml_node_t *n;
+	int ok;
+
+	if (load(json, len, &doc))
+		return -1;
+	/* block style throughout, as a human reads YAML */
+	for (n = doc.nodes.start; n < doc.nodes.top; n++) {
+		yaml_node_pair_t *p;
+
+		if (n->type == YAML_MAPPING_NODE) {
+			n->data.mapping.style = YAML_BLOCK_MAPPING_STYLE;
+			/* keys are our own identifiers: plain */
+			for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
+				yaml_document_get_node(&doc, p->key)->data.scalar.style =
+					YAML_PLAIN_SCALAR_STYLE;
+		} else if (n->type == YAML_SEQUENCE_NODE)
+			n->data.sequence.style = YAML_BLOCK_SEQUENCE_STYLE;
+		/* scalars keep their JSON style: strings quoted (so "80" stays a
+		 * string), numbers, booleans and null plain */
+	}
+	if (!yaml_emitter_initialize(&e)) {
+		yaml_document_delete(&doc);
+		return -1;
+	}
+	yaml_emitter_set_output(&e, yaml_write, out);
+	yaml_emitter_set_unicode(&e, 1);
+	ok = yaml_emitter_open(&e) && yaml_emitter_dump(&e, &doc) && yaml_emitter_close(&e);
+	yaml_emitter_delete(&e);	/* dump deleted the document */
+	return ok ? 0 : -1;
+}

@@ -25,6 +25,8 @@ enum opt_bit {
 	O_WORKLOAD = 1u << 8,	/* --workload W */
 	O_NO_HELPER = 1u << 9,	/* --no-http-helper */
 	O_ALLOW_EMPTY = 1u << 10,	/* --allow-empty */
+	O_NAMESPACE = 1u << 11,	/* -n/--namespace NS */
+	O_NAME = 1u << 12,	/* positional after O_WHAT: an object name */
 };
 
 struct opt_def {
@@ -46,6 +48,7 @@ static const struct opt_def opt_defs[] = {
 	{ O_WORKLOAD, 0, "workload", "NS/NAME", "only connections from this workload" },
 	{ O_NO_HELPER, 0, "no-http-helper", NULL, "judge as a sluiced started with --no-http-helper" },
 	{ O_ALLOW_EMPTY, 0, "allow-empty", NULL, "let files with no objects empty the desired state" },
+	{ O_NAMESPACE, 'n', "namespace", "NS", "only objects of this namespace" },
 };
 
 static int cmd_help(const struct ctl_opts *o);
@@ -68,9 +71,11 @@ static const struct verb verbs[] = {
 	  "check policy files offline as apply would (exit 0 valid, 1 invalid); -o json dumps the model" },
 	{ "diff", cmd_diff, O_FILE | O_AGAINST | O_SOCKET | O_OUTPUT, "-f PATH... [--against PATH...]",
 	  "show added, changed and removed objects and routes (exit 0 none, 1 changes)" },
-	{ "get", cmd_get, O_WHAT | O_OUTPUT | O_SOCKET, "services|routes|endpoints|workloads [-o FMT]",
-	  "show the applied state" },
-	{ "delete", cmd_delete, O_FILE | O_SOCKET | O_QUIET, "-f PATH...",
+	{ "get", cmd_get, O_WHAT | O_NAME | O_NAMESPACE | O_OUTPUT | O_SOCKET,
+	  "services|routes|endpoints|workloads [NAME] [-n NS] [-o FMT]",
+	  "show the applied state (NAME: a service host or its leading labels, a "
+	  "VirtualService, a workload)" },
+	{ "delete", cmd_delete, O_FILE | O_SOCKET | O_QUIET | O_OUTPUT, "-f PATH... [-o FMT]",
 	  "remove the objects in these files from the desired state" },
 	{ "stats", cmd_stats, O_OUTPUT | O_SOCKET, "[-o json]", "counters and per-backend statistics" },
 	{ "top", cmd_top, O_SOCKET | O_COUNT, "[--count N]", "live per-backend rates" },
@@ -245,6 +250,9 @@ static int set_opt(struct ctl_opts *o, const struct verb *v, const struct opt_de
 	case O_ALLOW_EMPTY:
 		o->allow_empty = 1;
 		return 0;
+	case O_NAMESPACE:
+		o->ns = val;
+		return 0;
 	default:
 		o->quiet = 1;
 		return 0;
@@ -326,6 +334,8 @@ int main(int argc, char **argv)
 			o.files[o.nfiles++] = a;	/* "-f a b c" */
 		} else if ((v->opts & O_WHAT) && !o.what) {
 			o.what = a;
+		} else if ((v->opts & O_NAME) && !o.name) {
+			o.name = a;
 		} else {
 			rc = bad_usage(v, "unexpected argument \"%s\"", a);
 			goto cleanup;

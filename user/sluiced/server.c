@@ -70,6 +70,18 @@ int sluiced_server_open(struct sluiced *d)
 	return 0;
 }
 
+/* apply and delete: "allow-empty" and an output format, comma-separated. */
+static enum view_fmt apply_fmt(const char *arg)
+{
+	enum view_fmt f = VIEW_TABLE;
+
+	if (strstr(arg, "json"))
+		f = VIEW_JSON;
+	else if (strstr(arg, "yaml"))
+		f = VIEW_YAML;
+	return f;
+}
+
 static int do_delete(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 {
 	struct sl_ctl_part *copy;
@@ -92,7 +104,7 @@ static int do_delete(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 		return err == -ENOMEM ? SL_CTL_ERROR : SL_CTL_REFUSED;
 	}
 	/* deleting every object by name is an explicit wish to empty */
-	return sluiced_apply(d, copy, d->nparts, SRC_APPLY, true, out);
+	return sluiced_apply_as(d, copy, d->nparts, SRC_APPLY, true, apply_fmt(req->arg), out);
 }
 
 static int dispatch(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
@@ -103,8 +115,8 @@ static int dispatch(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 
 	snprintf(arg, sizeof(arg), "%s", req->arg);
 	if (!strcmp(req->verb, "apply")) {
-		rc = sluiced_apply(d, req->parts, req->nparts, SRC_APPLY,
-				   strstr(req->arg, "allow-empty") != NULL, out);
+		rc = sluiced_apply_as(d, req->parts, req->nparts, SRC_APPLY,
+				      strstr(req->arg, "allow-empty") != NULL, apply_fmt(req->arg), out);
 		req->parts = NULL;
 		req->nparts = 0;
 		return rc;
@@ -123,14 +135,22 @@ static int dispatch(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 	if (!strcmp(req->verb, "reset"))
 		return sluiced_reset(d, out);
 	if (!strcmp(req->verb, "get")) {
-		comma = strchr(arg, ',');
-		if (comma)
-			*comma++ = '\0';
-		if (view_fmt_parse(comma, &fmt) < 0) {
-			fprintf(out, "unknown output format \"%s\"\n", comma);
+		/* KIND,FORMAT[,NAME[,NAMESPACE]] */
+		char *f[4] = { arg, NULL, NULL, NULL };
+		int i;
+
+		for (i = 1; i < 4 && f[i - 1]; i++) {
+			comma = strchr(f[i - 1], ',');
+			if (comma)
+				*comma++ = '\0';
+			f[i] = comma;
+		}
+		if (view_fmt_parse(f[1], &fmt) < 0) {
+			fprintf(out, "unknown output format \"%s\"\n", f[1]);
 			return SL_CTL_BADREQ;
 		}
-		return view_get(d->model, arg, fmt, out) ? SL_CTL_BADREQ : SL_CTL_OK;
+		rc = view_get(d->model, f[0], f[2], f[3], fmt, out);
+		return rc == -ENOENT ? SL_CTL_REFUSED : rc ? SL_CTL_BADREQ : SL_CTL_OK;
 	}
 	if (!strcmp(req->verb, "stats") || !strcmp(req->verb, "status")) {
 		if (view_fmt_parse(arg, &fmt) < 0) {

@@ -160,7 +160,12 @@ void sluiced_server_handle(struct sluiced *d);
 /* view.c */
 enum view_fmt { VIEW_TABLE = 0, VIEW_JSON, VIEW_YAML };
 int view_fmt_parse(const char *s, enum view_fmt *f);
-int view_get(const struct sl_model *m, const char *what, enum view_fmt f, FILE *out);
+/* sluiced_apply with the report as data (-o json|yaml) unless fmt is
+ * VIEW_TABLE (state.c). */
+int sluiced_apply_as(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
+		     enum sluiced_source src, bool allow_empty, enum view_fmt fmt, FILE *out);
+int view_get(const struct sl_model *m, const char *what, const char *name, const char *ns,
+	     enum view_fmt f, FILE *out);
 int view_stats(struct sluiced *d, enum view_fmt f, FILE *out);
 /* *live: the data plane is live (sluiced_live), judged once for the view */
 int view_status(struct sluiced *d, enum view_fmt f, FILE *out, bool *live);
@@ -190,7 +195,8 @@ void sluiced_metrics_handle(struct sluiced *d);
 int sluiced_xdp_setup(const char *ifaces, const char *bpffs, struct sl_dp *dp,
 		      char *err) __attribute__((weak));
 /* xdp.c: one line per interface and conntrack use, for status. Weak too. */
-int sluiced_xdp_status(FILE *out) __attribute__((weak));
+struct vrec;
+int sluiced_xdp_status(struct vrec *r) __attribute__((weak));
 /* xdp.c: forget the handle after `sluicectl reset` detached everything;
  * sluiced_dp_ensure sets XDP up again with the next apply. Weak too. */
 void sluiced_xdp_close(void) __attribute__((weak));

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "sluiced.h"
+#include "view.h"
 
 #define STATE_HDR "# sluice-state: "
 #define SNAP_NAME "<desired state>"
@@ -112,7 +113,7 @@ static int cmp_diag_ref(const void *a, const void *b)
 /* Print diagnostics with snapshot lines mapped back to the user's files, as
  * "file:line:col: error[CODE]: message", ordered by file and position. */
 static void print_diags(const struct sl_diags *dg, const struct sl_snap_map *map,
-			const struct sl_ctl_part *parts, FILE *out)
+			const struct sl_ctl_part *parts, FILE *out, struct vfield *df)
 {
 	struct diag_ref *v = calloc(dg->n ? dg->n : 1, sizeof(*v));
 	size_t i;
@@ -129,12 +130,25 @@ static void print_diags(const struct sl_diags *dg, const struct sl_snap_map *map
 		const struct sl_diag *x = v[i].dg;
 		const char *sev = x->sev == SL_SEV_ERROR ? "error" : "warning";
 
+		struct vrec *it;
+
 		if (v[i].part >= 0)
 			fprintf(out, "%s:%zu:%d: %s[%s]: %s\n", parts[v[i].part].name, v[i].line,
 				x->pos.col, sev, x->code, x->msg);
 		else
 			fprintf(out, "%s: %s[%s]: %s\n", x->file ? x->file : SNAP_NAME,
 				sev, x->code, x->msg);
+		if (!df)
+			continue;
+		vf_add(df, "%s", x->msg);
+		it = vf_item(df);
+		vf_str(it, "file", "%s", v[i].part >= 0 ? parts[v[i].part].name :
+					 x->file ? x->file : SNAP_NAME);
+		vf_num(it, "line", v[i].part >= 0 ? v[i].line : 0);
+		vf_num(it, "col", v[i].part >= 0 && x->pos.col > 0 ? (uint64_t)x->pos.col : 0);
+		vf_str(it, "severity", "%s", sev);
+		vf_str(it, "code", "%s", x->code);
+		vf_str(it, "message", "%s", x->msg);
 	}
 	free(v);
 }
@@ -203,15 +217,25 @@ static const struct sl_object **sorted_objects(const struct sl_model *m, size_t 
 	return v;
 }
 
-static void print_obj(FILE *out, char sign, const struct sl_object *o)
+static void print_obj(FILE *out, char sign, const struct sl_object *o, struct vfield *cf)
 {
+	struct vrec *it;
+
 	fprintf(out, "  %c %s %s/%s\n", sign, o->kind, o->ns ? o->ns : "", o->name);
+	if (!cf)
+		return;
+	vf_add(cf, "%c %s %s/%s", sign, o->kind, o->ns ? o->ns : "", o->name);
+	it = vf_item(cf);
+	vf_str(it, "op", "%s", sign == '+' ? "added" : sign == '-' ? "removed" : "changed");
+	vf_str(it, "kind", "%s", o->kind);
+	vf_str(it, "namespace", "%s", o->ns ? o->ns : "");
+	vf_str(it, "name", "%s", o->name);
 }
 
 /* Compare the objects of two models (a merge of the two sorted lists, so
  * 10,000-service applies stay cheap); one line per difference to out. */
 static void diff_objects(const struct sl_model *old, const struct sl_model *new,
-			 FILE *out, struct change_count *c)
+			 FILE *out, struct change_count *c, struct vfield *cf)
 {
 	size_t no, nn, i = 0, j = 0;
 	const struct sl_object **a = sorted_objects(old, &no), **b = sorted_objects(new, &nn);
@@ -222,13 +246,13 @@ static void diff_objects(const struct sl_model *old, const struct sl_model *new,
 
 		if (k < 0) {
 			c->removed++;
-			print_obj(out, '-', a[i++]);
+			print_obj(out, '-', a[i++], cf);
 		} else if (k > 0) {
 			c->added++;
-			print_obj(out, '+', b[j++]);
+			print_obj(out, '+', b[j++], cf);
 		} else if (a[i]->hash != b[j]->hash) {
 			c->changed++;
-			print_obj(out, '~', b[j]);
+			print_obj(out, '~', b[j], cf);
 			i++;
 			j++;
 		} else {
@@ -282,10 +306,22 @@ static bool client_gone(int fd)
 	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
 }
 
-/* The apply proper; its report goes to out. */
-static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
-		 enum sluiced_source src, bool allow_empty, FILE *out)
+/* The outcome of an apply as data (`apply -o json|yaml`). */
+static void report(struct vrec *rep, const char *result, uint32_t gen, const char *msg)
 {
+	if (!rep)
+		return;
+	vf_str(rep, "result", "%s", result);
+	vf_num(rep, "generation", gen);
+	vf_str(rep, "message", "%s", msg ? msg : "");
+}
+
+/* The apply proper; its report goes to out, and as data to rep (NULL:
+ * text only). */
+static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
+		 enum sluiced_source src, bool allow_empty, FILE *out, struct vrec *rep)
+{
+	struct vfield *df = rep ? vf_list(rep, "diagnostics") : NULL;
 	char errbuf[SL_DP_ERRLEN] = "", *text = NULL, *changes = NULL;
 	struct sl_snap_map map = { 0 };
 	struct sl_model *m = NULL;
@@ -307,6 +343,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	    !memcmp(d->snap, text, textlen)) {
 		gen = sl_dp_generation(d->dp);
 		fprintf(out, "unchanged: generation %u is live (%zu objects)\n", gen, d->model->nobjects);
+		report(rep, "unchanged", gen, NULL);
 		if (d->source != src) {
 			d->source = src;
 			rc = write_state(d, gen);
@@ -320,7 +357,8 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	rc = sl_model_load_buf(SNAP_NAME, text, textlen, &dg, &m);
 	t_load = now_us() - t_load;
 	if (rc || !m) {
-		print_diags(&dg, &map, parts, out);
+		print_diags(&dg, &map, parts, out, df);
+		report(rep, "refused", d->dp ? sl_dp_generation(d->dp) : 0, "invalid input");
 		fprintf(out, "refused: %zu error(s); generation %u stays live\n", dg.nerrors,
 			d->dp ? sl_dp_generation(d->dp) : 0);
 		d->refused++;
@@ -330,7 +368,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		goto cleanup;
 	}
 	if (dg.n)
-		print_diags(&dg, &map, parts, out);
+		print_diags(&dg, &map, parts, out, df);
 	/* an empty desired state would remove everything: only when asked
 	 * (as kubectl refuses an empty apply) */
 	if (m->nobjects == 0 && d->model && d->model->nobjects > 0 && !allow_empty) {
@@ -340,6 +378,8 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 			src == SRC_POLICY_DIR ? "policy directory" : "given set of files",
 			d->model->nobjects, d->dp ? sl_dp_generation(d->dp) : 0);
 		d->refused++;
+		report(rep, "refused", d->dp ? sl_dp_generation(d->dp) : 0,
+		       "the desired state holds no objects; use --allow-empty to remove them all");
 		sluiced_warn("apply refused (source %s): an empty desired state would remove all "
 			    "%zu objects", sluiced_source_name(src), d->model->nobjects);
 		status = SL_CTL_REFUSED;
@@ -348,6 +388,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	/* the client gave up (its time-out) while the policy loaded: an apply
 	 * nobody waits for must not land silently */
 	if (src == SRC_APPLY && client_gone(d->ctl_client_fd)) {
+		report(rep, "error", d->dp ? sl_dp_generation(d->dp) : 0, "client disconnected");
 		sluiced_warn("apply dropped (source apply): the client disconnected before it "
 			    "could be committed; generation %u stays live",
 			    d->dp ? sl_dp_generation(d->dp) : 0);
@@ -365,6 +406,20 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		 * data-plane error. Either way the previous generation stays. */
 		fputs("refused by the data plane: ", out);
 		print_dp_error(errbuf[0] ? errbuf : "error", &map, parts, out);
+		if (rep) {
+			char *msg = NULL;
+			size_t ml = 0;
+			FILE *mf = open_memstream(&msg, &ml);
+
+			if (mf) {
+				print_dp_error(errbuf[0] ? errbuf : "error", &map, parts, mf);
+				fprintf(mf, " (%s)", strerror(-rc));
+				fclose(mf);
+			}
+			report(rep, rc == -EOPNOTSUPP || rc == -EINVAL ? "refused" : "error",
+			       d->dp ? sl_dp_generation(d->dp) : 0, msg);
+			free(msg);
+		}
 		fprintf(out, " (%s); generation %u stays live\n", strerror(-rc),
 			d->dp ? sl_dp_generation(d->dp) : 0);
 		sluiced_warn("apply failed in the data plane: %s (%s)", errbuf, strerror(-rc));
@@ -381,8 +436,17 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	memset(&c, 0, sizeof(c));
 	cf = open_memstream(&changes, &changes_len);
 	if (cf) {
-		diff_objects(d->model, m, cf, &c);
+		diff_objects(d->model, m, cf, &c, rep ? vf_list(rep, "changes") : NULL);
 		fclose(cf);
+	}
+	report(rep, "applied", gen, NULL);
+	if (rep) {
+		struct vrec *it = vf_item(vf_map(rep, "counts"));
+
+		vf_num(it, "added", c.added);
+		vf_num(it, "changed", c.changed);
+		vf_num(it, "removed", c.removed);
+		vf_num(it, "unchanged", c.same);
 	}
 	sluiced_log("apply generation %u (source %s): %zu added, %zu changed, %zu removed, "
 		    "%zu unchanged, %.1f ms (validate %.1f, data plane %.1f)", gen,
@@ -430,25 +494,37 @@ cleanup:
 /* Apply, reporting to out; an apply that did not land also puts its report
  * (every diagnostic, file:line:col) in the log, whatever its source: the
  * operator reading the log learns why, not only that. */
+int sluiced_apply_as(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
+		     enum sluiced_source src, bool allow_empty, enum view_fmt fmt, FILE *out)
+{
+	struct vtable rep = { 0 };
+	struct vrec *r = fmt == VIEW_TABLE ? NULL : vt_rec(&rep);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int status;
+
+	if (!f) {
+		vt_free(&rep);
+		return apply(d, parts, nparts, src, allow_empty, out, NULL);
+	}
+	status = apply(d, parts, nparts, src, allow_empty, f, r);
+	fclose(f);
+	if (r)
+		vt_render(&rep, fmt, true, out);
+	else if (text)
+		fputs(text, out);
+	if (text && status != SL_CTL_OK)
+		log_lines_at(SL_LOG_WARN, "  ", text);
+	free(text);
+	vt_free(&rep);
+	return status;
+}
+
 int sluiced_apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		  enum sluiced_source src, bool allow_empty, FILE *out)
 {
-	char *report = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&report, &len);
-	int status;
-
-	if (!f)
-		return apply(d, parts, nparts, src, allow_empty, out);
-	status = apply(d, parts, nparts, src, allow_empty, f);
-	fclose(f);
-	if (report) {
-		fputs(report, out);
-		if (status != SL_CTL_OK)
-			log_lines_at(SL_LOG_WARN, "  ", report);
-	}
-	free(report);
-	return status;
+	return sluiced_apply_as(d, parts, nparts, src, allow_empty, VIEW_TABLE, out);
 }
 
 static int read_whole(const char *path, char **out, size_t *len)

@@ -27,6 +27,7 @@ void vt_free(struct vtable *t)
 			for (k = 0; k < t->r[i].f[j].nlist; k++)
 				free(t->r[i].f[j].list[k]);
 			free(t->r[i].f[j].list);
+			vt_free(&t->r[i].f[j].items);
 		}
 		free(t->r[i].f);
 	}
@@ -86,9 +87,52 @@ void vf_num(struct vrec *r, const char *key, uint64_t v)
 		f->num = v;
 }
 
+void vf_bool(struct vrec *r, const char *key, bool v)
+{
+	struct vfield *f = vf_new(r, key, V_BOOL);
+
+	if (f)
+		f->num = v;
+}
+
+void vf_real(struct vrec *r, const char *key, double v)
+{
+	struct vfield *f = vf_new(r, key, V_REAL);
+
+	if (f)
+		f->real = v;
+}
+
 struct vfield *vf_list(struct vrec *r, const char *key)
 {
 	return vf_new(r, key, V_LIST);
+}
+
+struct vfield *vf_map(struct vrec *r, const char *key)
+{
+	struct vfield *f = vf_new(r, key, V_LIST);
+
+	if (f)
+		f->map = true;
+	return f;
+}
+
+struct vfield *vf_numlist(struct vrec *r, const char *key)
+{
+	struct vfield *f = vf_new(r, key, V_LIST);
+
+	if (f)
+		f->numbers = true;
+	return f;
+}
+
+struct vrec *vf_item(struct vfield *f)
+{
+	if (!f)
+		return NULL;
+	if (f->map && f->items.n)
+		return &f->items.r[0];
+	return vt_rec(&f->items);
 }
 
 void vf_add(struct vfield *f, const char *fmt, ...)
@@ -121,6 +165,12 @@ static void field_text(const struct vfield *f, char *buf, size_t len)
 		break;
 	case V_NUM:
 		snprintf(buf, len, "%llu", (unsigned long long)f->num);
+		break;
+	case V_BOOL:
+		snprintf(buf, len, "%s", f->num ? "yes" : "no");
+		break;
+	case V_REAL:
+		snprintf(buf, len, "%.2f", f->real);
 		break;
 	case V_LIST:
 		for (i = 0; i < f->nlist && w + 1 < len; i++)
@@ -197,38 +247,71 @@ static void render_vertical(const struct vtable *t, FILE *out)
 	}
 }
 
+static void json_record(const struct vrec *r, FILE *out);
+
+static void json_value(const struct vfield *f, FILE *out)
+{
+	size_t k;
+
+	switch (f->t) {
+	case V_STR:
+		sl_json_str(out, f->s);
+		break;
+	case V_NUM:
+		fprintf(out, "%llu", (unsigned long long)f->num);
+		break;
+	case V_BOOL:
+		fputs(f->num ? "true" : "false", out);
+		break;
+	case V_REAL:
+		fprintf(out, "%.3f", f->real);
+		break;
+	case V_LIST:
+		if (f->map) {
+			if (f->items.n)
+				json_record(&f->items.r[0], out);
+			else
+				fputs("{}", out);
+			break;
+		}
+		fputc('[', out);
+		for (k = 0; k < (f->items.n ? f->items.n : f->nlist); k++) {
+			fputs(k ? ", " : "", out);
+			if (f->items.n)
+				json_record(&f->items.r[k], out);
+			else if (f->numbers)
+				fputs(f->list[k], out);
+			else
+				sl_json_str(out, f->list[k]);
+		}
+		fputc(']', out);
+		break;
+	}
+}
+
+static void json_record(const struct vrec *r, FILE *out)
+{
+	size_t j;
+
+	fputc('{', out);
+	for (j = 0; j < r->n; j++) {
+		fputs(j ? ", " : "", out);
+		sl_json_str(out, r->f[j].key);
+		fputs(": ", out);
+		json_value(&r->f[j], out);
+	}
+	fputc('}', out);
+}
+
 static void render_json(const struct vtable *t, FILE *out, bool single)
 {
-	size_t i, j, k;
+	size_t i;
 
 	if (!single)
 		fputs("[", out);
 	for (i = 0; i < t->n; i++) {
-		fputs(i ? ",\n  {" : (single ? "{" : "\n  {"), out);
-		for (j = 0; j < t->r[i].n; j++) {
-			const struct vfield *f = &t->r[i].f[j];
-
-			fputs(j ? ", " : "", out);
-			sl_json_str(out, f->key);
-			fputs(": ", out);
-			switch (f->t) {
-			case V_STR:
-				sl_json_str(out, f->s);
-				break;
-			case V_NUM:
-				fprintf(out, "%llu", (unsigned long long)f->num);
-				break;
-			case V_LIST:
-				fputc('[', out);
-				for (k = 0; k < f->nlist; k++) {
-					fputs(k ? ", " : "", out);
-					sl_json_str(out, f->list[k]);
-				}
-				fputc(']', out);
-				break;
-			}
-		}
-		fputs("}", out);
+		fputs(i ? ",\n  " : (single ? "" : "\n  "), out);
+		json_record(&t->r[i], out);
 	}
 	fputs(single ? "\n" : (t->n ? "\n]\n" : "]\n"), out);
 }
@@ -247,12 +330,68 @@ static int y_scalar(yaml_emitter_t *e, const char *s, bool plain_num)
 	return yaml_emitter_emit(e, &ev);
 }
 
+static int yaml_record(yaml_emitter_t *e, const struct vrec *r, bool flow);
+
+static int yaml_value(yaml_emitter_t *e, const struct vfield *f)
+{
+	yaml_event_t ev;
+	char num[40];
+	size_t k;
+	int ok = 1;
+
+	switch (f->t) {
+	case V_STR:
+		return y_scalar(e, f->s ? f->s : "", false);
+	case V_NUM:
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)f->num);
+		return y_scalar(e, num, true);
+	case V_BOOL:
+		return y_scalar(e, f->num ? "true" : "false", true);
+	case V_REAL:
+		snprintf(num, sizeof(num), "%.3f", f->real);
+		return y_scalar(e, num, true);
+	case V_LIST:
+		if (f->map) {
+			if (f->items.n)
+				return yaml_record(e, &f->items.r[0], false);
+			yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_FLOW_MAPPING_STYLE);
+			ok = yaml_emitter_emit(e, &ev);
+			yaml_mapping_end_event_initialize(&ev);
+			return ok && yaml_emitter_emit(e, &ev);
+		}
+		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+						     f->items.n ? YAML_BLOCK_SEQUENCE_STYLE :
+						     YAML_FLOW_SEQUENCE_STYLE);
+		ok = yaml_emitter_emit(e, &ev);
+		for (k = 0; k < (f->items.n ? f->items.n : f->nlist) && ok; k++)
+			ok = f->items.n ? yaml_record(e, &f->items.r[k], false) :
+			     y_scalar(e, f->list[k], f->numbers);
+		yaml_sequence_end_event_initialize(&ev);
+		return ok && yaml_emitter_emit(e, &ev);
+	}
+	return 0;
+}
+
+static int yaml_record(yaml_emitter_t *e, const struct vrec *r, bool flow)
+{
+	yaml_event_t ev;
+	size_t j;
+	int ok;
+
+	yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+					    flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE);
+	ok = yaml_emitter_emit(e, &ev);
+	for (j = 0; j < r->n && ok; j++)
+		ok = y_scalar(e, r->f[j].key, false) && yaml_value(e, &r->f[j]);
+	yaml_mapping_end_event_initialize(&ev);
+	return ok && yaml_emitter_emit(e, &ev);
+}
+
 static void render_yaml(const struct vtable *t, FILE *out, bool single)
 {
 	yaml_emitter_t e;
 	yaml_event_t ev;
-	char num[32];
-	size_t i, j, k;
+	size_t i;
 	int ok = 1;
 
 	if (!yaml_emitter_initialize(&e))
@@ -267,31 +406,8 @@ static void render_yaml(const struct vtable *t, FILE *out, bool single)
 		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
 		ok = ok && yaml_emitter_emit(&e, &ev);
 	}
-	for (i = 0; i < t->n && ok; i++) {
-		yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
-		ok = ok && yaml_emitter_emit(&e, &ev);
-		for (j = 0; j < t->r[i].n && ok; j++) {
-			const struct vfield *f = &t->r[i].f[j];
-
-			ok = y_scalar(&e, f->key, false);
-			if (f->t == V_STR) {
-				ok = ok && y_scalar(&e, f->s ? f->s : "", false);
-			} else if (f->t == V_NUM) {
-				snprintf(num, sizeof(num), "%llu", (unsigned long long)f->num);
-				ok = ok && y_scalar(&e, num, true);
-			} else {
-				yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-								     YAML_FLOW_SEQUENCE_STYLE);
-				ok = ok && yaml_emitter_emit(&e, &ev);
-				for (k = 0; k < f->nlist && ok; k++)
-					ok = y_scalar(&e, f->list[k], false);
-				yaml_sequence_end_event_initialize(&ev);
-				ok = ok && yaml_emitter_emit(&e, &ev);
-			}
-		}
-		yaml_mapping_end_event_initialize(&ev);
-		ok = ok && yaml_emitter_emit(&e, &ev);
-	}
+	for (i = 0; i < t->n && ok; i++)
+		ok = yaml_record(&e, &t->r[i], false);
 	if (!single) {
 		yaml_sequence_end_event_initialize(&ev);
 		ok = ok && yaml_emitter_emit(&e, &ev);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * `sluicectl get services|routes|endpoints|workloads`: the live compiled
- * model, as the daemon holds it, in the record form of view.h.
+ * `sluicectl get services|routes|endpoints|workloads [NAME] [-n NS]`: the
+ * live compiled model, as the daemon holds it, in the record form of view.h
+ * (text lines for the table, the same as data for -o json|yaml).
  */
 #include <errno.h>
 #include <string.h>
@@ -9,12 +10,35 @@
 #include "sluiced.h"
 #include "view.h"
 
+/* A filter: NAME (empty = any) and namespace (empty = any). */
+struct get_filter {
+	const char *name, *ns;
+};
+
+static bool ns_ok(const struct get_filter *g, const char *ns)
+{
+	return !g->ns[0] || (ns && !strcmp(ns, g->ns));
+}
+
+/* host or its leading labels ("catalog", "catalog.istioinaction") */
+static bool host_ok(const char *want, const char *host)
+{
+	size_t n = strlen(want);
+
+	return !want[0] || !strcmp(host, want) || (!strncmp(host, want, n) && host[n] == '.');
+}
+
 static void add_labels(struct vfield *f, const struct sl_labels *l)
 {
+	struct vrec *it;
 	size_t i;
 
-	for (i = 0; i < l->n; i++)
+	f->map = true;
+	it = vf_item(f);
+	for (i = 0; i < l->n; i++) {
 		vf_add(f, "%s=%s", l->v[i].key, l->v[i].value);
+		vf_str(it, l->v[i].key, "%s", l->v[i].value);
+	}
 }
 
 static const char *res_name(enum sl_resolution r)
@@ -22,30 +46,46 @@ static const char *res_name(enum sl_resolution r)
 	return r == SL_RES_STATIC ? "STATIC" : r == SL_RES_DNS ? "DNS" : "NONE";
 }
 
-static void get_services(const struct sl_model *m, struct vtable *t)
+static void get_services(const struct sl_model *m, struct vtable *t,
+			 const struct get_filter *gf)
 {
 	size_t i, j;
 
 	for (i = 0; i < m->nservices; i++) {
 		const struct sl_service *s = &m->services[i];
-		struct vrec *r = vt_rec(t);
+		struct vrec *r, *it;
 		struct vfield *f;
 		char ip[64];
 
+		if (!ns_ok(gf, s->ns) ||
+		    !(host_ok(gf->name, s->host) || (s->name && !strcmp(gf->name, s->name))))
+			continue;
+		r = vt_rec(t);
 		vf_str(r, "host", "%s", s->host);
+		vf_str(r, "name", "%s", s->name ? s->name : "");
+		vf_str(r, "namespace", "%s", s->ns ? s->ns : "");
 		f = vf_list(r, "vips");
 		for (j = 0; j < s->nvips; j++) {
 			view_addr(s->vips[j].addr, ip, sizeof(ip));
 			vf_add(f, "%s", ip);
 		}
 		f = vf_list(r, "ports");
-		for (j = 0; j < s->nports; j++)
+		for (j = 0; j < s->nports; j++) {
 			vf_add(f, "%u/%s", s->ports[j].number, sl_proto_name(s->ports[j].proto));
+			it = vf_item(f);
+			vf_num(it, "number", s->ports[j].number);
+			vf_str(it, "name", "%s", s->ports[j].name ? s->ports[j].name : "");
+			vf_str(it, "protocol", "%s", sl_proto_name(s->ports[j].proto));
+		}
 		vf_str(r, "resolution", "%s", res_name(s->resolution));
 		vf_num(r, "endpoints", s->nendpoints);
 		f = vf_list(r, "subsets");
-		for (j = 0; j < s->nsubsets; j++)
+		for (j = 0; j < s->nsubsets; j++) {
 			vf_add(f, "%s(%zu)", s->subsets[j].name, s->subsets[j].nendpoints);
+			it = vf_item(f);
+			vf_str(it, "name", "%s", s->subsets[j].name);
+			vf_num(it, "endpoints", s->subsets[j].nendpoints);
+		}
 		if (s->vhost >= 0 && (size_t)s->vhost < m->nvhosts)
 			vf_str(r, "virtualservice", "%s/%s", m->vhosts[s->vhost].ns,
 			       m->vhosts[s->vhost].name);
@@ -63,15 +103,25 @@ static void get_services(const struct sl_model *m, struct vtable *t)
 			struct vfield *f;
 			char ip[64];
 
+			struct vrec *it;
+
 			if (gs->proto != SL_PROTO_TCP || !gs->bind_address)
+				continue;
+			if (!ns_ok(gf, g->ns) || (gf->name[0] && strcmp(gf->name, g->name)))
 				continue;
 			r = vt_rec(t);
 			vf_str(r, "host", "gateway %s/%s", g->ns, g->name);
+			vf_str(r, "name", "%s", g->name);
+			vf_str(r, "namespace", "%s", g->ns);
 			f = vf_list(r, "vips");
 			view_addr(gs->bind.addr, ip, sizeof(ip));
 			vf_add(f, "%s", ip);
 			f = vf_list(r, "ports");
 			vf_add(f, "%u/%s", gs->port, sl_proto_name(gs->proto));
+			it = vf_item(f);
+			vf_num(it, "number", gs->port);
+			vf_str(it, "name", "%s", gs->port_name ? gs->port_name : "");
+			vf_str(it, "protocol", "%s", sl_proto_name(gs->proto));
 			vf_str(r, "resolution", "%s", "");
 			vf_num(r, "endpoints", 0);
 			vf_list(r, "subsets");
@@ -84,12 +134,26 @@ static void get_services(const struct sl_model *m, struct vtable *t)
 	}
 }
 
+/* One match condition: text "uri^=/api" and {field, match, value}. */
+static void cond(struct vfield *f, const char *field, const char *match, const char *value,
+		 const char *text_op)
+{
+	struct vrec *it;
+
+	vf_add(f, "%s%s%s", field, text_op, value);
+	it = vf_item(f);
+	vf_str(it, "field", "%s", field);
+	vf_str(it, "match", "%s", match);
+	vf_str(it, "value", "%s", value);
+}
+
 static void strmatch_text(struct vfield *f, const char *what, const struct sl_strmatch *sm)
 {
 	static const char *op[] = { "", "=", "^=", "~" };
+	static const char *name[] = { "", "exact", "prefix", "regex" };
 
 	if (sm->kind >= SL_STR_EXACT && sm->kind <= SL_STR_REGEX)
-		vf_add(f, "%s%s%s", what, op[sm->kind], sm->value ? sm->value : "");
+		cond(f, what, name[sm->kind], sm->value ? sm->value : "", op[sm->kind]);
 }
 
 static void match_text(const struct sl_model *m, struct vfield *f, const struct sl_match *mt)
@@ -99,23 +163,31 @@ static void match_text(const struct sl_model *m, struct vfield *f, const struct 
 	strmatch_text(f, "uri", &mt->uri);
 	strmatch_text(f, "method", &mt->method);
 	strmatch_text(f, "authority", &mt->authority);
+	char port[8];
+
 	for (k = 0; k < mt->nheaders; k++) {
 		if (mt->headers[k].m.kind)
 			strmatch_text(f, mt->headers[k].name, &mt->headers[k].m);
 		else
-			vf_add(f, "%s(present)", mt->headers[k].name);
+			cond(f, mt->headers[k].name, "present", "", "(present)");
 	}
 	for (k = 0; k < mt->nquery; k++)
 		strmatch_text(f, mt->query[k].name, &mt->query[k].m);
-	if (mt->port)
-		vf_add(f, "port=%u", mt->port);
+	if (mt->port) {
+		snprintf(port, sizeof(port), "%u", mt->port);
+		cond(f, "port", "exact", port, "=");
+	}
 	if (mt->has_source_labels) {
-		for (k = 0; k < mt->source_labels.n; k++)
-			vf_add(f, "source:%s=%s", mt->source_labels.v[k].key,
-			       mt->source_labels.v[k].value);
+		for (k = 0; k < mt->source_labels.n; k++) {
+			char field[256];
+
+			snprintf(field, sizeof(field), "source:%s", mt->source_labels.v[k].key);
+			cond(f, field, "exact", mt->source_labels.v[k].value, "=");
+		}
 		for (k = 0; k < mt->nsource_workloads; k++)
 			if (mt->source_workloads[k] < m->nworkloads)
-				vf_add(f, "workload:%s", m->workloads[mt->source_workloads[k]].name);
+				cond(f, "workload", "resolved",
+				     m->workloads[mt->source_workloads[k]].name, ":");
 	}
 }
 
@@ -127,8 +199,10 @@ static void route_rec(const struct sl_model *m, struct vtable *t, const struct s
 	size_t j;
 
 	vf_str(r, "virtualservice", "%s/%s", v->ns, v->name);
+	vf_str(r, "namespace", "%s", v->ns);
 	vf_str(r, "kind", "%s", kind);
 	vf_num(r, "index", idx);
+	vf_str(r, "name", "%s", rt->name ? rt->name : "");
 	f = vf_list(r, "match");
 	for (j = 0; j < rt->nmatches; j++)
 		match_text(m, f, &rt->matches[j]);
@@ -139,18 +213,27 @@ static void route_rec(const struct sl_model *m, struct vtable *t, const struct s
 		const char *sub = s && ds->subset >= 0 && (size_t)ds->subset < s->nsubsets ?
 			s->subsets[ds->subset].name : "*";
 
+		struct vrec *it;
+
 		vf_add(f, "%s/%s %.4g%%", s ? s->host : "?", sub,
 		       (double)ds->weight * 100.0 / SL_WEIGHT_TOTAL);
+		it = vf_item(f);
+		vf_str(it, "host", "%s", s ? s->host : "");
+		vf_str(it, "subset", "%s", sub[0] == '*' ? "" : sub);
+		vf_num(it, "port", ds->port);
+		vf_real(it, "weight", (double)ds->weight * 100.0 / SL_WEIGHT_TOTAL);
 	}
 }
 
-static void get_routes(const struct sl_model *m, struct vtable *t)
+static void get_routes(const struct sl_model *m, struct vtable *t, const struct get_filter *g)
 {
 	size_t i, j;
 
 	for (i = 0; i < m->nvhosts; i++) {
 		const struct sl_vhost *v = &m->vhosts[i];
 
+		if (!ns_ok(g, v->ns) || (g->name[0] && strcmp(g->name, v->name)))
+			continue;
 		for (j = 0; j < v->ntcp; j++)
 			route_rec(m, t, v, "tcp", j, &v->tcp[j]);
 		for (j = 0; j < v->nhttp; j++)
@@ -158,13 +241,15 @@ static void get_routes(const struct sl_model *m, struct vtable *t)
 	}
 }
 
-static void get_endpoints(const struct sl_model *m, struct vtable *t)
+static void get_endpoints(const struct sl_model *m, struct vtable *t, const struct get_filter *g)
 {
 	size_t i, j, k, l;
 
 	for (i = 0; i < m->nservices; i++) {
 		const struct sl_service *s = &m->services[i];
 
+		if (!ns_ok(g, s->ns) || !host_ok(g->name, s->host))
+			continue;
 		for (j = 0; j < s->nendpoints; j++) {
 			const struct sl_endpoint *e = &s->endpoints[j];
 			struct vrec *r = vt_rec(t);
@@ -174,9 +259,11 @@ static void get_endpoints(const struct sl_model *m, struct vtable *t)
 			vf_str(r, "service", "%s", s->host);
 			view_addr(e->ip.addr, ip, sizeof(ip));
 			vf_str(r, "address", "%s", ip);
-			f = vf_list(r, "ports");
-			for (k = 0; k < e->nports; k++)
+			f = vf_map(r, "ports");
+			for (k = 0; k < e->nports; k++) {
 				vf_add(f, "%s=%u", e->ports[k].name, e->ports[k].number);
+				vf_num(vf_item(f), e->ports[k].name, e->ports[k].number);
+			}
 			f = vf_list(r, "labels");
 			add_labels(f, &e->labels);
 			f = vf_list(r, "subsets");
@@ -194,15 +281,18 @@ static void get_endpoints(const struct sl_model *m, struct vtable *t)
 	}
 }
 
-static void get_workloads(const struct sl_model *m, struct vtable *t)
+static void get_workloads(const struct sl_model *m, struct vtable *t, const struct get_filter *g)
 {
 	size_t i;
 
 	for (i = 0; i < m->nworkloads; i++) {
 		const struct sl_workload *w = &m->workloads[i];
-		struct vrec *r = vt_rec(t);
+		struct vrec *r;
 		char ip[64];
 
+		if (!ns_ok(g, w->ns) || (g->name[0] && strcmp(g->name, w->name)))
+			continue;
+		r = vt_rec(t);
 		vf_str(r, "name", "%s", w->name);
 		vf_str(r, "namespace", "%s", w->ns);
 		view_addr(w->ip.addr, ip, sizeof(ip));
@@ -212,25 +302,34 @@ static void get_workloads(const struct sl_model *m, struct vtable *t)
 	}
 }
 
-int view_get(const struct sl_model *m, const char *what, enum view_fmt f, FILE *out)
+int view_get(const struct sl_model *m, const char *what, const char *name, const char *ns,
+	     enum view_fmt f, FILE *out)
 {
+	struct get_filter g = { .name = name ? name : "", .ns = ns ? ns : "" };
 	struct vtable t = { 0 };
 
 	if (!strcmp(what, "services") || !strcmp(what, "service") || !strcmp(what, "svc")) {
 		if (m)
-			get_services(m, &t);
+			get_services(m, &t, &g);
 	} else if (!strcmp(what, "routes") || !strcmp(what, "route")) {
 		if (m)
-			get_routes(m, &t);
+			get_routes(m, &t, &g);
 	} else if (!strcmp(what, "endpoints") || !strcmp(what, "endpoint") || !strcmp(what, "ep")) {
 		if (m)
-			get_endpoints(m, &t);
+			get_endpoints(m, &t, &g);
 	} else if (!strcmp(what, "workloads") || !strcmp(what, "workload")) {
 		if (m)
-			get_workloads(m, &t);
+			get_workloads(m, &t, &g);
 	} else {
 		fprintf(out, "get: unknown kind \"%s\" (services, routes, endpoints, workloads)\n", what);
 		return -EINVAL;
+	}
+	/* a name that matches nothing is an error, as kubectl's NotFound */
+	if (g.name[0] && !t.n) {
+		fprintf(out, "get: %s \"%s\"%s%s not found\n", what, g.name, g.ns[0] ? " in namespace " : "",
+			g.ns);
+		vt_free(&t);
+		return -ENOENT;
 	}
 	vt_render(&t, f, false, out);
 	vt_free(&t);

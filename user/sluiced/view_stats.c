@@ -346,7 +346,7 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out, bool *is_live)
 
 	sluiced_snapshot_path(d, path, sizeof(path));
 	vf_str(r, "version", "%s", SLUICE_VERSION);
-	vf_str(r, "live", "%s", live ? "yes" : "no");
+	vf_bool(r, "live", live);
 	vf_str(r, "live_why", "%s", why);
 	vf_num(r, "generation", d->dp ? sl_dp_generation(d->dp) : 0);
 	vf_str(r, "data_plane", "%s", d->dp ? "attached" : "removed (reset)");
@@ -359,55 +359,62 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out, bool *is_live)
 	vf_str(r, "state_file", "%s", path);
 	vf_num(r, "applies", d->applies);
 	vf_num(r, "refused", d->refused);
-	vf_str(r, "last_apply_ms", "%.2f", (double)d->last_apply_us / 1000.0);
+	vf_real(r, "last_apply_ms", (double)d->last_apply_us / 1000.0);
 	vf_num(r, "uptime_s", (sluiced_now_ms() - d->started_ms) / 1000);
 	vf_num(r, "stats_aged", d->stats_aged);
 	hf = vf_list(r, "hooks");
 	if (d->dp)
 		nh = sl_dp_hooks(d->dp, &hooks);
 	for (i = 0; i < nh; i++) {
+		struct vrec *it = vf_item(hf);
+
 		if (hooks[i].attached)
 			vf_add(hf, "%s: attached", hooks[i].name);
 		else
 			vf_add(hf, "%s: not attached (%s)", hooks[i].name, hooks[i].why);
+		vf_str(it, "name", "%s", hooks[i].name);
+		vf_bool(it, "attached", hooks[i].attached);
+		vf_str(it, "why", "%s", hooks[i].why);
 	}
 	kf = vf_list(r, "kernel");
 	for (i = 0; i < d->nkernel; i++) {
+		struct vrec *it = vf_item(kf);
+
 		if (d->kernel[i].present)
 			vf_add(kf, "%s: yes", d->kernel[i].name);
 		else
 			vf_add(kf, "%s: no (Linux %s+): %s", d->kernel[i].name, d->kernel[i].since,
 			       d->kernel[i].without);
+		vf_str(it, "feature", "%s", d->kernel[i].name);
+		vf_bool(it, "supported", d->kernel[i].present);
+		vf_str(it, "since", "%s", d->kernel[i].since);
+		vf_str(it, "without", "%s", d->kernel[i].present ? "" : d->kernel[i].without);
 	}
-	lf = vf_list(r, "link_ids");
-	pf = vf_list(r, "prog_ids");
+	lf = vf_numlist(r, "link_ids");
+	pf = vf_numlist(r, "prog_ids");
 	walk_pins(d->o.bpffs, 0, lf, pf, &nmaps);
 	vf_num(r, "pinned_maps", nmaps);
-	cf = vf_list(r, "counters");
+	cf = vf_map(r, "counters");
 	if (d->dp && sl_dp_counters(d->dp, c) == 0) {
-		for (i = 0; i < __SLUICE_CNT_MAX; i++)
-			vf_add(cf, "%s=%llu", sluiced_counter_name((int)i, nb, sizeof(nb)),
-			       (unsigned long long)c[i]);
+		struct vrec *it = vf_item(cf);
+
+		for (i = 0; i < __SLUICE_CNT_MAX; i++) {
+			const char *name = sluiced_counter_name((int)i, nb, sizeof(nb));
+
+			vf_add(cf, "%s=%llu", name, (unsigned long long)c[i]);
+			/* the key must outlive nb: the counter names are static
+			 * except an unnamed one, which a data view leaves out */
+			if (name != nb)
+				vf_num(it, name, c[i]);
+		}
 	}
 	vf_str(r, "helper", "%s", sluiced_helper_state_name(h->state));
 	vf_num(r, "helper_pid", h->state == HELPER_RUNNING ? (uint64_t)h->pid : 0);
 	vf_num(r, "helper_restarts", h->restarts);
 	vf_str(r, "helper_note", "%s", h->why);
 	vf_str(r, "xdp", "%s", d->o.xdp ? d->o.xdp : "");
-	if (d->o.xdp && sluiced_xdp_status) {
-		char *txt = NULL, *line, *save = NULL;
-		size_t tlen = 0;
-		FILE *xf = open_memstream(&txt, &tlen);
-
-		if (xf) {
-			sluiced_xdp_status(xf);
-			fclose(xf);
-			lf = vf_list(r, "xdp_status");
-			for (line = strtok_r(txt, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-				vf_add(lf, "%s", line);
-			free(txt);
-		}
-	}
+	if (d->o.xdp && sluiced_xdp_status)
+		sluiced_xdp_status(r);
 	vt_render(&t, f, true, out);
 	vt_free(&t);
 	return 0;

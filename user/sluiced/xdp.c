@@ -20,12 +20,13 @@
 
 #include "sluice/xdp.h"
 #include "sluiced/sluiced.h"
+#include "sluiced/view.h"
 
 static struct sl_xdp_opts xo;
 static struct sl_xdp *xh;
 
 int sluiced_xdp_set_option(const char *key, const char *val);
-int sluiced_xdp_status(FILE *out);
+int sluiced_xdp_status(struct vrec *r);
 
 static int parse_u32(const char *s, uint32_t *out)
 {
@@ -135,27 +136,46 @@ void sluiced_xdp_close(void)
 	xh = NULL;
 }
 
-/* For `sluicectl status`: one line per interface and the conntrack use. */
-int sluiced_xdp_status(FILE *out)
+/* For `sluicectl status`: per interface its mode and paths, and the
+ * conntrack use, as text lines (xdp_status) and as data. */
+int sluiced_xdp_status(struct vrec *r)
 {
 	const struct sl_xdp_iface *v;
+	struct vfield *lf, *cf;
+	struct vrec *it;
 	uint64_t used = 0, cap = 0;
 	size_t n, i;
 
 	if (!xh)
 		return 0;
 	n = sl_xdp_ifaces(xh, &v);
-	for (i = 0; i < n; i++)
-		fprintf(out, "xdp %s: %s mode, tc egress %s, %s%s%s\n", v[i].name, v[i].mode,
-			v[i].tc_egress ? "attached" : "not attached",
-			v[i].redirect ? "DNATed frames redirected" :
-					"DNATed packets forwarded by the stack",
-			v[i].why[0] ? "; " : "", v[i].why);
-	if (!sl_xdp_ct_usage(xh, &used, &cap))
-		fprintf(out, "xdp conntrack: %llu of %llu entries\n", (unsigned long long)used,
-			(unsigned long long)cap);
-	if (!sl_xdp_ct6_usage(xh, &used, &cap))
-		fprintf(out, "xdp conntrack ipv6: %llu of %llu entries\n", (unsigned long long)used,
-			(unsigned long long)cap);
+	lf = vf_list(r, "xdp_status");
+	for (i = 0; i < n; i++) {
+		vf_add(lf, "xdp %s: %s mode, tc egress %s, %s%s%s", v[i].name, v[i].mode,
+		       v[i].tc_egress ? "attached" : "not attached",
+		       v[i].redirect ? "DNATed frames redirected" :
+				       "DNATed packets forwarded by the stack",
+		       v[i].why[0] ? "; " : "", v[i].why);
+		it = vf_item(lf);
+		vf_str(it, "interface", "%s", v[i].name);
+		vf_str(it, "mode", "%s", v[i].mode);
+		vf_bool(it, "tc_egress", v[i].tc_egress);
+		vf_bool(it, "redirect", v[i].redirect);
+		vf_str(it, "why", "%s", v[i].why);
+	}
+	if (!sl_xdp_ct_usage(xh, &used, &cap)) {
+		cf = vf_map(r, "xdp_conntrack");
+		vf_add(cf, "%llu of %llu entries", (unsigned long long)used, (unsigned long long)cap);
+		it = vf_item(cf);
+		vf_num(it, "used", used);
+		vf_num(it, "capacity", cap);
+	}
+	if (!sl_xdp_ct6_usage(xh, &used, &cap)) {
+		cf = vf_map(r, "xdp_conntrack6");
+		vf_add(cf, "%llu of %llu entries", (unsigned long long)used, (unsigned long long)cap);
+		it = vf_item(cf);
+		vf_num(it, "used", used);
+		vf_num(it, "capacity", cap);
+	}
 	return 0;
 }
