@@ -11,7 +11,7 @@ PKGS=(
   libclang-rt-14-dev
   iproute2 iptables haproxy wrk python3 jq
   ethtool curl time procps util-linux tmux
-  prometheus
+  prometheus python3-yaml
 )
 # prometheus: tests/e2e/test_prometheus.sh runs its own prometheus and
 # promtool binaries in a test namespace. On a host booted with systemd,

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "sluiced.h"
@@ -321,12 +322,34 @@ static int yaml_out(void *data, unsigned char *buf, size_t size)
 	return fwrite(buf, 1, size, data) == size;
 }
 
+/* A string that a YAML reader would take for something else if written
+ * plain: empty, null, a boolean (YAML 1.1's yes/no/on/off too), a number,
+ * or digits and colons (1.1's base 60). */
+static bool reads_typed(const char *s)
+{
+	static const char *const words[] = { "null", "~", "true", "false", "yes", "no", "on",
+					     "off", "y", "n" };
+	char *end;
+	size_t i;
+
+	if (!*s)
+		return true;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcasecmp(s, words[i]))
+			return true;
+	(void)strtod(s, &end);
+	if (!*end)
+		return true;
+	return strspn(s, "0123456789:_+-.") == strlen(s);
+}
+
 static int y_scalar(yaml_emitter_t *e, const char *s, bool plain_num)
 {
 	yaml_event_t ev;
+	yaml_scalar_style_t st = plain_num ? YAML_PLAIN_SCALAR_STYLE :
+				 reads_typed(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
 
-	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
-				     plain_num ? YAML_PLAIN_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
+	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1, st);
 	return yaml_emitter_emit(e, &ev);
 }
 
