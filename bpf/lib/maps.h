@@ -220,6 +220,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_trace SEC(".maps");
 
+/* sluice_trace_http: sluice-http's request decisions while the trace is
+ * on (struct sluice_trace_http_rec). Writer: sluice-http (push); reader:
+ * sluicectl trace (pop). No program touches it: it is here so that the
+ * data plane creates and pins it with the rest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 4096);
+	__type(value, struct sluice_trace_http_rec);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_trace_http SEC(".maps");
+
 static __always_inline void sluice_count(__u32 which)
 {
 	__u64 *c = bpf_map_lookup_elem(&sluice_counters, &which);

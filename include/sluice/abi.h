@@ -358,6 +358,13 @@ enum sluice_trace_why {
 	SLUICE_WHY_FAIL_OPEN,		/* torn or unmatched tables: passed untouched */
 	SLUICE_WHY_POOL_OVERFLOW,	/* connectionPool.tcp.maxConnections reached */
 	SLUICE_WHY_EJECTED,		/* the drawn backend was ejected: another taken */
+	/* sluice-http's requests (struct sluice_trace_http_rec) */
+	SLUICE_WHY_HTTP_MATCH,		/* a route's match conditions held (which: match) */
+	SLUICE_WHY_HTTP_DEFAULT,	/* a route without match conditions */
+	SLUICE_WHY_HTTP_HASH,		/* consistentHash chose the endpoint (sticky) */
+	SLUICE_WHY_HTTP_NO_ROUTE,	/* no route matched: 503 */
+	SLUICE_WHY_HTTP_FAULT,		/* fault.abort answered */
+	SLUICE_WHY_HTTP_REDIRECT,	/* the route redirects */
 	__SLUICE_WHY_MAX
 };
 
@@ -382,6 +389,36 @@ struct sluice_trace_rec {
 	__u32 subset_sid;
 	__s32 err;		/* REFUSE: the errno connect() returns (negative) */
 	__u32 pid;		/* tgid of the caller */
+};
+
+/* What a matching HTTP route looked at (sluice_trace_http_rec.match). */
+enum sluice_trace_match {
+	SLUICE_TM_URI = 1 << 0,
+	SLUICE_TM_HEADERS = 1 << 1,
+	SLUICE_TM_METHOD = 1 << 2,
+	SLUICE_TM_QUERY = 1 << 3,
+	SLUICE_TM_SOURCE = 1 << 4,	/* sourceLabels */
+	SLUICE_TM_AUTHORITY = 1 << 5,
+	SLUICE_TM_PORT = 1 << 6,
+	SLUICE_TM_GATEWAY = 1 << 7,
+	SLUICE_TM_SCHEME = 1 << 8,
+	SLUICE_TM_WITHOUT_HEADERS = 1 << 9,
+};
+
+/* One request decided by sluice-http, pushed to the sluice_trace_http queue
+ * while the trace is on (user/http/trace.c) and popped by sluicectl trace.
+ * d as for connect(): vip = the original destination (mesh) or zero with
+ * vip_port = the Gateway port; backend = the endpoint; route_idx = the
+ * position among the VirtualService's http routes; ts_ns on the monotonic
+ * clock bpf_ktime_get_ns() reads. */
+struct sluice_trace_http_rec {
+	struct sluice_trace_rec d;
+	__u16 status;		/* answered to the client */
+	__u16 match;		/* enum sluice_trace_match of the matching condition */
+	__u32 pad;
+	char method[8];
+	char path[64];		/* truncated, NUL-terminated */
+	char detail[32];	/* the first header or query parameter matched */
 };
 
 /* Global counters, PERCPU_ARRAY indexed by this enum. */
@@ -447,6 +484,7 @@ SLUICE_ASSERT_SIZE(sluice_pool_use_key, 8);
 SLUICE_ASSERT_SIZE(sluice_pool_use, 24);
 SLUICE_ASSERT_SIZE(sluice_eject, 16);
 SLUICE_ASSERT_SIZE(sluice_trace_rec, 88);
+SLUICE_ASSERT_SIZE(sluice_trace_http_rec, 200);
 
 /* ---- XDP/TC north-south section (see docs/xdp.md) ----
  *

@@ -43,7 +43,7 @@ sl_check "get endpoints -o yaml lists both endpoints" \
 	bash -c "[ \$('$CTL' --socket '$SL_SOCK' get endpoints -o yaml | grep -c 'address: 10.1.0.') -eq 2 ]"
 sl_check "get workloads answers (none)" bash -c "'$CTL' --socket '$SL_SOCK' get workloads | grep -q none"
 sl_check "status -o json: every hook attached" \
-	bash -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -e '[.hooks[] | select(.attached | not)] | length == 0 and (.hooks | length) > 0' >/dev/null"
+	bash -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -e '([.hooks[] | select(.attached | not)] | length) == 0 and (.hooks | length) > 0' >/dev/null"
 stats=$(ctl stats -o json)
 sl_check "stats -o json: v1 backend opened >= 7000" \
 	jq -e '[.[] | select(.level == "subset" and .subset == "v1")][0].opened >= 7000' <<<"$stats" >/dev/null

@@ -148,6 +148,14 @@ for i in range(200):
 HTTP_LOAD_PID=$!
 sl_defer "kill $HTTP_LOAD_PID"
 sleep 5
+# sluicectl top during the load: the HTTP service's requests per second and
+# its split by requests (its connections all go to sluice-http)
+ctl top --count 1 </dev/null >"$SL_TMP/top.txt" 2>&1
+sl_log "$(grep -A2 '^web.shop' "$SL_TMP/top.txt" | tr -s ' ' | tr '\n' '|')"
+sl_check "top: web's REQ/S > 0 (8 columns after the name)" \
+	awk '$1 == "web.shop.svc.cluster.local" { found = 1; if ($7 + 0 <= 0) bad = 1 } END { exit !(found && !bad) }' "$SL_TMP/top.txt"
+sl_check "top: web's subsets v1 and v2 split by requests" \
+	bash -c "grep -A3 '^web.shop' '$SL_TMP/top.txt' | grep -Eq '^ +v1 .*%'"
 
 # Kiali's graph (versioned-app graph, TCP edges): bytes by the source and
 # destination workload/app/version labels, reporter="source", selected by
@@ -219,6 +227,10 @@ sl_check "istio_request_bytes of web-v2: the request head (${rq:-?} B)" \
 sl_check "istio_response_bytes of web-v2: head and body (${rs:-?} B)" \
 	awk -v v="${rs:-0}" 'BEGIN { exit !(v >= 60 && v <= 300) }'
 
+
+ok=$(ctl stats -o json | jq '([.[] | select(.service == "web.shop.svc.cluster.local" and .level == "service")][0].requests >= 200) and
+	([.[] | select(.service == "web.shop.svc.cluster.local" and .level == "subset" and .subset == "v2")][0].requests >= 40)')
+sl_check "stats -o json: web's requests through sluice-http counted (service and subsets)" [ "$ok" = true ]
 
 # ---- the label set, against Istio's standard list ----
 expect='connection_security_policy destination_app destination_canonical_revision destination_canonical_service destination_cluster destination_principal destination_service destination_service_name destination_service_namespace destination_version destination_workload destination_workload_namespace reporter request_protocol response_flags source_app source_canonical_revision source_canonical_service source_cluster source_principal source_version source_workload source_workload_namespace'

@@ -82,14 +82,18 @@ static int metrics_listen(const char *path)
 	return fd;
 }
 
-/* One connection, one dump: written at once (a request line, if the peer
- * sends one, is not needed), then the socket is closed. */
+/* One connection, one answer, then the socket is closed. A peer that
+ * writes "json" first gets the per-(service, subset) request counts as JSON
+ * (sluiced's stats and top); any other request, a half-close or 100 ms of
+ * silence gets the Prometheus dump. */
 static void metrics_serve(int lfd, struct hx_worker **ws, size_t nw)
 {
 	struct hx_metrics *mxs[HX_MAX_WORKERS];
 	struct timeval tv = {.tv_sec = 2};
-	char *buf = NULL;
+	struct pollfd pf;
+	char *buf = NULL, req[16] = "";
 	size_t len = 0, i, off = 0;
+	ssize_t r;
 	FILE *f;
 	int fd;
 
@@ -97,11 +101,17 @@ static void metrics_serve(int lfd, struct hx_worker **ws, size_t nw)
 	if (fd < 0)
 		return;
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	pf = (struct pollfd){ .fd = fd, .events = POLLIN };
+	if (poll(&pf, 1, 100) == 1 && (r = recv(fd, req, sizeof(req) - 1, MSG_DONTWAIT)) > 0)
+		req[r] = '\0';
 	for (i = 0; i < nw; i++)
 		mxs[i] = hx_worker_metrics(ws[i]);
 	f = open_memstream(&buf, &len);
 	if (f) {
-		hx_metrics_dump(mxs, nw, f);
+		if (!strncmp(req, "json", 4))
+			hx_metrics_counts_json(mxs, nw, f);
+		else
+			hx_metrics_dump(mxs, nw, f);
 		fclose(f);
 		while (off < len) {
 			ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
@@ -189,6 +199,7 @@ int main(int argc, char **argv)
 				"requests are routed by their Host header\n", bpffs,
 				strerror(-hx_cfg.origdst_fd));
 	}
+	hx_trace_open(bpffs);
 	err = hx_snap_load(paths, npaths, &snap);
 	if (err < 0) {
 		fprintf(stderr, "sluice-http: policy refused: %s\n", strerror(-err));
@@ -234,7 +245,8 @@ int main(int argc, char **argv)
 		if (!(pfd[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
-			err = hx_snap_load(paths, npaths, &snap);
+			hx_trace_open(bpffs);
+	err = hx_snap_load(paths, npaths, &snap);
 			if (err < 0) {
 				fprintf(stderr, "sluice-http: reload refused (%s); keeping the "
 					"current policy\n", strerror(-err));

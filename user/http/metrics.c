@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "http/hx.h"
+#include "sluice/ctl.h"
 #include "sluice/labels.h"
 
 static const double hx_buckets[] = {
@@ -31,6 +32,8 @@ static const double hx_size_buckets[] = { 1, 10, 100, 1000, 10000, 100000, 10000
 
 struct hx_series {
 	char *labels;		/* every label but reporter */
+	char *svc, *subset;	/* for hx_metrics_counts_json ("" = unknown) */
+	int code;
 	uint64_t count;
 	double sum;
 	uint64_t buckets[NBUCKETS];	/* per bucket, not cumulative */
@@ -111,8 +114,11 @@ void hx_metrics_free(struct hx_metrics *mx)
 
 	if (!mx)
 		return;
-	for (i = 0; i < mx->n; i++)
+	for (i = 0; i < mx->n; i++) {
 		free(mx->v[i].labels);
+		free(mx->v[i].svc);
+		free(mx->v[i].subset);
+	}
 	free(mx->v);
 	pthread_mutex_destroy(&mx->mu);
 	free(mx);
@@ -188,9 +194,20 @@ static struct hx_series *series_for(struct hx_metrics *mx, const struct hx_req_m
 			mx->v = nv;
 			mx->cap = nc;
 		}
-		s = &mx->v[mx->n++];
+		s = &mx->v[mx->n];
 		memset(s, 0, sizeof(*s));
 		s->labels = labels;
+		s->code = r->code;
+		s->svc = strdup(r->snap && r->svc >= 0 ? r->snap->m->services[r->svc].host : "");
+		s->subset = strdup(r->snap && r->svc >= 0 && r->subset >= 0 ?
+				   r->snap->m->services[r->svc].subsets[r->subset].name : "");
+		if (!s->svc || !s->subset) {
+			free(s->svc);
+			free(s->subset);
+			free(labels);
+			return NULL;
+		}
+		mx->n++;
 	}
 	*c = (struct hx_series_ref){ .gen = gen, .workload = r->workload, .svc = r->svc,
 				     .subset = r->subset, .ep = r->ep, .code = r->code,
@@ -366,4 +383,54 @@ out:
 		free(all[i].labels);
 	free(all);
 	return err;
+}
+
+struct count {
+	const char *svc, *subset;
+	uint64_t requests, errors, req_bytes, resp_bytes;
+};
+
+int hx_metrics_counts_json(struct hx_metrics **mxs, size_t n, FILE *f)
+{
+	struct count *c = NULL, *nc;
+	size_t nc_n = 0, w, i, j;
+
+	/* the workers' tables stay locked while the strings are borrowed */
+	for (w = 0; w < n; w++)
+		pthread_mutex_lock(&mxs[w]->mu);
+	for (w = 0; w < n; w++)
+		for (i = 0; i < mxs[w]->n; i++) {
+			const struct hx_series *s = &mxs[w]->v[i];
+
+			for (j = 0; j < nc_n; j++)
+				if (!strcmp(c[j].svc, s->svc) && !strcmp(c[j].subset, s->subset))
+					break;
+			if (j == nc_n) {
+				nc = realloc(c, (nc_n + 1) * sizeof(*c));
+				if (!nc)
+					continue;
+				c = nc;
+				c[nc_n++] = (struct count){ .svc = s->svc, .subset = s->subset };
+			}
+			c[j].requests += s->count;
+			c[j].errors += s->code >= 500 ? s->count : 0;
+			c[j].req_bytes += s->req_sum;
+			c[j].resp_bytes += s->resp_sum;
+		}
+	fputc('[', f);
+	for (j = 0; j < nc_n; j++) {
+		fprintf(f, "%s{\"service\": ", j ? ", " : "");
+		sl_json_str(f, c[j].svc);
+		fputs(", \"subset\": ", f);
+		sl_json_str(f, c[j].subset);
+		fprintf(f, ", \"requests\": %llu, \"errors\": %llu, \"request_bytes\": %llu, "
+			   "\"response_bytes\": %llu}", (unsigned long long)c[j].requests,
+			(unsigned long long)c[j].errors, (unsigned long long)c[j].req_bytes,
+			(unsigned long long)c[j].resp_bytes);
+	}
+	fputs("]\n", f);
+	for (w = 0; w < n; w++)
+		pthread_mutex_unlock(&mxs[w]->mu);
+	free(c);
+	return 0;
 }

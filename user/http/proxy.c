@@ -111,6 +111,8 @@ void hx_cli_close(struct hx_cli *c)
 	hx_buf_free(&c->rq);
 	free(c->alog);
 	c->alog = NULL;
+	free(c->tr);
+	c->tr = NULL;
 	/* events for c may still be in this batch: free it after */
 	c->kind = HX_K_DEAD;
 	c->dead_next = w->dead_clis;
@@ -272,6 +274,8 @@ void hx_cli_request_done(struct hx_cli *c)
 		hx_metrics_record(w->mx, &r);
 		if (c->alog && c->alog[0])
 			hx_alog_end(c);
+		if (c->tr && c->tr->on)
+			hx_trace_end(c);
 	}
 	c->resp_flags = NULL;
 	c->rx_bytes = c->tx_bytes = 0;
@@ -530,6 +534,9 @@ static void start_request(struct hx_cli *c)
 	m = c->snap->m;
 	c->t_start = w->now;
 	c->svc = c->subset = c->ep = -1;
+	c->hit = NULL;
+	c->route_idx = 0;
+	c->has_hash = false;
 	c->status = 0;
 	c->set_cookie[0] = 0;
 	c->mirror_pending = false;
@@ -565,6 +572,8 @@ static void start_request(struct hx_cli *c)
 	rv_build(c, &rv, hv, &host, &hlen);
 	if (hx_alog_on())
 		hx_alog_begin(c, &rv, host, hlen);
+	if (hx_trace_on(w))
+		hx_trace_begin(c, &rv);
 	c->expect_continue = false;
 	for (k = 0; k < rv.nhdrs; k++)
 		if (hv[k].nlen == 6 && strncasecmp(hv[k].name, "expect", 6) == 0 &&
@@ -586,9 +595,11 @@ static void start_request(struct hx_cli *c)
 		ri = hx_route_match(vh, &rv);
 		if (ri >= 0) {
 			c->rt = &vh->http[ri];
+			c->route_idx = ri;
 			for (k = 0; k < c->rt->nmatches && !hit; k++)
 				if (hx_match_eval(&c->rt->matches[k], &rv))
 					hit = &c->rt->matches[k];
+			c->hit = hit;
 		}
 	}
 	if (!c->rt) {

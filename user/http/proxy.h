@@ -130,6 +130,9 @@ struct hx_cli {
 	 * x-request-id and authority; NULL or "" = nothing to log */
 	char *alog;
 	size_t alog_req;	/* offset of that NUL */
+	struct hx_trace_req *tr;	/* trace.c, allocated when first traced */
+	const struct sl_match *hit;	/* the route's condition that matched, NULL = none */
+	int route_idx;		/* c->rt's position in its VirtualService's http[] */
 	uint16_t dest_port;	/* service port of the chosen destination */
 	bool has_hash;		/* endpoint by rendezvous hash */
 	uint64_t hash;
@@ -189,6 +192,8 @@ struct hx_worker {
 	uint64_t now;
 	bool in_batch;			/* handling an epoll_wait batch */
 	size_t alog_len;		/* access log lines waiting in alog */
+	uint64_t trace_sec;		/* trace rate window (trace.c) */
+	uint32_t trace_count;
 	char alog[32768];
 	/* sends waiting for the batch's end, first queued first sent */
 	struct hx_cli *flush_q, **flush_qt;	/* clients with output */
@@ -197,6 +202,18 @@ struct hx_worker {
 };
 
 uint64_t hx_rand(struct hx_worker *w);
+
+/* trace.c: sluice-http's records for `sluicectl trace` */
+struct hx_trace_req {
+	bool on;		/* begun for the request in flight */
+	uint64_t ts_ns;
+	char method[8];
+	char path[64];
+};
+void hx_trace_open(const char *bpffs);
+bool hx_trace_on(struct hx_worker *w);
+void hx_trace_begin(struct hx_cli *c, const struct hx_reqview *rv);
+void hx_trace_end(struct hx_cli *c);
 
 /* accesslog.c */
 #define HX_ALOG_REQ 1024

@@ -2,8 +2,11 @@
 /*
  * sluicectl top: live rates per service, subset and backend — new
  * connections per second, failures per second, active connections, bytes
- * per second each way (requests: client to backend; responses) — and the observed split of each service's new
- * connections over its subsets in %, with bars. Rates are differences of
+ * per second each way (requests: client to backend; responses), HTTP
+ * requests per second and the share of 5xx answers (through sluice-http)
+ * — and the observed split of each service over its subsets in %, with
+ * bars (of its new connections, or of its requests for a service whose
+ * connections all go to sluice-http). Rates are differences of
  * two `stats -o json` samples (cumulative counters kept by the data plane)
  * over the time between them; the first screen appears after one interval.
  *
@@ -97,7 +100,7 @@ static void human_bytes(char *buf, size_t len, double v)
 static void render(const struct sample *prev, const struct sample *cur, bool tty)
 {
 	double secs = (double)(cur->at_ns - prev->at_ns) / 1e9;
-	double svc_rate = 0;
+	double svc_rate = 0, svc_req = 0;
 	time_t now = time(NULL);
 	char ts[32];
 
@@ -109,35 +112,45 @@ static void render(const struct sample *prev, const struct sample *cur, bool tty
 		printf("(no steered connections yet)\n\n");
 		return;
 	}
-	printf("%-44s %9s %7s %8s %9s %9s  %s\n", "SERVICE / SUBSET / BACKEND", "CONN/S", "ACTIVE",
-	       "FAIL/S", "REQ B/S", "RESP B/S", "SPLIT");
+	printf("%-44s %9s %7s %8s %9s %9s %8s %6s  %s\n", "SERVICE / SUBSET / BACKEND", "CONN/S",
+	       "ACTIVE", "FAIL/S", "REQ B/S", "RESP B/S", "REQ/S", "ERR%", "SPLIT");
 	for (size_t i = 0; i < cur->n; i++) {
 		const struct ctl_stat_row *r = &cur->rows[i];
 		const struct ctl_stat_row *p = find_prev(prev, r);
 		struct ctl_stat_row zero = { 0 };
 		char name[256], in[16], out[16], bar[BAR_WIDTH + 1] = "";
-		double cr, fr;
+		double cr, fr, rr, er;
+		char req[16] = "-", err[16] = "-";
 
 		if (!p)
 			p = &zero;	/* new since the last sample: all of it is new */
 		cr = rate(r->opened, p->opened, secs);
 		fr = rate(r->failed, p->failed, secs);
+		rr = rate(r->requests, p->requests, secs);
+		er = rate(r->errors, p->errors, secs);
+		if (strcmp(r->level, "backend")) {
+			snprintf(req, sizeof(req), "%.1f", rr);
+			if (rr > 0)
+				snprintf(err, sizeof(err), "%.1f", 100.0 * er / rr);
+		}
 		/* the counters are the client socket's: what it sent is the
 		 * request stream, what it received the responses */
 		human_bytes(in, sizeof(in), rate(r->bytes_sent, p->bytes_sent, secs));
 		human_bytes(out, sizeof(out), rate(r->bytes_received, p->bytes_received, secs));
 		if (!strcmp(r->level, "service")) {
 			svc_rate = cr;
+			svc_req = rr;
 			snprintf(name, sizeof(name), "%s", r->service);
 		} else if (!strcmp(r->level, "subset")) {
 			snprintf(name, sizeof(name), "  %s", r->subset[0] ? r->subset : "(all)");
 		} else {
 			snprintf(name, sizeof(name), "    %s", r->backend);
 		}
-		printf("%-44.44s %9.1f %7llu %8.1f %9s %9s", name, cr, (unsigned long long)r->active,
-		       fr, in, out);
+		printf("%-44.44s %9.1f %7llu %8.1f %9s %9s %8s %6s", name, cr,
+		       (unsigned long long)r->active, fr, in, out, req, err);
 		if (!strcmp(r->level, "subset")) {
-			double share = svc_rate > 0 ? 100.0 * cr / svc_rate : 0.0;
+			double share = svc_rate > 0 ? 100.0 * cr / svc_rate :
+				       svc_req > 0 ? 100.0 * rr / svc_req : 0.0;
 			int w = (int)(share * BAR_WIDTH / 100.0 + 0.5);
 
 			memset(bar, '#', (size_t)(w > BAR_WIDTH ? BAR_WIDTH : w));

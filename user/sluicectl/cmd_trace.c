@@ -3,9 +3,14 @@
  * sluicectl trace: the connect hook's decisions, live, one line each: who
  * connected (pid, cgroup, workload), to which VIP, what was decided (steer,
  * refuse, pass, hand to sluice-http), the route, subset and backend, and
- * why (weight draw, sourceLabels route, sticky hash, REGISTRY_ONLY, ...).
+ * why (weight draw, sourceLabels route, sticky hash, REGISTRY_ONLY, ...);
+ * and sluice-http's request decisions: method and path, the route and the
+ * conditions that matched it (the header or query parameter), subset,
+ * endpoint and status.
  *
- * The records come from the pinned sluice_trace ring buffer (bpf/lib/trace.h);
+ * The connect records come from the pinned sluice_trace ring buffer
+ * (bpf/lib/trace.h), the HTTP ones from the pinned sluice_trace_http queue
+ * (user/http/trace.c);
  * the switch is sluice_trace_cfg, mapped here and refreshed while reading: a
  * deadline a few seconds ahead, cleared at exit, so a killed reader turns
  * the trace off by itself. Names come from the daemon's applied snapshot,
@@ -52,10 +57,22 @@ static const char *const why_names[__SLUICE_WHY_MAX] = {
 	[SLUICE_WHY_FAIL_OPEN] = "fail-open",
 	[SLUICE_WHY_POOL_OVERFLOW] = "pool-overflow",
 	[SLUICE_WHY_EJECTED] = "ejected",
+	[SLUICE_WHY_HTTP_MATCH] = "http-match",
+	[SLUICE_WHY_HTTP_DEFAULT] = "http-default-route",
+	[SLUICE_WHY_HTTP_HASH] = "http-consistent-hash",
+	[SLUICE_WHY_HTTP_NO_ROUTE] = "http-no-route",
+	[SLUICE_WHY_HTTP_FAULT] = "http-fault-abort",
+	[SLUICE_WHY_HTTP_REDIRECT] = "http-redirect",
 };
 
 /* every reason has a name (a new one without fails to build) */
-_Static_assert(SLUICE_WHY_EJECTED + 1 == __SLUICE_WHY_MAX, "why_names covers enum sluice_trace_why");
+_Static_assert(SLUICE_WHY_HTTP_REDIRECT + 1 == __SLUICE_WHY_MAX,
+	       "why_names covers enum sluice_trace_why");
+
+/* enum sluice_trace_match, in bit order */
+static const char *const match_names[] = { "uri", "headers", "method", "queryParams",
+					   "sourceLabels", "authority", "port", "gateways",
+					   "scheme", "withoutHeaders" };
 
 struct tracer {
 	const struct ctl_opts *o;
@@ -268,6 +285,132 @@ static void print_line(const struct sluice_trace_rec *r, uint64_t real_ns, const
 	printf(" [%s]\n", r->why < __SLUICE_WHY_MAX ? why_names[r->why] : "unknown");
 }
 
+static void match_text(char *buf, size_t len, uint16_t match, const char *detail)
+{
+	size_t i, w = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(match_names) / sizeof(match_names[0]) && w < len; i++)
+		if (match & (1u << i))
+			w += (size_t)snprintf(buf + w, len - w, "%s%s", w ? "," : "", match_names[i]);
+	if (detail[0] && w < len)
+		snprintf(buf + w, len - w, " %s", detail);
+}
+
+/* The name of http route idx of the VirtualService serving s (mesh). */
+static const char *http_route_name(const struct tracer *t, const struct sl_service *s, uint16_t idx)
+{
+	const struct sl_vhost *vh;
+
+	if (!t->m || !s || s->vhost < 0 || (size_t)s->vhost >= t->m->nvhosts)
+		return NULL;
+	vh = &t->m->vhosts[s->vhost];
+	return idx < vh->nhttp ? vh->http[idx].name : NULL;
+}
+
+static void on_http(struct tracer *t, const struct sluice_trace_http_rec *h)
+{
+	const struct sluice_trace_rec *r = &h->d;
+	const struct sl_service *s = r->svc_sid ? find_svc(t, r->svc_sid) : NULL;
+	const struct sl_workload *w = find_workload(t, r->workload_id);
+	const char *sub = subset_name(s, r->subset_sid), *rname = http_route_name(t, s, r->route_idx);
+	uint64_t real_ns = r->ts_ns + t->mono_to_real_ns;
+	char vip[64], be[64] = "", m[160], path[sizeof(h->path) + 1], det[sizeof(h->detail) + 1];
+	const char *why = r->why < __SLUICE_WHY_MAX ? why_names[r->why] : "unknown";
+
+	t->seen++;
+	if (t->o->count && t->shown >= t->o->count)
+		return;
+	if (!service_matches(t->o->service, s) || !workload_matches(t->o->workload, w))
+		return;
+	/* the record's strings are NUL-terminated by the writer; not trusted */
+	snprintf(path, sizeof(path), "%.*s", (int)sizeof(h->path), h->path);
+	snprintf(det, sizeof(det), "%.*s", (int)sizeof(h->detail), h->detail);
+	fmt_addr(vip, sizeof(vip), r->vip, r->vip_port);
+	if (r->verdict == SLUICE_TV_STEER)
+		fmt_addr(be, sizeof(be), r->backend, r->backend_port);
+	match_text(m, sizeof(m), h->match, det);
+	if (t->o->output == CTL_OUT_JSON) {
+		printf("{\"time_ns\":%llu,\"layer\":\"http\",\"workload\":",
+		       (unsigned long long)real_ns);
+		if (w) {
+			char wl[512];
+
+			snprintf(wl, sizeof(wl), "%s/%s", w->ns, w->name);
+			sl_json_str(stdout, wl);
+		} else {
+			fputs("null", stdout);
+		}
+		printf(",\"destination\":");
+		sl_json_str(stdout, vip);
+		printf(",\"method\":");
+		sl_json_str(stdout, h->method[7] ? "" : h->method);
+		printf(",\"path\":");
+		sl_json_str(stdout, path);
+		printf(",\"status\":%u,\"verdict\":\"%s\",\"why\":\"%s\",\"match\":[", h->status,
+		       verdict_names[r->verdict & 3], why);
+		for (size_t i = 0, k = 0; i < sizeof(match_names) / sizeof(match_names[0]); i++)
+			if (h->match & (1u << i))
+				printf("%s\"%s\"", k++ ? "," : "", match_names[i]);
+		printf("],\"matched\":");
+		sl_json_str(stdout, det);
+		printf(",\"service\":");
+		if (s)
+			sl_json_str(stdout, s->host);
+		else
+			fputs("null", stdout);
+		printf(",\"route\":%u,\"route_name\":", r->route_idx);
+		if (rname)
+			sl_json_str(stdout, rname);
+		else
+			fputs("null", stdout);
+		printf(",\"subset\":");
+		if (sub)
+			sl_json_str(stdout, sub);
+		else
+			fputs("null", stdout);
+		printf(",\"backend\":");
+		if (be[0])
+			sl_json_str(stdout, be);
+		else
+			fputs("null", stdout);
+		printf("}\n");
+	} else {
+		time_t sec = (time_t)(real_ns / 1000000000ull);
+		struct tm tm;
+		char ts[32];
+
+		localtime_r(&sec, &tm);
+		strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+		printf("%s.%06llu http ", ts, (unsigned long long)(real_ns % 1000000000ull) / 1000);
+		if (w)
+			printf("%s/%s", w->ns, w->name);
+		else
+			printf("-");
+		printf(" -> %s %s %.*s", s ? s->host : vip, h->method[7] ? "" : h->method,
+		       (int)strlen(path), path);
+		printf(": %s", verdict_names[r->verdict & 3]);
+		if (r->verdict == SLUICE_TV_STEER || r->why == SLUICE_WHY_HTTP_FAULT)
+			printf(" route #%u%s%s%s subset %s%s%s", r->route_idx, rname ? " \"" : "",
+			       rname ? rname : "", rname ? "\"" : "", sub ? sub : "-", be[0] ? " -> " : "",
+			       be);
+		printf(" %u [%s%s%s]\n", h->status, why, m[0] ? ": " : "", m);
+	}
+	fflush(stdout);
+	t->shown++;
+	if (t->o->count && t->shown >= t->o->count)
+		stop = 1;
+}
+
+/* Pop every waiting HTTP record. */
+static void drain_http(struct tracer *t, int qfd)
+{
+	struct sluice_trace_http_rec h;
+
+	while (qfd >= 0 && !bpf_map_lookup_and_delete_elem(qfd, NULL, &h))
+		on_http(t, &h);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
@@ -322,7 +465,7 @@ int cmd_trace(const struct ctl_opts *o)
 	struct tracer t = { .o = o };
 	struct sluice_trace_cfg *cfg = MAP_FAILED;
 	struct ring_buffer *rb = NULL;
-	int rc, cfg_fd = -1, rb_fd = -1;
+	int rc, cfg_fd = -1, rb_fd = -1, http_fd = -1;
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t next_lease = 0;
 	char *root = NULL;
@@ -351,6 +494,8 @@ int cmd_trace(const struct ctl_opts *o)
 		rc = CTL_INVALID;
 		goto out;
 	}
+	/* absent from the pins of an older sluiced: connect() records only */
+	http_fd = open_pin(root, "sluice_trace_http");
 	load_names(&t);
 	rb = ring_buffer__new(rb_fd, on_record, &t, NULL);
 	if (!rb) {
@@ -363,9 +508,17 @@ int cmd_trace(const struct ctl_opts *o)
 	t.mono_to_real_ns = (int64_t)clock_ns(CLOCK_REALTIME) - (int64_t)clock_ns(CLOCK_MONOTONIC);
 	/* stale records of an earlier reader that died are not this trace's */
 	ring_buffer__consume(rb);
+	{
+		struct sluice_trace_http_rec h;
+
+		while (http_fd >= 0 && !bpf_map_lookup_and_delete_elem(http_fd, NULL, &h))
+			;
+	}
+	t.seen = 0;
 	cfg->sample = 1;
 	cfg->max_per_sec = TRACE_RATE;
-	fprintf(stderr, "sluicectl: tracing connect() decisions under %s (Ctrl-C stops)\n", root);
+	fprintf(stderr, "sluicectl: tracing connect()%s decisions under %s (Ctrl-C stops)\n",
+		http_fd >= 0 ? " and HTTP" : "", root);
 	rc = CTL_OK;
 	while (!stop) {
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
@@ -380,6 +533,7 @@ int cmd_trace(const struct ctl_opts *o)
 		/* the programs write without wakeups: drain on a clock */
 		nanosleep(&nap, NULL);
 		n = ring_buffer__consume(rb);
+		drain_http(&t, http_fd);
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "sluicectl: trace: ring buffer: %s\n", strerror(-n));
 			rc = CTL_INVALID;
@@ -388,6 +542,7 @@ int cmd_trace(const struct ctl_opts *o)
 	}
 	__atomic_store_n(&cfg->until_ns, 0, __ATOMIC_RELEASE);
 	ring_buffer__consume(rb);
+	drain_http(&t, http_fd);
 	fprintf(stderr, "sluicectl: trace: %lu shown of %lu read; %llu dropped in the kernel "
 		"(rate limit %u/s or ring full) since the data plane loaded\n", t.shown, t.seen,
 		(unsigned long long)cfg->dropped, TRACE_RATE);
@@ -399,6 +554,8 @@ out:
 		close(cfg_fd);
 	if (rb_fd >= 0)
 		close(rb_fd);
+	if (http_fd >= 0)
+		close(http_fd);
 	free(t.wids);
 	free(t.sids);
 	sl_model_free(t.m);

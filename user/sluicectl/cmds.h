@@ -85,6 +85,7 @@ int ctl_json_to_yaml(const char *json, size_t len, FILE *out);
 struct ctl_stat_row {
 	char *level, *service, *subset, *backend;	/* "" when not at that level */
 	uint64_t opened, active, failed, closed, bytes_sent, bytes_received;
+	uint64_t requests, errors;	/* HTTP, through sluice-http; errors = 5xx */
 };
 
 int ctl_stats_parse(const char *text, size_t len, struct ctl_stat_row **rows, size_t *n);

@@ -117,6 +117,8 @@ int ctl_stats_parse(const char *text, size_t len, struct ctl_stat_row **rows, si
 		r[i].closed = num(&doc, m, "closed");
 		r[i].bytes_sent = num(&doc, m, "bytes_sent");
 		r[i].bytes_received = num(&doc, m, "bytes_received");
+		r[i].requests = num(&doc, m, "requests");
+		r[i].errors = num(&doc, m, "errors");
 		i++;
 	}
 	yaml_document_delete(&doc);

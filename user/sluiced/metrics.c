@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <llhttp.h>
+#include <yaml.h>
 
 #include "sluice/compile_l4.h"
 #include "sluice/labels.h"
@@ -238,8 +239,9 @@ cleanup:
 	stat_names_free(&sn);
 }
 
-/* The helper's exposition, read from its unix socket (bounded: 1 s). */
-static void helper_metrics(const struct sluiced *d, FILE *f)
+/* Ask sluice-http's metrics socket (request "json" or "prometheus") and
+ * copy its answer to f (bounded: 1 s). */
+static void helper_fetch(const struct sluiced *d, const char *req, FILE *f)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = 1 };
@@ -254,11 +256,107 @@ static void helper_metrics(const struct sluiced *d, FILE *f)
 	if (fd < 0)
 		return;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req)) {
+		shutdown(fd, SHUT_WR);
 		while ((r = read(fd, buf, sizeof(buf))) > 0)
 			fwrite(buf, 1, (size_t)r, f);
 	}
 	close(fd);
+}
+
+/* The helper's exposition. */
+static void helper_metrics(const struct sluiced *d, FILE *f)
+{
+	helper_fetch(d, "prometheus\n", f);
+}
+
+static uint64_t ynum(yaml_document_t *doc, yaml_node_t *m, const char *key)
+{
+	yaml_node_pair_t *p;
+
+	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+
+		if (k && v && v->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
+			return strtoull((char *)v->data.scalar.value, NULL, 10);
+	}
+	return 0;
+}
+
+static const char *ystr(yaml_document_t *doc, yaml_node_t *m, const char *key)
+{
+	yaml_node_pair_t *p;
+
+	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+
+		if (k && v && v->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
+			return (const char *)v->data.scalar.value;
+	}
+	return "";
+}
+
+int sluiced_helper_counts(const struct sluiced *d, struct sluiced_http_count **out, size_t *n)
+{
+	struct sluiced_http_count *v = NULL;
+	yaml_document_t doc;
+	yaml_parser_t p;
+	yaml_node_t *root;
+	yaml_node_item_t *it;
+	char *text = NULL;
+	size_t len = 0, k = 0;
+	FILE *f;
+	int ok;
+
+	*out = NULL;
+	*n = 0;
+	f = open_memstream(&text, &len);
+	if (!f)
+		return -ENOMEM;
+	helper_fetch(d, "json\n", f);
+	fclose(f);
+	if (!len) {
+		free(text);
+		return 0;
+	}
+	/* sluice-http's JSON, read with libyaml (JSON is YAML 1.2's flow style) */
+	if (!yaml_parser_initialize(&p)) {
+		free(text);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	ok = yaml_parser_load(&p, &doc);
+	yaml_parser_delete(&p);
+	free(text);
+	if (!ok)
+		return -EBADMSG;
+	root = yaml_document_get_root_node(&doc);
+	if (root && root->type == YAML_SEQUENCE_NODE) {
+		size_t cnt = (size_t)(root->data.sequence.items.top - root->data.sequence.items.start);
+
+		v = calloc(cnt ? cnt : 1, sizeof(*v));
+		for (it = root->data.sequence.items.start; v && it < root->data.sequence.items.top; it++) {
+			yaml_node_t *m = yaml_document_get_node(&doc, *it);
+
+			if (!m || m->type != YAML_MAPPING_NODE)
+				continue;
+			snprintf(v[k].service, sizeof(v[k].service), "%s", ystr(&doc, m, "service"));
+			snprintf(v[k].subset, sizeof(v[k].subset), "%s", ystr(&doc, m, "subset"));
+			v[k].requests = ynum(&doc, m, "requests");
+			v[k].errors = ynum(&doc, m, "errors");
+			v[k].request_bytes = ynum(&doc, m, "request_bytes");
+			v[k].response_bytes = ynum(&doc, m, "response_bytes");
+			k++;
+		}
+	}
+	yaml_document_delete(&doc);
+	*out = v;
+	*n = v ? k : 0;
+	return v || !root ? 0 : -ENOMEM;
 }
 
 static void exposition(struct sluiced *d, FILE *f)

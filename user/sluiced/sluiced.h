@@ -109,6 +109,13 @@ bool sluiced_live(const struct sluiced *d, char *why, size_t len);
 
 /* metrics.c — a listener sluice-http could not bind (its metrics say so):
  * 1 with the listener and the error in why, else 0. */
+/* sluice-http's requests per (service, subset), from its metrics socket
+ * (metrics.c); empty when it is not running. */
+struct sluiced_http_count {
+	char service[256], subset[64];
+	uint64_t requests, errors, request_bytes, response_bytes;
+};
+int sluiced_helper_counts(const struct sluiced *d, struct sluiced_http_count **out, size_t *n);
 int sluiced_helper_listen_failure(const struct sluiced *d, char *why, size_t len);
 
 /* main.c */

@@ -324,7 +324,7 @@ static int yaml_out(void *data, unsigned char *buf, size_t size)
 
 /* A string that a YAML reader would take for something else if written
  * plain: empty, null, a boolean (YAML 1.1's yes/no/on/off too), a number,
- * or digits and colons (1.1's base 60). */
+ * or digits with '_' or ':' (1.1's 1_000 and base 60). */
 static bool reads_typed(const char *s)
 {
 	static const char *const words[] = { "null", "~", "true", "false", "yes", "no", "on",
@@ -340,7 +340,8 @@ static bool reads_typed(const char *s)
 	(void)strtod(s, &end);
 	if (!*end)
 		return true;
-	return strspn(s, "0123456789:_+-.") == strlen(s);
+	/* 1_000 or 1:20 (YAML 1.1 ints) */
+	return strspn(s, "0123456789_:") == strlen(s);
 }
 
 static int y_scalar(yaml_emitter_t *e, const char *s, bool plain_num)

@@ -149,6 +149,71 @@ static void stats_rec(struct vtable *t, const char *level, const char *svc, cons
 	vf_num(r, "bytes_received", v->bytes_received);
 	vf_num(r, "overflow", pu ? pu->overflow : 0);
 	vf_num(r, "ejections", pu ? pu->ejections : 0);
+	/* HTTP requests through sluice-http (service and subset rows) */
+	vf_num(r, "requests", 0);
+	vf_num(r, "errors", 0);
+}
+
+static struct vfield *field(struct vrec *r, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (!strcmp(r->f[i].key, key))
+			return &r->f[i];
+	return NULL;
+}
+
+static const char *field_str(struct vrec *r, const char *key)
+{
+	struct vfield *f = field(r, key);
+
+	return f && f->s ? f->s : "";
+}
+
+static void add_requests(struct vrec *r, const struct sluiced_http_count *c)
+{
+	field(r, "requests")->num += c->requests;
+	field(r, "errors")->num += c->errors;
+}
+
+/* Add sluice-http's request counts to the service and subset rows; HTTP
+ * services the kernel never steers directly (their connections go to
+ * sluice-http) get rows of their own. */
+static void merge_requests(struct vtable *t, const struct sluiced_http_count *c, size_t n)
+{
+	static const struct sluice_stats none;
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		struct vrec *svc = NULL, *sub = NULL;
+
+		if (!c[i].service[0])
+			continue;	/* no route matched: no service */
+		for (j = 0; j < t->n; j++) {
+			struct vrec *r = &t->r[j];
+
+			if (strcmp(field_str(r, "service"), c[i].service))
+				continue;
+			if (!strcmp(field_str(r, "level"), "service"))
+				svc = r;
+			else if (!strcmp(field_str(r, "level"), "subset") &&
+				 !strcmp(field_str(r, "subset"), c[i].subset))
+				sub = r;
+		}
+		if (!svc) {
+			stats_rec(t, "service", c[i].service, "", "", &none, NULL);
+			svc = &t->r[t->n - 1];
+		}
+		add_requests(svc, &c[i]);
+		if (c[i].subset[0]) {	/* "" = a whole-service destination */
+			if (!sub) {
+				stats_rec(t, "subset", c[i].service, c[i].subset, "", &none, NULL);
+				sub = &t->r[t->n - 1];
+			}
+			add_requests(sub, &c[i]);
+		}
+	}
 }
 
 int view_stats(struct sluiced *d, enum view_fmt f, FILE *out)
@@ -214,6 +279,14 @@ int view_stats(struct sluiced *d, enum view_fmt f, FILE *out)
 				stats_rec(&t, "backend", rows[k].svc, rows[k].sub, rows[k].backend,
 					  &rows[k].v, NULL);
 		}
+	}
+	{
+		struct sluiced_http_count *hc = NULL;
+		size_t nhc = 0;
+
+		if (!sluiced_helper_counts(d, &hc, &nhc))
+			merge_requests(&t, hc, nhc);
+		free(hc);
 	}
 	vt_render(&t, f, false, out);
 cleanup:
