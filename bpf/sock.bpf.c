@@ -420,6 +420,8 @@ static __always_inline void trace_decision(struct sluice_trace_cfg *tc, __u64 no
 	if (d->verdict == SLUICE_TV_STEER && d->be) {
 		__builtin_memcpy(rec.backend, d->be->addr, 16);
 		rec.backend_port = d->be->port;
+		if (d->sub)
+			rec.lb = d->sub->lb;
 	}
 	sluice_trace_emit(tc, &rec);
 }

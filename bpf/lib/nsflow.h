@@ -23,12 +23,45 @@
 #include "lib/parse.h"
 #include "lib/ct.h"
 #include "lib/maglev.h"
+#include "lib/trace.h"
 
 enum sl_ns {
 	SL_NS_PASS = 0,		/* not ours or not now: untouched (counted) */
 	SL_NS_DROP,		/* a SYN to a VIP with no backend (counted) */
 	SL_NS_NAT,		/* new flow: *fv holds the backend */
 };
+
+/* A new north-south flow's decision for `sluicectl trace` (only while the
+ * trace is on: otherwise one array lookup per new flow, none per packet). */
+static __always_inline void sl_ns_trace(const __u8 client[16], __be16 cport, const __u8 vip[16],
+					__be16 vport, const struct sluice_backend *be,
+					const struct sluice_subset *sub, __u32 gen)
+{
+	struct sluice_trace_rec rec = {};
+	struct sluice_trace_cfg *tc;
+	__u64 now;
+
+	tc = sluice_trace_on(&now);
+	if (!tc)
+		return;
+	rec.ts_ns = now;
+	rec.layer = SLUICE_TL_XDP;
+	__builtin_memcpy(rec.client, client, 16);
+	rec.client_port = cport;
+	__builtin_memcpy(rec.vip, vip, 16);
+	rec.vip_port = vport;
+	__builtin_memcpy(rec.backend, be->addr, 16);
+	rec.backend_port = be->port;
+	rec.proto = IPPROTO_TCP;
+	rec.verdict = SLUICE_TV_STEER;
+	rec.why = SLUICE_WHY_WEIGHT;
+	rec.lb = sub->lb;
+	rec.gen = gen;
+	rec.workload_id = SLUICE_NO_WORKLOAD;
+	rec.svc_sid = sub->svc_sid;
+	rec.subset_sid = sub->subset_sid;
+	sluice_trace_emit(tc, &rec);
+}
 
 /* Choose the backend of a new flow to svc. Returns the backend or NULL
  * (no matching route, empty tables: the caller drops the SYN and counts).
@@ -206,6 +239,7 @@ static __always_inline enum sl_ns sl_ns_new_flow(const struct sluice_ct4_key *fk
 	fv->gen = gen;
 	fv->created_ns = now;
 	fv->last_ns = now;
+	sl_ns_trace(caddr, fk->sport, svk.addr, fk->dport, be, sub, gen);
 	return SL_NS_NAT;
 
 no_backend:
@@ -311,6 +345,7 @@ static __always_inline enum sl_ns sl_ns6_new_flow(const struct sluice_ct6_key *f
 	fv->gen = gen;
 	fv->created_ns = now;
 	fv->last_ns = now;
+	sl_ns_trace(fk->saddr, fk->sport, fk->daddr, fk->dport, be, sub, gen);
 	return SL_NS_NAT;
 
 no_backend:

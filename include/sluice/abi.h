@@ -384,11 +384,23 @@ struct sluice_trace_rec {
 	__u32 workload_id;	/* SLUICE_NO_WORKLOAD when none was looked up */
 	__u32 route_id;		/* matched route (STEER) */
 	__u16 route_idx;	/* its position among the service's routes */
-	__u16 pad;
+	__u8 layer;		/* enum sluice_trace_layer */
+	__u8 lb;		/* STEER: enum sluice_lb of the subset that chose */
 	__u32 svc_sid;
 	__u32 subset_sid;
 	__s32 err;		/* REFUSE: the errno connect() returns (negative) */
 	__u32 pid;		/* tgid of the caller */
+	__u8 client[16];	/* XDP: the client's address (v4-mapped or v6) */
+	__be16 client_port;
+	__u16 pad;
+	__u32 pad2;
+};
+
+/* Who decided (sluice_trace_rec.layer). */
+enum sluice_trace_layer {
+	SLUICE_TL_CONNECT = 0,		/* the connect4/6 hooks */
+	SLUICE_TL_XDP = 1,		/* a new north-south flow (XDP/TC) */
+	SLUICE_TL_HTTP = 2,		/* sluice-http, per request */
 };
 
 /* What a matching HTTP route looked at (sluice_trace_http_rec.match). */
@@ -483,8 +495,8 @@ SLUICE_ASSERT_SIZE(sluice_pool, 40);
 SLUICE_ASSERT_SIZE(sluice_pool_use_key, 8);
 SLUICE_ASSERT_SIZE(sluice_pool_use, 24);
 SLUICE_ASSERT_SIZE(sluice_eject, 16);
-SLUICE_ASSERT_SIZE(sluice_trace_rec, 88);
-SLUICE_ASSERT_SIZE(sluice_trace_http_rec, 200);
+SLUICE_ASSERT_SIZE(sluice_trace_rec, 112);
+SLUICE_ASSERT_SIZE(sluice_trace_http_rec, 224);
 
 /* ---- XDP/TC north-south section (see docs/xdp.md) ----
  *

@@ -110,7 +110,7 @@ dl_load 30 >/dev/null
 src_load >/dev/null
 wait "$fp"
 sl_check "--service forecast shows only forecast's decisions" \
-	grep -q "(forecast.weather.svc.cluster.local): steer route #0 subset v2 -> 10.1.0.2:9000 \[source-labels\]" \
+	grep -q "(forecast.weather.svc.cluster.local): steer route #0 subset v2 -> 10.1.0.2:9000 (round-robin) \[source-labels\]" \
 	"$SL_TMP/filt.txt"
 
 # Nobody reading: the switch is off and nothing more is written.

@@ -95,6 +95,22 @@ sl_check "$N off-node connections through the daemon's tables, all ok" [ "${ok:-
 # 20% of 4000 = 800 +- 2.5 points (100): about 4 sigma
 sl_check "80/20 from the YAML policy (v2 $two of $N, 700..900)" [ "$two" -ge 700 -a "$two" -le 900 ]
 
+# sluicectl trace shows north-south decisions too: client, VIP, subset,
+# backend (no cgroup: the client is off the node)
+timeout 20 "$CTL" --socket "$SL_SOCK" trace --count 5 -o json >"$SL_TMP/trace.json" 2>"$SL_TMP/trace.err" &
+tp=$!
+sl_defer "kill $tp"
+sl_wait_for 5 grep -q tracing "$SL_TMP/trace.err"
+sleep 0.3
+sl_in_ns "$NS_CLIENT" "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 5 >/dev/null
+wait "$tp"
+sl_log "$(head -1 "$SL_TMP/trace.json")"
+sl_check "trace: 5 xdp records, each naming the off-node client, the VIP, a subset and its backend" \
+	jq -se --arg vip "$XDP_VIP:$XDP_PORT" 'length == 5 and all(.layer == "xdp" and .verdict == "steer" and
+		.destination == $vip and (.client | startswith("10.10.0.2:")) and
+		((.subset == "v1" and (.backend | startswith("10.11.1.2:"))) or (.subset == "v2" and (.backend | startswith("10.11.2.2:")))))' \
+	"$SL_TMP/trace.json"
+
 # sluicectl status: the interface, its attach mode, conntrack use against
 # the ct-size given, and every counter by name (none left as counter_N)
 ctl status -o json >"$SL_TMP/status.json"

@@ -140,6 +140,7 @@ void hx_trace_end(struct hx_cli *c)
 		return;
 	}
 	r.d.ts_ns = t->ts_ns;
+	r.d.layer = SLUICE_TL_HTTP;
 	r.d.proto = 6;
 	r.d.gen = (uint32_t)c->snap->gen;
 	r.d.workload_id = c->workload >= 0 && c->snap->wids ? c->snap->wids[c->workload] :

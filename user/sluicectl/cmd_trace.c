@@ -69,6 +69,13 @@ static const char *const why_names[__SLUICE_WHY_MAX] = {
 _Static_assert(SLUICE_WHY_HTTP_REDIRECT + 1 == __SLUICE_WHY_MAX,
 	       "why_names covers enum sluice_trace_why");
 
+static const char *const lb_names[] = { "round-robin", "random", "least-request", "maglev" };
+
+static const char *lb_name(uint8_t lb)
+{
+	return lb < sizeof(lb_names) / sizeof(lb_names[0]) ? lb_names[lb] : "unknown";
+}
+
 /* enum sluice_trace_match, in bit order */
 static const char *const match_names[] = { "uri", "headers", "method", "queryParams",
 					   "sourceLabels", "authority", "port", "gateways",
@@ -226,8 +233,16 @@ static void print_json(const struct sluice_trace_rec *r, uint64_t real_ns, const
 {
 	char wl[512];
 
-	printf("{\"time_ns\":%llu,\"pid\":%u,\"cgroup_id\":%llu,\"workload\":",
-	       (unsigned long long)real_ns, r->pid, (unsigned long long)r->cgroup_id);
+	printf("{\"time_ns\":%llu,\"layer\":\"%s\",\"pid\":%u,\"cgroup_id\":%llu,",
+	       (unsigned long long)real_ns, r->layer == SLUICE_TL_XDP ? "xdp" : "connect", r->pid,
+	       (unsigned long long)r->cgroup_id);
+	if (r->layer == SLUICE_TL_XDP) {
+		fmt_addr(wl, sizeof(wl), r->client, r->client_port);
+		printf("\"client\":");
+		sl_json_str(stdout, wl);
+		printf(",");
+	}
+	printf("\"workload\":");
 	if (w) {
 		snprintf(wl, sizeof(wl), "%s/%s", w->ns, w->name);
 		sl_json_str(stdout, wl);
@@ -254,6 +269,7 @@ static void print_json(const struct sluice_trace_rec *r, uint64_t real_ns, const
 			fputs("null", stdout);
 		printf(",\"backend\":");
 		sl_json_str(stdout, be);
+		printf(",\"lb\":\"%s\"", lb_name(r->lb));
 	}
 	printf("}\n");
 }
@@ -268,17 +284,24 @@ static void print_line(const struct sluice_trace_rec *r, uint64_t real_ns, const
 
 	localtime_r(&sec, &tm);
 	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
-	printf("%s.%06llu pid %u ", ts, (unsigned long long)(real_ns % 1000000000ull) / 1000, r->pid);
-	if (w)
-		printf("%s/%s", w->ns, w->name);
-	else
-		printf("cgroup %llu", (unsigned long long)r->cgroup_id);
+	printf("%s.%06llu ", ts, (unsigned long long)(real_ns % 1000000000ull) / 1000);
+	if (r->layer == SLUICE_TL_XDP) {
+		char client[64];
+
+		fmt_addr(client, sizeof(client), r->client, r->client_port);
+		printf("xdp %s", client);
+	} else if (w) {
+		printf("pid %u %s/%s", r->pid, w->ns, w->name);
+	} else {
+		printf("pid %u cgroup %llu", r->pid, (unsigned long long)r->cgroup_id);
+	}
 	printf(" -> %s", vip);
 	if (s)
 		printf(" (%s)", s->host);
 	printf(": %s", verdict_names[r->verdict & 3]);
 	if (r->verdict == SLUICE_TV_STEER) {
-		printf(" route #%u subset %s -> %s", r->route_idx, sub ? sub : "-", be);
+		printf(" route #%u subset %s -> %s (%s)", r->route_idx, sub ? sub : "-", be,
+		       lb_name(r->lb));
 	} else if (r->verdict == SLUICE_TV_REFUSE) {
 		printf(" (%s)", strerror(-r->err));
 	}
