@@ -183,7 +183,6 @@ run_client() {	# run_client MODE SIZE: one run; appends to R/P50/P99
 	P99[$mode/$size]+="$(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' <<<"$line") "
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
 HAPROXY_PID=
 start_haproxy() {	# start_haproxy N
@@ -278,12 +277,12 @@ DAEMON_APPLY_MS=$("$CTL" --socket "$SL_SOCK" status -o json | jq -r .last_apply_
 	echo "| services | path | conn/s | p50 µs | p99 µs | sluice ÷ path | direct ÷ path |"
 	echo "|---:|---|---:|---:|---:|---:|---:|"
 	for size in 1 "$BIG"; do
-		s=$(echo "${R[sluice/$size]}" | median)
-		d=$(echo "${R[direct/$size]}" | median)
+		s=$(echo "${R[sluice/$size]}" | sl_median)
+		d=$(echo "${R[direct/$size]}" | sl_median)
 		for mode in $(modes "$size"); do
-			rate=$(echo "${R[$mode/$size]}" | median)
+			rate=$(echo "${R[$mode/$size]}" | sl_median)
 			printf '| %s | %s | %.0f | %s | %s | %s | %s |\n' "$size" "$mode" "$rate" \
-				"$(echo "${P50[$mode/$size]}" | median)" "$(echo "${P99[$mode/$size]}" | median)" \
+				"$(echo "${P50[$mode/$size]}" | sl_median)" "$(echo "${P99[$mode/$size]}" | sl_median)" \
 				"$(awk -v a="$s" -v b="$rate" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')" \
 				"$(awk -v a="$d" -v b="$rate" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
 		done
@@ -295,7 +294,7 @@ DAEMON_APPLY_MS=$("$CTL" --socket "$SL_SOCK" status -o json | jq -r .last_apply_
 	echo "| services | Sluice BPF time per steered connection (bpf_stats) | per program (ns per run x runs per connection) | direct connection time | predicted sluice ÷ direct |"
 	echo "|---:|---:|---|---:|---:|"
 	for size in 1 "$BIG"; do
-		d=$(echo "${R[direct/$size]}" | median)
+		d=$(echo "${R[direct/$size]}" | sl_median)
 		awk -v s="$size" -v b="${BPFNS[$size]:-0}" -v det="${BPFDETAIL[$size]:-}" -v d="$d" 'BEGIN {
 			dt = d > 0 ? 1e9 / d : 0
 			printf "| %s | %.2f µs | %s | %.1f µs | %.3fx |\n", s, b / 1000, det, dt / 1000,
@@ -305,8 +304,8 @@ DAEMON_APPLY_MS=$("$CTL" --socket "$SL_SOCK" status -o json | jq -r .last_apply_
 	echo "| apply (sluicectl apply, wall) | median ms | runs |"
 	echo "|---|---:|---|"
 	echo "| 1 service | ${APPLY[1]} | 1 |"
-	echo "| 1,000 services | $(echo "${A1K[*]}" | median) | ${A1K[*]} |"
-	echo "| $BIG services | $(echo "${A10K[*]}" | median) | ${A10K[*]} |"
+	echo "| 1,000 services | $(echo "${A1K[*]}" | sl_median) | ${A1K[*]} |"
+	echo "| $BIG services | $(echo "${A10K[*]}" | sl_median) | ${A10K[*]} |"
 	echo
 	echo "sluiced RSS at 1,000 services: $((RSS_KB / 1024)) MB ($RSS_KB kB); daemon-side compile+flip of the last apply: $DAEMON_APPLY_MS ms."
 	echo

@@ -39,10 +39,6 @@ spec: {address: 10.1.0.99, labels: {app: frontend, version: v1}}
 EOF
 } >"$SL_TMP/workload.yaml"
 
-prog_stats() {	# "run_time_ns run_cnt" of the newest program named $1
-	bpftool -j prog show | jq -r --arg n "$1" '[.[] | select(.name == $n)] | max_by(.id) |
-		"\(.run_time_ns // 0) \(.run_cnt // 0)"'
-}
 per_run() { awk -v b="$1" -v a="$2" 'BEGIN { split(b, x, " "); split(a, y, " ");
 	printf "%.1f", (y[2] > x[2]) ? (y[1] - x[1]) / (y[2] - x[2]) : 0 }'; }
 
@@ -51,9 +47,9 @@ one_run() {	# one_run STATE (plain | workload)
 	local b4 bo a4 ao
 	ctl apply -q -f "$SL_TMP/$1.yaml" || exit 1
 	sysctl -qw kernel.bpf_stats_enabled=1
-	b4=$(prog_stats sluice_connect4); bo=$(prog_stats sluice_sockops)
+	b4=$(sl_prog_stats sluice_connect4); bo=$(sl_prog_stats sluice_sockops)
 	sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client "$VIP" -d "$SECS" --linger0 >/dev/null
-	a4=$(prog_stats sluice_connect4); ao=$(prog_stats sluice_sockops)
+	a4=$(sl_prog_stats sluice_connect4); ao=$(sl_prog_stats sluice_sockops)
 	sysctl -qw kernel.bpf_stats_enabled=0
 	C4[$1]+="$(per_run "$b4" "$a4") "
 	OPS[$1]+="$(per_run "$bo" "$ao") "
@@ -64,7 +60,6 @@ scrape_ms() {	# one /metrics scrape, ms
 		awk '{ printf "%.2f", $1 * 1000 }'
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
 for r in $(seq 1 "$RUNS"); do
 	for s in plain workload; do one_run "$s"; done
@@ -102,8 +97,8 @@ wait "$hold_pid"
 	echo "| client | connect4 ns/run | sockops ns/run | connect4 runs |"
 	echo "|---|---:|---:|---|"
 	for s in plain workload; do
-		printf '| %s | %s | %s | %s |\n' "$s" "$(echo "${C4[$s]}" | median)" \
-			"$(echo "${OPS[$s]}" | median)" "${C4[$s]}"
+		printf '| %s | %s | %s | %s |\n' "$s" "$(echo "${C4[$s]}" | sl_median)" \
+			"$(echo "${OPS[$s]}" | sl_median)" "${C4[$s]}"
 	done
 	echo
 	echo "A /metrics scrape (the byte report over the node's TCP sockets, then the exposition),"
@@ -111,6 +106,6 @@ wait "$hold_pid"
 	echo
 	echo "| open steered connections | scrape ms | runs |"
 	echo "|---:|---:|---|"
-	printf '| 0 | %s | %s |\n' "$(echo "${SCRAPE[idle]}" | median)" "${SCRAPE[idle]}"
-	printf '| %s | %s | %s |\n' "$HELD" "$(echo "${SCRAPE[held]}" | median)" "${SCRAPE[held]}"
+	printf '| 0 | %s | %s |\n' "$(echo "${SCRAPE[idle]}" | sl_median)" "${SCRAPE[idle]}"
+	printf '| %s | %s | %s |\n' "$HELD" "$(echo "${SCRAPE[held]}" | sl_median)" "${SCRAPE[held]}"
 } | tee "$OUT"

@@ -63,18 +63,14 @@ for r in $(seq 1 $((RUNS * 2))); do
 	sleep 0.5	# the closes reach sockops
 done
 
-prog_ns() {	# prog_ns NAME: "run_time_ns run_cnt" of the attached program
-	bpftool -j prog show | jq -r --arg n "$1" '[.[] | select(.name == $n)] | max_by(.id) |
-		"\(.run_time_ns // 0) \(.run_cnt // 0)"'
-}
 declare -A NS_C NS_O
 for r in $(seq 1 "$RUNS"); do
 	for state in off on; do
 		ctl apply -q -f "$SL_TMP/$state.yaml" || exit 1
 		sysctl -qw kernel.bpf_stats_enabled=1
-		c0=$(prog_ns sluice_connect4); o0=$(prog_ns sluice_sockops)
+		c0=$(sl_prog_stats sluice_connect4); o0=$(sl_prog_stats sluice_sockops)
 		sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client "$VIP" -d "$SECS" --linger0 >/dev/null
-		c1=$(prog_ns sluice_connect4); o1=$(prog_ns sluice_sockops)
+		c1=$(sl_prog_stats sluice_connect4); o1=$(sl_prog_stats sluice_sockops)
 		sysctl -qw kernel.bpf_stats_enabled=0
 		per() { awk -v b="$1" -v a="$2" 'BEGIN { split(b, x, " "); split(a, y, " ");
 			printf "%.1f", (y[2] > x[2]) ? (y[1] - x[1]) / (y[2] - x[2]) : 0 }'; }
@@ -84,7 +80,6 @@ for r in $(seq 1 "$RUNS"); do
 	echo "   run $r/$RUNS done" >&2
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 {
 	echo "### connectionPool.tcp ($(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r))"
 	echo
@@ -93,7 +88,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (
 	echo
 	echo "| rounds | through (limit $LIMIT): median | max | min | all |"
 	echo "|---:|---:|---:|---:|---|"
-	printf '| %s | %s | %s | %s | %s |\n' "${#THROUGH[@]}" "$(echo "${THROUGH[*]}" | median)" \
+	printf '| %s | %s | %s | %s | %s |\n' "${#THROUGH[@]}" "$(echo "${THROUGH[*]}" | sl_median)" \
 		"$(printf '%s\n' "${THROUGH[@]}" | sort -g | tail -1)" \
 		"$(printf '%s\n' "${THROUGH[@]}" | sort -g | head -1)" "${THROUGH[*]}"
 	echo
@@ -102,7 +97,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (
 	echo "| connectionPool | connect4 ns/run | sockops ns/run | runs (connect4) |"
 	echo "|---|---:|---:|---|"
 	for s in off on; do
-		printf '| %s | %s | %s | %s |\n' "$s" "$(echo "${NS_C[$s]}" | median)" \
-			"$(echo "${NS_O[$s]}" | median)" "${NS_C[$s]}"
+		printf '| %s | %s | %s | %s |\n' "$s" "$(echo "${NS_C[$s]}" | sl_median)" \
+			"$(echo "${NS_O[$s]}" | sl_median)" "${NS_C[$s]}"
 	done
 } | tee "$OUT"

@@ -28,10 +28,6 @@ dl_policy "$SL_TMP/s1.yaml" 50 50
 ctl apply -q -f "$SL_TMP/s1.yaml" || exit 1
 sl_defer "sysctl -qw kernel.bpf_stats_enabled=0"
 
-connect4_stats() {	# "run_time_ns run_cnt" of the attached connect4
-	bpftool -j prog show | jq -r '[.[] | select(.name == "sluice_connect4")] | max_by(.id) |
-		"\(.run_time_ns // 0) \(.run_cnt // 0)"'
-}
 
 # set_switch UNTIL_HEX: sluice_trace_cfg = {until_ns, sample 1, no rate limit}
 set_switch() {
@@ -54,16 +50,15 @@ one_run() {	# one_run STATE
 			jq '.[0].formatted.value.until_ns')\" != 0 ]" ;;
 	esac
 	sysctl -qw kernel.bpf_stats_enabled=1
-	b=$(connect4_stats)
+	b=$(sl_prog_stats sluice_connect4)
 	sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client "$VIP" -d "$SECS" --linger0 >/dev/null
-	a=$(connect4_stats)
+	a=$(sl_prog_stats sluice_connect4)
 	sysctl -qw kernel.bpf_stats_enabled=0
 	[ -n "$tp" ] && { kill -INT "$tp"; wait "$tp"; }
 	NS_RUN[$state]+="$(awk -v b="$b" -v a="$a" 'BEGIN { split(b, x, " "); split(a, y, " ");
 		printf "%.1f", (y[1] - x[1]) / (y[2] - x[2]) }') "
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
 for r in $(seq 1 "$RUNS"); do
 	for s in off on-idle on-reader; do one_run "$s"; done
@@ -78,9 +73,9 @@ set_switch "00 00 00 00 00 00 00 00"
 	echo
 	echo "| trace | connect4 ns/run | ÷ off | runs |"
 	echo "|---|---:|---:|---|"
-	off=$(echo "${NS_RUN[off]}" | median)
+	off=$(echo "${NS_RUN[off]}" | sl_median)
 	for s in off on-idle on-reader; do
-		m=$(echo "${NS_RUN[$s]}" | median)
+		m=$(echo "${NS_RUN[$s]}" | sl_median)
 		printf '| %s | %s | %s | %s |\n' "$s" "$m" \
 			"$(awk -v a="$m" -v b="$off" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')" \
 			"${NS_RUN[$s]}"

@@ -50,6 +50,8 @@ struct sl_istio_labels {
  * for R = "source" and "destination". */
 void sl_istio_labels_write(FILE *f, const struct sl_istio_labels *l);
 const char *sl_istio_security(const char *reporter);
+/* The same as a malloc'd string (NULL when out of memory). */
+char *sl_istio_labels_text(const struct sl_istio_labels *l);
 
 /* A Prometheus label value with \, " and newline escaped. */
 void sl_prom_escape(FILE *f, const char *s);

@@ -64,7 +64,23 @@ EOF
 
 # The HTTP service "web" (VIP 198.18.0.20:8080, v1 on 10.1.0.1, v2 on
 # 10.1.0.2) with a header route: x-canary: yes -> v2, everyone else v1.
+# dl_web workloads: the endpoints are WorkloadEntries web-v1 and web-v2
+# (namespace shop) selected by the ServiceEntry, so metrics name them.
 dl_web() {
+	if [ "${1:-}" = workloads ]; then
+		cat <<'YAML'
+apiVersion: networking.istio.io/v1beta1
+kind: WorkloadEntry
+metadata: {name: web-v1, namespace: shop}
+spec: {address: 10.1.0.1, labels: {app: web, version: v1}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: WorkloadEntry
+metadata: {name: web-v2, namespace: shop}
+spec: {address: 10.1.0.2, labels: {app: web, version: v2}}
+---
+YAML
+	fi
 	cat <<'YAML'
 apiVersion: networking.istio.io/v1beta1
 kind: ServiceEntry
@@ -74,9 +90,17 @@ spec:
   addresses: [198.18.0.20]
   ports: [{number: 8080, name: http, protocol: HTTP}]
   resolution: STATIC
+YAML
+	if [ "${1:-}" = workloads ]; then
+		echo "  workloadSelector: {labels: {app: web}}"
+	else
+		cat <<'YAML'
   endpoints:
   - {address: 10.1.0.1, labels: {version: v1}}
   - {address: 10.1.0.2, labels: {version: v2}}
+YAML
+	fi
+	cat <<'YAML'
 ---
 apiVersion: networking.istio.io/v1beta1
 kind: DestinationRule

@@ -152,6 +152,17 @@ sl_wait_for() {
 	done
 }
 
+# sl_median: the median of the numbers on stdin (space or newline
+# separated), 0 when none. For benchmarks.
+sl_median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+
+# sl_prog_stats NAME: "run_time_ns run_cnt" of the newest BPF program of
+# that name (bpf_stats must be on for them to move). For benchmarks.
+sl_prog_stats() {
+	bpftool -j prog show | jq -r --arg n "$1" '[.[] | select(.name == $n)] | max_by(.id) |
+		"\(.run_time_ns // 0) \(.run_cnt // 0)"'
+}
+
 # Pin root private to this test run.
 SL_BPFFS="/sys/fs/bpf/sluice-test-$SL_ID"
 SL_SOCK="$SL_TMP/sluiced.sock"

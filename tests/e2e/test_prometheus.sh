@@ -63,44 +63,8 @@ spec:
   - route:
     - {destination: {host: tcp-echo, subset: v1}, weight: 80}
     - {destination: {host: tcp-echo, subset: v2}, weight: 20}
----
-apiVersion: networking.istio.io/v1beta1
-kind: WorkloadEntry
-metadata: {name: web-v1, namespace: shop}
-spec: {address: 10.1.0.1, labels: {app: web, version: v1}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: WorkloadEntry
-metadata: {name: web-v2, namespace: shop}
-spec: {address: 10.1.0.2, labels: {app: web, version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [web.shop.svc.cluster.local]
-  addresses: [198.18.0.20]
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  resolution: STATIC
-  workloadSelector: {labels: {app: web}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: web, namespace: shop}
-spec:
-  host: web
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [web]
-  http:
-  - match: [{headers: {x-canary: {exact: "yes"}}}]
-    route: [{destination: {host: web, subset: v2}}]
-  - route: [{destination: {host: web, subset: v1}}]
 EOF
+{ echo ---; dl_web workloads; } >>"$SL_TMP/pol.yaml"
 out=$(ctl apply -f "$SL_TMP/pol.yaml" 2>&1) || { echo "Bail out! apply: $out"; exit 1; }
 helper_running() { ctl status -o json | jq -e '.helper == "running"' >/dev/null; }
 sl_wait_for 10 helper_running || { echo "Bail out! sluice-http did not start"; exit 1; }

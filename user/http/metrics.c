@@ -131,9 +131,6 @@ static char *render(const struct hx_req_metric *r)
 	struct sl_istio_labels l = { .protocol = "http", .response_code = r->code,
 				     .response_flags = r->flags };
 	const struct sl_service *s = NULL;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
 
 	if (m && r->svc >= 0 && (size_t)r->svc < m->nservices)
 		s = &m->services[r->svc];
@@ -143,12 +140,7 @@ static char *render(const struct hx_req_metric *r)
 	l.svc = s;
 	if (s && r->subset >= 0 && (size_t)r->subset < s->nsubsets)
 		l.dst_version = s->subsets[r->subset].name;
-	f = open_memstream(&text, &len);
-	if (!f)
-		return NULL;
-	sl_istio_labels_write(f, &l);
-	fclose(f);
-	return text;
+	return sl_istio_labels_text(&l);
 }
 
 static size_t bucket_of(const double *b, size_t n, double v)

@@ -181,3 +181,16 @@ void sl_istio_labels_write(FILE *f, const struct sl_istio_labels *l)
 		fprintf(f, ",response_code=\"%d\"", l->response_code);
 	kv(f, "response_flags", l->response_flags ? l->response_flags : "-");
 }
+
+char *sl_istio_labels_text(const struct sl_istio_labels *l)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	sl_istio_labels_write(f, l);
+	fclose(f);
+	return text;
+}

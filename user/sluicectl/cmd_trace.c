@@ -227,6 +227,25 @@ static bool workload_matches(const char *want, const struct sl_workload *w)
 	       !strcmp(w->name, slash + 1);
 }
 
+/* A JSON string, or null for NULL. */
+static void json_or_null(const char *s)
+{
+	if (s)
+		sl_json_str(stdout, s);
+	else
+		fputs("null", stdout);
+}
+
+/* "ns/name" of w as a JSON string, or null. */
+static void json_workload(const struct sl_workload *w)
+{
+	char wl[512];
+
+	if (w)
+		snprintf(wl, sizeof(wl), "%s/%s", w->ns, w->name);
+	json_or_null(w ? wl : NULL);
+}
+
 static void print_json(const struct sluice_trace_rec *r, uint64_t real_ns, const char *vip,
 		       const char *be, const struct sl_service *s, const char *sub,
 		       const struct sl_workload *w)
@@ -243,12 +262,7 @@ static void print_json(const struct sluice_trace_rec *r, uint64_t real_ns, const
 		printf(",");
 	}
 	printf("\"workload\":");
-	if (w) {
-		snprintf(wl, sizeof(wl), "%s/%s", w->ns, w->name);
-		sl_json_str(stdout, wl);
-	} else {
-		fputs("null", stdout);
-	}
+	json_workload(w);
 	printf(",\"destination\":");
 	sl_json_str(stdout, vip);
 	printf(",\"protocol\":\"%s\",\"generation\":%u,\"verdict\":\"%s\",\"why\":\"%s\"",
@@ -257,16 +271,10 @@ static void print_json(const struct sluice_trace_rec *r, uint64_t real_ns, const
 	if (r->verdict == SLUICE_TV_REFUSE)
 		printf(",\"errno\":%d", -r->err);
 	printf(",\"service\":");
-	if (s)
-		sl_json_str(stdout, s->host);
-	else
-		fputs("null", stdout);
+	json_or_null(s ? s->host : NULL);
 	if (r->verdict == SLUICE_TV_STEER) {
 		printf(",\"route\":%u,\"subset\":", r->route_idx);
-		if (sub)
-			sl_json_str(stdout, sub);
-		else
-			fputs("null", stdout);
+		json_or_null(sub);
 		printf(",\"backend\":");
 		sl_json_str(stdout, be);
 		printf(",\"lb\":\"%s\"", lb_name(r->lb));
@@ -356,14 +364,7 @@ static void on_http(struct tracer *t, const struct sluice_trace_http_rec *h)
 	if (t->o->output == CTL_OUT_JSON) {
 		printf("{\"time_ns\":%llu,\"layer\":\"http\",\"workload\":",
 		       (unsigned long long)real_ns);
-		if (w) {
-			char wl[512];
-
-			snprintf(wl, sizeof(wl), "%s/%s", w->ns, w->name);
-			sl_json_str(stdout, wl);
-		} else {
-			fputs("null", stdout);
-		}
+		json_workload(w);
 		printf(",\"destination\":");
 		sl_json_str(stdout, vip);
 		printf(",\"method\":");
@@ -378,25 +379,13 @@ static void on_http(struct tracer *t, const struct sluice_trace_http_rec *h)
 		printf("],\"matched\":");
 		sl_json_str(stdout, det);
 		printf(",\"service\":");
-		if (s)
-			sl_json_str(stdout, s->host);
-		else
-			fputs("null", stdout);
+		json_or_null(s ? s->host : NULL);
 		printf(",\"route\":%u,\"route_name\":", r->route_idx);
-		if (rname)
-			sl_json_str(stdout, rname);
-		else
-			fputs("null", stdout);
+		json_or_null(rname);
 		printf(",\"subset\":");
-		if (sub)
-			sl_json_str(stdout, sub);
-		else
-			fputs("null", stdout);
+		json_or_null(sub);
 		printf(",\"backend\":");
-		if (be[0])
-			sl_json_str(stdout, be);
-		else
-			fputs("null", stdout);
+		json_or_null(be[0] ? be : NULL);
 		printf("}\n");
 	} else {
 		time_t sec = (time_t)(real_ns / 1000000000ull);

@@ -10,6 +10,8 @@
 
 #include <yaml.h>
 
+#include "sluice/yaml_map.h"
+
 #include "sluice/ctl.h"
 #include "sluicectl/cmds.h"
 
@@ -32,24 +34,6 @@ static int load(const char *text, size_t len, yaml_document_t *doc)
 	return 0;
 }
 
-/* The scalar value of key in mapping node m, NULL when absent. */
-static const char *map_scalar(yaml_document_t *doc, yaml_node_t *m, const char *key)
-{
-	yaml_node_pair_t *pair;
-
-	if (!m || m->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (pair = m->data.mapping.pairs.start; pair < m->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(doc, pair->value);
-
-		if (k && v && k->type == YAML_SCALAR_NODE && v->type == YAML_SCALAR_NODE &&
-		    !strcmp((const char *)k->data.scalar.value, key))
-			return (const char *)v->data.scalar.value;
-	}
-	return NULL;
-}
-
 char *ctl_json_top_scalar(const char *text, size_t len, const char *key)
 {
 	yaml_document_t doc;
@@ -58,23 +42,16 @@ char *ctl_json_top_scalar(const char *text, size_t len, const char *key)
 
 	if (load(text, len, &doc))
 		return NULL;
-	v = map_scalar(&doc, yaml_document_get_root_node(&doc), key);
+	v = sl_yaml_str(&doc, yaml_document_get_root_node(&doc), key);
 	if (v)
 		out = strdup(v);
 	yaml_document_delete(&doc);
 	return out;
 }
 
-static uint64_t num(yaml_document_t *doc, yaml_node_t *m, const char *key)
-{
-	const char *v = map_scalar(doc, m, key);
-
-	return v ? strtoull(v, NULL, 10) : 0;
-}
-
 static char *str(yaml_document_t *doc, yaml_node_t *m, const char *key)
 {
-	const char *v = map_scalar(doc, m, key);
+	const char *v = sl_yaml_str(doc, m, key);
 
 	return strdup(v ? v : "");
 }
@@ -111,14 +88,14 @@ int ctl_stats_parse(const char *text, size_t len, struct ctl_stat_row **rows, si
 		r[i].service = str(&doc, m, "service");
 		r[i].subset = str(&doc, m, "subset");
 		r[i].backend = str(&doc, m, "backend");
-		r[i].opened = num(&doc, m, "opened");
-		r[i].active = num(&doc, m, "active");
-		r[i].failed = num(&doc, m, "failed");
-		r[i].closed = num(&doc, m, "closed");
-		r[i].bytes_sent = num(&doc, m, "bytes_sent");
-		r[i].bytes_received = num(&doc, m, "bytes_received");
-		r[i].requests = num(&doc, m, "requests");
-		r[i].errors = num(&doc, m, "errors");
+		r[i].opened = sl_yaml_u64(&doc, m, "opened");
+		r[i].active = sl_yaml_u64(&doc, m, "active");
+		r[i].failed = sl_yaml_u64(&doc, m, "failed");
+		r[i].closed = sl_yaml_u64(&doc, m, "closed");
+		r[i].bytes_sent = sl_yaml_u64(&doc, m, "bytes_sent");
+		r[i].bytes_received = sl_yaml_u64(&doc, m, "bytes_received");
+		r[i].requests = sl_yaml_u64(&doc, m, "requests");
+		r[i].errors = sl_yaml_u64(&doc, m, "errors");
 		i++;
 	}
 	yaml_document_delete(&doc);

@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "sluice/ctl.h"
+#include "sluice/yaml_map.h"
 #include "sluicectl/diff_values.h"
 
 struct yobj {
@@ -29,21 +30,6 @@ struct ydocs {
 	struct yobj *objs;
 	size_t nobjs;
 };
-
-static yaml_node_t *get(yaml_document_t *d, yaml_node_t *m, const char *key)
-{
-	yaml_node_pair_t *p;
-
-	if (!m || m->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(d, p->key);
-
-		if (k && k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
-			return yaml_document_get_node(d, p->value);
-	}
-	return NULL;
-}
 
 static const char *scalar(yaml_node_t *n)
 {
@@ -87,14 +73,14 @@ static int add_buf(struct ydocs *y, const char *buf, size_t len)
 			break;
 		}
 		y->docs[y->ndocs++] = d;
-		meta = get(d, root, "metadata");
-		if (!scalar(get(d, root, "kind")))
+		meta = sl_yaml_get(d, root, "metadata");
+		if (!scalar(sl_yaml_get(d, root, "kind")))
 			continue;
 		y->objs[y->nobjs++] = (struct yobj){
-			.kind = scalar(get(d, root, "kind")),
-			.ns = scalar(get(d, meta, "namespace")) ? scalar(get(d, meta, "namespace"))
+			.kind = scalar(sl_yaml_get(d, root, "kind")),
+			.ns = scalar(sl_yaml_get(d, meta, "namespace")) ? scalar(sl_yaml_get(d, meta, "namespace"))
 								   : "default",
-			.name = scalar(get(d, meta, "name")) ? scalar(get(d, meta, "name")) : "mesh",
+			.name = scalar(sl_yaml_get(d, meta, "name")) ? scalar(sl_yaml_get(d, meta, "name")) : "mesh",
 			.doc = d, .root = root,
 		};
 	}
@@ -248,12 +234,12 @@ static void walk(struct walk *w, char *path, size_t plen, size_t cap, yaml_node_
 				continue;
 			snprintf(path + plen, cap - plen, "%s%s", plen ? "." : "", k);
 			walk(w, path, strlen(path), cap, yaml_document_get_node(w->da, p->value),
-			     get(w->db, b, k));
+			     sl_yaml_get(w->db, b, k));
 		}
 		for (p = b->data.mapping.pairs.start; p < b->data.mapping.pairs.top; p++) {
 			const char *k = scalar(yaml_document_get_node(w->db, p->key));
 
-			if (!k || get(w->da, a, k))
+			if (!k || sl_yaml_get(w->da, a, k))
 				continue;
 			snprintf(path + plen, cap - plen, "%s%s", plen ? "." : "", k);
 			changed(w, path, NULL, yaml_document_get_node(w->db, p->value));

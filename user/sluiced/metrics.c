@@ -30,6 +30,7 @@
 
 #include "sluice/compile_l4.h"
 #include "sluice/labels.h"
+#include "sluice/yaml_map.h"
 #include "sluiced.h"
 #include "stats_names.h"
 
@@ -127,10 +128,8 @@ static char *traffic_labels(const struct stat_names *sn, const uint32_t *wids,
 {
 	const struct sl_model *m = sn->m;
 	struct sl_istio_labels l = { .protocol = "tcp" };
-	char svc[256], sub[64], *text = NULL;
-	size_t len = 0;
+	char svc[256], sub[64];
 	int si, ep;
-	FILE *f;
 
 	si = m ? stat_names_service(sn, k->stats.svc_sid) : -1;
 	sl_peer_of_workload(m, m ? sl_l4_workload_index(wids, m->nworkloads, k->src_wid) : -1,
@@ -145,12 +144,7 @@ static char *traffic_labels(const struct stat_names *sn, const uint32_t *wids,
 	} else {
 		sl_peer_of_endpoint(m, NULL, &l.dst);
 	}
-	f = open_memstream(&text, &len);
-	if (!f)
-		return NULL;
-	sl_istio_labels_write(f, &l);
-	fclose(f);
-	return text;
+	return sl_istio_labels_text(&l);
 }
 
 static void tcp_family(FILE *f, const char *name, const char *help, const struct tcp_series *a,
@@ -272,34 +266,6 @@ static void helper_metrics(const struct sluiced *d, FILE *f)
 	helper_fetch(d, "prometheus\n", f);
 }
 
-static uint64_t ynum(yaml_document_t *doc, yaml_node_t *m, const char *key)
-{
-	yaml_node_pair_t *p;
-
-	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(doc, p->value);
-
-		if (k && v && v->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
-			return strtoull((char *)v->data.scalar.value, NULL, 10);
-	}
-	return 0;
-}
-
-static const char *ystr(yaml_document_t *doc, yaml_node_t *m, const char *key)
-{
-	yaml_node_pair_t *p;
-
-	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(doc, p->value);
-
-		if (k && v && v->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
-			return (const char *)v->data.scalar.value;
-	}
-	return "";
-}
-
 int sluiced_helper_counts(const struct sluiced *d, struct sluiced_http_count **out, size_t *n)
 {
 	struct sluiced_http_count *v = NULL;
@@ -344,12 +310,12 @@ int sluiced_helper_counts(const struct sluiced *d, struct sluiced_http_count **o
 
 			if (!m || m->type != YAML_MAPPING_NODE)
 				continue;
-			snprintf(v[k].service, sizeof(v[k].service), "%s", ystr(&doc, m, "service"));
-			snprintf(v[k].subset, sizeof(v[k].subset), "%s", ystr(&doc, m, "subset"));
-			v[k].requests = ynum(&doc, m, "requests");
-			v[k].errors = ynum(&doc, m, "errors");
-			v[k].request_bytes = ynum(&doc, m, "request_bytes");
-			v[k].response_bytes = ynum(&doc, m, "response_bytes");
+			snprintf(v[k].service, sizeof(v[k].service), "%s", sl_yaml_str(&doc, m, "service") ?: "");
+			snprintf(v[k].subset, sizeof(v[k].subset), "%s", sl_yaml_str(&doc, m, "subset") ?: "");
+			v[k].requests = sl_yaml_u64(&doc, m, "requests");
+			v[k].errors = sl_yaml_u64(&doc, m, "errors");
+			v[k].request_bytes = sl_yaml_u64(&doc, m, "request_bytes");
+			v[k].response_bytes = sl_yaml_u64(&doc, m, "response_bytes");
 			k++;
 		}
 	}

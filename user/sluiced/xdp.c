@@ -136,12 +136,23 @@ void sluiced_xdp_close(void)
 	xh = NULL;
 }
 
+static void ct_usage(struct vrec *r, const char *key, uint64_t used, uint64_t cap)
+{
+	struct vfield *cf = vf_map(r, key);
+	struct vrec *it;
+
+	vf_add(cf, "%llu of %llu entries", (unsigned long long)used, (unsigned long long)cap);
+	it = vf_item(cf);
+	vf_num(it, "used", used);
+	vf_num(it, "capacity", cap);
+}
+
 /* For `sluicectl status`: per interface its mode and paths, and the
  * conntrack use, as text lines (xdp_status) and as data. */
 int sluiced_xdp_status(struct vrec *r)
 {
 	const struct sl_xdp_iface *v;
-	struct vfield *lf, *cf;
+	struct vfield *lf;
 	struct vrec *it;
 	uint64_t used = 0, cap = 0;
 	size_t n, i;
@@ -163,19 +174,9 @@ int sluiced_xdp_status(struct vrec *r)
 		vf_bool(it, "redirect", v[i].redirect);
 		vf_str(it, "why", "%s", v[i].why);
 	}
-	if (!sl_xdp_ct_usage(xh, &used, &cap)) {
-		cf = vf_map(r, "xdp_conntrack");
-		vf_add(cf, "%llu of %llu entries", (unsigned long long)used, (unsigned long long)cap);
-		it = vf_item(cf);
-		vf_num(it, "used", used);
-		vf_num(it, "capacity", cap);
-	}
-	if (!sl_xdp_ct6_usage(xh, &used, &cap)) {
-		cf = vf_map(r, "xdp_conntrack6");
-		vf_add(cf, "%llu of %llu entries", (unsigned long long)used, (unsigned long long)cap);
-		it = vf_item(cf);
-		vf_num(it, "used", used);
-		vf_num(it, "capacity", cap);
-	}
+	if (!sl_xdp_ct_usage(xh, &used, &cap))
+		ct_usage(r, "xdp_conntrack", used, cap);
+	if (!sl_xdp_ct6_usage(xh, &used, &cap))
+		ct_usage(r, "xdp_conntrack6", used, cap);
 	return 0;
 }
