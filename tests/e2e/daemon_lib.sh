@@ -20,9 +20,25 @@ DL_STATE=$SL_TMP/state
 
 ctl() { "$CTL" --socket "$SL_SOCK" "$@"; }
 
-# S1 with weights $1/$2 on stdout (the VirtualService alone when $3 = vs).
+# S1 with weights $1/$2 on stdout (the VirtualService alone when $3 = vs;
+# with $3 = workloads the endpoints are WorkloadEntries tcp-echo-v1 and
+# tcp-echo-v2 selected by the ServiceEntry, so metrics name them).
 dl_s1() {
 	local w1=$1 w2=$2
+	if [ "${3:-}" = workloads ]; then
+		cat <<'EOF'
+apiVersion: networking.istio.io/v1beta1
+kind: WorkloadEntry
+metadata: {name: tcp-echo-v1, namespace: weather}
+spec: {address: 10.1.0.1, labels: {app: tcp-echo, version: v1}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: WorkloadEntry
+metadata: {name: tcp-echo-v2, namespace: weather}
+spec: {address: 10.1.0.2, labels: {app: tcp-echo, version: v2}}
+---
+EOF
+	fi
 	if [ "${3:-}" != vs ]; then
 		cat <<'EOF'
 apiVersion: networking.istio.io/v1beta1
@@ -33,9 +49,17 @@ spec:
   addresses: [198.18.0.10]
   ports: [{number: 9000, name: tcp, protocol: TCP}]
   resolution: STATIC
+EOF
+		if [ "${3:-}" = workloads ]; then
+			echo "  workloadSelector: {labels: {app: tcp-echo}}"
+		else
+			cat <<'EOF'
   endpoints:
   - {address: 10.1.0.1, ports: {tcp: 9000}, labels: {app: tcp-echo, version: v1}}
   - {address: 10.1.0.2, ports: {tcp: 9000}, labels: {app: tcp-echo, version: v2}}
+EOF
+		fi
+		cat <<'EOF'
 ---
 apiVersion: networking.istio.io/v1beta1
 kind: DestinationRule

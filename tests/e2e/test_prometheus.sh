@@ -27,43 +27,8 @@ kind: WorkloadEntry
 metadata: {name: frontend, namespace: shop, annotations: {sluice.io/cgroup: $CGREL}}
 spec: {address: 10.1.0.99, labels: {app: frontend, version: v1}}
 ---
-apiVersion: networking.istio.io/v1beta1
-kind: WorkloadEntry
-metadata: {name: tcp-echo-v1, namespace: weather}
-spec: {address: 10.1.0.1, labels: {app: tcp-echo, version: v1}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: WorkloadEntry
-metadata: {name: tcp-echo-v2, namespace: weather}
-spec: {address: 10.1.0.2, labels: {app: tcp-echo, version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: tcp-echo, namespace: weather}
-spec:
-  hosts: [tcp-echo.weather.svc.cluster.local]
-  addresses: [198.18.0.10]
-  ports: [{number: 9000, name: tcp, protocol: TCP}]
-  resolution: STATIC
-  workloadSelector: {labels: {app: tcp-echo}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: tcp-echo, namespace: weather}
-spec:
-  host: tcp-echo
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: tcp-echo, namespace: weather}
-spec:
-  hosts: [tcp-echo]
-  tcp:
-  - route:
-    - {destination: {host: tcp-echo, subset: v1}, weight: 80}
-    - {destination: {host: tcp-echo, subset: v2}, weight: 20}
 EOF
+dl_s1 80 20 workloads >>"$SL_TMP/pol.yaml"
 { echo ---; dl_web workloads; } >>"$SL_TMP/pol.yaml"
 out=$(ctl apply -f "$SL_TMP/pol.yaml" 2>&1) || { echo "Bail out! apply: $out"; exit 1; }
 helper_running() { ctl status -o json | jq -e '.helper == "running"' >/dev/null; }
