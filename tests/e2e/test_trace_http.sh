@@ -47,7 +47,7 @@ wait "$tp"
 sl_log "$(grep -m1 '"layer":"http"' "$SL_TMP/t.json")"
 jqs() { jq -se "$@" "$SL_TMP/t.json" >/dev/null; }
 sl_check "8 records: 4 connections handed to sluice-http, 4 requests" \
-	jqs '(map(select(.layer == "http")) | length) == 4 and (map(select(.layer == null and .verdict == "helper" and .why == "http-routes")) | length) == 4'
+	jqs '(map(select(.layer == "http")) | length) == 4 and (map(select(.layer == "connect" and .verdict == "helper" and .why == "http-routes")) | length) == 4'
 sl_check "header route: route #0 \"canary\", why http-match on headers x-canary, subset v2, 10.1.0.2:8080, 200" \
 	jqs '[.[] | select(.layer == "http" and .subset == "v2")] | length == 2 and all(.route == 0 and .route_name == "canary" and .why == "http-match" and .match == ["headers"] and .matched == "x-canary" and .backend == "10.1.0.2:8080" and .status == 200 and .verdict == "steer")'
 sl_check "everyone else: route #1, the default route, subset v1" \
