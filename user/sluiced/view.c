@@ -24,11 +24,12 @@ void vt_free(struct vtable *t)
 
 	for (i = 0; i < t->n; i++) {
 		for (j = 0; j < t->r[i].n; j++) {
-			free(t->r[i].f[j].s);
-			for (k = 0; k < t->r[i].f[j].nlist; k++)
-				free(t->r[i].f[j].list[k]);
-			free(t->r[i].f[j].list);
-			vt_free(&t->r[i].f[j].items);
+			free(t->r[i].f[j]->s);
+			for (k = 0; k < t->r[i].f[j]->nlist; k++)
+				free(t->r[i].f[j]->list[k]);
+			free(t->r[i].f[j]->list);
+			vt_free(&t->r[i].f[j]->items);
+			free(t->r[i].f[j]);
 		}
 		free(t->r[i].f);
 	}
@@ -51,9 +52,11 @@ struct vrec *vt_rec(struct vtable *t)
 	return &t->r[t->n++];
 }
 
+/* Fields are allocated one by one: a field pointer stays valid while more
+ * fields are added to its record. */
 static struct vfield *vf_new(struct vrec *r, const char *key, enum vtype type)
 {
-	struct vfield *nf;
+	struct vfield **nf, *f;
 
 	if (!r)
 		return NULL;
@@ -61,10 +64,13 @@ static struct vfield *vf_new(struct vrec *r, const char *key, enum vtype type)
 	if (!nf)
 		return NULL;
 	r->f = nf;
-	memset(&nf[r->n], 0, sizeof(nf[0]));
-	nf[r->n].key = key;
-	nf[r->n].t = type;
-	return &nf[r->n++];
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->key = key;
+	f->t = type;
+	nf[r->n++] = f;
+	return f;
 }
 
 void vf_str(struct vrec *r, const char *key, const char *fmt, ...)
@@ -195,16 +201,16 @@ static void render_table(const struct vtable *t, FILE *out)
 	if (!w)
 		return;
 	for (j = 0; j < ncol; j++)
-		w[j] = strlen(t->r[0].f[j].key);
+		w[j] = strlen(t->r[0].f[j]->key);
 	for (i = 0; i < t->n; i++) {
 		for (j = 0; j < ncol && j < t->r[i].n; j++) {
-			field_text(&t->r[i].f[j], buf, sizeof(buf));
+			field_text(t->r[i].f[j], buf, sizeof(buf));
 			if (strlen(buf) > w[j])
 				w[j] = strlen(buf);
 		}
 	}
 	for (j = 0; j < ncol; j++) {
-		const char *k = t->r[0].f[j].key;
+		const char *k = t->r[0].f[j]->key;
 		size_t l;
 
 		for (l = 0; k[l]; l++)
@@ -215,7 +221,7 @@ static void render_table(const struct vtable *t, FILE *out)
 	fputc('\n', out);
 	for (i = 0; i < t->n; i++) {
 		for (j = 0; j < ncol && j < t->r[i].n; j++) {
-			field_text(&t->r[i].f[j], buf, sizeof(buf));
+			field_text(t->r[i].f[j], buf, sizeof(buf));
 			if (j + 1 < ncol)
 				fprintf(out, "%-*s  ", (int)w[j], buf);
 			else
@@ -234,7 +240,7 @@ static void render_vertical(const struct vtable *t, FILE *out)
 
 	for (i = 0; i < t->n; i++) {
 		for (j = 0; j < t->r[i].n; j++) {
-			const struct vfield *f = &t->r[i].f[j];
+			const struct vfield *f = t->r[i].f[j];
 
 			if (f->t == V_LIST) {
 				fprintf(out, "%s:%s\n", f->key, f->nlist ? "" : " -");
@@ -297,9 +303,9 @@ static void json_record(const struct vrec *r, FILE *out)
 	fputc('{', out);
 	for (j = 0; j < r->n; j++) {
 		fputs(j ? ", " : "", out);
-		sl_json_str(out, r->f[j].key);
+		sl_json_str(out, r->f[j]->key);
 		fputs(": ", out);
-		json_value(&r->f[j], out);
+		json_value(r->f[j], out);
 	}
 	fputc('}', out);
 }
@@ -406,7 +412,7 @@ static int yaml_record(yaml_emitter_t *e, const struct vrec *r, bool flow)
 					    flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE);
 	ok = yaml_emitter_emit(e, &ev);
 	for (j = 0; j < r->n && ok; j++)
-		ok = y_scalar(e, r->f[j].key, false) && yaml_value(e, &r->f[j]);
+		ok = y_scalar(e, r->f[j]->key, false) && yaml_value(e, r->f[j]);
 	yaml_mapping_end_event_initialize(&ev);
 	return ok && yaml_emitter_emit(e, &ev);
 }

@@ -38,7 +38,7 @@ struct vfield {
 };
 
 struct vrec {
-	struct vfield *f;
+	struct vfield **f;	/* each allocated alone: pointers stay valid */
 	size_t n;
 };
 

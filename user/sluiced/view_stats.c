@@ -159,8 +159,8 @@ static struct vfield *field(struct vrec *r, const char *key)
 	size_t i;
 
 	for (i = 0; i < r->n; i++)
-		if (!strcmp(r->f[i].key, key))
-			return &r->f[i];
+		if (!strcmp(r->f[i]->key, key))
+			return r->f[i];
 	return NULL;
 }
 
