@@ -115,6 +115,7 @@ j=$(hx_get --port 15001 --host sticky -n 4000 --users 2000)
 hx_expect "consistentHash over 2,000 users: v2 share 10% +- 2.5 points, each user on one version" "$j" \
 	"abs(j['backend'].get('v2', 0) / 40.0 - 10) <= 2.5 and all(len(v) == 1 for v in j['users'].values())"
 sl_log "sticky many users: $(hx_jq "$j" "j['backend']")"
+sticky_before=$j
 # no cookie yet (ttl set): a cookie is minted, hashed and handed out; the
 # user then stays where the minted cookie put it
 h=$(curl -s -o /dev/null -D - -H "Host: sticky" "http://$HX_IP:15001/")
@@ -130,5 +131,27 @@ fi
 j=$(hx_get --port 15001 --host sticky -n 2000)
 hx_expect "consistentHash, every request a new minted cookie: v2 share 10% +- 2.5 points" "$j" \
 	"abs(j['backend'].get('v2', 0) / 20.0 - 10) <= 2.5"
+# raising v2 from 10% to 20% moves only users from v1 to v2, about a tenth
+# of them: the hash is a point on the cumulative weights, whose v1/v2
+# boundary moves from 90% to 80%
+sed -i 's/{destination: {host: sticky, subset: v1}, weight: 90}/{destination: {host: sticky, subset: v1}, weight: 80}/;
+	s/{destination: {host: sticky, subset: v2}, weight: 10}/{destination: {host: sticky, subset: v2}, weight: 20}/' "$P"
+kill -HUP "$HX_PID"
+v2share() { hx_get --port 15001 --host sticky -n 2000 --users 2000 | python3 -c 'import json, sys; j = json.load(sys.stdin); print(j["backend"].get("v2", 0))'; }
+reloaded() { [ "$(v2share)" -gt 300 ]; }
+sl_wait_for 5 reloaded
+after=$(hx_get --port 15001 --host sticky -n 4000 --users 2000)
+moves=$(python3 -c '
+import json, sys
+b, a = json.loads(sys.argv[1])["users"], json.loads(sys.argv[2])["users"]
+ver = lambda u: next(iter(u))
+up = sum(1 for k in b if ver(b[k]) == "v1" and ver(a[k]) == "v2")
+down = sum(1 for k in b if ver(b[k]) == "v2" and ver(a[k]) == "v1")
+print(up, down, sum(1 for k in a if ver(a[k]) == "v2"))' "$sticky_before" "$after")
+read -r up down nv2 <<<"$moves"
+sl_log "90/10 -> 80/20 over 2,000 users: $up moved v1 -> v2, $down v2 -> v1, $nv2 now on v2"
+sl_check "90/10 -> 80/20: no user moves from v2 to v1 ($down)" [ "${down:-1}" -eq 0 ]
+sl_check "90/10 -> 80/20: about 10% of users move to v2 ($up of 2,000: 140..260) and v2 holds about 20% ($nv2: 330..470)" \
+	awk -v u="${up:-0}" -v n="${nv2:-0}" 'BEGIN { exit !(u >= 140 && u <= 260 && n >= 330 && n <= 470) }'
 sl_check "sluice-http still running" kill -0 "$HX_PID"
 sl_done
