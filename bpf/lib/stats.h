@@ -25,12 +25,16 @@ static __always_inline void *sluice_get_or_create(void *map, const void *key, co
 	return bpf_map_lookup_elem(map, key);
 }
 
-/* The counters of key, created zeroed on first use. */
+/* The counters of key, created zeroed on first use; a full map is counted
+ * (SLUICE_CNT_STATS_FULL). */
 static __always_inline struct sluice_stats *sluice_stats_get(const struct sluice_stats_key *key)
 {
 	struct sluice_stats zero = {};
+	struct sluice_stats *st = sluice_get_or_create(&sluice_stats, key, &zero);
 
-	return sluice_get_or_create(&sluice_stats, key, &zero);
+	if (!st)
+		sluice_count(SLUICE_CNT_STATS_FULL);
+	return st;
 }
 
 /* The Istio-metric counters of the connection ss describes (its backend
@@ -38,10 +42,13 @@ static __always_inline struct sluice_stats *sluice_stats_get(const struct sluice
 static __always_inline struct sluice_traffic *sluice_traffic_get(const struct sluice_sk_state *ss)
 {
 	struct sluice_traffic_key k = { .src_wid = ss->workload_id };
-	struct sluice_traffic zero = {};
+	struct sluice_traffic zero = {}, *tr;
 
 	k.stats = ss->stats;
-	return sluice_get_or_create(&sluice_traffic, &k, &zero);
+	tr = sluice_get_or_create(&sluice_traffic, &k, &zero);
+	if (!tr)
+		sluice_count(SLUICE_CNT_STATS_FULL);
+	return tr;
 }
 
 /* Payload bytes in a TCP socket's sequence-space counters: bytes_acked

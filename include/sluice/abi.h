@@ -464,6 +464,8 @@ enum sluice_counter {
 	SLUICE_CNT_RECVMSG_VIP,		/* UDP source rewritten back to the VIP */
 	SLUICE_CNT_NO_ROUTE,		/* service known, no route matched: passed */
 	SLUICE_CNT_HELPER_BYPASS,	/* sluice-http's own socket (mark): untouched */
+	SLUICE_CNT_STATS_FULL,		/* a sluice_stats or sluice_traffic entry could
+					 * not be created (map full): counts lost */
 	__SLUICE_CNT_MAX
 };
 

@@ -327,6 +327,7 @@ static const char *const counter_names[__SLUICE_CNT_MAX] = {
 	[SLUICE_CNT_RECVMSG_VIP] = "recvmsg_vip",
 	[SLUICE_CNT_NO_ROUTE] = "no_route",
 	[SLUICE_CNT_HELPER_BYPASS] = "helper_bypass",
+	[SLUICE_CNT_STATS_FULL] = "stats_full",
 };
 
 const char *sluiced_counter_name(int i, char *buf, size_t len)
