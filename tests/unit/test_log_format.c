@@ -2,7 +2,8 @@
 /*
  * sluiced's log records (user/sluiced/core.c, sluiced_log_format): the text
  * shape with the level, a JSON object whose msg escapes quotes, backslashes
- * and control bytes, and journald's "<N>" syslog priority prefix. No root.
+ * and control bytes and replaces bytes that are not UTF-8, and journald's
+ * "<N>" syslog priority prefix. No root.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,6 +49,18 @@ static void test_json_escapes(void **state)
 	free(r);
 }
 
+static void test_json_utf8(void **state)
+{
+	/* valid UTF-8 kept; a lone 0xff, a cut sequence and an overlong '/'
+	 * each become U+FFFD */
+	char *r = record(SL_LOG_INFO, true, false, "caf\xc3\xa9 \xff \xe2\x82 \xc0\xaf end");
+
+	(void)state;
+	assert_string_equal(r, "{\"ts\":\"2026-12-05T08:00:01.250Z\",\"level\":\"info\","
+			       "\"msg\":\"caf\xc3\xa9 \\ufffd \\ufffd\\ufffd \\ufffd\\ufffd end\"}\n");
+	free(r);
+}
+
 static void test_journal_priorities(void **state)
 {
 	char *d = record(SL_LOG_DEBUG, false, true, "x"), *i = record(SL_LOG_INFO, true, true, "x");
@@ -83,6 +96,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_json_escapes),
+		cmocka_unit_test(test_json_utf8),
 		cmocka_unit_test(test_journal_priorities),
 		cmocka_unit_test(test_level_names),
 	};
