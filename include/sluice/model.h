@@ -387,4 +387,9 @@ int sl_model_find_service(const struct sl_model *m, const char *fqdn);
 bool sl_strmatch_eval(const struct sl_strmatch *sm, const char *s, size_t len);
 bool sl_labels_select(const struct sl_labels *selector, const struct sl_labels *labels);
 
+/* A host named by the FQDN or its leading labels: "catalog" and
+ * "catalog.istioinaction" name catalog.istioinaction.svc.cluster.local
+ * (sluicectl get NAME, trace --service). */
+bool sl_host_named(const char *host, const char *name);
+
 #endif /* SLUICE_MODEL_H */

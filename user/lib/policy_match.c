@@ -73,3 +73,10 @@ bool sl_labels_select(const struct sl_labels *selector, const struct sl_labels *
 	}
 	return true;
 }
+
+bool sl_host_named(const char *host, const char *name)
+{
+	size_t n = strlen(name);
+
+	return !strncmp(host, name, n) && (host[n] == '\0' || host[n] == '.');
+}

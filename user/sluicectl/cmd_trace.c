@@ -201,14 +201,7 @@ static void fmt_addr(char *buf, size_t len, const uint8_t a[16], uint16_t port_b
 /* --service S: the FQDN, or its first label(s) ("tcp-echo", "tcp-echo.weather"). */
 static bool service_matches(const char *want, const struct sl_service *s)
 {
-	size_t n;
-
-	if (!want)
-		return true;
-	if (!s)
-		return false;
-	n = strlen(want);
-	return !strncmp(s->host, want, n) && (s->host[n] == '\0' || s->host[n] == '.');
+	return !want || (s && sl_host_named(s->host, want));
 }
 
 /* --workload W: "namespace/name" or "name". */
@@ -282,9 +275,8 @@ static void print_json(const struct sluice_trace_rec *r, uint64_t real_ns, const
 	printf("}\n");
 }
 
-static void print_line(const struct sluice_trace_rec *r, uint64_t real_ns, const char *vip,
-		       const char *be, const struct sl_service *s, const char *sub,
-		       const struct sl_workload *w)
+/* "HH:MM:SS.micros " of a wall-clock time in ns, local time. */
+static void print_time(uint64_t real_ns)
 {
 	time_t sec = (time_t)(real_ns / 1000000000ull);
 	struct tm tm;
@@ -293,6 +285,13 @@ static void print_line(const struct sluice_trace_rec *r, uint64_t real_ns, const
 	localtime_r(&sec, &tm);
 	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
 	printf("%s.%06llu ", ts, (unsigned long long)(real_ns % 1000000000ull) / 1000);
+}
+
+static void print_line(const struct sluice_trace_rec *r, uint64_t real_ns, const char *vip,
+		       const char *be, const struct sl_service *s, const char *sub,
+		       const struct sl_workload *w)
+{
+	print_time(real_ns);
 	if (r->layer == SLUICE_TL_XDP) {
 		char client[64];
 
@@ -388,13 +387,8 @@ static void on_http(struct tracer *t, const struct sluice_trace_http_rec *h)
 		json_or_null(be[0] ? be : NULL);
 		printf("}\n");
 	} else {
-		time_t sec = (time_t)(real_ns / 1000000000ull);
-		struct tm tm;
-		char ts[32];
-
-		localtime_r(&sec, &tm);
-		strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
-		printf("%s.%06llu http ", ts, (unsigned long long)(real_ns % 1000000000ull) / 1000);
+		print_time(real_ns);
+		printf("http ");
 		if (w)
 			printf("%s/%s", w->ns, w->name);
 		else

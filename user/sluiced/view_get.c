@@ -20,12 +20,10 @@ static bool ns_ok(const struct get_filter *g, const char *ns)
 	return !g->ns[0] || (ns && !strcmp(ns, g->ns));
 }
 
-/* host or its leading labels ("catalog", "catalog.istioinaction") */
+/* no NAME, or the host or its leading labels */
 static bool host_ok(const char *want, const char *host)
 {
-	size_t n = strlen(want);
-
-	return !want[0] || !strcmp(host, want) || (!strncmp(host, want, n) && host[n] == '.');
+	return !want[0] || sl_host_named(host, want);
 }
 
 static void add_labels(struct vfield *f, const struct sl_labels *l)
