@@ -70,12 +70,11 @@ int stat_names_service(const struct stat_names *sn, uint32_t svc_sid)
 void stat_names_get(const struct stat_names *sn, const struct sluice_stats_key *k,
 		    char *svc, size_t svclen, char *sub, size_t sublen)
 {
-	struct sid_ent key = { .sid = k->svc_sid }, *e = NULL;
+	int si = stat_names_service(sn, k->svc_sid);
+	const struct sl_service *s;
 	size_t i;
 
-	if (sn->n)
-		e = bsearch(&key, sn->v, sn->n, sizeof(key), cmp_sid);
-	if (!e) {
+	if (si < 0) {
 		snprintf(svc, svclen, "sid:%08x", k->svc_sid);
 		if (k->subset_sid)
 			snprintf(sub, sublen, "sid:%08x", k->subset_sid);
@@ -83,13 +82,14 @@ void stat_names_get(const struct stat_names *sn, const struct sluice_stats_key *
 			sub[0] = '\0';
 		return;
 	}
-	snprintf(svc, svclen, "%s", sn->m->services[e->svc].host);
+	s = &sn->m->services[si];
+	snprintf(svc, svclen, "%s", s->host);
 	if (!k->subset_sid) {
 		sub[0] = '\0';
 		return;
 	}
-	for (i = 0; i < sn->m->services[e->svc].nsubsets; i++) {
-		const char *name = sn->m->services[e->svc].subsets[i].name;
+	for (i = 0; i < s->nsubsets; i++) {
+		const char *name = s->subsets[i].name;
 
 		if (sl_dp_sid(name) == k->subset_sid) {
 			snprintf(sub, sublen, "%s", name);
