@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Reading values out of a libyaml document's mappings: sluicectl's view of
+ * Loading a document and reading values out of its mappings: sluicectl's view of
  * the daemon's JSON answers, sluiced's view of sluice-http's counts, and
  * diff's walk over policy documents (user/lib/yaml_map.c).
  */
@@ -9,6 +9,10 @@
 
 #include <stdint.h>
 #include <yaml.h>
+
+/* Parse text (JSON, which libyaml reads as YAML) into doc: 0, or -1 when
+ * it does not parse or holds no document (doc then needs no delete). */
+int sl_yaml_load(const char *text, size_t len, yaml_document_t *doc);
 
 /* The value node of key in mapping m, NULL when m is not a mapping or has
  * no such key. */

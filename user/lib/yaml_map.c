@@ -1,11 +1,31 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Mapping lookups over libyaml documents (include/sluice/yaml_map.h).
+ * Loading libyaml documents and looking up their mappings
+ * (include/sluice/yaml_map.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "sluice/yaml_map.h"
+
+int sl_yaml_load(const char *text, size_t len, yaml_document_t *doc)
+{
+	yaml_parser_t p;
+	int ok;
+
+	if (!yaml_parser_initialize(&p))
+		return -1;
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	ok = yaml_parser_load(&p, doc);
+	yaml_parser_delete(&p);
+	if (!ok)
+		return -1;
+	if (!yaml_document_get_root_node(doc)) {
+		yaml_document_delete(doc);
+		return -1;
+	}
+	return 0;
+}
 
 yaml_node_t *sl_yaml_get(yaml_document_t *doc, yaml_node_t *m, const char *key)
 {

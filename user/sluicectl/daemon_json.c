@@ -15,32 +15,13 @@
 #include "sluice/ctl.h"
 #include "sluicectl/cmds.h"
 
-static int load(const char *text, size_t len, yaml_document_t *doc)
-{
-	yaml_parser_t p;
-	int ok;
-
-	if (!yaml_parser_initialize(&p))
-		return -1;
-	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-	ok = yaml_parser_load(&p, doc);
-	yaml_parser_delete(&p);
-	if (!ok)
-		return -1;
-	if (!yaml_document_get_root_node(doc)) {
-		yaml_document_delete(doc);
-		return -1;
-	}
-	return 0;
-}
-
 char *ctl_json_top_scalar(const char *text, size_t len, const char *key)
 {
 	yaml_document_t doc;
 	const char *v;
 	char *out = NULL;
 
-	if (load(text, len, &doc))
+	if (sl_yaml_load(text, len, &doc))
 		return NULL;
 	v = sl_yaml_str(&doc, yaml_document_get_root_node(&doc), key);
 	if (v)
@@ -66,7 +47,7 @@ int ctl_stats_parse(const char *text, size_t len, struct ctl_stat_row **rows, si
 
 	*rows = NULL;
 	*n = 0;
-	if (load(text, len, &doc))
+	if (sl_yaml_load(text, len, &doc))
 		return -1;
 	root = yaml_document_get_root_node(&doc);
 	if (root->type != YAML_SEQUENCE_NODE) {
@@ -127,7 +108,7 @@ int ctl_json_to_yaml(const char *json, size_t len, FILE *out)
 	yaml_node_t *n;
 	int ok;
 
-	if (load(json, len, &doc))
+	if (sl_yaml_load(json, len, &doc))
 		return -1;
 	/* block style throughout, as a human reads YAML */
 	for (n = doc.nodes.start; n < doc.nodes.top; n++) {

@@ -270,13 +270,12 @@ int sluiced_helper_counts(const struct sluiced *d, struct sluiced_http_count **o
 {
 	struct sluiced_http_count *v = NULL;
 	yaml_document_t doc;
-	yaml_parser_t p;
 	yaml_node_t *root;
 	yaml_node_item_t *it;
 	char *text = NULL;
 	size_t len = 0, k = 0;
 	FILE *f;
-	int ok;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -289,19 +288,13 @@ int sluiced_helper_counts(const struct sluiced *d, struct sluiced_http_count **o
 		free(text);
 		return 0;
 	}
-	/* sluice-http's JSON, read with libyaml (JSON is YAML 1.2's flow style) */
-	if (!yaml_parser_initialize(&p)) {
-		free(text);
-		return -ENOMEM;
-	}
-	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-	ok = yaml_parser_load(&p, &doc);
-	yaml_parser_delete(&p);
+	/* sluice-http's JSON, read with libyaml */
+	rc = sl_yaml_load(text, len, &doc);
 	free(text);
-	if (!ok)
+	if (rc)
 		return -EBADMSG;
 	root = yaml_document_get_root_node(&doc);
-	if (root && root->type == YAML_SEQUENCE_NODE) {
+	if (root->type == YAML_SEQUENCE_NODE) {
 		size_t cnt = (size_t)(root->data.sequence.items.top - root->data.sequence.items.start);
 
 		v = calloc(cnt ? cnt : 1, sizeof(*v));
@@ -322,7 +315,7 @@ int sluiced_helper_counts(const struct sluiced *d, struct sluiced_http_count **o
 	yaml_document_delete(&doc);
 	*out = v;
 	*n = v ? k : 0;
-	return v || !root ? 0 : -ENOMEM;
+	return v || root->type != YAML_SEQUENCE_NODE ? 0 : -ENOMEM;
 }
 
 static void exposition(struct sluiced *d, FILE *f)
