@@ -6,6 +6,7 @@
  * the byte report that brings both up to date for live connections.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,36 +66,52 @@ int sl_dp_report_bytes_error(const struct sl_dp *dp)
 	return dp && !dp->iter_link ? (dp->iter_err ? dp->iter_err : EOPNOTSUPP) : 0;
 }
 
-int sl_dp_traffic(struct sl_dp *dp, struct sl_dp_traffic **out, size_t *n)
+/* A snapshot of hash map fd as records of rec_size bytes, each its key
+ * (ksize bytes, at offset 0) and value (at voff); entries may be updated
+ * while we walk (each value is read whole by the kernel). */
+static int map_snapshot(int fd, size_t ksize, size_t voff, size_t rec_size, void **out,
+			size_t *n)
 {
-	struct sluice_traffic_key k, prev;
-	struct sl_dp_traffic *v = NULL, *p;
+	char k[64], prev[64], *v = NULL, *p;
 	size_t cap = 0, cnt = 0;
 	bool first = true;
-	int fd = dp->fds[DPM_TRAFFIC];
 
 	*out = NULL;
 	*n = 0;
-	if (fd < 0)
-		return 0;
-	while (!bpf_map_get_next_key(fd, first ? NULL : &prev, &k)) {
+	if (ksize > sizeof(k))
+		return -EINVAL;
+	while (!bpf_map_get_next_key(fd, first ? NULL : prev, k)) {
 		first = false;
-		prev = k;
+		memcpy(prev, k, ksize);
 		if (cnt == cap) {
-			p = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+			p = realloc(v, (cap = cap ? cap * 2 : 64) * rec_size);
 			if (!p) {
 				free(v);
 				return -ENOMEM;
 			}
 			v = p;
 		}
-		if (bpf_map_lookup_elem(fd, &k, &v[cnt].val))
+		if (bpf_map_lookup_elem(fd, k, v + cnt * rec_size + voff))
 			continue;	/* deleted under us */
-		v[cnt++].key = k;
+		memcpy(v + cnt * rec_size, k, ksize);
+		cnt++;
 	}
 	*out = v;
 	*n = cnt;
 	return 0;
+}
+
+_Static_assert(offsetof(struct sl_dp_stat, key) == 0, "map_snapshot: key first");
+_Static_assert(offsetof(struct sl_dp_traffic, key) == 0, "map_snapshot: key first");
+
+int sl_dp_traffic(struct sl_dp *dp, struct sl_dp_traffic **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (dp->fds[DPM_TRAFFIC] < 0)
+		return 0;
+	return map_snapshot(dp->fds[DPM_TRAFFIC], sizeof(struct sluice_traffic_key),
+			    offsetof(struct sl_dp_traffic, val), sizeof(**out), (void **)out, n);
 }
 
 /* sluice_traffic entries follow their backend's sluice_stats entry: once
@@ -114,39 +131,10 @@ static void traffic_gc(struct sl_dp *dp)
 	free(t);
 }
 
-/* A snapshot of sluice_stats; entries may be updated while we walk (each
- * value is read whole by the kernel, counters are independent). */
 int sl_dp_stats(struct sl_dp *dp, struct sl_dp_stat **out, size_t *n)
 {
-	struct sluice_stats_key k, prev;
-	struct sl_dp_stat *v = NULL, *p;
-	size_t cap = 0, cnt = 0;
-	bool first = true;
-	int rc = 0;
-
-	*out = NULL;
-	*n = 0;
-	while (!bpf_map_get_next_key(dp->fds[DPM_STATS], first ? NULL : &prev, &k)) {
-		first = false;
-		prev = k;
-		if (cnt == cap) {
-			p = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
-			if (!p) {
-				rc = -ENOMEM;
-				goto cleanup;
-			}
-			v = p;
-		}
-		if (bpf_map_lookup_elem(dp->fds[DPM_STATS], &k, &v[cnt].val))
-			continue;	/* deleted under us */
-		v[cnt++].key = k;
-	}
-	*out = v;
-	*n = cnt;
-	v = NULL;
-cleanup:
-	free(v);
-	return rc;
+	return map_snapshot(dp->fds[DPM_STATS], sizeof(struct sluice_stats_key),
+			    offsetof(struct sl_dp_stat, val), sizeof(**out), (void **)out, n);
 }
 
 void sl_dp_pool_use(struct sl_dp *dp, uint32_t svc_sid, uint32_t subset_sid,
