@@ -93,12 +93,13 @@ static __always_inline void get_dst(struct bpf_sock_addr *ctx, __u8 addr[16], in
 	}
 }
 
-/* The workload id of the calling task: the deepest cgroup ancestor (or the
- * cgroup itself) registered in sluice_cgroup for this generation. */
-static __always_inline __u32 current_workload(__u32 gen)
+/* The calling task as a client (sluice_cgroup): its workload id and egress
+ * scope, from the deepest cgroup ancestor (or the cgroup itself) registered
+ * for this generation; SLUICE_NO_WORKLOAD and scope 0 when none is. */
+static __always_inline struct sluice_client current_client(__u32 gen)
 {
 	struct sluice_cgroup_key k = { .gen = gen };
-	__u32 wid = SLUICE_NO_WORKLOAD, *w;
+	struct sluice_client c = { .workload_id = SLUICE_NO_WORKLOAD }, *v;
 	int lvl;
 
 	for (lvl = 0; lvl < SLUICE_CGROUP_DEPTH; lvl++) {
@@ -106,11 +107,11 @@ static __always_inline __u32 current_workload(__u32 gen)
 		if (!k.cgroup_id)
 			break;
 		/* absent = not a registered client at this level */
-		w = bpf_map_lookup_elem(&sluice_cgroup, &k);
-		if (w)
-			wid = *w;
+		v = bpf_map_lookup_elem(&sluice_cgroup, &k);
+		if (v)
+			c = *v;
 	}
-	return wid;
+	return c;
 }
 
 /* 32-bit mix of a 64-bit source id (MurmurHash3 finaliser on each half):
@@ -137,7 +138,9 @@ struct decision {
 	__u32 why;			/* enum sluice_trace_why */
 	__u32 counter;			/* enum sluice_counter */
 	int err;			/* REFUSE: the errno connect() returns */
-	__u32 wid;			/* client workload, SLUICE_NO_WORKLOAD if not looked up */
+	__u32 wid;			/* client workload, SLUICE_NO_WORKLOAD if none */
+	__u32 scope;			/* client egress scope (valid when client_known) */
+	int client_known;		/* wid and scope looked up */
 	__u32 route_id;
 	__u32 route_idx;		/* position among the service's routes */
 	struct sluice_gencfg *cfg;	/* HELPER: where sluice-http listens */
@@ -156,6 +159,34 @@ static __always_inline void refused(struct decision *d, __u32 why, __u32 counter
 {
 	decided(d, SLUICE_TV_REFUSE, why, counter);
 	d->err = err;
+}
+
+/* Look the client up once per connect (sluice_cgroup walk). */
+static __always_inline void know_client(struct decision *d, __u32 gen)
+{
+	struct sluice_client c;
+
+	if (d->client_known)
+		return;
+	c = current_client(gen);
+	d->wid = c.workload_id;
+	d->scope = c.scope;
+	d->client_known = 1;
+}
+
+/* Sidecar egress scopes: svc is hidden from the client's scope (a client
+ * that is no workload has the root namespace's default scope). */
+static __always_inline int out_of_scope(struct decision *d, __u32 gen,
+					const struct sluice_gencfg *cfg,
+					const struct sluice_svc *svc)
+{
+	__u32 scope;
+
+	know_client(d, gen);
+	scope = d->wid == SLUICE_NO_WORKLOAD ? cfg->default_scope : d->scope;
+	if (!scope || scope > SLUICE_MAX_SCOPES)
+		return 0;
+	return (svc->scope_hidden >> scope) & 1;
 }
 
 /* connectionPool.tcp.maxConnections of the chosen subset reached: the
@@ -244,18 +275,23 @@ static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key
 			return refused(d, SLUICE_WHY_REGISTRY_ONLY, SLUICE_CNT_REGISTRY_DENY, -EPERM);
 		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_NOT_SERVICE, SLUICE_CNT_CONNECT_PASS);
 	}
+	if (cfg && (cfg->flags & SLUICE_CFG_EGRESS_SCOPES) && out_of_scope(d, gen, cfg, svc)) {
+		/* as if not in the registry (Istio's Sidecar egress hosts) */
+		if ((cfg->flags & SLUICE_CFG_REGISTRY_ONLY) && proto == IPPROTO_TCP)
+			return refused(d, SLUICE_WHY_EGRESS_SCOPE, SLUICE_CNT_SCOPE_DENY, -EPERM);
+		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_EGRESS_SCOPE, SLUICE_CNT_SCOPE_PASS);
+	}
 	if (svc->flags & SLUICE_SVC_PASSTHROUGH)
 		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_PASSTHROUGH, SLUICE_CNT_CONNECT_PASS);
 	if (svc->flags & SLUICE_SVC_NO_ENDPOINTS)
 		return refused(d, SLUICE_WHY_NO_ENDPOINTS, SLUICE_CNT_NO_ENDPOINTS, -ECONNREFUSED);
 
 	if (cfg && (cfg->flags & SLUICE_CFG_SOURCE_ROUTES))
-		d->wid = current_workload(gen);
+		know_client(d, gen);
 
 	if ((svc->flags & SLUICE_SVC_HTTP) && cfg && cfg->helper_port) {
 		/* sluice-http matches http sourceLabels by this workload id */
-		if (d->wid == SLUICE_NO_WORKLOAD)
-			d->wid = current_workload(gen);
+		know_client(d, gen);
 		d->cfg = cfg;
 		return decided(d, SLUICE_TV_HELPER, SLUICE_WHY_HTTP_ROUTES,
 			       SLUICE_CNT_CONNECT_TO_HELPER);
@@ -311,8 +347,8 @@ static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key
 		/* no global counter: counted per subset (sluice_pool_use) */
 		return refused(d, SLUICE_WHY_POOL_OVERFLOW, __SLUICE_CNT_MAX, -ECONNREFUSED);
 	/* the client's workload labels the Istio metrics (sluice_traffic) */
-	if (d->wid == SLUICE_NO_WORKLOAD && cfg && (cfg->flags & SLUICE_CFG_CLIENT_WORKLOADS))
-		d->wid = current_workload(gen);
+	if (cfg && (cfg->flags & SLUICE_CFG_CLIENT_WORKLOADS))
+		know_client(d, gen);
 	d->verdict = SLUICE_TV_STEER;
 	d->counter = SLUICE_CNT_CONNECT_STEERED;
 }

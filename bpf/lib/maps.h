@@ -78,14 +78,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_route_src SEC(".maps");
 
-/* sluice_cgroup: (gen, cgroup id) -> workload id of a local client.
- * Writer: sluiced (from the sluice.io/cgroup annotation). */
+/* sluice_cgroup: (gen, cgroup id) -> a local client (workload id, egress
+ * scope). Writer: sluiced (from the sluice.io/cgroup annotation). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct sluice_cgroup_key);
-	__type(value, __u32);
+	__type(value, struct sluice_client);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_cgroup SEC(".maps");
 

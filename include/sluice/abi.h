@@ -52,13 +52,19 @@ enum sluice_gencfg_flags {
 	SLUICE_CFG_CLIENT_WORKLOADS = 1 << 2,	/* some workload has a cgroup: resolve
 						 * it for every steered connect, so
 						 * sluice_traffic knows the source */
+	SLUICE_CFG_EGRESS_SCOPES = 1 << 3,	/* Sidecar egress scopes: a client's
+						 * scope (sluice_client.scope, else
+						 * default_scope) may hide a service
+						 * (sluice_svc.scope_hidden) */
 };
 
 /* sluice_gencfg[gen]: mesh-wide settings of one generation. */
 struct sluice_gencfg {
 	__u32 flags;		/* enum sluice_gencfg_flags */
 	__be16 helper_port;	/* sluice-http mesh listener, 0 = none */
-	__u16 pad;
+	__u8 default_scope;	/* egress scope of a client that is no workload
+				 * (the root namespace's Sidecar); 0 = none */
+	__u8 pad;
 	__u8 helper_addr[16];
 };
 
@@ -208,6 +214,9 @@ struct sluice_svc {
 	__u32 route_first;	/* routes route_first .. route_first+nroutes-1 */
 	__u16 nroutes;
 	__u16 pad;
+	/* bit i set: hidden from clients of egress scope i (1..SLUICE_MAX_SCOPES):
+	 * for them the service is not in the registry (SLUICE_CFG_EGRESS_SCOPES) */
+	__u64 scope_hidden;
 	/* with SLUICE_SVC_ROUTE_INLINE (nroutes == 1): a copy of route
 	 * route_first, so the hook reads it from the entry it already holds
 	 * (one cold hash lookup less per connect with many services) */
@@ -227,11 +236,19 @@ struct sluice_route_src_key {
 	__u32 pad;
 };
 
-/* sluice_cgroup: (gen, cgroup id) -> workload id of a local client. */
+/* sluice_cgroup: (gen, cgroup id) -> a local client: its workload and its
+ * Sidecar egress scope. */
 struct sluice_cgroup_key {
 	__u32 gen;
 	__u32 pad;
 	__u64 cgroup_id;
+};
+
+#define SLUICE_MAX_SCOPES	63	/* distinct egress scopes per generation */
+
+struct sluice_client {
+	__u32 workload_id;
+	__u32 scope;		/* egress scope, 0 = everything visible */
 };
 
 /* sluice_stats: per (service, subset, backend), across generations.
@@ -358,6 +375,8 @@ enum sluice_trace_why {
 	SLUICE_WHY_FAIL_OPEN,		/* torn or unmatched tables: passed untouched */
 	SLUICE_WHY_POOL_OVERFLOW,	/* connectionPool.tcp.maxConnections reached */
 	SLUICE_WHY_EJECTED,		/* the drawn backend was ejected: another taken */
+	SLUICE_WHY_EGRESS_SCOPE,	/* outside the client's Sidecar egress scope */
+	SLUICE_WHY_TCP_FAULT,		/* the route's TCP fault refused the connect */
 	/* sluice-http's requests (struct sluice_trace_http_rec) */
 	SLUICE_WHY_HTTP_MATCH,		/* a route's match conditions held (which: match) */
 	SLUICE_WHY_HTTP_DEFAULT,	/* a route without match conditions */
@@ -466,6 +485,11 @@ enum sluice_counter {
 	SLUICE_CNT_HELPER_BYPASS,	/* sluice-http's own socket (mark): untouched */
 	SLUICE_CNT_STATS_FULL,		/* a sluice_stats or sluice_traffic entry could
 					 * not be created (map full): counts lost */
+	SLUICE_CNT_SCOPE_DENY,		/* refused: outside the client's egress scope
+					 * under REGISTRY_ONLY */
+	SLUICE_CNT_SCOPE_PASS,		/* outside the egress scope, ALLOW_ANY:
+					 * passed unsteered */
+	SLUICE_CNT_TCP_FAULT,		/* refused by a route's TCP fault injection */
 	__SLUICE_CNT_MAX
 };
 
@@ -473,13 +497,14 @@ enum sluice_counter {
 SLUICE_ASSERT_SIZE(sluice_ctl, 8);
 SLUICE_ASSERT_SIZE(sluice_gencfg, 24);
 SLUICE_ASSERT_SIZE(sluice_svc_key, 24);
-SLUICE_ASSERT_SIZE(sluice_svc, 16 + 8 + 8 * SLUICE_MAX_DESTS +
+SLUICE_ASSERT_SIZE(sluice_svc, 24 + 8 + 8 * SLUICE_MAX_DESTS +
 		   (32 + 24 * SLUICE_SUBSET_INLINE) * SLUICE_SVC_INLINE_SUBSETS);
 SLUICE_ASSERT_SIZE(sluice_route_key, 8);
 SLUICE_ASSERT_SIZE(sluice_dest, 8);
 SLUICE_ASSERT_SIZE(sluice_route, 8 + 8 * SLUICE_MAX_DESTS);
 SLUICE_ASSERT_SIZE(sluice_route_src_key, 16);
 SLUICE_ASSERT_SIZE(sluice_cgroup_key, 16);
+SLUICE_ASSERT_SIZE(sluice_client, 8);
 SLUICE_ASSERT_SIZE(sluice_subset_key, 8);
 SLUICE_ASSERT_SIZE(sluice_subset, 32 + 24 * SLUICE_SUBSET_INLINE);
 SLUICE_ASSERT_SIZE(sluice_backend_key, 8);

@@ -27,7 +27,7 @@ struct sl_l4_opts {
 
 struct sl_l4_svc { struct sluice_svc_key k; struct sluice_svc v; };
 struct sl_l4_route { struct sluice_route_key k; struct sluice_route v; };
-struct sl_l4_cgroup { struct sluice_cgroup_key k; uint32_t workload_id; };
+struct sl_l4_cgroup { struct sluice_cgroup_key k; struct sluice_client v; };
 struct sl_l4_subset { struct sluice_subset_key k; struct sluice_subset v; };
 struct sl_l4_backend { struct sluice_backend_key k; struct sluice_backend v; };
 struct sl_l4_pool { struct sluice_pool_key k; struct sluice_pool v; };

@@ -296,6 +296,8 @@ struct sl_workload {
 	size_t nports;
 	uint32_t weight;
 	char *cgroup;			/* relative to the cgroup v2 root, NULL = none */
+	int sidecar;			/* resolved: the Sidecar scoping its egress
+					 * (index into model->sidecars), -1 = none */
 	struct sl_pos pos;
 };
 
@@ -330,10 +332,16 @@ struct sl_gateway {
 
 enum sl_outbound_mode { SL_OUTBOUND_ALLOW_ANY = 0, SL_OUTBOUND_REGISTRY_ONLY };
 
+/* A Sidecar: its egress hosts scope what its workloads see (Istio's
+ * "namespace/dnsName" forms: namespace "*", "." (the client's), "~" (none)
+ * or a name; dnsName "*", "*.suffix" or a host). No egress listener = no
+ * scope (everything visible). */
 struct sl_sidecar {
 	char *name, *ns;
 	char **egress_hosts;		/* "ns/host" forms as written */
 	size_t negress_hosts;
+	bool has_selector;		/* workloadSelector: these workloads of ns */
+	struct sl_labels selector;
 	enum sl_outbound_mode outbound;	/* from outboundTrafficPolicy, if set */
 	bool outbound_set;
 	struct sl_pos pos;
@@ -359,6 +367,8 @@ struct sl_model {
 	struct sl_sidecar *sidecars;
 	size_t nsidecars;
 	enum sl_outbound_mode outbound;	/* mesh-wide (MeshConfig document) */
+	int default_sidecar;		/* root namespace's Sidecar without
+					 * workloadSelector (index), -1 = none */
 	struct sl_object *objects;	/* every accepted source object, sorted */
 	size_t nobjects;
 	void *arena;			/* owner of everything above */
@@ -391,5 +401,22 @@ bool sl_labels_select(const struct sl_labels *selector, const struct sl_labels *
  * "catalog.istioinaction" name catalog.istioinaction.svc.cluster.local
  * (sluicectl get NAME, trace --service). */
 bool sl_host_named(const char *host, const char *name);
+
+/* Host patterns of Gateway servers and Sidecar egress hosts: "*", "*.suffix"
+ * or an exact name (case-insensitive). */
+bool sl_host_pattern_match(const char *pat, const char *host);
+
+/* Istio's root namespace: its Sidecar without workloadSelector is the
+ * mesh-wide default. */
+#define SL_ROOT_NS "istio-system"
+
+/* Sidecar sc lets a client of namespace client_ns (NULL: a client that is
+ * no workload; "." then means sc's own namespace) see service s. */
+bool sl_egress_allows(const struct sl_sidecar *sc, const char *client_ns,
+		      const struct sl_service *s);
+
+/* The Sidecar scoping workload w's egress: w->sidecar, else the root
+ * default. NULL = unscoped. */
+const struct sl_sidecar *sl_sidecar_of(const struct sl_model *m, const struct sl_workload *w);
 
 #endif /* SLUICE_MODEL_H */

@@ -241,3 +241,15 @@ dl_field() {
 
 # Generation from `sluicectl status -o json`.
 dl_gen() { ctl status -o json | jq -r .generation; }
+
+# dl_trace_run N OUT CMD...: start `trace -o json --count N` (bounded by a
+# timeout), wait until it reads, run CMD, wait for the trace to end.
+dl_trace_run() {
+	local n=$1 out=$2; shift 2
+	timeout 20 "$CTL" --socket "$SL_SOCK" trace -o json --count "$n" >"$out" 2>"$out.err" &
+	local tp=$!
+	sl_defer "kill $tp"
+	sl_wait_for 10 grep -q "tracing connect" "$out.err" || return 1
+	"$@" >/dev/null 2>&1
+	wait "$tp"
+}

@@ -62,19 +62,7 @@ EOF
 sl_check "apply: 80/20 tcp-echo, forecast with a sourceLabels route, REGISTRY_ONLY" \
 	ctl apply -f "$SL_TMP/policy.yaml" -q
 
-# trace_run N OUT CMD...: start `trace -o json --count N` (bounded by a
-# timeout), wait until it reads, run CMD, wait for the trace to end.
-trace_run() {
-	local n=$1 out=$2; shift 2
-	timeout 20 "$CTL" --socket "$SL_SOCK" trace -o json --count "$n" >"$out" 2>"$out.err" &
-	local tp=$!
-	sl_defer "kill $tp"
-	sl_wait_for 10 grep -q "tracing connect" "$out.err" || return 1
-	"$@" >/dev/null 2>&1
-	wait "$tp"
-}
-
-trace_run 40 "$SL_TMP/w.json" dl_load 40
+dl_trace_run 40 "$SL_TMP/w.json" dl_load 40
 sl_log "$(tail -1 "$SL_TMP/w.json")"
 sl_check "weight draw: 40 records" [ "$(wc -l <"$SL_TMP/w.json")" -eq 40 ]
 sl_check "weight draw: every record steer/weight to tcp-echo, subset v1 or v2" \
@@ -88,14 +76,14 @@ sl_check "weight draw: the client's workload is named (it has a sluice.io/cgroup
 	jqe 'all(.[]; .workload == "weather/test-client")' "$SL_TMP/w.json"
 
 src_load() { sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client 198.18.0.11:9000 -n 10; }
-trace_run 10 "$SL_TMP/s.json" src_load
+dl_trace_run 10 "$SL_TMP/s.json" src_load
 sl_log "$(tail -1 "$SL_TMP/s.json")"
 sl_check "sourceLabels: 10 records, route #0 to subset v2, reason source-labels" \
 	jqe 'length == 10 and all(.[]; .why == "source-labels" and .route == 0 and
 		.subset == "v2" and .workload == "weather/test-client")' "$SL_TMP/s.json"
 
 deny_load() { sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client 198.18.0.99:9000 -n 3; }
-trace_run 3 "$SL_TMP/d.json" deny_load
+dl_trace_run 3 "$SL_TMP/d.json" deny_load
 sl_log "$(tail -1 "$SL_TMP/d.json")"
 sl_check "REGISTRY_ONLY: 3 refusals, reason registry-only, errno EPERM" \
 	jqe 'length == 3 and all(.[]; .verdict == "refuse" and .why == "registry-only" and

@@ -226,7 +226,7 @@ static void test_source_labels(void **state)
 	assert_true(g.cfg.flags & SLUICE_CFG_SOURCE_ROUTES);
 	assert_int_equal(g.ncgroups, 1);
 	assert_int_equal(g.cgroups[0].k.cgroup_id, 4242);
-	assert_int_equal(g.cgroups[0].workload_id, want_wid(&f.m, 0));
+	assert_int_equal(g.cgroups[0].v.workload_id, want_wid(&f.m, 0));
 	s = sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP);
 	assert_int_equal(s->nroutes, 2);
 	/* two routes: neither the route nor its subsets are inline */

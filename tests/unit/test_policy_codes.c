@@ -102,6 +102,8 @@ static const struct code_case cases[] = {
 	{ PL_E_GWBIND, 10, SET GWT("") },
 	{ PL_E_BINDIP, 10, SET GWT("bind: gw.example.com, ") },
 	{ PL_W_GWNOROUTE, 10, SET GWT("bind: 10.9.9.9, ") },
+	{ PL_E_DUPSIDECAR, 6, HDR("Sidecar") "metadata: {name: a, namespace: t}\nspec: {egress: [{hosts: ['./*']}]}\n---\n"
+			      HDR("Sidecar") "metadata: {name: b, namespace: t}\nspec: {egress: [{hosts: ['*/*']}]}\n" },
 	{ PL_E_GWTCPDUP, 28, SET GWT("bind: 10.9.9.9, ") GWVS("a", "a.example.com") "---\n" GWVS("b", "b.example.com") },
 	{ PL_E_GWVIP, 10, HDR("ServiceEntry") "metadata: {name: s, namespace: t}\n"
 			  "spec: {hosts: [s], addresses: [10.9.9.9], ports: [{number: 9000, name: tcp, protocol: TCP}],\n"

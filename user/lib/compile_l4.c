@@ -46,6 +46,8 @@ struct cctx {
 	struct subset_memo *memo;
 	size_t nmemo, capmemo;
 	uint32_t *wids;		/* sl_l4_workload_ids, by workload index */
+	uint8_t *wl_scope;	/* egress scope by workload index (compile_scopes) */
+	uint64_t *svc_hidden;	/* sluice_svc.scope_hidden by service index */
 	bool gw_ports;		/* compiling a gateway server: Istio's port rule */
 };
 
@@ -537,23 +539,30 @@ static int svc_cmp(const void *a, const void *b)
 }
 
 /* Sort the service keys; a VIP:port claimed by two services is an error, an
- * endpoint registration under a VIP's key is dropped. */
+ * endpoint registration under a VIP's key is dropped. An endpoint address
+ * registered by several services is hidden only from the egress scopes
+ * that see none of them. */
 static int dedupe_svcs(struct cctx *c)
 {
 	struct sl_l4_gen *g = c->g;
 	size_t i, o = 0;
+	bool kept_internal = false;
 	char a[INET6_ADDRSTRLEN];
 
 	if (g->nsvcs)
 		qsort(g->svcs, g->nsvcs, sizeof(*g->svcs), svc_cmp);
 	for (i = 0; i < g->nsvcs; i++) {
 		if (o && !memcmp(&g->svcs[o - 1].k, &g->svcs[i].k, sizeof(g->svcs[i].k))) {
-			if (g->svcs[i].v.pad)
+			if (g->svcs[i].v.pad) {
+				if (kept_internal)
+					g->svcs[o - 1].v.scope_hidden &= g->svcs[i].v.scope_hidden;
 				continue;
+			}
 			inet_ntop(AF_INET6, g->svcs[i].k.addr, a, sizeof(a));
 			return fail(c, -EINVAL, "address %s port %u is claimed by two services",
 				    a, ntohs(g->svcs[i].k.port));
 		}
+		kept_internal = g->svcs[i].v.pad;
 		g->svcs[o] = g->svcs[i];
 		g->svcs[o++].v.pad = 0;
 	}
@@ -620,12 +629,102 @@ static int compile_registry(struct cctx *c)
 				struct sluice_svc v = pass;
 
 				v.svc_sid = sl_dp_sid(s->host);
+				v.scope_hidden = c->svc_hidden ? c->svc_hidden[si] : 0;
 				if ((rc = push_svc(c, s->endpoints[e].ip.addr, tp, proto, &v, 1)))
 					return rc;
 			}
 		}
 	}
 	return 0;
+}
+
+/* One client context of Sidecar egress scoping: the Sidecar and the
+ * namespace its "." stands for. */
+struct scope_ctx {
+	const struct sl_sidecar *sc;
+	const char *ns;
+	uint8_t id;
+};
+
+static uint8_t scope_id(struct cctx *c, struct scope_ctx *ctx, size_t *nctx, uint64_t *vis,
+			size_t nwords, const struct sl_sidecar *sc, const char *ns, int *rc)
+{
+	const struct sl_model *m = c->m;
+	size_t i, si, nsvc = m->nservices;
+	uint64_t *mine = vis + *nctx * nwords;
+	uint8_t id = 0;
+
+	if (!sc || !sc->negress_hosts)
+		return 0;	/* no egress listener: everything visible */
+	for (i = 0; i < *nctx; i++)
+		if (ctx[i].sc == sc && !strcmp(ctx[i].ns, ns))
+			return ctx[i].id;
+	for (si = 0; si < nsvc; si++)
+		if (!sl_egress_allows(sc, ns, &m->services[si]))
+			mine[si / 64] |= 1ull << (si % 64);
+	/* contexts that hide the same services share one scope */
+	for (i = 0; i < *nctx && !id; i++)
+		if (!memcmp(vis + i * nwords, mine, nwords * sizeof(*mine)))
+			id = ctx[i].id;
+	if (!id) {
+		uint8_t max = 0;
+		for (i = 0; i < *nctx; i++)
+			max = ctx[i].id > max ? ctx[i].id : max;
+		if (max == SLUICE_MAX_SCOPES) {
+			*rc = fail(c, -ENOSPC, "%s:%d: Sidecar %s/%s: more than %d distinct egress "
+				   "scopes in one policy", sc->pos.file ? sc->pos.file : "?",
+				   sc->pos.line, sc->ns, sc->name, SLUICE_MAX_SCOPES);
+			return 0;
+		}
+		id = max + 1;
+		for (si = 0; si < nsvc; si++)
+			if (mine[si / 64] >> (si % 64) & 1)
+				c->svc_hidden[si] |= 1ull << id;
+	}
+	ctx[*nctx] = (struct scope_ctx){ sc, ns, id };
+	(*nctx)++;
+	return id;
+}
+
+/* Sidecar egress scopes: every local client (a workload with a cgroup) and
+ * the clients that are no workload (the root default, with "." its own
+ * namespace) get the scope of the services they may not see; the services
+ * carry one bit per scope that hides them. */
+static int compile_scopes(struct cctx *c)
+{
+	const struct sl_model *m = c->m;
+	size_t nwords = m->nservices / 64 + 1, nctx = 0, w;
+	struct scope_ctx *ctx = NULL;
+	uint64_t *vis = NULL;
+	int rc = 0;
+
+	if (!m->nsidecars)
+		return 0;
+	c->wl_scope = calloc(m->nworkloads + 1, sizeof(*c->wl_scope));
+	c->svc_hidden = calloc(m->nservices + 1, sizeof(*c->svc_hidden));
+	ctx = calloc(m->nworkloads + 1, sizeof(*ctx));
+	vis = calloc((m->nworkloads + 1) * nwords, sizeof(*vis));
+	if (!c->wl_scope || !c->svc_hidden || !ctx || !vis) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (m->default_sidecar >= 0) {
+		const struct sl_sidecar *d = &m->sidecars[m->default_sidecar];
+		c->g->cfg.default_scope = scope_id(c, ctx, &nctx, vis, nwords, d, d->ns, &rc);
+	}
+	for (w = 0; w < m->nworkloads && !rc; w++) {
+		const struct sl_workload *wl = &m->workloads[w];
+
+		if (wl->cgroup)
+			c->wl_scope[w] = scope_id(c, ctx, &nctx, vis, nwords,
+						  sl_sidecar_of(m, wl), wl->ns, &rc);
+	}
+	if (nctx)
+		c->g->cfg.flags |= SLUICE_CFG_EGRESS_SCOPES;
+out:
+	free(ctx);
+	free(vis);
+	return rc;
 }
 
 static int compile_workloads(struct cctx *c)
@@ -652,7 +751,8 @@ static int compile_workloads(struct cctx *c)
 		memset(&g->cgroups[g->ncgroups], 0, sizeof(g->cgroups[0]));
 		g->cgroups[g->ncgroups].k.gen = g->gen;
 		g->cgroups[g->ncgroups].k.cgroup_id = id;
-		g->cgroups[g->ncgroups].workload_id = c->wids[i];
+		g->cgroups[g->ncgroups].v.workload_id = c->wids[i];
+		g->cgroups[g->ncgroups].v.scope = c->wl_scope ? c->wl_scope[i] : 0;
 		g->ncgroups++;
 	}
 	if (g->ncgroups)
@@ -724,7 +824,8 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		out->cfg.helper_port = htons(c.o->helper_port);
 		memcpy(out->cfg.helper_addr, c.o->helper_addr, 16);
 	}
-	if ((rc = sl_l4_workload_ids(m, &c.wids)) || (rc = compile_workloads(&c)))
+	if ((rc = sl_l4_workload_ids(m, &c.wids)) || (rc = compile_scopes(&c)) ||
+	    (rc = compile_workloads(&c)))
 		goto cleanup;
 	for (si = 0; si < m->nservices; si++) {
 		const struct sl_service *s = &m->services[si];
@@ -750,6 +851,7 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 
 			if ((rc = compile_port(&c, si, &s->ports[pi], &v)))
 				goto cleanup;
+			v.scope_hidden = c.svc_hidden ? c.svc_hidden[si] : 0;
 			for (vi = 0; vi < s->nvips; vi++)
 				if ((rc = push_svc(&c, s->vips[vi].addr, s->ports[pi].number, proto,
 						   &v, 0)))
@@ -766,6 +868,8 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 cleanup:
 	free(c.memo);
 	free(c.wids);
+	free(c.wl_scope);
+	free(c.svc_hidden);
 	if (rc) {
 		if (rc == -ENOMEM && err)
 			snprintf(err, SL_DP_ERRLEN, "out of memory compiling the L4 policy");

@@ -104,7 +104,7 @@ static int write_gen(struct sl_dp *dp, const struct sl_l4_gen *g, char *err)
 		goto cleanup;
 	what = "cgroup";
 	for (i = 0; i < g->ncgroups; i++)
-		if ((rc = put(dp->fds[DPM_CGROUP], &g->cgroups[i].k, &g->cgroups[i].workload_id)))
+		if ((rc = put(dp->fds[DPM_CGROUP], &g->cgroups[i].k, &g->cgroups[i].v)))
 			goto cleanup;
 	what = "backend";
 	for (i = 0; i < g->nbackends; i++)

@@ -498,6 +498,11 @@ int sl_model_dump_json(const struct sl_model *m, FILE *f)
 		j_named_ports(&w, wl->ports, wl->nports);
 		kv_u64(&w, "weight", wl->weight);
 		kv_str(&w, "cgroup", wl->cgroup);
+		const struct sl_sidecar *sc = sl_sidecar_of(m, wl);
+		char scn[512];
+		if (sc)
+			snprintf(scn, sizeof(scn), "%s/%s", sc->ns, sc->name);
+		kv_str(&w, "sidecar", sc ? scn : NULL);
 		j_close(&w, '}');
 	}
 	j_close(&w, ']');
@@ -554,6 +559,10 @@ int sl_model_dump_json(const struct sl_model *m, FILE *f)
 		kv_str(&w, "name", s->name);
 		kv_str(&w, "namespace", s->ns);
 		j_strs(&w, "egressHosts", s->egress_hosts, s->negress_hosts);
+		if (s->has_selector)
+			j_labels(&w, "workloadSelector", &s->selector);
+		else
+			kv_str(&w, "workloadSelector", NULL);
 		kv_str(&w, "outboundTrafficPolicy", !s->outbound_set ? NULL :
 			   s->outbound == SL_OUTBOUND_REGISTRY_ONLY ? "REGISTRY_ONLY" : "ALLOW_ANY");
 		j_close(&w, '}');

@@ -49,6 +49,7 @@
 #define PL_E_GWTCPDUP	"SL0118"	/* two VirtualServices route one gateway TCP server */
 #define PL_E_GWVIP	"SL0119"	/* gateway TCP bind:port already claimed */
 #define PL_W_GWNOROUTE	"SL0120"	/* gateway TCP server without tcp route */
+#define PL_E_DUPSIDECAR	"SL0121"	/* two Sidecars for one namespace or workload */
 #define PL_E_DURATION	"SL0201"	/* bad duration */
 #define PL_E_PERCENT	"SL0202"	/* bad percentage */
 #define PL_E_WEIGHT	"SL0203"	/* negative, non-integer or too big weight */

@@ -634,9 +634,64 @@ static void set_mesh_mode(struct pl_ctx *c, yaml_node_t *n, enum sl_outbound_mod
 	c->mesh_pos = pl_pos(c, n);
 }
 
-/* Istio's root namespace: a Sidecar there without workloadSelector is the
- * mesh-wide default. */
-#define PL_ROOT_NS "istio-system"
+/* One egress host "namespace/dnsName": namespace "*", ".", "~" or a DNS
+ * label; dnsName "*", "*.suffix" or a name without wildcards elsewhere. */
+static void check_egress_host(struct pl_ctx *c, yaml_node_t *hn, const char *h)
+{
+	const char *slash = strchr(h, '/'), *name = slash ? slash + 1 : NULL;
+
+	if (!slash || slash == h || !*name || strchr(name, '/')) {
+		pl_err(c, PL_E_VALUE, hn, "egress host \"%s\" must be \"namespace/dnsName\"", h);
+		return;
+	}
+	size_t nl = (size_t)(slash - h);
+	if (nl == 1 && strchr("*.~", h[0]))
+		;
+	else if (strcspn(h, "*") < nl)
+		pl_err(c, PL_E_VALUE, hn, "egress host \"%s\": the namespace is \"*\", \".\", "
+		       "\"~\" or a name, not a pattern", h);
+	if (strchr(name + 1, '*') || (name[0] == '*' && name[1] && name[1] != '.'))
+		pl_err(c, PL_E_VALUE, hn, "egress host \"%s\": a wildcard may only be the whole "
+		       "name (\"*\") or its leftmost label (\"*.example.com\")", h);
+}
+
+static int parse_egress(struct pl_ctx *c, yaml_node_t *eg, struct sl_sidecar *s)
+{
+	size_t total = 0;
+
+	if (eg->type != YAML_SEQUENCE_NODE) {
+		pl_err(c, PL_E_TYPE, eg, "egress must be a list");
+		return 0;
+	}
+	for (size_t i = 0; i < pl_seq_len(eg); i++) {
+		yaml_node_t *l = pl_seq_at(c, eg, i), *hosts;
+		char **h = NULL;
+		size_t nh = 0;
+
+		if (!pl_check_map(c, l, "IstioEgressListener", "egress listener"))
+			continue;
+		int r = pl_strlist(c, l, "hosts", &h, NULL, &nh);
+		if (r == 0 || (r > 0 && nh == 0)) {
+			pl_err(c, PL_E_REQUIRED, l, "missing required field \"hosts\"");
+			continue;
+		}
+		if (r < 0)
+			continue;
+		char **v = sl_arena_calloc(c->a, total + nh, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		if (total)
+			memcpy(v, s->egress_hosts, total * sizeof(*v));
+		memcpy(v + total, h, nh * sizeof(*v));
+		hosts = pl_get(c, l, "hosts");
+		for (size_t j = 0; j < nh; j++)
+			check_egress_host(c, pl_seq_at(c, hosts, j), h[j]);
+		s->egress_hosts = v;
+		total += nh;
+	}
+	s->negress_hosts = total;
+	return 0;
+}
 
 int pl_parse_sidecar(struct pl_ctx *c, yaml_node_t *spec, const char *name, const char *ns,
 		     struct sl_pos pos)
@@ -650,54 +705,26 @@ int pl_parse_sidecar(struct pl_ctx *c, yaml_node_t *spec, const char *name, cons
 	s->ns = sl_arena_strdup(c->a, ns);
 	s->pos = pos;
 	yaml_node_t *eg = pl_get(c, spec, "egress");
-	if (eg && !pl_is_null(eg)) {
-		if (eg->type != YAML_SEQUENCE_NODE) {
-			pl_err(c, PL_E_TYPE, eg, "egress must be a list");
-		} else {
-			size_t total = 0;
-			for (size_t i = 0; i < pl_seq_len(eg); i++) {
-				yaml_node_t *l = pl_seq_at(c, eg, i);
-				if (!pl_check_map(c, l, "IstioEgressListener", "egress listener"))
-					continue;
-				char **h = NULL;
-				size_t nh = 0;
-				int r = pl_strlist(c, l, "hosts", &h, NULL, &nh);
-				if (r == 0 || (r > 0 && nh == 0)) {
-					pl_err(c, PL_E_REQUIRED, l, "missing required field \"hosts\"");
-					continue;
-				}
-				char **v = sl_arena_calloc(c->a, total + nh, sizeof(*v));
-				if (!v)
-					return -ENOMEM;
-				if (total)
-					memcpy(v, s->egress_hosts, total * sizeof(*v));
-				memcpy(v + total, h, nh * sizeof(*v));
-				for (size_t j = 0; j < nh; j++) {
-					yaml_node_t *hn = pl_seq_at(c, pl_get(c, l, "hosts"), j);
-					if (!strchr(h[j], '/'))
-						pl_err(c, PL_E_VALUE, hn,
-						       "egress host \"%s\" must be \"namespace/dnsName\"", h[j]);
-					else if (strcmp(h[j], "*/*") != 0)
-						/* Narrower scopes exempt services from routing, or
-						 * with REGISTRY_ONLY block them: not enforced. */
-						pl_err(c, PL_E_UNSUP, hn,
-						       "Sidecar egress host \"%s\": egress scoping is not supported yet "
-						       "(only \"*/*\", everything visible; use outboundTrafficPolicy)",
-						       h[j]);
-				}
-				s->egress_hosts = v;
-				total += nh;
-			}
-			s->negress_hosts = total;
-		}
+	if (eg && !pl_is_null(eg) && parse_egress(c, eg, s))
+		return -ENOMEM;
+	yaml_node_t *sel = pl_get(c, spec, "workloadSelector");
+	if (sel && !pl_is_null(sel) &&
+	    pl_check_map(c, sel, "WorkloadSelector", "workloadSelector")) {
+		s->has_selector = true;
+		if (pl_labels(c, sel, "labels", &s->selector) < 0)
+			return 0;
+		if (!s->selector.n)
+			/* Istio: an empty selector is the namespace-wide Sidecar */
+			s->has_selector = false;
 	}
 	yaml_node_t *ot = pl_get(c, spec, "outboundTrafficPolicy");
 	if (ot && parse_outbound(c, ot, &s->outbound) == 0) {
 		s->outbound_set = true;
-		if (strcmp(ns, PL_ROOT_NS) != 0)
+		if (strcmp(ns, SL_ROOT_NS) != 0 || s->has_selector)
 			pl_err(c, PL_E_UNSUP, ot,
-			       "per-namespace outboundTrafficPolicy is not supported yet: put it in a "
-			       "Sidecar in namespace " PL_ROOT_NS " or a sluice.io MeshConfig");
+			       "per-namespace or per-workload outboundTrafficPolicy is not supported "
+			       "yet: put it in the Sidecar without workloadSelector in namespace "
+			       SL_ROOT_NS " or in a sluice.io MeshConfig");
 		else
 			set_mesh_mode(c, ot, s->outbound);
 	}

@@ -80,3 +80,51 @@ bool sl_host_named(const char *host, const char *name)
 
 	return !strncmp(host, name, n) && (host[n] == '\0' || host[n] == '.');
 }
+
+bool sl_host_pattern_match(const char *pat, const char *host)
+{
+	if (!strcmp(pat, "*") || !strcasecmp(pat, host))
+		return true;
+	if (pat[0] == '*' && pat[1] == '.') {
+		size_t pl = strlen(pat + 1), hl = strlen(host);
+		return hl > pl && !strcasecmp(host + hl - pl, pat + 1);
+	}
+	return false;
+}
+
+bool sl_egress_allows(const struct sl_sidecar *sc, const char *client_ns,
+		      const struct sl_service *s)
+{
+	if (!sc->negress_hosts)
+		return true;
+	for (size_t i = 0; i < sc->negress_hosts; i++) {
+		const char *h = sc->egress_hosts[i], *slash = strchr(h, '/');
+		size_t nl;
+
+		if (!slash)
+			continue;	/* refused by the loader */
+		nl = (size_t)(slash - h);
+		if (nl == 1 && h[0] == '~')
+			continue;
+		if (nl == 1 && h[0] == '.') {
+			const char *ns = client_ns ? client_ns : sc->ns;
+			if (!s->ns || strcmp(ns, s->ns))
+				continue;
+		} else if (!(nl == 1 && h[0] == '*') &&
+			   (!s->ns || strlen(s->ns) != nl || strncmp(h, s->ns, nl))) {
+			continue;
+		}
+		if (sl_host_pattern_match(slash + 1, s->host))
+			return true;
+	}
+	return false;
+}
+
+const struct sl_sidecar *sl_sidecar_of(const struct sl_model *m, const struct sl_workload *w)
+{
+	if (w && w->sidecar >= 0 && (size_t)w->sidecar < m->nsidecars)
+		return &m->sidecars[w->sidecar];
+	if (m->default_sidecar >= 0 && (size_t)m->default_sidecar < m->nsidecars)
+		return &m->sidecars[m->default_sidecar];
+	return NULL;
+}

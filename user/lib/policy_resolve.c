@@ -480,22 +480,10 @@ static int resolve_routes(struct pl_ctx *c, struct sl_model *m, struct pl_vs *vs
 	return 0;
 }
 
-/* Gateway server host patterns: "*", "*.suffix" or an exact name. */
-static bool host_pattern_match(const char *pat, const char *host)
-{
-	if (!strcmp(pat, "*") || !strcasecmp(pat, host))
-		return true;
-	if (pat[0] == '*' && pat[1] == '.') {
-		size_t pl = strlen(pat + 1), hl = strlen(host);
-		return hl > pl && !strcasecmp(host + hl - pl, pat + 1);
-	}
-	return false;
-}
-
 bool pl_server_serves(const struct sl_gateway_server *sv, const char *host)
 {
 	for (size_t h = 0; h < sv->nhosts; h++)
-		if (host_pattern_match(sv->hosts[h], host) ||
+		if (sl_host_pattern_match(sv->hosts[h], host) ||
 		    (host[0] == '*' && !strcasecmp(sv->hosts[h], host)))
 			return true;
 	return false;
@@ -636,6 +624,54 @@ static int copy_sorted(struct pl_ctx *c, void **dst, size_t *ndst, void *src, si
 	return 0;
 }
 
+/* Which Sidecar scopes each workload's egress (Istio's precedence): one of
+ * its namespace with a workloadSelector that selects it, else its
+ * namespace's Sidecar without selector, else the root namespace's (found
+ * at use: sl_sidecar_of). Two candidates at one level are an error, as
+ * Istio leaves that case undefined. */
+static void resolve_sidecars(struct pl_ctx *c, struct sl_model *m)
+{
+	m->default_sidecar = -1;
+	for (size_t i = 0; i < m->nsidecars; i++) {
+		const struct sl_sidecar *s = &m->sidecars[i];
+
+		if (s->has_selector)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			const struct sl_sidecar *o = &m->sidecars[j];
+			if (!o->has_selector && !strcmp(o->ns, s->ns))
+				err_at(c, PL_E_DUPSIDECAR, s->pos, "namespace %s has two Sidecars without "
+				       "workloadSelector: %s and %s (at %s:%d:%d)", s->ns, s->name,
+				       o->name, o->pos.file, o->pos.line, o->pos.col);
+		}
+		if (!strcmp(s->ns, SL_ROOT_NS))
+			m->default_sidecar = (int)i;
+	}
+	for (size_t w = 0; w < m->nworkloads; w++) {
+		struct sl_workload *wl = &m->workloads[w];
+		int ns_wide = -1, sel = -1;
+
+		for (size_t i = 0; i < m->nsidecars; i++) {
+			const struct sl_sidecar *s = &m->sidecars[i];
+
+			if (strcmp(s->ns, wl->ns))
+				continue;
+			if (!s->has_selector) {
+				ns_wide = (int)i;
+			} else if (sl_labels_select(&s->selector, &wl->labels)) {
+				if (sel >= 0) {
+					const struct sl_sidecar *o = &m->sidecars[sel];
+					err_at(c, PL_E_DUPSIDECAR, s->pos, "WorkloadEntry %s/%s is selected "
+					       "by two Sidecars: %s and %s (at %s:%d:%d)", wl->ns, wl->name,
+					       s->name, o->name, o->pos.file, o->pos.line, o->pos.col);
+				}
+				sel = (int)i;
+			}
+		}
+		wl->sidecar = sel >= 0 ? sel : ns_wide;
+	}
+}
+
 /* The raw arrays in c stay owned by c (freed by the loader); everything the
  * model points to is copied into or already lives in the arena. */
 int pl_resolve(struct pl_ctx *c, struct sl_model *m)
@@ -658,6 +694,7 @@ int pl_resolve(struct pl_ctx *c, struct sl_model *m)
 	    copy_sorted(c, (void **)&m->sidecars, &m->nsidecars, c->sc, c->nsc,
 			sizeof(*c->sc), sc_cmp))
 		return -ENOMEM;
+	resolve_sidecars(c, m);
 	if (check_vips(c) || build_services(c, m) || attach_rules(c, m))
 		return -ENOMEM;
 	if (c->nvs)

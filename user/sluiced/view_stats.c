@@ -328,6 +328,9 @@ static const char *const counter_names[__SLUICE_CNT_MAX] = {
 	[SLUICE_CNT_NO_ROUTE] = "no_route",
 	[SLUICE_CNT_HELPER_BYPASS] = "helper_bypass",
 	[SLUICE_CNT_STATS_FULL] = "stats_full",
+	[SLUICE_CNT_SCOPE_DENY] = "scope_deny",
+	[SLUICE_CNT_SCOPE_PASS] = "scope_pass",
+	[SLUICE_CNT_TCP_FAULT] = "tcp_fault",
 };
 
 const char *sluiced_counter_name(int i, char *buf, size_t len)
