@@ -213,6 +213,19 @@ static __always_inline int pool_full(__u32 gen, const struct sluice_subset *sub)
 	return 1;
 }
 
+/* The route's TCP fault drew this connect: refused with its errno. A
+ * missing entry (torn table) injects nothing. */
+static __always_inline int tcp_fault(__u32 gen, struct decision *d)
+{
+	struct sluice_route_key k = { .gen = gen, .route_id = d->route_id };
+	struct sluice_fault *f = bpf_map_lookup_elem(&sluice_fault, &k);
+
+	if (!f || sluice_scale(bpf_get_prandom_u32(), SLUICE_FAULT_SCALE) >= f->abort_ppm)
+		return 0;
+	refused(d, SLUICE_WHY_TCP_FAULT, SLUICE_CNT_TCP_FAULT, -f->err);
+	return 1;
+}
+
 /* outlierDetection: be is ejected from sub (sluice_eject, until_ns ahead). */
 static __always_inline int is_ejected(const struct sluice_subset *sub,
 				      const struct sluice_backend *be)
@@ -306,6 +319,8 @@ static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key
 	if (r->flags & SLUICE_ROUTE_NO_ENDPOINTS)
 		return refused(d, SLUICE_WHY_NO_ENDPOINTS, SLUICE_CNT_NO_ENDPOINTS, -ECONNREFUSED);
 
+	if ((r->flags & SLUICE_ROUTE_FAULT) && tcp_fault(gen, d))
+		return;
 	d->why = (r->flags & SLUICE_ROUTE_SOURCE) ? SLUICE_WHY_SOURCE_LABELS : SLUICE_WHY_WEIGHT;
 	rnd = bpf_get_prandom_u32();
 	rnd1 = bpf_get_prandom_u32();

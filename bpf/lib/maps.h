@@ -67,6 +67,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_route SEC(".maps");
 
+/* sluice_fault: (gen, route id) -> TCP fault of a SLUICE_ROUTE_FAULT route.
+ * Writer: sluiced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_ROUTE_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_route_key);
+	__type(value, struct sluice_fault);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_fault SEC(".maps");
+
 /* sluice_route_src: (gen, route, workload) present = the workload's
  * sourceLabels match the route. Writer: sluiced. */
 struct {

@@ -74,6 +74,8 @@ enum sluice_route_flags {
 	SLUICE_ROUTE_HASH = 1 << 2,	/* a destination subset is consistentHash
 					 * (lb MAGLEV): the subset choice hashes
 					 * the source instead of drawing at random */
+	SLUICE_ROUTE_FAULT = 1 << 3,	/* sluice_fault[(gen, route)] refuses a share
+					 * of the route's new connections */
 };
 
 struct sluice_route_key {
@@ -94,6 +96,15 @@ struct sluice_route {
 	__u8 ndests;
 	__u32 total;		/* = dests[ndests-1].cum_weight, > 0 */
 	struct sluice_dest dests[SLUICE_MAX_DESTS];
+};
+
+/* sluice_fault: (gen, route id) -> TCP fault injection of a route
+ * (a VirtualService's sluice.io/tcp-fault-* annotations). */
+#define SLUICE_FAULT_SCALE	1000000u	/* abort_ppm of every connect */
+
+struct sluice_fault {
+	__u32 abort_ppm;	/* connects refused, per million */
+	__s32 err;		/* the errno connect() returns (positive) */
 };
 
 /* sluice_backend: (gen, index) -> backend address. */
@@ -500,6 +511,7 @@ SLUICE_ASSERT_SIZE(sluice_svc_key, 24);
 SLUICE_ASSERT_SIZE(sluice_svc, 24 + 8 + 8 * SLUICE_MAX_DESTS +
 		   (32 + 24 * SLUICE_SUBSET_INLINE) * SLUICE_SVC_INLINE_SUBSETS);
 SLUICE_ASSERT_SIZE(sluice_route_key, 8);
+SLUICE_ASSERT_SIZE(sluice_fault, 8);
 SLUICE_ASSERT_SIZE(sluice_dest, 8);
 SLUICE_ASSERT_SIZE(sluice_route, 8 + 8 * SLUICE_MAX_DESTS);
 SLUICE_ASSERT_SIZE(sluice_route_src_key, 16);

@@ -31,6 +31,7 @@ struct sl_l4_cgroup { struct sluice_cgroup_key k; struct sluice_client v; };
 struct sl_l4_subset { struct sluice_subset_key k; struct sluice_subset v; };
 struct sl_l4_backend { struct sluice_backend_key k; struct sluice_backend v; };
 struct sl_l4_pool { struct sluice_pool_key k; struct sluice_pool v; };
+struct sl_l4_fault { struct sluice_route_key k; struct sluice_fault v; };
 
 /* One generation's entries. Arrays are owned by the struct. */
 struct sl_l4_gen {
@@ -50,6 +51,8 @@ struct sl_l4_gen {
 	size_t nbackends;
 	struct sl_l4_pool *pools;	/* connectionPool.tcp of flagged subsets */
 	size_t npools;
+	struct sl_l4_fault *faults;	/* TCP faults of SLUICE_ROUTE_FAULT routes */
+	size_t nfaults;
 	size_t cap[8];			/* internal growth bookkeeping */
 };
 

@@ -263,6 +263,12 @@ struct sl_vhost {
 	size_t nhttp;
 	struct sl_route *tcp;
 	size_t ntcp;
+	/* TCP fault injection (annotations sluice.io/tcp-fault-abort and
+	 * sluice.io/tcp-fault-errno): this share of the new connections its
+	 * routes take at connect() fail with tcp_fault_errno. 0 = none. */
+	uint32_t tcp_fault_ppm;		/* per million (SLUICE_FAULT_SCALE) */
+	int tcp_fault_errno;
+	struct sl_pos tcp_fault_pos;
 	struct sl_pos pos;
 };
 

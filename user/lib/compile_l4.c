@@ -28,7 +28,7 @@
 #include "sluice/compile_l4.h"
 #include "sluice/dataplane.h"
 
-enum { CAP_SVC, CAP_ROUTE, CAP_SRC, CAP_CG, CAP_SUBSET, CAP_BACKEND, CAP_POOL };
+enum { CAP_SVC, CAP_ROUTE, CAP_SRC, CAP_CG, CAP_SUBSET, CAP_BACKEND, CAP_POOL, CAP_FAULT };
 
 /* Per-service cache of compiled (service, subset, port) -> subset id. */
 struct subset_memo {
@@ -403,19 +403,42 @@ static int check_http_l4(struct cctx *c, const struct sl_vhost *vh, const struct
  * match (in order) one BPF route, skipping matches for another port or
  * place, until an unconditional one; then, when none was and the listener
  * has a fallback service, that service by its own load balancer. */
+/* The TCP fault of route id (its VirtualService's annotations). */
+static int push_fault(struct cctx *c, const struct sl_vhost *vh, uint32_t id)
+{
+	struct sl_l4_gen *g = c->g;
+	int rc;
+
+	if ((rc = grow((void **)&g->faults, &g->cap[CAP_FAULT], g->nfaults, sizeof(*g->faults))))
+		return rc;
+	g->faults[g->nfaults++] = (struct sl_l4_fault){
+		.k = { .gen = g->gen, .route_id = id },
+		.v = { .abort_ppm = vh->tcp_fault_ppm, .err = vh->tcp_fault_errno },
+	};
+	return 0;
+}
+
 static int compile_routes(struct cctx *c, const struct listener *l, struct sluice_svc *v)
 {
 	const struct sl_vhost *vh = l->vh;
 	const struct sl_route *routes = NULL;
 	size_t nr = 0, i, j, mi;
-	bool catch_all = false, all_empty = true;
+	bool catch_all = false, all_empty = true, fault = false;
 	uint32_t id, first = (uint32_t)c->g->nroutes;
 	int rc;
 
 	if (vh) {
 		routes = l->is_http ? vh->http : vh->tcp;
 		nr = l->is_http ? vh->nhttp : vh->ntcp;
+		/* the fault is the tcp routes' (the front-end requires some) */
+		fault = vh->tcp_fault_ppm && !l->is_http;
 	}
+	if (fault && strcmp(l->ctx, "mesh"))
+		return fail(c, -ENOTSUP, "%s:%d: VirtualService %s/%s: sluice.io/tcp-fault-abort on "
+			    "a gateway's TCP server is not supported (XDP does not inject faults); "
+			    "bind the fault to a mesh-only VirtualService",
+			    vh->tcp_fault_pos.file ? vh->tcp_fault_pos.file : "?",
+			    vh->tcp_fault_pos.line, vh->ns, vh->name);
 	for (i = 0; i < nr && !catch_all; i++) {
 		const struct sl_route *r = &routes[i];
 
@@ -434,6 +457,8 @@ static int compile_routes(struct cctx *c, const struct listener *l, struct sluic
 			br.port = l->port;
 			if ((rc = compile_dests(c, r, l->port, &br)))
 				return rc;
+			if (fault)
+				br.flags |= SLUICE_ROUTE_FAULT;
 			if (mt && mt->has_source_labels) {
 				br.flags |= SLUICE_ROUTE_SOURCE;
 				c->g->cfg.flags |= SLUICE_CFG_SOURCE_ROUTES;
@@ -444,6 +469,8 @@ static int compile_routes(struct cctx *c, const struct listener *l, struct sluic
 				return fail(c, -E2BIG, "%s: more than %d L4 routes on port %u",
 					    l->name, SLUICE_MAX_ROUTES, l->port);
 			if ((rc = push_route(c, &br, &id)))
+				return rc;
+			if (fault && (rc = push_fault(c, vh, id)))
 				return rc;
 			if (!(br.flags & SLUICE_ROUTE_NO_ENDPOINTS))
 				all_empty = false;
@@ -889,5 +916,6 @@ void sl_l4_gen_free(struct sl_l4_gen *g)
 	free(g->subsets);
 	free(g->backends);
 	free(g->pools);
+	free(g->faults);
 	memset(g, 0, sizeof(*g));
 }

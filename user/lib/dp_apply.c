@@ -34,6 +34,7 @@ static const struct {
 	{ DPM_SUBSET, sizeof(struct sluice_subset_key) },
 	{ DPM_BACKEND, sizeof(struct sluice_backend_key) },
 	{ DPM_POOL, sizeof(struct sluice_pool_key) },
+	{ DPM_FAULT, sizeof(struct sluice_route_key) },
 };
 
 /* Collect then delete (deleting while walking restarts a hash walk). */
@@ -117,6 +118,10 @@ static int write_gen(struct sl_dp *dp, const struct sl_l4_gen *g, char *err)
 	what = "subset";
 	for (i = 0; i < g->nsubsets; i++)
 		if ((rc = put(dp->fds[DPM_SUBSET], &g->subsets[i].k, &g->subsets[i].v)))
+			goto cleanup;
+	what = "fault";
+	for (i = 0; i < g->nfaults; i++)
+		if ((rc = put(dp->fds[DPM_FAULT], &g->faults[i].k, &g->faults[i].v)))
 			goto cleanup;
 	what = "route_src";
 	for (i = 0; i < g->nsrcs; i++) {

@@ -466,6 +466,15 @@ static void j_vhost(struct jw *w, const struct sl_model *m, const struct sl_vhos
 	for (size_t i = 0; i < v->ntcp; i++)
 		j_route(w, m, &v->tcp[i], false);
 	j_close(w, ']');
+	j_key(w, "tcpFault");
+	if (v->tcp_fault_ppm) {
+		j_open(w, '{');
+		kv_u64(w, "abortPerMillion", v->tcp_fault_ppm);
+		kv_u64(w, "errno", (uint64_t)v->tcp_fault_errno);
+		j_close(w, '}');
+	} else {
+		j_str(w, NULL);
+	}
 	j_close(w, '}');
 }
 

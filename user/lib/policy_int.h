@@ -218,8 +218,8 @@ int pl_parse_workload_entry(struct pl_ctx *c, yaml_node_t *spec, yaml_node_t *me
 			    const char *name, const char *ns, struct sl_pos pos);
 int pl_parse_destination_rule(struct pl_ctx *c, yaml_node_t *spec, const char *name,
 			      const char *ns, struct sl_pos pos);
-int pl_parse_virtual_service(struct pl_ctx *c, yaml_node_t *spec, const char *name,
-			     const char *ns, struct sl_pos pos);
+int pl_parse_virtual_service(struct pl_ctx *c, yaml_node_t *spec, yaml_node_t *meta,
+			     const char *name, const char *ns, struct sl_pos pos);
 int pl_parse_gateway(struct pl_ctx *c, yaml_node_t *spec, const char *name,
 		     const char *ns, struct sl_pos pos);
 int pl_parse_sidecar(struct pl_ctx *c, yaml_node_t *spec, const char *name,

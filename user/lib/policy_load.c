@@ -65,6 +65,36 @@ static int add_object(struct pl_ctx *c, const char *kind, const char *ns, const 
 	return o->kind && o->ns && o->name ? 0 : -ENOMEM;
 }
 
+/* Sluice's own annotations, by kind: one that is not listed (a typo) is
+ * warned about, as an unknown field is; other prefixes belong to others. */
+static const struct {
+	const char *kind, *key;
+} sluice_annotations[] = {
+	{ "WorkloadEntry", "sluice.io/cgroup" },
+	{ "VirtualService", "sluice.io/tcp-fault-abort" },
+	{ "VirtualService", "sluice.io/tcp-fault-errno" },
+	{ "VirtualService", "sluice.io/tcp-fault-delay" },	/* refused by the parser */
+};
+
+static void check_annotations(struct pl_ctx *c, yaml_node_t *ann, const char *kind)
+{
+	for (yaml_node_pair_t *p = ann->data.mapping.pairs.start; p < ann->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *kn = pl_node(c, p->key);
+		const char *k = pl_scalar(kn);
+		bool known = false;
+
+		if (!k || strncmp(k, "sluice.io/", 10))
+			continue;
+		for (size_t i = 0; i < sizeof(sluice_annotations) / sizeof(sluice_annotations[0]); i++)
+			known |= !strcmp(sluice_annotations[i].kind, kind) &&
+				 !strcmp(sluice_annotations[i].key, k);
+		if (!known)
+			pl_warn(c, PL_W_UNKNOWN, kn, "unknown annotation \"%s\" on a %s (ignored; "
+				"docs/policy-reference.md lists Sluice's annotations)", k, kind);
+	}
+}
+
 /* One YAML document: envelope checks, then the kind's parser. Errors are
  * reported into c->d; the return value only signals out-of-memory. */
 static int load_doc(struct pl_ctx *c, yaml_node_t *root)
@@ -127,6 +157,8 @@ static int load_doc(struct pl_ctx *c, yaml_node_t *root)
 			pl_err(c, PL_E_TYPE, ann, "annotations must be a map of strings");
 			return 0;
 		}
+		if (ann && !pl_is_null(ann))
+			check_annotations(c, ann, kind);
 	}
 	if (!name)
 		name = sl_arena_strdup(c->a, "mesh");
@@ -151,7 +183,7 @@ static int load_doc(struct pl_ctx *c, yaml_node_t *root)
 	case 2:
 		return pl_parse_destination_rule(c, spec, name, ns, pos);
 	case 3:
-		return pl_parse_virtual_service(c, spec, name, ns, pos);
+		return pl_parse_virtual_service(c, spec, meta, name, ns, pos);
 	case 4:
 		return pl_parse_gateway(c, spec, name, ns, pos);
 	case 5:

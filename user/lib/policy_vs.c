@@ -7,6 +7,7 @@
  * mirrors.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,8 +526,95 @@ static int parse_routes(struct pl_ctx *c, yaml_node_t *spec, const char *key, bo
 	return 0;
 }
 
-int pl_parse_virtual_service(struct pl_ctx *c, yaml_node_t *spec, const char *name,
-			     const char *ns, struct sl_pos pos)
+/* errnos a TCP fault may return from connect(): what a client meets when
+ * a real peer or network fails */
+static const struct {
+	const char *name;
+	int err;
+} fault_errnos[] = {
+	{ "ECONNREFUSED", ECONNREFUSED }, { "ECONNRESET", ECONNRESET },
+	{ "ETIMEDOUT", ETIMEDOUT },	  { "EHOSTUNREACH", EHOSTUNREACH },
+	{ "ENETUNREACH", ENETUNREACH },	  { "ECONNABORTED", ECONNABORTED },
+	{ "EACCES", EACCES },		  { "EPERM", EPERM },
+};
+
+/* "12.5%" or "12.5": 0..100 with at most 4 decimals, as parts per million. */
+static bool parse_share(const char *s, uint32_t *ppm)
+{
+	uint64_t whole = 0, frac = 0, scale = 10000;
+	const char *p = s;
+	int nd = 0;
+
+	if (!isdigit((unsigned char)*p))
+		return false;
+	while (isdigit((unsigned char)*p) && whole <= 100)
+		whole = whole * 10 + (uint64_t)(*p++ - '0');
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p) && nd < 4) {
+			scale /= 10;
+			frac += (uint64_t)(*p++ - '0') * scale;
+			nd++;
+		}
+		if (!nd)
+			return false;
+	}
+	if (*p == '%')
+		p++;
+	if (*p || whole > 100 || (whole == 100 && frac))
+		return false;
+	*ppm = (uint32_t)(whole * 10000 + frac);
+	return true;
+}
+
+/* sluice.io/tcp-fault-abort: "SHARE%" of the new connections the tcp routes
+ * take fail at connect() with sluice.io/tcp-fault-errno (ECONNREFUSED). */
+static void parse_tcp_fault(struct pl_ctx *c, yaml_node_t *meta, struct sl_vhost *vh,
+			    yaml_node_t *spec)
+{
+	yaml_node_t *ann = pl_get(c, meta, "annotations");
+	yaml_node_t *ab = pl_get(c, ann, "sluice.io/tcp-fault-abort");
+	yaml_node_t *en = pl_get(c, ann, "sluice.io/tcp-fault-errno");
+	yaml_node_t *dl = pl_get(c, ann, "sluice.io/tcp-fault-delay");
+	const char *s;
+
+	if (dl && !pl_is_null(dl))
+		pl_err(c, PL_E_UNSUP, dl, "sluice.io/tcp-fault-delay is not supported: a connect() "
+		       "hook cannot wait (delay HTTP requests with the route's fault.delay)");
+	if (!ab || pl_is_null(ab)) {
+		if (en && !pl_is_null(en))
+			pl_err(c, PL_E_REQUIRED, en, "sluice.io/tcp-fault-errno needs "
+			       "sluice.io/tcp-fault-abort (the share of connections to refuse)");
+		return;
+	}
+	if (!(s = pl_scalar(ab)) || !parse_share(s, &vh->tcp_fault_ppm)) {
+		pl_err(c, PL_E_PERCENT, ab, "sluice.io/tcp-fault-abort \"%s\": want a share of "
+		       "connections from 0%% to 100%% (e.g. \"10%%\", \"0.5%%\")", s ? s : "");
+		return;
+	}
+	vh->tcp_fault_pos = pl_pos(c, ab);
+	vh->tcp_fault_errno = ECONNREFUSED;
+	if (en && !pl_is_null(en)) {
+		size_t i, n = sizeof(fault_errnos) / sizeof(fault_errnos[0]);
+
+		s = pl_scalar(en);
+		for (i = 0; s && i < n; i++)
+			if (!strcmp(s, fault_errnos[i].name))
+				break;
+		if (!s || i == n)
+			pl_err(c, PL_E_ENUM, en, "sluice.io/tcp-fault-errno \"%s\": want ECONNREFUSED, "
+			       "ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ECONNABORTED, "
+			       "EACCES or EPERM", s ? s : "");
+		else
+			vh->tcp_fault_errno = fault_errnos[i].err;
+	}
+	if (!pl_get(c, spec, "tcp"))
+		pl_err(c, PL_E_CONFLICT, ab, "sluice.io/tcp-fault-abort applies to tcp routes and "
+		       "VirtualService %s has none (HTTP routes take Istio's fault.abort)", vh->name);
+}
+
+int pl_parse_virtual_service(struct pl_ctx *c, yaml_node_t *spec, yaml_node_t *meta,
+			     const char *name, const char *ns, struct sl_pos pos)
 {
 	if (!pl_check_map(c, spec, "VirtualService", "VirtualService spec"))
 		return 0;
@@ -548,5 +636,7 @@ int pl_parse_virtual_service(struct pl_ctx *c, yaml_node_t *spec, const char *na
 		return -ENOMEM;
 	if (!pl_get(c, spec, "http") && !pl_get(c, spec, "tcp"))
 		pl_err(c, PL_E_REQUIRED, spec, "a VirtualService needs http or tcp routes");
+	else
+		parse_tcp_fault(c, meta, vh, spec);
 	return 0;
 }
