@@ -408,6 +408,13 @@ bool sl_labels_select(const struct sl_labels *selector, const struct sl_labels *
  * (sluicectl get NAME, trace --service). */
 bool sl_host_named(const char *host, const char *name);
 
+/* Port p of service s is served by sluice-http (when one runs): its mesh
+ * VirtualService has http routes, or no VirtualService routes it and its
+ * DestinationRule sets outlierDetection (5xx answers are seen per request
+ * only; the helper routes it by Istio's default route). */
+bool sl_port_wants_helper(const struct sl_model *m, const struct sl_service *s,
+			  const struct sl_port *p);
+
 /* Host patterns of Gateway servers and Sidecar egress hosts: "*", "*.suffix"
  * or an exact name (case-insensitive). */
 bool sl_host_pattern_match(const char *pat, const char *host);

@@ -7,7 +7,7 @@ x-backend: <name>, keep-alive (HTTP/1.1). Request headers steer it:
   x-fail-once: ID   the first request carrying ID gets a 503, later ones 200
   x-count: ID       count requests carrying ID (and remember their Host)
   x-delay-ms: N     sleep N ms before answering
-  x-status: N       answer with status N
+  x-status: N       answer with status N (default: --status, 200)
 GET /_hits?id=ID returns "<n> <host>": how many requests carried x-fail-once
 or x-count ID (and the last Host of an x-count one);
 GET /_inflight how many delayed requests are being served now.
@@ -59,7 +59,7 @@ class H(http.server.BaseHTTPRequestHandler):
             with lock:
                 c = inflight[0]
             return self.reply(200, f"{c}\n".encode())
-        status = int(self.headers.get("x-status") or 200)
+        status = int(self.headers.get("x-status") or self.server.status)
         cid = self.headers.get("x-count")
         if cid:
             with lock:
@@ -101,10 +101,12 @@ def main():
     ap.add_argument("--addr", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--name", required=True)
+    ap.add_argument("--status", type=int, default=200, help="status of every answer")
     a = ap.parse_args()
     http.server.ThreadingHTTPServer.daemon_threads = True
     s = http.server.ThreadingHTTPServer((a.addr, a.port), H)
     s.name = a.name
+    s.status = a.status
     print("ready", flush=True)
     s.serve_forever()
 

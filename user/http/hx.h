@@ -142,6 +142,11 @@ struct hx_subset_state {
 struct hx_svc_state {
 	struct hx_ep_state *eps;	/* per service endpoint */
 	struct hx_subset_state *subsets;/* nsubsets + 1: last = whole service */
+	/* the route of the service when no mesh VirtualService routes it
+	 * (Istio's default: the whole service by its load balancer). The
+	 * connect hooks send such a service here for its HTTP outlierDetection. */
+	struct sl_route dflt;
+	struct sl_dest dflt_dest;
 };
 
 /* Choose an endpoint of (service, subset) (-1 = whole service): ejected

@@ -280,6 +280,41 @@ static void histogram(FILE *f, const char *name, const char *help, const struct 
 }
 
 /* Merge every worker's series (same labels add up) and print them. */
+/* outlierDetection of the live snapshot: per endpoint ever ejected, the
+ * times (since the policy was loaded) and whether it is out now. */
+static void outliers(FILE *f)
+{
+	struct hx_snap *s = hx_snap_get();
+	uint64_t now = hx_now_ms();
+	size_t i, e;
+
+	fprintf(f, "# HELP sluice_http_outlier_ejections_total Endpoints ejected by "
+		   "outlierDetection since the policy was loaded.\n"
+		   "# TYPE sluice_http_outlier_ejections_total counter\n"
+		   "# HELP sluice_http_outlier_ejected Endpoints out now (1 each).\n"
+		   "# TYPE sluice_http_outlier_ejected gauge\n");
+	for (i = 0; s && i < s->m->nservices; i++) {
+		const struct sl_service *sv = &s->m->services[i];
+
+		for (e = 0; e < sv->nendpoints; e++) {
+			const struct hx_ep_state *st = &s->svc[i].eps[e];
+			uint32_t n = __atomic_load_n(&st->nejections, __ATOMIC_RELAXED);
+
+			if (!n)
+				continue;
+			fprintf(f, "sluice_http_outlier_ejections_total{destination_service=\"%s\","
+				   "endpoint=\"%s\"} %u\n", sv->host,
+				sv->endpoints[e].address ? sv->endpoints[e].address : "", n);
+			fprintf(f, "sluice_http_outlier_ejected{destination_service=\"%s\","
+				   "endpoint=\"%s\"} %d\n", sv->host,
+				sv->endpoints[e].address ? sv->endpoints[e].address : "",
+				__atomic_load_n(&st->ejected_until_ms, __ATOMIC_RELAXED) > now);
+		}
+	}
+	if (s)
+		hx_snap_put(s);
+}
+
 int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 {
 	static const char *const reporters[] = { "source", "destination" };
@@ -347,6 +382,7 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 			fprintf(f, "sluice_http_connections_rejected_total{reason=\"%s\"} %llu\n",
 				why[b], (unsigned long long)r[b]);
 	}
+	outliers(f);
 	fprintf(f, "# HELP sluice_http_listener_failed Listeners that could not bind (1 each).\n"
 		   "# TYPE sluice_http_listener_failed gauge\n");
 	pthread_mutex_lock(&listen_mu);

@@ -601,6 +601,10 @@ static void start_request(struct hx_cli *c)
 					hit = &c->rt->matches[k];
 			c->hit = hit;
 		}
+	} else if (svc >= 0) {
+		/* no mesh VirtualService (sluice_svc sends such a service here
+		 * when its DestinationRule asks for HTTP outlierDetection) */
+		c->rt = &c->snap->svc[svc].dflt;
 	}
 	if (!c->rt) {
 		if (svc >= 0)

@@ -572,6 +572,13 @@ void hx_outlier_report(const struct sl_model *m, struct hx_svc_state *st, size_t
 				 __ATOMIC_RELAXED);
 		__atomic_store_n(&e->consec_5xx, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&e->consec_gw, 0, __ATOMIC_RELAXED);
+		/* sluiced logs the helper's stderr; metrics count it too */
+		fprintf(stderr, "sluice-http: outlierDetection: ejected endpoint %s of %s for %llu s "
+			"(%u consecutive %s; ejected %u time%s)\n",
+			s->endpoints[ep].address ? s->endpoints[ep].address : "?", s->host,
+			(unsigned long long)(base * (times > 10 ? 10 : times) / 1000),
+			c5 && n5 >= c5 ? c5 : cg, c5 && n5 >= c5 ? "5xx" : "gateway errors", times,
+			times == 1 ? "" : "s");
 	}
 }
 

@@ -40,6 +40,10 @@ struct hx_snap *hx_snap_new(struct sl_model *m, bool owns_model, uint64_t gen)
 		s->svc[i].subsets = calloc(sv->nsubsets + 1, sizeof(struct hx_subset_state));
 		if (!s->svc[i].eps || !s->svc[i].subsets)
 			goto fail;
+		s->svc[i].dflt_dest = (struct sl_dest){ .service = i, .subset = -1, .weight_raw = 1,
+							.weight = SL_WEIGHT_TOTAL, .pos = sv->pos };
+		s->svc[i].dflt = (struct sl_route){ .dests = &s->svc[i].dflt_dest, .ndests = 1,
+						    .weight_raw_total = 1, .pos = sv->pos };
 	}
 	return s;
 fail:

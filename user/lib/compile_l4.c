@@ -526,7 +526,7 @@ static int compile_port(struct cctx *c, size_t si, const struct sl_port *p, stru
 	if (s->vhost >= 0 && (size_t)s->vhost < c->m->nvhosts && c->m->vhosts[s->vhost].mesh)
 		l.vh = &c->m->vhosts[s->vhost];
 	l.is_http = sl_proto_is_http(p->proto) && l.vh && l.vh->nhttp > 0;
-	if (l.is_http && c->o->helper_port) {
+	if (c->o->helper_port && sl_port_wants_helper(c->m, s, p)) {
 		v->flags = SLUICE_SVC_HTTP;
 		return 0;
 	}

@@ -128,3 +128,20 @@ const struct sl_sidecar *sl_sidecar_of(const struct sl_model *m, const struct sl
 		return &m->sidecars[m->default_sidecar];
 	return NULL;
 }
+
+bool sl_port_wants_helper(const struct sl_model *m, const struct sl_service *s,
+			  const struct sl_port *p)
+{
+	const struct sl_vhost *vh = NULL;
+	bool outlier = s->tp.outlier.set;
+
+	if (!sl_proto_is_http(p->proto))
+		return false;
+	if (s->vhost >= 0 && (size_t)s->vhost < m->nvhosts && m->vhosts[s->vhost].mesh)
+		vh = &m->vhosts[s->vhost];
+	if (vh)
+		return vh->nhttp > 0;
+	for (size_t k = 0; k < s->nsubsets && !outlier; k++)
+		outlier = s->subsets[k].tp.outlier.set;
+	return outlier && s->nendpoints > 0;
+}

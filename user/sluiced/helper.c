@@ -59,10 +59,8 @@ bool sluiced_model_needs_helper(const struct sl_model *m)
 	for (i = 0; i < m->nservices; i++) {
 		const struct sl_service *s = &m->services[i];
 
-		if (s->vhost < 0 || (size_t)s->vhost >= m->nvhosts || !m->vhosts[s->vhost].nhttp)
-			continue;
 		for (j = 0; j < s->nports; j++)
-			if (sl_proto_is_http(s->ports[j].proto))
+			if (sl_port_wants_helper(m, s, &s->ports[j]))
 				return true;
 	}
 	for (i = 0; i < m->ngateways; i++)
