@@ -72,10 +72,8 @@ for r in $(seq 1 "$RUNS"); do
 		sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client "$VIP" -d "$SECS" --linger0 >/dev/null
 		c1=$(sl_prog_stats sluice_connect4); o1=$(sl_prog_stats sluice_sockops)
 		sysctl -qw kernel.bpf_stats_enabled=0
-		per() { awk -v b="$1" -v a="$2" 'BEGIN { split(b, x, " "); split(a, y, " ");
-			printf "%.1f", (y[2] > x[2]) ? (y[1] - x[1]) / (y[2] - x[2]) : 0 }'; }
-		NS_C[$state]+="$(per "$c0" "$c1") "
-		NS_O[$state]+="$(per "$o0" "$o1") "
+		NS_C[$state]+="$(sl_ns_per_run "$c0" "$c1") "
+		NS_O[$state]+="$(sl_ns_per_run "$o0" "$o1") "
 	done
 	echo "   run $r/$RUNS done" >&2
 done

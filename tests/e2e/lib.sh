@@ -163,6 +163,12 @@ sl_prog_stats() {
 		"\(.run_time_ns // 0) \(.run_cnt // 0)"'
 }
 
+# sl_ns_per_run BEFORE AFTER: ns per run between two sl_prog_stats lines.
+sl_ns_per_run() {
+	awk -v b="$1" -v a="$2" 'BEGIN { split(b, x, " "); split(a, y, " ");
+		printf "%.1f", (y[2] > x[2]) ? (y[1] - x[1]) / (y[2] - x[2]) : 0 }'
+}
+
 # Pin root private to this test run.
 SL_BPFFS="/sys/fs/bpf/sluice-test-$SL_ID"
 SL_SOCK="$SL_TMP/sluiced.sock"
