@@ -23,6 +23,12 @@ struct sl_l4_opts {
 	 * NULL: stat() under the cgroup v2 mount. */
 	uint64_t (*cgroup_id)(const char *relpath, void *arg);
 	void *cgroup_arg;
+	/* The current addresses of a DNS name (resolution: DNS endpoints and
+	 * hosts): how many, *out pointing at them (valid until the compile
+	 * returns). NULL, or 0 addresses: the name contributes no backend
+	 * (offline validation, or before sluiced's first answer). */
+	size_t (*dns_lookup)(const char *name, const struct sl_ip **out, void *arg);
+	void *dns_arg;
 };
 
 struct sl_l4_svc { struct sluice_svc_key k; struct sluice_svc v; };

@@ -29,6 +29,10 @@ struct sl_dp_opts {
 	 * port 0 = no helper: HTTP services are steered at L4 like TCP. */
 	uint8_t helper_addr[16];
 	uint16_t helper_port;	/* host order */
+	/* the current addresses of DNS names (sl_l4_opts.dns_lookup); NULL =
+	 * names contribute no address */
+	size_t (*dns_lookup)(const char *name, const struct sl_ip **out, void *arg);
+	void *dns_arg;
 };
 
 /* Which hooks are attached, for `sluicectl status`. */

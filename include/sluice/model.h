@@ -84,6 +84,12 @@ struct sl_endpoint {
 	size_t nports;
 	uint32_t weight;	/* 0 in YAML means unset -> 1 (Istio) */
 	int workload;		/* index into model->workloads, or -1 for inline */
+	/* resolution DNS: address is a host name (ip unset) that sluiced
+	 * resolves; the data plane gets its current addresses (sl_l4_opts
+	 * dns_lookup). host_endpoint: not written, the service's own host (a
+	 * DNS ServiceEntry without endpoints resolves its host, as Istio). */
+	bool dns_name;
+	bool host_endpoint;
 	struct sl_pos pos;
 };
 
@@ -414,6 +420,10 @@ bool sl_host_named(const char *host, const char *name);
  * only; the helper routes it by Istio's default route). */
 bool sl_port_wants_helper(const struct sl_model *m, const struct sl_service *s,
 			  const struct sl_port *p);
+
+/* A host name sluiced may resolve: dot-separated labels of letters, digits
+ * and '-' (not at a label's ends), at most 253 characters. */
+bool sl_dns_name_valid(const char *name);
 
 /* Host patterns of Gateway servers and Sidecar egress hosts: "*", "*.suffix"
  * or an exact name (case-insensitive). */

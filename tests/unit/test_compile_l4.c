@@ -359,12 +359,51 @@ static void test_refusals(void **state)
 	f.subsets[1].tp.lb.hash_key = "x-user";
 	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);
 	assert_non_null(strstr(f.err, "HTTP attribute"));
+}
 
+/* v1.example resolves to two addresses, anything else to none. */
+static size_t fake_dns(const char *name, const struct sl_ip **out, void *arg)
+{
+	static struct sl_ip two[2];
+
+	(void)arg;
+	ip4(&two[0], "198.18.7.1");
+	ip4(&two[1], "198.18.7.2");
+	*out = two;
+	return strcmp(name, "v1.example") ? 0 : 2;
+}
+
+/* A DNS-named endpoint: one backend per address its name resolves to
+ * (sl_l4_opts.dns_lookup), also registered under REGISTRY_ONLY; offline
+ * (no lookup) it has none and its subset is left out. */
+static void test_dns_endpoints(void **state)
+{
+	struct sl_l4_opts o = { .dns_lookup = fake_dns };
+	struct fixture f;
+	struct sl_l4_gen g;
+	size_t i, v1 = 0, reg = 0;
+
+	(void)state;
 	fx_init(&f, 50, 50);
-	f.eps[0].ip.family = 0;	/* a hostname */
+	f.eps[0].ip.family = 0;
+	f.eps[0].dns_name = true;
 	f.eps[0].address = "v1.example";
-	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);
-	assert_non_null(strstr(f.err, "v1.example"));
+	f.m.outbound = SL_OUTBOUND_REGISTRY_ONLY;
+	assert_int_equal(sl_compile_l4(&f.m, &o, 1, &g, f.err), 0);
+	for (i = 0; i < g.nbackends; i++)
+		v1 += g.backends[i].v.addr[12] == 198 && g.backends[i].v.addr[14] == 7;
+	assert_int_equal(v1, 2);
+	for (i = 0; i < g.nsvcs; i++)
+		reg += g.svcs[i].k.addr[12] == 198 && g.svcs[i].k.addr[14] == 7 &&
+		       (g.svcs[i].v.flags & SLUICE_SVC_PASSTHROUGH);
+	assert_int_equal(reg, 2);
+	sl_l4_gen_free(&g);
+
+	/* offline: the name has no address; v1 is empty and left out */
+	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), 0);
+	for (i = 0; i < g.nbackends; i++)
+		assert_false(g.backends[i].v.addr[14] == 7);
+	sl_l4_gen_free(&g);
 }
 
 /* connectionPool.tcp and outlierDetection become one sluice_pool entry per
@@ -489,6 +528,7 @@ int main(void)
 		cmocka_unit_test(test_workload_ids_stable),
 		cmocka_unit_test(test_http_helper),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_dns_endpoints),
 		cmocka_unit_test(test_pool),
 		cmocka_unit_test(test_registry_only),
 		cmocka_unit_test(test_vip_conflict),

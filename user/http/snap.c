@@ -40,6 +40,12 @@ struct hx_snap *hx_snap_new(struct sl_model *m, bool owns_model, uint64_t gen)
 		s->svc[i].subsets = calloc(sv->nsubsets + 1, sizeof(struct hx_subset_state));
 		if (!s->svc[i].eps || !s->svc[i].subsets)
 			goto fail;
+		/* an endpoint named by DNS has no address here (sluiced
+		 * resolves it for the L4 data plane only, and refuses HTTP
+		 * routes to it): never picked */
+		for (size_t e = 0; e < sv->nendpoints; e++)
+			if (sv->endpoints[e].dns_name)
+				s->svc[i].eps[e].ejected_until_ms = UINT64_MAX;
 		s->svc[i].dflt_dest = (struct sl_dest){ .service = i, .subset = -1, .weight_raw = 1,
 							.weight = SL_WEIGHT_TOTAL, .pos = sv->pos };
 		s->svc[i].dflt = (struct sl_route){ .dests = &s->svc[i].dflt_dest, .ndests = 1,

@@ -218,6 +218,18 @@ static int pool_for(struct cctx *c, const struct sl_traffic_policy *tp, struct s
 	return 0;
 }
 
+/* The addresses of endpoint ep now: its IP, or what its DNS name resolves
+ * to (sl_l4_opts.dns_lookup; none before the first answer or offline). */
+static size_t ep_addrs(const struct cctx *c, const struct sl_endpoint *ep,
+		       const struct sl_ip **addrs)
+{
+	*addrs = &ep->ip;
+	if (!ep->dns_name)
+		return ep->ip.family ? 1 : 0;
+	*addrs = NULL;
+	return c->o->dns_lookup ? c->o->dns_lookup(ep->address, addrs, c->o->dns_arg) : 0;
+}
+
 /* The subset id for (service ds, subset k or -1, destination port), built on
  * first use: its backends are the endpoints with an IP address. Returns the
  * id, -1 when it has no endpoints, or a negative errno below -1. */
@@ -227,7 +239,8 @@ static int64_t subset_for(struct cctx *c, size_t ds, int k, uint16_t port)
 	const struct sl_subset *sub = k >= 0 ? &s->subsets[k] : NULL;
 	struct sl_l4_gen *g = c->g;
 	struct sl_l4_subset *e;
-	size_t i, n, first = g->nbackends;
+	size_t i, a, n, naddr, first = g->nbackends;
+	const struct sl_ip *addrs;
 	uint32_t w0 = 0;
 	uint8_t lb = SLUICE_LB_ROUND_ROBIN;
 	int rc;
@@ -244,28 +257,28 @@ static int64_t subset_for(struct cctx *c, size_t ds, int k, uint16_t port)
 		const struct sl_endpoint *ep = &s->endpoints[sub ? sub->endpoints[i] : i];
 		struct sl_l4_backend *b;
 
-		if (!ep->ip.family)
-			return fail(c, -ENOTSUP, "%s:%d: endpoint \"%s\" of %s is not an IP "
-				    "address; DNS endpoints are not supported yet",
-				    ep->pos.file ? ep->pos.file : "?", ep->pos.line,
-				    ep->address ? ep->address : "", s->host);
 		if (i == 0)
 			w0 = ep->weight;
 		else if (ep->weight != w0)
 			return fail(c, -ENOTSUP, "%s:%d: endpoint weights of %s differ; weighted "
 				    "endpoints are not supported yet by the L4 data plane",
 				    ep->pos.file ? ep->pos.file : "?", ep->pos.line, s->host);
-		if ((rc = grow((void **)&g->backends, &g->cap[CAP_BACKEND], g->nbackends,
-			       sizeof(*g->backends))))
-			return rc;
-		b = &g->backends[g->nbackends++];
-		memset(b, 0, sizeof(*b));
-		b->k.gen = g->gen;
-		b->k.idx = (uint32_t)(g->nbackends - 1);
-		memcpy(b->v.addr, ep->ip.addr, 16);
-		b->v.port = htons(target_port(s, ep, port));
-		b->v.weight = ep->weight ? ep->weight : 1;
+		/* a DNS name: one backend per address it resolves to now */
+		naddr = ep_addrs(c, ep, &addrs);
+		for (a = 0; a < naddr; a++) {
+			if ((rc = grow((void **)&g->backends, &g->cap[CAP_BACKEND], g->nbackends,
+				       sizeof(*g->backends))))
+				return rc;
+			b = &g->backends[g->nbackends++];
+			memset(b, 0, sizeof(*b));
+			b->k.gen = g->gen;
+			b->k.idx = (uint32_t)(g->nbackends - 1);
+			memcpy(b->v.addr, addrs[a].addr, 16);
+			b->v.port = htons(target_port(s, ep, port));
+			b->v.weight = ep->weight ? ep->weight : 1;
+		}
 	}
+	n = g->nbackends - first;
 	if (n > SLUICE_MAX_BACKENDS)
 		return fail(c, -E2BIG, "%s: %zu endpoints in one subset (limit %d)", s->host, n,
 			    SLUICE_MAX_BACKENDS);
@@ -647,8 +660,9 @@ static int compile_registry(struct cctx *c)
 		const struct sl_service *s = &m->services[si];
 
 		for (e = 0; e < s->nendpoints; e++) {
-			if (!s->endpoints[e].ip.family)
-				continue;
+			const struct sl_ip *addrs;
+			size_t a, naddr = ep_addrs(c, &s->endpoints[e], &addrs);
+
 			for (pi = 0; pi < s->nports; pi++) {
 				uint16_t tp = target_port(s, &s->endpoints[e], s->ports[pi].number);
 				uint8_t proto = s->ports[pi].proto == SL_PROTO_UDP ? IPPROTO_UDP
@@ -657,8 +671,9 @@ static int compile_registry(struct cctx *c)
 
 				v.svc_sid = sl_dp_sid(s->host);
 				v.scope_hidden = c->svc_hidden ? c->svc_hidden[si] : 0;
-				if ((rc = push_svc(c, s->endpoints[e].ip.addr, tp, proto, &v, 1)))
-					return rc;
+				for (a = 0; a < naddr; a++)
+					if ((rc = push_svc(c, addrs[a].addr, tp, proto, &v, 1)))
+						return rc;
 			}
 		}
 	}
@@ -835,6 +850,40 @@ static void inline_copies(struct sl_l4_gen *g)
 	}
 }
 
+/* DNS endpoints reach sluice-http's upstreams only through addresses it
+ * cannot resolve: a service the helper serves must use IP endpoints. */
+static bool gateway_http_dest(const struct sl_model *m, size_t si)
+{
+	for (size_t v = 0; v < m->nvhosts; v++) {
+		const struct sl_vhost *vh = &m->vhosts[v];
+
+		if (vh->ngateways <= (vh->mesh ? 1u : 0u))
+			continue;	/* bound to the mesh only */
+		for (size_t r = 0; r < vh->nhttp; r++)
+			for (size_t d = 0; d < vh->http[r].ndests; d++)
+				if (vh->http[r].dests[d].service == si)
+					return true;
+	}
+	return false;
+}
+
+static int check_dns(struct cctx *c, size_t si)
+{
+	const struct sl_service *s = &c->m->services[si];
+	bool helper = gateway_http_dest(c->m, si);
+	size_t e, pi;
+
+	for (pi = 0; pi < s->nports && c->o->helper_port && !helper; pi++)
+		helper = sl_port_wants_helper(c->m, s, &s->ports[pi]);
+	for (e = 0; e < s->nendpoints && helper; e++)
+		if (s->endpoints[e].dns_name)
+			return fail(c, -ENOTSUP, "%s:%d: %s: DNS endpoints of a service sluice-http "
+				    "serves (HTTP routes) are not supported yet; give IP endpoints or "
+				    "route it at L4 (tcp routes)",
+				    s->pos.file ? s->pos.file : "?", s->pos.line, s->host);
+	return 0;
+}
+
 int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint32_t gen,
 		  struct sl_l4_gen *out, char *err)
 {
@@ -857,20 +906,21 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 	for (si = 0; si < m->nservices; si++) {
 		const struct sl_service *s = &m->services[si];
 
+		const struct sl_ip *hostaddrs = NULL;
+		size_t nhostaddrs = 0;
+
 		c.nmemo = 0;	/* subsets are shared within one service */
-		/* sluiced resolves no host names yet: a DNS entry without
-		 * addresses would route nothing, and under REGISTRY_ONLY its
-		 * host would stay blocked while the entry looks accepted */
-		if (s->resolution == SL_RES_DNS && s->nendpoints == 0 &&
-		    (s->nvips || m->outbound == SL_OUTBOUND_REGISTRY_ONLY)) {
-			rc = fail(&c, -ENOTSUP, "%s:%d: %s: resolution DNS without endpoint "
-				  "addresses is not supported yet by the L4 data plane (sluiced "
-				  "does not resolve host names%s; give the endpoints' IP addresses)",
-				  s->pos.file ? s->pos.file : "?", s->pos.line, s->host,
-				  s->nvips ? "" : ": under REGISTRY_ONLY the host would stay blocked");
+		if ((rc = check_dns(&c, si)))
 			goto cleanup;
-		}
-		if (!s->nvips)
+		/* a DNS entry that resolves its own host and that a mesh
+		 * VirtualService routes: the addresses the host resolves to
+		 * are routed like VIPs (a client that resolved the name itself
+		 * connects to one of them). Unrouted, they are only registered
+		 * (compile_registry, REGISTRY_ONLY). */
+		if (s->nendpoints == 1 && s->endpoints[0].host_endpoint && s->vhost >= 0 &&
+		    (size_t)s->vhost < m->nvhosts && m->vhosts[s->vhost].mesh)
+			nhostaddrs = ep_addrs(&c, &s->endpoints[0], &hostaddrs);
+		if (!s->nvips && !nhostaddrs)
 			continue;	/* reachable by name only: nothing to match */
 		for (pi = 0; pi < s->nports; pi++) {
 			uint8_t proto = s->ports[pi].proto == SL_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP;
@@ -881,6 +931,10 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 			v.scope_hidden = c.svc_hidden ? c.svc_hidden[si] : 0;
 			for (vi = 0; vi < s->nvips; vi++)
 				if ((rc = push_svc(&c, s->vips[vi].addr, s->ports[pi].number, proto,
+						   &v, 0)))
+					goto cleanup;
+			for (vi = 0; vi < nhostaddrs; vi++)
+				if ((rc = push_svc(&c, hostaddrs[vi].addr, s->ports[pi].number, proto,
 						   &v, 0)))
 					goto cleanup;
 		}

@@ -204,6 +204,8 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char 
 	next = live + 1 ? live + 1 : 1;
 	memcpy(lo.helper_addr, dp->opts.helper_addr, 16);
 	lo.helper_port = dp->opts.helper_port;
+	lo.dns_lookup = dp->opts.dns_lookup;
+	lo.dns_arg = dp->opts.dns_arg;
 	if ((rc = sl_compile_l4(m, &lo, next, &g, err)))
 		return rc;
 	/* leftovers of a failed apply may sit under `next`: clear them */

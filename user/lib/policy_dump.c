@@ -269,7 +269,14 @@ static void j_service(struct jw *w, const struct sl_model *m, const struct sl_se
 		const struct sl_endpoint *e = &s->endpoints[i];
 		j_open(w, '{');
 		j_key(w, "address");
-		j_ip(w, &e->ip);
+		if (e->dns_name)
+			j_str(w, NULL);
+		else
+			j_ip(w, &e->ip);
+		/* a host name to resolve (address null); hostEndpoint: the
+		 * service's own host, not a written endpoint */
+		kv_str(w, "dnsName", e->dns_name ? e->address : NULL);
+		kv_bool(w, "hostEndpoint", e->host_endpoint);
 		j_labels(w, "labels", &e->labels);
 		j_named_ports(w, e->ports, e->nports);
 		kv_u64(w, "weight", e->weight);

@@ -73,9 +73,13 @@ static int parse_endpoint(struct pl_ctx *c, yaml_node_t *n, struct sl_endpoint *
 		rc = -1;
 	} else if (dns && !strchr(e->address, '/') && !strchr(e->address, ':') &&
 		   strpbrk(e->address, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
-		pl_err(c, PL_E_UNSUP, an,
-		       "DNS name endpoint \"%s\" is not supported yet (use IP addresses)", e->address);
-		rc = -1;
+		/* a host name sluiced resolves */
+		if (!sl_dns_name_valid(e->address)) {
+			pl_err(c, PL_E_VALUE, an, "endpoint address \"%s\" is neither an IP address "
+			       "nor a DNS name", e->address);
+			rc = -1;
+		}
+		e->dns_name = true;
 	} else if (pl_ip(c, an, &e->ip) < 0) {
 		rc = -1;
 	}

@@ -6,6 +6,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <strings.h>
+#include <ctype.h>
 #include <string.h>
 
 #include <pcre2.h>
@@ -144,4 +145,26 @@ bool sl_port_wants_helper(const struct sl_model *m, const struct sl_service *s,
 	for (size_t k = 0; k < s->nsubsets && !outlier; k++)
 		outlier = s->subsets[k].tp.outlier.set;
 	return outlier && s->nendpoints > 0;
+}
+
+bool sl_dns_name_valid(const char *name)
+{
+	size_t len = strlen(name), label = 0;
+	char prev = '.';
+
+	if (!len || len > 253)
+		return false;
+	for (const char *p = name; *p; prev = *p++) {
+		if (*p == '.') {
+			if (prev == '.' || prev == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && !(*p == '-' && prev != '.'))
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return prev != '-';
 }

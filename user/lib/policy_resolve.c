@@ -144,6 +144,31 @@ static void warn_at(struct pl_ctx *c, const char *code, struct sl_pos p, const c
 	sl_diag_add(c->d, SL_SEV_WARNING, code, p, "%s", buf);
 }
 
+/* A DNS ServiceEntry without endpoints resolves each of its hosts (Istio):
+ * the host becomes the service's one endpoint, a name sluiced resolves. */
+static int host_endpoint(struct pl_ctx *c, struct svc_tmp *t)
+{
+	struct sl_endpoint *e;
+
+	if (strchr(t->s.host, '*')) {
+		err_at(c, PL_E_CONFLICT, t->host_pos, "host %s: resolution DNS needs a host name to "
+		       "resolve, not a wildcard (use resolution NONE)", t->s.host);
+		return 0;
+	}
+	e = sl_arena_calloc(c->a, 2, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->address = t->s.host;
+	e->dns_name = true;
+	e->host_endpoint = true;
+	e->weight = 1;
+	e->workload = -1;
+	e->pos = t->host_pos;
+	t->s.endpoints = e;
+	t->s.nendpoints = 1;
+	return 0;
+}
+
 static int build_services(struct pl_ctx *c, struct sl_model *m)
 {
 	size_t n = 0;
@@ -189,7 +214,8 @@ static int build_services(struct pl_ctx *c, struct sl_model *m)
 			t[k].s = se->t;
 			t[k].s.host = pl_fqdn(c->a, se->hosts[h], se->t.ns);
 			t[k].host_pos = se->host_pos[h];
-			if (!t[k].s.host) {
+			if (!t[k].s.host || (se->t.resolution == SL_RES_DNS && !se->t.nendpoints &&
+					     !se->has_selector && host_endpoint(c, &t[k]))) {
 				free(t);
 				return -ENOMEM;
 			}

@@ -132,7 +132,8 @@ void sluiced_dp_close(struct sluiced *d)
  * reset). The helper listener is passed only while the helper may run. */
 int sluiced_dp_ensure(struct sluiced *d, char *err)
 {
-	struct sl_dp_opts o = { .bpffs = d->o.bpffs, .cgroup = d->o.cgroup };
+	struct sl_dp_opts o = { .bpffs = d->o.bpffs, .cgroup = d->o.cgroup,
+				.dns_lookup = sluiced_dns_lookup, .dns_arg = d };
 	enum helper_state hs = d->helper.state;
 	bool mounted;
 	int rc;

@@ -42,13 +42,16 @@ static void usage(FILE *f)
 		"                       (default 0.0.0.0: every node address)\n"
 		"  --stats-gc-interval S  age out stats of removed backends after 2 idle passes\n"
 		"                       S seconds apart (default %d)\n"
+		"  --dns-refresh S      resolve `resolution: DNS` names again at least every S\n"
+		"                       seconds, and this often when an answer has no TTL (default %d)\n"
 		"  --log-level LEVEL    debug, info (default), warn or error\n"
 		"  --log-format FORMAT  text (default) or json: one JSON object per line\n"
 		"  --http-access-log PATH  sluice-http writes one line per request to PATH\n"
 		"                       (- = its stderr; off by default; docs/operations.md)\n"
 		"  --version, --help\n",
 		SLUICED_DEFAULT_POLICY_DIR, SLUICE_PIN_ROOT, SL_CTL_DEFAULT_SOCKET,
-		SLUICED_DEFAULT_STATE_DIR, SLUICED_HELPER_LISTEN, SLUICED_STATS_GC_S);
+		SLUICED_DEFAULT_STATE_DIR, SLUICED_HELPER_LISTEN, SLUICED_STATS_GC_S,
+		SLUICED_DNS_REFRESH_S);
 }
 
 /* "A.B.C.D:PORT" -> v4-mapped address and host-order port. IPv4 only: the
@@ -83,7 +86,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 {
 	enum { O_POLICY = 256, O_CGROUP, O_BPFFS, O_SOCKET, O_STATE, O_METRICS, O_XDP, O_NOHTTP,
 	       O_HTTP_LISTEN, O_STATS_GC, O_VERSION, O_HELP, O_GW_ADDR, O_LOG_LEVEL, O_LOG_FORMAT,
-	       O_ACCESS_LOG };
+	       O_ACCESS_LOG, O_DNS_REFRESH };
 	static const struct option lo[] = {
 		{ "policy-dir", required_argument, NULL, O_POLICY },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
@@ -99,6 +102,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
 		{ "log-format", required_argument, NULL, O_LOG_FORMAT },
 		{ "http-access-log", required_argument, NULL, O_ACCESS_LOG },
+		{ "dns-refresh", required_argument, NULL, O_DNS_REFRESH },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -113,6 +117,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 	int c;
 
 	o->stats_gc_ms = SLUICED_STATS_GC_S * 1000ull;
+	o->dns_refresh_ms = SLUICED_DNS_REFRESH_S * 1000ull;
 	o->policy_dir = SLUICED_DEFAULT_POLICY_DIR;
 	o->bpffs = SLUICE_PIN_ROOT;
 	o->socket = SL_CTL_DEFAULT_SOCKET;
@@ -140,6 +145,16 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 				return -EINVAL;
 			}
 			o->stats_gc_ms = secs * 1000ull;
+			break;
+		case O_DNS_REFRESH:
+			errno = 0;
+			secs = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || secs == 0 || secs > 86400) {
+				fprintf(stderr, "sluiced: --dns-refresh %s: expected 1..86400 seconds\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->dns_refresh_ms = secs * 1000ull;
 			break;
 		case O_LOG_LEVEL:
 			if (sluiced_log_level_parse(optarg, &level)) {
@@ -237,6 +252,9 @@ static int next_timeout(struct sluiced *d)
 		t = d->helper.restart_at_ms;
 	if (d->stats_gc_at_ms && d->stats_gc_at_ms < t)
 		t = d->stats_gc_at_ms;
+	uint64_t dns = sluiced_dns_next_ms(d);
+	if (dns != UINT64_MAX && now + dns < t)
+		t = now + dns;
 	return t <= now ? 0 : (int)(t - now);
 }
 
@@ -277,6 +295,7 @@ static void housekeeping(struct sluiced *d)
 		sluiced_load_policy_dir(d, false);
 	}
 	sluiced_helper_tick(d);
+	sluiced_dns_tick(d);
 	if (d->stats_gc_at_ms && now >= d->stats_gc_at_ms)
 		stats_gc(d);
 }
@@ -303,6 +322,8 @@ static int run(struct sluiced *d)
 				sluiced_metrics_handle(d);
 			else if (fd == d->helper.pidfd)
 				sluiced_helper_exited(d);
+			else if (sluiced_dns_owns(d, fd))
+				sluiced_dns_event(d, fd, evs[i].events);
 		}
 		housekeeping(d);
 	}
@@ -442,6 +463,7 @@ int main(int argc, char **argv)
 		close(d.ctl_fd);
 		unlink(d.o.socket);
 	}
+	sluiced_dns_free(&d);
 	sluiced_dp_close(&d);
 	sluiced_state_free(&d);
 	return rc ? 1 : 0;

@@ -9,6 +9,7 @@
  *   watch.c   the policy directory (inotify, debounce)
  *   helper.c  supervision of sluice-http
  *   metrics.c Prometheus text endpoint
+ *   dns.c     resolution of `resolution: DNS` names (c-ares)
  *   xdp.c     (north-south engineer) sluiced_xdp_setup, optional
  * Single-threaded: everything runs from the event loop in main.c.
  */
@@ -31,6 +32,7 @@
 #define SLUICED_HELPER_LISTEN		SL_HELPER_DEFAULT_LISTEN
 #define SLUICED_DEBOUNCE_MS		100
 #define SLUICED_STATS_GC_S		30	/* --stats-gc-interval default */
+#define SLUICED_DNS_REFRESH_S		30	/* --dns-refresh default */
 
 struct sluiced_opts {
 	const char *policy_dir;
@@ -49,6 +51,7 @@ struct sluiced_opts {
 	uint8_t helper_addr[16];
 	uint16_t helper_port;
 	uint64_t stats_gc_ms;		/* --stats-gc-interval */
+	uint64_t dns_refresh_ms;	/* --dns-refresh: longest time between queries */
 	char cgroup_buf[PATH_MAX];
 	char self_dir[PATH_MAX];	/* where sluiced's binary lives */
 };
@@ -76,6 +79,22 @@ struct sluiced_helper {
 	char why[160];		/* last reason, for status */
 };
 
+struct vrec;
+
+/* dns.c: the resolver of `resolution: DNS` names */
+#define SLUICED_DNS_FDS 16
+struct dns_name;
+struct sluiced_dns {
+	void *channel;			/* ares_channel, NULL until a name needs it */
+	struct dns_name **v;		/* the names the live model uses */
+	size_t n;
+	int fds[SLUICED_DNS_FDS];	/* c-ares sockets in the epoll set */
+	size_t nfds;
+	bool wake;			/* a new name: ask at the next tick */
+	bool changed;			/* an address changed: compile again */
+	uint64_t queries, failures, applies;
+};
+
 struct sluiced {
 	struct sluiced_opts o;
 	struct sl_dp *dp;		/* NULL after reset until the next apply */
@@ -97,6 +116,7 @@ struct sluiced {
 	bool xdp_detached;		/* reset removed XDP: re-attach on apply */
 	bool synced;			/* the start's restore and policy-dir load are done */
 	int ctl_client_fd;		/* the control client being served, -1 none */
+	struct sluiced_dns dns;
 	struct sl_dp_feature kernel[SL_DP_NFEATURES];	/* probed at start */
 	size_t nkernel;
 	bool stop;
@@ -190,6 +210,17 @@ void sluiced_helper_stop(struct sluiced *d);
 bool sluiced_model_needs_helper(const struct sl_model *m);
 const char *sluiced_helper_state_name(enum helper_state s);
 void sluiced_helper_metrics_path(const struct sluiced *d, char *buf, size_t len);
+
+/* dns.c */
+size_t sluiced_dns_lookup(const char *name, const struct sl_ip **out, void *arg);
+void sluiced_dns_sync(struct sluiced *d);	/* after the live model changed */
+void sluiced_dns_prepare(struct sluiced *d, const struct sl_model *m);	/* before compiling m */
+void sluiced_dns_tick(struct sluiced *d);	/* from the loop: queries, re-apply */
+void sluiced_dns_event(struct sluiced *d, int fd, uint32_t events);
+bool sluiced_dns_owns(const struct sluiced *d, int fd);
+uint64_t sluiced_dns_next_ms(struct sluiced *d);
+void sluiced_dns_status(struct sluiced *d, struct vrec *r);
+void sluiced_dns_free(struct sluiced *d);
 
 /* metrics.c */
 int sluiced_metrics_open(struct sluiced *d);

@@ -397,6 +397,9 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	}
 	rc = sluiced_dp_ensure(d, errbuf);
 	t_dp = now_us();
+	/* names new to this model get their first answer before it is
+	 * compiled (bounded wait), so the generation starts with them */
+	sluiced_dns_prepare(d, m);
 	if (!rc)
 		rc = sl_dp_apply(d->dp, m, &gen, errbuf);
 	t_dp = now_us() - t_dp;
@@ -468,6 +471,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	d->snaplen = textlen;
 	d->source = src;
 	d->applies++;
+	sluiced_dns_sync(d);
 	m = NULL;
 	parts = NULL;
 	text = NULL;
@@ -594,6 +598,7 @@ int sluiced_restore(struct sluiced *d)
 			    gen, src, m->nobjects, path);
 		parts = NULL;
 		sluiced_helper_sync(d);
+		sluiced_dns_sync(d);	/* the first answers compile it again */
 		goto cleanup;
 	}
 	sluiced_log("state: %s holds generation %u but the data plane runs %u: applying it again",

@@ -489,6 +489,8 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out, bool *is_live)
 	vf_num(r, "helper_pid", h->state == HELPER_RUNNING ? (uint64_t)h->pid : 0);
 	vf_num(r, "helper_restarts", h->restarts);
 	vf_str(r, "helper_note", "%s", h->why);
+	if (d->dns.n)
+		sluiced_dns_status(d, r);
 	vf_str(r, "xdp", "%s", d->o.xdp ? d->o.xdp : "");
 	if (d->o.xdp && sluiced_xdp_status)
 		sluiced_xdp_status(r);
