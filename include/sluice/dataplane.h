@@ -92,6 +92,15 @@ struct sl_dp_stat {
 };
 int sl_dp_stats(struct sl_dp *dp, struct sl_dp_stat **out, size_t *n);
 
+/* outlierDetection's state at L4 (sluice_eject), every backend that ever
+ * failed a connect: ejected while val.until_ns is ahead of CLOCK_MONOTONIC
+ * (bpf_ktime_get_ns). *out is malloc'd. */
+struct sl_dp_eject {
+	struct sluice_stats_key key;
+	struct sluice_eject val;
+};
+int sl_dp_ejects(struct sl_dp *dp, struct sl_dp_eject **out, size_t *n);
+
 /* sluice_traffic: the per-backend counters split by client workload (the
  * Istio TCP metrics). Empty when the map is absent (older pins). */
 struct sl_dp_traffic {

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/daemon_lib.sh"
 
 dl_setup
-dl_start || { echo "Bail out! sluiced did not start"; exit 1; }
+dl_start --metrics 127.0.0.1:9467 || { echo "Bail out! sluiced did not start"; exit 1; }
 # a "backend" whose SYNs vanish: its address is local, its SYNs dropped
 ip -n "$NS" addr add 10.1.0.9/32 dev lo
 nsenter --net="/run/netns/$NS" iptables -A INPUT -d 10.1.0.9 -p tcp --syn -j DROP ||
@@ -80,6 +80,8 @@ sl_check "once established a socket has no TCP_USER_TIMEOUT (connectTimeout boun
 sl_check "the 101st is refused with ECONNREFUSED" grep -q "extra_errno=$(python3 -c 'import errno; print(errno.ECONNREFUSED)')$" "$SL_TMP/pool.out"
 ov=$(ctl stats -o json | jq '.[] | select(.level == "subset" and .service == "redis.cache.svc.cluster.local") | .overflow')
 sl_check "the refusal is counted as overflow in stats (${ov:-none})" [ "${ov:-0}" = 1 ]
+sl_check "and on /metrics (sluice_pool_overflow_total)" sh -c "nsenter --net=/run/netns/$NS curl -s -m 5 http://127.0.0.1:9467/metrics |
+	grep -q '^sluice_pool_overflow_total{destination_service=\"redis.cache.svc.cluster.local\",destination_subset=\"\"} 1\$'"
 ka=$(nsenter --net="/run/netns/$NS" ss -tnoH state established dst 10.1.0.1 dport = 9000 | grep -c "timer:(keepalive,1[12][0-9]min")
 sl_check "keepalive armed on the held sockets: 7200 s idle ($ka of 100 show it in ss -o)" [ "$ka" -eq 100 ]
 wait "$pc"

@@ -37,6 +37,7 @@ const char *const sl_dp_map_names[__DPM_MAX] = {
 	[DPM_COUNTERS] = "sluice_counters",
 	[DPM_POOL] = "sluice_pool",		[DPM_POOL_USE] = "sluice_pool_use",
 	[DPM_TRAFFIC] = "sluice_traffic",	[DPM_FAULT] = "sluice_fault",
+	[DPM_EJECT] = "sluice_eject",
 };
 
 void sl_dp_err(char *err, const char *fmt, ...)
@@ -304,6 +305,7 @@ int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err)
 	dp->fds[DPM_POOL_USE] = bpf_map__fd(dp->sock->maps.sluice_pool_use);
 	dp->fds[DPM_TRAFFIC] = bpf_map__fd(dp->sock->maps.sluice_traffic);
 	dp->fds[DPM_FAULT] = bpf_map__fd(dp->sock->maps.sluice_fault);
+	dp->fds[DPM_EJECT] = bpf_map__fd(dp->sock->maps.sluice_eject);
 	load_iter(dp, &oo);
 	if ((rc = sync_map_create(dp))) {
 		sl_dp_err(err, "create the apply barrier map: %s", strerror(-rc));
@@ -352,7 +354,7 @@ int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err)
 		/* sluice_sock is not pinned; the pool, traffic and fault
 		 * maps are absent from the pins of an older sluiced */
 		if (dp->fds[i] < 0 && i != DPM_SOCK && i != DPM_POOL && i != DPM_POOL_USE &&
-		    i != DPM_TRAFFIC && i != DPM_FAULT) {
+		    i != DPM_TRAFFIC && i != DPM_FAULT && i != DPM_EJECT) {
 			rc = -errno;
 			sl_dp_err(err, "%s: %s (is the data plane loaded?)", path, strerror(errno));
 			sl_dp_close(dp);

@@ -137,6 +137,18 @@ int sl_dp_stats(struct sl_dp *dp, struct sl_dp_stat **out, size_t *n)
 			    offsetof(struct sl_dp_stat, val), sizeof(**out), (void **)out, n);
 }
 
+_Static_assert(offsetof(struct sl_dp_eject, key) == 0, "map_snapshot: key first");
+
+int sl_dp_ejects(struct sl_dp *dp, struct sl_dp_eject **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (dp->fds[DPM_EJECT] < 0)
+		return 0;
+	return map_snapshot(dp->fds[DPM_EJECT], sizeof(struct sluice_stats_key),
+			    offsetof(struct sl_dp_eject, val), sizeof(**out), (void **)out, n);
+}
+
 void sl_dp_pool_use(struct sl_dp *dp, uint32_t svc_sid, uint32_t subset_sid,
 		    struct sluice_pool_use *out)
 {

@@ -130,10 +130,7 @@ static void ips_text(const struct sl_ip *ips, size_t n, char *buf, size_t len)
 	for (size_t i = 0; i < n && off + 2 < len; i++) {
 		char a[INET6_ADDRSTRLEN];
 
-		if (ips[i].family == AF_INET)
-			inet_ntop(AF_INET, ips[i].addr + 12, a, sizeof(a));
-		else
-			inet_ntop(AF_INET6, ips[i].addr, a, sizeof(a));
+		view_addr(ips[i].addr, a, sizeof(a));
 		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", a);
 	}
 }

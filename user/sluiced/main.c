@@ -296,6 +296,7 @@ static void housekeeping(struct sluiced *d)
 	}
 	sluiced_helper_tick(d);
 	sluiced_dns_tick(d);
+	sluiced_outlier_tick(d);
 	if (d->stats_gc_at_ms && now >= d->stats_gc_at_ms)
 		stats_gc(d);
 }
@@ -464,6 +465,7 @@ int main(int argc, char **argv)
 		unlink(d.o.socket);
 	}
 	sluiced_dns_free(&d);
+	sluiced_outlier_free(&d);
 	sluiced_dp_close(&d);
 	sluiced_state_free(&d);
 	return rc ? 1 : 0;

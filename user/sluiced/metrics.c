@@ -325,6 +325,7 @@ static void exposition(struct sluiced *d, FILE *f)
 	int i;
 
 	tcp_metrics(d, f);
+	sluiced_outlier_metrics(d, f);
 	fprintf(f, "# HELP sluice_generation The live policy generation.\n"
 		   "# TYPE sluice_generation gauge\nsluice_generation %u\n",
 		d->dp ? sl_dp_generation(d->dp) : 0);

@@ -10,6 +10,7 @@
  *   helper.c  supervision of sluice-http
  *   metrics.c Prometheus text endpoint
  *   dns.c     resolution of `resolution: DNS` names (c-ares)
+ *   outlier.c L4 ejections and overflows in the log and on /metrics
  *   xdp.c     (north-south engineer) sluiced_xdp_setup, optional
  * Single-threaded: everything runs from the event loop in main.c.
  */
@@ -95,6 +96,17 @@ struct sluiced_dns {
 	uint64_t queries, failures, applies;
 };
 
+/* outlier.c: L4 ejections already logged */
+struct sluiced_ejected {
+	struct sluice_stats_key key;
+	uint32_t times;
+};
+struct sluiced_outliers {
+	struct sluiced_ejected *v;
+	size_t n;
+	uint64_t next_ms;		/* next look at sluice_eject */
+};
+
 struct sluiced {
 	struct sluiced_opts o;
 	struct sl_dp *dp;		/* NULL after reset until the next apply */
@@ -117,6 +129,7 @@ struct sluiced {
 	bool synced;			/* the start's restore and policy-dir load are done */
 	int ctl_client_fd;		/* the control client being served, -1 none */
 	struct sluiced_dns dns;
+	struct sluiced_outliers outliers;
 	struct sl_dp_feature kernel[SL_DP_NFEATURES];	/* probed at start */
 	size_t nkernel;
 	bool stop;
@@ -221,6 +234,11 @@ bool sluiced_dns_owns(const struct sluiced *d, int fd);
 uint64_t sluiced_dns_next_ms(struct sluiced *d);
 void sluiced_dns_status(struct sluiced *d, struct vrec *r);
 void sluiced_dns_free(struct sluiced *d);
+
+/* outlier.c */
+void sluiced_outlier_tick(struct sluiced *d);	/* from the loop: log ejections */
+void sluiced_outlier_metrics(struct sluiced *d, FILE *f);
+void sluiced_outlier_free(struct sluiced *d);
 
 /* metrics.c */
 int sluiced_metrics_open(struct sluiced *d);
