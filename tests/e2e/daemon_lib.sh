@@ -193,6 +193,15 @@ dl_setup() {
 		{ echo "Bail out! backends did not start"; exit 1; }
 }
 
+# dl_setup_helper: dl_setup for a test that runs sluice-http under sluiced:
+# bails out when it is not built; a helper that outlives sluiced is killed
+# by the PID in its pid file.
+dl_setup_helper() {
+	[ -x "$SL_BUILD/sluice-http" ] || { echo "Bail out! sluice-http is not built"; exit 1; }
+	dl_setup
+	sl_defer "[ -f '$DL_STATE/http.pid' ] && kill \$(cat '$DL_STATE/http.pid')"
+}
+
 # dl_start [extra sluiced flags]: start sluiced in the node namespace; wait
 # until it answers. Sets DL_PID. The first start registers the reset.
 # Without sluice-http unless DL_HELPER=1 (the caller then defers killing a

@@ -8,9 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
-[ -x "$SL_BUILD/sluice-http" ] || { echo "Bail out! sluice-http is not built"; exit 1; }
-dl_setup
-sl_defer "[ -f '$DL_STATE/http.pid' ] && kill \$(cat '$DL_STATE/http.pid')"
+dl_setup_helper
 ip -n "$NS" addr add 127.0.0.2/32 dev lo 2>/dev/null
 dl_web_backends "$NS" || { echo "Bail out! web backends"; exit 1; }
 

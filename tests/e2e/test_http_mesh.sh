@@ -14,12 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
-if [ ! -x "$SL_BUILD/sluice-http" ]; then
-	echo "Bail out! sluice-http is not built"
-	exit 1
-fi
-dl_setup
-sl_defer "[ -f '$DL_STATE/http.pid' ] && kill \$(cat '$DL_STATE/http.pid')"
+dl_setup_helper
 
 # backends: frontend .11/.12, forecast .21/.22, catalog .31/.32 (port 8080)
 for b in "fv1 11" "fv2 12" "v1 21" "v2 22" "cv1 31" "cv2 32"; do

@@ -10,12 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
-if [ ! -x "$SL_BUILD/sluice-http" ]; then
-	echo "Bail out! sluice-http is not built"
-	exit 1
-fi
-dl_setup
-sl_defer "[ -f '$DL_STATE/http.pid' ] && kill \$(cat '$DL_STATE/http.pid')"
+dl_setup_helper
 for b in "good 41 200" "bad 42 503"; do
 	set -- $b
 	ip -n "$NS" addr add "10.1.0.$2/32" dev lo

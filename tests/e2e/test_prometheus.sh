@@ -13,8 +13,7 @@
 for b in prometheus promtool; do
 	command -v "$b" >/dev/null || { echo "Bail out! $b is not installed (make deps)"; exit 1; }
 done
-dl_setup
-sl_defer "[ -f '$DL_STATE/http.pid' ] && kill \$(cat '$DL_STATE/http.pid')"
+dl_setup_helper
 dl_web_backends "$NS" || { echo "Bail out! web backends did not start"; exit 1; }
 DL_HELPER=1 dl_start --metrics 127.0.0.1:9464 || { echo "Bail out! sluiced did not start"; exit 1; }
 

@@ -8,8 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
-dl_setup
-sl_defer "[ -f '$DL_STATE/http.pid' ] && kill \$(cat '$DL_STATE/http.pid')"
+dl_setup_helper
 dl_web_backends "$NS" || { echo "Bail out! web backends did not start"; exit 1; }
 DL_HELPER=1 dl_start || { echo "Bail out! sluiced did not start"; exit 1; }
 CGREL=${CG#"$(sl_cgroup2_root)/"}

@@ -21,6 +21,7 @@
 #include "sluice/compile_l4.h"
 #include "sluice/dataplane.h"
 #include "sluice/model.h"
+#include "unit/policy_load_util.h"
 
 #define SE_ECHO                                                                  \
 	"apiVersion: networking.istio.io/v1\n"                                    \
@@ -71,36 +72,6 @@
 	"    route:\n"                                                            \
 	"    - {destination: {host: echo, subset: v1}, weight: 80}\n"             \
 	"    - {destination: {host: echo, subset: v2}, weight: 20}\n"
-
-static int load(const char *yaml, struct sl_diags *d, struct sl_model **m)
-{
-	sl_diags_init(d);
-	*m = NULL;
-	return sl_model_load_buf("t.yaml", yaml, strlen(yaml), d, m);
-}
-
-/* Number of diagnostics with this code. */
-static size_t ncode(const struct sl_diags *d, const char *code)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < d->n; i++)
-		n += !strcmp(d->v[i].code, code);
-	return n;
-}
-
-static void expect_error(const char *yaml, const char *code)
-{
-	struct sl_diags d;
-	struct sl_model *m;
-
-	assert_int_equal(load(yaml, &d, &m), -EINVAL);
-	assert_null(m);
-	if (!ncode(&d, code))
-		sl_diags_print(&d, stderr);
-	assert_true(ncode(&d, code) >= 1);
-	sl_diags_free(&d);
-}
 
 static void v4(uint8_t a[16], const char *s)
 {

@@ -20,6 +20,7 @@
 #include "sluice/compile_l4.h"
 #include "sluice/dataplane.h"
 #include "sluice/model.h"
+#include "unit/policy_load_util.h"
 
 #define SE(name, ns, vip, ep)                                                    \
 	"---\n"                                                                   \
@@ -64,29 +65,6 @@
 	"kind: MeshConfig\n"                                                      \
 	"metadata: {name: mesh}\n"                                                \
 	"spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}\n"
-
-static int load(const char *yaml, struct sl_diags *d, struct sl_model **m)
-{
-	sl_diags_init(d);
-	*m = NULL;
-	return sl_model_load_buf("t.yaml", yaml, strlen(yaml), d, m);
-}
-
-static void expect_error(const char *yaml, const char *code)
-{
-	struct sl_diags d;
-	struct sl_model *m;
-	size_t n = 0;
-
-	assert_int_equal(load(yaml, &d, &m), -EINVAL);
-	assert_null(m);
-	for (size_t i = 0; i < d.n; i++)
-		n += !strcmp(d.v[i].code, code);
-	if (!n)
-		sl_diags_print(&d, stderr);
-	assert_true(n >= 1);
-	sl_diags_free(&d);
-}
 
 static const struct sl_service *svc(const struct sl_model *m, const char *host)
 {

@@ -18,6 +18,7 @@
 #include "sluice/compile_l4.h"
 #include "sluice/dataplane.h"
 #include "sluice/model.h"
+#include "unit/policy_load_util.h"
 
 #define SE                                                                       \
 	"apiVersion: networking.istio.io/v1\n"                                    \
@@ -48,28 +49,6 @@
 	"kind: WorkloadEntry\n"                                                   \
 	"metadata: {name: c, namespace: t, annotations: {sluice.io/cgroup: t/c}}\n" \
 	"spec: {address: 10.9.9.9, labels: {app: c}}\n"
-
-static int load(const char *yaml, struct sl_diags *d, struct sl_model **m)
-{
-	sl_diags_init(d);
-	*m = NULL;
-	return sl_model_load_buf("t.yaml", yaml, strlen(yaml), d, m);
-}
-
-static void expect_error(const char *yaml, const char *code)
-{
-	struct sl_diags d;
-	struct sl_model *m;
-	size_t n = 0;
-
-	assert_int_equal(load(yaml, &d, &m), -EINVAL);
-	for (size_t i = 0; i < d.n; i++)
-		n += !strcmp(d.v[i].code, code);
-	if (!n)
-		sl_diags_print(&d, stderr);
-	assert_true(n >= 1);
-	sl_diags_free(&d);
-}
 
 static void expect_share(const char *share, uint32_t ppm)
 {

@@ -104,14 +104,21 @@ static int map_snapshot(int fd, size_t ksize, size_t voff, size_t rec_size, void
 _Static_assert(offsetof(struct sl_dp_stat, key) == 0, "map_snapshot: key first");
 _Static_assert(offsetof(struct sl_dp_traffic, key) == 0, "map_snapshot: key first");
 
-int sl_dp_traffic(struct sl_dp *dp, struct sl_dp_traffic **out, size_t *n)
+/* map_snapshot of a map an older sluiced's pins may lack: empty then. */
+static int optional_snapshot(struct sl_dp *dp, enum sl_dp_map map, size_t ksize, size_t voff,
+			     size_t rec_size, void **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
-	if (dp->fds[DPM_TRAFFIC] < 0)
+	if (dp->fds[map] < 0)
 		return 0;
-	return map_snapshot(dp->fds[DPM_TRAFFIC], sizeof(struct sluice_traffic_key),
-			    offsetof(struct sl_dp_traffic, val), sizeof(**out), (void **)out, n);
+	return map_snapshot(dp->fds[map], ksize, voff, rec_size, out, n);
+}
+
+int sl_dp_traffic(struct sl_dp *dp, struct sl_dp_traffic **out, size_t *n)
+{
+	return optional_snapshot(dp, DPM_TRAFFIC, sizeof(struct sluice_traffic_key),
+				 offsetof(struct sl_dp_traffic, val), sizeof(**out), (void **)out, n);
 }
 
 /* sluice_traffic entries follow their backend's sluice_stats entry: once
@@ -141,12 +148,8 @@ _Static_assert(offsetof(struct sl_dp_eject, key) == 0, "map_snapshot: key first"
 
 int sl_dp_ejects(struct sl_dp *dp, struct sl_dp_eject **out, size_t *n)
 {
-	*out = NULL;
-	*n = 0;
-	if (dp->fds[DPM_EJECT] < 0)
-		return 0;
-	return map_snapshot(dp->fds[DPM_EJECT], sizeof(struct sluice_stats_key),
-			    offsetof(struct sl_dp_eject, val), sizeof(**out), (void **)out, n);
+	return optional_snapshot(dp, DPM_EJECT, sizeof(struct sluice_stats_key),
+				 offsetof(struct sl_dp_eject, val), sizeof(**out), (void **)out, n);
 }
 
 void sl_dp_pool_use(struct sl_dp *dp, uint32_t svc_sid, uint32_t subset_sid,

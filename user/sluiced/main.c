@@ -82,6 +82,22 @@ static int parse_listen(const char *s, uint8_t addr[16], uint16_t *port)
 	return 0;
 }
 
+/* A flag's "1".."86400" seconds, as ms. */
+static int parse_secs(const char *flag, const char *s, uint64_t *ms)
+{
+	unsigned long secs;
+	char *end;
+
+	errno = 0;
+	secs = strtoul(s, &end, 10);
+	if (errno || *end || end == s || secs == 0 || secs > 86400) {
+		fprintf(stderr, "sluiced: %s %s: expected 1..86400 seconds\n", flag, s);
+		return -EINVAL;
+	}
+	*ms = secs * 1000ull;
+	return 0;
+}
+
 static int parse_opts(struct sluiced *d, int argc, char **argv)
 {
 	enum { O_POLICY = 256, O_CGROUP, O_BPFFS, O_SOCKET, O_STATE, O_METRICS, O_XDP, O_NOHTTP,
@@ -111,8 +127,6 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 	enum sluiced_log_level level = SL_LOG_INFO;
 	bool json = false;
 	char self[PATH_MAX];
-	unsigned long secs;
-	char *end;
 	ssize_t n;
 	int c;
 
@@ -137,24 +151,12 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		case O_GW_ADDR: o->gateway_addr = optarg; break;
 		case O_ACCESS_LOG: o->http_access_log = optarg; break;
 		case O_STATS_GC:
-			errno = 0;
-			secs = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || secs == 0 || secs > 86400) {
-				fprintf(stderr, "sluiced: --stats-gc-interval %s: expected 1..86400 seconds\n",
-					optarg);
+			if (parse_secs("--stats-gc-interval", optarg, &o->stats_gc_ms))
 				return -EINVAL;
-			}
-			o->stats_gc_ms = secs * 1000ull;
 			break;
 		case O_DNS_REFRESH:
-			errno = 0;
-			secs = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || secs == 0 || secs > 86400) {
-				fprintf(stderr, "sluiced: --dns-refresh %s: expected 1..86400 seconds\n",
-					optarg);
+			if (parse_secs("--dns-refresh", optarg, &o->dns_refresh_ms))
 				return -EINVAL;
-			}
-			o->dns_refresh_ms = secs * 1000ull;
 			break;
 		case O_LOG_LEVEL:
 			if (sluiced_log_level_parse(optarg, &level)) {
