@@ -16,7 +16,14 @@ struct sl_pos {
 	int col;		/* 1-based */
 };
 
-enum sl_severity { SL_SEV_WARNING = 1, SL_SEV_ERROR = 2 };
+/* info: said once, changes nothing (e.g. a Kubernetes kind that carries no
+ * addresses, skipped) */
+enum sl_severity { SL_SEV_INFO = 0, SL_SEV_WARNING = 1, SL_SEV_ERROR = 2 };
+
+static inline const char *sl_severity_name(enum sl_severity s)
+{
+	return s == SL_SEV_ERROR ? "error" : s == SL_SEV_WARNING ? "warning" : "info";
+}
 
 struct sl_diag {
 	enum sl_severity sev;
@@ -29,7 +36,7 @@ struct sl_diag {
 struct sl_diags {
 	struct sl_diag *v;
 	size_t n, cap;
-	size_t nerrors, nwarnings;
+	size_t nerrors, nwarnings, ninfos;
 };
 
 void sl_diags_init(struct sl_diags *d);

@@ -29,8 +29,10 @@ void sl_diag_add(struct sl_diags *d, enum sl_severity sev, const char *code,
 {
 	if (sev == SL_SEV_ERROR)
 		d->nerrors++;
-	else
+	else if (sev == SL_SEV_WARNING)
 		d->nwarnings++;
+	else
+		d->ninfos++;
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 16;
 		struct sl_diag *v = realloc(d->v, cap * sizeof(*v));
@@ -83,6 +85,6 @@ void sl_diags_print(struct sl_diags *d, FILE *f)
 	for (size_t i = 0; i < d->n; i++) {
 		const struct sl_diag *g = &d->v[i];
 		fprintf(f, "%s:%d:%d: %s[%s]: %s\n", g->file, g->pos.line, g->pos.col,
-			g->sev == SL_SEV_ERROR ? "error" : "warning", g->code, g->msg);
+			sl_severity_name(g->sev), g->code, g->msg);
 	}
 }

@@ -50,6 +50,8 @@
 #define PL_E_GWVIP	"SL0119"	/* gateway TCP bind:port already claimed */
 #define PL_W_GWNOROUTE	"SL0120"	/* gateway TCP server without tcp route */
 #define PL_E_DUPSIDECAR	"SL0121"	/* two Sidecars for one namespace or workload */
+#define PL_I_SKIPPED	"SL0014"	/* a Kubernetes kind without addresses, skipped */
+#define PL_W_K8S	"SL0122"	/* Kubernetes object partly used (what is not, said) */
 #define PL_E_DURATION	"SL0201"	/* bad duration */
 #define PL_E_PERCENT	"SL0202"	/* bad percentage */
 #define PL_E_WEIGHT	"SL0203"	/* negative, non-integer or too big weight */
@@ -109,6 +111,7 @@ struct pl_route {
 };
 
 struct pl_se {
+	const char *kind;		/* "ServiceEntry" (NULL) or "Service" */
 	struct sl_service t;		/* template: all but host, subsets */
 	char **hosts;
 	struct sl_pos *host_pos;
@@ -130,6 +133,48 @@ struct pl_vs {
 	struct sl_vhost vh;		/* hosts/gateways as written */
 	struct sl_pos *host_pos, *gw_pos;
 	struct pl_route *http, *tcp;
+};
+
+/* Kubernetes objects before resolution (policy_k8s.c). */
+struct pl_k8s_svc {
+	char *name, *ns;
+	struct sl_pos pos;
+	struct sl_ip *vips;
+	size_t nvips;
+	struct sl_port *ports;
+	char **target_names;		/* per port: named targetPort, NULL = number */
+	size_t nports;
+	bool has_selector, publish_not_ready;
+	struct sl_labels selector;
+	char *external_name;		/* type ExternalName */
+};
+
+struct pl_k8s_ep {
+	struct sl_ip ip;
+	char *address;
+	bool ready, terminating;
+	char *pod;			/* targetRef of kind Pod, NULL = none */
+	struct sl_pos pos;
+};
+
+struct pl_k8s_slice {
+	char *name, *ns, *service;	/* kubernetes.io/service-name */
+	struct sl_pos pos;
+	struct pl_k8s_ep *eps;
+	size_t neps;
+	struct sl_named_port *ports;	/* by service port name */
+	size_t nports;
+};
+
+struct pl_k8s_pod {
+	char *name, *ns;
+	struct sl_pos pos;
+	struct sl_labels labels;
+	struct sl_ip ip;
+	char *address;
+	bool running, deleting;
+	struct sl_named_port *cports;	/* container ports by name */
+	size_t ncports;
 };
 
 struct pl_ctx {
@@ -155,6 +200,12 @@ struct pl_ctx {
 	size_t nsc, csc;
 	struct sl_object *obj;
 	size_t nobj, cobj;
+	struct pl_k8s_svc *ks;		/* Kubernetes kinds (policy_k8s.c) */
+	size_t nks, cks;
+	struct pl_k8s_slice *kl;
+	size_t nkl, ckl;
+	struct pl_k8s_pod *kp;
+	size_t nkp, ckp;
 	bool mesh_set;
 	enum sl_outbound_mode mesh_mode;
 	struct sl_pos mesh_pos;
@@ -181,6 +232,8 @@ void pl_err(struct pl_ctx *c, const char *code, const yaml_node_t *n, const char
 	__attribute__((format(printf, 4, 5)));
 void pl_warn(struct pl_ctx *c, const char *code, const yaml_node_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+__attribute__((format(printf, 4, 5)))
+void pl_info(struct pl_ctx *c, const char *code, const yaml_node_t *n, const char *fmt, ...);
 
 /* Typed getters: return 0 when absent (out untouched), 1 when set, -1 on
  * error (already reported). */
@@ -212,6 +265,25 @@ uint64_t pl_hash(struct pl_ctx *c, yaml_node_t *n);
 int pl_parse_duration_ms(const char *s, uint32_t *ms);
 
 /* ---- per-kind parsers (policy_kinds.c, policy_vs.c, policy_tp.c) ---------- */
+/* Istio's protocol from a port name ("http", "grpc-web", ...): TCP when
+ * none matches (policy_kinds.c). */
+enum sl_proto pl_proto_from_name(const char *name);
+
+/* One object as the loader found it (policy_load.c). */
+struct pl_doc {
+	yaml_node_t *root, *spec, *meta;	/* spec, meta may be NULL */
+	const char *name, *ns;
+	struct sl_pos pos;
+};
+
+/* Kubernetes kinds (policy_k8s.c) */
+int pl_parse_k8s_service(struct pl_ctx *c, const struct pl_doc *d);
+int pl_parse_endpoint_slice(struct pl_ctx *c, const struct pl_doc *d);
+int pl_parse_pod(struct pl_ctx *c, const struct pl_doc *d);
+/* Services -> ServiceEntry equivalents (endpoints from EndpointSlices or
+ * selected Pods), Pods -> workloads; before the rest of pl_resolve. */
+int pl_resolve_k8s(struct pl_ctx *c);
+
 int pl_parse_service_entry(struct pl_ctx *c, yaml_node_t *spec, const char *name,
 			   const char *ns, struct sl_pos pos);
 int pl_parse_workload_entry(struct pl_ctx *c, yaml_node_t *spec, yaml_node_t *meta,

@@ -20,7 +20,7 @@ static const char *const proto_names[] = {
 
 /* Istio's protocol selection from the port name when protocol is unset:
  * "http", "http-foo", "grpc-web", ... */
-static enum sl_proto proto_from_name(const char *name)
+enum sl_proto pl_proto_from_name(const char *name)
 {
 	for (int i = 0; proto_names[i]; i++) {
 		size_t l = strlen(proto_names[i]);
@@ -53,7 +53,7 @@ static int parse_port(struct pl_ctx *c, yaml_node_t *n, struct sl_port *p, bool 
 		pl_err(c, PL_E_REQUIRED, n, "missing required field \"protocol\"");
 		rc = -1;
 	}
-	p->proto = proto >= 0 ? (enum sl_proto)proto : proto_from_name(p->name ? p->name : "");
+	p->proto = proto >= 0 ? (enum sl_proto)proto : pl_proto_from_name(p->name ? p->name : "");
 	if (!gateway && pl_port(c, n, "targetPort", &p->target_port) < 0)
 		rc = -1;
 	return rc;

@@ -16,25 +16,75 @@
 #include "lib/policy_int.h"
 #include "lib/util_files.h"
 
-enum pl_group { GRP_ISTIO, GRP_SLUICE };
-
-static const struct {
-	const char *kind;
-	enum pl_group group;
-} kinds[] = {
-	{ "ServiceEntry", GRP_ISTIO },
-	{ "WorkloadEntry", GRP_ISTIO },
-	{ "DestinationRule", GRP_ISTIO },
-	{ "VirtualService", GRP_ISTIO },
-	{ "Gateway", GRP_ISTIO },
-	{ "Sidecar", GRP_ISTIO },
-	{ "MeshConfig", GRP_SLUICE },
-};
-
 static const char *const istio_versions[] = {
 	"networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1", NULL,
 };
 static const char *const sluice_versions[] = { "sluice.io/v1alpha1", NULL };
+static const char *const core_versions[] = { "v1", NULL };
+static const char *const discovery_versions[] = { "discovery.k8s.io/v1", NULL };
+
+/* Adapters from one document to each kind's parser. */
+static int k_se(struct pl_ctx *c, const struct pl_doc *d)
+{
+	return pl_parse_service_entry(c, d->spec, d->name, d->ns, d->pos);
+}
+static int k_we(struct pl_ctx *c, const struct pl_doc *d)
+{
+	return pl_parse_workload_entry(c, d->spec, d->meta, d->name, d->ns, d->pos);
+}
+static int k_dr(struct pl_ctx *c, const struct pl_doc *d)
+{
+	return pl_parse_destination_rule(c, d->spec, d->name, d->ns, d->pos);
+}
+static int k_vs(struct pl_ctx *c, const struct pl_doc *d)
+{
+	return pl_parse_virtual_service(c, d->spec, d->meta, d->name, d->ns, d->pos);
+}
+static int k_gw(struct pl_ctx *c, const struct pl_doc *d)
+{
+	return pl_parse_gateway(c, d->spec, d->name, d->ns, d->pos);
+}
+static int k_sc(struct pl_ctx *c, const struct pl_doc *d)
+{
+	return pl_parse_sidecar(c, d->spec, d->name, d->ns, d->pos);
+}
+static int k_mesh(struct pl_ctx *c, const struct pl_doc *d)
+{
+	return pl_parse_mesh_config(c, d->spec, d->pos);
+}
+
+/* Every kind the front-end reads: its apiVersions, the message its
+ * top-level fields are checked against (pl_fields), whether it has a spec,
+ * and its parser. Adding a kind is adding a row. */
+static const struct pl_kind {
+	const char *kind;
+	const char *const *versions;
+	const char *msg;
+	bool spec;		/* spec required (Kubernetes kinds may carry none) */
+	bool mesh;		/* Sluice's own: metadata optional */
+	int (*parse)(struct pl_ctx *c, const struct pl_doc *d);
+} kinds[] = {
+	{ "ServiceEntry", istio_versions, "Object", true, false, k_se },
+	{ "WorkloadEntry", istio_versions, "Object", true, false, k_we },
+	{ "DestinationRule", istio_versions, "Object", true, false, k_dr },
+	{ "VirtualService", istio_versions, "Object", true, false, k_vs },
+	{ "Gateway", istio_versions, "Object", true, false, k_gw },
+	{ "Sidecar", istio_versions, "Object", true, false, k_sc },
+	{ "MeshConfig", sluice_versions, "Object", true, true, k_mesh },
+	{ "Service", core_versions, "K8sService", true, false, pl_parse_k8s_service },
+	{ "EndpointSlice", discovery_versions, "EndpointSlice", false, false, pl_parse_endpoint_slice },
+	{ "Pod", core_versions, "Pod", false, false, pl_parse_pod },
+};
+
+/* Kinds that carry no addresses (their Pods and the Services' EndpointSlices
+ * do): a manifest folder validates as it is, one info line each. */
+static const char *const skipped_kinds[] = {
+	"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob",
+	"ConfigMap", "Secret", "Namespace", "ServiceAccount", "Role", "RoleBinding",
+	"ClusterRole", "ClusterRoleBinding", "HorizontalPodAutoscaler",
+	"PodDisruptionBudget", "NetworkPolicy", "Ingress", "PersistentVolumeClaim",
+	"LimitRange", "ResourceQuota", "PriorityClass", "Endpoints",
+};
 
 /* Kubernetes object names: DNS-1123 subdomain, at most 253 characters. */
 static bool valid_name(const char *s)
@@ -95,31 +145,79 @@ static void check_annotations(struct pl_ctx *c, yaml_node_t *ann, const char *ki
 	}
 }
 
-/* One YAML document: envelope checks, then the kind's parser. Errors are
- * reported into c->d; the return value only signals out-of-memory. */
-static int load_doc(struct pl_ctx *c, yaml_node_t *root)
+static bool skipped_kind(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(skipped_kinds) / sizeof(skipped_kinds[0]); i++)
+		if (!strcmp(skipped_kinds[i], kind))
+			return true;
+	return false;
+}
+
+static int load_doc(struct pl_ctx *c, yaml_node_t *root, bool in_list);
+
+/* kind: List (what `kubectl get ... -o yaml` prints): each item a document. */
+static int load_list(struct pl_ctx *c, yaml_node_t *root)
+{
+	yaml_node_t *items = pl_get(c, root, "items");
+	int rc = 0;
+
+	if (!pl_check_map(c, root, "List", "the List"))
+		return 0;
+	if (!items || pl_is_null(items))
+		return 0;
+	if (items->type != YAML_SEQUENCE_NODE) {
+		pl_err(c, PL_E_TYPE, items, "items must be a list");
+		return 0;
+	}
+	for (size_t i = 0; i < pl_seq_len(items) && !rc; i++)
+		rc = load_doc(c, pl_seq_at(c, items, i), true);
+	return rc;
+}
+
+/* One YAML document (or List item): envelope checks, then the kind's
+ * parser. Errors are reported into c->d; the return value only signals
+ * out-of-memory. */
+static int load_doc(struct pl_ctx *c, yaml_node_t *root, bool in_list)
 {
 	if (pl_is_null(root))
 		return 0;
-	if (!pl_check_map(c, root, "Object", "the document"))
+	if (!root || root->type != YAML_MAPPING_NODE) {
+		pl_err(c, PL_E_TYPE, root, "the document must be a map");
 		return 0;
+	}
 	char *api = NULL, *kind = NULL, *name = NULL, *ns = NULL;
 	yaml_node_t *api_n, *kind_n, *name_n, *ns_n;
 	if (pl_req_str(c, root, "kind", &kind, &kind_n) < 0)
 		return 0;
-	size_t k;
-	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+	if (!strcmp(kind, "List") && !in_list)
+		return load_list(c, root);
+	size_t k, nk = sizeof(kinds) / sizeof(kinds[0]);
+	for (k = 0; k < nk; k++)
 		if (!strcmp(kinds[k].kind, kind))
 			break;
-	if (k == sizeof(kinds) / sizeof(kinds[0])) {
-		pl_err(c, PL_E_KIND, kind_n,
-		       "unknown kind \"%s\" (accepted: ServiceEntry, WorkloadEntry, DestinationRule, "
-		       "VirtualService, Gateway, Sidecar, MeshConfig)", kind);
+	if (k == nk && skipped_kind(kind)) {
+		yaml_node_t *meta = pl_get(c, root, "metadata");
+		char *sn = NULL;
+
+		if (meta && meta->type == YAML_MAPPING_NODE)
+			pl_str(c, meta, "name", &sn, NULL);
+		pl_info(c, PL_I_SKIPPED, kind_n, "%s%s%s skipped: it carries no addresses (Sluice "
+			"reads Services, EndpointSlices and Pods)", kind, sn ? " " : "", sn ? sn : "");
 		return 0;
 	}
+	if (k == nk) {
+		pl_err(c, PL_E_KIND, kind_n,
+		       "unknown kind \"%s\" (accepted: ServiceEntry, WorkloadEntry, DestinationRule, "
+		       "VirtualService, Gateway, Sidecar, MeshConfig, Service, EndpointSlice, Pod, "
+		       "List)", kind);
+		return 0;
+	}
+	const struct pl_kind *kd = &kinds[k];
+	if (!pl_check_map(c, root, kd->msg, "the document"))
+		return 0;
 	if (pl_req_str(c, root, "apiVersion", &api, &api_n) < 0)
 		return 0;
-	const char *const *vers = kinds[k].group == GRP_ISTIO ? istio_versions : sluice_versions;
+	const char *const *vers = kd->versions;
 	bool api_ok = false;
 	for (size_t i = 0; vers[i]; i++)
 		api_ok |= !strcmp(vers[i], api);
@@ -129,7 +227,7 @@ static int load_doc(struct pl_ctx *c, yaml_node_t *root)
 		return 0;
 	}
 	yaml_node_t *meta = pl_get(c, root, "metadata");
-	bool is_mesh = kinds[k].group == GRP_SLUICE;
+	bool is_mesh = kd->mesh;
 	if (!meta && !is_mesh) {
 		pl_err(c, PL_E_REQUIRED, root, "missing required field \"metadata\"");
 		return 0;
@@ -167,30 +265,18 @@ static int load_doc(struct pl_ctx *c, yaml_node_t *root)
 	if (!name || !ns)
 		return -ENOMEM;
 	yaml_node_t *spec = pl_get(c, root, "spec");
-	if (!spec || pl_is_null(spec)) {
+	if (kd->spec && (!spec || pl_is_null(spec))) {
 		pl_err(c, PL_E_REQUIRED, root, "missing required field \"spec\"");
 		return 0;
 	}
 	struct sl_pos pos = pl_pos(c, root);
-	int r = add_object(c, kind, ns, name, pl_hash(c, spec), pos);
+	/* what changed, for diff: the spec, or the whole object without one */
+	int r = add_object(c, kind, ns, name, pl_hash(c, spec && kd->spec ? spec : root), pos);
 	if (r)
 		return r;
-	switch (k) {
-	case 0:
-		return pl_parse_service_entry(c, spec, name, ns, pos);
-	case 1:
-		return pl_parse_workload_entry(c, spec, meta, name, ns, pos);
-	case 2:
-		return pl_parse_destination_rule(c, spec, name, ns, pos);
-	case 3:
-		return pl_parse_virtual_service(c, spec, meta, name, ns, pos);
-	case 4:
-		return pl_parse_gateway(c, spec, name, ns, pos);
-	case 5:
-		return pl_parse_sidecar(c, spec, name, ns, pos);
-	default:
-		return pl_parse_mesh_config(c, spec, pos);
-	}
+	struct pl_doc d = { .root = root, .spec = spec, .meta = meta, .name = name, .ns = ns,
+			    .pos = pos };
+	return kd->parse(c, &d);
 }
 
 /* Nesting deeper than any policy needs, found with libyaml's scanner
@@ -278,7 +364,7 @@ static int load_buf(struct pl_ctx *c, const char *name, const char *buf, size_t 
 		c->doc = &doc;
 		c->budget = nodes * 4 + 4096;
 		c->over_budget = false;
-		rc = load_doc(c, root);
+		rc = load_doc(c, root, false);
 		c->doc = NULL;
 		yaml_document_delete(&doc);
 		if (rc)
@@ -321,6 +407,9 @@ static void ctx_free_raw(struct pl_ctx *c)
 	free(c->gw);
 	free(c->sc);
 	free(c->obj);
+	free(c->ks);
+	free(c->kl);
+	free(c->kp);
 }
 
 /* Shared tail of both loaders: resolve when the documents were clean. */

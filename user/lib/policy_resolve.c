@@ -76,6 +76,7 @@ static int dr_cmp(const void *pa, const void *pb)
 struct svc_tmp {
 	struct sl_service s;
 	struct sl_pos host_pos;
+	const char *kind;	/* of the object that defines it */
 };
 
 static int svc_cmp(const void *pa, const void *pb)
@@ -214,6 +215,7 @@ static int build_services(struct pl_ctx *c, struct sl_model *m)
 			t[k].s = se->t;
 			t[k].s.host = pl_fqdn(c->a, se->hosts[h], se->t.ns);
 			t[k].host_pos = se->host_pos[h];
+			t[k].kind = se->kind ? se->kind : "ServiceEntry";
 			if (!t[k].s.host || (se->t.resolution == SL_RES_DNS && !se->t.nendpoints &&
 					     !se->has_selector && host_endpoint(c, &t[k]))) {
 				free(t);
@@ -231,8 +233,10 @@ static int build_services(struct pl_ctx *c, struct sl_model *m)
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && !strcmp(t[i].s.host, t[i - 1].s.host)) {
 			err_at(c, PL_E_DUPHOST, t[i].host_pos,
-			       "host %s is already defined by ServiceEntry %s/%s", t[i].s.host,
-			       t[i - 1].s.ns, t[i - 1].s.name);
+			       "host %s of %s %s/%s is already defined by %s %s/%s (at %s:%d:%d)",
+			       t[i].s.host, t[i].kind, t[i].s.ns, t[i].s.name, t[i - 1].kind,
+			       t[i - 1].s.ns, t[i - 1].s.name, t[i - 1].host_pos.file,
+			       t[i - 1].host_pos.line, t[i - 1].host_pos.col);
 			continue;
 		}
 		m->services[m->nservices++] = t[i].s;
@@ -721,7 +725,7 @@ int pl_resolve(struct pl_ctx *c, struct sl_model *m)
 			sizeof(*c->sc), sc_cmp))
 		return -ENOMEM;
 	resolve_sidecars(c, m);
-	if (check_vips(c) || build_services(c, m) || attach_rules(c, m))
+	if (pl_resolve_k8s(c) || check_vips(c) || build_services(c, m) || attach_rules(c, m))
 		return -ENOMEM;
 	if (c->nvs)
 		qsort(c->vs, c->nvs, sizeof(*c->vs), vs_cmp);

@@ -88,6 +88,14 @@ void pl_warn(struct pl_ctx *c, const char *code, const yaml_node_t *n, const cha
 	va_end(ap);
 }
 
+void pl_info(struct pl_ctx *c, const char *code, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pl_vdiag(c, SL_SEV_INFO, code, n, fmt, ap);
+	va_end(ap);
+}
+
 bool pl_visit(struct pl_ctx *c)
 {
 	if (c->budget > 0) {

@@ -128,7 +128,7 @@ static void print_diags(const struct sl_diags *dg, const struct sl_snap_map *map
 	qsort(v, dg->n, sizeof(*v), cmp_diag_ref);
 	for (i = 0; i < dg->n; i++) {
 		const struct sl_diag *x = v[i].dg;
-		const char *sev = x->sev == SL_SEV_ERROR ? "error" : "warning";
+		const char *sev = sl_severity_name(x->sev);
 
 		struct vrec *it;
 
