@@ -50,6 +50,9 @@ struct sl_ctl_part {
 	char *name;
 	char *data;
 	size_t len;
+	/* the source that owns it in sluiced's desired state ("apply",
+	 * "policy-dir"); "" = none (carried in the snapshot as "# from: ") */
+	char from[16];
 };
 
 struct sl_ctl_req {

@@ -111,12 +111,25 @@ sl_check "generation unchanged after the refusal" [ "$(dl_gen)" = "$g" ]
 line=$(dl_load 1000)
 sl_check "previous policy (100/0) still steers after the refusal" [ "$(dl_field "$line" one)" -eq 1000 ]
 
-# --- policy directory takes over on change ---
+# --- sources own their objects: the same object from the policy directory
+# and from apply is refused naming both; once the applied copy is deleted
+# the directory's load is retried and its version steers ---
 dl_policy "$DL_POL/.s1.tmp" 0 100
 mv "$DL_POL/.s1.tmp" "$DL_POL/s1.yaml"
+sl_check "the same objects from the policy directory and apply: refused" \
+	sl_wait_for 10 grep -q "apply refused (source policy-dir" "$DL_LOG"
+sl_log "$(grep -m1 'error\[SL0010\]' "$DL_LOG")"
+sl_check "the refusal names both files and both sources" \
+	grep -qE "s1.yaml:[0-9]+:[0-9]+: error\[SL0010\]: duplicate .*\(first at .*s1.yaml:[0-9]+:[0-9]+ \[(apply|policy-dir)\]\)" "$DL_LOG"
+line=$(dl_load 1000)
+sl_check "the applied policy (100/0) keeps steering" [ "$(dl_field "$line" one)" -eq 1000 ]
+out=$(ctl get objects -o json)
+sl_check "get objects: each object with its source and file" \
+	jq -e 'length == 3 and all(.[]; .source == "apply" and (.file | test("s1.yaml:[0-9]+$")))' >/dev/null <<<"$out"
+ctl delete -f "$SL_TMP/s1.yaml" >/dev/null
 t0=$(date +%s%N)
-if sl_wait_for 10 bash -c "grep -q 'source=policy-dir' '$DL_STATE/snapshot.yaml'"; then
-	sl_log "policy-dir change live after $((($(date +%s%N) - t0) / 1000000)) ms (debounce 100 ms)"
+if sl_wait_for 10 bash -c "grep -q 'from: policy-dir' '$DL_STATE/snapshot.yaml'"; then
+	sl_log "policy-dir load retried and live after $((($(date +%s%N) - t0) / 1000000)) ms"
 	sl_ok "policy-dir change is picked up"
 else
 	sl_fail "policy-dir change is picked up"
@@ -124,8 +137,9 @@ fi
 line=$(dl_load 1000)
 sl_check "policy-dir policy (0/100) steers" [ "$(dl_field "$line" two)" -eq 1000 ]
 # A bad file in the directory is refused; the previous policy stays.
+r0=$(grep -c "apply refused (source policy-dir" "$DL_LOG")
 cp "$SL_TMP/bad.yaml" "$DL_POL/zz-bad.yaml"
-sl_wait_for 10 grep -q "apply refused (source policy-dir" "$DL_LOG"
+sl_wait_for 10 bash -c "[ \$(grep -c 'apply refused (source policy-dir' '$DL_LOG') -gt $r0 ]"
 sl_check "bad policy-dir file refused with diagnostics in the log" \
 	grep -q "zz-bad.yaml:[0-9]*:[0-9]*: error" "$DL_LOG"
 n0=$(grep -c "policy-dir: change in" "$DL_LOG")
@@ -161,6 +175,36 @@ sl_check "delete -f removes the VirtualService" grep -q -- "- VirtualService wea
 sl_check "get routes is empty after delete" bash -c "'$CTL' --socket '$SL_SOCK' get routes | grep -q none"
 ctl delete -f "$SL_TMP/vs.yaml" >/dev/null 2>&1
 sl_check "deleting it again is refused (exit 1)" [ $? -eq 1 ]
+
+# --- SIGHUP with an empty policy directory leaves applied objects alone
+# (and the directory's own: an emptied source is refused, as an empty apply) ---
+cat >"$SL_TMP/extra.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: extra, namespace: weather}
+spec:
+  hosts: [extra.weather.svc.cluster.local]
+  addresses: [198.18.0.77]
+  ports: [{number: 9000, name: tcp, protocol: TCP}]
+  resolution: STATIC
+  endpoints: [{address: 10.1.0.1}]
+YAML
+ctl apply -q -f "$SL_TMP/extra.yaml"
+rm -rf "$DL_POL"/*
+n0=$(grep -c "policy-dir: change in" "$DL_LOG")
+sl_wait_for 10 bash -c "[ \$(grep -c 'policy-dir: change in' '$DL_LOG') -gt $n0 ]"
+kill -HUP "$DL_PID"
+sl_wait_for 10 grep -q "SIGHUP: reloading" "$DL_LOG"
+sleep 0.5
+out=$(ctl get objects -o json)
+sl_log "after SIGHUP with an empty policy dir: $(jq -c '[.[] | "\(.source) \(.kind) \(.name)"]' <<<"$out")"
+sl_check "SIGHUP with an empty policy directory: the applied ServiceEntry stays" \
+	jq -e 'any(.[]; .name == "extra" and .source == "apply")' >/dev/null <<<"$out"
+sl_check "and the directory's objects stay too (an emptied source is refused, logged)" \
+	sh -c "jq -e 'any(.[]; .source == \"policy-dir\")' >/dev/null <<'E'
+$out
+E
+grep -q 'apply refused (source policy-dir): an empty set would remove all' '$DL_LOG'"
 
 # --- http routes need sluice-http: refused by a daemon without it ---
 dl_web >"$SL_TMP/web.yaml"

@@ -41,7 +41,17 @@ sl_check "none of it changed the live generation ($gen)" [ "$(dl_gen)" = "$gen" 
 
 # an apply whose client hangs up before the answer (as a timed-out client
 # does) must not land silently: the daemon drops it and says so
-dl_policy "$SL_TMP/s1b.yaml" 0 100
+cat >"$SL_TMP/s1b.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: extra, namespace: weather}
+spec:
+  hosts: [extra.weather.svc.cluster.local]
+  addresses: [198.18.0.77]
+  ports: [{number: 9000, name: tcp, protocol: TCP}]
+  resolution: STATIC
+  endpoints: [{address: 10.1.0.1}]
+YAML
 python3 - "$SL_SOCK" "$SL_TMP/s1b.yaml" <<'PY'
 import socket, sys
 data = open(sys.argv[2], "rb").read()
@@ -55,15 +65,18 @@ sl_check "an apply whose client hung up is dropped, and logged" \
 	sl_wait_for 5 grep -q "apply dropped (source apply): the client disconnected" "$DL_LOG"
 sl_check "... the generation stays ($gen)" [ "$(dl_gen)" = "$gen" ]
 
+# an empty apply would remove everything apply set: refused unless asked
+ctl apply -q -f "$SL_TMP/s1b.yaml"
+gen=$(dl_gen)
 : >"$SL_TMP/empty.yaml"
 out=$(ctl apply -f "$SL_TMP/empty.yaml" 2>&1); rc=$?
 sl_log "$out"
 sl_check "an empty apply is refused (exit $rc) and says how to empty on purpose" \
 	bash -c "[ $rc = 1 ] && grep -q 'allow-empty' <<<'$out'"
-sl_check "the objects stay (3) and the generation too" \
-	bash -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .objects)\" = 3 ] && [ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .generation)\" = '$gen' ]"
+sl_check "the objects stay (3 of the policy dir + 1 applied) and the generation too" \
+	bash -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .objects)\" = 4 ] && [ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .generation)\" = '$gen' ]"
 line=$(dl_load 200)
 sl_check "and still steer (200 connections, 0 failed)" [ "$(dl_field "$line" fail)" = 0 ]
-sl_check "apply --allow-empty empties the desired state on purpose" \
-	bash -c "'$CTL' --socket '$SL_SOCK' apply --allow-empty -f '$SL_TMP/empty.yaml' >/dev/null && [ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .objects)\" = 0 ]"
+sl_check "apply --allow-empty empties apply's share on purpose (the policy dir's 3 stay)" \
+	bash -c "'$CTL' --socket '$SL_SOCK' apply --allow-empty -f '$SL_TMP/empty.yaml' >/dev/null && [ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .objects)\" = 3 ]"
 sl_done

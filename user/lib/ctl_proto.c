@@ -249,6 +249,7 @@ struct sl_ctl_part *sl_ctl_parts_dup(const struct sl_ctl_part *p, size_t n)
 		memcpy(c[i].data, p[i].data, p[i].len);
 		c[i].data[p[i].len] = '\0';
 		c[i].len = p[i].len;
+		memcpy(c[i].from, p[i].from, sizeof(c[i].from));
 	}
 	return c;
 }

@@ -21,6 +21,7 @@
 #include "lib/util_files.h"
 
 #define SOURCE_MARK "# source: "
+#define FROM_MARK "# from: "
 
 static int add_part(struct sl_ctl_part **parts, size_t *n, size_t *cap, const char *path,
 		    char *err, size_t errlen)
@@ -201,6 +202,13 @@ int sl_snap_build(const struct sl_ctl_part *parts, size_t n, const char *header,
 			err = sb_str(&b, p->name);
 		if (!err)
 			err = sb_str(&b, "\n");
+		if (!err && p->from[0]) {
+			err = sb_str(&b, FROM_MARK);
+			if (!err)
+				err = sb_str(&b, p->from);
+			if (!err)
+				err = sb_str(&b, "\n");
+		}
 		if (!err && map)
 			map->first_line[map->n++] = b.lines + 1;
 		if (!err)
@@ -259,6 +267,17 @@ int sl_snap_split(const char *text, size_t len, struct sl_ctl_part **parts, size
 				goto cleanup;
 			}
 			start = j < len ? j + 1 : len;
+			/* its owner, on the line after the name */
+			if (len - start > strlen(FROM_MARK) &&
+			    !memcmp(text + start, FROM_MARK, strlen(FROM_MARK))) {
+				size_t k = start + strlen(FROM_MARK), e = k;
+
+				while (e < len && text[e] != '\n')
+					e++;
+				snprintf(cur->from, sizeof(cur->from), "%.*s", (int)(e - k), text + k);
+				start = e < len ? e + 1 : len;
+				j = e;
+			}
 		}
 		i = j + 1;
 	}

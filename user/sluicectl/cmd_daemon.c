@@ -133,7 +133,7 @@ int cmd_get(const struct ctl_opts *o)
 	int n;
 
 	if (!o->what || !*o->what || strchr(o->what, ',') || strchr(o->what, ' ')) {
-		fprintf(stderr, "sluicectl get: services|routes|endpoints|workloads\n");
+		fprintf(stderr, "sluicectl get: services|routes|endpoints|workloads|objects\n");
 		return CTL_USAGE;
 	}
 	if ((o->name && strchr(o->name, ',')) || (o->ns && strchr(o->ns, ','))) {

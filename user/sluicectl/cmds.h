@@ -33,7 +33,7 @@ struct ctl_opts {
 	const char **against_all;	/* every --against PATH, in order */
 	size_t nagainst;
 	enum ctl_output output;		/* -o */
-	const char *what;		/* get services|routes|endpoints|workloads */
+	const char *what;		/* get services|routes|endpoints|workloads|objects */
 	const char *name;		/* get KIND NAME */
 	const char *ns;			/* get -n NS */
 	int quiet;

@@ -20,7 +20,7 @@ enum opt_bit {
 	O_SOCKET = 1u << 3,	/* --socket PATH */
 	O_QUIET = 1u << 4,	/* -q/--quiet */
 	O_COUNT = 1u << 5,	/* --count N */
-	O_WHAT = 1u << 6,	/* positional: services|routes|endpoints|workloads */
+	O_WHAT = 1u << 6,	/* positional: services|routes|endpoints|workloads|objects */
 	O_SERVICE = 1u << 7,	/* --service S */
 	O_WORKLOAD = 1u << 8,	/* --workload W */
 	O_NO_HELPER = 1u << 9,	/* --no-http-helper */
@@ -72,7 +72,7 @@ static const struct verb verbs[] = {
 	{ "diff", cmd_diff, O_FILE | O_AGAINST | O_SOCKET | O_OUTPUT, "-f PATH... [--against PATH...]",
 	  "show added, changed and removed objects and routes (exit 0 none, 1 changes)" },
 	{ "get", cmd_get, O_WHAT | O_NAME | O_NAMESPACE | O_OUTPUT | O_SOCKET,
-	  "services|routes|endpoints|workloads [NAME] [-n NS] [-o FMT]",
+	  "services|routes|endpoints|workloads|objects [NAME] [-n NS] [-o FMT]",
 	  "show the applied state (NAME: a service host or its leading labels, a "
 	  "VirtualService, a workload)" },
 	{ "delete", cmd_delete, O_FILE | O_SOCKET | O_QUIET | O_OUTPUT, "-f PATH... [-o FMT]",
@@ -163,7 +163,7 @@ static int cmd_completion(const struct ctl_opts *o)
 			if (verbs[i].opts & opt_defs[j].bit)
 				printf("--%s ", opt_defs[j].long_name);
 		if (verbs[i].fn == cmd_get)
-			printf("services routes endpoints workloads ");
+			printf("services routes endpoints workloads objects ");
 		printf("--help\" -- \"$cur\") $(compgen -f -- \"$cur\"));;\n");
 	}
 	printf("  esac\n}\ncomplete -F _sluicectl sluicectl\n");

@@ -92,10 +92,16 @@ static int do_delete(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 		fputs("delete: no desired state\n", out);
 		return SL_CTL_REFUSED;
 	}
-	/* delete edits a copy: the live sources stay intact if it is refused */
+	/* delete edits a copy: the live sources stay intact if it is refused;
+	 * each part keeps its owner (a policy-directory object deleted here
+	 * comes back when the directory changes) */
 	copy = sl_ctl_parts_dup(d->parts, d->nparts);
 	if (!copy)
 		return SL_CTL_ERROR;
+	for (size_t i = 0; i < d->nparts; i++)
+		if (!copy[i].from[0])
+			snprintf(copy[i].from, sizeof(copy[i].from), "%s",
+				 sluiced_source_name(d->source));
 	err = sluiced_delete_docs(copy, d->nparts, req->parts, req->nparts, out, &removed);
 	if (err || !removed) {
 		sl_ctl_parts_free(copy, d->nparts);
@@ -149,7 +155,7 @@ static int dispatch(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 			fprintf(out, "unknown output format \"%s\"\n", f[1]);
 			return SL_CTL_BADREQ;
 		}
-		rc = view_get(d->model, f[0], f[2], f[3], fmt, out);
+		rc = view_get(d, f[0], f[2], f[3], fmt, out);
 		return rc == -ENOENT ? SL_CTL_REFUSED : rc ? SL_CTL_BADREQ : SL_CTL_OK;
 	}
 	if (!strcmp(req->verb, "stats") || !strcmp(req->verb, "status")) {

@@ -122,6 +122,9 @@ struct sluiced {
 	int ctl_fd, ino_fd, sig_fd, metrics_fd, epfd;
 	int ino_wd;
 	uint64_t reload_at_ms;		/* policy-dir debounce deadline, 0 = none */
+	bool dir_refused;		/* the policy dir's last load was refused: try
+					 * again after another source's apply (it may
+					 * have removed the conflict) */
 	uint64_t stats_gc_at_ms;	/* next stats ageing pass, 0 = none due */
 	uint64_t stats_aged;		/* stats entries aged out since start */
 	struct sluiced_helper helper;
@@ -204,7 +207,7 @@ int view_fmt_parse(const char *s, enum view_fmt *f);
  * VIEW_TABLE (state.c). */
 int sluiced_apply_as(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		     enum sluiced_source src, bool allow_empty, enum view_fmt fmt, FILE *out);
-int view_get(const struct sl_model *m, const char *what, const char *name, const char *ns,
+int view_get(const struct sluiced *d, const char *what, const char *name, const char *ns,
 	     enum view_fmt f, FILE *out);
 int view_stats(struct sluiced *d, enum view_fmt f, FILE *out);
 /* *live: the data plane is live (sluiced_live), judged once for the view */

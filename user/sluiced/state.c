@@ -2,11 +2,13 @@
 /*
  * The desired state and how it becomes live.
  *
- * Rule (docs/operations.md): the desired state is whatever was set last —
- * the policy directory (at start, and each time it changes) or a
- * `sluicectl apply`/`delete` (which replaces the whole desired state). An
- * applied state stays live until the policy directory changes again; a
- * restarted daemon keeps it. The state file records which source is live.
+ * Rule (docs/operations.md): each source owns its objects and the desired
+ * state is their union — the policy directory (at start, and each time it
+ * changes) owns what its files hold, `sluicectl apply`/`delete` own what was
+ * applied. A source's new set replaces its own share only; the same object
+ * from two sources is refused naming both (the front-end's duplicate
+ * check). Every part of the snapshot carries its owner ("# from: "), so a
+ * restarted daemon keeps the shares apart.
  *
  * Every apply validates the complete snapshot text (all sources joined) with
  * the policy front-end and compiles it into a new data-plane generation;
@@ -93,6 +95,46 @@ static int write_state(const struct sluiced *d, uint32_t gen)
 	return err;
 }
 
+/* A message that names other snapshot positions ("first at <desired
+ * state>:LINE:COL") names the user's file, line and the source that owns
+ * it instead; NULL when there is nothing to map (or no memory). */
+static char *map_positions(const char *msg, const struct sl_snap_map *map,
+			   const struct sl_ctl_part *parts)
+{
+	static const char pfx[] = SNAP_NAME ":";
+	const char *p = msg, *hit;
+	char *out = NULL;
+	size_t olen = 0;
+	FILE *f;
+
+	if (!strstr(msg, pfx) || !(f = open_memstream(&out, &olen)))
+		return NULL;
+	while ((hit = strstr(p, pfx))) {
+		const char *q = hit + sizeof(pfx) - 1;
+		char *end;
+		unsigned long line = strtoul(q, &end, 10);
+		size_t pl;
+		int idx = end != q ? sl_snap_locate(map, line, &pl) : -1;
+
+		fwrite(p, 1, (size_t)(hit - p), f);
+		if (idx < 0) {
+			fwrite(hit, 1, (size_t)(end - hit), f);
+		} else {
+			fprintf(f, "%s:%zu", parts[idx].name, pl);
+			if (*end == ':') {
+				unsigned long col = strtoul(end + 1, &end, 10);
+				fprintf(f, ":%lu", col);
+			}
+			if (parts[idx].from[0])
+				fprintf(f, " [%s]", parts[idx].from);
+		}
+		p = end;
+	}
+	fputs(p, f);
+	fclose(f);
+	return out;
+}
+
 struct diag_ref {
 	const struct sl_diag *dg;
 	int part;
@@ -132,15 +174,20 @@ static void print_diags(const struct sl_diags *dg, const struct sl_snap_map *map
 
 		struct vrec *it;
 
+		char *msg = map_positions(x->msg, map, parts);
+		const char *m = msg ? msg : x->msg;
+
 		if (v[i].part >= 0)
 			fprintf(out, "%s:%zu:%d: %s[%s]: %s\n", parts[v[i].part].name, v[i].line,
-				x->pos.col, sev, x->code, x->msg);
+				x->pos.col, sev, x->code, m);
 		else
 			fprintf(out, "%s: %s[%s]: %s\n", x->file ? x->file : SNAP_NAME,
-				sev, x->code, x->msg);
-		if (!df)
+				sev, x->code, m);
+		if (!df) {
+			free(msg);
 			continue;
-		vf_add(df, "%s", x->msg);
+		}
+		vf_add(df, "%s", m);
 		it = vf_item(df);
 		vf_str(it, "file", "%s", v[i].part >= 0 ? parts[v[i].part].name :
 					 x->file ? x->file : SNAP_NAME);
@@ -148,7 +195,8 @@ static void print_diags(const struct sl_diags *dg, const struct sl_snap_map *map
 		vf_num(it, "col", v[i].part >= 0 && x->pos.col > 0 ? (uint64_t)x->pos.col : 0);
 		vf_str(it, "severity", "%s", sev);
 		vf_str(it, "code", "%s", x->code);
-		vf_str(it, "message", "%s", x->msg);
+		vf_str(it, "message", "%s", m);
+		free(msg);
 	}
 	free(v);
 }
@@ -316,6 +364,90 @@ static void report(struct vrec *rep, const char *result, uint32_t gen, const cha
 	vf_str(rep, "message", "%s", msg ? msg : "");
 }
 
+/* The owner of a live part (untagged parts, from a state file written
+ * before owners were recorded, belong to the source that set the state). */
+static const char *owner(const struct sluiced *d, const struct sl_ctl_part *p)
+{
+	return p->from[0] ? p->from : sluiced_source_name(d->source);
+}
+
+/* How many objects of model m (built from parts) src owns. */
+static size_t objects_of(const struct sluiced *d, const struct sl_model *m,
+			 const struct sl_ctl_part *parts, size_t nparts, enum sluiced_source src)
+{
+	const char *me = sluiced_source_name(src);
+	struct sl_snap_map map = { 0 };
+	char *text = NULL;
+	size_t len = 0, n = 0, line;
+
+	if (sl_snap_build(parts, nparts, NULL, &text, &len, &map))
+		return m->nobjects;	/* no memory: judge by the whole */
+	for (size_t i = 0; i < m->nobjects; i++) {
+		int k = m->objects[i].pos.line > 0 ?
+			sl_snap_locate(&map, (size_t)m->objects[i].pos.line, &line) : -1;
+
+		n += k >= 0 && !strcmp(owner(d, &parts[k]), me);
+	}
+	sl_snap_map_free(&map);
+	free(text);
+	return n;
+}
+
+/* The incoming parts replace the share of this owner. */
+static bool replaced(const struct sl_ctl_part *parts, size_t n, const char *who)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(parts[i].from, who))
+			return true;
+	return false;
+}
+
+/* The desired state after src sets parts: those (tagged with src unless
+ * already tagged: a delete or a restore hands back tagged parts) and every
+ * live part of an owner the incoming set does not carry. Takes parts; NULL
+ * on out-of-memory (parts freed). */
+static struct sl_ctl_part *union_parts(const struct sluiced *d, struct sl_ctl_part *parts,
+				       size_t nparts, enum sluiced_source src, size_t *n)
+{
+	const char *me = sluiced_source_name(src);
+	size_t i, k = nparts, others = 0;
+	struct sl_ctl_part *u;
+
+	for (i = 0; i < nparts; i++)
+		if (!parts[i].from[0])
+			snprintf(parts[i].from, sizeof(parts[i].from), "%s", me);
+	for (i = 0; i < d->nparts; i++)
+		others += strcmp(owner(d, &d->parts[i]), me) &&
+			  !replaced(parts, nparts, owner(d, &d->parts[i]));
+	u = calloc(nparts + others + 1, sizeof(*u));
+	if (!u) {
+		sl_ctl_parts_free(parts, nparts);
+		return NULL;
+	}
+	for (i = 0; i < nparts; i++)
+		u[i] = parts[i];
+	for (i = 0; i < d->nparts; i++) {
+		struct sl_ctl_part *dup;
+
+		if (!strcmp(owner(d, &d->parts[i]), me) ||
+		    replaced(parts, nparts, owner(d, &d->parts[i])))
+			continue;
+		dup = sl_ctl_parts_dup(&d->parts[i], 1);
+		if (!dup) {
+			sl_ctl_parts_free(u, k);
+			free(parts);
+			return NULL;
+		}
+		u[k] = dup[0];
+		snprintf(u[k].from, sizeof(u[k].from), "%s", owner(d, &d->parts[i]));
+		free(dup);
+		k++;
+	}
+	free(parts);
+	*n = k;
+	return u;
+}
+
 /* The apply proper; its report goes to out, and as data to rep (NULL:
  * text only). */
 static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
@@ -334,6 +466,12 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	int rc, status = SL_CTL_ERROR;
 
 	sl_diags_init(&dg);
+	parts = union_parts(d, parts, nparts, src, &nparts);
+	if (!parts) {
+		nparts = 0;
+		fprintf(out, "apply: %s\n", strerror(ENOMEM));
+		goto cleanup;
+	}
 	rc = sl_snap_build(parts, nparts, NULL, &text, &textlen, &map);
 	if (rc) {
 		fprintf(out, "apply: %s\n", strerror(-rc));
@@ -369,19 +507,20 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	}
 	if (dg.n)
 		print_diags(&dg, &map, parts, out, df);
-	/* an empty desired state would remove everything: only when asked
-	 * (as kubectl refuses an empty apply) */
-	if (m->nobjects == 0 && d->model && d->model->nobjects > 0 && !allow_empty) {
+	/* a source that empties its share would remove all its objects: only
+	 * when asked (as kubectl refuses an empty apply) */
+	size_t mine_live = d->model ? objects_of(d, d->model, d->parts, d->nparts, src) : 0;
+	if (!allow_empty && mine_live > 0 && objects_of(d, m, parts, nparts, src) == 0) {
 		fprintf(out, "refused: the %s holds no objects: it would remove all %zu objects "
-			"live now; to empty the desired state on purpose use `sluicectl apply "
-			"--allow-empty` (or `sluicectl reset`); generation %u stays live\n",
-			src == SRC_POLICY_DIR ? "policy directory" : "given set of files",
-			d->model->nobjects, d->dp ? sl_dp_generation(d->dp) : 0);
+			"it set; to empty it on purpose use `sluicectl apply --allow-empty` (or "
+			"`sluicectl reset`); generation %u stays live\n",
+			src == SRC_POLICY_DIR ? "policy directory" : "given set of files", mine_live,
+			d->dp ? sl_dp_generation(d->dp) : 0);
 		d->refused++;
 		report(rep, "refused", d->dp ? sl_dp_generation(d->dp) : 0,
-		       "the desired state holds no objects; use --allow-empty to remove them all");
-		sluiced_warn("apply refused (source %s): an empty desired state would remove all "
-			    "%zu objects", sluiced_source_name(src), d->model->nobjects);
+		       "the source's new set holds no objects; use --allow-empty to remove them all");
+		sluiced_warn("apply refused (source %s): an empty set would remove all %zu objects "
+			    "it set", sluiced_source_name(src), mine_live);
 		status = SL_CTL_REFUSED;
 		goto cleanup;
 	}
@@ -492,6 +631,14 @@ cleanup:
 	/* A big model was just freed (the old one, or a refused one): give the
 	 * heap back so RSS follows the live policy, not the largest ever. */
 	malloc_trim(0);
+	if (src == SRC_POLICY_DIR) {
+		d->dir_refused = status != SL_CTL_OK;
+	} else if (status == SL_CTL_OK && d->dir_refused) {
+		/* the conflict that refused the directory may be gone */
+		d->dir_refused = false;
+		d->reload_at_ms = sluiced_now_ms();
+		sluiced_log("policy-dir: trying %s again after this apply", d->o.policy_dir);
+	}
 	return status;
 }
 
@@ -622,10 +769,10 @@ cleanup:
 	return rc;
 }
 
-/* Read the policy directory and make it the desired state, unless it is
- * what already runs. At start an applied state is kept (the directory takes
- * over again when it changes) and an empty or missing directory changes
- * nothing; later, an emptied directory means an empty desired state. */
+/* Read the policy directory and make it the policy directory's share of
+ * the desired state (applied objects stay), unless that is what already
+ * runs. At start an empty or missing directory changes nothing; later, an
+ * emptied directory removes the objects it had. */
 int sluiced_load_policy_dir(struct sluiced *d, bool at_start)
 {
 	const char *dir = d->o.policy_dir;
@@ -636,10 +783,6 @@ int sluiced_load_policy_dir(struct sluiced *d, bool at_start)
 	FILE *f;
 	int rc;
 
-	if (at_start && d->source == SRC_APPLY) {
-		sluiced_log("policy-dir: keeping the applied state; %s takes over when it changes", dir);
-		return 0;
-	}
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		sluiced_warn("policy-dir: %s is not a directory; nothing loaded", dir);
 		return -ENOENT;

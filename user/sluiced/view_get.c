@@ -5,6 +5,7 @@
  * (text lines for the table, the same as data for -o json|yaml).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sluiced.h"
@@ -300,10 +301,45 @@ static void get_workloads(const struct sl_model *m, struct vtable *t, const stru
 	}
 }
 
-int view_get(const struct sl_model *m, const char *what, const char *name, const char *ns,
+/* Every object of the desired state with the source that owns it and the
+ * file and line it came from. */
+static void get_objects(const struct sluiced *d, struct vtable *t, const struct get_filter *g)
+{
+	const struct sl_model *m = d->model;
+	struct sl_snap_map map = { 0 };
+	char *text = NULL;
+	size_t len = 0, i;
+
+	if (sl_snap_build(d->parts, d->nparts, NULL, &text, &len, &map))
+		return;
+	for (i = 0; i < m->nobjects; i++) {
+		const struct sl_object *o = &m->objects[i];
+		size_t line = 0;
+		int part = o->pos.line > 0 ? sl_snap_locate(&map, (size_t)o->pos.line, &line) : -1;
+		struct vrec *r;
+
+		if (!ns_ok(g, o->ns) || (g->name[0] && strcmp(g->name, o->name)))
+			continue;
+		r = vt_rec(t);
+		vf_str(r, "kind", "%s", o->kind);
+		vf_str(r, "namespace", "%s", o->ns);
+		vf_str(r, "name", "%s", o->name);
+		vf_str(r, "source", "%s", part < 0 ? "" : d->parts[part].from[0] ?
+			d->parts[part].from : sluiced_source_name(d->source));
+		if (part >= 0)
+			vf_str(r, "file", "%s:%zu", d->parts[part].name, line);
+		else
+			vf_str(r, "file", "%s", "");
+	}
+	sl_snap_map_free(&map);
+	free(text);
+}
+
+int view_get(const struct sluiced *d, const char *what, const char *name, const char *ns,
 	     enum view_fmt f, FILE *out)
 {
 	struct get_filter g = { .name = name ? name : "", .ns = ns ? ns : "" };
+	const struct sl_model *m = d->model;
 	struct vtable t = { 0 };
 
 	if (!strcmp(what, "services") || !strcmp(what, "service") || !strcmp(what, "svc")) {
@@ -318,8 +354,12 @@ int view_get(const struct sl_model *m, const char *what, const char *name, const
 	} else if (!strcmp(what, "workloads") || !strcmp(what, "workload")) {
 		if (m)
 			get_workloads(m, &t, &g);
+	} else if (!strcmp(what, "objects") || !strcmp(what, "object")) {
+		if (m)
+			get_objects(d, &t, &g);
 	} else {
-		fprintf(out, "get: unknown kind \"%s\" (services, routes, endpoints, workloads)\n", what);
+		fprintf(out, "get: unknown kind \"%s\" (services, routes, endpoints, workloads, "
+			"objects)\n", what);
 		return -EINVAL;
 	}
 	/* a name that matches nothing is an error, as kubectl's NotFound */
