@@ -23,6 +23,10 @@ struct sl_l4_opts {
 	 * NULL: stat() under the cgroup v2 mount. */
 	uint64_t (*cgroup_id)(const char *relpath, void *arg);
 	void *cgroup_arg;
+	/* where kubelet's pod cgroups live, relative to the cgroup v2 root
+	 * ("" or NULL: the root, kubelet's default); a Pod's cgroup is found
+	 * there by its UID in the systemd or the cgroupfs layout */
+	const char *kubelet_root;
 	/* The current addresses of a DNS name (resolution: DNS endpoints and
 	 * hosts): how many, *out pointing at them (valid until the compile
 	 * returns). NULL, or 0 addresses: the name contributes no backend

@@ -33,6 +33,7 @@ struct sl_dp_opts {
 	 * names contribute no address */
 	size_t (*dns_lookup)(const char *name, const struct sl_ip **out, void *arg);
 	void *dns_arg;
+	const char *kubelet_root;	/* sl_l4_opts.kubelet_root */
 };
 
 /* Which hooks are attached, for `sluicectl status`. */

@@ -308,6 +308,8 @@ struct sl_workload {
 	size_t nports;
 	uint32_t weight;
 	char *cgroup;			/* relative to the cgroup v2 root, NULL = none */
+	char *pod_uid;			/* a Kubernetes Pod: its cgroup is found by
+					 * kubelet's layout (sl_l4_opts.kubelet_root) */
 	int sidecar;			/* resolved: the Sidecar scoping its egress
 					 * (index into model->sidecars), -1 = none */
 	struct sl_pos pos;

@@ -8,12 +8,15 @@
 # addresses skipped with an info line each), applies, and routes through the
 # Service's cluster IP; a terminating endpoint takes no new connection while
 # an established one to it keeps working; a Service and a ServiceEntry for
-# one host are refused with both positions.
+# one host are refused with both positions; sourceLabels match client Pods
+# by their cgroups, found by pod UID in kubelet's systemd and cgroupfs
+# layouts (sluiced --kubelet-cgroup-root points at this test's cgroup).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
 dl_setup
-dl_start || { echo "Bail out! sluiced did not start"; exit 1; }
+REL="sluice-test-$SL_ID/client"
+dl_start --kubelet-cgroup-root "$REL" || { echo "Bail out! sluiced did not start"; exit 1; }
 M=$SL_TMP/manifests
 mkdir -p "$M"
 cat >"$M/00-namespace.yaml" <<'YAML'
@@ -152,6 +155,61 @@ sl_check "a terminating endpoint takes no new connection (all 300 on v1)" \
 wait "$hold"
 sl_log "held: $(tail -1 "$SL_TMP/hold.out")"
 sl_check "the connection established to it keeps working" grep -q "changes=0 word=two" "$SL_TMP/hold.out"
+
+# --- sourceLabels by pod cgroup, no annotation ---
+U1=7f1c2a90-aaaa-4b1e-8c1d-000000000001
+U2=7f1c2a90-bbbb-4b1e-8c1d-000000000002
+P1="$CG/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${U1//-/_}.slice"
+P2="$CG/kubepods/besteffort/pod$U2"
+mkdir -p "$P1" "$P2"
+for d in "$P1" "$CG/kubepods.slice/kubepods-burstable.slice" "$CG/kubepods.slice" \
+	 "$P2" "$CG/kubepods/besteffort" "$CG/kubepods"; do
+	sl_defer "sl_kill_cgroup '$d'; rmdir '$d'"
+done
+cat >"$M/60-frontend.yaml" <<YAML
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: frontend-v1-aaaa, namespace: shop, uid: $U1, labels: {app: frontend, version: v1}}
+  spec: {nodeName: node-a, containers: [{name: fe, image: "fe:1"}]}
+  status: {phase: Running, podIP: 10.2.0.1}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: frontend-v2-bbbb, namespace: shop, uid: $U2, labels: {app: frontend, version: v2}}
+  spec: {nodeName: node-a, containers: [{name: fe, image: "fe:2"}]}
+  status: {phase: Running, podIP: 10.2.0.2}
+YAML
+slice false >"$M/30-endpointslice.yaml"
+cat >"$M/50-routing.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: cart, namespace: shop}
+spec:
+  host: cart
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: cart, namespace: shop}
+spec:
+  hosts: [cart]
+  tcp:
+  - match: [{sourceLabels: {version: v2}}]
+    route: [{destination: {host: cart, subset: v2}}]
+  - route: [{destination: {host: cart, subset: v1}}]
+YAML
+sl_check "the mesh VirtualService with sourceLabels over Pods validates without a warning" \
+	sh -c "! '$CTL' validate -f '$M' 2>&1 | grep -q 'warning\['"
+sl_check "and applies" ctl apply -q -f "$M"
+from_pod() { sl_in_cgroup_ns "$1" "$NS" "$CONNBENCH" client 10.96.0.30:7000 -n 100; }
+line=$(from_pod "$P2")
+sl_log "from frontend-v2's pod cgroup (cgroupfs layout): $line"
+sl_check "a client in frontend-v2's pod cgroup reaches v2 (100 of 100)" [ "$(dl_field "$line" two)" = 100 ]
+line=$(from_pod "$P1")
+sl_log "from frontend-v1's pod cgroup (systemd layout): $line"
+sl_check "a client in frontend-v1's pod cgroup reaches v1 (100 of 100)" [ "$(dl_field "$line" one)" = 100 ]
 
 # a Service and a ServiceEntry for one host
 cat >"$SL_TMP/dup.yaml" <<'YAML'

@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
+#include "sluice/compile_l4.h"
+#include "sluice/dataplane.h"
 #include "sluice/model.h"
 #include "unit/policy_load_util.h"
 
@@ -222,6 +224,51 @@ static void test_refusals(void **state)
 		     "SL0110");
 }
 
+/* kubelet's layouts under "k": the systemd one for pod 11-22, the cgroupfs
+ * one for pod 33-44; everything else absent. */
+static uint64_t kubelet_cgroups(const char *rel, void *arg)
+{
+	(void)arg;
+	if (!strcmp(rel, "k/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod11_22.slice"))
+		return 501;
+	if (!strcmp(rel, "k/kubepods/besteffort/pod33-44"))
+		return 502;
+	return 0;
+}
+
+static void test_pod_cgroups(void **state)
+{
+	struct sl_l4_opts o = { .cgroup_id = kubelet_cgroups, .kubelet_root = "k" };
+	char err[SL_DP_ERRLEN] = "";
+	struct sl_l4_gen g;
+	struct sl_diags d;
+	struct sl_model *m;
+	uint32_t *wids = NULL;
+
+	(void)state;
+	assert_int_equal(load(SVC("  clusterIP: 10.96.0.30\n")
+			      POD("p1", "v1", "10.1.0.1", "Running", ", uid: 11-22")
+			      POD("p2", "v2", "10.1.0.2", "Running", ", uid: 33-44")
+			      POD("p3", "v2", "10.1.0.3", "Running", ", uid: 55-66"), &d, &m), 0);
+	assert_int_equal(m->nworkloads, 3);	/* Pods are workloads */
+	assert_int_equal(sl_compile_l4(m, &o, 1, &g, err), 0);
+	assert_int_equal(sl_l4_workload_ids(m, &wids), 0);
+	assert_int_equal(g.ncgroups, 2);	/* p3 is not on this node */
+	for (size_t i = 0; i < g.ncgroups; i++) {
+		size_t w = sl_l4_workload_index(wids, m->nworkloads, g.cgroups[i].v.workload_id);
+
+		assert_true(w < m->nworkloads);
+		if (g.cgroups[i].k.cgroup_id == 501)
+			assert_string_equal(m->workloads[w].name, "p1");
+		else
+			assert_string_equal(m->workloads[w].name, "p2");
+	}
+	free(wids);
+	sl_l4_gen_free(&g);
+	sl_model_free(m);
+	sl_diags_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_selector_pods),
 		cmocka_unit_test(test_headless_external_list),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_pod_cgroups),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

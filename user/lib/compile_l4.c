@@ -757,7 +757,7 @@ static int compile_scopes(struct cctx *c)
 	for (w = 0; w < m->nworkloads && !rc; w++) {
 		const struct sl_workload *wl = &m->workloads[w];
 
-		if (wl->cgroup)
+		if (wl->cgroup || wl->pod_uid)
 			c->wl_scope[w] = scope_id(c, ctx, &nctx, vis, nwords,
 						  sl_sidecar_of(m, wl), wl->ns, &rc);
 	}
@@ -767,6 +767,41 @@ out:
 	free(ctx);
 	free(vis);
 	return rc;
+}
+
+/* A local pod's cgroup by its UID, in kubelet's layouts: systemd
+ * (kubepods.slice/kubepods-QOS.slice/kubepods-QOS-podUID_.slice, '-' in the
+ * UID written '_'; Guaranteed pods directly under kubepods.slice) and
+ * cgroupfs (kubepods/QOS/podUID). 0 when none exists: not on this node. */
+static uint64_t pod_cgroup(struct cctx *c, const char *uid,
+			   uint64_t (*resolve)(const char *, void *))
+{
+	static const char *const qos[] = { "", "burstable", "besteffort" };
+	const char *root = c->o->kubelet_root && c->o->kubelet_root[0] ? c->o->kubelet_root : NULL;
+	char u[128], path[512];
+	uint64_t id;
+	size_t i;
+
+	snprintf(u, sizeof(u), "%s", uid);
+	for (i = 0; u[i]; i++)
+		if (u[i] == '-')
+			u[i] = '_';
+	for (i = 0; i < 3; i++) {
+		if (i == 0)
+			snprintf(path, sizeof(path), "%s%skubepods.slice/kubepods-pod%s.slice",
+				 root ? root : "", root ? "/" : "", u);
+		else
+			snprintf(path, sizeof(path), "%s%skubepods.slice/kubepods-%s.slice/"
+				 "kubepods-%s-pod%s.slice", root ? root : "", root ? "/" : "", qos[i],
+				 qos[i], u);
+		if ((id = resolve(path, c->o->cgroup_arg)))
+			return id;
+		snprintf(path, sizeof(path), "%s%skubepods/%s%spod%s", root ? root : "",
+			 root ? "/" : "", qos[i], i ? "/" : "", uid);
+		if ((id = resolve(path, c->o->cgroup_arg)))
+			return id;
+	}
+	return 0;
 }
 
 static int compile_workloads(struct cctx *c)
@@ -781,11 +816,12 @@ static int compile_workloads(struct cctx *c)
 		const struct sl_workload *w = &c->m->workloads[i];
 		uint64_t id;
 
-		if (!w->cgroup)
+		if (!w->cgroup && !w->pod_uid)
 			continue;
 		/* a client whose cgroup does not exist (yet) matches no
 		 * sourceLabels; it is picked up by the next apply */
-		id = resolve(w->cgroup, c->o->cgroup_arg);
+		id = w->cgroup ? resolve(w->cgroup, c->o->cgroup_arg)
+			       : pod_cgroup(c, w->pod_uid, resolve);
 		if (!id)
 			continue;
 		if ((rc = grow((void **)&g->cgroups, &g->cap[CAP_CG], g->ncgroups, sizeof(*g->cgroups))))

@@ -206,6 +206,7 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char 
 	lo.helper_port = dp->opts.helper_port;
 	lo.dns_lookup = dp->opts.dns_lookup;
 	lo.dns_arg = dp->opts.dns_arg;
+	lo.kubelet_root = dp->opts.kubelet_root;
 	if ((rc = sl_compile_l4(m, &lo, next, &g, err)))
 		return rc;
 	/* leftovers of a failed apply may sit under `next`: clear them */

@@ -514,6 +514,7 @@ int sl_model_dump_json(const struct sl_model *m, FILE *f)
 		j_named_ports(&w, wl->ports, wl->nports);
 		kv_u64(&w, "weight", wl->weight);
 		kv_str(&w, "cgroup", wl->cgroup);
+		kv_str(&w, "podUid", wl->pod_uid);
 		const struct sl_sidecar *sc = sl_sidecar_of(m, wl);
 		char scn[512];
 		if (sc)

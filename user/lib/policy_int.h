@@ -167,7 +167,7 @@ struct pl_k8s_slice {
 };
 
 struct pl_k8s_pod {
-	char *name, *ns;
+	char *name, *ns, *uid;
 	struct sl_pos pos;
 	struct sl_labels labels;
 	struct sl_ip ip;
@@ -283,6 +283,8 @@ int pl_parse_pod(struct pl_ctx *c, const struct pl_doc *d);
 /* Services -> ServiceEntry equivalents (endpoints from EndpointSlices or
  * selected Pods), Pods -> workloads; before the rest of pl_resolve. */
 int pl_resolve_k8s(struct pl_ctx *c);
+/* Pods -> workloads (clients for sourceLabels, identified by pod UID). */
+int pl_k8s_pod_workloads(struct pl_ctx *c);
 
 int pl_parse_service_entry(struct pl_ctx *c, yaml_node_t *spec, const char *name,
 			   const char *ns, struct sl_pos pos);

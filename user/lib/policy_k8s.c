@@ -290,7 +290,8 @@ int pl_parse_pod(struct pl_ctx *c, const struct pl_doc *d)
 	p->name = (char *)d->name;
 	p->ns = (char *)d->ns;
 	p->pos = d->pos;
-	if (d->meta && pl_labels(c, d->meta, "labels", &p->labels) < 0)
+	if (d->meta && (pl_labels(c, d->meta, "labels", &p->labels) < 0 ||
+			pl_str(c, d->meta, "uid", &p->uid, NULL) < 0))
 		return 0;
 	p->deleting = d->meta && pl_get(c, d->meta, "deletionTimestamp") &&
 		      !pl_is_null(pl_get(c, d->meta, "deletionTimestamp"));
@@ -468,6 +469,29 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 		if (pod_ports(c, s, p, e))
 			return -ENOMEM;
 		se->t.nendpoints++;
+	}
+	return 0;
+}
+
+int pl_k8s_pod_workloads(struct pl_ctx *c)
+{
+	for (size_t i = 0; i < c->nkp; i++) {
+		const struct pl_k8s_pod *p = &c->kp[i];
+		struct sl_workload *w;
+
+		if (pl_grow((void **)&c->we, &c->cwe, c->nwe, sizeof(*c->we)))
+			return -ENOMEM;
+		w = &c->we[c->nwe++];
+		memset(w, 0, sizeof(*w));
+		w->name = p->name;
+		w->ns = p->ns;
+		w->ip = p->ip;
+		w->address = p->address;
+		w->labels = p->labels;
+		w->weight = 1;
+		w->pod_uid = p->uid;
+		w->sidecar = -1;
+		w->pos = p->pos;
 	}
 	return 0;
 }

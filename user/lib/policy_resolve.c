@@ -497,7 +497,7 @@ static int resolve_routes(struct pl_ctx *c, struct sl_model *m, struct pl_vs *vs
 			if (!mt->source_workloads)
 				return -ENOMEM;
 			for (size_t w = 0; w < m->nworkloads; w++)
-				if (m->workloads[w].cgroup &&
+				if ((m->workloads[w].cgroup || m->workloads[w].pod_uid) &&
 				    sl_labels_select(&mt->source_labels, &m->workloads[w].labels))
 					mt->source_workloads[mt->nsource_workloads++] = w;
 			if (mt->nsource_workloads == 0)
@@ -717,6 +717,8 @@ int pl_resolve(struct pl_ctx *c, struct sl_model *m)
 	}
 	if (c->d->nerrors)
 		return 0;
+	if (pl_k8s_pod_workloads(c))
+		return -ENOMEM;
 	if (copy_sorted(c, (void **)&m->workloads, &m->nworkloads, c->we, c->nwe,
 			sizeof(*c->we), we_cmp) ||
 	    copy_sorted(c, (void **)&m->gateways, &m->ngateways, c->gw, c->ngw,

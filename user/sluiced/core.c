@@ -133,7 +133,8 @@ void sluiced_dp_close(struct sluiced *d)
 int sluiced_dp_ensure(struct sluiced *d, char *err)
 {
 	struct sl_dp_opts o = { .bpffs = d->o.bpffs, .cgroup = d->o.cgroup,
-				.dns_lookup = sluiced_dns_lookup, .dns_arg = d };
+				.dns_lookup = sluiced_dns_lookup, .dns_arg = d,
+				.kubelet_root = d->o.kubelet_root };
 	enum helper_state hs = d->helper.state;
 	bool mounted;
 	int rc;

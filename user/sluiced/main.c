@@ -42,6 +42,8 @@ static void usage(FILE *f)
 		"                       (default 0.0.0.0: every node address)\n"
 		"  --stats-gc-interval S  age out stats of removed backends after 2 idle passes\n"
 		"                       S seconds apart (default %d)\n"
+		"  --kubelet-cgroup-root PATH  where kubelet's pod cgroups are, relative to the\n"
+		"                       cgroup v2 root (default: the root); Pods are found there by UID\n"
 		"  --dns-refresh S      resolve `resolution: DNS` names again at least every S\n"
 		"                       seconds, and this often when an answer has no TTL (default %d)\n"
 		"  --log-level LEVEL    debug, info (default), warn or error\n"
@@ -102,7 +104,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 {
 	enum { O_POLICY = 256, O_CGROUP, O_BPFFS, O_SOCKET, O_STATE, O_METRICS, O_XDP, O_NOHTTP,
 	       O_HTTP_LISTEN, O_STATS_GC, O_VERSION, O_HELP, O_GW_ADDR, O_LOG_LEVEL, O_LOG_FORMAT,
-	       O_ACCESS_LOG, O_DNS_REFRESH };
+	       O_ACCESS_LOG, O_DNS_REFRESH, O_KUBELET_ROOT };
 	static const struct option lo[] = {
 		{ "policy-dir", required_argument, NULL, O_POLICY },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
@@ -119,6 +121,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		{ "log-format", required_argument, NULL, O_LOG_FORMAT },
 		{ "http-access-log", required_argument, NULL, O_ACCESS_LOG },
 		{ "dns-refresh", required_argument, NULL, O_DNS_REFRESH },
+		{ "kubelet-cgroup-root", required_argument, NULL, O_KUBELET_ROOT },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -153,6 +156,14 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		case O_STATS_GC:
 			if (parse_secs("--stats-gc-interval", optarg, &o->stats_gc_ms))
 				return -EINVAL;
+			break;
+		case O_KUBELET_ROOT:
+			o->kubelet_root = optarg;
+			if (optarg[0] == '/' || strstr(optarg, "..")) {
+				fprintf(stderr, "sluiced: --kubelet-cgroup-root %s: a path relative to "
+					"the cgroup v2 root, without '..'\n", optarg);
+				return -EINVAL;
+			}
 			break;
 		case O_DNS_REFRESH:
 			if (parse_secs("--dns-refresh", optarg, &o->dns_refresh_ms))

@@ -53,6 +53,7 @@ struct sluiced_opts {
 	uint16_t helper_port;
 	uint64_t stats_gc_ms;		/* --stats-gc-interval */
 	uint64_t dns_refresh_ms;	/* --dns-refresh: longest time between queries */
+	const char *kubelet_root;	/* --kubelet-cgroup-root, relative to the cgroup2 root */
 	char cgroup_buf[PATH_MAX];
 	char self_dir[PATH_MAX];	/* where sluiced's binary lives */
 };
