@@ -44,6 +44,10 @@ static void usage(FILE *f)
 		"                       S seconds apart (default %d)\n"
 		"  --kubelet-cgroup-root PATH  where kubelet's pod cgroups are, relative to the\n"
 		"                       cgroup v2 root (default: the root); Pods are found there by UID\n"
+		"  --kubernetes         read Services, EndpointSlices, Pods and the Istio kinds\n"
+		"                       from the API server (in a pod: its service account)\n"
+		"  --kube-apiserver URL[,URL]  the API server (default: KUBERNETES_SERVICE_HOST)\n"
+		"  --kubeconfig PATH    server, CA and token from a kubeconfig (outside a pod)\n"
 		"  --dns-refresh S      resolve `resolution: DNS` names again at least every S\n"
 		"                       seconds, and this often when an answer has no TTL (default %d)\n"
 		"  --log-level LEVEL    debug, info (default), warn or error\n"
@@ -104,7 +108,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 {
 	enum { O_POLICY = 256, O_CGROUP, O_BPFFS, O_SOCKET, O_STATE, O_METRICS, O_XDP, O_NOHTTP,
 	       O_HTTP_LISTEN, O_STATS_GC, O_VERSION, O_HELP, O_GW_ADDR, O_LOG_LEVEL, O_LOG_FORMAT,
-	       O_ACCESS_LOG, O_DNS_REFRESH, O_KUBELET_ROOT };
+	       O_ACCESS_LOG, O_DNS_REFRESH, O_KUBELET_ROOT, O_KUBE, O_KUBE_API, O_KUBECONFIG };
 	static const struct option lo[] = {
 		{ "policy-dir", required_argument, NULL, O_POLICY },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
@@ -122,6 +126,9 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		{ "http-access-log", required_argument, NULL, O_ACCESS_LOG },
 		{ "dns-refresh", required_argument, NULL, O_DNS_REFRESH },
 		{ "kubelet-cgroup-root", required_argument, NULL, O_KUBELET_ROOT },
+		{ "kubernetes", no_argument, NULL, O_KUBE },
+		{ "kube-apiserver", required_argument, NULL, O_KUBE_API },
+		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -157,6 +164,9 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 			if (parse_secs("--stats-gc-interval", optarg, &o->stats_gc_ms))
 				return -EINVAL;
 			break;
+		case O_KUBE: o->kubernetes = true; break;
+		case O_KUBE_API: o->kube_apiserver = optarg; break;
+		case O_KUBECONFIG: o->kubeconfig = optarg; break;
 		case O_KUBELET_ROOT:
 			o->kubelet_root = optarg;
 			if (optarg[0] == '/' || strstr(optarg, "..")) {
@@ -265,9 +275,11 @@ static int next_timeout(struct sluiced *d)
 		t = d->helper.restart_at_ms;
 	if (d->stats_gc_at_ms && d->stats_gc_at_ms < t)
 		t = d->stats_gc_at_ms;
-	uint64_t dns = sluiced_dns_next_ms(d);
+	uint64_t dns = sluiced_dns_next_ms(d), kube = sluiced_kube_next_ms(d);
 	if (dns != UINT64_MAX && now + dns < t)
 		t = now + dns;
+	if (kube != UINT64_MAX && now + kube < t)
+		t = now + kube;
 	return t <= now ? 0 : (int)(t - now);
 }
 
@@ -309,6 +321,7 @@ static void housekeeping(struct sluiced *d)
 	}
 	sluiced_helper_tick(d);
 	sluiced_dns_tick(d);
+	sluiced_kube_tick(d);
 	sluiced_outlier_tick(d);
 	if (d->stats_gc_at_ms && now >= d->stats_gc_at_ms)
 		stats_gc(d);
@@ -336,6 +349,8 @@ static int run(struct sluiced *d)
 				sluiced_metrics_handle(d);
 			else if (fd == d->helper.pidfd)
 				sluiced_helper_exited(d);
+			else if (sluiced_kube_owns(d, fd))
+				sluiced_kube_event(d);
 			else if (sluiced_dns_owns(d, fd))
 				sluiced_dns_event(d, fd, evs[i].events);
 		}
@@ -444,6 +459,15 @@ no_xdp:
 	ep_add(d, d->ino_fd);
 	sluiced_load_policy_dir(d, true);
 	d->synced = true;
+	if (d->o.kubernetes) {
+		char kerr[512] = "";
+
+		rc = sluiced_kube_start(d, kerr, sizeof(kerr));
+		if (rc) {
+			sluiced_err("--kubernetes: %s", kerr[0] ? kerr : strerror(-rc));
+			return rc;
+		}
+	}
 	if (d->o.metrics) {
 		rc = sluiced_metrics_open(d);
 		if (rc) {
@@ -477,6 +501,7 @@ int main(int argc, char **argv)
 		close(d.ctl_fd);
 		unlink(d.o.socket);
 	}
+	sluiced_kube_stop(&d);
 	sluiced_dns_free(&d);
 	sluiced_outlier_free(&d);
 	sluiced_dp_close(&d);

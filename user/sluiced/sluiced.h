@@ -11,6 +11,7 @@
  *   metrics.c Prometheus text endpoint
  *   dns.c     resolution of `resolution: DNS` names (c-ares)
  *   outlier.c L4 ejections and overflows in the log and on /metrics
+ *   kube.c    the Kubernetes API server as a source (LIST/WATCH, libcurl)
  *   xdp.c     (north-south engineer) sluiced_xdp_setup, optional
  * Single-threaded: everything runs from the event loop in main.c.
  */
@@ -18,6 +19,7 @@
 #define SLUICED_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,12 +56,15 @@ struct sluiced_opts {
 	uint64_t stats_gc_ms;		/* --stats-gc-interval */
 	uint64_t dns_refresh_ms;	/* --dns-refresh: longest time between queries */
 	const char *kubelet_root;	/* --kubelet-cgroup-root, relative to the cgroup2 root */
+	bool kubernetes;		/* --kubernetes: the API server is a source */
+	const char *kube_apiserver;	/* --kube-apiserver URL[,URL] */
+	const char *kubeconfig;		/* --kubeconfig PATH */
 	char cgroup_buf[PATH_MAX];
 	char self_dir[PATH_MAX];	/* where sluiced's binary lives */
 };
 
-/* Which source the live desired state came from. */
-enum sluiced_source { SRC_NONE = 0, SRC_POLICY_DIR, SRC_APPLY };
+/* The sources of desired state (each owns its share). */
+enum sluiced_source { SRC_NONE = 0, SRC_POLICY_DIR, SRC_APPLY, SRC_KUBERNETES };
 
 enum helper_state {
 	HELPER_DISABLED = 0,	/* --no-http-helper or binary missing: http routes refused */
@@ -108,6 +113,23 @@ struct sluiced_outliers {
 	uint64_t next_ms;		/* next look at sluice_eject */
 };
 
+/* kube.c: the Kubernetes source */
+struct kube_res;
+struct sluiced_kube {
+	struct kube_res *res;
+	size_t n;
+	int efd;			/* the resource threads' wake-up */
+	pthread_mutex_t mu;		/* the threads' objects and counters */
+	bool stop;
+	char servers[1024];		/* URL[,URL] */
+	char server[512];		/* the one in use */
+	char ca[PATH_MAX];
+	char token[4096];
+	char token_file[PATH_MAX];
+	uint64_t due_ms;		/* debounce deadline, 0 = none */
+	uint64_t applies;
+};
+
 struct sluiced {
 	struct sluiced_opts o;
 	struct sl_dp *dp;		/* NULL after reset until the next apply */
@@ -134,6 +156,7 @@ struct sluiced {
 	int ctl_client_fd;		/* the control client being served, -1 none */
 	struct sluiced_dns dns;
 	struct sluiced_outliers outliers;
+	struct sluiced_kube kube;
 	struct sl_dp_feature kernel[SL_DP_NFEATURES];	/* probed at start */
 	size_t nkernel;
 	bool stop;
@@ -238,6 +261,15 @@ bool sluiced_dns_owns(const struct sluiced *d, int fd);
 uint64_t sluiced_dns_next_ms(struct sluiced *d);
 void sluiced_dns_status(struct sluiced *d, struct vrec *r);
 void sluiced_dns_free(struct sluiced *d);
+
+/* kube.c */
+int sluiced_kube_start(struct sluiced *d, char *err, size_t elen);
+bool sluiced_kube_owns(const struct sluiced *d, int fd);
+void sluiced_kube_event(struct sluiced *d);
+uint64_t sluiced_kube_next_ms(const struct sluiced *d);
+void sluiced_kube_tick(struct sluiced *d);	/* debounced apply of the share */
+void sluiced_kube_status(struct sluiced *d, struct vrec *r);
+void sluiced_kube_stop(struct sluiced *d);
 
 /* outlier.c */
 void sluiced_outlier_tick(struct sluiced *d);	/* from the loop: log ejections */

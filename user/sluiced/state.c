@@ -39,6 +39,8 @@ const char *sluiced_source_name(enum sluiced_source s)
 		return "policy-dir";
 	case SRC_APPLY:
 		return "apply";
+	case SRC_KUBERNETES:
+		return "kubernetes";
 	default:
 		return "none";
 	}
@@ -725,7 +727,8 @@ int sluiced_restore(struct sluiced *d)
 	nl = strchr(text, '\n');
 	body = nl ? nl + 1 : text + len;
 	blen = len - (size_t)(body - text);
-	s = !strcmp(src, "apply") ? SRC_APPLY : !strcmp(src, "policy-dir") ? SRC_POLICY_DIR : SRC_NONE;
+	s = !strcmp(src, "apply") ? SRC_APPLY : !strcmp(src, "policy-dir") ? SRC_POLICY_DIR :
+	    !strcmp(src, "kubernetes") ? SRC_KUBERNETES : SRC_NONE;
 	rc = sl_snap_split(body, blen, &parts, &nparts);
 	if (rc)
 		goto cleanup;

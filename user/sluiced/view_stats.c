@@ -491,6 +491,7 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out, bool *is_live)
 	vf_str(r, "helper_note", "%s", h->why);
 	if (d->dns.n)
 		sluiced_dns_status(d, r);
+	sluiced_kube_status(d, r);
 	vf_str(r, "xdp", "%s", d->o.xdp ? d->o.xdp : "");
 	if (d->o.xdp && sluiced_xdp_status)
 		sluiced_xdp_status(r);

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""A Kubernetes API-server SIMULATOR for the tests of `sluiced --kubernetes`
+(no kube-apiserver can be installed on the test machines). It is not an API
+server: it speaks the part of the protocol a list-and-watch client uses,
+in the JSON shapes the API server emits (Kubernetes API reference):
+
+  - HTTPS with a test CA's certificate; every request needs
+    "Authorization: Bearer TOKEN" (else 401 with a Status object);
+  - LIST  GET /api/v1/services, /api/v1/pods,
+          /apis/discovery.k8s.io/v1/endpointslices,
+          /apis/networking.istio.io/v1/<plural>
+    -> {"kind": "<Kind>List", "apiVersion": ..., "metadata":
+        {"resourceVersion": "N"}, "items": [...]} (items without kind and
+        apiVersion, as the API server sends them);
+  - WATCH the same with ?watch=1&resourceVersion=N[&allowWatchBookmarks=true]
+    -> a chunked stream of {"type": "ADDED|MODIFIED|DELETED|BOOKMARK",
+       "object": {...}} lines; a resourceVersion older than the last
+       compaction gets one ERROR event with a 410 Status ("Expired"), as a
+       real watch does;
+  - unknown paths: 404 with a Status object.
+
+A control listener (plain HTTP, for the test only) changes the simulated
+cluster: POST /put (a JSON object; its kind picks the resource), POST
+/delete (the same), POST /compact (old resourceVersions now answer 410),
+POST /drop (close every open watch), GET /stats (requests seen).
+
+usage: kube_apiserver_sim.py --addr A --port P --control-port C
+                              --cert CRT --key KEY --token TOKEN
+"""
+import argparse
+import http.server
+import json
+import socket
+import ssl
+import sys
+import threading
+import time
+from urllib.parse import urlparse, parse_qs
+
+RESOURCES = {
+    # path -> (kind, apiVersion, namespaced plural)
+    "/api/v1/services": ("Service", "v1"),
+    "/api/v1/pods": ("Pod", "v1"),
+    "/apis/discovery.k8s.io/v1/endpointslices": ("EndpointSlice", "discovery.k8s.io/v1"),
+}
+for plural, kind in (("serviceentries", "ServiceEntry"), ("workloadentries", "WorkloadEntry"),
+                     ("destinationrules", "DestinationRule"), ("virtualservices", "VirtualService"),
+                     ("gateways", "Gateway"), ("sidecars", "Sidecar")):
+    RESOURCES["/apis/networking.istio.io/v1/" + plural] = (kind, "networking.istio.io/v1")
+KIND_PATH = {v[0]: k for k, v in RESOURCES.items()}
+
+lock = threading.Condition()
+state = {"rv": 1, "compacted": 0, "epoch": 0}
+store = {p: {} for p in RESOURCES}      # path -> {(ns, name): object}
+events = []                             # (rv, path, type, object)
+stats = {"list": 0, "watch": 0, "unauthorized": 0, "gone": 0}
+
+
+def status(code, reason, message):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+def change(obj, etype):
+    kind = obj.get("kind")
+    path = KIND_PATH.get(kind)
+    if not path:
+        raise ValueError("unknown kind %s" % kind)
+    md = obj.setdefault("metadata", {})
+    key = (md.get("namespace", "default"), md["name"])
+    with lock:
+        state["rv"] += 1
+        md["resourceVersion"] = str(state["rv"])
+        if etype == "DELETED":
+            obj = store[path].pop(key, obj)
+            obj["metadata"]["resourceVersion"] = str(state["rv"])
+        else:
+            etype = "MODIFIED" if key in store[path] else "ADDED"
+            store[path][key] = obj
+        events.append((state["rv"], path, etype, obj))
+        lock.notify_all()
+
+
+def bare(obj):
+    o = dict(obj)
+    o.pop("kind", None)
+    o.pop("apiVersion", None)
+    return o
+
+
+class API(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def send_json(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.headers.get("Authorization") != "Bearer " + self.server.token:
+            stats["unauthorized"] += 1
+            return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+        u = urlparse(self.path)
+        q = parse_qs(u.query)
+        if u.path not in RESOURCES:
+            return self.send_json(404, status(404, "NotFound", "the server could not find "
+                                               "the requested resource"))
+        kind, api = RESOURCES[u.path]
+        if q.get("watch", ["0"])[0] in ("1", "true"):
+            return self.watch(u.path, kind, api, q)
+        stats["list"] += 1
+        with lock:
+            items = [bare(o) for _, o in sorted(store[u.path].items())]
+            rv = state["rv"]
+        self.send_json(200, {"kind": kind + "List", "apiVersion": api,
+                             "metadata": {"resourceVersion": str(rv)}, "items": items})
+
+    def chunk(self, body):
+        data = (json.dumps(body) + "\n").encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def watch(self, path, kind, api, q):
+        stats["watch"] += 1
+        self.close_connection = True     # a watch ends with its connection
+        since = int(q.get("resourceVersion", ["0"])[0] or 0)
+        bookmarks = q.get("allowWatchBookmarks", ["false"])[0] == "true"
+        until = time.time() + int(q.get("timeoutSeconds", ["300"])[0])
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            with lock:
+                gone = since < state["compacted"]
+                epoch = state["epoch"]
+            if gone:
+                stats["gone"] += 1
+                self.chunk({"type": "ERROR", "object": status(410, "Expired",
+                                                              "too old resource version")})
+                self.wfile.write(b"0\r\n\r\n")
+                return
+            last_bookmark = time.time()
+            while time.time() < until:
+                with lock:
+                    todo = [e for e in events if e[0] > since and e[1] == path]
+                    if not todo and state["epoch"] == epoch:
+                        lock.wait(0.5)
+                        todo = [e for e in events if e[0] > since and e[1] == path]
+                    if state["epoch"] != epoch:
+                        # dropped: the connection closes mid-stream
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    rv = state["rv"]
+                for e in todo:
+                    o = dict(e[3])
+                    o["kind"], o["apiVersion"] = kind, api
+                    self.chunk({"type": e[2], "object": o})
+                    since = e[0]
+                if bookmarks and time.time() - last_bookmark > 1:
+                    self.chunk({"type": "BOOKMARK", "object": {
+                        "kind": kind, "apiVersion": api,
+                        "metadata": {"resourceVersion": str(rv)}}})
+                    since = max(since, rv)
+                    last_bookmark = time.time()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            pass
+
+
+class Control(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def reply(self, code, text):
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self.reply(200, json.dumps(stats))
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n)
+        try:
+            if self.path in ("/put", "/delete"):
+                for obj in json.loads(body):
+                    change(obj, "DELETED" if self.path == "/delete" else "PUT")
+            elif self.path == "/compact":
+                with lock:
+                    state["compacted"] = state["rv"] + 1
+                    state["epoch"] += 1
+                    lock.notify_all()
+            elif self.path == "/drop":
+                with lock:
+                    state["epoch"] += 1
+                    lock.notify_all()
+            else:
+                return self.reply(404, "no such control\n")
+        except (ValueError, KeyError) as e:
+            return self.reply(400, "bad request: %s\n" % e)
+        self.reply(200, "ok %d\n" % state["rv"])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--addr", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--control-port", type=int, required=True)
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--token", required=True)
+    a = ap.parse_args()
+    http.server.ThreadingHTTPServer.daemon_threads = True
+    api = http.server.ThreadingHTTPServer((a.addr, a.port), API)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.cert, a.key)
+    api.socket = ctx.wrap_socket(api.socket, server_side=True)
+    api.token = a.token
+    ctl = http.server.ThreadingHTTPServer((a.addr, a.control_port), Control)
+    threading.Thread(target=ctl.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    api.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

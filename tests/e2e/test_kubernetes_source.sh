@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# sluiced --kubernetes against an API-server SIMULATOR (tests/e2e/
+# kube_apiserver_sim.py: HTTPS with a test CA, a bearer token, LIST and
+# chunked WATCH streams, 410 Gone, dropped watches), in the node namespace:
+# the Service, EndpointSlice, Pods, DestinationRule and VirtualService it
+# serves route through the cluster IP; an EndpointSlice change reaches the
+# kernel within a second; a dropped watch reconnects and a compacted
+# resourceVersion relists (410), both converging; a bad VirtualService from
+# the API is left out, named in the log, and the rest keeps working; a
+# SIGHUP with an empty policy directory leaves the cluster's objects alone.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon_lib.sh"
+
+command -v openssl >/dev/null || { echo "Bail out! openssl is not installed (make deps)"; exit 1; }
+dl_setup
+K=$SL_TMP/kube
+mkdir -p "$K"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=sluice-test-ca" \
+	-keyout "$K/ca.key" -out "$K/ca.crt" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$K/srv.key" \
+	-out "$K/srv.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$K/san.ext"
+openssl x509 -req -in "$K/srv.csr" -CA "$K/ca.crt" -CAkey "$K/ca.key" -CAcreateserial \
+	-days 1 -extfile "$K/san.ext" -out "$K/srv.crt" 2>/dev/null ||
+	{ echo "Bail out! cannot make test certificates"; exit 1; }
+sl_bg apisim nsenter --net="/run/netns/$NS" python3 "$SL_ROOT/tests/e2e/kube_apiserver_sim.py" \
+	--addr 127.0.0.1 --port 6443 --control-port 6444 --cert "$K/srv.crt" --key "$K/srv.key" \
+	--token sim-token-1 >/dev/null
+ctlsim() { sl_in_ns "$NS" curl -s -m 5 -X POST --data-binary @- "http://127.0.0.1:6444/$1"; }
+sl_wait_for 10 sl_in_ns "$NS" curl -s -o /dev/null http://127.0.0.1:6444/stats ||
+	{ echo "Bail out! the simulator did not start"; exit 1; }
+cat >"$K/kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+current-context: sim
+clusters: [{name: sim, cluster: {server: "https://127.0.0.1:6443", certificate-authority: $K/ca.crt}}]
+users: [{name: sim, user: {token: sim-token-1}}]
+contexts: [{name: sim, context: {cluster: sim, user: sim}}]
+YAML
+
+slice() {	# slice READY2: the EndpointSlice, v2's endpoint ready or not
+	cat <<JSON
+{"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+ "metadata": {"name": "cart-abc", "namespace": "shop", "labels": {"kubernetes.io/service-name": "cart"}},
+ "addressType": "IPv4", "ports": [{"name": "tcp-cart", "port": 9000, "protocol": "TCP"}],
+ "endpoints": [
+  {"addresses": ["10.1.0.1"], "conditions": {"ready": true}, "targetRef": {"kind": "Pod", "name": "cart-v1", "namespace": "shop"}},
+  {"addresses": ["10.1.0.2"], "conditions": {"ready": $1}, "targetRef": {"kind": "Pod", "name": "cart-v2", "namespace": "shop"}}]}
+JSON
+}
+vs() {	# vs NAME SUBSET2
+	cat <<JSON
+{"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+ "metadata": {"name": "$1", "namespace": "shop"},
+ "spec": {"hosts": ["cart"], "tcp": [{"route": [
+   {"destination": {"host": "cart", "subset": "v1"}, "weight": 50},
+   {"destination": {"host": "cart", "subset": "$2"}, "weight": 50}]}]}}
+JSON
+}
+{
+	echo '['
+	cat <<'JSON'
+{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "cart", "namespace": "shop"},
+ "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.30", "clusterIPs": ["10.96.0.30"], "selector": {"app": "cart"},
+          "ports": [{"name": "tcp-cart", "port": 7000, "targetPort": 9000, "protocol": "TCP"}]}},
+{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cart-v1", "namespace": "shop", "uid": "u-1", "labels": {"app": "cart", "version": "v1"}},
+ "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "cart:1"}]}, "status": {"phase": "Running", "podIP": "10.1.0.1"}},
+{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cart-v2", "namespace": "shop", "uid": "u-2", "labels": {"app": "cart", "version": "v2"}},
+ "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "cart:2"}]}, "status": {"phase": "Running", "podIP": "10.1.0.2"}},
+{"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": {"name": "cart", "namespace": "shop"},
+ "spec": {"host": "cart", "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]},
+ "status": {"observedGeneration": 1}},
+JSON
+	slice true
+	echo ','
+	vs cart v2
+	echo ']'
+} | ctlsim put >/dev/null
+
+dl_start --kubernetes --kubeconfig "$K/kubeconfig" || { echo "Bail out! sluiced did not start"; cat "$DL_LOG"; exit 1; }
+synced() { ctl status -o json | jq -e '(.kubernetes_resources | all(.synced)) and .objects >= 6' >/dev/null; }
+sl_check "every resource listed and the cluster's objects applied" sl_wait_for 15 synced
+sl_log "$(ctl status | grep -A9 '^kubernetes_resources' | head -4)"
+sl_check "get objects: the cluster's objects, source kubernetes" \
+	sh -c "'$CTL' --socket '$SL_SOCK' get objects -o json | jq -e 'length >= 6 and all(.[]; .source == \"kubernetes\")' >/dev/null"
+to_vip() { sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client 10.96.0.30:7000 "$@"; }
+line=$(to_vip -n 400)
+sl_log "50/50 from the API server's objects: $line"
+sl_check "routes as the API server's VirtualService says (both versions, 0 failed)" \
+	[ "$(dl_field "$line" fail)" = 0 ] && [ "$(dl_field "$line" one)" -gt 100 ] && [ "$(dl_field "$line" two)" -gt 100 ]
+
+# an EndpointSlice change: v2 not ready
+only_v1() { l=$(to_vip -n 50); [ "$(dl_field "$l" one)" = 50 ]; }
+t0=$(date +%s%N)
+{ echo '['; slice false; echo ']'; } | ctlsim put >/dev/null
+sl_check "an EndpointSlice change reaches the kernel" sl_wait_for 5 only_v1
+sl_log "EndpointSlice change to steering in $((($(date +%s%N) - t0) / 1000000)) ms (debounce 100 ms, polled)"
+
+# watch faults: dropped, then compacted (410): both converge
+ctlsim drop </dev/null >/dev/null
+sleep 0.5
+{ echo '['; slice true; echo ']'; } | ctlsim put >/dev/null
+both() { l=$(to_vip -n 200); [ "$(dl_field "$l" two)" -gt 20 ]; }
+sl_check "after a dropped watch: reconnected, the next change applies" sl_wait_for 10 both
+ctlsim compact </dev/null >/dev/null
+{ echo '['; slice false; echo ']'; } | ctlsim put >/dev/null
+sl_check "after a compaction (410 Gone): relisted, the change applies" sl_wait_for 10 only_v1
+expired=$(ctl status -o json | jq '[.kubernetes_resources[].expired] | add')
+sl_check "status counts the 410s ($expired)" [ "${expired:-0}" -ge 1 ]
+
+# a bad VirtualService from the API: left out and named; the rest works
+{ echo '['; vs bad v3; echo ']'; } | sed 's/"cart"\]/"cart-bad"]/' | ctlsim put >/dev/null
+sl_check "a bad VirtualService is left out and named in the log" \
+	sl_wait_for 10 grep -q "kubernetes: kubernetes:/apis/networking.istio.io/v1/virtualservices/shop/bad left out" "$DL_LOG"
+{ echo '['; slice true; echo ']'; } | ctlsim put >/dev/null
+sl_check "and the rest keeps applying (v2 ready again)" sl_wait_for 10 both
+
+# sources do not fight: SIGHUP with an empty policy directory
+kill -HUP "$DL_PID"
+sl_wait_for 5 grep -q "SIGHUP: reloading" "$DL_LOG"
+sleep 0.5
+sl_check "SIGHUP with an empty policy dir leaves the cluster's objects alone" \
+	sh -c "'$CTL' --socket '$SL_SOCK' get objects -o json | jq -e 'length >= 6' >/dev/null"
+line=$(to_vip -n 100)
+sl_check "and they still steer (0 failed)" [ "$(dl_field "$line" fail)" = 0 ]
+sl_done

@@ -1,0 +1,868 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Kubernetes source (`sluiced --kubernetes`): LIST then WATCH of
+ * Services, EndpointSlices, Pods and the networking.istio.io kinds Sluice
+ * accepts, as istiod and Cilium's agent read the cluster. libcurl speaks
+ * HTTPS to the API server (service-account token and CA, or a kubeconfig);
+ * json-c reads the lists and the watch events (a maintained library with a
+ * streaming tokener and a plain writer, in Debian as libjson-c-dev).
+ *
+ * One thread per resource keeps that resource's objects (namespace/name ->
+ * the object's JSON, which the policy front-end reads as YAML) and its
+ * resourceVersion: it re-watches from there when a watch ends, relists on
+ * 410 Gone, backs off on errors (1 s doubling to 30 s), and takes the next
+ * Istio API version when a CRD version is not served (404). Every change
+ * wakes the event loop (an eventfd); after a 100 ms quiet spell the loop
+ * applies the Kubernetes share of the desired state as one apply — once
+ * every resource has listed. An object that does not load alone is left
+ * out with a log line naming it, so one bad VirtualService does not hold
+ * back the rest. docs/kubernetes.md.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "sluice/yaml_map.h"
+#include "sluiced/sluiced.h"
+#include "sluiced/view.h"
+
+#define KUBE_DEBOUNCE_MS	100
+#define KUBE_WATCH_S		60	/* timeoutSeconds of one watch request */
+#define KUBE_SA_DIR		"/var/run/secrets/kubernetes.io/serviceaccount"
+
+struct kube_obj {
+	char *key;			/* "namespace/name" */
+	char *json;
+};
+
+struct kube_res {
+	const char *kind;
+	const char *group;		/* "" = core */
+	const char *plural;
+	const char *const *versions;	/* tried in order while 404 */
+	size_t vi;
+	struct sluiced_kube *k;
+	pthread_t th;
+	bool started;
+	/* under k->mu */
+	struct kube_obj *objs;
+	size_t n;
+	bool synced;			/* listed once (or not served at all) */
+	bool absent;			/* no version served: nothing to read */
+	char rv[64];
+	uint64_t lists, watches, gone, errors;
+	char err[1400];
+	/* the watch stream being read (thread-local use) */
+	char *buf;
+	size_t len, cap;
+	bool expired;
+};
+
+static const char *const v_core[] = { "v1", NULL };
+static const char *const v_discovery[] = { "v1", NULL };
+static const char *const v_istio[] = { "v1", "v1beta1", "v1alpha3", NULL };
+
+static const struct {
+	const char *kind, *group, *plural;
+	const char *const *versions;
+} resources[] = {
+	{ "Service", "", "services", v_core },
+	{ "Pod", "", "pods", v_core },
+	{ "EndpointSlice", "discovery.k8s.io", "endpointslices", v_discovery },
+	{ "ServiceEntry", "networking.istio.io", "serviceentries", v_istio },
+	{ "WorkloadEntry", "networking.istio.io", "workloadentries", v_istio },
+	{ "DestinationRule", "networking.istio.io", "destinationrules", v_istio },
+	{ "VirtualService", "networking.istio.io", "virtualservices", v_istio },
+	{ "Gateway", "networking.istio.io", "gateways", v_istio },
+	{ "Sidecar", "networking.istio.io", "sidecars", v_istio },
+};
+#define NRES (sizeof(resources) / sizeof(resources[0]))
+
+static void res_path(const struct kube_res *r, char *buf, size_t len)
+{
+	if (r->group[0])
+		snprintf(buf, len, "/apis/%s/%s/%s", r->group, r->versions[r->vi], r->plural);
+	else
+		snprintf(buf, len, "/api/%s/%s", r->versions[r->vi], r->plural);
+}
+
+static void wake(struct sluiced_kube *k)
+{
+	uint64_t one = 1;
+
+	if (write(k->efd, &one, sizeof(one)) < 0) {
+		/* the counter is full: the loop is awake anyway */
+	}
+}
+
+/* ---- configuration ---- */
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	FILE *m = open_memstream(&buf, &len);
+	int c;
+
+	while (m && (c = fgetc(f)) != EOF)
+		fputc(c, m);
+	if (m)
+		fclose(m);
+	fclose(f);
+	while (buf && len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	return buf;
+}
+
+/* A kubeconfig's current context: its cluster's server and CA file, its
+ * user's token (or token file). */
+static int kubeconfig(struct sluiced_kube *k, const char *path, char *err, size_t elen)
+{
+	char *text = read_file(path);
+	yaml_document_t doc;
+	yaml_node_t *root, *n;
+	const char *cur, *cluster = NULL, *user = NULL, *s;
+	int rc = -EINVAL;
+
+	if (!text) {
+		snprintf(err, elen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (sl_yaml_load(text, strlen(text), &doc)) {
+		snprintf(err, elen, "%s: not YAML", path);
+		free(text);
+		return -EINVAL;
+	}
+	root = yaml_document_get_root_node(&doc);
+	cur = sl_yaml_str(&doc, root, "current-context");
+	n = sl_yaml_get(&doc, root, "contexts");
+	for (yaml_node_item_t *it = n && n->type == YAML_SEQUENCE_NODE ? n->data.sequence.items.start
+									   : NULL;
+	     it && it < n->data.sequence.items.top; it++) {
+		yaml_node_t *c = yaml_document_get_node(&doc, *it);
+		const char *name = sl_yaml_str(&doc, c, "name");
+
+		if (!cur || (name && !strcmp(name, cur))) {
+			yaml_node_t *ctx = sl_yaml_get(&doc, c, "context");
+			cluster = sl_yaml_str(&doc, ctx, "cluster");
+			user = sl_yaml_str(&doc, ctx, "user");
+			break;
+		}
+	}
+	n = sl_yaml_get(&doc, root, "clusters");
+	for (yaml_node_item_t *it = n && n->type == YAML_SEQUENCE_NODE ? n->data.sequence.items.start
+									   : NULL;
+	     it && it < n->data.sequence.items.top; it++) {
+		yaml_node_t *c = yaml_document_get_node(&doc, *it);
+		const char *name = sl_yaml_str(&doc, c, "name");
+
+		if (!cluster || (name && !strcmp(name, cluster))) {
+			yaml_node_t *cl = sl_yaml_get(&doc, c, "cluster");
+			if ((s = sl_yaml_str(&doc, cl, "server")))
+				snprintf(k->servers, sizeof(k->servers), "%s", s);
+			if ((s = sl_yaml_str(&doc, cl, "certificate-authority")))
+				snprintf(k->ca, sizeof(k->ca), "%s", s);
+			break;
+		}
+	}
+	n = sl_yaml_get(&doc, root, "users");
+	for (yaml_node_item_t *it = n && n->type == YAML_SEQUENCE_NODE ? n->data.sequence.items.start
+									   : NULL;
+	     it && it < n->data.sequence.items.top; it++) {
+		yaml_node_t *c = yaml_document_get_node(&doc, *it);
+		const char *name = sl_yaml_str(&doc, c, "name");
+
+		if (!user || (name && !strcmp(name, user))) {
+			yaml_node_t *u = sl_yaml_get(&doc, c, "user");
+			if ((s = sl_yaml_str(&doc, u, "token")))
+				snprintf(k->token, sizeof(k->token), "%s", s);
+			else if ((s = sl_yaml_str(&doc, u, "tokenFile")))
+				snprintf(k->token_file, sizeof(k->token_file), "%s", s);
+			break;
+		}
+	}
+	if (!k->servers[0])
+		snprintf(err, elen, "%s: no cluster server for the current context", path);
+	else if (!k->token[0] && !k->token_file[0])
+		snprintf(err, elen, "%s: no user token for the current context (client "
+			 "certificates are not supported yet)", path);
+	else
+		rc = 0;
+	yaml_document_delete(&doc);
+	free(text);
+	return rc;
+}
+
+/* In a pod: the service account's files and KUBERNETES_SERVICE_HOST/PORT. */
+static int in_cluster(struct sluiced_kube *k, char *err, size_t elen)
+{
+	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+
+	if (!k->servers[0]) {
+		if (!host || !port) {
+			snprintf(err, elen, "not in a pod (KUBERNETES_SERVICE_HOST unset): give "
+				 "--kube-apiserver URL or --kubeconfig PATH");
+			return -EINVAL;
+		}
+		snprintf(k->servers, sizeof(k->servers), strchr(host, ':') ? "https://[%s]:%s"
+									   : "https://%s:%s", host, port);
+	}
+	snprintf(k->ca, sizeof(k->ca), KUBE_SA_DIR "/ca.crt");
+	snprintf(k->token_file, sizeof(k->token_file), KUBE_SA_DIR "/token");
+	return 0;
+}
+
+/* ---- objects ---- */
+
+/* The object as the front-end reads it: kind and apiVersion set (list items
+ * carry neither), status dropped for Istio kinds (never read). */
+static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_t klen)
+{
+	json_object *md = NULL, *v;
+	char api[96];
+
+	if (r->group[0])
+		snprintf(api, sizeof(api), "%s/%s", r->group, r->versions[r->vi]);
+	else
+		snprintf(api, sizeof(api), "%s", r->versions[r->vi]);
+	json_object_object_add(o, "kind", json_object_new_string(r->kind));
+	json_object_object_add(o, "apiVersion", json_object_new_string(api));
+	if (r->group[0] && !strcmp(r->group, "networking.istio.io"))
+		json_object_object_del(o, "status");
+	if (json_object_object_get_ex(o, "metadata", &md))
+		json_object_object_del(md, "managedFields");
+	snprintf(key, klen, "%s/%s",
+		 md && json_object_object_get_ex(md, "namespace", &v) ? json_object_get_string(v) : "",
+		 md && json_object_object_get_ex(md, "name", &v) ? json_object_get_string(v) : "");
+	return strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Under k->mu: set (json != NULL) or delete key. Takes json. */
+static void obj_put(struct kube_res *r, const char *key, char *json)
+{
+	size_t i;
+
+	for (i = 0; i < r->n && strcmp(r->objs[i].key, key); i++)
+		;
+	if (i < r->n) {
+		free(r->objs[i].json);
+		if (json) {
+			r->objs[i].json = json;
+			return;
+		}
+		free(r->objs[i].key);
+		r->objs[i] = r->objs[--r->n];
+		return;
+	}
+	if (!json)
+		return;
+	struct kube_obj *v = realloc(r->objs, (r->n + 1) * sizeof(*v));
+	char *k = strdup(key);
+
+	if (!v || !k) {
+		free(k);
+		free(json);
+		if (v)
+			r->objs = v;
+		return;
+	}
+	r->objs = v;
+	r->objs[r->n++] = (struct kube_obj){ k, json };
+}
+
+static void res_clear(struct kube_res *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->objs[i].key);
+		free(r->objs[i].json);
+	}
+	free(r->objs);
+	r->objs = NULL;
+	r->n = 0;
+}
+
+/* ---- HTTP ---- */
+
+struct body {
+	char *p;
+	size_t len, cap;
+};
+
+static size_t on_body(char *data, size_t sz, size_t nm, void *arg)
+{
+	struct body *b = arg;
+	size_t n = sz * nm;
+
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *p = realloc(b->p, cap);
+
+		if (!p)
+			return 0;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	struct kube_res *r = arg;
+
+	(void)a, (void)b, (void)c, (void)d;
+	return __atomic_load_n(&r->k->stop, __ATOMIC_RELAXED);	/* nonzero aborts */
+}
+
+/* A GET to the current server; 0 and the HTTP status, or -1 with err. */
+static long http_get(struct kube_res *r, const char *path_query, size_t (*cb)(char *, size_t,
+							size_t, void *), void *arg, bool stream)
+{
+	struct sluiced_kube *k = r->k;
+	char url[1024], auth[4200 + 32], *tok = NULL;
+	struct curl_slist *h = NULL;
+	CURL *c = curl_easy_init();
+	long code = -1;
+	CURLcode rc;
+
+	if (!c)
+		return -1;
+	if (k->token_file[0])
+		tok = read_file(k->token_file);	/* re-read: projected tokens rotate */
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok ? tok : k->token);
+	free(tok);
+	pthread_mutex_lock(&k->mu);
+	snprintf(url, sizeof(url), "%s%s", k->server, path_query);
+	pthread_mutex_unlock(&k->mu);
+	h = curl_slist_append(h, auth);
+	h = curl_slist_append(h, "Accept: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+	if (k->ca[0])
+		curl_easy_setopt(c, CURLOPT_CAINFO, k->ca);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, arg);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
+	if (stream) {
+		/* a watch: bookmarks or events at least every KUBE_WATCH_S */
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)KUBE_WATCH_S * 2);
+	} else {
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	}
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK || (stream && rc == CURLE_PARTIAL_FILE)) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	} else {
+		pthread_mutex_lock(&k->mu);
+		snprintf(r->err, sizeof(r->err), "%s: %s", url, curl_easy_strerror(rc));
+		pthread_mutex_unlock(&k->mu);
+	}
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return code;
+}
+
+/* ---- LIST and WATCH ---- */
+
+static void set_err(struct kube_res *r, const char *fmt, const char *a, long b)
+{
+	pthread_mutex_lock(&r->k->mu);
+	snprintf(r->err, sizeof(r->err), fmt, a, b);
+	r->errors++;
+	pthread_mutex_unlock(&r->k->mu);
+}
+
+/* 0 listed; 1 not served (404: try the next version); -1 error. */
+static int do_list(struct kube_res *r)
+{
+	char path[256], key[512];
+	struct body b = { 0 };
+	json_object *j, *items = NULL, *md = NULL, *rv = NULL;
+	long code;
+
+	res_path(r, path, sizeof(path));
+	code = http_get(r, path, on_body, &b, false);
+	if (code == 404) {
+		free(b.p);
+		return 1;
+	}
+	if (code != 200) {
+		if (code > 0)
+			set_err(r, "%s: HTTP %ld", path, code);
+		else
+			r->errors++;
+		free(b.p);
+		return -1;
+	}
+	j = b.p ? json_tokener_parse(b.p) : NULL;
+	free(b.p);
+	if (!j || !json_object_object_get_ex(j, "items", &items) ||
+	    !json_object_is_type(items, json_type_array)) {
+		set_err(r, "%s: not a List (%ld)", path, 0);
+		json_object_put(j);
+		return -1;
+	}
+	pthread_mutex_lock(&r->k->mu);
+	res_clear(r);
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		char *t = obj_text(r, json_object_array_get_idx(items, i), key, sizeof(key));
+		if (t)
+			obj_put(r, key, t);
+	}
+	if (json_object_object_get_ex(j, "metadata", &md) &&
+	    json_object_object_get_ex(md, "resourceVersion", &rv))
+		snprintf(r->rv, sizeof(r->rv), "%s", json_object_get_string(rv));
+	r->synced = true;
+	r->lists++;
+	r->err[0] = '\0';
+	pthread_mutex_unlock(&r->k->mu);
+	json_object_put(j);
+	wake(r->k);
+	return 0;
+}
+
+/* One watch event line. */
+static void on_event(struct kube_res *r, const char *line)
+{
+	json_object *e = json_tokener_parse(line), *type, *o, *md, *rv, *code;
+	const char *t;
+	char key[512];
+
+	if (!e)
+		return;
+	if (!json_object_object_get_ex(e, "type", &type) ||
+	    !json_object_object_get_ex(e, "object", &o)) {
+		json_object_put(e);
+		return;
+	}
+	t = json_object_get_string(type);
+	pthread_mutex_lock(&r->k->mu);
+	if (!strcmp(t, "ERROR")) {
+		/* 410 Gone: our resourceVersion was compacted away */
+		if (json_object_object_get_ex(o, "code", &code) && json_object_get_int(code) == 410) {
+			r->expired = true;
+			r->gone++;
+		} else {
+			snprintf(r->err, sizeof(r->err), "watch: %s", json_object_to_json_string(o));
+			r->errors++;
+		}
+	} else {
+		if (json_object_object_get_ex(o, "metadata", &md) &&
+		    json_object_object_get_ex(md, "resourceVersion", &rv))
+			snprintf(r->rv, sizeof(r->rv), "%s", json_object_get_string(rv));
+		if (!strcmp(t, "ADDED") || !strcmp(t, "MODIFIED")) {
+			char *txt = obj_text(r, o, key, sizeof(key));
+			if (txt)
+				obj_put(r, key, txt);
+		} else if (!strcmp(t, "DELETED")) {
+			free(obj_text(r, o, key, sizeof(key)));
+			obj_put(r, key, NULL);
+		}
+	}
+	pthread_mutex_unlock(&r->k->mu);
+	json_object_put(e);
+	if (strcmp(t, "BOOKMARK") && strcmp(t, "ERROR"))
+		wake(r->k);
+}
+
+static size_t on_stream(char *data, size_t sz, size_t nm, void *arg)
+{
+	struct kube_res *r = arg;
+	struct body b = { r->buf, r->len, r->cap };
+	size_t n = sz * nm, start = 0, i;
+
+	if (on_body(data, sz, nm, &b) != n)
+		return 0;
+	r->buf = b.p;
+	r->len = b.len;
+	r->cap = b.cap;
+	for (i = 0; i < r->len; i++)
+		if (r->buf[i] == '\n') {
+			r->buf[i] = '\0';
+			on_event(r, r->buf + start);
+			start = i + 1;
+		}
+	memmove(r->buf, r->buf + start, r->len - start);
+	r->len -= start;
+	return n;
+}
+
+/* 0 the watch ended (watch again), 1 expired (relist), -1 error. */
+static int do_watch(struct kube_res *r)
+{
+	char path[256], q[512], rv[64];
+	long code;
+
+	res_path(r, path, sizeof(path));
+	pthread_mutex_lock(&r->k->mu);
+	snprintf(rv, sizeof(rv), "%s", r->rv);
+	r->watches++;
+	pthread_mutex_unlock(&r->k->mu);
+	snprintf(q, sizeof(q), "%s?watch=1&resourceVersion=%s&allowWatchBookmarks=true&"
+		 "timeoutSeconds=%d", path, rv, KUBE_WATCH_S);
+	r->len = 0;
+	r->expired = false;
+	code = http_get(r, q, on_stream, r, true);
+	if (r->expired)
+		return 1;
+	if (code == 410)
+		return 1;
+	if (code != 200) {
+		if (code > 0)
+			set_err(r, "%s: watch: HTTP %ld", path, code);
+		return -1;
+	}
+	return 0;
+}
+
+static void nap(struct kube_res *r, unsigned ms)
+{
+	for (unsigned t = 0; t < ms && !__atomic_load_n(&r->k->stop, __ATOMIC_RELAXED); t += 50)
+		usleep(50000);
+}
+
+static void *res_main(void *arg)
+{
+	struct kube_res *r = arg;
+	unsigned backoff = 1000;
+
+	while (!__atomic_load_n(&r->k->stop, __ATOMIC_RELAXED)) {
+		int rc = do_list(r);
+
+		if (rc == 1) {
+			if (r->versions[r->vi + 1]) {
+				r->vi++;
+				continue;
+			}
+			/* no version served (the CRD is not installed): nothing to
+			 * read; looked at again after a while */
+			pthread_mutex_lock(&r->k->mu);
+			r->absent = r->synced = true;
+			pthread_mutex_unlock(&r->k->mu);
+			wake(r->k);
+			r->vi = 0;
+			nap(r, 30000);
+			continue;
+		}
+		if (rc < 0) {
+			nap(r, backoff);
+			backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+			continue;
+		}
+		backoff = 1000;
+		for (;;) {
+			if (__atomic_load_n(&r->k->stop, __ATOMIC_RELAXED))
+				break;
+			rc = do_watch(r);
+			if (rc == 1)
+				break;	/* relist */
+			if (rc < 0) {
+				nap(r, backoff);
+				backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+			} else {
+				backoff = 1000;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* ---- the daemon's side ---- */
+
+int sluiced_kube_start(struct sluiced *d, char *err, size_t elen)
+{
+	struct sluiced_kube *k = &d->kube;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int rc;
+
+	if (!d->o.kubernetes)
+		return 0;
+	pthread_mutex_init(&k->mu, NULL);
+	if (d->o.kube_apiserver)
+		snprintf(k->servers, sizeof(k->servers), "%s", d->o.kube_apiserver);
+	rc = d->o.kubeconfig ? kubeconfig(k, d->o.kubeconfig, err, elen) : in_cluster(k, err, elen);
+	if (rc)
+		return rc;
+	if (d->o.kube_apiserver)	/* the flag wins over the kubeconfig */
+		snprintf(k->servers, sizeof(k->servers), "%s", d->o.kube_apiserver);
+	{
+		char *comma = strchr(k->servers, ',');
+		size_t l = comma ? (size_t)(comma - k->servers) : strlen(k->servers);
+
+		snprintf(k->server, sizeof(k->server), "%.*s", (int)l, k->servers);
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		snprintf(err, elen, "libcurl does not start");
+		return -EIO;
+	}
+	k->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (k->efd < 0) {
+		snprintf(err, elen, "eventfd: %s", strerror(errno));
+		return -errno;
+	}
+	ev.data.fd = k->efd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, k->efd, &ev);
+	k->res = calloc(NRES, sizeof(*k->res));
+	if (!k->res)
+		return -ENOMEM;
+	k->n = NRES;
+	for (size_t i = 0; i < NRES; i++) {
+		struct kube_res *r = &k->res[i];
+
+		r->kind = resources[i].kind;
+		r->group = resources[i].group;
+		r->plural = resources[i].plural;
+		r->versions = resources[i].versions;
+		r->k = k;
+		if (pthread_create(&r->th, NULL, res_main, r) == 0)
+			r->started = true;
+	}
+	sluiced_log("kubernetes: watching %zu resources at %s", NRES, k->server);
+	return 0;
+}
+
+bool sluiced_kube_owns(const struct sluiced *d, int fd)
+{
+	return d->o.kubernetes && fd == d->kube.efd;
+}
+
+void sluiced_kube_event(struct sluiced *d)
+{
+	uint64_t v;
+
+	if (read(d->kube.efd, &v, sizeof(v)) == sizeof(v))
+		d->kube.due_ms = sluiced_now_ms() + KUBE_DEBOUNCE_MS;
+}
+
+uint64_t sluiced_kube_next_ms(const struct sluiced *d)
+{
+	uint64_t now = sluiced_now_ms();
+
+	if (!d->o.kubernetes || !d->kube.due_ms)
+		return UINT64_MAX;
+	return d->kube.due_ms <= now ? 0 : d->kube.due_ms - now;
+}
+
+static int part_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sl_ctl_part *)a)->name, ((const struct sl_ctl_part *)b)->name);
+}
+
+/* The Kubernetes share as parts, named by API path ("kubernetes:/apis/..."
+ * + namespace/name), sorted. NULL when a resource has not listed yet. */
+static struct sl_ctl_part *collect(struct sluiced_kube *k, size_t *np)
+{
+	struct sl_ctl_part *v = NULL;
+	size_t n = 0, cap = 0;
+	bool ready = true;
+
+	pthread_mutex_lock(&k->mu);
+	for (size_t i = 0; i < k->n; i++)
+		ready &= k->res[i].synced;
+	for (size_t i = 0; ready && i < k->n; i++) {
+		struct kube_res *r = &k->res[i];
+		char path[256];
+
+		res_path(r, path, sizeof(path));
+		for (size_t j = 0; j < r->n; j++) {
+			if (n == cap) {
+				struct sl_ctl_part *p = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+				if (!p)
+					break;
+				v = p;
+			}
+			memset(&v[n], 0, sizeof(v[n]));
+			if (asprintf(&v[n].name, "kubernetes:%s/%s", path, r->objs[j].key) < 0) {
+				v[n].name = NULL;
+				break;
+			}
+			v[n].data = strdup(r->objs[j].json);
+			if (!v[n].data) {
+				free(v[n].name);
+				break;
+			}
+			v[n].len = strlen(v[n].data);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&k->mu);
+	if (!ready) {
+		sl_ctl_parts_free(v, n);
+		return NULL;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), part_cmp);
+	*np = n;
+	return v ? v : calloc(1, sizeof(*v));
+}
+
+/* The objects an error is placed at, in the desired state with the rest
+ * (d's other sources' parts): logged with their first error and left out,
+ * so the rest of the cluster's objects still apply. Returns how many stay. */
+static size_t drop_bad(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
+{
+	size_t all = n + d->nparts, o = 0, line;
+	struct sl_ctl_part *u = calloc(all + 1, sizeof(*u));
+	struct sl_snap_map map = { 0 };
+	struct sl_model *m = NULL;
+	struct sl_diags dg;
+	char *text = NULL;
+	size_t len = 0;
+	bool *bad = calloc(n + 1, sizeof(*bad));
+
+	if (!u || !bad) {
+		free(u);
+		free(bad);
+		return n;
+	}
+	memcpy(u, v, n * sizeof(*v));
+	for (size_t i = 0; i < d->nparts; i++)
+		if (strcmp(d->parts[i].from, "kubernetes"))
+			u[n + o++] = d->parts[i];
+	sl_diags_init(&dg);
+	if (!sl_snap_build(u, n + o, NULL, &text, &len, &map) &&
+	    sl_model_load_buf("<desired state>", text, len, &dg, &m)) {
+		for (size_t j = 0; j < dg.n; j++) {
+			int k = dg.v[j].pos.line > 0 ?
+				sl_snap_locate(&map, (size_t)dg.v[j].pos.line, &line) : -1;
+
+			if (dg.v[j].sev != SL_SEV_ERROR || k < 0 || (size_t)k >= n || bad[k])
+				continue;
+			bad[k] = true;
+			sluiced_warn("kubernetes: %s left out: error[%s]: %s", v[k].name,
+				     dg.v[j].code, dg.v[j].msg);
+		}
+	}
+	sl_model_free(m);
+	sl_diags_free(&dg);
+	sl_snap_map_free(&map);
+	free(text);
+	free(u);
+	o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (bad[i]) {
+			free(v[i].name);
+			free(v[i].data);
+		} else {
+			v[o++] = v[i];
+		}
+	}
+	free(bad);
+	return o;
+}
+
+void sluiced_kube_tick(struct sluiced *d)
+{
+	struct sluiced_kube *k = &d->kube;
+	struct sl_ctl_part *v;
+	size_t n = 0, outlen = 0;
+	char *out = NULL;
+	FILE *f;
+	int st;
+
+	if (!d->o.kubernetes || !k->due_ms || sluiced_now_ms() < k->due_ms)
+		return;
+	k->due_ms = 0;
+	v = collect(k, &n);
+	if (!v)
+		return;	/* not every resource listed yet */
+	f = open_memstream(&out, &outlen);
+	if (!f) {
+		sl_ctl_parts_free(v, n);
+		return;
+	}
+	struct sl_ctl_part *copy = sl_ctl_parts_dup(v, n);
+
+	st = sluiced_apply(d, v, n, SRC_KUBERNETES, true, f);
+	if (st == SL_CTL_REFUSED && copy) {
+		/* one bad object must not hold back the others */
+		size_t m = drop_bad(d, copy, n);
+
+		if (m < n) {
+			fclose(f);
+			free(out);
+			out = NULL;
+			f = open_memstream(&out, &outlen);
+			st = sluiced_apply(d, copy, m, SRC_KUBERNETES, true, f ? f : stderr);
+			copy = NULL;
+		}
+	}
+	if (copy)
+		sl_ctl_parts_free(copy, n);
+	if (f)
+		fclose(f);
+	free(out);
+	k->applies += st == SL_CTL_OK;
+}
+
+void sluiced_kube_status(struct sluiced *d, struct vrec *r)
+{
+	struct sluiced_kube *k = &d->kube;
+	struct vfield *list;
+
+	if (!d->o.kubernetes)
+		return;
+	vf_str(r, "kubernetes", "%s", k->server);
+	list = vf_list(r, "kubernetes_resources");
+	pthread_mutex_lock(&k->mu);
+	for (size_t i = 0; i < k->n; i++) {
+		struct kube_res *x = &k->res[i];
+		struct vrec *it = vf_item(list);
+		char path[256];
+
+		res_path(x, path, sizeof(path));
+		vf_add(list, "%s: %s, %zu objects, rv %s, %llu lists, %llu watches, %llu expired%s%s",
+		       path, x->absent ? "not served" : x->synced ? "synced" : "not synced", x->n,
+		       x->rv[0] ? x->rv : "-", (unsigned long long)x->lists,
+		       (unsigned long long)x->watches, (unsigned long long)x->gone,
+		       x->err[0] ? "; last error: " : "", x->err);
+		vf_str(it, "path", "%s", path);
+		vf_bool(it, "synced", x->synced);
+		vf_bool(it, "served", !x->absent);
+		vf_num(it, "objects", x->n);
+		vf_str(it, "resource_version", "%s", x->rv);
+		vf_num(it, "lists", x->lists);
+		vf_num(it, "watches", x->watches);
+		vf_num(it, "expired", x->gone);
+		vf_num(it, "errors", x->errors);
+		vf_str(it, "error", "%s", x->err);
+	}
+	pthread_mutex_unlock(&k->mu);
+}
+
+void sluiced_kube_stop(struct sluiced *d)
+{
+	struct sluiced_kube *k = &d->kube;
+
+	if (!d->o.kubernetes || !k->res)
+		return;
+	__atomic_store_n(&k->stop, true, __ATOMIC_RELAXED);
+	for (size_t i = 0; i < k->n; i++) {
+		if (k->res[i].started)
+			pthread_join(k->res[i].th, NULL);
+		res_clear(&k->res[i]);
+		free(k->res[i].buf);
+	}
+	free(k->res);
+	k->res = NULL;
+	close(k->efd);
+	curl_global_cleanup();
+}
