@@ -116,6 +116,50 @@ sl_check "a bad VirtualService is left out and named in the log" \
 { echo '['; slice true; echo ']'; } | ctlsim put >/dev/null
 sl_check "and the rest keeps applying (v2 ready again)" sl_wait_for 10 both
 
+# a rolling update of v1 under load: a new pod (new IP) becomes ready, the
+# old one terminates, then goes; 0 failed connections throughout
+ip -n "$NS" addr add 10.1.0.3/32 dev lo
+sl_bg b3 nsenter --net="/run/netns/$NS" "$CONNBENCH" serve 10.1.0.3:9000 one >/dev/null
+sl_wait_for 5 sl_in_ns "$NS" "$CONNBENCH" client 10.1.0.3:9000 -n 1
+roll() {	# roll STAGE: the slice with the old v1 pod ready|terminating|gone
+	local old=""
+	case $1 in
+	ready) old='{"addresses": ["10.1.0.1"], "conditions": {"ready": true}, "targetRef": {"kind": "Pod", "name": "cart-v1", "namespace": "shop"}},' ;;
+	terminating) old='{"addresses": ["10.1.0.1"], "conditions": {"ready": false, "terminating": true}, "targetRef": {"kind": "Pod", "name": "cart-v1", "namespace": "shop"}},' ;;
+	esac
+	cat <<JSON
+[{"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+ "metadata": {"name": "cart-abc", "namespace": "shop", "labels": {"kubernetes.io/service-name": "cart"}},
+ "addressType": "IPv4", "ports": [{"name": "tcp-cart", "port": 9000, "protocol": "TCP"}],
+ "endpoints": [$old
+  {"addresses": ["10.1.0.3"], "conditions": {"ready": true}, "targetRef": {"kind": "Pod", "name": "cart-v1-new", "namespace": "shop"}},
+  {"addresses": ["10.1.0.2"], "conditions": {"ready": true}, "targetRef": {"kind": "Pod", "name": "cart-v2", "namespace": "shop"}}]},
+ {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cart-v1-new", "namespace": "shop", "uid": "u-3", "labels": {"app": "cart", "version": "v1"}},
+  "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "cart:1"}]}, "status": {"phase": "Running", "podIP": "10.1.0.3"}}]
+JSON
+}
+sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client 10.96.0.30:7000 -d 4 -c 2 --rate 600 >"$SL_TMP/roll.out" 2>&1 &
+rl=$!
+sl_defer "kill $rl"
+sleep 0.5
+roll ready | ctlsim put >/dev/null
+sleep 0.8
+roll terminating | ctlsim put >/dev/null
+sleep 0.8
+roll gone | ctlsim put >/dev/null
+echo '[{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cart-v1", "namespace": "shop"}}]' | ctlsim delete >/dev/null
+wait "$rl"
+line=$(grep '^conns=' "$SL_TMP/roll.out")
+sl_log "rolling update under load: $line"
+sl_check "a rolling update under load: 0 failed connections, the split holds (both versions)" \
+	[ "$(dl_field "$line" fail)" = 0 ] && [ "$(dl_field "$line" ok)" -gt 1000 ] && \
+	[ "$(dl_field "$line" one)" -gt 300 ] && [ "$(dl_field "$line" two)" -gt 300 ]
+sl_kill_tree "$SL_PID_b1"	# the old pod's server is gone for good
+line=$(to_vip -n 200)
+sl_log "after the update, old backend stopped: $line"
+sl_check "after it, the new pod serves v1 and the old address none (0 failed)" \
+	[ "$(dl_field "$line" fail)" = 0 ] && [ "$(dl_field "$line" one)" -gt 20 ]
+
 # sources do not fight: SIGHUP with an empty policy directory
 kill -HUP "$DL_PID"
 sl_wait_for 5 grep -q "SIGHUP: reloading" "$DL_LOG"
