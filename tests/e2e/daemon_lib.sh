@@ -262,3 +262,37 @@ dl_trace_run() {
 	"$@" >/dev/null 2>&1
 	wait "$tp"
 }
+
+# dl_kube_sim: the API-server simulator (tests/e2e/kube_apiserver_sim.py) in
+# the node namespace on 127.0.0.1:6443 (HTTPS, a test CA made here, token
+# sim-token-1) and its control port 6444; sets KUBECONFIG_SIM (a kubeconfig
+# for sluiced --kubeconfig) and defines ctlsim VERB (POSTs stdin there:
+# put, delete, compact, drop).
+dl_kube_sim() {
+	local k=$SL_TMP/kube
+	command -v openssl >/dev/null || { echo "Bail out! openssl is not installed (make deps)"; exit 1; }
+	mkdir -p "$k"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=sluice-test-ca" \
+		-keyout "$k/ca.key" -out "$k/ca.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$k/srv.key" \
+		-out "$k/srv.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$k/san.ext"
+	openssl x509 -req -in "$k/srv.csr" -CA "$k/ca.crt" -CAkey "$k/ca.key" -CAcreateserial \
+		-days 1 -extfile "$k/san.ext" -out "$k/srv.crt" 2>/dev/null ||
+		{ echo "Bail out! cannot make test certificates"; exit 1; }
+	sl_bg apisim nsenter --net="/run/netns/$NS" python3 "$SL_ROOT/tests/e2e/kube_apiserver_sim.py" \
+		--addr 127.0.0.1 --port 6443 --control-port 6444 --cert "$k/srv.crt" --key "$k/srv.key" \
+		--token sim-token-1 >/dev/null
+	sl_wait_for 10 sl_in_ns "$NS" curl -s -o /dev/null http://127.0.0.1:6444/stats ||
+		{ echo "Bail out! the simulator did not start"; exit 1; }
+	KUBECONFIG_SIM=$k/kubeconfig
+	cat >"$KUBECONFIG_SIM" <<YAML
+apiVersion: v1
+kind: Config
+current-context: sim
+clusters: [{name: sim, cluster: {server: "https://127.0.0.1:6443", certificate-authority: $k/ca.crt}}]
+users: [{name: sim, user: {token: sim-token-1}}]
+contexts: [{name: sim, context: {cluster: sim, user: sim}}]
+YAML
+}
+ctlsim() { sl_in_ns "$NS" curl -s -m 30 -X POST --data-binary @- "http://127.0.0.1:6444/$1"; }

@@ -12,32 +12,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
-command -v openssl >/dev/null || { echo "Bail out! openssl is not installed (make deps)"; exit 1; }
 dl_setup
-K=$SL_TMP/kube
-mkdir -p "$K"
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=sluice-test-ca" \
-	-keyout "$K/ca.key" -out "$K/ca.crt" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$K/srv.key" \
-	-out "$K/srv.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >"$K/san.ext"
-openssl x509 -req -in "$K/srv.csr" -CA "$K/ca.crt" -CAkey "$K/ca.key" -CAcreateserial \
-	-days 1 -extfile "$K/san.ext" -out "$K/srv.crt" 2>/dev/null ||
-	{ echo "Bail out! cannot make test certificates"; exit 1; }
-sl_bg apisim nsenter --net="/run/netns/$NS" python3 "$SL_ROOT/tests/e2e/kube_apiserver_sim.py" \
-	--addr 127.0.0.1 --port 6443 --control-port 6444 --cert "$K/srv.crt" --key "$K/srv.key" \
-	--token sim-token-1 >/dev/null
-ctlsim() { sl_in_ns "$NS" curl -s -m 5 -X POST --data-binary @- "http://127.0.0.1:6444/$1"; }
-sl_wait_for 10 sl_in_ns "$NS" curl -s -o /dev/null http://127.0.0.1:6444/stats ||
-	{ echo "Bail out! the simulator did not start"; exit 1; }
-cat >"$K/kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-current-context: sim
-clusters: [{name: sim, cluster: {server: "https://127.0.0.1:6443", certificate-authority: $K/ca.crt}}]
-users: [{name: sim, user: {token: sim-token-1}}]
-contexts: [{name: sim, context: {cluster: sim, user: sim}}]
-YAML
+dl_kube_sim
 
 slice() {	# slice READY2: the EndpointSlice, v2's endpoint ready or not
 	cat <<JSON
@@ -78,7 +54,7 @@ JSON
 	echo ']'
 } | ctlsim put >/dev/null
 
-dl_start --kubernetes --kubeconfig "$K/kubeconfig" || { echo "Bail out! sluiced did not start"; cat "$DL_LOG"; exit 1; }
+dl_start --kubernetes --kubeconfig "$KUBECONFIG_SIM" || { echo "Bail out! sluiced did not start"; cat "$DL_LOG"; exit 1; }
 synced() { ctl status -o json | jq -e '(.kubernetes_resources | all(.synced)) and .objects >= 6' >/dev/null; }
 sl_check "every resource listed and the cluster's objects applied" sl_wait_for 15 synced
 sl_log "$(ctl status | grep -A9 '^kubernetes_resources' | head -4)"
