@@ -164,6 +164,22 @@ http.server.ThreadingHTTPServer((sys.argv[1], 8080), H).serve_forever()' "10.1.0
 	done
 }
 
+# dl_extra_se: a second TCP service ("extra", VIP 198.18.0.77) beside S1,
+# for the tests of sources and empty applies.
+dl_extra_se() {
+	cat <<'YAML'
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: extra, namespace: weather}
+spec:
+  hosts: [extra.weather.svc.cluster.local]
+  addresses: [198.18.0.77]
+  ports: [{number: 9000, name: tcp, protocol: TCP}]
+  resolution: STATIC
+  endpoints: [{address: 10.1.0.1}]
+YAML
+}
+
 # dl_policy FILE W1 W2: write S1 with those weights to FILE.
 dl_policy() { dl_s1 "$2" "$3" >"$1"; }
 

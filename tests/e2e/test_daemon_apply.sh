@@ -178,17 +178,7 @@ sl_check "deleting it again is refused (exit 1)" [ $? -eq 1 ]
 
 # --- SIGHUP with an empty policy directory leaves applied objects alone
 # (and the directory's own: an emptied source is refused, as an empty apply) ---
-cat >"$SL_TMP/extra.yaml" <<'YAML'
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: extra, namespace: weather}
-spec:
-  hosts: [extra.weather.svc.cluster.local]
-  addresses: [198.18.0.77]
-  ports: [{number: 9000, name: tcp, protocol: TCP}]
-  resolution: STATIC
-  endpoints: [{address: 10.1.0.1}]
-YAML
+dl_extra_se >"$SL_TMP/extra.yaml"
 ctl apply -q -f "$SL_TMP/extra.yaml"
 rm -rf "$DL_POL"/*
 n0=$(grep -c "policy-dir: change in" "$DL_LOG")

@@ -41,17 +41,7 @@ sl_check "none of it changed the live generation ($gen)" [ "$(dl_gen)" = "$gen" 
 
 # an apply whose client hangs up before the answer (as a timed-out client
 # does) must not land silently: the daemon drops it and says so
-cat >"$SL_TMP/s1b.yaml" <<'YAML'
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: extra, namespace: weather}
-spec:
-  hosts: [extra.weather.svc.cluster.local]
-  addresses: [198.18.0.77]
-  ports: [{number: 9000, name: tcp, protocol: TCP}]
-  resolution: STATIC
-  endpoints: [{address: 10.1.0.1}]
-YAML
+dl_extra_se >"$SL_TMP/s1b.yaml"
 python3 - "$SL_SOCK" "$SL_TMP/s1b.yaml" <<'PY'
 import socket, sys
 data = open(sys.argv[2], "rb").read()

@@ -99,14 +99,19 @@ items:
   spec: {nodeName: node-a, containers: [{name: cart, image: "cart:2"}]}
   status: {phase: Running, podIP: 10.1.0.2, podIPs: [{ip: 10.1.0.2}]}
 YAML
-vs() {	# vs W1 W2
-	cat <<YAML
+dr() {	# the DestinationRule: subsets by the pods' version label
+	cat <<'YAML'
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: cart, namespace: shop}
 spec:
   host: cart
   subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+YAML
+}
+vs() {	# vs W1 W2: the DestinationRule and a VirtualService with those weights
+	dr
+	cat <<YAML
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -182,13 +187,7 @@ items:
   status: {phase: Running, podIP: 10.2.0.2}
 YAML
 slice false >"$M/30-endpointslice.yaml"
-cat >"$M/50-routing.yaml" <<'YAML'
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: cart, namespace: shop}
-spec:
-  host: cart
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+{ dr; cat <<'YAML'
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -200,6 +199,7 @@ spec:
     route: [{destination: {host: cart, subset: v2}}]
   - route: [{destination: {host: cart, subset: v1}}]
 YAML
+} >"$M/50-routing.yaml"
 sl_check "the mesh VirtualService with sourceLabels over Pods validates without a warning" \
 	sh -c "! '$CTL' validate -f '$M' 2>&1 | grep -q 'warning\['"
 sl_check "and applies" ctl apply -q -f "$M"

@@ -124,6 +124,25 @@ static char *read_file(const char *path)
 	return buf;
 }
 
+/* The item of list key whose "name" is name (NULL: the first). */
+static yaml_node_t *named(yaml_document_t *doc, yaml_node_t *root, const char *key,
+			  const char *name)
+{
+	yaml_node_t *n = sl_yaml_get(doc, root, key);
+
+	if (!n || n->type != YAML_SEQUENCE_NODE)
+		return NULL;
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *c = yaml_document_get_node(doc, *it);
+		const char *nm = sl_yaml_str(doc, c, "name");
+
+		if (!name || (nm && !strcmp(nm, name)))
+			return c;
+	}
+	return NULL;
+}
+
 /* A kubeconfig's current context: its cluster's server and CA file, its
  * user's token (or token file). */
 static int kubeconfig(struct sluiced_kube *k, const char *path, char *err, size_t elen)
@@ -145,51 +164,22 @@ static int kubeconfig(struct sluiced_kube *k, const char *path, char *err, size_
 	}
 	root = yaml_document_get_root_node(&doc);
 	cur = sl_yaml_str(&doc, root, "current-context");
-	n = sl_yaml_get(&doc, root, "contexts");
-	for (yaml_node_item_t *it = n && n->type == YAML_SEQUENCE_NODE ? n->data.sequence.items.start
-									   : NULL;
-	     it && it < n->data.sequence.items.top; it++) {
-		yaml_node_t *c = yaml_document_get_node(&doc, *it);
-		const char *name = sl_yaml_str(&doc, c, "name");
-
-		if (!cur || (name && !strcmp(name, cur))) {
-			yaml_node_t *ctx = sl_yaml_get(&doc, c, "context");
-			cluster = sl_yaml_str(&doc, ctx, "cluster");
-			user = sl_yaml_str(&doc, ctx, "user");
-			break;
-		}
+	if ((n = named(&doc, root, "contexts", cur))) {
+		yaml_node_t *ctx = sl_yaml_get(&doc, n, "context");
+		cluster = sl_yaml_str(&doc, ctx, "cluster");
+		user = sl_yaml_str(&doc, ctx, "user");
 	}
-	n = sl_yaml_get(&doc, root, "clusters");
-	for (yaml_node_item_t *it = n && n->type == YAML_SEQUENCE_NODE ? n->data.sequence.items.start
-									   : NULL;
-	     it && it < n->data.sequence.items.top; it++) {
-		yaml_node_t *c = yaml_document_get_node(&doc, *it);
-		const char *name = sl_yaml_str(&doc, c, "name");
-
-		if (!cluster || (name && !strcmp(name, cluster))) {
-			yaml_node_t *cl = sl_yaml_get(&doc, c, "cluster");
-			if ((s = sl_yaml_str(&doc, cl, "server")))
-				snprintf(k->servers, sizeof(k->servers), "%s", s);
-			if ((s = sl_yaml_str(&doc, cl, "certificate-authority")))
-				snprintf(k->ca, sizeof(k->ca), "%s", s);
-			break;
-		}
+	if ((n = sl_yaml_get(&doc, named(&doc, root, "clusters", cluster), "cluster"))) {
+		if ((s = sl_yaml_str(&doc, n, "server")))
+			snprintf(k->servers, sizeof(k->servers), "%s", s);
+		if ((s = sl_yaml_str(&doc, n, "certificate-authority")))
+			snprintf(k->ca, sizeof(k->ca), "%s", s);
 	}
-	n = sl_yaml_get(&doc, root, "users");
-	for (yaml_node_item_t *it = n && n->type == YAML_SEQUENCE_NODE ? n->data.sequence.items.start
-									   : NULL;
-	     it && it < n->data.sequence.items.top; it++) {
-		yaml_node_t *c = yaml_document_get_node(&doc, *it);
-		const char *name = sl_yaml_str(&doc, c, "name");
-
-		if (!user || (name && !strcmp(name, user))) {
-			yaml_node_t *u = sl_yaml_get(&doc, c, "user");
-			if ((s = sl_yaml_str(&doc, u, "token")))
-				snprintf(k->token, sizeof(k->token), "%s", s);
-			else if ((s = sl_yaml_str(&doc, u, "tokenFile")))
-				snprintf(k->token_file, sizeof(k->token_file), "%s", s);
-			break;
-		}
+	if ((n = sl_yaml_get(&doc, named(&doc, root, "users", user), "user"))) {
+		if ((s = sl_yaml_str(&doc, n, "token")))
+			snprintf(k->token, sizeof(k->token), "%s", s);
+		else if ((s = sl_yaml_str(&doc, n, "tokenFile")))
+			snprintf(k->token_file, sizeof(k->token_file), "%s", s);
 	}
 	if (!k->servers[0])
 		snprintf(err, elen, "%s: no cluster server for the current context", path);
