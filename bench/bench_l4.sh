@@ -27,7 +27,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SL_ID=${SL_ID:-$$}
 . "$ROOT/tests/e2e/lib.sh"
 B=$ROOT/build
-CTL=$B/sluicectl
 CB=$B/connbench
 RUNS=${BENCH_RUNS:-5}
 SECS=${BENCH_SECS:-2}

@@ -11,14 +11,10 @@
 # to the S1 VIP 198.18.0.10:9000 — which has no route: only Sluice's
 # connect() rewrite makes it reachable.
 
-SLUICED=$SL_BUILD/sluiced
-CTL=$SL_BUILD/sluicectl
-CONNBENCH=$SL_BUILD/connbench
 VIP=198.18.0.10:9000
 DL_POL=$SL_TMP/policies
 DL_STATE=$SL_TMP/state
 
-ctl() { "$CTL" --socket "$SL_SOCK" "$@"; }
 
 # S1 with weights $1/$2 on stdout (the VirtualService alone when $3 = vs;
 # with $3 = workloads the endpoints are WorkloadEntries tcp-echo-v1 and
@@ -258,11 +254,6 @@ dl_load_bg() {
 	sl_defer "kill $DL_LOAD_PID"
 }
 
-# Field of a connbench summary line: dl_field LINE KEY. Empty when absent,
-# so a numeric test on a missing field fails instead of passing on 0.
-dl_field() {
-	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1
-}
 
 # Generation from `sluicectl status -o json`.
 dl_gen() { ctl status -o json | jq -r .generation; }

@@ -173,6 +173,19 @@ sl_ns_per_run() {
 SL_BPFFS="/sys/fs/bpf/sluice-test-$SL_ID"
 SL_SOCK="$SL_TMP/sluiced.sock"
 
+SLUICED=$SL_BUILD/sluiced
+CTL=$SL_BUILD/sluicectl
+CONNBENCH=$SL_BUILD/connbench
+
+# ctl ARGS: sluicectl on this test's daemon.
+ctl() { "$CTL" --socket "$SL_SOCK" "$@"; }
+
+# Field of a connbench summary line: dl_field LINE KEY. Empty when absent,
+# so a numeric test on a missing field fails instead of passing on 0.
+dl_field() {
+	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1
+}
+
 sl_done() {
 	[ "$SL_FAILED" -eq 0 ]
 	exit $?

@@ -10,13 +10,9 @@
 sl_require_root
 sl_ensure_bpffs
 
-SLUICED=$SL_BUILD/sluiced
-CTL=$SL_BUILD/sluicectl
-CONNBENCH=$SL_BUILD/connbench
 for b in "$SLUICED" "$CTL" "$CONNBENCH"; do
 	[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
 done
-ctl() { "$CTL" --socket "$SL_SOCK" "$@"; }
 POL=$SL_TMP/policies
 mkdir -p "$POL" "$SL_TMP/state"
 
@@ -85,11 +81,10 @@ tcx_on_c0() {	# the pinned TCX ingress link runs sluice_tc_ingress
 }
 sl_check "Sluice's TC ingress program attached on c0 (its pinned TCX link)" tcx_on_c0
 
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 N=4000
 out=$(sl_in_ns "$NS_CLIENT" "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n "$N")
 sl_log "$out"
-one=$(field "$out" one); two=$(field "$out" two); ok=$(field "$out" ok)
+one=$(dl_field "$out" one); two=$(dl_field "$out" two); ok=$(dl_field "$out" ok)
 one=${one:-0}; two=${two:-0}
 sl_check "$N off-node connections through the daemon's tables, all ok" [ "${ok:-0}" -eq "$N" ]
 # 20% of 4000 = 800 +- 2.5 points (100): about 4 sigma
@@ -129,7 +124,7 @@ s1 0 100 >"$POL/s1.yaml.tmp" && mv "$POL/s1.yaml.tmp" "$POL/s1.yaml"
 sl_wait_for 10 sh -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .generation)\" != '$gen0' ]"
 out=$(sl_in_ns "$NS_CLIENT" "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 500)
 sl_check "after the policy change 0/100: 500 of 500 new connections to v2" \
-	[ "$(field "$out" two)" = 500 ]
+	[ "$(dl_field "$out" two)" = 500 ]
 
 links=$(for l in tcx-ingress-c0 tcx-egress-c0; do
 	bpftool -j link show pinned "$SL_BPFFS/links/$l" 2>/dev/null | jq -r .id; done)
@@ -145,7 +140,7 @@ ctl apply -f "$POL/s1.yaml" >/dev/null
 sl_check "apply after reset re-attaches north-south on c0" tcx_on_c0
 out=$(sl_in_ns "$NS_CLIENT" timeout 60 "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 500)
 sl_check "after reset + apply: 500 of 500 off-node connections to v2 (0/100)" \
-	[ "$(field "$out" two)" = 500 ]
+	[ "$(dl_field "$out" two)" = 500 ]
 sl_check "status shows xdp c0 again" \
 	sh -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -e '[.xdp_status[].interface] | index(\"c0\")' >/dev/null"
 sl_done

@@ -16,14 +16,10 @@
 sl_require_root
 sl_ensure_bpffs
 
-SLUICED=$SL_BUILD/sluiced
-CTL=$SL_BUILD/sluicectl
-CONNBENCH=$SL_BUILD/connbench
 for b in "$SLUICED" "$CTL" "$CONNBENCH"; do
 	[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
 done
 command -v iptables >/dev/null || { echo "Bail out! iptables is not installed"; exit 1; }
-ctl() { "$CTL" --socket "$SL_SOCK" "$@"; }
 POL=$SL_TMP/policies
 mkdir -p "$POL" "$SL_TMP/state"
 
@@ -73,7 +69,6 @@ spec:
 EOF2
 }
 
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 # pkts RULE_NUMBER: packets counted by the client's INPUT rule
 pkts() {
 	sl_in_ns "$NS_CLIENT" iptables -w -nvx -L INPUT --line-numbers |
@@ -120,9 +115,9 @@ sl_check "sluiced attached XDP on c0 in native mode as asked (${mode:-?})" [ "$m
 N=3000
 out=$(sl_in_ns "$NS_CLIENT" timeout 120 "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n "$N")
 sl_log "off-node: $out"
-one=$(field "$out" one); two=$(field "$out" two); ok=$(field "$out" ok)
+one=$(dl_field "$out" one); two=$(dl_field "$out" two); ok=$(dl_field "$out" ok)
 sl_check "off-node: $N connections to the gateway VIP, 0 failed (ok=${ok:-0})" \
-	[ "${ok:-0}" -eq "$N" -a "$(field "$out" fail)" = 0 ]
+	[ "${ok:-0}" -eq "$N" -a "$(dl_field "$out" fail)" = 0 ]
 # 20% of 3000 = 600; sd ~22: 500..700 is more than 4.5 sd
 sl_check "off-node: 80/20 by the gateway's VirtualService (v2 ${two:-0} of $N, 500..700)" \
 	[ "${two:-0}" -ge 500 -a "${two:-0}" -le 700 -a "$((${one:-0} + ${two:-0}))" -eq "$N" ]
@@ -144,23 +139,23 @@ sl_check "off-node: nothing redirected into a veth (xdp_redirect=$(cnt xdp_redir
 L=2000
 out=$(sl_in_cgroup_ns "$CG" "$NS_NODE" timeout 120 "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n "$L")
 sl_log "local: $out"
-two=$(field "$out" two); ok=$(field "$out" ok)
+two=$(dl_field "$out" two); ok=$(dl_field "$out" ok)
 sl_check "local: $L connections steered by the connect hook, 0 failed (ok=${ok:-0})" \
-	[ "${ok:-0}" -eq "$L" -a "$(field "$out" fail)" = 0 ]
+	[ "${ok:-0}" -eq "$L" -a "$(dl_field "$out" fail)" = 0 ]
 # 20% of 2000 = 400; sd ~18: 320..480
 sl_check "local: 80/20 (v2 ${two:-0} of $L, 320..480)" [ "${two:-0}" -ge 320 -a "${two:-0}" -le 480 ]
 out=$(sl_in_ns "$NS_NODE" timeout 60 "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 5 2>&1)
-sl_check "control: the same client outside the test cgroup reaches nothing (ok=$(field "$out" ok))" \
-	[ "$(field "$out" ok)" = 0 ]
+sl_check "control: the same client outside the test cgroup reaches nothing (ok=$(dl_field "$out" ok))" \
+	[ "$(dl_field "$out" ok)" = 0 ]
 
 # the generation flip covers the gateway entries on both paths
 gen0=$(ctl status -o json | jq -r .generation)
 policy 0 100 >"$POL/edge.yaml.tmp" && mv "$POL/edge.yaml.tmp" "$POL/edge.yaml"
 sl_wait_for 10 sh -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .generation)\" != '$gen0' ]"
 out=$(sl_in_ns "$NS_CLIENT" timeout 120 "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 300)
-sl_check "after 0/100: 300 of 300 new off-node connections to v2 ($(field "$out" two))" \
-	[ "$(field "$out" two)" = 300 ]
+sl_check "after 0/100: 300 of 300 new off-node connections to v2 ($(dl_field "$out" two))" \
+	[ "$(dl_field "$out" two)" = 300 ]
 out=$(sl_in_cgroup_ns "$CG" "$NS_NODE" timeout 120 "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 300)
-sl_check "after 0/100: 300 of 300 new local connections to v2 ($(field "$out" two))" \
-	[ "$(field "$out" two)" = 300 ]
+sl_check "after 0/100: 300 of 300 new local connections to v2 ($(dl_field "$out" two))" \
+	[ "$(dl_field "$out" two)" = 300 ]
 sl_done

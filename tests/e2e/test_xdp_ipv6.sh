@@ -14,12 +14,9 @@
 sl_require_root
 sl_ensure_bpffs
 
-SLUICED=$SL_BUILD/sluiced
-CTL=$SL_BUILD/sluicectl
 for b in "$SLUICED" "$CTL" "$XDP_TOOL"; do
 	[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
 done
-ctl() { "$CTL" --socket "$SL_SOCK" "$@"; }
 POL=$SL_TMP/policies
 mkdir -p "$POL" "$SL_TMP/state"
 

@@ -11,7 +11,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/xdp_topo.sh"
 sl_require_root
-CONNBENCH=$SL_BUILD/connbench
 [ -x "$CONNBENCH" ] || { echo "Bail out! $CONNBENCH is not built (make)"; exit 1; }
 
 xdp_topo || { sl_fail "xdp topology"; sl_done; }
@@ -27,11 +26,10 @@ sl_wait_for 10 sl_in_ns "$NS_V2" bash -c "echo > /dev/tcp/127.0.0.1/$XDP_PORT"
 "$XDP_TOOL" split "$SL_BPFFS" 1 "$XDP_VIP:$XDP_PORT" random \
 	"80@10.11.1.2:$XDP_PORT" "20@10.11.2.2:$XDP_PORT" || sl_fail "policy generation 1 (80/20)"
 
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 N=2000
 out=$(sl_in_ns "$NS_CLIENT" "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n "$N")
 sl_log "$out"
-ok=$(field "$out" ok); two=$(field "$out" two); two=${two:-0}
+ok=$(dl_field "$out" ok); two=$(dl_field "$out" two); two=${two:-0}
 sl_check "$N connections to the VIP through the TC ingress DNAT, all ok" [ "${ok:-0}" -eq "$N" ]
 # 20% of 2000 = 400, sd 18: 300..500 is more than 5 sigma
 sl_check "80/20 split (v2 $two of $N, 300..500)" [ "$two" -ge 300 -a "$two" -le 500 ]
@@ -48,7 +46,7 @@ sl_check "re-attach in native mode: XDP ($mode), TC ingress link removed" \
 	sh -c "ip -n '$NS_NODE' link show c0 | grep -q xdp && [ ! -e '$SL_BPFFS/links/tcx-ingress-c0' ]"
 stack0=$(xdp_counter 16); redir0=$(xdp_counter 15)
 out=$(sl_in_ns "$NS_CLIENT" "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 200)
-sl_check "200 connections after the swap, all ok" [ "$(field "$out" ok)" = 200 ]
+sl_check "200 connections after the swap, all ok" [ "$(dl_field "$out" ok)" = 200 ]
 sl_check "native XDP on default veths: nothing redirected into a veth, all via the stack (counted)" \
 	[ "$(xdp_counter 15)" = "$redir0" -a "$(xdp_counter 16)" -gt "$stack0" ]
 sl_done
