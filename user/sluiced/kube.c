@@ -317,12 +317,27 @@ static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl
 	return __atomic_load_n(&r->k->stop, __ATOMIC_RELAXED);	/* nonzero aborts */
 }
 
+/* After a connection failure to `failed`: the next URL of --kube-apiserver
+ * (round robin), unless another thread moved on already. Under k->mu. */
+static void next_server(struct sluiced_kube *k, const char *failed)
+{
+	const char *p = strstr(k->servers, failed), *next;
+	size_t l;
+
+	if (strcmp(k->server, failed) || !p)
+		return;
+	next = strchr(p, ',');
+	next = next ? next + 1 : k->servers;
+	l = strcspn(next, ",");
+	snprintf(k->server, sizeof(k->server), "%.*s", (int)l, next);
+}
+
 /* A GET to the current server; 0 and the HTTP status, or -1 with err. */
 static long http_get(struct kube_res *r, const char *path_query, size_t (*cb)(char *, size_t,
 							size_t, void *), void *arg, bool stream)
 {
 	struct sluiced_kube *k = r->k;
-	char url[1024], auth[4200 + 32], *tok = NULL;
+	char url[1024], server[512], auth[4200 + 32], *tok = NULL;
 	struct curl_slist *h = NULL;
 	CURL *c = curl_easy_init();
 	long code = -1;
@@ -335,8 +350,9 @@ static long http_get(struct kube_res *r, const char *path_query, size_t (*cb)(ch
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok ? tok : k->token);
 	free(tok);
 	pthread_mutex_lock(&k->mu);
-	snprintf(url, sizeof(url), "%s%s", k->server, path_query);
+	snprintf(server, sizeof(server), "%s", k->server);
 	pthread_mutex_unlock(&k->mu);
+	snprintf(url, sizeof(url), "%s%s", server, path_query);
 	h = curl_slist_append(h, auth);
 	h = curl_slist_append(h, "Accept: application/json");
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -363,6 +379,9 @@ static long http_get(struct kube_res *r, const char *path_query, size_t (*cb)(ch
 	} else {
 		pthread_mutex_lock(&k->mu);
 		snprintf(r->err, sizeof(r->err), "%s: %s", url, curl_easy_strerror(rc));
+		if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
+		    rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_SSL_CONNECT_ERROR)
+			next_server(k, server);
 		pthread_mutex_unlock(&k->mu);
 	}
 	curl_slist_free_all(h);
