@@ -113,67 +113,106 @@ static int do_delete(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 	return sluiced_apply_as(d, copy, d->nparts, SRC_APPLY, true, apply_fmt(req->arg), out);
 }
 
-static int dispatch(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
+static int do_apply(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 {
+	int rc = sluiced_apply_as(d, req->parts, req->nparts, SRC_APPLY,
+				  strstr(req->arg, "allow-empty") != NULL, apply_fmt(req->arg), out);
+
+	req->parts = NULL;	/* taken by the apply */
+	req->nparts = 0;
+	return rc;
+}
+
+static int do_snapshot(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
+{
+	(void)req;
+	if (d->snaplen)
+		fwrite(d->snap, 1, d->snaplen, out);
+	return SL_CTL_OK;
+}
+
+static int do_version(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
+{
+	(void)d, (void)req;
+	fprintf(out, "sluiced %s\n", SLUICE_VERSION);
+	return SL_CTL_OK;
+}
+
+static int do_reset(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
+{
+	(void)req;
+	return sluiced_reset(d, out);
+}
+
+/* arg: KIND,FORMAT[,NAME[,NAMESPACE]] */
+static int do_get(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
+{
+	char arg[256], *f[4] = { arg, NULL, NULL, NULL }, *comma;
 	enum view_fmt fmt = VIEW_TABLE;
-	char arg[256], *comma;
-	int rc;
+	int i, rc;
 
 	snprintf(arg, sizeof(arg), "%s", req->arg);
-	if (!strcmp(req->verb, "apply")) {
-		rc = sluiced_apply_as(d, req->parts, req->nparts, SRC_APPLY,
-				      strstr(req->arg, "allow-empty") != NULL, apply_fmt(req->arg), out);
-		req->parts = NULL;
-		req->nparts = 0;
-		return rc;
+	for (i = 1; i < 4 && f[i - 1]; i++) {
+		comma = strchr(f[i - 1], ',');
+		if (comma)
+			*comma++ = '\0';
+		f[i] = comma;
 	}
-	if (!strcmp(req->verb, "delete"))
-		return do_delete(d, req, out);
-	if (!strcmp(req->verb, "snapshot")) {
-		if (d->snaplen)
-			fwrite(d->snap, 1, d->snaplen, out);
-		return SL_CTL_OK;
+	if (view_fmt_parse(f[1], &fmt) < 0) {
+		fprintf(out, "unknown output format \"%s\"\n", f[1]);
+		return SL_CTL_BADREQ;
 	}
-	if (!strcmp(req->verb, "version")) {
-		fprintf(out, "sluiced %s\n", SLUICE_VERSION);
-		return SL_CTL_OK;
-	}
-	if (!strcmp(req->verb, "reset"))
-		return sluiced_reset(d, out);
-	if (!strcmp(req->verb, "get")) {
-		/* KIND,FORMAT[,NAME[,NAMESPACE]] */
-		char *f[4] = { arg, NULL, NULL, NULL };
-		int i;
+	rc = view_get(d, f[0], f[2], f[3], fmt, out);
+	return rc == -ENOENT ? SL_CTL_REFUSED : rc ? SL_CTL_BADREQ : SL_CTL_OK;
+}
 
-		for (i = 1; i < 4 && f[i - 1]; i++) {
-			comma = strchr(f[i - 1], ',');
-			if (comma)
-				*comma++ = '\0';
-			f[i] = comma;
-		}
-		if (view_fmt_parse(f[1], &fmt) < 0) {
-			fprintf(out, "unknown output format \"%s\"\n", f[1]);
-			return SL_CTL_BADREQ;
-		}
-		rc = view_get(d, f[0], f[2], f[3], fmt, out);
-		return rc == -ENOENT ? SL_CTL_REFUSED : rc ? SL_CTL_BADREQ : SL_CTL_OK;
+static int view_format(struct sl_ctl_req *req, FILE *out, enum view_fmt *fmt)
+{
+	if (view_fmt_parse(req->arg, fmt) < 0) {
+		fprintf(out, "unknown output format \"%s\"\n", req->arg);
+		return -1;
 	}
-	if (!strcmp(req->verb, "stats") || !strcmp(req->verb, "status")) {
-		if (view_fmt_parse(arg, &fmt) < 0) {
-			fprintf(out, "unknown output format \"%s\"\n", arg);
-			return SL_CTL_BADREQ;
-		}
-		if (req->verb[4] == 'u')
-		{
-			bool live;
+	return 0;
+}
 
-			if (view_status(d, fmt, out, &live))
-				return SL_CTL_ERROR;
-			return live ? SL_CTL_OK : SL_CTL_NOT_LIVE;
-		}
-		rc = view_stats(d, fmt, out);
-		return rc == -ENODEV ? SL_CTL_REFUSED : rc ? SL_CTL_ERROR : SL_CTL_OK;
-	}
+static int do_stats(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
+{
+	enum view_fmt fmt;
+	int rc;
+
+	if (view_format(req, out, &fmt))
+		return SL_CTL_BADREQ;
+	rc = view_stats(d, fmt, out);
+	return rc == -ENODEV ? SL_CTL_REFUSED : rc ? SL_CTL_ERROR : SL_CTL_OK;
+}
+
+static int do_status(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
+{
+	enum view_fmt fmt;
+	bool live;
+
+	if (view_format(req, out, &fmt))
+		return SL_CTL_BADREQ;
+	if (view_status(d, fmt, out, &live))
+		return SL_CTL_ERROR;
+	return live ? SL_CTL_OK : SL_CTL_NOT_LIVE;
+}
+
+/* The daemon's verbs, as the client's verb table names them. */
+static const struct {
+	const char *verb;
+	int (*run)(struct sluiced *d, struct sl_ctl_req *req, FILE *out);
+} verbs[] = {
+	{ "apply", do_apply },	   { "delete", do_delete }, { "snapshot", do_snapshot },
+	{ "version", do_version }, { "reset", do_reset },   { "get", do_get },
+	{ "stats", do_stats },	   { "status", do_status },
+};
+
+static int dispatch(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(req->verb, verbs[i].verb))
+			return verbs[i].run(d, req, out);
 	fprintf(out, "unknown verb \"%s\"\n", req->verb);
 	return SL_CTL_BADREQ;
 }
