@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sluiced internals: one daemon state shared by its modules.
- *   main.c    options, start-up, the event loop, signals
- *   state.c   desired state: validate, apply, snapshot file, restore
- *   docs.c    removing objects from YAML sources (`sluicectl delete`)
- *   server.c  the control socket and its verbs
- *   view.c    get/stats/status renderings (table, json, yaml)
- *   watch.c   the policy directory (inotify, debounce)
- *   helper.c  supervision of sluice-http
- *   metrics.c Prometheus text endpoint
- *   dns.c     resolution of `resolution: DNS` names (c-ares)
- *   outlier.c L4 ejections and overflows in the log and on /metrics
- *   kube.c    the Kubernetes API server as a source (LIST/WATCH, libcurl)
- *   xdp.c     (north-south engineer) sluiced_xdp_setup, optional
- * Single-threaded: everything runs from the event loop in main.c.
+ *   main.c       options, start-up, the event loop, signals
+ *   core.c       the data plane opened and live, logs
+ *   state.c      desired state: the sources' shares, apply, snapshot file, restore
+ *   docs.c       removing objects from YAML sources (`sluicectl delete`)
+ *   server.c     the control socket and its verbs
+ *   view.c       records rendered as table, json or yaml
+ *   view_get.c   `get` (services, routes, endpoints, workloads, objects)
+ *   view_stats.c `stats` and `status`
+ *   watch.c      the policy directory (inotify, debounce)
+ *   helper.c     supervision of sluice-http
+ *   metrics.c    Prometheus text endpoint
+ *   dns.c        resolution of `resolution: DNS` names (c-ares)
+ *   outlier.c    L4 ejections and overflows in the log and on /metrics
+ *   kube.c       the Kubernetes API server as a source (LIST/WATCH, libcurl)
+ *   xdp.c        north-south XDP/TC set-up (sluiced_xdp_setup), optional
+ * Single-threaded, but for kube.c's watch threads, which only fill their
+ * own tables and wake the event loop in main.c; everything else runs there.
  */
 #ifndef SLUICED_H
 #define SLUICED_H
@@ -280,7 +284,7 @@ void sluiced_outlier_free(struct sluiced *d);
 int sluiced_metrics_open(struct sluiced *d);
 void sluiced_metrics_handle(struct sluiced *d);
 
-/* xdp.c (optional, written by the north-south engineer). Called once at
+/* xdp.c (optional: a build may leave it out). Called once at
  * start when --xdp is given, after the data plane is open; returns 0 or
  * -errno with a message in err (SL_DP_ERRLEN). Weak: when no xdp.c is
  * linked in, sluiced refuses --xdp with "not supported in this build". */
