@@ -167,8 +167,9 @@ U2=7f1c2a90-bbbb-4b1e-8c1d-000000000002
 P1="$CG/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${U1//-/_}.slice"
 P2="$CG/kubepods/besteffort/pod$U2"
 mkdir -p "$P1" "$P2"
-for d in "$P1" "$CG/kubepods.slice/kubepods-burstable.slice" "$CG/kubepods.slice" \
-	 "$P2" "$CG/kubepods/besteffort" "$CG/kubepods"; do
+# cleanup runs last-deferred first: parents deferred before their children
+for d in "$CG/kubepods" "$CG/kubepods/besteffort" "$P2" "$CG/kubepods.slice" \
+	 "$CG/kubepods.slice/kubepods-burstable.slice" "$P1"; do
 	sl_defer "sl_kill_cgroup '$d'; rmdir '$d'"
 done
 cat >"$M/60-frontend.yaml" <<YAML
