@@ -39,20 +39,12 @@ spec: {address: 10.1.0.99, labels: {app: frontend, version: v1}}
 EOF
 } >"$SL_TMP/workload.yaml"
 
-per_run() { awk -v b="$1" -v a="$2" 'BEGIN { split(b, x, " "); split(a, y, " ");
-	printf "%.1f", (y[2] > x[2]) ? (y[1] - x[1]) / (y[2] - x[2]) : 0 }'; }
-
 declare -A C4 OPS SCRAPE
 one_run() {	# one_run STATE (plain | workload)
-	local b4 bo a4 ao
 	ctl apply -q -f "$SL_TMP/$1.yaml" || exit 1
-	sysctl -qw kernel.bpf_stats_enabled=1
-	b4=$(sl_prog_stats sluice_connect4); bo=$(sl_prog_stats sluice_sockops)
-	sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client "$VIP" -d "$SECS" --linger0 >/dev/null
-	a4=$(sl_prog_stats sluice_connect4); ao=$(sl_prog_stats sluice_sockops)
-	sysctl -qw kernel.bpf_stats_enabled=0
-	C4[$1]+="$(per_run "$b4" "$a4") "
-	OPS[$1]+="$(per_run "$bo" "$ao") "
+	sl_bpf_ns sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client "$VIP" -d "$SECS" --linger0 >/dev/null
+	C4[$1]+="$SL_NS_C4 "
+	OPS[$1]+="$SL_NS_OPS "
 }
 
 scrape_ms() {	# one /metrics scrape, ms

@@ -67,13 +67,9 @@ declare -A NS_C NS_O
 for r in $(seq 1 "$RUNS"); do
 	for state in off on; do
 		ctl apply -q -f "$SL_TMP/$state.yaml" || exit 1
-		sysctl -qw kernel.bpf_stats_enabled=1
-		c0=$(sl_prog_stats sluice_connect4); o0=$(sl_prog_stats sluice_sockops)
-		sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client "$VIP" -d "$SECS" --linger0 >/dev/null
-		c1=$(sl_prog_stats sluice_connect4); o1=$(sl_prog_stats sluice_sockops)
-		sysctl -qw kernel.bpf_stats_enabled=0
-		NS_C[$state]+="$(sl_ns_per_run "$c0" "$c1") "
-		NS_O[$state]+="$(sl_ns_per_run "$o0" "$o1") "
+		sl_bpf_ns sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client "$VIP" -d "$SECS" --linger0 >/dev/null
+		NS_C[$state]+="$SL_NS_C4 "
+		NS_O[$state]+="$SL_NS_OPS "
 	done
 	echo "   run $r/$RUNS done" >&2
 done

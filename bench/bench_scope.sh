@@ -68,12 +68,10 @@ declare -A NS_C FAILS
 for r in $(seq 1 "$RUNS"); do
 	for s in $STATES; do
 		ctl apply -q -f "$SL_TMP/$s.yaml" || exit 1
-		sysctl -qw kernel.bpf_stats_enabled=1
-		c0=$(sl_prog_stats sluice_connect4)
-		line=$(sl_in_cgroup_ns "$CG/wl" "$NS" "$CONNBENCH" client "$VIP" -d "$SECS" --linger0)
-		c1=$(sl_prog_stats sluice_connect4)
-		sysctl -qw kernel.bpf_stats_enabled=0
-		NS_C[$s]+="$(sl_ns_per_run "$c0" "$c1") "
+		sl_bpf_ns sl_in_cgroup_ns "$CG/wl" "$NS" "$CONNBENCH" client "$VIP" -d "$SECS" \
+			--linger0 >"$SL_TMP/run.out"
+		line=$(cat "$SL_TMP/run.out")
+		NS_C[$s]+="$SL_NS_C4 "
 		FAILS[$s]+="$(dl_field "$line" fail) "
 	done
 	echo "   run $r/$RUNS done" >&2

@@ -169,6 +169,21 @@ sl_ns_per_run() {
 		printf "%.1f", (y[2] > x[2]) ? (y[1] - x[1]) / (y[2] - x[2]) : 0 }'
 }
 
+# sl_bpf_ns CMD...: run CMD (its output goes where the caller sends it)
+# with bpf_stats on; sets SL_NS_C4 and SL_NS_OPS to the ns per run of
+# sluice_connect4 and sluice_sockops over it. For benchmarks (they defer
+# turning bpf_stats off, for a run cut short).
+sl_bpf_ns() {
+	local c0 o0 c1 o1
+	sysctl -qw kernel.bpf_stats_enabled=1
+	c0=$(sl_prog_stats sluice_connect4); o0=$(sl_prog_stats sluice_sockops)
+	"$@"
+	c1=$(sl_prog_stats sluice_connect4); o1=$(sl_prog_stats sluice_sockops)
+	sysctl -qw kernel.bpf_stats_enabled=0
+	SL_NS_C4=$(sl_ns_per_run "$c0" "$c1")
+	SL_NS_OPS=$(sl_ns_per_run "$o0" "$o1")
+}
+
 # Pin root private to this test run.
 SL_BPFFS="/sys/fs/bpf/sluice-test-$SL_ID"
 SL_SOCK="$SL_TMP/sluiced.sock"
