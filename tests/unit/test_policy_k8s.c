@@ -225,10 +225,12 @@ static void test_refusals(void **state)
 }
 
 /* kubelet's layouts under "k": the systemd one for pod 11-22, the cgroupfs
- * one for pod 33-44; everything else absent. */
+ * one for pod 33-44 (and their top directories); everything else absent. */
 static uint64_t kubelet_cgroups(const char *rel, void *arg)
 {
 	(void)arg;
+	if (!strcmp(rel, "k/kubepods.slice") || !strcmp(rel, "k/kubepods"))
+		return 500;
 	if (!strcmp(rel, "k/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod11_22.slice"))
 		return 501;
 	if (!strcmp(rel, "k/kubepods/besteffort/pod33-44"))

@@ -48,6 +48,7 @@ struct cctx {
 	uint32_t *wids;		/* sl_l4_workload_ids, by workload index */
 	uint8_t *wl_scope;	/* egress scope by workload index (compile_scopes) */
 	uint64_t *svc_hidden;	/* sluice_svc.scope_hidden by service index */
+	int kubelet_layouts;	/* pod_cgroup: 1 systemd, 2 cgroupfs; -1 = not looked */
 	bool gw_ports;		/* compiling a gateway server: Istio's port rule */
 };
 
@@ -782,24 +783,39 @@ static uint64_t pod_cgroup(struct cctx *c, const char *uid,
 	uint64_t id;
 	size_t i;
 
+	/* which layouts this node has, once per compile: a Pod of another
+	 * node costs no look at a layout that is not there */
+	if (c->kubelet_layouts < 0) {
+		c->kubelet_layouts = 0;
+		snprintf(path, sizeof(path), "%s%skubepods.slice", root ? root : "", root ? "/" : "");
+		if (resolve(path, c->o->cgroup_arg))
+			c->kubelet_layouts |= 1;
+		snprintf(path, sizeof(path), "%s%skubepods", root ? root : "", root ? "/" : "");
+		if (resolve(path, c->o->cgroup_arg))
+			c->kubelet_layouts |= 2;
+	}
 	snprintf(u, sizeof(u), "%s", uid);
 	for (i = 0; u[i]; i++)
 		if (u[i] == '-')
 			u[i] = '_';
 	for (i = 0; i < 3; i++) {
-		if (i == 0)
-			snprintf(path, sizeof(path), "%s%skubepods.slice/kubepods-pod%s.slice",
-				 root ? root : "", root ? "/" : "", u);
-		else
-			snprintf(path, sizeof(path), "%s%skubepods.slice/kubepods-%s.slice/"
-				 "kubepods-%s-pod%s.slice", root ? root : "", root ? "/" : "", qos[i],
-				 qos[i], u);
-		if ((id = resolve(path, c->o->cgroup_arg)))
-			return id;
-		snprintf(path, sizeof(path), "%s%skubepods/%s%spod%s", root ? root : "",
-			 root ? "/" : "", qos[i], i ? "/" : "", uid);
-		if ((id = resolve(path, c->o->cgroup_arg)))
-			return id;
+		if (c->kubelet_layouts & 1) {
+			if (i == 0)
+				snprintf(path, sizeof(path), "%s%skubepods.slice/kubepods-pod%s.slice",
+					 root ? root : "", root ? "/" : "", u);
+			else
+				snprintf(path, sizeof(path), "%s%skubepods.slice/kubepods-%s.slice/"
+					 "kubepods-%s-pod%s.slice", root ? root : "", root ? "/" : "",
+					 qos[i], qos[i], u);
+			if ((id = resolve(path, c->o->cgroup_arg)))
+				return id;
+		}
+		if (c->kubelet_layouts & 2) {
+			snprintf(path, sizeof(path), "%s%skubepods/%s%spod%s", root ? root : "",
+				 root ? "/" : "", qos[i], i ? "/" : "", uid);
+			if ((id = resolve(path, c->o->cgroup_arg)))
+				return id;
+		}
 	}
 	return 0;
 }
@@ -924,7 +940,8 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		  struct sl_l4_gen *out, char *err)
 {
 	struct sl_l4_opts none = { 0 };
-	struct cctx c = { .m = m, .o = opts ? opts : &none, .g = out, .err = err };
+	struct cctx c = { .m = m, .o = opts ? opts : &none, .g = out, .err = err,
+			  .kubelet_layouts = -1 };
 	size_t si, pi, vi;
 	int rc;
 

@@ -332,12 +332,55 @@ int pl_parse_pod(struct pl_ctx *c, const struct pl_doc *d)
 	return 0;
 }
 
+/* (namespace, name) order: c->kp sorted by pod, c->kl by Service
+ * (pl_resolve_k8s), so a Service finds its slices and a slice its Pods by
+ * binary search, not by a walk of all of them. */
+static int nsname(const char *ans, const char *an, const char *bns, const char *bn)
+{
+	int r = strcmp(ans, bns);
+
+	return r ? r : strcmp(an ? an : "", bn ? bn : "");
+}
+
+static int pod_cmp(const void *a, const void *b)
+{
+	const struct pl_k8s_pod *x = a, *y = b;
+
+	return nsname(x->ns, x->name, y->ns, y->name);
+}
+
+static int slice_cmp(const void *a, const void *b)
+{
+	const struct pl_k8s_slice *x = a, *y = b;
+
+	return nsname(x->ns, x->service, y->ns, y->service);
+}
+
 static const struct pl_k8s_pod *find_pod(const struct pl_ctx *c, const char *ns, const char *name)
 {
-	for (size_t i = 0; i < c->nkp; i++)
-		if (!strcmp(c->kp[i].ns, ns) && !strcmp(c->kp[i].name, name))
-			return &c->kp[i];
-	return NULL;
+	struct pl_k8s_pod key = { .ns = (char *)ns, .name = (char *)name };
+
+	return c->nkp ? bsearch(&key, c->kp, c->nkp, sizeof(*c->kp), pod_cmp) : NULL;
+}
+
+/* The slices of Service ns/name: [*first, return value). */
+static size_t slices_of(const struct pl_ctx *c, const char *ns, const char *name, size_t *first)
+{
+	size_t lo = 0, hi = c->nkl, end;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (nsname(c->kl[mid].ns, c->kl[mid].service, ns, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < c->nkl && c->kl[end].service &&
+		       !nsname(c->kl[end].ns, c->kl[end].service, ns, name); end++)
+		;
+	*first = lo;
+	return end;
 }
 
 /* Endpoint port overrides by service port name, for a pod selected by a
@@ -419,19 +462,18 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 		se->t.nendpoints = 1;
 		return 0;
 	}
-	for (i = 0; i < c->nkl; i++)
-		if (c->kl[i].service && !strcmp(c->kl[i].ns, s->ns) && !strcmp(c->kl[i].service, s->name))
-			n += c->kl[i].neps + 1;
+	size_t first, end = slices_of(c, s->ns, s->name, &first);
+
+	for (i = first; i < end; i++)
+		n += c->kl[i].neps + 1;
 	if (n) {
 		se->t.endpoints = sl_arena_calloc(c->a, n + 1, sizeof(*se->t.endpoints));
 		if (!se->t.endpoints)
 			return -ENOMEM;
-		for (i = 0; i < c->nkl; i++) {
+		for (i = first; i < end; i++) {
 			const struct pl_k8s_slice *l = &c->kl[i];
 			struct sl_named_port *ports;
 
-			if (!l->service || strcmp(l->ns, s->ns) || strcmp(l->service, s->name))
-				continue;
 			if (!(ports = slice_ports(c, s, l)))
 				return -ENOMEM;
 			for (j = 0; j < l->neps; j++) {
@@ -498,6 +540,10 @@ int pl_k8s_pod_workloads(struct pl_ctx *c)
 
 int pl_resolve_k8s(struct pl_ctx *c)
 {
+	if (c->nkp)
+		qsort(c->kp, c->nkp, sizeof(*c->kp), pod_cmp);
+	if (c->nkl)
+		qsort(c->kl, c->nkl, sizeof(*c->kl), slice_cmp);
 	for (size_t i = 0; i < c->nks; i++)
 		if (service_entry(c, &c->ks[i]))
 			return -ENOMEM;

@@ -51,8 +51,8 @@ struct kube_res {
 	pthread_t th;
 	bool started;
 	/* under k->mu */
-	struct kube_obj *objs;
-	size_t n;
+	struct kube_obj *objs;		/* sorted by key */
+	size_t n, ocap;
 	bool synced;			/* listed once (or not served at all) */
 	bool absent;			/* no version served: nothing to read */
 	char rv[64];
@@ -238,37 +238,69 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 						       JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* Room for one more object; false on out-of-memory. */
+static bool obj_room(struct kube_res *r)
+{
+	struct kube_obj *v;
+	size_t cap;
+
+	if (r->n < r->ocap)
+		return true;
+	cap = r->ocap ? r->ocap * 2 : 64;
+	if (!(v = realloc(r->objs, cap * sizeof(*v))))
+		return false;
+	r->objs = v;
+	r->ocap = cap;
+	return true;
+}
+
+/* The first object whose key is not below key. */
+static size_t obj_at(const struct kube_res *r, const char *key)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(r->objs[mid].key, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Under k->mu: set (json != NULL) or delete key. Takes json. */
 static void obj_put(struct kube_res *r, const char *key, char *json)
 {
-	size_t i;
+	size_t i = obj_at(r, key);
+	char *k;
 
-	for (i = 0; i < r->n && strcmp(r->objs[i].key, key); i++)
-		;
-	if (i < r->n) {
+	if (i < r->n && !strcmp(r->objs[i].key, key)) {
 		free(r->objs[i].json);
 		if (json) {
 			r->objs[i].json = json;
 			return;
 		}
 		free(r->objs[i].key);
-		r->objs[i] = r->objs[--r->n];
+		memmove(&r->objs[i], &r->objs[i + 1], (r->n - i - 1) * sizeof(*r->objs));
+		r->n--;
 		return;
 	}
 	if (!json)
 		return;
-	struct kube_obj *v = realloc(r->objs, (r->n + 1) * sizeof(*v));
-	char *k = strdup(key);
-
-	if (!v || !k) {
-		free(k);
+	if (!obj_room(r) || !(k = strdup(key))) {
 		free(json);
-		if (v)
-			r->objs = v;
 		return;
 	}
-	r->objs = v;
-	r->objs[r->n++] = (struct kube_obj){ k, json };
+	memmove(&r->objs[i + 1], &r->objs[i], (r->n - i) * sizeof(*r->objs));
+	r->objs[i] = (struct kube_obj){ k, json };
+	r->n++;
+}
+
+static int obj_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct kube_obj *)a)->key, ((const struct kube_obj *)b)->key);
 }
 
 static void res_clear(struct kube_res *r)
@@ -279,7 +311,7 @@ static void res_clear(struct kube_res *r)
 	}
 	free(r->objs);
 	r->objs = NULL;
-	r->n = 0;
+	r->n = r->ocap = 0;
 }
 
 /* ---- HTTP ---- */
@@ -431,11 +463,19 @@ static int do_list(struct kube_res *r)
 	}
 	pthread_mutex_lock(&r->k->mu);
 	res_clear(r);
+	/* a list's keys are unique: appended, then sorted once */
 	for (size_t i = 0; i < json_object_array_length(items); i++) {
 		char *t = obj_text(r, json_object_array_get_idx(items, i), key, sizeof(key));
-		if (t)
-			obj_put(r, key, t);
+		char *k = t && obj_room(r) ? strdup(key) : NULL;
+
+		if (!k) {
+			free(t);
+			continue;
+		}
+		r->objs[r->n++] = (struct kube_obj){ k, t };
 	}
+	if (r->n)
+		qsort(r->objs, r->n, sizeof(*r->objs), obj_cmp);
 	if (json_object_object_get_ex(j, "metadata", &md) &&
 	    json_object_object_get_ex(md, "resourceVersion", &rv))
 		snprintf(r->rv, sizeof(r->rv), "%s", json_object_get_string(rv));
@@ -793,31 +833,25 @@ void sluiced_kube_tick(struct sluiced *d)
 	v = collect(k, &n);
 	if (!v)
 		return;	/* not every resource listed yet */
+	/* the reports are logged by the apply; nobody else reads them */
 	f = open_memstream(&out, &outlen);
 	if (!f) {
 		sl_ctl_parts_free(v, n);
 		return;
 	}
-	struct sl_ctl_part *copy = sl_ctl_parts_dup(v, n);
-
 	st = sluiced_apply(d, v, n, SRC_KUBERNETES, true, f);
-	if (st == SL_CTL_REFUSED && copy) {
-		/* one bad object must not hold back the others */
-		size_t m = drop_bad(d, copy, n);
+	if (st == SL_CTL_REFUSED && (v = collect(k, &n))) {
+		/* one bad object must not hold back the others: the share
+		 * again (apply took the first set), without the ones an
+		 * error is placed at */
+		size_t m = drop_bad(d, v, n);
 
-		if (m < n) {
-			fclose(f);
-			free(out);
-			out = NULL;
-			f = open_memstream(&out, &outlen);
-			st = sluiced_apply(d, copy, m, SRC_KUBERNETES, true, f ? f : stderr);
-			copy = NULL;
-		}
+		if (m < n)
+			st = sluiced_apply(d, v, m, SRC_KUBERNETES, true, f);
+		else
+			sl_ctl_parts_free(v, n);
 	}
-	if (copy)
-		sl_ctl_parts_free(copy, n);
-	if (f)
-		fclose(f);
+	fclose(f);
 	free(out);
 	k->applies += st == SL_CTL_OK;
 }

@@ -373,23 +373,36 @@ static const char *owner(const struct sluiced *d, const struct sl_ctl_part *p)
 	return p->from[0] ? p->from : sluiced_source_name(d->source);
 }
 
-/* How many objects of model m (built from parts) src owns. */
+/* How many objects of model m src owns; map places m's positions in parts
+ * (the snapshot m was loaded from). */
 static size_t objects_of(const struct sluiced *d, const struct sl_model *m,
-			 const struct sl_ctl_part *parts, size_t nparts, enum sluiced_source src)
+			 const struct sl_snap_map *map, const struct sl_ctl_part *parts,
+			 enum sluiced_source src)
 {
 	const char *me = sluiced_source_name(src);
-	struct sl_snap_map map = { 0 };
-	char *text = NULL;
-	size_t len = 0, n = 0, line;
+	size_t n = 0, line;
 
-	if (sl_snap_build(parts, nparts, NULL, &text, &len, &map))
-		return m->nobjects;	/* no memory: judge by the whole */
 	for (size_t i = 0; i < m->nobjects; i++) {
 		int k = m->objects[i].pos.line > 0 ?
-			sl_snap_locate(&map, (size_t)m->objects[i].pos.line, &line) : -1;
+			sl_snap_locate(map, (size_t)m->objects[i].pos.line, &line) : -1;
 
 		n += k >= 0 && !strcmp(owner(d, &parts[k]), me);
 	}
+	return n;
+}
+
+/* The same for the live model (its snapshot map is made here). */
+static size_t live_objects_of(const struct sluiced *d, enum sluiced_source src)
+{
+	struct sl_snap_map map = { 0 };
+	char *text = NULL;
+	size_t len = 0, n;
+
+	if (!d->model)
+		return 0;
+	if (sl_snap_build(d->parts, d->nparts, NULL, &text, &len, &map))
+		return d->model->nobjects;	/* no memory: judge by the whole */
+	n = objects_of(d, d->model, &map, d->parts, src);
 	sl_snap_map_free(&map);
 	free(text);
 	return n;
@@ -511,8 +524,8 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		print_diags(&dg, &map, parts, out, df);
 	/* a source that empties its share would remove all its objects: only
 	 * when asked (as kubectl refuses an empty apply) */
-	size_t mine_live = d->model ? objects_of(d, d->model, d->parts, d->nparts, src) : 0;
-	if (!allow_empty && mine_live > 0 && objects_of(d, m, parts, nparts, src) == 0) {
+	size_t mine_live = allow_empty ? 0 : live_objects_of(d, src);
+	if (mine_live > 0 && objects_of(d, m, &map, parts, src) == 0) {
 		fprintf(out, "refused: the %s holds no objects: it would remove all %zu objects "
 			"it set; to empty it on purpose use `sluicectl apply --allow-empty` (or "
 			"`sluicectl reset`); generation %u stays live\n",
