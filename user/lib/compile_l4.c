@@ -689,30 +689,54 @@ struct scope_ctx {
 	uint8_t id;
 };
 
-static uint8_t scope_id(struct cctx *c, struct scope_ctx *ctx, size_t *nctx, uint64_t *vis,
-			size_t nwords, const struct sl_sidecar *sc, const char *ns, int *rc)
+/* The contexts seen so far, each with the services it may not see (one
+ * bit row per context, grown as contexts appear). */
+struct scopes {
+	struct scope_ctx *ctx;
+	uint64_t *vis;
+	size_t n, cap, nwords;
+};
+
+static uint8_t scope_id(struct cctx *c, struct scopes *s, const struct sl_sidecar *sc,
+			const char *ns, int *rc)
 {
 	const struct sl_model *m = c->m;
 	size_t i, si, nsvc = m->nservices;
-	uint64_t *mine = vis + *nctx * nwords;
+	uint64_t *mine;
 	uint8_t id = 0;
 
 	if (!sc || !sc->negress_hosts)
 		return 0;	/* no egress listener: everything visible */
-	for (i = 0; i < *nctx; i++)
-		if (ctx[i].sc == sc && !strcmp(ctx[i].ns, ns))
-			return ctx[i].id;
+	for (i = 0; i < s->n; i++)
+		if (s->ctx[i].sc == sc && !strcmp(s->ctx[i].ns, ns))
+			return s->ctx[i].id;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		struct scope_ctx *ctx = realloc(s->ctx, cap * sizeof(*ctx));
+		uint64_t *vis = ctx ? realloc(s->vis, cap * s->nwords * sizeof(*vis)) : NULL;
+
+		if (ctx)
+			s->ctx = ctx;
+		if (!vis) {
+			*rc = -ENOMEM;
+			return 0;
+		}
+		s->vis = vis;
+		s->cap = cap;
+	}
+	mine = s->vis + s->n * s->nwords;
+	memset(mine, 0, s->nwords * sizeof(*mine));
 	for (si = 0; si < nsvc; si++)
 		if (!sl_egress_allows(sc, ns, &m->services[si]))
 			mine[si / 64] |= 1ull << (si % 64);
 	/* contexts that hide the same services share one scope */
-	for (i = 0; i < *nctx && !id; i++)
-		if (!memcmp(vis + i * nwords, mine, nwords * sizeof(*mine)))
-			id = ctx[i].id;
+	for (i = 0; i < s->n && !id; i++)
+		if (!memcmp(s->vis + i * s->nwords, mine, s->nwords * sizeof(*mine)))
+			id = s->ctx[i].id;
 	if (!id) {
 		uint8_t max = 0;
-		for (i = 0; i < *nctx; i++)
-			max = ctx[i].id > max ? ctx[i].id : max;
+		for (i = 0; i < s->n; i++)
+			max = s->ctx[i].id > max ? s->ctx[i].id : max;
 		if (max == SLUICE_MAX_SCOPES) {
 			*rc = fail(c, -ENOSPC, "%s:%d: Sidecar %s/%s: more than %d distinct egress "
 				   "scopes in one policy", sc->pos.file ? sc->pos.file : "?",
@@ -724,49 +748,40 @@ static uint8_t scope_id(struct cctx *c, struct scope_ctx *ctx, size_t *nctx, uin
 			if (mine[si / 64] >> (si % 64) & 1)
 				c->svc_hidden[si] |= 1ull << id;
 	}
-	ctx[*nctx] = (struct scope_ctx){ sc, ns, id };
-	(*nctx)++;
+	s->ctx[s->n++] = (struct scope_ctx){ sc, ns, id };
 	return id;
 }
 
-/* Sidecar egress scopes: every local client (a workload with a cgroup) and
- * the clients that are no workload (the root default, with "." its own
- * namespace) get the scope of the services they may not see; the services
- * carry one bit per scope that hides them. */
+/* Sidecar egress scopes: every local client (a workload with a cgroup, or a
+ * Pod) and the clients that are no workload (the root default, with "." its
+ * own namespace) get the scope of the services they may not see; the
+ * services carry one bit per scope that hides them. */
 static int compile_scopes(struct cctx *c)
 {
 	const struct sl_model *m = c->m;
-	size_t nwords = m->nservices / 64 + 1, nctx = 0, w;
-	struct scope_ctx *ctx = NULL;
-	uint64_t *vis = NULL;
+	struct scopes s = { .nwords = m->nservices / 64 + 1 };
 	int rc = 0;
 
 	if (!m->nsidecars)
 		return 0;
 	c->wl_scope = calloc(m->nworkloads + 1, sizeof(*c->wl_scope));
 	c->svc_hidden = calloc(m->nservices + 1, sizeof(*c->svc_hidden));
-	ctx = calloc(m->nworkloads + 1, sizeof(*ctx));
-	vis = calloc((m->nworkloads + 1) * nwords, sizeof(*vis));
-	if (!c->wl_scope || !c->svc_hidden || !ctx || !vis) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (!c->wl_scope || !c->svc_hidden)
+		return -ENOMEM;
 	if (m->default_sidecar >= 0) {
 		const struct sl_sidecar *d = &m->sidecars[m->default_sidecar];
-		c->g->cfg.default_scope = scope_id(c, ctx, &nctx, vis, nwords, d, d->ns, &rc);
+		c->g->cfg.default_scope = scope_id(c, &s, d, d->ns, &rc);
 	}
-	for (w = 0; w < m->nworkloads && !rc; w++) {
+	for (size_t w = 0; w < m->nworkloads && !rc; w++) {
 		const struct sl_workload *wl = &m->workloads[w];
 
 		if (wl->cgroup || wl->pod_uid)
-			c->wl_scope[w] = scope_id(c, ctx, &nctx, vis, nwords,
-						  sl_sidecar_of(m, wl), wl->ns, &rc);
+			c->wl_scope[w] = scope_id(c, &s, sl_sidecar_of(m, wl), wl->ns, &rc);
 	}
-	if (nctx)
+	if (s.n)
 		c->g->cfg.flags |= SLUICE_CFG_EGRESS_SCOPES;
-out:
-	free(ctx);
-	free(vis);
+	free(s.ctx);
+	free(s.vis);
 	return rc;
 }
 
