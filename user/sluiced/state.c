@@ -16,6 +16,7 @@
  * to <state-dir>/snapshot.yaml atomically (tmp + rename) after the flip, so
  * sluice-http and a restarted sluiced read exactly what is live.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -97,11 +98,12 @@ static int write_state(const struct sluiced *d, uint32_t gen)
 	return err;
 }
 
-/* A message that names other snapshot positions ("first at <desired
- * state>:LINE:COL") names the user's file, line and the source that owns
- * it instead; NULL when there is nothing to map (or no memory). */
+/* A message that names snapshot positions ("<desired state>:LINE: ..." from
+ * the data plane, "first at <desired state>:LINE:COL" from the front-end)
+ * names the user's file and line instead, and with owners the source that
+ * holds it; NULL when there is nothing to map (or no memory). */
 static char *map_positions(const char *msg, const struct sl_snap_map *map,
-			   const struct sl_ctl_part *parts)
+			   const struct sl_ctl_part *parts, bool owners)
 {
 	static const char pfx[] = SNAP_NAME ":";
 	const char *p = msg, *hit;
@@ -123,11 +125,11 @@ static char *map_positions(const char *msg, const struct sl_snap_map *map,
 			fwrite(hit, 1, (size_t)(end - hit), f);
 		} else {
 			fprintf(f, "%s:%zu", parts[idx].name, pl);
-			if (*end == ':') {
+			if (end[0] == ':' && isdigit((unsigned char)end[1])) {
 				unsigned long col = strtoul(end + 1, &end, 10);
 				fprintf(f, ":%lu", col);
 			}
-			if (parts[idx].from[0])
+			if (owners && parts[idx].from[0])
 				fprintf(f, " [%s]", parts[idx].from);
 		}
 		p = end;
@@ -176,7 +178,7 @@ static void print_diags(const struct sl_diags *dg, const struct sl_snap_map *map
 
 		struct vrec *it;
 
-		char *msg = map_positions(x->msg, map, parts);
+		char *msg = map_positions(x->msg, map, parts, true);
 		const char *m = msg ? msg : x->msg;
 
 		if (v[i].part >= 0)
@@ -208,24 +210,10 @@ static void print_diags(const struct sl_diags *dg, const struct sl_snap_map *map
 static void print_dp_error(const char *err, const struct sl_snap_map *map,
 			   const struct sl_ctl_part *parts, FILE *out)
 {
-	static const char pfx[] = SNAP_NAME ":";
-	const char *p = err + sizeof(pfx) - 1;
-	unsigned long line;
-	size_t pl;
-	char *end;
-	int idx;
+	char *mapped = map_positions(err, map, parts, false);
 
-	if (!strncmp(err, pfx, sizeof(pfx) - 1)) {
-		line = strtoul(p, &end, 10);
-		if (end != p && *end == ':') {
-			idx = sl_snap_locate(map, line, &pl);
-			if (idx >= 0) {
-				fprintf(out, "%s:%zu%s", parts[idx].name, pl, end);
-				return;
-			}
-		}
-	}
-	fputs(err, out);
+	fputs(mapped ? mapped : err, out);
+	free(mapped);
 }
 
 static int cmp_obj(const struct sl_object *a, const struct sl_object *b)
