@@ -42,6 +42,9 @@ struct sl_l4_subset { struct sluice_subset_key k; struct sluice_subset v; };
 struct sl_l4_backend { struct sluice_backend_key k; struct sluice_backend v; };
 struct sl_l4_pool { struct sluice_pool_key k; struct sluice_pool v; };
 struct sl_l4_fault { struct sluice_route_key k; struct sluice_fault v; };
+/* What a subset entry was built for: (service, subset or -1, port), indices
+ * into the compiled model; sl_compile_l4_delta rebuilds it from there. */
+struct sl_l4_origin { uint32_t svc; int32_t subset; uint16_t port; uint16_t pad; };
 
 /* One generation's entries. Arrays are owned by the struct. */
 struct sl_l4_gen {
@@ -57,13 +60,16 @@ struct sl_l4_gen {
 	size_t ncgroups;
 	struct sl_l4_subset *subsets;
 	size_t nsubsets;
-	struct sl_l4_backend *backends;
+	struct sl_l4_backend *backends;	/* by idx; after sl_l4_gen_patch an
+					 * entry whose k.gen is 0 is a hole */
 	size_t nbackends;
+	size_t nholes;
+	struct sl_l4_origin *origins;	/* by subset id */
 	struct sl_l4_pool *pools;	/* connectionPool.tcp of flagged subsets */
 	size_t npools;
 	struct sl_l4_fault *faults;	/* TCP faults of SLUICE_ROUTE_FAULT routes */
 	size_t nfaults;
-	size_t cap[8];			/* internal growth bookkeeping */
+	size_t cap[10];			/* internal growth bookkeeping */
 };
 
 /* Compile m into generation gen. Returns 0, or -errno with a message in err
@@ -74,6 +80,41 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		  struct sl_l4_gen *out, char *err);
 
 void sl_l4_gen_free(struct sl_l4_gen *g);
+
+/* An endpoint change of some services, as entries of the live generation
+ * to rewrite in place (docs/dataplane.md, "Incremental apply"): backends
+ * under fresh indices, then the subset, pool and service entries that
+ * point at them (each one map update, so a program sees the old or the new
+ * entry, never a mix), then the old backends deleted. */
+struct sl_l4_delta {
+	struct sl_l4_backend *add;	/* new backends, idx >= live->nbackends */
+	size_t nadd;
+	struct sl_l4_subset *subsets;	/* rewritten subset entries */
+	size_t nsubsets;
+	struct sl_l4_pool *pools;	/* rewritten pool entries */
+	size_t npools;
+	struct sl_l4_svc *svcs;		/* rewritten svc entries (inline copies) */
+	size_t nsvcs;
+	uint32_t *del;			/* backend indices to delete afterwards */
+	size_t ndel;
+	size_t cap[5];
+};
+
+/* The entries of live (compiled from m before m's services svcs[0..n-1]
+ * got new endpoints, sl_model_patch_endpoints) that change with those
+ * endpoints. -EAGAIN, with the reason in err, when only a full compile
+ * is right: a subset or service whose endpoints appear or vanish (routes
+ * renormalise), Maglev tables, REGISTRY_ONLY's endpoint registrations, or a
+ * generation that has collected too many holes. Any other error is the
+ * full compiler's too. On error *out holds nothing to free. */
+int sl_compile_l4_delta(const struct sl_model *m, const struct sl_l4_opts *opts,
+			const struct sl_l4_gen *live, const size_t *svcs, size_t n,
+			struct sl_l4_delta *out, char *err);
+
+/* Fold a delta that the data plane took into live. 0 or -ENOMEM. */
+int sl_l4_gen_patch(struct sl_l4_gen *live, const struct sl_l4_delta *d);
+
+void sl_l4_delta_free(struct sl_l4_delta *d);
 
 /* The data-plane ids of m's workloads (sluice_cgroup values, sluice_route_src
  * keys, and sluice_origdst.workload_id as sluice-http reads it): a hash of

@@ -80,6 +80,17 @@ int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err);
  * generation. On failure nothing changed: the previous generation stays live. */
 int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char *err);
 
+/* Incremental apply: services svcs[0..n-1] of m (the model the live
+ * generation was compiled from, since patched with sl_model_patch_endpoints)
+ * have new endpoints; rewrite the live generation where they are
+ * (sl_compile_l4_delta), the generation number unchanged. New backends
+ * first, then each entry pointing at them with one map update, then a
+ * barrier and the old backends deleted: a connect() sees a service's old
+ * endpoints or its new ones, never a mix. On failure what was rewritten is
+ * put back. -EAGAIN (reason in err) when only sl_dp_apply can do it. */
+int sl_dp_apply_delta(struct sl_dp *dp, const struct sl_model *m, const size_t *svcs, size_t n,
+		      char *err);
+
 /* The live generation (0 = no policy yet). */
 uint32_t sl_dp_generation(const struct sl_dp *dp);
 

@@ -294,6 +294,8 @@ struct sl_service {
 	struct sl_subset *subsets;
 	size_t nsubsets;
 	int vhost;			/* mesh VirtualService index, -1 = none */
+	bool pod_selected;		/* a Kubernetes Service without EndpointSlices:
+					 * its endpoints are the Pods its selector picks */
 	struct sl_pos pos;
 };
 
@@ -400,6 +402,23 @@ int sl_model_load_buf(const char *name, const char *buf, size_t len,
 		      struct sl_diags *diags, struct sl_model **out);
 
 void sl_model_free(struct sl_model *m);
+
+/* Incremental apply (user/lib/model_patch.c): service si of m takes the
+ * endpoints of service src_si of src (a model loaded from that service's
+ * objects alone), its subsets re-selected by their labels. The patch owns
+ * src and what it allocated; the model points into them until the patch is
+ * undone (sl_model_patch_undo, which puts back what was there) or freed
+ * (sl_svc_patch_free: after m itself, or after a later patch of the same
+ * service replaced it). -EAGAIN, nothing changed and src not taken, when
+ * the service or a subset would gain its first endpoint or lose its last
+ * (the routes that skip empty destinations change: a full compile);
+ * -ENOMEM. */
+struct sl_svc_patch;
+int sl_model_patch_endpoints(struct sl_model *m, size_t si, struct sl_model *src, size_t src_si,
+			     struct sl_svc_patch **out);
+void sl_model_patch_undo(struct sl_model *m, struct sl_svc_patch *p);
+void sl_svc_patch_free(struct sl_svc_patch *p);
+size_t sl_svc_patch_service(const struct sl_svc_patch *p);
 
 /* Canonical JSON dump (stable ordering, documented in docs/compiled-model.md). */
 int sl_model_dump_json(const struct sl_model *m, FILE *f);

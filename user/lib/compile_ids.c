@@ -106,5 +106,5 @@ const struct sluice_subset *sl_l4_find_subset(const struct sl_l4_gen *g, uint32_
 
 const struct sluice_backend *sl_l4_find_backend(const struct sl_l4_gen *g, uint32_t idx)
 {
-	return idx < g->nbackends ? &g->backends[idx].v : NULL;
+	return idx < g->nbackends && g->backends[idx].k.gen ? &g->backends[idx].v : NULL;
 }

@@ -27,46 +27,9 @@
 
 #include "sluice/compile_l4.h"
 #include "sluice/dataplane.h"
+#include "lib/compile_int.h"
 
-enum { CAP_SVC, CAP_ROUTE, CAP_SRC, CAP_CG, CAP_SUBSET, CAP_BACKEND, CAP_POOL, CAP_FAULT };
-
-/* Per-service cache of compiled (service, subset, port) -> subset id. */
-struct subset_memo {
-	size_t svc;
-	int subset;
-	uint16_t port;
-	int64_t id;		/* -1 = no endpoints */
-};
-
-struct cctx {
-	const struct sl_model *m;
-	const struct sl_l4_opts *o;
-	struct sl_l4_gen *g;
-	char *err;
-	struct subset_memo *memo;
-	size_t nmemo, capmemo;
-	uint32_t *wids;		/* sl_l4_workload_ids, by workload index */
-	uint8_t *wl_scope;	/* egress scope by workload index (compile_scopes) */
-	uint64_t *svc_hidden;	/* sluice_svc.scope_hidden by service index */
-	int kubelet_layouts;	/* pod_cgroup: 1 systemd, 2 cgroupfs; -1 = not looked */
-	bool gw_ports;		/* compiling a gateway server: Istio's port rule */
-};
-
-/* One L4 listener: a service port, routed by the service's mesh
- * VirtualService, or a gateway TCP server at its bind address, routed by
- * the bound VirtualService the policy front-end picked for it. */
-struct listener {
-	const char *name;	/* for messages: the host, or "gateway ns/name" */
-	const char *ctx;	/* "mesh" or the gateway's "ns/name" */
-	const struct sl_vhost *vh;	/* NULL: no VirtualService */
-	bool is_http;		/* http routes steered per connection */
-	uint16_t port;
-	long fallback;		/* service balancing what no route takes, -1 none */
-};
-
-static int fail(struct cctx *c, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct cctx *c, int rc, const char *fmt, ...)
+int cl4_fail(struct cctx *c, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -79,7 +42,7 @@ static int fail(struct cctx *c, int rc, const char *fmt, ...)
 }
 
 /* Make room for one more element of size sz in *arr (n used, *cap slots). */
-static int grow(void **arr, size_t *cap, size_t n, size_t sz)
+int cl4_grow(void **arr, size_t *cap, size_t n, size_t sz)
 {
 	size_t ncap;
 	void *p;
@@ -94,6 +57,18 @@ static int grow(void **arr, size_t *cap, size_t n, size_t sz)
 	*cap = ncap;
 	return 0;
 }
+
+/* One L4 listener: a service port, routed by the service's mesh
+ * VirtualService, or a gateway TCP server at its bind address, routed by
+ * the bound VirtualService the policy front-end picked for it. */
+struct listener {
+	const char *name;	/* for messages: the host, or "gateway ns/name" */
+	const char *ctx;	/* "mesh" or the gateway's "ns/name" */
+	const struct sl_vhost *vh;	/* NULL: no VirtualService */
+	bool is_http;		/* http routes steered per connection */
+	uint16_t port;
+	long fallback;		/* service balancing what no route takes, -1 none */
+};
 
 static uint64_t cgroup_id_stat(const char *rel, void *arg)
 {
@@ -161,7 +136,7 @@ static int lb_kind(struct cctx *c, const struct sl_service *s, const char *subse
 		break;
 	}
 	if (what)
-		return fail(c, -ENOTSUP, "%s:%d: %s of %s%s%s is not supported yet by the L4 "
+		return cl4_fail(c, -ENOTSUP, "%s:%d: %s of %s%s%s is not supported yet by the L4 "
 			    "data plane", s->pos.file ? s->pos.file : "?", s->pos.line, what,
 			    s->host, subset ? " subset " : "", subset ? subset : "");
 	return 0;
@@ -190,7 +165,7 @@ static int pool_for(struct cctx *c, const struct sl_traffic_policy *tp, struct s
 		if (g->pools[i].k.svc_sid == e->v.svc_sid &&
 		    g->pools[i].k.subset_sid == e->v.subset_sid)
 			return 0;
-	if ((rc = grow((void **)&g->pools, &g->cap[CAP_POOL], g->npools, sizeof(*g->pools))))
+	if ((rc = cl4_grow((void **)&g->pools, &g->cap[CAP_POOL], g->npools, sizeof(*g->pools))))
 		return rc;
 	q = &g->pools[g->npools++];
 	memset(q, 0, sizeof(*q));
@@ -231,43 +206,33 @@ static size_t ep_addrs(const struct cctx *c, const struct sl_endpoint *ep,
 	return c->o->dns_lookup ? c->o->dns_lookup(ep->address, addrs, c->o->dns_arg) : 0;
 }
 
-/* The subset id for (service ds, subset k or -1, destination port), built on
- * first use: its backends are the endpoints with an IP address. Returns the
- * id, -1 when it has no endpoints, or a negative errno below -1. */
-static int64_t subset_for(struct cctx *c, size_t ds, int k, uint16_t port)
+/* Append to g the backends of (service ds, subset k or -1, destination
+ * port): the endpoints with an address, a DNS name one per address it
+ * resolves to now. Their number in *n; 0 or a negative errno. */
+int cl4_build_backends(struct cctx *c, size_t ds, int k, uint16_t port, size_t *n)
 {
 	const struct sl_service *s = &c->m->services[ds];
 	const struct sl_subset *sub = k >= 0 ? &s->subsets[k] : NULL;
 	struct sl_l4_gen *g = c->g;
-	struct sl_l4_subset *e;
-	size_t i, a, n, naddr, first = g->nbackends;
+	size_t i, a, neps, naddr, first = g->nbackends;
 	const struct sl_ip *addrs;
 	uint32_t w0 = 0;
-	uint8_t lb = SLUICE_LB_ROUND_ROBIN;
 	int rc;
 
-	for (i = 0; i < c->nmemo; i++)
-		if (c->memo[i].svc == ds && c->memo[i].subset == k && c->memo[i].port == port)
-			return c->memo[i].id;
-	if ((rc = grow((void **)&c->memo, &c->capmemo, c->nmemo, sizeof(*c->memo))))
-		return rc;
-	c->memo[c->nmemo] = (struct subset_memo){ ds, k, port, -1 };
-
-	n = sub ? sub->nendpoints : s->nendpoints;
-	for (i = 0; i < n; i++) {
+	neps = sub ? sub->nendpoints : s->nendpoints;
+	for (i = 0; i < neps; i++) {
 		const struct sl_endpoint *ep = &s->endpoints[sub ? sub->endpoints[i] : i];
 		struct sl_l4_backend *b;
 
 		if (i == 0)
 			w0 = ep->weight;
 		else if (ep->weight != w0)
-			return fail(c, -ENOTSUP, "%s:%d: endpoint weights of %s differ; weighted "
+			return cl4_fail(c, -ENOTSUP, "%s:%d: endpoint weights of %s differ; weighted "
 				    "endpoints are not supported yet by the L4 data plane",
 				    ep->pos.file ? ep->pos.file : "?", ep->pos.line, s->host);
-		/* a DNS name: one backend per address it resolves to now */
 		naddr = ep_addrs(c, ep, &addrs);
 		for (a = 0; a < naddr; a++) {
-			if ((rc = grow((void **)&g->backends, &g->cap[CAP_BACKEND], g->nbackends,
+			if ((rc = cl4_grow((void **)&g->backends, &g->cap[CAP_BACKEND], g->nbackends,
 				       sizeof(*g->backends))))
 				return rc;
 			b = &g->backends[g->nbackends++];
@@ -279,18 +244,45 @@ static int64_t subset_for(struct cctx *c, size_t ds, int k, uint16_t port)
 			b->v.weight = ep->weight ? ep->weight : 1;
 		}
 	}
-	n = g->nbackends - first;
-	if (n > SLUICE_MAX_BACKENDS)
-		return fail(c, -E2BIG, "%s: %zu endpoints in one subset (limit %d)", s->host, n,
+	*n = g->nbackends - first;
+	if (*n > SLUICE_MAX_BACKENDS)
+		return cl4_fail(c, -E2BIG, "%s: %zu endpoints in one subset (limit %d)", s->host, *n,
 			    SLUICE_MAX_BACKENDS);
+	return 0;
+}
+
+/* The subset id for (service ds, subset k or -1, destination port), built on
+ * first use. Returns the id, -1 when it has no endpoints, or a negative
+ * errno below -1. */
+static int64_t subset_for(struct cctx *c, size_t ds, int k, uint16_t port)
+{
+	const struct sl_service *s = &c->m->services[ds];
+	const struct sl_subset *sub = k >= 0 ? &s->subsets[k] : NULL;
+	struct sl_l4_gen *g = c->g;
+	struct sl_l4_subset *e;
+	size_t i, n, first = g->nbackends;
+	uint8_t lb = SLUICE_LB_ROUND_ROBIN;
+	int rc;
+
+	for (i = 0; i < c->nmemo; i++)
+		if (c->memo[i].svc == ds && c->memo[i].subset == k && c->memo[i].port == port)
+			return c->memo[i].id;
+	if ((rc = cl4_grow((void **)&c->memo, &c->capmemo, c->nmemo, sizeof(*c->memo))))
+		return rc;
+	c->memo[c->nmemo] = (struct subset_memo){ ds, k, port, -1 };
+	if ((rc = cl4_build_backends(c, ds, k, port, &n)))
+		return rc;
 	if (n == 0) {
 		c->nmemo++;
 		return -1;
 	}
 	if ((rc = lb_kind(c, s, sub ? sub->name : NULL, sub ? &sub->tp : &s->tp, &lb)))
 		return rc;
-	if ((rc = grow((void **)&g->subsets, &g->cap[CAP_SUBSET], g->nsubsets, sizeof(*g->subsets))))
+	if ((rc = cl4_grow((void **)&g->subsets, &g->cap[CAP_SUBSET], g->nsubsets, sizeof(*g->subsets))) ||
+	    (rc = cl4_grow((void **)&g->origins, &g->cap[CAP_ORIGIN], g->nsubsets, sizeof(*g->origins))))
 		return rc;
+	g->origins[g->nsubsets] = (struct sl_l4_origin){ .svc = (uint32_t)ds, .subset = k,
+							 .port = port };
 	e = &g->subsets[g->nsubsets++];
 	memset(e, 0, sizeof(*e));
 	e->k.gen = g->gen;
@@ -346,7 +338,7 @@ static int compile_dests(struct cctx *c, const struct sl_route *r, uint16_t port
 		if (id == -1)
 			continue;	/* empty subset: skipped, others renormalised */
 		if (out->ndests >= SLUICE_MAX_DESTS)
-			return fail(c, -E2BIG, "%s:%d: more than %d weighted destinations",
+			return cl4_fail(c, -E2BIG, "%s:%d: more than %d weighted destinations",
 				    r->pos.file ? r->pos.file : "?", r->pos.line, SLUICE_MAX_DESTS);
 		cum += w;
 		/* a hashing subset makes the subset choice hash too, so one
@@ -368,7 +360,7 @@ static int push_route(struct cctx *c, const struct sluice_route *v, uint32_t *id
 	struct sl_l4_gen *g = c->g;
 	int rc;
 
-	if ((rc = grow((void **)&g->routes, &g->cap[CAP_ROUTE], g->nroutes, sizeof(*g->routes))))
+	if ((rc = cl4_grow((void **)&g->routes, &g->cap[CAP_ROUTE], g->nroutes, sizeof(*g->routes))))
 		return rc;
 	g->routes[g->nroutes].k.gen = g->gen;
 	g->routes[g->nroutes].k.route_id = (uint32_t)g->nroutes;
@@ -407,7 +399,7 @@ static int check_http_l4(struct cctx *c, const struct sl_vhost *vh, const struct
 		     mt->nheaders || mt->nwithout_headers || mt->nquery;
 	}
 	if (l7)
-		return fail(c, -ENOTSUP, "%s:%d: VirtualService %s/%s: this http route needs "
+		return cl4_fail(c, -ENOTSUP, "%s:%d: VirtualService %s/%s: this http route needs "
 			    "the sluice-http helper, which is not configured",
 			    r->pos.file ? r->pos.file : "?", r->pos.line, vh->ns, vh->name);
 	return 0;
@@ -423,7 +415,7 @@ static int push_fault(struct cctx *c, const struct sl_vhost *vh, uint32_t id)
 	struct sl_l4_gen *g = c->g;
 	int rc;
 
-	if ((rc = grow((void **)&g->faults, &g->cap[CAP_FAULT], g->nfaults, sizeof(*g->faults))))
+	if ((rc = cl4_grow((void **)&g->faults, &g->cap[CAP_FAULT], g->nfaults, sizeof(*g->faults))))
 		return rc;
 	g->faults[g->nfaults++] = (struct sl_l4_fault){
 		.k = { .gen = g->gen, .route_id = id },
@@ -448,7 +440,7 @@ static int compile_routes(struct cctx *c, const struct listener *l, struct sluic
 		fault = vh->tcp_fault_ppm && !l->is_http;
 	}
 	if (fault && strcmp(l->ctx, "mesh"))
-		return fail(c, -ENOTSUP, "%s:%d: VirtualService %s/%s: sluice.io/tcp-fault-abort on "
+		return cl4_fail(c, -ENOTSUP, "%s:%d: VirtualService %s/%s: sluice.io/tcp-fault-abort on "
 			    "a gateway's TCP server is not supported (XDP does not inject faults); "
 			    "bind the fault to a mesh-only VirtualService",
 			    vh->tcp_fault_pos.file ? vh->tcp_fault_pos.file : "?",
@@ -480,7 +472,7 @@ static int compile_routes(struct cctx *c, const struct listener *l, struct sluic
 				catch_all = true;
 			}
 			if (c->g->nroutes - first >= SLUICE_MAX_ROUTES)
-				return fail(c, -E2BIG, "%s: more than %d L4 routes on port %u",
+				return cl4_fail(c, -E2BIG, "%s: more than %d L4 routes on port %u",
 					    l->name, SLUICE_MAX_ROUTES, l->port);
 			if ((rc = push_route(c, &br, &id)))
 				return rc;
@@ -491,7 +483,7 @@ static int compile_routes(struct cctx *c, const struct listener *l, struct sluic
 			for (j = 0; mt && mt->has_source_labels && j < mt->nsource_workloads; j++) {
 				struct sluice_route_src_key *sk;
 
-				if ((rc = grow((void **)&c->g->srcs, &c->g->cap[CAP_SRC],
+				if ((rc = cl4_grow((void **)&c->g->srcs, &c->g->cap[CAP_SRC],
 					       c->g->nsrcs, sizeof(*c->g->srcs))))
 					return rc;
 				sk = &c->g->srcs[c->g->nsrcs++];
@@ -514,7 +506,7 @@ static int compile_routes(struct cctx *c, const struct listener *l, struct sluic
 		if ((rc = compile_dests(c, &r, l->port, &br)))
 			return rc;
 		if (c->g->nroutes - first >= SLUICE_MAX_ROUTES)
-			return fail(c, -E2BIG, "%s: more than %d L4 routes on port %u", l->name,
+			return cl4_fail(c, -E2BIG, "%s: more than %d L4 routes on port %u", l->name,
 				    SLUICE_MAX_ROUTES, l->port);
 		if ((rc = push_route(c, &br, &id)))
 			return rc;
@@ -558,7 +550,7 @@ static int push_svc(struct cctx *c, const uint8_t addr[16], uint16_t port, uint8
 	struct sl_l4_svc *e;
 	int rc;
 
-	if ((rc = grow((void **)&g->svcs, &g->cap[CAP_SVC], g->nsvcs, sizeof(*g->svcs))))
+	if ((rc = cl4_grow((void **)&g->svcs, &g->cap[CAP_SVC], g->nsvcs, sizeof(*g->svcs))))
 		return rc;
 	e = &g->svcs[g->nsvcs++];
 	memset(e, 0, sizeof(*e));
@@ -600,7 +592,7 @@ static int dedupe_svcs(struct cctx *c)
 				continue;
 			}
 			inet_ntop(AF_INET6, g->svcs[i].k.addr, a, sizeof(a));
-			return fail(c, -EINVAL, "address %s port %u is claimed by two services",
+			return cl4_fail(c, -EINVAL, "address %s port %u is claimed by two services",
 				    a, ntohs(g->svcs[i].k.port));
 		}
 		kept_internal = g->svcs[i].v.pad;
@@ -738,7 +730,7 @@ static uint8_t scope_id(struct cctx *c, struct scopes *s, const struct sl_sideca
 		for (i = 0; i < s->n; i++)
 			max = s->ctx[i].id > max ? s->ctx[i].id : max;
 		if (max == SLUICE_MAX_SCOPES) {
-			*rc = fail(c, -ENOSPC, "%s:%d: Sidecar %s/%s: more than %d distinct egress "
+			*rc = cl4_fail(c, -ENOSPC, "%s:%d: Sidecar %s/%s: more than %d distinct egress "
 				   "scopes in one policy", sc->pos.file ? sc->pos.file : "?",
 				   sc->pos.line, sc->ns, sc->name, SLUICE_MAX_SCOPES);
 			return 0;
@@ -855,7 +847,7 @@ static int compile_workloads(struct cctx *c)
 			       : pod_cgroup(c, w->pod_uid, resolve);
 		if (!id)
 			continue;
-		if ((rc = grow((void **)&g->cgroups, &g->cap[CAP_CG], g->ncgroups, sizeof(*g->cgroups))))
+		if ((rc = cl4_grow((void **)&g->cgroups, &g->cap[CAP_CG], g->ncgroups, sizeof(*g->cgroups))))
 			return rc;
 		memset(&g->cgroups[g->ncgroups], 0, sizeof(g->cgroups[0]));
 		g->cgroups[g->ncgroups].k.gen = g->gen;
@@ -867,6 +859,13 @@ static int compile_workloads(struct cctx *c)
 	if (g->ncgroups)
 		g->cfg.flags |= SLUICE_CFG_CLIENT_WORKLOADS;
 	return 0;
+}
+
+void cl4_fill_inline(struct sluice_subset *sv, const struct sl_l4_backend *b, size_t n)
+{
+	memset(sv->inl, 0, sizeof(sv->inl));
+	for (size_t k = 0; k < SLUICE_SUBSET_INLINE && k < sv->nbackends && k < n; k++)
+		sv->inl[k] = b[k].v;
 }
 
 /* Copies that save the connect hook cold hash lookups (the cost that grows
@@ -892,9 +891,9 @@ static void inline_copies(struct sl_l4_gen *g)
 	for (i = 0; i < g->nsubsets; i++) {
 		struct sluice_subset *sv = &g->subsets[i].v;
 
-		for (k = 0; k < SLUICE_SUBSET_INLINE && k < sv->nbackends; k++)
-			if (sv->backend_first + k < g->nbackends)
-				sv->inl[k] = g->backends[sv->backend_first + k].v;
+		if (sv->backend_first < g->nbackends)
+			cl4_fill_inline(sv, &g->backends[sv->backend_first],
+					g->nbackends - sv->backend_first);
 	}
 	/* after the subsets got their inline backends: a service whose one
 	 * route has at most SLUICE_SVC_INLINE_SUBSETS destinations carries
@@ -944,7 +943,7 @@ static int check_dns(struct cctx *c, size_t si)
 		helper = sl_port_wants_helper(c->m, s, &s->ports[pi]);
 	for (e = 0; e < s->nendpoints && helper; e++)
 		if (s->endpoints[e].dns_name)
-			return fail(c, -ENOTSUP, "%s:%d: %s: DNS endpoints of a service sluice-http "
+			return cl4_fail(c, -ENOTSUP, "%s:%d: %s: DNS endpoints of a service sluice-http "
 				    "serves (HTTP routes) are not supported yet; give IP endpoints or "
 				    "route it at L4 (tcp routes)",
 				    s->pos.file ? s->pos.file : "?", s->pos.line, s->host);
@@ -1037,6 +1036,7 @@ void sl_l4_gen_free(struct sl_l4_gen *g)
 	free(g->cgroups);
 	free(g->subsets);
 	free(g->backends);
+	free(g->origins);
 	free(g->pools);
 	free(g->faults);
 	memset(g, 0, sizeof(*g));

@@ -186,9 +186,19 @@ fail:
 	return rc;
 }
 
+static void l4_opts(const struct sl_dp *dp, struct sl_l4_opts *lo)
+{
+	memset(lo, 0, sizeof(*lo));
+	memcpy(lo->helper_addr, dp->opts.helper_addr, 16);
+	lo->helper_port = dp->opts.helper_port;
+	lo->dns_lookup = dp->opts.dns_lookup;
+	lo->dns_arg = dp->opts.dns_arg;
+	lo->kubelet_root = dp->opts.kubelet_root;
+}
+
 int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char *err)
 {
-	struct sl_l4_opts lo = { 0 };
+	struct sl_l4_opts lo;
 	struct sl_l4_gen g = { 0 };
 	struct sluice_ctl ctl = { 0 };
 	struct sl_maglev_gen mg = { 0 };
@@ -202,11 +212,7 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char 
 	}
 	live = sl_dp_generation(dp);
 	next = live + 1 ? live + 1 : 1;
-	memcpy(lo.helper_addr, dp->opts.helper_addr, 16);
-	lo.helper_port = dp->opts.helper_port;
-	lo.dns_lookup = dp->opts.dns_lookup;
-	lo.dns_arg = dp->opts.dns_arg;
-	lo.kubelet_root = dp->opts.kubelet_root;
+	l4_opts(dp, &lo);
 	if ((rc = sl_compile_l4(m, &lo, next, &g, err)))
 		return rc;
 	/* leftovers of a failed apply may sit under `next`: clear them */
@@ -244,10 +250,98 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char 
 	}
 	if (gen)
 		*gen = next;
+	/* kept: an endpoint change is a delta of it (sl_dp_apply_delta) */
+	sl_l4_gen_free(&dp->live);
+	dp->live = g;
+	memset(&g, 0, sizeof(g));
 cleanup:
 	if (mfd >= 0)
 		close(mfd);
 	sl_maglev_gen_free(&mg);
 	sl_l4_gen_free(&g);
+	return rc;
+}
+
+/* Put back the entries a failed delta rewrote (the first n of each kind,
+ * in the order written) and drop its new backends. */
+static void delta_undo(struct sl_dp *dp, const struct sl_l4_delta *d, size_t nadd, size_t npools,
+		       size_t nsubsets, size_t nsvcs)
+{
+	const struct sl_l4_gen *g = &dp->live;
+	size_t i, p;
+
+	for (i = 0; i < nsvcs; i++)
+		for (p = 0; p < g->nsvcs; p++)
+			if (!memcmp(&g->svcs[p].k, &d->svcs[i].k, sizeof(g->svcs[p].k)))
+				put(dp->fds[DPM_SVC], &g->svcs[p].k, &g->svcs[p].v);
+	for (i = 0; i < nsubsets; i++) {
+		uint32_t id = d->subsets[i].k.subset_id;
+
+		if (id < g->nsubsets)
+			put(dp->fds[DPM_SUBSET], &g->subsets[id].k, &g->subsets[id].v);
+	}
+	for (i = 0; i < npools; i++)
+		for (p = 0; p < g->npools; p++)
+			if (!memcmp(&g->pools[p].k, &d->pools[i].k, sizeof(g->pools[p].k)))
+				put(dp->fds[DPM_POOL], &g->pools[p].k, &g->pools[p].v);
+	for (i = 0; i < nadd; i++)
+		bpf_map_delete_elem(dp->fds[DPM_BACKEND], &d->add[i].k);
+}
+
+int sl_dp_apply_delta(struct sl_dp *dp, const struct sl_model *m, const size_t *svcs, size_t n,
+		      char *err)
+{
+	struct sl_l4_delta d;
+	struct sl_l4_opts lo;
+	size_t a = 0, p = 0, s = 0, v = 0;
+	const char *what = "backend";
+	int rc;
+
+	if (!dp || dp->readonly) {
+		sl_dp_err(err, "apply needs a data plane opened for writing");
+		return -EPERM;
+	}
+	if (!dp->live.gen || dp->live.gen != sl_dp_generation(dp)) {
+		sl_dp_err(err, "the live generation was not written by this daemon");
+		return -EAGAIN;
+	}
+	l4_opts(dp, &lo);
+	if ((rc = sl_compile_l4_delta(m, &lo, &dp->live, svcs, n, &d, err)))
+		return rc;
+	for (a = 0; a < d.nadd; a++)
+		if (bpf_map_update_elem(dp->fds[DPM_BACKEND], &d.add[a].k, &d.add[a].v, BPF_NOEXIST))
+			goto fail;
+	what = "pool";
+	for (p = 0; p < d.npools; p++)
+		if (bpf_map_update_elem(dp->fds[DPM_POOL], &d.pools[p].k, &d.pools[p].v, BPF_EXIST))
+			goto fail;
+	what = "subset";
+	for (s = 0; s < d.nsubsets; s++)
+		if (bpf_map_update_elem(dp->fds[DPM_SUBSET], &d.subsets[s].k, &d.subsets[s].v,
+					BPF_EXIST))
+			goto fail;
+	what = "svc";
+	for (v = 0; v < d.nsvcs; v++)
+		if (bpf_map_update_elem(dp->fds[DPM_SVC], &d.svcs[v].k, &d.svcs[v].v, BPF_EXIST))
+			goto fail;
+	/* the new entries are live; the old backends go once no program
+	 * can still hold a subset that points at them */
+	if (sl_dp_barrier(dp) == 0)
+		for (size_t i = 0; i < d.ndel; i++)
+			bpf_map_delete_elem(dp->fds[DPM_BACKEND],
+					    &(struct sluice_backend_key){ dp->live.gen, d.del[i] });
+	if (sl_l4_gen_patch(&dp->live, &d)) {
+		/* the maps are right, the copy is not: the next change
+		 * compiles everything */
+		sl_l4_gen_free(&dp->live);
+	}
+	sl_l4_delta_free(&d);
+	return 0;
+fail:
+	rc = -errno;
+	sl_dp_err(err, "rewrite sluice_%s of generation %u: %s%s", what, dp->live.gen,
+		  strerror(errno), rc == -E2BIG || rc == -ENOMEM ? " (map full)" : "");
+	delta_undo(dp, &d, a, p, s, v);
+	sl_l4_delta_free(&d);
 	return rc;
 }

@@ -46,6 +46,8 @@ struct sl_dp {
 	int sock_err, ops_err;		/* errno of a partial load, for hooks */
 	int iter_err;			/* why the byte reporter is absent */
 	bool readonly;
+	struct sl_l4_gen live;		/* what the last sl_dp_apply wrote, patched by
+					 * sl_dp_apply_delta; live.gen 0 = none */
 	struct sl_dp_stale *stale;	/* sl_dp_stats_gc candidates, sorted */
 	size_t nstale;
 };

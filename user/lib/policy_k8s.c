@@ -496,6 +496,7 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 	}
 	if (!s->has_selector)
 		return 0;	/* endpoints managed elsewhere, none given */
+	se->t.pod_selected = true;
 	se->t.endpoints = sl_arena_calloc(c->a, c->nkp + 1, sizeof(*se->t.endpoints));
 	if (!se->t.endpoints)
 		return -ENOMEM;
