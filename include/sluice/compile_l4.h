@@ -126,6 +126,10 @@ void sl_l4_delta_free(struct sl_l4_delta *d);
  * *ids gets m->nworkloads entries (free() it); 0 or -ENOMEM. */
 int sl_l4_workload_ids(const struct sl_model *m, uint32_t **ids);
 
+/* The cgroup id of the Pod with this UID on this node (kubelet's layouts
+ * under o->kubelet_root), 0 when it has none here. */
+uint64_t sl_l4_pod_cgroup(const struct sl_l4_opts *o, const char *uid);
+
 /* The index in ids (of n) holding wid, -1 when none does. */
 int sl_l4_workload_index(const uint32_t *ids, size_t n, uint32_t wid);
 

@@ -45,6 +45,8 @@ sl_cleanup() {
 	for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do
 		eval "${cmds[$i]}" >/dev/null 2>&1 || true
 	done
+	# SL_KEEP_LOGS=DIR keeps the run's logs (debugging a failure)
+	[ -n "${SL_KEEP_LOGS:-}" ] && mkdir -p "$SL_KEEP_LOGS" && cp "$SL_TMP"/*.log "$SL_KEEP_LOGS"/ 2>/dev/null
 	rm -rf "$SL_TMP"
 }
 trap 'sl_cleanup' EXIT

@@ -117,6 +117,8 @@ roll() {	# roll STAGE: the slice with the old v1 pod ready|terminating|gone
   "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "cart:1"}]}, "status": {"phase": "Running", "podIP": "10.1.0.3"}}]
 JSON
 }
+gen0=$(dl_gen)
+inc0=$(ctl status -o json | jq .incremental_applies)
 sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client 10.96.0.30:7000 -d 4 -c 2 --rate 600 >"$SL_TMP/roll.out" 2>&1 &
 rl=$!
 sl_defer "kill $rl"
@@ -133,6 +135,19 @@ sl_log "rolling update under load: $line"
 sl_check "a rolling update under load: 0 failed connections, the split holds (both versions)" \
 	[ "$(dl_field "$line" fail)" = 0 ] && [ "$(dl_field "$line" ok)" -gt 1000 ] && \
 	[ "$(dl_field "$line" one)" -gt 300 ] && [ "$(dl_field "$line" two)" -gt 300 ]
+# incremental apply: each step rewrote cart's entries in the live
+# generation (no new generation, no recompile of the rest)
+inc1=$(ctl status -o json | jq .incremental_applies)
+sl_check "the rolling update applied incrementally: generation $gen0 stays, $((inc1 - inc0)) incremental applies" \
+	[ "$(dl_gen)" = "$gen0" ] && [ $((inc1 - inc0)) -ge 3 ]
+sl_check "the log says so (services rewritten, per change)" \
+	grep -q "apply generation $gen0 (incremental, source kubernetes): .* 1 services rewritten" "$DL_LOG"
+eps() { ctl get endpoints -o json | jq -r '[.[] | select(.service | startswith("cart.")) | .address] | sort | join(",")'; }
+sl_check "get endpoints follows: $(eps)" [ "$(eps)" = "10.1.0.2,10.1.0.3" ]
+sl_check "the state file follows within a second (the new pod in, the old one out)" \
+	sl_wait_for 3 sh -c "grep -q cart-v1-new '$DL_STATE/snapshot.yaml' && ! grep -q '\"name\": \"cart-v1\"' '$DL_STATE/snapshot.yaml'"
+sl_check "a change that empties a subset was applied whole, the log says why" \
+	grep -q "applying the whole share: cart.shop.svc.cluster.local: a subset gains its first endpoint or loses its last" "$DL_LOG"
 sl_kill_tree "$SL_PID_b1"	# the old pod's server is gone for good
 line=$(to_vip -n 200)
 sl_log "after the update, old backend stopped: $line"

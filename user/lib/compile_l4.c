@@ -827,6 +827,13 @@ static uint64_t pod_cgroup(struct cctx *c, const char *uid,
 	return 0;
 }
 
+uint64_t sl_l4_pod_cgroup(const struct sl_l4_opts *o, const char *uid)
+{
+	struct cctx c = { .o = o, .kubelet_layouts = -1 };
+
+	return pod_cgroup(&c, uid, o->cgroup_id ? o->cgroup_id : cgroup_id_stat);
+}
+
 static int compile_workloads(struct cctx *c)
 {
 	uint64_t (*resolve)(const char *, void *) = c->o->cgroup_id ? c->o->cgroup_id

@@ -20,6 +20,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,7 +28,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
+#include "sluice/compile_l4.h"
 #include "sluice/yaml_map.h"
 #include "sluiced/sluiced.h"
 #include "sluiced/view.h"
@@ -39,7 +42,21 @@
 struct kube_obj {
 	char *key;			/* "namespace/name" */
 	char *json;
+	char *svc;			/* an EndpointSlice's Service (its label) */
 };
+
+/* An object changed since the last apply of the whole share: what it was
+ * (NULL: it is new), so the incremental apply knows what it touched. */
+struct kube_change {
+	size_t res;
+	char *key;
+	char *old;
+};
+
+/* Past this many changes between two applies, apply everything. */
+#define KUBE_DELTA_MAX		256
+/* An incremental apply rewrites at most this many services. */
+#define KUBE_DELTA_SVCS		64
 
 struct kube_res {
 	const char *kind;
@@ -238,6 +255,72 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 						       JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* An EndpointSlice's Service: its kubernetes.io/service-name label. */
+static char *slice_service(const struct kube_res *r, json_object *o)
+{
+	json_object *md, *labels, *v;
+
+	if (strcmp(r->kind, "EndpointSlice") || !json_object_object_get_ex(o, "metadata", &md) ||
+	    !json_object_object_get_ex(md, "labels", &labels) ||
+	    !json_object_object_get_ex(labels, "kubernetes.io/service-name", &v))
+		return NULL;
+	return strdup(json_object_get_string(v));
+}
+
+/* Under k->mu: note that key of r changed; old is what it was (taken). */
+static void note_change(struct kube_res *r, const char *key, char *old)
+{
+	struct sluiced_kube *k = r->k;
+	size_t res = (size_t)(r - k->res);
+	struct kube_change *v;
+
+	if (k->chg_all) {
+		free(old);
+		return;
+	}
+	for (size_t i = 0; i < k->nchg; i++)
+		if (k->chg[i].res == res && !strcmp(k->chg[i].key, key)) {
+			free(old);	/* the first "before" is the applied one */
+			return;
+		}
+	if (k->nchg >= KUBE_DELTA_MAX)
+		goto all;
+	if (k->nchg == k->cchg) {
+		size_t cap = k->cchg ? k->cchg * 2 : 16;
+
+		if (!(v = realloc(k->chg, cap * sizeof(*v))))
+			goto all;
+		k->chg = v;
+		k->cchg = cap;
+	}
+	k->chg[k->nchg] = (struct kube_change){ res, strdup(key), old };
+	if (!k->chg[k->nchg].key)
+		goto all;
+	k->nchg++;
+	return;
+all:
+	free(old);
+	k->chg_all = true;
+}
+
+static void changes_free(struct kube_change *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].old);
+	}
+	free(v);
+}
+
+/* Under k->mu: forget the changes (the whole share is being applied). */
+static void changes_clear(struct sluiced_kube *k)
+{
+	changes_free(k->chg, k->nchg);
+	k->chg = NULL;
+	k->nchg = k->cchg = 0;
+	k->chg_all = false;
+}
+
 /* Room for one more object; false on out-of-memory. */
 static bool obj_room(struct kube_res *r)
 {
@@ -270,32 +353,39 @@ static size_t obj_at(const struct kube_res *r, const char *key)
 	return lo;
 }
 
-/* Under k->mu: set (json != NULL) or delete key. Takes json. */
-static void obj_put(struct kube_res *r, const char *key, char *json)
+/* Under k->mu: set (json != NULL) or delete key. Takes json and svc. */
+static void obj_put(struct kube_res *r, const char *key, char *json, char *svc)
 {
 	size_t i = obj_at(r, key);
 	char *k;
 
 	if (i < r->n && !strcmp(r->objs[i].key, key)) {
-		free(r->objs[i].json);
+		note_change(r, key, r->objs[i].json);
+		free(r->objs[i].svc);
 		if (json) {
 			r->objs[i].json = json;
+			r->objs[i].svc = svc;
 			return;
 		}
+		free(svc);
 		free(r->objs[i].key);
 		memmove(&r->objs[i], &r->objs[i + 1], (r->n - i - 1) * sizeof(*r->objs));
 		r->n--;
 		return;
 	}
-	if (!json)
+	if (!json) {
+		free(svc);
 		return;
+	}
 	if (!obj_room(r) || !(k = strdup(key))) {
 		free(json);
+		free(svc);
 		return;
 	}
 	memmove(&r->objs[i + 1], &r->objs[i], (r->n - i) * sizeof(*r->objs));
-	r->objs[i] = (struct kube_obj){ k, json };
+	r->objs[i] = (struct kube_obj){ k, json, svc };
 	r->n++;
+	note_change(r, key, NULL);
 }
 
 static int obj_cmp(const void *a, const void *b)
@@ -303,15 +393,53 @@ static int obj_cmp(const void *a, const void *b)
 	return strcmp(((const struct kube_obj *)a)->key, ((const struct kube_obj *)b)->key);
 }
 
+static void objs_free(struct kube_obj *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].json);
+		free(v[i].svc);
+	}
+	free(v);
+}
+
 static void res_clear(struct kube_res *r)
 {
-	for (size_t i = 0; i < r->n; i++) {
-		free(r->objs[i].key);
-		free(r->objs[i].json);
-	}
-	free(r->objs);
+	objs_free(r->objs, r->n);
 	r->objs = NULL;
 	r->n = r->ocap = 0;
+}
+
+/* Under k->mu: a relist's objects (sorted) replace r's; what differs is
+ * noted as changed, so a relist that finds little changed applies
+ * little. Takes v. */
+static void res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size_t cap)
+{
+	size_t i = 0, j = 0;
+
+	if (!r->lists)
+		r->k->chg_all = true;	/* the first list: all of it is new */
+	while (i < r->n || j < n) {
+		int c = i == r->n ? 1 : j == n ? -1 : strcmp(r->objs[i].key, v[j].key);
+
+		if (c < 0) {		/* gone */
+			note_change(r, r->objs[i].key, r->objs[i].json);
+			r->objs[i++].json = NULL;
+		} else if (c > 0) {	/* new */
+			note_change(r, v[j++].key, NULL);
+		} else {
+			if (strcmp(r->objs[i].json, v[j].json)) {
+				note_change(r, r->objs[i].key, r->objs[i].json);
+				r->objs[i].json = NULL;
+			}
+			i++;
+			j++;
+		}
+	}
+	res_clear(r);
+	r->objs = v;
+	r->n = n;
+	r->ocap = cap;
 }
 
 /* ---- HTTP ---- */
@@ -461,21 +589,26 @@ static int do_list(struct kube_res *r)
 		json_object_put(j);
 		return -1;
 	}
-	pthread_mutex_lock(&r->k->mu);
-	res_clear(r);
 	/* a list's keys are unique: appended, then sorted once */
-	for (size_t i = 0; i < json_object_array_length(items); i++) {
-		char *t = obj_text(r, json_object_array_get_idx(items, i), key, sizeof(key));
-		char *k = t && obj_room(r) ? strdup(key) : NULL;
+	size_t nitems = json_object_array_length(items), n = 0;
+	struct kube_obj *v = calloc(nitems + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < nitems; i++) {
+		json_object *it = json_object_array_get_idx(items, i);
+		char *t = obj_text(r, it, key, sizeof(key));
+		char *k = t ? strdup(key) : NULL;
 
 		if (!k) {
 			free(t);
 			continue;
 		}
-		r->objs[r->n++] = (struct kube_obj){ k, t };
+		v[n++] = (struct kube_obj){ k, t, slice_service(r, it) };
 	}
-	if (r->n)
-		qsort(r->objs, r->n, sizeof(*r->objs), obj_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), obj_cmp);
+	pthread_mutex_lock(&r->k->mu);
+	if (v)
+		res_replace(r, v, n, nitems + 1);
 	if (json_object_object_get_ex(j, "metadata", &md) &&
 	    json_object_object_get_ex(md, "resourceVersion", &rv))
 		snprintf(r->rv, sizeof(r->rv), "%s", json_object_get_string(rv));
@@ -520,10 +653,10 @@ static void on_event(struct kube_res *r, const char *line)
 		if (!strcmp(t, "ADDED") || !strcmp(t, "MODIFIED")) {
 			char *txt = obj_text(r, o, key, sizeof(key));
 			if (txt)
-				obj_put(r, key, txt);
+				obj_put(r, key, txt, slice_service(r, o));
 		} else if (!strcmp(t, "DELETED")) {
 			free(obj_text(r, o, key, sizeof(key)));
-			obj_put(r, key, NULL);
+			obj_put(r, key, NULL, NULL);
 		}
 	}
 	pthread_mutex_unlock(&r->k->mu);
@@ -726,6 +859,8 @@ static struct sl_ctl_part *collect(struct sluiced_kube *k, size_t *np)
 	pthread_mutex_lock(&k->mu);
 	for (size_t i = 0; i < k->n; i++)
 		ready &= k->res[i].synced;
+	if (ready)
+		changes_clear(k);	/* all of them go into this apply */
 	for (size_t i = 0; ready && i < k->n; i++) {
 		struct kube_res *r = &k->res[i];
 		char path[256];
@@ -818,6 +953,322 @@ static size_t drop_bad(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
 	return o;
 }
 
+/* ---- incremental apply ---- */
+
+enum { R_SERVICE, R_POD, R_SLICE };	/* indices into resources[] */
+
+struct delta_svc {
+	char ns[256], name[256];
+};
+
+struct delta_ctx {
+	struct sluiced *d;
+	struct sluiced_kube *k;
+	struct delta_svc *svcs;
+	size_t n;
+	char *why;
+};
+
+__attribute__((format(printf, 2, 3)))
+static int refuse(struct delta_ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(x->why, sizeof(x->d->kube.incr_why), fmt, ap);
+	va_end(ap);
+	return -EAGAIN;
+}
+
+static int add_svc(struct delta_ctx *x, const char *ns, size_t nsl, const char *name)
+{
+	for (size_t i = 0; i < x->n; i++)
+		if (strlen(x->svcs[i].ns) == nsl && !strncmp(x->svcs[i].ns, ns, nsl) &&
+		    !strcmp(x->svcs[i].name, name))
+			return 0;
+	if (x->n == KUBE_DELTA_SVCS)
+		return refuse(x, "more than %s services changed", "64");
+	snprintf(x->svcs[x->n].ns, sizeof(x->svcs[0].ns), "%.*s", (int)nsl, ns);
+	snprintf(x->svcs[x->n].name, sizeof(x->svcs[0].name), "%s", name);
+	x->n++;
+	return 0;
+}
+
+static const char *jstr(json_object *o, const char *a, const char *b)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, a, &v))
+		return NULL;
+	if (b && !json_object_object_get_ex(v, b, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Some route matches sourceLabels: Pods are clients too (workloads). */
+static bool source_routes(const struct sl_model *m)
+{
+	for (size_t v = 0; v < m->nvhosts; v++) {
+		const struct sl_vhost *vh = &m->vhosts[v];
+
+		for (size_t r = 0; r < vh->ntcp + vh->nhttp; r++) {
+			const struct sl_route *rt = r < vh->ntcp ? &vh->tcp[r] : &vh->http[r - vh->ntcp];
+
+			for (size_t i = 0; i < rt->nmatches; i++)
+				if (rt->matches[i].has_source_labels)
+					return true;
+		}
+	}
+	return false;
+}
+
+/* sluice-http serves service si (it reads the state file, which follows
+ * later): its changes apply whole, with the helper told. */
+static bool helper_serves(const struct sl_model *m, size_t si)
+{
+	const struct sl_service *s = &m->services[si];
+
+	for (size_t p = 0; p < s->nports; p++)
+		if (sl_port_wants_helper(m, s, &s->ports[p]))
+			return true;
+	for (size_t v = 0; v < m->nvhosts; v++)
+		for (size_t r = 0; r < m->vhosts[v].nhttp; r++) {
+			const struct sl_route *rt = &m->vhosts[v].http[r];
+
+			if (rt->has_mirror && rt->mirror.service == si)
+				return true;
+			for (size_t i = 0; i < rt->ndests; i++)
+				if (rt->dests[i].service == si)
+					return true;
+		}
+	return false;
+}
+
+/* A Pod changed: the services it is an endpoint of (by its address, before
+ * and after). A Pod with a cgroup here, or a policy where Pods are
+ * clients, is not an endpoint change only. */
+static int pod_changed(struct delta_ctx *x, json_object *o)
+{
+	const struct sl_model *m = x->d->model;
+	const char *ip = jstr(o, "status", "podIP"), *uid = jstr(o, "metadata", "uid");
+	struct sl_l4_opts lo = { .kubelet_root = x->d->o.kubelet_root };
+	uint8_t a[16] = { [10] = 0xff, [11] = 0xff };
+	int rc;
+
+	if (uid && sl_l4_pod_cgroup(&lo, uid))
+		return refuse(x, "pod %s runs on this node", uid);
+	/* IPv4 v4-mapped, as the model keeps it */
+	if (!ip || (inet_pton(AF_INET, ip, a + 12) != 1 && inet_pton(AF_INET6, ip, a) != 1))
+		return 0;
+	for (size_t si = 0; si < m->nservices; si++) {
+		const struct sl_service *s = &m->services[si];
+
+		for (size_t e = 0; e < s->nendpoints; e++)
+			if (!memcmp(s->endpoints[e].ip.addr, a, 16) && s->name && s->ns) {
+				if ((rc = add_svc(x, s->ns, strlen(s->ns), s->name)))
+					return rc;
+				break;
+			}
+	}
+	return 0;
+}
+
+/* Under k->mu: the services change c touches, into x. */
+static int touched(struct delta_ctx *x, const struct kube_change *c)
+{
+	struct kube_res *r = &x->k->res[c->res];
+	size_t i = obj_at(r, c->key), nsl = strcspn(c->key, "/");
+	const struct kube_obj *now = i < r->n && !strcmp(r->objs[i].key, c->key) ? &r->objs[i] : NULL;
+	int rc = 0;
+
+	if (c->res == R_SLICE) {
+		json_object *old = c->old ? json_tokener_parse(c->old) : NULL;
+
+		if (old) {
+			json_object *md = json_object_object_get(old, "metadata");
+			json_object *lb = md ? json_object_object_get(md, "labels") : NULL;
+			const char *sv = jstr(lb, "kubernetes.io/service-name", NULL);
+
+			if (sv)
+				rc = add_svc(x, c->key, nsl, sv);
+		}
+		json_object_put(old);
+		if (!rc && now && now->svc)
+			rc = add_svc(x, c->key, nsl, now->svc);
+		return rc;
+	}
+	if (c->res == R_POD) {
+		json_object *o;
+
+		if (source_routes(x->d->model))
+			return refuse(x, "%s: sourceLabels routes make Pods clients", c->key);
+		for (size_t si = 0; si < x->d->model->nservices; si++)
+			if (x->d->model->services[si].pod_selected)
+				return refuse(x, "Service %s selects Pods without EndpointSlices",
+					      x->d->model->services[si].host);
+		if (c->old && (o = json_tokener_parse(c->old))) {
+			rc = pod_changed(x, o);
+			json_object_put(o);
+		}
+		if (!rc && now && (o = json_tokener_parse(now->json))) {
+			rc = pod_changed(x, o);
+			json_object_put(o);
+		}
+		return rc;
+	}
+	return refuse(x, "a %s changed", x->k->res[c->res].kind);
+}
+
+/* Under k->mu: the text of service x->svcs[i]'s own objects (its Service,
+ * its EndpointSlices, the Pods they point at); NULL when it has no
+ * Service (nothing to apply: its slices are ignored). */
+static char *service_text(struct delta_ctx *x, size_t i)
+{
+	struct kube_res *rs = &x->k->res[R_SERVICE], *rl = &x->k->res[R_SLICE],
+			*rp = &x->k->res[R_POD];
+	char key[520], *out = NULL;
+	size_t len = 0, j;
+	FILE *f;
+
+	snprintf(key, sizeof(key), "%s/%s", x->svcs[i].ns, x->svcs[i].name);
+	j = obj_at(rs, key);
+	if (j == rs->n || strcmp(rs->objs[j].key, key) || !(f = open_memstream(&out, &len)))
+		return NULL;
+	fprintf(f, "%s\n", rs->objs[j].json);
+	snprintf(key, sizeof(key), "%s/", x->svcs[i].ns);
+	for (j = obj_at(rl, key); j < rl->n && !strncmp(rl->objs[j].key, key, strlen(key)); j++) {
+		json_object *o, *eps;
+
+		if (!rl->objs[j].svc || strcmp(rl->objs[j].svc, x->svcs[i].name))
+			continue;
+		fprintf(f, "---\n%s\n", rl->objs[j].json);
+		if (!(o = json_tokener_parse(rl->objs[j].json)))
+			continue;
+		if (json_object_object_get_ex(o, "endpoints", &eps) &&
+		    json_object_is_type(eps, json_type_array))
+			for (size_t e = 0; e < json_object_array_length(eps); e++) {
+				const char *pod = jstr(json_object_array_get_idx(eps, e), "targetRef",
+						       "name");
+				char pk[520];
+				size_t p;
+
+				if (!pod)
+					continue;
+				snprintf(pk, sizeof(pk), "%s/%s", x->svcs[i].ns, pod);
+				p = obj_at(rp, pk);
+				if (p < rp->n && !strcmp(rp->objs[p].key, pk))
+					fprintf(f, "---\n%s\n", rp->objs[p].json);
+			}
+		json_object_put(o);
+	}
+	fclose(f);
+	return out;
+}
+
+/* Apply the changes since the last apply as an incremental one. 0 done (or
+ * nothing to do); -EAGAIN (why in k->incr_why) or another -errno: apply
+ * the whole share. */
+static int try_delta(struct sluiced *d)
+{
+	struct sluiced_kube *k = &d->kube;
+	struct delta_svc svcs[KUBE_DELTA_SVCS];
+	struct delta_ctx x = { .d = d, .k = k, .svcs = svcs, .why = k->incr_why };
+	struct kube_change *chg;
+	struct sluiced_part_set *ps = NULL;
+	struct sl_model *srcs[KUBE_DELTA_SVCS] = { 0 };
+	char *texts[KUBE_DELTA_SVCS] = { 0 }, err[SL_DP_ERRLEN] = "";
+	size_t nchg, sis[KUBE_DELTA_SVCS], src_si[KUBE_DELTA_SVCS], n = 0, i;
+	uint64_t t0 = sluiced_now_us();
+	int rc = 0;
+
+	pthread_mutex_lock(&k->mu);
+	if (k->chg_all) {
+		pthread_mutex_unlock(&k->mu);
+		return refuse(&x, "%s", "many objects changed (or a first list)");
+	}
+	if (!k->nchg) {
+		pthread_mutex_unlock(&k->mu);
+		return 0;	/* woken, but nothing differs (a relist, a bookmark) */
+	}
+	chg = k->chg;
+	nchg = k->nchg;
+	k->chg = NULL;
+	k->nchg = k->cchg = 0;
+	ps = calloc(nchg + 1, sizeof(*ps));
+	if (!ps)
+		rc = -ENOMEM;
+	for (i = 0; i < nchg && !rc; i++)
+		rc = touched(&x, &chg[i]);
+	/* the changed objects as the desired state holds them */
+	for (i = 0; i < nchg && !rc; i++) {
+		struct kube_res *r = &k->res[chg[i].res];
+		size_t j = obj_at(r, chg[i].key);
+		char path[256], *name = NULL;
+
+		res_path(r, path, sizeof(path));
+		if (asprintf(&name, "kubernetes:%s/%s", path, chg[i].key) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		ps[i].name = name;
+		if (j < r->n && !strcmp(r->objs[j].key, chg[i].key) && !(ps[i].data = strdup(r->objs[j].json)))
+			rc = -ENOMEM;
+	}
+	for (i = 0; i < x.n && !rc; i++)
+		texts[i] = service_text(&x, i);
+	pthread_mutex_unlock(&k->mu);
+
+	for (i = 0; i < x.n && !rc; i++) {
+		struct sl_diags dg;
+		char fqdn[600];
+		int si;
+
+		if (!texts[i])
+			continue;	/* a slice of no Service: nothing steers by it */
+		snprintf(fqdn, sizeof(fqdn), "%.255s.%.255s.svc.cluster.local", svcs[i].name, svcs[i].ns);
+		si = sl_model_find_service(d->model, fqdn);
+		if (si < 0) {
+			rc = refuse(&x, "%s is not in the live model", fqdn);
+			break;
+		}
+		if (d->model->services[si].resolution == SL_RES_DNS || helper_serves(d->model, (size_t)si)) {
+			rc = refuse(&x, "%s is served by sluice-http or DNS", fqdn);
+			break;
+		}
+		sl_diags_init(&dg);
+		if (sl_model_load_buf("<kubernetes delta>", texts[i], strlen(texts[i]), &dg,
+				      &srcs[n]) || !srcs[n] ||
+		    (int)(src_si[n] = (size_t)sl_model_find_service(srcs[n], fqdn)) < 0) {
+			rc = refuse(&x, "%s does not load alone", fqdn);
+			sl_diags_free(&dg);
+			break;
+		}
+		sl_diags_free(&dg);
+		sis[n++] = (size_t)si;
+	}
+	if (!rc) {
+		struct sluiced_delta dl = { .svcs = sis, .srcs = srcs, .src_si = src_si, .nsvcs = n,
+					    .parts = ps, .nparts = nchg, .from = "kubernetes",
+					    .t0_us = t0 };
+
+		rc = sluiced_apply_delta(d, &dl, err);
+		if (rc)
+			snprintf(k->incr_why, sizeof(k->incr_why), "%.*s",
+				 (int)sizeof(k->incr_why) - 1, err);
+	}
+	for (i = 0; i < KUBE_DELTA_SVCS; i++) {
+		sl_model_free(srcs[i]);
+		free(texts[i]);
+	}
+	for (i = 0; ps && i < nchg; i++) {
+		free((char *)ps[i].name);
+		free((char *)ps[i].data);
+	}
+	free(ps);
+	changes_free(chg, nchg);
+	return rc;
+}
+
 void sluiced_kube_tick(struct sluiced *d)
 {
 	struct sluiced_kube *k = &d->kube;
@@ -830,6 +1281,15 @@ void sluiced_kube_tick(struct sluiced *d)
 	if (!d->o.kubernetes || !k->due_ms || sluiced_now_ms() < k->due_ms)
 		return;
 	k->due_ms = 0;
+	/* endpoints moved and nothing else: the change, not the state */
+	if (k->base_ok && !d->delta_broken && d->model && d->dp) {
+		int rc = try_delta(d);
+
+		if (rc == 0)
+			return;
+		sluiced_log("kubernetes: applying the whole share: %s",
+			    rc == -EAGAIN ? k->incr_why : strerror(-rc));
+	}
 	v = collect(k, &n);
 	if (!v)
 		return;	/* not every resource listed yet */
@@ -853,6 +1313,10 @@ void sluiced_kube_tick(struct sluiced *d)
 	}
 	fclose(f);
 	free(out);
+	/* what the desired state holds is the store now, less any object left
+	 * out (which loads alone again when it changes: a delta of its
+	 * service fails to load and the whole share applies) */
+	k->base_ok = st == SL_CTL_OK;
 	k->applies += st == SL_CTL_OK;
 }
 

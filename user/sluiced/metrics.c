@@ -332,6 +332,10 @@ static void exposition(struct sluiced *d, FILE *f)
 	fprintf(f, "# HELP sluice_applies_total Applies that became live.\n"
 		   "# TYPE sluice_applies_total counter\nsluice_applies_total %llu\n",
 		(unsigned long long)d->applies);
+	fprintf(f, "# HELP sluice_applies_incremental_total Of the applies, those that rewrote "
+		   "only changed endpoints in the live generation.\n"
+		   "# TYPE sluice_applies_incremental_total counter\n"
+		   "sluice_applies_incremental_total %llu\n", (unsigned long long)d->incr_applies);
 	fprintf(f, "# HELP sluice_apply_refused_total Applies refused as invalid.\n"
 		   "# TYPE sluice_apply_refused_total counter\nsluice_apply_refused_total %llu\n",
 		(unsigned long long)d->refused);

@@ -126,6 +126,8 @@ static int do_apply(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 static int do_snapshot(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 {
 	(void)req;
+	if (sluiced_snap_refresh(d))
+		return SL_CTL_ERROR;
 	if (d->snaplen)
 		fwrite(d->snap, 1, d->snaplen, out);
 	return SL_CTL_OK;

@@ -15,6 +15,7 @@
  *   dns.c        resolution of `resolution: DNS` names (c-ares)
  *   outlier.c    L4 ejections and overflows in the log and on /metrics
  *   kube.c       the Kubernetes API server as a source (LIST/WATCH, libcurl)
+ *   incr.c       incremental apply of endpoint changes (model patch + data-plane delta)
  *   xdp.c        north-south XDP/TC set-up (sluiced_xdp_setup), optional
  * Single-threaded, but for kube.c's watch threads, which only fill their
  * own tables and wake the event loop in main.c; everything else runs there.
@@ -119,6 +120,7 @@ struct sluiced_outliers {
 
 /* kube.c: the Kubernetes source */
 struct kube_res;
+struct kube_change;
 struct sluiced_kube {
 	struct kube_res *res;
 	size_t n;
@@ -132,6 +134,13 @@ struct sluiced_kube {
 	char token_file[PATH_MAX];
 	uint64_t due_ms;		/* debounce deadline, 0 = none */
 	uint64_t applies;
+	/* under mu: what changed since the share was last applied whole */
+	struct kube_change *chg;
+	size_t nchg, cchg;
+	bool chg_all;			/* too much, or a first list: apply it all */
+	bool base_ok;			/* the last whole apply took every object:
+					 * changes can be applied as deltas */
+	char incr_why[256];		/* why the last change was applied whole */
 };
 
 struct sluiced {
@@ -161,6 +170,14 @@ struct sluiced {
 	struct sluiced_dns dns;
 	struct sluiced_outliers outliers;
 	struct sluiced_kube kube;
+	struct sl_svc_patch **patches;	/* incremental applies the live model points
+					 * into (incr.c); freed with the model */
+	size_t npatches;
+	bool delta_broken;		/* the desired state missed a delta: the next
+					 * change applies everything */
+	bool snap_stale;		/* snap lags parts (incremental applies) */
+	uint64_t state_due_ms;		/* write the state file then, 0 = none */
+	uint64_t incr_applies;		/* of applies, the incremental ones */
 	struct sl_dp_feature kernel[SL_DP_NFEATURES];	/* probed at start */
 	size_t nkernel;
 	bool stop;
@@ -217,6 +234,34 @@ int sluiced_reset(struct sluiced *d, FILE *out);
 const char *sluiced_source_name(enum sluiced_source s);
 void sluiced_snapshot_path(const struct sluiced *d, char *buf, size_t len);
 void sluiced_state_free(struct sluiced *d);
+
+/* incr.c — an apply of some services' new endpoints (the Kubernetes
+ * source's EndpointSlice and Pod changes): srcs[i] is a model loaded from
+ * service svcs[i]'s own objects, its service src_si[i] (taken on success:
+ * set to NULL); parts the source's objects that changed (data NULL:
+ * deleted). 0 applied; -EAGAIN (reason in err) or another -errno: nothing
+ * changed, apply the whole state instead. */
+struct sluiced_delta {
+	const size_t *svcs;
+	struct sl_model **srcs;
+	const size_t *src_si;
+	size_t nsvcs;
+	const struct sluiced_part_set {
+		const char *name, *data;
+	} *parts;
+	size_t nparts;
+	const char *from;
+	uint64_t t0_us;			/* when the source began it (for the log) */
+};
+uint64_t sluiced_now_us(void);	/* CLOCK_MONOTONIC */
+int sluiced_apply_delta(struct sluiced *d, const struct sluiced_delta *dl, char *err);
+void sluiced_patches_free(struct sluiced *d);
+/* state.c — the snapshot text lags the parts: rebuilt when read, the state
+ * file written within a second (sluiced_state_tick, and at exit). */
+void sluiced_state_mark_stale(struct sluiced *d);
+int sluiced_snap_refresh(struct sluiced *d);	/* d->snap current again; 0 or -errno */
+void sluiced_state_tick(struct sluiced *d);
+uint64_t sluiced_state_next_ms(const struct sluiced *d);
 
 /* docs.c: remove from parts every document whose (kind, namespace, name)
  * is in the objects of `del`; reports removed/missing objects to out. */

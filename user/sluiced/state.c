@@ -98,6 +98,55 @@ static int write_state(const struct sluiced *d, uint32_t gen)
 	return err;
 }
 
+/* After incremental applies the snapshot text lags the parts: build it
+ * again (O(state): only when read, not at every change). */
+int sluiced_snap_refresh(struct sluiced *d)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!d->snap_stale)
+		return 0;
+	if ((rc = sl_snap_build(d->parts, d->nparts, NULL, &text, &len, NULL)))
+		return rc;
+	free(d->snap);
+	d->snap = text;
+	d->snaplen = len;
+	d->snap_stale = false;
+	return 0;
+}
+
+void sluiced_state_mark_stale(struct sluiced *d)
+{
+	d->snap_stale = true;
+	if (!d->state_due_ms)
+		d->state_due_ms = sluiced_now_ms() + 1000;
+}
+
+void sluiced_state_tick(struct sluiced *d)
+{
+	int rc;
+
+	if (!d->state_due_ms || sluiced_now_ms() < d->state_due_ms)
+		return;
+	d->state_due_ms = 0;
+	rc = sluiced_snap_refresh(d);
+	if (!rc && d->dp)
+		rc = write_state(d, sl_dp_generation(d->dp));
+	if (rc)
+		sluiced_err("state: cannot write snapshot: %s", strerror(-rc));
+}
+
+uint64_t sluiced_state_next_ms(const struct sluiced *d)
+{
+	uint64_t now = sluiced_now_ms();
+
+	if (!d->state_due_ms)
+		return UINT64_MAX;
+	return d->state_due_ms <= now ? 0 : d->state_due_ms - now;
+}
+
 /* A message that names snapshot positions ("<desired state>:LINE: ..." from
  * the data plane, "first at <desired state>:LINE:COL" from the front-end)
  * names the user's file and line instead, and with owners the source that
@@ -476,7 +525,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		goto cleanup;
 	}
 	rc = sl_snap_build(parts, nparts, NULL, &text, &textlen, &map);
-	if (rc) {
+	if (rc || (rc = sluiced_snap_refresh(d))) {
 		fprintf(out, "apply: %s\n", strerror(-rc));
 		goto cleanup;
 	}
@@ -604,8 +653,12 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		gen, c.added, c.changed, c.removed, c.same);
 
 	sl_model_free(d->model);
+	sluiced_patches_free(d);	/* the old model's incremental applies */
 	sl_ctl_parts_free(d->parts, d->nparts);
 	free(d->snap);
+	d->delta_broken = false;
+	d->snap_stale = false;
+	d->state_due_ms = 0;
 	d->model = m;
 	d->parts = parts;
 	d->nparts = nparts;
@@ -844,6 +897,9 @@ void sluiced_state_free(struct sluiced *d)
 {
 	sl_model_free(d->model);
 	d->model = NULL;
+	sluiced_patches_free(d);
+	d->delta_broken = d->snap_stale = false;
+	d->state_due_ms = 0;
 	sl_ctl_parts_free(d->parts, d->nparts);
 	d->parts = NULL;
 	d->nparts = 0;

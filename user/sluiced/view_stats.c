@@ -435,6 +435,7 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out, bool *is_live)
 	vf_str(r, "bpffs", "%s", d->o.bpffs);
 	vf_str(r, "state_file", "%s", path);
 	vf_num(r, "applies", d->applies);
+	vf_num(r, "incremental_applies", d->incr_applies);
 	vf_num(r, "refused", d->refused);
 	vf_real(r, "last_apply_ms", (double)d->last_apply_us / 1000.0);
 	vf_num(r, "uptime_s", (sluiced_now_ms() - d->started_ms) / 1000);

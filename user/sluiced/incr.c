@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Incremental apply: some services' endpoints changed (the Kubernetes
+ * source saw EndpointSlices or Pods move) and nothing else did. The live
+ * model's services take their new endpoints (sl_model_patch_endpoints),
+ * the data plane rewrites the live generation where they are
+ * (sl_dp_apply_delta), and the source's objects in the desired state are
+ * replaced one by one — the cost of the change, not of the whole state.
+ * Any failure puts the model back and leaves the data plane as it was; the
+ * caller then applies the whole state (state.c), which reports what is
+ * wrong as every apply does. The state file follows within a second
+ * (sluiced_state_tick), not at every change.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sluiced.h"
+
+uint64_t sluiced_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void sluiced_patches_free(struct sluiced *d)
+{
+	for (size_t i = 0; i < d->npatches; i++)
+		sl_svc_patch_free(d->patches[i]);
+	free(d->patches);
+	d->patches = NULL;
+	d->npatches = 0;
+}
+
+/* Keep patch p (its service's endpoints live in it; room reserved); a
+ * previous patch of the same service is no longer pointed at. */
+static void keep_patch(struct sluiced *d, struct sl_svc_patch *p)
+{
+	size_t si = sl_svc_patch_service(p);
+
+	for (size_t i = 0; i < d->npatches; i++)
+		if (sl_svc_patch_service(d->patches[i]) == si) {
+			sl_svc_patch_free(d->patches[i]);
+			d->patches[i] = p;
+			return;
+		}
+	d->patches[d->npatches++] = p;
+}
+
+/* The desired state's part called name set to data (NULL: removed). */
+static int set_part(struct sluiced *d, const char *name, const char *data, const char *from)
+{
+	size_t i;
+	char *copy;
+
+	for (i = 0; i < d->nparts; i++)
+		if (!strcmp(d->parts[i].name, name))
+			break;
+	if (!data) {
+		if (i == d->nparts)
+			return 0;
+		free(d->parts[i].name);
+		free(d->parts[i].data);
+		memmove(&d->parts[i], &d->parts[i + 1], (d->nparts - i - 1) * sizeof(*d->parts));
+		d->nparts--;
+		return 0;
+	}
+	if (!(copy = strdup(data)))
+		return -ENOMEM;
+	if (i == d->nparts) {
+		struct sl_ctl_part *v = realloc(d->parts, (d->nparts + 2) * sizeof(*v));
+
+		if (!v || !(v[i].name = strdup(name))) {
+			if (v)
+				d->parts = v;
+			free(copy);
+			return -ENOMEM;
+		}
+		d->parts = v;
+		memset(&d->parts[i + 1], 0, sizeof(d->parts[i + 1]));
+		snprintf(d->parts[i].from, sizeof(d->parts[i].from), "%s", from);
+		d->parts[i].data = NULL;
+		d->nparts++;
+	}
+	free(d->parts[i].data);
+	d->parts[i].data = copy;
+	d->parts[i].len = strlen(copy);
+	return 0;
+}
+
+int sluiced_apply_delta(struct sluiced *d, const struct sluiced_delta *dl, char *err)
+{
+	struct sl_svc_patch **p = calloc(dl->nsvcs + 1, sizeof(*p)), **room;
+	uint64_t t0 = dl->t0_us ? dl->t0_us : sluiced_now_us();
+	size_t i, k;
+	int rc = 0;
+
+	room = realloc(d->patches, (d->npatches + dl->nsvcs + 1) * sizeof(*room));
+	if (room)
+		d->patches = room;
+	if (!p || !room) {
+		free(p);
+		return -ENOMEM;
+	}
+	if (!d->model || !d->dp) {
+		snprintf(err, SL_DP_ERRLEN, "no live model");
+		free(p);
+		return -EAGAIN;
+	}
+	for (i = 0; i < dl->nsvcs && !rc; i++) {
+		rc = sl_model_patch_endpoints(d->model, dl->svcs[i], dl->srcs[i], dl->src_si[i], &p[i]);
+		if (rc == -EAGAIN)
+			snprintf(err, SL_DP_ERRLEN, "%s: a subset gains its first endpoint or loses "
+				 "its last", d->model->services[dl->svcs[i]].host);
+		if (!rc)
+			dl->srcs[i] = NULL;	/* the patch owns it */
+	}
+	if (!rc && dl->nsvcs)
+		rc = sl_dp_apply_delta(d->dp, d->model, dl->svcs, dl->nsvcs, err);
+	if (rc) {
+		for (k = dl->nsvcs; k-- > 0;)
+			if (p[k])
+				sl_model_patch_undo(d->model, p[k]);
+		free(p);
+		return rc;
+	}
+	/* live: from here the daemon's state follows */
+	for (i = 0; i < dl->nsvcs; i++)
+		keep_patch(d, p[i]);
+	free(p);
+	for (i = 0; i < dl->nparts; i++)
+		if (set_part(d, dl->parts[i].name, dl->parts[i].data, dl->from)) {
+			sluiced_err("incremental apply: out of memory updating the desired state; "
+				    "the next change applies everything");
+			d->delta_broken = true;
+		}
+	sluiced_state_mark_stale(d);
+	if (dl->nsvcs)
+		sluiced_stats_gc_schedule(d);	/* backends may have gone */
+	d->applies++;
+	d->incr_applies++;
+	d->last_apply_us = sluiced_now_us() - t0;
+	sluiced_log("apply generation %u (incremental, source %s): %zu objects changed, %zu "
+		    "services rewritten, %.2f ms", sl_dp_generation(d->dp), dl->from, dl->nparts,
+		    dl->nsvcs, (double)d->last_apply_us / 1000.0);
+	return 0;
+}
