@@ -287,9 +287,15 @@ dl_kube_sim() {
 	openssl x509 -req -in "$k/srv.csr" -CA "$k/ca.crt" -CAkey "$k/ca.key" -CAcreateserial \
 		-days 1 -extfile "$k/san.ext" -out "$k/srv.crt" 2>/dev/null ||
 		{ echo "Bail out! cannot make test certificates"; exit 1; }
+	# a client certificate of the same CA (x509 authentication)
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=system:node:sim/O=system:nodes" \
+		-keyout "$k/client.key" -out "$k/client.csr" 2>/dev/null &&
+		openssl x509 -req -in "$k/client.csr" -CA "$k/ca.crt" -CAkey "$k/ca.key" \
+			-CAcreateserial -days 1 -out "$k/client.crt" 2>/dev/null ||
+		{ echo "Bail out! cannot make test certificates"; exit 1; }
 	sl_bg apisim nsenter --net="/run/netns/$NS" python3 "$SL_ROOT/tests/e2e/kube_apiserver_sim.py" \
 		--addr 127.0.0.1 --port 6443 --control-port 6444 --cert "$k/srv.crt" --key "$k/srv.key" \
-		--token sim-token-1 >/dev/null
+		--token sim-token-1 --client-ca "$k/ca.crt" >/dev/null
 	sl_wait_for 10 sl_in_ns "$NS" curl -s -o /dev/null http://127.0.0.1:6444/stats ||
 		{ echo "Bail out! the simulator did not start"; exit 1; }
 	KUBECONFIG_SIM=$k/kubeconfig
@@ -300,6 +306,17 @@ current-context: sim
 clusters: [{name: sim, cluster: {server: "https://127.0.0.1:6443", certificate-authority: $k/ca.crt}}]
 users: [{name: sim, user: {token: sim-token-1}}]
 contexts: [{name: sim, context: {cluster: sim, user: sim}}]
+YAML
+	# the same cluster with a client certificate, as kubeadm writes a
+	# node's kubeconfig: everything inline (*-data, base64)
+	KUBECONFIG_SIM_CERT=$k/kubeconfig-cert
+	cat >"$KUBECONFIG_SIM_CERT" <<YAML
+apiVersion: v1
+kind: Config
+current-context: node
+clusters: [{name: sim, cluster: {server: "https://127.0.0.1:6443", certificate-authority-data: $(base64 -w0 "$k/ca.crt")}}]
+users: [{name: node, user: {client-certificate-data: $(base64 -w0 "$k/client.crt"), client-key-data: $(base64 -w0 "$k/client.key")}}]
+contexts: [{name: node, context: {cluster: sim, user: node}}]
 YAML
 }
 ctlsim() { sl_in_ns "$NS" curl -s -m 30 -X POST --data-binary @- "http://127.0.0.1:6444/$1"; }

@@ -18,15 +18,25 @@ in the JSON shapes the API server emits (Kubernetes API reference):
        "object": {...}} lines; a resourceVersion older than the last
        compaction gets one ERROR event with a 410 Status ("Expired"), as a
        real watch does;
+  - a watch from a resourceVersion newer than the server's (after a
+    restart on a new series) gets one ERROR event with a 504 Status
+    ("Timeout", "Too large resource version"), as the watch cache answers;
+  - with --client-ca, a client certificate signed by that CA authenticates
+    a request too (as the API server's x509 authenticator does), the
+    bearer token then not needed;
   - unknown paths: 404 with a Status object.
 
 A control listener (plain HTTP, for the test only) changes the simulated
 cluster: POST /put (a JSON object; its kind picks the resource), POST
 /delete (the same), POST /compact (old resourceVersions now answer 410),
-POST /drop (close every open watch), GET /stats (requests seen).
+POST /drop (close every open watch), POST /restart?base=N (an API server
+restarted on a restored store: watches dropped, history gone, the
+resourceVersion series starting again at N, default 1), GET /stats
+(requests seen). A change's reply is "ok RV TIME" (TIME: its wall clock,
+for benchmarks).
 
 usage: kube_apiserver_sim.py --addr A --port P --control-port C
-                              --cert CRT --key KEY --token TOKEN
+                              --cert CRT --key KEY --token TOKEN [--client-ca CA]
 """
 import argparse
 import http.server
@@ -51,10 +61,10 @@ for plural, kind in (("serviceentries", "ServiceEntry"), ("workloadentries", "Wo
 KIND_PATH = {v[0]: k for k, v in RESOURCES.items()}
 
 lock = threading.Condition()
-state = {"rv": 1, "compacted": 0, "epoch": 0}
+state = {"rv": 1, "compacted": 0, "epoch": 0, "changed_at": 0.0}
 store = {p: {} for p in RESOURCES}      # path -> {(ns, name): object}
 events = []                             # (rv, path, type, object)
-stats = {"list": 0, "watch": 0, "unauthorized": 0, "gone": 0}
+stats = {"list": 0, "watch": 0, "unauthorized": 0, "gone": 0, "ahead": 0}
 
 
 def status(code, reason, message):
@@ -79,7 +89,21 @@ def change(obj, etype):
             etype = "MODIFIED" if key in store[path] else "ADDED"
             store[path][key] = obj
         events.append((state["rv"], path, etype, obj))
+        state["changed_at"] = time.time()
         lock.notify_all()
+
+
+def pending(since, path):
+    """Events of path after since, oldest first (the log is in rv order:
+    read from its end, so a watch costs what it sends, not the history)."""
+    out = []
+    for e in reversed(events):
+        if e[0] <= since:
+            break
+        if e[1] == path:
+            out.append(e)
+    out.reverse()
+    return out
 
 
 def bare(obj):
@@ -103,8 +127,15 @@ class API(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def client_cert_ok(self):
+        try:
+            return bool(self.server.client_ca and self.connection.getpeercert())
+        except (AttributeError, ValueError):
+            return False
+
     def do_GET(self):
-        if self.headers.get("Authorization") != "Bearer " + self.server.token:
+        if (self.headers.get("Authorization") != "Bearer " + self.server.token
+                and not self.client_cert_ok()):
             stats["unauthorized"] += 1
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
         u = urlparse(self.path)
@@ -140,7 +171,15 @@ class API(http.server.BaseHTTPRequestHandler):
         try:
             with lock:
                 gone = since < state["compacted"]
+                ahead = since > state["rv"]
                 epoch = state["epoch"]
+                rv = state["rv"]
+            if ahead:
+                stats["ahead"] += 1
+                self.chunk({"type": "ERROR", "object": status(
+                    504, "Timeout", "Too large resource version: %d, current: %d" % (since, rv))})
+                self.wfile.write(b"0\r\n\r\n")
+                return
             if gone:
                 stats["gone"] += 1
                 self.chunk({"type": "ERROR", "object": status(410, "Expired",
@@ -150,10 +189,10 @@ class API(http.server.BaseHTTPRequestHandler):
             last_bookmark = time.time()
             while time.time() < until:
                 with lock:
-                    todo = [e for e in events if e[0] > since and e[1] == path]
+                    todo = pending(since, path)
                     if not todo and state["epoch"] == epoch:
                         lock.wait(0.5)
-                        todo = [e for e in events if e[0] > since and e[1] == path]
+                        todo = pending(since, path)
                     if state["epoch"] != epoch:
                         # dropped: the connection closes mid-stream
                         self.connection.shutdown(socket.SHUT_RDWR)
@@ -203,6 +242,18 @@ class Control(http.server.BaseHTTPRequestHandler):
                     state["compacted"] = state["rv"] + 1
                     state["epoch"] += 1
                     lock.notify_all()
+            elif self.path.startswith("/restart"):
+                q = parse_qs(urlparse(self.path).query)
+                with lock:
+                    base = int(q.get("base", ["1"])[0])
+                    events.clear()
+                    state["rv"] = base
+                    state["compacted"] = base
+                    state["epoch"] += 1
+                    for objs in store.values():
+                        for o in objs.values():
+                            o["metadata"]["resourceVersion"] = str(base)
+                    lock.notify_all()
             elif self.path == "/drop":
                 with lock:
                     state["epoch"] += 1
@@ -211,7 +262,8 @@ class Control(http.server.BaseHTTPRequestHandler):
                 return self.reply(404, "no such control\n")
         except (ValueError, KeyError) as e:
             return self.reply(400, "bad request: %s\n" % e)
-        self.reply(200, "ok %d\n" % state["rv"])
+        # the wall time of the last change: benchmarks time from it
+        self.reply(200, "ok %d %.6f\n" % (state["rv"], state["changed_at"]))
 
 
 def main():
@@ -222,13 +274,18 @@ def main():
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--token", required=True)
+    ap.add_argument("--client-ca")
     a = ap.parse_args()
     http.server.ThreadingHTTPServer.daemon_threads = True
     api = http.server.ThreadingHTTPServer((a.addr, a.port), API)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
+    if a.client_ca:
+        ctx.load_verify_locations(a.client_ca)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
     api.socket = ctx.wrap_socket(api.socket, server_side=True)
     api.token = a.token
+    api.client_ca = a.client_ca
     ctl = http.server.ThreadingHTTPServer((a.addr, a.control_port), Control)
     threading.Thread(target=ctl.serve_forever, daemon=True).start()
     print("ready", flush=True)

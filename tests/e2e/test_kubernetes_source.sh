@@ -5,8 +5,10 @@
 # chunked WATCH streams, 410 Gone, dropped watches), in the node namespace:
 # the Service, EndpointSlice, Pods, DestinationRule and VirtualService it
 # serves route through the cluster IP; an EndpointSlice change reaches the
-# kernel within a second; a dropped watch reconnects and a compacted
-# resourceVersion relists (410), both converging; a bad VirtualService from
+# kernel within a second; a dropped watch reconnects, a compacted
+# resourceVersion relists (410) and so does an API server restarted on a new
+# resourceVersion series, all converging; endpoint changes (a rolling
+# update) apply as deltas of the live generation; a bad VirtualService from
 # the API is left out, named in the log, and the rest keeps working; a
 # SIGHUP with an empty policy directory leaves the cluster's objects alone.
 . "$(dirname "$0")/lib.sh"
@@ -85,6 +87,19 @@ sl_check "after a dropped watch: reconnected, the next change applies" sl_wait_f
 ctlsim compact </dev/null >/dev/null
 { echo '['; slice false; echo ']'; } | ctlsim put >/dev/null
 sl_check "after a compaction (410 Gone): relisted, the change applies" sl_wait_for 10 only_v1
+# the API server restarts on a restored store: a new resourceVersion series,
+# lower than the one held; the watch gets "too large resource version",
+# sluiced relists, and the next change applies
+ctlsim 'restart?base=2' </dev/null >/dev/null
+sleep 0.5
+{ echo '['; slice true; echo ']'; } | ctlsim put >/dev/null
+sl_check "after an API-server restart on a new resourceVersion series: relisted, the change applies" \
+	sl_wait_for 10 both
+{ echo '['; slice false; echo ']'; } | ctlsim put >/dev/null
+sl_check "and the watch from the new series goes on (the next change applies too)" \
+	sl_wait_for 10 only_v1
+ahead=$(sl_in_ns "$NS" curl -s http://127.0.0.1:6444/stats | jq .ahead)
+sl_check "the simulator answered 'too large resource version' ($ahead watches)" [ "${ahead:-0}" -ge 1 ]
 expired=$(ctl status -o json | jq '[.kubernetes_resources[].expired] | add')
 sl_check "status counts the 410s ($expired)" [ "${expired:-0}" -ge 1 ]
 

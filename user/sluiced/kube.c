@@ -3,7 +3,8 @@
  * The Kubernetes source (`sluiced --kubernetes`): LIST then WATCH of
  * Services, EndpointSlices, Pods and the networking.istio.io kinds Sluice
  * accepts, as istiod and Cilium's agent read the cluster. libcurl speaks
- * HTTPS to the API server (service-account token and CA, or a kubeconfig);
+ * HTTPS to the API server (service-account token and CA, or a kubeconfig
+ * with a token or a client certificate);
  * json-c reads the lists and the watch events (a maintained library with a
  * streaming tokener and a plain writer, in Debian as libjson-c-dev).
  *
@@ -22,6 +23,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@
 #include "sluiced/view.h"
 
 #define KUBE_DEBOUNCE_MS	100
+#define KUBE_DELTA_DEBOUNCE_MS	5	/* changes that can apply as a delta */
 #define KUBE_WATCH_S		60	/* timeoutSeconds of one watch request */
 #define KUBE_SA_DIR		"/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -160,8 +163,44 @@ static yaml_node_t *named(yaml_document_t *doc, yaml_node_t *root, const char *k
 	return NULL;
 }
 
-/* A kubeconfig's current context: its cluster's server and CA file, its
- * user's token (or token file). */
+/* A kubeconfig path as kubectl reads it: relative to the kubeconfig. */
+static void kc_path(char *out, size_t len, const char *kubeconfig, const char *p)
+{
+	const char *slash = strrchr(kubeconfig, '/');
+
+	if (p[0] == '/' || !slash)
+		snprintf(out, len, "%s", p);
+	else
+		snprintf(out, len, "%.*s/%s", (int)(slash - kubeconfig), kubeconfig, p);
+}
+
+/* A kubeconfig's *-data field: base64 of a PEM file. */
+static int kc_blob(struct kube_blob *b, const char *b64)
+{
+	size_t n = strlen(b64);
+
+	free(b->p);
+	b->p = malloc(n / 4 * 3 + 4);
+	if (!b->p)
+		return -ENOMEM;
+	int len = EVP_DecodeBlock(b->p, (const unsigned char *)b64, (int)n);
+	if (len < 0) {
+		free(b->p);
+		b->p = NULL;
+		return -EINVAL;
+	}
+	/* EVP_DecodeBlock counts the padding's zero bytes in */
+	while (n && b64[n - 1] == '=') {
+		len--;
+		n--;
+	}
+	b->len = (size_t)len;
+	return 0;
+}
+
+/* A kubeconfig's current context: its cluster's server and CA (file or
+ * data), its user's token (or token file) or client certificate and key
+ * (files or data). */
 static int kubeconfig(struct sluiced_kube *k, const char *path, char *err, size_t elen)
 {
 	char *text = read_file(path);
@@ -190,21 +229,47 @@ static int kubeconfig(struct sluiced_kube *k, const char *path, char *err, size_
 		if ((s = sl_yaml_str(&doc, n, "server")))
 			snprintf(k->servers, sizeof(k->servers), "%s", s);
 		if ((s = sl_yaml_str(&doc, n, "certificate-authority")))
-			snprintf(k->ca, sizeof(k->ca), "%s", s);
+			kc_path(k->ca, sizeof(k->ca), path, s);
+		if ((s = sl_yaml_str(&doc, n, "certificate-authority-data")) && kc_blob(&k->ca_blob, s)) {
+			snprintf(err, elen, "%s: certificate-authority-data is not base64", path);
+			goto out;
+		}
 	}
 	if ((n = sl_yaml_get(&doc, named(&doc, root, "users", user), "user"))) {
+		if (sl_yaml_get(&doc, n, "exec") || sl_yaml_get(&doc, n, "auth-provider")) {
+			snprintf(err, elen, "%s: user %s: exec and auth-provider credential plugins are "
+				 "not supported; give a token, tokenFile or a client certificate", path,
+				 user ? user : "");
+			goto out;
+		}
 		if ((s = sl_yaml_str(&doc, n, "token")))
 			snprintf(k->token, sizeof(k->token), "%s", s);
 		else if ((s = sl_yaml_str(&doc, n, "tokenFile")))
-			snprintf(k->token_file, sizeof(k->token_file), "%s", s);
+			kc_path(k->token_file, sizeof(k->token_file), path, s);
+		if ((s = sl_yaml_str(&doc, n, "client-certificate")))
+			kc_path(k->cert, sizeof(k->cert), path, s);
+		if ((s = sl_yaml_str(&doc, n, "client-key")))
+			kc_path(k->key, sizeof(k->key), path, s);
+		if (((s = sl_yaml_str(&doc, n, "client-certificate-data")) && kc_blob(&k->cert_blob, s)) ||
+		    ((s = sl_yaml_str(&doc, n, "client-key-data")) && kc_blob(&k->key_blob, s))) {
+			snprintf(err, elen, "%s: client-certificate-data/client-key-data is not base64",
+				 path);
+			goto out;
+		}
 	}
+	bool cert = k->cert[0] || k->cert_blob.p, key = k->key[0] || k->key_blob.p;
+
 	if (!k->servers[0])
 		snprintf(err, elen, "%s: no cluster server for the current context", path);
-	else if (!k->token[0] && !k->token_file[0])
-		snprintf(err, elen, "%s: no user token for the current context (client "
-			 "certificates are not supported yet)", path);
+	else if (cert != key)
+		snprintf(err, elen, "%s: a client certificate needs its key (client-certificate and "
+			 "client-key, or their -data forms)", path);
+	else if (!k->token[0] && !k->token_file[0] && !cert)
+		snprintf(err, elen, "%s: no credentials for the current context: give the user a "
+			 "token, tokenFile or client-certificate and client-key", path);
 	else
 		rc = 0;
+out:
 	yaml_document_delete(&doc);
 	free(text);
 	return rc;
@@ -246,8 +311,13 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 	json_object_object_add(o, "apiVersion", json_object_new_string(api));
 	if (r->group[0] && !strcmp(r->group, "networking.istio.io"))
 		json_object_object_del(o, "status");
-	if (json_object_object_get_ex(o, "metadata", &md))
+	/* managedFields: never read; resourceVersion: kept per resource, and
+	 * without it a relist that finds an object unchanged sees the same
+	 * text (after an API server restart on a new series too) */
+	if (json_object_object_get_ex(o, "metadata", &md)) {
 		json_object_object_del(md, "managedFields");
+		json_object_object_del(md, "resourceVersion");
+	}
 	snprintf(key, klen, "%s/%s",
 		 md && json_object_object_get_ex(md, "namespace", &v) ? json_object_get_string(v) : "",
 		 md && json_object_object_get_ex(md, "name", &v) ? json_object_get_string(v) : "");
@@ -492,6 +562,13 @@ static void next_server(struct sluiced_kube *k, const char *failed)
 	snprintf(k->server, sizeof(k->server), "%.*s", (int)l, next);
 }
 
+static void blob_opt(CURL *c, CURLoption opt, const struct kube_blob *b)
+{
+	struct curl_blob cb = { .data = b->p, .len = b->len, .flags = CURL_BLOB_COPY };
+
+	curl_easy_setopt(c, opt, &cb);
+}
+
 /* A GET to the current server; 0 and the HTTP status, or -1 with err. */
 static long http_get(struct kube_res *r, const char *path_query, size_t (*cb)(char *, size_t,
 							size_t, void *), void *arg, bool stream)
@@ -507,13 +584,17 @@ static long http_get(struct kube_res *r, const char *path_query, size_t (*cb)(ch
 		return -1;
 	if (k->token_file[0])
 		tok = read_file(k->token_file);	/* re-read: projected tokens rotate */
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok ? tok : k->token);
+	if (tok || k->token[0])
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok ? tok : k->token);
+	else
+		auth[0] = '\0';	/* a client certificate authenticates */
 	free(tok);
 	pthread_mutex_lock(&k->mu);
 	snprintf(server, sizeof(server), "%s", k->server);
 	pthread_mutex_unlock(&k->mu);
 	snprintf(url, sizeof(url), "%s%s", server, path_query);
-	h = curl_slist_append(h, auth);
+	if (auth[0])
+		h = curl_slist_append(h, auth);
 	h = curl_slist_append(h, "Accept: application/json");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -521,6 +602,16 @@ static long http_get(struct kube_res *r, const char *path_query, size_t (*cb)(ch
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
 	if (k->ca[0])
 		curl_easy_setopt(c, CURLOPT_CAINFO, k->ca);
+	if (k->ca_blob.p)
+		blob_opt(c, CURLOPT_CAINFO_BLOB, &k->ca_blob);
+	if (k->cert[0])
+		curl_easy_setopt(c, CURLOPT_SSLCERT, k->cert);
+	if (k->key[0])
+		curl_easy_setopt(c, CURLOPT_SSLKEY, k->key);
+	if (k->cert_blob.p)
+		blob_opt(c, CURLOPT_SSLCERT_BLOB, &k->cert_blob);
+	if (k->key_blob.p)
+		blob_opt(c, CURLOPT_SSLKEY_BLOB, &k->key_blob);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, arg);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
@@ -538,7 +629,14 @@ static long http_get(struct kube_res *r, const char *path_query, size_t (*cb)(ch
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	} else {
 		pthread_mutex_lock(&k->mu);
-		snprintf(r->err, sizeof(r->err), "%s: %s", url, curl_easy_strerror(rc));
+		bool cert = k->cert[0] || k->cert_blob.p;
+
+		/* under TLS 1.3 a refused client certificate shows as the peer
+		 * closing after the handshake: say what it likely is */
+		snprintf(r->err, sizeof(r->err), "%s: %s%s", url, curl_easy_strerror(rc),
+			 cert && (rc == CURLE_RECV_ERROR || rc == CURLE_SSL_CONNECT_ERROR ||
+				  rc == CURLE_SSL_CERTPROBLEM)
+				 ? " (did the server refuse the client certificate?)" : "");
 		if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
 		    rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_SSL_CONNECT_ERROR)
 			next_server(k, server);
@@ -638,8 +736,15 @@ static void on_event(struct kube_res *r, const char *line)
 	t = json_object_get_string(type);
 	pthread_mutex_lock(&r->k->mu);
 	if (!strcmp(t, "ERROR")) {
-		/* 410 Gone: our resourceVersion was compacted away */
-		if (json_object_object_get_ex(o, "code", &code) && json_object_get_int(code) == 410) {
+		json_object *msg = NULL;
+		int c = json_object_object_get_ex(o, "code", &code) ? json_object_get_int(code) : 0;
+
+		json_object_object_get_ex(o, "message", &msg);
+		if (c == 410 || (c == 504 && msg && strstr(json_object_get_string(msg),
+							   "Too large resource version"))) {
+			/* 410: our resourceVersion was compacted away; 504 "too
+			 * large": the server restarted on a new series. Either way
+			 * what we hold is listed again. */
 			r->expired = true;
 			r->gone++;
 		} else {
@@ -828,10 +933,19 @@ bool sluiced_kube_owns(const struct sluiced *d, int fd)
 
 void sluiced_kube_event(struct sluiced *d)
 {
-	uint64_t v;
+	struct sluiced_kube *k = &d->kube;
+	uint64_t v, wait = KUBE_DEBOUNCE_MS;
 
-	if (read(d->kube.efd, &v, sizeof(v)) == sizeof(v))
-		d->kube.due_ms = sluiced_now_ms() + KUBE_DEBOUNCE_MS;
+	if (read(k->efd, &v, sizeof(v)) != sizeof(v))
+		return;
+	/* a change that can be applied as a delta costs little: a short quiet
+	 * spell, so one endpoint's move is live in milliseconds; a burst
+	 * still becomes one apply */
+	pthread_mutex_lock(&k->mu);
+	if (k->base_ok && !k->chg_all && k->nchg)
+		wait = KUBE_DELTA_DEBOUNCE_MS;
+	pthread_mutex_unlock(&k->mu);
+	k->due_ms = sluiced_now_ms() + wait;
 }
 
 uint64_t sluiced_kube_next_ms(const struct sluiced *d)
@@ -1370,6 +1484,9 @@ void sluiced_kube_stop(struct sluiced *d)
 	}
 	free(k->res);
 	k->res = NULL;
+	free(k->ca_blob.p);
+	free(k->cert_blob.p);
+	free(k->key_blob.p);
 	close(k->efd);
 	curl_global_cleanup();
 }

@@ -132,6 +132,11 @@ struct sluiced_kube {
 	char ca[PATH_MAX];
 	char token[4096];
 	char token_file[PATH_MAX];
+	char cert[PATH_MAX], key[PATH_MAX];	/* client certificate files */
+	struct kube_blob {			/* a kubeconfig's *-data, decoded */
+		unsigned char *p;
+		size_t len;
+	} ca_blob, cert_blob, key_blob;
 	uint64_t due_ms;		/* debounce deadline, 0 = none */
 	uint64_t applies;
 	/* under mu: what changed since the share was last applied whole */
