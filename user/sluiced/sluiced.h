@@ -14,10 +14,13 @@
  *   metrics.c    Prometheus text endpoint
  *   dns.c        resolution of `resolution: DNS` names (c-ares)
  *   outlier.c    L4 ejections and overflows in the log and on /metrics
- *   kube.c       the Kubernetes API server as a source (LIST/WATCH, libcurl)
+ *   kube.c       the Kubernetes API server as a source: start, apply, status
+ *   kube_watch.c   its LIST/WATCH threads and the objects they hold (libcurl, json-c)
+ *   kube_config.c  its kubeconfig and in-cluster credentials
+ *   kube_delta.c   its endpoint changes as incremental applies (kube_int.h)
  *   incr.c       incremental apply of endpoint changes (model patch + data-plane delta)
  *   xdp.c        north-south XDP/TC set-up (sluiced_xdp_setup), optional
- * Single-threaded, but for kube.c's watch threads, which only fill their
+ * Single-threaded, but for kube_watch.c's threads, which only fill their
  * own tables and wake the event loop in main.c; everything else runs there.
  */
 #ifndef SLUICED_H

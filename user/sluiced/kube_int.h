@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to the Kubernetes source: kube.c (the daemon's side: start, the
+ * debounced apply of the share, status), kube_config.c (kubeconfig and
+ * in-cluster credentials), kube_watch.c (one LIST/WATCH thread per resource
+ * and the objects it holds), kube_delta.c (endpoint changes applied as
+ * deltas of the live generation).
+ */
+#ifndef SLUICED_KUBE_INT_H
+#define SLUICED_KUBE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluiced/sluiced.h"
+
+#define KUBE_DEBOUNCE_MS	100
+#define KUBE_DELTA_DEBOUNCE_MS	5	/* changes that can apply as a delta */
+#define KUBE_WATCH_S		60	/* timeoutSeconds of one watch request */
+#define KUBE_SA_DIR		"/var/run/secrets/kubernetes.io/serviceaccount"
+
+struct kube_obj {
+	char *key;			/* "namespace/name" */
+	char *json;
+	char *svc;			/* an EndpointSlice's Service (its label) */
+};
+
+/* An object changed since the last apply of the whole share: what it was
+ * (NULL: it is new), so the incremental apply knows what it touched. */
+struct kube_change {
+	size_t res;
+	char *key;
+	char *old;
+};
+
+/* Past this many changes between two applies, apply everything. */
+#define KUBE_DELTA_MAX		256
+/* An incremental apply rewrites at most this many services. */
+#define KUBE_DELTA_SVCS		64
+
+struct kube_res {
+	const char *kind;
+	const char *group;		/* "" = core */
+	const char *plural;
+	const char *const *versions;	/* tried in order while 404 */
+	size_t vi;
+	struct sluiced_kube *k;
+	pthread_t th;
+	bool started;
+	/* under k->mu */
+	struct kube_obj *objs;		/* sorted by key */
+	size_t n, ocap;
+	bool synced;			/* listed once (or not served at all) */
+	bool absent;			/* no version served: nothing to read */
+	char rv[64];
+	uint64_t lists, watches, gone, errors;
+	char err[1400];
+	/* the watch stream being read (thread-local use) */
+	char *buf;
+	size_t len, cap;
+	bool expired;
+};
+
+/* The resources, in kube.c's table order (sluiced_kube.res[i]). */
+enum { R_SERVICE, R_POD, R_SLICE };
+
+/* kube_config.c */
+char *kube_read_file(const char *path);	/* trailing newlines cut; NULL + errno */
+int kube_kubeconfig(struct sluiced_kube *k, const char *path, char *err, size_t elen);
+int kube_in_cluster(struct sluiced_kube *k, char *err, size_t elen);
+
+/* kube_watch.c; under k->mu unless said */
+void kube_res_path(const struct kube_res *r, char *buf, size_t len);	/* no lock */
+size_t kube_obj_at(const struct kube_res *r, const char *key);	/* first key >= key */
+void kube_res_clear(struct kube_res *r);
+void kube_changes_free(struct kube_change *v, size_t n);	/* no lock: owned */
+void kube_changes_clear(struct sluiced_kube *k);
+void *kube_res_main(void *arg);		/* the resource's thread */
+
+/* kube_delta.c: the changes since the last whole apply as one incremental
+ * apply. 0 done (or nothing to do); -EAGAIN (why in k->incr_why) or another
+ * -errno: apply the whole share. */
+int kube_try_delta(struct sluiced *d);
+
+#endif /* SLUICED_KUBE_INT_H */

@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One thread per resource of the Kubernetes source: LIST, then WATCH from
+ * the list's resourceVersion (bookmarks; again from the last one when a
+ * watch ends), a relist on 410 Gone or "too large resource version", back
+ * off on errors (1 s doubling to 30 s), the next Istio API version while a
+ * CRD version is not served (404). The thread keeps the resource's objects
+ * (namespace/name -> the JSON the front-end reads as YAML) and notes what
+ * changed since the share was last applied whole (kube_delta.c applies
+ * that). libcurl speaks HTTPS; json-c reads lists and events.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sluiced/kube_int.h"
+
+void kube_res_path(const struct kube_res *r, char *buf, size_t len)
+{
+	if (r->group[0])
+		snprintf(buf, len, "/apis/%s/%s/%s", r->group, r->versions[r->vi], r->plural);
+	else
+		snprintf(buf, len, "/api/%s/%s", r->versions[r->vi], r->plural);
+}
+
+void kube_wake(struct sluiced_kube *k)
+{
+	uint64_t one = 1;
+
+	if (write(k->efd, &one, sizeof(one)) < 0) {
+		/* the counter is full: the loop is awake anyway */
+	}
+}
+
+/* ---- objects ---- */
+
+/* The object as the front-end reads it: kind and apiVersion set (list items
+ * carry neither), status dropped for Istio kinds (never read). */
+static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_t klen)
+{
+	json_object *md = NULL, *v;
+	char api[96];
+
+	if (r->group[0])
+		snprintf(api, sizeof(api), "%s/%s", r->group, r->versions[r->vi]);
+	else
+		snprintf(api, sizeof(api), "%s", r->versions[r->vi]);
+	json_object_object_add(o, "kind", json_object_new_string(r->kind));
+	json_object_object_add(o, "apiVersion", json_object_new_string(api));
+	if (r->group[0] && !strcmp(r->group, "networking.istio.io"))
+		json_object_object_del(o, "status");
+	/* managedFields: never read; resourceVersion: kept per resource, and
+	 * without it a relist that finds an object unchanged sees the same
+	 * text (after an API server restart on a new series too) */
+	if (json_object_object_get_ex(o, "metadata", &md)) {
+		json_object_object_del(md, "managedFields");
+		json_object_object_del(md, "resourceVersion");
+	}
+	snprintf(key, klen, "%s/%s",
+		 md && json_object_object_get_ex(md, "namespace", &v) ? json_object_get_string(v) : "",
+		 md && json_object_object_get_ex(md, "name", &v) ? json_object_get_string(v) : "");
+	return strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* An EndpointSlice's Service: its kubernetes.io/service-name label. */
+static char *slice_service(const struct kube_res *r, json_object *o)
+{
+	json_object *md, *labels, *v;
+
+	if (strcmp(r->kind, "EndpointSlice") || !json_object_object_get_ex(o, "metadata", &md) ||
+	    !json_object_object_get_ex(md, "labels", &labels) ||
+	    !json_object_object_get_ex(labels, "kubernetes.io/service-name", &v))
+		return NULL;
+	return strdup(json_object_get_string(v));
+}
+
+/* Under k->mu: note that key of r changed; old is what it was (taken). */
+static void note_change(struct kube_res *r, const char *key, char *old)
+{
+	struct sluiced_kube *k = r->k;
+	size_t res = (size_t)(r - k->res);
+	struct kube_change *v;
+
+	if (k->chg_all) {
+		free(old);
+		return;
+	}
+	for (size_t i = 0; i < k->nchg; i++)
+		if (k->chg[i].res == res && !strcmp(k->chg[i].key, key)) {
+			free(old);	/* the first "before" is the applied one */
+			return;
+		}
+	if (k->nchg >= KUBE_DELTA_MAX)
+		goto all;
+	if (k->nchg == k->cchg) {
+		size_t cap = k->cchg ? k->cchg * 2 : 16;
+
+		if (!(v = realloc(k->chg, cap * sizeof(*v))))
+			goto all;
+		k->chg = v;
+		k->cchg = cap;
+	}
+	k->chg[k->nchg] = (struct kube_change){ res, strdup(key), old };
+	if (!k->chg[k->nchg].key)
+		goto all;
+	k->nchg++;
+	return;
+all:
+	free(old);
+	k->chg_all = true;
+}
+
+void kube_changes_free(struct kube_change *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].old);
+	}
+	free(v);
+}
+
+/* Under k->mu: forget the changes (the whole share is being applied). */
+void kube_changes_clear(struct sluiced_kube *k)
+{
+	kube_changes_free(k->chg, k->nchg);
+	k->chg = NULL;
+	k->nchg = k->cchg = 0;
+	k->chg_all = false;
+}
+
+/* Room for one more object; false on out-of-memory. */
+static bool obj_room(struct kube_res *r)
+{
+	struct kube_obj *v;
+	size_t cap;
+
+	if (r->n < r->ocap)
+		return true;
+	cap = r->ocap ? r->ocap * 2 : 64;
+	if (!(v = realloc(r->objs, cap * sizeof(*v))))
+		return false;
+	r->objs = v;
+	r->ocap = cap;
+	return true;
+}
+
+/* The first object whose key is not below key. */
+size_t kube_obj_at(const struct kube_res *r, const char *key)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(r->objs[mid].key, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Under k->mu: set (json != NULL) or delete key. Takes json and svc. */
+static void obj_put(struct kube_res *r, const char *key, char *json, char *svc)
+{
+	size_t i = kube_obj_at(r, key);
+	char *k;
+
+	if (i < r->n && !strcmp(r->objs[i].key, key)) {
+		note_change(r, key, r->objs[i].json);
+		free(r->objs[i].svc);
+		if (json) {
+			r->objs[i].json = json;
+			r->objs[i].svc = svc;
+			return;
+		}
+		free(svc);
+		free(r->objs[i].key);
+		memmove(&r->objs[i], &r->objs[i + 1], (r->n - i - 1) * sizeof(*r->objs));
+		r->n--;
+		return;
+	}
+	if (!json) {
+		free(svc);
+		return;
+	}
+	if (!obj_room(r) || !(k = strdup(key))) {
+		free(json);
+		free(svc);
+		return;
+	}
+	memmove(&r->objs[i + 1], &r->objs[i], (r->n - i) * sizeof(*r->objs));
+	r->objs[i] = (struct kube_obj){ k, json, svc };
+	r->n++;
+	note_change(r, key, NULL);
+}
+
+static int obj_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct kube_obj *)a)->key, ((const struct kube_obj *)b)->key);
+}
+
+static void objs_free(struct kube_obj *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].json);
+		free(v[i].svc);
+	}
+	free(v);
+}
+
+void kube_res_clear(struct kube_res *r)
+{
+	objs_free(r->objs, r->n);
+	r->objs = NULL;
+	r->n = r->ocap = 0;
+}
+
+/* Under k->mu: a relist's objects (sorted) replace r's; what differs is
+ * noted as changed, so a relist that finds little changed applies
+ * little. Takes v. */
+static void res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size_t cap)
+{
+	size_t i = 0, j = 0;
+
+	if (!r->lists)
+		r->k->chg_all = true;	/* the first list: all of it is new */
+	while (i < r->n || j < n) {
+		int c = i == r->n ? 1 : j == n ? -1 : strcmp(r->objs[i].key, v[j].key);
+
+		if (c < 0) {		/* gone */
+			note_change(r, r->objs[i].key, r->objs[i].json);
+			r->objs[i++].json = NULL;
+		} else if (c > 0) {	/* new */
+			note_change(r, v[j++].key, NULL);
+		} else {
+			if (strcmp(r->objs[i].json, v[j].json)) {
+				note_change(r, r->objs[i].key, r->objs[i].json);
+				r->objs[i].json = NULL;
+			}
+			i++;
+			j++;
+		}
+	}
+	kube_res_clear(r);
+	r->objs = v;
+	r->n = n;
+	r->ocap = cap;
+}
+
+/* ---- HTTP ---- */
+
+struct body {
+	char *p;
+	size_t len, cap;
+};
+
+static size_t on_body(char *data, size_t sz, size_t nm, void *arg)
+{
+	struct body *b = arg;
+	size_t n = sz * nm;
+
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *p = realloc(b->p, cap);
+
+		if (!p)
+			return 0;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	struct kube_res *r = arg;
+
+	(void)a, (void)b, (void)c, (void)d;
+	return __atomic_load_n(&r->k->stop, __ATOMIC_RELAXED);	/* nonzero aborts */
+}
+
+/* After a connection failure to `failed`: the next URL of --kube-apiserver
+ * (round robin), unless another thread moved on already. Under k->mu. */
+static void next_server(struct sluiced_kube *k, const char *failed)
+{
+	const char *p = strstr(k->servers, failed), *next;
+	size_t l;
+
+	if (strcmp(k->server, failed) || !p)
+		return;
+	next = strchr(p, ',');
+	next = next ? next + 1 : k->servers;
+	l = strcspn(next, ",");
+	snprintf(k->server, sizeof(k->server), "%.*s", (int)l, next);
+}
+
+static void blob_opt(CURL *c, CURLoption opt, const struct kube_blob *b)
+{
+	struct curl_blob cb = { .data = b->p, .len = b->len, .flags = CURL_BLOB_COPY };
+
+	curl_easy_setopt(c, opt, &cb);
+}
+
+/* A GET to the current server; 0 and the HTTP status, or -1 with err. */
+static long http_get(struct kube_res *r, const char *path_query, size_t (*cb)(char *, size_t,
+							size_t, void *), void *arg, bool stream)
+{
+	struct sluiced_kube *k = r->k;
+	char url[1024], server[512], auth[4200 + 32], *tok = NULL;
+	struct curl_slist *h = NULL;
+	CURL *c = curl_easy_init();
+	long code = -1;
+	CURLcode rc;
+
+	if (!c)
+		return -1;
+	if (k->token_file[0])
+		tok = kube_read_file(k->token_file);	/* re-read: projected tokens rotate */
+	if (tok || k->token[0])
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok ? tok : k->token);
+	else
+		auth[0] = '\0';	/* a client certificate authenticates */
+	free(tok);
+	pthread_mutex_lock(&k->mu);
+	snprintf(server, sizeof(server), "%s", k->server);
+	pthread_mutex_unlock(&k->mu);
+	snprintf(url, sizeof(url), "%s%s", server, path_query);
+	if (auth[0])
+		h = curl_slist_append(h, auth);
+	h = curl_slist_append(h, "Accept: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+	if (k->ca[0])
+		curl_easy_setopt(c, CURLOPT_CAINFO, k->ca);
+	if (k->ca_blob.p)
+		blob_opt(c, CURLOPT_CAINFO_BLOB, &k->ca_blob);
+	if (k->cert[0])
+		curl_easy_setopt(c, CURLOPT_SSLCERT, k->cert);
+	if (k->key[0])
+		curl_easy_setopt(c, CURLOPT_SSLKEY, k->key);
+	if (k->cert_blob.p)
+		blob_opt(c, CURLOPT_SSLCERT_BLOB, &k->cert_blob);
+	if (k->key_blob.p)
+		blob_opt(c, CURLOPT_SSLKEY_BLOB, &k->key_blob);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, arg);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
+	if (stream) {
+		/* a watch: bookmarks or events at least every KUBE_WATCH_S */
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)KUBE_WATCH_S * 2);
+	} else {
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	}
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK || (stream && rc == CURLE_PARTIAL_FILE)) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	} else {
+		pthread_mutex_lock(&k->mu);
+		bool cert = k->cert[0] || k->cert_blob.p;
+
+		/* under TLS 1.3 a refused client certificate shows as the peer
+		 * closing after the handshake: say what it likely is */
+		snprintf(r->err, sizeof(r->err), "%s: %s%s", url, curl_easy_strerror(rc),
+			 cert && (rc == CURLE_RECV_ERROR || rc == CURLE_SSL_CONNECT_ERROR ||
+				  rc == CURLE_SSL_CERTPROBLEM)
+				 ? " (did the server refuse the client certificate?)" : "");
+		if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
+		    rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_SSL_CONNECT_ERROR)
+			next_server(k, server);
+		pthread_mutex_unlock(&k->mu);
+	}
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return code;
+}
+
+/* ---- LIST and WATCH ---- */
+
+static void set_err(struct kube_res *r, const char *fmt, const char *a, long b)
+{
+	pthread_mutex_lock(&r->k->mu);
+	snprintf(r->err, sizeof(r->err), fmt, a, b);
+	r->errors++;
+	pthread_mutex_unlock(&r->k->mu);
+}
+
+/* 0 listed; 1 not served (404: try the next version); -1 error. */
+static int do_list(struct kube_res *r)
+{
+	char path[256], key[512];
+	struct body b = { 0 };
+	json_object *j, *items = NULL, *md = NULL, *rv = NULL;
+	long code;
+
+	kube_res_path(r, path, sizeof(path));
+	code = http_get(r, path, on_body, &b, false);
+	if (code == 404) {
+		free(b.p);
+		return 1;
+	}
+	if (code != 200) {
+		if (code > 0)
+			set_err(r, "%s: HTTP %ld", path, code);
+		else
+			r->errors++;
+		free(b.p);
+		return -1;
+	}
+	j = b.p ? json_tokener_parse(b.p) : NULL;
+	free(b.p);
+	if (!j || !json_object_object_get_ex(j, "items", &items) ||
+	    !json_object_is_type(items, json_type_array)) {
+		set_err(r, "%s: not a List (%ld)", path, 0);
+		json_object_put(j);
+		return -1;
+	}
+	/* a list's keys are unique: appended, then sorted once */
+	size_t nitems = json_object_array_length(items), n = 0;
+	struct kube_obj *v = calloc(nitems + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < nitems; i++) {
+		json_object *it = json_object_array_get_idx(items, i);
+		char *t = obj_text(r, it, key, sizeof(key));
+		char *k = t ? strdup(key) : NULL;
+
+		if (!k) {
+			free(t);
+			continue;
+		}
+		v[n++] = (struct kube_obj){ k, t, slice_service(r, it) };
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), obj_cmp);
+	pthread_mutex_lock(&r->k->mu);
+	if (v)
+		res_replace(r, v, n, nitems + 1);
+	if (json_object_object_get_ex(j, "metadata", &md) &&
+	    json_object_object_get_ex(md, "resourceVersion", &rv))
+		snprintf(r->rv, sizeof(r->rv), "%s", json_object_get_string(rv));
+	r->synced = true;
+	r->lists++;
+	r->err[0] = '\0';
+	pthread_mutex_unlock(&r->k->mu);
+	json_object_put(j);
+	kube_wake(r->k);
+	return 0;
+}
+
+/* One watch event line. */
+static void on_event(struct kube_res *r, const char *line)
+{
+	json_object *e = json_tokener_parse(line), *type, *o, *md, *rv, *code;
+	const char *t;
+	char key[512];
+
+	if (!e)
+		return;
+	if (!json_object_object_get_ex(e, "type", &type) ||
+	    !json_object_object_get_ex(e, "object", &o)) {
+		json_object_put(e);
+		return;
+	}
+	t = json_object_get_string(type);
+	pthread_mutex_lock(&r->k->mu);
+	if (!strcmp(t, "ERROR")) {
+		json_object *msg = NULL;
+		int c = json_object_object_get_ex(o, "code", &code) ? json_object_get_int(code) : 0;
+
+		json_object_object_get_ex(o, "message", &msg);
+		if (c == 410 || (c == 504 && msg && strstr(json_object_get_string(msg),
+							   "Too large resource version"))) {
+			/* 410: our resourceVersion was compacted away; 504 "too
+			 * large": the server restarted on a new series. Either way
+			 * what we hold is listed again. */
+			r->expired = true;
+			r->gone++;
+		} else {
+			snprintf(r->err, sizeof(r->err), "watch: %s", json_object_to_json_string(o));
+			r->errors++;
+		}
+	} else {
+		if (json_object_object_get_ex(o, "metadata", &md) &&
+		    json_object_object_get_ex(md, "resourceVersion", &rv))
+			snprintf(r->rv, sizeof(r->rv), "%s", json_object_get_string(rv));
+		if (!strcmp(t, "ADDED") || !strcmp(t, "MODIFIED")) {
+			char *txt = obj_text(r, o, key, sizeof(key));
+			if (txt)
+				obj_put(r, key, txt, slice_service(r, o));
+		} else if (!strcmp(t, "DELETED")) {
+			free(obj_text(r, o, key, sizeof(key)));
+			obj_put(r, key, NULL, NULL);
+		}
+	}
+	pthread_mutex_unlock(&r->k->mu);
+	json_object_put(e);
+	if (strcmp(t, "BOOKMARK") && strcmp(t, "ERROR"))
+		kube_wake(r->k);
+}
+
+static size_t on_stream(char *data, size_t sz, size_t nm, void *arg)
+{
+	struct kube_res *r = arg;
+	struct body b = { r->buf, r->len, r->cap };
+	size_t n = sz * nm, start = 0, i;
+
+	if (on_body(data, sz, nm, &b) != n)
+		return 0;
+	r->buf = b.p;
+	r->len = b.len;
+	r->cap = b.cap;
+	for (i = 0; i < r->len; i++)
+		if (r->buf[i] == '\n') {
+			r->buf[i] = '\0';
+			on_event(r, r->buf + start);
+			start = i + 1;
+		}
+	memmove(r->buf, r->buf + start, r->len - start);
+	r->len -= start;
+	return n;
+}
+
+/* 0 the watch ended (watch again), 1 expired (relist), -1 error. */
+static int do_watch(struct kube_res *r)
+{
+	char path[256], q[512], rv[64];
+	long code;
+
+	kube_res_path(r, path, sizeof(path));
+	pthread_mutex_lock(&r->k->mu);
+	snprintf(rv, sizeof(rv), "%s", r->rv);
+	r->watches++;
+	pthread_mutex_unlock(&r->k->mu);
+	snprintf(q, sizeof(q), "%s?watch=1&resourceVersion=%s&allowWatchBookmarks=true&"
+		 "timeoutSeconds=%d", path, rv, KUBE_WATCH_S);
+	r->len = 0;
+	r->expired = false;
+	code = http_get(r, q, on_stream, r, true);
+	if (r->expired)
+		return 1;
+	if (code == 410)
+		return 1;
+	if (code != 200) {
+		if (code > 0)
+			set_err(r, "%s: watch: HTTP %ld", path, code);
+		return -1;
+	}
+	return 0;
+}
+
+static void nap(struct kube_res *r, unsigned ms)
+{
+	for (unsigned t = 0; t < ms && !__atomic_load_n(&r->k->stop, __ATOMIC_RELAXED); t += 50)
+		usleep(50000);
+}
+
+void *kube_res_main(void *arg)
+{
+	struct kube_res *r = arg;
+	unsigned backoff = 1000;
+
+	while (!__atomic_load_n(&r->k->stop, __ATOMIC_RELAXED)) {
+		int rc = do_list(r);
+
+		if (rc == 1) {
+			if (r->versions[r->vi + 1]) {
+				r->vi++;
+				continue;
+			}
+			/* no version served (the CRD is not installed): nothing to
+			 * read; looked at again after a while */
+			pthread_mutex_lock(&r->k->mu);
+			r->absent = r->synced = true;
+			pthread_mutex_unlock(&r->k->mu);
+			kube_wake(r->k);
+			r->vi = 0;
+			nap(r, 30000);
+			continue;
+		}
+		if (rc < 0) {
+			nap(r, backoff);
+			backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+			continue;
+		}
+		backoff = 1000;
+		for (;;) {
+			if (__atomic_load_n(&r->k->stop, __ATOMIC_RELAXED))
+				break;
+			rc = do_watch(r);
+			if (rc == 1)
+				break;	/* relist */
+			if (rc < 0) {
+				nap(r, backoff);
+				backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+			} else {
+				backoff = 1000;
+			}
+		}
+	}
+	return NULL;
+}
