@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The Kubernetes source at scale, against the API-server simulator
-# (tests/e2e/kube_apiserver_sim.py) in a node namespace: for N services
-# (each a Service, an EndpointSlice with 2 endpoints and 2 Pods; N from
-# BENCH_KUBE_N, default "1000 10000"):
+# (tests/e2e/kube_apiserver_sim.py) in a node namespace. For N services
+# (BENCH_KUBE_N, default "1000 10000"), each a Service, an EndpointSlice of
+# 5 endpoints and their 5 Pods (v1 x3, v2 x2; 50,000 Pods at 10,000), one
+# in ten with a DestinationRule (v1, v2) and a 90/10 VirtualService:
 #   first sync   sluiced start -> the whole cluster applied (LIST + apply)
-#   1 change     one EndpointSlice changed in the simulator -> the new
-#                generation live (watch event, debounce, apply), median of
-#                BENCH_RUNS (default 5)
-#   relist       a compaction (410) then one change -> live
-#   RSS          sluiced's VmRSS after the changes
-# and, beside it, `sluicectl validate` of the same objects as files (the
-# full recompile every apply does today: apply is not incremental yet).
+#   1 change     one endpoint's readiness flipped in the simulator -> the
+#                data plane rewritten: from the simulator's change (its
+#                wall clock) to sluiced's apply log line (written after the
+#                maps), median and p99 of BENCH_KUBE_CHANGES (default 41),
+#                each on another service
+#   rolling      a rolling update of one service: 5 pods replaced one by one
+#                (new pod, slice with both ready, old terminating, old gone,
+#                old pod deleted): median per step, and the whole update
+#                as this driver runs it (each step waits for the last)
+#   relist       a compaction (410), then one change -> applied
+#   RSS          sluiced's VmRSS at the end
+#   full         the same state compiled whole: the first sync's apply (the
+#                log's figure) and `sluicectl validate` of it as files
 # Results also in build/bench/kube.md.
 #
 # Traffic safety: the daemon_lib.sh topology (a node namespace; the
@@ -20,7 +27,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/e2e/lib.sh"
 . "$ROOT/tests/e2e/daemon_lib.sh"
-RUNS=${BENCH_RUNS:-5}
+CHANGES=${BENCH_KUBE_CHANGES:-41}
 SIZES=${BENCH_KUBE_N:-"1000 10000"}
 OUT=$SL_BUILD/bench/kube.md
 mkdir -p "$SL_BUILD/bench"
@@ -28,102 +35,169 @@ mkdir -p "$SL_BUILD/bench"
 dl_setup
 dl_kube_sim
 
-gen() {	# gen N FIRST: JSON list of N services' objects
-	python3 - "$1" "$2" <<'PY'
+# objects.py all N FIRST: N services' objects from index FIRST (the
+# simulator's JSON: a list of objects); objects.py steps: the change files
+cat >"$SL_TMP/objects.py" <<'PY'
 import json, sys
-n, first = int(sys.argv[1]), int(sys.argv[2])
-out = []
-for i in range(first, first + n):
-    ns, name = "bench", "svc%d" % i
-    a, b = "10.%d.%d.1" % (100 + i // 256, i % 256), "10.%d.%d.2" % (100 + i // 256, i % 256)
-    out.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-                "spec": {"clusterIP": "10.96.%d.%d" % (i // 250, i % 250 + 1),
-                         "clusterIPs": ["10.96.%d.%d" % (i // 250, i % 250 + 1)],
-                         "selector": {"app": name},
-                         "ports": [{"name": "tcp", "port": 7000, "targetPort": 9000}]}})
-    out.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                "metadata": {"name": name + "-x", "namespace": ns,
-                             "labels": {"kubernetes.io/service-name": name}},
-                "addressType": "IPv4", "ports": [{"name": "tcp", "port": 9000}],
-                "endpoints": [{"addresses": [a], "conditions": {"ready": True}},
-                              {"addresses": [b], "conditions": {"ready": True}}]})
-    for v, ip in (("v1", a), ("v2", b)):
-        out.append({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": "%s-%s" % (name, v), "namespace": ns,
-                                 "labels": {"app": name, "version": v}},
-                    "spec": {"containers": [{"name": "c", "image": "x"}]},
-                    "status": {"phase": "Running", "podIP": ip}})
-print(json.dumps(out))
-PY
-}
-# the first service's slice with its second endpoint ready or not (files
-# made once: the timed part is the POST and what follows)
-for r in 0 1; do
-	python3 -c '
-import json, sys
-print(json.dumps([{"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-  "metadata": {"name": "svc0-x", "namespace": "bench", "labels": {"kubernetes.io/service-name": "svc0"}},
-  "addressType": "IPv4", "ports": [{"name": "tcp", "port": 9000}],
-  "endpoints": [{"addresses": ["10.100.0.1"], "conditions": {"ready": True}},
-                {"addresses": ["10.100.0.2"], "conditions": {"ready": sys.argv[1] == "1"}}]}]))' "$r" \
-		>"$SL_TMP/change-$r.json"
-done
-change() { ctlsim put <"$SL_TMP/change-$1.json" >/dev/null; }
-gen_of() { ctl status -o json 2>/dev/null | jq -r '.generation // 0'; }
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
-# wait_gen G: until the generation exceeds G (bounded: 120 s)
-wait_gen() { local i; for ((i = 0; i < 12000; i++)); do [ "$(gen_of)" -gt "$1" ] && return 0; sleep 0.01; done; return 1; }
 
-declare -A FIRST ONE RELIST RSS VAL
+def ip(i, k, new=False):
+    return "10.%d.%d.%d" % (100 + i // 256, i % 256, (100 if new else 0) + k + 1)
+
+def pod(i, k, new=False):
+    v = "v1" if k < 3 else "v2"
+    name = "svc%d-%s-%d%s" % (i, v, k, "n" if new else "")
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "bench", "uid": "uid-%d-%d%s" % (i, k, "n" if new else ""),
+                         "labels": {"app": "svc%d" % i, "version": v}},
+            "spec": {"nodeName": "node-b", "containers": [{"name": "c", "image": "x"}]},
+            "status": {"phase": "Running", "podIP": ip(i, k, new)}}
+
+def ep(i, k, new=False, ready=True, term=False):
+    p = pod(i, k, new)
+    return {"addresses": [p["status"]["podIP"]],
+            "conditions": {"ready": ready, "serving": ready, "terminating": term},
+            "targetRef": {"kind": "Pod", "name": p["metadata"]["name"], "namespace": "bench"}}
+
+def slice_(i, eps):
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "svc%d-x" % i, "namespace": "bench",
+                         "labels": {"kubernetes.io/service-name": "svc%d" % i}},
+            "addressType": "IPv4", "ports": [{"name": "tcp", "port": 9000}], "endpoints": eps}
+
+def service(i):
+    out = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc%d" % i, "namespace": "bench"},
+            "spec": {"clusterIP": "10.96.%d.%d" % (i // 250, i % 250 + 1),
+                     "clusterIPs": ["10.96.%d.%d" % (i // 250, i % 250 + 1)],
+                     "selector": {"app": "svc%d" % i},
+                     "ports": [{"name": "tcp", "port": 7000, "targetPort": 9000}]}},
+           slice_(i, [ep(i, k) for k in range(5)])]
+    out += [pod(i, k) for k in range(5)]
+    if i % 10 == 0:
+        h = "svc%d" % i
+        out.append({"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                    "metadata": {"name": h, "namespace": "bench"},
+                    "spec": {"host": h, "subsets": [{"name": "v1", "labels": {"version": "v1"}},
+                                                    {"name": "v2", "labels": {"version": "v2"}}]}})
+        out.append({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                    "metadata": {"name": h, "namespace": "bench"},
+                    "spec": {"hosts": [h], "tcp": [{"route": [
+                        {"destination": {"host": h, "subset": "v1"}, "weight": 90},
+                        {"destination": {"host": h, "subset": "v2"}, "weight": 10}]}]}})
+    return out
+
+mode, a = sys.argv[1], sys.argv[2:]
+if mode == "all":
+    n, first = int(a[0]), int(a[1])
+    print(json.dumps([o for i in range(first, first + n) for o in service(i)]))
+else:
+    # steps N CHANGES DIR: every change file the timed part posts, made
+    # before it: flip-R-{0,1}.json (service R*7919 % N, its last endpoint
+    # not ready / ready again) and roll-K-STEP.json (service 1's pod K:
+    # the new pod, the slice with both, old terminating, old gone, the old
+    # pod deleted)
+    n, changes, d = int(a[0]), int(a[1]), a[2]
+    def put(name, objs):
+        with open("%s/%s.json" % (d, name), "w") as f:
+            json.dump(objs, f)
+    for r in range(changes):
+        i = (r * 7919) % n
+        put("flip-%d-0" % r, [slice_(i, [ep(i, k) for k in range(4)] + [ep(i, 4, ready=False)])])
+        put("flip-%d-1" % r, [slice_(i, [ep(i, k) for k in range(5)])])
+    for k in range(5):
+        done = [ep(1, j, new=True) for j in range(k)]
+        rest = [ep(1, j) for j in range(k + 1, 5)]
+        put("roll-%d-pod" % k, [pod(1, k, True)])
+        put("roll-%d-new" % k, [slice_(1, done + [ep(1, k), ep(1, k, new=True)] + rest)])
+        put("roll-%d-term" % k, [slice_(1, done + [ep(1, k, ready=False, term=True),
+                                                   ep(1, k, new=True)] + rest)])
+        put("roll-%d-gone" % k, [slice_(1, done + [ep(1, k, new=True)] + rest)])
+        put("roll-%d-del" % k, [pod(1, k)])
+PY
+obj() { python3 "$SL_TMP/objects.py" "$@"; }
+applies() { ctl status -o json 2>/dev/null | jq -r '.applies // 0'; }
+# wait_applies A: until more than A applies landed (bounded: 120 s)
+wait_applies() { local i; for ((i = 0; i < 24000; i++)); do [ "$(applies)" -gt "$1" ] && return 0; sleep 0.005; done; return 1; }
+# post FILE [delete]: the change; prints the simulator's change time (s)
+post() { ctlsim "${2:-put}" <"$1" | awk '{ print $3 }'; }
+# lag T: ms from wall time T (s) to the newest apply line of the log
+lag() {
+	local l
+	l=$(grep " apply generation " "$DL_LOG" | grep -v "done in" | tail -1)
+	awk -v a="$1" -v b="$(date -d "${l:0:23}Z" +%s.%N)" 'BEGIN { d = (b - a) * 1000; print (d < 0 ? 0 : int(d + 0.5)) }'
+}
+# timed FILE [delete]: post, wait for the apply, print the lag
+timed() { local a t; a=$(applies); t=$(post "$@"); wait_applies "$a" && lag "$t"; }
+pct() {	# pct P: the P-th percentile of the numbers on stdin
+	sort -g | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print v[i] }'
+}
+
+declare -A FIRST FULLMS ONE_MED ONE_P99 ROLL_MED ROLL_ALL RELIST RSS VAL INCR MODES
 have=0
 started=0
 for n in $SIZES; do
-	gen $((n - have)) "$have" | ctlsim put >/dev/null
+	obj all $((n - have)) "$have" >"$SL_TMP/add.json"
+	ctlsim put <"$SL_TMP/add.json" >/dev/null
 	have=$n
 	if [ "$started" = 1 ]; then
-		kill "$DL_PID"; wait "$DL_PID" 2>/dev/null
+		kill "$DL_PID"
+		wait "$DL_PID" 2>/dev/null
 	fi
 	t0=$(date +%s%N)
 	dl_start --kubernetes --kubeconfig "$KUBECONFIG_SIM" || { echo "bench_kube: sluiced did not start" >&2; exit 1; }
 	started=1
 	full() { [ "$(ctl status -o json | jq -r .services)" -ge "$n" ]; }
-	for ((i = 0; i < 2400; i++)); do full && break; sleep 0.05; done
-	FIRST[$n]=$(ms_since "$t0")
-	times=()
-	for r in $(seq 1 "$RUNS"); do
-		g=$(gen_of)
-		t0=$(date +%s%N)
-		change $((r % 2))
-		wait_gen "$g" && times+=("$(ms_since "$t0")")
+	for ((i = 0; i < 4800; i++)); do full && break; sleep 0.025; done
+	FIRST[$n]=$((($(date +%s%N) - t0) / 1000000))
+	FULLMS[$n]=$(grep " apply generation .*(source kubernetes)" "$DL_LOG" | tail -1 | sed -n 's/.* \([0-9.]*\) ms (validate.*/\1/p')
+	sleep 1
+	obj steps "$n" "$CHANGES" "$SL_TMP"
+	# one endpoint at a time, each on another service
+	lags=()
+	for ((r = 0; r < CHANGES; r++)); do
+		lags+=("$(timed "$SL_TMP/flip-$r-0.json")")
+		timed "$SL_TMP/flip-$r-1.json" >/dev/null
 	done
-	ONE[$n]=$(echo "${times[*]}" | sl_median)
-	g=$(gen_of)
-	ctlsim compact </dev/null >/dev/null
+	ONE_MED[$n]=$(printf '%s\n' "${lags[@]}" | sl_median)
+	ONE_P99[$n]=$(printf '%s\n' "${lags[@]}" | pct 99)
+	# a rolling update of one service (svc1: no VirtualService, 3 v1 + 2 v2)
+	steps=()
 	t0=$(date +%s%N)
-	change 1
-	wait_gen "$g"
-	RELIST[$n]=$(ms_since "$t0")
+	for k in 0 1 2 3 4; do
+		for st in pod new term gone; do
+			steps+=("$(timed "$SL_TMP/roll-$k-$st.json")")
+		done
+		steps+=("$(timed "$SL_TMP/roll-$k-del.json" delete)")
+	done
+	ROLL_ALL[$n]=$((($(date +%s%N) - t0) / 1000000))
+	ROLL_MED[$n]=$(printf '%s\n' "${steps[@]}" | sl_median)
+	# a compaction, then one change: relist and apply
+	ctlsim compact </dev/null >/dev/null
+	RELIST[$n]=$(timed "$SL_TMP/flip-0-0.json")
 	RSS[$n]=$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$DL_PID/status")
+	INCR[$n]=$(ctl status -o json | jq -r .incremental_applies)
+	MODES[$n]="$(grep -c 'incremental, source kubernetes' "$DL_LOG") incremental, $(grep -c '(source kubernetes)' "$DL_LOG") whole"
 	# the same objects as files: what one full compile costs offline
 	mkdir -p "$SL_TMP/files-$n"
-	gen "$n" 0 >"$SL_TMP/files-$n/all.json"
+	obj all "$n" 0 >"$SL_TMP/files-$n/all.json"
 	t0=$(date +%s%N)
 	"$CTL" validate -q -f "$SL_TMP/files-$n/all.json" >/dev/null 2>&1
-	VAL[$n]=$(ms_since "$t0")
+	VAL[$n]=$((($(date +%s%N) - t0) / 1000000))
 	cp "$DL_LOG" "$SL_BUILD/bench/kube-sluiced-$n.log"
-	echo "   $n services done" >&2
+	echo "   $n services done (${MODES[$n]})" >&2
 done
 
 {
 	echo "### Kubernetes source ($(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r))"
 	echo
-	echo "Against the API-server simulator; each service a Service, an EndpointSlice of 2 and"
-	echo "2 Pods. Apply is not incremental yet: every change recompiles the whole state."
+	echo "Against the API-server simulator; each service a Service, an EndpointSlice of 5 and its 5"
+	echo "Pods, one in ten with a DestinationRule and a 90/10 VirtualService. Change times run from"
+	echo "the simulator's change to sluiced's apply log line (after the maps are written)."
 	echo
-	echo "| services | first sync ms | 1 endpoint change ms (median of $RUNS) | relist after 410 ms | sluiced RSS MB | validate of the same as a file ms |"
-	echo "|---:|---:|---:|---:|---:|---:|"
+	echo "| services (pods) | first sync ms | whole apply ms | 1 change ms median / p99 ($CHANGES) | rolling update: step median ms / whole ms | relist after 410 ms | RSS MB | validate as files ms | applies |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 	for n in $SIZES; do
-		printf '| %s | %s | %s | %s | %s | %s |\n' "$n" "${FIRST[$n]}" "${ONE[$n]}" \
-			"${RELIST[$n]}" "${RSS[$n]}" "${VAL[$n]}"
+		printf '| %s (%s) | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s |\n' "$n" $((n * 5)) \
+			"${FIRST[$n]}" "${FULLMS[$n]}" "${ONE_MED[$n]}" "${ONE_P99[$n]}" "${ROLL_MED[$n]}" \
+			"${ROLL_ALL[$n]}" "${RELIST[$n]}" "${RSS[$n]}" "${VAL[$n]}" "${MODES[$n]}"
 	done
 } | tee "$OUT"

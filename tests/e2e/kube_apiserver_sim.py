@@ -12,7 +12,9 @@ in the JSON shapes the API server emits (Kubernetes API reference):
           /apis/networking.istio.io/v1/<plural>
     -> {"kind": "<Kind>List", "apiVersion": ..., "metadata":
         {"resourceVersion": "N"}, "items": [...]} (items without kind and
-        apiVersion, as the API server sends them);
+        apiVersion, as the API server sends them); with ?limit=L in pages,
+        metadata.continue naming the next (?continue=TOKEN; 410 once
+        compacted past it);
   - WATCH the same with ?watch=1&resourceVersion=N[&allowWatchBookmarks=true]
     -> a chunked stream of {"type": "ADDED|MODIFIED|DELETED|BOOKMARK",
        "object": {...}} lines; a resourceVersion older than the last
@@ -147,11 +149,32 @@ class API(http.server.BaseHTTPRequestHandler):
         if q.get("watch", ["0"])[0] in ("1", "true"):
             return self.watch(u.path, kind, api, q)
         stats["list"] += 1
+        stats["list " + u.path] = stats.get("list " + u.path, 0) + 1
+        limit = int(q.get("limit", ["0"])[0] or 0)
+        cont = q.get("continue", [""])[0]
+        start, rv0 = 0, None
+        if cont:
+            try:
+                rv0, start = (int(x) for x in cont.split(":"))
+            except ValueError:
+                return self.send_json(400, status(400, "BadRequest", "invalid continue token"))
         with lock:
-            items = [bare(o) for _, o in sorted(store[u.path].items())]
-            rv = state["rv"]
+            if rv0 is not None and rv0 < state["compacted"]:
+                return self.send_json(410, status(410, "Expired", "the provided continue "
+                                                  "parameter is too old"))
+            keys = sorted(store[u.path])
+            end = start + limit if limit else len(keys)
+            items = [bare(store[u.path][k]) for k in keys[start:end]]
+            rv = rv0 if rv0 is not None else state["rv"]
+            more = end < len(keys)
+        md = {"resourceVersion": str(rv)}
+        if more:
+            # pages read the live store from the offset (a simulator: no
+            # snapshot per list); enough when nothing changes meanwhile
+            md["continue"] = "%d:%d" % (rv, end)
+            md["remainingItemCount"] = len(keys) - end
         self.send_json(200, {"kind": kind + "List", "apiVersion": api,
-                             "metadata": {"resourceVersion": str(rv)}, "items": items})
+                             "metadata": md, "items": items})
 
     def chunk(self, body):
         data = (json.dumps(body) + "\n").encode()
@@ -239,7 +262,10 @@ class Control(http.server.BaseHTTPRequestHandler):
                     change(obj, "DELETED" if self.path == "/delete" else "PUT")
             elif self.path == "/compact":
                 with lock:
-                    state["compacted"] = state["rv"] + 1
+                    # history up to now is compacted: every resourceVersion a
+                    # client holds answers 410; a new list starts at rv + 1
+                    state["rv"] += 1
+                    state["compacted"] = state["rv"]
                     state["epoch"] += 1
                     lock.notify_all()
             elif self.path.startswith("/restart"):

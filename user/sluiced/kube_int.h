@@ -19,6 +19,7 @@
 #define KUBE_DEBOUNCE_MS	100
 #define KUBE_DELTA_DEBOUNCE_MS	5	/* changes that can apply as a delta */
 #define KUBE_WATCH_S		60	/* timeoutSeconds of one watch request */
+#define KUBE_LIST_PAGE		500	/* LIST ?limit= (objects per page) */
 #define KUBE_SA_DIR		"/var/run/secrets/kubernetes.io/serviceaccount"
 
 struct kube_obj {

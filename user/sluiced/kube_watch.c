@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,61 +403,102 @@ static void set_err(struct kube_res *r, const char *fmt, const char *a, long b)
 /* 0 listed; 1 not served (404: try the next version); -1 error. */
 static int do_list(struct kube_res *r)
 {
-	char path[256], key[512];
-	struct body b = { 0 };
-	json_object *j, *items = NULL, *md = NULL, *rv = NULL;
+	char path[256], q[2048], key[512], rvs[64] = "", *cont = NULL;
+	struct kube_obj *v = NULL;
+	size_t n = 0, cap = 0;
 	long code;
 
 	kube_res_path(r, path, sizeof(path));
-	code = http_get(r, path, on_body, &b, false);
-	if (code == 404) {
-		free(b.p);
-		return 1;
-	}
-	if (code != 200) {
-		if (code > 0)
-			set_err(r, "%s: HTTP %ld", path, code);
-		else
-			r->errors++;
-		free(b.p);
-		return -1;
-	}
-	j = b.p ? json_tokener_parse(b.p) : NULL;
-	free(b.p);
-	if (!j || !json_object_object_get_ex(j, "items", &items) ||
-	    !json_object_is_type(items, json_type_array)) {
-		set_err(r, "%s: not a List (%ld)", path, 0);
-		json_object_put(j);
-		return -1;
-	}
-	/* a list's keys are unique: appended, then sorted once */
-	size_t nitems = json_object_array_length(items), n = 0;
-	struct kube_obj *v = calloc(nitems + 1, sizeof(*v));
+	/* in pages (as client-go's pager): a page's JSON tree is what is held
+	 * at once, not the whole list's */
+	do {
+		struct body b = { 0 };
+		json_object *j, *items = NULL, *md = NULL, *x = NULL;
 
-	for (size_t i = 0; v && i < nitems; i++) {
-		json_object *it = json_object_array_get_idx(items, i);
-		char *t = obj_text(r, it, key, sizeof(key));
-		char *k = t ? strdup(key) : NULL;
+		if (cont) {
+			char *e = curl_easy_escape(NULL, cont, 0);
 
-		if (!k) {
-			free(t);
-			continue;
+			snprintf(q, sizeof(q), "%s?limit=%d&continue=%s", path, KUBE_LIST_PAGE,
+				 e ? e : "");
+			curl_free(e);
+		} else {
+			snprintf(q, sizeof(q), "%s?limit=%d", path, KUBE_LIST_PAGE);
 		}
-		v[n++] = (struct kube_obj){ k, t, slice_service(r, it) };
-	}
+		free(cont);
+		cont = NULL;
+		code = http_get(r, q, on_body, &b, false);
+		if (code != 200) {
+			free(b.p);
+			objs_free(v, n);
+			if (code == 404)
+				return 1;
+			if (code > 0)	/* 410 too: the continue token expired */
+				set_err(r, "%s: HTTP %ld", path, code);
+			else
+				r->errors++;
+			return -1;
+		}
+		j = b.p ? json_tokener_parse(b.p) : NULL;
+		free(b.p);
+		if (!j || !json_object_object_get_ex(j, "items", &items) ||
+		    !json_object_is_type(items, json_type_array)) {
+			set_err(r, "%s: not a List (%ld)", path, 0);
+			json_object_put(j);
+			objs_free(v, n);
+			return -1;
+		}
+		size_t nitems = json_object_array_length(items);
+
+		if (n + nitems + 1 > cap) {
+			size_t ncap = (n + nitems + 1) * 2;
+			struct kube_obj *nv = realloc(v, ncap * sizeof(*v));
+
+			if (!nv) {
+				json_object_put(j);
+				objs_free(v, n);
+				return -1;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		for (size_t i = 0; i < nitems; i++) {
+			json_object *it = json_object_array_get_idx(items, i);
+			char *t = obj_text(r, it, key, sizeof(key));
+			char *k = t ? strdup(key) : NULL;
+
+			if (!k) {
+				free(t);
+				continue;
+			}
+			v[n++] = (struct kube_obj){ k, t, slice_service(r, it) };
+		}
+		/* the list's resourceVersion is the first page's (the snapshot
+		 * the pages are read from) */
+		if (json_object_object_get_ex(j, "metadata", &md)) {
+			if (!rvs[0] && json_object_object_get_ex(md, "resourceVersion", &x))
+				snprintf(rvs, sizeof(rvs), "%s", json_object_get_string(x));
+			if (json_object_object_get_ex(md, "continue", &x) &&
+			    json_object_get_string(x)[0])
+				cont = strdup(json_object_get_string(x));
+		}
+		json_object_put(j);
+	} while (cont);
+	/* a list's keys are unique: appended, then sorted once */
 	if (n)
 		qsort(v, n, sizeof(*v), obj_cmp);
+	if (!v)
+		v = calloc(1, sizeof(*v));
 	pthread_mutex_lock(&r->k->mu);
 	if (v)
-		res_replace(r, v, n, nitems + 1);
-	if (json_object_object_get_ex(j, "metadata", &md) &&
-	    json_object_object_get_ex(md, "resourceVersion", &rv))
-		snprintf(r->rv, sizeof(r->rv), "%s", json_object_get_string(rv));
+		res_replace(r, v, n, cap ? cap : 1);
+	snprintf(r->rv, sizeof(r->rv), "%s", rvs);
 	r->synced = true;
 	r->lists++;
 	r->err[0] = '\0';
 	pthread_mutex_unlock(&r->k->mu);
-	json_object_put(j);
+	/* the pages' trees were freed in this thread's malloc arena: give
+	 * them back, so RSS follows what is held */
+	malloc_trim(0);
 	kube_wake(r->k);
 	return 0;
 }
@@ -575,6 +617,7 @@ void *kube_res_main(void *arg)
 
 	while (!__atomic_load_n(&r->k->stop, __ATOMIC_RELAXED)) {
 		int rc = do_list(r);
+		uint64_t listed_ms = sluiced_now_ms();
 
 		if (rc == 1) {
 			if (r->versions[r->vi + 1]) {
@@ -601,8 +644,13 @@ void *kube_res_main(void *arg)
 			if (__atomic_load_n(&r->k->stop, __ATOMIC_RELAXED))
 				break;
 			rc = do_watch(r);
-			if (rc == 1)
-				break;	/* relist */
+			if (rc == 1) {
+				/* relist; a server that expires what it just listed
+				 * must not make this a busy loop */
+				if (sluiced_now_ms() - listed_ms < 1000)
+					nap(r, 1000);
+				break;
+			}
 			if (rc < 0) {
 				nap(r, backoff);
 				backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;

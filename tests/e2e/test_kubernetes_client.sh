@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# How sluiced --kubernetes authenticates, against the API-server SIMULATOR
-# (tests/e2e/kube_apiserver_sim.py, with --client-ca): a kubeconfig with a
+# How sluiced --kubernetes talks to the API server, against the API-server
+# SIMULATOR (tests/e2e/kube_apiserver_sim.py, with --client-ca). Lists come
+# in pages (limit/continue): 1,200 Pods are all held after a relist read
+# them 500 at a time. Authentication: a kubeconfig with a
 # client certificate and key inline (client-certificate-data and
 # client-key-data, the CA as certificate-authority-data; no token) lists,
 # watches and steers; a certificate of another CA is refused by the server
@@ -34,6 +36,23 @@ sl_check "the server saw no unauthenticated request" [ "$(unauth)" = 0 ]
 line=$(sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client 10.96.0.40:7000 -n 50)
 sl_check "and the cluster's Service steers (0 failed)" \
 	[ "$(dl_field "$line" fail)" = 0 ] && [ "$(dl_field "$line" one)" = 50 ]
+
+# paging: 1,200 Pods, then a compaction: the relist reads them in pages
+python3 -c '
+import json
+print(json.dumps([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p%d" % i, "namespace": "load", "labels": {"app": "x"}},
+                   "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Running", "podIP": "10.9.%d.%d" % (i // 250, i % 250 + 1)}}
+                  for i in range(1200)]))' | ctlsim put >/dev/null
+pods() { ctl status -o json | jq -r '.kubernetes_resources[] | select(.path == "/api/v1/pods") | .objects'; }
+sl_wait_for 10 sh -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r '.kubernetes_resources[] | select(.path == \"/api/v1/pods\") | .objects')\" -ge 1200 ]"
+podlists() { sl_in_ns "$NS" curl -s http://127.0.0.1:6444/stats | jq '."list /api/v1/pods"'; }
+lists0=$(podlists)
+ctlsim compact </dev/null >/dev/null
+relisted() { [ "$(ctl status -o json | jq -r '.kubernetes_resources[] | select(.path == "/api/v1/pods") | .lists')" -ge 2 ]; }
+sl_wait_for 10 relisted
+lists1=$(podlists)
+sl_check "a relist reads 1,200 Pods in pages of 500 ($((lists1 - lists0)) requests), all held ($(pods))" \
+	[ $((lists1 - lists0)) = 3 ] && [ "$(pods)" = 1200 ]
 kill "$DL_PID"
 wait "$DL_PID" 2>/dev/null
 
