@@ -277,6 +277,8 @@ static int next_timeout(struct sluiced *d)
 		t = d->stats_gc_at_ms;
 	if (d->state_due_ms && d->state_due_ms < t)
 		t = d->state_due_ms;
+	if (d->state_child > 0 && now + 100 < t)
+		t = now + 100;	/* reap the background write */
 	uint64_t dns = sluiced_dns_next_ms(d), kube = sluiced_kube_next_ms(d);
 	if (dns != UINT64_MAX && now + dns < t)
 		t = now + dns;
@@ -324,7 +326,7 @@ static void housekeeping(struct sluiced *d)
 	sluiced_helper_tick(d);
 	sluiced_dns_tick(d);
 	sluiced_kube_tick(d);
-	sluiced_state_tick(d);
+	sluiced_state_tick(d, false);
 	sluiced_outlier_tick(d);
 	if (d->stats_gc_at_ms && now >= d->stats_gc_at_ms)
 		stats_gc(d);
@@ -505,10 +507,7 @@ int main(int argc, char **argv)
 		unlink(d.o.socket);
 	}
 	sluiced_kube_stop(&d);
-	if (d.state_due_ms) {	/* an incremental apply's state file is due */
-		d.state_due_ms = 1;
-		sluiced_state_tick(&d);
-	}
+	sluiced_state_tick(&d, true);	/* an incremental apply's state file, if due */
 	sluiced_dns_free(&d);
 	sluiced_outlier_free(&d);
 	sluiced_dp_close(&d);

@@ -125,11 +125,16 @@ static int do_apply(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 
 static int do_snapshot(struct sluiced *d, struct sl_ctl_req *req, FILE *out)
 {
+	char *text = NULL;
+	size_t len = 0;
+
 	(void)req;
-	if (sluiced_snap_refresh(d))
+	if (!d->nparts)
+		return SL_CTL_OK;
+	if (sl_snap_build(d->parts, d->nparts, NULL, &text, &len, NULL))
 		return SL_CTL_ERROR;
-	if (d->snaplen)
-		fwrite(d->snap, 1, d->snaplen, out);
+	fwrite(text, 1, len, out);
+	free(text);
 	return SL_CTL_OK;
 }
 

@@ -157,7 +157,9 @@ struct sluiced {
 	struct sl_model *model;		/* live model, NULL = none */
 	struct sl_ctl_part *parts;	/* live desired sources */
 	size_t nparts;
-	char *snap;			/* their snapshot text (without state header) */
+	unsigned char snap_sha[32];	/* SHA-256 of their snapshot text (without the
+					 * state header): an apply of the same text
+					 * is "unchanged" */
 	size_t snaplen;
 	enum sluiced_source source;
 	uint64_t applies, refused;
@@ -183,8 +185,9 @@ struct sluiced {
 	size_t npatches;
 	bool delta_broken;		/* the desired state missed a delta: the next
 					 * change applies everything */
-	bool snap_stale;		/* snap lags parts (incremental applies) */
+	bool snap_stale;		/* snap_sha lags parts (incremental applies) */
 	uint64_t state_due_ms;		/* write the state file then, 0 = none */
+	pid_t state_child;		/* writing it in the background, 0 = none */
 	uint64_t incr_applies;		/* of applies, the incremental ones */
 	struct sl_dp_feature kernel[SL_DP_NFEATURES];	/* probed at start */
 	size_t nkernel;
@@ -264,12 +267,12 @@ struct sluiced_delta {
 uint64_t sluiced_now_us(void);	/* CLOCK_MONOTONIC */
 int sluiced_apply_delta(struct sluiced *d, const struct sluiced_delta *dl, char *err);
 void sluiced_patches_free(struct sluiced *d);
-/* state.c — the snapshot text lags the parts: rebuilt when read, the state
- * file written within a second (sluiced_state_tick, and at exit). */
+/* state.c — after incremental applies the state file lags the parts: it
+ * is written within a second, by a child process (sluiced_state_tick), and
+ * at exit. */
 void sluiced_state_mark_stale(struct sluiced *d);
 int sluiced_snap_refresh(struct sluiced *d);	/* d->snap current again; 0 or -errno */
-void sluiced_state_tick(struct sluiced *d);
-uint64_t sluiced_state_next_ms(const struct sluiced *d);
+void sluiced_state_tick(struct sluiced *d, bool force);	/* force: now, here (exit) */
 
 /* docs.c: remove from parts every document whose (kind, namespace, name)
  * is in the objects of `del`; reports removed/missing objects to out. */

@@ -23,9 +23,12 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 
 #include "sluiced.h"
 #include "view.h"
@@ -60,33 +63,50 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Write the state file: a header comment naming the live source and
- * generation, then the snapshot. tmp + fsync + rename: readers see the old
- * file or the new one, never a torn one. */
-static int write_state(const struct sluiced *d, uint32_t gen)
+static void digest(const char *text, size_t len, unsigned char out[32])
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
+	if (!EVP_Digest(text, len, out, NULL, EVP_sha256(), NULL))
+		memset(out, 0, 32);
+}
+
+/* Write the state file: a header comment naming the live source and
+ * generation, then the snapshot (text, len; NULL: built from d->parts).
+ * tmp + fsync + rename: readers see the old file or the new one, never a
+ * torn one. */
+static int write_state_as(const struct sluiced *d, uint32_t gen, const char *text, size_t len,
+			  const char *tmpname)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], *built = NULL;
 	FILE *f;
 	int err = 0;
 
+	if (!text) {
+		if ((err = sl_snap_build(d->parts, d->nparts, NULL, &built, &len, NULL)))
+			return err;
+		text = built;
+	}
 	sluiced_snapshot_path(d, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s/.snapshot.yaml.tmp", d->o.state_dir);
+	snprintf(tmp, sizeof(tmp), "%s/%s", d->o.state_dir, tmpname);
 	/* the snapshot holds the whole policy: root's eyes only */
 	{
 		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
-		if (fd < 0)
-			return -errno;
+		if (fd < 0) {
+			err = -errno;
+			free(built);
+			return err;
+		}
 		if (fchmod(fd, 0600) < 0 || !(f = fdopen(fd, "w"))) {
 			err = -errno;
 			close(fd);
 			unlink(tmp);
+			free(built);
 			return err;
 		}
 	}
 	fprintf(f, STATE_HDR "source=%s gen=%u\n", sluiced_source_name(d->source), gen);
-	if (d->snaplen)
-		fwrite(d->snap, 1, d->snaplen, f);
+	if (len)
+		fwrite(text, 1, len, f);
 	if (fflush(f) || fsync(fileno(f)))
 		err = -errno;
 	if (fclose(f) && !err)
@@ -95,11 +115,39 @@ static int write_state(const struct sluiced *d, uint32_t gen)
 		err = -errno;
 	if (err)
 		unlink(tmp);
+	free(built);
 	return err;
 }
 
-/* After incremental applies the snapshot text lags the parts: build it
- * again (O(state): only when read, not at every change). */
+/* A write of the state file in the background (state_tick) is stopped
+ * first: its older text must not land after this one. */
+static void state_bg_stop(struct sluiced *d, bool wait)
+{
+	int st = 0;
+
+	if (d->state_child <= 0)
+		return;
+	if (!wait && waitpid(d->state_child, &st, WNOHANG) == 0)
+		return;	/* still writing */
+	if (wait) {
+		kill(d->state_child, SIGKILL);
+		waitpid(d->state_child, &st, 0);
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		sluiced_warn("state: the background write of the snapshot %s",
+			     wait ? "was stopped for a newer one" : "failed");
+	d->state_child = 0;
+}
+
+static int write_state(struct sluiced *d, uint32_t gen, const char *text, size_t len)
+{
+	state_bg_stop(d, true);
+	return write_state_as(d, gen, text, len, ".snapshot.yaml.tmp");
+}
+
+/* The live snapshot is kept as its digest, not its text (the text is the
+ * parts joined: a second copy of the whole policy). After incremental
+ * applies the digest lags the parts: computed again when compared. */
 int sluiced_snap_refresh(struct sluiced *d)
 {
 	char *text = NULL;
@@ -110,10 +158,10 @@ int sluiced_snap_refresh(struct sluiced *d)
 		return 0;
 	if ((rc = sl_snap_build(d->parts, d->nparts, NULL, &text, &len, NULL)))
 		return rc;
-	free(d->snap);
-	d->snap = text;
+	digest(text, len, d->snap_sha);
 	d->snaplen = len;
 	d->snap_stale = false;
+	free(text);
 	return 0;
 }
 
@@ -124,28 +172,38 @@ void sluiced_state_mark_stale(struct sluiced *d)
 		d->state_due_ms = sluiced_now_ms() + 1000;
 }
 
-void sluiced_state_tick(struct sluiced *d)
+void sluiced_state_tick(struct sluiced *d, bool force)
 {
 	int rc;
 
-	if (!d->state_due_ms || sluiced_now_ms() < d->state_due_ms)
+	if (d->state_child > 0)
+		state_bg_stop(d, force);	/* reaped when done */
+	if (!d->state_due_ms || (!force && sluiced_now_ms() < d->state_due_ms))
 		return;
 	d->state_due_ms = 0;
-	rc = sluiced_snap_refresh(d);
-	if (!rc && d->dp)
-		rc = write_state(d, sl_dp_generation(d->dp));
+	if (!d->dp)
+		return;
+	state_bg_stop(d, false);
+	if (d->state_child > 0) {	/* the last one is still writing */
+		d->state_due_ms = sluiced_now_ms() + 200;
+		return;
+	}
+	/* in a child (copy-on-write, as Redis's BGSAVE): joining and writing
+	 * the whole policy must not stall the event loop (the next endpoint
+	 * change waits otherwise); at exit (force) in this process */
+	pid_t pid = force ? -1 : fork();
+
+	if (pid == 0)
+		_exit(write_state_as(d, sl_dp_generation(d->dp), NULL, 0, ".snapshot.yaml.bg") ? 1 : 0);
+	if (pid > 0) {
+		d->state_child = pid;
+		return;
+	}
+	rc = write_state(d, sl_dp_generation(d->dp), NULL, 0);
 	if (rc)
 		sluiced_err("state: cannot write snapshot: %s", strerror(-rc));
 }
 
-uint64_t sluiced_state_next_ms(const struct sluiced *d)
-{
-	uint64_t now = sluiced_now_ms();
-
-	if (!d->state_due_ms)
-		return UINT64_MAX;
-	return d->state_due_ms <= now ? 0 : d->state_due_ms - now;
-}
 
 /* A message that names snapshot positions ("<desired state>:LINE: ..." from
  * the data plane, "first at <desired state>:LINE:COL" from the front-end)
@@ -510,6 +568,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	struct sl_snap_map map = { 0 };
 	struct sl_model *m = NULL;
 	struct change_count c;
+	unsigned char sha[32];
 	struct sl_diags dg;
 	size_t textlen = 0, changes_len = 0;
 	uint32_t gen = 0;
@@ -529,14 +588,15 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		fprintf(out, "apply: %s\n", strerror(-rc));
 		goto cleanup;
 	}
+	digest(text, textlen, sha);
 	if (d->model && d->dp && sl_dp_generation(d->dp) && d->snaplen == textlen &&
-	    !memcmp(d->snap, text, textlen)) {
+	    !memcmp(d->snap_sha, sha, sizeof(sha))) {
 		gen = sl_dp_generation(d->dp);
 		fprintf(out, "unchanged: generation %u is live (%zu objects)\n", gen, d->model->nobjects);
 		report(rep, "unchanged", gen, NULL);
 		if (d->source != src) {
 			d->source = src;
-			rc = write_state(d, gen);
+			rc = write_state(d, gen, text, textlen);
 			if (rc)
 				sluiced_err("state: cannot write snapshot: %s", strerror(-rc));
 		}
@@ -655,22 +715,20 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	sl_model_free(d->model);
 	sluiced_patches_free(d);	/* the old model's incremental applies */
 	sl_ctl_parts_free(d->parts, d->nparts);
-	free(d->snap);
 	d->delta_broken = false;
 	d->snap_stale = false;
 	d->state_due_ms = 0;
 	d->model = m;
 	d->parts = parts;
 	d->nparts = nparts;
-	d->snap = text;
+	memcpy(d->snap_sha, sha, sizeof(sha));
 	d->snaplen = textlen;
 	d->source = src;
 	d->applies++;
 	sluiced_dns_sync(d);
 	m = NULL;
 	parts = NULL;
-	text = NULL;
-	rc = write_state(d, gen);
+	rc = write_state(d, gen, text, textlen);
 	if (rc)
 		sluiced_err("state: cannot write snapshot: %s", strerror(-rc));
 	sluiced_helper_sync(d);
@@ -791,12 +849,8 @@ int sluiced_restore(struct sluiced *d)
 		d->model = m;
 		d->parts = parts;
 		d->nparts = nparts;
-		d->snap = malloc(blen + 1);
-		if (d->snap) {
-			memcpy(d->snap, body, blen);
-			d->snap[blen] = '\0';
-			d->snaplen = blen;
-		}
+		digest(body, blen, d->snap_sha);
+		d->snaplen = blen;
 		d->source = s;
 		sluiced_log("state: re-adopted generation %u (source %s, %zu objects) from %s",
 			    gen, src, m->nobjects, path);
@@ -879,6 +933,7 @@ int sluiced_reset(struct sluiced *d, FILE *out)
 		d->xdp_detached = true;
 	}
 	rc = sl_dp_reset(d->o.bpffs, err);
+	state_bg_stop(d, true);	/* its file must not come back */
 	sluiced_snapshot_path(d, path, sizeof(path));
 	if (unlink(path) < 0 && errno != ENOENT && !rc)
 		rc = -errno;
@@ -895,6 +950,7 @@ int sluiced_reset(struct sluiced *d, FILE *out)
 
 void sluiced_state_free(struct sluiced *d)
 {
+	state_bg_stop(d, true);
 	sl_model_free(d->model);
 	d->model = NULL;
 	sluiced_patches_free(d);
@@ -903,8 +959,7 @@ void sluiced_state_free(struct sluiced *d)
 	sl_ctl_parts_free(d->parts, d->nparts);
 	d->parts = NULL;
 	d->nparts = 0;
-	free(d->snap);
-	d->snap = NULL;
+	memset(d->snap_sha, 0, sizeof(d->snap_sha));
 	d->snaplen = 0;
 	d->source = SRC_NONE;
 }
