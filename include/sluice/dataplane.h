@@ -84,12 +84,16 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char 
  * generation was compiled from, since patched with sl_model_patch_endpoints)
  * have new endpoints; rewrite the live generation where they are
  * (sl_compile_l4_delta), the generation number unchanged. New backends
- * first, then each entry pointing at them with one map update, then a
- * barrier and the old backends deleted: a connect() sees a service's old
+ * first, then each entry pointing at them with one map update; the old
+ * backends stay until sl_dp_delta_reap: a connect() sees a service's old
  * endpoints or its new ones, never a mix. On failure what was rewritten is
  * put back. -EAGAIN (reason in err) when only sl_dp_apply can do it. */
 int sl_dp_apply_delta(struct sl_dp *dp, const struct sl_model *m, const size_t *svcs, size_t n,
 		      char *err);
+
+/* The backends deltas replaced, deleted once no program can still reach
+ * them (a barrier: a few ms, kept off the change's path). How many. */
+size_t sl_dp_delta_reap(struct sl_dp *dp);
 
 /* The live generation (0 = no policy yet). */
 uint32_t sl_dp_generation(const struct sl_dp *dp);

@@ -324,12 +324,20 @@ int sl_dp_apply_delta(struct sl_dp *dp, const struct sl_model *m, const size_t *
 	for (v = 0; v < d.nsvcs; v++)
 		if (bpf_map_update_elem(dp->fds[DPM_SVC], &d.svcs[v].k, &d.svcs[v].v, BPF_EXIST))
 			goto fail;
-	/* the new entries are live; the old backends go once no program
-	 * can still hold a subset that points at them */
-	if (sl_dp_barrier(dp) == 0)
-		for (size_t i = 0; i < d.ndel; i++)
-			bpf_map_delete_elem(dp->fds[DPM_BACKEND],
-					    &(struct sluice_backend_key){ dp->live.gen, d.del[i] });
+	/* the new entries are live; the old backends go once no program can
+	 * still hold a subset that points at them: after a barrier, which
+	 * sl_dp_delta_reap waits for off the change's path */
+	if (d.ndel) {
+		uint32_t *r = realloc(dp->reap, (dp->nreap + d.ndel) * sizeof(*r));
+
+		if (r) {
+			dp->reap = r;
+			memcpy(&dp->reap[dp->nreap], d.del, d.ndel * sizeof(*r));
+			dp->nreap += d.ndel;
+			dp->reap_gen = dp->live.gen;
+		}
+		/* else: left for the next generation's clean-up */
+	}
 	if (sl_l4_gen_patch(&dp->live, &d)) {
 		/* the maps are right, the copy is not: the next change
 		 * compiles everything */
@@ -344,4 +352,21 @@ fail:
 	delta_undo(dp, &d, a, p, s, v);
 	sl_l4_delta_free(&d);
 	return rc;
+}
+
+size_t sl_dp_delta_reap(struct sl_dp *dp)
+{
+	size_t n = dp ? dp->nreap : 0;
+
+	if (!n)
+		return 0;
+	/* backends of another generation went with it (sl_dp_gc) */
+	if (dp->reap_gen == sl_dp_generation(dp) && !dp->readonly && sl_dp_barrier(dp) == 0)
+		for (size_t i = 0; i < n; i++)
+			bpf_map_delete_elem(dp->fds[DPM_BACKEND],
+					    &(struct sluice_backend_key){ dp->reap_gen, dp->reap[i] });
+	free(dp->reap);
+	dp->reap = NULL;
+	dp->nreap = 0;
+	return n;
 }

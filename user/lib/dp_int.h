@@ -48,6 +48,10 @@ struct sl_dp {
 	bool readonly;
 	struct sl_l4_gen live;		/* what the last sl_dp_apply wrote, patched by
 					 * sl_dp_apply_delta; live.gen 0 = none */
+	uint32_t *reap;			/* backends a delta replaced: deleted after a
+					 * barrier (sl_dp_delta_reap) */
+	size_t nreap;
+	uint32_t reap_gen;
 	struct sl_dp_stale *stale;	/* sl_dp_stats_gc candidates, sorted */
 	size_t nstale;
 };

@@ -418,6 +418,7 @@ void sl_dp_close(struct sl_dp *dp)
 	sluice_sockops__destroy(dp->ops);
 	free(dp->stale);
 	sl_l4_gen_free(&dp->live);
+	free(dp->reap);
 	free(dp);
 }
 

@@ -50,40 +50,102 @@ static void keep_patch(struct sluiced *d, struct sl_svc_patch *p)
 	d->patches[d->npatches++] = p;
 }
 
+/* The run of parts the source owns, [lo, hi): contiguous (a source's parts
+ * are kept together by every apply) and, as the source handed them in,
+ * sorted by name — checked once per apply, so a part is found by binary
+ * search, not a walk of the whole policy. Cached in d->prange. */
+static void own_range(struct sluiced *d, const char *from)
+{
+	struct sluiced_prange *r = &d->prange;
+	size_t i = 0;
+
+	if (r->valid)
+		return;
+	while (i < d->nparts && strcmp(d->parts[i].from, from))
+		i++;
+	r->lo = r->hi = i;
+	while (r->hi < d->nparts && !strcmp(d->parts[r->hi].from, from))
+		r->hi++;
+	r->sorted = true;
+	for (i = r->hi; i < d->nparts && r->sorted; i++)
+		r->sorted = strcmp(d->parts[i].from, from) != 0;	/* contiguous */
+	for (i = r->lo + 1; i < r->hi && r->sorted; i++)
+		r->sorted = strcmp(d->parts[i - 1].name, d->parts[i].name) < 0;
+	r->valid = true;
+}
+
+/* Where the part called name is, or would go: *found says which. */
+static size_t find_part(struct sluiced *d, const char *from, const char *name, bool *found)
+{
+	struct sluiced_prange *r;
+	size_t lo, hi, i;
+
+	own_range(d, from);
+	r = &d->prange;
+	if (!r->sorted) {
+		for (i = 0; i < d->nparts; i++)
+			if (!strcmp(d->parts[i].name, name))
+				return *found = true, i;
+		return *found = false, d->nparts;
+	}
+	lo = r->lo;
+	hi = r->hi;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(d->parts[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < r->hi && !strcmp(d->parts[lo].name, name);
+	return lo;
+}
+
 /* The desired state's part called name set to data (NULL: removed). */
 static int set_part(struct sluiced *d, const char *name, const char *data, const char *from)
 {
-	size_t i;
+	struct sluiced_prange *r = &d->prange;
+	bool found;
+	size_t i = find_part(d, from, name, &found);
 	char *copy;
 
-	for (i = 0; i < d->nparts; i++)
-		if (!strcmp(d->parts[i].name, name))
-			break;
 	if (!data) {
-		if (i == d->nparts)
+		if (!found)
 			return 0;
 		free(d->parts[i].name);
 		free(d->parts[i].data);
 		memmove(&d->parts[i], &d->parts[i + 1], (d->nparts - i - 1) * sizeof(*d->parts));
 		d->nparts--;
+		if (r->sorted)
+			r->hi--;
+		else
+			r->valid = false;
 		return 0;
 	}
 	if (!(copy = strdup(data)))
 		return -ENOMEM;
-	if (i == d->nparts) {
+	if (!found) {
 		struct sl_ctl_part *v = realloc(d->parts, (d->nparts + 2) * sizeof(*v));
+		char *nm = strdup(name);
 
-		if (!v || !(v[i].name = strdup(name))) {
-			if (v)
-				d->parts = v;
+		if (v)
+			d->parts = v;
+		if (!v || !nm) {
+			free(nm);
 			free(copy);
 			return -ENOMEM;
 		}
-		d->parts = v;
-		memset(&d->parts[i + 1], 0, sizeof(d->parts[i + 1]));
+		memmove(&d->parts[i + 1], &d->parts[i], (d->nparts - i) * sizeof(*d->parts));
+		memset(&d->parts[i], 0, sizeof(d->parts[i]));
+		d->parts[i].name = nm;
 		snprintf(d->parts[i].from, sizeof(d->parts[i].from), "%s", from);
-		d->parts[i].data = NULL;
 		d->nparts++;
+		memset(&d->parts[d->nparts], 0, sizeof(d->parts[d->nparts]));
+		if (r->sorted)
+			r->hi++;
+		else
+			r->valid = false;
 	}
 	free(d->parts[i].data);
 	d->parts[i].data = copy;
@@ -94,7 +156,7 @@ static int set_part(struct sluiced *d, const char *name, const char *data, const
 int sluiced_apply_delta(struct sluiced *d, const struct sluiced_delta *dl, char *err)
 {
 	struct sl_svc_patch **p = calloc(dl->nsvcs + 1, sizeof(*p)), **room;
-	uint64_t t0 = dl->t0_us ? dl->t0_us : sluiced_now_us();
+	uint64_t t0 = dl->t0_us ? dl->t0_us : sluiced_now_us(), t_dp = 0;
 	size_t i, k;
 	int rc = 0;
 
@@ -118,8 +180,10 @@ int sluiced_apply_delta(struct sluiced *d, const struct sluiced_delta *dl, char 
 		if (!rc)
 			dl->srcs[i] = NULL;	/* the patch owns it */
 	}
+	t_dp = sluiced_now_us();
 	if (!rc && dl->nsvcs)
 		rc = sl_dp_apply_delta(d->dp, d->model, dl->svcs, dl->nsvcs, err);
+	t_dp = sluiced_now_us() - t_dp;
 	if (rc) {
 		for (k = dl->nsvcs; k-- > 0;)
 			if (p[k])
@@ -144,7 +208,9 @@ int sluiced_apply_delta(struct sluiced *d, const struct sluiced_delta *dl, char 
 	d->incr_applies++;
 	d->last_apply_us = sluiced_now_us() - t0;
 	sluiced_log("apply generation %u (incremental, source %s): %zu objects changed, %zu "
-		    "services rewritten, %.2f ms", sl_dp_generation(d->dp), dl->from, dl->nparts,
-		    dl->nsvcs, (double)d->last_apply_us / 1000.0);
+		    "services rewritten, %.2f ms (find %.2f, load %.2f, data plane %.2f)",
+		    sl_dp_generation(d->dp), dl->from, dl->nparts, dl->nsvcs,
+		    (double)d->last_apply_us / 1000.0, (double)dl->find_us / 1000.0,
+		    (double)dl->load_us / 1000.0, (double)t_dp / 1000.0);
 	return 0;
 }

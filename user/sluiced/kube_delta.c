@@ -242,7 +242,7 @@ int kube_try_delta(struct sluiced *d)
 	struct sl_model *srcs[KUBE_DELTA_SVCS] = { 0 };
 	char *texts[KUBE_DELTA_SVCS] = { 0 }, err[SL_DP_ERRLEN] = "";
 	size_t nchg, sis[KUBE_DELTA_SVCS], src_si[KUBE_DELTA_SVCS], n = 0, i;
-	uint64_t t0 = sluiced_now_us();
+	uint64_t t0 = sluiced_now_us(), t_load = t0;
 	int rc = 0;
 
 	pthread_mutex_lock(&k->mu);
@@ -282,6 +282,7 @@ int kube_try_delta(struct sluiced *d)
 		texts[i] = service_text(&x, i);
 	pthread_mutex_unlock(&k->mu);
 
+	t_load = sluiced_now_us();
 	for (i = 0; i < x.n && !rc; i++) {
 		struct sl_diags dg;
 		char fqdn[600];
@@ -313,7 +314,8 @@ int kube_try_delta(struct sluiced *d)
 	if (!rc) {
 		struct sluiced_delta dl = { .svcs = sis, .srcs = srcs, .src_si = src_si, .nsvcs = n,
 					    .parts = ps, .nparts = nchg, .from = "kubernetes",
-					    .t0_us = t0 };
+					    .t0_us = t0, .find_us = t_load - t0,
+					    .load_us = sluiced_now_us() - t_load };
 
 		rc = sluiced_apply_delta(d, &dl, err);
 		if (rc)

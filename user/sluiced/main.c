@@ -326,6 +326,9 @@ static void housekeeping(struct sluiced *d)
 	sluiced_helper_tick(d);
 	sluiced_dns_tick(d);
 	sluiced_kube_tick(d);
+	/* after a delta's map writes (its change is live): the old backends */
+	if (d->dp)
+		sl_dp_delta_reap(d->dp);
 	sluiced_state_tick(d, false);
 	sluiced_outlier_tick(d);
 	if (d->stats_gc_at_ms && now >= d->stats_gc_at_ms)

@@ -185,6 +185,10 @@ struct sluiced {
 	size_t npatches;
 	bool delta_broken;		/* the desired state missed a delta: the next
 					 * change applies everything */
+	struct sluiced_prange {		/* incr.c: where a source's parts are */
+		bool valid, sorted;
+		size_t lo, hi;
+	} prange;
 	bool snap_stale;		/* snap_sha lags parts (incremental applies) */
 	uint64_t state_due_ms;		/* write the state file then, 0 = none */
 	pid_t state_child;		/* writing it in the background, 0 = none */
@@ -263,6 +267,7 @@ struct sluiced_delta {
 	size_t nparts;
 	const char *from;
 	uint64_t t0_us;			/* when the source began it (for the log) */
+	uint64_t find_us, load_us;	/* of which: finding what changed, loading it */
 };
 uint64_t sluiced_now_us(void);	/* CLOCK_MONOTONIC */
 int sluiced_apply_delta(struct sluiced *d, const struct sluiced_delta *dl, char *err);

@@ -716,6 +716,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	sluiced_patches_free(d);	/* the old model's incremental applies */
 	sl_ctl_parts_free(d->parts, d->nparts);
 	d->delta_broken = false;
+	d->prange.valid = false;
 	d->snap_stale = false;
 	d->state_due_ms = 0;
 	d->model = m;
@@ -848,6 +849,7 @@ int sluiced_restore(struct sluiced *d)
 	    sl_model_load_buf(SNAP_NAME, body, blen, &dg, &m) == 0 && m) {
 		d->model = m;
 		d->parts = parts;
+		d->prange.valid = false;
 		d->nparts = nparts;
 		digest(body, blen, d->snap_sha);
 		d->snaplen = blen;
@@ -954,7 +956,7 @@ void sluiced_state_free(struct sluiced *d)
 	sl_model_free(d->model);
 	d->model = NULL;
 	sluiced_patches_free(d);
-	d->delta_broken = d->snap_stale = false;
+	d->delta_broken = d->snap_stale = d->prange.valid = false;
 	d->state_due_ms = 0;
 	sl_ctl_parts_free(d->parts, d->nparts);
 	d->parts = NULL;
