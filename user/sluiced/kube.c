@@ -345,6 +345,7 @@ void sluiced_kube_stop(struct sluiced *d)
 		if (k->res[i].started)
 			pthread_join(k->res[i].th, NULL);
 		kube_res_clear(&k->res[i]);
+		curl_easy_cleanup(k->res[i].curl);
 		free(k->res[i].buf);
 	}
 	free(k->res);

@@ -58,6 +58,7 @@ struct kube_res {
 	char rv[64];
 	uint64_t lists, watches, gone, errors;
 	char err[1400];
+	void *curl;			/* the thread's CURL handle (kept: connection reuse) */
 	/* the watch stream being read (thread-local use) */
 	char *buf;
 	size_t len, cap;

@@ -319,12 +319,16 @@ static long http_get(struct kube_res *r, const char *path_query, size_t (*cb)(ch
 	struct sluiced_kube *k = r->k;
 	char url[1024], server[512], auth[4200 + 32], *tok = NULL;
 	struct curl_slist *h = NULL;
-	CURL *c = curl_easy_init();
+	CURL *c;
 	long code = -1;
 	CURLcode rc;
 
-	if (!c)
+	/* one handle per resource, reset between requests: its connection
+	 * (and TLS session) is reused, so a paged list is one handshake */
+	if (!r->curl && !(r->curl = curl_easy_init()))
 		return -1;
+	c = r->curl;
+	curl_easy_reset(c);
 	if (k->token_file[0])
 		tok = kube_read_file(k->token_file);	/* re-read: projected tokens rotate */
 	if (tok || k->token[0])
@@ -386,7 +390,6 @@ static long http_get(struct kube_res *r, const char *path_query, size_t (*cb)(ch
 		pthread_mutex_unlock(&k->mu);
 	}
 	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
 	return code;
 }
 
