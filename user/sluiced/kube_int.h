@@ -20,12 +20,14 @@
 #define KUBE_DELTA_DEBOUNCE_MS	5	/* changes that can apply as a delta */
 #define KUBE_WATCH_S		60	/* timeoutSeconds of one watch request */
 #define KUBE_LIST_PAGE		500	/* LIST ?limit= (objects per page) */
+#define KUBE_RV_LEN		24	/* a resourceVersion (decimal uint64) */
 #define KUBE_SA_DIR		"/var/run/secrets/kubernetes.io/serviceaccount"
 
 struct kube_obj {
 	char *key;			/* "namespace/name" */
 	char *json;
 	char *svc;			/* an EndpointSlice's Service (its label) */
+	char rv[KUBE_RV_LEN];		/* its resourceVersion (not in json) */
 };
 
 /* An object changed since the last apply of the whole share: what it was

@@ -41,10 +41,15 @@ void kube_wake(struct sluiced_kube *k)
 
 /* The object as the front-end reads it: kind and apiVersion set (list items
  * carry neither), status dropped for Istio kinds (never read). */
-static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_t klen)
+static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_t klen, char *rv)
 {
 	json_object *md = NULL, *v;
 	char api[96];
+
+	rv[0] = '\0';
+	if (json_object_object_get_ex(o, "metadata", &md) &&
+	    json_object_object_get_ex(md, "resourceVersion", &v))
+		snprintf(rv, KUBE_RV_LEN, "%s", json_object_get_string(v));
 
 	if (r->group[0])
 		snprintf(api, sizeof(api), "%s/%s", r->group, r->versions[r->vi]);
@@ -167,7 +172,7 @@ size_t kube_obj_at(const struct kube_res *r, const char *key)
 }
 
 /* Under k->mu: set (json != NULL) or delete key. Takes json and svc. */
-static void obj_put(struct kube_res *r, const char *key, char *json, char *svc)
+static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, const char *rv)
 {
 	size_t i = kube_obj_at(r, key);
 	char *k;
@@ -178,6 +183,7 @@ static void obj_put(struct kube_res *r, const char *key, char *json, char *svc)
 		if (json) {
 			r->objs[i].json = json;
 			r->objs[i].svc = svc;
+			snprintf(r->objs[i].rv, sizeof(r->objs[i].rv), "%s", rv);
 			return;
 		}
 		free(svc);
@@ -196,7 +202,8 @@ static void obj_put(struct kube_res *r, const char *key, char *json, char *svc)
 		return;
 	}
 	memmove(&r->objs[i + 1], &r->objs[i], (r->n - i) * sizeof(*r->objs));
-	r->objs[i] = (struct kube_obj){ k, json, svc };
+	r->objs[i] = (struct kube_obj){ k, json, svc, "" };
+	snprintf(r->objs[i].rv, sizeof(r->objs[i].rv), "%s", rv);
 	r->n++;
 	note_change(r, key, NULL);
 }
@@ -241,7 +248,11 @@ static void res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size_t
 		} else if (c > 0) {	/* new */
 			note_change(r, v[j++].key, NULL);
 		} else {
-			if (strcmp(r->objs[i].json, v[j].json)) {
+			if (!v[j].json) {	/* the same resourceVersion: kept as held */
+				v[j].json = r->objs[i].json;
+				v[j].svc = r->objs[i].svc;
+				r->objs[i].json = r->objs[i].svc = NULL;
+			} else if (strcmp(r->objs[i].json, v[j].json)) {
 				note_change(r, r->objs[i].key, r->objs[i].json);
 				r->objs[i].json = NULL;
 			}
@@ -404,6 +415,29 @@ static void set_err(struct kube_res *r, const char *fmt, const char *a, long b)
 }
 
 /* 0 listed; 1 not served (404: try the next version); -1 error. */
+/* The held object item is, when its resourceVersion is the held one's
+ * (key set either way). Reads r->objs without the lock: only this thread
+ * changes them. */
+static const struct kube_obj *same_version(const struct kube_res *r, json_object *it, char *key,
+					   size_t klen)
+{
+	json_object *md = NULL, *v;
+	const char *rv;
+	size_t i;
+
+	json_object_object_get_ex(it, "metadata", &md);
+	snprintf(key, klen, "%s/%s",
+		 md && json_object_object_get_ex(md, "namespace", &v) ? json_object_get_string(v) : "",
+		 md && json_object_object_get_ex(md, "name", &v) ? json_object_get_string(v) : "");
+	rv = md && json_object_object_get_ex(md, "resourceVersion", &v) ? json_object_get_string(v)
+								       : NULL;
+	if (!rv || !rv[0])
+		return NULL;
+	i = kube_obj_at(r, key);
+	return i < r->n && !strcmp(r->objs[i].key, key) && !strcmp(r->objs[i].rv, rv) &&
+	       r->objs[i].json ? &r->objs[i] : NULL;
+}
+
 static int do_list(struct kube_res *r)
 {
 	char path[256], q[2048], key[512], rvs[64] = "", *cont = NULL;
@@ -466,14 +500,22 @@ static int do_list(struct kube_res *r)
 		}
 		for (size_t i = 0; i < nitems; i++) {
 			json_object *it = json_object_array_get_idx(items, i);
-			char *t = obj_text(r, it, key, sizeof(key));
-			char *k = t ? strdup(key) : NULL;
+			const struct kube_obj *held = same_version(r, it, key, sizeof(key));
+			char rv[KUBE_RV_LEN], *t = NULL, *k;
 
-			if (!k) {
+			/* an object whose resourceVersion is the one held is not
+			 * serialized again (res_replace keeps the held text) */
+			if (held) {
+				snprintf(rv, sizeof(rv), "%s", held->rv);
+			} else if (!(t = obj_text(r, it, key, sizeof(key), rv))) {
+				continue;
+			}
+			if (!(k = strdup(key))) {
 				free(t);
 				continue;
 			}
-			v[n++] = (struct kube_obj){ k, t, slice_service(r, it) };
+			v[n] = (struct kube_obj){ k, t, held ? NULL : slice_service(r, it), "" };
+			snprintf(v[n++].rv, sizeof(v[0].rv), "%s", rv);
 		}
 		/* the list's resourceVersion is the first page's (the snapshot
 		 * the pages are read from) */
@@ -543,12 +585,14 @@ static void on_event(struct kube_res *r, const char *line)
 		    json_object_object_get_ex(md, "resourceVersion", &rv))
 			snprintf(r->rv, sizeof(r->rv), "%s", json_object_get_string(rv));
 		if (!strcmp(t, "ADDED") || !strcmp(t, "MODIFIED")) {
-			char *txt = obj_text(r, o, key, sizeof(key));
+			char orv[KUBE_RV_LEN], *txt = obj_text(r, o, key, sizeof(key), orv);
 			if (txt)
-				obj_put(r, key, txt, slice_service(r, o));
+				obj_put(r, key, txt, slice_service(r, o), orv);
 		} else if (!strcmp(t, "DELETED")) {
-			free(obj_text(r, o, key, sizeof(key)));
-			obj_put(r, key, NULL, NULL);
+			char orv[KUBE_RV_LEN];
+
+			free(obj_text(r, o, key, sizeof(key), orv));
+			obj_put(r, key, NULL, NULL, "");
 		}
 	}
 	pthread_mutex_unlock(&r->k->mu);
