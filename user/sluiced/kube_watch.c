@@ -39,8 +39,106 @@ void kube_wake(struct sluiced_kube *k)
 
 /* ---- objects ---- */
 
+/* Delete from object o every key not in keep (NULL-terminated). */
+static void keep_only(json_object *o, const char *const *keep)
+{
+	const char *drop[64];
+	size_t n = 0;
+
+	if (!o || !json_object_is_type(o, json_type_object))
+		return;
+	json_object_object_foreach(o, k, v) {
+		size_t i;
+
+		(void)v;
+		for (i = 0; keep[i] && strcmp(keep[i], k); i++)
+			;
+		if (!keep[i] && n < 64)
+			drop[n++] = k;
+	}
+	for (size_t i = 0; i < n; i++)
+		json_object_object_del(o, drop[i]);
+}
+
+static void keep_only_each(json_object *arr, const char *const *keep)
+{
+	if (!arr || !json_object_is_type(arr, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		keep_only(json_object_array_get_idx(arr, i), keep);
+}
+
+/* The fields of Services, EndpointSlices and Pods the front-end reads
+ * (policy_k8s.c), and nothing else: a Pod's JSON is mostly what Sluice
+ * never reads (volumes, env, statuses), held for every Pod of the cluster. */
+static void trim_core(const struct kube_res *r, json_object *o)
+{
+	static const char *const top_svc[] = { "kind", "apiVersion", "metadata", "spec", NULL };
+	static const char *const top_slice[] = { "kind", "apiVersion", "metadata", "addressType",
+						 "ports", "endpoints", NULL };
+	static const char *const top_pod[] = { "kind", "apiVersion", "metadata", "spec", "status",
+					       NULL };
+	static const char *const meta[] = { "name", "namespace", "uid", "labels", "annotations",
+					    "deletionTimestamp", NULL };
+	static const char *const ep[] = { "addresses", "conditions", "targetRef", NULL };
+	static const char *const ref[] = { "kind", "name", "namespace", NULL };
+	static const char *const pod_spec[] = { "nodeName", "containers", NULL };
+	static const char *const ctr[] = { "name", "ports", NULL };
+	static const char *const pod_status[] = { "phase", "podIP", "podIPs", NULL };
+	json_object *md = NULL, *x = NULL, *ann = NULL;
+
+	if (!strcmp(r->kind, "Service"))
+		keep_only(o, top_svc);
+	else if (!strcmp(r->kind, "EndpointSlice"))
+		keep_only(o, top_slice);
+	else if (!strcmp(r->kind, "Pod"))
+		keep_only(o, top_pod);
+	else
+		return;
+	if (json_object_object_get_ex(o, "metadata", &md)) {
+		keep_only(md, meta);
+		/* of the annotations only Sluice's own (kubectl's
+		 * last-applied-configuration alone can be kilobytes) */
+		if (json_object_object_get_ex(md, "annotations", &ann) &&
+		    json_object_is_type(ann, json_type_object)) {
+			const char *drop[64];
+			size_t n = 0;
+
+			json_object_object_foreach(ann, k, v) {
+				(void)v;
+				if (strncmp(k, "sluice.io/", 10) && n < 64)
+					drop[n++] = k;
+			}
+			for (size_t i = 0; i < n; i++)
+				json_object_object_del(ann, drop[i]);
+		}
+	}
+	if (json_object_object_get_ex(o, "endpoints", &x)) {
+		keep_only_each(x, ep);
+		for (size_t i = 0; json_object_is_type(x, json_type_array) &&
+				   i < json_object_array_length(x); i++) {
+			json_object *t = NULL;
+
+			if (json_object_object_get_ex(json_object_array_get_idx(x, i), "targetRef", &t))
+				keep_only(t, ref);
+		}
+	}
+	if (!strcmp(r->kind, "Pod")) {
+		if (json_object_object_get_ex(o, "spec", &x)) {
+			json_object *c = NULL;
+
+			keep_only(x, pod_spec);
+			if (json_object_object_get_ex(x, "containers", &c))
+				keep_only_each(c, ctr);
+		}
+		if (json_object_object_get_ex(o, "status", &x))
+			keep_only(x, pod_status);
+	}
+}
+
 /* The object as the front-end reads it: kind and apiVersion set (list items
- * carry neither), status dropped for Istio kinds (never read). */
+ * carry neither), status dropped for Istio kinds (never read), Services,
+ * EndpointSlices and Pods trimmed to what is read (trim_core). */
 static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_t klen, char *rv)
 {
 	json_object *md = NULL, *v;
@@ -66,6 +164,9 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 		json_object_object_del(md, "managedFields");
 		json_object_object_del(md, "resourceVersion");
 	}
+	trim_core(r, o);
+	md = NULL;
+	json_object_object_get_ex(o, "metadata", &md);
 	snprintf(key, klen, "%s/%s",
 		 md && json_object_object_get_ex(md, "namespace", &v) ? json_object_get_string(v) : "",
 		 md && json_object_object_get_ex(md, "name", &v) ? json_object_get_string(v) : "");
