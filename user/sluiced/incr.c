@@ -12,10 +12,12 @@
  * (sluiced_state_tick), not at every change.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "lib/util_sorted.h"
 #include "sluiced.h"
 
 uint64_t sluiced_now_us(void)
@@ -78,7 +80,7 @@ static void own_range(struct sluiced *d, const char *from)
 static size_t find_part(struct sluiced *d, const char *from, const char *name, bool *found)
 {
 	struct sluiced_prange *r;
-	size_t lo, hi, i;
+	size_t lo, i;
 
 	own_range(d, from);
 	r = &d->prange;
@@ -88,16 +90,8 @@ static size_t find_part(struct sluiced *d, const char *from, const char *name, b
 				return *found = true, i;
 		return *found = false, d->nparts;
 	}
-	lo = r->lo;
-	hi = r->hi;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(d->parts[mid].name, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = r->lo + sl_lower_bound(&d->parts[r->lo], r->hi - r->lo, sizeof(*d->parts),
+				    offsetof(struct sl_ctl_part, name), name);
 	*found = lo < r->hi && !strcmp(d->parts[lo].name, name);
 	return lo;
 }

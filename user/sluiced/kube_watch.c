@@ -11,6 +11,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <stddef.h>
 #include <json-c/json.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/util_sorted.h"
 #include "sluiced/kube_int.h"
 
 void kube_res_path(const struct kube_res *r, char *buf, size_t len)
@@ -259,17 +261,7 @@ static bool obj_room(struct kube_res *r)
 /* The first object whose key is not below key. */
 size_t kube_obj_at(const struct kube_res *r, const char *key)
 {
-	size_t lo = 0, hi = r->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(r->objs[mid].key, key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return sl_lower_bound(r->objs, r->n, sizeof(*r->objs), offsetof(struct kube_obj, key), key);
 }
 
 /* Under k->mu: set (json != NULL) or delete key. Takes json and svc. */
