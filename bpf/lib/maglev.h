@@ -2,8 +2,9 @@
 /*
  * consistentHash at L4 (useSourceIp) on the XDP path: Maglev lookup tables
  * (Eisenbud et al., NSDI'16) built per subset by user/lib/compile_maglev.c
- * and stored per generation in sluice_maglev. Removing one of N backends
- * changes about 1/N of the slots, so about 1/N of the clients move.
+ * and stored per generation in sluice_maglev (lib/maps_ns.h). Removing one
+ * of N backends changes about 1/N of the slots, so about 1/N of the
+ * clients move.
  * The hash is over the client's source address only (Istio useSourceIp):
  * one client address stays on one subset and one backend while the
  * policy holds.
@@ -16,16 +17,7 @@
 
 #include "sluice/abi.h"
 #include "lib/maps.h"
-
-/* sluice_maglev: (gen, slot) -> backend idx. Writer: sluiced. Reader: xdp. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SLUICE_MAGLEV_DEFAULT_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct sluice_maglev_key);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sluice_maglev SEC(".maps");
+#include "lib/maps_ns.h"
 
 /* 32-bit finaliser of MurmurHash3: every input bit reaches every output bit. */
 static __always_inline __u32 sl_mix32(__u32 h)
