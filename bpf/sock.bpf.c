@@ -18,6 +18,8 @@
 
 #include "sluice/abi.h"
 #include "lib/maps.h"
+#include "lib/addr.h"
+#include "lib/hash.h"
 #include "lib/select.h"
 #include "lib/stats.h"
 #include "lib/trace.h"
@@ -26,35 +28,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Mark of the sockets that must never be steered (sluice-http upstreams). */
 const volatile __u32 helper_mark = SLUICE_HELPER_MARK;
-
-static __always_inline void v4_mapped(__u8 out[16], __u32 ip4)
-{
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(out + 12, &ip4, 4);
-}
-
-static __always_inline int addr_eq(const __u8 a[16], const __u8 b[16])
-{
-	__u64 a0, a1, b0, b1;
-
-	__builtin_memcpy(&a0, a, 8);
-	__builtin_memcpy(&a1, a + 8, 8);
-	__builtin_memcpy(&b0, b, 8);
-	__builtin_memcpy(&b1, b + 8, 8);
-	return a0 == b0 && a1 == b1;
-}
-
-static __always_inline int is_v4_mapped(const __u8 a[16])
-{
-	__u64 lo;
-	__u32 mid;
-
-	__builtin_memcpy(&lo, a, 8);
-	__builtin_memcpy(&mid, a + 8, 4);
-	return lo == 0 && mid == bpf_htonl(0xffff);
-}
 
 /* Write addr:port (network order) into the context of a v4 or v6 hook.
  * Returns 0, or -1 when a v4 socket would need a v6 address. */
@@ -70,7 +43,7 @@ static __always_inline int set_dst(struct bpf_sock_addr *ctx, const __u8 addr[16
 		ctx->user_ip6[2] = w[2];
 		ctx->user_ip6[3] = w[3];
 	} else {
-		if (!is_v4_mapped(addr))
+		if (!sl_is_v4mapped(addr))
 			return -1;
 		ctx->user_ip4 = w[3];
 	}
@@ -89,7 +62,7 @@ static __always_inline void get_dst(struct bpf_sock_addr *ctx, __u8 addr[16], in
 		w[3] = ctx->user_ip6[3];
 		__builtin_memcpy(addr, w, 16);
 	} else {
-		v4_mapped(addr, ctx->user_ip4);
+		sl_v4mapped(addr, ctx->user_ip4);
 	}
 }
 
@@ -112,23 +85,6 @@ static __always_inline struct sluice_client current_client(__u32 gen)
 			c = *v;
 	}
 	return c;
-}
-
-/* 32-bit mix of a 64-bit source id (MurmurHash3 finaliser on each half):
- * well spread over [0, 2^32) for sluice_scale. */
-static __always_inline __u32 source_hash(__u64 id)
-{
-	__u32 h = (__u32)id ^ 0x5eed51ceu;
-
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	h ^= (__u32)(id >> 32);
-	h *= 0x85ebca6bu;
-	h ^= h >> 16;
-	return h;
 }
 
 /* What sluice_decide chose for one connect(): the verdict, the rule that
@@ -279,7 +235,7 @@ static __always_inline __u32 decide_unregistered(const struct sluice_gencfg *cfg
 {
 	if (cfg && (cfg->flags & SLUICE_CFG_REGISTRY_ONLY) && key->proto == IPPROTO_TCP &&
 	    !(cfg->helper_port && cfg->helper_port == key->port &&
-	      addr_eq(cfg->helper_addr, key->addr)))
+	      sl_addr_eq(cfg->helper_addr, key->addr)))
 		return refused(d, SLUICE_WHY_REGISTRY_ONLY, SLUICE_CNT_REGISTRY_DENY, -EPERM);
 	return decided(d, SLUICE_TV_PASS, SLUICE_WHY_NOT_SERVICE, SLUICE_CNT_CONNECT_PASS);
 }
@@ -371,8 +327,8 @@ static __always_inline __u32 decide_backend(__u32 gen, const struct sluice_gencf
 		 * address, so the workload's cgroup stands for the source:
 		 * one workload stays on one subset and one backend while the
 		 * policy holds (docs/dataplane.md) */
-		rnd = source_hash(bpf_get_current_cgroup_id());
-		rnd1 = source_hash(rnd);
+		rnd = sl_id_hash(bpf_get_current_cgroup_id());
+		rnd1 = sl_id_hash(rnd);
 		d->why = SLUICE_WHY_HASH;
 	}
 	d->be = pick_backend(gen, svc, r, rnd, rnd1, &d->sub);
@@ -638,7 +594,7 @@ static __always_inline int sluice_recv(struct bpf_sock_addr *ctx, int is6)
 		return 1;
 	get_dst(ctx, src, is6);
 	if ((__be16)ctx->user_port != ss->stats.port ||
-	    !addr_eq(src, ss->stats.addr))
+	    !sl_addr_eq(src, ss->stats.addr))
 		return 1;
 	if (set_dst(ctx, ss->vip, ss->vip_port, is6))
 		return 1;
