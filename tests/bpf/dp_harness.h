@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared harness of the kernel data-plane tests (tests/bpf/test_dp_*.c):
- * TAP output, TCP backends as threads of the test process on 127.0.1.x
+ * TAP output (tap.h), TCP backends as threads of the test process on 127.0.1.x
  * (outside the test cgroup, so never steered themselves; each answers
  * "<tag>\n" at accept, then echoes "<tag>:<data>"), a test cgroup tree below
  * the cgroup v2 root, a private pin root, client processes forked into a
@@ -30,6 +30,7 @@
 #include <bpf/bpf.h>
 #include "sluice/dataplane.h"
 #include "sluice/model.h"
+#include "tap.h"
 
 #define NBE 3			/* backends: v1, v2, v1b (second v1 endpoint) */
 #define VIP "127.100.0.10"	/* tcp-echo */
@@ -52,24 +53,8 @@ static volatile int stopping;
 static char cg_root[512], cg_parent[1024], cg_client[1100], cg_wl1[1100], cg_wl2[1100];
 static char bpffs[256], cg_rel_wl1[256], cg_rel_wl2[256];
 static struct sl_dp *dp;
-static int failed, testno;
 static pid_t kids[8];
 static uint16_t conn_port = VPORT;	/* port one_conn() connects to */
-
-static inline void tap(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static inline void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d - ", ok ? "ok" : "not ok", ++testno);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failed++;
-}
 
 /* ---- backends -------------------------------------------------------- */
 

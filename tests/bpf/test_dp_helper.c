@@ -160,10 +160,8 @@ int main(void)
 	uint32_t gen, want_wid = SLUICE_NO_WORKLOAD;
 	pid_t pid;
 
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP kernel data-plane tests need root\n");
-		return 0;
-	}
+	if (geteuid() != 0)
+		return tap_skip("kernel data-plane tests need root");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -283,6 +281,5 @@ int main(void)
 	stopping = 1;
 	for (int i = 0; i < NBE; i++)
 		pthread_join(be[i].th, NULL);
-	printf("1..%d\n", testno);
-	return failed ? 1 : 0;
+	return tap_done();
 }

@@ -180,10 +180,8 @@ int main(void)
 	size_t nh, i;
 	int rc, ok;
 
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP kernel data-plane tests need root\n");
-		return 0;
-	}
+	if (geteuid() != 0)
+		return tap_skip("kernel data-plane tests need root");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -486,6 +484,5 @@ int main(void)
 	stopping = 1;
 	for (i = 0; i < NBE; i++)
 		pthread_join(be[i].th, NULL);
-	printf("1..%d\n", testno);
-	return failed ? 1 : 0;
+	return tap_done();
 }

@@ -248,10 +248,8 @@ int main(void)
 	int rc, p[2], slot = 0;
 	pid_t pid;
 
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP kernel data-plane tests need root\n");
-		return 0;
-	}
+	if (geteuid() != 0)
+		return tap_skip("kernel data-plane tests need root");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -310,6 +308,5 @@ int main(void)
 	pthread_join(v6th, NULL);
 	close(ufd);
 	close(v6fd);
-	printf("1..%d\n", testno);
-	return failed ? 1 : 0;
+	return tap_done();
 }

@@ -33,6 +33,7 @@
 #include "sluice/dataplane.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
+#include "tap.h"
 
 #define FX_MAXPKT 256
 
