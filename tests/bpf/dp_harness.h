@@ -185,6 +185,70 @@ static inline int setup(void)
 	return 0;
 }
 
+/* The start of every test program (after its root check): cleanup() at
+ * exit and on SIGINT/SIGTERM, SIGPIPE ignored, setup(), and o pointed at
+ * the test's pin root and cgroup. Returns 0, or -errno after a "Bail out!"
+ * line. */
+static inline int dp_start(struct sl_dp_opts *o)
+{
+	int rc;
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(cleanup);
+	rc = setup();
+	if (rc) {
+		printf("Bail out! setup: %s\n", strerror(-rc));
+		return rc;
+	}
+	o->bpffs = bpffs;
+	o->cgroup = cg_parent;
+	return 0;
+}
+
+/* The end of every test program, after its own sl_dp_reset check: nothing
+ * left for cleanup() to reset, and the backends stop. */
+static inline void dp_stop(void)
+{
+	bpffs[0] = 0;
+	stopping = 1;
+	for (int i = 0; i < NBE; i++)
+		pthread_join(be[i].th, NULL);
+}
+
+/* ---- policy ------------------------------------------------------------ */
+
+/* The tcp-echo ServiceEntry (VIP:9000) up to its endpoints: a test appends
+ * its "  - {address: ...}" lines and the rest of its policy. */
+#define TCP_ECHO_SE                                         \
+	"apiVersion: networking.istio.io/v1beta1\n"         \
+	"kind: ServiceEntry\n"                               \
+	"metadata: {name: tcp-echo, namespace: t}\n"         \
+	"spec:\n"                                            \
+	"  hosts: [tcp-echo.t.svc.cluster.local]\n"          \
+	"  addresses: [" VIP "]\n"                           \
+	"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n" \
+	"  resolution: STATIC\n"                             \
+	"  endpoints:\n"
+
+/* Load the policy text buf (n bytes, called name in diagnostics) into *m;
+ * when it is refused, its diagnostics go out as TAP comments. Returns 0 or
+ * -errno. */
+static inline int load_policy_text(const char *name, const char *buf, int n,
+				   struct sl_model **m)
+{
+	struct sl_diags d;
+	int rc;
+
+	sl_diags_init(&d);
+	rc = sl_model_load_buf(name, buf, (size_t)n, &d, m);
+	for (size_t i = 0; rc && i < d.n; i++)
+		printf("# %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col, d.v[i].msg);
+	sl_diags_free(&d);
+	return rc;
+}
+
 
 /* ---- clients ----------------------------------------------------------- */
 
