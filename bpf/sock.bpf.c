@@ -176,16 +176,17 @@ static __always_inline int pool_full(__u32 gen, const struct sluice_subset *sub)
 	return 1;
 }
 
-/* The route's TCP fault drew this connect: sets d->err to its errno. A
- * missing entry (torn table) injects nothing. */
-static __always_inline int tcp_fault(__u32 gen, struct decision *d)
+/* The TCP fault of route route_id drew this connect: returns 1 with the
+ * errno to refuse it with in *err. A missing entry (torn table) injects
+ * nothing. */
+static __always_inline int tcp_fault(__u32 gen, __u32 route_id, int *err)
 {
-	struct sluice_route_key k = { .gen = gen, .route_id = d->route_id };
+	struct sluice_route_key k = { .gen = gen, .route_id = route_id };
 	struct sluice_fault *f = bpf_map_lookup_elem(&sluice_fault, &k);
 
 	if (!f || sluice_scale(bpf_get_prandom_u32(), SLUICE_FAULT_SCALE) >= f->abort_ppm)
 		return 0;
-	d->err = -f->err;
+	*err = -f->err;
 	return 1;
 }
 
@@ -278,11 +279,13 @@ static __always_inline __u32 decide_service(__u32 gen, struct sluice_gencfg *cfg
 static __always_inline __u32 decide_route(__u32 gen, const struct sluice_svc *svc,
 					  const struct sluice_route *r, struct decision *d)
 {
+	int err;
+
 	d->route_idx = d->route_id - svc->route_first;
 	if (r->flags & SLUICE_ROUTE_NO_ENDPOINTS)
 		return refused(d, SLUICE_WHY_NO_ENDPOINTS, SLUICE_CNT_NO_ENDPOINTS, -ECONNREFUSED);
-	if ((r->flags & SLUICE_ROUTE_FAULT) && tcp_fault(gen, d))
-		return refused(d, SLUICE_WHY_TCP_FAULT, SLUICE_CNT_TCP_FAULT, d->err);
+	if ((r->flags & SLUICE_ROUTE_FAULT) && tcp_fault(gen, d->route_id, &err))
+		return refused(d, SLUICE_WHY_TCP_FAULT, SLUICE_CNT_TCP_FAULT, err);
 	d->why = (r->flags & SLUICE_ROUTE_SOURCE) ? SLUICE_WHY_SOURCE_LABELS : SLUICE_WHY_WEIGHT;
 	return SL_GO_ON;
 }
