@@ -6,7 +6,7 @@
 #   user/sluicectl/*.c   -> build/sluicectl
 #   user/http/*.c        -> build/sluice-http      (+ llhttp compiled in from /usr/share/llhttp)
 #   tests/unit/test_*.c  -> build/tests/unit/*     (cmocka, built with ASan+UBSan)
-#   tests/bpf/test_*.c   -> build/tests/bpf/*      (BPF_PROG_TEST_RUN fixtures)
+#   tests/bpf/test_*.c   -> build/tests/bpf/*      (BPF_PROG_TEST_RUN fixtures, kernel data-plane tests)
 #   tests/fuzz/fuzz_*.c  -> build/fuzz/*           (libFuzzer, `make fuzz`)
 # In every binary directory main.c holds main(); the other files are also linked into tests.
 # Quiet by default; V=1 shows the commands.

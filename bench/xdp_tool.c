@@ -55,6 +55,7 @@
 #include "sluice/xdp.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
+#include "../tests/bpf/pkt_csum.h"
 
 static int map_fd(const char *root, const char *name)
 {
@@ -292,20 +293,6 @@ static int cmd_reset(const char *root)
 
 /* ---- packets ------------------------------------------------------------- */
 
-static uint16_t csum16(const void *buf, size_t len, uint32_t sum)
-{
-	const uint8_t *p = buf;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Ethernet/IPv4/TCP frame with valid checksums; returns its length. */
 static size_t build_tcp(uint8_t *f, const uint8_t smac[6], const uint8_t dmac[6], uint32_t src,
 			uint32_t dst, uint16_t sport, uint16_t dport, uint8_t flags, size_t payload)
@@ -313,8 +300,6 @@ static size_t build_tcp(uint8_t *f, const uint8_t smac[6], const uint8_t dmac[6]
 	struct ethhdr *eth = (void *)f;
 	struct iphdr *ip = (void *)(eth + 1);
 	struct tcphdr *tcp = (void *)(ip + 1);
-	uint8_t ph[12];
-	uint32_t sum = 0;
 	size_t l4 = sizeof(*tcp) + payload, i;
 
 	memset(f, 0, sizeof(*eth) + sizeof(*ip) + l4);
@@ -328,7 +313,7 @@ static size_t build_tcp(uint8_t *f, const uint8_t smac[6], const uint8_t dmac[6]
 	ip->tot_len = htons((uint16_t)(sizeof(*ip) + l4));
 	ip->saddr = src;
 	ip->daddr = dst;
-	ip->check = htons(csum16(ip, sizeof(*ip), 0));
+	ip->check = htons(fx_csum(ip, sizeof(*ip), 0));
 	tcp->source = htons(sport);
 	tcp->dest = htons(dport);
 	tcp->seq = htonl(1);
@@ -338,15 +323,7 @@ static size_t build_tcp(uint8_t *f, const uint8_t smac[6], const uint8_t dmac[6]
 	tcp->window = htons(512);
 	for (i = 0; i < payload; i++)
 		((uint8_t *)(tcp + 1))[i] = (uint8_t)i;
-	memcpy(ph, &ip->saddr, 4);
-	memcpy(ph + 4, &ip->daddr, 4);
-	ph[8] = 0;
-	ph[9] = IPPROTO_TCP;
-	ph[10] = (uint8_t)(l4 >> 8);
-	ph[11] = (uint8_t)l4;
-	for (i = 0; i < 12; i += 2)
-		sum += (uint32_t)(ph[i] << 8 | ph[i + 1]);
-	tcp->check = htons(csum16(tcp, l4, sum));
+	tcp->check = htons(fx_csum(tcp, l4, fx_pseudo4(ip->saddr, ip->daddr, IPPROTO_TCP, l4)));
 	return sizeof(*eth) + sizeof(*ip) + l4;
 }
 
@@ -359,7 +336,6 @@ static size_t build_tcp6(uint8_t *f, const uint8_t mac[6], const uint8_t src[16]
 	struct ipv6hdr *ip6 = (void *)(eth + 1);
 	struct tcphdr *tcp = (void *)(ip6 + 1);
 	size_t l4 = sizeof(*tcp) + payload, i;
-	uint32_t sum = IPPROTO_TCP + (uint32_t)l4;
 
 	memset(f, 0, sizeof(*eth) + sizeof(*ip6) + l4);
 	memcpy(eth->h_source, mac, 6);
@@ -380,10 +356,7 @@ static size_t build_tcp6(uint8_t *f, const uint8_t mac[6], const uint8_t src[16]
 	tcp->window = htons(512);
 	for (i = 0; i < payload; i++)
 		((uint8_t *)(tcp + 1))[i] = (uint8_t)i;
-	for (i = 0; i < 32; i += 2)	/* pseudo-header: both addresses */
-		sum += (uint32_t)(((uint8_t *)&ip6->saddr)[i] << 8 |
-				  ((uint8_t *)&ip6->saddr)[i + 1]);
-	tcp->check = htons(csum16(tcp, l4, sum));
+	tcp->check = htons(fx_csum(tcp, l4, fx_pseudo6(&ip6->saddr, &ip6->daddr, IPPROTO_TCP, l4)));
 	return sizeof(*eth) + sizeof(*ip6) + l4;
 }
 
@@ -533,7 +506,7 @@ static int cmd_testrun(const char *baseline)
 
 		ip->ttl = 255;
 		ip->check = 0;
-		ip->check = htons(csum16(ip, sizeof(*ip), 0));
+		ip->check = htons(fx_csum(ip, sizeof(*ip), 0));
 	}
 	if (run_once(bfd, pkt, len, 1000000, &ns) < 0)
 		goto cleanup;

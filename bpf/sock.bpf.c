@@ -18,6 +18,8 @@
 
 #include "sluice/abi.h"
 #include "lib/maps.h"
+#include "lib/addr.h"
+#include "lib/hash.h"
 #include "lib/select.h"
 #include "lib/stats.h"
 #include "lib/trace.h"
@@ -26,35 +28,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Mark of the sockets that must never be steered (sluice-http upstreams). */
 const volatile __u32 helper_mark = SLUICE_HELPER_MARK;
-
-static __always_inline void v4_mapped(__u8 out[16], __u32 ip4)
-{
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(out + 12, &ip4, 4);
-}
-
-static __always_inline int addr_eq(const __u8 a[16], const __u8 b[16])
-{
-	__u64 a0, a1, b0, b1;
-
-	__builtin_memcpy(&a0, a, 8);
-	__builtin_memcpy(&a1, a + 8, 8);
-	__builtin_memcpy(&b0, b, 8);
-	__builtin_memcpy(&b1, b + 8, 8);
-	return a0 == b0 && a1 == b1;
-}
-
-static __always_inline int is_v4_mapped(const __u8 a[16])
-{
-	__u64 lo;
-	__u32 mid;
-
-	__builtin_memcpy(&lo, a, 8);
-	__builtin_memcpy(&mid, a + 8, 4);
-	return lo == 0 && mid == bpf_htonl(0xffff);
-}
 
 /* Write addr:port (network order) into the context of a v4 or v6 hook.
  * Returns 0, or -1 when a v4 socket would need a v6 address. */
@@ -70,7 +43,7 @@ static __always_inline int set_dst(struct bpf_sock_addr *ctx, const __u8 addr[16
 		ctx->user_ip6[2] = w[2];
 		ctx->user_ip6[3] = w[3];
 	} else {
-		if (!is_v4_mapped(addr))
+		if (!sl_is_v4mapped(addr))
 			return -1;
 		ctx->user_ip4 = w[3];
 	}
@@ -89,7 +62,7 @@ static __always_inline void get_dst(struct bpf_sock_addr *ctx, __u8 addr[16], in
 		w[3] = ctx->user_ip6[3];
 		__builtin_memcpy(addr, w, 16);
 	} else {
-		v4_mapped(addr, ctx->user_ip4);
+		sl_v4mapped(addr, ctx->user_ip4);
 	}
 }
 
@@ -114,25 +87,10 @@ static __always_inline struct sluice_client current_client(__u32 gen)
 	return c;
 }
 
-/* 32-bit mix of a 64-bit source id (MurmurHash3 finaliser on each half):
- * well spread over [0, 2^32) for sluice_scale. */
-static __always_inline __u32 source_hash(__u64 id)
-{
-	__u32 h = (__u32)id ^ 0x5eed51ceu;
-
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	h ^= (__u32)(id >> 32);
-	h *= 0x85ebca6bu;
-	h ^= h >> 16;
-	return h;
-}
-
 /* What sluice_decide chose for one connect(): the verdict, the rule that
- * decided it (for the trace), the counter it bumps, and what act needs. */
+ * decided it (the reason, for the trace), the counter it bumps, and what
+ * act needs. sluice_decide returns the verdict; the caller stores it here
+ * (act may still turn it into a fail-open pass). */
 struct decision {
 	__u32 verdict;			/* enum sluice_trace_verdict */
 	__u32 why;			/* enum sluice_trace_why */
@@ -148,17 +106,22 @@ struct decision {
 	struct sluice_backend *be;	/* STEER */
 };
 
-static __always_inline void decided(struct decision *d, __u32 verdict, __u32 why, __u32 counter)
+/* A decision step that did not decide: the next step goes on. */
+#define SL_GO_ON 0xffffffffu
+
+/* Note the reason and the counter of a verdict; returns the verdict. */
+static __always_inline __u32 decided(struct decision *d, __u32 verdict, __u32 why, __u32 counter)
 {
-	d->verdict = verdict;
 	d->why = why;
 	d->counter = counter;
+	return verdict;
 }
 
-static __always_inline void refused(struct decision *d, __u32 why, __u32 counter, int err)
+/* decided() for a refusal with errno err. */
+static __always_inline __u32 refused(struct decision *d, __u32 why, __u32 counter, int err)
 {
-	decided(d, SLUICE_TV_REFUSE, why, counter);
 	d->err = err;
+	return decided(d, SLUICE_TV_REFUSE, why, counter);
 }
 
 /* Look the client up once per connect (sluice_cgroup walk). */
@@ -213,16 +176,17 @@ static __always_inline int pool_full(__u32 gen, const struct sluice_subset *sub)
 	return 1;
 }
 
-/* The route's TCP fault drew this connect: refused with its errno. A
- * missing entry (torn table) injects nothing. */
-static __always_inline int tcp_fault(__u32 gen, struct decision *d)
+/* The TCP fault of route route_id drew this connect: returns 1 with the
+ * errno to refuse it with in *err. A missing entry (torn table) injects
+ * nothing. */
+static __always_inline int tcp_fault(__u32 gen, __u32 route_id, int *err)
 {
-	struct sluice_route_key k = { .gen = gen, .route_id = d->route_id };
+	struct sluice_route_key k = { .gen = gen, .route_id = route_id };
 	struct sluice_fault *f = bpf_map_lookup_elem(&sluice_fault, &k);
 
 	if (!f || sluice_scale(bpf_get_prandom_u32(), SLUICE_FAULT_SCALE) >= f->abort_ppm)
 		return 0;
-	refused(d, SLUICE_WHY_TCP_FAULT, SLUICE_CNT_TCP_FAULT, -f->err);
+	*err = -f->err;
 	return 1;
 }
 
@@ -263,31 +227,28 @@ static __always_inline struct sluice_backend *admitted(__u32 gen, struct sluice_
 	return sluice_backend_at(gen, sub, start);
 }
 
-/* The decision for a connect() to key (generation gen): reads the tables,
- * changes nothing. Every outcome sets verdict, why and counter. */
-static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key *key, __u32 proto,
-					  struct decision *d)
+/* Step 1, a destination sluice_svc does not hold: ALLOW_ANY passes it
+ * untouched, REGISTRY_ONLY refuses TCP (fail-closed by policy) but always
+ * lets the sluice-http listener through. */
+static __always_inline __u32 decide_unregistered(const struct sluice_gencfg *cfg,
+						 const struct sluice_svc_key *key,
+						 struct decision *d)
 {
-	struct sluice_gencfg *cfg;
-	struct sluice_route *r;
-	struct sluice_svc *svc;
-	__u32 rnd, rnd1;
-	__s64 subset_id;
-	int di;
+	if (cfg && (cfg->flags & SLUICE_CFG_REGISTRY_ONLY) && key->proto == IPPROTO_TCP &&
+	    !(cfg->helper_port && cfg->helper_port == key->port &&
+	      sl_addr_eq(cfg->helper_addr, key->addr)))
+		return refused(d, SLUICE_WHY_REGISTRY_ONLY, SLUICE_CNT_REGISTRY_DENY, -EPERM);
+	return decided(d, SLUICE_TV_PASS, SLUICE_WHY_NOT_SERVICE, SLUICE_CNT_CONNECT_PASS);
+}
 
-	/* fail-open: no gencfg behaves as ALLOW_ANY without a helper */
-	cfg = bpf_map_lookup_elem(&sluice_gencfg, &gen);
-	svc = bpf_map_lookup_elem(&sluice_svc, key);
-	if (!svc) {
-		/* not in the registry: ALLOW_ANY passes it untouched,
-		 * REGISTRY_ONLY refuses TCP (fail-closed by policy) but always
-		 * lets the sluice-http listener through */
-		if (cfg && (cfg->flags & SLUICE_CFG_REGISTRY_ONLY) && proto == IPPROTO_TCP &&
-		    !(cfg->helper_port && cfg->helper_port == key->port &&
-		      addr_eq(cfg->helper_addr, key->addr)))
-			return refused(d, SLUICE_WHY_REGISTRY_ONLY, SLUICE_CNT_REGISTRY_DENY, -EPERM);
-		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_NOT_SERVICE, SLUICE_CNT_CONNECT_PASS);
-	}
+/* Step 2, what the service alone decides: hidden from the client's egress
+ * scope, passthrough, no endpoints, or HTTP routes (sent to sluice-http).
+ * Returns the verdict, or SL_GO_ON for the service's routes to decide
+ * (with the client looked up when sourceLabels routes need it). */
+static __always_inline __u32 decide_service(__u32 gen, struct sluice_gencfg *cfg,
+					    const struct sluice_svc *svc, __u8 proto,
+					    struct decision *d)
+{
 	if (cfg && (cfg->flags & SLUICE_CFG_EGRESS_SCOPES) && out_of_scope(d, gen, cfg, svc)) {
 		/* as if not in the registry (Istio's Sidecar egress hosts) */
 		if ((cfg->flags & SLUICE_CFG_REGISTRY_ONLY) && proto == IPPROTO_TCP)
@@ -309,46 +270,71 @@ static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key
 		return decided(d, SLUICE_TV_HELPER, SLUICE_WHY_HTTP_ROUTES,
 			       SLUICE_CNT_CONNECT_TO_HELPER);
 	}
+	return SL_GO_ON;
+}
 
-	r = sluice_select_route(gen, svc, bpf_ntohs(key->port), d->wid, &d->route_id);
-	/* fail-open: the compiler always ends with a catch-all route, so
-	 * this is a torn table or an unmatched sourceLabels route */
-	if (!r)
-		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_NO_ROUTE);
+/* Step 3, what the matched route r (id d->route_id) alone decides: no
+ * endpoints, or its TCP fault drew this connect. Returns the verdict, or
+ * SL_GO_ON for a subset and backend of r, with the reason so far. */
+static __always_inline __u32 decide_route(__u32 gen, const struct sluice_svc *svc,
+					  const struct sluice_route *r, struct decision *d)
+{
+	int err;
+
 	d->route_idx = d->route_id - svc->route_first;
 	if (r->flags & SLUICE_ROUTE_NO_ENDPOINTS)
 		return refused(d, SLUICE_WHY_NO_ENDPOINTS, SLUICE_CNT_NO_ENDPOINTS, -ECONNREFUSED);
-
-	if ((r->flags & SLUICE_ROUTE_FAULT) && tcp_fault(gen, d))
-		return;
+	if ((r->flags & SLUICE_ROUTE_FAULT) && tcp_fault(gen, d->route_id, &err))
+		return refused(d, SLUICE_WHY_TCP_FAULT, SLUICE_CNT_TCP_FAULT, err);
 	d->why = (r->flags & SLUICE_ROUTE_SOURCE) ? SLUICE_WHY_SOURCE_LABELS : SLUICE_WHY_WEIGHT;
-	rnd = bpf_get_prandom_u32();
-	rnd1 = bpf_get_prandom_u32();
+	return SL_GO_ON;
+}
+
+/* A subset of route r by its weights (rnd) and a backend of it (rnd1):
+ * the backend, with the subset in *sub, or NULL when the tables are torn.
+ * A service's one route may carry its subsets inline (no sluice_subset
+ * lookup: one cold line less per connect). */
+static __always_inline struct sluice_backend *pick_backend(__u32 gen, struct sluice_svc *svc,
+							   const struct sluice_route *r,
+							   __u32 rnd, __u32 rnd1,
+							   struct sluice_subset **sub)
+{
+	__s64 subset_id;
+	int di;
+
+	if ((svc->flags & SLUICE_SVC_SUBSET_INLINE) && r == &svc->route) {
+		di = sluice_pick_dest_idx(r, rnd);
+		if (di < 0 || di >= SLUICE_SVC_INLINE_SUBSETS)
+			return NULL;
+		*sub = &svc->sub[di & (SLUICE_SVC_INLINE_SUBSETS - 1)];
+		return sluice_pick_in_subset(gen, *sub, rnd1, bpf_get_prandom_u32());
+	}
+	subset_id = sluice_pick_dest(r, rnd);
+	if (subset_id < 0)
+		return NULL;
+	return sluice_pick_backend(gen, (__u32)subset_id, rnd1, bpf_get_prandom_u32(), sub);
+}
+
+/* Step 4, the subset and backend of route r (weights, or the workload's
+ * hash), then the subset's outlierDetection and connectionPool. Returns
+ * STEER (d->sub, d->be set), REFUSE (pool full) or PASS (torn tables). */
+static __always_inline __u32 decide_backend(__u32 gen, const struct sluice_gencfg *cfg,
+					    struct sluice_svc *svc, const struct sluice_route *r,
+					    struct decision *d)
+{
+	__u32 rnd = bpf_get_prandom_u32(), rnd1 = bpf_get_prandom_u32();
+
 	if (r->flags & SLUICE_ROUTE_HASH) {
 		/* consistentHash useSourceIp at connect(): the source port is
 		 * not chosen yet and every socket of a workload shares its
 		 * address, so the workload's cgroup stands for the source:
 		 * one workload stays on one subset and one backend while the
 		 * policy holds (docs/dataplane.md) */
-		rnd = source_hash(bpf_get_current_cgroup_id());
-		rnd1 = source_hash(rnd);
+		rnd = sl_id_hash(bpf_get_current_cgroup_id());
+		rnd1 = sl_id_hash(rnd);
 		d->why = SLUICE_WHY_HASH;
 	}
-	if ((svc->flags & SLUICE_SVC_SUBSET_INLINE) && r == &svc->route) {
-		/* the destination subsets are copied into the service entry:
-		 * no sluice_subset lookup (one cold line less per connect) */
-		di = sluice_pick_dest_idx(r, rnd);
-		if (di < 0 || di >= SLUICE_SVC_INLINE_SUBSETS)
-			return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
-		d->sub = &svc->sub[di & (SLUICE_SVC_INLINE_SUBSETS - 1)];
-		d->be = sluice_pick_in_subset(gen, d->sub, rnd1, bpf_get_prandom_u32());
-	} else {
-		subset_id = sluice_pick_dest(r, rnd);
-		if (subset_id < 0)
-			return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
-		d->be = sluice_pick_backend(gen, (__u32)subset_id, rnd1, bpf_get_prandom_u32(),
-					    &d->sub);
-	}
+	d->be = pick_backend(gen, svc, r, rnd, rnd1, &d->sub);
 	/* fail-open: a torn table passes the connect untouched */
 	if (!d->be || !d->sub)
 		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
@@ -364,8 +350,40 @@ static __always_inline void sluice_decide(__u32 gen, const struct sluice_svc_key
 	/* the client's workload labels the Istio metrics (sluice_traffic) */
 	if (cfg && (cfg->flags & SLUICE_CFG_CLIENT_WORKLOADS))
 		know_client(d, gen);
-	d->verdict = SLUICE_TV_STEER;
 	d->counter = SLUICE_CNT_CONNECT_STEERED;
+	return SLUICE_TV_STEER;
+}
+
+/* The decision for a connect() to key (generation gen), in the order of
+ * the tables: service, route, subset and backend. Reads the tables,
+ * changes nothing but the ROUND_ROBIN cursors and the pool's refusal
+ * count. Returns the verdict (enum sluice_trace_verdict); d holds the
+ * reason (why), the counter and what sluice_act needs. */
+static __always_inline __u32 sluice_decide(__u32 gen, const struct sluice_svc_key *key,
+					   struct decision *d)
+{
+	struct sluice_gencfg *cfg;
+	struct sluice_route *r;
+	struct sluice_svc *svc;
+	__u32 v;
+
+	/* fail-open: no gencfg behaves as ALLOW_ANY without a helper */
+	cfg = bpf_map_lookup_elem(&sluice_gencfg, &gen);
+	svc = bpf_map_lookup_elem(&sluice_svc, key);
+	if (!svc)
+		return decide_unregistered(cfg, key, d);
+	v = decide_service(gen, cfg, svc, key->proto, d);
+	if (v != SL_GO_ON)
+		return v;
+	r = sluice_select_route(gen, svc, bpf_ntohs(key->port), d->wid, &d->route_id);
+	/* fail-open: the compiler always ends with a catch-all route, so
+	 * this is a torn table or an unmatched sourceLabels route */
+	if (!r)
+		return decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_NO_ROUTE);
+	v = decide_route(gen, svc, r, d);
+	if (v != SL_GO_ON)
+		return v;
+	return decide_backend(gen, cfg, svc, r, d);
 }
 
 /* Remember the VIP (and the stats key when steered) on the socket, for
@@ -438,7 +456,7 @@ static __always_inline int sluice_act(struct bpf_sock_addr *ctx, struct bpf_sock
 		return 1;
 	}
 	/* a v4 socket asked to reach a v6 address, or a torn table */
-	decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
+	d->verdict = decided(d, SLUICE_TV_PASS, SLUICE_WHY_FAIL_OPEN, SLUICE_CNT_MAP_MISS);
 	sluice_count(d->counter);
 	return 1;
 }
@@ -477,41 +495,48 @@ static __always_inline void trace_decision(struct sluice_trace_cfg *tc, __u64 no
 	sluice_trace_emit(tc, &rec);
 }
 
+/* The connect()s Sluice decides: TCP and UDP from a socket that is not a
+ * sluice-http upstream (helper_mark, counted), while a policy is live.
+ * Fills key (live generation, destination, port, protocol); returns 0 for
+ * a connect() to leave alone. */
+static __always_inline int connect_key(struct bpf_sock_addr *ctx, const struct bpf_sock *sk,
+				       int is6, struct sluice_svc_key *key)
+{
+	__u32 proto = ctx->protocol;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	if (sk->mark == helper_mark) {
+		sluice_count(SLUICE_CNT_HELPER_BYPASS);
+		return 0;
+	}
+	key->gen = sluice_live_gen();
+	if (!key->gen)
+		return 0;
+	key->port = (__be16)ctx->user_port;
+	key->proto = (__u8)proto;
+	get_dst(ctx, key->addr, is6);
+	return 1;
+}
+
 /* The one connect() hook for both families: decide, act, trace. */
 static __always_inline int sluice_connect(struct bpf_sock_addr *ctx, int is6)
 {
 	struct decision d = { .wid = SLUICE_NO_WORKLOAD };
 	struct sluice_svc_key key = {};
 	struct sluice_trace_cfg *tc;
-	struct bpf_sock *sk;
-	__u32 gen, proto;
+	struct bpf_sock *sk = ctx->sk;
 	__u64 now = 0;
 	int ret;
 
-	proto = ctx->protocol;
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-		return 1;
-	sk = ctx->sk;
-	if (!sk)
-		return 1;
-	if (sk->mark == helper_mark) {
-		sluice_count(SLUICE_CNT_HELPER_BYPASS);
-		return 1;
-	}
-	gen = sluice_live_gen();
-	if (!gen)
+	if (!sk || !connect_key(ctx, sk, is6, &key))
 		return 1;
 	sluice_count(SLUICE_CNT_CONNECT_SEEN);
-
-	key.gen = gen;
-	key.port = (__be16)ctx->user_port;
-	key.proto = (__u8)proto;
-	get_dst(ctx, key.addr, is6);
-	sluice_decide(gen, &key, proto, &d);
+	d.verdict = sluice_decide(key.gen, &key, &d);
 	ret = sluice_act(ctx, sk, is6, &key, &d);
 	tc = sluice_trace_on(&now);
 	if (tc)
-		trace_decision(tc, now, gen, is6, &key, &d);
+		trace_decision(tc, now, key.gen, is6, &key, &d);
 	return ret;
 }
 
@@ -572,7 +597,7 @@ static __always_inline int sluice_recv(struct bpf_sock_addr *ctx, int is6)
 		return 1;
 	get_dst(ctx, src, is6);
 	if ((__be16)ctx->user_port != ss->stats.port ||
-	    !addr_eq(src, ss->stats.addr))
+	    !sl_addr_eq(src, ss->stats.addr))
 		return 1;
 	if (set_dst(ctx, ss->vip, ss->vip_port, is6))
 		return 1;

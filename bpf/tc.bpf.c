@@ -13,6 +13,9 @@
  * IPv6 (both programs): subprograms entered only for the IPv6 ethertype,
  * on sluice_ct6, where a reply finds its flow's REPLY entry directly.
  */
+/* lib/maps_ns.h: this object also declares sluice_tc_v6 */
+#define SLUICE_NS_TC
+
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <linux/if_ether.h>
@@ -25,6 +28,7 @@
 
 #include "sluice/abi.h"
 #include "lib/maps.h"
+#include "lib/maps_ns.h"
 #include "lib/parse.h"
 #include "lib/nat.h"
 #include "lib/ct.h"
@@ -177,18 +181,6 @@ int sluice_tc_ingress6(struct __sk_buff *skb)
 	sluice_count(SLUICE_CNT_XDP_TO_STACK);
 	return TC_ACT_OK;
 }
-
-/* sluice_tc_ingress's tail call to sluice_tc_ingress6, filled by libbpf at
- * load; pinned for the reason given at sluice_xdp_v6 (xdp.bpf.c). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
-	__uint(key_size, sizeof(__u32));
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, int(struct __sk_buff *));
-} sluice_tc_v6 SEC(".maps") = {
-	.values = { [0] = (void *)&sluice_tc_ingress6 },
-};
 
 SEC("tc")
 int sluice_tc_revnat(struct __sk_buff *skb)

@@ -21,6 +21,9 @@
  * the hop limit instead of the TTL; extension headers pass (docs/xdp.md).
  * Verdicts and their counters are listed in docs/xdp.md.
  */
+/* lib/maps_ns.h: this object also declares sluice_xdp_tx and sluice_xdp_v6 */
+#define SLUICE_NS_XDP
+
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -32,6 +35,7 @@
 
 #include "sluice/abi.h"
 #include "lib/maps.h"
+#include "lib/maps_ns.h"
 #include "lib/parse.h"
 #include "lib/csum.h"
 #include "lib/nat.h"
@@ -51,27 +55,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * packet to the stack (for native mode towards devices that cannot take
  * redirected frames). Set by user/lib/dp_xdp.c before load. */
 const volatile __u8 sl_xdp_redirect = 1;
-
-/* sluice_xdp_tx: the devices a DNATed frame may be redirected between, by
- * ifindex; filled by user/lib/dp_xdp.c with the --xdp interfaces running
- * native XDP that are not veths. Such a device takes XDP frames (its driver
- * has its XDP resources set up) and what it receives carries complete
- * checksums (from the wire). A veth does neither reliably: a frame
- * redirected into one is dropped unless its peer runs NAPI, and a local
- * sender behind one leaves the TCP checksum to offload, which a
- * redirected frame never gets. A packet arriving on, or routed to, a device
- * not in the map is DNATed and handed to the stack, which forwards it
- * (counted as XDP_TO_STACK): slower, never dropped. */
-/* Not pinned: each load gets its own, filled before its program goes into
- * the links, and the map lives as long as the program using it (the kernel
- * marks devmaps BPF_F_RDONLY_PROG, which a pinned one could not be reused
- * with from a declaration). */
-struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u32);
-} sluice_xdp_tx SEC(".maps");
 
 /* A frame from the ingress device may be redirected to ifindex. */
 static __always_inline int sl_can_redirect(struct xdp_md *ctx, __u32 ifindex)
@@ -246,21 +229,6 @@ int sluice_xdp6(struct xdp_md *ctx)
 	sluice_count(SLUICE_CNT_XDP_NEW_FLOW);
 	return sl_forward6(ctx, p.eth, p.ip6, p.tcp, &fv);
 }
-
-/* sluice_xdp's tail call to sluice_xdp6, filled by libbpf at load (also
- * into a reused pin: a reload swaps the IPv6 program in). Pinned because
- * the kernel empties a program array when its last user reference goes:
- * unpinned, IPv6 would stop at the exit of the process that loaded it
- * while the pinned XDP link kept running. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
-	__uint(key_size, sizeof(__u32));
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, int(struct xdp_md *));
-} sluice_xdp_v6 SEC(".maps") = {
-	.values = { [0] = (void *)&sluice_xdp6 },
-};
 
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)

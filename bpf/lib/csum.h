@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Incremental Internet checksum updates (RFC 1624: HC' = ~(~HC + ~m + m')),
- * done by hand so XDP (no skb checksum helpers) and the test fixtures share
- * one implementation. The packet's checksum must be complete (as received
- * from a NIC, or sent with checksum offload off); TC uses the kernel's
- * bpf_l3/l4_csum_replace instead because skbs may carry CHECKSUM_PARTIAL.
+ * done by hand for XDP (no skb checksum helpers; lib/nat.h) and the XDP
+ * benchmark baselines (bench/xdp_baseline.bpf.c). The test fixtures
+ * (tests/bpf/xdp_fixture.h) compute checksums from scratch instead, to
+ * check these updates independently. The packet's checksum must be
+ * complete (as received from a NIC, or sent with checksum offload off); TC
+ * uses the kernel's bpf_l3/l4_csum_replace instead because skbs may carry
+ * CHECKSUM_PARTIAL.
  */
 #ifndef SLUICE_BPF_CSUM_H
 #define SLUICE_BPF_CSUM_H

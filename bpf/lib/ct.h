@@ -3,8 +3,9 @@
  * North-south conntrack: the IPv4 LRU map and its state machine, shared by
  * the XDP program (creates a flow's entry on its SYN, refreshes it, sees the
  * client's FIN/RST) and the TC program (finds the same entry from a reply,
- * refreshes it, sees the backend's SYN-ACK/FIN/RST). Entry layout and
- * meaning: include/sluice/abi.h (struct sluice_ct4, sluice_ct4_rev).
+ * refreshes it, sees the backend's SYN-ACK/FIN/RST). The maps are declared
+ * in lib/maps_ns.h; entry layout and meaning: include/sluice/abi.h (struct
+ * sluice_ct4, sluice_ct4_rev, sluice_ct6).
  *
  * Cost model: one LRU insert per new flow, the dominant cost of a new flow
  * (each insert into a large table is a cold bucket plus a cold chain walk,
@@ -31,33 +32,7 @@
 
 #include "sluice/abi.h"
 #include "lib/maps.h"
-
-/* sluice_ct4: IPv4 flow 4-tuple + direction -> NAT target (see abi.h).
- * Writers: xdp (create, refresh, next-hop cache, client's state changes),
- * tc (refresh, backend's state changes). Readers: both. A common LRU rather
- * than per-CPU lists (BPF_F_NO_COMMON_LRU): per-CPU lists split the
- * capacity by CPU, and an evicted entry breaks its flow (no rehash can find
- * a randomly chosen backend again); measured no faster here (docs/xdp.md). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SLUICE_CT_DEFAULT_SIZE);
-	__type(key, struct sluice_ct4_key);
-	__type(value, struct sluice_ct4);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sluice_ct4 SEC(".maps");
-
-/* sluice_ct4_rev: backend addr:port -> VIP:port slots (abi.h). Writer: xdp
- * (and the TC ingress fallback) on a new flow; reader: tc on every reply.
- * An LRU: backends that are gone age out; a live backend's entry is touched
- * by every reply and every SYN to it, so it is never the least recently
- * used of SLUICE_CT4_REV_SIZE. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SLUICE_CT4_REV_SIZE);
-	__type(key, struct sluice_ct4_rev_key);
-	__type(value, struct sluice_ct4_rev);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sluice_ct4_rev SEC(".maps");
+#include "lib/maps_ns.h"
 
 /* Timeouts in seconds, set by userspace before load (ct-*-timeout). */
 const volatile __u32 sl_ct_syn_timeout_s = SLUICE_CT_SYN_TIMEOUT_S;
@@ -306,16 +281,6 @@ static __always_inline struct sluice_ct4 *sl_ct_reply_lookup(const struct sluice
 }
 
 /* ---- IPv6: sluice_ct6, two entries per flow (abi.h) ---- */
-
-/* sluice_ct6: writers and readers as for sluice_ct4 (xdp creates both
- * halves on the SYN; tc finds the REPLY half from a reply). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SLUICE_CT6_DEFAULT_SIZE);
-	__type(key, struct sluice_ct6_key);
-	__type(value, struct sluice_ct6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sluice_ct6 SEC(".maps");
 
 /* sl_ct_lookup for IPv6 keys. */
 static __always_inline struct sluice_ct6 *sl_ct6_lookup(const struct sluice_ct6_key *key,

@@ -2,11 +2,12 @@
 /*
  * consistentHash at L4 (useSourceIp) on the XDP path: Maglev lookup tables
  * (Eisenbud et al., NSDI'16) built per subset by user/lib/compile_maglev.c
- * and stored per generation in sluice_maglev. Removing one of N backends
- * changes about 1/N of the slots, so about 1/N of the clients move.
- * The hash is over the client's source address only (Istio useSourceIp):
- * one client address stays on one subset and one backend while the
- * policy holds.
+ * and stored per generation in sluice_maglev (lib/maps_ns.h). Removing one
+ * of N backends changes about 1/N of the slots, so about 1/N of the
+ * clients move.
+ * The hash is over the client's source address only (Istio useSourceIp,
+ * sl_addr_hash in lib/hash.h): one client address stays on one subset and
+ * one backend while the policy holds (tests/e2e/test_xdp_maglev.sh).
  */
 #ifndef SLUICE_BPF_MAGLEV_H
 #define SLUICE_BPF_MAGLEV_H
@@ -16,41 +17,8 @@
 
 #include "sluice/abi.h"
 #include "lib/maps.h"
-
-/* sluice_maglev: (gen, slot) -> backend idx. Writer: sluiced. Reader: xdp. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SLUICE_MAGLEV_DEFAULT_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct sluice_maglev_key);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sluice_maglev SEC(".maps");
-
-/* 32-bit finaliser of MurmurHash3: every input bit reaches every output bit. */
-static __always_inline __u32 sl_mix32(__u32 h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
-}
-
-/* Hash of a 16-byte (v4-mapped) client address; same value in userspace
- * tests (tests/bpf/test_xdp_*.c re-implement it to predict choices). */
-static __always_inline __u32 sl_addr_hash(const __u8 addr[16])
-{
-	__u32 w[4], h = 0x5eed51ceu;
-
-	__builtin_memcpy(w, addr, 16);
-	h = sl_mix32(h ^ w[0]);
-	h = sl_mix32(h ^ w[1]);
-	h = sl_mix32(h ^ w[2]);
-	h = sl_mix32(h ^ w[3]);
-	return h;
-}
+#include "lib/maps_ns.h"
+#include "lib/hash.h"
 
 /* The backend of subset sub for hash h, or NULL (fail-open: the caller
  * falls back to the subset's ordinary pick when the table is torn). */

@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Every BPF map of Sluice, declared once. Each program object (sock, sockops,
- * xdp, ...) includes this header; maps used by more than one object are
- * pinned by name (LIBBPF_PIN_BY_NAME) under the pin root given at open
- * (opts->bpffs), so all objects and every restart of sluiced share one
- * instance. Keys and values are the BTF-typed structs of sluice/abi.h, so
- * `bpftool map dump pinned <root>/sluice_svc` prints field names.
+ * The BPF maps every program object includes (sock, sockops, iter, xdp,
+ * tc), declared once: the policy tables of a generation, the per-socket and
+ * per-backend state, the counters and the trace. The north-south maps
+ * (conntrack sluice_ct4, sluice_ct4_rev, sluice_ct6; sluice_maglev; the
+ * XDP/TC program arrays and sluice_xdp_tx) are declared once in
+ * lib/maps_ns.h, included by bpf/xdp.bpf.c and bpf/tc.bpf.c only: libbpf
+ * creates every map an object declares, and the socket objects must not
+ * preallocate the conntrack LRU.
+ *
+ * Maps used by more than one object are pinned by name (LIBBPF_PIN_BY_NAME)
+ * under the pin root given at open (opts->bpffs), so all objects and every
+ * restart of sluiced share one instance. Keys and values are the BTF-typed
+ * structs of sluice/abi.h, so `bpftool map dump pinned <root>/sluice_svc`
+ * prints field names.
  *
  * Generation-keyed maps (key starts with __u32 gen) are written only by
  * sluiced (user/lib/dp_apply.c): a new generation is written beside the live

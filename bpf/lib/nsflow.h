@@ -20,8 +20,10 @@
 #include "sluice/abi.h"
 #include "lib/maps.h"
 #include "lib/select.h"
+#include "lib/addr.h"
 #include "lib/parse.h"
 #include "lib/ct.h"
+#include "lib/hash.h"
 #include "lib/maglev.h"
 #include "lib/trace.h"
 

@@ -26,6 +26,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "lib/addr.h"
+
 enum sl_parse {
 	SL_PARSE_TCP4 = 0,	/* eth/ip4/tcp pointers valid */
 	SL_PARSE_OTHER,		/* not IPv4 TCP: not ours */
@@ -170,40 +172,6 @@ static __always_inline enum sl_parse sl_parse_tcp6(void *data, void *data_end,
 	p->ip6 = ip6;
 	p->tcp = tcp;
 	return SL_PARSE_TCP6;
-}
-
-/* v4-mapped form (::ffff:a.b.c.d) of an IPv4 address, as the ABI stores it. */
-static __always_inline void sl_v4mapped(__u8 out[16], __be32 a)
-{
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(&out[12], &a, 4);
-}
-
-/* 1 when addr (16 bytes) is v4-mapped (::ffff:a.b.c.d). */
-static __always_inline int sl_is_v4mapped(const __u8 addr[16])
-{
-	__u64 hi;
-	__u32 mid;
-
-	__builtin_memcpy(&hi, addr, 8);
-	__builtin_memcpy(&mid, addr + 8, 4);
-	return hi == 0 && mid == bpf_htonl(0x0000ffff);
-}
-
-/* The IPv4 address of a v4-mapped one; returns 0 when addr is not v4-mapped. */
-static __always_inline int sl_from_v4mapped(const __u8 addr[16], __be32 *a)
-{
-	__u64 hi;
-	__u32 mid;
-
-	__builtin_memcpy(&hi, addr, 8);
-	__builtin_memcpy(&mid, addr + 8, 4);
-	if (hi != 0 || mid != bpf_htonl(0x0000ffff))
-		return 0;
-	__builtin_memcpy(a, addr + 12, 4);
-	return 1;
 }
 
 #endif /* SLUICE_BPF_PARSE_H */

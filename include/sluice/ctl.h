@@ -94,8 +94,9 @@ struct sl_ctl_part *sl_ctl_parts_dup(const struct sl_ctl_part *parts, size_t n);
 
 /* ---- sources (ctl_source.c) ---- */
 
-/* Read files and directories (directories: *.yaml and *.yml, sorted, not
- * recursive — as sl_model_load does) into parts named by their path.
+/* Read files and directories (directories: *.yaml and *.yml, sorted,
+ * recursively — sl_files_expand in user/lib/util_files.h, as sl_model_load
+ * does) into parts named by their path.
  * Messages go to err (errlen bytes). */
 int sl_ctl_read_sources(const char *const *paths, size_t npaths,
 			struct sl_ctl_part **parts, size_t *nparts,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared harness of the kernel data-plane tests (tests/bpf/test_dp_*.c):
- * TAP output, TCP backends as threads of the test process on 127.0.1.x
+ * TAP output (tap.h), TCP backends as threads of the test process on 127.0.1.x
  * (outside the test cgroup, so never steered themselves; each answers
  * "<tag>\n" at accept, then echoes "<tag>:<data>"), a test cgroup tree below
  * the cgroup v2 root, a private pin root, client processes forked into a
@@ -30,6 +30,7 @@
 #include <bpf/bpf.h>
 #include "sluice/dataplane.h"
 #include "sluice/model.h"
+#include "tap.h"
 
 #define NBE 3			/* backends: v1, v2, v1b (second v1 endpoint) */
 #define VIP "127.100.0.10"	/* tcp-echo */
@@ -52,24 +53,8 @@ static volatile int stopping;
 static char cg_root[512], cg_parent[1024], cg_client[1100], cg_wl1[1100], cg_wl2[1100];
 static char bpffs[256], cg_rel_wl1[256], cg_rel_wl2[256];
 static struct sl_dp *dp;
-static int failed, testno;
 static pid_t kids[8];
 static uint16_t conn_port = VPORT;	/* port one_conn() connects to */
-
-static inline void tap(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static inline void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d - ", ok ? "ok" : "not ok", ++testno);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failed++;
-}
 
 /* ---- backends -------------------------------------------------------- */
 
@@ -198,6 +183,70 @@ static inline int setup(void)
 		if ((rc = backend_start(i)))
 			return rc;
 	return 0;
+}
+
+/* The start of every test program (after its root check): cleanup() at
+ * exit and on SIGINT/SIGTERM, SIGPIPE ignored, setup(), and o pointed at
+ * the test's pin root and cgroup. Returns 0, or -errno after a "Bail out!"
+ * line. */
+static inline int dp_start(struct sl_dp_opts *o)
+{
+	int rc;
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(cleanup);
+	rc = setup();
+	if (rc) {
+		printf("Bail out! setup: %s\n", strerror(-rc));
+		return rc;
+	}
+	o->bpffs = bpffs;
+	o->cgroup = cg_parent;
+	return 0;
+}
+
+/* The end of every test program, after its own sl_dp_reset check: nothing
+ * left for cleanup() to reset, and the backends stop. */
+static inline void dp_stop(void)
+{
+	bpffs[0] = 0;
+	stopping = 1;
+	for (int i = 0; i < NBE; i++)
+		pthread_join(be[i].th, NULL);
+}
+
+/* ---- policy ------------------------------------------------------------ */
+
+/* The tcp-echo ServiceEntry (VIP:9000) up to its endpoints: a test appends
+ * its "  - {address: ...}" lines and the rest of its policy. */
+#define TCP_ECHO_SE                                         \
+	"apiVersion: networking.istio.io/v1beta1\n"         \
+	"kind: ServiceEntry\n"                               \
+	"metadata: {name: tcp-echo, namespace: t}\n"         \
+	"spec:\n"                                            \
+	"  hosts: [tcp-echo.t.svc.cluster.local]\n"          \
+	"  addresses: [" VIP "]\n"                           \
+	"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n" \
+	"  resolution: STATIC\n"                             \
+	"  endpoints:\n"
+
+/* Load the policy text buf (n bytes, called name in diagnostics) into *m;
+ * when it is refused, its diagnostics go out as TAP comments. Returns 0 or
+ * -errno. */
+static inline int load_policy_text(const char *name, const char *buf, int n,
+				   struct sl_model **m)
+{
+	struct sl_diags d;
+	int rc;
+
+	sl_diags_init(&d);
+	rc = sl_model_load_buf(name, buf, (size_t)n, &d, m);
+	for (size_t i = 0; rc && i < d.n; i++)
+		printf("# %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col, d.v[i].msg);
+	sl_diags_free(&d);
+	return rc;
 }
 
 

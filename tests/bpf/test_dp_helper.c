@@ -20,8 +20,7 @@
 static int load_policy(struct sl_model **m)
 {
 	char buf[4096];
-	struct sl_diags d;
-	int rc, n;
+	int n;
 
 	n = snprintf(buf, sizeof(buf),
 		"apiVersion: networking.istio.io/v1beta1\n"
@@ -55,15 +54,7 @@ static int load_policy(struct sl_model **m)
 		"    route: [{destination: {host: web, subset: v2}}]\n"
 		"  - route: [{destination: {host: web, subset: v1}}]\n"
 		"---\n"
-		"apiVersion: networking.istio.io/v1beta1\n"
-		"kind: ServiceEntry\n"
-		"metadata: {name: tcp-echo, namespace: t}\n"
-		"spec:\n"
-		"  hosts: [tcp-echo.t.svc.cluster.local]\n"
-		"  addresses: [" VIP "]\n"
-		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
-		"  resolution: STATIC\n"
-		"  endpoints:\n"
+		TCP_ECHO_SE
 		"  - {address: %s, ports: {tcp: %u}}\n"
 		"---\n"
 		"apiVersion: networking.istio.io/v1beta1\n"
@@ -86,12 +77,7 @@ static int load_policy(struct sl_model **m)
 		"spec: {address: 127.0.2.2, labels: {app: frontend, version: v2}}\n",
 		HPORT, be_addr[0], be[0].port, be_addr[1], be[1].port, be_addr[0], be[0].port,
 		cg_rel_wl2);
-	sl_diags_init(&d);
-	rc = sl_model_load_buf("helper.yaml", buf, (size_t)n, &d, m);
-	for (size_t i = 0; rc && i < d.n; i++)
-		printf("# %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col, d.v[i].msg);
-	sl_diags_free(&d);
-	return rc;
+	return load_policy_text("helper.yaml", buf, n, m);
 }
 
 struct hres {
@@ -160,20 +146,10 @@ int main(void)
 	uint32_t gen, want_wid = SLUICE_NO_WORKLOAD;
 	pid_t pid;
 
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP kernel data-plane tests need root\n");
-		return 0;
-	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
-	atexit(cleanup);
-	if ((rc = setup())) {
-		printf("Bail out! setup: %s\n", strerror(-rc));
+	if (geteuid() != 0)
+		return tap_skip("kernel data-plane tests need root");
+	if (dp_start(&o))
 		return 1;
-	}
-	o.bpffs = bpffs;
-	o.cgroup = cg_parent;
 
 	/* no helper configured: a header route cannot be enforced -> refused */
 	rc = sl_dp_open(&o, &dp, err);
@@ -279,10 +255,6 @@ int main(void)
 	dp = NULL;
 	rc = sl_dp_reset(bpffs, err);
 	tap(!rc && prog_count(cg_parent) == 0, "reset detaches everything (%s)", rc ? err : "ok");
-	bpffs[0] = 0;
-	stopping = 1;
-	for (int i = 0; i < NBE; i++)
-		pthread_join(be[i].th, NULL);
-	printf("1..%d\n", testno);
-	return failed ? 1 : 0;
+	dp_stop();
+	return tap_done();
 }

@@ -38,20 +38,11 @@ static int link_fd_count(void)
 static int apply(int w1, int w2, int w3, const char *lb, int registry_only, uint32_t *gen)
 {
 	char buf[8192], err[SL_DP_ERRLEN] = "";
-	struct sl_diags d;
 	struct sl_model *m = NULL;
 	int rc, n;
 
 	n = snprintf(buf, sizeof(buf),
-		"apiVersion: networking.istio.io/v1beta1\n"
-		"kind: ServiceEntry\n"
-		"metadata: {name: tcp-echo, namespace: t}\n"
-		"spec:\n"
-		"  hosts: [tcp-echo.t.svc.cluster.local]\n"
-		"  addresses: [" VIP "]\n"
-		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
-		"  resolution: STATIC\n"
-		"  endpoints:\n"
+		TCP_ECHO_SE
 		"  - {address: %s, ports: {tcp: %u}, labels: {version: v1, track: stable}}\n"
 		"  - {address: %s, ports: {tcp: %u}, labels: {version: v2}}\n"
 		"  - {address: %s, ports: {tcp: %u}, labels: {version: v1b, track: stable}}\n"
@@ -152,15 +143,9 @@ static int apply(int w1, int w2, int w3, const char *lb, int registry_only, uint
 				"spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}\n" : "");
 	if (n >= (int)sizeof(buf))
 		return -E2BIG;
-	sl_diags_init(&d);
-	rc = sl_model_load_buf("test.yaml", buf, (size_t)n, &d, &m);
-	if (rc) {
-		for (size_t i = 0; i < d.n; i++)
-			printf("# %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col, d.v[i].msg);
-		sl_diags_free(&d);
+	rc = load_policy_text("test.yaml", buf, n, &m);
+	if (rc)
 		return rc;
-	}
-	sl_diags_free(&d);
 	rc = sl_dp_apply(dp, m, gen, err);
 	if (rc)
 		printf("# apply: %s\n", err);
@@ -180,20 +165,10 @@ int main(void)
 	size_t nh, i;
 	int rc, ok;
 
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP kernel data-plane tests need root\n");
-		return 0;
-	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
-	atexit(cleanup);
-	if ((rc = setup())) {
-		printf("Bail out! setup: %s\n", strerror(-rc));
+	if (geteuid() != 0)
+		return tap_skip("kernel data-plane tests need root");
+	if (dp_start(&o))
 		return 1;
-	}
-	o.bpffs = bpffs;
-	o.cgroup = cg_parent;
 
 	rc = sl_dp_open(&o, &dp, err);
 	tap(rc == 0, "sl_dp_open loads, pins and attaches (%s)", rc ? err : "ok");
@@ -482,10 +457,6 @@ int main(void)
 		tap(!rc && left == 0 && stat(bpffs, &st) != 0,
 		    "reset: no program attached (%d), no pin left (%s)", left, rc ? err : "ok");
 	}
-	bpffs[0] = 0;
-	stopping = 1;
-	for (i = 0; i < NBE; i++)
-		pthread_join(be[i].th, NULL);
-	printf("1..%d\n", testno);
-	return failed ? 1 : 0;
+	dp_stop();
+	return tap_done();
 }

@@ -92,21 +92,12 @@ static int udp_start(void)
 static int apply_policy(void)
 {
 	char buf[4096], err[SL_DP_ERRLEN] = "";
-	struct sl_diags d;
 	struct sl_model *m = NULL;
 	uint32_t gen;
 	int rc, n;
 
 	n = snprintf(buf, sizeof(buf),
-		"apiVersion: networking.istio.io/v1beta1\n"
-		"kind: ServiceEntry\n"
-		"metadata: {name: tcp-echo, namespace: t}\n"
-		"spec:\n"
-		"  hosts: [tcp-echo.t.svc.cluster.local]\n"
-		"  addresses: [" VIP "]\n"
-		"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
-		"  resolution: STATIC\n"
-		"  endpoints:\n"
+		TCP_ECHO_SE
 		"  - {address: %s, ports: {tcp: %u}, labels: {version: v1}}\n"
 		"---\n"
 		"apiVersion: networking.istio.io/v1beta1\n"
@@ -131,15 +122,9 @@ static int apply_policy(void)
 		"  endpoints:\n"
 		"  - {address: \"::1\", ports: {tcp: %u}}\n",
 		be_addr[0], be[0].port, UPORT, uport, v6port);
-	sl_diags_init(&d);
-	rc = sl_model_load_buf("udp6.yaml", buf, (size_t)n, &d, &m);
-	if (rc) {
-		for (size_t i = 0; i < d.n; i++)
-			printf("# %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col, d.v[i].msg);
-		sl_diags_free(&d);
+	rc = load_policy_text("udp6.yaml", buf, n, &m);
+	if (rc)
 		return rc;
-	}
-	sl_diags_free(&d);
 	/* the policy front-end refuses `protocol: UDP` for now ("not
 	 * supported yet"); the data plane handles it, so the port is switched
 	 * to UDP in the compiled model, the contract between the two */
@@ -248,20 +233,14 @@ int main(void)
 	int rc, p[2], slot = 0;
 	pid_t pid;
 
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP kernel data-plane tests need root\n");
-		return 0;
-	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
-	atexit(cleanup);
-	if ((rc = setup()) || (rc = udp_start()) || (rc = v6_start())) {
+	if (geteuid() != 0)
+		return tap_skip("kernel data-plane tests need root");
+	if (dp_start(&o))
+		return 1;
+	if ((rc = udp_start()) || (rc = v6_start())) {
 		printf("Bail out! setup: %s\n", strerror(-rc));
 		return 1;
 	}
-	o.bpffs = bpffs;
-	o.cgroup = cg_parent;
 	rc = sl_dp_open(&o, &dp, err);
 	rc = rc ? rc : apply_policy();
 	tap(rc == 0, "open and apply a TCP and a UDP service (%s)", rc ? err : "ok");
@@ -302,14 +281,10 @@ int main(void)
 	dp = NULL;
 	rc = sl_dp_reset(bpffs, err);
 	tap(!rc && prog_count(cg_parent) == 0, "reset detaches everything (%s)", rc ? err : "ok");
-	bpffs[0] = 0;
-	stopping = 1;
-	for (int i = 0; i < NBE; i++)
-		pthread_join(be[i].th, NULL);
+	dp_stop();
 	pthread_join(uth, NULL);
 	pthread_join(v6th, NULL);
 	close(ufd);
 	close(v6fd);
-	printf("1..%d\n", testno);
-	return failed ? 1 : 0;
+	return tap_done();
 }

@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "sluice/dataplane.h"
+#include "tap.h"
 
 static int map_ok(enum bpf_map_type t, __u32 key, __u32 val, __u32 max)
 {
@@ -38,33 +39,28 @@ int main(void)
 	size_t n = sl_dp_probe(f, SL_DP_NFEATURES), i;
 	const struct sl_dp_feature *x;
 	struct utsname u;
-	int failed = 0, maj = 0, min = 0, named = 1;
+	int maj = 0, min = 0, named = 1;
 
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root\n");
-		return 0;
-	}
+	if (geteuid() != 0)
+		return tap_skip("needs root");
 	uname(&u);
 	sscanf(u.release, "%d.%d", &maj, &min);
-	printf("1..5\n");
+	tap_plan(5);
 	for (i = 0; i < n; i++) {
 		printf("# %s: %s (Linux %s+)\n", f[i].name, f[i].present ? "yes" : "no", f[i].since);
 		named &= f[i].since[0] && f[i].without[0];
 	}
-	printf("%s - %zu features probed, each with its kernel and its fallback\n",
-	       n == SL_DP_NFEATURES && named ? "ok" : "not ok", n);
-	failed += !(n == SL_DP_NFEATURES && named);
+	tap(n == SL_DP_NFEATURES && named,
+	    "%zu features probed, each with its kernel and its fallback", n);
 #define CHECK(pfx, want)                                                              \
 	do {                                                                           \
 		x = find(f, n, pfx);                                                   \
-		int ok_ = x && x->present == (want);                                   \
-		printf("%s - probe \"%s\" agrees with the kernel (%s)\n", ok_ ? "ok" : "not ok", \
-		       pfx, (want) ? "present" : "absent");                            \
-		failed += !ok_;                                                        \
+		tap(x && x->present == (want), "probe \"%s\" agrees with the kernel (%s)", \
+		    pfx, (want) ? "present" : "absent");                               \
 	} while (0)
 	CHECK("ring buffer", map_ok(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096));
 	CHECK("devmap hash", map_ok(BPF_MAP_TYPE_DEVMAP_HASH, 4, 4, 1));
 	CHECK("TCX", maj > 6 || (maj == 6 && min >= 6));
 	CHECK("bpf_set_retval", maj > 5 || (maj == 5 && min >= 18));
-	return failed ? 1 : 0;
+	return tap_status();
 }

@@ -273,17 +273,18 @@ static int ct_has(struct fx_env *e, const char *src, uint16_t sport, const char 
  * twice: those flows get a REPLY entry as well. Every reply must come back
  * from the right VIP:port, state changes must reach both halves of a
  * two-entry flow, and a backend's packet to a client port whose flow went
- * elsewhere must stay untouched. Prints its own TAP lines; returns the
- * number of failures. */
-static int rev_slots(struct fx_env *e)
+ * elsewhere must stay untouched. Four checks (tap). */
+static void rev_slots(struct fx_env *e)
 {
 	int xdp = bpf_program__fd(e->xdp->progs.sluice_xdp);
 	int tc = bpf_program__fd(e->tc->progs.sluice_tc_revnat);
-	int failed = 0, ok, i;
+	int ok, i;
 
 	for (i = 0; i < 5; i++)
-		if (fx_add_svc(e, 2, VIP, (uint16_t)(9100 + i), 0, 0, 1))
-			return 5;
+		if (fx_add_svc(e, 2, VIP, (uint16_t)(9100 + i), 0, 0, 1)) {
+			tap(0, "rev slots: services VIP:9100.. written");
+			return;
+		}
 	/* the flows: client port 42000 + i to VIP:9100 + i, all on BE2 */
 	ok = 1;
 	for (i = 0; i < 5 && ok; i++) {
@@ -297,9 +298,8 @@ static int rev_slots(struct fx_env *e)
 		ok = ct_has(e, CL, (uint16_t)(42000 + i), VIP, (uint16_t)(9100 + i),
 			    SLUICE_CT_FWD) &&
 		     ct_has(e, BE2, 9000, CL, (uint16_t)(42000 + i), SLUICE_CT_REPLY) == (i >= 3);
-	printf("%s - xdp: one conntrack entry per flow, a REPLY entry only past the "
-	       "backend's %d VIP:port slots\n", ok ? "ok" : "not ok", SLUICE_CT4_REV_SLOTS);
-	failed += !ok;
+	tap(ok, "xdp: one conntrack entry per flow, a REPLY entry only past the "
+	    "backend's %d VIP:port slots", SLUICE_CT4_REV_SLOTS);
 
 	/* SYN-ACKs: each from its own VIP:port, each flow ESTABLISHED */
 	ok = 1;
@@ -315,9 +315,8 @@ static int rev_slots(struct fx_env *e)
 		ok = run_expect(tc, &t, TC_ACT_OK, &w) &&
 		     ct_state_of(e, &k) == SLUICE_CT_ESTABLISHED;
 	}
-	printf("%s - tc: SYN-ACKs of 5 VIP:ports on one backend reverse-NATed to their own "
-	       "VIP:port (slots and REPLY fallback)\n", ok ? "ok" : "not ok");
-	failed += !ok;
+	tap(ok, "tc: SYN-ACKs of 5 VIP:ports on one backend reverse-NATed to their own "
+	    "VIP:port (slots and REPLY fallback)");
 
 	/* a backend FIN on the two-entry flow reaches its FWD half */
 	{
@@ -329,9 +328,7 @@ static int rev_slots(struct fx_env *e)
 		w.sport = 9104;
 		ok = run_expect(tc, &t, TC_ACT_OK, &w) &&
 		     ct_state_of(e, &k) == SLUICE_CT_CLOSING;
-		printf("%s - tc: FIN of a two-entry flow reverse-NATed, its FWD half CLOSING\n",
-		       ok ? "ok" : "not ok");
-		failed += !ok;
+		tap(ok, "tc: FIN of a two-entry flow reverse-NATed, its FWD half CLOSING");
 	}
 
 	/* CL:42000 -> VIP:9100 went to BE2: BE1's packet to CL:42000 from
@@ -341,11 +338,9 @@ static int rev_slots(struct fx_env *e)
 				    .flags = FX_ACK };
 
 		ok = run_expect(tc, &t, TC_ACT_OK, NULL);
-		printf("%s - tc: a backend's packet to a client port whose flow went to another "
-		       "backend is untouched\n", ok ? "ok" : "not ok");
-		failed += !ok;
+		tap(ok, "tc: a backend's packet to a client port whose flow went to another "
+		    "backend is untouched");
 	}
-	return failed;
 }
 
 /* S1 at the packet level: 10,000 SYNs from distinct ports over an 80/20
@@ -514,52 +509,29 @@ int main(void)
 {
 	struct fx_env e;
 	size_t i, n = sizeof(fixtures) / sizeof(fixtures[0]);
-	int failed = 0, err;
+	int err;
 
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root\n");
-		return 0;
-	}
-	printf("1..%zu\n", n + 8);
+	if (geteuid() != 0)
+		return tap_skip("needs root");
+	tap_plan((int)n + 8);
 	err = fx_open(&e, 1, 0);
-	if (err || policy_gen(&e, 1, 100, 0)) {
-		printf("not ok - load xdp/tc objects and write generation 1 (%d)\n", err);
+	if (!tap(!err && !policy_gen(&e, 1, 100, 0), "load xdp/tc objects and write generation 1")) {
+		printf("# fx_open: %d\n", err);
 		fx_close(&e);
 		return 1;
 	}
-	printf("ok - load xdp/tc objects and write generation 1\n");
 	for (i = 0; i < n; i++) {
 		if (fixtures[i].action == ACT_WEIGHTS_0_100 && policy_gen(&e, 2, 0, 100)) {
-			printf("not ok - %s (policy change)\n", fixtures[i].name);
-			failed++;
+			tap(0, "%s (policy change)", fixtures[i].name);
 			continue;
 		}
-		if (run_fixture(&e, &fixtures[i])) {
-			printf("ok - %s\n", fixtures[i].name);
-		} else {
-			printf("not ok - %s\n", fixtures[i].name);
-			failed++;
-		}
+		tap(run_fixture(&e, &fixtures[i]), "%s", fixtures[i].name);
 	}
-	failed += rev_slots(&e);
-	if (split_80_20(&e)) {
-		printf("ok - xdp: 80/20 route over 10000 new flows within 1.5 points\n");
-	} else {
-		printf("not ok - xdp: 80/20 route over 10000 new flows within 1.5 points\n");
-		failed++;
-	}
-	if (split_inline(&e)) {
-		printf("ok - xdp: 80/20 from the svc entry's inline copies, round robin in the copy\n");
-	} else {
-		printf("not ok - xdp: 80/20 from the svc entry's inline copies, round robin in the copy\n");
-		failed++;
-	}
-	if (forward_path(&e)) {
-		printf("ok - xdp: redirect path: SYN and ACK DNATed with TTL - 1, next-hop MACs, valid checksums; to the stack when the target is not in sluice_xdp_tx\n");
-	} else {
-		printf("not ok - xdp: redirect path: SYN and ACK DNATed with TTL - 1, next-hop MACs, valid checksums; to the stack when the target is not in sluice_xdp_tx\n");
-		failed++;
-	}
+	rev_slots(&e);
+	tap(split_80_20(&e), "xdp: 80/20 route over 10000 new flows within 1.5 points");
+	tap(split_inline(&e), "xdp: 80/20 from the svc entry's inline copies, round robin in the copy");
+	tap(forward_path(&e), "xdp: redirect path: SYN and ACK DNATed with TTL - 1, next-hop MACs, "
+	    "valid checksums; to the stack when the target is not in sluice_xdp_tx");
 	fx_close(&e);
-	return failed ? 1 : 0;
+	return tap_status();
 }

@@ -297,50 +297,39 @@ static int forward_path6(struct fx_env *e)
 	return 1;
 }
 
-/* Runs the IPv6 part; prints its TAP lines, returns the number failed. */
-static int run_ipv6(struct fx_env *e)
+/* Runs the IPv6 part: one check (tap) per fixture, then the split and the
+ * redirect path. */
+static void run_ipv6(struct fx_env *e)
 {
 	size_t i, n = sizeof(fixtures6) / sizeof(fixtures6[0]);
-	int failed = 0, ok;
 
 	if (policy6_gen(e, 10, 100, 0)) {
-		printf("not ok - write IPv6 generation 10\n");
-		return 1;
+		tap(0, "write IPv6 generation 10");
+		return;
 	}
-	for (i = 0; i < n; i++) {
-		ok = !(fixtures6[i].action == ACT_WEIGHTS_0_100 && policy6_gen(e, 12, 0, 100)) &&
-		     run_fixture6(e, &fixtures6[i]);
-		printf("%s - %s\n", ok ? "ok" : "not ok", fixtures6[i].name);
-		failed += !ok;
-	}
-	ok = split6_80_20(e);
-	printf("%s - xdp6: 80/20 route over 10000 new IPv6 flows within 1.5 points, two "
-	       "entries per flow\n", ok ? "ok" : "not ok");
-	failed += !ok;
-	ok = forward_path6(e);
-	printf("%s - xdp6: redirect path: SYN and ACK DNATed with hop limit - 1, next-hop MACs, "
-	       "valid checksum\n", ok ? "ok" : "not ok");
-	failed += !ok;
-	return failed;
+	for (i = 0; i < n; i++)
+		tap(!(fixtures6[i].action == ACT_WEIGHTS_0_100 && policy6_gen(e, 12, 0, 100)) &&
+		    run_fixture6(e, &fixtures6[i]), "%s", fixtures6[i].name);
+	tap(split6_80_20(e), "xdp6: 80/20 route over 10000 new IPv6 flows within 1.5 points, two "
+	    "entries per flow");
+	tap(forward_path6(e), "xdp6: redirect path: SYN and ACK DNATed with hop limit - 1, "
+	    "next-hop MACs, valid checksum");
 }
 
 int main(void)
 {
 	struct fx_env e;
-	int failed, err;
+	int err;
 
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root\n");
-		return 0;
-	}
-	printf("1..%zu\n", 1 + sizeof(fixtures6) / sizeof(fixtures6[0]) + 2);
+	if (geteuid() != 0)
+		return tap_skip("needs root");
+	tap_plan((int)(1 + sizeof(fixtures6) / sizeof(fixtures6[0]) + 2));
 	err = fx_open(&e, 1, 0);
-	if (err) {
-		printf("not ok - load xdp/tc objects (%d)\n", err);
+	if (!tap(!err, "load xdp/tc objects")) {
+		printf("# fx_open: %d\n", err);
 		return 1;
 	}
-	printf("ok - load xdp/tc objects\n");
-	failed = run_ipv6(&e);
+	run_ipv6(&e);
 	fx_close(&e);
-	return failed ? 1 : 0;
+	return tap_status();
 }

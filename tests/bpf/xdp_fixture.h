@@ -33,6 +33,8 @@
 #include "sluice/dataplane.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
+#include "tap.h"
+#include "pkt_csum.h"
 
 #define FX_MAXPKT 256
 
@@ -52,37 +54,13 @@ struct fx_tcp {			/* what a test packet is made of */
 #define FX_PSH 0x08
 #define FX_ACK 0x10
 
-static inline uint16_t fx_csum(const void *buf, size_t len, uint32_t sum)
-{
-	const uint8_t *p = buf;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Pseudo-header + segment checksum of an IPv4 TCP/UDP packet: returns 0
  * (as fx_csum computes it: the complement of the sum) when valid. */
 static inline uint16_t fx_l4_verify(const uint8_t *ip, size_t l4len)
 {
 	const struct iphdr *h = (const void *)ip;
-	uint32_t sum = 0;
-	uint8_t ph[12];
 
-	memcpy(ph, &h->saddr, 4);
-	memcpy(ph + 4, &h->daddr, 4);
-	ph[8] = 0;
-	ph[9] = h->protocol;
-	ph[10] = (uint8_t)(l4len >> 8);
-	ph[11] = (uint8_t)l4len;
-	for (int i = 0; i < 12; i += 2)
-		sum += (uint32_t)(ph[i] << 8 | ph[i + 1]);
-	return fx_csum(ip + h->ihl * 4, l4len, sum);
+	return fx_csum(ip + h->ihl * 4, l4len, fx_pseudo4(h->saddr, h->daddr, h->protocol, l4len));
 }
 
 /* Both checksums of frame valid? */

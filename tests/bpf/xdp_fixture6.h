@@ -31,17 +31,7 @@ struct fx_tcp6 {
 static inline uint16_t fx6_l4_csum(const struct ipv6hdr *ip6, const uint8_t *l4, size_t len,
 				   uint8_t proto)
 {
-	uint8_t ph[40];
-
-	memcpy(ph, &ip6->saddr, 16);
-	memcpy(ph + 16, &ip6->daddr, 16);
-	ph[32] = (uint8_t)(len >> 24);
-	ph[33] = (uint8_t)(len >> 16);
-	ph[34] = (uint8_t)(len >> 8);
-	ph[35] = (uint8_t)len;
-	ph[36] = ph[37] = ph[38] = 0;
-	ph[39] = proto;
-	return fx_csum(l4, len, (uint16_t)~fx_csum(ph, sizeof(ph), 0));
+	return fx_csum(l4, len, fx_pseudo6(&ip6->saddr, &ip6->daddr, proto, len));
 }
 
 /* The TCP checksum of an IPv6 frame (TCP right after the fixed header)

@@ -66,7 +66,7 @@ hx_expect() {
 	fi
 }
 
-# hx_sed FILE: substitute @IP@ in a policy template in place.
+# hx_subst FILE: substitute @IP@ in a policy template in place.
 hx_subst() { sed -i "s/@IP@/$HX_IP/g" "$1"; }
 
 # hx_metrics_dump: sluice-http's exposition from its metrics socket.

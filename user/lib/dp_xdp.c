@@ -223,7 +223,7 @@ static bool vouched(const char *list, const char *name)
 	return false;
 }
 
-/* sluice_xdp_tx (bpf/xdp.bpf.c): exactly the interfaces attached in native
+/* sluice_xdp_tx (bpf/lib/maps_ns.h): exactly the interfaces attached in native
  * mode that are not veths (or are vouched for by redirect-to), plus the
  * redirect-to targets, the ones between which DNATed frames may be
  * redirected; stale entries of an earlier run are removed. */

@@ -366,7 +366,7 @@ static int field_cmp(const char *msg, const char *field, const struct pl_field *
 }
 
 /* Binary search; the table is kept sorted by hand and the unit test
- * test_policy_tables checks it. */
+ * test_tables_sorted_unique (tests/unit/test_policy_codes.c) checks it. */
 const struct pl_field *pl_field_find(const char *msg, const char *field)
 {
 	size_t lo = 0, hi = pl_nfields;

@@ -264,7 +264,7 @@ uint64_t pl_hash(struct pl_ctx *c, yaml_node_t *n);
 /* Parse a number "123" / "1.5" strictly. */
 int pl_parse_duration_ms(const char *s, uint32_t *ms);
 
-/* ---- per-kind parsers (policy_kinds.c, policy_vs.c, policy_tp.c) ---------- */
+/* ---- per-kind parsers (policy_kinds.c, policy_vs.c, policy_k8s.c) --------- */
 /* Istio's protocol from a port name ("http", "grpc-web", ...): TCP when
  * none matches (policy_kinds.c). */
 enum sl_proto pl_proto_from_name(const char *name);
