@@ -36,7 +36,7 @@ CFLAGS   ?= -O2 -g
 LLHTTP_DEFS := -I/usr/share/include/llhttp -DLLHTTP_STRICT_MODE=1
 CPPFLAGS := -Iinclude -Iuser -I$(B)/include $(LLHTTP_DEFS) -D_GNU_SOURCE
 USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -MMD -MP
-LDLIBS   := -lbpf -lelf -lz -lyaml -lpcre2-8 -lcares -lcurl -ljson-c -lpthread
+LDLIBS   := -lbpf -lelf -lz -lyaml -lpcre2-8 -lcares -lcurl -ljson-c -lssl -lcrypto -lpthread
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # ---- sources ---------------------------------------------------------------

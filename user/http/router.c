@@ -197,7 +197,7 @@ static bool gw_serves(const struct sl_gateway *g, uint16_t port, const char *hos
 	for (s = 0; s < g->nservers; s++) {
 		const struct sl_gateway_server *sv = &g->servers[s];
 
-		if (sv->port != port || !sl_proto_is_http(sv->proto))
+		if (sv->port != port || !sl_gw_server_is_http(sv))
 			continue;
 		for (h = 0; h < sv->nhosts; h++)
 			if (hx_host_match(sv->hosts[h], host, hl))

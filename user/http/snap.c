@@ -132,7 +132,7 @@ static void warn_unsupported(const struct sl_model *m)
 		for (j = 0; j < m->gateways[i].nservers; j++) {
 			const struct sl_gateway_server *sv = &m->gateways[i].servers[j];
 
-			if (!sl_proto_is_http(sv->proto))
+			if (!sl_gw_server_is_http(sv))
 				fprintf(stderr, "sluice-http: warning: gateway %s/%s port %u (%s): no "
 					"listener (only HTTP gateway servers are served)\n",
 					m->gateways[i].ns, m->gateways[i].name, sv->port,
