@@ -125,6 +125,22 @@ static void test_versions_ciphers_redirect(void **state)
 	assert_int_equal(p->tls.mode, SL_TLS_NONE);
 	assert_true(p->tls.https_redirect);
 	assert_true(sl_gw_server_is_http(p));
+	/* the model dump says what is enforced */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(sl_model_dump_json(m, f), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"mode\": \"SIMPLE\""));
+	assert_non_null(strstr(buf, "\"serverCertificate\": \"/c2\""));
+	assert_non_null(strstr(buf, "\"minProtocolVersion\": \"TLSV1_2\""));
+	assert_non_null(strstr(buf, "\"maxProtocolVersion\": \"TLSV1_3\""));
+	assert_non_null(strstr(buf, "\"cipherSuites\": "
+				    "\"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384\""));
+	assert_non_null(strstr(buf, "\"mode\": null"));
+	assert_non_null(strstr(buf, "\"httpsRedirect\": true"));
+	free(buf);
 	sl_model_free(m);
 	sl_diags_free(&d);
 }
