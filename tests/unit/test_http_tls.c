@@ -251,6 +251,28 @@ static void test_reread(void **state)
 	sl_diags_free(&d);
 }
 
+/* A connection accepted before a reload finishes its handshake after the
+ * old snapshot's model is gone: the contexts keep their own copies. */
+static void test_outlives_model(void **state)
+{
+	struct sl_diags d;
+	struct sl_model *m = model(&d);
+	struct hx_tls *t;
+	struct conn c;
+	char cn[64];
+
+	(void)state;
+	make_cert("a", "a.example");	/* test_reread left it broken */
+	assert_int_equal(hx_tls_build(m, &t), 0);
+	conn_open(&c, t, "y.b.example", TLS1_3_VERSION, 0);
+	sl_model_free(m);
+	sl_diags_free(&d);
+	assert_int_equal(conn_handshake(&c), 1);
+	assert_string_equal(peer_cn(&c, cn, sizeof(cn)), "b.example");
+	conn_close(&c);
+	hx_tls_put(t);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -276,6 +298,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sni_alpn_io),
 		cmocka_unit_test(test_reread),
+		cmocka_unit_test(test_outlives_model),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

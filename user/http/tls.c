@@ -47,9 +47,15 @@ struct hx_tls_cert {
 	struct file_sig sig[2];		/* cert, key as last loaded or tried */
 	uint64_t next_check_ms;		/* atomic: next stat() allowed */
 	int busy;			/* atomic: a worker is checking */
-	const struct sl_gateway_server *sv;
-	const char *gw_ns, *gw_name;
 	struct hx_tls_port *port;
+	/* the server's settings, copied: the contexts outlive the snapshot's
+	 * model (a connection accepted before a reload may still be in its
+	 * handshake when the old model is freed) */
+	char *gw;			/* "ns/name" of the Gateway */
+	char *cert_file, *key_file, *ciphers;
+	char **hosts;
+	size_t nhosts;
+	uint16_t sport, min_version, max_version;
 };
 
 struct hx_tls_port {
@@ -132,8 +138,8 @@ static int sni_cb(SSL *ssl, int *al, void *arg)
 	if (!name)
 		return SSL_TLSEXT_ERR_NOACK;	/* the port's first server */
 	for (size_t i = 0; i < p->n; i++)
-		for (size_t h = 0; h < p->certs[i]->sv->nhosts; h++) {
-			size_t s = host_score(p->certs[i]->sv->hosts[h], name);
+		for (size_t h = 0; h < p->certs[i]->nhosts; h++) {
+			size_t s = host_score(p->certs[i]->hosts[h], name);
 
 			if (s > best_score) {
 				best_score = s;
@@ -166,7 +172,7 @@ static void ssl_err(char *buf, size_t len)
  * err filled when they do not load. */
 static SSL_CTX *build_ctx(const struct hx_tls_cert *ct, char *err, size_t errlen)
 {
-	const struct sl_server_tls *t = &ct->sv->tls;
+	const struct hx_tls_cert *t = ct;
 	static const unsigned char sid[] = "sluice-http";
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
@@ -239,8 +245,8 @@ static void cert_refresh(struct hx_tls_cert *ct, uint64_t now_ms)
 	    __atomic_exchange_n(&ct->busy, 1, __ATOMIC_ACQUIRE))
 		return;
 	__atomic_store_n(&ct->next_check_ms, now_ms + HX_TLS_CHECK_MS, __ATOMIC_RELAXED);
-	file_sig(ct->sv->tls.cert_file, &s[0]);
-	file_sig(ct->sv->tls.key_file, &s[1]);
+	file_sig(ct->cert_file, &s[0]);
+	file_sig(ct->key_file, &s[1]);
 	pthread_mutex_lock(&ct->mu);
 	bool same = sig_eq(&s[0], &ct->sig[0]) && sig_eq(&s[1], &ct->sig[1]);
 	if (!same)
@@ -252,19 +258,51 @@ static void cert_refresh(struct hx_tls_cert *ct, uint64_t now_ms)
 	}
 	ctx = build_ctx(ct, err, sizeof(err));
 	if (!ctx) {
-		fprintf(stderr, "sluice-http: gateway %s/%s port %u: the changed certificate does "
-			"not load (%s); keeping the previous one\n", ct->gw_ns, ct->gw_name,
-			ct->sv->port, err);
+		fprintf(stderr, "sluice-http: gateway %s port %u: the changed certificate does "
+			"not load (%s); keeping the previous one\n", ct->gw, ct->sport, err);
 	} else {
 		pthread_mutex_lock(&ct->mu);
 		old = ct->ctx;
 		ct->ctx = ctx;
 		pthread_mutex_unlock(&ct->mu);
 		SSL_CTX_free(old);
-		fprintf(stderr, "sluice-http: gateway %s/%s port %u: certificate %s re-read\n",
-			ct->gw_ns, ct->gw_name, ct->sv->port, ct->sv->tls.cert_file);
+		fprintf(stderr, "sluice-http: gateway %s port %u: certificate %s re-read\n",
+			ct->gw, ct->sport, ct->cert_file);
 	}
 	__atomic_store_n(&ct->busy, 0, __ATOMIC_RELEASE);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* ct's copies of what it needs of server sv of gateway gw; -ENOMEM. */
+static int cert_copy(struct hx_tls_cert *ct, const struct sl_gateway *gw,
+		     const struct sl_gateway_server *sv)
+{
+	size_t l = strlen(gw->ns ? gw->ns : "") + strlen(gw->name ? gw->name : "") + 2;
+
+	ct->gw = malloc(l);
+	if (ct->gw)
+		snprintf(ct->gw, l, "%s/%s", gw->ns ? gw->ns : "", gw->name ? gw->name : "");
+	ct->cert_file = dup_or_null(sv->tls.cert_file);
+	ct->key_file = dup_or_null(sv->tls.key_file);
+	ct->ciphers = dup_or_null(sv->tls.ciphers);
+	ct->hosts = calloc(sv->nhosts ? sv->nhosts : 1, sizeof(*ct->hosts));
+	if (!ct->gw || !ct->cert_file || !ct->key_file || (sv->tls.ciphers && !ct->ciphers) ||
+	    !ct->hosts)
+		return -ENOMEM;
+	for (size_t h = 0; h < sv->nhosts; h++) {
+		ct->hosts[h] = strdup(sv->hosts[h]);
+		if (!ct->hosts[h])
+			return -ENOMEM;
+		ct->nhosts = h + 1;
+	}
+	ct->sport = sv->port;
+	ct->min_version = sv->tls.min_version;
+	ct->max_version = sv->tls.max_version;
+	return 0;
 }
 
 int hx_tls_build(const struct sl_model *m, struct hx_tls **out)
@@ -311,20 +349,21 @@ int hx_tls_build(const struct sl_model *m, struct hx_tls **out)
 			}
 			ct = &t->certs[k];
 			pthread_mutex_init(&ct->mu, NULL);
-			ct->sv = sv;
-			ct->gw_ns = m->gateways[g].ns;
-			ct->gw_name = m->gateways[g].name;
+			t->ncerts = ++k;	/* from here hx_tls_put frees it */
 			ct->port = p;
-			file_sig(sv->tls.cert_file, &ct->sig[0]);
-			file_sig(sv->tls.key_file, &ct->sig[1]);
+			if (cert_copy(ct, &m->gateways[g], sv) < 0) {
+				hx_tls_put(t);
+				return -ENOMEM;
+			}
+			file_sig(ct->cert_file, &ct->sig[0]);
+			file_sig(ct->key_file, &ct->sig[1]);
 			ct->ctx = build_ctx(ct, err, sizeof(err));
 			if (!ct->ctx) {
-				fprintf(stderr, "sluice-http: gateway %s/%s port %u: %s\n", ct->gw_ns,
-					ct->gw_name, sv->port, err);
+				fprintf(stderr, "sluice-http: gateway %s port %u: %s\n", ct->gw,
+					sv->port, err);
 				hx_tls_put(t);
 				return -EINVAL;
 			}
-			t->ncerts = ++k;
 			p->certs[p->n++] = ct;
 		}
 	*out = t;
@@ -341,8 +380,17 @@ void hx_tls_put(struct hx_tls *t)
 	if (!t || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	for (size_t i = 0; i < t->ncerts; i++) {
-		SSL_CTX_free(t->certs[i].ctx);
-		pthread_mutex_destroy(&t->certs[i].mu);
+		struct hx_tls_cert *ct = &t->certs[i];
+
+		SSL_CTX_free(ct->ctx);
+		pthread_mutex_destroy(&ct->mu);
+		for (size_t h = 0; h < ct->nhosts; h++)
+			free(ct->hosts[h]);
+		free(ct->hosts);
+		free(ct->gw);
+		free(ct->cert_file);
+		free(ct->key_file);
+		free(ct->ciphers);
 	}
 	for (size_t i = 0; i < t->nports; i++)
 		free(t->ports[i].certs);

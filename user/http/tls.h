@@ -18,9 +18,10 @@
 
 struct hx_tls;
 
-/* The TLS contexts of every tls.mode SIMPLE server of m (which must outlive
- * them): 0 and *out (NULL when m has none), or -EINVAL when a certificate
- * or key does not load (printed), -ENOMEM. Refcounted, starts at 1. */
+/* The TLS contexts of every tls.mode SIMPLE server of m (with copies of
+ * what they need of m: they may outlive it): 0 and *out (NULL when m has
+ * none), or -EINVAL when a certificate or key does not load (printed),
+ * -ENOMEM. Refcounted, starts at 1. */
 int hx_tls_build(const struct sl_model *m, struct hx_tls **out);
 void hx_tls_ref(struct hx_tls *t);
 void hx_tls_put(struct hx_tls *t);
