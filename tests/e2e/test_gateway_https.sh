@@ -8,8 +8,9 @@
 # picks the certificate among two servers of the port (and an unknown name
 # fails); a client offering only TLS 1.0 is refused; ALPN is http/1.1;
 # httpsRedirect on the plain HTTP server answers 301; a handshake that never
-# ends is cut by --tls-handshake-timeout-ms. Certificates are made here with
-# openssl.
+# ends is cut by --tls-handshake-timeout-ms; a reload naming a certificate
+# that does not load is refused and the running policy kept. Certificates
+# are made here with openssl.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http_common.sh"
 sl_require_root
@@ -164,6 +165,15 @@ sl_check "a connection that never completes a handshake is closed after the time
 m=$(hx_metrics_dump)
 sl_check "... and rejected connections are counted as tls-handshake" \
 	grep -Eq '^sluice_http_connections_rejected_total\{reason="tls-handshake"\} [1-9]' <<<"$m"
+# ---- a reload naming a certificate that does not load changes nothing ----
+cp "$C/myapp2.crt" "$C/tls.crt"	# the pair on disk loads again
+sed -i "s|serverCertificate: $C/other.crt|serverCertificate: $C/missing.crt|" "$P"
+kill -HUP "$HX_PID"
+sl_wait_for 5 grep -q "reload refused" "$SL_TMP/proxy.log"
+sl_check "a reload whose certificate file is missing is refused, with the file named" \
+	bash -c "grep -q 'reload refused' '$SL_TMP/proxy.log' && grep -q 'missing.crt' '$SL_TMP/proxy.log'"
+out=$(issuer other.example)
+sl_check "... and the running policy keeps serving other.example ($out)" grep -q 'CN *= *other.example' <<<"$out"
 kill -0 "$HX_PID" 2>/dev/null
 sl_check "sluice-http is still running" [ $? -eq 0 ]
 sl_done
