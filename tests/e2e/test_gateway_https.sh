@@ -6,7 +6,7 @@
 # a default route, checked by curl against a test CA; a certificate replaced
 # on disk is served to the next handshake, a broken one keeps the old; SNI
 # picks the certificate among two servers of the port (and an unknown name
-# fails); a client offering only TLS 1.0 is refused; ALPN is http/1.1;
+# fails; a Host outside the SNI's server is 421); a client offering only TLS 1.0 is refused; ALPN is http/1.1;
 # httpsRedirect on the plain HTTP server answers 301; a handshake that never
 # ends is cut by --tls-handshake-timeout-ms; a reload naming a certificate
 # that does not load is refused and the running policy kept. Certificates
@@ -111,6 +111,10 @@ out=$(issuer other.example)
 sl_check "SNI other.example gets the other.example certificate ($out)" grep -q 'CN *= *other.example' <<<"$out"
 out=$(cget other.example https://other.example/)
 sl_check "... and is routed over it ($out)" [ "$out" = "v1 GET / 0" ]
+out=$(cget myapp.com -H 'Host: other.example' -o /dev/null -w '%{http_code}' https://myapp.com/)
+sl_check "a Host outside the server SNI picked is misdirected: 421 ($out)" [ "$out" = 421 ]
+out=$(curl -s -m 5 -k -H 'Host: other.example' "https://$HX_IP/")
+sl_check "without SNI, any host of the port is routed ($out)" [ "$out" = "v1 GET / 0" ]
 out=$(issuer myapp.com)
 sl_check "SNI myapp.com gets the myapp.com certificate ($out)" grep -q 'CN *= *myapp.com' <<<"$out"
 out=$(curl -s -m 5 -k --resolve "nobody.example:443:$HX_IP" -o /dev/null -w '%{http_code}' https://nobody.example/)

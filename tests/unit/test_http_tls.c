@@ -182,6 +182,9 @@ static void test_sni_alpn_io(void **state)
 	assert_memory_equal(buf, "GET / HTTP/1.1\r\n", 16);
 	assert_int_equal(hx_tls_write(c.srv, "HTTP/1.1 200 OK\r\n", 17), 17);
 	assert_int_equal(SSL_read(c.cli, buf, sizeof(buf)), 17);
+	/* requests on it: only the hosts of the server SNI picked */
+	assert_true(hx_tls_host_ok(c.srv, "z.b.example", 11));
+	assert_false(hx_tls_host_ok(c.srv, "a.example", 9));
 	conn_close(&c);
 
 	conn_open(&c, t, "a.example", TLS1_2_VERSION, 0);
@@ -192,6 +195,7 @@ static void test_sni_alpn_io(void **state)
 	conn_open(&c, t, NULL, TLS1_3_VERSION, 0);	/* no SNI: the first server */
 	assert_int_equal(conn_handshake(&c), 1);
 	assert_string_equal(peer_cn(&c, cn, sizeof(cn)), "a.example");
+	assert_true(hx_tls_host_ok(c.srv, "z.b.example", 11));	/* any host of the port */
 	conn_close(&c);
 
 	conn_open(&c, t, "b.example", TLS1_3_VERSION, 0);	/* *.b.example needs a label */

@@ -241,7 +241,7 @@ static const char *reply_flags(const char *hname, const char *hval)
 		{ "upstream-timeout", "UT" },		{ "upstream-connect-failure", "UF" },
 		{ "upstream-reset", "UR" },		{ "bad-upstream-response", "UPE" },
 		{ "bad-transfer-encoding", "DPE" },	{ "bad-body", "DPE" },
-		{ "connect-not-supported", "DPE" },
+		{ "connect-not-supported", "DPE" },	{ "host-not-in-sni-server", "NR" },
 	};
 	size_t i;
 
@@ -614,6 +614,12 @@ static void start_request(struct hx_cli *c)
 		    hv[k].vlen == 12 && strncasecmp(hv[k].value, "100-continue", 12) == 0)
 			c->expect_continue = true;
 
+	if (c->ssl && !hx_tls_host_ok(c->ssl, host, hlen)) {
+		/* RFC 9110 15.5.20: this connection's server does not serve
+		 * that host (another server of the port may) */
+		hx_cli_local_reply(c, 421, "x-sluice-reason", "host-not-in-sni-server");
+		return;
+	}
 	if (c->gateway && !c->ssl) {
 		const struct sl_gateway_server *sv = hx_gateway_server(m, c->entry_port, host, hlen);
 

@@ -204,6 +204,7 @@ static SSL_CTX *build_ctx(const struct hx_tls_cert *ct, char *err, size_t errlen
 		ssl_err(err + (l < errlen ? l : errlen - 1), errlen - (l < errlen ? l : errlen - 1));
 		goto fail;
 	}
+	SSL_CTX_set_app_data(ctx, (void *)ct);	/* hx_tls_host_ok */
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
 	SSL_CTX_set_tlsext_servername_arg(ctx, ct->port);
@@ -432,6 +433,18 @@ SSL *hx_tls_accept(struct hx_tls *t, uint16_t port, int fd, uint64_t now_ms)
 	}
 	SSL_set_accept_state(ssl);
 	return ssl;
+}
+
+bool hx_tls_host_ok(SSL *ssl, const char *host, size_t hlen)
+{
+	const struct hx_tls_cert *ct = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+	if (!ct || !SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
+		return true;
+	for (size_t h = 0; h < ct->nhosts; h++)
+		if (hx_host_match(ct->hosts[h], host, hlen))
+			return true;
+	return false;
 }
 
 /* The outcome of an SSL call that did not succeed: 0 and errno EAGAIN when

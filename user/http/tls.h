@@ -33,6 +33,12 @@ bool hx_tls_port_has(const struct hx_tls *t, uint16_t port);
  * SSL's lifetime (the servername callback points into it). */
 SSL *hx_tls_accept(struct hx_tls *t, uint16_t port, int fd, uint64_t now_ms);
 
+/* After the handshake: may a request for host (hlen bytes, port stripped)
+ * be served on this connection? When the client sent SNI, only the hosts of
+ * the server its name picked (as Istio scopes an HTTPS server's routes to
+ * that server); without SNI, any host of the port. */
+bool hx_tls_host_ok(SSL *ssl, const char *host, size_t hlen);
+
 /* 1 done, 0 waiting for the socket (*want_write set when for writing),
  * -1 failed (the connection is to be closed). */
 int hx_tls_handshake(SSL *ssl, bool *want_write);
