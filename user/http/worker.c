@@ -136,9 +136,10 @@ static void add_listener(struct hx_worker *w, uint16_t port, bool gateway, bool 
 }
 
 /* Listeners wanted by the snapshot: the mesh one and one per Gateway HTTP
- * server port (a TLS one for HTTPS servers: policy_tls.c makes every
- * server of a port agree). Others are closed. Listener slots never move while their
- * fds are in epoll: a closed slot is refilled from the end after removal. */
+ * server port (a TLS one for HTTPS servers: policy_tls.c makes every server
+ * of a port agree). Others are closed. Listener slots never move while
+ * their fds are in epoll: a closed slot is refilled from the end after
+ * removal. */
 static void reconcile_listeners(struct hx_worker *w)
 {
 	const struct sl_model *m = w->snap ? w->snap->m : NULL;
