@@ -6,7 +6,7 @@
 #   user/sluicectl/*.c   -> build/sluicectl
 #   user/http/*.c        -> build/sluice-http      (+ llhttp compiled in from /usr/share/llhttp)
 #   tests/unit/test_*.c  -> build/tests/unit/*     (cmocka, built with ASan+UBSan)
-#   tests/bpf/test_*.c   -> build/tests/bpf/*      (BPF_PROG_TEST_RUN fixtures, kernel data-plane tests)
+#   tests/bpf/test_*.c   -> build/tests/bpf/*      (BPF_PROG_TEST_RUN fixtures)
 #   tests/fuzz/fuzz_*.c  -> build/fuzz/*           (libFuzzer, `make fuzz`)
 # In every binary directory main.c holds main(); the other files are also linked into tests.
 # Quiet by default; V=1 shows the commands.
@@ -36,7 +36,7 @@ CFLAGS   ?= -O2 -g
 LLHTTP_DEFS := -I/usr/share/include/llhttp -DLLHTTP_STRICT_MODE=1
 CPPFLAGS := -Iinclude -Iuser -I$(B)/include $(LLHTTP_DEFS) -D_GNU_SOURCE
 USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -MMD -MP
-LDLIBS   := -lbpf -lelf -lz -lyaml -lpcre2-8 -lcares -lcurl -ljson-c -lcrypto -lpthread
+LDLIBS   := -lbpf -lelf -lz -lyaml -lpcre2-8 -lcares -lcurl -ljson-c -lssl -lcrypto -lpthread
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # ---- sources ---------------------------------------------------------------

@@ -58,6 +58,10 @@ enum sl_proto {
 };
 /* HTTP, HTTP2, GRPC: routed by sluice-http when the service has http routes. */
 bool sl_proto_is_http(enum sl_proto p);
+struct sl_gateway_server;
+/* Does sluice-http serve this Gateway server (plain HTTP, or HTTPS it
+ * terminates)? */
+bool sl_gw_server_is_http(const struct sl_gateway_server *sv);
 const char *sl_proto_name(enum sl_proto p);
 
 enum sl_resolution { SL_RES_NONE = 0, SL_RES_STATIC, SL_RES_DNS };
@@ -317,6 +321,26 @@ struct sl_workload {
 	struct sl_pos pos;
 };
 
+/* Server.tls as Sluice enforces it (policy_tls.c). mode SIMPLE: the
+ * server's protocol is HTTPS and sluice-http terminates TLS with the
+ * certificate and key files; the request path after it is the HTTP one.
+ * On a plain HTTP server only https_redirect is set. */
+enum sl_tls_mode { SL_TLS_NONE = 0, SL_TLS_SIMPLE };
+
+#define SL_TLS_V12	0x0303		/* TLS version numbers as on the wire */
+#define SL_TLS_V13	0x0304
+
+struct sl_server_tls {
+	enum sl_tls_mode mode;
+	char *cert_file, *key_file;	/* serverCertificate, privateKey: absolute
+					 * paths to PEM files, re-read on change */
+	uint16_t min_version, max_version;	/* SL_TLS_V12/V13; 0 = 1.2 / 1.3 */
+	char *ciphers;			/* cipherSuites joined by ':' (TLS 1.2
+					 * suites, OpenSSL names), NULL = default */
+	bool https_redirect;		/* plain HTTP server: 301 to https:// */
+	struct sl_pos pos;		/* the tls map */
+};
+
 struct sl_gateway_server {
 	uint16_t port;
 	char *port_name;
@@ -335,6 +359,7 @@ struct sl_gateway_server {
 	char *bind_address;		/* as written, NULL = none */
 	struct sl_pos bind_pos;
 	int tcp_vhost;
+	struct sl_server_tls tls;	/* Server.tls; mode NONE = plaintext */
 };
 
 struct sl_gateway {

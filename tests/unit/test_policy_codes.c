@@ -210,14 +210,17 @@ static void test_support_decisions(void **state)
 		{ "HTTPRoute", "rewrite" }, { "HTTPRoute", "redirect" }, { "HTTPRoute", "headers" },
 		{ "HTTPRoute", "mirror" }, { "HTTPRoute", "mirrorPercentage" },
 		{ "ConsistentHash", "maglev" }, { "OutlierDetection", "maxEjectionPercent" },
+		{ "Server", "tls" }, { "GatewayPort", "protocol=HTTPS" },
+		{ "ServerTLSSettings", "mode" }, { "ServerTLSSettings", "httpsRedirect" },
 	};
 	static const char *const unsup[][2] = {
 		{ "TrafficPolicy", "tls" }, { "HTTPRoute", "corsPolicy" }, { "HTTPRoute", "delegate" },
 		{ "HTTPMatchRequest", "sourceNamespace" }, { "L4MatchAttributes", "destinationSubnets" },
 		{ "L4MatchAttributes", "sourceSubnet" }, { "LoadBalancer", "localityLbSetting" },
 		{ "LoadBalancer", "simple=PASSTHROUGH" }, { "TrafficPolicy", "portLevelSettings" },
-		{ "TrafficPolicy", "tunnel" }, { "Server", "tls" }, { "GatewayPort", "protocol=HTTPS" },
-		{ "VirtualService", "tls" },
+		{ "TrafficPolicy", "tunnel" }, { "VirtualService", "tls" },
+		{ "ServerTLSSettings", "mode=MUTUAL" }, { "ServerTLSSettings", "mode=PASSTHROUGH" },
+		{ "ServerTLSSettings", "credentialName" }, { "ServerTLSSettings", "caCertificates" },
 	};
 	for (size_t i = 0; i < sizeof(sup) / sizeof(sup[0]); i++) {
 		const struct pl_field *f = pl_field_find(sup[i][0], sup[i][1]);

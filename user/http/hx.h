@@ -12,6 +12,7 @@
  *   metrics.c   istio_requests_total / istio_request_duration_milliseconds
  *   origdst.c   sluice_origdst pinned map lookup (mesh entry point)
  *   main.c      flags, workers, signals, reload, metrics socket
+ *   tls.c       TLS termination of Gateway HTTPS servers (OpenSSL)
  *
  * Threads: N workers each own an epoll loop, their listeners (SO_REUSEPORT),
  * their connections and their upstream pools; they share only the current
@@ -109,6 +110,10 @@ bool hx_strmatch(const struct sl_strmatch *sm, const char *s, size_t len);
 /* Entry points: which VirtualService serves this request? -1 = none. */
 int hx_vhost_for_gateway(const struct sl_model *m, uint16_t port, const char *host,
 			 size_t hlen, const char **gw_name_out, char *gwbuf, size_t gwbuflen);
+/* The first Gateway server (model order) on port whose hosts admit host;
+ * NULL = none. */
+const struct sl_gateway_server *hx_gateway_server(const struct sl_model *m, uint16_t port,
+						 const char *host, size_t hlen);
 int hx_vhost_for_mesh_host(const struct sl_model *m, const char *host, size_t hlen);
 int hx_service_for_vip(const struct sl_model *m, const uint8_t ip[16], uint16_t port);
 
@@ -181,6 +186,8 @@ struct hx_snap {
 	uint64_t gen;
 	int refs;			/* atomic */
 	bool owns_model;
+	struct hx_tls *tls;		/* TLS contexts of the HTTPS servers
+					 * (tls.c), NULL = none */
 };
 
 struct hx_snap *hx_snap_new(struct sl_model *m, bool owns_model, uint64_t gen);
@@ -197,7 +204,8 @@ int hx_snap_load(const char *const *paths, size_t n, struct hx_snap **out);
 
 struct hx_metrics;
 /* Client connections closed before a request was served, by reason. */
-enum hx_reject { HX_REJ_MAX_CONNS, HX_REJ_HEADER_TIMEOUT, HX_REJ_NOT_STEERED, __HX_REJ_MAX };
+enum hx_reject { HX_REJ_MAX_CONNS, HX_REJ_HEADER_TIMEOUT, HX_REJ_NOT_STEERED,
+		 HX_REJ_TLS_HANDSHAKE, __HX_REJ_MAX };
 /* A listener bind/listen outcome (err 0 = up), kept for the metrics dump
  * as sluice_http_listener_failed{listener,error}, which sluiced reads for
  * status and readiness. */
@@ -240,6 +248,7 @@ struct hx_config {
 	const char *gateway_addr;
 	int origdst_fd;			/* -1 when the map is absent */
 	uint32_t header_timeout_ms;
+	uint32_t tls_handshake_timeout_ms;	/* gateway HTTPS: accept to handshake done */
 	uint32_t idle_timeout_ms;
 	uint32_t max_conns;		/* per worker */
 };

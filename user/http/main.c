@@ -40,6 +40,7 @@ static void usage(FILE *f)
 		"  --max-conns N             client connections per worker (default 10000)\n"
 		"  --header-timeout-ms MS    time to receive a request head (default 10000)\n"
 		"  --idle-timeout-ms MS      keep-alive idle time-out (default 60000)\n"
+		"  --tls-handshake-timeout-ms MS  gateway HTTPS handshake time-out (default 10000)\n"
 		"  --access-log PATH         one line per request to PATH (- = stderr; off by default)\n");
 }
 
@@ -139,6 +140,7 @@ int main(int argc, char **argv)
 		{"max-conns", required_argument, NULL, 'c'},
 		{"header-timeout-ms", required_argument, NULL, 'H'},
 		{"idle-timeout-ms", required_argument, NULL, 'I'},
+		{"tls-handshake-timeout-ms", required_argument, NULL, 'T'},
 		{"access-log", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -169,6 +171,7 @@ int main(int argc, char **argv)
 		case 'c': hx_cfg.max_conns = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'H': hx_cfg.header_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'I': hx_cfg.idle_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'T': hx_cfg.tls_handshake_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'A':
 			err = hx_alog_open(optarg);
 			if (err) {

@@ -368,7 +368,7 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 	}
 	{
 		static const char *const why[__HX_REJ_MAX] = { "max-conns", "header-timeout",
-							       "not-steered" };
+							       "not-steered", "tls-handshake" };
 		uint64_t r[__HX_REJ_MAX] = { 0 };
 
 		for (w = 0; w < n; w++)

@@ -39,6 +39,7 @@
 
 struct hx_config hx_cfg = {
 	.header_timeout_ms = 10000,
+	.tls_handshake_timeout_ms = 10000,
 	.idle_timeout_ms = 60000,
 	.max_conns = 10000,
 	.origdst_fd = -1,
@@ -98,6 +99,14 @@ void hx_cli_close(struct hx_cli *c)
 		hx_snap_put(c->snap);
 		c->snap = NULL;
 	}
+	if (c->ssl) {
+		hx_tls_free(c->ssl, c->tls_done);
+		c->ssl = NULL;
+	}
+	if (c->tls) {
+		hx_tls_put(c->tls);
+		c->tls = NULL;
+	}
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -123,7 +132,12 @@ void hx_cli_close(struct hx_cli *c)
 void hx_cli_flush(struct hx_cli *c)
 {
 	while (c->out.off < c->out.len) {
-		ssize_t n = hx_send(c->fd, c->out.p + c->out.off, c->out.len - c->out.off);
+		ssize_t n;
+
+		if (c->ssl && !c->tls_done)
+			break;	/* nothing goes out before the handshake */
+		n = c->ssl ? hx_tls_write(c->ssl, c->out.p + c->out.off, c->out.len - c->out.off)
+			   : hx_send(c->fd, c->out.p + c->out.off, c->out.len - c->out.off);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -227,7 +241,7 @@ static const char *reply_flags(const char *hname, const char *hval)
 		{ "upstream-timeout", "UT" },		{ "upstream-connect-failure", "UF" },
 		{ "upstream-reset", "UR" },		{ "bad-upstream-response", "UPE" },
 		{ "bad-transfer-encoding", "DPE" },	{ "bad-body", "DPE" },
-		{ "connect-not-supported", "DPE" },
+		{ "connect-not-supported", "DPE" },	{ "host-not-in-sni-server", "NR" },
 	};
 	size_t i;
 
@@ -489,7 +503,7 @@ static void do_redirect(struct hx_cli *c, const struct hx_reqview *rv, const cha
 	struct hx_buf loc = {0};
 	int code = rt->redirect.code ? (int)rt->redirect.code : 301;
 
-	hx_buf_puts(&loc, "location: http://");
+	hx_buf_puts(&loc, c->ssl ? "location: https://" : "location: http://");
 	if (rt->redirect.authority)
 		hx_buf_puts(&loc, rt->redirect.authority);
 	else
@@ -500,6 +514,26 @@ static void do_redirect(struct hx_cli *c, const struct hx_reqview *rv, const cha
 		hx_buf_put(&loc, rv->path, rv->path_len);
 	hx_buf_put(&loc, "\r\n", 3);
 	local_reply(c, code, loc.p);
+	hx_buf_free(&loc);
+	hx_cli_request_done(c);
+}
+
+/* Server.tls.httpsRedirect: the same host (its port dropped: the HTTPS
+ * server's is taken to be 443) and target over https, 301. */
+static void https_redirect(struct hx_cli *c, const struct hx_reqview *rv, const char *host,
+			   size_t hlen)
+{
+	struct hx_buf loc = {0};
+
+	hx_buf_puts(&loc, "location: https://");
+	hx_buf_put(&loc, host, hlen);
+	hx_buf_put(&loc, rv->path, rv->path_len);
+	if (rv->query) {
+		hx_buf_put(&loc, "?", 1);
+		hx_buf_put(&loc, rv->query, rv->query_len);
+	}
+	hx_buf_put(&loc, "\r\n", 3);
+	local_reply(c, 301, loc.p);
 	hx_buf_free(&loc);
 	hx_cli_request_done(c);
 }
@@ -580,6 +614,20 @@ static void start_request(struct hx_cli *c)
 		    hv[k].vlen == 12 && strncasecmp(hv[k].value, "100-continue", 12) == 0)
 			c->expect_continue = true;
 
+	if (c->ssl && !hx_tls_host_ok(c->ssl, host, hlen)) {
+		/* RFC 9110 15.5.20: this connection's server does not serve
+		 * that host (another server of the port may) */
+		hx_cli_local_reply(c, 421, "x-sluice-reason", "host-not-in-sni-server");
+		return;
+	}
+	if (c->gateway && !c->ssl) {
+		const struct sl_gateway_server *sv = hx_gateway_server(m, c->entry_port, host, hlen);
+
+		if (sv && sv->tls.https_redirect) {
+			https_redirect(c, &rv, host, hlen);
+			return;
+		}
+	}
 	if (c->gateway) {
 		vi = hx_vhost_for_gateway(m, c->entry_port, host, hlen, &gw, gwbuf, sizeof(gwbuf));
 	} else if (c->has_orig) {
@@ -725,6 +773,19 @@ void hx_cli_pump(struct hx_cli *c)
 	for (;;) {
 		if (c->closing)
 			break;
+		if (c->ssl && !c->tls_done) {
+			r = hx_tls_handshake(c->ssl, &c->tls_want_write);
+			if (r < 0) {
+				hx_metrics_reject(w->mx, HX_REJ_TLS_HANDSHAKE);
+				c->closing = true;
+				break;
+			}
+			if (r == 0)
+				break;	/* the socket's next edge goes on */
+			c->tls_done = true;
+			c->head_start = w->now;	/* the header time-out starts now */
+			continue;
+		}
 		if (c->state == CS_HEAD || c->state == CS_BODY) {
 			if (!c->rd_blocked && !c->eof && c->in.len - c->in.off < HX_HEAD_MAX + 1 &&
 			    (c->state == CS_HEAD || c->rq.len - c->rq.off < HX_REPLAY_MAX)) {
@@ -736,7 +797,9 @@ void hx_cli_pump(struct hx_cli *c)
 					break;
 				}
 				room = c->in.cap - c->in.len;
-				n = hx_recv(c->fd, c->in.p + c->in.len, room);
+				n = c->ssl ? hx_tls_read(c->ssl, c->in.p + c->in.len, room,
+							 &c->tls_want_write)
+					   : hx_recv(c->fd, c->in.p + c->in.len, room);
 				if (n == 0) {
 					c->eof = true;
 				} else if (n < 0) {
@@ -751,7 +814,10 @@ void hx_cli_pump(struct hx_cli *c)
 						c->head_start = w->now;
 					c->in.len += (uint32_t)n;
 					c->last_active = w->now;
-					if ((uint32_t)n < room)
+					/* a short read drained the socket; not so
+					 * over TLS, which returns a record at a
+					 * time: there only EAGAIN says drained */
+					if ((uint32_t)n < room && !c->ssl)
 						c->rd_blocked = true;
 				}
 			}

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 
 #include "http/hx.h"
+#include "http/tls.h"
 
 #define HX_OUT_HIGH	(256 * 1024)	/* stop reading upstream above this */
 
@@ -70,6 +71,7 @@ struct hx_listener {
 	int fd;
 	uint16_t port;
 	bool gateway;
+	bool tls;		/* gateway HTTPS: connections start with a handshake */
 	bool keep;		/* mark during reconcile */
 };
 
@@ -104,6 +106,12 @@ struct hx_cli {
 	uint16_t vip_port;
 	uint64_t deadline;	/* 0 = none */
 	uint64_t last_active;
+	/* gateway HTTPS (tls.c): every client byte goes through ssl once set;
+	 * tls holds the contexts ssl's callbacks point into */
+	SSL *ssl;
+	struct hx_tls *tls;
+	bool tls_done;		/* handshake complete */
+	bool tls_want_write;	/* a handshake or read waits for EPOLLOUT */
 
 	/* the request in flight */
 	struct hx_snap *snap;

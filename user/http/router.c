@@ -197,13 +197,29 @@ static bool gw_serves(const struct sl_gateway *g, uint16_t port, const char *hos
 	for (s = 0; s < g->nservers; s++) {
 		const struct sl_gateway_server *sv = &g->servers[s];
 
-		if (sv->port != port || !sl_proto_is_http(sv->proto))
+		if (sv->port != port || !sl_gw_server_is_http(sv))
 			continue;
 		for (h = 0; h < sv->nhosts; h++)
 			if (hx_host_match(sv->hosts[h], host, hl))
 				return true;
 	}
 	return false;
+}
+
+const struct sl_gateway_server *hx_gateway_server(const struct sl_model *m, uint16_t port,
+						 const char *host, size_t hlen)
+{
+	for (size_t g = 0; g < m->ngateways; g++)
+		for (size_t s = 0; s < m->gateways[g].nservers; s++) {
+			const struct sl_gateway_server *sv = &m->gateways[g].servers[s];
+
+			if (sv->port != port || !sl_gw_server_is_http(sv))
+				continue;
+			for (size_t h = 0; h < sv->nhosts; h++)
+				if (hx_host_match(sv->hosts[h], host, hlen))
+					return sv;
+		}
+	return NULL;
 }
 
 /* "ns/name" into buf, truncated to fit (snprintf's result, without its

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "http/hx.h"
+#include "http/tls.h"
 
 static pthread_mutex_t snap_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct hx_snap *snap_cur;
@@ -76,6 +76,7 @@ void hx_snap_put(struct hx_snap *s)
 		}
 	free(s->svc);
 	free(s->wids);
+	hx_tls_put(s->tls);
 	if (s->owns_model)
 		sl_model_free(s->m);
 	free(s);
@@ -132,7 +133,7 @@ static void warn_unsupported(const struct sl_model *m)
 		for (j = 0; j < m->gateways[i].nservers; j++) {
 			const struct sl_gateway_server *sv = &m->gateways[i].servers[j];
 
-			if (!sl_proto_is_http(sv->proto))
+			if (!sl_gw_server_is_http(sv))
 				fprintf(stderr, "sluice-http: warning: gateway %s/%s port %u (%s): no "
 					"listener (only HTTP gateway servers are served)\n",
 					m->gateways[i].ns, m->gateways[i].name, sv->port,
@@ -161,6 +162,13 @@ int hx_snap_load(const char *const *paths, size_t n, struct hx_snap **out)
 	if (!*out) {
 		sl_model_free(m);
 		return -ENOMEM;
+	}
+	/* the HTTPS servers' certificates load now, or the policy is refused */
+	err = hx_tls_build(m, &(*out)->tls);
+	if (err < 0) {
+		hx_snap_put(*out);
+		*out = NULL;
+		return err;
 	}
 	return 0;
 }

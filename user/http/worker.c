@@ -101,7 +101,8 @@ static int listen_on(const char *addr, uint16_t port)
 	return fd;
 }
 
-static void add_listener(struct hx_worker *w, uint16_t port, bool gateway, const char *addr)
+static void add_listener(struct hx_worker *w, uint16_t port, bool gateway, bool tls,
+			 const char *addr)
 {
 	struct epoll_event ev;
 	struct hx_listener *l;
@@ -109,7 +110,7 @@ static void add_listener(struct hx_worker *w, uint16_t port, bool gateway, const
 	int fd;
 
 	for (i = 0; i < w->nls; i++)
-		if (w->ls[i].port == port && w->ls[i].gateway == gateway) {
+		if (w->ls[i].port == port && w->ls[i].gateway == gateway && w->ls[i].tls == tls) {
 			w->ls[i].keep = true;
 			return;
 		}
@@ -127,6 +128,7 @@ static void add_listener(struct hx_worker *w, uint16_t port, bool gateway, const
 	l->fd = fd;
 	l->port = port;
 	l->gateway = gateway;
+	l->tls = tls;
 	l->keep = true;
 	ev.events = EPOLLIN;
 	ev.data.ptr = l;
@@ -134,8 +136,10 @@ static void add_listener(struct hx_worker *w, uint16_t port, bool gateway, const
 }
 
 /* Listeners wanted by the snapshot: the mesh one and one per Gateway HTTP
- * server port. Others are closed. Listener slots never move while their
- * fds are in epoll: a closed slot is refilled from the end after removal. */
+ * server port (a TLS one for HTTPS servers: policy_tls.c makes every server
+ * of a port agree). Others are closed. Listener slots never move while
+ * their fds are in epoll: a closed slot is refilled from the end after
+ * removal. */
 static void reconcile_listeners(struct hx_worker *w)
 {
 	const struct sl_model *m = w->snap ? w->snap->m : NULL;
@@ -144,12 +148,15 @@ static void reconcile_listeners(struct hx_worker *w)
 	for (i = 0; i < w->nls; i++)
 		w->ls[i].keep = false;
 	if (hx_cfg.mesh_addr)
-		add_listener(w, hx_cfg.mesh_port, false, hx_cfg.mesh_addr);
+		add_listener(w, hx_cfg.mesh_port, false, false, hx_cfg.mesh_addr);
 	for (g = 0; m && g < m->ngateways; g++)
-		for (s = 0; s < m->gateways[g].nservers; s++)
-			if (sl_proto_is_http(m->gateways[g].servers[s].proto))
-				add_listener(w, m->gateways[g].servers[s].port, true,
+		for (s = 0; s < m->gateways[g].nservers; s++) {
+			const struct sl_gateway_server *sv = &m->gateways[g].servers[s];
+
+			if (sl_gw_server_is_http(sv))
+				add_listener(w, sv->port, true, sv->tls.mode == SL_TLS_SIMPLE,
 					     hx_cfg.gateway_addr);
+		}
 	for (i = 0; i < w->nls;) {
 		if (w->ls[i].keep) {
 			i++;
@@ -261,6 +268,19 @@ static void on_accept(struct hx_worker *w, struct hx_listener *l)
 									   w->snap->m->nworkloads, wl);
 			}
 		}
+		if (l->tls) {
+			/* the listener follows the snapshot: its port is an
+			 * HTTPS one there; the contexts stay with c */
+			c->ssl = hx_tls_accept(w->snap->tls, l->port, fd, w->now);
+			if (!c->ssl) {
+				hx_metrics_reject(hx_worker_metrics(w), HX_REJ_TLS_HANDSHAKE);
+				close(fd);
+				free(c);
+				continue;
+			}
+			c->tls = w->snap->tls;
+			hx_tls_ref(c->tls);
+		}
 		llhttp_init(&c->parser, HTTP_REQUEST, &hx_req_settings);
 		hx_head_reset(&c->head);
 		c->next = w->clis;
@@ -292,6 +312,12 @@ static void on_client(struct hx_cli *c, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLRDHUP)) {
 		c->rd_blocked = false;
+		c->tls_want_write = false;
+		hx_cli_pump(c);
+	} else if ((ev & EPOLLOUT) && c->tls_want_write && c->kind == HX_K_CLIENT) {
+		/* a TLS handshake or read was waiting for room to write */
+		c->tls_want_write = false;
+		c->rd_blocked = false;
 		hx_cli_pump(c);
 	}
 }
@@ -306,6 +332,14 @@ static void tick(struct hx_worker *w)
 		next = c->next;
 		if (c->closing)
 			continue;
+		if (c->ssl && !c->tls_done) {
+			if (w->now - c->head_start >= hx_cfg.tls_handshake_timeout_ms) {
+				hx_metrics_reject(hx_worker_metrics(w), HX_REJ_TLS_HANDSHAKE);
+				c->closing = true;
+				hx_cli_close(c);
+			}
+			continue;
+		}
 		if (c->state == CS_HEAD) {
 			/* a connection that never sent a byte has the header
 			 * time-out from accept, not the idle one: silent

@@ -553,6 +553,24 @@ int sl_model_dump_json(const struct sl_model *m, FILE *f)
 				snprintf(vbuf, sizeof(vbuf), "%s/%s", m->vhosts[sv->tcp_vhost].ns,
 					 m->vhosts[sv->tcp_vhost].name);
 			kv_str(&w, "tcpVirtualService", tv ? vbuf : NULL);
+			/* Server.tls as enforced (policy_tls.c), null when none */
+			j_key(&w, "tls");
+			if (sv->tls.mode == SL_TLS_NONE && !sv->tls.https_redirect) {
+				j_str(&w, NULL);
+			} else {
+				const struct sl_server_tls *t = &sv->tls;
+				j_open(&w, '{');
+				kv_str(&w, "mode", t->mode == SL_TLS_SIMPLE ? "SIMPLE" : NULL);
+				kv_str(&w, "serverCertificate", t->cert_file);
+				kv_str(&w, "privateKey", t->key_file);
+				kv_str(&w, "minProtocolVersion", t->min_version == SL_TLS_V12 ? "TLSV1_2" :
+					t->min_version == SL_TLS_V13 ? "TLSV1_3" : NULL);
+				kv_str(&w, "maxProtocolVersion", t->max_version == SL_TLS_V12 ? "TLSV1_2" :
+					t->max_version == SL_TLS_V13 ? "TLSV1_3" : NULL);
+				kv_str(&w, "cipherSuites", t->ciphers);
+				kv_bool(&w, "httpsRedirect", t->https_redirect);
+				j_close(&w, '}');
+			}
 			j_close(&w, '}');
 		}
 		j_close(&w, ']');

@@ -311,6 +311,11 @@ bool pl_server_serves(const struct sl_gateway_server *sv, const char *host);
  * VirtualService whose tcp routes serve each server, the checks those
  * routes need at a gateway. Runs after the VirtualServices are resolved. */
 int pl_resolve_gateway_tcp(struct pl_ctx *c, struct sl_model *m);
+/* Gateway Server.tls (policy_tls.c): parse one server's tls map (after its
+ * port is known); then, on the whole model, the agreement of the servers
+ * sharing a port (TLS or not; one set of versions and ciphers). */
+void pl_parse_server_tls(struct pl_ctx *c, yaml_node_t *sn, struct sl_gateway_server *s);
+int pl_check_gateway_tls(struct pl_ctx *c, struct sl_model *m);
 /* "name" in ns -> "name.ns.svc.cluster.local"; FQDNs kept. */
 char *pl_fqdn(struct sl_arena *a, const char *host, const char *ns);
 

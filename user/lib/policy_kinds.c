@@ -595,8 +595,10 @@ int pl_parse_gateway(struct pl_ctx *c, yaml_node_t *spec, const char *name, cons
 				port_ok = true;
 			}
 		}
-		if (port_ok)
+		if (port_ok) {
 			parse_bind(c, sn, s);
+			pl_parse_server_tls(c, sn, s);
+		}
 		int r = pl_strlist(c, sn, "hosts", &s->hosts, NULL, &s->nhosts);
 		if (r == 0 || (r > 0 && s->nhosts == 0))
 			pl_err(c, PL_E_REQUIRED, sn, "missing required field \"hosts\"");

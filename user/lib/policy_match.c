@@ -18,6 +18,12 @@ bool sl_proto_is_http(enum sl_proto p)
 	return p == SL_PROTO_HTTP || p == SL_PROTO_HTTP2 || p == SL_PROTO_GRPC;
 }
 
+bool sl_gw_server_is_http(const struct sl_gateway_server *sv)
+{
+	return sl_proto_is_http(sv->proto) ||
+	       (sv->proto == SL_PROTO_HTTPS && sv->tls.mode == SL_TLS_SIMPLE);
+}
+
 const char *sl_proto_name(enum sl_proto p)
 {
 	static const char *const names[] = {

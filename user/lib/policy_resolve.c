@@ -740,7 +740,8 @@ int pl_resolve(struct pl_ctx *c, struct sl_model *m)
 	for (size_t i = 0; i < c->nvs; i++)
 		m->vhosts[i] = c->vs[i].vh;
 	m->nvhosts = c->nvs;
-	if (bind_gateways(c, m) || pl_resolve_gateway_tcp(c, m))
+	if (bind_gateways(c, m) || pl_resolve_gateway_tcp(c, m) ||
+	    pl_check_gateway_tls(c, m))
 		return -ENOMEM;
 	m->outbound = c->mesh_set ? c->mesh_mode : SL_OUTBOUND_ALLOW_ANY;
 	return 0;

@@ -165,7 +165,8 @@ bool pl_check_map(struct pl_ctx *c, yaml_node_t *n, const char *msg, const char 
 		if (!f)
 			pl_warn(c, PL_W_UNKNOWN, kn, "unknown field \"%s\" in %s", k, what);
 		else if (f->sup == PL_UNSUPPORTED)
-			pl_err(c, PL_E_UNSUP, kn, "%s.%s is not supported yet", what, k);
+			pl_err(c, PL_E_UNSUP, kn, "%s.%s is not supported yet%s%s", what, k,
+			       f->why ? ": " : "", f->why ? f->why : "");
 		else if (f->sup == PL_IGNORED)
 			pl_warn(c, PL_W_IGNORED, kn, "%s.%s is ignored: %s", what, k,
 				f->why ? f->why : "no effect in Sluice");

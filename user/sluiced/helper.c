@@ -65,7 +65,7 @@ bool sluiced_model_needs_helper(const struct sl_model *m)
 	}
 	for (i = 0; i < m->ngateways; i++)
 		for (j = 0; j < m->gateways[i].nservers; j++)
-			if (sl_proto_is_http(m->gateways[i].servers[j].proto))
+			if (sl_gw_server_is_http(&m->gateways[i].servers[j]))
 				return true;
 	return false;
 }

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# HTTPS termination benchmark: sluice-http vs HAProxy, one worker thread
+# each, the same certificate (ECDSA P-256, made here with openssl), the same
+# protocol and cipher (TLS 1.2, ECDHE-ECDSA-AES128-GCM-SHA256: sluice-http's
+# Gateway tls.cipherSuites and min/maxProtocolVersion, HAProxy's bind
+# ciphers/ssl-min-ver/ssl-max-ver), the same route (a header rule and a
+# 90/10 default) to the same C backends (build/http-backend, 1 KB answers).
+# Two loads, wrk against https://:
+#   keepalive   CONNS connections kept open (the TLS cost is the records)
+#   handshake   "Connection: close": a new TCP connection and a full TLS
+#               handshake per request (wrk does not resume sessions)
+# Per run: rps, p99, and the proxy's own CPU per request (/proc utime+stime
+# over the run). RUNS rounds, the two proxies' order alternating; medians
+# and the median of the per-round sluice/haproxy ratios printed. Everything
+# on 127.0.0.1, free placement (the scheduler places everything).
+# Knobs: RUNS (default 5), DURATION seconds (5), CONNS (50), HS_CONNS (20).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=${B:-build}
+RUNS=${RUNS:-5}
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-50}
+HS_CONNS=${HS_CONNS:-20}
+IP=127.0.0.1
+P_V1=18931 P_V2=18932 P_HX=18943 P_HA=18944
+T=$(mktemp -d /tmp/sluice-bench-https.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.1
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+make -s build/sluice-http build/http-backend >/dev/null || { echo "bench_https: build failed"; exit 1; }
+for c in wrk haproxy openssl; do
+	command -v $c >/dev/null || { echo "bench_https: $c not installed (make deps)"; exit 1; }
+done
+port_open() { (exec 3<>"/dev/tcp/$IP/$1") 2>/dev/null; }
+wait_port() { local i; for i in $(seq 1 100); do port_open "$1" && return 0; sleep 0.05; done; return 1; }
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj "/CN=bench.example" -addext "subjectAltName=DNS:bench.example" \
+	-keyout "$T/tls.key" -out "$T/tls.crt" 2>/dev/null || { echo "bench_https: openssl req failed"; exit 1; }
+cat "$T/tls.crt" "$T/tls.key" >"$T/haproxy.pem"
+CIPHER=ECDHE-ECDSA-AES128-GCM-SHA256
+
+"$B/http-backend" $IP $P_V1 v1 1024 >/dev/null & BE1=$!; PIDS+=($BE1)
+"$B/http-backend" $IP $P_V2 v2 1024 >/dev/null & BE2=$!; PIDS+=($BE2)
+
+cat >"$T/policy.yaml" <<YAML
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: bench, namespace: bench}
+spec:
+  hosts: [bench.bench.svc.cluster.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints:
+  - {address: $IP, ports: {http: $P_V1}, labels: {version: v1}}
+  - {address: $IP, ports: {http: $P_V2}, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: bench, namespace: bench}
+spec:
+  host: bench
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: bench}
+spec:
+  servers:
+  - port: {number: $P_HX, name: https, protocol: HTTPS}
+    hosts: ["*"]
+    tls:
+      mode: SIMPLE
+      serverCertificate: $T/tls.crt
+      privateKey: $T/tls.key
+      minProtocolVersion: TLSV1_2
+      maxProtocolVersion: TLSV1_2
+      cipherSuites: [$CIPHER]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bench, namespace: bench}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http:
+  - match: [{headers: {x-cohort: {exact: internal}}}]
+    route: [{destination: {host: bench, subset: v2}}]
+  - route:
+    - {destination: {host: bench, subset: v1}, weight: 90}
+    - {destination: {host: bench, subset: v2}, weight: 10}
+YAML
+
+cat >"$T/haproxy.cfg" <<CFG
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    option http-keep-alive
+    http-reuse always
+frontend fe
+    bind $IP:$P_HA ssl crt $T/haproxy.pem alpn http/1.1 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2 ciphers $CIPHER
+    acl cohort req.hdr(x-cohort) -m str internal
+    use_backend v2 if cohort
+    default_backend split
+backend v2
+    server v2 $IP:$P_V2
+backend split
+    balance random
+    server v1 $IP:$P_V1 weight 90
+    server v2 $IP:$P_V2 weight 10
+CFG
+
+"$B/sluice-http" --policy "$T/policy.yaml" --no-mesh --gateway-addr $IP --workers 1 \
+	>"$T/hx.log" 2>&1 & HX=$!; PIDS+=($HX)
+haproxy -f "$T/haproxy.cfg" -db >"$T/ha.log" 2>&1 & HA=$!; PIDS+=($HA)
+for p in $P_V1 $P_V2 $P_HX $P_HA; do wait_port $p || { echo "bench_https: port $p not up"; cat "$T"/*.log; exit 1; }; done
+sleep 0.3
+# the same protocol, cipher and certificate on both
+for p in $P_HX $P_HA; do
+	s=$(echo | openssl s_client -connect $IP:$p -servername bench.example 2>/dev/null)
+	grep -q "Cipher is $CIPHER" <<<"$s" && grep -q "Protocol *: TLSv1.2" <<<"$s" ||
+		{ echo "bench_https: port $p did not negotiate TLSv1.2 $CIPHER"; exit 1; }
+done
+
+cpu_ticks() { local p t=0; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo $t; }
+TCK=$(getconf CLK_TCK)
+# wrk_run PORT PID CONNS [HEADER...] -> "rps p99_us errors proxy_us/req"
+wrk_run() {
+	local port=$1 pid=$2 conns=$3 out c0 c1
+	shift 3
+	c0=$(cpu_ticks "$pid")
+	out=$(wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$@" "https://$IP:$port/" 2>&1)
+	c1=$(cpu_ticks "$pid")
+	echo "$out" >>"$T/wrk.txt"
+	echo "$out" | awk -v cpu=$((c1 - c0)) -v tck="$TCK" '
+		function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000;
+			if (v ~ /s$/) return v * 1000000; return v }
+		/^Requests\/sec/ { rps = $2 }
+		/requests in/ { n = $1 }
+		$1 == "99%" { p99 = us($2) }
+		/Non-2xx/ { err += $NF }
+		/Socket errors/ { err += 1 }
+		END { printf "%d %d %d %.2f\n", rps, p99, err, n ? cpu * 1000000 / tck / n : 0 }'
+}
+for i in $(seq 1 "$RUNS"); do
+	order="haproxy:$P_HA:$HA sluice-http:$P_HX:$HX"
+	[ $((i % 2)) = 0 ] && order="sluice-http:$P_HX:$HX haproxy:$P_HA:$HA"
+	for t in $order; do
+		IFS=: read -r name port pid <<<"$t"
+		echo "keepalive $name $i $(wrk_run "$port" "$pid" "$CONNS")" >>"$T/runs"
+		echo "handshake $name $i $(wrk_run "$port" "$pid" "$HS_CONNS" -H 'Connection: close')" >>"$T/runs"
+	done
+done
+med() {	# med LOAD NAME FIELD(4..7)
+	awk -v m="$1" -v n="$2" -v f="$3" '$1 == m && $2 == n { print $f }' "$T/runs" | sort -g |
+		awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+}
+ratio() {	# ratio LOAD FIELD: median of the per-round sluice-http/haproxy ratios
+	awk -v m="$1" -v f="$2" '$1 == m && $2 == "sluice-http" { s[$3] = $f }
+		$1 == m && $2 == "haproxy" { h[$3] = $f }
+		END { for (i in s) if (h[i] > 0) print s[i] / h[i] }' "$T/runs" | sort -g |
+		awk '{ a[NR] = $1 } END { printf "%.2f (%.2f..%.2f)", a[int((NR + 1) / 2)], a[1], a[NR] }'
+}
+echo "bench_https: TLS 1.2 $CIPHER, ECDSA P-256, $RUNS runs x ${DURATION}s, medians"
+for load in keepalive handshake; do
+	printf '\n[%s] %-12s %10s %10s %8s %16s\n' "$load" target rps p99_us errors proxy_cpu_us/req
+	for t in haproxy sluice-http; do
+		printf '[%s] %-12s %10s %10s %8s %16s\n' "$load" "$t" "$(med $load $t 4)" "$(med $load $t 5)" \
+			"$(med $load $t 6)" "$(med $load $t 7)"
+	done
+	printf '[%s] sluice-http/haproxy: rps %s, p99 %s, proxy CPU/req %s\n' "$load" \
+		"$(ratio $load 4)" "$(ratio $load 5)" "$(ratio $load 7)"
+done

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Gateway Server.tls (user/lib/policy_tls.c): the field guide's HTTPS
+ * server loads as written; versions, cipherSuites and httpsRedirect are
+ * read; what sluice-http does not terminate (other modes, credentialName,
+ * TLS 1.0/1.1, cipher expressions, TLS 1.3 suites) is refused at its
+ * line:col; servers sharing a port must agree on TLS.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "sluice/model.h"
+#include "unit/policy_load_util.h"
+
+#define GW_HEAD                                                                  \
+	"apiVersion: networking.istio.io/v1\n"                                    \
+	"kind: Gateway\n"                                                         \
+	"metadata: {name: g, namespace: edge}\n"                                  \
+	"spec:\n"                                                                 \
+	"  servers:\n"
+
+/* line 6 of every document below */
+#define HTTPS_443 "  - port: {number: 443, name: https, protocol: HTTPS}\n"
+
+static const struct sl_gateway_server *server(const struct sl_model *m, size_t g, size_t s)
+{
+	assert_true(g < m->ngateways);
+	assert_true(s < m->gateways[g].nservers);
+	return &m->gateways[g].servers[s];
+}
+
+/* The diagnostic with this code, NULL if none. */
+static const struct sl_diag *find(const struct sl_diags *d, const char *code)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->v[i].code, code))
+			return &d->v[i];
+	return NULL;
+}
+
+/* yaml is refused with code at line:col, and the message holds `words`. */
+static void refused_at(const char *yaml, const char *code, int line, int col, const char *words)
+{
+	struct sl_diags d;
+	struct sl_model *m;
+
+	assert_int_equal(load(yaml, &d, &m), -EINVAL);
+	assert_null(m);
+	const struct sl_diag *g = find(&d, code);
+	if (!g || g->pos.line != line || g->pos.col != col || !strstr(g->msg, words))
+		sl_diags_print(&d, stderr);
+	assert_non_null(g);
+	assert_int_equal(g->pos.line, line);
+	assert_int_equal(g->pos.col, col);
+	assert_non_null(strstr(g->msg, words));
+	sl_diags_free(&d);
+}
+
+static void test_field_guide_server(void **state)
+{
+	struct sl_diags d;
+	struct sl_model *m;
+
+	(void)state;
+	assert_int_equal(load(GW_HEAD HTTPS_443
+			      "    hosts: [myapp.com]\n"
+			      "    tls: {mode: SIMPLE, serverCertificate: /tmp/tls.crt, privateKey: /tmp/tls.key}\n",
+			      &d, &m), 0);
+	const struct sl_gateway_server *sv = server(m, 0, 0);
+	assert_int_equal(sv->proto, SL_PROTO_HTTPS);
+	assert_int_equal(sv->tls.mode, SL_TLS_SIMPLE);
+	assert_string_equal(sv->tls.cert_file, "/tmp/tls.crt");
+	assert_string_equal(sv->tls.key_file, "/tmp/tls.key");
+	assert_int_equal(sv->tls.min_version, 0);
+	assert_int_equal(sv->tls.max_version, 0);
+	assert_null(sv->tls.ciphers);
+	assert_false(sv->tls.https_redirect);
+	assert_true(sl_gw_server_is_http(sv));
+	assert_int_equal(sv->tls.pos.line, 8);
+	sl_model_free(m);
+	sl_diags_free(&d);
+}
+
+static void test_versions_ciphers_redirect(void **state)
+{
+	struct sl_diags d;
+	struct sl_model *m;
+
+	(void)state;
+	assert_int_equal(load(GW_HEAD HTTPS_443
+			      "    hosts: [myapp.com]\n"
+			      "    tls:\n"
+			      "      mode: SIMPLE\n"
+			      "      serverCertificate: /c\n"
+			      "      privateKey: /k\n"
+			      "      minProtocolVersion: TLSV1_2\n"
+			      "      maxProtocolVersion: TLSV1_3\n"
+			      "      cipherSuites: [ECDHE-RSA-AES128-GCM-SHA256, ECDHE-RSA-AES256-GCM-SHA384]\n"
+			      "  - port: {number: 443, name: https-b, protocol: HTTPS}\n"
+			      "    hosts: [b.example]\n"
+			      "    tls:\n"
+			      "      mode: SIMPLE\n"
+			      "      serverCertificate: /c2\n"
+			      "      privateKey: /k2\n"
+			      "      minProtocolVersion: TLSV1_2\n"
+			      "      maxProtocolVersion: TLSV1_3\n"
+			      "      cipherSuites: [ECDHE-RSA-AES128-GCM-SHA256, ECDHE-RSA-AES256-GCM-SHA384]\n"
+			      "  - port: {number: 80, name: http, protocol: HTTP}\n"
+			      "    hosts: [myapp.com]\n"
+			      "    tls: {httpsRedirect: true}\n",
+			      &d, &m), 0);
+	const struct sl_gateway_server *sv = server(m, 0, 0);
+	assert_int_equal(sv->tls.min_version, SL_TLS_V12);
+	assert_int_equal(sv->tls.max_version, SL_TLS_V13);
+	assert_string_equal(sv->tls.ciphers, "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384");
+	const struct sl_gateway_server *p = server(m, 0, 2);
+	assert_int_equal(p->proto, SL_PROTO_HTTP);
+	assert_int_equal(p->tls.mode, SL_TLS_NONE);
+	assert_true(p->tls.https_redirect);
+	assert_true(sl_gw_server_is_http(p));
+	/* the model dump says what is enforced */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(sl_model_dump_json(m, f), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"mode\": \"SIMPLE\""));
+	assert_non_null(strstr(buf, "\"serverCertificate\": \"/c2\""));
+	assert_non_null(strstr(buf, "\"minProtocolVersion\": \"TLSV1_2\""));
+	assert_non_null(strstr(buf, "\"maxProtocolVersion\": \"TLSV1_3\""));
+	assert_non_null(strstr(buf, "\"cipherSuites\": "
+				    "\"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384\""));
+	assert_non_null(strstr(buf, "\"mode\": null"));
+	assert_non_null(strstr(buf, "\"httpsRedirect\": true"));
+	free(buf);
+	sl_model_free(m);
+	sl_diags_free(&d);
+}
+
+static void test_refused(void **state)
+{
+	(void)state;
+	/* TLS 1.0 / 1.1 */
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k, minProtocolVersion: TLSV1_0}\n",
+		   "SL0007", 8, 84, "TLSV1_0 is not supported");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k, maxProtocolVersion: TLSV1_1}\n",
+		   "SL0007", 8, 84, "TLSV1_1 is not supported");
+	/* modes sluice-http does not build */
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: MUTUAL}\n",
+		   "SL0007", 8, 17, "MUTUAL is not supported yet");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: PASSTHROUGH}\n",
+		   "SL0007", 8, 17, "PASSTHROUGH is not supported yet");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: ISTIO_MUTUAL}\n",
+		   "SL0007", 8, 17, "ISTIO_MUTUAL");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: AUTO_PASSTHROUGH}\n",
+		   "SL0007", 8, 17, "AUTO_PASSTHROUGH");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: SIMPLE, credentialName: c}\n",
+		   "SL0007", 8, 25, "Kubernetes Secret reader; use serverCertificate/privateKey");
+	/* HTTPS without tls, SIMPLE without files, relative paths */
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n", "SL0004", 6, 5, "needs \"tls\"");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: SIMPLE, privateKey: /k}\n",
+		   "SL0004", 8, 10, "serverCertificate");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: SIMPLE, serverCertificate: c, privateKey: /k}\n",
+		   "SL0210", 8, 44, "absolute file path");
+	/* cipher suites: an expression, a TLS 1.3 suite, an unknown name */
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k, cipherSuites: [HIGH]}\n",
+		   "SL0210", 8, 79, "not a TLS 1.2 cipher suite");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k, cipherSuites: [TLS_AES_128_GCM_SHA256]}\n",
+		   "SL0007", 8, 79, "TLS 1.3 suite");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k, cipherSuites: ['[A|B]']}\n",
+		   "SL0007", 8, 79, "equal-preference");
+	/* versions upside down */
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k, minProtocolVersion: TLSV1_3,"
+		   " maxProtocolVersion: TLSV1_2}\n",
+		   "SL0211", 8, 84, "above maxProtocolVersion");
+	/* httpsRedirect on the HTTPS server, SIMPLE on a plain one */
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k, httpsRedirect: true}\n",
+		   "SL0211", 8, 79, "plain HTTP server");
+	refused_at(GW_HEAD "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k}\n",
+		   "SL0211", 8, 10, "may only set httpsRedirect");
+}
+
+/* One port, one kind of listener, one set of versions and ciphers. */
+static void test_port_agreement(void **state)
+{
+	(void)state;
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k}\n"
+		   "  - port: {number: 443, name: http, protocol: HTTP}\n    hosts: [b]\n",
+		   "SL0211", 9, 5, "either TLS or plaintext");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k}\n"
+		   HTTPS_443 "    hosts: [b]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k, minProtocolVersion: TLSV1_3}\n",
+		   "SL0211", 11, 10, "must be equal");
+	/* across Gateways too */
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k}\n"
+		   "---\n" "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+		   "metadata: {name: g2, namespace: edge}\nspec:\n  servers:\n"
+		   "  - port: {number: 443, name: http, protocol: HTTP}\n    hosts: [b]\n",
+		   "SL0211", 15, 5, "either TLS or plaintext");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_field_guide_server),
+		cmocka_unit_test(test_versions_ciphers_redirect),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_port_agreement),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

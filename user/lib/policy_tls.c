@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Gateway Server.tls. An HTTPS server with tls.mode SIMPLE is terminated by
+ * sluice-http (user/http/tls.c) with its serverCertificate/privateKey files;
+ * a plain HTTP server may carry only httpsRedirect. Everything else of
+ * Istio's ServerTLSSettings is refused here (pl_fields rows, or below when
+ * the reason needs saying), so that what loads is what is enforced.
+ *
+ * Servers sharing a port share one TLS listener: the certificate is chosen
+ * by SNI, but the protocol versions and cipher list take effect before the
+ * SNI name is known, so they must agree among the port's servers
+ * (pl_check_gateway_tls).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "lib/policy_int.h"
+
+static const char *const mode_names[] = {
+	"PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL", NULL,
+};
+enum { MODE_SIMPLE = 1 };
+
+static const char *const version_names[] = {
+	"TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3", NULL,
+};
+
+/* min/maxProtocolVersion: 0 (TLS_AUTO or absent), SL_TLS_V12, SL_TLS_V13;
+ * -1 on error (reported). TLS 1.0 and 1.1 are refused: sluice-http's
+ * OpenSSL context speaks 1.2 and 1.3 only. */
+static int parse_version(struct pl_ctx *c, yaml_node_t *tn, const char *key, uint16_t *out)
+{
+	int v = 0;
+	int r = pl_enum(c, tn, key, "ServerTLSSettings", version_names, &v);
+
+	if (r <= 0)
+		return r;
+	if (v == 1 || v == 2) {
+		pl_err(c, PL_E_UNSUP, pl_get(c, tn, key),
+		       "%s %s is not supported: sluice-http speaks TLS 1.2 and 1.3 only "
+		       "(TLS 1.0 and 1.1 are deprecated, RFC 8996)", key, version_names[v]);
+		return -1;
+	}
+	*out = v == 3 ? SL_TLS_V12 : v == 4 ? SL_TLS_V13 : 0;
+	return 1;
+}
+
+/* Is name one TLS 1.2 cipher suite OpenSSL knows by that exact name? (Not
+ * a cipher-string expression such as "HIGH" or "!aNULL", nor a TLS 1.3
+ * suite, whose set OpenSSL configures separately.) */
+static bool known_tls12_cipher(const char *name)
+{
+	SSL_CTX *ctx;
+	bool ok = false;
+
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx)
+		return false;
+	if (SSL_CTX_set_cipher_list(ctx, name) == 1) {
+		STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(ctx);
+
+		for (int i = 0; sk && i < sk_SSL_CIPHER_num(sk); i++) {
+			const SSL_CIPHER *ci = sk_SSL_CIPHER_value(sk, i);
+
+			if (!strcmp(SSL_CIPHER_get_name(ci), name) &&
+			    strcmp(SSL_CIPHER_get_version(ci), "TLSv1.3") != 0)
+				ok = true;
+		}
+	}
+	SSL_CTX_free(ctx);
+	return ok;
+}
+
+static int parse_ciphers(struct pl_ctx *c, yaml_node_t *tn, struct sl_server_tls *t)
+{
+	char **names = NULL;
+	struct sl_pos *pos = NULL;
+	size_t n = 0, len = 1;
+	int r = pl_strlist(c, tn, "cipherSuites", &names, &pos, &n);
+
+	if (r <= 0 || n == 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const char *s = names[i];
+
+		len += strlen(s) + 1;
+		if (!strncmp(s, "TLS_", 4)) {
+			sl_diag_add(c->d, SL_SEV_ERROR, PL_E_UNSUP, pos[i],
+				    "cipherSuites[%zu] \"%s\" is a TLS 1.3 suite: cipherSuites applies "
+				    "to TLS 1.2 only (as in Envoy); TLS 1.3 uses OpenSSL's default suites",
+				    i, s);
+			r = -1;
+		} else if (strchr(s, '[') || strchr(s, '|')) {
+			sl_diag_add(c->d, SL_SEV_ERROR, PL_E_UNSUP, pos[i],
+				    "cipherSuites[%zu] \"%s\": equal-preference groups ([A|B]) are not "
+				    "supported; list single suites in order of preference", i, s);
+			r = -1;
+		} else if (!known_tls12_cipher(s)) {
+			sl_diag_add(c->d, SL_SEV_ERROR, PL_E_VALUE, pos[i],
+				    "cipherSuites[%zu] \"%s\" is not a TLS 1.2 cipher suite OpenSSL "
+				    "knows (names as `openssl ciphers -v` prints them, e.g. "
+				    "ECDHE-RSA-AES128-GCM-SHA256)", i, s);
+			r = -1;
+		}
+	}
+	if (r < 0)
+		return -1;
+	t->ciphers = sl_arena_calloc(c->a, len, 1);
+	if (!t->ciphers)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(t->ciphers, ":");
+		strcat(t->ciphers, names[i]);
+	}
+	return 1;
+}
+
+/* serverCertificate / privateKey: an absolute path (sluice-http runs from
+ * wherever it was started, and re-reads the file when it changes). */
+static void parse_file(struct pl_ctx *c, yaml_node_t *tn, const char *key, char **out)
+{
+	yaml_node_t *n = NULL;
+	int r = pl_str(c, tn, key, out, &n);
+
+	if (r == 0) {
+		pl_err(c, PL_E_REQUIRED, tn, "missing required field \"%s\" (tls.mode SIMPLE needs "
+		       "serverCertificate and privateKey, PEM file paths)", key);
+	} else if (r > 0 && (*out)[0] != '/') {
+		pl_err(c, PL_E_VALUE, n, "%s \"%s\" must be an absolute file path", key, *out);
+		*out = NULL;
+	}
+}
+
+void pl_parse_server_tls(struct pl_ctx *c, yaml_node_t *sn, struct sl_gateway_server *s)
+{
+	yaml_node_t *tn = pl_get(c, sn, "tls");
+	struct sl_server_tls *t = &s->tls;
+	bool https = s->proto == SL_PROTO_HTTPS;
+	int mode = -1;
+
+	if (!tn || pl_is_null(tn)) {
+		if (https)
+			pl_err(c, PL_E_REQUIRED, sn, "an HTTPS server needs \"tls\" (mode SIMPLE with "
+			       "serverCertificate and privateKey)");
+		return;
+	}
+	if (!pl_check_map(c, tn, "ServerTLSSettings", "server.tls"))
+		return;
+	t->pos = pl_pos(c, tn);
+	if (pl_bool(c, tn, "httpsRedirect", &t->https_redirect) > 0 && t->https_redirect &&
+	    !sl_proto_is_http(s->proto))
+		pl_err(c, PL_E_CONFLICT, pl_get(c, tn, "httpsRedirect"),
+		       "httpsRedirect applies to a plain HTTP server (protocol HTTP), not to a "
+		       "protocol %s server", sl_proto_name(s->proto));
+	int r = pl_enum(c, tn, "mode", "ServerTLSSettings", mode_names, &mode);
+	if (!https) {
+		if (r > 0 || pl_get(c, tn, "serverCertificate") || pl_get(c, tn, "privateKey"))
+			pl_err(c, PL_E_CONFLICT, tn,
+			       "TLS is terminated on protocol HTTPS servers; a protocol %s server's "
+			       "tls may only set httpsRedirect", sl_proto_name(s->proto));
+		return;
+	}
+	if (r == 0)
+		pl_err(c, PL_E_REQUIRED, tn, "missing required field \"mode\" (SIMPLE)");
+	if (r <= 0)
+		return;
+	if (mode != MODE_SIMPLE) {
+		/* the rows mode=... refuse the others; this is the rest */
+		pl_err(c, PL_E_UNSUP, pl_get(c, tn, "mode"), "tls.mode %s is not supported yet "
+		       "(use SIMPLE)", mode_names[mode]);
+		return;
+	}
+	t->mode = SL_TLS_SIMPLE;
+	if (pl_get(c, tn, "credentialName") || pl_get(c, tn, "credentialNames"))
+		return;		/* refused by its row, with the reason */
+	parse_file(c, tn, "serverCertificate", &t->cert_file);
+	parse_file(c, tn, "privateKey", &t->key_file);
+	int a = parse_version(c, tn, "minProtocolVersion", &t->min_version);
+	int b = parse_version(c, tn, "maxProtocolVersion", &t->max_version);
+	if (a > 0 && b > 0 && t->min_version && t->max_version && t->min_version > t->max_version)
+		pl_err(c, PL_E_CONFLICT, pl_get(c, tn, "minProtocolVersion"),
+		       "minProtocolVersion is above maxProtocolVersion");
+	if (parse_ciphers(c, tn, t) > 0 && t->max_version == SL_TLS_V13 &&
+	    t->min_version == SL_TLS_V13)
+		pl_err(c, PL_E_CONFLICT, pl_get(c, tn, "cipherSuites"),
+		       "cipherSuites applies to TLS 1.2 and this server speaks TLS 1.3 only");
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+int pl_check_gateway_tls(struct pl_ctx *c, struct sl_model *m)
+{
+	for (size_t g = 0; g < m->ngateways; g++) {
+		struct sl_gateway *gw = &m->gateways[g];
+
+		for (size_t s = 0; s < gw->nservers; s++) {
+			const struct sl_gateway_server *sv = &gw->servers[s];
+
+			if (!sl_gw_server_is_http(sv))
+				continue;
+			/* the first earlier server on this port decides */
+			const struct sl_gateway *fg = NULL;
+			const struct sl_gateway_server *f = NULL;
+			for (size_t g2 = 0; g2 <= g && !f; g2++)
+				for (size_t s2 = 0; s2 < m->gateways[g2].nservers; s2++) {
+					const struct sl_gateway_server *o = &m->gateways[g2].servers[s2];
+
+					if (g2 == g && s2 >= s)
+						break;
+					if (o->port == sv->port && sl_gw_server_is_http(o)) {
+						fg = &m->gateways[g2];
+						f = o;
+						break;
+					}
+				}
+			if (!f)
+				continue;
+			bool tls = sv->tls.mode == SL_TLS_SIMPLE, ftls = f->tls.mode == SL_TLS_SIMPLE;
+			if (tls != ftls) {
+				sl_diag_add(c->d, SL_SEV_ERROR, PL_E_CONFLICT, sv->pos,
+					    "gateway %s/%s server port %u is %s but gateway %s/%s's server "
+					    "at line %d serves port %u as %s: a port is either TLS or "
+					    "plaintext", gw->ns, gw->name, sv->port,
+					    tls ? "HTTPS" : "plain HTTP", fg->ns, fg->name, f->pos.line,
+					    f->port, ftls ? "HTTPS" : "plain HTTP");
+			} else if (tls && (sv->tls.min_version != f->tls.min_version ||
+					   sv->tls.max_version != f->tls.max_version ||
+					   !str_eq(sv->tls.ciphers, f->tls.ciphers))) {
+				sl_diag_add(c->d, SL_SEV_ERROR, PL_E_CONFLICT, sv->tls.pos,
+					    "gateway %s/%s server port %u: its min/maxProtocolVersion or "
+					    "cipherSuites differ from those of gateway %s/%s's server at "
+					    "line %d on the same port; they must be equal (they take "
+					    "effect before the SNI name picks the server)", gw->ns,
+					    gw->name, sv->port, fg->ns, fg->name, f->pos.line);
+			}
+		}
+	}
+	return 0;
+}
