@@ -6,10 +6,14 @@
  *   router.c    VirtualService http[] matching, weighted/hashed subset choice,
  *               endpoint load balancing, outlier state (pure: no sockets)
  *   snap.c      refcounted policy snapshots and their shared runtime state
- *   proxy.c     the per-worker epoll loop: client side
+ *   worker.c    one worker: its epoll loop, listeners, snapshot follow-up
+ *   proxy.c     client connections: request heads, routing, local answers
  *   upstream.c  upstream connections, pool, response relay, retries
  *   buf.c       byte buffers, reason phrases, the header copy between heads
+ *   mirror.c    VirtualService mirror copies of requests
  *   metrics.c   istio_requests_total / istio_request_duration_milliseconds
+ *   accesslog.c the optional access log (--access-log)
+ *   trace.c     decision trace records while `sluicectl trace` reads
  *   origdst.c   sluice_origdst pinned map lookup (mesh entry point)
  *   main.c      flags, workers, signals, reload, metrics socket
  *   tls.c       TLS termination of Gateway HTTPS servers (OpenSSL)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Private to proxy.c and upstream.c: the per-worker loop's objects.
+ * The per-worker loop's objects, shared by the request path's files
+ * (worker.c, proxy.c, upstream.c, buf.c, mirror.c, accesslog.c, trace.c,
+ * main.c) and their tests.
  *
  * A client connection carries at most one request in flight (HTTP/1.1
  * pipelined requests wait in its input buffer). The request's upstream

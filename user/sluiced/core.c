@@ -156,7 +156,7 @@ int sluiced_dp_ensure(struct sluiced *d, char *err)
 		d->dp = NULL;
 		return rc;
 	}
-	if (d->xdp_detached && sluiced_xdp_setup) {
+	if (d->xdp_detached) {
 		/* after a reset: north-south comes back with the socket hooks,
 		 * or the apply fails (nothing half there) and the next retries */
 		rc = sluiced_xdp_setup(d->o.xdp, d->o.bpffs, d->dp, err);

@@ -441,11 +441,7 @@ static int setup(struct sluiced *d)
 				    "connections close", strerror(sl_dp_report_bytes_error(d->dp)));
 	}
 	if (d->o.xdp) {
-		/* Hook point for north-south XDP (user/sluiced/xdp.c). */
-		if (!sluiced_xdp_setup) {
-			sluiced_err("--xdp: not supported in this build");
-			return -EOPNOTSUPP;
-		}
+		/* north-south XDP (user/sluiced/xdp.c) */
 		for (size_t k = 0; k < d->nkernel; k++)
 			if (!d->kernel[k].present && !strncmp(d->kernel[k].name, "TCX", 3)) {
 				/* one feature degrades, not the daemon: the socket

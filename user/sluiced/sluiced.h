@@ -19,7 +19,9 @@
  *   kube_config.c  its kubeconfig and in-cluster credentials
  *   kube_delta.c   its endpoint changes as incremental applies (kube_int.h)
  *   incr.c       incremental apply of endpoint changes (model patch + data-plane delta)
- *   xdp.c        north-south XDP/TC set-up (sluiced_xdp_setup), optional
+ *   xdp.c        north-south XDP/TC set-up (sluiced_xdp_setup)
+ *   view.h       the record/table view model (view.c renders it)
+ *   stats_names.h  sluice_stats ids back to service and subset names (stats, metrics)
  * Single-threaded, but for kube_watch.c's threads, which only fill their
  * own tables and wake the event loop in main.c; everything else runs there.
  */
@@ -345,17 +347,14 @@ void sluiced_outlier_free(struct sluiced *d);
 int sluiced_metrics_open(struct sluiced *d);
 void sluiced_metrics_handle(struct sluiced *d);
 
-/* xdp.c (optional: a build may leave it out). Called once at
- * start when --xdp is given, after the data plane is open; returns 0 or
- * -errno with a message in err (SL_DP_ERRLEN). Weak: when no xdp.c is
- * linked in, sluiced refuses --xdp with "not supported in this build". */
-int sluiced_xdp_setup(const char *ifaces, const char *bpffs, struct sl_dp *dp,
-		      char *err) __attribute__((weak));
-/* xdp.c: one line per interface and conntrack use, for status. Weak too. */
+/* xdp.c: called once at start when --xdp is given, after the data plane
+ * is open; returns 0 or -errno with a message in err (SL_DP_ERRLEN). */
+int sluiced_xdp_setup(const char *ifaces, const char *bpffs, struct sl_dp *dp, char *err);
+/* xdp.c: one line per interface and conntrack use, for status. */
 struct vrec;
-int sluiced_xdp_status(struct vrec *r) __attribute__((weak));
+int sluiced_xdp_status(struct vrec *r);
 /* xdp.c: forget the handle after `sluicectl reset` detached everything;
- * sluiced_dp_ensure sets XDP up again with the next apply. Weak too. */
-void sluiced_xdp_close(void) __attribute__((weak));
+ * sluiced_dp_ensure sets XDP up again with the next apply. */
+void sluiced_xdp_close(void);
 
 #endif /* SLUICED_H */

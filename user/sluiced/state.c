@@ -930,7 +930,7 @@ int sluiced_reset(struct sluiced *d, FILE *out)
 
 	sluiced_helper_stop(d);
 	sluiced_dp_close(d);
-	if (d->o.xdp && sluiced_xdp_close) {
+	if (d->o.xdp) {
 		sluiced_xdp_close();
 		d->xdp_detached = true;
 	}

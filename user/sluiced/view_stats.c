@@ -494,7 +494,7 @@ int view_status(struct sluiced *d, enum view_fmt f, FILE *out, bool *is_live)
 		sluiced_dns_status(d, r);
 	sluiced_kube_status(d, r);
 	vf_str(r, "xdp", "%s", d->o.xdp ? d->o.xdp : "");
-	if (d->o.xdp && sluiced_xdp_status)
+	if (d->o.xdp)
 		sluiced_xdp_status(r);
 	vt_render(&t, f, true, out);
 	vt_free(&t);
