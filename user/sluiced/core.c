@@ -17,12 +17,17 @@
 #include "sluice/ctl.h"
 #include "sluiced.h"
 
-uint64_t sluiced_now_ms(void)
+uint64_t sluiced_now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t sluiced_now_ms(void)
+{
+	return sluiced_now_us() / 1000u;
 }
 
 /* Stats of removed backends are aged out in passes that start after an

@@ -15,18 +15,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib/util_sorted.h"
 #include "sluiced.h"
-
-uint64_t sluiced_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 void sluiced_patches_free(struct sluiced *d)
 {

@@ -31,6 +31,7 @@ struct delta_ctx {
 	struct delta_svc *svcs;
 	size_t n;
 	char *why;
+	bool pods_checked;	/* pods_only_endpoints said yes */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -51,7 +52,7 @@ static int add_svc(struct delta_ctx *x, const char *ns, size_t nsl, const char *
 		    !strcmp(x->svcs[i].name, name))
 			return 0;
 	if (x->n == KUBE_DELTA_SVCS)
-		return refuse(x, "more than %s services changed", "64");
+		return refuse(x, "more than %d services changed", KUBE_DELTA_SVCS);
 	snprintf(x->svcs[x->n].ns, sizeof(x->svcs[0].ns), "%.*s", (int)nsl, ns);
 	snprintf(x->svcs[x->n].name, sizeof(x->svcs[0].name), "%s", name);
 	x->n++;
@@ -137,6 +138,25 @@ static int pod_changed(struct delta_ctx *x, json_object *o)
 	return 0;
 }
 
+/* Pods of other nodes matter to the live model only as endpoints: not
+ * when a route matches sourceLabels (Pods are clients) or a Service
+ * without EndpointSlices selects them. Looked at once per delta. */
+static int pods_only_endpoints(struct delta_ctx *x)
+{
+	const struct sl_model *m = x->d->model;
+
+	if (x->pods_checked)
+		return 0;
+	if (source_routes(m))
+		return refuse(x, "%s", "sourceLabels routes make Pods clients");
+	for (size_t si = 0; si < m->nservices; si++)
+		if (m->services[si].pod_selected)
+			return refuse(x, "Service %s selects Pods without EndpointSlices",
+				      m->services[si].host);
+	x->pods_checked = true;
+	return 0;
+}
+
 /* Under k->mu: the services change c touches, into x. */
 static int touched(struct delta_ctx *x, const struct kube_change *c)
 {
@@ -164,12 +184,8 @@ static int touched(struct delta_ctx *x, const struct kube_change *c)
 	if (c->res == R_POD) {
 		json_object *o;
 
-		if (source_routes(x->d->model))
-			return refuse(x, "%s: sourceLabels routes make Pods clients", c->key);
-		for (size_t si = 0; si < x->d->model->nservices; si++)
-			if (x->d->model->services[si].pod_selected)
-				return refuse(x, "Service %s selects Pods without EndpointSlices",
-					      x->d->model->services[si].host);
+		if ((rc = pods_only_endpoints(x)))
+			return rc;
 		if (c->old && (o = json_tokener_parse(c->old))) {
 			rc = pod_changed(x, o);
 			json_object_put(o);

@@ -138,6 +138,16 @@ static void trim_core(const struct kube_res *r, json_object *o)
 	}
 }
 
+/* An object's key, "namespace/name", from its metadata md. */
+static void obj_key(json_object *md, char *key, size_t klen)
+{
+	json_object *v;
+
+	snprintf(key, klen, "%s/%s",
+		 md && json_object_object_get_ex(md, "namespace", &v) ? json_object_get_string(v) : "",
+		 md && json_object_object_get_ex(md, "name", &v) ? json_object_get_string(v) : "");
+}
+
 /* The object as the front-end reads it: kind and apiVersion set (list items
  * carry neither), status dropped for Istio kinds (never read), Services,
  * EndpointSlices and Pods trimmed to what is read (trim_core). */
@@ -169,9 +179,7 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 	trim_core(r, o);
 	md = NULL;
 	json_object_object_get_ex(o, "metadata", &md);
-	snprintf(key, klen, "%s/%s",
-		 md && json_object_object_get_ex(md, "namespace", &v) ? json_object_get_string(v) : "",
-		 md && json_object_object_get_ex(md, "name", &v) ? json_object_get_string(v) : "");
+	obj_key(md, key, klen);
 	return strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 						       JSON_C_TO_STRING_NOSLASHESCAPE));
 }
@@ -507,7 +515,6 @@ static void set_err(struct kube_res *r, const char *fmt, const char *a, long b)
 	pthread_mutex_unlock(&r->k->mu);
 }
 
-/* 0 listed; 1 not served (404: try the next version); -1 error. */
 /* The held object item is, when its resourceVersion is the held one's
  * (key set either way). Reads r->objs without the lock: only this thread
  * changes them. */
@@ -519,9 +526,7 @@ static const struct kube_obj *same_version(const struct kube_res *r, json_object
 	size_t i;
 
 	json_object_object_get_ex(it, "metadata", &md);
-	snprintf(key, klen, "%s/%s",
-		 md && json_object_object_get_ex(md, "namespace", &v) ? json_object_get_string(v) : "",
-		 md && json_object_object_get_ex(md, "name", &v) ? json_object_get_string(v) : "");
+	obj_key(md, key, klen);
 	rv = md && json_object_object_get_ex(md, "resourceVersion", &v) ? json_object_get_string(v)
 								       : NULL;
 	if (!rv || !rv[0])
@@ -531,6 +536,7 @@ static const struct kube_obj *same_version(const struct kube_res *r, json_object
 	       r->objs[i].json ? &r->objs[i] : NULL;
 }
 
+/* 0 listed; 1 not served (404: try the next version); -1 error. */
 static int do_list(struct kube_res *r)
 {
 	char path[256], q[2048], key[512], rvs[64] = "", *cont = NULL;

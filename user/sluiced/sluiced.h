@@ -217,7 +217,8 @@ int sluiced_helper_counts(const struct sluiced *d, struct sluiced_http_count **o
 int sluiced_helper_listen_failure(const struct sluiced *d, char *why, size_t len);
 
 /* main.c */
-uint64_t sluiced_now_ms(void);
+uint64_t sluiced_now_ms(void);	/* CLOCK_MONOTONIC */
+uint64_t sluiced_now_us(void);
 /* The event log on stderr: one line per event, text
  * ("TIME sluiced: LEVEL: message") or JSON ({"ts","level","msg"}), with a
  * "<N>" syslog priority prefix when stderr is a journald stream. */
@@ -271,14 +272,12 @@ struct sluiced_delta {
 	uint64_t t0_us;			/* when the source began it (for the log) */
 	uint64_t find_us, load_us;	/* of which: finding what changed, loading it */
 };
-uint64_t sluiced_now_us(void);	/* CLOCK_MONOTONIC */
 int sluiced_apply_delta(struct sluiced *d, const struct sluiced_delta *dl, char *err);
 void sluiced_patches_free(struct sluiced *d);
 /* state.c — after incremental applies the state file lags the parts: it
  * is written within a second, by a child process (sluiced_state_tick), and
  * at exit. */
 void sluiced_state_mark_stale(struct sluiced *d);
-int sluiced_snap_refresh(struct sluiced *d);	/* d->snap current again; 0 or -errno */
 void sluiced_state_tick(struct sluiced *d, bool force);	/* force: now, here (exit) */
 
 /* docs.c: remove from parts every document whose (kind, namespace, name)

@@ -55,14 +55,6 @@ void sluiced_snapshot_path(const struct sluiced *d, char *buf, size_t len)
 	snprintf(buf, len, "%s/snapshot.yaml", d->o.state_dir);
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void digest(const char *text, size_t len, unsigned char out[32])
 {
 	if (!EVP_Digest(text, len, out, NULL, EVP_sha256(), NULL))
@@ -148,7 +140,7 @@ static int write_state(struct sluiced *d, uint32_t gen, const char *text, size_t
 /* The live snapshot is kept as its digest, not its text (the text is the
  * parts joined: a second copy of the whole policy). After incremental
  * applies the digest lags the parts: computed again when compared. */
-int sluiced_snap_refresh(struct sluiced *d)
+static int snap_refresh(struct sluiced *d)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -572,7 +564,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	struct sl_diags dg;
 	size_t textlen = 0, changes_len = 0;
 	uint32_t gen = 0;
-	uint64_t t0 = now_us(), t_load = 0, t_dp = 0;
+	uint64_t t0 = sluiced_now_us(), t_load = 0, t_dp = 0;
 	FILE *cf;
 	int rc, status = SL_CTL_ERROR;
 
@@ -584,7 +576,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		goto cleanup;
 	}
 	rc = sl_snap_build(parts, nparts, NULL, &text, &textlen, &map);
-	if (rc || (rc = sluiced_snap_refresh(d))) {
+	if (rc || (rc = snap_refresh(d))) {
 		fprintf(out, "apply: %s\n", strerror(-rc));
 		goto cleanup;
 	}
@@ -603,9 +595,9 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		status = SL_CTL_OK;
 		goto cleanup;
 	}
-	t_load = now_us();
+	t_load = sluiced_now_us();
 	rc = sl_model_load_buf(SNAP_NAME, text, textlen, &dg, &m);
-	t_load = now_us() - t_load;
+	t_load = sluiced_now_us() - t_load;
 	if (rc || !m) {
 		print_diags(&dg, &map, parts, out, df);
 		report(rep, "refused", d->dp ? sl_dp_generation(d->dp) : 0, "invalid input");
@@ -647,13 +639,13 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		goto cleanup;
 	}
 	rc = sluiced_dp_ensure(d, errbuf);
-	t_dp = now_us();
+	t_dp = sluiced_now_us();
 	/* names new to this model get their first answer before it is
 	 * compiled (bounded wait), so the generation starts with them */
 	sluiced_dns_prepare(d, m);
 	if (!rc)
 		rc = sl_dp_apply(d->dp, m, &gen, errbuf);
-	t_dp = now_us() - t_dp;
+	t_dp = sluiced_now_us() - t_dp;
 	if (rc) {
 		/* The compiler refusing what the front-end accepted (e.g. http
 		 * routes without the helper) is a refusal; anything else is a
@@ -683,7 +675,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		}
 		goto cleanup;
 	}
-	d->last_apply_us = now_us() - t0;
+	d->last_apply_us = sluiced_now_us() - t0;
 	sluiced_stats_gc_schedule(d);	/* backends may have gone */
 	/* The new generation is live from here on: whatever fails below, the
 	 * daemon's state must follow it. */
@@ -735,7 +727,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	sluiced_helper_sync(d);
 	status = SL_CTL_OK;
 	sluiced_log("apply generation %u done in %.1f ms (state file and report included)", gen,
-		    (double)(now_us() - t0) / 1000.0);
+		    (double)(sluiced_now_us() - t0) / 1000.0);
 cleanup:
 	free(changes);
 	sl_model_free(m);
