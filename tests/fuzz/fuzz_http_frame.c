@@ -18,7 +18,7 @@
 #include <strings.h>
 
 #include "http/hx.h"
-#include "http/proxy.h"
+#include "http/buf.h"
 
 struct seen {
 	struct hx_buf url, body;

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "http/hx.h"
-#include "http/proxy.h"
+#include "http/buf.h"
 
 struct outcome {
 	int head;		/* hx_head_feed: 1 complete, -1 refused */

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http/proxy.h"
+#include "http/reqlog.h"
 
 static int alog_fd = -1;
 

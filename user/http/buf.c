@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/proxy.h"
+#include "http/buf.h"
 
 /* ---- buffers ------------------------------------------------------------ */
 

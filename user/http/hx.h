@@ -18,6 +18,12 @@
  *   main.c      flags, workers, signals, reload, metrics socket
  *   tls.c       TLS termination of Gateway HTTPS servers (OpenSSL)
  *
+ * Headers: this one holds the parts without sockets (heads, routing,
+ * snapshots, metrics); buf.h the byte buffer; conn.h the loop's objects
+ * (listeners, client and upstream connections, the worker); proxy.h the
+ * request path's entry points between proxy.c, upstream.c and mirror.c;
+ * reqlog.h the access log and trace records; tls.h the TLS side.
+ *
  * Threads: N workers each own an epoll loop, their listeners (SO_REUSEPORT),
  * their connections and their upstream pools; they share only the current
  * snapshot (atomic refcount) and per-snapshot counters (atomics).

@@ -22,7 +22,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "http/proxy.h"
+#include "http/conn.h"
+#include "http/reqlog.h"
 #include "sluice/ctl.h"
 
 #define HX_MAX_WORKERS 64

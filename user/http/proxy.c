@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 
 #include "http/proxy.h"
+#include "http/reqlog.h"
 
 #define HX_TICK_MS	10
 #define HX_READ_CHUNK	16384

@@ -1,237 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The per-worker loop's objects, shared by the request path's files
- * (worker.c, proxy.c, upstream.c, buf.c, mirror.c, accesslog.c, trace.c,
- * main.c) and their tests.
- *
- * A client connection carries at most one request in flight (HTTP/1.1
- * pipelined requests wait in its input buffer). The request's upstream
- * bytes (rebuilt head + raw, llhttp-validated body) go to one upstream
- * connection taken from the worker's per-endpoint pool; they are kept
- * whole while they fit HX_REPLAY_MAX so a retry can resend them.
+ * The request path's entry points between its files: client connections
+ * (proxy.c), upstream connections and their pool (upstream.c) and mirror
+ * copies (mirror.c). The objects they act on are in conn.h.
  */
 #ifndef SLUICE_HTTP_PROXY_H
 #define SLUICE_HTTP_PROXY_H
 
-#include <errno.h>
-#include <pthread.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-
-#include "http/hx.h"
-#include "http/tls.h"
-
-#define HX_OUT_HIGH	(256 * 1024)	/* stop reading upstream above this */
-
-enum hx_kind { HX_K_DEAD = 0, HX_K_LISTENER = 1, HX_K_CLIENT, HX_K_UPSTREAM, HX_K_WAKE };
-
-struct hx_buf {
-	char *p;
-	uint32_t len, cap;
-	uint32_t off;		/* bytes already sent / consumed */
-};
-
-int hx_buf_reserve(struct hx_buf *b, uint32_t more);
-
-/* Append n bytes; inline: a request's heads are built from many small
- * pieces, and the room is almost always there already. */
-static inline int hx_buf_put(struct hx_buf *b, const void *d, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (b->len + n > b->cap && hx_buf_reserve(b, (uint32_t)n) < 0)
-		return -ENOMEM;
-	memcpy(b->p + b->len, d, n);
-	b->len += (uint32_t)n;
-	return 0;
-}
-
-static inline int hx_buf_puts(struct hx_buf *b, const char *s)
-{
-	return hx_buf_put(b, s, strlen(s));
-}
-void hx_buf_compact(struct hx_buf *b);
-void hx_buf_free(struct hx_buf *b);
-
-/* send/recv without glibc's cancellation-point wrappers, which cost two
- * atomic read-modify-writes per call in a multi-threaded process (about 1%
- * of the worker's profile); workers are never cancelled. */
-static inline ssize_t hx_send(int fd, const void *p, size_t n)
-{
-	return syscall(SYS_sendto, fd, p, n, MSG_NOSIGNAL, NULL, 0);
-}
-
-static inline ssize_t hx_recv(int fd, void *p, size_t n)
-{
-	return syscall(SYS_recvfrom, fd, p, n, 0, NULL, NULL);
-}
-
-struct hx_listener {
-	int kind;
-	int fd;
-	uint16_t port;
-	bool gateway;
-	bool tls;		/* gateway HTTPS: connections start with a handshake */
-	bool keep;		/* mark during reconcile */
-};
-
-enum hx_cstate {
-	CS_HEAD = 0,		/* waiting for a request head */
-	CS_DELAY,		/* fault delay running */
-	CS_BODY,		/* request dispatched, body still arriving */
-	CS_WAIT,		/* request complete, waiting for / relaying response */
-};
-
-struct hx_up;
-struct hx_worker;
-
-struct hx_cli {
-	int kind;
-	int fd;
-	struct hx_worker *w;
-	struct hx_cli *prev, *next;
-	struct hx_cli *dead_next;
-	llhttp_t parser;
-	struct hx_head head;
-	struct hx_buf in;	/* request head at in.p[0..) */
-	struct hx_buf out;	/* to the client */
-	enum hx_cstate state;
-	bool gateway, close_after, rd_blocked, eof, closing, in_pump;
-	uint16_t entry_port;
-	uint8_t peer[16];
-	uint16_t peer_port;
-	int workload;
-	bool has_orig;
-	uint8_t vip[16];
-	uint16_t vip_port;
-	uint64_t deadline;	/* 0 = none */
-	uint64_t last_active;
-	/* gateway HTTPS (tls.c): every client byte goes through ssl once set;
-	 * tls holds the contexts ssl's callbacks point into */
-	SSL *ssl;
-	struct hx_tls *tls;
-	bool tls_done;		/* handshake complete */
-	bool tls_want_write;	/* a handshake or read waits for EPOLLOUT */
-
-	/* the request in flight */
-	struct hx_snap *snap;
-	const struct sl_route *rt;
-	int svc, subset, ep;
-	struct hx_up *up;
-	struct hx_buf rq;	/* upstream request bytes; rq.off = sent */
-	bool replayable, body_done, resp_started, is_head, idempotent, http10, counted;
-	bool expect_continue;
-	bool rechunk;		/* chunked request: the body goes up re-chunked */
-	bool served;		/* a request was answered: idle, not header, time-out */
-	bool flush_queued;	/* on w->flush_q: output sent at the batch's end */
-	struct hx_cli *flush_next;
-	bool mirror_pending;	/* mirror once the whole request is in */
-	uint32_t tries_left, reuse_retry;
-	bool retry_counted;	/* holds a connectionPool maxRetries slot */
-	uint64_t t_start, req_deadline, try_deadline, delay_until;
-	int status;		/* final status, for metrics */
-	const char *resp_flags;	/* Envoy's response flags (static), NULL = "-" */
-	uint64_t rx_bytes;	/* request head and body read from the client */
-	uint64_t tx_bytes;	/* response head and body queued to the client */
-	/* access log (accesslog.c), allocated when the log is on (HX_ALOG_REQ
-	 * bytes): "[START] \"REQUEST\"" NUL the request's quoted user-agent,
-	 * x-request-id and authority; NULL or "" = nothing to log */
-	char *alog;
-	size_t alog_req;	/* offset of that NUL */
-	struct hx_trace_req *tr;	/* trace.c, allocated when first traced */
-	const struct sl_match *hit;	/* the route's condition that matched, NULL = none */
-	int route_idx;		/* c->rt's position in its VirtualService's http[] */
-	uint16_t dest_port;	/* service port of the chosen destination */
-	bool has_hash;		/* endpoint by rendezvous hash */
-	uint64_t hash;
-	uint64_t head_start;	/* first byte of the head being read */
-	char set_cookie[160];	/* generated consistentHash cookie, "" = none */
-};
-
-struct hx_pool {
-	uint8_t addr[16];
-	uint16_t port;
-	struct hx_up *idle;
-	uint32_t nidle;
-};
-
-struct hx_up {
-	int kind;
-	int fd;
-	struct hx_worker *w;
-	struct hx_cli *cli;	/* NULL when idle in the pool */
-	struct hx_pool *pool;
-	struct hx_up *next_idle;
-	struct hx_up *dead_next;
-	llhttp_t parser;
-	struct hx_head head;
-	struct hx_buf in;
-	bool connected, reused, rd_blocked;
-	bool send_queued;	/* on w->send_q: request sent at the batch's end */
-	struct hx_up *send_next;
-	bool mirror;		/* fire-and-forget copy: no client */
-	struct hx_buf mout;	/* mirror: the request copy to send */
-	struct hx_up *mprev, *mnext;	/* worker's live mirrors */
-	uint64_t mdeadline;
-	uint64_t idle_since;
-	uint32_t idle_limit_ms;	/* connectionPool idleTimeout, else 60 s */
-	uint32_t nreqs;		/* exchanges done (maxRequestsPerConnection) */
-};
-
-struct hx_worker {
-	int id;
-	int ep;
-	int wake_fd;
-	int wake_kind;
-	struct hx_listener *ls;
-	size_t nls;
-	struct hx_snap *snap;
-	uint64_t snap_gen;
-	struct hx_metrics *mx;
-	struct hx_cli *clis;
-	struct hx_cli *dead_clis;	/* freed after the event batch */
-	struct hx_up *mirrors;		/* live mirror connections */
-	uint32_t nmirrors;
-	struct hx_up *dead_ups;
-	uint32_t nclis;
-	struct hx_pool **pools;
-	size_t npools;
-	uint64_t rng;
-	uint64_t now;
-	bool in_batch;			/* handling an epoll_wait batch */
-	size_t alog_len;		/* access log lines waiting in alog */
-	uint64_t trace_sec;		/* trace rate window (trace.c) */
-	uint32_t trace_count;
-	char alog[32768];
-	/* sends waiting for the batch's end, first queued first sent */
-	struct hx_cli *flush_q, **flush_qt;	/* clients with output */
-	struct hx_up *send_q, **send_qt;	/* upstreams with a request */
-	pthread_t thr;
-};
-
-uint64_t hx_rand(struct hx_worker *w);
-
-/* trace.c: sluice-http's records for `sluicectl trace` */
-struct hx_trace_req {
-	bool on;		/* begun for the request in flight */
-	uint64_t ts_ns;
-	char method[8];
-	char path[64];
-};
-void hx_trace_open(const char *bpffs);
-bool hx_trace_on(struct hx_worker *w);
-void hx_trace_begin(struct hx_cli *c, const struct hx_reqview *rv);
-void hx_trace_end(struct hx_cli *c);
-
-/* accesslog.c */
-#define HX_ALOG_REQ 1024
-int hx_alog_open(const char *path);
-bool hx_alog_on(void);
-void hx_alog_begin(struct hx_cli *c, const struct hx_reqview *rv, const char *host, size_t hlen);
-void hx_alog_end(struct hx_cli *c);
-void hx_alog_flush(struct hx_worker *w);
+#include "http/conn.h"
 
 /* proxy.c */
 void hx_cli_close(struct hx_cli *c);
@@ -240,31 +16,25 @@ void hx_cli_flush_soon(struct hx_cli *c);
 void hx_cli_local_reply(struct hx_cli *c, int code, const char *hname, const char *hval);
 void hx_cli_request_done(struct hx_cli *c);
 void hx_cli_pump(struct hx_cli *c);
-const char *hx_reason(int code);
-void hx_copy_headers(struct hx_buf *out, const struct hx_head *h, const char *base,
-		     const struct sl_header_ops *ops, bool request);
-/* A request body as it goes upstream (buf.c): the payload llhttp parsed, in
- * our own framing, never the client's bytes — the same bytes for a
- * Content-Length body, one chunk per piece (no extensions, no trailers) for
- * a chunked one; hx_body_end closes a chunked body. */
-void hx_body_frame(struct hx_buf *out, bool chunked, const char *at, size_t len);
-void hx_body_end(struct hx_buf *out, bool chunked);
+/* The batch's end: queued client output and upstream requests go out. */
+void hx_flush_batch(struct hx_worker *w);
 
 /* upstream.c */
 int hx_up_dispatch(struct hx_cli *c);	/* pick endpoint, connect, send */
 void hx_up_event(struct hx_up *u, uint32_t ev);
 void hx_up_send(struct hx_up *u);
 void hx_up_send_soon(struct hx_up *u);
-void hx_flush_batch(struct hx_worker *w);
 void hx_up_release(struct hx_up *u, bool reusable);
 void hx_up_resume_read(struct hx_up *u);
 void hx_up_timeout(struct hx_cli *c);
 void hx_pool_reap(struct hx_worker *w);
 void hx_reap_dead(struct hx_worker *w);
+/* A pooled connection to addr:port, or a new one with connect() under way. */
+struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port, int *err);
+
+/* mirror.c */
 void hx_mirror_start(struct hx_cli *c);	/* copy the complete request to the mirror */
 void hx_mirror_tick(struct hx_worker *w);
 void hx_mirror_event(struct hx_up *u, uint32_t ev);
-/* A pooled connection to addr:port, or a new one with connect() under way. */
-struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port, int *err);
 
 #endif /* SLUICE_HTTP_PROXY_H */

@@ -20,7 +20,7 @@
 
 #include <bpf/bpf.h>
 
-#include "http/proxy.h"
+#include "http/reqlog.h"
 #include "sluice/compile_l4.h"
 #include "sluice/dataplane.h"
 

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "http/proxy.h"
+#include "http/reqlog.h"
 
 #define HX_TICK_MS	10
 /* Non-blocking polls after a busy turn before sleeping in epoll_wait
