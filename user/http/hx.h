@@ -113,6 +113,12 @@ struct hx_reqview {
 	const char *gateway;	/* "ns/name" of the entry gateway, NULL = mesh */
 };
 
+/* The view of a request head h parsed by p from buf (reqparse.c): pointers
+ * into buf, valid while it holds the head. hv has room for HX_MAX_HEADERS.
+ * *host is the authority (absolute-form target, else Host) with its port
+ * stripped. The caller sets port, workload, src_ip. */
+void hx_reqview_build(const llhttp_t *p, const struct hx_head *h, const char *buf,
+		      struct hx_reqview *rv, struct hx_hv *hv, const char **host, size_t *hlen);
 const struct hx_hv *hx_rv_header(const struct hx_reqview *rv, const char *lname);
 bool hx_host_match(const char *pattern, const char *host, size_t hlen);
 bool hx_strmatch(const struct sl_strmatch *sm, const char *s, size_t len);

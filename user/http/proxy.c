@@ -385,71 +385,6 @@ static int feed_body(struct hx_cli *c)
 	return 0;
 }
 
-/* The router's view of the request head in c->in: pointers into the
- * buffer, valid until the body is fed (feed_body compacts it). *host is the
- * Host value with its port stripped. */
-static void rv_build(struct hx_cli *c, struct hx_reqview *rv, struct hx_hv *hv,
-		     const char **host, size_t *hlen)
-{
-	const struct hx_head *h = &c->head;
-	const char *b = c->in.p, *url = b + h->url.off, *q, *colon;
-	uint32_t i;
-
-	size_t ulen = h->url.len, alen = 0;
-	const char *auth = NULL;
-
-	memset(rv, 0, sizeof(*rv));
-	rv->method = llhttp_method_name(c->parser.method);
-	rv->method_len = strlen(rv->method);
-	/* absolute-form (http://authority/path): the authority is the target
-	 * and wins over Host (RFC 9112 3.2.2); the path goes up origin-form */
-	if (ulen > 7 && (strncasecmp(url, "http://", 7) == 0 ||
-			 (ulen > 8 && strncasecmp(url, "https://", 8) == 0))) {
-		size_t skip = url[4] == ':' ? 7 : 8;
-		const char *a = url + skip, *e = url + ulen, *slash;
-
-		slash = a;
-		while (slash < e && *slash != '/' && *slash != '?')
-			slash++;
-		auth = a;
-		alen = (size_t)(slash - a);
-		ulen = (size_t)(e - slash);
-		url = slash;
-	}
-	q = memchr(url, '?', ulen);
-	rv->path = ulen && url[0] == '/' ? url : "/";
-	rv->path_len = ulen && url[0] == '/' ? (q ? (size_t)(q - url) : ulen) : 1;
-	if (q) {
-		rv->query = q + 1;
-		rv->query_len = (size_t)(url + ulen - q - 1);
-	}
-	for (i = 0; i < h->nhdrs; i++) {
-		hv[i].name = b + h->hdrs[i].name.off;
-		hv[i].nlen = h->hdrs[i].name.len;
-		hv[i].value = b + h->hdrs[i].value.off;
-		hv[i].vlen = h->hdrs[i].value.len;
-		if (hv[i].nlen == 4 && strncasecmp(hv[i].name, "host", 4) == 0 && !rv->authority) {
-			rv->authority = hv[i].value;
-			rv->authority_len = hv[i].vlen;
-		}
-	}
-	if (auth && alen) {
-		rv->authority = auth;
-		rv->authority_len = alen;
-	}
-	rv->hdrs = hv;
-	rv->nhdrs = h->nhdrs;
-	rv->port = c->has_orig ? c->vip_port : c->entry_port;
-	rv->workload = c->workload;
-	memcpy(rv->src_ip, c->peer, 16);
-	*host = rv->authority ? rv->authority : "";
-	*hlen = rv->authority_len;
-	/* strip a :port (not inside an IPv6 literal) */
-	colon = *hlen ? memrchr(*host, ':', *hlen) : NULL;
-	if (colon && !memchr(colon, ']', (size_t)(*host + *hlen - colon)))
-		*hlen = (size_t)(colon - *host);
-}
-
 /* The upstream request head into c->rq: the request line with the route's
  * rewrite, host first (the mirror relies on that), then the client's headers
  * through hx_copy_headers. The client's HTTP version is kept (a 1.0 request
@@ -604,7 +539,12 @@ static void start_request(struct hx_cli *c)
 		c->closing = true;
 		return;
 	}
-	rv_build(c, &rv, hv, &host, &hlen);
+	/* pointers into c->in, valid until the body is fed (feed_body
+	 * compacts it) */
+	hx_reqview_build(&c->parser, &c->head, c->in.p, &rv, hv, &host, &hlen);
+	rv.port = c->has_orig ? c->vip_port : c->entry_port;
+	rv.workload = c->workload;
+	memcpy(rv.src_ip, c->peer, 16);
 	if (hx_alog_on())
 		hx_alog_begin(c, &rv, host, hlen);
 	if (hx_trace_on(w))

@@ -280,3 +280,61 @@ int hx_head_find(const struct hx_head *h, const char *buf, const char *lname, in
 			return (int)i;
 	return -1;
 }
+
+/* ---- the router's view of a head --------------------------------------- */
+
+void hx_reqview_build(const llhttp_t *p, const struct hx_head *h, const char *b,
+		      struct hx_reqview *rv, struct hx_hv *hv, const char **host, size_t *hlen)
+{
+	const char *url = b + h->url.off, *q, *colon, *auth = NULL;
+	size_t ulen = h->url.len, alen = 0;
+	uint32_t i;
+
+	memset(rv, 0, sizeof(*rv));
+	rv->method = llhttp_method_name((llhttp_method_t)p->method);
+	rv->method_len = strlen(rv->method);
+	/* absolute-form (http://authority/path): the authority is the target
+	 * and wins over Host (RFC 9112 3.2.2); the path goes up origin-form */
+	if (ulen > 7 && (strncasecmp(url, "http://", 7) == 0 ||
+			 (ulen > 8 && strncasecmp(url, "https://", 8) == 0))) {
+		size_t skip = url[4] == ':' ? 7 : 8;
+		const char *a = url + skip, *e = url + ulen, *slash;
+
+		slash = a;
+		while (slash < e && *slash != '/' && *slash != '?')
+			slash++;
+		auth = a;
+		alen = (size_t)(slash - a);
+		ulen = (size_t)(e - slash);
+		url = slash;
+	}
+	q = memchr(url, '?', ulen);
+	rv->path = ulen && url[0] == '/' ? url : "/";
+	rv->path_len = ulen && url[0] == '/' ? (q ? (size_t)(q - url) : ulen) : 1;
+	if (q) {
+		rv->query = q + 1;
+		rv->query_len = (size_t)(url + ulen - q - 1);
+	}
+	for (i = 0; i < h->nhdrs; i++) {
+		hv[i].name = b + h->hdrs[i].name.off;
+		hv[i].nlen = h->hdrs[i].name.len;
+		hv[i].value = b + h->hdrs[i].value.off;
+		hv[i].vlen = h->hdrs[i].value.len;
+		if (hv[i].nlen == 4 && strncasecmp(hv[i].name, "host", 4) == 0 && !rv->authority) {
+			rv->authority = hv[i].value;
+			rv->authority_len = hv[i].vlen;
+		}
+	}
+	if (auth && alen) {
+		rv->authority = auth;
+		rv->authority_len = alen;
+	}
+	rv->hdrs = hv;
+	rv->nhdrs = h->nhdrs;
+	*host = rv->authority ? rv->authority : "";
+	*hlen = rv->authority_len;
+	/* strip a :port (not inside an IPv6 literal) */
+	colon = *hlen ? memrchr(*host, ':', *hlen) : NULL;
+	if (colon && !memchr(colon, ']', (size_t)(*host + *hlen - colon)))
+		*hlen = (size_t)(colon - *host);
+}
