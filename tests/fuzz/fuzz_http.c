@@ -76,66 +76,37 @@ static void setup(void)
 		abort();
 }
 
+/* The production decision on the parsed head, once as a mesh request by
+ * Host and once as a gateway request on port 8080, then the endpoint. */
 static void route(const char *buf, const struct hx_head *h, const llhttp_t *p)
 {
+	static uint64_t rng = 1;
+	struct hx_entry entries[2] = {{.port = 80}, {.port = 8080, .gateway = true}};
 	struct hx_hv hv[HX_MAX_HEADERS];
 	struct hx_reqview rv;
+	struct hx_verdict v;
 	const struct sl_model *m = snap->m;
-	const char *url = buf + h->url.off, *q, *host = "", *gw = NULL;
-	size_t hl = 0;
-	char gwb[64];
-	uint32_t i;
-	uint64_t hash = 0;
-	int vi, ri, di, ep;
-	bool hh;
+	const char *host;
+	size_t hl, k;
+	int ep;
 
-	memset(&rv, 0, sizeof(rv));
-	rv.method = llhttp_method_name(p->method);
-	rv.method_len = strlen(rv.method);
-	q = memchr(url, '?', h->url.len);
-	rv.path = url;
-	rv.path_len = q ? (size_t)(q - url) : h->url.len;
-	if (q) {
-		rv.query = q + 1;
-		rv.query_len = h->url.len - rv.path_len - 1;
+	for (k = 0; k < 2; k++) {
+		hx_reqview_build(p, h, buf, &rv, hv, &host, &hl);
+		rv.port = entries[k].port;
+		rv.workload = (int)(h->nhdrs % 2) - 1;
+		hx_route_request(snap, &entries[k], &rv, host, hl, &rng, &v);
+		if (v.act != HX_ACT_FORWARD)
+			continue;
+		ep = hx_pick_endpoint(m, snap->svc, (size_t)v.svc, v.subset, v.has_hash, v.hash, 7,
+				      1000);
+		if (ep >= 0)
+			hx_outlier_report(m, snap->svc, (size_t)v.svc, v.subset, ep, 503, 1000);
 	}
-	for (i = 0; i < h->nhdrs; i++) {
-		hv[i].name = buf + h->hdrs[i].name.off;
-		hv[i].nlen = h->hdrs[i].name.len;
-		hv[i].value = buf + h->hdrs[i].value.off;
-		hv[i].vlen = h->hdrs[i].value.len;
-		if (hv[i].nlen == 4 && !strncasecmp(hv[i].name, "host", 4) && !rv.authority) {
-			rv.authority = host = hv[i].value;
-			rv.authority_len = hl = hv[i].vlen;
-		}
-	}
-	rv.hdrs = hv;
-	rv.nhdrs = h->nhdrs;
-	rv.port = 80;
-	rv.workload = (int)(h->nhdrs % 2) - 1;
-	vi = hx_vhost_for_mesh_host(m, host, hl);
-	if (vi < 0)
-		vi = hx_vhost_for_gateway(m, 8080, host, hl, &gw, gwb, sizeof(gwb));
-	if (vi < 0)
-		return;
-	rv.gateway = gw;
-	ri = hx_route_match(&m->vhosts[vi], &rv);
-	if (ri < 0)
-		return;
-	hh = hx_hash_request(&m->services[0].tp.lb, &rv, &hash);
-	di = hx_pick_dest(&m->vhosts[vi].http[ri], hh ? hash : 12345);
-	if (di < 0)
-		return;
-	ep = hx_pick_endpoint(m, snap->svc, m->vhosts[vi].http[ri].dests[di].service,
-			      m->vhosts[vi].http[ri].dests[di].subset, hh, hash, 7, 1000);
-	if (ep >= 0)
-		hx_outlier_report(m, snap->svc, m->vhosts[vi].http[ri].dests[di].service,
-				  m->vhosts[vi].http[ri].dests[di].subset, ep, 503, 1000);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct hx_head h;
+	struct hx_head h = {0};	/* on_body unset: the body is only parsed */
 	llhttp_t p;
 	size_t step, have = 0;
 	char *buf;

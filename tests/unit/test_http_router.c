@@ -4,7 +4,8 @@
  * matching in order (uri/headers/cookie/method/query/withoutHeaders/port/
  * sourceLabels), host patterns, gateway and mesh entry lookups, weighted and
  * hashed destination choice, endpoint load balancing with outlier ejection,
- * and the strict head parser (limits, smuggling shapes, split feeding).
+ * the strict head parser (limits, smuggling shapes, split feeding) and a
+ * request's whole verdict (hx_route_request).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -308,6 +309,79 @@ static void test_head_parser(void **state)
 	free(big);
 }
 
+/* The whole decision for a request, without a connection: entry, route,
+ * destination, endpoint hash; the draws come from the caller's state. */
+static void test_verdict(void **state)
+{
+	struct sl_model *m = load();
+	struct hx_snap *snap = hx_snap_new(m, false, 1);
+	struct hx_entry mesh = {.port = 80}, gw = {.port = 8080, .gateway = true};
+	struct hx_entry orig = {.port = 15001, .has_orig = true, .vip_port = 80,
+				.vip = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 20}};
+	struct hx_verdict v, v2;
+	struct hx_reqview rv;
+	struct hx_hv h[1];
+	uint64_t rng = 42, rng2 = 7;
+	int i, n2 = 0;
+
+	(void)state;
+	assert_non_null(snap);
+	h[0] = hdr("user-agent", "Chrome/120");
+	rv_init(&rv, "GET", "/", h, 1);
+	hx_route_request(snap, &mesh, &rv, "fc", 2, &rng, &v);
+	assert_int_equal(v.act, HX_ACT_FORWARD);
+	assert_int_equal(v.route_idx, 0);
+	assert_non_null(v.hit);
+	assert_int_equal(v.subset, 1);
+	assert_int_equal(v.dest_port, 80);
+	assert_false(v.has_hash);
+	assert_null(rv.gateway);
+
+	/* a hash key picks the same destination and endpoint hash whatever
+	 * the draws */
+	h[0] = hdr("x-user", "alice");
+	rv_init(&rv, "GET", "/", h, 1);
+	hx_route_request(snap, &mesh, &rv, "fc", 2, &rng, &v);
+	hx_route_request(snap, &mesh, &rv, "fc", 2, &rng2, &v2);
+	assert_int_equal(v.act, HX_ACT_FORWARD);
+	assert_true(v.has_hash);
+	assert_int_equal(v.route_idx, 5);
+	assert_int_equal(v.subset, v2.subset);
+	assert_true(v.hash == v2.hash);
+
+	/* the default route's 90/10 over random draws */
+	rv_init(&rv, "GET", "/", NULL, 0);
+	for (i = 0; i < 2000; i++) {
+		hx_route_request(snap, &mesh, &rv, "fc", 2, &rng, &v);
+		assert_int_equal(v.act, HX_ACT_FORWARD);
+		n2 += v.subset == 1;
+	}
+	assert_in_range(n2, 120, 290);
+
+	/* no VirtualService for the host: answered, no route */
+	hx_route_request(snap, &mesh, &rv, "nope", 4, &rng, &v);
+	assert_int_equal(v.act, HX_ACT_REPLY);
+	assert_int_equal(v.code, 503);
+	assert_string_equal(v.reason, "no-route");
+	assert_null(v.rt);
+
+	/* a gateway entry routes by port and host and names the gateway */
+	hx_route_request(snap, &gw, &rv, "fc.example.io", 13, &rng, &v);
+	assert_int_equal(v.act, HX_ACT_FORWARD);
+	assert_int_equal(v.subset, 0);
+	assert_string_equal(rv.gateway, "w/gw");
+	gw.port = 8081;
+	hx_route_request(snap, &gw, &rv, "fc.example.io", 13, &rng, &v);
+	assert_int_equal(v.act, HX_ACT_REPLY);
+
+	/* a mesh connection whose VIP is known routes by the VIP, not Host */
+	hx_route_request(snap, &orig, &rv, "whatever", 8, &rng, &v);
+	assert_int_equal(v.act, HX_ACT_FORWARD);
+	assert_int_equal(v.route_idx, 5);
+	hx_snap_put(snap);
+	sl_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_weights),
 		cmocka_unit_test(test_hash_and_endpoints),
 		cmocka_unit_test(test_head_parser),
+		cmocka_unit_test(test_verdict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

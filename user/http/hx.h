@@ -146,6 +146,64 @@ uint64_t hx_hash64(const void *p, size_t n, uint64_t seed);
  * user keeps its subset while the weights hold). -1 when all weights are 0. */
 int hx_pick_dest(const struct sl_route *r, uint64_t pt);
 
+/* The worker's xorshift draw over state *s. */
+static inline uint64_t hx_rand_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+/* Where a request came in, as far as routing cares. */
+struct hx_entry {
+	uint16_t port;		/* the listener's port */
+	bool gateway;		/* a Gateway listener, else the mesh entry */
+	bool tls;		/* arrived over TLS (a Gateway HTTPS server) */
+	bool has_orig;		/* mesh: the VIP the client dialled is known */
+	uint8_t vip[16];
+	uint16_t vip_port;
+};
+
+/* What becomes of a request: hx_route_request decides, proxy.c acts. */
+enum hx_act {
+	HX_ACT_FORWARD,		/* to (svc, subset) on dest_port */
+	HX_ACT_REPLY,		/* a local answer: code, x-sluice-reason: reason */
+	HX_ACT_ABORT,		/* a fault abort: code, x-sluice-fault: abort */
+	HX_ACT_REDIRECT,	/* the route's redirect */
+	HX_ACT_HTTPS_REDIRECT,	/* the plain server's tls.httpsRedirect */
+};
+
+struct hx_verdict {
+	enum hx_act act;
+	int code;			/* REPLY, ABORT */
+	const char *reason;		/* REPLY */
+	const struct sl_route *rt;	/* NULL = no route */
+	int route_idx;			/* rt's position in its http[] */
+	const struct sl_match *hit;	/* rt's condition that matched, NULL = none */
+	int svc, subset;		/* -1 = none; set for metrics even when answered */
+	uint16_t dest_port;		/* FORWARD: the service port */
+	bool has_hash;			/* FORWARD: endpoint by rendezvous hash */
+	uint64_t hash;
+	bool mirror;			/* FORWARD: copy to the route's mirror */
+	uint32_t delay_ms;		/* FORWARD: fault delay drawn, 0 = none */
+	char set_cookie[160];		/* FORWARD: minted consistentHash cookie
+					 * line for the response, "" = none */
+	char gw[256];			/* the entry gateway's "ns/name" (rv->gateway) */
+};
+
+struct hx_snap;
+/* Route a request: entry gateway or mesh service, VirtualService, http[]
+ * route, redirect, fault abort, destination (by hash or weighted draw),
+ * endpoint hash, mirror and fault delay draws (from *rng). rv->gateway is
+ * set to v->gw for a gateway entry. Pure: no sockets, no clock. */
+void hx_route_request(const struct hx_snap *snap, const struct hx_entry *e,
+		      struct hx_reqview *rv, const char *host, size_t hlen, uint64_t *rng,
+		      struct hx_verdict *v);
+
 /* Per-endpoint runtime state shared by all workers (atomics). */
 struct hx_ep_state {
 	uint32_t consec_5xx, consec_gw;

@@ -57,13 +57,7 @@ uint64_t hx_now_ms(void)
 
 uint64_t hx_rand(struct hx_worker *w)
 {
-	uint64_t x = w->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	w->rng = x;
-	return x * 0x2545f4914f6cdd1dull;
+	return hx_rand_next(&w->rng);
 }
 
 /* ---- client output -------------------------------------------------------- */
@@ -474,34 +468,31 @@ static void https_redirect(struct hx_cli *c, const struct hx_reqview *rv, const 
 	hx_cli_request_done(c);
 }
 
-static bool draw_ppm(struct hx_worker *w, uint32_t ppm)
+/* The connection's side of routing: where its requests came in. */
+static void entry_of(const struct hx_cli *c, struct hx_entry *e)
 {
-	if (ppm == 0)
-		return false;
-	if (ppm >= 1000000)
-		return true;
-	return hx_rand(w) % 1000000 < ppm;
+	e->port = c->entry_port;
+	e->gateway = c->gateway;
+	e->tls = c->ssl != NULL;
+	e->has_orig = c->has_orig;
+	memcpy(e->vip, c->vip, 16);
+	e->vip_port = c->vip_port;
 }
 
-/* The head of a request is complete: route it and start it. */
+/* The head of a request is complete: route it (hx_route_request decides)
+ * and start it. */
 static void start_request(struct hx_cli *c)
 {
 	struct hx_worker *w = c->w;
 	struct hx_hv hv[HX_MAX_HEADERS];
 	struct hx_reqview rv;
-	const struct sl_model *m;
-	const struct sl_vhost *vh = NULL;
-	const struct sl_match *hit = NULL;
-	const char *host, *gw = NULL;
-	char gwbuf[256];
+	struct hx_verdict v;
+	struct hx_entry e;
+	const char *host;
 	size_t hlen, k;
-	int vi = -1, ri, di, svc = -1;
-	uint64_t hash = 0, pt;
-	bool has_hash;
 
 	c->snap = w->snap;
 	hx_snap_ref(c->snap);
-	m = c->snap->m;
 	c->t_start = w->now;
 	c->svc = c->subset = c->ep = -1;
 	c->hit = NULL;
@@ -561,115 +552,42 @@ static void start_request(struct hx_cli *c)
 		hx_cli_local_reply(c, 421, "x-sluice-reason", "host-not-in-sni-server");
 		return;
 	}
-	if (c->gateway && !c->ssl) {
-		const struct sl_gateway_server *sv = hx_gateway_server(m, c->entry_port, host, hlen);
-
-		if (sv && sv->tls.https_redirect) {
-			https_redirect(c, &rv, host, hlen);
-			return;
-		}
-	}
-	if (c->gateway) {
-		vi = hx_vhost_for_gateway(m, c->entry_port, host, hlen, &gw, gwbuf, sizeof(gwbuf));
-	} else if (c->has_orig) {
-		svc = hx_service_for_vip(m, c->vip, c->vip_port);
-		if (svc >= 0)
-			vi = m->services[svc].vhost;
-	} else {
-		vi = hx_vhost_for_mesh_host(m, host, hlen);
-	}
-	rv.gateway = gw;
-	if (vi >= 0) {
-		vh = &m->vhosts[vi];
-		ri = hx_route_match(vh, &rv);
-		if (ri >= 0) {
-			c->rt = &vh->http[ri];
-			c->route_idx = ri;
-			for (k = 0; k < c->rt->nmatches && !hit; k++)
-				if (hx_match_eval(&c->rt->matches[k], &rv))
-					hit = &c->rt->matches[k];
-			c->hit = hit;
-		}
-	} else if (svc >= 0) {
-		/* no mesh VirtualService (sluice_svc sends such a service here
-		 * when its DestinationRule asks for HTTP outlierDetection) */
-		c->rt = &c->snap->svc[svc].dflt;
-	}
-	if (!c->rt) {
-		if (svc >= 0)
-			c->svc = svc;
-		hx_cli_local_reply(c, 503, "x-sluice-reason", "no-route");
+	entry_of(c, &e);
+	hx_route_request(c->snap, &e, &rv, host, hlen, &w->rng, &v);
+	c->rt = v.rt;
+	c->route_idx = v.route_idx;
+	c->hit = v.hit;
+	c->svc = v.svc;
+	switch (v.act) {
+	case HX_ACT_REPLY:
+		hx_cli_local_reply(c, v.code, "x-sluice-reason", v.reason);
 		return;
-	}
-	if (c->rt->has_redirect) {
+	case HX_ACT_ABORT:
+		hx_cli_local_reply(c, v.code, "x-sluice-fault", "abort");
+		return;
+	case HX_ACT_REDIRECT:
 		do_redirect(c, &rv, host, hlen);
 		return;
-	}
-	if (draw_ppm(w, c->rt->fault.abort_ppm)) {
-		int code = c->rt->fault.abort_status ? (int)c->rt->fault.abort_status : 503;
-
-		if (c->rt->ndests)
-			c->svc = (int)c->rt->dests[0].service;
-		hx_cli_local_reply(c, code, "x-sluice-fault", "abort");
+	case HX_ACT_HTTPS_REDIRECT:
+		https_redirect(c, &rv, host, hlen);
 		return;
+	case HX_ACT_FORWARD:
+		break;
 	}
-	/* destination: by the hash when the service hashes and the key is there */
-	has_hash = false;
-	if (c->rt->ndests) {
-		const struct sl_service *s0 = &m->services[c->rt->dests[0].service];
-		const struct sl_lb *lb = &s0->tp.lb;
-
-		if (lb->kind != SL_LB_CONSISTENT_HASH && c->rt->dests[0].subset >= 0)
-			lb = &s0->subsets[c->rt->dests[0].subset].tp.lb;
-		has_hash = hx_hash_request(lb, &rv, &hash);
-		c->set_cookie[0] = 0;
-		if (!has_hash && lb->kind == SL_LB_CONSISTENT_HASH && lb->hash == SL_HASH_COOKIE &&
-		    lb->hash_key && lb->cookie_ttl_ms) {
-			/* Envoy's behaviour: no cookie yet and a ttl -> mint one,
-			 * hash it, and hand it to the client with the response */
-			char val[24];
-
-			snprintf(val, sizeof(val), "%016llx", (unsigned long long)hx_rand(w));
-			hash = hx_hash64(val, strlen(val), 0);
-			has_hash = true;
-			snprintf(c->set_cookie, sizeof(c->set_cookie),
-				 "set-cookie: %.40s=%s; Max-Age=%u; Path=%.40s; HttpOnly\r\n",
-				 lb->hash_key, val, lb->cookie_ttl_ms / 1000,
-				 lb->cookie_path ? lb->cookie_path : "/");
-		}
-	}
-	pt = has_hash ? hash : hx_rand(w);
-	di = hx_pick_dest(c->rt, pt);
-	if (di < 0) {
-		hx_cli_local_reply(c, 503, "x-sluice-reason", "no-healthy-upstream");
-		return;
-	}
-	c->svc = (int)c->rt->dests[di].service;
-	c->subset = c->rt->dests[di].subset;
-	c->dest_port = hx_service_port(&m->services[c->svc], c->rt->dests[di].port, rv.port);
-	c->hash = hx_hash64(&hash, sizeof(hash), 0x5eed);
-	c->has_hash = false;
-	{
-		const struct sl_lb *elb = &hx_policy(m, (size_t)c->svc, c->subset)->lb;
-		uint64_t eh;
-
-		if (hx_hash_request(elb, &rv, &eh)) {
-			c->has_hash = true;
-			c->hash = eh;
-		} else if (c->set_cookie[0] && elb->kind == SL_LB_CONSISTENT_HASH) {
-			c->has_hash = true;
-			c->hash = hash;
-		}
-	}
+	c->subset = v.subset;
+	c->dest_port = v.dest_port;
+	c->has_hash = v.has_hash;
+	c->hash = v.hash;
+	memcpy(c->set_cookie, v.set_cookie, sizeof(c->set_cookie));
 	/* upstream request: rebuilt head, then the body as it arrives */
 	c->rechunk = (c->parser.flags & F_CHUNKED) != 0;
 	c->head.on_body = body_out;
 	c->head.body_ctx = c;
 	c->rq.len = c->rq.off = 0;
-	build_upstream_head(c, &rv, hit);
+	build_upstream_head(c, &rv, v.hit);
 	c->replayable = true;
 	c->tries_left = c->rt->retries.set ? c->rt->retries.attempts : 0;
-	c->mirror_pending = c->rt->has_mirror && draw_ppm(w, c->rt->mirror_ppm);
+	c->mirror_pending = v.mirror;
 	c->reuse_retry = 1;
 	if (c->expect_continue && !c->body_done)
 		hx_buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -679,10 +597,10 @@ static void start_request(struct hx_cli *c)
 	}
 	if (c->mirror_pending && c->body_done)
 		hx_mirror_start(c);
-	if (draw_ppm(w, c->rt->fault.delay_ppm) && c->rt->fault.delay_ms) {
+	if (v.delay_ms) {
 		c->state = CS_DELAY;
 		c->resp_flags = "DI";
-		c->delay_until = w->now + c->rt->fault.delay_ms;
+		c->delay_until = w->now + v.delay_ms;
 		c->deadline = c->delay_until;
 		return;
 	}

@@ -630,3 +630,161 @@ uint16_t hx_endpoint_port(const struct sl_service *s, const struct sl_endpoint *
 		return sp->target_port;
 	return svc_port;
 }
+
+/* ---- a request's verdict ------------------------------------------------ */
+
+static bool draw_ppm(uint64_t *rng, uint32_t ppm)
+{
+	if (ppm == 0)
+		return false;
+	if (ppm >= 1000000)
+		return true;
+	return hx_rand_next(rng) % 1000000 < ppm;
+}
+
+static void verdict_reply(struct hx_verdict *v, int code, const char *reason)
+{
+	v->act = HX_ACT_REPLY;
+	v->code = code;
+	v->reason = reason;
+}
+
+/* The VirtualService and route for the request: a gateway's by port and
+ * host, a mesh connection's by the VIP it dialled, else by Host. */
+static void pick_route(const struct hx_snap *snap, const struct hx_entry *e,
+		       struct hx_reqview *rv, const char *host, size_t hlen, struct hx_verdict *v)
+{
+	const struct sl_model *m = snap->m;
+	const char *gw = NULL;
+	int vi = -1, svc = -1, ri;
+	size_t k;
+
+	if (e->gateway) {
+		vi = hx_vhost_for_gateway(m, e->port, host, hlen, &gw, v->gw, sizeof(v->gw));
+	} else if (e->has_orig) {
+		svc = hx_service_for_vip(m, e->vip, e->vip_port);
+		if (svc >= 0)
+			vi = m->services[svc].vhost;
+	} else {
+		vi = hx_vhost_for_mesh_host(m, host, hlen);
+	}
+	rv->gateway = gw;
+	if (vi >= 0) {
+		const struct sl_vhost *vh = &m->vhosts[vi];
+
+		ri = hx_route_match(vh, rv);
+		if (ri >= 0) {
+			v->rt = &vh->http[ri];
+			v->route_idx = ri;
+			for (k = 0; k < v->rt->nmatches && !v->hit; k++)
+				if (hx_match_eval(&v->rt->matches[k], rv))
+					v->hit = &v->rt->matches[k];
+		}
+	} else if (svc >= 0) {
+		/* no mesh VirtualService (sluice_svc sends such a service here
+		 * when its DestinationRule asks for HTTP outlierDetection) */
+		v->rt = &snap->svc[svc].dflt;
+	}
+	if (!v->rt && svc >= 0)
+		v->svc = svc;
+}
+
+/* The draw point on the route's weights: the first destination's hash key
+ * when its load balancer hashes and the request has the key (or a cookie is
+ * minted for it), else a random draw. */
+static uint64_t dest_point(const struct sl_model *m, const struct hx_reqview *rv,
+			   uint64_t *rng, struct hx_verdict *v, uint64_t *hash)
+{
+	const struct sl_route *rt = v->rt;
+	const struct sl_service *s0;
+	const struct sl_lb *lb;
+
+	*hash = 0;
+	if (!rt->ndests)
+		return hx_rand_next(rng);
+	s0 = &m->services[rt->dests[0].service];
+	lb = &s0->tp.lb;
+	if (lb->kind != SL_LB_CONSISTENT_HASH && rt->dests[0].subset >= 0)
+		lb = &s0->subsets[rt->dests[0].subset].tp.lb;
+	if (hx_hash_request(lb, rv, hash))
+		return *hash;
+	if (lb->kind == SL_LB_CONSISTENT_HASH && lb->hash == SL_HASH_COOKIE && lb->hash_key &&
+	    lb->cookie_ttl_ms) {
+		/* Envoy's behaviour: no cookie yet and a ttl -> mint one, hash
+		 * it, and hand it to the client with the response */
+		char val[24];
+
+		snprintf(val, sizeof(val), "%016llx", (unsigned long long)hx_rand_next(rng));
+		*hash = hx_hash64(val, strlen(val), 0);
+		snprintf(v->set_cookie, sizeof(v->set_cookie),
+			 "set-cookie: %.40s=%s; Max-Age=%u; Path=%.40s; HttpOnly\r\n",
+			 lb->hash_key, val, lb->cookie_ttl_ms / 1000,
+			 lb->cookie_path ? lb->cookie_path : "/");
+		return *hash;
+	}
+	return hx_rand_next(rng);
+}
+
+void hx_route_request(const struct hx_snap *snap, const struct hx_entry *e,
+		      struct hx_reqview *rv, const char *host, size_t hlen, uint64_t *rng,
+		      struct hx_verdict *v)
+{
+	const struct sl_model *m = snap->m;
+	const struct sl_route *rt;
+	const struct sl_lb *elb;
+	uint64_t hash, pt, eh;
+	int di;
+
+	memset(v, 0, offsetof(struct hx_verdict, set_cookie));
+	v->set_cookie[0] = v->gw[0] = 0;
+	v->svc = v->subset = -1;
+	if (e->gateway && !e->tls) {
+		const struct sl_gateway_server *sv = hx_gateway_server(m, e->port, host, hlen);
+
+		if (sv && sv->tls.https_redirect) {
+			v->act = HX_ACT_HTTPS_REDIRECT;
+			return;
+		}
+	}
+	pick_route(snap, e, rv, host, hlen, v);
+	rt = v->rt;
+	if (!rt) {
+		verdict_reply(v, 503, "no-route");
+		return;
+	}
+	if (rt->has_redirect) {
+		v->act = HX_ACT_REDIRECT;
+		return;
+	}
+	if (draw_ppm(rng, rt->fault.abort_ppm)) {
+		v->act = HX_ACT_ABORT;
+		v->code = rt->fault.abort_status ? (int)rt->fault.abort_status : 503;
+		if (rt->ndests)
+			v->svc = (int)rt->dests[0].service;
+		return;
+	}
+	pt = dest_point(m, rv, rng, v, &hash);
+	di = hx_pick_dest(rt, pt);
+	if (di < 0) {
+		verdict_reply(v, 503, "no-healthy-upstream");
+		return;
+	}
+	v->act = HX_ACT_FORWARD;
+	v->svc = (int)rt->dests[di].service;
+	v->subset = rt->dests[di].subset;
+	v->dest_port = hx_service_port(&m->services[v->svc], rt->dests[di].port, rv->port);
+	/* the endpoint: by the destination's own hash key when it has one,
+	 * by a minted cookie's hash, else by the load balancer */
+	v->hash = hx_hash64(&hash, sizeof(hash), 0x5eed);
+	elb = &hx_policy(m, (size_t)v->svc, v->subset)->lb;
+	if (hx_hash_request(elb, rv, &eh)) {
+		v->has_hash = true;
+		v->hash = eh;
+	} else if (v->set_cookie[0] && elb->kind == SL_LB_CONSISTENT_HASH) {
+		v->has_hash = true;
+		v->hash = hash;
+	}
+	v->mirror = rt->has_mirror && draw_ppm(rng, rt->mirror_ppm);
+	if (draw_ppm(rng, rt->fault.delay_ppm) && rt->fault.delay_ms)
+		v->delay_ms = rt->fault.delay_ms;
+}
