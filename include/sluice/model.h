@@ -325,7 +325,13 @@ struct sl_workload {
  * server's protocol is HTTPS and sluice-http terminates TLS with the
  * certificate and key files; the request path after it is the HTTP one.
  * On a plain HTTP server only https_redirect is set. */
+/* SL_TLS_SIMPLE: terminated by sluice-http (tls.mode SIMPLE, MUTUAL or
+ * OPTIONAL_MUTUAL; client_auth tells which). */
 enum sl_tls_mode { SL_TLS_NONE = 0, SL_TLS_SIMPLE };
+
+/* Client certificates of a terminated server: MUTUAL requires one,
+ * OPTIONAL_MUTUAL verifies one when presented. */
+enum sl_client_auth { SL_CLIENT_AUTH_NONE = 0, SL_CLIENT_AUTH_REQUIRE, SL_CLIENT_AUTH_OPTIONAL };
 
 #define SL_TLS_V12	0x0303		/* TLS version numbers as on the wire */
 #define SL_TLS_V13	0x0304
@@ -338,6 +344,12 @@ struct sl_server_tls {
 	char *ciphers;			/* cipherSuites joined by ':' (TLS 1.2
 					 * suites, OpenSSL names), NULL = default */
 	bool https_redirect;		/* plain HTTP server: 301 to https:// */
+	enum sl_client_auth client_auth;
+	char *ca_file;			/* caCertificates: absolute path, PEM,
+					 * re-read on change (client_auth set) */
+	char **sans;			/* subjectAltNames: a client certificate
+					 * must carry one of them (any SAN type) */
+	size_t nsans;
 	struct sl_pos pos;		/* the tls map */
 };
 

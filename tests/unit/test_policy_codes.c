@@ -212,6 +212,7 @@ static void test_support_decisions(void **state)
 		{ "ConsistentHash", "maglev" }, { "OutlierDetection", "maxEjectionPercent" },
 		{ "Server", "tls" }, { "GatewayPort", "protocol=HTTPS" },
 		{ "ServerTLSSettings", "mode" }, { "ServerTLSSettings", "httpsRedirect" },
+		{ "ServerTLSSettings", "mode=MUTUAL" }, { "ServerTLSSettings", "caCertificates" },
 	};
 	static const char *const unsup[][2] = {
 		{ "TrafficPolicy", "tls" }, { "HTTPRoute", "corsPolicy" }, { "HTTPRoute", "delegate" },
@@ -219,8 +220,8 @@ static void test_support_decisions(void **state)
 		{ "L4MatchAttributes", "sourceSubnet" }, { "LoadBalancer", "localityLbSetting" },
 		{ "LoadBalancer", "simple=PASSTHROUGH" }, { "TrafficPolicy", "portLevelSettings" },
 		{ "TrafficPolicy", "tunnel" }, { "VirtualService", "tls" },
-		{ "ServerTLSSettings", "mode=MUTUAL" }, { "ServerTLSSettings", "mode=PASSTHROUGH" },
-		{ "ServerTLSSettings", "credentialName" }, { "ServerTLSSettings", "caCertificates" },
+		{ "ServerTLSSettings", "mode=ISTIO_MUTUAL" }, { "ServerTLSSettings", "mode=PASSTHROUGH" },
+		{ "ServerTLSSettings", "credentialName" }, { "ServerTLSSettings", "caCrl" },
 	};
 	for (size_t i = 0; i < sizeof(sup) / sizeof(sup[0]); i++) {
 		const struct pl_field *f = pl_field_find(sup[i][0], sup[i][1]);

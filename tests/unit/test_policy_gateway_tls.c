@@ -2,7 +2,8 @@
 /*
  * Gateway Server.tls (user/lib/policy_tls.c): the field guide's HTTPS
  * server loads as written; versions, cipherSuites and httpsRedirect are
- * read; what sluice-http does not terminate (other modes, credentialName,
+ * read; MUTUAL and OPTIONAL_MUTUAL carry the client certificate check;
+ * what sluice-http does not terminate (other modes, credentialName,
  * TLS 1.0/1.1, cipher expressions, TLS 1.3 suites) is refused at its
  * line:col; servers sharing a port must agree on TLS.
  */
@@ -156,8 +157,18 @@ static void test_refused(void **state)
 		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k, maxProtocolVersion: TLSV1_1}\n",
 		   "SL0007", 8, 84, "TLSV1_1 is not supported");
 	/* modes sluice-http does not build */
-	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: MUTUAL}\n",
-		   "SL0007", 8, 17, "MUTUAL is not supported yet");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: MUTUAL, serverCertificate: /c, privateKey: /k}\n",
+		   "SL0004", 8, 10, "caCertificates");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: OPTIONAL_MUTUAL, serverCertificate: /c, privateKey: /k, caCertificates: ca}\n",
+		   "SL0210", 8, 89, "absolute file path");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k, caCertificates: /ca}\n",
+		   "SL0211", 8, 80, "MUTUAL or OPTIONAL_MUTUAL, not SIMPLE");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: MUTUAL, serverCertificate: /c, privateKey: /k, caCertificates: /ca,"
+		   " verifyCertificateHash: [ab]}\n",
+		   "SL0007", 8, 85, "verifyCertificateHash");
 	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: PASSTHROUGH}\n",
 		   "SL0007", 8, 17, "PASSTHROUGH is not supported yet");
 	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: ISTIO_MUTUAL}\n",
@@ -196,6 +207,50 @@ static void test_refused(void **state)
 		   "SL0211", 8, 10, "may only set httpsRedirect");
 }
 
+/* MUTUAL and OPTIONAL_MUTUAL: the CA and subjectAltNames client
+ * certificates are checked against, as the dump shows them. */
+static void test_mutual(void **state)
+{
+	struct sl_diags d;
+	struct sl_model *m;
+
+	(void)state;
+	assert_int_equal(load(GW_HEAD HTTPS_443
+			      "    hosts: [a.example]\n"
+			      "    tls:\n"
+			      "      mode: MUTUAL\n"
+			      "      serverCertificate: /c\n"
+			      "      privateKey: /k\n"
+			      "      caCertificates: /ca.pem\n"
+			      "      subjectAltNames: [spiffe://cluster.local/ns/a/sa/client, client.example]\n"
+			      "  - port: {number: 443, name: https-b, protocol: HTTPS}\n"
+			      "    hosts: [b.example]\n"
+			      "    tls: {mode: OPTIONAL_MUTUAL, serverCertificate: /c, privateKey: /k,"
+			      " caCertificates: /ca.pem}\n",
+			      &d, &m), 0);
+	const struct sl_gateway_server *a = server(m, 0, 0), *b = server(m, 0, 1);
+	assert_int_equal(a->tls.mode, SL_TLS_SIMPLE);
+	assert_int_equal(a->tls.client_auth, SL_CLIENT_AUTH_REQUIRE);
+	assert_string_equal(a->tls.ca_file, "/ca.pem");
+	assert_int_equal(a->tls.nsans, 2);
+	assert_string_equal(a->tls.sans[0], "spiffe://cluster.local/ns/a/sa/client");
+	assert_int_equal(b->tls.client_auth, SL_CLIENT_AUTH_OPTIONAL);
+	assert_int_equal(b->tls.nsans, 0);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(sl_model_dump_json(m, f), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"mode\": \"MUTUAL\""));
+	assert_non_null(strstr(buf, "\"mode\": \"OPTIONAL_MUTUAL\""));
+	assert_non_null(strstr(buf, "\"caCertificates\": \"/ca.pem\""));
+	assert_non_null(strstr(buf, "\"client.example\""));
+	free(buf);
+	sl_model_free(m);
+	sl_diags_free(&d);
+}
+
 /* One port, one kind of listener, one set of versions and ciphers. */
 static void test_port_agreement(void **state)
 {
@@ -224,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_field_guide_server),
 		cmocka_unit_test(test_versions_ciphers_redirect),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_mutual),
 		cmocka_unit_test(test_port_agreement),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

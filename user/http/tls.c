@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * TLS termination of Gateway HTTPS servers (tls.mode SIMPLE) with OpenSSL.
+ * TLS termination of Gateway HTTPS servers (tls.mode SIMPLE, MUTUAL,
+ * OPTIONAL_MUTUAL) with OpenSSL.
  *
  * A snapshot's hx_tls holds, per gateway port with HTTPS servers, the
  * servers in model order, each with its certificate (struct hx_tls_cert:
- * one SSL_CTX built from its serverCertificate/privateKey files and the
- * port's versions and ciphers). A connection starts on the port's first
- * server's context; the servername callback moves it to the server its SNI
- * name picks. Contexts are refcounted by OpenSSL: a context replaced after a
- * file change lives on in the connections that use it.
+ * one SSL_CTX built from its serverCertificate/privateKey files, the port's
+ * versions and ciphers, and for MUTUAL/OPTIONAL_MUTUAL the client
+ * certificate check: caCertificates, subjectAltNames). A connection starts
+ * on the port's first server's context; the ClientHello callback moves it
+ * to the server its SNI name picks before anything else of the handshake
+ * is decided — session resumption included: each server has its own
+ * session id context, so a session of one server never resumes on another
+ * (which would skip that server's client certificate check). Contexts are
+ * refcounted by OpenSSL: a context replaced after a file change lives on in
+ * the connections that use it.
  *
  * Re-reading: on a handshake (a new connection, or SNI choosing a server)
  * the certificate's files are stat()ed at most once a second; when the
- * inode, size or mtime of either changed, a new context is built and, if it
+ * inode, size or mtime of one changed, a new context is built and, if it
  * loads, replaces the old one for the next handshakes; if not, the old one
  * stays and the error is logged once per change.
  *
@@ -26,9 +32,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "http/tls.h"
 
@@ -44,7 +53,7 @@ struct hx_tls_port;
 struct hx_tls_cert {
 	pthread_mutex_t mu;		/* guards ctx and sig */
 	SSL_CTX *ctx;			/* the current context */
-	struct file_sig sig[2];		/* cert, key as last loaded or tried */
+	struct file_sig sig[3];		/* cert, key, CA as last loaded or tried */
 	uint64_t next_check_ms;		/* atomic: next stat() allowed */
 	int busy;			/* atomic: a worker is checking */
 	struct hx_tls_port *port;
@@ -56,6 +65,12 @@ struct hx_tls_cert {
 	char **hosts;
 	size_t nhosts;
 	uint16_t sport, min_version, max_version;
+	enum sl_client_auth client_auth;
+	char *ca_file;			/* client_auth set */
+	char **sans;			/* subjectAltNames, nsans = 0: any */
+	size_t nsans;
+	unsigned char sid[32];		/* session id context, this server's own */
+	unsigned int sid_len;
 };
 
 struct hx_tls_port {
@@ -127,34 +142,128 @@ static SSL_CTX *cert_ctx(struct hx_tls_cert *ct)
 	return ctx;
 }
 
-static int sni_cb(SSL *ssl, int *al, void *arg)
+/* The server of port p whose hosts cover name best; NULL = none. */
+static struct hx_tls_cert *server_for(const struct hx_tls_port *p, const char *name)
 {
-	struct hx_tls_port *p = arg;
-	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	struct hx_tls_cert *best = NULL;
 	size_t best_score = 0;
-	SSL_CTX *ctx;
 
-	if (!name)
-		return SSL_TLSEXT_ERR_NOACK;	/* the port's first server */
 	for (size_t i = 0; i < p->n; i++)
 		for (size_t h = 0; h < p->certs[i]->nhosts; h++) {
-			size_t s = host_score(p->certs[i]->hosts[h], name);
+			size_t sc = host_score(p->certs[i]->hosts[h], name);
 
-			if (s > best_score) {
-				best_score = s;
+			if (sc > best_score) {
+				best_score = sc;
 				best = p->certs[i];
 			}
 		}
-	if (!best) {
+	return best;
+}
+
+/* The host_name of a ClientHello's server_name extension (RFC 6066 3) into
+ * name; false when absent or malformed. The bytes come from OpenSSL's own
+ * ClientHello parse (SSL_client_hello_get0_ext). */
+static bool hello_server_name(SSL *ssl, char *name, size_t cap)
+{
+	const unsigned char *p;
+	size_t len, list, nl;
+
+	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) || len < 5)
+		return false;
+	list = (size_t)p[0] << 8 | p[1];
+	if (list + 2 != len || p[2] != TLSEXT_NAMETYPE_host_name)
+		return false;
+	nl = (size_t)p[3] << 8 | p[4];
+	if (nl == 0 || nl + 3 > list || nl >= cap || memchr(p + 5, 0, nl))
+		return false;
+	memcpy(name, p + 5, nl);
+	name[nl] = 0;
+	return true;
+}
+
+/* The ClientHello callback: move the connection to the server its SNI name
+ * picks, with that server's verify mode (SSL_set_SSL_CTX keeps the SSL's
+ * own), before OpenSSL looks at sessions. No SNI: the port's first server.
+ * An unknown name fails the handshake (unrecognized_name). */
+static int hello_cb(SSL *ssl, int *al, void *arg)
+{
+	struct hx_tls_port *p = arg;
+	struct hx_tls_cert *ct;
+	char name[256];
+	SSL_CTX *ctx;
+
+	if (!hello_server_name(ssl, name, sizeof(name)))
+		return SSL_CLIENT_HELLO_SUCCESS;
+	ct = server_for(p, name);
+	if (!ct) {
 		*al = SSL_AD_UNRECOGNIZED_NAME;
-		return SSL_TLSEXT_ERR_ALERT_FATAL;
+		return SSL_CLIENT_HELLO_ERROR;
 	}
-	cert_refresh(best, hx_now_ms());
-	ctx = cert_ctx(best);
-	SSL_set_SSL_CTX(ssl, ctx);
+	cert_refresh(ct, hx_now_ms());
+	ctx = cert_ctx(ct);
+	if (SSL_get_SSL_CTX(ssl) != ctx) {
+		SSL_set_SSL_CTX(ssl, ctx);
+		SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx));
+	}
 	SSL_CTX_free(ctx);
-	return SSL_TLSEXT_ERR_OK;
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* The server_name extension is acknowledged when hello_cb chose by it. */
+static int sni_cb(SSL *ssl, int *al, void *arg)
+{
+	(void)al;
+	(void)arg;
+	return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) ? SSL_TLSEXT_ERR_OK :
+								     SSL_TLSEXT_ERR_NOACK;
+}
+
+/* Does the client certificate carry one of the server's subjectAltNames
+ * (DNS, URI, email or IP address, compared exactly as Istio does)? */
+static bool san_ok(const struct hx_tls_cert *ct, X509 *cert)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	bool ok = false;
+
+	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && !ok; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		char ip[INET6_ADDRSTRLEN];
+		const char *v = NULL;
+		size_t vl = 0;
+
+		if (g->type == GEN_DNS || g->type == GEN_URI || g->type == GEN_EMAIL) {
+			v = (const char *)ASN1_STRING_get0_data(g->d.ia5);
+			vl = (size_t)ASN1_STRING_length(g->d.ia5);
+		} else if (g->type == GEN_IPADD) {
+			int l = ASN1_STRING_length(g->d.ip);
+
+			if ((l == 4 || l == 16) && inet_ntop(l == 4 ? AF_INET : AF_INET6,
+							     ASN1_STRING_get0_data(g->d.ip), ip,
+							     sizeof(ip))) {
+				v = ip;
+				vl = strlen(ip);
+			}
+		}
+		for (size_t k = 0; v && k < ct->nsans && !ok; k++)
+			ok = strlen(ct->sans[k]) == vl && !memcmp(ct->sans[k], v, vl);
+	}
+	GENERAL_NAMES_free(gens);
+	return ok;
+}
+
+/* Chain verification as OpenSSL did it, then subjectAltNames on the
+ * client's own certificate. */
+static int verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	const struct hx_tls_cert *ct = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+
+	if (!ok || !ct || ct->nsans == 0 || X509_STORE_CTX_get_error_depth(xs) != 0)
+		return ok;
+	if (san_ok(ct, X509_STORE_CTX_get_current_cert(xs)))
+		return 1;
+	X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+	return 0;
 }
 
 static void ssl_err(char *buf, size_t len)
@@ -173,7 +282,6 @@ static void ssl_err(char *buf, size_t len)
 static SSL_CTX *build_ctx(const struct hx_tls_cert *ct, char *err, size_t errlen)
 {
 	const struct hx_tls_cert *t = ct;
-	static const unsigned char sid[] = "sluice-http";
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
 	if (!ctx) {
@@ -184,7 +292,7 @@ static SSL_CTX *build_ctx(const struct hx_tls_cert *ct, char *err, size_t errlen
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 				 SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	SSL_CTX_set_session_id_context(ctx, t->sid, t->sid_len);
 	if (!SSL_CTX_set_min_proto_version(ctx, t->min_version ? t->min_version : TLS1_2_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, t->max_version ? t->max_version : TLS1_3_VERSION) ||
 	    (t->ciphers && !SSL_CTX_set_cipher_list(ctx, t->ciphers))) {
@@ -204,10 +312,26 @@ static SSL_CTX *build_ctx(const struct hx_tls_cert *ct, char *err, size_t errlen
 		ssl_err(err + (l < errlen ? l : errlen - 1), errlen - (l < errlen ? l : errlen - 1));
 		goto fail;
 	}
-	SSL_CTX_set_app_data(ctx, (void *)ct);	/* hx_tls_host_ok */
+	if (t->client_auth != SL_CLIENT_AUTH_NONE) {
+		STACK_OF(X509_NAME) *cas = SSL_load_client_CA_file(t->ca_file);
+
+		if (!cas || SSL_CTX_load_verify_locations(ctx, t->ca_file, NULL) != 1) {
+			size_t l = (size_t)snprintf(err, errlen, "caCertificates %s: ", t->ca_file);
+
+			sk_X509_NAME_pop_free(cas, X509_NAME_free);
+			ssl_err(err + (l < errlen ? l : errlen - 1),
+				errlen - (l < errlen ? l : errlen - 1));
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(ctx, cas);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+				   (t->client_auth == SL_CLIENT_AUTH_REQUIRE ?
+				    SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), verify_cb);
+	}
+	SSL_CTX_set_app_data(ctx, (void *)ct);	/* hx_tls_host_ok, verify_cb */
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	SSL_CTX_set_client_hello_cb(ctx, hello_cb, ct->port);
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
-	SSL_CTX_set_tlsext_servername_arg(ctx, ct->port);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -238,7 +362,7 @@ static bool sig_eq(const struct file_sig *a, const struct file_sig *b)
  * context). A new context is built outside the lock; only the swap holds it. */
 static void cert_refresh(struct hx_tls_cert *ct, uint64_t now_ms)
 {
-	struct file_sig s[2];
+	struct file_sig s[3] = {0};
 	char err[512];
 	SSL_CTX *ctx, *old;
 
@@ -248,8 +372,11 @@ static void cert_refresh(struct hx_tls_cert *ct, uint64_t now_ms)
 	__atomic_store_n(&ct->next_check_ms, now_ms + HX_TLS_CHECK_MS, __ATOMIC_RELAXED);
 	file_sig(ct->cert_file, &s[0]);
 	file_sig(ct->key_file, &s[1]);
+	if (ct->ca_file)
+		file_sig(ct->ca_file, &s[2]);
 	pthread_mutex_lock(&ct->mu);
-	bool same = sig_eq(&s[0], &ct->sig[0]) && sig_eq(&s[1], &ct->sig[1]);
+	bool same = sig_eq(&s[0], &ct->sig[0]) && sig_eq(&s[1], &ct->sig[1]) &&
+		    sig_eq(&s[2], &ct->sig[2]);
 	if (!same)
 		memcpy(ct->sig, s, sizeof(s));	/* one attempt (and log) per change */
 	pthread_mutex_unlock(&ct->mu);
@@ -303,6 +430,28 @@ static int cert_copy(struct hx_tls_cert *ct, const struct sl_gateway *gw,
 	ct->sport = sv->port;
 	ct->min_version = sv->tls.min_version;
 	ct->max_version = sv->tls.max_version;
+	ct->client_auth = sv->tls.client_auth;
+	if (ct->client_auth != SL_CLIENT_AUTH_NONE) {
+		ct->ca_file = dup_or_null(sv->tls.ca_file);
+		ct->sans = calloc(sv->tls.nsans ? sv->tls.nsans : 1, sizeof(*ct->sans));
+		if (!ct->ca_file || !ct->sans)
+			return -ENOMEM;
+		for (size_t i = 0; i < sv->tls.nsans; i++) {
+			ct->sans[i] = strdup(sv->tls.sans[i]);
+			if (!ct->sans[i])
+				return -ENOMEM;
+			ct->nsans = i + 1;
+		}
+	}
+	/* the session id context: this server's alone (gateway, port, hosts) */
+	{
+		uint64_t h = hx_hash64(ct->gw, strlen(ct->gw), sv->port);
+
+		for (size_t i = 0; i < ct->nhosts; i++)
+			h = hx_hash64(ct->hosts[i], strlen(ct->hosts[i]), h);
+		ct->sid_len = (unsigned int)snprintf((char *)ct->sid, sizeof(ct->sid),
+						     "sluice-http-%016llx", (unsigned long long)h);
+	}
 	return 0;
 }
 
@@ -358,6 +507,8 @@ int hx_tls_build(const struct sl_model *m, struct hx_tls **out)
 			}
 			file_sig(ct->cert_file, &ct->sig[0]);
 			file_sig(ct->key_file, &ct->sig[1]);
+			if (ct->ca_file)
+				file_sig(ct->ca_file, &ct->sig[2]);
 			ct->ctx = build_ctx(ct, err, sizeof(err));
 			if (!ct->ctx) {
 				fprintf(stderr, "sluice-http: gateway %s port %u: %s\n", ct->gw,
@@ -392,6 +543,10 @@ void hx_tls_put(struct hx_tls *t)
 		free(ct->cert_file);
 		free(ct->key_file);
 		free(ct->ciphers);
+		free(ct->ca_file);
+		for (size_t k = 0; k < ct->nsans; k++)
+			free(ct->sans[k]);
+		free(ct->sans);
 	}
 	for (size_t i = 0; i < t->nports; i++)
 		free(t->ports[i].certs);
@@ -438,13 +593,26 @@ SSL *hx_tls_accept(struct hx_tls *t, uint16_t port, int fd, uint64_t now_ms)
 bool hx_tls_host_ok(SSL *ssl, const char *host, size_t hlen)
 {
 	const struct hx_tls_cert *ct = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	const struct hx_tls_cert *other;
+	char name[256];
 
-	if (!ct || !SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
+	if (!ct)
 		return true;
-	for (size_t h = 0; h < ct->nhosts; h++)
-		if (hx_host_match(ct->hosts[h], host, hlen))
-			return true;
-	return false;
+	if (SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
+		for (size_t h = 0; h < ct->nhosts; h++)
+			if (hx_host_match(ct->hosts[h], host, hlen))
+				return true;
+		return false;
+	}
+	/* no SNI: the connection is on the port's first server; a host of
+	 * another server that checks client certificates is not served here
+	 * (its check did not run) */
+	if (hlen >= sizeof(name))
+		return false;
+	memcpy(name, host, hlen);
+	name[hlen] = 0;
+	other = server_for(ct->port, name);
+	return !other || other == ct || other->client_auth == SL_CLIENT_AUTH_NONE;
 }
 
 /* The outcome of an SSL call that did not succeed: 0 and errno EAGAIN when

@@ -560,9 +560,16 @@ int sl_model_dump_json(const struct sl_model *m, FILE *f)
 			} else {
 				const struct sl_server_tls *t = &sv->tls;
 				j_open(&w, '{');
-				kv_str(&w, "mode", t->mode == SL_TLS_SIMPLE ? "SIMPLE" : NULL);
+				kv_str(&w, "mode", t->mode != SL_TLS_SIMPLE ? NULL :
+					t->client_auth == SL_CLIENT_AUTH_REQUIRE ? "MUTUAL" :
+					t->client_auth == SL_CLIENT_AUTH_OPTIONAL ? "OPTIONAL_MUTUAL" :
+					"SIMPLE");
 				kv_str(&w, "serverCertificate", t->cert_file);
 				kv_str(&w, "privateKey", t->key_file);
+				if (t->client_auth != SL_CLIENT_AUTH_NONE) {
+					kv_str(&w, "caCertificates", t->ca_file);
+					j_strs(&w, "subjectAltNames", t->sans, t->nsans);
+				}
 				kv_str(&w, "minProtocolVersion", t->min_version == SL_TLS_V12 ? "TLSV1_2" :
 					t->min_version == SL_TLS_V13 ? "TLSV1_3" : NULL);
 				kv_str(&w, "maxProtocolVersion", t->max_version == SL_TLS_V12 ? "TLSV1_2" :

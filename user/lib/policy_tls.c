@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Gateway Server.tls. An HTTPS server with tls.mode SIMPLE is terminated by
- * sluice-http (user/http/tls.c) with its serverCertificate/privateKey files;
- * a plain HTTP server may carry only httpsRedirect. Everything else of
+ * Gateway Server.tls. An HTTPS server with tls.mode SIMPLE, MUTUAL or
+ * OPTIONAL_MUTUAL is terminated by sluice-http (user/http/tls.c) with its
+ * serverCertificate/privateKey files; MUTUAL and OPTIONAL_MUTUAL verify
+ * client certificates against caCertificates (and subjectAltNames); a plain
+ * HTTP server may carry only httpsRedirect. Everything else of
  * Istio's ServerTLSSettings is refused here (pl_fields rows, or below when
  * the reason needs saying), so that what loads is what is enforced.
  *
@@ -23,7 +25,7 @@
 static const char *const mode_names[] = {
 	"PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL", NULL,
 };
-enum { MODE_SIMPLE = 1 };
+enum { MODE_SIMPLE = 1, MODE_MUTUAL = 2, MODE_OPTIONAL_MUTUAL = 5 };
 
 static const char *const version_names[] = {
 	"TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3", NULL,
@@ -123,20 +125,48 @@ static int parse_ciphers(struct pl_ctx *c, yaml_node_t *tn, struct sl_server_tls
 	return 1;
 }
 
-/* serverCertificate / privateKey: an absolute path (sluice-http runs from
- * wherever it was started, and re-reads the file when it changes). */
-static void parse_file(struct pl_ctx *c, yaml_node_t *tn, const char *key, char **out)
+/* serverCertificate / privateKey / caCertificates: an absolute path
+ * (sluice-http runs from wherever it was started, and re-reads the file
+ * when it changes). */
+static void parse_file(struct pl_ctx *c, yaml_node_t *tn, const char *key, const char *mode,
+		       char **out)
 {
 	yaml_node_t *n = NULL;
 	int r = pl_str(c, tn, key, out, &n);
 
 	if (r == 0) {
-		pl_err(c, PL_E_REQUIRED, tn, "missing required field \"%s\" (tls.mode SIMPLE needs "
-		       "serverCertificate and privateKey, PEM file paths)", key);
+		pl_err(c, PL_E_REQUIRED, tn, "missing required field \"%s\" (tls.mode %s needs "
+		       "serverCertificate and privateKey%s, PEM file paths)", key, mode,
+		       strcmp(mode, "SIMPLE") ? " and caCertificates" : "");
 	} else if (r > 0 && (*out)[0] != '/') {
 		pl_err(c, PL_E_VALUE, n, "%s \"%s\" must be an absolute file path", key, *out);
 		*out = NULL;
 	}
+}
+
+/* MUTUAL / OPTIONAL_MUTUAL: caCertificates (required) and subjectAltNames.
+ * On a SIMPLE server they would verify nothing, so they are refused. */
+static void parse_client_auth(struct pl_ctx *c, yaml_node_t *tn, int mode, struct sl_server_tls *t)
+{
+	struct sl_pos *pos = NULL;
+
+	if (mode == MODE_SIMPLE) {
+		static const char *const keys[] = {"caCertificates", "subjectAltNames"};
+
+		for (size_t i = 0; i < 2; i++)
+			if (pl_get(c, tn, keys[i]))
+				pl_err(c, PL_E_CONFLICT, pl_get(c, tn, keys[i]),
+				       "%s verifies client certificates: it applies to tls.mode "
+				       "MUTUAL or OPTIONAL_MUTUAL, not SIMPLE", keys[i]);
+		return;
+	}
+	t->client_auth = mode == MODE_MUTUAL ? SL_CLIENT_AUTH_REQUIRE : SL_CLIENT_AUTH_OPTIONAL;
+	parse_file(c, tn, "caCertificates", mode_names[mode], &t->ca_file);
+	if (pl_strlist(c, tn, "subjectAltNames", &t->sans, &pos, &t->nsans) > 0)
+		for (size_t i = 0; i < t->nsans; i++)
+			if (!t->sans[i][0])
+				sl_diag_add(c->d, SL_SEV_ERROR, PL_E_VALUE, pos[i],
+					    "subjectAltNames[%zu] is empty", i);
 }
 
 void pl_parse_server_tls(struct pl_ctx *c, yaml_node_t *sn, struct sl_gateway_server *s)
@@ -172,17 +202,18 @@ void pl_parse_server_tls(struct pl_ctx *c, yaml_node_t *sn, struct sl_gateway_se
 		pl_err(c, PL_E_REQUIRED, tn, "missing required field \"mode\" (SIMPLE)");
 	if (r <= 0)
 		return;
-	if (mode != MODE_SIMPLE) {
+	if (mode != MODE_SIMPLE && mode != MODE_MUTUAL && mode != MODE_OPTIONAL_MUTUAL) {
 		/* the rows mode=... refuse the others; this is the rest */
 		pl_err(c, PL_E_UNSUP, pl_get(c, tn, "mode"), "tls.mode %s is not supported yet "
-		       "(use SIMPLE)", mode_names[mode]);
+		       "(use SIMPLE, MUTUAL or OPTIONAL_MUTUAL)", mode_names[mode]);
 		return;
 	}
 	t->mode = SL_TLS_SIMPLE;
 	if (pl_get(c, tn, "credentialName") || pl_get(c, tn, "credentialNames"))
 		return;		/* refused by its row, with the reason */
-	parse_file(c, tn, "serverCertificate", &t->cert_file);
-	parse_file(c, tn, "privateKey", &t->key_file);
+	parse_file(c, tn, "serverCertificate", mode_names[mode], &t->cert_file);
+	parse_file(c, tn, "privateKey", mode_names[mode], &t->key_file);
+	parse_client_auth(c, tn, mode, t);
 	int a = parse_version(c, tn, "minProtocolVersion", &t->min_version);
 	int b = parse_version(c, tn, "maxProtocolVersion", &t->max_version);
 	if (a > 0 && b > 0 && t->min_version && t->max_version && t->min_version > t->max_version)
