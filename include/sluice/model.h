@@ -440,6 +440,13 @@ int sl_model_load_buf(const char *name, const char *buf, size_t len,
 
 void sl_model_free(struct sl_model *m);
 
+/* The files of every terminated Gateway TLS server of m, loaded as
+ * sluice-http will load them (user/lib/policy_tls.c): the certificate chain
+ * with its private key, and caCertificates. One error per server whose
+ * files do not load, at its tls position, into diags; 0 or -EINVAL. For the
+ * daemon's apply (the files are on its host), not for offline validation. */
+int sl_model_check_tls_files(const struct sl_model *m, struct sl_diags *diags);
+
 /* Incremental apply (user/lib/model_patch.c): service si of m takes the
  * endpoints of service src_si of src (a model loaded from that service's
  * objects alone), its subsets re-selected by their labels. The patch owns

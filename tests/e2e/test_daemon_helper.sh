@@ -4,7 +4,7 @@
 # route (header route works through it), restarted after it is killed,
 # adopted (not duplicated) by a restarted daemon, its metrics appended to
 # sluiced's, stopped when the policy has no HTTP route left, and gone after
-# reset.
+# reset. A Gateway whose TLS files do not load is refused at apply.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
@@ -59,6 +59,25 @@ sl_check "helper outlives a killed daemon" kill -0 "$pid2"
 start 1 || sl_fail "daemon restarts"
 sl_check "restarted daemon adopts the running helper" [ "$(helper_pid)" = "$pid2" ]
 sl_check "restart log names the adoption" grep -q "adopted running sluice-http pid $pid2" "$DL_LOG"
+
+# An HTTPS Gateway server whose certificate file is missing: refused at
+# apply with the file and the position named, nothing changes (neither the
+# data plane nor the helper takes it).
+gen0=$(ctl status -o json | jq -r .generation)
+{ cat "$SL_TMP/web.yaml"; printf -- '---\n%s\n' "apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: shop}
+spec:
+  servers:
+  - port: {number: 8443, name: https, protocol: HTTPS}
+    hosts: [web.example]
+    tls: {mode: SIMPLE, serverCertificate: $SL_TMP/missing.crt, privateKey: $SL_TMP/missing.key}"; } \
+	>"$SL_TMP/web-tls.yaml"
+out=$(ctl apply -f "$SL_TMP/web-tls.yaml" 2>&1)
+sl_check "apply of a Gateway whose serverCertificate is missing is refused, file:line and file named ($out)" \
+	grep -Eq "web-tls.yaml:[0-9]+:[0-9]+: error\[SL0210\].*serverCertificate $SL_TMP/missing.crt does not load" <<<"$out"
+sl_check "... the generation stays ($gen0)" [ "$(ctl status -o json | jq -r .generation)" = "$gen0" ]
+sl_check "... and the helper was not restarted" [ "$(helper_pid)" = "$pid2" ]
 
 dl_s1 80 20 >"$SL_TMP/tcp.yaml"
 ctl apply -f "$SL_TMP/tcp.yaml" >/dev/null

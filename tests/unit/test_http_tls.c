@@ -277,6 +277,51 @@ static void test_outlives_model(void **state)
 	hx_tls_put(t);
 }
 
+/* The daemon's check of the files at apply (sl_model_check_tls_files):
+ * what sluice-http loads passes; a missing certificate, a key of another
+ * certificate and a CA file without a certificate are each named, at their
+ * server's tls line. */
+static void test_check_files(void **state)
+{
+	struct sl_diags d, d2;
+	struct sl_model *m = model(&d);
+	char yaml[2048];
+
+	(void)state;
+	sl_diags_init(&d2);
+	assert_int_equal(sl_model_check_tls_files(m, &d2), 0);
+	assert_int_equal(d2.n, 0);
+	sl_model_free(m);
+	sl_diags_free(&d);
+	snprintf(yaml, sizeof(yaml),
+		 "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+		 "metadata: {name: g, namespace: t}\nspec:\n  servers:\n"
+		 "  - port: {number: 443, name: https, protocol: HTTPS}\n"
+		 "    hosts: [a.example]\n"
+		 "    tls: {mode: SIMPLE, serverCertificate: %s/none.crt, privateKey: %s/a.key}\n"
+		 "  - port: {number: 443, name: https-b, protocol: HTTPS}\n"
+		 "    hosts: [b.example]\n"
+		 "    tls: {mode: SIMPLE, serverCertificate: %s/b.crt, privateKey: %s/a.key}\n"
+		 "  - port: {number: 443, name: https-c, protocol: HTTPS}\n"
+		 "    hosts: [c.example]\n"
+		 "    tls: {mode: MUTUAL, serverCertificate: %s/a.crt, privateKey: %s/a.key,"
+		 " caCertificates: %s/a.key}\n",
+		 dir, dir, dir, dir, dir, dir, dir);
+	assert_int_equal(load(yaml, &d, &m), 0);
+	assert_int_equal(sl_model_check_tls_files(m, &d2), -EINVAL);
+	assert_int_equal(d2.nerrors, 3);
+	assert_int_equal(d2.v[0].pos.line, 8);
+	assert_non_null(strstr(d2.v[0].msg, "serverCertificate"));
+	assert_non_null(strstr(d2.v[0].msg, "none.crt does not load"));
+	assert_int_equal(d2.v[1].pos.line, 11);
+	assert_non_null(strstr(d2.v[1].msg, "privateKey"));
+	assert_int_equal(d2.v[2].pos.line, 14);
+	assert_non_null(strstr(d2.v[2].msg, "caCertificates"));
+	sl_model_free(m);
+	sl_diags_free(&d);
+	sl_diags_free(&d2);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -300,6 +345,7 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_check_files),
 		cmocka_unit_test(test_sni_alpn_io),
 		cmocka_unit_test(test_reread),
 		cmocka_unit_test(test_outlives_model),

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "lib/policy_int.h"
@@ -30,6 +31,16 @@ enum { MODE_SIMPLE = 1, MODE_MUTUAL = 2, MODE_OPTIONAL_MUTUAL = 5 };
 static const char *const version_names[] = {
 	"TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3", NULL,
 };
+
+/* A private key with a passphrase does not load (no prompt). */
+static int no_passphrase(char *buf, int size, int rw, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rw;
+	(void)u;
+	return 0;
+}
 
 /* min/maxProtocolVersion: 0 (TLS_AUTO or absent), SL_TLS_V12, SL_TLS_V13;
  * -1 on error (reported). TLS 1.0 and 1.1 are refused: sluice-http's
@@ -278,4 +289,73 @@ int pl_check_gateway_tls(struct pl_ctx *c, struct sl_model *m)
 		}
 	}
 	return 0;
+}
+
+/* The first OpenSSL error (or errno's text) of a failed load. */
+static const char *load_err(char *buf, size_t len)
+{
+	unsigned long e = ERR_get_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	if (r)
+		snprintf(buf, len, "%s", r);
+	else if (e)
+		ERR_error_string_n(e, buf, len);
+	else
+		snprintf(buf, len, "%s", strerror(errno ? errno : EINVAL));
+	ERR_clear_error();
+	return buf;
+}
+
+/* Load server sv's files into a scratch context; NULL when they load, else
+ * the field that failed (and why, in err). */
+static const char *server_files_fail(const struct sl_server_tls *t, char *err, size_t len)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	const char *bad = NULL;
+
+	if (!ctx) {
+		load_err(err, len);
+		return "serverCertificate";
+	}
+	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+	errno = 0;
+	if (SSL_CTX_use_certificate_chain_file(ctx, t->cert_file) != 1)
+		bad = "serverCertificate";
+	else if (SSL_CTX_use_PrivateKey_file(ctx, t->key_file, SSL_FILETYPE_PEM) != 1 ||
+		 SSL_CTX_check_private_key(ctx) != 1)
+		bad = "privateKey";
+	else if (t->client_auth != SL_CLIENT_AUTH_NONE &&
+		 SSL_CTX_load_verify_locations(ctx, t->ca_file, NULL) != 1)
+		bad = "caCertificates";
+	if (bad)
+		load_err(err, len);
+	SSL_CTX_free(ctx);
+	return bad;
+}
+
+int sl_model_check_tls_files(const struct sl_model *m, struct sl_diags *d)
+{
+	int rc = 0;
+
+	for (size_t g = 0; g < m->ngateways; g++)
+		for (size_t s = 0; s < m->gateways[g].nservers; s++) {
+			const struct sl_gateway_server *sv = &m->gateways[g].servers[s];
+			const struct sl_server_tls *t = &sv->tls;
+			const char *bad;
+			char err[256];
+
+			if (t->mode != SL_TLS_SIMPLE)
+				continue;
+			bad = server_files_fail(t, err, sizeof(err));
+			if (!bad)
+				continue;
+			sl_diag_add(d, SL_SEV_ERROR, PL_E_VALUE, t->pos,
+				    "Gateway %s/%s port %u: %s %s does not load: %s", m->gateways[g].ns,
+				    m->gateways[g].name, sv->port, bad,
+				    !strcmp(bad, "serverCertificate") ? t->cert_file :
+				    !strcmp(bad, "privateKey") ? t->key_file : t->ca_file, err);
+			rc = -EINVAL;
+		}
+	return rc;
 }

@@ -597,6 +597,13 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	}
 	t_load = sluiced_now_us();
 	rc = sl_model_load_buf(SNAP_NAME, text, textlen, &dg, &m);
+	/* the TLS files sluice-http will load: refused here, so that the data
+	 * plane and the helper never take the policy apart */
+	if (!rc && m && sl_model_check_tls_files(m, &dg) < 0) {
+		sl_model_free(m);
+		m = NULL;
+		rc = -EINVAL;
+	}
 	t_load = sluiced_now_us() - t_load;
 	if (rc || !m) {
 		print_diags(&dg, &map, parts, out, df);
