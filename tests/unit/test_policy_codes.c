@@ -212,14 +212,19 @@ static void test_support_decisions(void **state)
 		{ "ConsistentHash", "maglev" }, { "OutlierDetection", "maxEjectionPercent" },
 		{ "Server", "tls" }, { "GatewayPort", "protocol=HTTPS" },
 		{ "ServerTLSSettings", "mode" }, { "ServerTLSSettings", "httpsRedirect" },
+		{ "ServerTLSSettings", "mode=PASSTHROUGH" }, { "GatewayPort", "protocol=TLS" },
+		{ "VirtualService", "tls" }, { "TLSMatchAttributes", "sniHosts" },
+		{ "TLSMatchAttributes", "port" }, { "TLSRoute", "route" },
 	};
 	static const char *const unsup[][2] = {
 		{ "TrafficPolicy", "tls" }, { "HTTPRoute", "corsPolicy" }, { "HTTPRoute", "delegate" },
 		{ "HTTPMatchRequest", "sourceNamespace" }, { "L4MatchAttributes", "destinationSubnets" },
 		{ "L4MatchAttributes", "sourceSubnet" }, { "LoadBalancer", "localityLbSetting" },
 		{ "LoadBalancer", "simple=PASSTHROUGH" }, { "TrafficPolicy", "portLevelSettings" },
-		{ "TrafficPolicy", "tunnel" }, { "VirtualService", "tls" },
-		{ "ServerTLSSettings", "mode=MUTUAL" }, { "ServerTLSSettings", "mode=PASSTHROUGH" },
+		{ "TrafficPolicy", "tunnel" }, { "TLSMatchAttributes", "sourceLabels" },
+		{ "TLSMatchAttributes", "destinationSubnets" }, { "TLSMatchAttributes", "sourceNamespace" },
+		{ "ServerTLSSettings", "mode=MUTUAL" }, { "ServerTLSSettings", "mode=AUTO_PASSTHROUGH" },
+		{ "ServerTLSSettings", "mode=ISTIO_MUTUAL" },
 		{ "ServerTLSSettings", "credentialName" }, { "ServerTLSSettings", "caCertificates" },
 	};
 	for (size_t i = 0; i < sizeof(sup) / sizeof(sup[0]); i++) {

@@ -158,8 +158,6 @@ static void test_refused(void **state)
 	/* modes sluice-http does not build */
 	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: MUTUAL}\n",
 		   "SL0007", 8, 17, "MUTUAL is not supported yet");
-	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: PASSTHROUGH}\n",
-		   "SL0007", 8, 17, "PASSTHROUGH is not supported yet");
 	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: ISTIO_MUTUAL}\n",
 		   "SL0007", 8, 17, "ISTIO_MUTUAL");
 	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: AUTO_PASSTHROUGH}\n",
