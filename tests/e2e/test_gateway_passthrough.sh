@@ -9,7 +9,8 @@
 # split.example, weighted 80/20, splits within a wide band over 200
 # connections; a client without SNI and names no route covers are closed and
 # counted; a ClientHello followed by 100 KB and a half-close arrives byte for
-# byte and the answer comes back (half-close passed on); garbage is refused;
+# byte and the answer comes back (half-close passed on), also with the hello
+# in four TCP segments; half a hello is cut at the time-out; garbage is refused;
 # the byte and connection counters add up; a policy whose sniHosts are not
 # within its hosts is refused with file:line:col by `sluicectl validate` and
 # by a reload, which changes nothing.
@@ -111,7 +112,7 @@ out=$("$CTL" validate -f "$P" 2>&1)
 sl_check "the policy validates ($out)" grep -q '^valid: ' <<<"$out"
 sl_check "the proxy is given no certificate and no key" \
 	bash -c "! grep -Eq 'serverCertificate|privateKey|credentialName' '$P'"
-hx_proxy "$P" 443
+hx_proxy "$P" 443 --tls-handshake-timeout-ms 1500
 
 # tclient SNI N: N TLS connections through the proxy, verified against the CA
 tclient() { python3 "$PEER" client --addr "$HX_IP" --port 443 --sni "$1" --ca "$C/ca.crt" --n "$2"; }
@@ -155,6 +156,14 @@ got=${out%%|*}; sent=${out##*|}
 sl_check "a ClientHello and 100 KB after it arrive byte for byte, and the answer after the client's half-close comes back" \
 	[ -n "$sent" ] && [ "$(echo $got)" = "$(echo $sent)" ]
 
+out=$(python3 "$PEER" raw-client --addr "$HX_IP" --port 443 --sni raw.example --pieces 4)
+got=${out%%|*}; sent=${out##*|}
+sl_check "a ClientHello sent in 4 TCP segments 100 ms apart is routed and relayed whole" \
+	[ -n "$sent" ] && [ "$(echo $got)" = "$(echo $sent)" ]
+out=$(python3 "$PEER" raw-client --addr "$HX_IP" --port 443 --sni raw.example --stop-after 60)
+sl_check "half a ClientHello is closed after --tls-handshake-timeout-ms (1.5 s), nothing sent back ($out)" \
+	python3 -c 'import sys; n, t = sys.argv[1].split(); sys.exit(not (n == "0" and 1.3 <= float(t) <= 4))' "$out"
+
 # ---- counters -----------------------------------------------------------------
 m=$(hx_metrics_dump)
 mget() { awk -v k="$1" 'index($0, k) == 1 { s += $NF } END { print s + 0 }' <<<"$m"; }
@@ -168,13 +177,13 @@ while True:
   b=s.recv(65536)
   if not b: break
   d+=b
-print(sum(int(l.split()[-1]) for l in d.decode().splitlines() if l.startswith(\"sluice_http_passthrough_connections_closed_total{\")))' '$HX_METRICS') -ge 211 ]"
+print(sum(int(l.split()[-1]) for l in d.decode().splitlines() if l.startswith(\"sluice_http_passthrough_connections_closed_total{\")))' '$HX_METRICS') -ge 212 ]"
 m=$(hx_metrics_dump)
 opened=$(mget sluice_http_passthrough_connections_opened_total{)
 closed=$(mget sluice_http_passthrough_connections_closed_total{)
-# 5 + 5 + 200 relayed TLS connections and the raw one
-sl_check "every relayed connection is counted opened and closed (211: $opened, $closed)" \
-	[ "$opened" = 211 ] && [ "$closed" = 211 ]
+# 5 + 5 + 200 relayed TLS connections and the two raw ones
+sl_check "every relayed connection is counted opened and closed (212: $opened, $closed)" \
+	[ "$opened" = 212 ] && [ "$closed" = 212 ]
 rx=$(mget 'sluice_http_passthrough_received_bytes_total{gateway="edge/edge-gw",sni_host="raw.example"')
 sl_check "received bytes count the client's bytes, ClientHello included ($rx >= 100000)" [ "$rx" -ge 100000 ]
 tx=$(mget sluice_http_passthrough_sent_bytes_total{)
@@ -183,6 +192,8 @@ sl_check "no-SNI closes are counted (3)" grep -q '^sluice_http_passthrough_rejec
 sl_check "unmatched names are counted as no-route (4)" grep -q '^sluice_http_passthrough_rejected_total{reason="no-route"} 4$' <<<"$m"
 sl_check "bytes that are no ClientHello are counted (1)" \
 	grep -q '^sluice_http_passthrough_rejected_total{reason="bad-client-hello"} 1$' <<<"$m"
+sl_check "the hello time-out is counted (1)" \
+	grep -q '^sluice_http_passthrough_rejected_total{reason="client-hello-timeout"} 1$' <<<"$m"
 
 # ---- a bad policy is refused with file:line:col and changes nothing ------------
 B="$SL_TMP/bad.yaml"

@@ -11,10 +11,12 @@ client  --addr A --port P --sni S|- --ca CA --n N
 raw-server --addr A --port P
         plain TCP: reads until the peer's end of stream, then answers
         "<bytes> <sha256>\\n" and closes (half-close check).
-raw-client --addr A --port P --sni S
+raw-client --addr A --port P --sni S [--pieces K] [--stop-after B]
         sends a real ClientHello for S (made with a memory BIO) plus 100000
-        bytes, shuts its write side, prints what comes back and the local
-        count and sha256 of what it sent.
+        bytes, the hello in K pieces 100 ms apart (default 1), shuts its
+        write side, prints what comes back and the local count and sha256 of
+        what it sent. --stop-after B: send only B bytes, then wait for the
+        proxy to close; print the bytes received and the seconds waited.
 """
 import argparse
 import hashlib
@@ -24,6 +26,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 
 
 def server(a):
@@ -117,9 +120,23 @@ def raw_client(a):
         t.do_handshake()
     except ssl.SSLWantReadError:
         pass
-    data = o.read() + os.urandom(100000)
+    hello = o.read()
+    data = hello + os.urandom(100000)
     s = socket.create_connection((a.addr, a.port), timeout=10)
-    s.sendall(data)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if a.stop_after:
+        t0 = time.monotonic()
+        s.sendall(hello[:a.stop_after])
+        got = s.recv(100)
+        print(len(got), round(time.monotonic() - t0, 1))
+        return
+    k = max(1, a.pieces)
+    cut = [len(hello) * i // k for i in range(k + 1)]
+    for i in range(k):
+        s.sendall(hello[cut[i]:cut[i + 1]])
+        if i < k - 1:
+            time.sleep(0.1)
+    s.sendall(data[len(hello):])
     s.shutdown(socket.SHUT_WR)
     back = b""
     while True:
@@ -142,6 +159,8 @@ def main():
     p.add_argument("--sni")
     p.add_argument("--ca")
     p.add_argument("--n", type=int, default=1)
+    p.add_argument("--pieces", type=int, default=1)
+    p.add_argument("--stop-after", type=int, default=0)
     a = p.parse_args()
     {"server": server, "client": client, "raw-server": raw_server,
      "raw-client": raw_client}[a.mode](a)
