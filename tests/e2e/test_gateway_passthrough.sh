@@ -195,6 +195,12 @@ sl_check "bytes that are no ClientHello are counted (1)" \
 sl_check "the hello time-out is counted (1)" \
 	grep -q '^sluice_http_passthrough_rejected_total{reason="client-hello-timeout"} 1$' <<<"$m"
 
+# ---- sluicectl diff names a changed tls route ----------------------------------
+sed 's/weight: 80}/weight: 50}/; s/weight: 20}/weight: 50}/' "$P" >"$SL_TMP/w50.yaml"
+out=$("$CTL" diff -f "$SL_TMP/w50.yaml" --against "$P" 2>&1)
+sl_check "diff shows the changed tls route and its weights" \
+	bash -c 'grep -q "~ tls\[2\]" <<<"$1" && grep -q "spec.tls\[2\].route\[0\].weight: 80 -> 50" <<<"$1"' _ "$out"
+
 # ---- a bad policy is refused with file:line:col and changes nothing ------------
 B="$SL_TMP/bad.yaml"
 sed 's/sniHosts: \[b.example\]/sniHosts: [b.example, b.other]/' "$P" >"$B"
