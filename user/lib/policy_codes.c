@@ -50,6 +50,7 @@ const struct pl_code pl_codes[] = {
 	{ PL_W_GWNOROUTE, SL_SEV_WARNING, "gateway TCP server has no tcp route: not programmed" },
 	{ PL_E_DUPSIDECAR, SL_SEV_ERROR, "two Sidecars scope one namespace or one workload" },
 	{ PL_W_K8S, SL_SEV_WARNING, "a Kubernetes object only partly used (the message says what is not)" },
+	{ PL_W_PTNOROUTE, SL_SEV_WARNING, "gateway PASSTHROUGH server has no tls route: its connections are closed" },
 	{ PL_E_DURATION, SL_SEV_ERROR, "bad duration" },
 	{ PL_E_PERCENT, SL_SEV_ERROR, "bad percentage (must be 0..100)" },
 	{ PL_E_WEIGHT, SL_SEV_ERROR, "weight is negative, not an integer or too large" },

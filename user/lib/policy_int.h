@@ -52,6 +52,7 @@
 #define PL_E_DUPSIDECAR	"SL0121"	/* two Sidecars for one namespace or workload */
 #define PL_I_SKIPPED	"SL0014"	/* a Kubernetes kind without addresses, skipped */
 #define PL_W_K8S	"SL0122"	/* Kubernetes object partly used (what is not, said) */
+#define PL_W_PTNOROUTE	"SL0123"	/* passthrough gateway server without tls route */
 #define PL_E_DURATION	"SL0201"	/* bad duration */
 #define PL_E_PERCENT	"SL0202"	/* bad percentage */
 #define PL_E_WEIGHT	"SL0203"	/* negative, non-integer or too big weight */

@@ -351,6 +351,8 @@ int pl_check_tls_routes(struct pl_ctx *c, struct sl_model *m)
 		for (size_t s = 0; s < gw->nservers; s++) {
 			const struct sl_gateway_server *sv = &gw->servers[s];
 
+			bool routed = false;
+
 			if (!sl_gw_server_is_passthrough(sv))
 				continue;
 			for (size_t i = 0; i < gw->nvhosts; i++) {
@@ -360,12 +362,18 @@ int pl_check_tls_routes(struct pl_ctx *c, struct sl_model *m)
 				for (size_t r = 0; r < vh->ntls; r++) {
 					if (!tls_route_on_port(&vh->tls[r], sv->port))
 						continue;
+					routed = true;
 					for (size_t k = 0; k < vs->tls[r].ndests; k++)
 						if (!vs->tls[r].dests[k].port &&
 						    !dest_port_ok(c, m, vs, &vs->tls[r].dests[k], gw, sv))
 							break;
 				}
 			}
+			if (!routed)
+				sl_diag_add(c->d, SL_SEV_WARNING, PL_W_PTNOROUTE, sv->pos,
+					    "gateway %s/%s PASSTHROUGH server port %u has no tls route (no "
+					    "bound VirtualService with a tls route for port %u): every "
+					    "connection to it is closed", gw->ns, gw->name, sv->port, sv->port);
 		}
 	}
 	return 0;
