@@ -267,7 +267,8 @@ struct hx_config {
 	const char *gateway_addr;
 	int origdst_fd;			/* -1 when the map is absent */
 	uint32_t header_timeout_ms;
-	uint32_t tls_handshake_timeout_ms;	/* gateway HTTPS: accept to handshake done */
+	uint32_t tls_handshake_timeout_ms;	/* gateway HTTPS: accept to handshake done;
+						 * TLS passthrough: to the ClientHello whole */
 	uint32_t idle_timeout_ms;
 	uint32_t max_conns;		/* per worker */
 };
