@@ -224,6 +224,12 @@ $(B)/fuzz/fuzz_http_frame: tests/fuzz/fuzz_http_frame.c $(LIB_SRCS) $(filter-out
 	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $< \
 		$(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS)) $(LLHTTP_SRCS) $(LDLIBS) -lm
 
+# the TLS passthrough ClientHello parser alone (user/http/clienthello.c)
+$(B)/fuzz/fuzz_clienthello: tests/fuzz/fuzz_clienthello.c user/http/clienthello.c
+	$(call msg,FUZZ,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $^
+
 # ---- north-south: xdp_tool drives XDP/TC for the
 # e2e tests and bench/bench_xdp.sh; xdp_baseline is the parse-only XDP
 # program the benchmark compares against.

@@ -62,6 +62,9 @@ struct sl_gateway_server;
 /* Does sluice-http serve this Gateway server (plain HTTP, or HTTPS it
  * terminates)? */
 bool sl_gw_server_is_http(const struct sl_gateway_server *sv);
+/* Does sluice-http relay this Gateway server's TLS connections unopened,
+ * routed by the ClientHello's SNI (tls.mode PASSTHROUGH)? */
+bool sl_gw_server_is_passthrough(const struct sl_gateway_server *sv);
 const char *sl_proto_name(enum sl_proto p);
 
 enum sl_resolution { SL_RES_NONE = 0, SL_RES_STATIC, SL_RES_DNS };
@@ -193,6 +196,11 @@ struct sl_match {
 	size_t nsource_workloads;
 	char **gateways;		/* match-level gateways; NULL = VS's */
 	size_t ngateways;
+	/* tls routes only (TLSMatchAttributes.sniHosts): the ClientHello's
+	 * server name matches one of these ("*", "*.suffix" or exact,
+	 * lower-cased as written; never FQDN-expanded) */
+	char **sni_hosts;
+	size_t nsni_hosts;
 	struct sl_pos pos;
 };
 
@@ -273,6 +281,10 @@ struct sl_vhost {
 	size_t nhttp;
 	struct sl_route *tcp;
 	size_t ntcp;
+	/* tls[]: routes of passthrough Gateway servers, by SNI (every match
+	 * has sni_hosts); enforced by sluice-http (user/http/passthru.c) */
+	struct sl_route *tls;
+	size_t ntls;
 	/* TCP fault injection (annotations sluice.io/tcp-fault-abort and
 	 * sluice.io/tcp-fault-errno): this share of the new connections its
 	 * routes take at connect() fail with tcp_fault_errno. 0 = none. */
@@ -324,10 +336,13 @@ struct sl_workload {
 /* Server.tls as Sluice enforces it (policy_tls.c). mode SIMPLE: the
  * server's protocol is HTTPS and sluice-http terminates TLS with the
  * certificate and key files; the request path after it is the HTTP one.
+ * mode PASSTHROUGH: protocol HTTPS or TLS; sluice-http reads the
+ * ClientHello's SNI without terminating and relays the bytes to the
+ * destination of the bound VirtualServices' tls routes.
  * On a plain HTTP server only https_redirect is set. */
 /* SL_TLS_SIMPLE: terminated by sluice-http (tls.mode SIMPLE, MUTUAL or
  * OPTIONAL_MUTUAL; client_auth tells which). */
-enum sl_tls_mode { SL_TLS_NONE = 0, SL_TLS_SIMPLE };
+enum sl_tls_mode { SL_TLS_NONE = 0, SL_TLS_SIMPLE, SL_TLS_PASSTHROUGH };
 
 /* Client certificates of a terminated server: MUTUAL requires one,
  * OPTIONAL_MUTUAL verifies one when presented. */

@@ -72,6 +72,11 @@ check "S7 weights 800000/200000" \
 	test "$(j '.virtualServices[] | select(.name=="tcp-echo-from-edge") | .tcp[0].route | map(.weight) | join(",")')" = "800000,200000"
 check "S5 HTTP gateway server has no bind" \
 	test "$(j '.gateways[] | select(.name=="catalog-gateway") | .servers[0] | "\(.bind) \(.tcpVirtualService)"')" = "null null"
+# S11: the TLS passthrough server and its SNI routes
+check "S11 gateway TLS server on 443 is PASSTHROUGH" \
+	test "$(j '.gateways[] | select(.name=="tls-gateway") | .servers[0] | "\(.protocol) \(.port) \(.tls.mode) \(.bind)"')" = "TLS 443 PASSTHROUGH null"
+check "S11 api.example splits 800000/200000 between v1 and v2" \
+	test "$(j '.virtualServices[] | select(.name=="by-sni") | .tls[1] | "\(.match[0].sniHosts | join(",")) \(.route | map("\(.subset)=\(.weight)") | join(","))"')" = "api.example v1=800000,v2=200000"
 
 # diff between S2 steps: one VirtualService route changed
 d=$("$CTL" diff -f "$EX/s2-forecast-progressive/base.yaml" -f "$EX/s2-forecast-progressive/.steps/step2-50-50.yaml" \

@@ -105,6 +105,9 @@ static const struct code_case cases[] = {
 	{ PL_I_SKIPPED, 2, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: t}\nspec: {replicas: 1}\n" },
 	{ PL_W_K8S, 4, "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: t}\nspec: {type: NodePort, clusterIP: 10.96.0.9,\n"
 		       "       ports: [{name: http, port: 80, nodePort: 30080}]}\n" },
+	{ PL_W_PTNOROUTE, 6, HDR("Gateway") "metadata: {name: g, namespace: t}\nspec:\n  servers:\n"
+			     "  - port: {number: 443, name: tls, protocol: TLS}\n    hosts: ['*']\n"
+			     "    tls: {mode: PASSTHROUGH}\n" },
 	{ PL_E_DUPSIDECAR, 6, HDR("Sidecar") "metadata: {name: a, namespace: t}\nspec: {egress: [{hosts: ['./*']}]}\n---\n"
 			      HDR("Sidecar") "metadata: {name: b, namespace: t}\nspec: {egress: [{hosts: ['*/*']}]}\n" },
 	{ PL_E_GWTCPDUP, 28, SET GWT("bind: 10.9.9.9, ") GWVS("a", "a.example.com") "---\n" GWVS("b", "b.example.com") },
@@ -213,14 +216,18 @@ static void test_support_decisions(void **state)
 		{ "Server", "tls" }, { "GatewayPort", "protocol=HTTPS" },
 		{ "ServerTLSSettings", "mode" }, { "ServerTLSSettings", "httpsRedirect" },
 		{ "ServerTLSSettings", "mode=MUTUAL" }, { "ServerTLSSettings", "caCertificates" },
+		{ "ServerTLSSettings", "mode=PASSTHROUGH" }, { "GatewayPort", "protocol=TLS" },
+		{ "VirtualService", "tls" }, { "TLSMatchAttributes", "sniHosts" },
+		{ "TLSMatchAttributes", "port" }, { "TLSRoute", "route" },
 	};
 	static const char *const unsup[][2] = {
 		{ "TrafficPolicy", "tls" }, { "HTTPRoute", "corsPolicy" }, { "HTTPRoute", "delegate" },
 		{ "HTTPMatchRequest", "sourceNamespace" }, { "L4MatchAttributes", "destinationSubnets" },
 		{ "L4MatchAttributes", "sourceSubnet" }, { "LoadBalancer", "localityLbSetting" },
 		{ "LoadBalancer", "simple=PASSTHROUGH" }, { "TrafficPolicy", "portLevelSettings" },
-		{ "TrafficPolicy", "tunnel" }, { "VirtualService", "tls" },
-		{ "ServerTLSSettings", "mode=ISTIO_MUTUAL" }, { "ServerTLSSettings", "mode=PASSTHROUGH" },
+		{ "TrafficPolicy", "tunnel" }, { "TLSMatchAttributes", "sourceLabels" },
+		{ "TLSMatchAttributes", "destinationSubnets" }, { "TLSMatchAttributes", "sourceNamespace" },
+		{ "ServerTLSSettings", "mode=AUTO_PASSTHROUGH" }, { "ServerTLSSettings", "mode=ISTIO_MUTUAL" },
 		{ "ServerTLSSettings", "credentialName" }, { "ServerTLSSettings", "caCrl" },
 	};
 	for (size_t i = 0; i < sizeof(sup) / sizeof(sup[0]); i++) {

@@ -169,8 +169,6 @@ static void test_refused(void **state)
 		   "    tls: {mode: MUTUAL, serverCertificate: /c, privateKey: /k, caCertificates: /ca,"
 		   " verifyCertificateHash: [ab]}\n",
 		   "SL0007", 8, 85, "verifyCertificateHash");
-	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: PASSTHROUGH}\n",
-		   "SL0007", 8, 17, "PASSTHROUGH is not supported yet");
 	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: ISTIO_MUTUAL}\n",
 		   "SL0007", 8, 17, "ISTIO_MUTUAL");
 	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: AUTO_PASSTHROUGH}\n",

@@ -25,7 +25,8 @@
 
 #define HX_OUT_HIGH	(256 * 1024)	/* stop reading upstream above this */
 
-enum hx_kind { HX_K_DEAD = 0, HX_K_LISTENER = 1, HX_K_CLIENT, HX_K_UPSTREAM, HX_K_WAKE };
+enum hx_kind { HX_K_DEAD = 0, HX_K_LISTENER = 1, HX_K_CLIENT, HX_K_UPSTREAM, HX_K_WAKE,
+	       HX_K_PASSTHRU /* TLS passthrough ends (passthru.c) */ };
 
 /* send/recv without glibc's cancellation-point wrappers, which cost two
  * atomic read-modify-writes per call in a multi-threaded process (about 1%

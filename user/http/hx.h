@@ -17,6 +17,8 @@
  *   origdst.c   sluice_origdst pinned map lookup (mesh entry point)
  *   main.c      flags, workers, signals, reload, metrics socket
  *   tls.c       TLS termination of Gateway HTTPS servers (OpenSSL)
+ *   clienthello.c  the ClientHello parser of TLS passthrough (SNI)
+ *   passthru.c  TLS passthrough: SNI routing and the byte relay
  *
  * Headers: this one holds the parts without sockets (heads, routing,
  * snapshots, metrics); buf.h the byte buffer; conn.h the loop's objects
@@ -285,6 +287,19 @@ enum hx_reject { HX_REJ_MAX_CONNS, HX_REJ_HEADER_TIMEOUT, HX_REJ_NOT_STEERED,
  * status and readiness. */
 void hx_listen_result(const char *addr, uint16_t port, int err);
 void hx_metrics_reject(struct hx_metrics *mx, enum hx_reject why);
+/* TLS passthrough (passthru.c): client connections closed before or at
+ * routing, by reason (sluice_http_passthrough_rejected_total). */
+enum hx_pt_reject { HX_PT_REJ_NO_SNI, HX_PT_REJ_NO_ROUTE, HX_PT_REJ_BAD_HELLO,
+		    HX_PT_REJ_HELLO_TIMEOUT, HX_PT_REJ_HELLO_CLOSED, HX_PT_REJ_NO_HEALTHY,
+		    HX_PT_REJ_CONNECT, HX_PT_REJ_OVERFLOW, HX_PT_REJ_MAX_CONNS, __HX_PT_REJ_MAX };
+void hx_metrics_pt_reject(struct hx_metrics *mx, enum hx_pt_reject why);
+/* The passthrough series of connections routed by sni_host (the sniHosts
+ * entry that matched) of gateway gw to (svc, subset) of m: an index for
+ * hx_metrics_pt_add, stable for mx's life; -1 when out of memory. */
+int hx_metrics_pt_series(struct hx_metrics *mx, const struct sl_model *m,
+			 const struct sl_gateway *gw, const char *sni_host, int svc, int subset);
+void hx_metrics_pt_add(struct hx_metrics *mx, int series, uint64_t opened, uint64_t closed,
+		       uint64_t rx_bytes, uint64_t tx_bytes);
 struct hx_metrics *hx_metrics_new(void);
 void hx_metrics_free(struct hx_metrics *mx);
 /* One completed request. snap may be NULL (labels then "unknown"); the
@@ -322,7 +337,8 @@ struct hx_config {
 	const char *gateway_addr;
 	int origdst_fd;			/* -1 when the map is absent */
 	uint32_t header_timeout_ms;
-	uint32_t tls_handshake_timeout_ms;	/* gateway HTTPS: accept to handshake done */
+	uint32_t tls_handshake_timeout_ms;	/* gateway HTTPS: accept to handshake done;
+						 * TLS passthrough: to the ClientHello whole */
 	uint32_t idle_timeout_ms;
 	uint32_t max_conns;		/* per worker */
 };

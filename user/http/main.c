@@ -41,7 +41,8 @@ static void usage(FILE *f)
 		"  --max-conns N             client connections per worker (default 10000)\n"
 		"  --header-timeout-ms MS    time to receive a request head (default 10000)\n"
 		"  --idle-timeout-ms MS      keep-alive idle time-out (default 60000)\n"
-		"  --tls-handshake-timeout-ms MS  gateway HTTPS handshake time-out (default 10000)\n"
+		"  --tls-handshake-timeout-ms MS  gateway HTTPS handshake, and TLS passthrough\n"
+		"                            ClientHello, time-out (default 10000)\n"
 		"  --access-log PATH         one line per request to PATH (- = stderr; off by default)\n");
 }
 

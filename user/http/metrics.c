@@ -9,9 +9,15 @@
  * flags. A series is its rendered label text, so counters survive reloads;
  * a small per-worker cache maps (snapshot, client, service, subset,
  * endpoint, code, flags) to the series without rendering again.
+ *
+ * TLS passthrough connections (passthru.c) have their own counters:
+ * connections and bytes per (gateway, SNI host, service, subset), and
+ * rejections by reason; they are Sluice's names, not istio_tcp_*, which
+ * sluiced already exposes for the kernel-steered connections.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,13 +56,35 @@ struct hx_series_ref {
 	size_t idx;
 };
 
+/* A TLS passthrough series: connections of one (gateway, sni host,
+ * service, subset). */
+struct hx_pt_series {
+	char *labels;
+	uint64_t opened, closed, rx, tx;
+};
+
 struct hx_metrics {
 	pthread_mutex_t mu;
 	struct hx_series *v;
 	size_t n, cap;
+	struct hx_pt_series *pt;	/* under mu */
+	size_t npt, cappt;
+	uint64_t pt_rejected[__HX_PT_REJ_MAX];	/* atomic adds by the worker */
 	struct hx_series_ref cache[HX_SERIES_CACHE];
 	uint64_t rejected[__HX_REJ_MAX];	/* atomic adds by the worker */
 };
+
+static int pt_grow(struct hx_metrics *mx)
+{
+	size_t nc = mx->cappt ? mx->cappt * 2 : 8;
+	struct hx_pt_series *nv = realloc(mx->pt, nc * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	mx->pt = nv;
+	mx->cappt = nc;
+	return 0;
+}
 
 /* Listeners whose last bind failed, by "addr:port" (workers bind the same
  * ones with SO_REUSEPORT: one record each). */
@@ -99,6 +127,132 @@ void hx_metrics_reject(struct hx_metrics *mx, enum hx_reject why)
 		__atomic_add_fetch(&mx->rejected[why], 1, __ATOMIC_RELAXED);
 }
 
+void hx_metrics_pt_reject(struct hx_metrics *mx, enum hx_pt_reject why)
+{
+	if (mx && why < __HX_PT_REJ_MAX)
+		__atomic_add_fetch(&mx->pt_rejected[why], 1, __ATOMIC_RELAXED);
+}
+
+int hx_metrics_pt_series(struct hx_metrics *mx, const struct sl_model *m,
+			 const struct sl_gateway *gw, const char *sni_host, int svc, int subset)
+{
+	const struct sl_service *s = svc >= 0 && (size_t)svc < m->nservices ? &m->services[svc] : NULL;
+	const char *ver = s && subset >= 0 && (size_t)subset < s->nsubsets ?
+			  s->subsets[subset].name : "unknown";
+	char *labels = NULL;
+	size_t i;
+	int idx = -1;
+
+	if (asprintf(&labels, "gateway=\"%s/%s\",sni_host=\"%s\",destination_service=\"%s\","
+		     "destination_version=\"%s\"", gw->ns, gw->name, sni_host,
+		     s ? s->host : "unknown", ver) < 0)
+		return -1;
+	pthread_mutex_lock(&mx->mu);
+	for (i = 0; i < mx->npt; i++)
+		if (!strcmp(mx->pt[i].labels, labels))
+			break;
+	if (i < mx->npt) {
+		free(labels);
+		idx = (int)i;
+	} else if (mx->npt < mx->cappt || !pt_grow(mx)) {
+		mx->pt[mx->npt] = (struct hx_pt_series){ .labels = labels };
+		idx = (int)mx->npt++;
+	} else {
+		free(labels);
+	}
+	pthread_mutex_unlock(&mx->mu);
+	return idx;
+}
+
+void hx_metrics_pt_add(struct hx_metrics *mx, int series, uint64_t opened, uint64_t closed,
+		       uint64_t rx_bytes, uint64_t tx_bytes)
+{
+	if (series < 0)
+		return;
+	pthread_mutex_lock(&mx->mu);
+	if ((size_t)series < mx->npt) {
+		mx->pt[series].opened += opened;
+		mx->pt[series].closed += closed;
+		mx->pt[series].rx += rx_bytes;
+		mx->pt[series].tx += tx_bytes;
+	}
+	pthread_mutex_unlock(&mx->mu);
+}
+
+/* The passthrough families: every worker's series merged by labels, then
+ * the rejections by reason. */
+static int pt_dump(struct hx_metrics **mxs, size_t n, FILE *f)
+{
+	static const char *const why[__HX_PT_REJ_MAX] = {
+		"no-sni", "no-route", "bad-client-hello", "client-hello-timeout",
+		"client-hello-incomplete", "no-healthy-upstream", "upstream-connect-failure",
+		"overflow", "max-conns",
+	};
+	static const struct {
+		const char *name, *help;
+	} fam[4] = {
+		{ "sluice_http_passthrough_connections_opened_total",
+		  "TLS passthrough connections relayed (upstream connected), by SNI route." },
+		{ "sluice_http_passthrough_connections_closed_total",
+		  "TLS passthrough connections closed after relaying." },
+		{ "sluice_http_passthrough_received_bytes_total",
+		  "TLS passthrough bytes from the client to the backend (ClientHello included)." },
+		{ "sluice_http_passthrough_sent_bytes_total",
+		  "TLS passthrough bytes from the backend to the client." },
+	};
+	struct hx_pt_series *all = NULL;
+	uint64_t r[__HX_PT_REJ_MAX] = { 0 };
+	size_t na = 0, w, i, j;
+	int err = 0;
+
+	for (w = 0; w < n && !err; w++) {
+		pthread_mutex_lock(&mxs[w]->mu);
+		for (i = 0; i < mxs[w]->npt && !err; i++) {
+			const struct hx_pt_series *s = &mxs[w]->pt[i];
+
+			for (j = 0; j < na; j++)
+				if (!strcmp(all[j].labels, s->labels))
+					break;
+			if (j == na) {
+				struct hx_pt_series *nv = realloc(all, (na + 1) * sizeof(*nv));
+
+				if (!nv) {
+					err = -ENOMEM;
+					break;
+				}
+				all = nv;
+				all[na++] = (struct hx_pt_series){ .labels = s->labels };
+			}
+			all[j].opened += s->opened;
+			all[j].closed += s->closed;
+			all[j].rx += s->rx;
+			all[j].tx += s->tx;
+		}
+		/* the label strings are borrowed past the unlock: a series
+		 * is never freed before hx_metrics_free (only its table array
+		 * moves when it grows) */
+		pthread_mutex_unlock(&mxs[w]->mu);
+	}
+	for (size_t k = 0; k < 4 && !err; k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", fam[k].name, fam[k].help, fam[k].name);
+		for (j = 0; j < na; j++)
+			fprintf(f, "%s{%s} %llu\n", fam[k].name, all[j].labels,
+				(unsigned long long)(k == 0 ? all[j].opened : k == 1 ? all[j].closed :
+						     k == 2 ? all[j].rx : all[j].tx));
+	}
+	free(all);
+	for (w = 0; w < n; w++)
+		for (i = 0; i < __HX_PT_REJ_MAX; i++)
+			r[i] += __atomic_load_n(&mxs[w]->pt_rejected[i], __ATOMIC_RELAXED);
+	fprintf(f, "# HELP sluice_http_passthrough_rejected_total TLS passthrough client "
+		   "connections closed without relaying, by reason.\n"
+		   "# TYPE sluice_http_passthrough_rejected_total counter\n");
+	for (i = 0; i < __HX_PT_REJ_MAX; i++)
+		fprintf(f, "sluice_http_passthrough_rejected_total{reason=\"%s\"} %llu\n", why[i],
+			(unsigned long long)r[i]);
+	return err;
+}
+
 struct hx_metrics *hx_metrics_new(void)
 {
 	struct hx_metrics *mx = calloc(1, sizeof(*mx));
@@ -120,6 +274,9 @@ void hx_metrics_free(struct hx_metrics *mx)
 		free(mx->v[i].subset);
 	}
 	free(mx->v);
+	for (i = 0; i < mx->npt; i++)
+		free(mx->pt[i].labels);
+	free(mx->pt);
 	pthread_mutex_destroy(&mx->mu);
 	free(mx);
 }
@@ -383,6 +540,8 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 				why[b], (unsigned long long)r[b]);
 	}
 	outliers(f);
+	if (pt_dump(mxs, n, f))
+		err = -ENOMEM;
 	fprintf(f, "# HELP sluice_http_listener_failed Listeners that could not bind (1 each).\n"
 		   "# TYPE sluice_http_listener_failed gauge\n");
 	pthread_mutex_lock(&listen_mu);

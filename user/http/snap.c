@@ -112,8 +112,8 @@ uint64_t hx_snap_gen(void)
 }
 
 /* Say what this helper will not do with an accepted policy: HTTP/2 and
- * gRPC ports are served as HTTP/1.1 only; TLS gateway servers get no
- * listener. */
+ * gRPC ports are served as HTTP/1.1 only; gateway servers of other
+ * protocols (TCP: the kernel's) get no listener here. */
 static void warn_unsupported(const struct sl_model *m)
 {
 	size_t i, j;
@@ -133,9 +133,10 @@ static void warn_unsupported(const struct sl_model *m)
 		for (j = 0; j < m->gateways[i].nservers; j++) {
 			const struct sl_gateway_server *sv = &m->gateways[i].servers[j];
 
-			if (!sl_gw_server_is_http(sv))
+			if (!sl_gw_server_is_http(sv) && !sl_gw_server_is_passthrough(sv))
 				fprintf(stderr, "sluice-http: warning: gateway %s/%s port %u (%s): no "
-					"listener (only HTTP gateway servers are served)\n",
+					"listener (only HTTP, HTTPS and TLS passthrough gateway "
+					"servers are served)\n",
 					m->gateways[i].ns, m->gateways[i].name, sv->port,
 					sl_proto_name(sv->proto));
 		}

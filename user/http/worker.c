@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include "http/passthru.h"
 #include "http/proxy.h"
 #include "http/reqlog.h"
 
@@ -138,7 +139,8 @@ static void add_listener(struct hx_worker *w, uint16_t port, bool gateway, bool 
 
 /* Listeners wanted by the snapshot: the mesh one and one per Gateway HTTP
  * server port (a TLS one for HTTPS servers: policy_tls.c makes every server
- * of a port agree). Others are closed. Listener slots never move while
+ * of a port agree) or TLS passthrough port (its accepts go to passthru.c).
+ * Others are closed. Listener slots never move while
  * their fds are in epoll: a closed slot is refilled from the end after
  * removal. */
 static void reconcile_listeners(struct hx_worker *w)
@@ -154,7 +156,7 @@ static void reconcile_listeners(struct hx_worker *w)
 		for (s = 0; s < m->gateways[g].nservers; s++) {
 			const struct sl_gateway_server *sv = &m->gateways[g].servers[s];
 
-			if (sl_gw_server_is_http(sv))
+			if (sl_gw_server_is_http(sv) || sl_gw_server_is_passthrough(sv))
 				add_listener(w, sv->port, true, sv->tls.mode == SL_TLS_SIMPLE,
 					     hx_cfg.gateway_addr);
 		}
@@ -226,6 +228,10 @@ static void on_accept(struct hx_worker *w, struct hx_listener *l)
 		if (w->nclis >= hx_cfg.max_conns || !w->snap) {
 			close(fd);	/* connection limit */
 			hx_metrics_reject(hx_worker_metrics(w), HX_REJ_MAX_CONNS);
+			continue;
+		}
+		if (l->gateway && hx_pt_port(w->snap->m, l->port)) {
+			hx_pt_accept(w, fd, l->port);	/* TLS passthrough */
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
@@ -424,6 +430,9 @@ void *hx_worker_run(void *arg)
 			case HX_K_UPSTREAM:
 				hx_up_event(evs[i].data.ptr, evs[i].events);
 				break;
+			case HX_K_PASSTHRU:
+				hx_pt_event(evs[i].data.ptr, evs[i].events);
+				break;
 			case HX_K_WAKE: {
 				uint64_t v;
 
@@ -445,6 +454,7 @@ void *hx_worker_run(void *arg)
 			last_tick = w->now;
 			tick(w);
 			hx_mirror_tick(w);
+			hx_pt_tick(w);
 		}
 		if (w->now - last_reap >= 1000) {
 			last_reap = w->now;

@@ -924,7 +924,8 @@ static void inline_copies(struct sl_l4_gen *g)
 }
 
 /* DNS endpoints reach sluice-http's upstreams only through addresses it
- * cannot resolve: a service the helper serves must use IP endpoints. */
+ * cannot resolve: a service the helper serves (gateway http routes, and
+ * tls routes of passthrough servers) must use IP endpoints. */
 static bool gateway_http_dest(const struct sl_model *m, size_t si)
 {
 	for (size_t v = 0; v < m->nvhosts; v++) {
@@ -935,6 +936,10 @@ static bool gateway_http_dest(const struct sl_model *m, size_t si)
 		for (size_t r = 0; r < vh->nhttp; r++)
 			for (size_t d = 0; d < vh->http[r].ndests; d++)
 				if (vh->http[r].dests[d].service == si)
+					return true;
+		for (size_t r = 0; r < vh->ntls; r++)
+			for (size_t d = 0; d < vh->tls[r].ndests; d++)
+				if (vh->tls[r].dests[d].service == si)
 					return true;
 	}
 	return false;
@@ -951,8 +956,8 @@ static int check_dns(struct cctx *c, size_t si)
 	for (e = 0; e < s->nendpoints && helper; e++)
 		if (s->endpoints[e].dns_name)
 			return cl4_fail(c, -ENOTSUP, "%s:%d: %s: DNS endpoints of a service sluice-http "
-				    "serves (HTTP routes) are not supported yet; give IP endpoints or "
-				    "route it at L4 (tcp routes)",
+				    "serves (HTTP or TLS passthrough routes) are not supported yet; give IP "
+				    "endpoints or route it at L4 (tcp routes)",
 				    s->pos.file ? s->pos.file : "?", s->pos.line, s->host);
 	return 0;
 }

@@ -396,6 +396,8 @@ static void j_route(struct jw *w, const struct sl_model *m, const struct sl_rout
 			j_kv_matches(w, "queryParams", mt->query, mt->nquery);
 		}
 		kv_u64(w, "port", mt->port);
+		if (mt->nsni_hosts)	/* tls routes */
+			j_strs(w, "sniHosts", mt->sni_hosts, mt->nsni_hosts);
 		if (mt->has_source_labels) {
 			j_labels(w, "sourceLabels", &mt->source_labels);
 			j_idx(w, "sourceWorkloads", mt->source_workloads, mt->nsource_workloads);
@@ -472,6 +474,11 @@ static void j_vhost(struct jw *w, const struct sl_model *m, const struct sl_vhos
 	j_open(w, '[');
 	for (size_t i = 0; i < v->ntcp; i++)
 		j_route(w, m, &v->tcp[i], false);
+	j_close(w, ']');
+	j_key(w, "tls");
+	j_open(w, '[');
+	for (size_t i = 0; i < v->ntls; i++)
+		j_route(w, m, &v->tls[i], false);
 	j_close(w, ']');
 	j_key(w, "tcpFault");
 	if (v->tcp_fault_ppm) {
@@ -560,7 +567,8 @@ int sl_model_dump_json(const struct sl_model *m, FILE *f)
 			} else {
 				const struct sl_server_tls *t = &sv->tls;
 				j_open(&w, '{');
-				kv_str(&w, "mode", t->mode != SL_TLS_SIMPLE ? NULL :
+				kv_str(&w, "mode", t->mode == SL_TLS_PASSTHROUGH ? "PASSTHROUGH" :
+					t->mode != SL_TLS_SIMPLE ? NULL :
 					t->client_auth == SL_CLIENT_AUTH_REQUIRE ? "MUTUAL" :
 					t->client_auth == SL_CLIENT_AUTH_OPTIONAL ? "OPTIONAL_MUTUAL" :
 					"SIMPLE");

@@ -52,6 +52,7 @@
 #define PL_E_DUPSIDECAR	"SL0121"	/* two Sidecars for one namespace or workload */
 #define PL_I_SKIPPED	"SL0014"	/* a Kubernetes kind without addresses, skipped */
 #define PL_W_K8S	"SL0122"	/* Kubernetes object partly used (what is not, said) */
+#define PL_W_PTNOROUTE	"SL0123"	/* passthrough gateway server without tls route */
 #define PL_E_DURATION	"SL0201"	/* bad duration */
 #define PL_E_PERCENT	"SL0202"	/* bad percentage */
 #define PL_E_WEIGHT	"SL0203"	/* negative, non-integer or too big weight */
@@ -133,6 +134,7 @@ struct pl_vs {
 	struct sl_vhost vh;		/* hosts/gateways as written */
 	struct sl_pos *host_pos, *gw_pos;
 	struct pl_route *http, *tcp;
+	struct pl_route *tls;		/* tls[] (policy_vs.c) */
 };
 
 /* Kubernetes objects before resolution (policy_k8s.c). */
@@ -316,6 +318,10 @@ int pl_resolve_gateway_tcp(struct pl_ctx *c, struct sl_model *m);
  * sharing a port (TLS or not; one set of versions and ciphers). */
 void pl_parse_server_tls(struct pl_ctx *c, yaml_node_t *sn, struct sl_gateway_server *s);
 int pl_check_gateway_tls(struct pl_ctx *c, struct sl_model *m);
+/* tls routes at their passthrough Gateway servers (policy_tls.c): a
+ * destination without port needs the service's only port or the server's
+ * port (Istio's rule, as for gateway tcp routes). After pl_check_gateway_tls. */
+int pl_check_tls_routes(struct pl_ctx *c, struct sl_model *m);
 /* "name" in ns -> "name.ns.svc.cluster.local"; FQDNs kept. */
 char *pl_fqdn(struct sl_arena *a, const char *host, const char *ns);
 

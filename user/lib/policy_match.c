@@ -24,6 +24,12 @@ bool sl_gw_server_is_http(const struct sl_gateway_server *sv)
 	       (sv->proto == SL_PROTO_HTTPS && sv->tls.mode == SL_TLS_SIMPLE);
 }
 
+bool sl_gw_server_is_passthrough(const struct sl_gateway_server *sv)
+{
+	return (sv->proto == SL_PROTO_HTTPS || sv->proto == SL_PROTO_TLS) &&
+	       sv->tls.mode == SL_TLS_PASSTHROUGH;
+}
+
 const char *sl_proto_name(enum sl_proto p)
 {
 	static const char *const names[] = {

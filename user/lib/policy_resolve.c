@@ -449,7 +449,7 @@ static bool match_is_catch_all(const struct sl_match *mt)
 {
 	return !mt->uri.kind && !mt->method.kind && !mt->authority.kind && !mt->scheme.kind &&
 	       !mt->nheaders && !mt->nwithout_headers && !mt->nquery && !mt->port &&
-	       !mt->has_source_labels;
+	       !mt->has_source_labels && !mt->nsni_hosts;
 }
 
 static bool route_is_catch_all(const struct sl_route *r)
@@ -613,7 +613,8 @@ static int resolve_vhost(struct pl_ctx *c, struct sl_model *m, size_t vi)
 				"(use tcp routes or an HTTP/HTTP2/GRPC port)", fq);
 	}
 	if (resolve_routes(c, m, vs, vs->http, vh->http, vh->nhttp, "http") ||
-	    resolve_routes(c, m, vs, vs->tcp, vh->tcp, vh->ntcp, "tcp"))
+	    resolve_routes(c, m, vs, vs->tcp, vh->tcp, vh->ntcp, "tcp") ||
+	    resolve_routes(c, m, vs, vs->tls, vh->tls, vh->ntls, "tls"))
 		return -ENOMEM;
 	return 0;
 }
@@ -741,7 +742,7 @@ int pl_resolve(struct pl_ctx *c, struct sl_model *m)
 		m->vhosts[i] = c->vs[i].vh;
 	m->nvhosts = c->nvs;
 	if (bind_gateways(c, m) || pl_resolve_gateway_tcp(c, m) ||
-	    pl_check_gateway_tls(c, m))
+	    pl_check_gateway_tls(c, m) || pl_check_tls_routes(c, m))
 		return -ENOMEM;
 	m->outbound = c->mesh_set ? c->mesh_mode : SL_OUTBOUND_ALLOW_ANY;
 	return 0;

@@ -3,8 +3,12 @@
  * Gateway Server.tls. An HTTPS server with tls.mode SIMPLE, MUTUAL or
  * OPTIONAL_MUTUAL is terminated by sluice-http (user/http/tls.c) with its
  * serverCertificate/privateKey files; MUTUAL and OPTIONAL_MUTUAL verify
- * client certificates against caCertificates (and subjectAltNames); a plain
- * HTTP server may carry only httpsRedirect. Everything else of
+ * client certificates against caCertificates (and subjectAltNames); an
+ * HTTPS or TLS server with tls.mode PASSTHROUGH is relayed unopened by
+ * sluice-http (user/http/passthru.c), routed by the ClientHello's SNI
+ * through the bound VirtualServices' tls routes (policy_vs.c parses them,
+ * pl_check_tls_routes checks them at their servers);
+ * a plain HTTP server may carry only httpsRedirect. Everything else of
  * Istio's ServerTLSSettings is refused here (pl_fields rows, or below when
  * the reason needs saying), so that what loads is what is enforced.
  *
@@ -26,7 +30,7 @@
 static const char *const mode_names[] = {
 	"PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL", NULL,
 };
-enum { MODE_SIMPLE = 1, MODE_MUTUAL = 2, MODE_OPTIONAL_MUTUAL = 5 };
+enum { MODE_PASSTHROUGH = 0, MODE_SIMPLE = 1, MODE_MUTUAL = 2, MODE_OPTIONAL_MUTUAL = 5 };
 
 static const char *const version_names[] = {
 	"TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3", NULL,
@@ -180,17 +184,40 @@ static void parse_client_auth(struct pl_ctx *c, yaml_node_t *tn, int mode, struc
 					    "subjectAltNames[%zu] is empty", i);
 }
 
+/* tls.mode PASSTHROUGH: the backend terminates, so nothing of the
+ * server's own TLS settings applies; given, they are refused rather than
+ * silently unused. */
+static void parse_passthrough(struct pl_ctx *c, yaml_node_t *tn, struct sl_server_tls *t)
+{
+	static const char *const keys[] = {
+		"serverCertificate", "privateKey", "cipherSuites", "minProtocolVersion",
+		"maxProtocolVersion", "caCertificates", "subjectAltNames",
+	};
+
+	t->mode = SL_TLS_PASSTHROUGH;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		yaml_node_t *k = pl_get(c, tn, keys[i]);
+
+		if (k)
+			pl_err(c, PL_E_CONFLICT, k, "%s does not apply to tls.mode PASSTHROUGH: "
+			       "sluice-http does not terminate TLS there (the backend holds the "
+			       "certificate and chooses the version and cipher)", keys[i]);
+	}
+}
+
 void pl_parse_server_tls(struct pl_ctx *c, yaml_node_t *sn, struct sl_gateway_server *s)
 {
 	yaml_node_t *tn = pl_get(c, sn, "tls");
 	struct sl_server_tls *t = &s->tls;
-	bool https = s->proto == SL_PROTO_HTTPS;
+	bool https = s->proto == SL_PROTO_HTTPS, tlsp = s->proto == SL_PROTO_TLS;
 	int mode = -1;
 
 	if (!tn || pl_is_null(tn)) {
 		if (https)
 			pl_err(c, PL_E_REQUIRED, sn, "an HTTPS server needs \"tls\" (mode SIMPLE with "
-			       "serverCertificate and privateKey)");
+			       "serverCertificate and privateKey, or mode PASSTHROUGH)");
+		else if (tlsp)
+			pl_err(c, PL_E_REQUIRED, sn, "a TLS server needs \"tls\" (mode PASSTHROUGH)");
 		return;
 	}
 	if (!pl_check_map(c, tn, "ServerTLSSettings", "server.tls"))
@@ -202,7 +229,7 @@ void pl_parse_server_tls(struct pl_ctx *c, yaml_node_t *sn, struct sl_gateway_se
 		       "httpsRedirect applies to a plain HTTP server (protocol HTTP), not to a "
 		       "protocol %s server", sl_proto_name(s->proto));
 	int r = pl_enum(c, tn, "mode", "ServerTLSSettings", mode_names, &mode);
-	if (!https) {
+	if (!https && !tlsp) {
 		if (r > 0 || pl_get(c, tn, "serverCertificate") || pl_get(c, tn, "privateKey"))
 			pl_err(c, PL_E_CONFLICT, tn,
 			       "TLS is terminated on protocol HTTPS servers; a protocol %s server's "
@@ -210,13 +237,24 @@ void pl_parse_server_tls(struct pl_ctx *c, yaml_node_t *sn, struct sl_gateway_se
 		return;
 	}
 	if (r == 0)
-		pl_err(c, PL_E_REQUIRED, tn, "missing required field \"mode\" (SIMPLE)");
+		pl_err(c, PL_E_REQUIRED, tn, "missing required field \"mode\" (%s)",
+		       tlsp ? "PASSTHROUGH" : "SIMPLE or PASSTHROUGH");
 	if (r <= 0)
 		return;
+	if (mode == MODE_PASSTHROUGH) {
+		parse_passthrough(c, tn, t);
+		return;
+	}
+	if (tlsp) {
+		pl_err(c, PL_E_UNSUP, pl_get(c, tn, "mode"), "tls.mode %s on a protocol TLS server "
+		       "is not supported yet: sluice-http terminates TLS on protocol HTTPS servers "
+		       "(use PASSTHROUGH to route TLS by SNI)", mode_names[mode]);
+		return;
+	}
 	if (mode != MODE_SIMPLE && mode != MODE_MUTUAL && mode != MODE_OPTIONAL_MUTUAL) {
 		/* the rows mode=... refuse the others; this is the rest */
 		pl_err(c, PL_E_UNSUP, pl_get(c, tn, "mode"), "tls.mode %s is not supported yet "
-		       "(use SIMPLE, MUTUAL or OPTIONAL_MUTUAL)", mode_names[mode]);
+		       "(use SIMPLE, MUTUAL, OPTIONAL_MUTUAL or PASSTHROUGH)", mode_names[mode]);
 		return;
 	}
 	t->mode = SL_TLS_SIMPLE;
@@ -241,15 +279,30 @@ static bool str_eq(const char *a, const char *b)
 	return a == b || (a && b && !strcmp(a, b));
 }
 
+/* The listener a server needs from sluice-http: 0 none (TCP and others),
+ * 1 plain HTTP, 2 HTTPS terminated, 3 TLS passthrough. */
+static int listener_kind(const struct sl_gateway_server *sv)
+{
+	if (sl_gw_server_is_passthrough(sv))
+		return 3;
+	if (!sl_gw_server_is_http(sv))
+		return 0;
+	return sv->tls.mode == SL_TLS_SIMPLE ? 2 : 1;
+}
+
 int pl_check_gateway_tls(struct pl_ctx *c, struct sl_model *m)
 {
+	static const char *const kind_names[] = { "", "plain HTTP", "HTTPS", "TLS passthrough" };
+
 	for (size_t g = 0; g < m->ngateways; g++) {
 		struct sl_gateway *gw = &m->gateways[g];
 
 		for (size_t s = 0; s < gw->nservers; s++) {
 			const struct sl_gateway_server *sv = &gw->servers[s];
 
-			if (!sl_gw_server_is_http(sv))
+			int kind = listener_kind(sv);
+
+			if (!kind)
 				continue;
 			/* the first earlier server on this port decides */
 			const struct sl_gateway *fg = NULL;
@@ -260,7 +313,7 @@ int pl_check_gateway_tls(struct pl_ctx *c, struct sl_model *m)
 
 					if (g2 == g && s2 >= s)
 						break;
-					if (o->port == sv->port && sl_gw_server_is_http(o)) {
+					if (o->port == sv->port && listener_kind(o)) {
 						fg = &m->gateways[g2];
 						f = o;
 						break;
@@ -269,7 +322,15 @@ int pl_check_gateway_tls(struct pl_ctx *c, struct sl_model *m)
 			if (!f)
 				continue;
 			bool tls = sv->tls.mode == SL_TLS_SIMPLE, ftls = f->tls.mode == SL_TLS_SIMPLE;
-			if (tls != ftls) {
+			int fkind = listener_kind(f);
+			if (kind != fkind && (kind == 3 || fkind == 3)) {
+				sl_diag_add(c->d, SL_SEV_ERROR, PL_E_CONFLICT, sv->pos,
+					    "gateway %s/%s server port %u is %s but gateway %s/%s's server "
+					    "at line %d serves port %u as %s: a port's connections are "
+					    "either all relayed by SNI (PASSTHROUGH) or all served over HTTP",
+					    gw->ns, gw->name, sv->port, kind_names[kind], fg->ns, fg->name,
+					    f->pos.line, f->port, kind_names[fkind]);
+			} else if (tls != ftls) {
 				sl_diag_add(c->d, SL_SEV_ERROR, PL_E_CONFLICT, sv->pos,
 					    "gateway %s/%s server port %u is %s but gateway %s/%s's server "
 					    "at line %d serves port %u as %s: a port is either TLS or "
@@ -358,4 +419,73 @@ int sl_model_check_tls_files(const struct sl_model *m, struct sl_diags *d)
 			rc = -EINVAL;
 		}
 	return rc;
+}
+
+/* Does route r serve connections to port (no match port, or this one)? */
+static bool tls_route_on_port(const struct sl_route *r, uint16_t port)
+{
+	for (size_t i = 0; i < r->nmatches; i++)
+		if (!r->matches[i].port || r->matches[i].port == port)
+			return true;
+	return false;
+}
+
+/* Destination d (of VirtualService vs) without a port, at passthrough
+ * server sv: the service needs one port, or the server's (Istio's rule);
+ * false after reporting. */
+static bool dest_port_ok(struct pl_ctx *c, struct sl_model *m, const struct pl_vs *vs,
+			 const struct pl_dest *d, const struct sl_gateway *gw,
+			 const struct sl_gateway_server *sv)
+{
+	char *fq = pl_fqdn(c->a, d->host ? d->host : "", vs->vh.ns);
+	int si = fq ? sl_model_find_service(m, fq) : -1;
+
+	if (si < 0)
+		return true;	/* reported by resolve (or out of memory: the load fails) */
+	const struct sl_service *s = &m->services[si];
+	bool on = s->nports == 1;
+	for (size_t p = 0; !on && p < s->nports; p++)
+		on = s->ports[p].number == sv->port;
+	if (!on)
+		sl_diag_add(c->d, SL_SEV_ERROR, PL_E_DPORT, d->host_pos,
+			    "destination %s has no port and the service has %zu ports, none of them "
+			    "gateway %s/%s's passthrough server port %u: give destination.port",
+			    fq, s->nports, gw->ns, gw->name, sv->port);
+	return on;
+}
+
+int pl_check_tls_routes(struct pl_ctx *c, struct sl_model *m)
+{
+	for (size_t g = 0; g < m->ngateways; g++) {
+		const struct sl_gateway *gw = &m->gateways[g];
+
+		for (size_t s = 0; s < gw->nservers; s++) {
+			const struct sl_gateway_server *sv = &gw->servers[s];
+
+			bool routed = false;
+
+			if (!sl_gw_server_is_passthrough(sv))
+				continue;
+			for (size_t i = 0; i < gw->nvhosts; i++) {
+				const struct sl_vhost *vh = &m->vhosts[gw->vhosts[i]];
+				const struct pl_vs *vs = &c->vs[gw->vhosts[i]];
+
+				for (size_t r = 0; r < vh->ntls; r++) {
+					if (!tls_route_on_port(&vh->tls[r], sv->port))
+						continue;
+					routed = true;
+					for (size_t k = 0; k < vs->tls[r].ndests; k++)
+						if (!vs->tls[r].dests[k].port &&
+						    !dest_port_ok(c, m, vs, &vs->tls[r].dests[k], gw, sv))
+							break;
+				}
+			}
+			if (!routed)
+				sl_diag_add(c->d, SL_SEV_WARNING, PL_W_PTNOROUTE, sv->pos,
+					    "gateway %s/%s PASSTHROUGH server port %u has no tls route (no "
+					    "bound VirtualService with a tls route for port %u): every "
+					    "connection to it is closed", gw->ns, gw->name, sv->port, sv->port);
+		}
+	}
+	return 0;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * VirtualService parser: hosts, gateways, http[] and tcp[] routes with
+ * VirtualService parser: hosts, gateways, http[], tcp[] and tls[] routes with
  * their matches (regexes compiled once with PCRE2 here, errors at the
  * regex's own line/column), destinations as written (resolved later),
  * timeouts, retries, faults, rewrites, redirects, header operations and
@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <pcre2.h>
 
@@ -526,6 +527,140 @@ static int parse_routes(struct pl_ctx *c, yaml_node_t *spec, const char *key, bo
 	return 0;
 }
 
+/* Istio's host.Name.SubsetOf, case-insensitive: is every name sni admits
+ * also admitted by host ("*" and "*.suffix" wildcards on either side)? */
+static bool sni_subset_of(const char *sni, const char *host)
+{
+	size_t sl = strlen(sni), hl = strlen(host);
+
+	if (sni[0] == '*') {
+		if (host[0] != '*')
+			return false;
+		return sl >= hl && !strcasecmp(sni + sl - (hl - 1), host + 1);
+	}
+	if (host[0] == '*')
+		return sl >= hl - 1 && !strcasecmp(sni + sl - (hl - 1), host + 1);
+	return !strcasecmp(sni, host);
+}
+
+/* One TLSMatchAttributes: sniHosts (required, each a host name or
+ * wildcard within the VirtualService's hosts) and port; the fields not
+ * enforced are refused by their pl_fields rows. */
+static int parse_tls_match(struct pl_ctx *c, yaml_node_t *n, struct sl_match *m,
+			   const struct sl_vhost *vh)
+{
+	struct sl_pos *pos = NULL;
+	int rc = 0;
+
+	if (!pl_check_map(c, n, "TLSMatchAttributes", "tls match"))
+		return -1;
+	m->pos = pl_pos(c, n);
+	if (pl_port(c, n, "port", &m->port) < 0)
+		rc = -1;
+	int r = pl_strlist(c, n, "sniHosts", &m->sni_hosts, &pos, &m->nsni_hosts);
+	if (r == 0 || (r > 0 && m->nsni_hosts == 0)) {
+		pl_err(c, PL_E_REQUIRED, n, "missing required field \"sniHosts\" (the ClientHello "
+		       "server names this match routes)");
+		return -1;
+	}
+	if (r < 0)
+		return -1;
+	for (size_t i = 0; i < m->nsni_hosts; i++) {
+		char *h = m->sni_hosts[i];
+		const char *base = h;
+		bool covered = false;
+
+		lower(h);
+		if (h[0] == '*')
+			base = h[1] == '.' ? h + 2 : NULL;
+		if (strcmp(h, "*") && (!base || !sl_dns_name_valid(base))) {
+			sl_diag_add(c->d, SL_SEV_ERROR, PL_E_VALUE, pos[i],
+				    "sniHosts[%zu] \"%s\" is not a host name (a DNS name, \"*.\" and a "
+				    "DNS name, or \"*\")", i, h);
+			rc = -1;
+			continue;
+		}
+		for (size_t j = 0; j < vh->nhosts && !covered; j++)
+			covered = sni_subset_of(h, vh->hosts[j]);
+		if (!covered) {
+			sl_diag_add(c->d, SL_SEV_ERROR, PL_E_VALUE, pos[i],
+				    "sniHosts[%zu] \"%s\" is not within the VirtualService's hosts (Istio "
+				    "requires every SNI host to be one of hosts or under a wildcard host)",
+				    i, h);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* One TLSRoute: match (required: Istio routes TLS by SNI only) and route. */
+static int parse_tls_route(struct pl_ctx *c, yaml_node_t *n, struct pl_route *pr,
+			   const struct sl_vhost *vh)
+{
+	struct sl_route *r = &pr->r;
+	int rc = 0;
+
+	if (!pl_check_map(c, n, "TLSRoute", "tls route"))
+		return -1;
+	r->pos = pl_pos(c, n);
+	r->hash = pl_hash(c, n);
+	yaml_node_t *mn = pl_get(c, n, "match");
+	if (!mn || pl_is_null(mn) || (mn->type == YAML_SEQUENCE_NODE && pl_seq_len(mn) == 0)) {
+		pl_err(c, PL_E_REQUIRED, mn ? mn : n, "a tls route needs a match with sniHosts");
+		rc = -1;
+	} else if (mn->type != YAML_SEQUENCE_NODE) {
+		pl_err(c, PL_E_TYPE, mn, "match must be a list");
+		rc = -1;
+	} else {
+		r->nmatches = pl_seq_len(mn);
+		r->matches = sl_arena_calloc(c->a, r->nmatches + 1, sizeof(*r->matches));
+		if (!r->matches)
+			return -ENOMEM;
+		for (size_t i = 0; i < r->nmatches; i++)
+			if (parse_tls_match(c, pl_seq_at(c, mn, i), &r->matches[i], vh) < 0)
+				rc = -1;
+	}
+	yaml_node_t *rn = pl_get(c, n, "route");
+	if (rn && !pl_is_null(rn) && parse_route_dests(c, rn, pr, false) < 0)
+		rc = -1;
+	if (pr->ndests == 0) {
+		pl_err(c, PL_E_REQUIRED, rn ? rn : n, "a route needs at least one destination");
+		rc = -1;
+	}
+	return rc;
+}
+
+/* tls[]: routes of passthrough Gateway servers. Sluice relays TLS by SNI at
+ * its gateway listeners only, so a VirtualService carrying tls routes
+ * must not be bound to the mesh. */
+static int parse_tls_routes(struct pl_ctx *c, yaml_node_t *spec, struct pl_vs *vs)
+{
+	struct sl_vhost *vh = &vs->vh;
+	yaml_node_t *l = pl_get(c, spec, "tls");
+	bool mesh = vh->ngateways == 0;
+
+	if (!l || pl_is_null(l))
+		return 0;
+	if (l->type != YAML_SEQUENCE_NODE) {
+		pl_err(c, PL_E_TYPE, l, "tls must be a list of routes");
+		return -1;
+	}
+	for (size_t i = 0; i < vh->ngateways; i++)
+		mesh |= !strcmp(vh->gateways[i], "mesh");
+	if (mesh)
+		pl_err(c, PL_E_UNSUP, l, "tls routes for the mesh are not supported yet: they serve "
+		       "Gateway servers with tls.mode PASSTHROUGH (give gateways:, without mesh)");
+	vh->ntls = pl_seq_len(l);
+	vs->tls = sl_arena_calloc(c->a, vh->ntls + 1, sizeof(*vs->tls));
+	vh->tls = sl_arena_calloc(c->a, vh->ntls + 1, sizeof(*vh->tls));
+	if (!vs->tls || !vh->tls)
+		return -ENOMEM;
+	for (size_t i = 0; i < vh->ntls; i++)
+		if (parse_tls_route(c, pl_seq_at(c, l, i), &vs->tls[i], vh) == -ENOMEM)
+			return -ENOMEM;
+	return 0;
+}
+
 /* errnos a TCP fault may return from connect(): what a client meets when
  * a real peer or network fails */
 static const struct {
@@ -632,10 +767,11 @@ int pl_parse_virtual_service(struct pl_ctx *c, yaml_node_t *spec, yaml_node_t *m
 		pl_err(c, PL_E_REQUIRED, spec, "missing required field \"hosts\"");
 	pl_strlist(c, spec, "gateways", &vh->gateways, &vs->gw_pos, &vh->ngateways);
 	if (parse_routes(c, spec, "http", true, &vs->http, &vh->http, &vh->nhttp) == -ENOMEM ||
-	    parse_routes(c, spec, "tcp", false, &vs->tcp, &vh->tcp, &vh->ntcp) == -ENOMEM)
+	    parse_routes(c, spec, "tcp", false, &vs->tcp, &vh->tcp, &vh->ntcp) == -ENOMEM ||
+	    parse_tls_routes(c, spec, vs) == -ENOMEM)
 		return -ENOMEM;
-	if (!pl_get(c, spec, "http") && !pl_get(c, spec, "tcp"))
-		pl_err(c, PL_E_REQUIRED, spec, "a VirtualService needs http or tcp routes");
+	if (!pl_get(c, spec, "http") && !pl_get(c, spec, "tcp") && !pl_get(c, spec, "tls"))
+		pl_err(c, PL_E_REQUIRED, spec, "a VirtualService needs http, tcp or tls routes");
 	else
 		parse_tcp_fault(c, meta, vh, spec);
 	return 0;

@@ -277,6 +277,7 @@ static void diff_models(struct diff_out *out, const struct sl_model *a, const st
 			if (va && vb) {
 				diff_routes(out, ob, "http", va->http, va->nhttp, vb->http, vb->nhttp);
 				diff_routes(out, ob, "tcp", va->tcp, va->ntcp, vb->tcp, vb->ntcp);
+				diff_routes(out, ob, "tls", va->tls, va->ntls, vb->tls, vb->ntls);
 			}
 		}
 	}

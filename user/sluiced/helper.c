@@ -2,7 +2,7 @@
 /*
  * Supervision of sluice-http, the L7 helper. It runs only while the policy
  * has HTTP routes (mesh services with http routes, or Gateway servers
- * speaking HTTP); it reads the same snapshot file sluiced applied and
+ * speaking HTTP, or TLS passthrough Gateway servers); it reads the same snapshot file sluiced applied and
  * reloads it on SIGHUP after every apply. If it dies it is restarted with
  * an exponential backoff (0.2, 0.4, 0.8 s, then every 1 s: HTTP routes wait
  * for it, so a long pause would fail every request in it). There
@@ -65,7 +65,8 @@ bool sluiced_model_needs_helper(const struct sl_model *m)
 	}
 	for (i = 0; i < m->ngateways; i++)
 		for (j = 0; j < m->gateways[i].nservers; j++)
-			if (sl_gw_server_is_http(&m->gateways[i].servers[j]))
+			if (sl_gw_server_is_http(&m->gateways[i].servers[j]) ||
+			    sl_gw_server_is_passthrough(&m->gateways[i].servers[j]))
 				return true;
 	return false;
 }

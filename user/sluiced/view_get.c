@@ -172,6 +172,9 @@ static void match_text(const struct sl_model *m, struct vfield *f, const struct 
 	}
 	for (k = 0; k < mt->nquery; k++)
 		strmatch_text(f, mt->query[k].name, &mt->query[k].m);
+	for (k = 0; k < mt->nsni_hosts; k++)	/* tls routes */
+		cond(f, "sni", mt->sni_hosts[k][0] == '*' ? "wildcard" : "exact",
+		     mt->sni_hosts[k], "=");
 	if (mt->port) {
 		snprintf(port, sizeof(port), "%u", mt->port);
 		cond(f, "port", "exact", port, "=");
@@ -237,6 +240,8 @@ static void get_routes(const struct sl_model *m, struct vtable *t, const struct 
 			route_rec(m, t, v, "tcp", j, &v->tcp[j]);
 		for (j = 0; j < v->nhttp; j++)
 			route_rec(m, t, v, "http", j, &v->http[j]);
+		for (j = 0; j < v->ntls; j++)
+			route_rec(m, t, v, "tls", j, &v->tls[j]);
 	}
 }
 

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Gateway TLS passthrough under sluiced (issue 15, item 2): a policy whose
+# only L7 need is a PASSTHROUGH Gateway server makes sluiced start
+# sluice-http, which relays TLS by SNI on --http-gateway-addr to two TLS
+# backends in the test's network namespace; `sluicectl get routes` lists the
+# tls routes with their SNI names and weights; sluiced's /metrics carries
+# the passthrough counters; a policy without the server stops the helper.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon_lib.sh"
+command -v openssl >/dev/null || { echo "Bail out! openssl needed"; exit 1; }
+PEER="$SL_ROOT/tests/e2e/tls_peer.py"
+dl_setup_helper
+GW=10.1.0.9
+ip -n "$NS" addr add "$GW/32" dev lo
+
+C="$SL_TMP/certs"
+mkdir -p "$C"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj "/CN=sluice daemon passthrough CA" -keyout "$C/ca.key" -out "$C/ca.crt" 2>/dev/null
+for n in a b; do
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$n.example" \
+		-keyout "$C/$n.key" -out "$C/$n.csr" 2>/dev/null
+	printf 'subjectAltName=DNS:%s.example\n' "$n" >"$C/$n.ext"
+	openssl x509 -req -in "$C/$n.csr" -CA "$C/ca.crt" -CAkey "$C/ca.key" -CAcreateserial \
+		-days 2 -extfile "$C/$n.ext" -out "$C/$n.crt" 2>/dev/null
+done
+i=1
+for n in a b; do
+	sl_bg "tls_$n" nsenter --net="/run/netns/$NS" python3 "$PEER" server --addr "10.1.0.$i" \
+		--port 9443 --name "$n" --cert "$C/$n.crt" --key "$C/$n.key" >/dev/null
+	i=$((i + 1))
+done
+sl_wait_for 10 sl_in_ns "$NS" bash -c 'exec 3<>/dev/tcp/10.1.0.1/9443 && exec 4<>/dev/tcp/10.1.0.2/9443' ||
+	{ echo "Bail out! TLS backends did not start"; exit 1; }
+
+DL_HELPER=1 dl_start --http-gateway-addr "$GW" --metrics 127.0.0.1:9464 ||
+	{ echo "Bail out! sluiced did not start"; exit 1; }
+
+P="$SL_TMP/pt.yaml"
+cat >"$P" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: web, namespace: edge}
+spec:
+  hosts: [web.edge.svc.cluster.local]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: STATIC
+  endpoints:
+  - {address: 10.1.0.1, ports: {tls: 9443}, labels: {version: a}}
+  - {address: 10.1.0.2, ports: {tls: 9443}, labels: {version: b}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: edge}
+spec:
+  host: web.edge.svc.cluster.local
+  subsets: [{name: a, labels: {version: a}}, {name: b, labels: {version: b}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: edge}
+spec:
+  servers:
+  - port: {number: 443, name: tls, protocol: TLS}
+    hosts: ["*.example"]
+    tls: {mode: PASSTHROUGH}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: by-sni, namespace: edge}
+spec:
+  hosts: ["*.example"]
+  gateways: [gw]
+  tls:
+  - match: [{sniHosts: [a.example]}]
+    route: [{destination: {host: web.edge.svc.cluster.local, subset: a}}]
+  - match: [{sniHosts: [b.example]}]
+    route:
+    - {destination: {host: web.edge.svc.cluster.local, subset: b}, weight: 3}
+YAML
+ctl apply -f "$P" >/dev/null
+helper_running() { ctl status -o json | jq -e '.helper == "running"' >/dev/null; }
+sl_check "sluiced starts sluice-http for a passthrough-only policy" sl_wait_for 10 helper_running
+sl_wait_for 10 sl_in_ns "$NS" bash -c "exec 3<>/dev/tcp/$GW/443"
+jqe() { jq -e "$1" >/dev/null; }
+tclient() { sl_in_ns "$NS" python3 "$PEER" client --addr "$GW" --port 443 --sni "$1" --ca "$C/ca.crt" --n "$2"; }
+j=$(tclient a.example 4)
+sl_check "a.example reaches backend a through the helper ($j)" \
+	jqe '.names == {"a": 4} and .errors == 0 and .sni == ["a.example"]' <<<"$j"
+j=$(tclient b.example 4)
+sl_check "b.example reaches backend b ($j)" jqe '.names == {"b": 4} and .errors == 0' <<<"$j"
+
+out=$(ctl get routes)
+sl_log "$out"
+sl_check "get routes lists the tls routes with their SNI names" \
+	bash -c 'grep -q "tls" <<<"$1" && grep -q "sni=a.example" <<<"$1" && grep -q "sni=b.example" <<<"$1"' _ "$out"
+j=$(ctl get routes -o json)
+sl_check "get routes -o json: the tls route's match and destination" \
+	jqe '[.[] | select(.kind == "tls" and .index == 1)][0] | (.match[0] == {"field": "sni", "match": "exact", "value": "b.example"}) and .destinations[0].subset == "b" and .destinations[0].weight == 100' <<<"$j"
+m=$(sl_in_ns "$NS" curl -s -m 5 http://127.0.0.1:9464/metrics)
+sl_check "sluiced's /metrics carries the passthrough counters" grep -q \
+	'^sluice_http_passthrough_connections_opened_total{gateway="edge/gw",sni_host="a.example",destination_service="web.edge.svc.cluster.local",destination_version="a"} 4$' <<<"$m"
+
+# the same services without the passthrough server: no helper needed
+sed '/^kind: Gateway/,$d' "$P" | sed '$d' >"$SL_TMP/nogw.yaml"
+ctl apply -f "$SL_TMP/nogw.yaml" >/dev/null
+helper_gone() { ctl status -o json | jq -e '.helper != "running"' >/dev/null; }
+sl_check "without the passthrough server the helper is stopped" sl_wait_for 10 helper_gone
+sl_done
