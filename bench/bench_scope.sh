@@ -13,12 +13,12 @@
 # Medians of BENCH_RUNS rounds (default 5) of BENCH_SECS (default 2).
 # Results also in build/bench/scope.md.
 #
-# Traffic safety: the daemon_lib.sh topology (a node namespace, backends on
+# Traffic safety: the tools/node.sh topology (a node namespace, backends on
 # its lo, hooks on a test cgroup made here).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/tests/e2e/lib.sh"
-. "$ROOT/tests/e2e/daemon_lib.sh"
+. "$ROOT/tools/sandbox.sh"
+. "$ROOT/tools/node.sh"
 RUNS=${BENCH_RUNS:-5}
 SECS=${BENCH_SECS:-2}
 OUT=$SL_BUILD/bench/scope.md

@@ -12,9 +12,9 @@
 # sluice-http is built, an HTTP header route follows (x-canary: yes -> v2).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/tests/e2e/lib.sh"
-. "$ROOT/tests/e2e/daemon_lib.sh"	# the S1 and "web" policies, web backends
-B=$SL_BUILD	# daemon_lib.sh: SLUICED, CTL, CONNBENCH, ctl()
+. "$ROOT/tools/sandbox.sh"
+. "$ROOT/tools/node.sh"	# the S1 and "web" policies, web backends
+B=$SL_BUILD	# tools/node.sh: SLUICED, CTL, CONNBENCH, ctl()
 sl_require_root
 for b in sluiced sluicectl connbench; do
 	[ -x "$B/$b" ] || { echo "demo: build/$b missing: run make" >&2; exit 1; }

@@ -5,7 +5,7 @@
 # and the VirtualService in one apply) under a running connection load with
 # no failed connection; 100 applies under load; S4's sourceLabels by cgroup;
 # a service with no endpoints refused with ECONNREFUSED; reset leaves no
-# program, link or pin. Topology and helpers: daemon_lib.sh.
+# program, link or pin. Topology and helpers: tools/node.sh.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 

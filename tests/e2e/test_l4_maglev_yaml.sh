@@ -9,7 +9,7 @@
 # 1/10 of the clients (Maglev), not most of them. The old generation's
 # tables are gone after the change.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/xdp_topo.sh"
+. "$SL_ROOT/tools/xdp_topo.sh"
 sl_require_root
 sl_ensure_bpffs
 

@@ -6,7 +6,7 @@
 # off-node client's connections by those tables. A policy change (0/100)
 # moves new connections; `sluicectl reset` removes the XDP/TC links.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/xdp_topo.sh"
+. "$SL_ROOT/tools/xdp_topo.sh"
 sl_require_root
 sl_ensure_bpffs
 

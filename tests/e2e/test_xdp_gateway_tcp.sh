@@ -12,7 +12,7 @@
 #    same client outside the cgroup cannot connect at all;
 #  - a weight change (0/100) moves new connections on both paths.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/xdp_topo.sh"
+. "$SL_ROOT/tools/xdp_topo.sh"
 sl_require_root
 sl_ensure_bpffs
 

@@ -10,7 +10,7 @@
 # keeps its backend while new ones follow the new weights. Checksums are
 # verified by the receivers (offload off on the client and backends).
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/xdp_topo.sh"
+. "$SL_ROOT/tools/xdp_topo.sh"
 sl_require_root
 sl_ensure_bpffs
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Topology for the XDP end-to-end tests and bench/bench_xdp.sh (sourced
-# after tests/e2e/lib.sh):
+# after tools/sandbox.sh):
 #
 #   client (eth0 10.10.0.2/16) --- (c0 10.10.0.1/16) node (b1 10.11.1.1/24) --- v1 (eth0 10.11.1.2)
 #                                                         (b2 10.11.2.1/24) --- v2 (eth0 10.11.2.2)
@@ -14,8 +14,8 @@
 
 XDP_VIP=198.18.0.10
 XDP_PORT=9000
-XDP_TOOL=${XDP_TOOL:-$SL_BUILD/bench/xdp_tool}
-XDP_HELPER="python3 $SL_ROOT/tests/e2e/xdp_helper.py"
+XDP_TOOL=${XDP_TOOL:-$SL_BUILD/tools/xdp_tool}
+XDP_HELPER="python3 $SL_ROOT/tools/xdp_helper.py"
 
 # xdp_topo: creates $NS_CLIENT $NS_NODE $NS_V1 $NS_V2 and the veths.
 xdp_topo() {
