@@ -52,20 +52,18 @@
 #include <bpf/libbpf.h>
 
 #include "sluice/abi.h"
+#include "sluice/maps.h"
 #include "sluice/xdp.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
 #include "../tests/bpf/pkt_csum.h"
 
-static int map_fd(const char *root, const char *name)
+static int map_fd(const char *root, enum sl_map m)
 {
-	char p[512];
-	int fd;
+	int fd = sl_map_open_pinned(root, m);
 
-	snprintf(p, sizeof(p), "%s/%s", root, name);
-	fd = bpf_obj_get(p);
 	if (fd < 0)
-		fprintf(stderr, "xdp_tool: %s: %s\n", p, strerror(errno));
+		fprintf(stderr, "xdp_tool: %s/%s: %s\n", root, sl_map_names[m], strerror(-fd));
 	return fd;
 }
 
@@ -117,9 +115,9 @@ static void gc(int fd, size_t ksz, uint32_t keep)
 static int cmd_split(const char *root, uint32_t gen, const char *vip, const char *lbs,
 		     char **groups, int ngroups)
 {
-	int svc = map_fd(root, "sluice_svc"), rt = map_fd(root, "sluice_route");
-	int sub = map_fd(root, "sluice_subset"), be = map_fd(root, "sluice_backend");
-	int ctl = map_fd(root, "sluice_ctl"), mag = map_fd(root, "sluice_maglev");
+	int svc = map_fd(root, SL_MAP_SVC), rt = map_fd(root, SL_MAP_ROUTE);
+	int sub = map_fd(root, SL_MAP_SUBSET), be = map_fd(root, SL_MAP_BACKEND);
+	int ctl = map_fd(root, SL_MAP_CTL), mag = map_fd(root, SL_MAP_MAGLEV);
 	struct sluice_svc_key sk = { .gen = gen, .proto = IPPROTO_TCP };
 	struct sluice_svc sv = { .svc_sid = 1, .route_first = 0, .nroutes = 1 };
 	struct sluice_route_key rk = { .gen = gen, .route_id = 0 };
@@ -221,7 +219,7 @@ static int cmd_split(const char *root, uint32_t gen, const char *vip, const char
 
 static int cmd_counters(const char *root)
 {
-	int fd = map_fd(root, "sluice_counters"), ncpu = libbpf_num_possible_cpus();
+	int fd = map_fd(root, SL_MAP_COUNTERS), ncpu = libbpf_num_possible_cpus();
 	uint64_t *v = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*v));
 	uint32_t i;
 
@@ -244,7 +242,7 @@ static int cmd_counters(const char *root)
 static int cmd_ct(const char *root)
 {
 	struct sluice_ct4_key k, nk;
-	int fd = map_fd(root, "sluice_ct4");
+	int fd = map_fd(root, SL_MAP_CT4);
 	void *prev = NULL;
 	unsigned long n = 0;
 

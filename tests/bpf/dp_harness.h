@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include "sluice/dataplane.h"
+#include "sluice/maps.h"
 #include "sluice/model.h"
 #include "tap.h"
 

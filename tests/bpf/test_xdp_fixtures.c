@@ -177,7 +177,7 @@ static int ct_state_of(struct fx_env *e, const struct fx_tcp *t)
 	inet_pton(AF_INET, t->dst, &k.daddr);
 	k.sport = htons(t->sport);
 	k.dport = htons(t->dport);
-	if (bpf_map_lookup_elem(fx_map_fd(e, "sluice_ct4"), &k, &v))
+	if (bpf_map_lookup_elem(fx_map_fd(e, SL_MAP_CT4), &k, &v))
 		return -1;
 	return v.state;
 }
@@ -264,7 +264,7 @@ static int ct_has(struct fx_env *e, const char *src, uint16_t sport, const char 
 	inet_pton(AF_INET, dst, &k.daddr);
 	k.sport = htons(sport);
 	k.dport = htons(dport);
-	return !bpf_map_lookup_elem(fx_map_fd(e, "sluice_ct4"), &k, &v);
+	return !bpf_map_lookup_elem(fx_map_fd(e, SL_MAP_CT4), &k, &v);
 }
 
 /* One conntrack entry per flow; replies find it through the backend's
@@ -408,7 +408,7 @@ static int split_inline(struct fx_env *e)
 		inet_pton(AF_INET, be[i], &a[i]);
 	}
 	fx_v4mapped(k.addr, VIP);
-	if (bpf_map_update_elem(fx_map_fd(e, "sluice_svc"), &k, &v, BPF_ANY))
+	if (bpf_map_update_elem(fx_map_fd(e, SL_MAP_SVC), &k, &v, BPF_ANY))
 		return 0;
 	for (i = 0; i < n; i++) {
 		size_t olen = sizeof(out), len;

@@ -151,7 +151,7 @@ static int ct6_state_of(struct fx_env *e, const char *cl, uint16_t sport, const 
 	inet_pton(AF_INET6, vip, k.daddr);
 	k.sport = htons(sport);
 	k.dport = htons(dport);
-	if (bpf_map_lookup_elem(fx_map_fd(e, "sluice_ct6"), &k, &v))
+	if (bpf_map_lookup_elem(fx_map_fd(e, SL_MAP_CT6), &k, &v))
 		return -1;
 	return v.state;
 }
@@ -247,7 +247,7 @@ static int split6_80_20(struct fx_env *e)
 			memcpy(rk.saddr, &ip6->daddr, 16);
 			inet_pton(AF_INET6, t.src, rk.daddr);
 			rk.dport = htons(t.sport);
-			reply_ok += !bpf_map_lookup_elem(fx_map_fd(e, "sluice_ct6"), &rk, &rv) &&
+			reply_ok += !bpf_map_lookup_elem(fx_map_fd(e, SL_MAP_CT6), &rk, &rv) &&
 				    rv.port == htons(9000);
 		}
 	}

@@ -31,6 +31,7 @@
 
 #include "sluice/abi.h"
 #include "sluice/dataplane.h"
+#include "sluice/maps.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
 #include "tap.h"
@@ -123,9 +124,9 @@ struct fx_env {
 	char pin_root[128];
 };
 
-static inline int fx_map_fd(struct fx_env *e, const char *name)
+static inline int fx_map_fd(struct fx_env *e, enum sl_map map)
 {
-	struct bpf_map *m = bpf_object__find_map_by_name(e->xdp->obj, name);
+	struct bpf_map *m = bpf_object__find_map_by_name(e->xdp->obj, sl_map_names[map]);
 
 	return m ? bpf_map__fd(m) : -ENOENT;
 }
@@ -199,7 +200,7 @@ static inline int fx_set_gen(struct fx_env *e, uint32_t gen)
 	struct sluice_ctl c = { .gen = gen };
 	uint32_t zero = 0;
 
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_ctl"), &zero, &c, BPF_ANY);
+	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_CTL), &zero, &c, BPF_ANY);
 }
 
 static inline int fx_add_svc(struct fx_env *e, uint32_t gen, const char *vip, uint16_t port,
@@ -210,7 +211,7 @@ static inline int fx_add_svc(struct fx_env *e, uint32_t gen, const char *vip, ui
 				.nroutes = nroutes };
 
 	fx_v4mapped(k.addr, vip);
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_svc"), &k, &v, BPF_ANY);
+	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_SVC), &k, &v, BPF_ANY);
 }
 
 /* One route: subsets[i] with weights[i]. */
@@ -227,7 +228,7 @@ static inline int fx_add_route(struct fx_env *e, uint32_t gen, uint32_t id, uint
 		r.dests[i].cum_weight = cum;
 	}
 	r.total = cum;
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_route"), &k, &r, BPF_ANY);
+	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_ROUTE), &k, &r, BPF_ANY);
 }
 
 static inline int fx_add_subset(struct fx_env *e, uint32_t gen, uint32_t id, uint8_t lb,
@@ -239,7 +240,7 @@ static inline int fx_add_subset(struct fx_env *e, uint32_t gen, uint32_t id, uin
 				   .backend_first = backend_first, .nbackends = n, .lb = lb,
 				   .maglev_first = maglev_first, .maglev_size = maglev_size };
 
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_subset"), &k, &s, BPF_ANY);
+	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_SUBSET), &k, &s, BPF_ANY);
 }
 
 static inline int fx_add_backend(struct fx_env *e, uint32_t gen, uint32_t idx,
@@ -249,7 +250,7 @@ static inline int fx_add_backend(struct fx_env *e, uint32_t gen, uint32_t idx,
 	struct sluice_backend b = { .port = htons(port), .weight = 1 };
 
 	fx_v4mapped(b.addr, addr);
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_backend"), &k, &b, BPF_ANY);
+	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_BACKEND), &k, &b, BPF_ANY);
 }
 
 /* Run prog on pkt; output into out (*out_len in/out). Returns the verdict
@@ -274,7 +275,7 @@ static inline int fx_run(int prog_fd, const uint8_t *pkt, size_t len, uint8_t *o
 static inline int fx_allow_redirect(struct fx_env *e, const char *dev)
 {
 	uint32_t lo = if_nametoindex("lo"), out = if_nametoindex(dev);
-	int fd = fx_map_fd(e, "sluice_xdp_tx");
+	int fd = fx_map_fd(e, SL_MAP_XDP_TX);
 
 	if (!lo || !out || bpf_map_update_elem(fd, &lo, &lo, BPF_ANY) ||
 	    bpf_map_update_elem(fd, &out, &out, BPF_ANY))
@@ -287,7 +288,7 @@ static inline uint64_t fx_counter(struct fx_env *e, uint32_t which)
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t vals[ncpu > 0 ? ncpu : 1], sum = 0;
 
-	if (ncpu <= 0 || bpf_map_lookup_elem(fx_map_fd(e, "sluice_counters"), &which, vals))
+	if (ncpu <= 0 || bpf_map_lookup_elem(fx_map_fd(e, SL_MAP_COUNTERS), &which, vals))
 		return 0;
 	for (int i = 0; i < ncpu; i++)
 		sum += vals[i];

@@ -118,7 +118,7 @@ static inline int fx6_add_svc(struct fx_env *e, uint32_t gen, const char *vip, u
 				.nroutes = nroutes };
 
 	fx6_addr(k.addr, vip);
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_svc"), &k, &v, BPF_ANY);
+	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_SVC), &k, &v, BPF_ANY);
 }
 
 /* A backend: IPv6 text, or dotted IPv4 (stored v4-mapped). */
@@ -129,7 +129,7 @@ static inline int fx6_add_backend(struct fx_env *e, uint32_t gen, uint32_t idx,
 	struct sluice_backend b = { .port = htons(port), .weight = 1 };
 
 	fx6_addr(b.addr, addr);
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_backend"), &k, &b, BPF_ANY);
+	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_BACKEND), &k, &b, BPF_ANY);
 }
 
 #endif /* SLUICE_TESTS_XDP_FIXTURE6_H */

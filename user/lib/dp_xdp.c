@@ -444,9 +444,8 @@ void sl_xdp_close(struct sl_xdp *x)
  * is the last reference detach as they are unpinned. */
 int sl_xdp_reset(const char *bpffs, char *err)
 {
-	static const char *const maps[] = { "sluice_ct4", "sluice_ct4_rev", "sluice_ct6",
-					    "sluice_xdp_v6", "sluice_tc_v6", "sluice_ct",
-					    "sluice_maglev" };
+	static const enum sl_map maps[] = { SL_MAP_CT4, SL_MAP_CT4_REV, SL_MAP_CT6,
+					    SL_MAP_XDP_V6, SL_MAP_TC_V6, SL_MAP_MAGLEV };
 	char path[PATH_MAX];
 	struct if_nameindex *ifs = if_nameindex(), *i;
 	size_t m;
@@ -465,8 +464,10 @@ int sl_xdp_reset(const char *bpffs, char *err)
 	}
 	if (ifs)
 		if_freenameindex(ifs);
-	for (m = 0; m < sizeof(maps) / sizeof(maps[0]); m++) {
-		snprintf(path, sizeof(path), "%s/%s", bpffs, maps[m]);
+	for (m = 0; m <= sizeof(maps) / sizeof(maps[0]); m++) {
+		/* past the table: the retired conntrack map older versions pinned */
+		snprintf(path, sizeof(path), "%s/%s", bpffs,
+			 m < sizeof(maps) / sizeof(maps[0]) ? sl_map_names[maps[m]] : "sluice_ct");
 		if (unlink(path) && errno != ENOENT)
 			rc = -errno;
 	}
