@@ -4,8 +4,9 @@
  * building IPv4/TCP frames with checksums computed from scratch (so the
  * programs' incremental updates are checked independently), loading the
  * xdp and tc objects against one private pin root (they share sluice_ct4 and
- * the selection tables by name), writing selection tables directly, and
- * running a program on a packet. Everything runs in a private network
+ * the selection tables by name), provisioning the selection tables the way
+ * sluiced does (policy text -> front-end -> L4 compiler -> sl_dp_apply on
+ * the pinned maps), and running a program on a packet. Everything runs in a private network
  * namespace (unshare) so fib lookups and traffic never touch the host.
  */
 #ifndef SLUICE_TESTS_XDP_FIXTURE_H
@@ -36,6 +37,7 @@
 #include "tc.skel.h"
 #include "tap.h"
 #include "pkt_csum.h"
+#include "policy_text.h"
 
 #define FX_MAXPKT 256
 
@@ -121,6 +123,7 @@ static inline size_t fx_build(uint8_t *buf, const struct fx_tcp *t)
 struct fx_env {
 	struct sluice_xdp *xdp;
 	struct sluice_tc *tc;
+	struct sl_dp *dp;	/* the pinned maps, for sl_dp_apply */
 	char pin_root[128];
 };
 
@@ -146,8 +149,10 @@ static inline void fx_close(struct fx_env *e)
 			if (bpf_map__is_pinned(m))
 				bpf_map__unpin(m, NULL);
 	}
+	sl_dp_close(e->dp);
 	sluice_tc__destroy(e->tc);
 	sluice_xdp__destroy(e->xdp);
+	e->dp = NULL;
 	e->tc = NULL;
 	e->xdp = NULL;
 	if (e->pin_root[0])
@@ -185,7 +190,9 @@ static inline int fx_open(struct fx_env *e, int redirect, uint32_t ct_size)
 		return -errno;
 	if (ct_size)
 		bpf_map__set_max_entries(e->tc->maps.sluice_ct4, ct_size);
-	return sluice_tc__load(e->tc);
+	if ((err = sluice_tc__load(e->tc)))
+		return err;
+	return sl_dp_open_maps(e->pin_root, &e->dp, NULL);
 }
 
 static inline void fx_v4mapped(uint8_t out[16], const char *a)
@@ -195,62 +202,24 @@ static inline void fx_v4mapped(uint8_t out[16], const char *a)
 	inet_pton(AF_INET, a, out + 12);
 }
 
-static inline int fx_set_gen(struct fx_env *e, uint32_t gen)
+/* Provision the selection tables through the production path: the policy
+ * text (YAML, as a user writes it) -> the policy front-end -> the L4
+ * compiler -> sl_dp_apply on the maps pinned under the private root, which
+ * writes the next generation and makes it live. 0 or -errno (the
+ * diagnostics or the apply's error as TAP comments). */
+static inline int fx_apply(struct fx_env *e, const char *yaml)
 {
-	struct sluice_ctl c = { .gen = gen };
-	uint32_t zero = 0;
+	char err[SL_DP_ERRLEN] = "";
+	struct sl_model *m = NULL;
+	int rc;
 
-	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_CTL), &zero, &c, BPF_ANY);
-}
-
-static inline int fx_add_svc(struct fx_env *e, uint32_t gen, const char *vip, uint16_t port,
-			     uint32_t flags, uint32_t route_first, uint16_t nroutes)
-{
-	struct sluice_svc_key k = { .gen = gen, .port = htons(port), .proto = IPPROTO_TCP };
-	struct sluice_svc v = { .svc_sid = 7, .flags = flags, .route_first = route_first,
-				.nroutes = nroutes };
-
-	fx_v4mapped(k.addr, vip);
-	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_SVC), &k, &v, BPF_ANY);
-}
-
-/* One route: subsets[i] with weights[i]. */
-static inline int fx_add_route(struct fx_env *e, uint32_t gen, uint32_t id, uint16_t port,
-			       const uint32_t *subsets, const uint32_t *weights, int n)
-{
-	struct sluice_route_key k = { .gen = gen, .route_id = id };
-	struct sluice_route r = { .port = port, .ndests = (uint8_t)n };
-	uint32_t cum = 0;
-
-	for (int i = 0; i < n; i++) {
-		cum += weights[i];
-		r.dests[i].subset_id = subsets[i];
-		r.dests[i].cum_weight = cum;
-	}
-	r.total = cum;
-	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_ROUTE), &k, &r, BPF_ANY);
-}
-
-static inline int fx_add_subset(struct fx_env *e, uint32_t gen, uint32_t id, uint8_t lb,
-				uint32_t backend_first, uint16_t n, uint32_t maglev_first,
-				uint32_t maglev_size)
-{
-	struct sluice_subset_key k = { .gen = gen, .subset_id = id };
-	struct sluice_subset s = { .svc_sid = 7, .subset_sid = 100 + id,
-				   .backend_first = backend_first, .nbackends = n, .lb = lb,
-				   .maglev_first = maglev_first, .maglev_size = maglev_size };
-
-	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_SUBSET), &k, &s, BPF_ANY);
-}
-
-static inline int fx_add_backend(struct fx_env *e, uint32_t gen, uint32_t idx,
-				 const char *addr, uint16_t port)
-{
-	struct sluice_backend_key k = { .gen = gen, .idx = idx };
-	struct sluice_backend b = { .port = htons(port), .weight = 1 };
-
-	fx_v4mapped(b.addr, addr);
-	return bpf_map_update_elem(fx_map_fd(e, SL_MAP_BACKEND), &k, &b, BPF_ANY);
+	if ((rc = load_policy_text("fixture.yaml", yaml, (int)strlen(yaml), &m)))
+		return rc;
+	rc = sl_dp_apply(e->dp, m, NULL, err);
+	if (rc)
+		printf("# apply: %s\n", err);
+	sl_model_free(m);
+	return rc;
 }
 
 /* Run prog on pkt; output into out (*out_len in/out). Returns the verdict

@@ -322,7 +322,9 @@ cleanup:
 	return rc;
 }
 
-int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err)
+/* A handle on the maps pinned under bpffs, no program loaded: read-only
+ * (sl_dp_open_pinned) or for applying (sl_dp_open_maps). */
+static int open_pins(const char *bpffs, bool readonly, struct sl_dp **out, char *err)
 {
 	struct sl_dp *dp;
 	char path[PATH_MAX];
@@ -334,7 +336,8 @@ int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err)
 	dp = dp_new(bpffs);
 	if (!dp)
 		return -ENOMEM;
-	dp->readonly = true;
+	dp->readonly = readonly;
+	dp->own_fds = true;
 	for (i = 0; i < SL_MAP_NSOCK; i++) {
 		snprintf(path, sizeof(path), "%s/%s", bpffs, sl_map_names[i]);
 		dp->fds[i] = bpf_obj_get(path);
@@ -348,8 +351,23 @@ int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err)
 			return rc;
 		}
 	}
+	if (!readonly && (rc = sync_map_create(dp))) {
+		sl_dp_err(err, "create the apply barrier map: %s", strerror(-rc));
+		sl_dp_close(dp);
+		return rc;
+	}
 	*out = dp;
 	return 0;
+}
+
+int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err)
+{
+	return open_pins(bpffs, true, out, err);
+}
+
+int sl_dp_open_maps(const char *bpffs, struct sl_dp **out, char *err)
+{
+	return open_pins(bpffs, false, out, err);
 }
 
 uint32_t sl_dp_generation(const struct sl_dp *dp)
@@ -390,7 +408,7 @@ void sl_dp_close(struct sl_dp *dp)
 		if (lfd >= 0)
 			close(lfd);
 	}
-	if (dp->readonly) {
+	if (dp->own_fds) {
 		for (i = 0; i < SL_MAP_NSOCK; i++)
 			if (dp->fds[i] >= 0)
 				close(dp->fds[i]);
