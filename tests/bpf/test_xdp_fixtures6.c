@@ -180,55 +180,26 @@ static const char policy6_fmt[] =
 	SE6("empty", VIP6_EMPTY, 9000, "")
 	SE6("fwd", VIP6_FWD, 9300, "  endpoints: [{address: \"" BE6_FWD "\", ports: {tcp: 9000}}]\n")
 	SE6("v4", VIP, 9000, "  endpoints: [{address: " BE1 "}]\n")
-	"apiVersion: networking.istio.io/v1beta1\n"
-	"kind: DestinationRule\n"
-	"metadata: {name: s1, namespace: fx}\n"
-	"spec:\n"
-	"  host: s1.fx.svc.cluster.local\n"
-	"  subsets:\n"
-	"  - {name: v1, labels: {version: v1}, trafficPolicy: {loadBalancer: {simple: RANDOM}}}\n"
-	"  - {name: v2, labels: {version: v2}, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}\n"
-	"---\n"
-	"apiVersion: networking.istio.io/v1beta1\n"
-	"kind: VirtualService\n"
-	"metadata: {name: s1, namespace: fx}\n"
-	"spec:\n"
-	"  hosts: [s1.fx.svc.cluster.local]\n"
-	"  tcp:\n"
-	"  - route:\n"
-	"    - {destination: {host: s1.fx.svc.cluster.local, subset: v1}, weight: %u}\n"
-	"    - {destination: {host: s1.fx.svc.cluster.local, subset: v2}, weight: %u}\n";
+	FX_S1_ROUTE;
 
 /* The policy with weights w1/w2, compiled and applied as the next
  * generation. */
 static int policy6_gen(struct fx_env *e, uint32_t w1, uint32_t w2)
 {
-	char y[sizeof(policy6_fmt) + 32];
-
-	snprintf(y, sizeof(y), policy6_fmt, w1, w2);
-	return fx_apply(e, y);
+	return fx_apply_weights(e, policy6_fmt, w1, w2);
 }
 
 static int run_fixture6(struct fx_env *e, const struct fixture6 *f)
 {
-	uint8_t in[FX_MAXPKT], want[FX_MAXPKT], out[FX_MAXPKT + 64];
-	size_t len = fx6_build(in, &f->in), olen = sizeof(out), wlen = 0;
-	int prog = fx_prog_fd(e, f->prog);
-	uint64_t before = f->counter >= 0 ? fx_counter(e, (uint32_t)f->counter) : 0;
+	uint8_t in[FX_MAXPKT], want[FX_MAXPKT];
+	size_t len = fx6_build(in, &f->in), wlen = 0;
 	const struct fx_tcp6 *c;
-	int v, csum_ok = 0;
+	int v;
 
-	if (f->mutate)
-		f->mutate(in);
-	if (f->trunc)
-		len = f->trunc;
-	v = fx_run(prog, in, len, out, &olen, 1, NULL);
-	if (f->out == OUT_EXPECT) {
+	if (f->out == OUT_EXPECT)
 		wlen = fx6_build(want, &f->expect);
-		csum_ok = fx6_csum_ok(out, olen);
-	}
-	if (!fx_check_run(e, v, f->verdict, f->out, in, len, out, olen, want, wlen, csum_ok,
-			  f->counter, before))
+	if (!fx_run_fixture(e, f->prog, in, len, f->mutate, f->trunc, f->verdict, f->out, want,
+			    wlen, fx6_csum_ok, f->counter))
 		return 0;
 	if (f->ct_state >= 0) {
 		c = f->prog != P_TC ? &f->in : &f->expect;

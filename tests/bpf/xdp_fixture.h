@@ -222,6 +222,40 @@ static inline int fx_apply(struct fx_env *e, const char *yaml)
 	return rc;
 }
 
+/* The routing half of the fixtures' policies, alike for both families:
+ * service s1's subsets v1 (RANDOM) and v2 (ROUND_ROBIN) by the label
+ * version, and one tcp route over them with the weights left as two %u
+ * (fx_apply_weights). */
+#define FX_S1_ROUTE                                                                          \
+	"apiVersion: networking.istio.io/v1beta1\n"                                         \
+	"kind: DestinationRule\n"                                                            \
+	"metadata: {name: s1, namespace: fx}\n"                                              \
+	"spec:\n"                                                                            \
+	"  host: s1.fx.svc.cluster.local\n"                                                  \
+	"  subsets:\n"                                                                       \
+	"  - {name: v1, labels: {version: v1}, trafficPolicy: {loadBalancer: {simple: RANDOM}}}\n" \
+	"  - {name: v2, labels: {version: v2}, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}\n" \
+	"---\n"                                                                              \
+	"apiVersion: networking.istio.io/v1beta1\n"                                         \
+	"kind: VirtualService\n"                                                             \
+	"metadata: {name: s1, namespace: fx}\n"                                              \
+	"spec:\n"                                                                            \
+	"  hosts: [s1.fx.svc.cluster.local]\n"                                               \
+	"  tcp:\n"                                                                           \
+	"  - route:\n"                                                                       \
+	"    - {destination: {host: s1.fx.svc.cluster.local, subset: v1}, weight: %u}\n"      \
+	"    - {destination: {host: s1.fx.svc.cluster.local, subset: v2}, weight: %u}\n"
+
+/* fx_apply of the policy fmt (with FX_S1_ROUTE in it) with weights w1/w2. */
+__attribute__((format(printf, 2, 0)))
+static inline int fx_apply_weights(struct fx_env *e, const char *fmt, uint32_t w1, uint32_t w2)
+{
+	char y[8192];
+
+	snprintf(y, sizeof(y), fmt, w1, w2);
+	return fx_apply(e, y);
+}
+
 /* Run prog on pkt; output into out (*out_len in/out). Returns the verdict
  * or a negative errno. */
 static inline int fx_run(int prog_fd, const uint8_t *pkt, size_t len, uint8_t *out,
@@ -313,6 +347,29 @@ static inline int fx_check_run(struct fx_env *e, int v, int want_v, int out_kind
 		return 0;
 	}
 	return 1;
+}
+
+/* One fixture's run, alike for both families: in (len bytes; mutate, then
+ * trunc if set) through program prog (P_*), then fx_check_run against want
+ * (wlen bytes, built by the caller for OUT_EXPECT), csum_ok the family's
+ * checksum check of the output. 1 = pass. */
+static inline int fx_run_fixture(struct fx_env *e, int prog, uint8_t *in, size_t len,
+				 void (*mutate)(uint8_t *), size_t trunc, int want_v, int out_kind,
+				 const uint8_t *want, size_t wlen,
+				 int (*csum_ok)(const uint8_t *, size_t), int counter)
+{
+	uint8_t out[FX_MAXPKT + 64];
+	size_t olen = sizeof(out);
+	uint64_t before = counter >= 0 ? fx_counter(e, (uint32_t)counter) : 0;
+	int v;
+
+	if (mutate)
+		mutate(in);
+	if (trunc)
+		len = trunc;
+	v = fx_run(fx_prog_fd(e, prog), in, len, out, &olen, 1, NULL);
+	return fx_check_run(e, v, want_v, out_kind, in, len, out, olen, want, wlen,
+			    out_kind == OUT_EXPECT && csum_ok(out, olen), counter, before);
 }
 
 #endif /* SLUICE_TESTS_XDP_FIXTURE_H */
