@@ -75,6 +75,67 @@ xdp_server() {
 	sl_wait_for 10 sl_in_ns "$ns" bash -c "echo > /dev/tcp/127.0.0.1/$XDP_PORT"
 }
 
+# xdp_s1 W1 W2 [6]: the tcp-echo service (S1) of this topology as policy
+# YAML for sluiced: the VIP (XDP_VIP6 with 6) at XDP_PORT over v1 and v2,
+# one tcp route W1/W2. Plain sh too (a client-side script may source it
+# through `declare -f`).
+xdp_s1() {
+	local name=tcp-echo vip=$XDP_VIP a1=10.11.1.2 a2=10.11.2.2
+	if [ "${3:-}" = 6 ]; then
+		name=tcp-echo6 vip=$XDP_VIP6 a1=fd00:5c:11:1::2 a2=fd00:5c:11:2::2
+	fi
+	cat <<EOF
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: $name, namespace: weather}
+spec:
+  hosts: [$name.weather.svc.cluster.local]
+  addresses: ["$vip"]
+  ports: [{number: $XDP_PORT, name: tcp, protocol: TCP}]
+  resolution: STATIC
+  endpoints:
+  - {address: "$a1", ports: {tcp: $XDP_PORT}, labels: {app: $name, version: v1}}
+  - {address: "$a2", ports: {tcp: $XDP_PORT}, labels: {app: $name, version: v2}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: $name, namespace: weather}
+spec:
+  host: $name
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: $name, namespace: weather}
+spec:
+  hosts: [$name]
+  tcp:
+  - match: [{port: $XDP_PORT}]
+    route:
+    - {destination: {host: $name, port: {number: $XDP_PORT}, subset: v1}, weight: $1}
+    - {destination: {host: $name, port: {number: $XDP_PORT}, subset: v2}, weight: $2}
+EOF
+}
+
+# xdp_sluiced XDP_SPEC: sluiced in the node namespace with --xdp XDP_SPEC,
+# its policy dir $POL (made here, with its state dir), socket hooks on the
+# test cgroup $CG; reset and unpinned at exit. Returns once it has applied
+# a generation; 1 when it did not (its log's tail as TAP comments).
+xdp_sluiced() {
+	mkdir -p "$POL" "$SL_TMP/state"
+	sl_defer "rm -rf '$SL_BPFFS'"
+	sl_bg sluiced nsenter --net="/run/netns/$NS_NODE" "$SLUICED" --policy-dir "$POL" \
+		--cgroup "$CG" --bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$SL_TMP/state" \
+		--no-http-helper --xdp "$1" >/dev/null
+	sl_defer "'$CTL' --socket '$SL_SOCK' reset"
+	if ! sl_wait_for 15 sh -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .generation)\" -ge 1 ]"; then
+		sed 's/^/# /' "$SL_TMP/sluiced.log" | tail -20
+		return 1
+	fi
+}
+
 # xdp_counter INDEX: a global counter's value (0 when absent).
 xdp_counter() {
 	"$XDP_TOOL" counters "$SL_BPFFS" | awk -v i="$1" '$1 == i { v = $2 } END { print v + 0 }'
