@@ -176,6 +176,42 @@ spec:
 YAML
 }
 
+# dl_forecast KEY VALUE: the TCP service "forecast" (VIP 198.18.0.11:9000,
+# v1 on 10.1.0.1, v2 on 10.1.0.2) routed by its client's labels: clients
+# labelled KEY: VALUE to v2, everyone else to v1.
+dl_forecast() {
+	cat <<YAML
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: forecast, namespace: weather}
+spec:
+  hosts: [forecast.weather.svc.cluster.local]
+  addresses: [198.18.0.11]
+  ports: [{number: 9000, name: tcp, protocol: TCP}]
+  resolution: STATIC
+  endpoints:
+  - {address: 10.1.0.1, ports: {tcp: 9000}, labels: {version: v1}}
+  - {address: 10.1.0.2, ports: {tcp: 9000}, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: forecast, namespace: weather}
+spec:
+  host: forecast
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: forecast, namespace: weather}
+spec:
+  hosts: [forecast]
+  tcp:
+  - match: [{sourceLabels: {$1: $2}}]
+    route: [{destination: {host: forecast, subset: v2}}]
+  - route: [{destination: {host: forecast, subset: v1}}]
+YAML
+}
+
 # dl_policy FILE W1 W2: write S1 with those weights to FILE.
 dl_policy() { dl_s1 "$2" "$3" >"$1"; }
 
