@@ -13,20 +13,10 @@
 #
 # Traffic safety: the tools/node.sh topology (a node namespace, backends on
 # its lo, hooks on a test cgroup made here).
-set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/tools/sandbox.sh"
-. "$ROOT/tools/node.sh"
-RUNS=${BENCH_RUNS:-5}
-SECS=${BENCH_SECS:-2}
-OUT=$SL_BUILD/bench/trace.md
-mkdir -p "$SL_BUILD/bench"
-
-dl_setup
-dl_start || { echo "bench_trace: sluiced did not start" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
+bench_node trace
 dl_policy "$SL_TMP/s1.yaml" 50 50
 ctl apply -q -f "$SL_TMP/s1.yaml" || exit 1
-sl_defer "sysctl -qw kernel.bpf_stats_enabled=0"
 
 
 # set_switch UNTIL_HEX: sluice_trace_cfg = {until_ns, sample 1, no rate limit}
