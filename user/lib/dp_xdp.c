@@ -389,38 +389,34 @@ size_t sl_xdp_ifaces(const struct sl_xdp *x, const struct sl_xdp_iface **v)
 	return x->nifs;
 }
 
-int sl_xdp_ct_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity)
+/* Entries of conntrack map m (keys of ksz bytes, at most 64) and its size. */
+static int ct_usage(const struct bpf_map *m, size_t ksz, uint64_t *entries, uint64_t *capacity)
 {
-	struct sluice_ct4_key k, nk;
-	int fd = bpf_map__fd(x->xdp->maps.sluice_ct4);
+	uint8_t k[64], nk[64];
+	int fd = bpf_map__fd(m);
 	void *prev = NULL;
 	uint64_t n = 0;
 
-	while (!bpf_map_get_next_key(fd, prev, &nk)) {
+	while (!bpf_map_get_next_key(fd, prev, nk)) {
 		n++;
-		k = nk;
-		prev = &k;
+		memcpy(k, nk, ksz);
+		prev = k;
 	}
 	*entries = n;
-	*capacity = bpf_map__max_entries(x->xdp->maps.sluice_ct4);
+	*capacity = bpf_map__max_entries(m);
 	return 0;
+}
+
+int sl_xdp_ct_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity)
+{
+	_Static_assert(sizeof(struct sluice_ct4_key) <= 64, "ct_usage key buffer");
+	return ct_usage(x->xdp->maps.sluice_ct4, sizeof(struct sluice_ct4_key), entries, capacity);
 }
 
 int sl_xdp_ct6_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity)
 {
-	struct sluice_ct6_key k, nk;
-	int fd = bpf_map__fd(x->xdp->maps.sluice_ct6);
-	void *prev = NULL;
-	uint64_t n = 0;
-
-	while (!bpf_map_get_next_key(fd, prev, &nk)) {
-		n++;
-		k = nk;
-		prev = &k;
-	}
-	*entries = n;
-	*capacity = bpf_map__max_entries(x->xdp->maps.sluice_ct6);
-	return 0;
+	_Static_assert(sizeof(struct sluice_ct6_key) <= 64, "ct_usage key buffer");
+	return ct_usage(x->xdp->maps.sluice_ct6, sizeof(struct sluice_ct6_key), entries, capacity);
 }
 
 void sl_xdp_close(struct sl_xdp *x)
