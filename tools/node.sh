@@ -218,9 +218,7 @@ dl_policy() { dl_s1 "$2" "$3" >"$1"; }
 dl_setup() {
 	sl_require_root
 	sl_ensure_bpffs
-	for b in "$SLUICED" "$CTL" "$CONNBENCH"; do
-		[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
-	done
+	sl_need_built "$SLUICED" "$CTL" "$CONNBENCH"
 	mkdir -p "$DL_POL" "$DL_STATE"
 	# Last resort if the daemon cannot reset: unpinning removes everything.
 	sl_defer "rm -rf '$SL_BPFFS'"

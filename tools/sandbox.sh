@@ -63,6 +63,15 @@ sl_require_root() {
 	fi
 }
 
+# sl_need_built PROGRAM...: bail out (the run cannot start) when one is
+# not built.
+sl_need_built() {
+	local b
+	for b in "$@"; do
+		[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
+	done
+}
+
 # The cgroup v2 mount point, from /proc/mounts (never hard-coded).
 sl_cgroup2_root() {
 	awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts

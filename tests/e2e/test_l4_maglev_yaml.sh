@@ -13,9 +13,7 @@
 sl_require_root
 sl_ensure_bpffs
 
-for b in "$SLUICED" "$CTL"; do
-	[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
-done
+sl_need_built "$SLUICED" "$CTL"
 POL=$SL_TMP/policies
 mkdir -p "$POL" "$SL_TMP/state"
 N=1000

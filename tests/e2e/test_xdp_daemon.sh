@@ -10,9 +10,7 @@
 sl_require_root
 sl_ensure_bpffs
 
-for b in "$SLUICED" "$CTL" "$CONNBENCH"; do
-	[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
-done
+sl_need_built "$SLUICED" "$CTL" "$CONNBENCH"
 POL=$SL_TMP/policies
 mkdir -p "$POL"
 

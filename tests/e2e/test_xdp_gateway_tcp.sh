@@ -16,9 +16,7 @@
 sl_require_root
 sl_ensure_bpffs
 
-for b in "$SLUICED" "$CTL" "$CONNBENCH"; do
-	[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
-done
+sl_need_built "$SLUICED" "$CTL" "$CONNBENCH"
 command -v iptables >/dev/null || { echo "Bail out! iptables is not installed"; exit 1; }
 POL=$SL_TMP/policies
 mkdir -p "$POL" "$SL_TMP/state"

@@ -14,9 +14,7 @@
 sl_require_root
 sl_ensure_bpffs
 
-for b in "$SLUICED" "$CTL" "$XDP_TOOL"; do
-	[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
-done
+sl_need_built "$SLUICED" "$CTL" "$XDP_TOOL"
 POL=$SL_TMP/policies
 mkdir -p "$POL"
 
