@@ -8,6 +8,8 @@
 #   tests/unit/test_*.c  -> build/tests/unit/*     (cmocka, built with ASan+UBSan)
 #   tests/bpf/test_*.c   -> build/tests/bpf/*      (BPF_PROG_TEST_RUN fixtures)
 #   tests/fuzz/fuzz_*.c  -> build/fuzz/*           (libFuzzer, `make fuzz`)
+#   tools/*.c            -> build/connbench, build/http-backend, build/tools/xdp_tool
+#                           (drivers shared by tests, bench/ and `make demo`)
 # In every binary directory main.c holds main(); the other files are also linked into tests.
 # Quiet by default; V=1 shows the commands.
 
@@ -190,9 +192,10 @@ bench:
 clean:
 	rm -rf $(B)
 
-# ---- connbench: TCP echo backend + connection load generator, used by the
-# daemon e2e tests, `make demo` and bench/bench_l4.sh ----------------------------
-$(B)/connbench: bench/connbench.c
+# ---- tools/: drivers the tests, the benchmarks and the demo share ---------
+# connbench: TCP echo backend + connection load generator (tools/node.sh,
+# `make demo`, bench/bench_l4.sh)
+$(B)/connbench: tools/connbench.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -o $@ $< -lpthread
@@ -201,8 +204,8 @@ tests-build: $(B)/connbench
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
-# ---- sluice-http benchmark/test backend (bench/http_backend.c, llhttp) ------
-$(B)/http-backend: bench/http_backend.c $(LLHTTP_OBJS)
+# ---- sluice-http benchmark/test backend (tools/http_backend.c, llhttp) ------
+$(B)/http-backend: tools/http_backend.c $(LLHTTP_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(USER_CFLAGS) -o $@ $^
 
@@ -230,10 +233,10 @@ $(B)/fuzz/fuzz_clienthello: tests/fuzz/fuzz_clienthello.c user/http/clienthello.
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $^
 
-# ---- north-south: xdp_tool drives XDP/TC for the
-# e2e tests and bench/bench_xdp.sh; xdp_baseline is the parse-only XDP
-# program the benchmark compares against.
-$(B)/bench/xdp_tool: bench/xdp_tool.c $(B)/libsluice.a $(SKELS)
+# ---- north-south: tools/xdp_tool drives XDP/TC for the e2e tests and
+# bench/bench_xdp.sh; xdp_baseline is the parse-only XDP program the
+# benchmark compares against.
+$(B)/tools/xdp_tool: tools/xdp_tool.c $(B)/libsluice.a $(SKELS)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(USER_CFLAGS) -o $@ $< $(B)/libsluice.a $(LDLIBS)
@@ -242,8 +245,8 @@ $(B)/bench/xdp_baseline.o: bench/xdp_baseline.bpf.c $(wildcard bpf/lib/*.h)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
 		-idirafter /usr/include/$(shell uname -m)-linux-gnu -Wall -Werror -c $< -o $@
-tests-build: $(B)/bench/xdp_tool
-bench-xdp: $(B)/bench/xdp_tool $(B)/bench/xdp_baseline.o
+tests-build: $(B)/tools/xdp_tool
+bench-xdp: $(B)/tools/xdp_tool $(B)/bench/xdp_baseline.o
 .PHONY: bench-xdp
 
 # ---- install: PREFIX (default /usr/local) and DESTDIR ------------------------

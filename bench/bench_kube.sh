@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The Kubernetes source at scale, against the API-server simulator
-# (tests/e2e/kube_apiserver_sim.py) in a node namespace. For N services
+# (tools/kube_apiserver_sim.py) in a node namespace. For N services
 # (BENCH_KUBE_N, default "1000 10000"), each a Service, an EndpointSlice of
 # 5 endpoints and their 5 Pods (v1 x3, v2 x2; 50,000 Pods at 10,000), one
 # in ten with a DestinationRule (v1, v2) and a 90/10 VirtualService:
@@ -21,12 +21,12 @@
 #                log's figure) and `sluicectl validate` of it as files
 # Results also in build/bench/kube.md.
 #
-# Traffic safety: the daemon_lib.sh topology (a node namespace; the
+# Traffic safety: the tools/node.sh topology (a node namespace; the
 # simulator listens on its 127.0.0.1; hooks on a test cgroup made here).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/tests/e2e/lib.sh"
-. "$ROOT/tests/e2e/daemon_lib.sh"
+. "$ROOT/tools/sandbox.sh"
+. "$ROOT/tools/node.sh"
 CHANGES=${BENCH_KUBE_CHANGES:-41}
 SIZES=${BENCH_KUBE_N:-"1000 10000"}
 OUT=$SL_BUILD/bench/kube.md

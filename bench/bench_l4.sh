@@ -25,7 +25,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SL_ID=${SL_ID:-$$}
-. "$ROOT/tests/e2e/lib.sh"
+. "$ROOT/tools/sandbox.sh"
 B=$ROOT/build
 CB=$B/connbench
 RUNS=${BENCH_RUNS:-5}

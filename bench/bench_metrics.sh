@@ -12,21 +12,11 @@
 # Medians of BENCH_RUNS rounds (default 5) of BENCH_SECS seconds (default 2).
 # Results also in build/bench/metrics.md.
 #
-# Traffic safety: the daemon_lib.sh topology (a node namespace, backends on
+# Traffic safety: the tools/node.sh topology (a node namespace, backends on
 # its lo, hooks on a test cgroup made here).
-set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/tests/e2e/lib.sh"
-. "$ROOT/tests/e2e/daemon_lib.sh"
-RUNS=${BENCH_RUNS:-5}
-SECS=${BENCH_SECS:-2}
+. "$(dirname "$0")/lib.sh"
 HELD=${BENCH_HELD:-1000}
-OUT=$SL_BUILD/bench/metrics.md
-mkdir -p "$SL_BUILD/bench"
-
-dl_setup
-dl_start --metrics 127.0.0.1:9464 || { echo "bench_metrics: sluiced did not start" >&2; exit 1; }
-sl_defer "sysctl -qw kernel.bpf_stats_enabled=0"
+bench_node metrics --metrics 127.0.0.1:9464
 dl_policy "$SL_TMP/plain.yaml" 50 50
 {
 	cat "$SL_TMP/plain.yaml"

@@ -10,22 +10,12 @@
 # Medians of BENCH_RUNS rounds (default 5) of BENCH_SECS (default 2).
 # Results also in build/bench/pool.md.
 #
-# Traffic safety: the daemon_lib.sh topology (a node namespace, backends on
+# Traffic safety: the tools/node.sh topology (a node namespace, backends on
 # its lo, hooks on a test cgroup made here).
-set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/tests/e2e/lib.sh"
-. "$ROOT/tests/e2e/daemon_lib.sh"
-RUNS=${BENCH_RUNS:-5}
-SECS=${BENCH_SECS:-2}
+. "$(dirname "$0")/lib.sh"
 LIMIT=20
 CONNECTORS=50
-OUT=$SL_BUILD/bench/pool.md
-mkdir -p "$SL_BUILD/bench"
-
-dl_setup
-dl_start || { echo "bench_pool: sluiced did not start" >&2; exit 1; }
-sl_defer "sysctl -qw kernel.bpf_stats_enabled=0"
+bench_node pool
 
 policy() {	# policy on|off FILE: S1 all to v1 (one subset: one pool), with or without it
 	dl_s1 100 0 >"$2"

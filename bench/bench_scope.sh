@@ -13,21 +13,11 @@
 # Medians of BENCH_RUNS rounds (default 5) of BENCH_SECS (default 2).
 # Results also in build/bench/scope.md.
 #
-# Traffic safety: the daemon_lib.sh topology (a node namespace, backends on
+# Traffic safety: the tools/node.sh topology (a node namespace, backends on
 # its lo, hooks on a test cgroup made here).
-set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/tests/e2e/lib.sh"
-. "$ROOT/tests/e2e/daemon_lib.sh"
-RUNS=${BENCH_RUNS:-5}
-SECS=${BENCH_SECS:-2}
-OUT=$SL_BUILD/bench/scope.md
+. "$(dirname "$0")/lib.sh"
 STATES="base workload scoped fault"
-mkdir -p "$SL_BUILD/bench"
-
-dl_setup
-dl_start || { echo "bench_scope: sluiced did not start" >&2; exit 1; }
-sl_defer "sysctl -qw kernel.bpf_stats_enabled=0"
+bench_node scope
 mkdir -p "$CG/wl"
 sl_defer "sl_kill_cgroup '$CG/wl'; rmdir '$CG/wl'"
 

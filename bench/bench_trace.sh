@@ -11,22 +11,12 @@
 # Medians of BENCH_RUNS rounds (default 5) of BENCH_SECS seconds (default 2).
 # Results also in build/bench/trace.md.
 #
-# Traffic safety: the daemon_lib.sh topology (a node namespace, backends on
+# Traffic safety: the tools/node.sh topology (a node namespace, backends on
 # its lo, hooks on a test cgroup made here).
-set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/tests/e2e/lib.sh"
-. "$ROOT/tests/e2e/daemon_lib.sh"
-RUNS=${BENCH_RUNS:-5}
-SECS=${BENCH_SECS:-2}
-OUT=$SL_BUILD/bench/trace.md
-mkdir -p "$SL_BUILD/bench"
-
-dl_setup
-dl_start || { echo "bench_trace: sluiced did not start" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
+bench_node trace
 dl_policy "$SL_TMP/s1.yaml" 50 50
 ctl apply -q -f "$SL_TMP/s1.yaml" || exit 1
-sl_defer "sysctl -qw kernel.bpf_stats_enabled=0"
 
 
 # set_switch UNTIL_HEX: sluice_trace_cfg = {until_ns, sample 1, no rate limit}

@@ -6,7 +6,7 @@
 #     vs a parse-only XDP program (bench/xdp_baseline.bpf.c), test_run's own
 #     overhead taken off (see below); the same two for IPv6 (sluice_xdp6);
 #  2. packets/s received by the backends in the client -> node -> v1/v2
-#     veth topology (tests/e2e/xdp_topo.sh): the client's generator is an
+#     veth topology (tools/xdp_topo.sh): the client's generator is an
 #     XDP program run by BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES
 #     (xdp_gen in bench/xdp_baseline.bpf.c, XDP_TX of 64-byte frames out of
 #     the client's veth), the backends count and drop at XDP. Two loads:
@@ -29,8 +29,8 @@ kv() { awk -F= -v k="$1" '$1 == k { print $2 }'; }
 if [ "${1:-}" = --one ]; then
 	# One variant in its own topology; prints key=value lines.
 	variant=$2
-	. "$ROOT/tests/e2e/lib.sh"
-	. "$ROOT/tests/e2e/xdp_topo.sh"
+	. "$ROOT/tools/sandbox.sh"
+	. "$ROOT/tools/xdp_topo.sh"
 	# the NIC-like shape (complete checksums, backend veths taking XDP
 	# frames) for the XDP fast path; the tests run on kernel defaults
 	XDP_TOPO_TUNED=1 xdp_topo || exit 1
@@ -121,13 +121,13 @@ fi
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else print v[int((NR + 1) / 2)] }'; }
 
-make -s -C "$ROOT" build/bench/xdp_tool build/bench/xdp_baseline.o build/connbench >/dev/null || exit 1
+make -s -C "$ROOT" build/tools/xdp_tool build/bench/xdp_baseline.o build/connbench >/dev/null || exit 1
 
 PARTS=${XDP_BENCH_PARTS:-testrun,veth}
 if [[ ,$PARTS, == *,testrun,* ]]; then
 echo "## XDP ns/packet (BPF_PROG_TEST_RUN, medians of $RUNS runs)"
 : >"$B/bench/xdp_testrun.txt"
-for ((r = 0; r < RUNS; r++)); do "$B/bench/xdp_tool" testrun "$B/bench/xdp_baseline.o" >>"$B/bench/xdp_testrun.txt" || exit 1; done
+for ((r = 0; r < RUNS; r++)); do "$B/tools/xdp_tool" testrun "$B/bench/xdp_baseline.o" >>"$B/bench/xdp_testrun.txt" || exit 1; done
 base=$(kv baseline_ns <"$B/bench/xdp_testrun.txt" | median)
 est=$(kv established_ns <"$B/bench/xdp_testrun.txt" | median)
 base250=$(kv baseline_repeat250_ns <"$B/bench/xdp_testrun.txt" | median)

@@ -11,7 +11,7 @@
  *                   with resets (ARP still passes: the node resolves them);
  *   xdp_gen         the traffic generator of the packet-rate test, run by
  *                   BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES
- *                   (bench/xdp_tool.c `gen`): writes a TCP frame from the
+ *                   (tools/xdp_tool.c `gen`): writes a TCP frame from the
  *                   template in `gen` and returns XDP_TX, which sends it out
  *                   of the client's veth towards the node;
  *   xdp_ct_lookup, xdp_ct_insert1, xdp_ct_insert2, xdp_ct_hit
@@ -105,7 +105,7 @@ int xdp_gen(struct xdp_md *ctx)
 	return XDP_TX;
 }
 
-/* ---- conntrack floors (bench/xdp_tool.c testrun) ----------------------------
+/* ---- conntrack floors (tools/xdp_tool.c testrun) ----------------------------
  * The cost of the bare LRU operations a conntrack-based path cannot avoid,
  * measured on the same packets as Sluice in the same run: maps of the same
  * key/value size and capacity as sluice_ct4 (sized by xdp_tool before load). */

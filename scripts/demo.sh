@@ -12,9 +12,9 @@
 # sluice-http is built, an HTTP header route follows (x-canary: yes -> v2).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/tests/e2e/lib.sh"
-. "$ROOT/tests/e2e/daemon_lib.sh"	# the S1 and "web" policies, web backends
-B=$SL_BUILD	# daemon_lib.sh: SLUICED, CTL, CONNBENCH, ctl()
+. "$ROOT/tools/sandbox.sh"
+. "$ROOT/tools/node.sh"	# the node, sluiced, the S1 and "web" policies, web backends
+B=$SL_BUILD	# tools/node.sh: SLUICED, CTL, CONNBENCH, ctl()
 sl_require_root
 for b in sluiced sluicectl connbench; do
 	[ -x "$B/$b" ] || { echo "demo: build/$b missing: run make" >&2; exit 1; }
@@ -44,29 +44,17 @@ split() {
 }
 
 say "Setting up: namespace, demo cgroup, tcp-echo v1 and v2"
-sl_defer "rm -rf '$SL_BPFFS'"
-sl_netns demo >/dev/null || exit 1
-NS="sl${SL_ID}-demo"
-ip -n "$NS" addr add 10.1.0.1/32 dev lo
-ip -n "$NS" addr add 10.1.0.2/32 dev lo
-sl_mkcgroup client >/dev/null || exit 1
-CG="$(sl_cgroup2_root)/sluice-test-$SL_ID/client"
-sl_bg v1 nsenter --net="/run/netns/$NS" "$CONNBENCH" serve 10.1.0.1:9000 one >/dev/null
-sl_bg v2 nsenter --net="/run/netns/$NS" "$CONNBENCH" serve 10.1.0.2:9000 two >/dev/null
+dl_setup
 echo "  namespace $NS, cgroup $CG"
 echo "  tcp-echo v1 on 10.1.0.1:9000 (\"one ...\"), v2 on 10.1.0.2:9000 (\"two ...\")"
 
-helper_flag=--no-http-helper
-if [ -x "$B/sluice-http" ]; then helper_flag=; fi
-mkdir -p "$SL_TMP/policies"
-# sluice-http outlives sluiced by design; if the reset below cannot run,
-# stop it by the pid sluiced recorded.
-sl_defer "[ -f '$SL_TMP/state/http.pid' ] && kill \$(cat '$SL_TMP/state/http.pid')"
-sl_bg sluiced nsenter --net="/run/netns/$NS" "$B/sluiced" --policy-dir "$SL_TMP/policies" \
-	--cgroup "$CG" --bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$SL_TMP/state" \
-	$helper_flag >/dev/null
-sl_defer "'$CTL' --socket '$SL_SOCK' reset"
-sl_wait_for 10 ctl status || { echo "demo: sluiced did not start:"; cat "$SL_TMP/sluiced.log"; exit 1; }
+if [ -x "$B/sluice-http" ]; then
+	DL_HELPER=1
+	# sluice-http outlives sluiced by design; if the reset cannot run,
+	# stop it by the pid sluiced recorded.
+	sl_defer "[ -f '$DL_STATE/http.pid' ] && kill \$(cat '$DL_STATE/http.pid')"
+fi
+dl_start || { echo "demo: sluiced did not start:"; cat "$DL_LOG"; exit 1; }
 echo "  sluiced attached to the demo cgroup only (pins under $SL_BPFFS)"
 
 say "Without a policy the VIP 198.18.0.10:9000 goes nowhere"
@@ -88,7 +76,7 @@ split 2000
 say "sluicectl stats"
 ctl stats | sed 's/^/  /'
 
-if [ -z "$helper_flag" ]; then
+if [ "${DL_HELPER:-0}" = 1 ]; then
 	say "HTTP header route through sluice-http: x-canary: yes -> v2"
 	dl_web_backends "$NS" || echo "  web backends did not start"
 	{ dl_s1 0 100; echo "---"; dl_web; } >"$SL_TMP/all.yaml"
@@ -106,8 +94,8 @@ if [ -z "$helper_flag" ]; then
 			bar v2 "$n2" 20
 		done
 	else
-		echo "  sluice-http did not come up; see $SL_TMP/sluiced.log"
-		tail -5 "$SL_TMP/sluiced.log" | sed 's/^/  /'
+		echo "  sluice-http did not come up; sluiced's log:"
+		tail -5 "$DL_LOG" | sed 's/^/  /'
 	fi
 else
 	say "build/sluice-http not built: skipping the HTTP header route"

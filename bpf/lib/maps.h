@@ -13,7 +13,9 @@
  * under the pin root given at open (opts->bpffs), so all objects and every
  * restart of sluiced share one instance. Keys and values are the BTF-typed
  * structs of sluice/abi.h, so `bpftool map dump pinned <root>/sluice_svc`
- * prints field names.
+ * prints field names. Userspace names the maps of this file and of
+ * lib/maps_ns.h through one table, include/sluice/maps.h (enum sl_map,
+ * user/lib/dp_maps.c): a map added here gets a row there.
  *
  * Generation-keyed maps (key starts with __u32 gen) are written only by
  * sluiced (user/lib/dp_apply.c): a new generation is written beside the live

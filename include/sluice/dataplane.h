@@ -76,6 +76,13 @@ int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err);
  * refused. Close with sl_dp_close. */
 int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err);
 
+/* Open the pinned maps under bpffs for sl_dp_apply, loading and attaching
+ * no program: the tables of programs another loader pinned there (the XDP
+ * and TC objects that tools/xdp_tool and tests/bpf/xdp_fixture.h load), so
+ * they are provisioned by the production compile and apply. Close with
+ * sl_dp_close. */
+int sl_dp_open_maps(const char *bpffs, struct sl_dp **out, char *err);
+
 /* Compile the model and make it live atomically. On success *gen is the new
  * generation. On failure nothing changed: the previous generation stays live. */
 int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char *err);

@@ -29,6 +29,8 @@
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include "sluice/dataplane.h"
+#include "sluice/maps.h"
+#include "policy_text.h"
 #include "sluice/model.h"
 #include "tap.h"
 
@@ -231,23 +233,6 @@ static inline void dp_stop(void)
 	"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n" \
 	"  resolution: STATIC\n"                             \
 	"  endpoints:\n"
-
-/* Load the policy text buf (n bytes, called name in diagnostics) into *m;
- * when it is refused, its diagnostics go out as TAP comments. Returns 0 or
- * -errno. */
-static inline int load_policy_text(const char *name, const char *buf, int n,
-				   struct sl_model **m)
-{
-	struct sl_diags d;
-	int rc;
-
-	sl_diags_init(&d);
-	rc = sl_model_load_buf(name, buf, (size_t)n, &d, m);
-	for (size_t i = 0; rc && i < d.n; i++)
-		printf("# %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col, d.v[i].msg);
-	sl_diags_free(&d);
-	return rc;
-}
 
 
 /* ---- clients ----------------------------------------------------------- */

@@ -3,7 +3,7 @@
  * The Internet checksum computed from scratch (RFC 1071) over whole
  * headers and segments, with the IPv4 and IPv6 pseudo-header sums (RFC 793,
  * RFC 8200 8.1): for frames built by the XDP/TC test fixtures
- * (xdp_fixture.h, xdp_fixture6.h) and by bench/xdp_tool.c. Deliberately
+ * (xdp_fixture.h, xdp_fixture6.h) and by tools/xdp_tool.c. Deliberately
  * not bpf/lib/csum.h's incremental updates, which the fixtures check.
  */
 #ifndef SLUICE_TESTS_PKT_CSUM_H

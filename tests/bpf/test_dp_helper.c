@@ -135,7 +135,7 @@ static void child_body(struct hres *r, int go_fd, int up_fd)
 int main(void)
 {
 	struct sl_dp_opts o = { 0 };
-	char err[SL_DP_ERRLEN] = "", path[512];
+	char err[SL_DP_ERRLEN] = "";
 	struct sl_model *m = NULL;
 	struct sluice_origdst_key k = { 0 };
 	struct sluice_origdst v = { 0 };
@@ -202,8 +202,7 @@ int main(void)
 	tap(!rc && r.peer_vip, "getpeername still returns the HTTP VIP");
 
 	/* sluice_origdst[client local addr:port] = VIP:port */
-	snprintf(path, sizeof(path), "%s/sluice_origdst", bpffs);
-	mfd = bpf_obj_get(path);
+	mfd = sl_map_open_pinned(bpffs, SL_MAP_ORIGDST);
 	k.addr[10] = k.addr[11] = 0xff;
 	memcpy(k.addr + 12, &r.local.sin_addr, 4);
 	k.port = r.local.sin_port;

@@ -322,8 +322,9 @@ int main(void)
 		long live_slots = 0, old_slots = 0;
 		LIBBPF_OPTS(bpf_map_create_opts, mo);
 
-		snprintf(mpath, sizeof(mpath), "%s/sluice_maglev", bpffs);
-		mfd = bpf_map_create(BPF_MAP_TYPE_HASH, "sluice_maglev", sizeof(struct sluice_maglev_key),
+		snprintf(mpath, sizeof(mpath), "%s/%s", bpffs, sl_map_names[SL_MAP_MAGLEV]);
+		mfd = bpf_map_create(BPF_MAP_TYPE_HASH, sl_map_names[SL_MAP_MAGLEV],
+				     sizeof(struct sluice_maglev_key),
 				     sizeof(__u32), SLUICE_MAGLEV_DEFAULT_ENTRIES, &mo);
 		if (mfd >= 0 && bpf_obj_pin(mfd, mpath)) {
 			close(mfd);

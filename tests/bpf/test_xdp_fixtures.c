@@ -177,48 +177,58 @@ static int ct_state_of(struct fx_env *e, const struct fx_tcp *t)
 	inet_pton(AF_INET, t->dst, &k.daddr);
 	k.sport = htons(t->sport);
 	k.dport = htons(t->dport);
-	if (bpf_map_lookup_elem(fx_map_fd(e, "sluice_ct4"), &k, &v))
+	if (bpf_map_lookup_elem(fx_map_fd(e, SL_MAP_CT4), &k, &v))
 		return -1;
 	return v.state;
 }
 
-/* Generation 1: VIP:9000 -> route 100/0 over subsets 1 (BE1) and 2 (BE2);
- * VIP_EMPTY:9000 has no endpoints. */
-static int policy_gen(struct fx_env *e, uint32_t gen, uint32_t w1, uint32_t w2)
-{
-	uint32_t subsets[2] = { 1, 2 }, weights[2] = { w1, w2 };
-	int err = 0;
+/* The policy of every generation: S1 at VIP:9000, and at VIP:9100..9104
+ * (rev_slots) with the same route, backends on port 9000: a route
+ * W1/W2 over subsets v1 (BE1, RANDOM) and v2 (BE2, ROUND_ROBIN); "empty"
+ * at VIP_EMPTY:9000 has no endpoints. */
+#define EP_PORTS "{tcp: 9000, t0: 9000, t1: 9000, t2: 9000, t3: 9000, t4: 9000}"
+static const char policy_fmt[] =
+	"apiVersion: networking.istio.io/v1beta1\n"
+	"kind: ServiceEntry\n"
+	"metadata: {name: s1, namespace: fx}\n"
+	"spec:\n"
+	"  hosts: [s1.fx.svc.cluster.local]\n"
+	"  addresses: [" VIP "]\n"
+	"  ports: [{number: 9000, name: tcp, protocol: TCP}, {number: 9100, name: t0, protocol: TCP},\n"
+	"          {number: 9101, name: t1, protocol: TCP}, {number: 9102, name: t2, protocol: TCP},\n"
+	"          {number: 9103, name: t3, protocol: TCP}, {number: 9104, name: t4, protocol: TCP}]\n"
+	"  resolution: STATIC\n"
+	"  endpoints:\n"
+	"  - {address: " BE1 ", ports: " EP_PORTS ", labels: {version: v1}}\n"
+	"  - {address: " BE2 ", ports: " EP_PORTS ", labels: {version: v2}}\n"
+	"---\n"
+	FX_S1_ROUTE
+	"---\n"
+	"apiVersion: networking.istio.io/v1beta1\n"
+	"kind: ServiceEntry\n"
+	"metadata: {name: empty, namespace: fx}\n"
+	"spec:\n"
+	"  hosts: [empty.fx.svc.cluster.local]\n"
+	"  addresses: [" VIP_EMPTY "]\n"
+	"  ports: [{number: 9000, name: tcp, protocol: TCP}]\n"
+	"  resolution: STATIC\n";
 
-	err |= fx_add_backend(e, gen, 0, BE1, 9000);
-	err |= fx_add_backend(e, gen, 1, BE2, 9000);
-	err |= fx_add_subset(e, gen, 1, SLUICE_LB_RANDOM, 0, 1, 0, 0);
-	err |= fx_add_subset(e, gen, 2, SLUICE_LB_ROUND_ROBIN, 1, 1, 0, 0);
-	err |= fx_add_route(e, gen, 0, 0, subsets, weights, 2);
-	err |= fx_add_svc(e, gen, VIP, 9000, 0, 0, 1);
-	err |= fx_add_svc(e, gen, VIP_EMPTY, 9000, SLUICE_SVC_NO_ENDPOINTS, 1, 0);
-	err |= fx_set_gen(e, gen);
-	return err ? -EIO : 0;
+/* The policy with weights w1/w2, compiled and applied as the next
+ * generation. */
+static int policy_gen(struct fx_env *e, uint32_t w1, uint32_t w2)
+{
+	return fx_apply_weights(e, policy_fmt, w1, w2);
 }
 
 static int run_fixture(struct fx_env *e, const struct fixture *f)
 {
-	uint8_t in[FX_MAXPKT], want[FX_MAXPKT], out[FX_MAXPKT + 64];
-	size_t len = fx_build(in, &f->in), olen = sizeof(out), wlen = 0;
-	int prog = fx_prog_fd(e, f->prog);
-	uint64_t before = f->counter >= 0 ? fx_counter(e, (uint32_t)f->counter) : 0;
-	int v, csum_ok = 0;
+	uint8_t in[FX_MAXPKT], want[FX_MAXPKT];
+	size_t len = fx_build(in, &f->in), wlen = 0;
 
-	if (f->mutate)
-		f->mutate(in);
-	if (f->trunc)
-		len = f->trunc;
-	v = fx_run(prog, in, len, out, &olen, 1, NULL);
-	if (f->out == OUT_EXPECT) {
+	if (f->out == OUT_EXPECT)
 		wlen = fx_build(want, &f->expect);
-		csum_ok = fx_csums_ok(out, olen);
-	}
-	if (!fx_check_run(e, v, f->verdict, f->out, in, len, out, olen, want, wlen, csum_ok,
-			  f->counter, before))
+	if (!fx_run_fixture(e, f->prog, in, len, f->mutate, f->trunc, f->verdict, f->out, want,
+			    wlen, fx_csums_ok, f->counter))
 		return 0;
 	if (f->ct_state >= 0) {
 		/* the FWD key is the client -> VIP tuple */
@@ -264,12 +274,12 @@ static int ct_has(struct fx_env *e, const char *src, uint16_t sport, const char 
 	inet_pton(AF_INET, dst, &k.daddr);
 	k.sport = htons(sport);
 	k.dport = htons(dport);
-	return !bpf_map_lookup_elem(fx_map_fd(e, "sluice_ct4"), &k, &v);
+	return !bpf_map_lookup_elem(fx_map_fd(e, SL_MAP_CT4), &k, &v);
 }
 
 /* One conntrack entry per flow; replies find it through the backend's
  * sluice_ct4_rev slots. BE2 (the 100% subset now) serves VIP:9000 already;
- * VIP:9100..9104 (the same route) fill its other 3 slots and then overflow
+ * VIP:9100..9104 (the same route, policy_fmt) fill its other 3 slots and then overflow
  * twice: those flows get a REPLY entry as well. Every reply must come back
  * from the right VIP:port, state changes must reach both halves of a
  * two-entry flow, and a backend's packet to a client port whose flow went
@@ -280,11 +290,6 @@ static void rev_slots(struct fx_env *e)
 	int tc = bpf_program__fd(e->tc->progs.sluice_tc_revnat);
 	int ok, i;
 
-	for (i = 0; i < 5; i++)
-		if (fx_add_svc(e, 2, VIP, (uint16_t)(9100 + i), 0, 0, 1)) {
-			tap(0, "rev slots: services VIP:9100.. written");
-			return;
-		}
 	/* the flows: client port 42000 + i to VIP:9100 + i, all on BE2 */
 	ok = 1;
 	for (i = 0; i < 5 && ok; i++) {
@@ -352,7 +357,7 @@ static int split_80_20(struct fx_env *e)
 	int n = 10000, v2 = 0;
 	uint32_t be2;
 
-	if (policy_gen(e, 3, 80, 20))
+	if (policy_gen(e, 80, 20))
 		return 0;
 	inet_pton(AF_INET, BE2, &be2);
 	for (int i = 0; i < n; i++) {
@@ -380,15 +385,16 @@ static int split_inline(struct fx_env *e)
 	static const char *const be[3] = { "198.18.2.1", "198.18.2.2", "198.18.2.3" };
 	uint8_t in[FX_MAXPKT], out[FX_MAXPKT + 64];
 	struct fx_tcp t = SYN_IN("10.0.2.1", 0, VIP, 9200);
-	struct sluice_svc_key k = { .gen = 4, .port = htons(9200), .proto = IPPROTO_TCP };
+	struct sluice_svc_key k = { .port = htons(9200), .proto = IPPROTO_TCP };
 	struct sluice_svc v = { .svc_sid = 7, .nroutes = 1,
 				.flags = SLUICE_SVC_ROUTE_INLINE | SLUICE_SVC_SUBSET_INLINE };
-	uint32_t subsets[2] = { 1, 2 }, weights[2] = { 80, 20 }, a[3];
+	uint32_t subsets[2] = { 0, 1 }, weights[2] = { 80, 20 }, a[3];
 	int n = 10000, cnt[3] = { 0 }, i, j;
 
-	/* the tables: subset 1 = BE1, subset 2 = BE2 (not what the copies say) */
-	if (policy_gen(e, 4, 80, 20))
+	/* the tables: subset 0 = BE1, subset 1 = BE2 (not what the copies say) */
+	if (policy_gen(e, 80, 20))
 		return 0;
+	k.gen = sl_dp_generation(e->dp);	/* beside the live generation's entries */
 	v.route.ndests = 2;
 	v.route.total = 100;
 	for (i = 0; i < 2; i++) {
@@ -408,7 +414,7 @@ static int split_inline(struct fx_env *e)
 		inet_pton(AF_INET, be[i], &a[i]);
 	}
 	fx_v4mapped(k.addr, VIP);
-	if (bpf_map_update_elem(fx_map_fd(e, "sluice_svc"), &k, &v, BPF_ANY))
+	if (bpf_map_update_elem(fx_map_fd(e, SL_MAP_SVC), &k, &v, BPF_ANY))
 		return 0;
 	for (i = 0; i < n; i++) {
 		size_t olen = sizeof(out), len;
@@ -515,13 +521,13 @@ int main(void)
 		return tap_skip("needs root");
 	tap_plan((int)n + 8);
 	err = fx_open(&e, 1, 0);
-	if (!tap(!err && !policy_gen(&e, 1, 100, 0), "load xdp/tc objects and write generation 1")) {
+	if (!tap(!err && !policy_gen(&e, 100, 0), "load xdp/tc objects and write generation 1")) {
 		printf("# fx_open: %d\n", err);
 		fx_close(&e);
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
-		if (fixtures[i].action == ACT_WEIGHTS_0_100 && policy_gen(&e, 2, 0, 100)) {
+		if (fixtures[i].action == ACT_WEIGHTS_0_100 && policy_gen(&e, 0, 100)) {
 			tap(0, "%s (policy change)", fixtures[i].name);
 			continue;
 		}

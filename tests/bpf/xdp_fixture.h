@@ -4,8 +4,9 @@
  * building IPv4/TCP frames with checksums computed from scratch (so the
  * programs' incremental updates are checked independently), loading the
  * xdp and tc objects against one private pin root (they share sluice_ct4 and
- * the selection tables by name), writing selection tables directly, and
- * running a program on a packet. Everything runs in a private network
+ * the selection tables by name), provisioning the selection tables the way
+ * sluiced does (policy text -> front-end -> L4 compiler -> sl_dp_apply on
+ * the pinned maps), and running a program on a packet. Everything runs in a private network
  * namespace (unshare) so fib lookups and traffic never touch the host.
  */
 #ifndef SLUICE_TESTS_XDP_FIXTURE_H
@@ -31,10 +32,12 @@
 
 #include "sluice/abi.h"
 #include "sluice/dataplane.h"
+#include "sluice/maps.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
 #include "tap.h"
 #include "pkt_csum.h"
+#include "policy_text.h"
 
 #define FX_MAXPKT 256
 
@@ -120,12 +123,13 @@ static inline size_t fx_build(uint8_t *buf, const struct fx_tcp *t)
 struct fx_env {
 	struct sluice_xdp *xdp;
 	struct sluice_tc *tc;
+	struct sl_dp *dp;	/* the pinned maps, for sl_dp_apply */
 	char pin_root[128];
 };
 
-static inline int fx_map_fd(struct fx_env *e, const char *name)
+static inline int fx_map_fd(struct fx_env *e, enum sl_map map)
 {
-	struct bpf_map *m = bpf_object__find_map_by_name(e->xdp->obj, name);
+	struct bpf_map *m = bpf_object__find_map_by_name(e->xdp->obj, sl_map_names[map]);
 
 	return m ? bpf_map__fd(m) : -ENOENT;
 }
@@ -145,8 +149,10 @@ static inline void fx_close(struct fx_env *e)
 			if (bpf_map__is_pinned(m))
 				bpf_map__unpin(m, NULL);
 	}
+	sl_dp_close(e->dp);
 	sluice_tc__destroy(e->tc);
 	sluice_xdp__destroy(e->xdp);
+	e->dp = NULL;
 	e->tc = NULL;
 	e->xdp = NULL;
 	if (e->pin_root[0])
@@ -184,7 +190,9 @@ static inline int fx_open(struct fx_env *e, int redirect, uint32_t ct_size)
 		return -errno;
 	if (ct_size)
 		bpf_map__set_max_entries(e->tc->maps.sluice_ct4, ct_size);
-	return sluice_tc__load(e->tc);
+	if ((err = sluice_tc__load(e->tc)))
+		return err;
+	return sl_dp_open_maps(e->pin_root, &e->dp, NULL);
 }
 
 static inline void fx_v4mapped(uint8_t out[16], const char *a)
@@ -194,62 +202,58 @@ static inline void fx_v4mapped(uint8_t out[16], const char *a)
 	inet_pton(AF_INET, a, out + 12);
 }
 
-static inline int fx_set_gen(struct fx_env *e, uint32_t gen)
+/* Provision the selection tables through the production path: the policy
+ * text (YAML, as a user writes it) -> the policy front-end -> the L4
+ * compiler -> sl_dp_apply on the maps pinned under the private root, which
+ * writes the next generation and makes it live. 0 or -errno (the
+ * diagnostics or the apply's error as TAP comments). */
+static inline int fx_apply(struct fx_env *e, const char *yaml)
 {
-	struct sluice_ctl c = { .gen = gen };
-	uint32_t zero = 0;
+	char err[SL_DP_ERRLEN] = "";
+	struct sl_model *m = NULL;
+	int rc;
 
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_ctl"), &zero, &c, BPF_ANY);
+	if ((rc = load_policy_text("fixture.yaml", yaml, (int)strlen(yaml), &m)))
+		return rc;
+	rc = sl_dp_apply(e->dp, m, NULL, err);
+	if (rc)
+		printf("# apply: %s\n", err);
+	sl_model_free(m);
+	return rc;
 }
 
-static inline int fx_add_svc(struct fx_env *e, uint32_t gen, const char *vip, uint16_t port,
-			     uint32_t flags, uint32_t route_first, uint16_t nroutes)
+/* The routing half of the fixtures' policies, alike for both families:
+ * service s1's subsets v1 (RANDOM) and v2 (ROUND_ROBIN) by the label
+ * version, and one tcp route over them with the weights left as two %u
+ * (fx_apply_weights). */
+#define FX_S1_ROUTE                                                                          \
+	"apiVersion: networking.istio.io/v1beta1\n"                                         \
+	"kind: DestinationRule\n"                                                            \
+	"metadata: {name: s1, namespace: fx}\n"                                              \
+	"spec:\n"                                                                            \
+	"  host: s1.fx.svc.cluster.local\n"                                                  \
+	"  subsets:\n"                                                                       \
+	"  - {name: v1, labels: {version: v1}, trafficPolicy: {loadBalancer: {simple: RANDOM}}}\n" \
+	"  - {name: v2, labels: {version: v2}, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}\n" \
+	"---\n"                                                                              \
+	"apiVersion: networking.istio.io/v1beta1\n"                                         \
+	"kind: VirtualService\n"                                                             \
+	"metadata: {name: s1, namespace: fx}\n"                                              \
+	"spec:\n"                                                                            \
+	"  hosts: [s1.fx.svc.cluster.local]\n"                                               \
+	"  tcp:\n"                                                                           \
+	"  - route:\n"                                                                       \
+	"    - {destination: {host: s1.fx.svc.cluster.local, subset: v1}, weight: %u}\n"      \
+	"    - {destination: {host: s1.fx.svc.cluster.local, subset: v2}, weight: %u}\n"
+
+/* fx_apply of the policy fmt (with FX_S1_ROUTE in it) with weights w1/w2. */
+__attribute__((format(printf, 2, 0)))
+static inline int fx_apply_weights(struct fx_env *e, const char *fmt, uint32_t w1, uint32_t w2)
 {
-	struct sluice_svc_key k = { .gen = gen, .port = htons(port), .proto = IPPROTO_TCP };
-	struct sluice_svc v = { .svc_sid = 7, .flags = flags, .route_first = route_first,
-				.nroutes = nroutes };
+	char y[8192];
 
-	fx_v4mapped(k.addr, vip);
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_svc"), &k, &v, BPF_ANY);
-}
-
-/* One route: subsets[i] with weights[i]. */
-static inline int fx_add_route(struct fx_env *e, uint32_t gen, uint32_t id, uint16_t port,
-			       const uint32_t *subsets, const uint32_t *weights, int n)
-{
-	struct sluice_route_key k = { .gen = gen, .route_id = id };
-	struct sluice_route r = { .port = port, .ndests = (uint8_t)n };
-	uint32_t cum = 0;
-
-	for (int i = 0; i < n; i++) {
-		cum += weights[i];
-		r.dests[i].subset_id = subsets[i];
-		r.dests[i].cum_weight = cum;
-	}
-	r.total = cum;
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_route"), &k, &r, BPF_ANY);
-}
-
-static inline int fx_add_subset(struct fx_env *e, uint32_t gen, uint32_t id, uint8_t lb,
-				uint32_t backend_first, uint16_t n, uint32_t maglev_first,
-				uint32_t maglev_size)
-{
-	struct sluice_subset_key k = { .gen = gen, .subset_id = id };
-	struct sluice_subset s = { .svc_sid = 7, .subset_sid = 100 + id,
-				   .backend_first = backend_first, .nbackends = n, .lb = lb,
-				   .maglev_first = maglev_first, .maglev_size = maglev_size };
-
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_subset"), &k, &s, BPF_ANY);
-}
-
-static inline int fx_add_backend(struct fx_env *e, uint32_t gen, uint32_t idx,
-				 const char *addr, uint16_t port)
-{
-	struct sluice_backend_key k = { .gen = gen, .idx = idx };
-	struct sluice_backend b = { .port = htons(port), .weight = 1 };
-
-	fx_v4mapped(b.addr, addr);
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_backend"), &k, &b, BPF_ANY);
+	snprintf(y, sizeof(y), fmt, w1, w2);
+	return fx_apply(e, y);
 }
 
 /* Run prog on pkt; output into out (*out_len in/out). Returns the verdict
@@ -274,7 +278,7 @@ static inline int fx_run(int prog_fd, const uint8_t *pkt, size_t len, uint8_t *o
 static inline int fx_allow_redirect(struct fx_env *e, const char *dev)
 {
 	uint32_t lo = if_nametoindex("lo"), out = if_nametoindex(dev);
-	int fd = fx_map_fd(e, "sluice_xdp_tx");
+	int fd = fx_map_fd(e, SL_MAP_XDP_TX);
 
 	if (!lo || !out || bpf_map_update_elem(fd, &lo, &lo, BPF_ANY) ||
 	    bpf_map_update_elem(fd, &out, &out, BPF_ANY))
@@ -287,7 +291,7 @@ static inline uint64_t fx_counter(struct fx_env *e, uint32_t which)
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t vals[ncpu > 0 ? ncpu : 1], sum = 0;
 
-	if (ncpu <= 0 || bpf_map_lookup_elem(fx_map_fd(e, "sluice_counters"), &which, vals))
+	if (ncpu <= 0 || bpf_map_lookup_elem(fx_map_fd(e, SL_MAP_COUNTERS), &which, vals))
 		return 0;
 	for (int i = 0; i < ncpu; i++)
 		sum += vals[i];
@@ -343,6 +347,29 @@ static inline int fx_check_run(struct fx_env *e, int v, int want_v, int out_kind
 		return 0;
 	}
 	return 1;
+}
+
+/* One fixture's run, alike for both families: in (len bytes; mutate, then
+ * trunc if set) through program prog (P_*), then fx_check_run against want
+ * (wlen bytes, built by the caller for OUT_EXPECT), csum_ok the family's
+ * checksum check of the output. 1 = pass. */
+static inline int fx_run_fixture(struct fx_env *e, int prog, uint8_t *in, size_t len,
+				 void (*mutate)(uint8_t *), size_t trunc, int want_v, int out_kind,
+				 const uint8_t *want, size_t wlen,
+				 int (*csum_ok)(const uint8_t *, size_t), int counter)
+{
+	uint8_t out[FX_MAXPKT + 64];
+	size_t olen = sizeof(out);
+	uint64_t before = counter >= 0 ? fx_counter(e, (uint32_t)counter) : 0;
+	int v;
+
+	if (mutate)
+		mutate(in);
+	if (trunc)
+		len = trunc;
+	v = fx_run(fx_prog_fd(e, prog), in, len, out, &olen, 1, NULL);
+	return fx_check_run(e, v, want_v, out_kind, in, len, out, olen, want, wlen,
+			    out_kind == OUT_EXPECT && csum_ok(out, olen), counter, before);
 }
 
 #endif /* SLUICE_TESTS_XDP_FIXTURE_H */

@@ -3,8 +3,8 @@
  * IPv6 helpers for tests/bpf/test_xdp_fixtures.c (on top of xdp_fixture.h):
  * Ethernet/IPv6/TCP frames, optionally with one 8-byte extension header
  * before TCP, with the TCP checksum computed from scratch over the IPv6
- * pseudo-header (RFC 8200 8.1), an independent checksum check of any output
- * frame, and writers for IPv6 services and backends.
+ * pseudo-header (RFC 8200 8.1) and an independent checksum check of any
+ * output frame.
  */
 #ifndef SLUICE_TESTS_XDP_FIXTURE6_H
 #define SLUICE_TESTS_XDP_FIXTURE6_H
@@ -100,36 +100,6 @@ static inline size_t fx6_build(uint8_t *buf, const struct fx_tcp6 *t)
 	ip6->payload_len = htons((uint16_t)(ext + l4len));
 	tcp->check = htons(fx6_l4_csum(ip6, l4, l4len, proto));
 	return sizeof(*eth) + sizeof(*ip6) + ext + l4len;
-}
-
-static inline void fx6_addr(uint8_t out[16], const char *a)
-{
-	if (strchr(a, ':'))
-		inet_pton(AF_INET6, a, out);
-	else
-		fx_v4mapped(out, a);
-}
-
-static inline int fx6_add_svc(struct fx_env *e, uint32_t gen, const char *vip, uint16_t port,
-			      uint32_t flags, uint32_t route_first, uint16_t nroutes)
-{
-	struct sluice_svc_key k = { .gen = gen, .port = htons(port), .proto = IPPROTO_TCP };
-	struct sluice_svc v = { .svc_sid = 9, .flags = flags, .route_first = route_first,
-				.nroutes = nroutes };
-
-	fx6_addr(k.addr, vip);
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_svc"), &k, &v, BPF_ANY);
-}
-
-/* A backend: IPv6 text, or dotted IPv4 (stored v4-mapped). */
-static inline int fx6_add_backend(struct fx_env *e, uint32_t gen, uint32_t idx,
-				  const char *addr, uint16_t port)
-{
-	struct sluice_backend_key k = { .gen = gen, .idx = idx };
-	struct sluice_backend b = { .port = htons(port), .weight = 1 };
-
-	fx6_addr(b.addr, addr);
-	return bpf_map_update_elem(fx_map_fd(e, "sluice_backend"), &k, &b, BPF_ANY);
 }
 
 #endif /* SLUICE_TESTS_XDP_FIXTURE6_H */

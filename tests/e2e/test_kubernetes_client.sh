@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # How sluiced --kubernetes talks to the API server, against the API-server
-# SIMULATOR (tests/e2e/kube_apiserver_sim.py, with --client-ca). Lists come
+# SIMULATOR (tools/kube_apiserver_sim.py, with --client-ca). Lists come
 # in pages (limit/continue): 1,200 Pods are all held after a relist read
 # them 500 at a time. Authentication: a kubeconfig with a
 # client certificate and key inline (client-certificate-data and

@@ -5,7 +5,7 @@
 # and the VirtualService in one apply) under a running connection load with
 # no failed connection; 100 applies under load; S4's sourceLabels by cgroup;
 # a service with no endpoints refused with ECONNREFUSED; reset leaves no
-# program, link or pin. Topology and helpers: daemon_lib.sh.
+# program, link or pin. Topology and helpers: tools/node.sh.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
@@ -19,38 +19,9 @@ sl_defer "sl_kill_cgroup '$CG/wl-v1'; rmdir '$CG/wl-v1'"
 sl_defer "sl_kill_cgroup '$CG/wl-v2'; rmdir '$CG/wl-v2'"
 REL="sluice-test-$SL_ID/client"
 extra() {
+	echo ---
+	dl_forecast version v2
 	cat <<EOF
----
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: forecast, namespace: weather}
-spec:
-  hosts: [forecast.weather.svc.cluster.local]
-  addresses: [198.18.0.11]
-  ports: [{number: 9000, name: tcp, protocol: TCP}]
-  resolution: STATIC
-  endpoints:
-  - {address: 10.1.0.1, ports: {tcp: 9000}, labels: {version: v1}}
-  - {address: 10.1.0.2, ports: {tcp: 9000}, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: forecast, namespace: weather}
-spec:
-  host: forecast
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: forecast, namespace: weather}
-spec:
-  hosts: [forecast]
-  tcp:
-  - match: [{sourceLabels: {version: v2}}]
-    route: [{destination: {host: forecast, subset: v2}}]
-  - route: [{destination: {host: forecast, subset: v1}}]
 ---
 apiVersion: networking.istio.io/v1beta1
 kind: ServiceEntry

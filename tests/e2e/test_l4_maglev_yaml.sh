@@ -9,13 +9,11 @@
 # 1/10 of the clients (Maglev), not most of them. The old generation's
 # tables are gone after the change.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/xdp_topo.sh"
+. "$SL_ROOT/tools/xdp_topo.sh"
 sl_require_root
 sl_ensure_bpffs
 
-for b in "$SLUICED" "$CTL"; do
-	[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
-done
+sl_need_built "$SLUICED" "$CTL"
 POL=$SL_TMP/policies
 mkdir -p "$POL" "$SL_TMP/state"
 N=1000
@@ -80,16 +78,7 @@ sl_mkcgroup hooks >/dev/null || { sl_fail "test cgroup"; sl_done; }
 CG="$(sl_cgroup2_root)/sluice-test-$SL_ID/hooks"
 policy none >"$POL/sticky.yaml"
 
-sl_defer "rm -rf '$SL_BPFFS'"
-sl_bg sluiced nsenter --net="/run/netns/$NS_NODE" "$SLUICED" --policy-dir "$POL" --cgroup "$CG" \
-	--bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$SL_TMP/state" --no-http-helper \
-	--xdp c0 >/dev/null
-sl_defer "'$CTL' --socket '$SL_SOCK' reset"
-if ! sl_wait_for 15 sh -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .generation)\" -ge 1 ]"; then
-	sl_fail "sluiced --xdp c0 starts and applies the policy"
-	sed 's/^/# /' "$SL_TMP/sluiced.log" | tail -20
-	sl_done
-fi
+xdp_sluiced c0 || { sl_fail "sluiced --xdp c0 starts and applies the policy"; sl_done; }
 gen1=$(ctl status -o json | jq -r .generation)
 slots=$(maglev_slots "$gen1")
 sl_check "apply wrote the Maglev table of generation $gen1 (${slots:-?} of 65537 slots)" \

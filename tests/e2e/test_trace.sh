@@ -19,36 +19,9 @@ jqe() { jq -se "$@" >/dev/null; }	# jq -e over a JSON-lines file
 	echo "spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}"
 	echo "---"
 	dl_s1 80 20
+	echo ---
+	dl_forecast role tester
 	cat <<EOF
----
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: forecast, namespace: weather}
-spec:
-  hosts: [forecast.weather.svc.cluster.local]
-  addresses: [198.18.0.11]
-  ports: [{number: 9000, name: tcp, protocol: TCP}]
-  resolution: STATIC
-  endpoints:
-  - {address: 10.1.0.1, ports: {tcp: 9000}, labels: {version: v1}}
-  - {address: 10.1.0.2, ports: {tcp: 9000}, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: forecast, namespace: weather}
-spec:
-  host: forecast
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: forecast, namespace: weather}
-spec:
-  hosts: [forecast]
-  tcp:
-  - match: [{sourceLabels: {role: tester}}]
-    route: [{destination: {host: forecast, subset: v2}}]
-  - route: [{destination: {host: forecast, subset: v1}}]
 ---
 apiVersion: networking.istio.io/v1beta1
 kind: WorkloadEntry

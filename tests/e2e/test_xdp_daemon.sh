@@ -6,69 +6,22 @@
 # off-node client's connections by those tables. A policy change (0/100)
 # moves new connections; `sluicectl reset` removes the XDP/TC links.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/xdp_topo.sh"
+. "$SL_ROOT/tools/xdp_topo.sh"
 sl_require_root
 sl_ensure_bpffs
 
-for b in "$SLUICED" "$CTL" "$CONNBENCH"; do
-	[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
-done
+sl_need_built "$SLUICED" "$CTL" "$CONNBENCH"
 POL=$SL_TMP/policies
-mkdir -p "$POL" "$SL_TMP/state"
-
-s1() {	# s1 W1 W2: S1 with the backends of the XDP topology
-	cat <<EOF2
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: tcp-echo, namespace: weather}
-spec:
-  hosts: [tcp-echo.weather.svc.cluster.local]
-  addresses: [$XDP_VIP]
-  ports: [{number: $XDP_PORT, name: tcp, protocol: TCP}]
-  resolution: STATIC
-  endpoints:
-  - {address: 10.11.1.2, ports: {tcp: $XDP_PORT}, labels: {app: tcp-echo, version: v1}}
-  - {address: 10.11.2.2, ports: {tcp: $XDP_PORT}, labels: {app: tcp-echo, version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: tcp-echo, namespace: weather}
-spec:
-  host: tcp-echo
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: tcp-echo, namespace: weather}
-spec:
-  hosts: [tcp-echo]
-  tcp:
-  - match: [{port: $XDP_PORT}]
-    route:
-    - {destination: {host: tcp-echo, port: {number: $XDP_PORT}, subset: v1}, weight: $1}
-    - {destination: {host: tcp-echo, port: {number: $XDP_PORT}, subset: v2}, weight: $2}
-EOF2
-}
+mkdir -p "$POL"
 
 xdp_topo || { sl_fail "xdp topology"; sl_done; }
 sl_mkcgroup hooks >/dev/null || { sl_fail "test cgroup"; sl_done; }
 CG="$(sl_cgroup2_root)/sluice-test-$SL_ID/hooks"
 sl_bg b1 nsenter --net="/run/netns/$NS_V1" "$CONNBENCH" serve "0.0.0.0:$XDP_PORT" one >/dev/null
 sl_bg b2 nsenter --net="/run/netns/$NS_V2" "$CONNBENCH" serve "0.0.0.0:$XDP_PORT" two >/dev/null
-s1 80 20 >"$POL/s1.yaml"
+xdp_s1 80 20 >"$POL/s1.yaml"
 
-sl_defer "rm -rf '$SL_BPFFS'"
-sl_bg sluiced nsenter --net="/run/netns/$NS_NODE" "$SLUICED" --policy-dir "$POL" --cgroup "$CG" \
-	--bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$SL_TMP/state" --no-http-helper \
-	--xdp c0:ct-size=65536 >/dev/null
-sl_defer "'$CTL' --socket '$SL_SOCK' reset"
-if ! sl_wait_for 15 ctl status; then
-	sl_fail "sluiced --xdp c0 starts"
-	sed 's/^/# /' "$SL_TMP/sluiced.log" | tail -20
-	sl_done
-fi
+xdp_sluiced c0:ct-size=65536 || { sl_fail "sluiced --xdp c0 starts"; sl_done; }
 mode=$(sed -n 's/.*xdp: c0 attached in \([a-z-]*\) mode.*/\1/p' "$SL_TMP/sluiced.log" | head -1)
 # c0 is a veth at kernel defaults: auto mode takes TC ingress there
 sl_check "auto mode on a veth: TC ingress and TC egress on c0 (${mode:-?} mode)" \
@@ -120,7 +73,7 @@ sl_check "status: every counter named, xdp_new_flow=${newflows:-?} >= $N" \
 	sh -c "! jq -r '.counters | keys[]' '$SL_TMP/status.json' | grep -q '^counter_' && [ '${newflows:-0}' -ge $N ]"
 
 gen0=$(ctl status -o json | jq -r .generation)
-s1 0 100 >"$POL/s1.yaml.tmp" && mv "$POL/s1.yaml.tmp" "$POL/s1.yaml"
+xdp_s1 0 100 >"$POL/s1.yaml.tmp" && mv "$POL/s1.yaml.tmp" "$POL/s1.yaml"
 sl_wait_for 10 sh -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .generation)\" != '$gen0' ]"
 out=$(sl_in_ns "$NS_CLIENT" "$CONNBENCH" client "$XDP_VIP:$XDP_PORT" -n 500)
 sl_check "after the policy change 0/100: 500 of 500 new connections to v2" \

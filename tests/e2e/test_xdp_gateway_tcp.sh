@@ -12,13 +12,11 @@
 #    same client outside the cgroup cannot connect at all;
 #  - a weight change (0/100) moves new connections on both paths.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/xdp_topo.sh"
+. "$SL_ROOT/tools/xdp_topo.sh"
 sl_require_root
 sl_ensure_bpffs
 
-for b in "$SLUICED" "$CTL" "$CONNBENCH"; do
-	[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
-done
+sl_need_built "$SLUICED" "$CTL" "$CONNBENCH"
 command -v iptables >/dev/null || { echo "Bail out! iptables is not installed"; exit 1; }
 POL=$SL_TMP/policies
 mkdir -p "$POL" "$SL_TMP/state"
@@ -94,16 +92,7 @@ sl_in_ns "$NS_CLIENT" iptables -w -A INPUT -p tcp -s "$XDP_VIP" --sport "$XDP_PO
 sl_in_ns "$NS_CLIENT" iptables -w -A INPUT -p tcp ! -s "$XDP_VIP" ||
 	{ sl_fail "iptables counters in the client namespace"; sl_done; }
 
-sl_defer "rm -rf '$SL_BPFFS'"
-sl_bg sluiced nsenter --net="/run/netns/$NS_NODE" "$SLUICED" --policy-dir "$POL" --cgroup "$CG" \
-	--bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$SL_TMP/state" --no-http-helper \
-	--xdp c0:mode=native >/dev/null
-sl_defer "'$CTL' --socket '$SL_SOCK' reset"
-if ! sl_wait_for 15 sh -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .generation)\" -ge 1 ]"; then
-	sl_fail "sluiced --xdp c0 starts and applies the gateway policy"
-	sed 's/^/# /' "$SL_TMP/sluiced.log" | tail -20
-	sl_done
-fi
+xdp_sluiced c0:mode=native || { sl_fail "sluiced --xdp c0 starts and applies the gateway policy"; sl_done; }
 gw=$(ctl get services -o json | jq -c --arg v "$XDP_VIP" '[.[] | select(.host | startswith("gateway ")) | select(.vips == [$v])]')
 sl_log "get services, gateway rows: $gw"
 gw_ok=$(jq -r --argjson p "$XDP_PORT" 'length == 1 and .[0].ports == [{"number": $p, "name": .[0].ports[0].name, "protocol": "TCP"}] and (.[0].virtualservice | length > 0)' <<<"$gw")

@@ -10,52 +10,13 @@
 # keeps its backend while new ones follow the new weights. Checksums are
 # verified by the receivers (offload off on the client and backends).
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/xdp_topo.sh"
+. "$SL_ROOT/tools/xdp_topo.sh"
 sl_require_root
 sl_ensure_bpffs
 
-for b in "$SLUICED" "$CTL" "$XDP_TOOL"; do
-	[ -x "$b" ] || { echo "Bail out! $b is not built (make)"; exit 1; }
-done
+sl_need_built "$SLUICED" "$CTL" "$XDP_TOOL"
 POL=$SL_TMP/policies
-mkdir -p "$POL" "$SL_TMP/state"
-
-s1() {	# s1 W1 W2: S1 over IPv6 with the backends of the topology
-	cat <<EOF2
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: tcp-echo6, namespace: weather}
-spec:
-  hosts: [tcp-echo6.weather.svc.cluster.local]
-  addresses: ["$XDP_VIP6"]
-  ports: [{number: $XDP_PORT, name: tcp, protocol: TCP}]
-  resolution: STATIC
-  endpoints:
-  - {address: "fd00:5c:11:1::2", ports: {tcp: $XDP_PORT}, labels: {app: tcp-echo6, version: v1}}
-  - {address: "fd00:5c:11:2::2", ports: {tcp: $XDP_PORT}, labels: {app: tcp-echo6, version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: tcp-echo6, namespace: weather}
-spec:
-  host: tcp-echo6
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: tcp-echo6, namespace: weather}
-spec:
-  hosts: [tcp-echo6]
-  tcp:
-  - match: [{port: $XDP_PORT}]
-    route:
-    - {destination: {host: tcp-echo6, port: {number: $XDP_PORT}, subset: v1}, weight: $1}
-    - {destination: {host: tcp-echo6, port: {number: $XDP_PORT}, subset: v2}, weight: $2}
-EOF2
-}
-
+mkdir -p "$POL"
 
 xdp_topo6 || { sl_fail "xdp topology with IPv6"; sl_done; }
 sl_mkcgroup hooks >/dev/null || { sl_fail "test cgroup"; sl_done; }
@@ -68,18 +29,9 @@ for v in 1 2; do
 	sl_wait_for 10 sl_in_ns "$ns" bash -c "echo > /dev/tcp/::1/$XDP_PORT" ||
 		sl_fail "backend v$v listening on [::]:$XDP_PORT"
 done
-s1 80 20 >"$POL/s1.yaml"
+xdp_s1 80 20 6 >"$POL/s1.yaml"
 
-sl_defer "rm -rf '$SL_BPFFS'"
-sl_bg sluiced nsenter --net="/run/netns/$NS_NODE" "$SLUICED" --policy-dir "$POL" --cgroup "$CG" \
-	--bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$SL_TMP/state" --no-http-helper \
-	--xdp c0:ct-size=65536:ct6-size=32768 >/dev/null
-sl_defer "'$CTL' --socket '$SL_SOCK' reset"
-if ! sl_wait_for 15 ctl status; then
-	sl_fail "sluiced --xdp c0 starts"
-	sed 's/^/# /' "$SL_TMP/sluiced.log" | tail -20
-	sl_done
-fi
+xdp_sluiced c0:ct-size=65536:ct6-size=32768 || { sl_fail "sluiced --xdp c0 starts"; sl_done; }
 mode=$(sed -n 's/.*xdp: c0 attached in \([a-z-]*\) mode.*/\1/p' "$SL_TMP/sluiced.log" | head -1)
 sl_check "sluiced attached XDP on c0 (${mode:-?} mode) with the IPv6 policy" [ -n "$mode" ]
 
@@ -91,7 +43,7 @@ cat >"$SL_TMP/change.sh" <<EOS
 gen0=\$("$CTL" --socket "$SL_SOCK" status -o json | jq -r .generation)
 if [ "\$1" = one ]; then w1=0; w2=100; else w1=100; w2=0; fi
 . "$SL_TMP/s1.sh"
-s1 \$w1 \$w2 >"$POL/s1.yaml.tmp" && mv "$POL/s1.yaml.tmp" "$POL/s1.yaml"
+xdp_s1 \$w1 \$w2 6 >"$POL/s1.yaml.tmp" && mv "$POL/s1.yaml.tmp" "$POL/s1.yaml"
 i=0
 while [ \$i -lt 200 ]; do
 	g=\$("$CTL" --socket "$SL_SOCK" status -o json | jq -r .generation)
@@ -100,7 +52,7 @@ while [ \$i -lt 200 ]; do
 done
 exit 1
 EOS
-{ echo "XDP_VIP6=$XDP_VIP6 XDP_PORT=$XDP_PORT"; declare -f s1; } >"$SL_TMP/s1.sh"
+{ echo "XDP_VIP=$XDP_VIP XDP_VIP6=$XDP_VIP6 XDP_PORT=$XDP_PORT"; declare -f xdp_s1; } >"$SL_TMP/s1.sh"
 chmod +x "$SL_TMP/change.sh"
 
 n0=$(ctl status -o json | jq -r '.counters.xdp_new_flow')

@@ -6,7 +6,7 @@
 # after one of the 10 is removed, at most 12% of the client addresses move
 # (Maglev's ~1/N: the removed endpoint's 10% plus a little).
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/xdp_topo.sh"
+. "$SL_ROOT/tools/xdp_topo.sh"
 sl_require_root
 
 N=5000

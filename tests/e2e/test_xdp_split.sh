@@ -7,7 +7,7 @@
 # backend across a weight change while new connections follow the new
 # weights. Checksums are verified by the receivers (offload off).
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/xdp_topo.sh"
+. "$SL_ROOT/tools/xdp_topo.sh"
 sl_require_root
 
 if ! xdp_topo; then

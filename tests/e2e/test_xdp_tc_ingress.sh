@@ -9,7 +9,7 @@
 # TC on a veth), still forwarding through the stack: c0 and the backend
 # veths are not redirect targets.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/xdp_topo.sh"
+. "$SL_ROOT/tools/xdp_topo.sh"
 sl_require_root
 [ -x "$CONNBENCH" ] || { echo "Bail out! $CONNBENCH is not built (make)"; exit 1; }
 

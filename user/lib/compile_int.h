@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Private to the L4 compiler: compile_l4.c (the full compile) and
- * compile_delta.c (an endpoint change as a delta of the live generation)
- * share the compile context and the backend builder.
+ * Private to the L4 compiler: compile_l4.c (the full compile: services,
+ * routes, gateways), compile_subset.c (backends, subsets, inline copies),
+ * compile_client.c (workload cgroups, Sidecar scopes) and compile_delta.c
+ * (an endpoint change as a delta of the live generation) share the compile
+ * context and the builders below.
  */
 #ifndef SLUICE_COMPILE_INT_H
 #define SLUICE_COMPILE_INT_H
@@ -48,5 +50,19 @@ int cl4_build_backends(struct cctx *c, size_t ds, int k, uint16_t port, size_t *
 /* A subset entry's inline copies of its first backends (b: its first
  * backend, n of them available). */
 void cl4_fill_inline(struct sluice_subset *sv, const struct sl_l4_backend *b, size_t n);
+/* The backend port of endpoint ep (or none) for the service's port. */
+uint16_t cl4_target_port(const struct sl_service *s, const struct sl_endpoint *ep, uint16_t port);
+/* The addresses of endpoint ep now (its IP, or what its DNS name resolves
+ * to); their number, *out pointing at them. */
+size_t cl4_ep_addrs(const struct cctx *c, const struct sl_endpoint *ep, const struct sl_ip **out);
+/* The subset id for (service ds, subset k or -1, destination port), built on
+ * first use: the id, -1 when it has no endpoints, or a negative errno. */
+int64_t cl4_subset_for(struct cctx *c, size_t ds, int k, uint16_t port);
+/* The inline copies of a compiled generation (routes, subsets, backends). */
+void cl4_inline_copies(struct sl_l4_gen *g);
+/* Sidecar egress scopes of the local clients: c->wl_scope, c->svc_hidden. */
+int cl4_compile_scopes(struct cctx *c);
+/* The sluice_cgroup entries of the local workloads. */
+int cl4_compile_workloads(struct cctx *c);
 
 #endif /* SLUICE_COMPILE_INT_H */

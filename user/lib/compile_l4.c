@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <arpa/inet.h>
 
 #include "sluice/compile_l4.h"
@@ -70,238 +69,6 @@ struct listener {
 	long fallback;		/* service balancing what no route takes, -1 none */
 };
 
-static uint64_t cgroup_id_stat(const char *rel, void *arg)
-{
-	char root[512], path[1024];
-	struct stat st;
-
-	(void)arg;
-	if (sl_cgroup2_root(root, sizeof(root), NULL))
-		return 0;
-	while (*rel == '/')
-		rel++;
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	/* on cgroup v2 the cgroup id is the directory's inode number */
-	if (stat(path, &st) || !S_ISDIR(st.st_mode))
-		return 0;
-	return (uint64_t)st.st_ino;
-}
-
-static uint16_t target_port(const struct sl_service *s, const struct sl_endpoint *ep,
-			    uint16_t port)
-{
-	const struct sl_port *sp = NULL;
-	size_t i;
-
-	for (i = 0; i < s->nports; i++)
-		if (s->ports[i].number == port)
-			sp = &s->ports[i];
-	if (!sp)
-		return port;
-	for (i = 0; ep && sp->name && i < ep->nports; i++)
-		if (ep->ports[i].name && !strcmp(ep->ports[i].name, sp->name) && ep->ports[i].number)
-			return ep->ports[i].number;
-	return sp->target_port ? sp->target_port : sp->number;
-}
-
-static int lb_kind(struct cctx *c, const struct sl_service *s, const char *subset,
-		   const struct sl_traffic_policy *tp, uint8_t *out)
-{
-	const char *what = NULL;
-
-	*out = SLUICE_LB_ROUND_ROBIN;
-
-	switch (tp->lb.kind) {
-	case SL_LB_UNSET:
-	case SL_LB_ROUND_ROBIN:
-		*out = SLUICE_LB_ROUND_ROBIN;
-		break;
-	case SL_LB_RANDOM:
-		*out = SLUICE_LB_RANDOM;
-		break;
-	case SL_LB_LEAST_REQUEST:
-		*out = SLUICE_LB_LEAST_REQUEST;
-		break;
-	case SL_LB_PASSTHROUGH:
-		what = "loadBalancer PASSTHROUGH";
-		break;
-	case SL_LB_CONSISTENT_HASH:
-		/* useSourceIp: Maglev on the XDP path; at connect() the
-		 * workload's cgroup stands for the source (docs/dataplane.md).
-		 * The other keys are HTTP attributes the socket layer lacks. */
-		if (tp->lb.hash == SL_HASH_SOURCE_IP)
-			*out = SLUICE_LB_MAGLEV;
-		else
-			what = "consistentHash on an HTTP attribute";
-		break;
-	}
-	if (what)
-		return cl4_fail(c, -ENOTSUP, "%s:%d: %s of %s%s%s is not supported yet by the L4 "
-			    "data plane", s->pos.file ? s->pos.file : "?", s->pos.line, what,
-			    s->host, subset ? " subset " : "", subset ? subset : "");
-	return 0;
-}
-
-/* connectionPool.tcp and outlierDetection of subset e (tp its effective
- * trafficPolicy): flag it and give (gen, service, subset) its sluice_pool
- * entry, once for all the ports the subset is compiled for. Enforced in the
- * kernel: maxConnections at connect(), connectTimeout and tcpKeepalive by
- * sockops, ejections by sockops (failed connects) and connect() (skipping
- * ejected backends). outlierDetection's defaults are sluice-http's: 5
- * consecutive errors, 30 s, 10% (at least one backend). */
-static int pool_for(struct cctx *c, const struct sl_traffic_policy *tp, struct sl_l4_subset *e)
-{
-	const struct sl_conn_pool *p = &tp->pool;
-	const struct sl_outlier *od = &tp->outlier;
-	struct sl_l4_gen *g = c->g;
-	struct sl_l4_pool *q;
-	size_t i;
-	int rc;
-
-	if (!p->tcp_max_connections && !p->tcp_connect_timeout_ms && !p->tcp_keepalive && !od->set)
-		return 0;
-	e->v.flags |= SLUICE_SUBSET_F_POOL | (od->set ? SLUICE_SUBSET_F_OUTLIER : 0);
-	for (i = 0; i < g->npools; i++)
-		if (g->pools[i].k.svc_sid == e->v.svc_sid &&
-		    g->pools[i].k.subset_sid == e->v.subset_sid)
-			return 0;
-	if ((rc = cl4_grow((void **)&g->pools, &g->cap[CAP_POOL], g->npools, sizeof(*g->pools))))
-		return rc;
-	q = &g->pools[g->npools++];
-	memset(q, 0, sizeof(*q));
-	q->k.gen = g->gen;
-	q->k.svc_sid = e->v.svc_sid;
-	q->k.subset_sid = e->v.subset_sid;
-	q->v.max_conns = p->tcp_max_connections;
-	q->v.connect_timeout_ms = p->tcp_connect_timeout_ms;
-	q->v.keepalive = p->tcp_keepalive;
-	q->v.ka_time_s = p->ka_time_s;
-	q->v.ka_intvl_s = p->ka_interval_s;
-	q->v.ka_probes = p->ka_probes;
-	if (od->set) {
-		uint32_t n = od->consecutive_5xx, pct = od->max_ejection_pct ? od->max_ejection_pct : 10;
-
-		/* at L4 a failed connect is both a 5xx and a gateway error
-		 * (Istio's rule for opaque TCP): the lower threshold decides */
-		if (od->consecutive_gw && (!n || od->consecutive_gw < n))
-			n = od->consecutive_gw;
-		q->v.od_consecutive = n ? n : 5;
-		q->v.od_base_ms = od->base_ejection_ms ? od->base_ejection_ms : 30000;
-		q->v.od_max_ejected = e->v.nbackends * pct / 100;
-		if (!q->v.od_max_ejected)
-			q->v.od_max_ejected = 1;
-	}
-	return 0;
-}
-
-/* The addresses of endpoint ep now: its IP, or what its DNS name resolves
- * to (sl_l4_opts.dns_lookup; none before the first answer or offline). */
-static size_t ep_addrs(const struct cctx *c, const struct sl_endpoint *ep,
-		       const struct sl_ip **addrs)
-{
-	*addrs = &ep->ip;
-	if (!ep->dns_name)
-		return ep->ip.family ? 1 : 0;
-	*addrs = NULL;
-	return c->o->dns_lookup ? c->o->dns_lookup(ep->address, addrs, c->o->dns_arg) : 0;
-}
-
-/* Append to g the backends of (service ds, subset k or -1, destination
- * port): the endpoints with an address, a DNS name one per address it
- * resolves to now. Their number in *n; 0 or a negative errno. */
-int cl4_build_backends(struct cctx *c, size_t ds, int k, uint16_t port, size_t *n)
-{
-	const struct sl_service *s = &c->m->services[ds];
-	const struct sl_subset *sub = k >= 0 ? &s->subsets[k] : NULL;
-	struct sl_l4_gen *g = c->g;
-	size_t i, a, neps, naddr, first = g->nbackends;
-	const struct sl_ip *addrs;
-	uint32_t w0 = 0;
-	int rc;
-
-	neps = sub ? sub->nendpoints : s->nendpoints;
-	for (i = 0; i < neps; i++) {
-		const struct sl_endpoint *ep = &s->endpoints[sub ? sub->endpoints[i] : i];
-		struct sl_l4_backend *b;
-
-		if (i == 0)
-			w0 = ep->weight;
-		else if (ep->weight != w0)
-			return cl4_fail(c, -ENOTSUP, "%s:%d: endpoint weights of %s differ; weighted "
-				    "endpoints are not supported yet by the L4 data plane",
-				    ep->pos.file ? ep->pos.file : "?", ep->pos.line, s->host);
-		naddr = ep_addrs(c, ep, &addrs);
-		for (a = 0; a < naddr; a++) {
-			if ((rc = cl4_grow((void **)&g->backends, &g->cap[CAP_BACKEND], g->nbackends,
-				       sizeof(*g->backends))))
-				return rc;
-			b = &g->backends[g->nbackends++];
-			memset(b, 0, sizeof(*b));
-			b->k.gen = g->gen;
-			b->k.idx = (uint32_t)(g->nbackends - 1);
-			memcpy(b->v.addr, addrs[a].addr, 16);
-			b->v.port = htons(target_port(s, ep, port));
-			b->v.weight = ep->weight ? ep->weight : 1;
-		}
-	}
-	*n = g->nbackends - first;
-	if (*n > SLUICE_MAX_BACKENDS)
-		return cl4_fail(c, -E2BIG, "%s: %zu endpoints in one subset (limit %d)", s->host, *n,
-			    SLUICE_MAX_BACKENDS);
-	return 0;
-}
-
-/* The subset id for (service ds, subset k or -1, destination port), built on
- * first use. Returns the id, -1 when it has no endpoints, or a negative
- * errno below -1. */
-static int64_t subset_for(struct cctx *c, size_t ds, int k, uint16_t port)
-{
-	const struct sl_service *s = &c->m->services[ds];
-	const struct sl_subset *sub = k >= 0 ? &s->subsets[k] : NULL;
-	struct sl_l4_gen *g = c->g;
-	struct sl_l4_subset *e;
-	size_t i, n, first = g->nbackends;
-	uint8_t lb = SLUICE_LB_ROUND_ROBIN;
-	int rc;
-
-	for (i = 0; i < c->nmemo; i++)
-		if (c->memo[i].svc == ds && c->memo[i].subset == k && c->memo[i].port == port)
-			return c->memo[i].id;
-	if ((rc = cl4_grow((void **)&c->memo, &c->capmemo, c->nmemo, sizeof(*c->memo))))
-		return rc;
-	c->memo[c->nmemo] = (struct subset_memo){ ds, k, port, -1 };
-	if ((rc = cl4_build_backends(c, ds, k, port, &n)))
-		return rc;
-	if (n == 0) {
-		c->nmemo++;
-		return -1;
-	}
-	if ((rc = lb_kind(c, s, sub ? sub->name : NULL, sub ? &sub->tp : &s->tp, &lb)))
-		return rc;
-	if ((rc = cl4_grow((void **)&g->subsets, &g->cap[CAP_SUBSET], g->nsubsets, sizeof(*g->subsets))) ||
-	    (rc = cl4_grow((void **)&g->origins, &g->cap[CAP_ORIGIN], g->nsubsets, sizeof(*g->origins))))
-		return rc;
-	g->origins[g->nsubsets] = (struct sl_l4_origin){ .svc = (uint32_t)ds, .subset = k,
-							 .port = port };
-	e = &g->subsets[g->nsubsets++];
-	memset(e, 0, sizeof(*e));
-	e->k.gen = g->gen;
-	e->k.subset_id = (uint32_t)(g->nsubsets - 1);
-	e->v.svc_sid = sl_dp_sid(s->host);
-	e->v.subset_sid = sub ? sl_dp_sid(sub->name) : 0;
-	e->v.backend_first = (uint32_t)first;
-	e->v.nbackends = (uint16_t)n;
-	e->v.lb = lb;
-	/* the Maglev table size (prime, checked by the validator); 0 = the
-	 * default of sl_compile_maglev */
-	if (lb == SLUICE_LB_MAGLEV)
-		e->v.maglev_size = (sub ? &sub->tp : &s->tp)->lb.maglev_size;
-	if ((rc = pool_for(c, sub ? &sub->tp : &s->tp, e)))
-		return rc;
-	c->memo[c->nmemo].id = e->k.subset_id;
-	return c->memo[c->nmemo++].id;
-}
-
 /* The backend port of destination d for a connection to port: the
  * destination's port; without one, the client's port — at a gateway the
  * service's only port first (Istio's rule there; the front-end checked that
@@ -332,7 +99,7 @@ static int compile_dests(struct cctx *c, const struct sl_route *r, uint16_t port
 
 		if (!w)
 			continue;
-		id = subset_for(c, d->service, d->subset, dest_port(c, d, port));
+		id = cl4_subset_for(c, d->service, d->subset, dest_port(c, d, port));
 		if (id < -1)
 			return (int)id;
 		if (id == -1)
@@ -654,10 +421,10 @@ static int compile_registry(struct cctx *c)
 
 		for (e = 0; e < s->nendpoints; e++) {
 			const struct sl_ip *addrs;
-			size_t a, naddr = ep_addrs(c, &s->endpoints[e], &addrs);
+			size_t a, naddr = cl4_ep_addrs(c, &s->endpoints[e], &addrs);
 
 			for (pi = 0; pi < s->nports; pi++) {
-				uint16_t tp = target_port(s, &s->endpoints[e], s->ports[pi].number);
+				uint16_t tp = cl4_target_port(s, &s->endpoints[e], s->ports[pi].number);
 				uint8_t proto = s->ports[pi].proto == SL_PROTO_UDP ? IPPROTO_UDP
 										   : IPPROTO_TCP;
 				struct sluice_svc v = pass;
@@ -671,256 +438,6 @@ static int compile_registry(struct cctx *c)
 		}
 	}
 	return 0;
-}
-
-/* One client context of Sidecar egress scoping: the Sidecar and the
- * namespace its "." stands for. */
-struct scope_ctx {
-	const struct sl_sidecar *sc;
-	const char *ns;
-	uint8_t id;
-};
-
-/* The contexts seen so far, each with the services it may not see (one
- * bit row per context, grown as contexts appear). */
-struct scopes {
-	struct scope_ctx *ctx;
-	uint64_t *vis;
-	size_t n, cap, nwords;
-};
-
-static uint8_t scope_id(struct cctx *c, struct scopes *s, const struct sl_sidecar *sc,
-			const char *ns, int *rc)
-{
-	const struct sl_model *m = c->m;
-	size_t i, si, nsvc = m->nservices;
-	uint64_t *mine;
-	uint8_t id = 0;
-
-	if (!sc || !sc->negress_hosts)
-		return 0;	/* no egress listener: everything visible */
-	for (i = 0; i < s->n; i++)
-		if (s->ctx[i].sc == sc && !strcmp(s->ctx[i].ns, ns))
-			return s->ctx[i].id;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct scope_ctx *ctx = realloc(s->ctx, cap * sizeof(*ctx));
-		uint64_t *vis = ctx ? realloc(s->vis, cap * s->nwords * sizeof(*vis)) : NULL;
-
-		if (ctx)
-			s->ctx = ctx;
-		if (!vis) {
-			*rc = -ENOMEM;
-			return 0;
-		}
-		s->vis = vis;
-		s->cap = cap;
-	}
-	mine = s->vis + s->n * s->nwords;
-	memset(mine, 0, s->nwords * sizeof(*mine));
-	for (si = 0; si < nsvc; si++)
-		if (!sl_egress_allows(sc, ns, &m->services[si]))
-			mine[si / 64] |= 1ull << (si % 64);
-	/* contexts that hide the same services share one scope */
-	for (i = 0; i < s->n && !id; i++)
-		if (!memcmp(s->vis + i * s->nwords, mine, s->nwords * sizeof(*mine)))
-			id = s->ctx[i].id;
-	if (!id) {
-		uint8_t max = 0;
-		for (i = 0; i < s->n; i++)
-			max = s->ctx[i].id > max ? s->ctx[i].id : max;
-		if (max == SLUICE_MAX_SCOPES) {
-			*rc = cl4_fail(c, -ENOSPC, "%s:%d: Sidecar %s/%s: more than %d distinct egress "
-				   "scopes in one policy", sc->pos.file ? sc->pos.file : "?",
-				   sc->pos.line, sc->ns, sc->name, SLUICE_MAX_SCOPES);
-			return 0;
-		}
-		id = max + 1;
-		for (si = 0; si < nsvc; si++)
-			if (mine[si / 64] >> (si % 64) & 1)
-				c->svc_hidden[si] |= 1ull << id;
-	}
-	s->ctx[s->n++] = (struct scope_ctx){ sc, ns, id };
-	return id;
-}
-
-/* Sidecar egress scopes: every local client (a workload with a cgroup, or a
- * Pod) and the clients that are no workload (the root default, with "." its
- * own namespace) get the scope of the services they may not see; the
- * services carry one bit per scope that hides them. */
-static int compile_scopes(struct cctx *c)
-{
-	const struct sl_model *m = c->m;
-	struct scopes s = { .nwords = m->nservices / 64 + 1 };
-	int rc = 0;
-
-	if (!m->nsidecars)
-		return 0;
-	c->wl_scope = calloc(m->nworkloads + 1, sizeof(*c->wl_scope));
-	c->svc_hidden = calloc(m->nservices + 1, sizeof(*c->svc_hidden));
-	if (!c->wl_scope || !c->svc_hidden)
-		return -ENOMEM;
-	if (m->default_sidecar >= 0) {
-		const struct sl_sidecar *d = &m->sidecars[m->default_sidecar];
-		c->g->cfg.default_scope = scope_id(c, &s, d, d->ns, &rc);
-	}
-	for (size_t w = 0; w < m->nworkloads && !rc; w++) {
-		const struct sl_workload *wl = &m->workloads[w];
-
-		if (wl->cgroup || wl->pod_uid)
-			c->wl_scope[w] = scope_id(c, &s, sl_sidecar_of(m, wl), wl->ns, &rc);
-	}
-	if (s.n)
-		c->g->cfg.flags |= SLUICE_CFG_EGRESS_SCOPES;
-	free(s.ctx);
-	free(s.vis);
-	return rc;
-}
-
-/* A local pod's cgroup by its UID, in kubelet's layouts: systemd
- * (kubepods.slice/kubepods-QOS.slice/kubepods-QOS-podUID_.slice, '-' in the
- * UID written '_'; Guaranteed pods directly under kubepods.slice) and
- * cgroupfs (kubepods/QOS/podUID). 0 when none exists: not on this node. */
-static uint64_t pod_cgroup(struct cctx *c, const char *uid,
-			   uint64_t (*resolve)(const char *, void *))
-{
-	static const char *const qos[] = { "", "burstable", "besteffort" };
-	const char *root = c->o->kubelet_root && c->o->kubelet_root[0] ? c->o->kubelet_root : NULL;
-	char u[128], path[512];
-	uint64_t id;
-	size_t i;
-
-	/* which layouts this node has, once per compile: a Pod of another
-	 * node costs no look at a layout that is not there */
-	if (c->kubelet_layouts < 0) {
-		c->kubelet_layouts = 0;
-		snprintf(path, sizeof(path), "%s%skubepods.slice", root ? root : "", root ? "/" : "");
-		if (resolve(path, c->o->cgroup_arg))
-			c->kubelet_layouts |= 1;
-		snprintf(path, sizeof(path), "%s%skubepods", root ? root : "", root ? "/" : "");
-		if (resolve(path, c->o->cgroup_arg))
-			c->kubelet_layouts |= 2;
-	}
-	snprintf(u, sizeof(u), "%s", uid);
-	for (i = 0; u[i]; i++)
-		if (u[i] == '-')
-			u[i] = '_';
-	for (i = 0; i < 3; i++) {
-		if (c->kubelet_layouts & 1) {
-			if (i == 0)
-				snprintf(path, sizeof(path), "%s%skubepods.slice/kubepods-pod%s.slice",
-					 root ? root : "", root ? "/" : "", u);
-			else
-				snprintf(path, sizeof(path), "%s%skubepods.slice/kubepods-%s.slice/"
-					 "kubepods-%s-pod%s.slice", root ? root : "", root ? "/" : "",
-					 qos[i], qos[i], u);
-			if ((id = resolve(path, c->o->cgroup_arg)))
-				return id;
-		}
-		if (c->kubelet_layouts & 2) {
-			snprintf(path, sizeof(path), "%s%skubepods/%s%spod%s", root ? root : "",
-				 root ? "/" : "", qos[i], i ? "/" : "", uid);
-			if ((id = resolve(path, c->o->cgroup_arg)))
-				return id;
-		}
-	}
-	return 0;
-}
-
-uint64_t sl_l4_pod_cgroup(const struct sl_l4_opts *o, const char *uid)
-{
-	struct cctx c = { .o = o, .kubelet_layouts = -1 };
-
-	return pod_cgroup(&c, uid, o->cgroup_id ? o->cgroup_id : cgroup_id_stat);
-}
-
-static int compile_workloads(struct cctx *c)
-{
-	uint64_t (*resolve)(const char *, void *) = c->o->cgroup_id ? c->o->cgroup_id
-								    : cgroup_id_stat;
-	struct sl_l4_gen *g = c->g;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < c->m->nworkloads; i++) {
-		const struct sl_workload *w = &c->m->workloads[i];
-		uint64_t id;
-
-		if (!w->cgroup && !w->pod_uid)
-			continue;
-		/* a client whose cgroup does not exist (yet) matches no
-		 * sourceLabels; it is picked up by the next apply */
-		id = w->cgroup ? resolve(w->cgroup, c->o->cgroup_arg)
-			       : pod_cgroup(c, w->pod_uid, resolve);
-		if (!id)
-			continue;
-		if ((rc = cl4_grow((void **)&g->cgroups, &g->cap[CAP_CG], g->ncgroups, sizeof(*g->cgroups))))
-			return rc;
-		memset(&g->cgroups[g->ncgroups], 0, sizeof(g->cgroups[0]));
-		g->cgroups[g->ncgroups].k.gen = g->gen;
-		g->cgroups[g->ncgroups].k.cgroup_id = id;
-		g->cgroups[g->ncgroups].v.workload_id = c->wids[i];
-		g->cgroups[g->ncgroups].v.scope = c->wl_scope ? c->wl_scope[i] : 0;
-		g->ncgroups++;
-	}
-	if (g->ncgroups)
-		g->cfg.flags |= SLUICE_CFG_CLIENT_WORKLOADS;
-	return 0;
-}
-
-void cl4_fill_inline(struct sluice_subset *sv, const struct sl_l4_backend *b, size_t n)
-{
-	memset(sv->inl, 0, sizeof(sv->inl));
-	for (size_t k = 0; k < SLUICE_SUBSET_INLINE && k < sv->nbackends && k < n; k++)
-		sv->inl[k] = b[k].v;
-}
-
-/* Copies that save the connect hook cold hash lookups (the cost that grows
- * with the number of services): a service's only route into its svc entry,
- * a small subset's backends into the subset entry, and then the (at most
- * SLUICE_SVC_INLINE_SUBSETS) subsets of that route into the svc entry.
- * The tables keep the originals (the XDP path and tools read them; the
- * Maglev fields of the svc copies are not filled in later: the connect
- * hooks never read them). */
-static void inline_copies(struct sl_l4_gen *g)
-{
-	size_t i, k;
-
-	for (i = 0; i < g->nsvcs; i++) {
-		struct sluice_svc *v = &g->svcs[i].v;
-
-		if (v->nroutes != 1 || v->route_first >= g->nroutes ||
-		    (v->flags & (SLUICE_SVC_HTTP | SLUICE_SVC_PASSTHROUGH | SLUICE_SVC_NO_ENDPOINTS)))
-			continue;
-		v->route = g->routes[v->route_first].v;
-		v->flags |= SLUICE_SVC_ROUTE_INLINE;
-	}
-	for (i = 0; i < g->nsubsets; i++) {
-		struct sluice_subset *sv = &g->subsets[i].v;
-
-		if (sv->backend_first < g->nbackends)
-			cl4_fill_inline(sv, &g->backends[sv->backend_first],
-					g->nbackends - sv->backend_first);
-	}
-	/* after the subsets got their inline backends: a service whose one
-	 * route has at most SLUICE_SVC_INLINE_SUBSETS destinations carries
-	 * them too, so a steered connect reads one cold entry, not two */
-	for (i = 0; i < g->nsvcs; i++) {
-		struct sluice_svc *v = &g->svcs[i].v;
-		const struct sluice_route *r = &v->route;
-
-		if (!(v->flags & SLUICE_SVC_ROUTE_INLINE) || !r->ndests ||
-		    r->ndests > SLUICE_SVC_INLINE_SUBSETS)
-			continue;
-		for (k = 0; k < r->ndests; k++)
-			if (r->dests[k].subset_id >= g->nsubsets)
-				break;
-		if (k < r->ndests)
-			continue;
-		for (k = 0; k < r->ndests; k++)
-			v->sub[k] = g->subsets[r->dests[k].subset_id].v;
-		v->flags |= SLUICE_SVC_SUBSET_INLINE;
-	}
 }
 
 /* DNS endpoints reach sluice-http's upstreams only through addresses it
@@ -979,8 +496,8 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		out->cfg.helper_port = htons(c.o->helper_port);
 		memcpy(out->cfg.helper_addr, c.o->helper_addr, 16);
 	}
-	if ((rc = sl_l4_workload_ids(m, &c.wids)) || (rc = compile_scopes(&c)) ||
-	    (rc = compile_workloads(&c)))
+	if ((rc = sl_l4_workload_ids(m, &c.wids)) || (rc = cl4_compile_scopes(&c)) ||
+	    (rc = cl4_compile_workloads(&c)))
 		goto cleanup;
 	for (si = 0; si < m->nservices; si++) {
 		const struct sl_service *s = &m->services[si];
@@ -998,7 +515,7 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		 * (compile_registry, REGISTRY_ONLY). */
 		if (s->nendpoints == 1 && s->endpoints[0].host_endpoint && s->vhost >= 0 &&
 		    (size_t)s->vhost < m->nvhosts && m->vhosts[s->vhost].mesh)
-			nhostaddrs = ep_addrs(&c, &s->endpoints[0], &hostaddrs);
+			nhostaddrs = cl4_ep_addrs(&c, &s->endpoints[0], &hostaddrs);
 		if (!s->nvips && !nhostaddrs)
 			continue;	/* reachable by name only: nothing to match */
 		for (pi = 0; pi < s->nports; pi++) {
@@ -1024,7 +541,7 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		goto cleanup;
 	rc = dedupe_svcs(&c);
 	if (!rc)
-		inline_copies(out);
+		cl4_inline_copies(out);
 cleanup:
 	free(c.memo);
 	free(c.wids);

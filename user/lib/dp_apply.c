@@ -23,18 +23,18 @@
 
 /* Key sizes of the generation-keyed maps; every key starts with __u32 gen. */
 static const struct {
-	enum sl_dp_map map;
+	enum sl_map map;
 	size_t key_size;
 } gen_maps[] = {
-	{ DPM_GENCFG, sizeof(__u32) },
-	{ DPM_SVC, sizeof(struct sluice_svc_key) },
-	{ DPM_ROUTE, sizeof(struct sluice_route_key) },
-	{ DPM_ROUTE_SRC, sizeof(struct sluice_route_src_key) },
-	{ DPM_CGROUP, sizeof(struct sluice_cgroup_key) },
-	{ DPM_SUBSET, sizeof(struct sluice_subset_key) },
-	{ DPM_BACKEND, sizeof(struct sluice_backend_key) },
-	{ DPM_POOL, sizeof(struct sluice_pool_key) },
-	{ DPM_FAULT, sizeof(struct sluice_route_key) },
+	{ SL_MAP_GENCFG, sizeof(__u32) },
+	{ SL_MAP_SVC, sizeof(struct sluice_svc_key) },
+	{ SL_MAP_ROUTE, sizeof(struct sluice_route_key) },
+	{ SL_MAP_ROUTE_SRC, sizeof(struct sluice_route_src_key) },
+	{ SL_MAP_CGROUP, sizeof(struct sluice_cgroup_key) },
+	{ SL_MAP_SUBSET, sizeof(struct sluice_subset_key) },
+	{ SL_MAP_BACKEND, sizeof(struct sluice_backend_key) },
+	{ SL_MAP_POOL, sizeof(struct sluice_pool_key) },
+	{ SL_MAP_FAULT, sizeof(struct sluice_route_key) },
 };
 
 /* Collect then delete (deleting while walking restarts a hash walk). */
@@ -101,42 +101,42 @@ static int write_gen(struct sl_dp *dp, const struct sl_l4_gen *g, char *err)
 	size_t i;
 	int rc;
 
-	if ((rc = put(dp->fds[DPM_GENCFG], &g->gen, &g->cfg)))
+	if ((rc = put(dp->fds[SL_MAP_GENCFG], &g->gen, &g->cfg)))
 		goto cleanup;
 	what = "cgroup";
 	for (i = 0; i < g->ncgroups; i++)
-		if ((rc = put(dp->fds[DPM_CGROUP], &g->cgroups[i].k, &g->cgroups[i].v)))
+		if ((rc = put(dp->fds[SL_MAP_CGROUP], &g->cgroups[i].k, &g->cgroups[i].v)))
 			goto cleanup;
 	what = "backend";
 	for (i = 0; i < g->nbackends; i++)
-		if ((rc = put(dp->fds[DPM_BACKEND], &g->backends[i].k, &g->backends[i].v)))
+		if ((rc = put(dp->fds[SL_MAP_BACKEND], &g->backends[i].k, &g->backends[i].v)))
 			goto cleanup;
 	what = "pool";
 	for (i = 0; i < g->npools; i++)
-		if ((rc = put(dp->fds[DPM_POOL], &g->pools[i].k, &g->pools[i].v)))
+		if ((rc = put(dp->fds[SL_MAP_POOL], &g->pools[i].k, &g->pools[i].v)))
 			goto cleanup;
 	what = "subset";
 	for (i = 0; i < g->nsubsets; i++)
-		if ((rc = put(dp->fds[DPM_SUBSET], &g->subsets[i].k, &g->subsets[i].v)))
+		if ((rc = put(dp->fds[SL_MAP_SUBSET], &g->subsets[i].k, &g->subsets[i].v)))
 			goto cleanup;
 	what = "fault";
 	for (i = 0; i < g->nfaults; i++)
-		if ((rc = put(dp->fds[DPM_FAULT], &g->faults[i].k, &g->faults[i].v)))
+		if ((rc = put(dp->fds[SL_MAP_FAULT], &g->faults[i].k, &g->faults[i].v)))
 			goto cleanup;
 	what = "route_src";
 	for (i = 0; i < g->nsrcs; i++) {
 		__u32 one = 1;
 
-		if ((rc = put(dp->fds[DPM_ROUTE_SRC], &g->srcs[i], &one)))
+		if ((rc = put(dp->fds[SL_MAP_ROUTE_SRC], &g->srcs[i], &one)))
 			goto cleanup;
 	}
 	what = "route";
 	for (i = 0; i < g->nroutes; i++)
-		if ((rc = put(dp->fds[DPM_ROUTE], &g->routes[i].k, &g->routes[i].v)))
+		if ((rc = put(dp->fds[SL_MAP_ROUTE], &g->routes[i].k, &g->routes[i].v)))
 			goto cleanup;
 	what = "svc";
 	for (i = 0; i < g->nsvcs; i++)
-		if ((rc = put(dp->fds[DPM_SVC], &g->svcs[i].k, &g->svcs[i].v)))
+		if ((rc = put(dp->fds[SL_MAP_SVC], &g->svcs[i].k, &g->svcs[i].v)))
 			goto cleanup;
 cleanup:
 	if (rc)
@@ -153,12 +153,10 @@ cleanup:
 static int maglev_prepare(struct sl_dp *dp, struct sl_l4_gen *g, uint32_t live,
 			  struct sl_maglev_gen *mg, char *err)
 {
-	char path[sizeof(dp->bpffs) + 32];
 	size_t i;
 	int fd, rc;
 
-	snprintf(path, sizeof(path), "%s/sluice_maglev", dp->bpffs);
-	fd = bpf_obj_get(path);
+	fd = sl_map_open_pinned(dp->bpffs, SL_MAP_MAGLEV);
 	if (fd < 0)
 		return -1;
 	for (i = 0; i < g->nsubsets; i++)
@@ -233,7 +231,7 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char 
 		goto cleanup;
 	}
 	ctl.gen = next;
-	if (bpf_map_update_elem(dp->fds[DPM_CTL], &zero, &ctl, BPF_ANY)) {
+	if (bpf_map_update_elem(dp->fds[SL_MAP_CTL], &zero, &ctl, BPF_ANY)) {
 		rc = -errno;
 		sl_dp_err(err, "flip sluice_ctl to generation %u: %s", next, strerror(errno));
 		sl_dp_gc(dp, live);
@@ -273,19 +271,19 @@ static void delta_undo(struct sl_dp *dp, const struct sl_l4_delta *d, size_t nad
 	for (i = 0; i < nsvcs; i++)
 		for (p = 0; p < g->nsvcs; p++)
 			if (!memcmp(&g->svcs[p].k, &d->svcs[i].k, sizeof(g->svcs[p].k)))
-				put(dp->fds[DPM_SVC], &g->svcs[p].k, &g->svcs[p].v);
+				put(dp->fds[SL_MAP_SVC], &g->svcs[p].k, &g->svcs[p].v);
 	for (i = 0; i < nsubsets; i++) {
 		uint32_t id = d->subsets[i].k.subset_id;
 
 		if (id < g->nsubsets)
-			put(dp->fds[DPM_SUBSET], &g->subsets[id].k, &g->subsets[id].v);
+			put(dp->fds[SL_MAP_SUBSET], &g->subsets[id].k, &g->subsets[id].v);
 	}
 	for (i = 0; i < npools; i++)
 		for (p = 0; p < g->npools; p++)
 			if (!memcmp(&g->pools[p].k, &d->pools[i].k, sizeof(g->pools[p].k)))
-				put(dp->fds[DPM_POOL], &g->pools[p].k, &g->pools[p].v);
+				put(dp->fds[SL_MAP_POOL], &g->pools[p].k, &g->pools[p].v);
 	for (i = 0; i < nadd; i++)
-		bpf_map_delete_elem(dp->fds[DPM_BACKEND], &d->add[i].k);
+		bpf_map_delete_elem(dp->fds[SL_MAP_BACKEND], &d->add[i].k);
 }
 
 int sl_dp_apply_delta(struct sl_dp *dp, const struct sl_model *m, const size_t *svcs, size_t n,
@@ -309,20 +307,20 @@ int sl_dp_apply_delta(struct sl_dp *dp, const struct sl_model *m, const size_t *
 	if ((rc = sl_compile_l4_delta(m, &lo, &dp->live, svcs, n, &d, err)))
 		return rc;
 	for (a = 0; a < d.nadd; a++)
-		if (bpf_map_update_elem(dp->fds[DPM_BACKEND], &d.add[a].k, &d.add[a].v, BPF_NOEXIST))
+		if (bpf_map_update_elem(dp->fds[SL_MAP_BACKEND], &d.add[a].k, &d.add[a].v, BPF_NOEXIST))
 			goto fail;
 	what = "pool";
 	for (p = 0; p < d.npools; p++)
-		if (bpf_map_update_elem(dp->fds[DPM_POOL], &d.pools[p].k, &d.pools[p].v, BPF_EXIST))
+		if (bpf_map_update_elem(dp->fds[SL_MAP_POOL], &d.pools[p].k, &d.pools[p].v, BPF_EXIST))
 			goto fail;
 	what = "subset";
 	for (s = 0; s < d.nsubsets; s++)
-		if (bpf_map_update_elem(dp->fds[DPM_SUBSET], &d.subsets[s].k, &d.subsets[s].v,
+		if (bpf_map_update_elem(dp->fds[SL_MAP_SUBSET], &d.subsets[s].k, &d.subsets[s].v,
 					BPF_EXIST))
 			goto fail;
 	what = "svc";
 	for (v = 0; v < d.nsvcs; v++)
-		if (bpf_map_update_elem(dp->fds[DPM_SVC], &d.svcs[v].k, &d.svcs[v].v, BPF_EXIST))
+		if (bpf_map_update_elem(dp->fds[SL_MAP_SVC], &d.svcs[v].k, &d.svcs[v].v, BPF_EXIST))
 			goto fail;
 	/* the new entries are live; the old backends go once no program can
 	 * still hold a subset that points at them: after a barrier, which
@@ -363,7 +361,7 @@ size_t sl_dp_delta_reap(struct sl_dp *dp)
 	/* backends of another generation went with it (sl_dp_gc) */
 	if (dp->reap_gen == sl_dp_generation(dp) && !dp->readonly && sl_dp_barrier(dp) == 0)
 		for (size_t i = 0; i < n; i++)
-			bpf_map_delete_elem(dp->fds[DPM_BACKEND],
+			bpf_map_delete_elem(dp->fds[SL_MAP_BACKEND],
 					    &(struct sluice_backend_key){ dp->reap_gen, dp->reap[i] });
 	free(dp->reap);
 	dp->reap = NULL;

@@ -11,15 +11,7 @@
 
 #include "sluice/compile_l4.h"
 #include "sluice/dataplane.h"
-
-enum sl_dp_map {
-	DPM_CTL, DPM_GENCFG, DPM_SVC, DPM_ROUTE, DPM_ROUTE_SRC, DPM_CGROUP,
-	DPM_SUBSET, DPM_BACKEND, DPM_STATS, DPM_SOCK, DPM_ORIGDST,
-	DPM_COUNTERS, DPM_POOL, DPM_POOL_USE, DPM_TRAFFIC, DPM_FAULT, DPM_EJECT, __DPM_MAX
-};
-
-/* Pin names, in enum sl_dp_map order (also the map names in maps.h). */
-extern const char *const sl_dp_map_names[__DPM_MAX];
+#include "sluice/maps.h"
 
 #define SL_DP_NHOOKS 7
 
@@ -41,11 +33,12 @@ struct sl_dp {
 	struct bpf_link *links[SL_DP_NHOOKS];
 	struct sl_dp_hook hooks[SL_DP_NHOOKS];
 	size_t nhooks;
-	int fds[__DPM_MAX];		/* map fds (owned when read-only) */
+	int fds[SL_MAP_NSOCK];		/* map fds (owned when own_fds) */
 	int sync_fd, sync_inner_fd;	/* map-in-map used as an RCU barrier */
 	int sock_err, ops_err;		/* errno of a partial load, for hooks */
 	int iter_err;			/* why the byte reporter is absent */
 	bool readonly;
+	bool own_fds;			/* fds opened from pins, not a skeleton's */
 	struct sl_l4_gen live;		/* what the last sl_dp_apply wrote, patched by
 					 * sl_dp_apply_delta; live.gen 0 = none */
 	uint32_t *reap;			/* backends a delta replaced: deleted after a

@@ -27,19 +27,6 @@
 #include "iter.skel.h"
 #include "lib/dp_int.h"
 
-const char *const sl_dp_map_names[__DPM_MAX] = {
-	[DPM_CTL] = "sluice_ctl",		[DPM_GENCFG] = "sluice_gencfg",
-	[DPM_SVC] = "sluice_svc",		[DPM_ROUTE] = "sluice_route",
-	[DPM_ROUTE_SRC] = "sluice_route_src",	[DPM_CGROUP] = "sluice_cgroup",
-	[DPM_SUBSET] = "sluice_subset",		[DPM_BACKEND] = "sluice_backend",
-	[DPM_STATS] = "sluice_stats",
-	[DPM_SOCK] = "sluice_sock",		[DPM_ORIGDST] = "sluice_origdst",
-	[DPM_COUNTERS] = "sluice_counters",
-	[DPM_POOL] = "sluice_pool",		[DPM_POOL_USE] = "sluice_pool_use",
-	[DPM_TRAFFIC] = "sluice_traffic",	[DPM_FAULT] = "sluice_fault",
-	[DPM_EJECT] = "sluice_eject",
-};
-
 void sl_dp_err(char *err, const char *fmt, ...)
 {
 	va_list ap;
@@ -236,7 +223,7 @@ static struct sl_dp *dp_new(const char *bpffs)
 
 	if (!dp)
 		return NULL;
-	for (i = 0; i < __DPM_MAX; i++)
+	for (i = 0; i < SL_MAP_NSOCK; i++)
 		dp->fds[i] = -1;
 	dp->sync_fd = dp->sync_inner_fd = -1;
 	snprintf(dp->bpffs, sizeof(dp->bpffs), "%s", bpffs);
@@ -289,23 +276,23 @@ int sl_dp_open(const struct sl_dp_opts *opts, struct sl_dp **out, char *err)
 		sluice_sockops__destroy(dp->ops);
 		dp->ops = NULL;
 	}
-	dp->fds[DPM_CTL] = bpf_map__fd(dp->sock->maps.sluice_ctl);
-	dp->fds[DPM_GENCFG] = bpf_map__fd(dp->sock->maps.sluice_gencfg);
-	dp->fds[DPM_SVC] = bpf_map__fd(dp->sock->maps.sluice_svc);
-	dp->fds[DPM_ROUTE] = bpf_map__fd(dp->sock->maps.sluice_route);
-	dp->fds[DPM_ROUTE_SRC] = bpf_map__fd(dp->sock->maps.sluice_route_src);
-	dp->fds[DPM_CGROUP] = bpf_map__fd(dp->sock->maps.sluice_cgroup);
-	dp->fds[DPM_SUBSET] = bpf_map__fd(dp->sock->maps.sluice_subset);
-	dp->fds[DPM_BACKEND] = bpf_map__fd(dp->sock->maps.sluice_backend);
-	dp->fds[DPM_STATS] = bpf_map__fd(dp->sock->maps.sluice_stats);
-	dp->fds[DPM_SOCK] = bpf_map__fd(dp->sock->maps.sluice_sock);
-	dp->fds[DPM_ORIGDST] = bpf_map__fd(dp->sock->maps.sluice_origdst);
-	dp->fds[DPM_COUNTERS] = bpf_map__fd(dp->sock->maps.sluice_counters);
-	dp->fds[DPM_POOL] = bpf_map__fd(dp->sock->maps.sluice_pool);
-	dp->fds[DPM_POOL_USE] = bpf_map__fd(dp->sock->maps.sluice_pool_use);
-	dp->fds[DPM_TRAFFIC] = bpf_map__fd(dp->sock->maps.sluice_traffic);
-	dp->fds[DPM_FAULT] = bpf_map__fd(dp->sock->maps.sluice_fault);
-	dp->fds[DPM_EJECT] = bpf_map__fd(dp->sock->maps.sluice_eject);
+	dp->fds[SL_MAP_CTL] = bpf_map__fd(dp->sock->maps.sluice_ctl);
+	dp->fds[SL_MAP_GENCFG] = bpf_map__fd(dp->sock->maps.sluice_gencfg);
+	dp->fds[SL_MAP_SVC] = bpf_map__fd(dp->sock->maps.sluice_svc);
+	dp->fds[SL_MAP_ROUTE] = bpf_map__fd(dp->sock->maps.sluice_route);
+	dp->fds[SL_MAP_ROUTE_SRC] = bpf_map__fd(dp->sock->maps.sluice_route_src);
+	dp->fds[SL_MAP_CGROUP] = bpf_map__fd(dp->sock->maps.sluice_cgroup);
+	dp->fds[SL_MAP_SUBSET] = bpf_map__fd(dp->sock->maps.sluice_subset);
+	dp->fds[SL_MAP_BACKEND] = bpf_map__fd(dp->sock->maps.sluice_backend);
+	dp->fds[SL_MAP_STATS] = bpf_map__fd(dp->sock->maps.sluice_stats);
+	dp->fds[SL_MAP_SOCK] = bpf_map__fd(dp->sock->maps.sluice_sock);
+	dp->fds[SL_MAP_ORIGDST] = bpf_map__fd(dp->sock->maps.sluice_origdst);
+	dp->fds[SL_MAP_COUNTERS] = bpf_map__fd(dp->sock->maps.sluice_counters);
+	dp->fds[SL_MAP_POOL] = bpf_map__fd(dp->sock->maps.sluice_pool);
+	dp->fds[SL_MAP_POOL_USE] = bpf_map__fd(dp->sock->maps.sluice_pool_use);
+	dp->fds[SL_MAP_TRAFFIC] = bpf_map__fd(dp->sock->maps.sluice_traffic);
+	dp->fds[SL_MAP_FAULT] = bpf_map__fd(dp->sock->maps.sluice_fault);
+	dp->fds[SL_MAP_EJECT] = bpf_map__fd(dp->sock->maps.sluice_eject);
 	load_iter(dp, &oo);
 	if ((rc = sync_map_create(dp))) {
 		sl_dp_err(err, "create the apply barrier map: %s", strerror(-rc));
@@ -335,7 +322,9 @@ cleanup:
 	return rc;
 }
 
-int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err)
+/* A handle on the maps pinned under bpffs, no program loaded: read-only
+ * (sl_dp_open_pinned) or for applying (sl_dp_open_maps). */
+static int open_pins(const char *bpffs, bool readonly, struct sl_dp **out, char *err)
 {
 	struct sl_dp *dp;
 	char path[PATH_MAX];
@@ -347,22 +336,38 @@ int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err)
 	dp = dp_new(bpffs);
 	if (!dp)
 		return -ENOMEM;
-	dp->readonly = true;
-	for (i = 0; i < __DPM_MAX; i++) {
-		snprintf(path, sizeof(path), "%s/%s", bpffs, sl_dp_map_names[i]);
+	dp->readonly = readonly;
+	dp->own_fds = true;
+	for (i = 0; i < SL_MAP_NSOCK; i++) {
+		snprintf(path, sizeof(path), "%s/%s", bpffs, sl_map_names[i]);
 		dp->fds[i] = bpf_obj_get(path);
 		/* sluice_sock is not pinned; the pool, traffic and fault
 		 * maps are absent from the pins of an older sluiced */
-		if (dp->fds[i] < 0 && i != DPM_SOCK && i != DPM_POOL && i != DPM_POOL_USE &&
-		    i != DPM_TRAFFIC && i != DPM_FAULT && i != DPM_EJECT) {
+		if (dp->fds[i] < 0 && i != SL_MAP_SOCK && i != SL_MAP_POOL && i != SL_MAP_POOL_USE &&
+		    i != SL_MAP_TRAFFIC && i != SL_MAP_FAULT && i != SL_MAP_EJECT) {
 			rc = -errno;
 			sl_dp_err(err, "%s: %s (is the data plane loaded?)", path, strerror(errno));
 			sl_dp_close(dp);
 			return rc;
 		}
 	}
+	if (!readonly && (rc = sync_map_create(dp))) {
+		sl_dp_err(err, "create the apply barrier map: %s", strerror(-rc));
+		sl_dp_close(dp);
+		return rc;
+	}
 	*out = dp;
 	return 0;
+}
+
+int sl_dp_open_pinned(const char *bpffs, struct sl_dp **out, char *err)
+{
+	return open_pins(bpffs, true, out, err);
+}
+
+int sl_dp_open_maps(const char *bpffs, struct sl_dp **out, char *err)
+{
+	return open_pins(bpffs, false, out, err);
 }
 
 uint32_t sl_dp_generation(const struct sl_dp *dp)
@@ -370,7 +375,7 @@ uint32_t sl_dp_generation(const struct sl_dp *dp)
 	struct sluice_ctl ctl = { 0 };
 	__u32 zero = 0;
 
-	if (!dp || dp->fds[DPM_CTL] < 0 || bpf_map_lookup_elem(dp->fds[DPM_CTL], &zero, &ctl))
+	if (!dp || dp->fds[SL_MAP_CTL] < 0 || bpf_map_lookup_elem(dp->fds[SL_MAP_CTL], &zero, &ctl))
 		return 0;
 	return ctl.gen;
 }
@@ -403,8 +408,8 @@ void sl_dp_close(struct sl_dp *dp)
 		if (lfd >= 0)
 			close(lfd);
 	}
-	if (dp->readonly) {
-		for (i = 0; i < __DPM_MAX; i++)
+	if (dp->own_fds) {
+		for (i = 0; i < SL_MAP_NSOCK; i++)
 			if (dp->fds[i] >= 0)
 				close(dp->fds[i]);
 	}

@@ -30,7 +30,7 @@ int sl_dp_counters(struct sl_dp *dp, uint64_t out[__SLUICE_CNT_MAX])
 	if (!vals)
 		return -ENOMEM;
 	for (i = 0; i < __SLUICE_CNT_MAX; i++) {
-		if (bpf_map_lookup_elem(dp->fds[DPM_COUNTERS], &i, vals)) {
+		if (bpf_map_lookup_elem(dp->fds[SL_MAP_COUNTERS], &i, vals)) {
 			rc = -errno;
 			break;
 		}
@@ -105,7 +105,7 @@ _Static_assert(offsetof(struct sl_dp_stat, key) == 0, "map_snapshot: key first")
 _Static_assert(offsetof(struct sl_dp_traffic, key) == 0, "map_snapshot: key first");
 
 /* map_snapshot of a map an older sluiced's pins may lack: empty then. */
-static int optional_snapshot(struct sl_dp *dp, enum sl_dp_map map, size_t ksize, size_t voff,
+static int optional_snapshot(struct sl_dp *dp, enum sl_map map, size_t ksize, size_t voff,
 			     size_t rec_size, void **out, size_t *n)
 {
 	*out = NULL;
@@ -117,7 +117,7 @@ static int optional_snapshot(struct sl_dp *dp, enum sl_dp_map map, size_t ksize,
 
 int sl_dp_traffic(struct sl_dp *dp, struct sl_dp_traffic **out, size_t *n)
 {
-	return optional_snapshot(dp, DPM_TRAFFIC, sizeof(struct sluice_traffic_key),
+	return optional_snapshot(dp, SL_MAP_TRAFFIC, sizeof(struct sluice_traffic_key),
 				 offsetof(struct sl_dp_traffic, val), sizeof(**out), (void **)out, n);
 }
 
@@ -133,14 +133,14 @@ static void traffic_gc(struct sl_dp *dp)
 	if (sl_dp_traffic(dp, &t, &n))
 		return;
 	for (i = 0; i < n; i++)
-		if (bpf_map_lookup_elem(dp->fds[DPM_STATS], &t[i].key.stats, &st) && errno == ENOENT)
-			bpf_map_delete_elem(dp->fds[DPM_TRAFFIC], &t[i].key);
+		if (bpf_map_lookup_elem(dp->fds[SL_MAP_STATS], &t[i].key.stats, &st) && errno == ENOENT)
+			bpf_map_delete_elem(dp->fds[SL_MAP_TRAFFIC], &t[i].key);
 	free(t);
 }
 
 int sl_dp_stats(struct sl_dp *dp, struct sl_dp_stat **out, size_t *n)
 {
-	return map_snapshot(dp->fds[DPM_STATS], sizeof(struct sluice_stats_key),
+	return map_snapshot(dp->fds[SL_MAP_STATS], sizeof(struct sluice_stats_key),
 			    offsetof(struct sl_dp_stat, val), sizeof(**out), (void **)out, n);
 }
 
@@ -148,7 +148,7 @@ _Static_assert(offsetof(struct sl_dp_eject, key) == 0, "map_snapshot: key first"
 
 int sl_dp_ejects(struct sl_dp *dp, struct sl_dp_eject **out, size_t *n)
 {
-	return optional_snapshot(dp, DPM_EJECT, sizeof(struct sluice_stats_key),
+	return optional_snapshot(dp, SL_MAP_EJECT, sizeof(struct sluice_stats_key),
 				 offsetof(struct sl_dp_eject, val), sizeof(**out), (void **)out, n);
 }
 
@@ -157,7 +157,7 @@ void sl_dp_pool_use(struct sl_dp *dp, uint32_t svc_sid, uint32_t subset_sid,
 {
 	struct sluice_pool_use_key k = { .svc_sid = svc_sid, .subset_sid = subset_sid };
 
-	if (dp->fds[DPM_POOL_USE] < 0 || bpf_map_lookup_elem(dp->fds[DPM_POOL_USE], &k, out))
+	if (dp->fds[SL_MAP_POOL_USE] < 0 || bpf_map_lookup_elem(dp->fds[SL_MAP_POOL_USE], &k, out))
 		memset(out, 0, sizeof(*out));
 }
 
@@ -178,16 +178,16 @@ static int live_keys(struct sl_dp *dp, uint32_t live, struct sluice_stats_key **
 	bool first = true;
 	int rc = 0;
 
-	while (!bpf_map_get_next_key(dp->fds[DPM_SUBSET], first ? NULL : &sprev, &sk)) {
+	while (!bpf_map_get_next_key(dp->fds[SL_MAP_SUBSET], first ? NULL : &sprev, &sk)) {
 		first = false;
 		sprev = sk;
-		if (sk.gen != live || bpf_map_lookup_elem(dp->fds[DPM_SUBSET], &sk, &sv))
+		if (sk.gen != live || bpf_map_lookup_elem(dp->fds[SL_MAP_SUBSET], &sk, &sv))
 			continue;
 		for (__u32 i = 0; i < sv.nbackends; i++) {
 			struct sluice_backend_key bk = { .gen = live, .idx = sv.backend_first + i };
 			struct sluice_backend bv;
 
-			if (bpf_map_lookup_elem(dp->fds[DPM_BACKEND], &bk, &bv))
+			if (bpf_map_lookup_elem(dp->fds[SL_MAP_BACKEND], &bk, &bv))
 				continue;
 			if (cnt == cap) {
 				p = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
@@ -257,7 +257,7 @@ int sl_dp_stats_gc(struct sl_dp *dp, size_t *deleted, size_t *pending)
 		was = dp->nstale ? bsearch(&st[i].key, dp->stale, dp->nstale, sizeof(*dp->stale),
 					   key_cmp) : NULL;
 		if (was && was->motion == motion) {
-			if (!bpf_map_delete_elem(dp->fds[DPM_STATS], &st[i].key))
+			if (!bpf_map_delete_elem(dp->fds[SL_MAP_STATS], &st[i].key))
 				(*deleted)++;
 			continue;
 		}

@@ -12,7 +12,6 @@
  * gap in forwarding across a daemon restart or upgrade.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "lib/dp_int.h"
 #include "sluice/xdp.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
@@ -50,18 +50,6 @@ struct sl_xdp {
 	int link_fds[SL_XDP_MAX_IFACES][2];	/* XDP or TC ingress, TC egress */
 	size_t nifs;
 };
-
-__attribute__((format(printf, 2, 3)))
-static void xerr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, SL_DP_ERRLEN, fmt, ap);
-	va_end(ap);
-}
 
 /* Reuse the pinned link at path (swap its program) or create one with
  * create(); pin it. Returns the link fd or -errno. */
@@ -148,7 +136,7 @@ static int attach_iface(struct sl_xdp *x, const struct sl_xdp_opts *o, const cha
 	int fd = -EINVAL, gfd = -EINVAL;
 
 	if (strlen(name) >= sizeof(f->name) || !(f->ifindex = (int)if_nametoindex(name))) {
-		xerr(err, "--xdp %s: no such interface", name);
+		sl_dp_err(err, "--xdp %s: no such interface", name);
 		return -ENODEV;
 	}
 	snprintf(f->name, sizeof(f->name), "%s", name);
@@ -177,14 +165,14 @@ static int attach_iface(struct sl_xdp *x, const struct sl_xdp_opts *o, const cha
 		snprintf(path, sizeof(path), "%s/links/tcx-ingress-%s", x->bpffs, name);
 		fd = link_at(path, ifd, f->ifindex, BPF_TCX_INGRESS, 0);
 		if (fd < 0) {
-			xerr(err, "--xdp %s: neither XDP nor TC ingress can attach: %s", name,
+			sl_dp_err(err, "--xdp %s: neither XDP nor TC ingress can attach: %s", name,
 			     strerror(-fd));
 			return fd;
 		}
 		snprintf(f->mode, sizeof(f->mode), "tc-ingress");
 		f->tc_ingress = true;
 	} else {
-		xerr(err, "--xdp %s: XDP cannot attach in %s mode: %s", name,
+		sl_dp_err(err, "--xdp %s: XDP cannot attach in %s mode: %s", name,
 		     o->mode == SL_XDP_MODE_NATIVE ? "native" : "generic", strerror(-fd));
 		return fd;
 	}
@@ -197,7 +185,7 @@ static int attach_iface(struct sl_xdp *x, const struct sl_xdp_opts *o, const cha
 	snprintf(path, sizeof(path), "%s/links/tcx-egress-%s", x->bpffs, name);
 	fd = link_at(path, tfd, f->ifindex, BPF_TCX_EGRESS, 0);
 	if (fd < 0) {
-		xerr(err, "--xdp %s: TC egress reverse NAT cannot attach: %s", name, strerror(-fd));
+		sl_dp_err(err, "--xdp %s: TC egress reverse NAT cannot attach: %s", name, strerror(-fd));
 		return fd;
 	}
 	fds[1] = fd;
@@ -249,7 +237,7 @@ static int fill_xdp_tx(struct sl_xdp *x, char *err)
 		if (x->ifs[i].redirect && bpf_map_update_elem(fd, &idx, &idx, BPF_ANY)) {
 			int rc = -errno;
 
-			xerr(err, "--xdp %s: sluice_xdp_tx: %s", x->ifs[i].name, strerror(errno));
+			sl_dp_err(err, "--xdp %s: sluice_xdp_tx: %s", x->ifs[i].name, strerror(errno));
 			return rc;
 		}
 	}
@@ -263,14 +251,14 @@ static int fill_xdp_tx(struct sl_xdp *x, char *err)
 			memcpy(name, p, l);
 		idx = name[0] ? if_nametoindex(name) : 0;
 		if (!idx) {
-			xerr(err, "--xdp redirect-to=%s: no interface \"%.*s\"", x->redirect_to,
+			sl_dp_err(err, "--xdp redirect-to=%s: no interface \"%.*s\"", x->redirect_to,
 			     (int)l, p);
 			return -ENODEV;
 		}
 		if (bpf_map_update_elem(fd, &idx, &idx, BPF_ANY)) {
 			int rc = -errno;
 
-			xerr(err, "--xdp redirect-to %s: sluice_xdp_tx: %s", name, strerror(errno));
+			sl_dp_err(err, "--xdp redirect-to %s: sluice_xdp_tx: %s", name, strerror(errno));
 			return rc;
 		}
 		p = e ? e + 1 : NULL;
@@ -294,7 +282,7 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 
 	*out = NULL;
 	if (!ifaces || !*ifaces || strlen(ifaces) >= sizeof(list)) {
-		xerr(err, "--xdp: empty or too long interface list");
+		sl_dp_err(err, "--xdp: empty or too long interface list");
 		return -EINVAL;
 	}
 	x = calloc(1, sizeof(*x));
@@ -308,7 +296,7 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 	if ((rc = sl_bpffs_ensure(x->bpffs, NULL, err)))
 		goto cleanup;
 	if ((rc = mkdir_1(x->bpffs)) || (rc = mkdir_1(links))) {
-		xerr(err, "mkdir %s: %s", x->bpffs, strerror(-rc));
+		sl_dp_err(err, "mkdir %s: %s", x->bpffs, strerror(-rc));
 		goto cleanup;
 	}
 	oo.pin_root_path = x->bpffs;
@@ -316,7 +304,7 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 	x->tc = x->xdp ? sluice_tc__open_opts(&oo) : NULL;
 	if (!x->xdp || !x->tc) {
 		rc = -errno;
-		xerr(err, "open the XDP/TC objects: %s", strerror(-rc));
+		sl_dp_err(err, "open the XDP/TC objects: %s", strerror(-rc));
 		goto cleanup;
 	}
 	x->xdp->rodata->sl_xdp_redirect = o->no_redirect ? 0 : 1;
@@ -343,7 +331,7 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 		bpf_map__set_max_entries(x->tc->maps.sluice_maglev, o->maglev_entries);
 	}
 	if ((rc = sluice_xdp__load(x->xdp)) || (rc = sluice_tc__load(x->tc))) {
-		xerr(err, "load the XDP/TC programs: %s (a pinned sluice_ct4/ct6 of another "
+		sl_dp_err(err, "load the XDP/TC programs: %s (a pinned sluice_ct4/ct6 of another "
 		     "size needs `sluicectl reset` first)", strerror(-rc));
 		goto cleanup;
 	}
@@ -367,7 +355,7 @@ int sl_xdp_open(const struct sl_xdp_opts *o, const char *ifaces, struct sl_xdp *
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (x->nifs == SL_XDP_MAX_IFACES) {
 			rc = -E2BIG;
-			xerr(err, "--xdp: more than %d interfaces", SL_XDP_MAX_IFACES);
+			sl_dp_err(err, "--xdp: more than %d interfaces", SL_XDP_MAX_IFACES);
 			goto cleanup;
 		}
 		if ((rc = attach_iface(x, o, tok, err)))
@@ -401,38 +389,34 @@ size_t sl_xdp_ifaces(const struct sl_xdp *x, const struct sl_xdp_iface **v)
 	return x->nifs;
 }
 
-int sl_xdp_ct_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity)
+/* Entries of conntrack map m (keys of ksz bytes, at most 64) and its size. */
+static int ct_usage(const struct bpf_map *m, size_t ksz, uint64_t *entries, uint64_t *capacity)
 {
-	struct sluice_ct4_key k, nk;
-	int fd = bpf_map__fd(x->xdp->maps.sluice_ct4);
+	uint8_t k[64], nk[64];
+	int fd = bpf_map__fd(m);
 	void *prev = NULL;
 	uint64_t n = 0;
 
-	while (!bpf_map_get_next_key(fd, prev, &nk)) {
+	while (!bpf_map_get_next_key(fd, prev, nk)) {
 		n++;
-		k = nk;
-		prev = &k;
+		memcpy(k, nk, ksz);
+		prev = k;
 	}
 	*entries = n;
-	*capacity = bpf_map__max_entries(x->xdp->maps.sluice_ct4);
+	*capacity = bpf_map__max_entries(m);
 	return 0;
+}
+
+int sl_xdp_ct_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity)
+{
+	_Static_assert(sizeof(struct sluice_ct4_key) <= 64, "ct_usage key buffer");
+	return ct_usage(x->xdp->maps.sluice_ct4, sizeof(struct sluice_ct4_key), entries, capacity);
 }
 
 int sl_xdp_ct6_usage(struct sl_xdp *x, uint64_t *entries, uint64_t *capacity)
 {
-	struct sluice_ct6_key k, nk;
-	int fd = bpf_map__fd(x->xdp->maps.sluice_ct6);
-	void *prev = NULL;
-	uint64_t n = 0;
-
-	while (!bpf_map_get_next_key(fd, prev, &nk)) {
-		n++;
-		k = nk;
-		prev = &k;
-	}
-	*entries = n;
-	*capacity = bpf_map__max_entries(x->xdp->maps.sluice_ct6);
-	return 0;
+	_Static_assert(sizeof(struct sluice_ct6_key) <= 64, "ct_usage key buffer");
+	return ct_usage(x->xdp->maps.sluice_ct6, sizeof(struct sluice_ct6_key), entries, capacity);
 }
 
 void sl_xdp_close(struct sl_xdp *x)
@@ -456,9 +440,8 @@ void sl_xdp_close(struct sl_xdp *x)
  * is the last reference detach as they are unpinned. */
 int sl_xdp_reset(const char *bpffs, char *err)
 {
-	static const char *const maps[] = { "sluice_ct4", "sluice_ct4_rev", "sluice_ct6",
-					    "sluice_xdp_v6", "sluice_tc_v6", "sluice_ct",
-					    "sluice_maglev" };
+	static const enum sl_map maps[] = { SL_MAP_CT4, SL_MAP_CT4_REV, SL_MAP_CT6,
+					    SL_MAP_XDP_V6, SL_MAP_TC_V6, SL_MAP_MAGLEV };
 	char path[PATH_MAX];
 	struct if_nameindex *ifs = if_nameindex(), *i;
 	size_t m;
@@ -477,12 +460,14 @@ int sl_xdp_reset(const char *bpffs, char *err)
 	}
 	if (ifs)
 		if_freenameindex(ifs);
-	for (m = 0; m < sizeof(maps) / sizeof(maps[0]); m++) {
-		snprintf(path, sizeof(path), "%s/%s", bpffs, maps[m]);
+	for (m = 0; m <= sizeof(maps) / sizeof(maps[0]); m++) {
+		/* past the table: the retired conntrack map older versions pinned */
+		snprintf(path, sizeof(path), "%s/%s", bpffs,
+			 m < sizeof(maps) / sizeof(maps[0]) ? sl_map_names[maps[m]] : "sluice_ct");
 		if (unlink(path) && errno != ENOENT)
 			rc = -errno;
 	}
 	if (rc)
-		xerr(err, "xdp reset under %s: %s", bpffs, strerror(-rc));
+		sl_dp_err(err, "xdp reset under %s: %s", bpffs, strerror(-rc));
 	return rc;
 }

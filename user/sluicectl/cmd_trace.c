@@ -38,6 +38,7 @@
 #include "sluice/ctl.h"
 #include "sluice/dataplane.h"
 #include "sluice/diag.h"
+#include "sluice/maps.h"
 #include "sluice/model.h"
 #include "sluicectl/cmds.h"
 
@@ -460,14 +461,6 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int open_pin(const char *root, const char *name)
-{
-	char path[1024];
-
-	snprintf(path, sizeof(path), "%s/%s", root, name);
-	return bpf_obj_get(path);
-}
-
 int cmd_trace(const struct ctl_opts *o)
 {
 	struct tracer t = { .o = o };
@@ -485,8 +478,8 @@ int cmd_trace(const struct ctl_opts *o)
 	rc = daemon_bpffs(o, &root);
 	if (rc)
 		return rc;
-	cfg_fd = open_pin(root, "sluice_trace_cfg");
-	rb_fd = open_pin(root, "sluice_trace");
+	cfg_fd = sl_map_open_pinned(root, SL_MAP_TRACE_CFG);
+	rb_fd = sl_map_open_pinned(root, SL_MAP_TRACE);
 	if (cfg_fd < 0 || rb_fd < 0) {
 		fprintf(stderr, "sluicectl: trace: %s/sluice_trace%s: %s (is the data plane loaded "
 			"by this version of sluiced? trace needs root)\n", root,
@@ -503,7 +496,7 @@ int cmd_trace(const struct ctl_opts *o)
 		goto out;
 	}
 	/* absent from the pins of an older sluiced: connect() records only */
-	http_fd = open_pin(root, "sluice_trace_http");
+	http_fd = sl_map_open_pinned(root, SL_MAP_TRACE_HTTP);
 	load_names(&t);
 	rb = ring_buffer__new(rb_fd, on_record, &t, NULL);
 	if (!rb) {

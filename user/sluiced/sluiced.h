@@ -4,6 +4,7 @@
  *   main.c       options, start-up, the event loop, signals
  *   core.c       the data plane opened and live, logs
  *   state.c      desired state: the sources' shares, apply, snapshot file, restore
+ *   report.c     an apply's report: diagnostics at the user's lines, the object diff
  *   docs.c       removing objects from YAML sources (`sluicectl delete`)
  *   server.c     the control socket and its verbs
  *   view.c       records rendered as table, json or yaml
@@ -252,6 +253,27 @@ int sluiced_reset(struct sluiced *d, FILE *out);
 const char *sluiced_source_name(enum sluiced_source s);
 void sluiced_snapshot_path(const struct sluiced *d, char *buf, size_t len);
 void sluiced_state_free(struct sluiced *d);
+
+/* The name of the desired state's text (all sources joined) in messages. */
+#define SLUICED_SNAP_NAME "<desired state>"
+
+/* report.c — the report of an apply: diagnostics (refusal) and data-plane
+ * errors naming the user's file:line and, for diagnostics, the source that
+ * holds it; the objects added (+), changed (~) and removed (-), counted in c;
+ * df/cf: the same as records (-o json|yaml), or NULL. */
+struct vfield;
+struct sl_diags;
+struct sluiced_change_count {
+	size_t added, changed, removed, same;
+};
+void sluiced_print_diags(const struct sl_diags *dg, const struct sl_snap_map *map,
+			 const struct sl_ctl_part *parts, FILE *out, struct vfield *df);
+void sluiced_print_dp_error(const char *err, const struct sl_snap_map *map,
+			    const struct sl_ctl_part *parts, FILE *out);
+void sluiced_diff_objects(const struct sl_model *old, const struct sl_model *new, FILE *out,
+			  struct sluiced_change_count *c, struct vfield *cf);
+/* text into the log one line at a time, at most 64 lines, with a prefix */
+void sluiced_log_lines_at(enum sluiced_log_level level, const char *prefix, const char *text);
 
 /* incr.c — an apply of some services' new endpoints (the Kubernetes
  * source's EndpointSlice and Pod changes): srcs[i] is a model loaded from

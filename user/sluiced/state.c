@@ -34,7 +34,6 @@
 #include "view.h"
 
 #define STATE_HDR "# sluice-state: "
-#define SNAP_NAME "<desired state>"
 
 const char *sluiced_source_name(enum sluiced_source s)
 {
@@ -197,242 +196,6 @@ void sluiced_state_tick(struct sluiced *d, bool force)
 }
 
 
-/* A message that names snapshot positions ("<desired state>:LINE: ..." from
- * the data plane, "first at <desired state>:LINE:COL" from the front-end)
- * names the user's file and line instead, and with owners the source that
- * holds it; NULL when there is nothing to map (or no memory). */
-static char *map_positions(const char *msg, const struct sl_snap_map *map,
-			   const struct sl_ctl_part *parts, bool owners)
-{
-	static const char pfx[] = SNAP_NAME ":";
-	const char *p = msg, *hit;
-	char *out = NULL;
-	size_t olen = 0;
-	FILE *f;
-
-	if (!strstr(msg, pfx) || !(f = open_memstream(&out, &olen)))
-		return NULL;
-	while ((hit = strstr(p, pfx))) {
-		const char *q = hit + sizeof(pfx) - 1;
-		char *end;
-		unsigned long line = strtoul(q, &end, 10);
-		size_t pl;
-		int idx = end != q ? sl_snap_locate(map, line, &pl) : -1;
-
-		fwrite(p, 1, (size_t)(hit - p), f);
-		if (idx < 0) {
-			fwrite(hit, 1, (size_t)(end - hit), f);
-		} else {
-			fprintf(f, "%s:%zu", parts[idx].name, pl);
-			if (end[0] == ':' && isdigit((unsigned char)end[1])) {
-				unsigned long col = strtoul(end + 1, &end, 10);
-				fprintf(f, ":%lu", col);
-			}
-			if (owners && parts[idx].from[0])
-				fprintf(f, " [%s]", parts[idx].from);
-		}
-		p = end;
-	}
-	fputs(p, f);
-	fclose(f);
-	return out;
-}
-
-struct diag_ref {
-	const struct sl_diag *dg;
-	int part;
-	size_t line;
-};
-
-static int cmp_diag_ref(const void *a, const void *b)
-{
-	const struct diag_ref *x = a, *y = b;
-
-	if (x->part != y->part)
-		return x->part < y->part ? -1 : 1;
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	return x->dg->pos.col - y->dg->pos.col;
-}
-
-/* Print diagnostics with snapshot lines mapped back to the user's files, as
- * "file:line:col: error[CODE]: message", ordered by file and position. */
-static void print_diags(const struct sl_diags *dg, const struct sl_snap_map *map,
-			const struct sl_ctl_part *parts, FILE *out, struct vfield *df)
-{
-	struct diag_ref *v = calloc(dg->n ? dg->n : 1, sizeof(*v));
-	size_t i;
-
-	if (!v)
-		return;
-	for (i = 0; i < dg->n; i++) {
-		v[i].dg = &dg->v[i];
-		v[i].part = dg->v[i].pos.line > 0 ?
-			sl_snap_locate(map, (size_t)dg->v[i].pos.line, &v[i].line) : -1;
-	}
-	qsort(v, dg->n, sizeof(*v), cmp_diag_ref);
-	for (i = 0; i < dg->n; i++) {
-		const struct sl_diag *x = v[i].dg;
-		const char *sev = sl_severity_name(x->sev);
-
-		struct vrec *it;
-
-		char *msg = map_positions(x->msg, map, parts, true);
-		const char *m = msg ? msg : x->msg;
-
-		if (v[i].part >= 0)
-			fprintf(out, "%s:%zu:%d: %s[%s]: %s\n", parts[v[i].part].name, v[i].line,
-				x->pos.col, sev, x->code, m);
-		else
-			fprintf(out, "%s: %s[%s]: %s\n", x->file ? x->file : SNAP_NAME,
-				sev, x->code, m);
-		if (!df) {
-			free(msg);
-			continue;
-		}
-		vf_add(df, "%s", m);
-		it = vf_item(df);
-		vf_str(it, "file", "%s", v[i].part >= 0 ? parts[v[i].part].name :
-					 x->file ? x->file : SNAP_NAME);
-		vf_num(it, "line", v[i].part >= 0 ? v[i].line : 0);
-		vf_num(it, "col", v[i].part >= 0 && x->pos.col > 0 ? (uint64_t)x->pos.col : 0);
-		vf_str(it, "severity", "%s", sev);
-		vf_str(it, "code", "%s", x->code);
-		vf_str(it, "message", "%s", m);
-		free(msg);
-	}
-	free(v);
-}
-
-/* The data plane names snapshot positions as "<desired state>:LINE: ...";
- * print such a message with the user's file and line instead. */
-static void print_dp_error(const char *err, const struct sl_snap_map *map,
-			   const struct sl_ctl_part *parts, FILE *out)
-{
-	char *mapped = map_positions(err, map, parts, false);
-
-	fputs(mapped ? mapped : err, out);
-	free(mapped);
-}
-
-static int cmp_obj(const struct sl_object *a, const struct sl_object *b)
-{
-	int c = strcmp(a->kind, b->kind);
-
-	if (!c)
-		c = strcmp(a->ns ? a->ns : "", b->ns ? b->ns : "");
-	if (!c)
-		c = strcmp(a->name, b->name);
-	return c;
-}
-
-struct change_count {
-	size_t added, changed, removed, same;
-};
-
-static int cmp_obj_ptr(const void *a, const void *b)
-{
-	return cmp_obj(*(const struct sl_object *const *)a, *(const struct sl_object *const *)b);
-}
-
-/* Objects of a model as pointers sorted by (kind, namespace, name): we do
- * not rely on the model's own order. NULL with n == 0 is a valid result. */
-static const struct sl_object **sorted_objects(const struct sl_model *m, size_t *n)
-{
-	const struct sl_object **v;
-	size_t i;
-
-	*n = m ? m->nobjects : 0;
-	v = calloc(*n ? *n : 1, sizeof(*v));
-	if (!v) {
-		*n = 0;
-		return NULL;
-	}
-	for (i = 0; i < *n; i++)
-		v[i] = &m->objects[i];
-	qsort(v, *n, sizeof(*v), cmp_obj_ptr);
-	return v;
-}
-
-static void print_obj(FILE *out, char sign, const struct sl_object *o, struct vfield *cf)
-{
-	struct vrec *it;
-
-	fprintf(out, "  %c %s %s/%s\n", sign, o->kind, o->ns ? o->ns : "", o->name);
-	if (!cf)
-		return;
-	vf_add(cf, "%c %s %s/%s", sign, o->kind, o->ns ? o->ns : "", o->name);
-	it = vf_item(cf);
-	vf_str(it, "op", "%s", sign == '+' ? "added" : sign == '-' ? "removed" : "changed");
-	vf_str(it, "kind", "%s", o->kind);
-	vf_str(it, "namespace", "%s", o->ns ? o->ns : "");
-	vf_str(it, "name", "%s", o->name);
-}
-
-/* Compare the objects of two models (a merge of the two sorted lists, so
- * 10,000-service applies stay cheap); one line per difference to out. */
-static void diff_objects(const struct sl_model *old, const struct sl_model *new,
-			 FILE *out, struct change_count *c, struct vfield *cf)
-{
-	size_t no, nn, i = 0, j = 0;
-	const struct sl_object **a = sorted_objects(old, &no), **b = sorted_objects(new, &nn);
-
-	memset(c, 0, sizeof(*c));
-	while (a && b && (i < no || j < nn)) {
-		int k = i == no ? 1 : j == nn ? -1 : cmp_obj(a[i], b[j]);
-
-		if (k < 0) {
-			c->removed++;
-			print_obj(out, '-', a[i++], cf);
-		} else if (k > 0) {
-			c->added++;
-			print_obj(out, '+', b[j++], cf);
-		} else if (a[i]->hash != b[j]->hash) {
-			c->changed++;
-			print_obj(out, '~', b[j], cf);
-			i++;
-			j++;
-		} else {
-			c->same++;
-			i++;
-			j++;
-		}
-	}
-	free(a);
-	free(b);
-}
-
-#define LOG_LINES_MAX 64
-
-/* Log a multi-line text one event line at a time, with a prefix; at most
- * LOG_LINES_MAX lines (an apply of 10,000 services would otherwise write
- * 30,000 log lines), then how many were left out. */
-static void log_lines_at(enum sluiced_log_level level, const char *prefix, const char *text)
-{
-	const char *p = text;
-	size_t shown = 0, skipped = 0;
-
-	while (p && *p) {
-		const char *e = strchr(p, '\n');
-		int n = e ? (int)(e - p) : (int)strlen(p);
-
-		if (n && shown < LOG_LINES_MAX) {
-			sluiced_logl(level, "%s%.*s", prefix, n, p);
-			shown++;
-		} else if (n) {
-			skipped++;
-		}
-		p = e ? e + 1 : NULL;
-	}
-	if (skipped)
-		sluiced_logl(level, "%s... and %zu more", prefix, skipped);
-}
-
-static void log_lines(const char *prefix, const char *text)
-{
-	log_lines_at(SL_LOG_INFO, prefix, text);
-}
-
 /* The control client hung up (or reset): nobody reads the answer. */
 static bool client_gone(int fd)
 {
@@ -559,7 +322,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	char errbuf[SL_DP_ERRLEN] = "", *text = NULL, *changes = NULL;
 	struct sl_snap_map map = { 0 };
 	struct sl_model *m = NULL;
-	struct change_count c;
+	struct sluiced_change_count c;
 	unsigned char sha[32];
 	struct sl_diags dg;
 	size_t textlen = 0, changes_len = 0;
@@ -596,7 +359,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		goto cleanup;
 	}
 	t_load = sluiced_now_us();
-	rc = sl_model_load_buf(SNAP_NAME, text, textlen, &dg, &m);
+	rc = sl_model_load_buf(SLUICED_SNAP_NAME, text, textlen, &dg, &m);
 	/* the TLS files sluice-http will load: refused here, so that the data
 	 * plane and the helper never take the policy apart */
 	if (!rc && m && sl_model_check_tls_files(m, &dg) < 0) {
@@ -606,7 +369,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	}
 	t_load = sluiced_now_us() - t_load;
 	if (rc || !m) {
-		print_diags(&dg, &map, parts, out, df);
+		sluiced_print_diags(&dg, &map, parts, out, df);
 		report(rep, "refused", d->dp ? sl_dp_generation(d->dp) : 0, "invalid input");
 		fprintf(out, "refused: %zu error(s); generation %u stays live\n", dg.nerrors,
 			d->dp ? sl_dp_generation(d->dp) : 0);
@@ -617,7 +380,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		goto cleanup;
 	}
 	if (dg.n)
-		print_diags(&dg, &map, parts, out, df);
+		sluiced_print_diags(&dg, &map, parts, out, df);
 	/* a source that empties its share would remove all its objects: only
 	 * when asked (as kubectl refuses an empty apply) */
 	size_t mine_live = allow_empty ? 0 : live_objects_of(d, src);
@@ -658,14 +421,14 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		 * routes without the helper) is a refusal; anything else is a
 		 * data-plane error. Either way the previous generation stays. */
 		fputs("refused by the data plane: ", out);
-		print_dp_error(errbuf[0] ? errbuf : "error", &map, parts, out);
+		sluiced_print_dp_error(errbuf[0] ? errbuf : "error", &map, parts, out);
 		if (rep) {
 			char *msg = NULL;
 			size_t ml = 0;
 			FILE *mf = open_memstream(&msg, &ml);
 
 			if (mf) {
-				print_dp_error(errbuf[0] ? errbuf : "error", &map, parts, mf);
+				sluiced_print_dp_error(errbuf[0] ? errbuf : "error", &map, parts, mf);
 				fprintf(mf, " (%s)", strerror(-rc));
 				fclose(mf);
 			}
@@ -689,7 +452,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	memset(&c, 0, sizeof(c));
 	cf = open_memstream(&changes, &changes_len);
 	if (cf) {
-		diff_objects(d->model, m, cf, &c, rep ? vf_list(rep, "changes") : NULL);
+		sluiced_diff_objects(d->model, m, cf, &c, rep ? vf_list(rep, "changes") : NULL);
 		fclose(cf);
 	}
 	report(rep, "applied", gen, NULL);
@@ -705,7 +468,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		    "%zu unchanged, %.1f ms (validate %.1f, data plane %.1f)", gen,
 		    sluiced_source_name(src), c.added, c.changed, c.removed, c.same,
 		    (double)d->last_apply_us / 1000.0, (double)t_load / 1000.0, (double)t_dp / 1000.0);
-	log_lines("  ", changes);
+	sluiced_log_lines_at(SL_LOG_INFO, "  ", changes);
 	if (changes)
 		fputs(changes, out);
 	fprintf(out, "applied generation %u: %zu added, %zu changed, %zu removed, %zu unchanged\n",
@@ -780,7 +543,7 @@ int sluiced_apply_as(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts
 	else if (text)
 		fputs(text, out);
 	if (text && status != SL_CTL_OK)
-		log_lines_at(SL_LOG_WARN, "  ", text);
+		sluiced_log_lines_at(SL_LOG_WARN, "  ", text);
 	free(text);
 	vt_free(&rep);
 	return status;
@@ -845,7 +608,7 @@ int sluiced_restore(struct sluiced *d)
 	if (rc)
 		goto cleanup;
 	if (d->dp && gen && gen == sl_dp_generation(d->dp) &&
-	    sl_model_load_buf(SNAP_NAME, body, blen, &dg, &m) == 0 && m) {
+	    sl_model_load_buf(SLUICED_SNAP_NAME, body, blen, &dg, &m) == 0 && m) {
 		d->model = m;
 		d->parts = parts;
 		d->prange.valid = false;

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Topology for the XDP end-to-end tests and bench/bench_xdp.sh (sourced
-# after tests/e2e/lib.sh):
+# after tools/sandbox.sh):
 #
 #   client (eth0 10.10.0.2/16) --- (c0 10.10.0.1/16) node (b1 10.11.1.1/24) --- v1 (eth0 10.11.1.2)
 #                                                         (b2 10.11.2.1/24) --- v2 (eth0 10.11.2.2)
@@ -14,8 +14,8 @@
 
 XDP_VIP=198.18.0.10
 XDP_PORT=9000
-XDP_TOOL=${XDP_TOOL:-$SL_BUILD/bench/xdp_tool}
-XDP_HELPER="python3 $SL_ROOT/tests/e2e/xdp_helper.py"
+XDP_TOOL=${XDP_TOOL:-$SL_BUILD/tools/xdp_tool}
+XDP_HELPER="python3 $SL_ROOT/tools/xdp_helper.py"
 
 # xdp_topo: creates $NS_CLIENT $NS_NODE $NS_V1 $NS_V2 and the veths.
 xdp_topo() {
@@ -73,6 +73,67 @@ xdp_server() {
 	sl_bg "srv_${ns}" nsenter --net="/run/netns/$ns" $XDP_HELPER serve "$prefix" "$XDP_PORT" \
 		>/dev/null
 	sl_wait_for 10 sl_in_ns "$ns" bash -c "echo > /dev/tcp/127.0.0.1/$XDP_PORT"
+}
+
+# xdp_s1 W1 W2 [6]: the tcp-echo service (S1) of this topology as policy
+# YAML for sluiced: the VIP (XDP_VIP6 with 6) at XDP_PORT over v1 and v2,
+# one tcp route W1/W2. Plain sh too (a client-side script may source it
+# through `declare -f`).
+xdp_s1() {
+	local name=tcp-echo vip=$XDP_VIP a1=10.11.1.2 a2=10.11.2.2
+	if [ "${3:-}" = 6 ]; then
+		name=tcp-echo6 vip=$XDP_VIP6 a1=fd00:5c:11:1::2 a2=fd00:5c:11:2::2
+	fi
+	cat <<EOF
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: $name, namespace: weather}
+spec:
+  hosts: [$name.weather.svc.cluster.local]
+  addresses: ["$vip"]
+  ports: [{number: $XDP_PORT, name: tcp, protocol: TCP}]
+  resolution: STATIC
+  endpoints:
+  - {address: "$a1", ports: {tcp: $XDP_PORT}, labels: {app: $name, version: v1}}
+  - {address: "$a2", ports: {tcp: $XDP_PORT}, labels: {app: $name, version: v2}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: $name, namespace: weather}
+spec:
+  host: $name
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: $name, namespace: weather}
+spec:
+  hosts: [$name]
+  tcp:
+  - match: [{port: $XDP_PORT}]
+    route:
+    - {destination: {host: $name, port: {number: $XDP_PORT}, subset: v1}, weight: $1}
+    - {destination: {host: $name, port: {number: $XDP_PORT}, subset: v2}, weight: $2}
+EOF
+}
+
+# xdp_sluiced XDP_SPEC: sluiced in the node namespace with --xdp XDP_SPEC,
+# its policy dir $POL (made here, with its state dir), socket hooks on the
+# test cgroup $CG; reset and unpinned at exit. Returns once it has applied
+# a generation; 1 when it did not (its log's tail as TAP comments).
+xdp_sluiced() {
+	mkdir -p "$POL" "$SL_TMP/state"
+	sl_defer "rm -rf '$SL_BPFFS'"
+	sl_bg sluiced nsenter --net="/run/netns/$NS_NODE" "$SLUICED" --policy-dir "$POL" \
+		--cgroup "$CG" --bpffs "$SL_BPFFS" --socket "$SL_SOCK" --state-dir "$SL_TMP/state" \
+		--no-http-helper --xdp "$1" >/dev/null
+	sl_defer "'$CTL' --socket '$SL_SOCK' reset"
+	if ! sl_wait_for 15 sh -c "[ \"\$('$CTL' --socket '$SL_SOCK' status -o json | jq -r .generation)\" -ge 1 ]"; then
+		sed 's/^/# /' "$SL_TMP/sluiced.log" | tail -20
+		return 1
+	fi
 }
 
 # xdp_counter INDEX: a global counter's value (0 when absent).

@@ -6,11 +6,12 @@
  *       load + attach XDP and TC egress (sl_xdp_open), links pinned; prints
  *       "IFACE MODE" per interface
  *   xdp_tool split BPFFS GEN VIP:PORT LB GROUP...
- *       write generation GEN of the selection tables for one TCP service
- *       (one route, one subset per GROUP; the inline copies in the svc and
- *       subset entries as compile_l4 writes them) and make it live. LB is random,
- *       rr or maglev; GROUP is WEIGHT@ADDR:PORT[+ADDR:PORT...]. Older
- *       generations are deleted after the flip.
+ *       one TCP service (one route, one subset per GROUP) as policy YAML,
+ *       compiled and applied by the production path (sl_dp_apply on the
+ *       pinned maps) as generation GEN, which must be the live one + 1.
+ *       LB is random, rr or maglev (consistentHash on the source address);
+ *       GROUP is WEIGHT@ADDR:PORT[+ADDR:PORT...]. Older generations are
+ *       deleted after the flip.
  *   xdp_tool counters BPFFS      every non-zero counter, "index value"
  *   xdp_tool ct BPFFS            live conntrack entries
  *   xdp_tool reset BPFFS         detach (unpin links) and remove BPFFS
@@ -52,20 +53,21 @@
 #include <bpf/libbpf.h>
 
 #include "sluice/abi.h"
+#include "sluice/dataplane.h"
+#include "sluice/diag.h"
+#include "sluice/model.h"
+#include "sluice/maps.h"
 #include "sluice/xdp.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
 #include "../tests/bpf/pkt_csum.h"
 
-static int map_fd(const char *root, const char *name)
+static int map_fd(const char *root, enum sl_map m)
 {
-	char p[512];
-	int fd;
+	int fd = sl_map_open_pinned(root, m);
 
-	snprintf(p, sizeof(p), "%s/%s", root, name);
-	fd = bpf_obj_get(p);
 	if (fd < 0)
-		fprintf(stderr, "xdp_tool: %s: %s\n", p, strerror(errno));
+		fprintf(stderr, "xdp_tool: %s/%s: %s\n", root, sl_map_names[m], strerror(-fd));
 	return fd;
 }
 
@@ -88,140 +90,111 @@ static int parse_addr(const char *s, uint8_t addr[16], uint16_t *port)
 	return inet_pton(AF_INET, buf, addr + 12) == 1 ? 0 : -EINVAL;
 }
 
-/* Delete every key of map fd whose leading __u32 gen differs from keep. */
-static void gc(int fd, size_t ksz, uint32_t keep)
+/* The policy of `split`: one TCP service at vip (VIP:PORT), one subset per
+ * GROUP (WEIGHT@ADDR:PORT[+ADDR:PORT...]) balanced by lbs, one route over
+ * them; the YAML a user would write, into f. 0 or 2 (bad arguments). */
+static int split_yaml(FILE *f, const char *vip, const char *lbs, char **groups, int ngroups)
 {
-	uint8_t k[64], nk[64], *del = NULL;
-	size_t n = 0, cap = 0, i;
-	void *prev = NULL;
-
-	while (!bpf_map_get_next_key(fd, prev, nk)) {
-		if (*(uint32_t *)nk != keep) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 256;
-				del = realloc(del, cap * ksz);
-				if (!del)
-					return;
-			}
-			memcpy(del + n * ksz, nk, ksz);
-			n++;
-		}
-		memcpy(k, nk, ksz);
-		prev = k;
-	}
-	for (i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, del + i * ksz);
-	free(del);
-}
-
-static int cmd_split(const char *root, uint32_t gen, const char *vip, const char *lbs,
-		     char **groups, int ngroups)
-{
-	int svc = map_fd(root, "sluice_svc"), rt = map_fd(root, "sluice_route");
-	int sub = map_fd(root, "sluice_subset"), be = map_fd(root, "sluice_backend");
-	int ctl = map_fd(root, "sluice_ctl"), mag = map_fd(root, "sluice_maglev");
-	struct sluice_svc_key sk = { .gen = gen, .proto = IPPROTO_TCP };
-	struct sluice_svc sv = { .svc_sid = 1, .route_first = 0, .nroutes = 1 };
-	struct sluice_route_key rk = { .gen = gen, .route_id = 0 };
-	struct sluice_route r = { 0 };
-	uint8_t lb = SLUICE_LB_RANDOM;
-	uint32_t bidx = 0, cum = 0, mfirst = 0, zero = 0;
-	struct sluice_ctl c = { .gen = gen };
+	static const char hdr[] = "apiVersion: networking.istio.io/v1beta1\n";
+	const char *lb = !strcmp(lbs, "rr") ? "{simple: ROUND_ROBIN}"
+			 : !strcmp(lbs, "maglev") ? "{consistentHash: {useSourceIp: true}}"
+						   : "{simple: RANDOM}";
+	char host[64], *c;
+	uint8_t a[16];
 	uint16_t port;
 	int g;
 
-	if (svc < 0 || rt < 0 || sub < 0 || be < 0 || ctl < 0 || mag < 0)
-		return 1;
-	if (!strcmp(lbs, "rr"))
-		lb = SLUICE_LB_ROUND_ROBIN;
-	else if (!strcmp(lbs, "maglev"))
-		lb = SLUICE_LB_MAGLEV;
-	if (parse_addr(vip, sk.addr, &port) || ngroups > SLUICE_MAX_DESTS)
+	if (parse_addr(vip, a, &port) || ngroups < 1 || ngroups > SLUICE_MAX_DESTS)
 		return 2;
-	sk.port = htons(port);
+	snprintf(host, sizeof(host), "%s", vip[0] == '[' ? vip + 1 : vip);
+	c = strrchr(host, vip[0] == '[' ? ']' : ':');
+	*c = '\0';
+	fprintf(f, "%skind: ServiceEntry\nmetadata: {name: split, namespace: xdp-tool}\nspec:\n"
+		"  hosts: [split.xdp-tool.svc.cluster.local]\n  addresses: [\"%s\"]\n"
+		"  ports: [{number: %u, name: tcp, protocol: TCP}]\n  resolution: STATIC\n"
+		"  endpoints:\n", hdr, host, port);
 	for (g = 0; g < ngroups; g++) {
-		struct sluice_subset_key ssk = { .gen = gen, .subset_id = (uint32_t)g + 1 };
-		struct sluice_subset ss = { .svc_sid = 1, .subset_sid = (uint32_t)g + 1,
-					    .backend_first = bidx, .lb = lb };
 		char buf[4096], *at = strchr(groups[g], '@'), *tok, *save = NULL;
-		const char *keys[256];
-		char names[256][32];
-		uint32_t *table = NULL;
 
 		if (!at)
 			return 2;
-		cum += (uint32_t)atoi(groups[g]);
-		r.dests[g].subset_id = ssk.subset_id;
-		r.dests[g].cum_weight = cum;
 		snprintf(buf, sizeof(buf), "%s", at + 1);
 		for (tok = strtok_r(buf, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
-			struct sluice_backend_key bk = { .gen = gen, .idx = bidx };
-			struct sluice_backend b = { .weight = 1 };
+			char addr[64];
 			uint16_t bp;
 
-			if (parse_addr(tok, b.addr, &bp) || ss.nbackends == 256)
+			if (parse_addr(tok, a, &bp))
 				return 2;
-			b.port = htons(bp);
-			snprintf(names[ss.nbackends], sizeof(names[0]), "%s", tok);
-			keys[ss.nbackends] = names[ss.nbackends];
-			if (bpf_map_update_elem(be, &bk, &b, BPF_ANY))
-				return 1;
-			bidx++;
-			ss.nbackends++;
+			snprintf(addr, sizeof(addr), "%s", tok[0] == '[' ? tok + 1 : tok);
+			*strrchr(addr, tok[0] == '[' ? ']' : ':') = '\0';
+			fprintf(f, "  - {address: \"%s\", ports: {tcp: %u}, labels: {group: g%d}}\n",
+				addr, bp, g);
 		}
-		if (lb == SLUICE_LB_MAGLEV) {
-			uint32_t m = SLUICE_MAGLEV_DEFAULT_M, i;
-
-			table = calloc(m, sizeof(*table));
-			if (!table || sl_maglev_build(keys, NULL, ss.nbackends, m, table))
-				return 1;
-			for (i = 0; i < m; i++) {
-				struct sluice_maglev_key mk = { .gen = gen, .slot = mfirst + i };
-				uint32_t v = ss.backend_first + table[i];
-
-				if (bpf_map_update_elem(mag, &mk, &v, BPF_ANY))
-					return 1;
-			}
-			ss.maglev_first = mfirst;
-			ss.maglev_size = m;
-			mfirst += m;
-			free(table);
-		}
-		/* the first backends copied into the subset entry, and the
-		 * subsets into the svc entry below, as compile_l4 does */
-		for (uint32_t k = 0; k < SLUICE_SUBSET_INLINE && k < ss.nbackends; k++) {
-			struct sluice_backend_key bk = { .gen = gen, .idx = ss.backend_first + k };
-
-			if (bpf_map_lookup_elem(be, &bk, &ss.inl[k]))
-				return 1;
-		}
-		if (g < SLUICE_SVC_INLINE_SUBSETS)
-			sv.sub[g] = ss;
-		if (bpf_map_update_elem(sub, &ssk, &ss, BPF_ANY))
-			return 1;
 	}
-	r.ndests = (uint8_t)ngroups;
-	r.total = cum;
-	sv.route = r;
-	sv.flags = SLUICE_SVC_ROUTE_INLINE;
-	if (ngroups <= SLUICE_SVC_INLINE_SUBSETS)
-		sv.flags |= SLUICE_SVC_SUBSET_INLINE;
-	if (bpf_map_update_elem(rt, &rk, &r, BPF_ANY) ||
-	    bpf_map_update_elem(svc, &sk, &sv, BPF_ANY) ||
-	    bpf_map_update_elem(ctl, &zero, &c, BPF_ANY))
-		return 1;
-	usleep(50000);	/* readers of the old generation finish (RCU, << 50 ms) */
-	gc(svc, sizeof(struct sluice_svc_key), gen);
-	gc(rt, sizeof(struct sluice_route_key), gen);
-	gc(sub, sizeof(struct sluice_subset_key), gen);
-	gc(be, sizeof(struct sluice_backend_key), gen);
-	gc(mag, sizeof(struct sluice_maglev_key), gen);
+	fprintf(f, "---\n%skind: DestinationRule\nmetadata: {name: split, namespace: xdp-tool}\n"
+		"spec:\n  host: split.xdp-tool.svc.cluster.local\n  subsets:\n", hdr);
+	for (g = 0; g < ngroups; g++)
+		fprintf(f, "  - {name: g%d, labels: {group: g%d}, trafficPolicy: {loadBalancer: %s}}\n",
+			g, g, lb);
+	fprintf(f, "---\n%skind: VirtualService\nmetadata: {name: split, namespace: xdp-tool}\n"
+		"spec:\n  hosts: [split.xdp-tool.svc.cluster.local]\n  tcp:\n  - route:\n", hdr);
+	for (g = 0; g < ngroups; g++)
+		fprintf(f, "    - {destination: {host: split.xdp-tool.svc.cluster.local, subset: g%d}, "
+			"weight: %d}\n", g, atoi(groups[g]));
 	return 0;
+}
+
+/* `split`: the policy compiled and applied by the production path (policy
+ * front-end, L4 compiler, sl_dp_apply on the pinned maps: the next
+ * generation written, made live, the older ones deleted). gen is the
+ * generation it must become (the live one + 1). */
+static int cmd_split(const char *root, uint32_t gen, const char *vip, const char *lbs,
+		     char **groups, int ngroups)
+{
+	char err[SL_DP_ERRLEN] = "", *yaml = NULL;
+	struct sl_model *m = NULL;
+	struct sl_dp *dp = NULL;
+	struct sl_diags d;
+	size_t len = 0;
+	FILE *f = open_memstream(&yaml, &len);
+	int rc;
+
+	sl_diags_init(&d);
+	if (!f)
+		return 1;
+	rc = split_yaml(f, vip, lbs, groups, ngroups);
+	if (fclose(f) || rc) {
+		free(yaml);
+		return rc ? rc : 1;
+	}
+	rc = 1;
+	if (sl_model_load_buf("xdp_tool split", yaml, len, &d, &m)) {
+		sl_diags_print(&d, stderr);
+		goto out;
+	}
+	if (sl_dp_open_maps(root, &dp, err))
+		goto out;
+	if (sl_dp_generation(dp) + 1 != gen) {
+		snprintf(err, sizeof(err), "generation %u is live: split makes %u, not %u",
+			 sl_dp_generation(dp), sl_dp_generation(dp) + 1, gen);
+		goto out;
+	}
+	if (sl_dp_apply(dp, m, NULL, err))
+		goto out;
+	rc = 0;
+out:
+	if (rc && err[0])
+		fprintf(stderr, "xdp_tool: split: %s\n", err);
+	sl_dp_close(dp);
+	sl_model_free(m);
+	sl_diags_free(&d);
+	free(yaml);
+	return rc;
 }
 
 static int cmd_counters(const char *root)
 {
-	int fd = map_fd(root, "sluice_counters"), ncpu = libbpf_num_possible_cpus();
+	int fd = map_fd(root, SL_MAP_COUNTERS), ncpu = libbpf_num_possible_cpus();
 	uint64_t *v = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*v));
 	uint32_t i;
 
@@ -244,7 +217,7 @@ static int cmd_counters(const char *root)
 static int cmd_ct(const char *root)
 {
 	struct sluice_ct4_key k, nk;
-	int fd = map_fd(root, "sluice_ct4");
+	int fd = map_fd(root, SL_MAP_CT4);
 	void *prev = NULL;
 	unsigned long n = 0;
 
