@@ -167,6 +167,25 @@ sl_wait_for() {
 	done
 }
 
+# sl_mkca DIR NAME: a self-signed test CA (P-256), DIR/NAME.key and DIR/NAME.crt.
+sl_mkca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=sluice test $2" -keyout "$1/$2.key" -out "$1/$2.crt" 2>/dev/null
+}
+
+# sl_mkcert DIR CA NAME CN SAN...: DIR/NAME.key and DIR/NAME.crt for CN, signed
+# by the CA DIR/CA.{crt,key}, with these subjectAltNames (DNS:x, URI:y, IP:z).
+sl_mkcert() {
+	local d=$1 ca=$2 n=$3 cn=$4 san
+	shift 4
+	san=$(IFS=,; echo "$*")
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$cn" \
+		-keyout "$d/$n.key" -out "$d/$n.csr" 2>/dev/null &&
+	printf 'subjectAltName=%s\n' "$san" >"$d/$n.ext" &&
+	openssl x509 -req -in "$d/$n.csr" -CA "$d/$ca.crt" -CAkey "$d/$ca.key" -CAcreateserial \
+		-days 2 -extfile "$d/$n.ext" -out "$d/$n.crt" 2>/dev/null
+}
+
 # sl_median: the median of the numbers on stdin (space or newline
 # separated), 0 when none. For benchmarks.
 sl_median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }

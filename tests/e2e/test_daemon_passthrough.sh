@@ -16,15 +16,9 @@ ip -n "$NS" addr add "$GW/32" dev lo
 
 C="$SL_TMP/certs"
 mkdir -p "$C"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-	-subj "/CN=sluice daemon passthrough CA" -keyout "$C/ca.key" -out "$C/ca.crt" 2>/dev/null
-for n in a b; do
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$n.example" \
-		-keyout "$C/$n.key" -out "$C/$n.csr" 2>/dev/null
-	printf 'subjectAltName=DNS:%s.example\n' "$n" >"$C/$n.ext"
-	openssl x509 -req -in "$C/$n.csr" -CA "$C/ca.crt" -CAkey "$C/ca.key" -CAcreateserial \
-		-days 2 -extfile "$C/$n.ext" -out "$C/$n.crt" 2>/dev/null
-done
+sl_mkca "$C" ca && sl_mkcert "$C" ca a a.example DNS:a.example &&
+	sl_mkcert "$C" ca b b.example DNS:b.example ||
+	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
 i=1
 for n in a b; do
 	sl_bg "tls_$n" nsenter --net="/run/netns/$NS" python3 "$PEER" server --addr "10.1.0.$i" \

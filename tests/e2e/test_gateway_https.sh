@@ -20,16 +20,9 @@ command -v openssl >/dev/null && command -v curl >/dev/null || { echo "Bail out!
 # ---- a test CA and server certificates ----------------------------------
 C="$SL_TMP/certs"
 mkdir -p "$C"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sluice test CA" \
-	-keyout "$C/ca.key" -out "$C/ca.crt" 2>/dev/null
-# mkcert NAME CN: NAME.key, NAME.crt signed by the test CA for DNS name CN
-mkcert() {
-	openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$C/$1.key" -out "$C/$1.csr" 2>/dev/null &&
-	printf 'subjectAltName=DNS:%s\n' "$2" >"$C/$1.ext" &&
-	openssl x509 -req -in "$C/$1.csr" -CA "$C/ca.crt" -CAkey "$C/ca.key" -CAcreateserial \
-		-days 2 -extfile "$C/$1.ext" -out "$C/$1.crt" 2>/dev/null
-}
-mkcert myapp myapp.com && mkcert myapp2 myapp.com && mkcert other other.example ||
+sl_mkca "$C" ca && sl_mkcert "$C" ca myapp myapp.com DNS:myapp.com &&
+	sl_mkcert "$C" ca myapp2 myapp.com DNS:myapp.com &&
+	sl_mkcert "$C" ca other other.example DNS:other.example ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
 cp "$C/myapp.crt" "$C/tls.crt"
 cp "$C/myapp.key" "$C/tls.key"

@@ -17,25 +17,15 @@ command -v openssl >/dev/null && command -v curl >/dev/null || { echo "Bail out!
 
 C="$SL_TMP/certs"
 mkdir -p "$C"
-# mkca NAME: a CA; mkcert CA NAME SAN: NAME.key/NAME.crt signed by CA with SAN
-mkca() {
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sluice $1" \
-		-keyout "$C/$1.key" -out "$C/$1.crt" 2>/dev/null
-}
-mkcert() {
-	openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$C/$2.key" -out "$C/$2.csr" 2>/dev/null &&
-	printf 'subjectAltName=%s\n' "$3" >"$C/$2.ext" &&
-	openssl x509 -req -in "$C/$2.csr" -CA "$C/$1.crt" -CAkey "$C/$1.key" -CAcreateserial \
-		-days 2 -extfile "$C/$2.ext" -out "$C/$2.crt" 2>/dev/null
-}
-mkca server-ca && mkca client-ca && mkca other-ca && mkca client-ca2 &&
-	mkcert server-ca plain.example DNS:plain.example &&
-	mkcert server-ca mtls.example DNS:mtls.example &&
-	mkcert server-ca opt.example DNS:opt.example &&
-	mkcert client-ca client-a URI:spiffe://test/client-a &&
-	mkcert client-ca client-b URI:spiffe://test/client-b &&
-	mkcert other-ca stranger URI:spiffe://test/client-a &&
-	mkcert client-ca2 client-a2 URI:spiffe://test/client-a ||
+for ca in server-ca client-ca other-ca client-ca2; do sl_mkca "$C" $ca || break; done &&
+	sl_mkcert "$C" server-ca plain.example plain.example DNS:plain.example &&
+	sl_mkcert "$C" server-ca mtls.example mtls.example DNS:mtls.example &&
+	sl_mkcert "$C" server-ca opt.example opt.example DNS:opt.example &&
+	sl_mkcert "$C" client-ca client-a client-a URI:spiffe://test/client-a &&
+	sl_mkcert "$C" client-ca client-b client-b URI:spiffe://test/client-b &&
+	sl_mkcert "$C" other-ca stranger stranger URI:spiffe://test/client-a &&
+	sl_mkcert "$C" client-ca2 client-a2 client-a2 URI:spiffe://test/client-a &&
+	[ -s "$C/client-ca2.crt" ] ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
 cp "$C/client-ca.crt" "$C/clients.pem"
 

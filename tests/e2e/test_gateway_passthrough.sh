@@ -25,19 +25,9 @@ PEER="$SL_ROOT/tests/e2e/tls_peer.py"
 # ---- a test CA and one certificate per backend ------------------------------
 C="$SL_TMP/certs"
 mkdir -p "$C"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-	-subj "/CN=sluice passthrough test CA" -keyout "$C/ca.key" -out "$C/ca.crt" 2>/dev/null
-# mkcert NAME DNS...: NAME.key/.crt signed by the test CA for those names
-mkcert() {
-	local n=$1; shift
-	local san; san=$(printf 'DNS:%s,' "$@"); san=${san%,}
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
-		-keyout "$C/$n.key" -out "$C/$n.csr" 2>/dev/null &&
-	printf 'subjectAltName=%s\n' "$san" >"$C/$n.ext" &&
-	openssl x509 -req -in "$C/$n.csr" -CA "$C/ca.crt" -CAkey "$C/ca.key" -CAcreateserial \
-		-days 2 -extfile "$C/$n.ext" -out "$C/$n.crt" 2>/dev/null
-}
-mkcert a a.example split.example && mkcert b b.example split.example ||
+sl_mkca "$C" ca &&
+	sl_mkcert "$C" ca a a.example DNS:a.example DNS:split.example &&
+	sl_mkcert "$C" ca b b.example DNS:b.example DNS:split.example ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
 
 # tls_backend NAME PORT

@@ -47,4 +47,33 @@ static inline void expect_error(const char *yaml, const char *code)
 	sl_diags_free(&d);
 }
 
+/* The first diagnostic with this code, NULL if none. */
+static inline const struct sl_diag *find_code(const struct sl_diags *d, const char *code)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->v[i].code, code))
+			return &d->v[i];
+	return NULL;
+}
+
+/* yaml is refused with code at line:col, and the message holds `words`
+ * (all diagnostics printed when not). */
+static inline void refused_at(const char *yaml, const char *code, int line, int col,
+			      const char *words)
+{
+	struct sl_diags d;
+	struct sl_model *m;
+
+	assert_int_equal(load(yaml, &d, &m), -EINVAL);
+	assert_null(m);
+	const struct sl_diag *g = find_code(&d, code);
+	if (!g || g->pos.line != line || g->pos.col != col || !strstr(g->msg, words))
+		sl_diags_print(&d, stderr);
+	assert_non_null(g);
+	assert_int_equal(g->pos.line, line);
+	assert_int_equal(g->pos.col, col);
+	assert_non_null(strstr(g->msg, words));
+	sl_diags_free(&d);
+}
+
 #endif /* SLUICE_TESTS_POLICY_LOAD_UTIL_H */

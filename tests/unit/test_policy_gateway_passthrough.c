@@ -79,31 +79,6 @@ static const char good[] =
 	"  - match: [{port: 8443, sniHosts: ['*.example']}]\n"
 	"    route: [" DEST("b", "1") "]\n";
 
-static const struct sl_diag *find(const struct sl_diags *d, const char *code)
-{
-	for (size_t i = 0; i < d->n; i++)
-		if (!strcmp(d->v[i].code, code))
-			return &d->v[i];
-	return NULL;
-}
-
-static void refused_at(const char *yaml, const char *code, int line, int col, const char *words)
-{
-	struct sl_diags d;
-	struct sl_model *m;
-
-	assert_int_equal(load(yaml, &d, &m), -EINVAL);
-	assert_null(m);
-	const struct sl_diag *g = find(&d, code);
-	if (!g || g->pos.line != line || g->pos.col != col || !strstr(g->msg, words))
-		sl_diags_print(&d, stderr);
-	assert_non_null(g);
-	assert_int_equal(g->pos.line, line);
-	assert_int_equal(g->pos.col, col);
-	assert_non_null(strstr(g->msg, words));
-	sl_diags_free(&d);
-}
-
 static void test_loads_as_written(void **state)
 {
 	struct sl_diags d;

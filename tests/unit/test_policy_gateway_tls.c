@@ -37,33 +37,6 @@ static const struct sl_gateway_server *server(const struct sl_model *m, size_t g
 	return &m->gateways[g].servers[s];
 }
 
-/* The diagnostic with this code, NULL if none. */
-static const struct sl_diag *find(const struct sl_diags *d, const char *code)
-{
-	for (size_t i = 0; i < d->n; i++)
-		if (!strcmp(d->v[i].code, code))
-			return &d->v[i];
-	return NULL;
-}
-
-/* yaml is refused with code at line:col, and the message holds `words`. */
-static void refused_at(const char *yaml, const char *code, int line, int col, const char *words)
-{
-	struct sl_diags d;
-	struct sl_model *m;
-
-	assert_int_equal(load(yaml, &d, &m), -EINVAL);
-	assert_null(m);
-	const struct sl_diag *g = find(&d, code);
-	if (!g || g->pos.line != line || g->pos.col != col || !strstr(g->msg, words))
-		sl_diags_print(&d, stderr);
-	assert_non_null(g);
-	assert_int_equal(g->pos.line, line);
-	assert_int_equal(g->pos.col, col);
-	assert_non_null(strstr(g->msg, words));
-	sl_diags_free(&d);
-}
-
 static void test_field_guide_server(void **state)
 {
 	struct sl_diags d;
