@@ -19,55 +19,13 @@
 # log's CPU per request is its proxy CPU minus sluice-http's, same rounds.
 # Knobs: RUNS (default 5), DURATION seconds (5), CONNS (50), BENCH_KEEP=FILE
 # keeps the raw runs.
-set -uo pipefail
 cd "$(dirname "$0")/.."
-B=${B:-build}
-RUNS=${RUNS:-5}
-DURATION=${DURATION:-5}
-CONNS=${CONNS:-50}
-IP=127.0.0.1
+. bench/http_lib.sh
 P_V1=18901 P_V2=18902 P_HX=18910 P_HA=18920 P_HL=18911
-T=$(mktemp -d /tmp/sluice-bench-http.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	sleep 0.1
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+hb_init bench-http wrk haproxy /usr/bin/time
+hb_backends
 
-make -s build/sluice-http build/http-backend >/dev/null || { echo "bench_http: build failed"; exit 1; }
-for c in wrk haproxy /usr/bin/time; do
-	command -v $c >/dev/null || { echo "bench_http: $c not installed (make deps)"; exit 1; }
-done
-port_open() { (exec 3<>"/dev/tcp/$IP/$1") 2>/dev/null; }
-wait_port() { local i; for i in $(seq 1 100); do port_open "$1" && return 0; sleep 0.05; done; return 1; }
-
-"$B/http-backend" $IP $P_V1 v1 1024 >/dev/null & BE1=$!; PIDS+=($BE1)
-"$B/http-backend" $IP $P_V2 v2 1024 >/dev/null & BE2=$!; PIDS+=($BE2)
-
-cat >"$T/policy.yaml" <<YAML
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: bench, namespace: bench}
-spec:
-  hosts: [bench.bench.svc.cluster.local]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints:
-  - {address: $IP, ports: {http: $P_V1}, labels: {version: v1}}
-  - {address: $IP, ports: {http: $P_V2}, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: bench, namespace: bench}
-spec:
-  host: bench
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
+{ hb_service_yaml; cat <<YAML; } >"$T/policy.yaml"
 apiVersion: networking.istio.io/v1beta1
 kind: Gateway
 metadata: {name: gw, namespace: bench}
@@ -129,9 +87,6 @@ sleep 0.5
 rss_idle=$(ps -o rss= -p $HX | tr -d ' ')
 ha_rss_idle=$(ps -o rss= -p $HA | tr -d ' ')
 
-# cpu_ticks PID...: utime+stime of processes (all threads), clock ticks
-cpu_ticks() { local p t=0; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo $t; }
-TCK=$(getconf CLK_TCK)
 # wrk_run PORT PID -> "rps p50_us p99_us errors proxy_us/req client_us/req"
 # (PID 0: no proxy). client_us/req is wrk's and the backends' CPU per
 # request: the side that shares CPU 0 in the pinned placement.
@@ -181,19 +136,6 @@ for mode in ${MODES:-free pinned}; do
 	done
 done
 rss_load=$(ps -o rss= -p $HX | tr -d ' ')
-med() {	# med MODE NAME FIELD(4..9)
-	awk -v m="$1" -v n="$2" -v f="$3" '$1 == m && $2 == n { print $f }' "$T/runs" | sort -g |
-		awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
-}
-# ratios MODE FIELD: sluice-http / haproxy per round -> "median min max"
-# (each round's two runs are minutes apart at most: the paired ratio is
-# less exposed to load that drifts over the whole benchmark)
-ratios() {
-	awk -v m="$1" -v f="$2" '$1 == m && $2 == "sluice-http" { s[$3] = $f }
-		$1 == m && $2 == "haproxy" { h[$3] = $f }
-		END { for (i in s) if (h[i] > 0) print s[i] / h[i] }' "$T/runs" | sort -g |
-		awk '{ a[NR] = $1 } END { printf "%.2f %.2f %.2f", a[int((NR + 1) / 2)], a[1], a[NR] }'
-}
 for mode in ${MODES:-free pinned}; do
 	printf '\n[%s] %-12s %10s %10s %10s %8s %16s %17s\n' "$mode" target rps p50_us p99_us errors \
 		proxy_cpu_us/req client_cpu_us/req

@@ -15,33 +15,11 @@
 # and the median of the per-round sluice/haproxy ratios printed. Everything
 # on 127.0.0.1, free placement (the scheduler places everything).
 # Knobs: RUNS (default 5), DURATION seconds (5), CONNS (50), HS_CONNS (20).
-set -uo pipefail
 cd "$(dirname "$0")/.."
-B=${B:-build}
-RUNS=${RUNS:-5}
-DURATION=${DURATION:-5}
-CONNS=${CONNS:-50}
+. bench/http_lib.sh
 HS_CONNS=${HS_CONNS:-20}
-IP=127.0.0.1
 P_V1=18931 P_V2=18932 P_HX=18943 P_HA=18944
-T=$(mktemp -d /tmp/sluice-bench-https.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	sleep 0.1
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-make -s build/sluice-http build/http-backend >/dev/null || { echo "bench_https: build failed"; exit 1; }
-for c in wrk haproxy openssl; do
-	command -v $c >/dev/null || { echo "bench_https: $c not installed (make deps)"; exit 1; }
-done
-port_open() { (exec 3<>"/dev/tcp/$IP/$1") 2>/dev/null; }
-wait_port() { local i; for i in $(seq 1 100); do port_open "$1" && return 0; sleep 0.05; done; return 1; }
+hb_init bench-https wrk haproxy openssl
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-subj "/CN=bench.example" -addext "subjectAltName=DNS:bench.example" \
@@ -49,28 +27,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 cat "$T/tls.crt" "$T/tls.key" >"$T/haproxy.pem"
 CIPHER=ECDHE-ECDSA-AES128-GCM-SHA256
 
-"$B/http-backend" $IP $P_V1 v1 1024 >/dev/null & BE1=$!; PIDS+=($BE1)
-"$B/http-backend" $IP $P_V2 v2 1024 >/dev/null & BE2=$!; PIDS+=($BE2)
+hb_backends
 
-cat >"$T/policy.yaml" <<YAML
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: bench, namespace: bench}
-spec:
-  hosts: [bench.bench.svc.cluster.local]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints:
-  - {address: $IP, ports: {http: $P_V1}, labels: {version: v1}}
-  - {address: $IP, ports: {http: $P_V2}, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: bench, namespace: bench}
-spec:
-  host: bench
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
+{ hb_service_yaml; cat <<YAML; } >"$T/policy.yaml"
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: bench}
@@ -136,8 +95,6 @@ for p in $P_HX $P_HA; do
 		{ echo "bench_https: port $p did not negotiate TLSv1.2 $CIPHER"; exit 1; }
 done
 
-cpu_ticks() { local p t=0; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo $t; }
-TCK=$(getconf CLK_TCK)
 # wrk_run PORT PID CONNS [HEADER...] -> "rps p99_us errors proxy_us/req"
 wrk_run() {
 	local port=$1 pid=$2 conns=$3 out c0 c1
@@ -165,15 +122,10 @@ for i in $(seq 1 "$RUNS"); do
 		echo "handshake $name $i $(wrk_run "$port" "$pid" "$HS_CONNS" -H 'Connection: close')" >>"$T/runs"
 	done
 done
-med() {	# med LOAD NAME FIELD(4..7)
-	awk -v m="$1" -v n="$2" -v f="$3" '$1 == m && $2 == n { print $f }' "$T/runs" | sort -g |
-		awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
-}
-ratio() {	# ratio LOAD FIELD: median of the per-round sluice-http/haproxy ratios
-	awk -v m="$1" -v f="$2" '$1 == m && $2 == "sluice-http" { s[$3] = $f }
-		$1 == m && $2 == "haproxy" { h[$3] = $f }
-		END { for (i in s) if (h[i] > 0) print s[i] / h[i] }' "$T/runs" | sort -g |
-		awk '{ a[NR] = $1 } END { printf "%.2f (%.2f..%.2f)", a[int((NR + 1) / 2)], a[1], a[NR] }'
+ratio() {	# ratio LOAD FIELD: "median (min..max)" of the per-round ratios
+	local r
+	read -r -a r <<<"$(ratios "$1" "$2")"
+	printf '%s (%s..%s)' "${r[0]}" "${r[1]}" "${r[2]}"
 }
 echo "bench_https: TLS 1.2 $CIPHER, ECDSA P-256, $RUNS runs x ${DURATION}s, medians"
 for load in keepalive handshake; do
