@@ -250,29 +250,6 @@ void hx_pt_accept(struct hx_worker *w, int fd, uint16_t port)
 
 /* ---- upstream --------------------------------------------------------------- */
 
-static void sockaddr_of(const uint8_t a[16], uint16_t port, struct sockaddr_storage *ss,
-			socklen_t *len)
-{
-	static const uint8_t v4m[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	memset(ss, 0, sizeof(*ss));
-	if (!memcmp(a, v4m, 12)) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		memcpy(&s4->sin_addr, a + 12, 4);
-		*len = sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		memcpy(&s6->sin6_addr, a, 16);
-		*len = sizeof(*s6);
-	}
-}
-
 static void pump(struct hx_pt *p);
 
 static void connect_failed(struct hx_pt *p)
@@ -315,7 +292,7 @@ static void connect_up(struct hx_pt *p)
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	int ep, one = 1, mark = SLUICE_HELPER_MARK;
+	int ep;
 	uint16_t port;
 
 	ep = hx_pick_endpoint(m, p->snap->svc, (size_t)p->svc, p->subset, false, 0,
@@ -328,26 +305,13 @@ static void connect_up(struct hx_pt *p)
 	__atomic_add_fetch(&p->snap->svc[p->svc].eps[ep].active, 1, __ATOMIC_RELAXED);
 	port = hx_endpoint_port(s, &s->endpoints[ep],
 				hx_service_port(s, p->rt->dests[p->di].port, p->port));
-	sockaddr_of(s->endpoints[ep].ip.addr, port, &ss, &sl);
-	p->up.fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	p->up.fd = hx_up_socket(s->endpoints[ep].ip.addr, port, &ss, &sl);
 	if (p->up.fd < 0) {
+		p->up.fd = -1;
 		connect_failed(p);
 		return;
 	}
-	setsockopt(p->up.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* never steered back here by the connect hook (needs CAP_NET_ADMIN) */
-	setsockopt(p->up.fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
-	if (pool->tcp_keepalive) {
-		int v;
-
-		setsockopt(p->up.fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-		if ((v = (int)pool->ka_time_s))
-			setsockopt(p->up.fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
-		if ((v = (int)pool->ka_interval_s))
-			setsockopt(p->up.fd, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v));
-		if ((v = (int)pool->ka_probes))
-			setsockopt(p->up.fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof(v));
-	}
+	hx_up_keepalive(p->up.fd, pool);
 	ev.data.ptr = &p->up;
 	if (epoll_ctl(p->w->ep, EPOLL_CTL_ADD, p->up.fd, &ev) < 0) {
 		connect_failed(p);

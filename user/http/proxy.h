@@ -29,6 +29,13 @@ void hx_up_resume_read(struct hx_up *u);
 void hx_up_timeout(struct hx_cli *c);
 void hx_pool_reap(struct hx_worker *w);
 void hx_reap_dead(struct hx_worker *w);
+/* A non-blocking TCP socket for an upstream at addr (v4-mapped or IPv6)
+ * port, its address in ss and sl: TCP_NODELAY, and SLUICE_HELPER_MARK so the
+ * connect hook never steers it back here; the fd or -errno. */
+int hx_up_socket(const uint8_t addr[16], uint16_t port, struct sockaddr_storage *ss, socklen_t *sl);
+/* connectionPool.tcp.tcpKeepalive on a new upstream connection, as the
+ * kernel sets it for L4-steered sockets (bpf/sockops.bpf.c pool_connect). */
+void hx_up_keepalive(int fd, const struct sl_conn_pool *p);
 /* A pooled connection to addr:port, or a new one with connect() under way. */
 struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port, int *err);
 

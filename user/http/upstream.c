@@ -182,9 +182,7 @@ static void sockaddr_of(const uint8_t a[16], uint16_t port, struct sockaddr_stor
 	}
 }
 
-/* connectionPool.tcp.tcpKeepalive on a new upstream connection, as the
- * kernel sets it for L4-steered sockets (bpf/sockops.bpf.c pool_connect). */
-static void up_keepalive(int fd, const struct sl_conn_pool *p)
+void hx_up_keepalive(int fd, const struct sl_conn_pool *p)
 {
 	int on = 1, v;
 
@@ -199,6 +197,20 @@ static void up_keepalive(int fd, const struct sl_conn_pool *p)
 		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof(v));
 }
 
+int hx_up_socket(const uint8_t addr[16], uint16_t port, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	int fd, one = 1, mark = SLUICE_HELPER_MARK;
+
+	sockaddr_of(addr, port, ss, sl);
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* never steered back to us by the connect hook; needs CAP_NET_ADMIN */
+	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	return fd;
+}
+
 /* A pooled connection, or a new one with its connect() under way. */
 struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port,
 			    int *err)
@@ -208,7 +220,6 @@ struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t po
 	struct epoll_event ev;
 	socklen_t sl;
 	struct hx_up *u;
-	int one = 1, mark = SLUICE_HELPER_MARK;
 
 	*err = 0;
 	if (p && p->idle) {
@@ -228,16 +239,12 @@ struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t po
 	u->w = w;
 	u->pool = p;
 	u->idle_limit_ms = 60000;
-	sockaddr_of(addr, port, &ss, &sl);
-	u->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	u->fd = hx_up_socket(addr, port, &ss, &sl);
 	if (u->fd < 0) {
-		*err = -errno;
+		*err = u->fd;
 		free(u);
 		return NULL;
 	}
-	setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* never steered back to us by the connect hook; needs CAP_NET_ADMIN */
-	setsockopt(u->fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
 	if (connect(u->fd, (struct sockaddr *)&ss, sl) == 0) {
 		u->connected = true;
 	} else if (errno != EINPROGRESS) {
@@ -339,7 +346,7 @@ int hx_up_dispatch(struct hx_cli *c)
 		return -1;
 	}
 	if (!u->reused)
-		up_keepalive(u->fd, &tp->pool);
+		hx_up_keepalive(u->fd, &tp->pool);
 	u->cli = c;
 	c->up = u;
 	llhttp_init(&u->parser, HTTP_RESPONSE, &hx_resp_settings);
