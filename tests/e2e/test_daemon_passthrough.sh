@@ -5,7 +5,8 @@
 # sluice-http, which relays TLS by SNI on --http-gateway-addr to two TLS
 # backends in the test's network namespace; `sluicectl get routes` lists the
 # tls routes with their SNI names and weights; sluiced's /metrics carries
-# the passthrough counters; a policy without the server stops the helper.
+# the passthrough counters and `sluicectl stats` the relayed connections and
+# bytes; a policy without the server stops the helper.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 command -v openssl >/dev/null || { echo "Bail out! openssl needed"; exit 1; }
@@ -95,6 +96,8 @@ sl_check "get routes -o json: the tls route's match and destination" \
 m=$(sl_in_ns "$NS" curl -s -m 5 http://127.0.0.1:9464/metrics)
 sl_check "sluiced's /metrics carries the passthrough counters" grep -q \
 	'^sluice_http_passthrough_connections_opened_total{gateway="edge/gw",sni_host="a.example",destination_service="web.edge.svc.cluster.local",destination_version="a"} 4$' <<<"$m"
+statsa() { ctl stats -o json | jq -e '[.[] | select(.level == "subset" and .service == "web.edge.svc.cluster.local" and .subset == "a")][0] | .opened == 4 and .closed == 4 and .active == 0 and .bytes_sent > 0 and .bytes_received > 0' >/dev/null; }
+sl_check "sluicectl stats counts the relayed connections and bytes of subset a" sl_wait_for 5 statsa
 
 # the same services without the passthrough server: no helper needed
 sed '/^kind: Gateway/,$d' "$P" | sed '$d' >"$SL_TMP/nogw.yaml"

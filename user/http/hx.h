@@ -316,9 +316,11 @@ struct hx_req_metric {
 void hx_metrics_record(struct hx_metrics *mx, const struct hx_req_metric *r);
 /* Prometheus text of every worker's table into f. */
 int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f);
-/* Requests per (service, subset) as JSON, for sluiced's stats and top:
- * [{"service", "subset", "requests", "errors" (5xx), "request_bytes",
- *   "response_bytes"}]. */
+/* Requests and TLS passthrough connections per (service, subset) as JSON,
+ * for sluiced's stats and top: [{"service", "subset", "requests", "errors"
+ * (5xx), "request_bytes", "response_bytes", "connections_opened",
+ * "connections_closed", "bytes_sent" (client to destination),
+ * "bytes_received"}]. */
 int hx_metrics_counts_json(struct hx_metrics **mxs, size_t n, FILE *f);
 
 /* ---- mesh original destination (origdst.c) ----------------------------- */

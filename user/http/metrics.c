@@ -60,6 +60,7 @@ struct hx_series_ref {
  * service, subset). */
 struct hx_pt_series {
 	char *labels;
+	char *svc, *subset;	/* for hx_metrics_counts_json ("" = unknown / whole service) */
 	uint64_t opened, closed, rx, tx;
 };
 
@@ -155,8 +156,20 @@ int hx_metrics_pt_series(struct hx_metrics *mx, const struct sl_model *m,
 		free(labels);
 		idx = (int)i;
 	} else if (mx->npt < mx->cappt || !pt_grow(mx)) {
-		mx->pt[mx->npt] = (struct hx_pt_series){ .labels = labels };
-		idx = (int)mx->npt++;
+		struct hx_pt_series ps = {
+			.labels = labels, .svc = strdup(s ? s->host : ""),
+			.subset = strdup(s && subset >= 0 && (size_t)subset < s->nsubsets ?
+					 s->subsets[subset].name : ""),
+		};
+
+		if (ps.svc && ps.subset) {
+			mx->pt[mx->npt] = ps;
+			idx = (int)mx->npt++;
+		} else {
+			free(ps.svc);
+			free(ps.subset);
+			free(labels);
+		}
 	} else {
 		free(labels);
 	}
@@ -274,8 +287,11 @@ void hx_metrics_free(struct hx_metrics *mx)
 		free(mx->v[i].subset);
 	}
 	free(mx->v);
-	for (i = 0; i < mx->npt; i++)
+	for (i = 0; i < mx->npt; i++) {
 		free(mx->pt[i].labels);
+		free(mx->pt[i].svc);
+		free(mx->pt[i].subset);
+	}
 	free(mx->pt);
 	pthread_mutex_destroy(&mx->mu);
 	free(mx);
@@ -575,35 +591,57 @@ out:
 struct count {
 	const char *svc, *subset;
 	uint64_t requests, errors, req_bytes, resp_bytes;
+	uint64_t opened, closed, sent, received;	/* TLS passthrough connections */
 };
+
+/* The entry of (svc, subset) in *c (added when absent); NULL when out of
+ * memory. */
+static struct count *count_of(struct count **c, size_t *n, const char *svc, const char *subset)
+{
+	struct count *nc;
+	size_t j;
+
+	for (j = 0; j < *n; j++)
+		if (!strcmp((*c)[j].svc, svc) && !strcmp((*c)[j].subset, subset))
+			return &(*c)[j];
+	nc = realloc(*c, (*n + 1) * sizeof(**c));
+	if (!nc)
+		return NULL;
+	*c = nc;
+	nc[*n] = (struct count){ .svc = svc, .subset = subset };
+	return &nc[(*n)++];
+}
 
 int hx_metrics_counts_json(struct hx_metrics **mxs, size_t n, FILE *f)
 {
-	struct count *c = NULL, *nc;
+	struct count *c = NULL, *e;
 	size_t nc_n = 0, w, i, j;
 
 	/* the workers' tables stay locked while the strings are borrowed */
 	for (w = 0; w < n; w++)
 		pthread_mutex_lock(&mxs[w]->mu);
-	for (w = 0; w < n; w++)
+	for (w = 0; w < n; w++) {
 		for (i = 0; i < mxs[w]->n; i++) {
 			const struct hx_series *s = &mxs[w]->v[i];
 
-			for (j = 0; j < nc_n; j++)
-				if (!strcmp(c[j].svc, s->svc) && !strcmp(c[j].subset, s->subset))
-					break;
-			if (j == nc_n) {
-				nc = realloc(c, (nc_n + 1) * sizeof(*c));
-				if (!nc)
-					continue;
-				c = nc;
-				c[nc_n++] = (struct count){ .svc = s->svc, .subset = s->subset };
-			}
-			c[j].requests += s->count;
-			c[j].errors += s->code >= 500 ? s->count : 0;
-			c[j].req_bytes += s->req_sum;
-			c[j].resp_bytes += s->resp_sum;
+			if (!(e = count_of(&c, &nc_n, s->svc, s->subset)))
+				continue;
+			e->requests += s->count;
+			e->errors += s->code >= 500 ? s->count : 0;
+			e->req_bytes += s->req_sum;
+			e->resp_bytes += s->resp_sum;
 		}
+		for (i = 0; i < mxs[w]->npt; i++) {
+			const struct hx_pt_series *s = &mxs[w]->pt[i];
+
+			if (!(e = count_of(&c, &nc_n, s->svc, s->subset)))
+				continue;
+			e->opened += s->opened;
+			e->closed += s->closed;
+			e->sent += s->rx;
+			e->received += s->tx;
+		}
+	}
 	fputc('[', f);
 	for (j = 0; j < nc_n; j++) {
 		fprintf(f, "%s{\"service\": ", j ? ", " : "");
@@ -611,9 +649,12 @@ int hx_metrics_counts_json(struct hx_metrics **mxs, size_t n, FILE *f)
 		fputs(", \"subset\": ", f);
 		sl_json_str(f, c[j].subset);
 		fprintf(f, ", \"requests\": %llu, \"errors\": %llu, \"request_bytes\": %llu, "
-			   "\"response_bytes\": %llu}", (unsigned long long)c[j].requests,
-			(unsigned long long)c[j].errors, (unsigned long long)c[j].req_bytes,
-			(unsigned long long)c[j].resp_bytes);
+			   "\"response_bytes\": %llu, \"connections_opened\": %llu, "
+			   "\"connections_closed\": %llu, \"bytes_sent\": %llu, \"bytes_received\": %llu}",
+			(unsigned long long)c[j].requests, (unsigned long long)c[j].errors,
+			(unsigned long long)c[j].req_bytes, (unsigned long long)c[j].resp_bytes,
+			(unsigned long long)c[j].opened, (unsigned long long)c[j].closed,
+			(unsigned long long)c[j].sent, (unsigned long long)c[j].received);
 	}
 	fputs("]\n", f);
 	for (w = 0; w < n; w++)

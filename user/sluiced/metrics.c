@@ -309,6 +309,10 @@ int sluiced_helper_counts(const struct sluiced *d, struct sluiced_http_count **o
 			v[k].errors = sl_yaml_u64(&doc, m, "errors");
 			v[k].request_bytes = sl_yaml_u64(&doc, m, "request_bytes");
 			v[k].response_bytes = sl_yaml_u64(&doc, m, "response_bytes");
+			v[k].conns_opened = sl_yaml_u64(&doc, m, "connections_opened");
+			v[k].conns_closed = sl_yaml_u64(&doc, m, "connections_closed");
+			v[k].bytes_sent = sl_yaml_u64(&doc, m, "bytes_sent");
+			v[k].bytes_received = sl_yaml_u64(&doc, m, "bytes_received");
 			k++;
 		}
 	}

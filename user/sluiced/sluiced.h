@@ -213,6 +213,8 @@ bool sluiced_live(const struct sluiced *d, char *why, size_t len);
 struct sluiced_http_count {
 	char service[256], subset[64];
 	uint64_t requests, errors, request_bytes, response_bytes;
+	/* TLS passthrough connections relayed by sluice-http */
+	uint64_t conns_opened, conns_closed, bytes_sent, bytes_received;
 };
 int sluiced_helper_counts(const struct sluiced *d, struct sluiced_http_count **out, size_t *n);
 int sluiced_helper_listen_failure(const struct sluiced *d, char *why, size_t len);

@@ -171,15 +171,24 @@ static const char *field_str(struct vrec *r, const char *key)
 	return f && f->s ? f->s : "";
 }
 
+/* sluice-http's counts of one (service, subset) into row r: its requests,
+ * and the TLS passthrough connections it relayed, which the kernel does not
+ * count (they are the helper's own sockets). */
 static void add_requests(struct vrec *r, const struct sluiced_http_count *c)
 {
 	field(r, "requests")->num += c->requests;
 	field(r, "errors")->num += c->errors;
+	field(r, "opened")->num += c->conns_opened;
+	field(r, "closed")->num += c->conns_closed;
+	field(r, "active")->num += c->conns_opened > c->conns_closed ?
+				   c->conns_opened - c->conns_closed : 0;
+	field(r, "bytes_sent")->num += c->bytes_sent;
+	field(r, "bytes_received")->num += c->bytes_received;
 }
 
-/* Add sluice-http's request counts to the service and subset rows; HTTP
- * services the kernel never steers directly (their connections go to
- * sluice-http) get rows of their own. */
+/* Add sluice-http's counts to the service and subset rows; HTTP and TLS
+ * passthrough services the kernel never steers directly (their connections
+ * go to sluice-http) get rows of their own. */
 static void merge_requests(struct vtable *t, const struct sluiced_http_count *c, size_t n)
 {
 	static const struct sluice_stats none;
