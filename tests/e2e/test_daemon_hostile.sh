@@ -40,11 +40,20 @@ sl_check "/dev/zero: refused at once (exit $rc), not a regular file" \
 sl_check "none of it changed the live generation ($gen)" [ "$(dl_gen)" = "$gen" ]
 
 # an apply whose client hangs up before the answer (as a timed-out client
-# does) must not land silently: the daemon drops it and says so
+# does) must not land silently: the daemon drops it and says so. The set
+# sent carries 4,000 more ServiceEntries, so that loading it takes the
+# daemon far longer than the client takes to hang up after its last byte,
+# also on a loaded machine.
 dl_extra_se >"$SL_TMP/s1b.yaml"
 python3 - "$SL_SOCK" "$SL_TMP/s1b.yaml" <<'PY'
 import socket, sys
-data = open(sys.argv[2], "rb").read()
+data = open(sys.argv[2], "rb").read() + b"".join(
+    b"---\napiVersion: networking.istio.io/v1beta1\nkind: ServiceEntry\n"
+    b"metadata: {name: hang%d, namespace: weather}\n"
+    b"spec: {hosts: [hang%d.weather.svc.cluster.local], addresses: [198.19.%d.%d],"
+    b" ports: [{number: 9000, name: tcp, protocol: TCP}], resolution: STATIC,"
+    b" endpoints: [{address: 10.1.0.1}]}\n" % (i, i, i // 250, i % 250 + 1)
+    for i in range(4000))
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 s.sendall(b"SLUICE1 apply 1 -\n" + b"%d %s\n" % (len(data), sys.argv[2].encode()) + data)
