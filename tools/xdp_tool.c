@@ -60,7 +60,7 @@
 #include "sluice/xdp.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
-#include "../tests/bpf/pkt_csum.h"
+#include "pkt_csum.h"
 
 static int map_fd(const char *root, enum sl_map m)
 {

@@ -36,7 +36,7 @@
 #include "xdp.skel.h"
 #include "tc.skel.h"
 #include "tap.h"
-#include "pkt_csum.h"
+#include "../../tools/pkt_csum.h"
 #include "policy_text.h"
 
 #define FX_MAXPKT 256

@@ -3,11 +3,11 @@
  * The Internet checksum computed from scratch (RFC 1071) over whole
  * headers and segments, with the IPv4 and IPv6 pseudo-header sums (RFC 793,
  * RFC 8200 8.1): for frames built by the XDP/TC test fixtures
- * (xdp_fixture.h, xdp_fixture6.h) and by tools/xdp_tool.c. Deliberately
+ * (tests/bpf/xdp_fixture.h, xdp_fixture6.h) and by tools/xdp_tool.c. Deliberately
  * not bpf/lib/csum.h's incremental updates, which the fixtures check.
  */
-#ifndef SLUICE_TESTS_PKT_CSUM_H
-#define SLUICE_TESTS_PKT_CSUM_H
+#ifndef SLUICE_TOOLS_PKT_CSUM_H
+#define SLUICE_TOOLS_PKT_CSUM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -65,4 +65,4 @@ static inline uint32_t fx_pseudo6(const void *saddr, const void *daddr, uint8_t 
 	       (uint32_t)(l4len & 0xffff);
 }
 
-#endif /* SLUICE_TESTS_PKT_CSUM_H */
+#endif /* SLUICE_TOOLS_PKT_CSUM_H */
