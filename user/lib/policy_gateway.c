@@ -173,26 +173,35 @@ static int check_route(struct pl_ctx *c, struct sl_model *m, const struct pl_vs 
 				    "supported yet (a gateway's client has no workload labels)",
 				    gw->ns, gw->name, sv->port);
 	}
-	for (size_t i = 0; i < pr->ndests; i++) {
-		const struct pl_dest *d = &pr->dests[i];
-		if (d->port)
-			continue;	/* checked against the service in resolve */
-		char *fq = pl_fqdn(c->a, d->host ? d->host : "", vs->vh.ns);
-		if (!fq)
+	for (size_t i = 0; i < pr->ndests; i++)
+		if (!pr->dests[i].port &&	/* with a port: checked in resolve */
+		    pl_dest_port_ok(c, m, vs, &pr->dests[i], gw, sv) < 0)
 			return -ENOMEM;
-		int si = sl_model_find_service(m, fq);
-		if (si < 0)
-			continue;	/* already reported */
-		const struct sl_service *s = &m->services[si];
-		bool on = s->nports == 1;
-		for (size_t p = 0; !on && p < s->nports; p++)
-			on = s->ports[p].number == sv->port;
-		if (!on)
-			sl_diag_add(c->d, SL_SEV_ERROR, PL_E_DPORT, d->host_pos,
-				    "destination %s has no port and the service has %zu ports, none "
-				    "of them gateway %s/%s's server port %u: give destination.port",
-				    fq, s->nports, gw->ns, gw->name, sv->port);
-	}
+	return 0;
+}
+
+int pl_dest_port_ok(struct pl_ctx *c, const struct sl_model *m, const struct pl_vs *vs,
+		    const struct pl_dest *d, const struct sl_gateway *gw,
+		    const struct sl_gateway_server *sv)
+{
+	char *fq = pl_fqdn(c->a, d->host ? d->host : "", vs->vh.ns);
+	int si = fq ? sl_model_find_service(m, fq) : -1;
+
+	if (!fq)
+		return -ENOMEM;
+	if (si < 0)
+		return 1;	/* reported by resolve */
+	const struct sl_service *s = &m->services[si];
+	bool on = s->nports == 1;
+	for (size_t p = 0; !on && p < s->nports; p++)
+		on = s->ports[p].number == sv->port;
+	if (on)
+		return 1;
+	sl_diag_add(c->d, SL_SEV_ERROR, PL_E_DPORT, d->host_pos,
+		    "destination %s has no port and the service has %zu ports, none of them "
+		    "gateway %s/%s's %sserver port %u: give destination.port", fq, s->nports,
+		    gw->ns, gw->name, sl_gw_server_is_passthrough(sv) ? "passthrough " : "",
+		    sv->port);
 	return 0;
 }
 

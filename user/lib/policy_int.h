@@ -318,6 +318,12 @@ int pl_resolve_gateway_tcp(struct pl_ctx *c, struct sl_model *m);
  * sharing a port (TLS or not; one set of versions and ciphers). */
 void pl_parse_server_tls(struct pl_ctx *c, yaml_node_t *sn, struct sl_gateway_server *s);
 int pl_check_gateway_tls(struct pl_ctx *c, struct sl_model *m);
+/* Destination d of VirtualService vs, given without a port, serving server
+ * sv of gateway gw: its service needs one port, or sv's (Istio's rule).
+ * 1 fine, 0 reported, -ENOMEM (policy_gateway.c). */
+int pl_dest_port_ok(struct pl_ctx *c, const struct sl_model *m, const struct pl_vs *vs,
+		    const struct pl_dest *d, const struct sl_gateway *gw,
+		    const struct sl_gateway_server *sv);
 /* tls routes at their passthrough Gateway servers (policy_tls.c): a
  * destination without port needs the service's only port or the server's
  * port (Istio's rule, as for gateway tcp routes). After pl_check_gateway_tls. */

@@ -430,30 +430,6 @@ static bool tls_route_on_port(const struct sl_route *r, uint16_t port)
 	return false;
 }
 
-/* Destination d (of VirtualService vs) without a port, at passthrough
- * server sv: the service needs one port, or the server's (Istio's rule);
- * false after reporting. */
-static bool dest_port_ok(struct pl_ctx *c, struct sl_model *m, const struct pl_vs *vs,
-			 const struct pl_dest *d, const struct sl_gateway *gw,
-			 const struct sl_gateway_server *sv)
-{
-	char *fq = pl_fqdn(c->a, d->host ? d->host : "", vs->vh.ns);
-	int si = fq ? sl_model_find_service(m, fq) : -1;
-
-	if (si < 0)
-		return true;	/* reported by resolve (or out of memory: the load fails) */
-	const struct sl_service *s = &m->services[si];
-	bool on = s->nports == 1;
-	for (size_t p = 0; !on && p < s->nports; p++)
-		on = s->ports[p].number == sv->port;
-	if (!on)
-		sl_diag_add(c->d, SL_SEV_ERROR, PL_E_DPORT, d->host_pos,
-			    "destination %s has no port and the service has %zu ports, none of them "
-			    "gateway %s/%s's passthrough server port %u: give destination.port",
-			    fq, s->nports, gw->ns, gw->name, sv->port);
-	return on;
-}
-
 int pl_check_tls_routes(struct pl_ctx *c, struct sl_model *m)
 {
 	for (size_t g = 0; g < m->ngateways; g++) {
@@ -476,7 +452,7 @@ int pl_check_tls_routes(struct pl_ctx *c, struct sl_model *m)
 					routed = true;
 					for (size_t k = 0; k < vs->tls[r].ndests; k++)
 						if (!vs->tls[r].dests[k].port &&
-						    !dest_port_ok(c, m, vs, &vs->tls[r].dests[k], gw, sv))
+						    pl_dest_port_ok(c, m, vs, &vs->tls[r].dests[k], gw, sv) <= 0)
 							break;
 				}
 			}
