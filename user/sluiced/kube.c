@@ -241,8 +241,8 @@ static size_t drop_bad(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
 			if (dg.v[j].sev != SL_SEV_ERROR || k < 0 || (size_t)k >= n || bad[k])
 				continue;
 			bad[k] = true;
-			sluiced_warn("kubernetes: %s left out: error[%s]: %s", v[k].name,
-				     dg.v[j].code, dg.v[j].msg);
+			sluiced_warn("kubernetes: %s left out: %s:%zu:%d: error[%s]: %s", v[k].name,
+				     v[k].name, line, dg.v[j].pos.col, dg.v[j].code, dg.v[j].msg);
 		}
 	}
 	sl_model_free(m);

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Gateway tls.credentialName from a Kubernetes Secret, end to end: sluiced
+# --kubernetes against the API-server simulator (tools/kube_apiserver_sim.py)
+# serving a kubernetes.io/tls Secret, a ServiceEntry, DestinationRule,
+# Gateway (credentialName) and VirtualService; sluice-http terminates HTTPS
+# with the Secret's certificate (checked by curl against the test CA) and
+# routes a header route and the default route; the Secret's files are 0600
+# in 0700 directories and an Opaque Secret is not read (field selector); the
+# Secret updated in the API server is served to a later handshake without an
+# apply; a Gateway naming a Secret that does not exist is left out with its
+# name, position and the Secret named, the rest keeps working, and it is
+# applied once the Secret arrives; a deleted Secret's files are removed.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon_lib.sh"
+
+command -v openssl >/dev/null && command -v curl >/dev/null || { echo "Bail out! openssl and curl needed"; exit 1; }
+dl_setup_helper
+dl_web_backends "$NS" || { echo "Bail out! web backends did not start"; exit 1; }
+dl_kube_sim
+
+C="$SL_TMP/certs"
+mkdir -p "$C"
+sl_mkca "$C" ca && sl_mkcert "$C" ca web web.example DNS:web.example &&
+	sl_mkcert "$C" ca web2 web.example DNS:web.example &&
+	sl_mkcert "$C" ca late late.example DNS:late.example ||
+	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
+
+secret() {	# secret NAME CERT-BASENAME [TYPE]: the Secret as the API server serves it
+	printf '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "%s", "namespace": "edge"},
+ "type": "%s", "data": {"tls.crt": "%s", "tls.key": "%s"}}' "$1" "${3:-kubernetes.io/tls}" \
+		"$(base64 -w0 "$C/$2.crt")" "$(base64 -w0 "$C/$2.key")"
+}
+{
+	echo '['
+	secret web-cert web
+	echo ','
+	secret db-password web Opaque
+	echo ','
+	cat <<'JSON'
+{"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": {"name": "web", "namespace": "edge"},
+ "spec": {"hosts": ["web.edge.svc.cluster.local"], "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
+          "resolution": "STATIC", "endpoints": [
+   {"address": "10.1.0.1", "ports": {"http": 8080}, "labels": {"version": "v1"}},
+   {"address": "10.1.0.2", "ports": {"http": 8080}, "labels": {"version": "v2"}}]}},
+{"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": {"name": "web", "namespace": "edge"},
+ "spec": {"host": "web.edge.svc.cluster.local", "subsets": [{"name": "v1", "labels": {"version": "v1"}},
+                                                          {"name": "v2", "labels": {"version": "v2"}}]}},
+{"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "gw", "namespace": "edge"},
+ "spec": {"servers": [{"port": {"number": 8443, "name": "https", "protocol": "HTTPS"}, "hosts": ["web.example"],
+                       "tls": {"mode": "SIMPLE", "credentialName": "web-cert"}}]}},
+{"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "web", "namespace": "edge"},
+ "spec": {"hosts": ["web.example"], "gateways": ["gw"], "http": [
+   {"match": [{"headers": {"x-canary": {"exact": "yes"}}}],
+    "route": [{"destination": {"host": "web.edge.svc.cluster.local", "subset": "v2"}}]},
+   {"route": [{"destination": {"host": "web.edge.svc.cluster.local", "subset": "v1"}}]}]}}
+]
+JSON
+} | ctlsim put >/dev/null
+
+DL_HELPER=1 dl_start --kubernetes --kubeconfig "$KUBECONFIG_SIM" --http-gateway-addr 127.0.0.1 ||
+	{ echo "Bail out! sluiced did not start"; cat "$DL_LOG"; exit 1; }
+helper_running() { ctl status -o json | jq -e '.helper == "running" and (.kubernetes_resources | all(.synced))' >/dev/null; }
+sl_check "Secrets listed with the other resources, the Gateway applied, sluice-http running" \
+	sl_wait_for 20 helper_running
+
+CD="$DL_STATE/credentials"
+sl_check "the Secret's files: tls.crt and tls.key decoded as the PEM given" \
+	cmp -s "$CD/edge/web-cert/tls.crt" "$C/web.crt" && cmp -s "$CD/edge/web-cert/tls.key" "$C/web.key"
+sl_check "files 0600, directories 0700" \
+	[ "$(stat -c %a "$CD/edge/web-cert/tls.key" "$CD/edge/web-cert/tls.crt" "$CD/edge/web-cert" "$CD/edge" "$CD" | sort -u | tr '\n' ' ')" = "600 700 " ]
+sl_check "an Opaque Secret is not read (fieldSelector type=kubernetes.io/tls)" [ ! -e "$CD/edge/db-password" ]
+sl_check "the status lists the Secrets resource" \
+	sh -c "'$CTL' --socket '$SL_SOCK' status -o json | jq -e '.kubernetes_resources | any(.path == \"/api/v1/secrets\" and .objects == 1)' >/dev/null"
+
+web() { sl_in_ns "$NS" curl -s -m 3 --cacert "$C/ca.crt" --resolve web.example:8443:127.0.0.1 "$@" https://web.example:8443/; }
+ready() { [ "$(web)" = "web v1" ]; }
+sl_check "HTTPS with the Secret's certificate, verified against the test CA: default route -> v1" \
+	sl_wait_for 10 ready
+sl_check "x-canary: yes -> v2 over the same TLS" [ "$(web -H 'x-canary: yes')" = "web v2" ]
+
+served() {	# the SHA-256 fingerprint of the certificate served for SNI $1 on port $2
+	sl_in_ns "$NS" sh -c "openssl s_client -connect 127.0.0.1:$2 -servername $1 </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256" 2>/dev/null
+}
+fp() { openssl x509 -noout -fingerprint -sha256 -in "$1"; }
+sl_check "the served certificate is the Secret's" [ "$(served web.example 8443)" = "$(fp "$C/web.crt")" ]
+
+# the Secret changes in the API server: new files, the next handshakes serve it
+gen=$(dl_gen)
+{ echo '['; secret web-cert web2; echo ']'; } | ctlsim put >/dev/null
+new_cert() { [ "$(served web.example 8443)" = "$(fp "$C/web2.crt")" ]; }
+sl_check "the Secret updated in the API server is served to a later handshake" sl_wait_for 10 new_cert
+sl_check "  ... without a new generation (sluice-http re-read the files)" [ "$(dl_gen)" = "$gen" ]
+sl_check "  ... and routes as before" [ "$(web)" = "web v1" ]
+
+# a Gateway naming a Secret that does not exist: left out, named, positioned
+{
+	echo '['
+	cat <<'JSON'
+{"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "late", "namespace": "edge"},
+ "spec": {"servers": [{"port": {"number": 9443, "name": "https", "protocol": "HTTPS"}, "hosts": ["late.example"],
+                       "tls": {"mode": "SIMPLE", "credentialName": "late-cert"}}]}}
+]
+JSON
+} | ctlsim put >/dev/null
+left_out() { grep -q "kubernetes: kubernetes:/apis/networking.istio.io/v1/gateways/edge/late left out: kubernetes:/apis/networking.istio.io/v1/gateways/edge/late:1:[0-9]*: error\[SL0009\]: Gateway edge/late port 9443: credentialName late-cert: no Secret edge/late-cert" "$DL_LOG"; }
+sl_check "a Gateway naming a missing Secret is left out, its name, position and the Secret in the log" \
+	sl_wait_for 10 left_out
+sl_log "$(grep -m1 'gateways/edge/late left out' "$DL_LOG")"
+sl_check "  ... the rest keeps working" [ "$(web -H 'x-canary: yes')" = "web v2" ]
+late_code() { sl_in_ns "$NS" curl -s -o /dev/null -w '%{http_code}' -m 3 --cacert "$C/ca.crt" \
+	--resolve late.example:9443:127.0.0.1 https://late.example:9443/; }
+sl_check "  ... and nothing listens on its port" [ "$(late_code)" = 000 ]
+{ echo '['; secret late-cert late; echo ']'; } | ctlsim put >/dev/null
+late_up() { c=$(late_code); [ "$c" != 000 ]; }
+sl_check "the Secret arriving applies the Gateway left out: its port answers over TLS with the Secret's certificate" \
+	sl_wait_for 10 late_up
+sl_log "late.example:9443 answers HTTP $(late_code) (no route bound: the TLS handshake verified)"
+
+# the Secret deleted: its files go
+echo '[{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "late-cert", "namespace": "edge"}}]' |
+	ctlsim delete >/dev/null
+gone() { [ ! -e "$CD/edge/late-cert" ]; }
+sl_check "a deleted Secret's directory is removed" sl_wait_for 5 gone
+sl_check "no temporary file left beside the Secret's files" \
+	[ -z "$(find "$CD" -name '.*.tmp')" ]
+sl_done
