@@ -38,7 +38,10 @@ cluster: POST /put (a JSON object; its kind picks the resource), POST
 /delete (the same), POST /compact (old resourceVersions now answer 410),
 POST /drop (close every open watch), POST /restart?base=N (an API server
 restarted on a restored store: watches dropped, history gone, the
-resourceVersion series starting again at N, default 1), GET /stats
+resourceVersion series starting again at N, default 1), POST /forbid (the
+body a resource path, e.g. /api/v1/secrets: from then on LIST and WATCH of
+it answer 403 Forbidden, as the API server does when RBAC grants no
+list/watch), GET /stats
 (requests seen). A change's reply is "ok RV TIME" (TIME: its wall clock,
 for benchmarks).
 
@@ -70,6 +73,7 @@ KIND_PATH = {v[0]: k for k, v in RESOURCES.items()}
 
 lock = threading.Condition()
 state = {"rv": 1, "compacted": 0, "epoch": 0, "changed_at": 0.0}
+forbidden = set()                       # paths answered 403 (POST /forbid)
 store = {p: {} for p in RESOURCES}      # path -> {(ns, name): object}
 events = []                             # (rv, path, type, object)
 stats = {"list": 0, "watch": 0, "unauthorized": 0, "gone": 0, "ahead": 0}
@@ -196,6 +200,14 @@ class API(http.server.BaseHTTPRequestHandler):
             return self.send_json(404, status(404, "NotFound", "the server could not find "
                                                "the requested resource"))
         kind, api = RESOURCES[u.path]
+        if u.path in forbidden:
+            verb = "watch" if q.get("watch", ["0"])[0] in ("1", "true") else "list"
+            plural = u.path.rsplit("/", 1)[1]
+            group = "" if u.path.startswith("/api/") else u.path.split("/")[2]
+            return self.send_json(403, status(403, "Forbidden", (
+                '%s is forbidden: User "system:serviceaccount:sluice-system:sluiced" cannot '
+                '%s resource "%s" in API group "%s" at the cluster scope') %
+                (plural, verb, plural, group)))
         try:
             sel = parse_selector(q.get("fieldSelector", [""])[0])
         except ValueError as e:
@@ -337,6 +349,14 @@ class Control(http.server.BaseHTTPRequestHandler):
                     for objs in store.values():
                         for o in objs.values():
                             o["metadata"]["resourceVersion"] = str(base)
+                    lock.notify_all()
+            elif self.path == "/forbid":
+                path = body.decode().strip()
+                if path not in RESOURCES:
+                    raise ValueError("unknown resource path %s" % path)
+                with lock:
+                    forbidden.add(path)
+                    state["epoch"] += 1     # open watches end, as on a policy change
                     lock.notify_all()
             elif self.path == "/drop":
                 with lock:

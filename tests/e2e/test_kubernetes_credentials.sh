@@ -23,13 +23,16 @@ C="$SL_TMP/certs"
 mkdir -p "$C"
 sl_mkca "$C" ca && sl_mkcert "$C" ca web web.example DNS:web.example &&
 	sl_mkcert "$C" ca web2 web.example DNS:web.example &&
-	sl_mkcert "$C" ca late late.example DNS:late.example ||
+	sl_mkcert "$C" ca late late.example DNS:late.example &&
+	sl_mkcert "$C" ca client client.example DNS:client.example ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
 
-secret() {	# secret NAME CERT-BASENAME [TYPE]: the Secret as the API server serves it
+secret() {	# secret NAME CERT-BASENAME [TYPE [CA-BASENAME]]: the Secret as the API server serves it
+	local ca=""
+	[ -n "${4:-}" ] && ca=", \"ca.crt\": \"$(base64 -w0 "$C/$4.crt")\""
 	printf '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "%s", "namespace": "edge"},
- "type": "%s", "data": {"tls.crt": "%s", "tls.key": "%s"}}' "$1" "${3:-kubernetes.io/tls}" \
-		"$(base64 -w0 "$C/$2.crt")" "$(base64 -w0 "$C/$2.key")"
+ "type": "%s", "data": {"tls.crt": "%s", "tls.key": "%s"%s}}' "$1" "${3:-kubernetes.io/tls}" \
+		"$(base64 -w0 "$C/$2.crt")" "$(base64 -w0 "$C/$2.key")" "$ca"
 }
 {
 	echo '['
@@ -86,6 +89,30 @@ served() {	# the SHA-256 fingerprint of the certificate served for SNI $1 on por
 fp() { openssl x509 -noout -fingerprint -sha256 -in "$1"; }
 sl_check "the served certificate is the Secret's" [ "$(served web.example 8443)" = "$(fp "$C/web.crt")" ]
 
+# MUTUAL: the client CA from the same Secret's ca.crt
+{
+	echo '['
+	secret mtls-cert web kubernetes.io/tls ca
+	echo ','
+	cat <<'JSON'
+{"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "mtls", "namespace": "edge"},
+ "spec": {"servers": [{"port": {"number": 8444, "name": "https-m", "protocol": "HTTPS"}, "hosts": ["web.example"],
+                       "tls": {"mode": "MUTUAL", "credentialName": "mtls-cert"}}]}},
+{"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "web", "namespace": "edge"},
+ "spec": {"hosts": ["web.example"], "gateways": ["gw", "mtls"], "http": [
+   {"match": [{"headers": {"x-canary": {"exact": "yes"}}}],
+    "route": [{"destination": {"host": "web.edge.svc.cluster.local", "subset": "v2"}}]},
+   {"route": [{"destination": {"host": "web.edge.svc.cluster.local", "subset": "v1"}}]}]}}
+]
+JSON
+} | ctlsim put >/dev/null
+mtls() { sl_in_ns "$NS" curl -s -m 3 --cacert "$C/ca.crt" --resolve web.example:8444:127.0.0.1 "$@" https://web.example:8444/; }
+mtls_up() { [ "$(mtls --cert "$C/client.crt" --key "$C/client.key")" = "web v1" ]; }
+sl_check "MUTUAL with credentialName: a client certificate of the Secret's ca.crt is accepted and routed" \
+	sl_wait_for 10 mtls_up
+sl_check "  ... ca.crt written beside the key" cmp -s "$CD/edge/mtls-cert/ca.crt" "$C/ca.crt"
+sl_check "  ... a client without a certificate fails the handshake" sh -c "! $(printf '%q ' nsenter --net="/run/netns/$NS" curl -s -m 3 --cacert "$C/ca.crt" --resolve web.example:8444:127.0.0.1 https://web.example:8444/) >/dev/null"
+
 # the Secret changes in the API server: new files, the next handshakes serve it
 gen=$(dl_gen)
 { echo '['; secret web-cert web2; echo ']'; } | ctlsim put >/dev/null
@@ -125,4 +152,24 @@ gone() { [ ! -e "$CD/edge/late-cert" ]; }
 sl_check "a deleted Secret's directory is removed" sl_wait_for 5 gone
 sl_check "no temporary file left beside the Secret's files" \
 	[ -z "$(find "$CD" -name '.*.tmp')" ]
+
+# RBAC without Secrets (the rule removed): sluiced restarted reads the rest;
+# the Gateways naming Secrets are left out, and what is bound to them
+echo /api/v1/secrets | ctlsim forbid >/dev/null
+kill -TERM "$DL_PID"
+sl_check "sluiced stopped" sl_wait_for 5 bash -c "! kill -0 $DL_PID 2>/dev/null"
+DL_HELPER=1 dl_start --kubernetes --kubeconfig "$KUBECONFIG_SIM" --http-gateway-addr 127.0.0.1 ||
+	{ echo "Bail out! sluiced did not start again"; cat "$DL_LOG"; exit 1; }
+forbidden() { ctl status -o json | jq -e '.kubernetes_resources[] | select(.path == "/api/v1/secrets") |
+	.synced and (.served | not) and (.error | test("HTTP 403"))' >/dev/null; }
+sl_check "Secrets forbidden (403): shown not served, with the error" sl_wait_for 15 forbidden
+sl_log "$(ctl status | grep '/api/v1/secrets')"
+gw_out() { grep -q "gateways/edge/gw left out: .*error\[SL0009\]: Gateway edge/gw port 8443: credentialName web-cert: no Secret edge/web-cert" "$DL_LOG"; }
+sl_check "the Gateway naming a Secret is left out, the Secret named" sl_wait_for 10 gw_out
+sl_check "  ... and the VirtualService bound to it, for the gateway it names" \
+	grep -q "virtualservices/edge/web left out: .*error\[SL0108\]" "$DL_LOG"
+rest_in() { "$CTL" --socket "$SL_SOCK" get objects -o json |
+	jq -e 'any(.[]; .kind == "ServiceEntry" and .name == "web") and all(.[]; .kind != "Gateway")' >/dev/null; }
+sl_check "  ... the rest of the cluster's objects applied" sl_wait_for 10 rest_in
+sl_check "the credentials directory was emptied at start" [ -z "$(ls -A "$CD")" ]
 sl_done

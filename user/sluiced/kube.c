@@ -206,7 +206,7 @@ static struct sl_ctl_part *collect(struct sluiced_kube *k, size_t *np)
 /* The objects an error is placed at, in the desired state with the rest
  * (d's other sources' parts): logged with their first error and left out,
  * so the rest of the cluster's objects still apply. Returns how many stay. */
-static size_t drop_bad(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
+static size_t drop_round(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
 {
 	size_t all = n + d->nparts, o = 0, line;
 	char cred[PATH_MAX];
@@ -261,6 +261,22 @@ static size_t drop_bad(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
 	}
 	free(bad);
 	return o;
+}
+
+/* Rounds of drop_round: an object left out can take others with it (a
+ * VirtualService bound to a Gateway left out for its missing Secret names
+ * a gateway that is no longer there), so again until none is found, a few
+ * times at most. */
+static size_t drop_bad(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
+{
+	for (int round = 0; round < 4; round++) {
+		size_t kept = drop_round(d, v, n);
+
+		if (kept == n)
+			break;
+		n = kept;
+	}
+	return n;
 }
 
 void sluiced_kube_tick(struct sluiced *d)
