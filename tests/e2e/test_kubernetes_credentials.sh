@@ -6,11 +6,14 @@
 # Gateway (credentialName) and VirtualService; sluice-http terminates HTTPS
 # with the Secret's certificate (checked by curl against the test CA) and
 # routes a header route and the default route; the Secret's files are 0600
-# in 0700 directories and an Opaque Secret is not read (field selector); the
-# Secret updated in the API server is served to a later handshake without an
+# in 0700 directories and an Opaque Secret is not read (field selector); a
+# MUTUAL server takes its client CA from the Secret's ca.crt; the Secret
+# updated in the API server is served to a later handshake without an
 # apply; a Gateway naming a Secret that does not exist is left out with its
 # name, position and the Secret named, the rest keeps working, and it is
 # applied once the Secret arrives; a deleted Secret's files are removed.
+# With RBAC granting no Secrets (403) the rest of the cluster still applies;
+# without --kubernetes, credentialName is refused at apply at its line:col.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
@@ -172,4 +175,24 @@ rest_in() { "$CTL" --socket "$SL_SOCK" get objects -o json |
 	jq -e 'any(.[]; .kind == "ServiceEntry" and .name == "web") and all(.[]; .kind != "Gateway")' >/dev/null; }
 sl_check "  ... the rest of the cluster's objects applied" sl_wait_for 10 rest_in
 sl_check "the credentials directory was emptied at start" [ -z "$(ls -A "$CD")" ]
+
+# without the Kubernetes source: credentialName refused at apply, at its position
+kill -TERM "$DL_PID"
+sl_check "sluiced stopped again" sl_wait_for 5 bash -c "! kill -0 $DL_PID 2>/dev/null"
+dl_start || { echo "Bail out! sluiced did not start without --kubernetes"; cat "$DL_LOG"; exit 1; }
+G="$SL_TMP/gw-credential.yaml"
+cat >"$G" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: files, namespace: edge}
+spec:
+  servers:
+  - port: {number: 7443, name: https, protocol: HTTPS}
+    hosts: [web.example]
+    tls: {mode: SIMPLE, credentialName: web-cert}
+YAML
+out=$("$CTL" --socket "$SL_SOCK" apply -f "$G" 2>&1); rc=$?
+sl_log "$(grep SL0007 <<<"$out")"
+sl_check "without --kubernetes, credentialName is refused at apply with its position and what to do" \
+	[ "$rc" = 1 ] && grep -qF "$G:8:41: error[SL0007]: Gateway edge/files port 7443: credentialName web-cert needs the Kubernetes source (it names a Secret): run sluiced with --kubernetes, or give serverCertificate/privateKey" <<<"$out"
 sl_done
