@@ -310,6 +310,7 @@ void sluiced_kube_tick(struct sluiced *d)
 		return;
 	}
 	st = sluiced_apply(d, v, n, SRC_KUBERNETES, true, f);
+	bool short_of = st != SL_CTL_OK;
 	if (st == SL_CTL_REFUSED && (v = collect(k, &n))) {
 		/* one bad object must not hold back the others: the share
 		 * again (apply took the first set), without the ones an
@@ -321,6 +322,11 @@ void sluiced_kube_tick(struct sluiced *d)
 		else
 			sl_ctl_parts_free(v, n);
 	}
+	/* a Secret added later may be what is missing (kube_watch.c applies
+	 * the share whole again then) */
+	pthread_mutex_lock(&k->mu);
+	k->secret_retry = short_of;
+	pthread_mutex_unlock(&k->mu);
 	fclose(f);
 	free(out);
 	/* what the desired state holds is the store now, less any object left

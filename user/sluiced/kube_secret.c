@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "sluiced/kube_int.h"
@@ -197,6 +198,7 @@ static int secret_write(const struct sluiced_kube *k, const char *key, const cha
 			return -EINVAL;
 		}
 		rc = write_file(dir, secret_keys[i], p, len);
+		OPENSSL_cleanse(p, len);	/* a private key: not left in freed memory */
 		free(p);
 		if (rc)
 			fmt(err, elen, "Secret %s: %s/%s: %s", key, dir, secret_keys[i],

@@ -207,9 +207,9 @@ static void note_change(struct kube_res *r, const char *key, char *old)
 
 	if (r->secret) {
 		/* a Secret's new files are re-read by sluice-http as they are;
-		 * a new Secret may be what an earlier apply was refused for (a
-		 * Gateway left out): the whole share again */
-		if (!old)
+		 * a new Secret may be what the last whole apply was refused or
+		 * left a Gateway out for: the whole share again then */
+		if (!old && k->secret_retry)
 			k->chg_all = true;
 		free(old);
 		return;

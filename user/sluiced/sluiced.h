@@ -150,6 +150,9 @@ struct sluiced_kube {
 	struct kube_change *chg;
 	size_t nchg, cchg;
 	bool chg_all;			/* too much, or a first list: apply it all */
+	bool secret_retry;		/* the last whole apply left objects out or
+					 * was refused: a new Secret applies the
+					 * share whole again */
 	bool base_ok;			/* the last whole apply took every object:
 					 * changes can be applied as deltas */
 	char incr_why[256];		/* why the last change was applied whole */
