@@ -620,6 +620,12 @@ int sluiced_restore(struct sluiced *d)
 		goto cleanup;
 	if (d->dp && gen && gen == sl_dp_generation(d->dp) &&
 	    sl_model_load_buf(SLUICED_SNAP_NAME, body, blen, &dg, &m) == 0 && m) {
+		char cred[PATH_MAX];
+
+		/* the paths of credentialName servers, as the apply bound them
+		 * (a Secret not written yet leaves them unset: nothing here
+		 * loads them, sluice-http binds its own) */
+		sl_model_bind_credentials(m, sluiced_credentials_dir(d, cred, sizeof(cred)), &dg);
 		d->model = m;
 		d->parts = parts;
 		d->prange.valid = false;
