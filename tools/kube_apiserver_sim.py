@@ -7,7 +7,7 @@ in the JSON shapes the API server emits (Kubernetes API reference):
 
   - HTTPS with a test CA's certificate; every request needs
     "Authorization: Bearer TOKEN" (else 401 with a Status object);
-  - LIST  GET /api/v1/services, /api/v1/pods,
+  - LIST  GET /api/v1/services, /api/v1/pods, /api/v1/secrets,
           /apis/discovery.k8s.io/v1/endpointslices,
           /apis/networking.istio.io/v1/<plural>
     -> {"kind": "<Kind>List", "apiVersion": ..., "metadata":
@@ -15,6 +15,11 @@ in the JSON shapes the API server emits (Kubernetes API reference):
         apiVersion, as the API server sends them); with ?limit=L in pages,
         metadata.continue naming the next (?continue=TOKEN; 410 once
         compacted past it);
+  - ?fieldSelector=F on both: F a comma-separated list of type=V, type==V or
+    type!=V (the field Secrets are selected by), and metadata.name /
+    metadata.namespace the same way; any other field is a 400 BadRequest
+    ("field label not supported"), as the API server answers. A watch
+    sends the events of matching objects only;
   - WATCH the same with ?watch=1&resourceVersion=N[&allowWatchBookmarks=true]
     -> a chunked stream of {"type": "ADDED|MODIFIED|DELETED|BOOKMARK",
        "object": {...}} lines; a resourceVersion older than the last
@@ -33,7 +38,10 @@ cluster: POST /put (a JSON object; its kind picks the resource), POST
 /delete (the same), POST /compact (old resourceVersions now answer 410),
 POST /drop (close every open watch), POST /restart?base=N (an API server
 restarted on a restored store: watches dropped, history gone, the
-resourceVersion series starting again at N, default 1), GET /stats
+resourceVersion series starting again at N, default 1), POST /forbid (the
+body a resource path, e.g. /api/v1/secrets: from then on LIST and WATCH of
+it answer 403 Forbidden, as the API server does when RBAC grants no
+list/watch), GET /stats
 (requests seen). A change's reply is "ok RV TIME" (TIME: its wall clock,
 for benchmarks).
 
@@ -54,6 +62,7 @@ RESOURCES = {
     # path -> (kind, apiVersion, namespaced plural)
     "/api/v1/services": ("Service", "v1"),
     "/api/v1/pods": ("Pod", "v1"),
+    "/api/v1/secrets": ("Secret", "v1"),
     "/apis/discovery.k8s.io/v1/endpointslices": ("EndpointSlice", "discovery.k8s.io/v1"),
 }
 for plural, kind in (("serviceentries", "ServiceEntry"), ("workloadentries", "WorkloadEntry"),
@@ -64,6 +73,7 @@ KIND_PATH = {v[0]: k for k, v in RESOURCES.items()}
 
 lock = threading.Condition()
 state = {"rv": 1, "compacted": 0, "epoch": 0, "changed_at": 0.0}
+forbidden = set()                       # paths answered 403 (POST /forbid)
 store = {p: {} for p in RESOURCES}      # path -> {(ns, name): object}
 events = []                             # (rv, path, type, object)
 stats = {"list": 0, "watch": 0, "unauthorized": 0, "gone": 0, "ahead": 0}
@@ -120,6 +130,38 @@ def pending(since, path):
     return out
 
 
+FIELDS = {"type": lambda o: o.get("type", "Opaque"),
+          "metadata.name": lambda o: o.get("metadata", {}).get("name", ""),
+          "metadata.namespace": lambda o: o.get("metadata", {}).get("namespace", "")}
+
+
+def parse_selector(sel):
+    """A fieldSelector as [(getter, value, equal)]; ValueError with the
+    API server's message for a field it does not index."""
+    out = []
+    for term in filter(None, sel.split(",")):
+        if "!=" in term:
+            f, v = term.split("!=", 1)
+            eq = False
+        elif "==" in term:
+            f, v = term.split("==", 1)
+            eq = True
+        elif "=" in term:
+            f, v = term.split("=", 1)
+            eq = True
+        else:
+            raise ValueError("invalid field selector: %s" % term)
+        if f not in FIELDS:
+            raise ValueError('"%s" is not a known field selector: only "%s"' %
+                             (f, '", "'.join(FIELDS)))
+        out.append((FIELDS[f], v, eq))
+    return out
+
+
+def selected(sel, obj):
+    return all((g(obj) == v) == eq for g, v, eq in sel)
+
+
 def bare(obj):
     o = dict(obj)
     o.pop("kind", None)
@@ -158,8 +200,20 @@ class API(http.server.BaseHTTPRequestHandler):
             return self.send_json(404, status(404, "NotFound", "the server could not find "
                                                "the requested resource"))
         kind, api = RESOURCES[u.path]
+        if u.path in forbidden:
+            verb = "watch" if q.get("watch", ["0"])[0] in ("1", "true") else "list"
+            plural = u.path.rsplit("/", 1)[1]
+            group = "" if u.path.startswith("/api/") else u.path.split("/")[2]
+            return self.send_json(403, status(403, "Forbidden", (
+                '%s is forbidden: User "system:serviceaccount:sluice-system:sluiced" cannot '
+                '%s resource "%s" in API group "%s" at the cluster scope') %
+                (plural, verb, plural, group)))
+        try:
+            sel = parse_selector(q.get("fieldSelector", [""])[0])
+        except ValueError as e:
+            return self.send_json(400, status(400, "BadRequest", str(e)))
         if q.get("watch", ["0"])[0] in ("1", "true"):
-            return self.watch(u.path, kind, api, q)
+            return self.watch(u.path, kind, api, q, sel)
         stats["list"] += 1
         stats["list " + u.path] = stats.get("list " + u.path, 0) + 1
         limit = int(q.get("limit", ["0"])[0] or 0)
@@ -175,6 +229,8 @@ class API(http.server.BaseHTTPRequestHandler):
                 return self.send_json(410, status(410, "Expired", "the provided continue "
                                                   "parameter is too old"))
             keys = sorted_keys(u.path)
+            if sel:
+                keys = [k for k in keys if selected(sel, store[u.path][k])]
             end = start + limit if limit else len(keys)
             items = [bare(store[u.path][k]) for k in keys[start:end]]
             rv = rv0 if rv0 is not None else state["rv"]
@@ -193,7 +249,7 @@ class API(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
-    def watch(self, path, kind, api, q):
+    def watch(self, path, kind, api, q, sel):
         stats["watch"] += 1
         self.close_connection = True     # a watch ends with its connection
         since = int(q.get("resourceVersion", ["0"])[0] or 0)
@@ -234,10 +290,12 @@ class API(http.server.BaseHTTPRequestHandler):
                         return
                     rv = state["rv"]
                 for e in todo:
+                    since = e[0]
+                    if not selected(sel, e[3]):
+                        continue
                     o = dict(e[3])
                     o["kind"], o["apiVersion"] = kind, api
                     self.chunk({"type": e[2], "object": o})
-                    since = e[0]
                 if bookmarks and time.time() - last_bookmark > 1:
                     self.chunk({"type": "BOOKMARK", "object": {
                         "kind": kind, "apiVersion": api,
@@ -291,6 +349,14 @@ class Control(http.server.BaseHTTPRequestHandler):
                     for objs in store.values():
                         for o in objs.values():
                             o["metadata"]["resourceVersion"] = str(base)
+                    lock.notify_all()
+            elif self.path == "/forbid":
+                path = body.decode().strip()
+                if path not in RESOURCES:
+                    raise ValueError("unknown resource path %s" % path)
+                with lock:
+                    forbidden.add(path)
+                    state["epoch"] += 1     # open watches end, as on a policy change
                     lock.notify_all()
             elif self.path == "/drop":
                 with lock:

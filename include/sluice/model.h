@@ -366,6 +366,11 @@ struct sl_server_tls {
 					 * must carry one of them (any SAN type) */
 	size_t nsans;
 	struct sl_pos pos;		/* the tls map */
+	char *credential;		/* credentialName: a Kubernetes Secret of
+					 * the Gateway's namespace; cert_file,
+					 * key_file (and ca_file) are NULL until
+					 * sl_model_bind_credentials fills them */
+	struct sl_pos cred_pos;		/* the credentialName value */
 };
 
 struct sl_gateway_server {
@@ -461,6 +466,16 @@ void sl_model_free(struct sl_model *m);
  * files do not load, at its tls position, into diags; 0 or -EINVAL. For the
  * daemon's apply (the files are on its host), not for offline validation. */
 int sl_model_check_tls_files(const struct sl_model *m, struct sl_diags *diags);
+
+/* The files of every credentialName server of m, from the credentials
+ * directory dir (the Kubernetes source's copy of each Secret ns/name: the
+ * files dir/ns/name/tls.crt, tls.key and, for MUTUAL/OPTIONAL_MUTUAL,
+ * ca.crt): their paths go into cert_file, key_file and ca_file. dir NULL
+ * (no Kubernetes source) refuses every such server; a Secret without its
+ * directory or one of the files is refused, naming the Secret. Errors at
+ * the credentialName position, into diags; 0 or -EINVAL (-ENOMEM). For the
+ * daemon's apply and sluice-http's load, with the same dir. */
+int sl_model_bind_credentials(struct sl_model *m, const char *dir, struct sl_diags *diags);
 
 /* Incremental apply (user/lib/model_patch.c): service si of m takes the
  * endpoints of service src_si of src (a model loaded from that service's

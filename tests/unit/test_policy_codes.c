@@ -228,7 +228,7 @@ static void test_support_decisions(void **state)
 		{ "TrafficPolicy", "tunnel" }, { "TLSMatchAttributes", "sourceLabels" },
 		{ "TLSMatchAttributes", "destinationSubnets" }, { "TLSMatchAttributes", "sourceNamespace" },
 		{ "ServerTLSSettings", "mode=AUTO_PASSTHROUGH" }, { "ServerTLSSettings", "mode=ISTIO_MUTUAL" },
-		{ "ServerTLSSettings", "credentialName" }, { "ServerTLSSettings", "caCrl" },
+		{ "ServerTLSSettings", "credentialNames" }, { "ServerTLSSettings", "caCrl" },
 	};
 	for (size_t i = 0; i < sizeof(sup) / sizeof(sup[0]); i++) {
 		const struct pl_field *f = pl_field_find(sup[i][0], sup[i][1]);

@@ -3,9 +3,12 @@
  * Gateway Server.tls (user/lib/policy_tls.c): the field guide's HTTPS
  * server loads as written; versions, cipherSuites and httpsRedirect are
  * read; MUTUAL and OPTIONAL_MUTUAL carry the client certificate check;
- * what sluice-http does not terminate (other modes, credentialName,
+ * what sluice-http does not terminate (other modes, credentialNames,
  * TLS 1.0/1.1, cipher expressions, TLS 1.3 suites) is refused at its
- * line:col; servers sharing a port must agree on TLS.
+ * line:col; servers sharing a port must agree on TLS. credentialName
+ * loads, and sl_model_bind_credentials gives it the files of its Secret
+ * from a credentials directory, or refuses it (no directory: no
+ * Kubernetes source; a Secret or one of its files missing).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "sluice/model.h"
@@ -146,8 +151,8 @@ static void test_refused(void **state)
 		   "SL0007", 8, 17, "ISTIO_MUTUAL");
 	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: AUTO_PASSTHROUGH}\n",
 		   "SL0007", 8, 17, "AUTO_PASSTHROUGH");
-	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: SIMPLE, credentialName: c}\n",
-		   "SL0007", 8, 25, "Kubernetes Secret reader; use serverCertificate/privateKey");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: SIMPLE, credentialNames: [c]}\n",
+		   "SL0007", 8, 25, "one Secret per server is read; use credentialName");
 	/* HTTPS without tls, SIMPLE without files, relative paths */
 	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n", "SL0004", 6, 5, "needs \"tls\"");
 	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n    tls: {mode: SIMPLE, privateKey: /k}\n",
@@ -244,6 +249,151 @@ static void test_port_agreement(void **state)
 		   "SL0211", 15, 5, "either TLS or plaintext");
 }
 
+/* credentialName: read as a name of the Gateway's namespace, exclusive
+ * with the file fields; the files come from the bind step. */
+static void test_credential_name(void **state)
+{
+	(void)state;
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, credentialName: c, serverCertificate: /c}\n",
+		   "SL0211", 8, 63, "serverCertificate and credentialName both give");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, credentialName: c, privateKey: /k}\n",
+		   "SL0211", 8, 56, "privateKey and credentialName");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: MUTUAL, credentialName: c, caCertificates: /ca}\n",
+		   "SL0211", 8, 60, "caCertificates and credentialName");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, credentialName: other/c}\n",
+		   "SL0210", 8, 41, "Secret in the Gateway's namespace");
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: SIMPLE, credentialName: ''}\n",
+		   "SL0210", 8, 41, "must be the name of a Secret");
+	/* PASSTHROUGH holds no certificate of its own */
+	refused_at(GW_HEAD HTTPS_443 "    hosts: [a]\n"
+		   "    tls: {mode: PASSTHROUGH, credentialName: c}\n",
+		   "SL0211", 8, 46, "does not apply to tls.mode PASSTHROUGH");
+}
+
+static void put_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs("x\n", f);
+	fclose(f);
+}
+
+/* The bind step: no directory refuses at the credentialName; a Secret
+ * read (its directory) gives the paths; a missing Secret, tls.key or
+ * (MUTUAL) ca.crt refuses, naming it. */
+static void test_bind_credentials(void **state)
+{
+	static const char *const yaml = GW_HEAD HTTPS_443
+		"    hosts: [a]\n"
+		"    tls: {mode: SIMPLE, credentialName: web-cert}\n"
+		"  - port: {number: 8443, name: https-m, protocol: HTTPS}\n"
+		"    hosts: [b]\n"
+		"    tls: {mode: MUTUAL, credentialName: m-cert, subjectAltNames: [client]}\n";
+	char dir[] = "/tmp/sl-cred-XXXXXX", p[256];
+	struct sl_diags d;
+	struct sl_model *m;
+
+	(void)state;
+	assert_int_equal(load(yaml, &d, &m), 0);
+	const struct sl_gateway_server *a = server(m, 0, 0), *b = server(m, 0, 1);
+	assert_string_equal(a->tls.credential, "web-cert");
+	assert_null(a->tls.cert_file);
+	assert_int_equal(a->tls.cred_pos.line, 8);
+	assert_int_equal(a->tls.cred_pos.col, 41);
+	assert_int_equal(b->tls.client_auth, SL_CLIENT_AUTH_REQUIRE);
+	assert_null(b->tls.ca_file);
+	/* the model as loaded: the check of the files skips what is unbound */
+	assert_int_equal(sl_model_check_tls_files(m, &d), 0);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(sl_model_dump_json(m, f), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"credentialName\": \"web-cert\""));
+	free(buf);
+
+	/* no Kubernetes source */
+	assert_int_equal(sl_model_bind_credentials(m, NULL, &d), -EINVAL);
+	const struct sl_diag *g = find_code(&d, "SL0007");
+	assert_non_null(g);
+	assert_int_equal(g->pos.line, 8);
+	assert_int_equal(g->pos.col, 41);
+	assert_non_null(strstr(g->msg, "Gateway edge/g port 443: credentialName web-cert needs the "
+				       "Kubernetes source"));
+	assert_non_null(strstr(g->msg, "run sluiced with --kubernetes, or give "
+				       "serverCertificate/privateKey"));
+	assert_int_equal(ncode(&d, "SL0007"), 2);
+	sl_diags_free(&d);
+
+	/* a directory without the Secrets */
+	assert_non_null(mkdtemp(dir));
+	sl_diags_init(&d);
+	assert_int_equal(sl_model_bind_credentials(m, dir, &d), -EINVAL);
+	g = find_code(&d, "SL0009");
+	assert_non_null(g);
+	assert_int_equal(g->pos.line, 8);
+	assert_non_null(strstr(g->msg, "no Secret edge/web-cert of type kubernetes.io/tls"));
+	sl_diags_free(&d);
+
+	/* web-cert complete, m-cert without ca.crt */
+	snprintf(p, sizeof(p), "%s/edge", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/edge/web-cert", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/edge/m-cert", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/edge/web-cert/tls.crt", dir);
+	put_file(p);
+	snprintf(p, sizeof(p), "%s/edge/m-cert/tls.crt", dir);
+	put_file(p);
+	snprintf(p, sizeof(p), "%s/edge/m-cert/tls.key", dir);
+	put_file(p);
+	sl_diags_init(&d);
+	assert_int_equal(sl_model_bind_credentials(m, dir, &d), -EINVAL);
+	assert_int_equal(d.nerrors, 2);
+	assert_non_null(strstr(d.v[0].msg, "Secret edge/web-cert has no tls.key"));
+	assert_int_equal(d.v[1].pos.line, 11);
+	assert_non_null(strstr(d.v[1].msg, "Secret edge/m-cert has no ca.crt"));
+	sl_diags_free(&d);
+
+	snprintf(p, sizeof(p), "%s/edge/web-cert/tls.key", dir);
+	put_file(p);
+	snprintf(p, sizeof(p), "%s/edge/m-cert/ca.crt", dir);
+	put_file(p);
+	sl_diags_init(&d);
+	assert_int_equal(sl_model_bind_credentials(m, dir, &d), 0);
+	assert_int_equal(d.n, 0);
+	snprintf(p, sizeof(p), "%s/edge/web-cert/tls.crt", dir);
+	assert_string_equal(a->tls.cert_file, p);
+	snprintf(p, sizeof(p), "%s/edge/web-cert/tls.key", dir);
+	assert_string_equal(a->tls.key_file, p);
+	assert_null(a->tls.ca_file);
+	snprintf(p, sizeof(p), "%s/edge/m-cert/ca.crt", dir);
+	assert_string_equal(b->tls.ca_file, p);
+	/* now the files are checked (and these do not load) */
+	assert_int_equal(sl_model_check_tls_files(m, &d), -EINVAL);
+	assert_non_null(strstr(d.v[0].msg, "serverCertificate"));
+	sl_diags_free(&d);
+	sl_model_free(m);
+
+	static const char *const files[] = {
+		"edge/web-cert/tls.crt", "edge/web-cert/tls.key", "edge/m-cert/tls.crt",
+		"edge/m-cert/tls.key", "edge/m-cert/ca.crt", "edge/web-cert", "edge/m-cert", "edge",
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+		assert_int_equal(remove(p), 0);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +402,8 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_mutual),
 		cmocka_unit_test(test_port_agreement),
+		cmocka_unit_test(test_credential_name),
+		cmocka_unit_test(test_bind_credentials),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

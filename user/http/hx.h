@@ -343,6 +343,9 @@ struct hx_config {
 						 * TLS passthrough: to the ClientHello whole */
 	uint32_t idle_timeout_ms;
 	uint32_t max_conns;		/* per worker */
+	const char *credentials_dir;	/* --credentials-dir: the Kubernetes
+					 * source's Secrets (credentialName);
+					 * NULL = none, such servers refused */
 };
 
 extern struct hx_config hx_cfg;

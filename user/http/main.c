@@ -43,7 +43,10 @@ static void usage(FILE *f)
 		"  --idle-timeout-ms MS      keep-alive idle time-out (default 60000)\n"
 		"  --tls-handshake-timeout-ms MS  gateway HTTPS handshake, and TLS passthrough\n"
 		"                            ClientHello, time-out (default 10000)\n"
-		"  --access-log PATH         one line per request to PATH (- = stderr; off by default)\n");
+		"  --access-log PATH         one line per request to PATH (- = stderr; off by default)\n"
+		"  --credentials-dir DIR     Gateway credentialName Secrets: DIR/NS/NAME/tls.crt,\n"
+		"                            tls.key, ca.crt (sluiced --kubernetes keeps them; without\n"
+		"                            it such servers are refused)\n");
 }
 
 static int split_hostport(const char *s, char **host, uint16_t *port)
@@ -144,6 +147,7 @@ int main(int argc, char **argv)
 		{"idle-timeout-ms", required_argument, NULL, 'I'},
 		{"tls-handshake-timeout-ms", required_argument, NULL, 'T'},
 		{"access-log", required_argument, NULL, 'A'},
+		{"credentials-dir", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -173,6 +177,7 @@ int main(int argc, char **argv)
 		case 'c': hx_cfg.max_conns = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'H': hx_cfg.header_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'I': hx_cfg.idle_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'C': hx_cfg.credentials_dir = optarg; break;
 		case 'T': hx_cfg.tls_handshake_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'A':
 			err = hx_alog_open(optarg);

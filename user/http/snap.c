@@ -153,6 +153,13 @@ int hx_snap_load(const char *const *paths, size_t n, struct hx_snap **out)
 	*out = NULL;
 	sl_diags_init(&d);
 	err = sl_model_load(paths, n, &d, &m);
+	/* credentialName servers: the files of their Secrets, in the
+	 * directory sluiced keeps them (the paths it checked at apply) */
+	if (!err && m && sl_model_bind_credentials(m, hx_cfg.credentials_dir, &d) < 0) {
+		sl_model_free(m);
+		m = NULL;
+		err = -EINVAL;
+	}
 	if (d.n)
 		sl_diags_print(&d, stderr);
 	sl_diags_free(&d);

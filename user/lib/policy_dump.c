@@ -572,6 +572,8 @@ int sl_model_dump_json(const struct sl_model *m, FILE *f)
 					t->client_auth == SL_CLIENT_AUTH_REQUIRE ? "MUTUAL" :
 					t->client_auth == SL_CLIENT_AUTH_OPTIONAL ? "OPTIONAL_MUTUAL" :
 					"SIMPLE");
+				if (t->credential)
+					kv_str(&w, "credentialName", t->credential);
 				kv_str(&w, "serverCertificate", t->cert_file);
 				kv_str(&w, "privateKey", t->key_file);
 				if (t->client_auth != SL_CLIENT_AUTH_NONE) {

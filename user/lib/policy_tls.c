@@ -2,8 +2,11 @@
 /*
  * Gateway Server.tls. An HTTPS server with tls.mode SIMPLE, MUTUAL or
  * OPTIONAL_MUTUAL is terminated by sluice-http (user/http/tls.c) with its
- * serverCertificate/privateKey files; MUTUAL and OPTIONAL_MUTUAL verify
- * client certificates against caCertificates (and subjectAltNames); an
+ * serverCertificate/privateKey files, or with those of the Kubernetes
+ * Secret its credentialName names (sl_model_bind_credentials puts the
+ * paths of the Kubernetes source's copy in; the front-end itself reads no
+ * directory); MUTUAL and OPTIONAL_MUTUAL verify client certificates
+ * against caCertificates, or the Secret's ca.crt (and subjectAltNames); an
  * HTTPS or TLS server with tls.mode PASSTHROUGH is relayed unopened by
  * sluice-http (user/http/passthru.c), routed by the ClientHello's SNI
  * through the bound VirtualServices' tls routes (policy_vs.c parses them,
@@ -21,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -159,9 +164,39 @@ static void parse_file(struct pl_ctx *c, yaml_node_t *tn, const char *key, const
 	}
 }
 
-/* MUTUAL / OPTIONAL_MUTUAL: caCertificates (required) and subjectAltNames.
- * On a SIMPLE server they would verify nothing, so they are refused. */
-static void parse_client_auth(struct pl_ctx *c, yaml_node_t *tn, int mode, struct sl_server_tls *t)
+/* credentialName: a Secret of the Gateway's namespace (as Istio reads it
+ * for gateways), so a name and not "namespace/name"; the certificate,
+ * key and CA are the Secret's, so the file fields conflict with it. */
+static void parse_credential(struct pl_ctx *c, yaml_node_t *tn, int mode, struct sl_server_tls *t)
+{
+	static const char *const keys[] = { "serverCertificate", "privateKey", "caCertificates" };
+	yaml_node_t *n = NULL;
+	char *name = NULL;
+
+	/* on SIMPLE, caCertificates is refused by parse_client_auth */
+	for (size_t i = 0; i < (mode == MODE_SIMPLE ? 2u : 3u); i++)
+		if (pl_get(c, tn, keys[i]))
+			pl_err(c, PL_E_CONFLICT, pl_get(c, tn, keys[i]),
+			       "%s and credentialName both give the server's %s: give one (the "
+			       "Secret holds tls.crt, tls.key and, for MUTUAL, ca.crt)", keys[i],
+			       i == 2 ? "client CA" : "certificate");
+	if (pl_str(c, tn, "credentialName", &name, &n) <= 0)
+		return;
+	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+		pl_err(c, PL_E_VALUE, n, "credentialName \"%s\" must be the name of a Secret in the "
+		       "Gateway's namespace (no \"/\"; gateways read their own namespace's Secrets)",
+		       name);
+		return;
+	}
+	t->credential = name;
+	t->cred_pos = pl_pos(c, n);
+}
+
+/* MUTUAL / OPTIONAL_MUTUAL: caCertificates (required, unless the
+ * credentialName Secret gives the CA) and subjectAltNames. On a SIMPLE
+ * server they would verify nothing, so they are refused. */
+static void parse_client_auth(struct pl_ctx *c, yaml_node_t *tn, int mode, bool cred,
+			      struct sl_server_tls *t)
 {
 	struct sl_pos *pos = NULL;
 
@@ -176,7 +211,8 @@ static void parse_client_auth(struct pl_ctx *c, yaml_node_t *tn, int mode, struc
 		return;
 	}
 	t->client_auth = mode == MODE_MUTUAL ? SL_CLIENT_AUTH_REQUIRE : SL_CLIENT_AUTH_OPTIONAL;
-	parse_file(c, tn, "caCertificates", mode_names[mode], &t->ca_file);
+	if (!cred)
+		parse_file(c, tn, "caCertificates", mode_names[mode], &t->ca_file);
 	if (pl_strlist(c, tn, "subjectAltNames", &t->sans, &pos, &t->nsans) > 0)
 		for (size_t i = 0; i < t->nsans; i++)
 			if (!t->sans[i][0])
@@ -191,7 +227,7 @@ static void parse_passthrough(struct pl_ctx *c, yaml_node_t *tn, struct sl_serve
 {
 	static const char *const keys[] = {
 		"serverCertificate", "privateKey", "cipherSuites", "minProtocolVersion",
-		"maxProtocolVersion", "caCertificates", "subjectAltNames",
+		"maxProtocolVersion", "caCertificates", "subjectAltNames", "credentialName",
 	};
 
 	t->mode = SL_TLS_PASSTHROUGH;
@@ -258,11 +294,16 @@ void pl_parse_server_tls(struct pl_ctx *c, yaml_node_t *sn, struct sl_gateway_se
 		return;
 	}
 	t->mode = SL_TLS_SIMPLE;
-	if (pl_get(c, tn, "credentialName") || pl_get(c, tn, "credentialNames"))
+	if (pl_get(c, tn, "credentialNames"))
 		return;		/* refused by its row, with the reason */
-	parse_file(c, tn, "serverCertificate", mode_names[mode], &t->cert_file);
-	parse_file(c, tn, "privateKey", mode_names[mode], &t->key_file);
-	parse_client_auth(c, tn, mode, t);
+	yaml_node_t *cn = pl_get(c, tn, "credentialName");
+	if (cn) {
+		parse_credential(c, tn, mode, t);
+	} else {
+		parse_file(c, tn, "serverCertificate", mode_names[mode], &t->cert_file);
+		parse_file(c, tn, "privateKey", mode_names[mode], &t->key_file);
+	}
+	parse_client_auth(c, tn, mode, cn != NULL, t);
 	int a = parse_version(c, tn, "minProtocolVersion", &t->min_version);
 	int b = parse_version(c, tn, "maxProtocolVersion", &t->max_version);
 	if (a > 0 && b > 0 && t->min_version && t->max_version && t->min_version > t->max_version)
@@ -406,7 +447,8 @@ int sl_model_check_tls_files(const struct sl_model *m, struct sl_diags *d)
 			const char *bad;
 			char err[256];
 
-			if (t->mode != SL_TLS_SIMPLE)
+			/* an unbound credentialName: sl_model_bind_credentials said why */
+			if (t->mode != SL_TLS_SIMPLE || !t->cert_file || !t->key_file)
 				continue;
 			bad = server_files_fail(t, err, sizeof(err));
 			if (!bad)
@@ -417,6 +459,78 @@ int sl_model_check_tls_files(const struct sl_model *m, struct sl_diags *d)
 				    !strcmp(bad, "serverCertificate") ? t->cert_file :
 				    !strcmp(bad, "privateKey") ? t->key_file : t->ca_file, err);
 			rc = -EINVAL;
+		}
+	return rc;
+}
+
+/* The path of file f of the Secret at base, when it is there (else NULL,
+ * and why in errno). */
+static char *secret_file(struct sl_model *m, const char *base, const char *f)
+{
+	char *p = sl_arena_printf(m->arena, "%s/%s", base, f);
+
+	if (!p) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return access(p, R_OK) == 0 ? p : NULL;
+}
+
+int sl_model_bind_credentials(struct sl_model *m, const char *dir, struct sl_diags *d)
+{
+	int rc = 0;
+
+	for (size_t g = 0; g < m->ngateways; g++)
+		for (size_t s = 0; s < m->gateways[g].nservers; s++) {
+			const struct sl_gateway *gw = &m->gateways[g];
+			struct sl_gateway_server *sv = &gw->servers[s];
+			struct sl_server_tls *t = &sv->tls;
+			bool ca = t->client_auth != SL_CLIENT_AUTH_NONE;
+			char *base, *crt, *key, *cacrt = NULL;
+			struct stat st;
+
+			if (t->mode != SL_TLS_SIMPLE || !t->credential)
+				continue;
+			if (!dir) {
+				sl_diag_add(d, SL_SEV_ERROR, PL_E_UNSUP, t->cred_pos,
+					    "Gateway %s/%s port %u: credentialName %s needs the "
+					    "Kubernetes source (it names a Secret): run sluiced with "
+					    "--kubernetes, or give serverCertificate/privateKey",
+					    gw->ns, gw->name, sv->port, t->credential);
+				rc = -EINVAL;
+				continue;
+			}
+			base = sl_arena_printf(m->arena, "%s/%s/%s", dir, gw->ns, t->credential);
+			if (!base)
+				return -ENOMEM;
+			if (stat(base, &st) < 0 || !S_ISDIR(st.st_mode)) {
+				sl_diag_add(d, SL_SEV_ERROR, PL_E_IO, t->cred_pos,
+					    "Gateway %s/%s port %u: credentialName %s: no Secret %s/%s "
+					    "of type kubernetes.io/tls has been read from the API server",
+					    gw->ns, gw->name, sv->port, t->credential, gw->ns,
+					    t->credential);
+				rc = -EINVAL;
+				continue;
+			}
+			crt = secret_file(m, base, "tls.crt");
+			key = crt ? secret_file(m, base, "tls.key") : NULL;
+			if (crt && key && ca)
+				cacrt = secret_file(m, base, "ca.crt");
+			if (!crt || !key || (ca && !cacrt)) {
+				if (errno == ENOMEM)
+					return -ENOMEM;
+				sl_diag_add(d, SL_SEV_ERROR, PL_E_IO, t->cred_pos,
+					    "Gateway %s/%s port %u: credentialName %s: Secret %s/%s has "
+					    "no %s%s", gw->ns, gw->name, sv->port, t->credential, gw->ns,
+					    t->credential, !crt ? "tls.crt" : !key ? "tls.key" : "ca.crt",
+					    crt && key ? " (tls.mode MUTUAL and OPTIONAL_MUTUAL read the "
+					    "client CA from the Secret's ca.crt)" : "");
+				rc = -EINVAL;
+				continue;
+			}
+			t->cert_file = crt;
+			t->key_file = key;
+			t->ca_file = cacrt;
 		}
 	return rc;
 }

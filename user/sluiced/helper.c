@@ -155,11 +155,13 @@ void sluiced_helper_init(struct sluiced *d)
 static void spawn(struct sluiced *d)
 {
 	struct sluiced_helper *h = &d->helper;
-	char snap[PATH_MAX], msock[PATH_MAX], listen[64];
+	char snap[PATH_MAX], msock[PATH_MAX], cred[PATH_MAX], listen[64];
 	pid_t pid;
 
 	sluiced_snapshot_path(d, snap, sizeof(snap));
 	sluiced_helper_metrics_path(d, msock, sizeof(msock));
+	if (!sluiced_credentials_dir(d, cred, sizeof(cred)))
+		cred[0] = '\0';
 	snprintf(listen, sizeof(listen), "%s", d->o.http_listen);
 	pid = fork();
 	if (pid < 0) {
@@ -175,15 +177,30 @@ static void spawn(struct sluiced *d)
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		setpgid(0, 0);
-		if (d->o.http_access_log)
-			execl(h->path, h->path, "--policy", snap, "--mesh-listen", listen,
-			      "--bpffs", d->o.bpffs, "--metrics-socket", msock, "--gateway-addr",
-			      d->o.gateway_addr ? d->o.gateway_addr : "0.0.0.0", "--access-log",
-			      d->o.http_access_log, (char *)NULL);
-		else
-			execl(h->path, h->path, "--policy", snap, "--mesh-listen", listen,
-			      "--bpffs", d->o.bpffs, "--metrics-socket", msock, "--gateway-addr",
-			      d->o.gateway_addr ? d->o.gateway_addr : "0.0.0.0", (char *)NULL);
+		const char *argv[24];
+		size_t n = 0;
+
+		argv[n++] = h->path;
+		argv[n++] = "--policy";
+		argv[n++] = snap;
+		argv[n++] = "--mesh-listen";
+		argv[n++] = listen;
+		argv[n++] = "--bpffs";
+		argv[n++] = d->o.bpffs;
+		argv[n++] = "--metrics-socket";
+		argv[n++] = msock;
+		argv[n++] = "--gateway-addr";
+		argv[n++] = d->o.gateway_addr ? d->o.gateway_addr : "0.0.0.0";
+		if (d->o.http_access_log) {
+			argv[n++] = "--access-log";
+			argv[n++] = d->o.http_access_log;
+		}
+		if (cred[0]) {	/* the Secrets of credentialName servers */
+			argv[n++] = "--credentials-dir";
+			argv[n++] = cred;
+		}
+		argv[n] = NULL;
+		execv(h->path, (char *const *)argv);
 		_exit(127);
 	}
 	h->started_ms = sluiced_now_ms();

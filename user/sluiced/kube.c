@@ -19,7 +19,9 @@
  * desired state whole, once every resource has listed. An object that does
  * not load alone is left out with a log line naming it, so one bad
  * VirtualService does not hold back the rest. The threads and the objects
- * they hold: kube_watch.c; credentials: kube_config.c. docs/kubernetes.md.
+ * they hold: kube_watch.c; credentials: kube_config.c. Secrets of type
+ * kubernetes.io/tls are read too, not as policy but as the files of
+ * Gateway credentialName servers: kube_secret.c. docs/kubernetes.md.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -40,16 +42,19 @@ static const char *const v_istio[] = { "v1", "v1beta1", "v1alpha3", NULL };
 static const struct {
 	const char *kind, *group, *plural;
 	const char *const *versions;
+	const char *select;
 } resources[] = {
-	{ "Service", "", "services", v_core },
-	{ "Pod", "", "pods", v_core },
-	{ "EndpointSlice", "discovery.k8s.io", "endpointslices", v_discovery },
-	{ "ServiceEntry", "networking.istio.io", "serviceentries", v_istio },
-	{ "WorkloadEntry", "networking.istio.io", "workloadentries", v_istio },
-	{ "DestinationRule", "networking.istio.io", "destinationrules", v_istio },
-	{ "VirtualService", "networking.istio.io", "virtualservices", v_istio },
-	{ "Gateway", "networking.istio.io", "gateways", v_istio },
-	{ "Sidecar", "networking.istio.io", "sidecars", v_istio },
+	{ "Service", "", "services", v_core, "" },
+	{ "Pod", "", "pods", v_core, "" },
+	{ "EndpointSlice", "discovery.k8s.io", "endpointslices", v_discovery, "" },
+	{ "ServiceEntry", "networking.istio.io", "serviceentries", v_istio, "" },
+	{ "WorkloadEntry", "networking.istio.io", "workloadentries", v_istio, "" },
+	{ "DestinationRule", "networking.istio.io", "destinationrules", v_istio, "" },
+	{ "VirtualService", "networking.istio.io", "virtualservices", v_istio, "" },
+	{ "Gateway", "networking.istio.io", "gateways", v_istio, "" },
+	{ "Sidecar", "networking.istio.io", "sidecars", v_istio, "" },
+	/* not policy: the files of credentialName servers (kube_secret.c) */
+	{ "Secret", "", "secrets", v_core, "&fieldSelector=type%3Dkubernetes.io%2Ftls" },
 };
 #define NRES (sizeof(resources) / sizeof(resources[0]))
 
@@ -77,6 +82,9 @@ int sluiced_kube_start(struct sluiced *d, char *err, size_t elen)
 
 		snprintf(k->server, sizeof(k->server), "%.*s", (int)l, k->servers);
 	}
+	if (!sluiced_credentials_dir(d, k->cred_dir, sizeof(k->cred_dir)) ||
+	    (rc = kube_secret_init(k, err, elen)))
+		return rc ? rc : -EINVAL;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
 		snprintf(err, elen, "libcurl does not start");
 		return -EIO;
@@ -99,6 +107,8 @@ int sluiced_kube_start(struct sluiced *d, char *err, size_t elen)
 		r->group = resources[i].group;
 		r->plural = resources[i].plural;
 		r->versions = resources[i].versions;
+		r->select = resources[i].select;
+		r->secret = !strcmp(r->kind, "Secret");
 		r->k = k;
 		if (pthread_create(&r->th, NULL, kube_res_main, r) == 0)
 			r->started = true;
@@ -161,7 +171,7 @@ static struct sl_ctl_part *collect(struct sluiced_kube *k, size_t *np)
 		char path[256];
 
 		kube_res_path(r, path, sizeof(path));
-		for (size_t j = 0; j < r->n; j++) {
+		for (size_t j = 0; !r->secret && j < r->n; j++) {
 			if (n == cap) {
 				struct sl_ctl_part *p = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
 				if (!p)
@@ -196,9 +206,10 @@ static struct sl_ctl_part *collect(struct sluiced_kube *k, size_t *np)
 /* The objects an error is placed at, in the desired state with the rest
  * (d's other sources' parts): logged with their first error and left out,
  * so the rest of the cluster's objects still apply. Returns how many stay. */
-static size_t drop_bad(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
+static size_t drop_round(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
 {
 	size_t all = n + d->nparts, o = 0, line;
+	char cred[PATH_MAX];
 	struct sl_ctl_part *u = calloc(all + 1, sizeof(*u));
 	struct sl_snap_map map = { 0 };
 	struct sl_model *m = NULL;
@@ -217,8 +228,12 @@ static size_t drop_bad(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
 		if (strcmp(d->parts[i].from, "kubernetes"))
 			u[n + o++] = d->parts[i];
 	sl_diags_init(&dg);
+	/* as sluiced_apply refuses: the load, then the TLS files (a Gateway
+	 * naming a Secret not read yet is left out, the rest applies) */
 	if (!sl_snap_build(u, n + o, NULL, &text, &len, &map) &&
-	    sl_model_load_buf("<desired state>", text, len, &dg, &m)) {
+	    (sl_model_load_buf("<desired state>", text, len, &dg, &m) ||
+	     sl_model_bind_credentials(m, sluiced_credentials_dir(d, cred, sizeof(cred)), &dg) < 0 ||
+	     sl_model_check_tls_files(m, &dg) < 0)) {
 		for (size_t j = 0; j < dg.n; j++) {
 			int k = dg.v[j].pos.line > 0 ?
 				sl_snap_locate(&map, (size_t)dg.v[j].pos.line, &line) : -1;
@@ -226,8 +241,8 @@ static size_t drop_bad(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
 			if (dg.v[j].sev != SL_SEV_ERROR || k < 0 || (size_t)k >= n || bad[k])
 				continue;
 			bad[k] = true;
-			sluiced_warn("kubernetes: %s left out: error[%s]: %s", v[k].name,
-				     dg.v[j].code, dg.v[j].msg);
+			sluiced_warn("kubernetes: %s left out: %s:%zu:%d: error[%s]: %s", v[k].name,
+				     v[k].name, line, dg.v[j].pos.col, dg.v[j].code, dg.v[j].msg);
 		}
 	}
 	sl_model_free(m);
@@ -246,6 +261,22 @@ static size_t drop_bad(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
 	}
 	free(bad);
 	return o;
+}
+
+/* Rounds of drop_round: an object left out can take others with it (a
+ * VirtualService bound to a Gateway left out for its missing Secret names
+ * a gateway that is no longer there), so again until none is found, a few
+ * times at most. */
+static size_t drop_bad(const struct sluiced *d, struct sl_ctl_part *v, size_t n)
+{
+	for (int round = 0; round < 4; round++) {
+		size_t kept = drop_round(d, v, n);
+
+		if (kept == n)
+			break;
+		n = kept;
+	}
+	return n;
 }
 
 void sluiced_kube_tick(struct sluiced *d)
@@ -279,6 +310,7 @@ void sluiced_kube_tick(struct sluiced *d)
 		return;
 	}
 	st = sluiced_apply(d, v, n, SRC_KUBERNETES, true, f);
+	bool short_of = st != SL_CTL_OK;
 	if (st == SL_CTL_REFUSED && (v = collect(k, &n))) {
 		/* one bad object must not hold back the others: the share
 		 * again (apply took the first set), without the ones an
@@ -290,6 +322,11 @@ void sluiced_kube_tick(struct sluiced *d)
 		else
 			sl_ctl_parts_free(v, n);
 	}
+	/* a Secret added later may be what is missing (kube_watch.c applies
+	 * the share whole again then) */
+	pthread_mutex_lock(&k->mu);
+	k->secret_retry = short_of;
+	pthread_mutex_unlock(&k->mu);
 	fclose(f);
 	free(out);
 	/* what the desired state holds is the store now, less any object left

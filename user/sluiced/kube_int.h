@@ -4,7 +4,8 @@
  * debounced apply of the share, status), kube_config.c (kubeconfig and
  * in-cluster credentials), kube_watch.c (one LIST/WATCH thread per resource
  * and the objects it holds), kube_delta.c (endpoint changes applied as
- * deltas of the live generation).
+ * deltas of the live generation), kube_secret.c (the kubernetes.io/tls
+ * Secrets, written as files for Gateway credentialName servers).
  */
 #ifndef SLUICED_KUBE_INT_H
 #define SLUICED_KUBE_INT_H
@@ -48,6 +49,9 @@ struct kube_res {
 	const char *group;		/* "" = core */
 	const char *plural;
 	const char *const *versions;	/* tried in order while 404 */
+	const char *select;		/* "&fieldSelector=..." on LIST and WATCH, or "" */
+	bool secret;			/* Secrets: files (kube_secret.c), not policy;
+					 * json holds only their digest */
 	size_t vi;
 	struct sluiced_kube *k;
 	pthread_t th;
@@ -70,6 +74,14 @@ struct kube_res {
 /* The resources, in kube.c's table order (sluiced_kube.res[i]). */
 enum { R_SERVICE, R_POD, R_SLICE };
 
+/* kube_secret.c. The directory is k->cred_dir. */
+int kube_secret_init(struct sluiced_kube *k, char *err, size_t elen);	/* emptied, 0700 */
+struct json_object;
+/* Secret o: its files written, key and rv set; returns the text held for
+ * it (a digest of its values), NULL on out-of-memory. */
+char *kube_secret_put(struct kube_res *r, struct json_object *o, char *key, size_t klen, char *rv);
+void kube_secret_drop(struct kube_res *r, const char *key);	/* its directory removed */
+
 /* kube_config.c */
 char *kube_read_file(const char *path);	/* trailing newlines cut; NULL + errno */
 int kube_kubeconfig(struct sluiced_kube *k, const char *path, char *err, size_t elen);
@@ -77,6 +89,7 @@ int kube_in_cluster(struct sluiced_kube *k, char *err, size_t elen);
 
 /* kube_watch.c; under k->mu unless said */
 void kube_res_path(const struct kube_res *r, char *buf, size_t len);	/* no lock */
+void kube_obj_key(struct json_object *md, char *key, size_t klen);	/* "ns/name" of metadata md */
 size_t kube_obj_at(const struct kube_res *r, const char *key);	/* first key >= key */
 void kube_res_clear(struct kube_res *r);
 void kube_changes_free(struct kube_change *v, size_t n);	/* no lock: owned */

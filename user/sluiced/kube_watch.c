@@ -139,7 +139,7 @@ static void trim_core(const struct kube_res *r, json_object *o)
 }
 
 /* An object's key, "namespace/name", from its metadata md. */
-static void obj_key(json_object *md, char *key, size_t klen)
+void kube_obj_key(json_object *md, char *key, size_t klen)
 {
 	json_object *v;
 
@@ -156,6 +156,8 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 	json_object *md = NULL, *v;
 	char api[96];
 
+	if (r->secret)
+		return kube_secret_put((struct kube_res *)r, o, key, klen, rv);
 	rv[0] = '\0';
 	if (json_object_object_get_ex(o, "metadata", &md) &&
 	    json_object_object_get_ex(md, "resourceVersion", &v))
@@ -179,7 +181,7 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 	trim_core(r, o);
 	md = NULL;
 	json_object_object_get_ex(o, "metadata", &md);
-	obj_key(md, key, klen);
+	kube_obj_key(md, key, klen);
 	return strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 						       JSON_C_TO_STRING_NOSLASHESCAPE));
 }
@@ -203,6 +205,15 @@ static void note_change(struct kube_res *r, const char *key, char *old)
 	size_t res = (size_t)(r - k->res);
 	struct kube_change *v;
 
+	if (r->secret) {
+		/* a Secret's new files are re-read by sluice-http as they are;
+		 * a new Secret may be what the last whole apply was refused or
+		 * left a Gateway out for: the whole share again then */
+		if (!old && k->secret_retry)
+			k->chg_all = true;
+		free(old);
+		return;
+	}
 	if (k->chg_all) {
 		free(old);
 		return;
@@ -288,6 +299,8 @@ static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, 
 			return;
 		}
 		free(svc);
+		if (r->secret)
+			kube_secret_drop(r, key);
 		free(r->objs[i].key);
 		memmove(&r->objs[i], &r->objs[i + 1], (r->n - i - 1) * sizeof(*r->objs));
 		r->n--;
@@ -344,6 +357,8 @@ static void res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size_t
 		int c = i == r->n ? 1 : j == n ? -1 : strcmp(r->objs[i].key, v[j].key);
 
 		if (c < 0) {		/* gone */
+			if (r->secret)
+				kube_secret_drop(r, r->objs[i].key);
 			note_change(r, r->objs[i].key, r->objs[i].json);
 			r->objs[i++].json = NULL;
 		} else if (c > 0) {	/* new */
@@ -526,7 +541,7 @@ static const struct kube_obj *same_version(const struct kube_res *r, json_object
 	size_t i;
 
 	json_object_object_get_ex(it, "metadata", &md);
-	obj_key(md, key, klen);
+	kube_obj_key(md, key, klen);
 	rv = md && json_object_object_get_ex(md, "resourceVersion", &v) ? json_object_get_string(v)
 								       : NULL;
 	if (!rv || !rv[0])
@@ -554,11 +569,11 @@ static int do_list(struct kube_res *r)
 		if (cont) {
 			char *e = curl_easy_escape(NULL, cont, 0);
 
-			snprintf(q, sizeof(q), "%s?limit=%d&continue=%s", path, KUBE_LIST_PAGE,
-				 e ? e : "");
+			snprintf(q, sizeof(q), "%s?limit=%d%s&continue=%s", path, KUBE_LIST_PAGE,
+				 r->select, e ? e : "");
 			curl_free(e);
 		} else {
-			snprintf(q, sizeof(q), "%s?limit=%d", path, KUBE_LIST_PAGE);
+			snprintf(q, sizeof(q), "%s?limit=%d%s", path, KUBE_LIST_PAGE, r->select);
 		}
 		free(cont);
 		cont = NULL;
@@ -568,6 +583,13 @@ static int do_list(struct kube_res *r)
 			objs_free(v, n);
 			if (code == 404)
 				return 1;
+			if (code == 403 && r->secret) {
+				/* RBAC grants no Secrets: the rest of the source works,
+				 * credentialName servers are refused (no Secret read) */
+				set_err(r, "%s: HTTP %ld (forbidden: Gateway credentialName "
+					"Secrets are not read; docs/kubernetes.md, RBAC)", path, code);
+				return 1;
+			}
 			if (code > 0)	/* 410 too: the continue token expired */
 				set_err(r, "%s: HTTP %ld", path, code);
 			else
@@ -637,6 +659,7 @@ static int do_list(struct kube_res *r)
 		res_replace(r, v, n, cap ? cap : 1);
 	snprintf(r->rv, sizeof(r->rv), "%s", rvs);
 	r->synced = true;
+	r->absent = false;
 	r->lists++;
 	r->err[0] = '\0';
 	pthread_mutex_unlock(&r->k->mu);
@@ -690,7 +713,13 @@ static void on_event(struct kube_res *r, const char *line)
 		} else if (!strcmp(t, "DELETED")) {
 			char orv[KUBE_RV_LEN];
 
-			free(obj_text(r, o, key, sizeof(key), orv));
+			if (r->secret) {
+				md = NULL;
+				json_object_object_get_ex(o, "metadata", &md);
+				kube_obj_key(md, key, sizeof(key));
+			} else {
+				free(obj_text(r, o, key, sizeof(key), orv));
+			}
 			obj_put(r, key, NULL, NULL, "");
 		}
 	}
@@ -734,7 +763,7 @@ static int do_watch(struct kube_res *r)
 	r->watches++;
 	pthread_mutex_unlock(&r->k->mu);
 	snprintf(q, sizeof(q), "%s?watch=1&resourceVersion=%s&allowWatchBookmarks=true&"
-		 "timeoutSeconds=%d", path, rv, KUBE_WATCH_S);
+		 "timeoutSeconds=%d%s", path, rv, KUBE_WATCH_S, r->select);
 	r->len = 0;
 	r->expired = false;
 	code = http_get(r, q, on_stream, r, true);

@@ -145,10 +145,14 @@ struct sluiced_kube {
 	} ca_blob, cert_blob, key_blob;
 	uint64_t due_ms;		/* debounce deadline, 0 = none */
 	uint64_t applies;
+	char cred_dir[PATH_MAX];	/* the Secrets' files (kube_secret.c) */
 	/* under mu: what changed since the share was last applied whole */
 	struct kube_change *chg;
 	size_t nchg, cchg;
 	bool chg_all;			/* too much, or a first list: apply it all */
+	bool secret_retry;		/* the last whole apply left objects out or
+					 * was refused: a new Secret applies the
+					 * share whole again */
 	bool base_ok;			/* the last whole apply took every object:
 					 * changes can be applied as deltas */
 	char incr_why[256];		/* why the last change was applied whole */
@@ -254,6 +258,10 @@ int sluiced_load_policy_dir(struct sluiced *d, bool at_start);
 int sluiced_reset(struct sluiced *d, FILE *out);
 const char *sluiced_source_name(enum sluiced_source s);
 void sluiced_snapshot_path(const struct sluiced *d, char *buf, size_t len);
+/* With --kubernetes, <state-dir>/credentials (the Secrets Gateway
+ * credentialName servers name, as kube_secret.c writes them) in buf,
+ * returned; NULL without the Kubernetes source. */
+const char *sluiced_credentials_dir(const struct sluiced *d, char *buf, size_t len);
 void sluiced_state_free(struct sluiced *d);
 
 /* The name of the desired state's text (all sources joined) in messages. */

@@ -49,6 +49,14 @@ const char *sluiced_source_name(enum sluiced_source s)
 	}
 }
 
+const char *sluiced_credentials_dir(const struct sluiced *d, char *buf, size_t len)
+{
+	if (!d->o.kubernetes)
+		return NULL;
+	snprintf(buf, len, "%s/credentials", d->o.state_dir);
+	return buf;
+}
+
 void sluiced_snapshot_path(const struct sluiced *d, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/snapshot.yaml", d->o.state_dir);
@@ -319,7 +327,7 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 		 enum sluiced_source src, bool allow_empty, FILE *out, struct vrec *rep)
 {
 	struct vfield *df = rep ? vf_list(rep, "diagnostics") : NULL;
-	char errbuf[SL_DP_ERRLEN] = "", *text = NULL, *changes = NULL;
+	char errbuf[SL_DP_ERRLEN] = "", *text = NULL, *changes = NULL, cred[PATH_MAX];
 	struct sl_snap_map map = { 0 };
 	struct sl_model *m = NULL;
 	struct sluiced_change_count c;
@@ -360,9 +368,12 @@ static int apply(struct sluiced *d, struct sl_ctl_part *parts, size_t nparts,
 	}
 	t_load = sluiced_now_us();
 	rc = sl_model_load_buf(SLUICED_SNAP_NAME, text, textlen, &dg, &m);
-	/* the TLS files sluice-http will load: refused here, so that the data
-	 * plane and the helper never take the policy apart */
-	if (!rc && m && sl_model_check_tls_files(m, &dg) < 0) {
+	/* the TLS files sluice-http will load (credentialName: its Secret's,
+	 * from the directory sluice-http is given too): refused here, so that
+	 * the data plane and the helper never take the policy apart */
+	if (!rc && m && (sl_model_bind_credentials(m, sluiced_credentials_dir(d, cred, sizeof(cred)),
+						   &dg) < 0 ||
+			 sl_model_check_tls_files(m, &dg) < 0)) {
 		sl_model_free(m);
 		m = NULL;
 		rc = -EINVAL;
@@ -609,6 +620,12 @@ int sluiced_restore(struct sluiced *d)
 		goto cleanup;
 	if (d->dp && gen && gen == sl_dp_generation(d->dp) &&
 	    sl_model_load_buf(SLUICED_SNAP_NAME, body, blen, &dg, &m) == 0 && m) {
+		char cred[PATH_MAX];
+
+		/* the paths of credentialName servers, as the apply bound them
+		 * (a Secret not written yet leaves them unset: nothing here
+		 * loads them, sluice-http binds its own) */
+		sl_model_bind_credentials(m, sluiced_credentials_dir(d, cred, sizeof(cred)), &dg);
 		d->model = m;
 		d->parts = parts;
 		d->prange.valid = false;
