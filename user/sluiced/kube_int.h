@@ -5,7 +5,8 @@
  * in-cluster credentials), kube_watch.c (one LIST/WATCH thread per resource
  * and the objects it holds), kube_delta.c (endpoint changes applied as
  * deltas of the live generation), kube_secret.c (the kubernetes.io/tls
- * Secrets, written as files for Gateway credentialName servers).
+ * Secrets, written as files for Gateway credentialName servers), kube_http.c
+ * (the requests to the API server).
  */
 #ifndef SLUICED_KUBE_INT_H
 #define SLUICED_KUBE_INT_H
@@ -86,6 +87,17 @@ void kube_secret_drop(struct kube_res *r, const char *key);	/* its directory rem
 char *kube_read_file(const char *path);	/* trailing newlines cut; NULL + errno */
 int kube_kubeconfig(struct sluiced_kube *k, const char *path, char *err, size_t elen);
 int kube_in_cluster(struct sluiced_kube *k, char *err, size_t elen);
+
+/* kube_http.c: a GET of path_query from the current server, the body to
+ * cb(arg) (a watch when stream: no overall time-out); the HTTP status, or
+ * -1 with r->err set. kube_on_body gathers a body into a struct kube_body. */
+struct kube_body {
+	char *p;
+	size_t len, cap;
+};
+size_t kube_on_body(char *data, size_t sz, size_t nm, void *arg);
+long kube_http_get(struct kube_res *r, const char *path_query,
+		   size_t (*cb)(char *, size_t, size_t, void *), void *arg, bool stream);
 
 /* kube_watch.c; under k->mu unless said */
 void kube_res_path(const struct kube_res *r, char *buf, size_t len);	/* no lock */
