@@ -5,8 +5,9 @@
 # sluice-http, which relays TLS by SNI on --http-gateway-addr to two TLS
 # backends in the test's network namespace; `sluicectl get routes` lists the
 # tls routes with their SNI names and weights; sluiced's /metrics carries
-# the passthrough counters and `sluicectl stats` the relayed connections and
-# bytes; a policy without the server stops the helper.
+# the passthrough counters and Istio's istio_tcp_* series of the relayed
+# connections, `sluicectl stats` the relayed connections and bytes; a policy
+# without the server stops the helper.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 command -v openssl >/dev/null || { echo "Bail out! openssl needed"; exit 1; }
@@ -96,6 +97,36 @@ sl_check "get routes -o json: the tls route's match and destination" \
 m=$(sl_in_ns "$NS" curl -s -m 5 http://127.0.0.1:9464/metrics)
 sl_check "sluiced's /metrics carries the passthrough counters" grep -q \
 	'^sluice_http_passthrough_connections_opened_total{gateway="edge/gw",sni_host="a.example",destination_service="web.edge.svc.cluster.local",destination_version="a"} 4$' <<<"$m"
+# the relayed connections are in Istio's TCP families too, labelled as the
+# kernel's: the route's service and subset, an unknown (north-south) source
+# istio_tcp FAMILY: the value of subset a's reporter="source" series
+istio_tcp() {
+	grep "^istio_tcp_$1{reporter=\"source\"," <<<"$m" |
+		grep 'source_workload="unknown"' | grep 'destination_service="web.edge.svc.cluster.local"' |
+		grep 'destination_version="a"' | grep 'request_protocol="tcp"' | awk '{ print $NF }'
+}
+v=$(istio_tcp connections_opened_total)
+[ "$v" = 4 ] || sl_log "$(grep '^istio_tcp_connections_opened_total' <<<"$m")"
+sl_check "istio_tcp_connections_opened_total counts the 4 relayed connections to subset a ($v)" \
+	test "$v" = 4
+# closed (and their last bytes flushed) once the relay saw both ends go
+closed4() {
+	m=$(sl_in_ns "$NS" curl -s -m 5 http://127.0.0.1:9464/metrics)
+	[ "$(istio_tcp connections_closed_total)" = 4 ]
+}
+sl_check "istio_tcp_connections_closed_total counts them closed" sl_wait_for 5 closed4
+v=$(istio_tcp received_bytes_total)
+[ "${v:-0}" -gt 0 ] 2>/dev/null || sl_log "$(grep '^istio_tcp_received_bytes_total' <<<"$m")"
+sl_check "istio_tcp_received_bytes_total counts the client's bytes to subset a ($v)" \
+	test "${v:-0}" -gt 0
+ptrx=$(grep '^sluice_http_passthrough_received_bytes_total{gateway="edge/gw",sni_host="a.example",' <<<"$m" |
+	awk '{ print $NF }')
+sl_check "received bytes are client to backend, as the relay counts them ($v = $ptrx)" \
+	test "${v:-none}" = "$ptrx"
+v=$(istio_tcp sent_bytes_total)
+sl_check "istio_tcp_sent_bytes_total counts the backend's bytes ($v)" test "${v:-0}" -gt 0
+sl_check "the destination reporter's series too" grep -q \
+	'^istio_tcp_connections_opened_total{reporter="destination",.*destination_version="a".* 4$' <<<"$m"
 statsa() { ctl stats -o json | jq -e '[.[] | select(.level == "subset" and .service == "web.edge.svc.cluster.local" and .subset == "a")][0] | .opened == 4 and .closed == 4 and .active == 0 and .bytes_sent > 0 and .bytes_received > 0' >/dev/null; }
 sl_check "sluicectl stats counts the relayed connections and bytes of subset a" sl_wait_for 5 statsa
 

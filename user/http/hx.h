@@ -298,8 +298,17 @@ void hx_metrics_pt_reject(struct hx_metrics *mx, enum hx_pt_reject why);
  * hx_metrics_pt_add, stable for mx's life; -1 when out of memory. */
 int hx_metrics_pt_series(struct hx_metrics *mx, const struct sl_model *m,
 			 const struct sl_gateway *gw, const char *sni_host, int svc, int subset);
-void hx_metrics_pt_add(struct hx_metrics *mx, int series, uint64_t opened, uint64_t closed,
-		       uint64_t rx_bytes, uint64_t tx_bytes);
+/* The per-endpoint passthrough counters of connections relayed to addr
+ * (16 bytes, v4-mapped for IPv4) and port (host order), the endpoint the
+ * relay connected to, for (svc, subset) of m: an index for
+ * hx_metrics_pt_add, stable for mx's life; -1 when out of memory. */
+int hx_metrics_pt_endpoint(struct hx_metrics *mx, const struct sl_model *m, int svc, int subset,
+			   const uint8_t addr[16], uint16_t port);
+/* Add to series (hx_metrics_pt_series) and ep_series
+ * (hx_metrics_pt_endpoint); either may be -1 (none). rx_bytes are client
+ * to backend, tx_bytes backend to client. */
+void hx_metrics_pt_add(struct hx_metrics *mx, int series, int ep_series, uint64_t opened,
+		       uint64_t closed, uint64_t rx_bytes, uint64_t tx_bytes);
 struct hx_metrics *hx_metrics_new(void);
 void hx_metrics_free(struct hx_metrics *mx);
 /* One completed request. snap may be NULL (labels then "unknown"); the
@@ -322,6 +331,14 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f);
  * "connections_closed", "bytes_sent" (client to destination),
  * "bytes_received"}]. */
 int hx_metrics_counts_json(struct hx_metrics **mxs, size_t n, FILE *f);
+/* TLS passthrough connections per destination endpoint as JSON, for
+ * sluiced's istio_tcp_* (the metrics socket's "endpoints" request):
+ * [{"service" (host, "" = unknown), "subset" ("" = whole service),
+ * "address" (the endpoint's IP, IPv4 dotted), "port" (the port connected
+ * to), "connections_opened", "connections_closed", "bytes_sent" (client to
+ * destination), "bytes_received"}], one entry per (service, subset,
+ * address, port) ever relayed to, counters since sluice-http started. */
+int hx_metrics_pt_endpoints_json(struct hx_metrics **mxs, size_t n, FILE *f);
 
 /* ---- mesh original destination (origdst.c) ----------------------------- */
 

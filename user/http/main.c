@@ -90,8 +90,10 @@ static int metrics_listen(const char *path)
 
 /* One connection, one answer, then the socket is closed. A peer that
  * writes "json" first gets the per-(service, subset) request counts as JSON
- * (sluiced's stats and top); any other request, a half-close or 100 ms of
- * silence gets the Prometheus dump. */
+ * (sluiced's stats and top), one that writes "endpoints" the TLS
+ * passthrough counts per destination endpoint (sluiced's istio_tcp_*); any
+ * other request, a half-close or 100 ms of silence gets the Prometheus
+ * dump. */
 static void metrics_serve(int lfd, struct hx_worker **ws, size_t nw)
 {
 	struct hx_metrics *mxs[HX_MAX_WORKERS];
@@ -116,6 +118,8 @@ static void metrics_serve(int lfd, struct hx_worker **ws, size_t nw)
 	if (f) {
 		if (!strncmp(req, "json", 4))
 			hx_metrics_counts_json(mxs, nw, f);
+		else if (!strncmp(req, "endpoints", 9))
+			hx_metrics_pt_endpoints_json(mxs, nw, f);
 		else
 			hx_metrics_dump(mxs, nw, f);
 		fclose(f);

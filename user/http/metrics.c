@@ -12,10 +12,14 @@
  *
  * TLS passthrough connections (passthru.c) have their own counters:
  * connections and bytes per (gateway, SNI host, service, subset), and
- * rejections by reason; they are Sluice's names, not istio_tcp_*, which
- * sluiced already exposes for the kernel-steered connections.
+ * rejections by reason (Sluice's names). The same connections are also
+ * counted per destination endpoint (service, subset, address, port), which
+ * sluiced reads (hx_metrics_pt_endpoints_json) to add them to its
+ * istio_tcp_* series next to the kernel-steered connections.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,12 +68,23 @@ struct hx_pt_series {
 	uint64_t opened, closed, rx, tx;
 };
 
+/* TLS passthrough connections to one destination endpoint: the address
+ * and port the relay connected to, with the route's service and subset. */
+struct hx_pt_ep {
+	char *svc, *subset;	/* "" = unknown / whole service */
+	uint8_t addr[16];	/* v4-mapped for IPv4 */
+	uint16_t port;		/* host order */
+	uint64_t opened, closed, rx, tx;
+};
+
 struct hx_metrics {
 	pthread_mutex_t mu;
 	struct hx_series *v;
 	size_t n, cap;
 	struct hx_pt_series *pt;	/* under mu */
 	size_t npt, cappt;
+	struct hx_pt_ep *pte;		/* under mu */
+	size_t npte, cappte;
 	uint64_t pt_rejected[__HX_PT_REJ_MAX];	/* atomic adds by the worker */
 	struct hx_series_ref cache[HX_SERIES_CACHE];
 	uint64_t rejected[__HX_REJ_MAX];	/* atomic adds by the worker */
@@ -177,17 +192,69 @@ int hx_metrics_pt_series(struct hx_metrics *mx, const struct sl_model *m,
 	return idx;
 }
 
-void hx_metrics_pt_add(struct hx_metrics *mx, int series, uint64_t opened, uint64_t closed,
-		       uint64_t rx_bytes, uint64_t tx_bytes)
+int hx_metrics_pt_endpoint(struct hx_metrics *mx, const struct sl_model *m, int svc, int subset,
+			   const uint8_t addr[16], uint16_t port)
 {
-	if (series < 0)
+	const struct sl_service *s = svc >= 0 && (size_t)svc < m->nservices ? &m->services[svc] : NULL;
+	const char *host = s ? s->host : "";
+	const char *sub = s && subset >= 0 && (size_t)subset < s->nsubsets ?
+			  s->subsets[subset].name : "";
+	size_t i;
+	int idx = -1;
+
+	pthread_mutex_lock(&mx->mu);
+	for (i = 0; i < mx->npte; i++) {
+		const struct hx_pt_ep *e = &mx->pte[i];
+
+		if (e->port == port && !memcmp(e->addr, addr, 16) && !strcmp(e->svc, host) &&
+		    !strcmp(e->subset, sub)) {
+			idx = (int)i;
+			goto out;
+		}
+	}
+	if (mx->npte == mx->cappte) {
+		size_t nc = mx->cappte ? mx->cappte * 2 : 8;
+		struct hx_pt_ep *nv = realloc(mx->pte, nc * sizeof(*nv));
+
+		if (!nv)
+			goto out;
+		mx->pte = nv;
+		mx->cappte = nc;
+	}
+	{
+		struct hx_pt_ep e = { .svc = strdup(host), .subset = strdup(sub), .port = port };
+
+		memcpy(e.addr, addr, 16);
+		if (e.svc && e.subset) {
+			mx->pte[mx->npte] = e;
+			idx = (int)mx->npte++;
+		} else {
+			free(e.svc);
+			free(e.subset);
+		}
+	}
+out:
+	pthread_mutex_unlock(&mx->mu);
+	return idx;
+}
+
+void hx_metrics_pt_add(struct hx_metrics *mx, int series, int ep_series, uint64_t opened,
+		       uint64_t closed, uint64_t rx_bytes, uint64_t tx_bytes)
+{
+	if (series < 0 && ep_series < 0)
 		return;
 	pthread_mutex_lock(&mx->mu);
-	if ((size_t)series < mx->npt) {
+	if (series >= 0 && (size_t)series < mx->npt) {
 		mx->pt[series].opened += opened;
 		mx->pt[series].closed += closed;
 		mx->pt[series].rx += rx_bytes;
 		mx->pt[series].tx += tx_bytes;
+	}
+	if (ep_series >= 0 && (size_t)ep_series < mx->npte) {
+		mx->pte[ep_series].opened += opened;
+		mx->pte[ep_series].closed += closed;
+		mx->pte[ep_series].rx += rx_bytes;
+		mx->pte[ep_series].tx += tx_bytes;
 	}
 	pthread_mutex_unlock(&mx->mu);
 }
@@ -293,6 +360,11 @@ void hx_metrics_free(struct hx_metrics *mx)
 		free(mx->pt[i].subset);
 	}
 	free(mx->pt);
+	for (i = 0; i < mx->npte; i++) {
+		free(mx->pte[i].svc);
+		free(mx->pte[i].subset);
+	}
+	free(mx->pte);
 	pthread_mutex_destroy(&mx->mu);
 	free(mx);
 }
@@ -661,4 +733,62 @@ int hx_metrics_counts_json(struct hx_metrics **mxs, size_t n, FILE *f)
 		pthread_mutex_unlock(&mxs[w]->mu);
 	free(c);
 	return 0;
+}
+
+int hx_metrics_pt_endpoints_json(struct hx_metrics **mxs, size_t n, FILE *f)
+{
+	struct hx_pt_ep *all = NULL;
+	size_t na = 0, w, i, j;
+	int err = 0;
+
+	/* every worker's entries merged by key; the workers' tables stay
+	 * locked while the strings are borrowed */
+	for (w = 0; w < n; w++)
+		pthread_mutex_lock(&mxs[w]->mu);
+	for (w = 0; w < n && !err; w++)
+		for (i = 0; i < mxs[w]->npte; i++) {
+			const struct hx_pt_ep *e = &mxs[w]->pte[i];
+
+			for (j = 0; j < na; j++)
+				if (all[j].port == e->port && !memcmp(all[j].addr, e->addr, 16) &&
+				    !strcmp(all[j].svc, e->svc) && !strcmp(all[j].subset, e->subset))
+					break;
+			if (j == na) {
+				struct hx_pt_ep *nv = realloc(all, (na + 1) * sizeof(*nv));
+
+				if (!nv) {
+					err = -ENOMEM;
+					break;
+				}
+				all = nv;
+				all[na] = *e;
+				all[na].opened = all[na].closed = all[na].rx = all[na].tx = 0;
+				na++;
+			}
+			all[j].opened += e->opened;
+			all[j].closed += e->closed;
+			all[j].rx += e->rx;
+			all[j].tx += e->tx;
+		}
+	fputc('[', f);
+	for (j = 0; j < na && !err; j++) {
+		char a[INET6_ADDRSTRLEN] = "";
+		bool v4 = IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)all[j].addr);
+
+		inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? &all[j].addr[12] : all[j].addr, a, sizeof(a));
+		fprintf(f, "%s{\"service\": ", j ? ", " : "");
+		sl_json_str(f, all[j].svc);
+		fputs(", \"subset\": ", f);
+		sl_json_str(f, all[j].subset);
+		fprintf(f, ", \"address\": \"%s\", \"port\": %u, \"connections_opened\": %llu, "
+			   "\"connections_closed\": %llu, \"bytes_sent\": %llu, \"bytes_received\": %llu}",
+			a, all[j].port, (unsigned long long)all[j].opened,
+			(unsigned long long)all[j].closed, (unsigned long long)all[j].rx,
+			(unsigned long long)all[j].tx);
+	}
+	fputs("]\n", f);
+	for (w = 0; w < n; w++)
+		pthread_mutex_unlock(&mxs[w]->mu);
+	free(all);
+	return err;
 }

@@ -82,6 +82,7 @@ struct hx_pt {
 	bool counted;		/* holds a subset slot (and ep's, when ep >= 0) */
 	bool opened;		/* counted as opened: closing counts as closed */
 	int series;		/* metrics series, -1 = none */
+	int ep_series;		/* per-endpoint metrics entry, -1 = none */
 	struct pt_dir c2u, u2c;
 	uint8_t c2u_b[HX_CH_RAW_MAX];	/* holds a whole ClientHello's records */
 	uint8_t u2c_b[HX_PT_BUF];
@@ -157,8 +158,8 @@ int hx_pt_route(const struct sl_model *m, uint16_t port, const char *sni, size_t
 static void flush_bytes(struct hx_pt *p)
 {
 	if (p->c2u.moved || p->u2c.moved)
-		hx_metrics_pt_add(hx_worker_metrics(p->w), p->series, 0, 0, p->c2u.moved,
-				  p->u2c.moved);
+		hx_metrics_pt_add(hx_worker_metrics(p->w), p->series, p->ep_series, 0, 0,
+				  p->c2u.moved, p->u2c.moved);
 	p->c2u.moved = p->u2c.moved = 0;
 	p->last_flush = p->w->now;
 }
@@ -187,7 +188,7 @@ static void pt_close(struct hx_pt *p, bool rst)
 	end_close(p, &p->up, rst);
 	flush_bytes(p);
 	if (p->opened)
-		hx_metrics_pt_add(hx_worker_metrics(p->w), p->series, 0, 1, 0, 0);
+		hx_metrics_pt_add(hx_worker_metrics(p->w), p->series, p->ep_series, 0, 1, 0, 0);
 	if (p->counted) {
 		struct hx_svc_state *ss = &p->snap->svc[p->svc];
 		int slot = p->subset >= 0 ? p->subset : (int)p->snap->m->services[p->svc].nsubsets;
@@ -237,7 +238,7 @@ void hx_pt_accept(struct hx_worker *w, int fd, uint16_t port)
 	p->deadline = w->now + hx_cfg.tls_handshake_timeout_ms;
 	p->last_active = p->last_flush = w->now;
 	p->svc = p->subset = p->ep = -1;
-	p->series = -1;
+	p->series = p->ep_series = -1;
 	p->next = pt_live;
 	if (pt_live)
 		pt_live->prev = p;
@@ -279,7 +280,7 @@ static void connect_done(struct hx_pt *p)
 	p->deadline = 0;
 	p->opened = true;
 	p->last_active = p->w->now;
-	hx_metrics_pt_add(hx_worker_metrics(p->w), p->series, 1, 0, 0, 0);
+	hx_metrics_pt_add(hx_worker_metrics(p->w), p->series, p->ep_series, 1, 0, 0, 0);
 	pump(p);
 }
 
@@ -305,6 +306,8 @@ static void connect_up(struct hx_pt *p)
 	__atomic_add_fetch(&p->snap->svc[p->svc].eps[ep].active, 1, __ATOMIC_RELAXED);
 	port = hx_endpoint_port(s, &s->endpoints[ep],
 				hx_service_port(s, p->rt->dests[p->di].port, p->port));
+	p->ep_series = hx_metrics_pt_endpoint(hx_worker_metrics(p->w), m, p->svc, p->subset,
+					      s->endpoints[ep].ip.addr, port);
 	p->up.fd = hx_up_socket(s->endpoints[ep].ip.addr, port, &ss, &sl);
 	if (p->up.fd < 0) {
 		p->up.fd = -1;

@@ -2,7 +2,9 @@
 /*
  * --metrics ADDR:PORT: Prometheus text exposition. Istio's TCP metrics with
  * Istio's standard labels (include/sluice/labels.h) from the kernel's
- * per-(client workload, backend) counters (sluice_traffic), plus sluiced's
+ * per-(client workload, backend) counters (sluice_traffic) and sluice-http's
+ * per-endpoint counts of the TLS passthrough connections it relays (its own
+ * sockets, which the kernel does not count), plus sluiced's
  * own gauges, plus whatever sluice-http serves on its metrics unix socket
  * (istio_requests_total, ...), appended verbatim.
  *
@@ -171,8 +173,92 @@ static void tcp_family(FILE *f, const char *name, const char *help, const struct
 		}
 }
 
+static void helper_fetch(const struct sluiced *d, const char *req, FILE *f);
+
+/* sluice-http's TLS passthrough relays, per destination endpoint
+ * (hx_metrics_pt_endpoints_json in user/http/hx.h), appended to *a as
+ * series labelled as the kernel's: the endpoint found in the model by
+ * address and port, the subset as destination_version, an unknown source
+ * (the client reached the gateway from outside the mesh, as sluice-http's
+ * istio_requests_total labels gateway requests). The relay's bytes_sent
+ * are client to backend, as sluice_traffic's. */
+static void passthrough_series(const struct sluiced *d, struct tcp_series **a, size_t *na)
+{
+	const struct sl_model *m = d->model;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	yaml_node_item_t *it;
+	char *text = NULL;
+	size_t len = 0, cnt, si;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return;
+	helper_fetch(d, "endpoints\n", f);
+	fclose(f);
+	if (!len || sl_yaml_load(text, len, &doc)) {
+		free(text);
+		return;
+	}
+	free(text);
+	root = yaml_document_get_root_node(&doc);
+	if (!root || root->type != YAML_SEQUENCE_NODE)
+		goto out;
+	cnt = (size_t)(root->data.sequence.items.top - root->data.sequence.items.start);
+	if (cnt) {
+		struct tcp_series *nv = realloc(*a, (*na + cnt) * sizeof(*nv));
+
+		if (!nv)
+			goto out;
+		*a = nv;
+	}
+	for (it = root->data.sequence.items.start; it < root->data.sequence.items.top; it++) {
+		yaml_node_t *e = yaml_document_get_node(&doc, *it);
+		struct sl_istio_labels l = { .protocol = "tcp" };
+		const char *host, *sub, *addr;
+		uint8_t ip[16] = { 0 };
+		int ep = -1;
+
+		if (!e || e->type != YAML_MAPPING_NODE)
+			continue;
+		host = sl_yaml_str(&doc, e, "service") ?: "";
+		sub = sl_yaml_str(&doc, e, "subset") ?: "";
+		addr = sl_yaml_str(&doc, e, "address") ?: "";
+		if (inet_pton(AF_INET, addr, &ip[12]) == 1)
+			ip[10] = ip[11] = 0xff;
+		else if (inet_pton(AF_INET6, addr, ip) != 1)
+			continue;
+		sl_peer_of_workload(m, -1, &l.src);
+		for (si = 0; m && host[0] && si < m->nservices; si++)
+			if (!strcmp(m->services[si].host, host)) {
+				l.svc = &m->services[si];
+				break;
+			}
+		if (l.svc) {
+			ep = sl_service_endpoint_at(l.svc, ip,
+						    (uint16_t)sl_yaml_u64(&doc, e, "port"));
+			if (sub[0])
+				l.dst_version = sub;
+		}
+		sl_peer_of_endpoint(m, ep >= 0 ? &l.svc->endpoints[ep] : NULL, &l.dst);
+		(*a)[*na].labels = sl_istio_labels_text(&l);
+		if (!(*a)[*na].labels)
+			continue;
+		(*a)[*na].v = (struct sluice_traffic){
+			.opened = sl_yaml_u64(&doc, e, "connections_opened"),
+			.closed = sl_yaml_u64(&doc, e, "connections_closed"),
+			.bytes_sent = sl_yaml_u64(&doc, e, "bytes_sent"),
+			.bytes_received = sl_yaml_u64(&doc, e, "bytes_received"),
+		};
+		(*na)++;
+	}
+out:
+	yaml_document_delete(&doc);
+}
+
 /* The Istio TCP metrics from sluice_traffic, live connections' bytes
- * reported first; entries with equal labels add up. */
+ * reported first, and from sluice-http's passthrough relays; entries with
+ * equal labels add up. */
 static void tcp_metrics(struct sluiced *d, FILE *f)
 {
 	struct sl_dp_traffic *t = NULL;
@@ -201,6 +287,7 @@ static void tcp_metrics(struct sluiced *d, FILE *f)
 	}
 	if (!a)
 		goto cleanup;
+	passthrough_series(d, &a, &na);
 	qsort(a, na, sizeof(*a), cmp_series);
 	n = na;
 	na = 0;
