@@ -599,14 +599,18 @@ bool hx_tls_host_ok(SSL *ssl, const char *host, size_t hlen)
 	if (!ct)
 		return true;
 	if (SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
-		for (size_t h = 0; h < ct->nhosts; h++)
+		size_t h;
+
+		for (h = 0; h < ct->nhosts; h++)
 			if (hx_host_match(ct->hosts[h], host, hlen))
-				return true;
-		return false;
+				break;
+		if (h == ct->nhosts)
+			return false;
 	}
-	/* no SNI: the connection is on the port's first server; a host of
-	 * another server that checks client certificates is not served here
-	 * (its check did not run) */
+	/* with or without SNI, a host whose own server (the one it picks
+	 * as an SNI name) is another that checks client certificates is not
+	 * served here: its check did not run on this connection, and this
+	 * server's hosts ("*", "*.suffix") may cover it too */
 	if (hlen >= sizeof(name))
 		return false;
 	memcpy(name, host, hlen);
