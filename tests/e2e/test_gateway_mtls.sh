@@ -148,6 +148,24 @@ code mtls.example client-a >/dev/null	# this handshake notices the change
 out=$(code mtls.example client-a2)
 sl_check "caCertificates replaced on disk: the next handshakes trust the new CA ($out)" [ "$out" = 200 ]
 sl_check "... and the re-read is logged" grep -q "re-read" "$SL_TMP/proxy.log"
+# a session made with the second CA's client certificate, then that CA taken
+# out of the file: the session does not resume past the new check
+for v in tls1_2 tls1_3; do
+	sess mtls.example "" "$SL_TMP/s-a2-$v" -$v -cert "$C/client-a2.crt" -key "$C/client-a2.key" >/dev/null
+	out=$(sess mtls.example "$SL_TMP/s-a2-$v" "" -$v)
+	sl_check "$v: a session of the second CA's client resumes while that CA is trusted ($out)" \
+		grep -q '^Reused,' <<<"$out"
+done
+cp "$C/client-ca.crt" "$C/clients.pem.new" && mv "$C/clients.pem.new" "$C/clients.pem"
+sleep 1.2
+code mtls.example client-a >/dev/null	# this handshake notices the change
+out=$(code mtls.example client-a2)
+sl_check "caCertificates without the second CA: its client is refused ($out)" [ "$out" = 000 ]
+for v in tls1_2 tls1_3; do
+	out=$(sess mtls.example "$SL_TMP/s-a2-$v" "" -$v)
+	sl_check "$v: the second CA's client's session made before does not resume ($out)" \
+		bash -c "! grep -q 'Reused\|HTTP/1.1 200' <<<'$out'"
+done
 kill -0 "$HX_PID" 2>/dev/null
 sl_check "sluice-http is still running" [ $? -eq 0 ]
 sl_done
