@@ -4,11 +4,12 @@
 # OPTIONAL_MUTUAL, caCertificates, subjectAltNames), standalone sluice-http on
 # a private loopback IP. Three servers share port 443: a SIMPLE one first (the
 # server a client without SNI lands on), a MUTUAL one and an OPTIONAL_MUTUAL
-# one. A client certificate from the CA with the listed SAN is served; none,
+# one, then a SIMPLE one for *.example, whose hosts cover the MUTUAL one's.
+# A client certificate from the CA with the listed SAN is served; none,
 # another CA's, or the CA's with another SAN is refused in the handshake;
 # OPTIONAL_MUTUAL serves a client without one. Neither a client without SNI
-# nor a TLS session resumed from the SIMPLE server reaches the MUTUAL
-# server's hosts. A CA file replaced on disk is used by the next handshakes.
+# nor a TLS session resumed from the SIMPLE server, nor SNI of the *.example
+# server with Host mtls.example, reaches the MUTUAL server's hosts. A CA file replaced on disk is used by the next handshakes.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http_common.sh"
 sl_require_root
@@ -21,6 +22,7 @@ for ca in server-ca client-ca other-ca client-ca2; do sl_mkca "$C" $ca || break;
 	sl_mkcert "$C" server-ca plain.example plain.example DNS:plain.example &&
 	sl_mkcert "$C" server-ca mtls.example mtls.example DNS:mtls.example &&
 	sl_mkcert "$C" server-ca opt.example opt.example DNS:opt.example &&
+	sl_mkcert "$C" server-ca wild.example wild.example 'DNS:*.example' &&
 	sl_mkcert "$C" client-ca client-a client-a URI:spiffe://test/client-a &&
 	sl_mkcert "$C" client-ca client-b client-b URI:spiffe://test/client-b &&
 	sl_mkcert "$C" other-ca stranger stranger URI:spiffe://test/client-a &&
@@ -62,6 +64,9 @@ spec:
     hosts: [opt.example]
     tls: {mode: OPTIONAL_MUTUAL, serverCertificate: $C/opt.example.crt, privateKey: $C/opt.example.key,
           caCertificates: $C/clients.pem}
+  - port: {number: 443, name: https-wild, protocol: HTTPS}
+    hosts: ["*.example"]
+    tls: {mode: SIMPLE, serverCertificate: $C/wild.example.crt, privateKey: $C/wild.example.key}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -109,6 +114,15 @@ out=$(curl -s -m 5 -k -H 'Host: mtls.example' -o /dev/null -w '%{http_code}' "ht
 sl_check "without SNI (on the SIMPLE server), Host mtls.example is misdirected: 421 ($out)" [ "$out" = 421 ]
 out=$(curl -s -m 5 -k -H 'Host: plain.example' -o /dev/null -w '%{http_code}' "https://$HX_IP/")
 sl_check "... while the SIMPLE server's own host is served ($out)" [ "$out" = 200 ]
+# SNI www.example picks the *.example server (SIMPLE), whose hosts also cover
+# mtls.example: that host's own server checks client certificates, so it is
+# not served on a connection that skipped the check
+out=$(curl -s -m 5 -k --resolve "www.example:443:$HX_IP" \
+	-H 'Host: mtls.example' -o /dev/null -w '%{http_code}' https://www.example/)
+sl_check "SNI of the *.example SIMPLE server, Host mtls.example is misdirected: 421 ($out)" [ "$out" = 421 ]
+out=$(curl -s -m 5 -k --resolve "www.example:443:$HX_IP" \
+	-H 'Host: plain.example' -o /dev/null -w '%{http_code}' https://www.example/)
+sl_check "... while a host of a SIMPLE server is served there ($out)" [ "$out" = 200 ]
 # sess NAME IN OUT [ARGS]: one s_client handshake to NAME, printing New/Reused
 sess() {
 	local n=$1 in=$2 out=$3; shift 3
@@ -134,6 +148,24 @@ code mtls.example client-a >/dev/null	# this handshake notices the change
 out=$(code mtls.example client-a2)
 sl_check "caCertificates replaced on disk: the next handshakes trust the new CA ($out)" [ "$out" = 200 ]
 sl_check "... and the re-read is logged" grep -q "re-read" "$SL_TMP/proxy.log"
+# a session made with the second CA's client certificate, then that CA taken
+# out of the file: the session does not resume past the new check
+for v in tls1_2 tls1_3; do
+	sess mtls.example "" "$SL_TMP/s-a2-$v" -$v -cert "$C/client-a2.crt" -key "$C/client-a2.key" >/dev/null
+	out=$(sess mtls.example "$SL_TMP/s-a2-$v" "" -$v)
+	sl_check "$v: a session of the second CA's client resumes while that CA is trusted ($out)" \
+		grep -q '^Reused,' <<<"$out"
+done
+cp "$C/client-ca.crt" "$C/clients.pem.new" && mv "$C/clients.pem.new" "$C/clients.pem"
+sleep 1.2
+code mtls.example client-a >/dev/null	# this handshake notices the change
+out=$(code mtls.example client-a2)
+sl_check "caCertificates without the second CA: its client is refused ($out)" [ "$out" = 000 ]
+for v in tls1_2 tls1_3; do
+	out=$(sess mtls.example "$SL_TMP/s-a2-$v" "" -$v)
+	sl_check "$v: the second CA's client's session made before does not resume ($out)" \
+		bash -c "! grep -q 'Reused\|HTTP/1.1 200' <<<'$out'"
+done
 kill -0 "$HX_PID" 2>/dev/null
 sl_check "sluice-http is still running" [ $? -eq 0 ]
 sl_done

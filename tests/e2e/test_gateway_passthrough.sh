@@ -8,7 +8,7 @@
 # client verifies the backend's certificate, and the backend saw the SNI);
 # split.example, weighted 80/20, splits within a wide band over 200
 # connections; a client without SNI and names no route covers are closed and
-# counted; a ClientHello followed by 100 KB and a half-close arrives byte for
+# counted; a backend that never answers is given up at connectTimeout; a ClientHello followed by 100 KB and a half-close arrives byte for
 # byte and the answer comes back (half-close passed on), also with the hello
 # in four TCP segments; half a hello is cut at the time-out; garbage is refused;
 # the byte and connection counters add up; a policy whose sniHosts are not
@@ -40,6 +40,14 @@ tls_backend a 9201
 tls_backend b 9202
 sl_bg be_raw python3 "$PEER" raw-server --addr "$HX_IP" --port 9203 >/dev/null
 sl_wait_for 10 hx_port_open "$HX_IP" 9203 || { echo "Bail out! raw backend did not start"; exit 1; }
+# a backend that never answers a SYN: a listener with backlog 0 whose accept
+# queue two connections of its own fill (the kernel drops further SYNs)
+sl_bg be_mute python3 -c 'import socket,sys,time
+l=socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], 9204)); l.listen(0)
+k=[socket.socket() for _ in range(2)]
+for c in k: c.setblocking(False); c.connect_ex((sys.argv[1], 9204))
+time.sleep(3600)' "$HX_IP" >/dev/null
 
 P="$SL_TMP/policy.yaml"
 cat >"$P" <<YAML
@@ -62,6 +70,22 @@ spec:
   ports: [{number: 9203, name: tcp, protocol: TCP}]
   resolution: STATIC
   endpoints: [{address: $HX_IP}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: mute, namespace: edge}
+spec:
+  hosts: [mute.edge.svc.cluster.local]
+  ports: [{number: 9204, name: tcp, protocol: TCP}]
+  resolution: STATIC
+  endpoints: [{address: $HX_IP}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: mute, namespace: edge}
+spec:
+  host: mute.edge.svc.cluster.local
+  trafficPolicy: {connectionPool: {tcp: {connectTimeout: 100ms}}}
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -96,6 +120,8 @@ spec:
     - {destination: {host: web.edge.svc.cluster.local, subset: b}, weight: 20}
   - match: [{sniHosts: [raw.example]}]
     route: [{destination: {host: raw.edge.svc.cluster.local, port: {number: 9203}}}]
+  - match: [{sniHosts: [mute.example]}]
+    route: [{destination: {host: mute.edge.svc.cluster.local, port: {number: 9204}}}]
 YAML
 
 out=$("$CTL" validate -f "$P" 2>&1)
@@ -154,6 +180,21 @@ out=$(python3 "$PEER" raw-client --addr "$HX_IP" --port 443 --sni raw.example --
 sl_check "half a ClientHello is closed after --tls-handshake-timeout-ms (1.5 s), nothing sent back ($out)" \
 	python3 -c 'import sys; n, t = sys.argv[1].split(); sys.exit(not (n == "0" and 1.3 <= float(t) <= 4))' "$out"
 
+# connectTimeout 100ms to a backend that never answers: the connection is
+# closed at that time-out (while the worker has no HTTP connection and sleeps
+# long between events), not a second later
+out=$(timeout 10 python3 -c 'import socket,ssl,sys,time
+s=socket.create_connection((sys.argv[1], 443), timeout=8)
+c=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.check_hostname=False; c.verify_mode=ssl.CERT_NONE
+t=time.monotonic()
+try:
+  c.wrap_socket(s, server_hostname="mute.example"); r="handshake"
+except (OSError, ssl.SSLError):
+  r="closed"
+print(r, round(time.monotonic() - t, 3))' "$HX_IP" 2>&1)
+sl_check "connectTimeout 100ms to a backend that never answers closes the client within 0.6 s ($out)" \
+	python3 -c 'import sys; r, t = sys.argv[1].split(); sys.exit(not (r == "closed" and float(t) < 0.6))' "$out"
+
 # ---- counters -----------------------------------------------------------------
 m=$(hx_metrics_dump)
 mget() { awk -v k="$1" 'index($0, k) == 1 { s += $NF } END { print s + 0 }' <<<"$m"; }
@@ -184,6 +225,8 @@ sl_check "bytes that are no ClientHello are counted (1)" \
 	grep -q '^sluice_http_passthrough_rejected_total{reason="bad-client-hello"} 1$' <<<"$m"
 sl_check "the hello time-out is counted (1)" \
 	grep -q '^sluice_http_passthrough_rejected_total{reason="client-hello-timeout"} 1$' <<<"$m"
+sl_check "the upstream connect time-out is counted (1)" \
+	grep -q '^sluice_http_passthrough_rejected_total{reason="upstream-connect-failure"} 1$' <<<"$m"
 
 # ---- sluicectl diff names a changed tls route ----------------------------------
 sed 's/weight: 80}/weight: 50}/; s/weight: 20}/weight: 50}/' "$P" >"$SL_TMP/w50.yaml"

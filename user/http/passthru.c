@@ -499,6 +499,11 @@ void hx_pt_event(void *ptr, uint32_t ev)
 	}
 }
 
+bool hx_pt_active(void)
+{
+	return pt_live != NULL;
+}
+
 void hx_pt_tick(struct hx_worker *w)
 {
 	struct hx_pt *p, *next;

@@ -45,5 +45,8 @@ int hx_pt_route(const struct sl_model *m, uint16_t port, const char *sni, size_t
 void hx_pt_accept(struct hx_worker *w, int fd, uint16_t port);
 void hx_pt_event(void *end, uint32_t ev);
 void hx_pt_tick(struct hx_worker *w);
+/* Has this worker thread passthrough connections (their deadlines need
+ * hx_pt_tick as often as the HTTP connections' need theirs)? */
+bool hx_pt_active(void);
 
 #endif /* SLUICE_HTTP_PASSTHRU_H */

@@ -69,7 +69,9 @@ struct hx_tls_cert {
 	char *ca_file;			/* client_auth set */
 	char **sans;			/* subjectAltNames, nsans = 0: any */
 	size_t nsans;
-	unsigned char sid[32];		/* session id context, this server's own */
+	unsigned char sid[32];		/* this server's own id (gateway, port, hosts);
+					 * build_ctx adds the files' sig to it for the
+					 * session id context */
 	unsigned int sid_len;
 };
 
@@ -292,7 +294,17 @@ static SSL_CTX *build_ctx(const struct hx_tls_cert *ct, char *err, size_t errlen
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 				 SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_session_id_context(ctx, t->sid, t->sid_len);
+	{
+		/* the server's own context, of the files as this context read
+		 * them: a session made before a file changed (a CA taken out)
+		 * does not resume past the new check */
+		unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
+		uint64_t h = hx_hash64(t->sig, sizeof(t->sig), hx_hash64(t->sid, t->sid_len, 0));
+		int l = snprintf((char *)sid, sizeof(sid), "sluice-http-%016llx",
+				 (unsigned long long)h);
+
+		SSL_CTX_set_session_id_context(ctx, sid, (unsigned int)l);
+	}
 	if (!SSL_CTX_set_min_proto_version(ctx, t->min_version ? t->min_version : TLS1_2_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, t->max_version ? t->max_version : TLS1_3_VERSION) ||
 	    (t->ciphers && !SSL_CTX_set_cipher_list(ctx, t->ciphers))) {
@@ -599,14 +611,18 @@ bool hx_tls_host_ok(SSL *ssl, const char *host, size_t hlen)
 	if (!ct)
 		return true;
 	if (SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
-		for (size_t h = 0; h < ct->nhosts; h++)
+		size_t h;
+
+		for (h = 0; h < ct->nhosts; h++)
 			if (hx_host_match(ct->hosts[h], host, hlen))
-				return true;
-		return false;
+				break;
+		if (h == ct->nhosts)
+			return false;
 	}
-	/* no SNI: the connection is on the port's first server; a host of
-	 * another server that checks client certificates is not served here
-	 * (its check did not run) */
+	/* with or without SNI, a host whose own server (the one it picks
+	 * as an SNI name) is another that checks client certificates is not
+	 * served here: its check did not run on this connection, and this
+	 * server's hosts ("*", "*.suffix") may cover it too */
 	if (hlen >= sizeof(name))
 		return false;
 	memcpy(name, host, hlen);

@@ -36,7 +36,9 @@ SSL *hx_tls_accept(struct hx_tls *t, uint16_t port, int fd, uint64_t now_ms);
 /* After the handshake: may a request for host (hlen bytes, port stripped)
  * be served on this connection? When the client sent SNI, only the hosts of
  * the server its name picked (as Istio scopes an HTTPS server's routes to
- * that server); without SNI, any host of the port. */
+ * that server); without SNI, any host of the port. Either way, not a host
+ * that as an SNI name would pick another server checking client
+ * certificates (MUTUAL, OPTIONAL_MUTUAL): that check did not run here. */
 bool hx_tls_host_ok(SSL *ssl, const char *host, size_t hlen);
 
 /* 1 done, 0 waiting for the socket (*want_write set when for writing),

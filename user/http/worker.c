@@ -406,7 +406,8 @@ void *hx_worker_run(void *arg)
 	while (!hx_stop) {
 		/* One epoll_wait per turn: a poll first and a sleep after it
 		 * cost two syscalls whenever the poll came back empty. */
-		n = epoll_wait(w->ep, evs, 256, spin_left > 0 ? 0 : w->nclis ? HX_TICK_MS : 1000);
+		n = epoll_wait(w->ep, evs, 256, spin_left > 0 ? 0 :
+				w->nclis || hx_pt_active() ? HX_TICK_MS : 1000);
 		if (n == 0 && spin_left > 0) {
 			/* Busy for a moment after activity: the next event is
 			 * usually microseconds away, and sleeping costs a wakeup
