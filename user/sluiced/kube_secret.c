@@ -72,6 +72,13 @@ static bool secret_dir(const struct sluiced_kube *k, const char *key, char *buf,
 
 /* Remove directory path and the files in it (one level: what
  * secret_write makes). */
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static void rm_dir(const char *path)
 {
 	DIR *dir = opendir(path);
@@ -85,7 +92,9 @@ static void rm_dir(const char *path)
 			continue;
 		if (!fmt(p, sizeof(p), "%s/%s", path, e->d_name))
 			continue;
-		if (e->d_type == DT_DIR)
+		/* DT_UNKNOWN on file systems that do not fill d_type (XFS
+		 * with ftype=0): ask, or a key would stay on disk */
+		if (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && is_dir(p)))
 			rm_dir(p);
 		else
 			unlink(p);
