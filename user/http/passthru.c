@@ -33,6 +33,7 @@
  * ends' kind is HX_K_DEAD by then.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,7 @@ struct hx_pt {
 	int series;		/* metrics series, -1 = none */
 	int ep_series;		/* per-endpoint metrics entry, -1 = none */
 	struct pt_dir c2u, u2c;
+	/* bytes only below each pt_dir's len are ever read (not cleared) */
 	uint8_t c2u_b[HX_CH_RAW_MAX];	/* holds a whole ClientHello's records */
 	uint8_t u2c_b[HX_PT_BUF];
 };
@@ -224,11 +226,16 @@ void hx_pt_accept(struct hx_worker *w, int fd, uint16_t port)
 	int one = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (pt_n >= hx_cfg.max_conns || !(p = calloc(1, sizeof(*p)))) {
+	if (pt_n >= hx_cfg.max_conns || !(p = malloc(sizeof(*p)))) {
 		hx_metrics_pt_reject(hx_worker_metrics(w), HX_PT_REJ_MAX_CONNS);
 		close(fd);
 		return;
 	}
+	/* the two 16-20 KB buffers are not cleared: their pages are touched
+	 * (and count in RSS) only as bytes arrive. 1,000 connections that
+	 * send nothing: 4.3 KB each, 8.3 KB with calloc on a fresh heap, and
+	 * calloc clears all 37 KB of a reused one */
+	memset(p, 0, offsetof(struct hx_pt, c2u_b));
 	p->cli = (struct pt_end){ .kind = HX_K_PASSTHRU, .fd = fd, .pt = p };
 	p->up = (struct pt_end){ .kind = HX_K_PASSTHRU, .fd = -1, .pt = p };
 	p->w = w;
