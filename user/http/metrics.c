@@ -64,7 +64,6 @@ struct hx_series_ref {
  * service, subset). */
 struct hx_pt_series {
 	char *labels;
-	char *svc, *subset;	/* for hx_metrics_counts_json ("" = unknown / whole service) */
 	uint64_t opened, closed, rx, tx;
 };
 
@@ -171,20 +170,8 @@ int hx_metrics_pt_series(struct hx_metrics *mx, const struct sl_model *m,
 		free(labels);
 		idx = (int)i;
 	} else if (mx->npt < mx->cappt || !pt_grow(mx)) {
-		struct hx_pt_series ps = {
-			.labels = labels, .svc = strdup(s ? s->host : ""),
-			.subset = strdup(s && subset >= 0 && (size_t)subset < s->nsubsets ?
-					 s->subsets[subset].name : ""),
-		};
-
-		if (ps.svc && ps.subset) {
-			mx->pt[mx->npt] = ps;
-			idx = (int)mx->npt++;
-		} else {
-			free(ps.svc);
-			free(ps.subset);
-			free(labels);
-		}
+		mx->pt[mx->npt] = (struct hx_pt_series){ .labels = labels };
+		idx = (int)mx->npt++;
 	} else {
 		free(labels);
 	}
@@ -354,11 +341,8 @@ void hx_metrics_free(struct hx_metrics *mx)
 		free(mx->v[i].subset);
 	}
 	free(mx->v);
-	for (i = 0; i < mx->npt; i++) {
+	for (i = 0; i < mx->npt; i++)
 		free(mx->pt[i].labels);
-		free(mx->pt[i].svc);
-		free(mx->pt[i].subset);
-	}
 	free(mx->pt);
 	for (i = 0; i < mx->npte; i++) {
 		free(mx->pte[i].svc);
@@ -703,8 +687,9 @@ int hx_metrics_counts_json(struct hx_metrics **mxs, size_t n, FILE *f)
 			e->req_bytes += s->req_sum;
 			e->resp_bytes += s->resp_sum;
 		}
-		for (i = 0; i < mxs[w]->npt; i++) {
-			const struct hx_pt_series *s = &mxs[w]->pt[i];
+		/* passthrough: the per-endpoint entries summed by (service, subset) */
+		for (i = 0; i < mxs[w]->npte; i++) {
+			const struct hx_pt_ep *s = &mxs[w]->pte[i];
 
 			if (!(e = count_of(&c, &nc_n, s->svc, s->subset)))
 				continue;
