@@ -467,6 +467,18 @@ void sl_model_free(struct sl_model *m);
  * daemon's apply (the files are on its host), not for offline validation. */
 int sl_model_check_tls_files(const struct sl_model *m, struct sl_diags *diags);
 
+/* Load a terminated server's files into OpenSSL context ctx: the
+ * certificate chain, its private key (one with a passphrase does not load),
+ * and with ca (NULL = no client certificates) the CAs client certificates
+ * are verified against, also sent as the acceptable CA names. NULL when all
+ * load; else the field that failed ("serverCertificate", "privateKey",
+ * "caCertificates"), its file in *file and OpenSSL's errors queued. The one
+ * loader of sluice-http's contexts (user/http/tls.c) and of
+ * sl_model_check_tls_files. */
+struct ssl_ctx_st;
+const char *sl_tls_ctx_load(struct ssl_ctx_st *ctx, const char *cert, const char *key,
+			    const char *ca, const char **file);
+
 /* The files of every credentialName server of m, from the credentials
  * directory dir (the Kubernetes source's copy of each Secret ns/name: the
  * files dir/ns/name/tls.crt, tls.key and, for MUTUAL/OPTIONAL_MUTUAL,

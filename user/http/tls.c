@@ -107,17 +107,6 @@ static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* A private key with a passphrase is refused instead of prompting on a
- * terminal. */
-static int no_passwd(char *buf, int size, int rw, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rw;
-	(void)u;
-	return 0;
-}
-
 /* How well host pattern p covers name: exact > longest *.suffix > "*";
  * 0 = not at all. */
 static size_t host_score(const char *p, const char *name)
@@ -285,12 +274,12 @@ static SSL_CTX *build_ctx(const struct hx_tls_cert *ct, char *err, size_t errlen
 {
 	const struct hx_tls_cert *t = ct;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	const char *bad, *file;
 
 	if (!ctx) {
 		ssl_err(err, errlen);
 		return NULL;
 	}
-	SSL_CTX_set_default_passwd_cb(ctx, no_passwd);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 				 SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -311,35 +300,18 @@ static SSL_CTX *build_ctx(const struct hx_tls_cert *ct, char *err, size_t errlen
 		ssl_err(err, errlen);
 		goto fail;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, t->cert_file) != 1) {
-		size_t l = (size_t)snprintf(err, errlen, "serverCertificate %s: ", t->cert_file);
+	bad = sl_tls_ctx_load(ctx, t->cert_file, t->key_file,
+			      t->client_auth != SL_CLIENT_AUTH_NONE ? t->ca_file : NULL, &file);
+	if (bad) {
+		size_t l = (size_t)snprintf(err, errlen, "%s %s: ", bad, file);
 
 		ssl_err(err + (l < errlen ? l : errlen - 1), errlen - (l < errlen ? l : errlen - 1));
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, t->key_file, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		size_t l = (size_t)snprintf(err, errlen, "privateKey %s: ", t->key_file);
-
-		ssl_err(err + (l < errlen ? l : errlen - 1), errlen - (l < errlen ? l : errlen - 1));
-		goto fail;
-	}
-	if (t->client_auth != SL_CLIENT_AUTH_NONE) {
-		STACK_OF(X509_NAME) *cas = SSL_load_client_CA_file(t->ca_file);
-
-		if (!cas || SSL_CTX_load_verify_locations(ctx, t->ca_file, NULL) != 1) {
-			size_t l = (size_t)snprintf(err, errlen, "caCertificates %s: ", t->ca_file);
-
-			sk_X509_NAME_pop_free(cas, X509_NAME_free);
-			ssl_err(err + (l < errlen ? l : errlen - 1),
-				errlen - (l < errlen ? l : errlen - 1));
-			goto fail;
-		}
-		SSL_CTX_set_client_CA_list(ctx, cas);
+	if (t->client_auth != SL_CLIENT_AUTH_NONE)
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 				   (t->client_auth == SL_CLIENT_AUTH_REQUIRE ?
 				    SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), verify_cb);
-	}
 	SSL_CTX_set_app_data(ctx, (void *)ct);	/* hx_tls_host_ok, verify_cb */
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
 	SSL_CTX_set_client_hello_cb(ctx, hello_cb, ct->port);

@@ -409,27 +409,49 @@ static const char *load_err(char *buf, size_t len)
 	return buf;
 }
 
-/* Load server sv's files into a scratch context; NULL when they load, else
- * the field that failed (and why, in err). */
-static const char *server_files_fail(const struct sl_server_tls *t, char *err, size_t len)
+const char *sl_tls_ctx_load(SSL_CTX *ctx, const char *cert, const char *key, const char *ca,
+			    const char **file)
+{
+	STACK_OF(X509_NAME) *cas;
+
+	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+	errno = 0;
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		*file = cert;
+		return "serverCertificate";
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		*file = key;
+		return "privateKey";
+	}
+	if (!ca)
+		return NULL;
+	cas = SSL_load_client_CA_file(ca);
+	if (!cas || SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		sk_X509_NAME_pop_free(cas, X509_NAME_free);
+		*file = ca;
+		return "caCertificates";
+	}
+	SSL_CTX_set_client_CA_list(ctx, cas);
+	return NULL;
+}
+
+/* Load server t's files into a scratch context; NULL when they load, else
+ * the field that failed, its file in *file, and why in err. */
+static const char *server_files_fail(const struct sl_server_tls *t, const char **file, char *err,
+				     size_t len)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	const char *bad = NULL;
+	const char *bad;
 
+	*file = t->cert_file;
 	if (!ctx) {
 		load_err(err, len);
 		return "serverCertificate";
 	}
-	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
-	errno = 0;
-	if (SSL_CTX_use_certificate_chain_file(ctx, t->cert_file) != 1)
-		bad = "serverCertificate";
-	else if (SSL_CTX_use_PrivateKey_file(ctx, t->key_file, SSL_FILETYPE_PEM) != 1 ||
-		 SSL_CTX_check_private_key(ctx) != 1)
-		bad = "privateKey";
-	else if (t->client_auth != SL_CLIENT_AUTH_NONE &&
-		 SSL_CTX_load_verify_locations(ctx, t->ca_file, NULL) != 1)
-		bad = "caCertificates";
+	bad = sl_tls_ctx_load(ctx, t->cert_file, t->key_file,
+			      t->client_auth != SL_CLIENT_AUTH_NONE ? t->ca_file : NULL, file);
 	if (bad)
 		load_err(err, len);
 	SSL_CTX_free(ctx);
@@ -444,20 +466,18 @@ int sl_model_check_tls_files(const struct sl_model *m, struct sl_diags *d)
 		for (size_t s = 0; s < m->gateways[g].nservers; s++) {
 			const struct sl_gateway_server *sv = &m->gateways[g].servers[s];
 			const struct sl_server_tls *t = &sv->tls;
-			const char *bad;
+			const char *bad, *file;
 			char err[256];
 
 			/* an unbound credentialName: sl_model_bind_credentials said why */
 			if (t->mode != SL_TLS_SIMPLE || !t->cert_file || !t->key_file)
 				continue;
-			bad = server_files_fail(t, err, sizeof(err));
+			bad = server_files_fail(t, &file, err, sizeof(err));
 			if (!bad)
 				continue;
 			sl_diag_add(d, SL_SEV_ERROR, PL_E_VALUE, t->pos,
 				    "Gateway %s/%s port %u: %s %s does not load: %s", m->gateways[g].ns,
-				    m->gateways[g].name, sv->port, bad,
-				    !strcmp(bad, "serverCertificate") ? t->cert_file :
-				    !strcmp(bad, "privateKey") ? t->key_file : t->ca_file, err);
+				    m->gateways[g].name, sv->port, bad, file, err);
 			rc = -EINVAL;
 		}
 	return rc;
