@@ -173,7 +173,7 @@ static void tcp_family(FILE *f, const char *name, const char *help, const struct
 		}
 }
 
-static void helper_fetch(const struct sluiced *d, const char *req, FILE *f);
+static int helper_json(const struct sluiced *d, const char *req, yaml_document_t *doc);
 
 /* sluice-http's TLS passthrough relays, per destination endpoint
  * (hx_metrics_pt_endpoints_json in user/http/hx.h), appended to *a as
@@ -188,19 +188,10 @@ static void passthrough_series(const struct sluiced *d, struct tcp_series **a, s
 	yaml_document_t doc;
 	yaml_node_t *root;
 	yaml_node_item_t *it;
-	char *text = NULL;
-	size_t len = 0, cnt, si;
-	FILE *f = open_memstream(&text, &len);
+	size_t cnt;
 
-	if (!f)
+	if (helper_json(d, "endpoints\n", &doc))
 		return;
-	helper_fetch(d, "endpoints\n", f);
-	fclose(f);
-	if (!len || sl_yaml_load(text, len, &doc)) {
-		free(text);
-		return;
-	}
-	free(text);
 	root = yaml_document_get_root_node(&doc);
 	if (!root || root->type != YAML_SEQUENCE_NODE)
 		goto out;
@@ -217,7 +208,7 @@ static void passthrough_series(const struct sluiced *d, struct tcp_series **a, s
 		struct sl_istio_labels l = { .protocol = "tcp" };
 		const char *host, *sub, *addr;
 		uint8_t ip[16] = { 0 };
-		int ep = -1;
+		int ep = -1, si;
 
 		if (!e || e->type != YAML_MAPPING_NODE)
 			continue;
@@ -229,11 +220,8 @@ static void passthrough_series(const struct sluiced *d, struct tcp_series **a, s
 		else if (inet_pton(AF_INET6, addr, ip) != 1)
 			continue;
 		sl_peer_of_workload(m, -1, &l.src);
-		for (si = 0; m && host[0] && si < m->nservices; si++)
-			if (!strcmp(m->services[si].host, host)) {
-				l.svc = &m->services[si];
-				break;
-			}
+		if (m && host[0] && (si = sl_model_find_service(m, host)) >= 0)
+			l.svc = &m->services[si];
 		if (l.svc) {
 			ep = sl_service_endpoint_at(l.svc, ip,
 						    (uint16_t)sl_yaml_u64(&doc, e, "port"));
@@ -347,6 +335,25 @@ static void helper_fetch(const struct sluiced *d, const char *req, FILE *f)
 	close(fd);
 }
 
+/* The helper's JSON answer to req, read with libyaml into *doc (the
+ * caller deletes it); -ENOENT when the helper answered nothing (not
+ * running), -EBADMSG, -ENOMEM. */
+static int helper_json(const struct sluiced *d, const char *req, yaml_document_t *doc)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	helper_fetch(d, req, f);
+	fclose(f);
+	rc = !len ? -ENOENT : sl_yaml_load(text, len, doc) ? -EBADMSG : 0;
+	free(text);
+	return rc;
+}
+
 /* The helper's exposition. */
 static void helper_metrics(const struct sluiced *d, FILE *f)
 {
@@ -359,27 +366,14 @@ int sluiced_helper_counts(const struct sluiced *d, struct sluiced_http_count **o
 	yaml_document_t doc;
 	yaml_node_t *root;
 	yaml_node_item_t *it;
-	char *text = NULL;
-	size_t len = 0, k = 0;
-	FILE *f;
+	size_t k = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	f = open_memstream(&text, &len);
-	if (!f)
-		return -ENOMEM;
-	helper_fetch(d, "json\n", f);
-	fclose(f);
-	if (!len) {
-		free(text);
-		return 0;
-	}
-	/* sluice-http's JSON, read with libyaml */
-	rc = sl_yaml_load(text, len, &doc);
-	free(text);
+	rc = helper_json(d, "json\n", &doc);
 	if (rc)
-		return -EBADMSG;
+		return rc == -ENOENT ? 0 : rc;
 	root = yaml_document_get_root_node(&doc);
 	if (root->type == YAML_SEQUENCE_NODE) {
 		size_t cnt = (size_t)(root->data.sequence.items.top - root->data.sequence.items.start);
