@@ -176,17 +176,16 @@ static int write_file(const char *dir, const char *name, const unsigned char *p,
 static int secret_write(const struct sluiced_kube *k, const char *key, const char *const v[NKEYS],
 			char *err, size_t elen)
 {
-	char dir[PATH_MAX], nsdir[PATH_MAX];
+	char dir[PATH_MAX];
 	int rc = 0;
 
 	if (!secret_dir(k, key, dir, sizeof(dir))) {
 		snprintf(err, elen, "Secret %s: not a namespace/name usable as a path", key);
 		return -EINVAL;
 	}
-	fmt(nsdir, sizeof(nsdir), "%s/%.*s", k->cred_dir, (int)strcspn(key, "/"), key);
-	if ((mkdir(nsdir, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
-		rc = -errno;
-		fmt(err, elen, "Secret %s: %s: %s", key, dir, strerror(errno));
+	rc = sluiced_mkdir_p(dir, 0700);
+	if (rc) {
+		fmt(err, elen, "Secret %s: %s: %s", key, dir, strerror(-rc));
 		return rc;
 	}
 	/* ca.crt and the key before the certificate: sluice-http re-reads when
