@@ -69,10 +69,9 @@ struct hx_tls_cert {
 	char *ca_file;			/* client_auth set */
 	char **sans;			/* subjectAltNames, nsans = 0: any */
 	size_t nsans;
-	unsigned char sid[32];		/* this server's own id (gateway, port, hosts);
-					 * build_ctx adds the files' sig to it for the
-					 * session id context */
-	unsigned int sid_len;
+	uint64_t sid_seed;		/* this server's own id (gateway, port, hosts);
+					 * build_ctx hashes the files' sig with it for
+					 * the session id context */
 };
 
 struct hx_tls_port {
@@ -288,7 +287,7 @@ static SSL_CTX *build_ctx(const struct hx_tls_cert *ct, char *err, size_t errlen
 		 * them: a session made before a file changed (a CA taken out)
 		 * does not resume past the new check */
 		unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
-		uint64_t h = hx_hash64(t->sig, sizeof(t->sig), hx_hash64(t->sid, t->sid_len, 0));
+		uint64_t h = hx_hash64(t->sig, sizeof(t->sig), t->sid_seed);
 		int l = snprintf((char *)sid, sizeof(sid), "sluice-http-%016llx",
 				 (unsigned long long)h);
 
@@ -433,8 +432,7 @@ static int cert_copy(struct hx_tls_cert *ct, const struct sl_gateway *gw,
 
 		for (size_t i = 0; i < ct->nhosts; i++)
 			h = hx_hash64(ct->hosts[i], strlen(ct->hosts[i]), h);
-		ct->sid_len = (unsigned int)snprintf((char *)ct->sid, sizeof(ct->sid),
-						     "sluice-http-%016llx", (unsigned long long)h);
+		ct->sid_seed = h;
 	}
 	return 0;
 }
