@@ -38,7 +38,7 @@ CFLAGS   ?= -O2 -g
 LLHTTP_DEFS := -I/usr/share/include/llhttp -DLLHTTP_STRICT_MODE=1
 CPPFLAGS := -Iinclude -Iuser -I$(B)/include $(LLHTTP_DEFS) -D_GNU_SOURCE
 USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -MMD -MP
-LDLIBS   := -lbpf -lelf -lz -lyaml -lpcre2-8 -lcares -lcurl -ljson-c -lssl -lcrypto -lpthread
+LDLIBS   := -lbpf -lelf -lz -lyaml -lpcre2-8 -lcares -lcurl -ljson-c -lnghttp2 -lssl -lcrypto -lpthread
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # ---- sources ---------------------------------------------------------------
@@ -209,23 +209,19 @@ $(B)/http-backend: tools/http_backend.c $(LLHTTP_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(USER_CFLAGS) -o $@ $^
 
-# sluice-http's fuzz target links only the library and the helper's modules
+# sluice-http's fuzz targets link only the library and the helper's modules
 # (the generic rule also pulls in sluiced's modules, whose helpers live in
-# sluiced's main.c).
-$(B)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS)) $(LLHTTP_SRCS)
+# sluiced's main.c): the request path (fuzz_http), the differential target
+# (fuzz_http_frame: what sluice-http forwards parses as what it parsed) and
+# HTTP/2 from clients (fuzz_h2).
+HTTP_FUZZ := $(B)/fuzz/fuzz_http $(B)/fuzz/fuzz_http_frame $(B)/fuzz/fuzz_h2
+$(HTTP_FUZZ): $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS)) $(LLHTTP_SRCS)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $< \
 		$(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS)) $(LLHTTP_SRCS) $(LDLIBS) -lm
 
 tests-build: $(B)/http-backend
-
-# the differential target (what sluice-http forwards parses as what it parsed)
-$(B)/fuzz/fuzz_http_frame: tests/fuzz/fuzz_http_frame.c $(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS)) $(LLHTTP_SRCS)
-	$(call msg,FUZZ,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $< \
-		$(LIB_SRCS) $(filter-out %/main.c,$(HTTP_SRCS)) $(LLHTTP_SRCS) $(LDLIBS) -lm
 
 # the TLS passthrough ClientHello parser alone (user/http/clienthello.c)
 $(B)/fuzz/fuzz_clienthello: tests/fuzz/fuzz_clienthello.c user/http/clienthello.c

@@ -8,7 +8,8 @@ PKGS=(
   make gcc clang llvm pkg-config
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libyaml-dev libpcre2-dev libcmocka-dev node-llhttp libc-ares-dev
-  libcurl4-openssl-dev libjson-c-dev openssl libssl-dev
+  libcurl4-openssl-dev libjson-c-dev openssl libssl-dev libnghttp2-dev nghttp2-client
+  python3-h2
   libclang-rt-14-dev
   iproute2 iptables haproxy wrk python3 jq
   ethtool curl time procps util-linux tmux

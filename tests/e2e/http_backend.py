@@ -8,6 +8,8 @@ x-backend: <name>, keep-alive (HTTP/1.1). Request headers steer it:
   x-count: ID       count requests carrying ID (and remember their Host)
   x-delay-ms: N     sleep N ms before answering
   x-status: N       answer with status N (default: --status, 200)
+  x-pad: N          N bytes of "x" after the answer's line
+  x-chunked: 1      the answer in chunks of 16 KB (no content-length)
 GET /_hits?id=ID returns "<n> <host>": how many requests carried x-fail-once
 or x-count ID (and the last Host of an x-count one);
 GET /_inflight how many delayed requests are being served now.
@@ -80,18 +82,29 @@ class H(http.server.BaseHTTPRequestHandler):
             with lock:
                 inflight[0] -= 1
         body = f"{self.server.name} {self.command} {self.path} {len(body_in)}\n".encode()
-        self.reply(status, body)
+        body += b"x" * int(self.headers.get("x-pad") or 0)
+        self.reply(status, body, chunked=self.headers.get("x-chunked") == "1")
 
-    def reply(self, status, body):
+    def reply(self, status, body, chunked=False):
         self.send_response(status)
         self.send_header("x-backend", self.server.name)
         for k, v in self.headers.items():
             if k.lower().startswith("x-") or k.lower() in ("host", "user-agent"):
                 self.send_header("x-echo-" + k.lower(), v)
-        self.send_header("content-length", str(len(body)))
+        if chunked:
+            self.send_header("transfer-encoding", "chunked")
+        else:
+            self.send_header("content-length", str(len(body)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if not chunked:
             self.wfile.write(body)
+            return
+        for i in range(0, len(body), 16384):
+            part = body[i:i + 16384]
+            self.wfile.write(b"%x\r\n" % len(part) + part + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any
 
@@ -104,6 +117,9 @@ def main():
     ap.add_argument("--status", type=int, default=200, help="status of every answer")
     a = ap.parse_args()
     http.server.ThreadingHTTPServer.daemon_threads = True
+    # a listen backlog for the proxy's bursts of new upstream connections
+    # (socketserver's default of 5 drops SYNs and stalls them for seconds)
+    http.server.ThreadingHTTPServer.request_queue_size = 256
     s = http.server.ThreadingHTTPServer((a.addr, a.port), H)
     s.name = a.name
     s.status = a.status

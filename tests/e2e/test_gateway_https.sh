@@ -6,7 +6,8 @@
 # a default route, checked by curl against a test CA; a certificate replaced
 # on disk is served to the next handshake, a broken one keeps the old; SNI
 # picks the certificate among two servers of the port (and an unknown name
-# fails; a Host outside the SNI's server is 421); a client offering only TLS 1.0 is refused; ALPN is http/1.1;
+# fails; a Host outside the SNI's server is 421); a client offering only TLS 1.0 is refused; ALPN picks h2
+# when offered (test_gateway_h2.sh speaks it), else http/1.1;
 # httpsRedirect on the plain HTTP server answers 301; a handshake that never
 # ends is cut by --tls-handshake-timeout-ms; a reload naming a certificate
 # that does not load is refused and the running policy kept. Certificates
@@ -88,10 +89,12 @@ sl_check "HTTPS default route: myapp.com -> v1 ($out)" [ "$out" = "v1 GET / 0" ]
 out=$(cget myapp.com -H 'x-canary: yes' https://myapp.com/a?b=c)
 sl_check "HTTPS header route: x-canary: yes -> v2 ($out)" [ "$out" = "v2 GET /a?b=c 0" ]
 out=$(cget myapp.com -o /dev/null -w '%{http_version} %{ssl_verify_result}' https://myapp.com/)
-sl_check "the certificate verifies against the test CA, HTTP/1.1 ($out)" [ "$out" = "1.1 0" ]
+sl_check "the certificate verifies against the test CA; curl's default ALPN gets h2 ($out)" [ "$out" = "2 0" ]
 out=$(cget myapp.com --http2 -o /dev/null -w '%{http_version}' https://myapp.com/)
-sl_check "ALPN: a client offering h2 gets http/1.1 ($out)" [ "$out" = "1.1" ]
-out=$(cget myapp.com -o /dev/null -o /dev/null -w '%{num_connects} %{http_code}\n' https://myapp.com/1 https://myapp.com/2 | tr '\n' ' ')
+sl_check "ALPN: a client offering h2 gets h2 ($out)" [ "$out" = "2" ]
+out=$(cget myapp.com --http1.1 -o /dev/null -w '%{http_version}' https://myapp.com/)
+sl_check "ALPN: a client offering only http/1.1 gets it ($out)" [ "$out" = "1.1" ]
+out=$(cget myapp.com --http1.1 -o /dev/null -o /dev/null -w '%{num_connects} %{http_code}\n' https://myapp.com/1 https://myapp.com/2 | tr '\n' ' ')
 sl_check "keep-alive over TLS: two requests, one connection ($out)" [ "$out" = "1 200 0 200 " ]
 head -c 300000 /dev/zero | tr '\0' a >"$SL_TMP/big"
 out=$(cget myapp.com --data-binary "@$SL_TMP/big" https://myapp.com/post)

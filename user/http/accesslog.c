@@ -92,9 +92,9 @@ void hx_alog_begin(struct hx_cli *c, const struct hx_reqview *rv, const char *ho
 		     ts.tv_nsec / 1000000);
 	at = n > 0 && (size_t)n < cap ? (size_t)n : 0;
 	/* "METHOD PATH PROTOCOL" as one quoted field */
-	n = snprintf(req, sizeof(req), "%.*s %.*s HTTP/%d.%d", (int)rv->method_len, rv->method,
+	n = snprintf(req, sizeof(req), "%.*s %.*s HTTP/%s", (int)rv->method_len, rv->method,
 		     (int)(rv->path_len + (rv->query_len ? rv->query_len + 1 : 0)), rv->path,
-		     c->parser.http_major, c->parser.http_minor);
+		     c->h2s ? "2" : c->parser.http_minor == 0 ? "1.0" : "1.1");
 	at = quoted(b, at, cap, req, n > 0 ? strnlen(req, sizeof(req)) : 0);
 	c->alog_req = at;
 	/* the trailing request fields, kept after a NUL for hx_alog_end */

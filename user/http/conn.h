@@ -6,7 +6,8 @@
  * mirror.c, accesslog.c, trace.c act on them) and their tests.
  *
  * A client connection carries at most one request in flight (HTTP/1.1
- * pipelined requests wait in its input buffer). The request's upstream
+ * pipelined requests wait in its input buffer); an HTTP/2 connection's
+ * streams are each a client of their own (h2.h). The request's upstream
  * bytes (rebuilt head + raw, llhttp-validated body) go to one upstream
  * connection taken from the worker's per-endpoint pool; they are kept
  * whole while they fit HX_REPLAY_MAX so a retry can resend them.
@@ -55,10 +56,13 @@ enum hx_cstate {
 	CS_DELAY,		/* fault delay running */
 	CS_BODY,		/* request dispatched, body still arriving */
 	CS_WAIT,		/* request complete, waiting for / relaying response */
+	CS_H2,			/* an HTTP/2 connection: its streams carry the requests (h2.c) */
 };
 
 struct hx_up;
 struct hx_worker;
+struct hx_h2;
+struct hx_h2s;
 
 struct hx_cli {
 	int kind;
@@ -87,6 +91,10 @@ struct hx_cli {
 	struct hx_tls *tls;
 	bool tls_done;		/* handshake complete */
 	bool tls_want_write;	/* a handshake or read waits for EPOLLOUT */
+	/* HTTP/2 (h2.c): h2 on a connection that speaks it; h2s on a stream
+	 * client, which has no socket (fd -1) and carries one request */
+	struct hx_h2 *h2;
+	struct hx_h2s *h2s;
 
 	/* the request in flight */
 	struct hx_snap *snap;

@@ -69,8 +69,9 @@ struct hx_head {
 	bool msg_done;		/* message complete */
 	bool skip_body;		/* response to HEAD: set before the head */
 	const char *base;	/* buffer the spans point into, during execute */
-	/* request bodies: the payload bytes as llhttp parsed them (no chunk
-	 * framing, extensions or trailers), for the proxy to re-frame */
+	/* bodies: the payload bytes as llhttp parsed them (no chunk framing,
+	 * extensions or trailers), for the proxy to re-frame a request body
+	 * and for h2.c to send a response body as DATA; NULL = not wanted */
 	void (*on_body)(void *ctx, const char *at, size_t len);
 	void *body_ctx;
 };
@@ -293,6 +294,13 @@ enum hx_pt_reject { HX_PT_REJ_NO_SNI, HX_PT_REJ_NO_ROUTE, HX_PT_REJ_BAD_HELLO,
 		    HX_PT_REJ_HELLO_TIMEOUT, HX_PT_REJ_HELLO_CLOSED, HX_PT_REJ_NO_HEALTHY,
 		    HX_PT_REJ_CONNECT, HX_PT_REJ_OVERFLOW, HX_PT_REJ_MAX_CONNS, __HX_PT_REJ_MAX };
 void hx_metrics_pt_reject(struct hx_metrics *mx, enum hx_pt_reject why);
+/* HTTP/2 from clients (h2.c): connections, streams opened, streams refused
+ * over --max-conns, streams the client reset before their response ended
+ * (sluice_http_h2_*_total), and GOAWAYs sent, by error code. */
+enum hx_h2_count { HX_H2_CONNS, HX_H2_STREAMS, HX_H2_REFUSED, HX_H2_RESET, __HX_H2_MAX };
+#define HX_H2_ERR_MAX	14	/* HTTP/2 error codes 0x0..0xd */
+void hx_metrics_h2(struct hx_metrics *mx, enum hx_h2_count what);
+void hx_metrics_h2_goaway(struct hx_metrics *mx, uint32_t error_code);
 /* The passthrough series of connections routed by sni_host (the sniHosts
  * entry that matched) of gateway gw to (svc, subset) of m: an index for
  * hx_metrics_pt_add, stable for mx's life; -1 when out of memory. */

@@ -87,6 +87,8 @@ struct hx_metrics {
 	uint64_t pt_rejected[__HX_PT_REJ_MAX];	/* atomic adds by the worker */
 	struct hx_series_ref cache[HX_SERIES_CACHE];
 	uint64_t rejected[__HX_REJ_MAX];	/* atomic adds by the worker */
+	uint64_t h2[__HX_H2_MAX];		/* atomic adds by the worker */
+	uint64_t h2_goaway[HX_H2_ERR_MAX + 1];	/* the last one: unknown codes */
 };
 
 static int pt_grow(struct hx_metrics *mx)
@@ -146,6 +148,60 @@ void hx_metrics_pt_reject(struct hx_metrics *mx, enum hx_pt_reject why)
 {
 	if (mx && why < __HX_PT_REJ_MAX)
 		__atomic_add_fetch(&mx->pt_rejected[why], 1, __ATOMIC_RELAXED);
+}
+
+void hx_metrics_h2(struct hx_metrics *mx, enum hx_h2_count what)
+{
+	if (mx && what < __HX_H2_MAX)
+		__atomic_add_fetch(&mx->h2[what], 1, __ATOMIC_RELAXED);
+}
+
+void hx_metrics_h2_goaway(struct hx_metrics *mx, uint32_t error_code)
+{
+	if (mx)
+		__atomic_add_fetch(&mx->h2_goaway[error_code < HX_H2_ERR_MAX ? error_code :
+						   HX_H2_ERR_MAX], 1, __ATOMIC_RELAXED);
+}
+
+/* The HTTP/2 families, summed over the workers. */
+static void h2_dump(struct hx_metrics **mxs, size_t n, FILE *f)
+{
+	static const struct {
+		const char *name, *help;
+	} fam[__HX_H2_MAX] = {
+		{ "sluice_http_h2_connections_total",
+		  "Client connections that spoke HTTP/2 (h2c prior knowledge or ALPN h2)." },
+		{ "sluice_http_h2_streams_total", "HTTP/2 streams opened by clients (requests)." },
+		{ "sluice_http_h2_streams_refused_total",
+		  "HTTP/2 streams refused (REFUSED_STREAM): the worker was at --max-conns." },
+		{ "sluice_http_h2_streams_reset_total",
+		  "HTTP/2 streams the client reset before their response ended." },
+	};
+	static const char *const code[HX_H2_ERR_MAX + 1] = {
+		"NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR",
+		"SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM",
+		"CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM",
+		"INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED", "unknown",
+	};
+	uint64_t v[__HX_H2_MAX] = { 0 }, g[HX_H2_ERR_MAX + 1] = { 0 };
+	size_t w, b;
+
+	for (w = 0; w < n; w++) {
+		for (b = 0; b < __HX_H2_MAX; b++)
+			v[b] += __atomic_load_n(&mxs[w]->h2[b], __ATOMIC_RELAXED);
+		for (b = 0; b <= HX_H2_ERR_MAX; b++)
+			g[b] += __atomic_load_n(&mxs[w]->h2_goaway[b], __ATOMIC_RELAXED);
+	}
+	for (b = 0; b < __HX_H2_MAX; b++)
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", fam[b].name, fam[b].help,
+			fam[b].name, fam[b].name, (unsigned long long)v[b]);
+	fprintf(f, "# HELP sluice_http_h2_goaway_sent_total HTTP/2 connections ended by a GOAWAY "
+		   "sent, by error code (ENHANCE_YOUR_CALM: a flood such as rapid resets).\n"
+		   "# TYPE sluice_http_h2_goaway_sent_total counter\n");
+	for (b = 0; b <= HX_H2_ERR_MAX; b++)
+		if (g[b] || b <= 1)
+			fprintf(f, "sluice_http_h2_goaway_sent_total{error=\"%s\"} %llu\n", code[b],
+				(unsigned long long)g[b]);
 }
 
 int hx_metrics_pt_series(struct hx_metrics *mx, const struct sl_model *m,
@@ -612,6 +668,7 @@ int hx_metrics_dump(struct hx_metrics **mxs, size_t n, FILE *f)
 				why[b], (unsigned long long)r[b]);
 	}
 	outliers(f);
+	h2_dump(mxs, n, f);
 	if (pt_dump(mxs, n, f))
 		err = -ENOMEM;
 	fprintf(f, "# HELP sluice_http_listener_failed Listeners that could not bind (1 each).\n"

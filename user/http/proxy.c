@@ -32,6 +32,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include "http/h2.h"
 #include "http/proxy.h"
 #include "http/reqlog.h"
 
@@ -102,7 +103,12 @@ void hx_cli_close(struct hx_cli *c)
 		hx_tls_put(c->tls);
 		c->tls = NULL;
 	}
-	close(c->fd);
+	if (c->h2)
+		hx_h2_free(c);
+	if (c->h2s)
+		hx_h2s_detach(c);
+	if (c->fd >= 0)
+		close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -123,9 +129,20 @@ void hx_cli_close(struct hx_cli *c)
 	w->dead_clis = c;
 }
 
-/* Write what we can; close when asked to and everything is out. */
+/* Write what we can; close when asked to and everything is out. A stream
+ * client's output goes to its HTTP/2 stream instead, an HTTP/2
+ * connection's frames are made as room allows (h2.c). */
 void hx_cli_flush(struct hx_cli *c)
 {
+	size_t made = 0;
+
+	if (c->fd < 0) {
+		hx_h2s_pull(c);
+		goto resume;
+	}
+again:
+	if (c->h2)
+		made = hx_h2_fill(c);
 	while (c->out.off < c->out.len) {
 		ssize_t n;
 
@@ -143,10 +160,14 @@ void hx_cli_flush(struct hx_cli *c)
 		}
 		c->out.off += (uint32_t)n;
 	}
-	if (c->out.off == c->out.len)
+	if (c->out.off == c->out.len) {
 		c->out.off = c->out.len = 0;
-	else if (c->out.off > 65536)
+		if (made && !c->closing)
+			goto again;	/* all out: the session may have more */
+	} else if (c->out.off > 65536) {
 		hx_buf_compact(&c->out);
+	}
+resume:
 	if (c->up && c->up->rd_blocked && c->out.len - c->out.off < HX_OUT_HIGH)
 		hx_up_resume_read(c->up);
 }
@@ -433,7 +454,7 @@ static void do_redirect(struct hx_cli *c, const struct hx_reqview *rv, const cha
 	struct hx_buf loc = {0};
 	int code = rt->redirect.code ? (int)rt->redirect.code : 301;
 
-	hx_buf_puts(&loc, c->ssl ? "location: https://" : "location: http://");
+	hx_buf_puts(&loc, hx_cli_tls(c) ? "location: https://" : "location: http://");
 	if (rt->redirect.authority)
 		hx_buf_puts(&loc, rt->redirect.authority);
 	else
@@ -473,7 +494,7 @@ static void entry_of(const struct hx_cli *c, struct hx_entry *e)
 {
 	e->port = c->entry_port;
 	e->gateway = c->gateway;
-	e->tls = c->ssl != NULL;
+	e->tls = hx_cli_tls(c) != NULL;
 	e->has_orig = c->has_orig;
 	memcpy(e->vip, c->vip, 16);
 	e->vip_port = c->vip_port;
@@ -546,7 +567,7 @@ static void start_request(struct hx_cli *c)
 		    hv[k].vlen == 12 && strncasecmp(hv[k].value, "100-continue", 12) == 0)
 			c->expect_continue = true;
 
-	if (c->ssl && !hx_tls_host_ok(c->ssl, host, hlen)) {
+	if (hx_cli_tls(c) && !hx_tls_host_ok(hx_cli_tls(c), host, hlen)) {
 		/* RFC 9110 15.5.20: this connection's server does not serve
 		 * that host (another server of the port may) */
 		hx_cli_local_reply(c, 421, "x-sluice-reason", "host-not-in-sni-server");
@@ -615,7 +636,8 @@ static void quickack(int fd)
 {
 	int one = 1;
 
-	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+	if (fd >= 0)	/* not a stream client */
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 }
 
 /* Read from the client and move the connection along as far as it goes. */
@@ -643,9 +665,13 @@ void hx_cli_pump(struct hx_cli *c)
 				break;	/* the socket's next edge goes on */
 			c->tls_done = true;
 			c->head_start = w->now;	/* the header time-out starts now */
+			if (hx_tls_alpn_h2(c->ssl) && hx_h2_start(c) < 0) {
+				c->closing = true;
+				break;
+			}
 			continue;
 		}
-		if (c->state == CS_HEAD || c->state == CS_BODY) {
+		if (c->state == CS_HEAD || c->state == CS_BODY || c->state == CS_H2) {
 			if (!c->rd_blocked && !c->eof && c->in.len - c->in.off < HX_HEAD_MAX + 1 &&
 			    (c->state == CS_HEAD || c->rq.len - c->rq.off < HX_REPLAY_MAX)) {
 				ssize_t n;
@@ -681,11 +707,43 @@ void hx_cli_pump(struct hx_cli *c)
 				}
 			}
 		}
+		if (c->state == CS_H2) {
+			if (c->in.len > c->in.off && hx_h2_recv(c) < 0) {
+				c->closing = true;
+				break;
+			}
+			if (c->eof) {
+				c->closing = true;
+				break;
+			}
+			if (c->rd_blocked)
+				break;
+			continue;
+		}
 		if (c->state == CS_HEAD) {
 			if (c->in.len == 0) {
 				if (c->eof)
 					c->closing = true;
 				break;
+			}
+			/* the HTTP/2 preface on a new connection (h2c prior
+			 * knowledge) */
+			if (c->in.off == 0 && !c->served && c->fd >= 0 && !c->ssl) {
+				r = hx_h2_sniff(c->in.p, c->in.len);
+				if (r == 1) {
+					if (hx_h2_start(c) < 0) {
+						c->closing = true;
+						break;
+					}
+					continue;
+				}
+				if (r == 0) {
+					if (c->eof)
+						c->closing = true;
+					else if (!c->rd_blocked)
+						continue;
+					break;
+				}
 			}
 			r = hx_head_feed(&c->parser, &c->head, c->in.p, c->in.off, c->in.len);
 			c->in.off = c->in.len;
@@ -753,6 +811,6 @@ void hx_cli_pump(struct hx_cli *c)
 	hx_cli_flush_soon(c);
 	if (c->closing && c->out.len == 0)
 		hx_cli_close(c);
-	else if (c->closing)
+	else if (c->closing && c->fd >= 0)
 		shutdown(c->fd, SHUT_RD);
 }

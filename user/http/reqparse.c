@@ -211,6 +211,7 @@ const llhttp_settings_t hx_req_settings = {
 
 const llhttp_settings_t hx_resp_settings = {
 	.on_status = on_status,
+	.on_body = on_body,	/* h2.c takes response bodies through it */
 	.on_header_field = on_hfield,
 	.on_header_value = on_hvalue,
 	.on_headers_complete = on_headers_complete,

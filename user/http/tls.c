@@ -88,10 +88,10 @@ struct hx_tls {
 	size_t ncerts;
 };
 
-static const unsigned char alpn_http11[] = "\x08http/1.1";
+static const unsigned char alpn_protos[] = "\x02h2\x08http/1.1";
 
-/* Only http/1.1 is offered: HTTP/2 is not spoken. A client offering ALPN
- * without it gets no_application_protocol (RFC 7301 3.2). */
+/* h2 (h2.c) before http/1.1. A client offering ALPN with neither gets
+ * no_application_protocol (RFC 7301 3.2). */
 static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 		   const unsigned char *in, unsigned int inlen, void *arg)
 {
@@ -99,7 +99,7 @@ static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 
 	(void)ssl;
 	(void)arg;
-	if (SSL_select_next_proto(&o, outlen, alpn_http11, sizeof(alpn_http11) - 1, in, inlen) !=
+	if (SSL_select_next_proto(&o, outlen, alpn_protos, sizeof(alpn_protos) - 1, in, inlen) !=
 	    OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	*out = o;
@@ -570,6 +570,15 @@ SSL *hx_tls_accept(struct hx_tls *t, uint16_t port, int fd, uint64_t now_ms)
 	}
 	SSL_set_accept_state(ssl);
 	return ssl;
+}
+
+bool hx_tls_alpn_h2(SSL *ssl)
+{
+	const unsigned char *p;
+	unsigned int n;
+
+	SSL_get0_alpn_selected(ssl, &p, &n);
+	return n == 2 && p[0] == 'h' && p[1] == '2';
 }
 
 bool hx_tls_host_ok(SSL *ssl, const char *host, size_t hlen)

@@ -41,6 +41,9 @@ SSL *hx_tls_accept(struct hx_tls *t, uint16_t port, int fd, uint64_t now_ms);
  * certificates (MUTUAL, OPTIONAL_MUTUAL): that check did not run here. */
 bool hx_tls_host_ok(SSL *ssl, const char *host, size_t hlen);
 
+/* After the handshake: did ALPN pick h2 (h2.c)? */
+bool hx_tls_alpn_h2(SSL *ssl);
+
 /* 1 done, 0 waiting for the socket (*want_write set when for writing),
  * -1 failed (the connection is to be closed). */
 int hx_tls_handshake(SSL *ssl, bool *want_write);

@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include "http/h2.h"
 #include "http/passthru.h"
 #include "http/proxy.h"
 #include "http/reqlog.h"
@@ -345,6 +346,13 @@ static void tick(struct hx_worker *w)
 				c->closing = true;
 				hx_cli_close(c);
 			}
+			continue;
+		}
+		if (c->state == CS_H2) {
+			/* an HTTP/2 connection idles once it has no stream */
+			if (!hx_h2_nstreams(c) && c->out.len == 0 &&
+			    w->now - c->last_active >= hx_cfg.idle_timeout_ms)
+				hx_cli_close(c);
 			continue;
 		}
 		if (c->state == CS_HEAD) {
