@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""HTTP/2 client behaviours for the sluice-http tests, on python3-h2.
+
+  flood ADDR PORT AUTHORITY N   open N streams, each reset (CANCEL) right
+                                after its HEADERS (CVE-2023-44487 style);
+                                print "sent=<streams> goaway=<code|none>
+                                closed=<0|1>"
+  idle ADDR PORT SECONDS        open a connection (preface, SETTINGS), send
+                                nothing more; print "closed after <s>" when
+                                the proxy closes it, or "open" after SECONDS
+"""
+import socket
+import sys
+import time
+
+import h2.config
+import h2.connection
+import h2.events
+
+
+def connect(addr, port):
+    s = socket.create_connection((addr, int(port)), timeout=5)
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    s.sendall(c.data_to_send())
+    return s, c
+
+
+def read_events(s, c, until):
+    """Events until `until` (monotonic) or EOF; (events, eof)."""
+    evs = []
+    while time.monotonic() < until:
+        s.settimeout(max(0.01, until - time.monotonic()))
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionError:
+            return evs, True
+        if not d:
+            return evs, True
+        try:
+            evs += c.receive_data(d)
+        except h2.exceptions.ProtocolError:
+            return evs, True
+        out = c.data_to_send()
+        if out:
+            try:
+                s.sendall(out)
+            except OSError:
+                return evs, True
+    return evs, False
+
+
+def flood(addr, port, authority, n):
+    s, c = connect(addr, port)
+    hdrs = [(':method', 'GET'), (':path', '/flood'), (':scheme', 'http'),
+            (':authority', authority)]
+    sent, goaway, closed = 0, None, False
+    for i in range(int(n)):
+        sid = c.get_next_available_stream_id()
+        try:
+            c.send_headers(sid, hdrs, end_stream=True)
+            c.reset_stream(sid, error_code=8)  # CANCEL
+            s.sendall(c.data_to_send())
+        except (OSError, h2.exceptions.ProtocolError):
+            closed = True
+            break
+        sent += 1
+        if i % 100 == 99:
+            evs, eof = read_events(s, c, time.monotonic() + 0.001)
+            for e in evs:
+                if isinstance(e, h2.events.ConnectionTerminated):
+                    goaway = e.error_code
+            if eof:
+                closed = True
+                break
+    evs, eof = read_events(s, c, time.monotonic() + 3)
+    for e in evs:
+        if isinstance(e, h2.events.ConnectionTerminated):
+            goaway = e.error_code
+    closed = closed or eof
+    name = getattr(goaway, 'name', goaway) if goaway is not None else 'none'
+    print(f"sent={sent} goaway={name} closed={int(closed)}")
+
+
+def idle(addr, port, seconds):
+    s, c = connect(addr, port)
+    t0 = time.monotonic()
+    _, eof = read_events(s, c, t0 + float(seconds))
+    if eof:
+        print(f"closed after {time.monotonic() - t0:.1f}")
+    else:
+        print("open")
+
+
+def main():
+    mode, args = sys.argv[1], sys.argv[2:]
+    {'flood': flood, 'idle': idle}[mode](*args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
