@@ -12,7 +12,7 @@
 # the proxy's own CPU per request (/proc utime+stime over the run). RUNS
 # rounds, the two proxies' order alternating; medians and the median of the
 # per-round sluice/haproxy ratios. Everything on 127.0.0.1.
-# Knobs: RUNS (default 5), DURATION seconds (5), CONNS (10), STREAMS (10).
+# Knobs: RUNS (default 5), DURATION seconds (5), CONNS_H2 (10), STREAMS (10).
 cd "$(dirname "$0")/.."
 . bench/http_lib.sh
 CONNS=${CONNS_H2:-10}
