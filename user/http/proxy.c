@@ -186,7 +186,9 @@ void hx_cli_flush_soon(struct hx_cli *c)
 {
 	struct hx_worker *w = c->w;
 
-	if (!w->in_batch || c->closing || c->close_after || c->out.off == c->out.len) {
+	/* an HTTP/2 connection's frames are made at the flush: its empty
+	 * buffer says nothing */
+	if (!w->in_batch || c->closing || c->close_after || (c->out.off == c->out.len && !c->h2)) {
 		hx_cli_flush(c);
 		return;
 	}

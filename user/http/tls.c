@@ -282,6 +282,9 @@ static SSL_CTX *build_ctx(const struct hx_tls_cert *ct, char *err, size_t errlen
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 				 SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* records are read with what follows them in one read(), not a
+	 * header read and a body read each (hx_tls_read reads to EAGAIN) */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	{
 		/* the server's own context, of the files as this context read
 		 * them: a session made before a file changed (a CA taken out)
