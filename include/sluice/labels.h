@@ -42,6 +42,8 @@ struct sl_istio_labels {
 	const char *protocol;		/* "tcp", "http" */
 	int response_code;		/* 0 = not a request metric: no label */
 	const char *response_flags;	/* NULL = "-" */
+	bool has_grpc;			/* a gRPC answer: grpc_response_status */
+	int grpc_status;
 };
 
 /* Write l as Prometheus labels, comma-separated, without braces, reporter

@@ -521,11 +521,10 @@ bool sl_labels_select(const struct sl_labels *selector, const struct sl_labels *
  * (sluicectl get NAME, trace --service). */
 bool sl_host_named(const char *host, const char *name);
 
-/* Port p of service s is served by sluice-http (when one runs): an HTTP
- * port (not HTTP2 or GRPC: sluice-http speaks HTTP/1.1 to upstreams) whose
- * mesh VirtualService has http routes, or that no VirtualService routes and
- * whose DestinationRule sets outlierDetection (5xx answers are seen per
- * request only; the helper routes it by Istio's default route). */
+/* Port p of service s is served by sluice-http (when one runs): its mesh
+ * VirtualService has http routes, or no VirtualService routes it and its
+ * DestinationRule sets outlierDetection (5xx answers are seen per request
+ * only; the helper routes it by Istio's default route). */
 bool sl_port_wants_helper(const struct sl_model *m, const struct sl_service *s,
 			  const struct sl_port *p);
 

@@ -9,7 +9,12 @@
   idle ADDR PORT SECONDS        open a connection (preface, SETTINGS), send
                                 nothing more; print "closed after <s>" when
                                 the proxy closes it, or "open" after SECONDS
+  grpc ADDR PORT AUTHORITY PATH [NAME=VALUE...]
+                                one unary gRPC-shaped call (a 5-byte framed
+                                message, metadata NAME=VALUE); print JSON:
+                                status, headers, the message, trailers
 """
+import json
 import socket
 import sys
 import time
@@ -95,9 +100,44 @@ def idle(addr, port, seconds):
         print("open")
 
 
+def grpc(addr, port, authority, path, *meta):
+    s, c = connect(addr, port)
+    sid = c.get_next_available_stream_id()
+    hdrs = [(':method', 'POST'), (':path', path), (':scheme', 'http'),
+            (':authority', authority), ('content-type', 'application/grpc'), ('te', 'trailers')]
+    hdrs += [tuple(m.split('=', 1)) for m in meta]
+    c.send_headers(sid, hdrs)
+    c.send_data(sid, b'\0\0\0\0\x05hello', end_stream=True)
+    s.sendall(c.data_to_send())
+    out = {'headers': {}, 'message': '', 'trailers': {}, 'reset': None}
+    data = b''
+    t_end = time.monotonic() + 10
+    done = False
+    while not done and time.monotonic() < t_end:
+        evs, eof = read_events(s, c, time.monotonic() + 0.5)
+        for e in evs:
+            if isinstance(e, h2.events.ResponseReceived):
+                out['headers'] = dict((k.decode(), v.decode()) for k, v in e.headers)
+            elif isinstance(e, h2.events.DataReceived):
+                data += e.data
+                c.acknowledge_received_data(e.flow_controlled_length, sid)
+            elif isinstance(e, h2.events.TrailersReceived):
+                out['trailers'] = dict((k.decode(), v.decode()) for k, v in e.headers)
+            elif isinstance(e, h2.events.StreamReset):
+                out['reset'] = int(e.error_code)
+                done = True
+            elif isinstance(e, h2.events.StreamEnded):
+                done = True
+        if eof:
+            break
+    if len(data) >= 5:
+        out['message'] = data[5:5 + int.from_bytes(data[1:5], 'big')].decode()
+    print(json.dumps(out))
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
-    {'flood': flood, 'idle': idle}[mode](*args)
+    {'flood': flood, 'idle': idle, 'grpc': grpc}[mode](*args)
 
 
 if __name__ == '__main__':

@@ -320,19 +320,11 @@ static void test_http_helper(void **state)
 	assert_int_equal(sl_compile_l4(&f.m, NULL, 1, &g, f.err), -ENOTSUP);
 	assert_non_null(strstr(f.err, "sluice-http"));
 
-	/* a GRPC port is never the helper's (it speaks HTTP/1.1 upstream):
-	 * the header match is refused with that reason, even with the helper */
+	/* a GRPC port is the helper's too (it speaks HTTP/2 upstream there) */
 	f.port.proto = SL_PROTO_GRPC;
-	assert_int_equal(sl_compile_l4(&f.m, &o, 1, &g, f.err), -ENOTSUP);
-	assert_non_null(strstr(f.err, "HTTP/1.1 to upstreams"));
-	assert_non_null(strstr(f.err, "port 9000"));
-	/* ... and its weights are steered per connection */
-	f.routes[0].matches = NULL;
-	f.routes[0].nmatches = 0;
 	assert_int_equal(sl_compile_l4(&f.m, &o, 1, &g, f.err), 0);
 	s = sl_l4_find_svc(&g, vip_addr(&f), 9000, IPPROTO_TCP);
-	assert_false(s->flags & SLUICE_SVC_HTTP);
-	assert_int_equal(s->nroutes, 1);
+	assert_true(s->flags & SLUICE_SVC_HTTP);
 	sl_l4_gen_free(&g);
 }
 

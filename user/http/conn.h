@@ -63,6 +63,7 @@ struct hx_up;
 struct hx_worker;
 struct hx_h2;
 struct hx_h2s;
+struct hx_uh2;
 
 struct hx_cli {
 	int kind;
@@ -106,6 +107,8 @@ struct hx_cli {
 	bool expect_continue;
 	bool rechunk;		/* chunked request: the body goes up re-chunked */
 	bool served;		/* a request was answered: idle, not header, time-out */
+	struct hx_buf trailers;	/* the response's trailers from an HTTP/2 upstream
+				 * (upstream_h2.c), "name: value\r\n" lines */
 	bool flush_queued;	/* on w->flush_q: output sent at the batch's end */
 	struct hx_cli *flush_next;
 	bool mirror_pending;	/* mirror once the whole request is in */
@@ -134,6 +137,7 @@ struct hx_cli {
 struct hx_pool {
 	uint8_t addr[16];
 	uint16_t port;
+	bool h2;		/* HTTP/2 connections (upstream_h2.c) */
 	struct hx_up *idle;
 	uint32_t nidle;
 };
@@ -159,6 +163,7 @@ struct hx_up {
 	uint64_t idle_since;
 	uint32_t idle_limit_ms;	/* connectionPool idleTimeout, else 60 s */
 	uint32_t nreqs;		/* exchanges done (maxRequestsPerConnection) */
+	struct hx_uh2 *h2;	/* HTTP/2 to this upstream (upstream_h2.c), else NULL */
 };
 
 struct hx_worker {

@@ -58,6 +58,7 @@ struct hx_h2s {
 	struct hx_buf rbuf;	/* the response head being parsed */
 	uint32_t rbuf_seen;	/* of it, bytes the parser has had */
 	struct hx_buf body;	/* DATA to send; body.off = sent */
+	struct hx_buf trailers;	/* from an HTTP/2 upstream: sent after the DATA */
 	bool head_done, resp_eof, deferred, want_pull, closed;
 };
 
@@ -137,6 +138,7 @@ static void stream_free(struct hx_h2s *s)
 	hx_buf_free(&s->pseudo);
 	hx_buf_free(&s->rbuf);
 	hx_buf_free(&s->body);
+	hx_buf_free(&s->trailers);
 	free(s);
 }
 
@@ -440,6 +442,28 @@ static void resp_body(void *ctx, const char *at, size_t len)
 	hx_buf_put(&s->body, at, len);
 }
 
+/* The kept "name: value\r\n" lines as the stream's trailers. */
+static int submit_trailers(struct hx_h2s *s)
+{
+	nghttp2_nv nv[HX_MAX_HEADERS];
+	size_t nnv = 0;
+	char *p = s->trailers.p, *end = p + s->trailers.len;
+
+	while (p < end && nnv < HX_MAX_HEADERS) {
+		char *eol = memchr(p, '\r', (size_t)(end - p)), *colon;
+
+		if (!eol)
+			break;
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (colon && colon + 2 <= eol)
+			nv[nnv++] = (nghttp2_nv){ (uint8_t *)p, (uint8_t *)colon + 2,
+						  (size_t)(colon - p), (size_t)(eol - colon - 2),
+						  NGHTTP2_NV_FLAG_NONE };
+		p = eol + 2;
+	}
+	return nghttp2_submit_trailer(s->h->sess, s->id, nv, nnv);
+}
+
 static ssize_t data_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t len,
 			 uint32_t *dflags, nghttp2_data_source *src, void *ud)
 {
@@ -465,6 +489,8 @@ static ssize_t data_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t
 	}
 	if (s->body.len == s->body.off && s->resp_eof) {
 		*dflags |= NGHTTP2_DATA_FLAG_EOF;
+		if (s->trailers.len && submit_trailers(s) == 0)
+			*dflags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;	/* they end it */
 		return (ssize_t)n;
 	}
 	if (!n) {
@@ -532,6 +558,8 @@ static bool feed_resp_body(struct hx_h2s *s, const char *p, size_t n)
 	if (e == HPE_PAUSED && s->rh.msg_done) {
 		s->resp_eof = true;
 		llhttp_resume(&s->rp);
+		if (s->cli && s->cli->trailers.len)	/* upstream_h2.c kept them */
+			hx_buf_put(&s->trailers, s->cli->trailers.p, s->cli->trailers.len);
 		return true;
 	}
 	return e == HPE_OK;

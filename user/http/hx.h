@@ -246,6 +246,9 @@ void hx_outlier_report(const struct sl_model *m, struct hx_svc_state *st, size_t
 		       int subset, int ep, int status, uint64_t now_ms);
 
 /* The upstream port of endpoint ep for a service port. */
+/* Does service port svc_port of s speak HTTP/2 (protocol HTTP2 or GRPC)?
+ * Its upstream connections then do (upstream_h2.c). */
+bool hx_port_h2(const struct sl_service *s, uint16_t svc_port);
 uint16_t hx_endpoint_port(const struct sl_service *s, const struct sl_endpoint *e,
 			  uint16_t svc_port);
 /* The service port a request uses: dest port, else the entry port when the
@@ -327,6 +330,8 @@ struct hx_req_metric {
 	int workload, svc, subset, ep;
 	int code;
 	const char *flags;
+	bool has_grpc;		/* a gRPC answer: its grpc-status in grpc */
+	int grpc;
 	double ms;
 	uint64_t req_bytes, resp_bytes;
 };

@@ -55,7 +55,7 @@ struct hx_series {
 
 struct hx_series_ref {
 	uint64_t gen;		/* snapshot generation; 0 = empty slot */
-	int workload, svc, subset, ep, code;
+	int workload, svc, subset, ep, code, grpc;	/* grpc: -1 = not gRPC */
 	const char *flags;
 	size_t idx;
 };
@@ -413,8 +413,9 @@ void hx_metrics_free(struct hx_metrics *mx)
 static char *render(const struct hx_req_metric *r)
 {
 	const struct sl_model *m = r->snap ? r->snap->m : NULL;
-	struct sl_istio_labels l = { .protocol = "http", .response_code = r->code,
-				     .response_flags = r->flags };
+	struct sl_istio_labels l = { .protocol = r->has_grpc ? "grpc" : "http",
+				     .response_code = r->code, .response_flags = r->flags,
+				     .has_grpc = r->has_grpc, .grpc_status = r->grpc };
 	const struct sl_service *s = NULL;
 
 	if (m && r->svc >= 0 && (size_t)r->svc < m->nservices)
@@ -449,7 +450,8 @@ static struct hx_series *series_for(struct hx_metrics *mx, const struct hx_req_m
 	char *labels;
 
 	if (c->gen == gen && c->workload == r->workload && c->svc == r->svc &&
-	    c->subset == r->subset && c->ep == r->ep && c->code == r->code && c->flags == r->flags)
+	    c->subset == r->subset && c->ep == r->ep && c->code == r->code && c->flags == r->flags &&
+	    c->grpc == (r->has_grpc ? r->grpc : -1))
 		return &mx->v[c->idx];
 	labels = render(r);
 	if (!labels)
@@ -488,7 +490,7 @@ static struct hx_series *series_for(struct hx_metrics *mx, const struct hx_req_m
 	}
 	*c = (struct hx_series_ref){ .gen = gen, .workload = r->workload, .svc = r->svc,
 				     .subset = r->subset, .ep = r->ep, .code = r->code,
-				     .flags = r->flags, .idx = i };
+				     .grpc = r->has_grpc ? r->grpc : -1, .flags = r->flags, .idx = i };
 	return &mx->v[i];
 }
 

@@ -127,7 +127,7 @@ void hx_mirror_start(struct hx_cli *c)
 		return;
 	u = hx_up_get(w, s->endpoints[ep].ip.addr,
 		   hx_endpoint_port(s, &s->endpoints[ep], hx_service_port(s, d->port, c->dest_port)),
-		   &err);
+		   false, &err);	/* mirrors to HTTP2/GRPC ports are refused (compile_l4.c) */
 	if (!u)
 		return;
 	/* our rebuilt head always has "host: " as its first header line */

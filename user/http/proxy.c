@@ -119,6 +119,7 @@ void hx_cli_close(struct hx_cli *c)
 	hx_buf_free(&c->in);
 	hx_buf_free(&c->out);
 	hx_buf_free(&c->rq);
+	hx_buf_free(&c->trailers);
 	free(c->alog);
 	c->alog = NULL;
 	free(c->tr);
@@ -288,11 +289,28 @@ void hx_cli_local_reply(struct hx_cli *c, int code, const char *hname, const cha
 	hx_cli_request_done(c);
 }
 
+/* The grpc-status of an answer from an HTTP/2 upstream, from its trailers
+ * (upstream_h2.c keeps them). */
+static bool grpc_status(const struct hx_cli *c, int *st)
+{
+	const char *t = c->trailers.p, *v;
+
+	*st = 0;
+	if (!c->trailers.len)
+		return false;
+	v = memmem(t, c->trailers.len, "grpc-status: ", 13);
+	if (!v || (v != t && v[-1] != '\n'))
+		return false;
+	*st = atoi(v + 13);
+	return true;
+}
+
 /* The response is complete (relayed or local): account, release the
  * request's snapshot reference, and go on with the next request. */
 void hx_cli_request_done(struct hx_cli *c)
 {
 	struct hx_worker *w = c->w;
+	int grpc;
 
 	if (c->snap) {
 		struct hx_req_metric r = {
@@ -300,6 +318,8 @@ void hx_cli_request_done(struct hx_cli *c)
 			.subset = c->svc >= 0 ? c->subset : -1, .ep = c->svc >= 0 ? c->ep : -1,
 			.code = c->status, .flags = c->resp_flags,
 			.ms = (double)(hx_now_ms() - c->t_start),
+			.has_grpc = grpc_status(c, &grpc),
+			.grpc = grpc,
 			.req_bytes = c->rx_bytes, .resp_bytes = c->tx_bytes,
 		};
 
@@ -523,6 +543,7 @@ static void start_request(struct hx_cli *c)
 	c->has_hash = false;
 	c->status = 0;
 	c->set_cookie[0] = 0;
+	c->trailers.len = 0;
 	c->mirror_pending = false;
 	c->resp_started = false;
 	c->body_done = false;

@@ -36,8 +36,22 @@ int hx_up_socket(const uint8_t addr[16], uint16_t port, struct sockaddr_storage 
 /* connectionPool.tcp.tcpKeepalive on a new upstream connection, as the
  * kernel sets it for L4-steered sockets (bpf/sockops.bpf.c pool_connect). */
 void hx_up_keepalive(int fd, const struct sl_conn_pool *p);
-/* A pooled connection to addr:port, or a new one with connect() under way. */
-struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port, int *err);
+/* A pooled connection to addr:port (speaking HTTP/2 when h2), or a new one
+ * with connect() under way. */
+struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port, bool h2,
+			int *err);
+
+/* upstream_h2.c: HTTP/2 on an upstream connection, HTTP/1.1 to the rest of
+ * the request path. new: the session of a new connection (0, -ENOMEM);
+ * begin: a new try on it; send: the try's request bytes (c->rq from
+ * rq.off) as frames, 0 or -1 when the connection is broken; recv: read and
+ * write the response into u->in as HTTP/1.1: the bytes added, 0 at the
+ * stream's or the connection's end, -1 with errno EAGAIN when drained. */
+int hx_uh2_new(struct hx_up *u);
+void hx_uh2_free(struct hx_up *u);
+void hx_uh2_begin(struct hx_up *u);
+int hx_uh2_send(struct hx_up *u);
+ssize_t hx_uh2_recv(struct hx_up *u);
 
 /* mirror.c */
 void hx_mirror_start(struct hx_cli *c);	/* copy the complete request to the mirror */

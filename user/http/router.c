@@ -613,6 +613,14 @@ uint16_t hx_service_port(const struct sl_service *s, uint16_t dest_port, uint16_
 	return s->nports ? s->ports[0].number : entry_port;
 }
 
+bool hx_port_h2(const struct sl_service *s, uint16_t svc_port)
+{
+	for (size_t i = 0; i < s->nports; i++)
+		if (s->ports[i].number == svc_port)
+			return s->ports[i].proto == SL_PROTO_HTTP2 || s->ports[i].proto == SL_PROTO_GRPC;
+	return false;
+}
+
 uint16_t hx_endpoint_port(const struct sl_service *s, const struct sl_endpoint *e,
 			  uint16_t svc_port)
 {

@@ -53,13 +53,15 @@ static void reply(struct hx_cli *c, int code, const char *reason)
 
 /* ---- pool ------------------------------------------------------------------ */
 
-static struct hx_pool *pool_find(struct hx_worker *w, const uint8_t addr[16], uint16_t port)
+static struct hx_pool *pool_find(struct hx_worker *w, const uint8_t addr[16], uint16_t port,
+				  bool h2)
 {
 	struct hx_pool *np, **nv;
 	size_t i;
 
 	for (i = 0; i < w->npools; i++)
-		if (w->pools[i]->port == port && memcmp(w->pools[i]->addr, addr, 16) == 0)
+		if (w->pools[i]->port == port && w->pools[i]->h2 == h2 &&
+		    memcmp(w->pools[i]->addr, addr, 16) == 0)
 			return w->pools[i];
 	if (w->npools >= 4096)
 		return NULL;	/* pathological: connections go unpooled */
@@ -72,6 +74,7 @@ static struct hx_pool *pool_find(struct hx_worker *w, const uint8_t addr[16], ui
 		return NULL;
 	memcpy(np->addr, addr, 16);
 	np->port = port;
+	np->h2 = h2;
 	w->pools[w->npools++] = np;
 	return np;
 }
@@ -82,6 +85,7 @@ static void up_free(struct hx_up *u)
 		close(u->fd);
 	u->fd = -1;
 	hx_buf_free(&u->in);
+	hx_uh2_free(u);
 	u->kind = HX_K_DEAD;
 	u->dead_next = u->w->dead_ups;
 	u->w->dead_ups = u;
@@ -212,10 +216,10 @@ int hx_up_socket(const uint8_t addr[16], uint16_t port, struct sockaddr_storage 
 }
 
 /* A pooled connection, or a new one with its connect() under way. */
-struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port,
-			    int *err)
+struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port, bool h2,
+			int *err)
 {
-	struct hx_pool *p = pool_find(w, addr, port);
+	struct hx_pool *p = pool_find(w, addr, port, h2);
 	struct sockaddr_storage ss;
 	struct epoll_event ev;
 	socklen_t sl;
@@ -243,6 +247,10 @@ struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t po
 	if (u->fd < 0) {
 		*err = u->fd;
 		free(u);
+		return NULL;
+	}
+	if (h2 && (*err = hx_uh2_new(u)) < 0) {
+		up_free(u);
 		return NULL;
 	}
 	if (connect(u->fd, (struct sockaddr *)&ss, sl) == 0) {
@@ -340,7 +348,7 @@ int hx_up_dispatch(struct hx_cli *c)
 	port = hx_endpoint_port(s, e, c->dest_port);
 	c->try_deadline = c->rt->retries.per_try_timeout_ms ?
 			  w->now + c->rt->retries.per_try_timeout_ms : 0;
-	u = hx_up_get(w, e->ip.addr, port, &err);
+	u = hx_up_get(w, e->ip.addr, port, hx_port_h2(s, c->dest_port), &err);
 	if (!u) {
 		try_failed(c, FAIL_CONNECT);
 		return -1;
@@ -349,6 +357,9 @@ int hx_up_dispatch(struct hx_cli *c)
 		hx_up_keepalive(u->fd, &tp->pool);
 	u->cli = c;
 	c->up = u;
+	if (u->h2)
+		hx_uh2_begin(u);
+	c->trailers.len = 0;
 	llhttp_init(&u->parser, HTTP_RESPONSE, &hx_resp_settings);
 	hx_head_reset(&u->head);
 	u->head.skip_body = c->is_head;
@@ -370,6 +381,13 @@ void hx_up_send(struct hx_up *u)
 
 	if (!c || !u->connected)
 		return;
+	if (u->h2) {
+		if (hx_uh2_send(u) < 0)
+			shutdown(u->fd, SHUT_RDWR);	/* the read side reports the reset */
+		if (!c->replayable && c->rq.off == c->rq.len)
+			c->rq.off = c->rq.len = 0;
+		return;
+	}
 	while (c->rq.off < c->rq.len) {
 		ssize_t n = hx_send(u->fd, c->rq.p + c->rq.off, c->rq.len - c->rq.off);
 
@@ -704,8 +722,20 @@ static void up_readable(struct hx_up *u, bool hup)
 		}
 		{
 			uint32_t room = u->in.cap - u->in.len;
-			ssize_t n = hx_recv(u->fd, u->in.p + u->in.len, room);
+			ssize_t n;
 
+			if (u->h2) {
+				/* the response comes as HTTP/1.1 into u->in */
+				n = hx_uh2_recv(u);
+				if (n > 0)
+					drained = false;
+				else if (n == 0)
+					eof = true;
+				else
+					drained = true;
+				continue;
+			}
+			n = hx_recv(u->fd, u->in.p + u->in.len, room);
 			if (n > 0) {
 				u->in.len += (uint32_t)n;
 				drained = (uint32_t)n < room && !hup;

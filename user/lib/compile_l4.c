@@ -65,7 +65,6 @@ struct listener {
 	const char *ctx;	/* "mesh" or the gateway's "ns/name" */
 	const struct sl_vhost *vh;	/* NULL: no VirtualService */
 	bool is_http;		/* http routes steered per connection */
-	bool h2;		/* an HTTP2 or GRPC port: never sluice-http's */
 	uint16_t port;
 	long fallback;		/* service balancing what no route takes, -1 none */
 };
@@ -152,8 +151,7 @@ static bool match_in(const struct sl_match *mt, const char *ctx)
 
 /* An http route steered per connection (no helper) may use only what the
  * socket layer sees: port and sourceLabels matches, weighted destinations. */
-static int check_http_l4(struct cctx *c, const struct sl_vhost *vh, const struct sl_route *r,
-			 bool h2, uint16_t port)
+static int check_http_l4(struct cctx *c, const struct sl_vhost *vh, const struct sl_route *r)
 {
 	size_t i;
 	bool l7 = r->timeout_ms || r->retries.set || r->fault.delay_ppm || r->fault.abort_ppm ||
@@ -167,12 +165,6 @@ static int check_http_l4(struct cctx *c, const struct sl_vhost *vh, const struct
 		l7 = mt->uri.kind || mt->method.kind || mt->authority.kind || mt->scheme.kind ||
 		     mt->nheaders || mt->nwithout_headers || mt->nquery;
 	}
-	if (l7 && h2)
-		return cl4_fail(c, -ENOTSUP, "%s:%d: VirtualService %s/%s: this http route needs "
-			    "sluice-http, which speaks HTTP/1.1 to upstreams: routes that need it to "
-			    "an HTTP2 or GRPC port (port %u) are not supported yet (weights, port and "
-			    "sourceLabels matches are steered per connection)",
-			    r->pos.file ? r->pos.file : "?", r->pos.line, vh->ns, vh->name, port);
 	if (l7)
 		return cl4_fail(c, -ENOTSUP, "%s:%d: VirtualService %s/%s: this http route needs "
 			    "the sluice-http helper, which is not configured",
@@ -223,7 +215,7 @@ static int compile_routes(struct cctx *c, const struct listener *l, struct sluic
 	for (i = 0; i < nr && !catch_all; i++) {
 		const struct sl_route *r = &routes[i];
 
-		if (l->is_http && (rc = check_http_l4(c, vh, r, l->h2, l->port)))
+		if (l->is_http && (rc = check_http_l4(c, vh, r)))
 			return rc;
 		for (mi = 0; mi < (r->nmatches ? r->nmatches : 1) && !catch_all; mi++) {
 			const struct sl_match *mt = r->nmatches ? &r->matches[mi] : NULL;
@@ -307,7 +299,6 @@ static int compile_port(struct cctx *c, size_t si, const struct sl_port *p, stru
 	if (s->vhost >= 0 && (size_t)s->vhost < c->m->nvhosts && c->m->vhosts[s->vhost].mesh)
 		l.vh = &c->m->vhosts[s->vhost];
 	l.is_http = sl_proto_is_http(p->proto) && l.vh && l.vh->nhttp > 0;
-	l.h2 = p->proto == SL_PROTO_HTTP2 || p->proto == SL_PROTO_GRPC;
 	if (c->o->helper_port && sl_port_wants_helper(c->m, s, p)) {
 		v->flags = SLUICE_SVC_HTTP;
 		return 0;
@@ -481,36 +472,29 @@ static const struct sl_port *dest_known_port(const struct sl_service *s, const s
 	return NULL;
 }
 
-/* sluice-http speaks HTTP/1.1 to upstreams: an http route it serves (a
- * Gateway's, or a mesh VirtualService's on a port it serves) must not
- * lead to an HTTP2 or GRPC port. */
-static int check_h1_upstream(struct cctx *c)
+/* sluice-http's mirror copies are HTTP/1.1 bytes sent as they are: a
+ * mirror to an HTTP2 or GRPC port is refused. */
+static int check_mirrors(struct cctx *c)
 {
 	const struct sl_model *m = c->m;
 
 	for (size_t v = 0; v < m->nvhosts; v++) {
 		const struct sl_vhost *vh = &m->vhosts[v];
-		bool served = vh->ngateways > (vh->mesh ? 1u : 0u);
 
-		for (size_t si = 0; si < m->nservices && !served && c->o->helper_port; si++)
-			for (size_t p = 0; p < m->services[si].nports && m->services[si].vhost == (int)v; p++)
-				served = served || sl_port_wants_helper(m, &m->services[si],
-									&m->services[si].ports[p]);
-		for (size_t r = 0; r < vh->nhttp && served; r++)
-			for (size_t d = 0; d < vh->http[r].ndests; d++) {
-				const struct sl_dest *dd = &vh->http[r].dests[d];
-				const struct sl_service *s = &m->services[dd->service];
-				const struct sl_port *p = dest_known_port(s, dd);
+		for (size_t r = 0; r < vh->nhttp; r++) {
+			const struct sl_dest *d = &vh->http[r].mirror;
+			const struct sl_port *p;
 
-				if (p && (p->proto == SL_PROTO_HTTP2 || p->proto == SL_PROTO_GRPC))
-					return cl4_fail(c, -ENOTSUP, "%s:%d: VirtualService %s/%s: "
-						    "destination %s port %u is %s: sluice-http, which serves "
-						    "this route, speaks HTTP/1.1 to upstreams; HTTP/2 upstreams "
-						    "are not supported yet",
-						    dd->pos.file ? dd->pos.file : "?", dd->pos.line, vh->ns,
-						    vh->name, s->host, p->number,
-						    p->proto == SL_PROTO_GRPC ? "GRPC" : "HTTP2");
-			}
+			if (!vh->http[r].has_mirror)
+				continue;
+			p = dest_known_port(&m->services[d->service], d);
+			if (p && (p->proto == SL_PROTO_HTTP2 || p->proto == SL_PROTO_GRPC))
+				return cl4_fail(c, -ENOTSUP, "%s:%d: VirtualService %s/%s: mirror to %s "
+					    "port %u (%s) is not supported: mirror copies are sent as "
+					    "HTTP/1.1", d->pos.file ? d->pos.file : "?", d->pos.line,
+					    vh->ns, vh->name, m->services[d->service].host, p->number,
+					    p->proto == SL_PROTO_GRPC ? "GRPC" : "HTTP2");
+		}
 	}
 	return 0;
 }
@@ -550,7 +534,7 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		memcpy(out->cfg.helper_addr, c.o->helper_addr, 16);
 	}
 	if ((rc = sl_l4_workload_ids(m, &c.wids)) || (rc = cl4_compile_scopes(&c)) ||
-	    (rc = cl4_compile_workloads(&c)) || (rc = check_h1_upstream(&c)))
+	    (rc = cl4_compile_workloads(&c)) || (rc = check_mirrors(&c)))
 		goto cleanup;
 	for (si = 0; si < m->nservices; si++) {
 		const struct sl_service *s = &m->services[si];

@@ -180,6 +180,8 @@ void sl_istio_labels_write(FILE *f, const struct sl_istio_labels *l)
 	if (l->response_code)
 		fprintf(f, ",response_code=\"%d\"", l->response_code);
 	kv(f, "response_flags", l->response_flags ? l->response_flags : "-");
+	if (l->has_grpc)
+		fprintf(f, ",grpc_response_status=\"%d\"", l->grpc_status);
 }
 
 char *sl_istio_labels_text(const struct sl_istio_labels *l)

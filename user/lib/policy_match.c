@@ -148,10 +148,7 @@ bool sl_port_wants_helper(const struct sl_model *m, const struct sl_service *s,
 	const struct sl_vhost *vh = NULL;
 	bool outlier = s->tp.outlier.set;
 
-	/* sluice-http speaks HTTP/1.1 to upstreams: HTTP2 and GRPC ports are
-	 * steered per connection, and routes that need it are refused
-	 * (compile_l4.c check_http_l4, check_h1_upstream) */
-	if (!sl_proto_is_http(p->proto) || p->proto == SL_PROTO_HTTP2 || p->proto == SL_PROTO_GRPC)
+	if (!sl_proto_is_http(p->proto))
 		return false;
 	if (s->vhost >= 0 && (size_t)s->vhost < m->nvhosts && m->vhosts[s->vhost].mesh)
 		vh = &m->vhosts[s->vhost];
