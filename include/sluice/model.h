@@ -228,6 +228,12 @@ enum sl_retry_on {		/* bitmask */
 	SL_RETRY_REFUSED_STREAM = 1u << 4,
 	SL_RETRY_RETRIABLE_4XX = 1u << 5,
 	SL_RETRY_NON_IDEMPOTENT = 1u << 6,	/* sluice extension: allow POST etc. */
+	/* gRPC: a trailers-only answer whose grpc-status is this one */
+	SL_RETRY_GRPC_CANCELLED = 1u << 7,
+	SL_RETRY_GRPC_DEADLINE_EXCEEDED = 1u << 8,
+	SL_RETRY_GRPC_RESOURCE_EXHAUSTED = 1u << 9,
+	SL_RETRY_GRPC_INTERNAL = 1u << 10,
+	SL_RETRY_GRPC_UNAVAILABLE = 1u << 11,
 };
 
 struct sl_route {
@@ -249,6 +255,7 @@ struct sl_route {
 		uint32_t delay_ms;
 		uint32_t delay_ppm;	/* percentage in parts per million */
 		uint32_t abort_status;
+		uint32_t abort_grpc;	/* grpcStatus as its code, 0 = unset (OK aborts nothing) */
 		uint32_t abort_ppm;
 	} fault;
 	struct {

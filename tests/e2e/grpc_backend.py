@@ -8,7 +8,9 @@ NAME, one length-prefixed gRPC message "NAME METHOD PATH BODYLEN PROTO"
 (BODYLEN the request's DATA bytes) and the trailers grpc-status (the
 request's x-grpc-status metadata, default 0) and grpc-message. Metadata
 x-echo-* comes back as response headers. x-fail-once: ID answers
-grpc-status 14 (UNAVAILABLE) the first time ID is seen.
+grpc-status 14 (UNAVAILABLE) trailers-only (one HEADERS frame, no message,
+as servers answer errors before any message) the first time ID is seen.
+Every call is logged on stdout as "req METHOD PATH".
 """
 import argparse
 import socket
@@ -54,9 +56,14 @@ def serve(sock, name):
                 fid = hdrs.get("x-fail-once")
                 if fid:
                     with lock:
-                        if fid not in seen:
-                            seen.add(fid)
-                            status = "14"
+                        first = fid not in seen
+                        seen.add(fid)
+                    if first:
+                        c.send_headers(e.stream_id, [
+                            (":status", "200"), ("content-type", "application/grpc"),
+                            ("grpc-status", "14"), ("grpc-message", "try again"),
+                            ("x-backend", name)], end_stream=True)
+                        continue
                 msg = f"{name} {hdrs.get(':method')} {hdrs.get(':path')} {n} h2".encode()
                 resp = [(":status", "200"), ("content-type", "application/grpc"),
                         ("x-backend", name)]

@@ -7,7 +7,9 @@
 # Routes match on the method's path (/package.Service/Method) and on
 # metadata headers; the upstream leg is HTTP/2 (the backend says so); the
 # response's trailers (grpc-status, grpc-message) reach the client; the
-# status is in istio_requests_total's grpc_response_status; an HTTP/1.1
+# status is in istio_requests_total's grpc_response_status; retryOn
+# unavailable retries a trailers-only UNAVAILABLE; fault.abort.grpcStatus
+# answers trailers-only; an HTTP/1.1
 # client of the same service is carried to the HTTP/2 backend too.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http_common.sh"
@@ -61,6 +63,12 @@ spec:
     route: [{destination: {host: greeter.shop.svc.cluster.local, subset: v2}}]
   - match: [{headers: {x-user: {exact: canary}}}]
     route: [{destination: {host: greeter.shop.svc.cluster.local, subset: v2}}]
+  - match: [{uri: {prefix: /shop.Greeter/Flaky}}]
+    retries: {attempts: 2, retryOn: unavailable}
+    route: [{destination: {host: greeter.shop.svc.cluster.local, subset: v1}}]
+  - match: [{uri: {prefix: /shop.Greeter/Down}}]
+    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}
+    route: [{destination: {host: greeter.shop.svc.cluster.local, subset: v1}}]
   - route: [{destination: {host: greeter.shop.svc.cluster.local, subset: v1}}]
 YAML
 hx_proxy "$P" 80
@@ -82,14 +90,27 @@ hx_expect "a route by metadata (x-user: canary) -> v2, metadata carried both way
 j=$(call /shop.Greeter/SayHello x-grpc-status=14)
 hx_expect "a non-OK status in the trailers reaches the client (grpc-status 14)" "$j" \
 	"j['trailers'].get('grpc-status') == '14' and j['headers'].get(':status') == '200'"
+j=$(call /shop.Greeter/Flaky x-fail-once=f1)
+hx_expect "retryOn unavailable: a trailers-only UNAVAILABLE is retried, the second try answers" "$j" \
+	"j['message'] == 'v1 POST /shop.Greeter/Flaky 10 h2' and j['trailers'].get('grpc-status') == '0'"
+sl_check "... the backend saw the call twice" [ "$(grep -c 'req POST /shop.Greeter/Flaky$' "$SL_TMP/be_v1.log")" = 2 ]
+j=$(call /shop.Greeter/SayHello x-fail-once=f2)
+hx_expect "without retryOn, the trailers-only UNAVAILABLE reaches the client as one HEADERS frame" "$j" \
+	"j['headers'].get('grpc-status') == '14' and j['message'] == '' and j['trailers'] == {} and j['reset'] is None"
+j=$(call /shop.Greeter/Down)
+hx_expect "fault.abort.grpcStatus UNAVAILABLE: a trailers-only answer, HTTP 200, grpc-status 14" "$j" \
+	"j['headers'].get(':status') == '200' and j['headers'].get('grpc-status') == '14' and j['headers'].get('x-sluice-fault') == 'abort' and j['message'] == ''"
+sl_check "... and no call reached a backend" bash -c "! grep -q Down '$SL_TMP/be_v1.log' '$SL_TMP/be_v2.log'"
 out=$(curl -s -m 5 --resolve "greeter.example:80:$HX_IP" -d abc http://greeter.example/shop.Greeter/Plain | tr -d '\0' | tr -c '[:print:]' ' ')
 sl_check "an HTTP/1.1 client of the GRPC port reaches the HTTP/2 backend ($out)" \
 	grep -q 'v1 POST /shop.Greeter/Plain 3 h2' <<<"$out"
 for i in $(seq 1 20); do call /shop.Greeter/SayHello >/dev/null; done
-sl_check "20 more calls answered by v1" [ "$(grep -c 'req POST /shop.Greeter/SayHello$' "$SL_TMP/be_v1.log")" -ge 22 ]
+sl_check "20 more calls answered by v1" [ "$(grep -c 'req POST /shop.Greeter/SayHello$' "$SL_TMP/be_v1.log")" -ge 23 ]
 m=$(hx_metrics_dump)
 n=$(grep -E '^istio_requests_total\{reporter="destination".*destination_version="v1".*request_protocol="grpc".*grpc_response_status="0"' <<<"$m" | awk '{ s += $2 } END { print s + 0 }')
 sl_check "istio_requests_total counts the calls with request_protocol grpc, grpc_response_status 0 ($n)" [ "$n" -ge 21 ]
 n=$(grep -cE '^istio_requests_total\{.*grpc_response_status="14"' <<<"$m")
-sl_check "... and the UNAVAILABLE one with grpc_response_status 14" [ "$n" -ge 1 ]
+sl_check "... and the UNAVAILABLE ones with grpc_response_status 14 ($n series)" [ "$n" -ge 1 ]
+n=$(grep -E '^istio_requests_total\{reporter="destination".*response_flags="FI",grpc_response_status="14"' <<<"$m" | awk '{ s += $2 } END { print s + 0 }')
+sl_check "the injected abort is counted with response_flags FI ($n)" [ "$n" -ge 1 ]
 sl_done

@@ -513,8 +513,8 @@ static bool conn_header(const char *n, uint32_t l)
 }
 
 /* The response head in s->rbuf is complete: submit it (an interim 1xx as
- * non-final HEADERS). */
-static void submit_head(struct hx_h2s *s, bool is_head)
+ * non-final HEADERS), ending the stream when no_body. */
+static void submit_head(struct hx_h2s *s, bool no_body)
 {
 	const struct hx_head *rh = &s->rh;
 	int st = s->rp.status_code;
@@ -543,7 +543,7 @@ static void submit_head(struct hx_h2s *s, bool is_head)
 	if (st < 200)
 		nghttp2_submit_headers(s->h->sess, NGHTTP2_FLAG_NONE, s->id, NULL, nv, nnv, NULL);
 	else
-		nghttp2_submit_response(s->h->sess, s->id, nv, nnv, is_head ? NULL : &dp);
+		nghttp2_submit_response(s->h->sess, s->id, nv, nnv, no_body ? NULL : &dp);
 }
 
 /* Parse body bytes; false on a response the proxy made wrong (reset). */
@@ -581,27 +581,30 @@ static void resp_reset(struct hx_h2s *s, bool is_head)
  * the proxy made wrong. */
 static bool take_head(struct hx_h2s *s, bool is_head)
 {
+	uint32_t rest;
+
 	for (;;) {
 		int r = hx_head_feed(&s->rp, &s->rh, s->rbuf.p, s->rbuf_seen, s->rbuf.len);
-		uint32_t rest;
 
 		s->rbuf_seen = s->rbuf.len;
 		if (r <= 0)
 			return r == 0;
-		submit_head(s, is_head);
 		rest = s->rbuf.len - s->rh.head_len;
 		if (s->rp.status_code >= 200)
 			break;
-		/* interim: what follows its head is the next one */
+		/* interim: sent as it is; what follows its head is the next */
+		submit_head(s, true);
 		memmove(s->rbuf.p, s->rbuf.p + s->rh.head_len, rest);
 		s->rbuf.len = rest;
 		resp_reset(s, is_head);
 	}
 	s->head_done = true;
-	/* body bytes that came with the head; a body-less response
-	 * completes on an empty feed */
-	if (!feed_resp_body(s, s->rbuf.p + s->rh.head_len, s->rbuf.len - s->rh.head_len))
+	/* body bytes that came with the head (a body-less response completes
+	 * on an empty feed), then the head: without DATA when the answer has
+	 * no body, so a gRPC trailers-only answer ends with its HEADERS */
+	if (!feed_resp_body(s, s->rbuf.p + s->rh.head_len, rest))
 		return false;
+	submit_head(s, is_head || (s->resp_eof && s->body.len == s->body.off));
 	hx_buf_free(&s->rbuf);
 	return true;
 }

@@ -183,6 +183,7 @@ enum hx_act {
 struct hx_verdict {
 	enum hx_act act;
 	int code;			/* REPLY, ABORT */
+	int grpc;			/* ABORT by grpcStatus: the code, 0 = none */
 	const char *reason;		/* REPLY */
 	const struct sl_route *rt;	/* NULL = no route */
 	int route_idx;			/* rt's position in its http[] */

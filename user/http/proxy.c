@@ -511,6 +511,30 @@ static void https_redirect(struct hx_cli *c, const struct hx_reqview *rv, const 
 	hx_cli_request_done(c);
 }
 
+/* fault.abort.grpcStatus: a trailers-only gRPC answer (HTTP 200, the
+ * status in its head, no body), counted with its grpc-status. */
+static void grpc_abort(struct hx_cli *c, int code)
+{
+	char hdr[256];
+	int n;
+
+	if (!c->body_done)
+		c->close_after = true;
+	n = snprintf(hdr, sizeof(hdr),
+		     "HTTP/1.1 200 OK\r\ncontent-type: application/grpc\r\ngrpc-status: %d\r\n"
+		     "grpc-message: fault injected\r\nx-sluice-fault: abort\r\ncontent-length: 0\r\n"
+		     "%s\r\n", code, c->close_after ? "connection: close\r\n" : "");
+	hx_buf_put(&c->out, hdr, (size_t)n);
+	c->tx_bytes += (uint64_t)n;
+	hx_buf_puts(&c->trailers, "grpc-status: ");	/* for the metrics (grpc_status) */
+	n = snprintf(hdr, sizeof(hdr), "%d\r\n", code);
+	hx_buf_put(&c->trailers, hdr, (size_t)n);
+	c->status = 200;
+	c->resp_started = true;
+	c->resp_flags = "FI";
+	hx_cli_request_done(c);
+}
+
 /* The connection's side of routing: where its requests came in. */
 static void entry_of(const struct hx_cli *c, struct hx_entry *e)
 {
@@ -607,7 +631,10 @@ static void start_request(struct hx_cli *c)
 		hx_cli_local_reply(c, v.code, "x-sluice-reason", v.reason);
 		return;
 	case HX_ACT_ABORT:
-		hx_cli_local_reply(c, v.code, "x-sluice-fault", "abort");
+		if (v.grpc)
+			grpc_abort(c, v.grpc);
+		else
+			hx_cli_local_reply(c, v.code, "x-sluice-fault", "abort");
 		return;
 	case HX_ACT_REDIRECT:
 		do_redirect(c, &rv, host, hlen);

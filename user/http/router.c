@@ -767,6 +767,7 @@ void hx_route_request(const struct hx_snap *snap, const struct hx_entry *e,
 	if (draw_ppm(rng, rt->fault.abort_ppm)) {
 		v->act = HX_ACT_ABORT;
 		v->code = rt->fault.abort_status ? (int)rt->fault.abort_status : 503;
+		v->grpc = (int)rt->fault.abort_grpc;
 		if (rt->ndests)
 			v->svc = (int)rt->dests[0].service;
 		return;

@@ -430,8 +430,10 @@ static uint32_t retry_bits(const struct sl_route *rt)
 }
 
 /* May this request try again? connectionPool.http.maxRetries bounds the
- * retries in flight for the subset (Envoy's retry circuit breaker). */
-static bool may_retry(struct hx_cli *c)
+ * retries in flight for the subset (Envoy's retry circuit breaker). A gRPC
+ * status retryOn names retries any method (gRPC calls are POSTs; the
+ * server refused the call before answering it). */
+static bool may_retry(struct hx_cli *c, bool any_method)
 {
 	const struct sl_conn_pool *cp = &hx_policy(c->snap->m, (size_t)c->svc, c->subset)->pool;
 	struct hx_svc_state *ss = &c->snap->svc[c->svc];
@@ -441,7 +443,7 @@ static bool may_retry(struct hx_cli *c)
 		return false;
 	if (c->req_deadline && c->w->now >= c->req_deadline)
 		return false;
-	if (!c->idempotent && !(retry_bits(c->rt) & SL_RETRY_NON_IDEMPOTENT))
+	if (!c->idempotent && !any_method && !(retry_bits(c->rt) & SL_RETRY_NON_IDEMPOTENT))
 		return false;
 	if (cp->max_retries && !c->retry_counted) {
 		if (__atomic_add_fetch(&ss->subsets[slot].retries, 1, __ATOMIC_RELAXED) >
@@ -466,6 +468,31 @@ static bool status_retryable(struct hx_cli *c, int st)
 		return true;
 	if ((b & SL_RETRY_RETRIABLE_4XX) && st == 409)
 		return true;
+	return false;
+}
+
+/* A trailers-only gRPC answer (its grpc-status in the head) with a status
+ * retryOn names. */
+static bool grpc_retryable(struct hx_cli *c, const struct hx_up *u)
+{
+	static const struct { int code; uint32_t bit; } codes[] = {
+		{ 1, SL_RETRY_GRPC_CANCELLED },		{ 4, SL_RETRY_GRPC_DEADLINE_EXCEEDED },
+		{ 8, SL_RETRY_GRPC_RESOURCE_EXHAUSTED },	{ 13, SL_RETRY_GRPC_INTERNAL },
+		{ 14, SL_RETRY_GRPC_UNAVAILABLE },
+	};
+	const uint32_t any = SL_RETRY_GRPC_CANCELLED | SL_RETRY_GRPC_DEADLINE_EXCEEDED |
+			     SL_RETRY_GRPC_RESOURCE_EXHAUSTED | SL_RETRY_GRPC_INTERNAL |
+			     SL_RETRY_GRPC_UNAVAILABLE;
+	uint32_t b = retry_bits(c->rt);
+	int k = b & any ? hx_head_find(&u->head, u->in.p, "grpc-status", 0) : -1, st;
+	size_t i;
+
+	if (k < 0)
+		return false;
+	st = atoi(u->in.p + u->head.hdrs[k].value.off);
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (codes[i].code == st && (b & codes[i].bit))
+			return true;
 	return false;
 }
 
@@ -498,7 +525,7 @@ static void try_failed(struct hx_cli *c, enum fail_kind kind)
 		want |= SL_RETRY_CONNECT_FAILURE;
 	if (kind == FAIL_RESET)
 		want |= SL_RETRY_RESET;
-	if ((b & want) && may_retry(c)) {
+	if ((b & want) && may_retry(c, false)) {
 		c->tries_left--;
 		hx_up_dispatch(c);
 		return;
@@ -553,7 +580,8 @@ static bool on_resp_head(struct hx_up *u)
 
 	hx_outlier_report(c->snap->m, c->snap->svc, (size_t)c->svc, c->subset, c->ep, st,
 			  c->w->now);
-	if (status_retryable(c, st) && may_retry(c)) {
+	if ((status_retryable(c, st) && may_retry(c, false)) ||
+	    (grpc_retryable(c, u) && may_retry(c, true))) {
 		c->tries_left--;
 		drop_up(c);
 		hx_up_dispatch(c);

@@ -72,7 +72,7 @@ const size_t pl_ncodes = sizeof(pl_codes) / sizeof(pl_codes[0]);
 
 /* Sorted by msg then field (checked at first use). */
 const struct pl_field pl_fields[] = {
-	{ "Abort", "grpcStatus", U, NULL },
+	{ "Abort", "grpcStatus", S, NULL },
 	{ "Abort", "http2Error", U, NULL },
 	{ "Abort", "httpStatus", S, NULL },
 	{ "Abort", "percent", S, NULL },

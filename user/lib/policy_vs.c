@@ -309,6 +309,14 @@ static int parse_fault_pct(struct pl_ctx *c, yaml_node_t *n, uint32_t *ppm)
 	return 0;
 }
 
+/* gRPC status codes by name, as Istio's fault.abort.grpcStatus takes them. */
+static const char *const grpc_codes[] = {
+	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+	"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+	"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+	"UNAUTHENTICATED",
+};
+
 static int parse_fault(struct pl_ctx *c, yaml_node_t *n, struct sl_route *r)
 {
 	if (!pl_check_map(c, n, "HTTPFaultInjection", "fault"))
@@ -324,8 +332,30 @@ static int parse_fault(struct pl_ctx *c, yaml_node_t *n, struct sl_route *r)
 	}
 	yaml_node_t *a = pl_get(c, n, "abort");
 	if (a && pl_check_map(c, a, "Abort", "fault.abort")) {
-		yaml_node_t *sn = pl_get(c, a, "httpStatus");
-		int x = pl_u32(c, a, "httpStatus", 999, &r->fault.abort_status);
+		yaml_node_t *sn = pl_get(c, a, "httpStatus"), *gn = pl_get(c, a, "grpcStatus");
+		int x = sn || !gn ? pl_u32(c, a, "httpStatus", 999, &r->fault.abort_status) : 1;
+		char *g = NULL;
+
+		if (gn && sn) {
+			pl_err(c, PL_E_CONFLICT, gn, "fault.abort takes httpStatus or grpcStatus, not both");
+			x = -1;
+		} else if (gn && pl_str(c, a, "grpcStatus", &g, NULL) > 0) {
+			size_t k;
+
+			for (k = 0; k < sizeof(grpc_codes) / sizeof(grpc_codes[0]); k++)
+				if (!strcmp(g, grpc_codes[k]))
+					break;
+			if (k == sizeof(grpc_codes) / sizeof(grpc_codes[0]) || k == 0) {
+				pl_err(c, PL_E_VALUE, gn, "grpcStatus \"%s\" is not a gRPC error code "
+				       "name (CANCELLED, UNAVAILABLE, ...)", g);
+				x = -1;
+			} else {
+				r->fault.abort_grpc = (uint32_t)k;
+				r->fault.abort_status = 200;	/* gRPC answers are HTTP 200 */
+			}
+		} else if (gn) {
+			x = -1;
+		}
 		if (x == 0)
 			pl_err(c, PL_E_REQUIRED, a, "missing required field \"httpStatus\"");
 		else if (x > 0 && (r->fault.abort_status < 200 || r->fault.abort_status > 599)) {
@@ -347,7 +377,13 @@ static const struct { const char *name; uint32_t bit; } retry_names[] = {
 	{ "refused-stream", SL_RETRY_REFUSED_STREAM },
 	{ "retriable-4xx", SL_RETRY_RETRIABLE_4XX },
 	{ "non-idempotent", SL_RETRY_NON_IDEMPOTENT },
+	{ "cancelled", SL_RETRY_GRPC_CANCELLED },
+	{ "deadline-exceeded", SL_RETRY_GRPC_DEADLINE_EXCEEDED },
+	{ "resource-exhausted", SL_RETRY_GRPC_RESOURCE_EXHAUSTED },
+	{ "internal", SL_RETRY_GRPC_INTERNAL },
+	{ "unavailable", SL_RETRY_GRPC_UNAVAILABLE },
 };
+
 
 static int parse_retries(struct pl_ctx *c, yaml_node_t *n, struct sl_route *r)
 {
@@ -377,7 +413,9 @@ static int parse_retries(struct pl_ctx *c, yaml_node_t *n, struct sl_route *r)
 			if (i == sizeof(retry_names) / sizeof(retry_names[0])) {
 				pl_err(c, PL_E_UNSUP, on_n,
 				       "retryOn \"%s\" is not supported yet (supported: 5xx, gateway-error, "
-				       "connect-failure, reset, refused-stream, retriable-4xx, non-idempotent)",
+				       "connect-failure, reset, refused-stream, retriable-4xx, non-idempotent, "
+				       "cancelled, deadline-exceeded, resource-exhausted, internal, "
+				       "unavailable)",
 				       t);
 				rc = -1;
 				continue;
