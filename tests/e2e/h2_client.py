@@ -6,9 +6,13 @@
                                 after its HEADERS (CVE-2023-44487 style);
                                 print "sent=<streams> goaway=<code|none>
                                 closed=<0|1>"
-  idle ADDR PORT SECONDS        open a connection (preface, SETTINGS), send
-                                nothing more; print "closed after <s>" when
-                                the proxy closes it, or "open" after SECONDS
+  idle ADDR PORT SECONDS [ping|partial]
+                                open a connection (preface, SETTINGS), then
+                                nothing more (or a PING every 0.5 s, or one
+                                HEADERS frame whose header block never ends:
+                                no END_HEADERS, no CONTINUATION); print
+                                "closed after <s>" when the proxy closes it,
+                                or "open" after SECONDS
   grpc ADDR PORT AUTHORITY PATH [NAME=VALUE...]
                                 one unary gRPC-shaped call (a 5-byte framed
                                 message, metadata NAME=VALUE); print JSON:
@@ -90,10 +94,38 @@ def flood(addr, port, authority, n):
     print(f"sent={sent} goaway={name} closed={int(closed)}")
 
 
-def idle(addr, port, seconds):
+def idle(addr, port, seconds, how="quiet"):
     s, c = connect(addr, port)
     t0 = time.monotonic()
-    _, eof = read_events(s, c, t0 + float(seconds))
+    if how == "partial":
+        # HEADERS on stream 1, flags 0: :method GET, :scheme http, :path /
+        # as static-table indices (0x82 0x86 0x84), the block left open
+        # (and no frame after it: not even the SETTINGS ACK, which would
+        # break the block)
+        s.sendall(b"\x00\x00\x03\x01\x00\x00\x00\x00\x01\x82\x86\x84")
+        while time.monotonic() < t0 + float(seconds):
+            s.settimeout(max(0.01, t0 + float(seconds) - time.monotonic()))
+            try:
+                if not s.recv(65536):
+                    print(f"closed after {time.monotonic() - t0:.1f}")
+                    return
+            except socket.timeout:
+                break
+            except ConnectionError:
+                print(f"closed after {time.monotonic() - t0:.1f}")
+                return
+        print("open")
+        return
+    eof = False
+    while not eof and time.monotonic() < t0 + float(seconds):
+        if how == "ping":
+            try:
+                c.ping(b"12345678")
+                s.sendall(c.data_to_send())
+            except OSError:
+                eof = True
+                break
+        _, eof = read_events(s, c, min(t0 + float(seconds), time.monotonic() + 0.5))
     if eof:
         print(f"closed after {time.monotonic() - t0:.1f}")
     else:

@@ -8,7 +8,8 @@
 # without content-length, large and chunked responses under flow control,
 # HEAD; streams counted in the metrics and logged as HTTP/2; concurrent
 # streams by h2load; a rapid-reset flood is cut with GOAWAY and does not
-# grow the proxy's memory.
+# grow the proxy's memory; idle connections (PINGs or not) and header blocks
+# that never end are closed by the time-outs.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http_common.sh"
 sl_require_root
@@ -85,7 +86,7 @@ spec:
     - {destination: {host: myapp.shop.svc.cluster.local, subset: v2}, weight: 20}
 YAML
 
-hx_proxy "$P" 80 --access-log "$SL_TMP/access.log" --idle-timeout-ms 2000
+hx_proxy "$P" 80 --access-log "$SL_TMP/access.log" --idle-timeout-ms 2000 --header-timeout-ms 1500
 sl_wait_for 10 hx_port_open "$HX_IP" 443
 
 # h2c NAME... : curl with HTTP/2 prior knowledge to myapp.com on port 80
@@ -170,6 +171,11 @@ sl_check "the proxy serves after the floods ($out)" grep -q '^v[12] GET /after 0
 out=$(timeout 10 $H2PY "$HX_PY/h2_client.py" idle "$HX_IP" 80 6)
 sl_check "an HTTP/2 connection without streams is closed after --idle-timeout-ms 2000 ($out)" \
 	grep -Eq '^closed after (1\.9|2\.|3\.)' <<<"$out"
+out=$(timeout 10 $H2PY "$HX_PY/h2_client.py" idle "$HX_IP" 80 6 ping)
+sl_check "... PINGs do not keep it open ($out)" grep -Eq '^closed after (1\.9|2\.|3\.)' <<<"$out"
+out=$(timeout 10 $H2PY "$HX_PY/h2_client.py" idle "$HX_IP" 80 6 partial)
+sl_check "a header block that never ends is cut after --header-timeout-ms 1500 ($out)" \
+	grep -Eq '^closed after (1\.[4-9]|2\.)' <<<"$out"
 
 # ---- h2 by ALPN over TLS ------------------------------------------------------
 out=$(h2s -o /dev/null -w '%{http_version} %{http_code}' https://myapp.com/)

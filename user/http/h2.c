@@ -41,6 +41,8 @@ struct hx_h2s {
 	int32_t id;
 	struct hx_h2s *prev, *next;
 	struct hx_cli *cli;	/* the stream client; NULL before the head and after */
+	uint64_t t_open;	/* when its HEADERS began */
+	bool started;		/* its head was complete */
 	/* the request, as it arrives */
 	struct hx_buf hdrs;	/* "name: value\r\n" lines */
 	struct hx_buf cookie;	/* cookie values joined with "; " */
@@ -67,6 +69,7 @@ struct hx_h2 {
 	struct hx_cli *c;
 	struct hx_h2s *streams;
 	unsigned nstreams;
+	uint64_t quiet_since;	/* the last stream's end (idle time-out) */
 	bool in_recv, in_fill, pull_pending;
 };
 
@@ -90,9 +93,19 @@ SSL *hx_cli_tls(const struct hx_cli *c)
 	return c->ssl;
 }
 
-unsigned hx_h2_nstreams(const struct hx_cli *c)
+int hx_h2_tick(struct hx_cli *c, uint64_t now)
 {
-	return c->h2 ? c->h2->nstreams : 0;
+	const struct hx_h2 *h = c->h2;
+	const struct hx_h2s *s;
+
+	if (!h)
+		return 0;
+	if (!h->nstreams)
+		return now - h->quiet_since >= hx_cfg.idle_timeout_ms ? 1 : 0;
+	for (s = h->streams; s; s = s->next)
+		if (!s->started && now - s->t_open >= hx_cfg.header_timeout_ms)
+			return 2;
+	return 0;
 }
 
 /* The connection has frames to write: flush it, unless nghttp2 is calling
@@ -113,6 +126,7 @@ static struct hx_h2s *stream_new(struct hx_h2 *h, int32_t id)
 		return NULL;
 	s->h = h;
 	s->id = id;
+	s->t_open = h->c->w->now;
 	s->method = s->path = s->authority = s->host = -1;
 	s->next = h->streams;
 	if (h->streams)
@@ -132,7 +146,8 @@ static void stream_free(struct hx_h2s *s)
 		h->streams = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	h->nstreams--;
+	if (--h->nstreams == 0)
+		h->quiet_since = h->c->w->now;
 	hx_buf_free(&s->hdrs);
 	hx_buf_free(&s->cookie);
 	hx_buf_free(&s->pseudo);
@@ -263,6 +278,7 @@ static int stream_start(struct hx_h2s *s, bool end)
 	struct hx_worker *w = pc->w;
 	struct hx_buf *in;
 
+	s->started = true;
 	if (s->too_big || s->method < 0 ||
 	    (s->path < 0 && strcmp(s->pseudo.p + s->method, "CONNECT"))) {
 		stream_reply(s, s->too_big ? 431 : 400);
@@ -732,6 +748,7 @@ int hx_h2_start(struct hx_cli *c)
 	}
 	nghttp2_submit_settings(h->sess, NGHTTP2_FLAG_NONE, set, sizeof(set) / sizeof(set[0]));
 	h->c = c;
+	h->quiet_since = c->w->now;
 	c->h2 = h;
 	c->state = CS_H2;
 	hx_metrics_h2(c->w->mx, HX_H2_CONNS);

@@ -36,8 +36,11 @@ int hx_h2_recv(struct hx_cli *c);
 size_t hx_h2_fill(struct hx_cli *c);
 /* An HTTP/2 connection is going away: its stream clients are closed. */
 void hx_h2_free(struct hx_cli *c);
-/* Open streams of an HTTP/2 connection (0 for others). */
-unsigned hx_h2_nstreams(const struct hx_cli *c);
+/* The deadlines of an HTTP/2 connection at now: 1 = idle (no stream for
+ * --idle-timeout-ms; frames such as PING do not keep it), 2 = a stream's
+ * header block not complete within --header-timeout-ms (a HEADERS whose
+ * CONTINUATION never comes holds a stream), 0 = neither. */
+int hx_h2_tick(struct hx_cli *c, uint64_t now);
 
 /* A stream client's HTTP/1.1 output (c->out) into its stream, as far as
  * the stream's buffer takes it. */

@@ -349,9 +349,11 @@ static void tick(struct hx_worker *w)
 			continue;
 		}
 		if (c->state == CS_H2) {
-			/* an HTTP/2 connection idles once it has no stream */
-			if (!hx_h2_nstreams(c) && c->out.len == 0 &&
-			    w->now - c->last_active >= hx_cfg.idle_timeout_ms)
+			int why = hx_h2_tick(c, w->now);
+
+			if (why == 2)
+				hx_metrics_reject(hx_worker_metrics(w), HX_REJ_HEADER_TIMEOUT);
+			if (why)
 				hx_cli_close(c);
 			continue;
 		}
