@@ -132,6 +132,9 @@ struct sl_conn_pool {
 	uint32_t tcp_connect_timeout_ms;
 	uint32_t http1_max_pending;
 	uint32_t http2_max_requests;
+	/* streams per HTTP/2 upstream connection; sluice-http opens one at a
+	 * time (upstream_h2.c), within any value */
+	uint32_t max_concurrent_streams;
 	uint32_t max_requests_per_conn;
 	uint32_t max_retries;
 	uint32_t idle_timeout_ms;

@@ -188,7 +188,7 @@ const struct pl_field pl_fields[] = {
 	{ "HTTPSettings", "http1MaxPendingRequests", S, NULL },
 	{ "HTTPSettings", "http2MaxRequests", S, NULL },
 	{ "HTTPSettings", "idleTimeout", S, NULL },
-	{ "HTTPSettings", "maxConcurrentStreams", U, NULL },
+	{ "HTTPSettings", "maxConcurrentStreams", S, NULL },
 	{ "HTTPSettings", "maxRequestsPerConnection", S, NULL },
 	{ "HTTPSettings", "maxRetries", S, NULL },
 	{ "HTTPSettings", "useClientProtocol", U, NULL },

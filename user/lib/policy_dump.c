@@ -219,6 +219,7 @@ static void j_tp(struct jw *w, const struct sl_traffic_policy *tp)
 	}
 	kv_u64(w, "http1MaxPendingRequests", tp->pool.http1_max_pending);
 	kv_u64(w, "http2MaxRequests", tp->pool.http2_max_requests);
+	kv_u64(w, "maxConcurrentStreams", tp->pool.max_concurrent_streams);
 	kv_u64(w, "maxRequestsPerConnection", tp->pool.max_requests_per_conn);
 	kv_u64(w, "maxRetries", tp->pool.max_retries);
 	kv_u64(w, "idleTimeoutMs", tp->pool.idle_timeout_ms);

@@ -402,6 +402,8 @@ int pl_parse_traffic_policy(struct pl_ctx *c, yaml_node_t *n, struct sl_traffic_
 		if (h && pl_check_map(c, h, "HTTPSettings", "connectionPool.http")) {
 			if (pl_u32(c, h, "http1MaxPendingRequests", INT32_MAX, &tp->pool.http1_max_pending) < 0 ||
 			    pl_u32(c, h, "http2MaxRequests", INT32_MAX, &tp->pool.http2_max_requests) < 0 ||
+			    pl_u32(c, h, "maxConcurrentStreams", INT32_MAX,
+				   &tp->pool.max_concurrent_streams) < 0 ||
 			    pl_u32(c, h, "maxRequestsPerConnection", INT32_MAX, &tp->pool.max_requests_per_conn) < 0 ||
 			    pl_u32(c, h, "maxRetries", INT32_MAX, &tp->pool.max_retries) < 0 ||
 			    pl_duration(c, h, "idleTimeout", &tp->pool.idle_timeout_ms) < 0)
