@@ -8,6 +8,9 @@
 #   S4 complete: cookie user=tester -> frontend v2; a client in frontend-v2's
 #      cgroup -> forecast v2 (sourceLabels), in frontend-v1's -> v1
 #   S5 in the mesh: x-istio-cohort: internal -> catalog v2, else v1
+#   gRPC in the mesh: calls to a GRPC port's VIP (h2c, as gRPC clients
+#      speak) routed by method to v2 over HTTP/2 upstream, the rest to v1;
+#      an HTTP/2 (h2c) client of an HTTP service routed per request
 # plus: the Host header does not matter on this path (the VIP does), and a
 # client in another network namespace (a pod) reaches the helper through
 # sluiced --http-listen on a node address (no forwarding: a direct veth).
@@ -15,6 +18,9 @@
 . "$(dirname "$0")/daemon_lib.sh"
 
 dl_setup_helper
+H2PY=python3
+$H2PY -c 'import h2' 2>/dev/null || H2PY=/usr/bin/python3
+$H2PY -c 'import h2' 2>/dev/null || { echo "Bail out! no python3 h2 module (make deps)"; exit 1; }
 
 # backends: frontend .11/.12, forecast .21/.22, catalog .31/.32 (port 8080)
 for b in "fv1 11" "fv2 12" "v1 21" "v2 22" "cv1 31" "cv2 32"; do
@@ -26,6 +32,17 @@ done
 up() { sl_in_ns "$NS" curl -s -o /dev/null -f "http://10.1.0.$1:8080/"; }
 for a in 11 12 21 22 31 32; do
 	sl_wait_for 10 up $a || { echo "Bail out! backend 10.1.0.$a did not start"; exit 1; }
+done
+# gRPC-shaped backends (HTTP/2 only): greeter .41/.42 port 50051
+for b in "gv1 41" "gv2 42"; do
+	set -- $b
+	ip -n "$NS" addr add "10.1.0.$2/32" dev lo
+	sl_bg "be_$1" nsenter --net="/run/netns/$NS" $H2PY "$SL_ROOT/tests/e2e/grpc_backend.py" \
+		--addr "10.1.0.$2" --port 50051 --name "$1" >/dev/null
+done
+gup() { sl_in_ns "$NS" bash -c "exec 3<>/dev/tcp/10.1.0.$1/50051" 2>/dev/null; }
+for a in 41 42; do
+	sl_wait_for 10 gup $a || { echo "Bail out! grpc backend 10.1.0.$a did not start"; exit 1; }
 done
 
 # workload cgroups below the hooked cgroup (programs are inherited)
@@ -63,6 +80,37 @@ YAML
 	svc frontend 198.18.0.21 11 12
 	svc forecast 198.18.0.20 21 22
 	svc catalog 198.18.0.22 31 32
+	cat <<YAML
+---
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: greeter, namespace: weather}
+spec:
+  hosts: [greeter.weather.svc.cluster.local]
+  addresses: [198.18.0.23]
+  ports: [{number: 50051, name: grpc, protocol: GRPC}]
+  resolution: STATIC
+  endpoints:
+  - {address: 10.1.0.41, labels: {version: v1}}
+  - {address: 10.1.0.42, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: greeter, namespace: weather}
+spec:
+  host: greeter
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: greeter, namespace: weather}
+spec:
+  hosts: [greeter]
+  http:
+  - match: [{uri: {prefix: /shop.Greeter/SayHelloBeta}}]
+    route: [{destination: {host: greeter, subset: v2}}]
+  - route: [{destination: {host: greeter, subset: v1}}]
+YAML
 	cat <<YAML
 ---
 apiVersion: networking.istio.io/v1beta1
@@ -163,6 +211,21 @@ sl_check "S5 mesh: x-istio-cohort: internal -> catalog v2 (20)" \
 sl_check "S5 mesh: no header -> catalog v1 (20)" many "$CG" 198.18.0.22 cv1 20
 sl_check "mesh routing follows the VIP, not the Host header" \
 	many "$CG" 198.18.0.22 cv1 5 -H "Host: forecast"
+# grpc CGROUP PATH: one call to the greeter VIP from CGROUP; prints the message
+grpc() {
+	sl_in_cgroup_ns "$1" "$NS" timeout 10 $H2PY "$SL_ROOT/tests/e2e/h2_client.py" grpc \
+		198.18.0.23 50051 greeter "$2" | jq -r '.message + " " + (.trailers["grpc-status"] // "none")'
+}
+out=$(grpc "$CG" /shop.Greeter/SayHelloBeta)
+sl_check "gRPC in the mesh: the new method -> greeter v2 over HTTP/2, grpc-status 0 ($out)" \
+	[ "$out" = "gv2 POST /shop.Greeter/SayHelloBeta 10 h2 0" ]
+out=$(grpc "$CG" /shop.Greeter/SayHello)
+sl_check "gRPC in the mesh: other methods -> greeter v1 ($out)" [ "$out" = "gv1 POST /shop.Greeter/SayHello 10 h2 0" ]
+out=$(sl_in_cgroup_ns "$CG" "$NS" curl -s -m 5 --http2-prior-knowledge -o /dev/null \
+	-w '%{http_version}' -D - -H "x-istio-cohort: internal" http://198.18.0.22/ | tr -d '\r' |
+	sed -n 's/^x-backend: //p' | tr '\n' ' ')
+sl_check "an h2c client of an HTTP service in the mesh is routed per request (S5 -> cv2) ($out)" \
+	[ "$out" = "cv2 " ]
 GET_NS=$POD
 sl_check "pod netns: S4 client in frontend-v2's cgroup -> forecast v2 (10)" \
 	many "$CG/fe-v2" 198.18.0.20 v2 10
