@@ -462,43 +462,6 @@ static bool gateway_http_dest(const struct sl_model *m, size_t si)
 	return false;
 }
 
-/* The port of service s that destination d reaches when the port is
- * known without the client's (its own, or the service's only one). */
-static const struct sl_port *dest_known_port(const struct sl_service *s, const struct sl_dest *d)
-{
-	for (size_t i = 0; i < s->nports; i++)
-		if (d->port ? s->ports[i].number == d->port : s->nports == 1)
-			return &s->ports[i];
-	return NULL;
-}
-
-/* sluice-http's mirror copies are HTTP/1.1 bytes sent as they are: a
- * mirror to an HTTP2 or GRPC port is refused. */
-static int check_mirrors(struct cctx *c)
-{
-	const struct sl_model *m = c->m;
-
-	for (size_t v = 0; v < m->nvhosts; v++) {
-		const struct sl_vhost *vh = &m->vhosts[v];
-
-		for (size_t r = 0; r < vh->nhttp; r++) {
-			const struct sl_dest *d = &vh->http[r].mirror;
-			const struct sl_port *p;
-
-			if (!vh->http[r].has_mirror)
-				continue;
-			p = dest_known_port(&m->services[d->service], d);
-			if (p && (p->proto == SL_PROTO_HTTP2 || p->proto == SL_PROTO_GRPC))
-				return cl4_fail(c, -ENOTSUP, "%s:%d: VirtualService %s/%s: mirror to %s "
-					    "port %u (%s) is not supported: mirror copies are sent as "
-					    "HTTP/1.1", d->pos.file ? d->pos.file : "?", d->pos.line,
-					    vh->ns, vh->name, m->services[d->service].host, p->number,
-					    p->proto == SL_PROTO_GRPC ? "GRPC" : "HTTP2");
-		}
-	}
-	return 0;
-}
-
 static int check_dns(struct cctx *c, size_t si)
 {
 	const struct sl_service *s = &c->m->services[si];
@@ -534,7 +497,7 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		memcpy(out->cfg.helper_addr, c.o->helper_addr, 16);
 	}
 	if ((rc = sl_l4_workload_ids(m, &c.wids)) || (rc = cl4_compile_scopes(&c)) ||
-	    (rc = cl4_compile_workloads(&c)) || (rc = check_mirrors(&c)))
+	    (rc = cl4_compile_workloads(&c)))
 		goto cleanup;
 	for (si = 0; si < m->nservices; si++) {
 		const struct sl_service *s = &m->services[si];

@@ -395,6 +395,31 @@ static int resolve_dest(struct pl_ctx *c, struct sl_model *m, const char *ns,
 	return 0;
 }
 
+/* sluice-http sends mirror copies as the HTTP/1.1 bytes it built: a
+ * mirror to an HTTP2 or GRPC port (its own, or the service's only one) is
+ * refused. */
+static void check_mirror_proto(struct pl_ctx *c, const struct sl_model *m, const char *ns,
+			       const struct pl_dest *d, const struct sl_dest *out)
+{
+	char *fq = pl_fqdn(c->a, d->host ? d->host : "", ns);
+	int si = fq ? sl_model_find_service(m, fq) : -1;
+	const struct sl_service *s;
+
+	if (si < 0)
+		return;	/* refused by resolve_dest */
+	s = &m->services[si];
+	for (size_t j = 0; j < s->nports; j++) {
+		const struct sl_port *p = &s->ports[j];
+
+		if (out->port ? p->number != out->port : s->nports != 1)
+			continue;
+		if (p->proto == SL_PROTO_HTTP2 || p->proto == SL_PROTO_GRPC)
+			err_at(c, PL_E_UNSUP, d->host_pos, "mirror to port %u of %s (%s) is not "
+			       "supported yet: mirror copies are sent as HTTP/1.1", p->number,
+			       s->host, p->proto == SL_PROTO_GRPC ? "GRPC" : "HTTP2");
+	}
+}
+
 /* Weights: all missing -> equal split; otherwise every destination needs
  * one. Normalised to SL_WEIGHT_TOTAL with largest-remainder rounding. */
 static int resolve_weights(struct pl_ctx *c, struct pl_route *pr)
@@ -488,6 +513,7 @@ static int resolve_routes(struct pl_ctx *c, struct sl_model *m, struct pl_vs *vs
 			r->has_mirror = true;
 			if (resolve_dest(c, m, vs->vh.ns, &pr->mirror, &r->mirror))
 				return -ENOMEM;
+			check_mirror_proto(c, m, vs->vh.ns, &pr->mirror, &r->mirror);
 		}
 		for (size_t j = 0; j < r->nmatches; j++) {
 			struct sl_match *mt = &r->matches[j];
