@@ -20,15 +20,11 @@ STREAMS=${STREAMS:-10}
 P_V1=18951 P_V2=18952 P_HX=18953 P_HA=18954 P_HXS=18955 P_HAS=18956
 hb_init bench-h2 h2load haproxy openssl
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-subj "/CN=bench.example" -addext "subjectAltName=DNS:bench.example" \
-	-keyout "$T/tls.key" -out "$T/tls.crt" 2>/dev/null || { echo "bench_h2: openssl req failed"; exit 1; }
-cat "$T/tls.crt" "$T/tls.key" >"$T/haproxy.pem"
-CIPHER=ECDHE-ECDSA-AES128-GCM-SHA256
+hb_cert || { echo "bench_h2: openssl req failed"; exit 1; }
 
 hb_backends
 
-{ hb_service_yaml; cat <<YAML; } >"$T/policy.yaml"
+{ hb_service_yaml; cat <<YAML; hb_tls_yaml; echo ---; hb_split_yaml; } >"$T/policy.yaml"
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: bench}
@@ -38,52 +34,10 @@ spec:
     hosts: ["*"]
   - port: {number: $P_HXS, name: https, protocol: HTTPS}
     hosts: ["*"]
-    tls:
-      mode: SIMPLE
-      serverCertificate: $T/tls.crt
-      privateKey: $T/tls.key
-      minProtocolVersion: TLSV1_2
-      maxProtocolVersion: TLSV1_2
-      cipherSuites: [$CIPHER]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: bench, namespace: bench}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - match: [{headers: {x-cohort: {exact: internal}}}]
-    route: [{destination: {host: bench, subset: v2}}]
-  - route:
-    - {destination: {host: bench, subset: v1}, weight: 90}
-    - {destination: {host: bench, subset: v2}, weight: 10}
 YAML
-
-cat >"$T/haproxy.cfg" <<CFG
-global
-    nbthread 1
-    maxconn 4096
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-    option http-keep-alive
-    http-reuse always
-frontend fe
-    bind $IP:$P_HA proto h2
-    bind $IP:$P_HAS ssl crt $T/haproxy.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2 ciphers $CIPHER
-    acl cohort req.hdr(x-cohort) -m str internal
-    use_backend v2 if cohort
-    default_backend split
-backend v2
-    server v2 $IP:$P_V2
-backend split
-    balance random
-    server v1 $IP:$P_V1 weight 90
-    server v2 $IP:$P_V2 weight 10
-CFG
+hb_haproxy_split "$IP:$P_HA proto h2" \
+	"$IP:$P_HAS ssl crt $T/haproxy.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2 ciphers $CIPHER" \
+	>"$T/haproxy.cfg"
 
 "$B/sluice-http" --policy "$T/policy.yaml" --no-mesh --gateway-addr $IP --workers 1 \
 	>"$T/hx.log" 2>&1 & HX=$!; PIDS+=($HX)

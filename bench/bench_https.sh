@@ -21,15 +21,11 @@ HS_CONNS=${HS_CONNS:-20}
 P_V1=18931 P_V2=18932 P_HX=18943 P_HA=18944
 hb_init bench-https wrk haproxy openssl
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-subj "/CN=bench.example" -addext "subjectAltName=DNS:bench.example" \
-	-keyout "$T/tls.key" -out "$T/tls.crt" 2>/dev/null || { echo "bench_https: openssl req failed"; exit 1; }
-cat "$T/tls.crt" "$T/tls.key" >"$T/haproxy.pem"
-CIPHER=ECDHE-ECDSA-AES128-GCM-SHA256
+hb_cert || { echo "bench_https: openssl req failed"; exit 1; }
 
 hb_backends
 
-{ hb_service_yaml; cat <<YAML; } >"$T/policy.yaml"
+{ hb_service_yaml; cat <<YAML; hb_tls_yaml; echo ---; hb_split_yaml; } >"$T/policy.yaml"
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: bench}
@@ -37,51 +33,9 @@ spec:
   servers:
   - port: {number: $P_HX, name: https, protocol: HTTPS}
     hosts: ["*"]
-    tls:
-      mode: SIMPLE
-      serverCertificate: $T/tls.crt
-      privateKey: $T/tls.key
-      minProtocolVersion: TLSV1_2
-      maxProtocolVersion: TLSV1_2
-      cipherSuites: [$CIPHER]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: bench, namespace: bench}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - match: [{headers: {x-cohort: {exact: internal}}}]
-    route: [{destination: {host: bench, subset: v2}}]
-  - route:
-    - {destination: {host: bench, subset: v1}, weight: 90}
-    - {destination: {host: bench, subset: v2}, weight: 10}
 YAML
-
-cat >"$T/haproxy.cfg" <<CFG
-global
-    nbthread 1
-    maxconn 4096
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-    option http-keep-alive
-    http-reuse always
-frontend fe
-    bind $IP:$P_HA ssl crt $T/haproxy.pem alpn http/1.1 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2 ciphers $CIPHER
-    acl cohort req.hdr(x-cohort) -m str internal
-    use_backend v2 if cohort
-    default_backend split
-backend v2
-    server v2 $IP:$P_V2
-backend split
-    balance random
-    server v1 $IP:$P_V1 weight 90
-    server v2 $IP:$P_V2 weight 10
-CFG
+hb_haproxy_split "$IP:$P_HA ssl crt $T/haproxy.pem alpn http/1.1 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2 ciphers $CIPHER" \
+	>"$T/haproxy.cfg"
 
 "$B/sluice-http" --policy "$T/policy.yaml" --no-mesh --gateway-addr $IP --workers 1 \
 	>"$T/hx.log" 2>&1 & HX=$!; PIDS+=($HX)

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # The start shared by the sluice-http benchmarks (bench_http.sh,
-# bench_https.sh), sourced from the repository root: the knobs' defaults,
-# a temporary directory and the processes started, both removed at exit,
-# the two C backends (v1, v2) with their ServiceEntry and DestinationRule,
+# bench_https.sh, bench_h2.sh), sourced from the repository root: the knobs'
+# defaults, a temporary directory and the processes started, both removed at
+# exit, the two C backends (v1, v2) with their ServiceEntry and
+# DestinationRule, the certificate and the split route of the TLS runs (and
+# HAProxy's twin of it),
 # CPU time of processes, and the medians and paired ratios of the runs.
 set -uo pipefail
 B=${B:-build}
@@ -64,6 +66,81 @@ spec:
   subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
 ---
 YAML
+}
+
+# hb_cert: an ECDSA P-256 certificate for bench.example in $T (tls.crt,
+# tls.key, and haproxy.pem: both), and the TLS 1.2 cipher both proxies are
+# held to in CIPHER.
+CIPHER=ECDHE-ECDSA-AES128-GCM-SHA256
+hb_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=bench.example" -addext "subjectAltName=DNS:bench.example" \
+		-keyout "$T/tls.key" -out "$T/tls.crt" 2>/dev/null || return 1
+	cat "$T/tls.crt" "$T/tls.key" >"$T/haproxy.pem"
+}
+
+# hb_tls_yaml: the tls block of an HTTPS server of that certificate and
+# cipher (indented for a server under "servers:").
+hb_tls_yaml() {
+	cat <<YAML
+    tls:
+      mode: SIMPLE
+      serverCertificate: $T/tls.crt
+      privateKey: $T/tls.key
+      minProtocolVersion: TLSV1_2
+      maxProtocolVersion: TLSV1_2
+      cipherSuites: [$CIPHER]
+YAML
+}
+
+# hb_split_yaml: the VirtualService "bench" on Gateway gw: x-cohort:
+# internal -> v2, the rest 90/10.
+hb_split_yaml() {
+	cat <<YAML
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bench, namespace: bench}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http:
+  - match: [{headers: {x-cohort: {exact: internal}}}]
+    route: [{destination: {host: bench, subset: v2}}]
+  - route:
+    - {destination: {host: bench, subset: v1}, weight: 90}
+    - {destination: {host: bench, subset: v2}, weight: 10}
+YAML
+}
+
+# hb_haproxy_split BIND...: HAProxy's configuration of the same route, one
+# thread, with the given bind lines.
+hb_haproxy_split() {
+	local b
+	cat <<CFG
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    option http-keep-alive
+    http-reuse always
+frontend fe
+CFG
+	for b in "$@"; do echo "    bind $b"; done
+	cat <<CFG
+    acl cohort req.hdr(x-cohort) -m str internal
+    use_backend v2 if cohort
+    default_backend split
+backend v2
+    server v2 $IP:$P_V2
+backend split
+    balance random
+    server v1 $IP:$P_V1 weight 90
+    server v2 $IP:$P_V2 weight 10
+CFG
 }
 
 # cpu_ticks PID...: utime+stime of processes (all threads), clock ticks

@@ -110,13 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c->entry_port = 8080;
 	c->workload = -1;
 	c->svc = c->subset = c->ep = -1;
-	llhttp_init(&c->parser, HTTP_REQUEST, &hx_req_settings);
-	hx_head_reset(&c->head);
-	c->next = w->clis;
-	if (w->clis)
-		w->clis->prev = c;
-	w->clis = c;
-	w->nclis++;
+	hx_cli_link(w, c);
 	if (write(sp[1], preface, sizeof(preface) - 1) < 0)
 		abort();
 	while (at < size && c->kind != HX_K_DEAD) {

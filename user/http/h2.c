@@ -307,13 +307,7 @@ static int stream_start(struct hx_h2s *s, bool end)
 	c->last_active = c->head_start = w->now;
 	c->close_after = true;	/* one request per stream */
 	c->rd_blocked = true;	/* no socket: input comes from the stream */
-	llhttp_init(&c->parser, HTTP_REQUEST, &hx_req_settings);
-	hx_head_reset(&c->head);
-	c->next = w->clis;
-	if (w->clis)
-		w->clis->prev = c;
-	w->clis = c;
-	w->nclis++;
+	hx_cli_link(w, c);
 	s->cli = c;
 	resp_reset(s, false);
 

@@ -63,6 +63,18 @@ uint64_t hx_rand(struct hx_worker *w)
 
 /* ---- client output -------------------------------------------------------- */
 
+void hx_cli_link(struct hx_worker *w, struct hx_cli *c)
+{
+	c->w = w;
+	llhttp_init(&c->parser, HTTP_REQUEST, &hx_req_settings);
+	hx_head_reset(&c->head);
+	c->next = w->clis;
+	if (w->clis)
+		w->clis->prev = c;
+	w->clis = c;
+	w->nclis++;
+}
+
 void hx_cli_close(struct hx_cli *c)
 {
 	struct hx_worker *w = c->w;

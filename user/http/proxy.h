@@ -10,6 +10,10 @@
 #include "http/conn.h"
 
 /* proxy.c */
+/* A new client c of worker w (kind, fd, peer set by the caller): its
+ * parsers started and c on the worker's list, where hx_cli_close takes it
+ * off. */
+void hx_cli_link(struct hx_worker *w, struct hx_cli *c);
 void hx_cli_close(struct hx_cli *c);
 void hx_cli_flush(struct hx_cli *c);
 void hx_cli_flush_soon(struct hx_cli *c);

@@ -289,13 +289,7 @@ static void on_accept(struct hx_worker *w, struct hx_listener *l)
 			c->tls = w->snap->tls;
 			hx_tls_ref(c->tls);
 		}
-		llhttp_init(&c->parser, HTTP_REQUEST, &hx_req_settings);
-		hx_head_reset(&c->head);
-		c->next = w->clis;
-		if (w->clis)
-			w->clis->prev = c;
-		w->clis = c;
-		w->nclis++;
+		hx_cli_link(w, c);
 		ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 		ev.data.ptr = c;
 		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
