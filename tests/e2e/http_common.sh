@@ -66,6 +66,35 @@ hx_expect() {
 	fi
 }
 
+# hx_versions_yaml NAME PORT PROTO V1PORT V2PORT: the ServiceEntry
+# NAME.shop.svc.cluster.local (port PORT, protocol PROTO) of two endpoints on
+# $HX_IP, labelled version v1 (V1PORT) and v2 (V2PORT), and its
+# DestinationRule with subsets v1 and v2; ends with a document separator.
+hx_versions_yaml() {
+	local pn
+	pn=$(tr 'A-Z' 'a-z' <<<"$3")
+	cat <<YAML
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: $1, namespace: shop}
+spec:
+  hosts: [$1.shop.svc.cluster.local]
+  ports: [{number: $2, name: $pn, protocol: $3}]
+  resolution: STATIC
+  endpoints:
+  - {address: $HX_IP, ports: {$pn: $4}, labels: {version: v1}}
+  - {address: $HX_IP, ports: {$pn: $5}, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: $1, namespace: shop}
+spec:
+  host: $1.shop.svc.cluster.local
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+YAML
+}
+
 # hx_subst FILE: substitute @IP@ in a policy template in place.
 hx_subst() { sed -i "s/@IP@/$HX_IP/g" "$1"; }
 

@@ -30,25 +30,7 @@ hx_backend v1 9101
 hx_backend v2 9102
 
 P="$SL_TMP/policy.yaml"
-cat >"$P" <<YAML
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: myapp, namespace: shop}
-spec:
-  hosts: [myapp.shop.svc.cluster.local]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints:
-  - {address: $HX_IP, ports: {http: 9101}, labels: {version: v1}}
-  - {address: $HX_IP, ports: {http: 9102}, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: myapp, namespace: shop}
-spec:
-  host: myapp.shop.svc.cluster.local
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
+{ hx_versions_yaml myapp 80 HTTP 9101 9102; cat <<YAML; } >"$P"
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: shop}

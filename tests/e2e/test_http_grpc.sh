@@ -25,25 +25,7 @@ for v in v1:9201 v2:9202; do
 done
 
 P="$SL_TMP/policy.yaml"
-cat >"$P" <<YAML
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: greeter, namespace: shop}
-spec:
-  hosts: [greeter.shop.svc.cluster.local]
-  ports: [{number: 50051, name: grpc, protocol: GRPC}]
-  resolution: STATIC
-  endpoints:
-  - {address: $HX_IP, ports: {grpc: 9201}, labels: {version: v1}}
-  - {address: $HX_IP, ports: {grpc: 9202}, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: greeter, namespace: shop}
-spec:
-  host: greeter.shop.svc.cluster.local
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
+{ hx_versions_yaml greeter 50051 GRPC 9201 9202; cat <<YAML; } >"$P"
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: shop}
