@@ -57,6 +57,11 @@ spec:
   - match: [{uri: {prefix: /abort}}]
     fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
     route: [{destination: {host: myapp.shop.svc.cluster.local, subset: v1}}]
+  - match: [{uri: {prefix: /late}}]
+    fault: {delay: {fixedDelay: 0.4s, percentage: {value: 100}}}
+    route: [{destination: {host: myapp.shop.svc.cluster.local, subset: v2}}]
+  - match: [{uri: {prefix: /old}}]
+    redirect: {uri: /new, redirectCode: 302}
   - match: [{uri: {prefix: /slow}}]
     timeout: 0.3s
     route: [{destination: {host: myapp.shop.svc.cluster.local, subset: v1}}]
@@ -86,6 +91,11 @@ sl_check "... as an HTTP/2 response (no connection-specific header)" \
 	bash -c "grep -qi '^HTTP/2 200' '$SL_TMP/h1' && ! grep -qi '^connection:' '$SL_TMP/h1'"
 out=$(h2c -o /dev/null -w '%{http_code}' http://myapp.com/abort)
 sl_check "h2c abort fault per stream: 418 ($out)" [ "$out" = 418 ]
+out=$(h2c -w ' %{time_total}' http://myapp.com/late)
+sl_check "h2c delay fault 0.4s per stream, then routed ($out)" \
+	awk -v o="$out" 'BEGIN { split(o, f, " "); exit !(f[1] == "v2" && f[5] >= 0.4) }'
+out=$(h2c -o /dev/null -w '%{http_code} %{redirect_url}' http://myapp.com/old/x)
+sl_check "h2c redirect per stream: 302 to http://myapp.com/new ($out)" [ "$out" = "302 http://myapp.com/new" ]
 out=$(h2c -o /dev/null -w '%{http_code}' -H 'x-delay-ms: 1500' http://myapp.com/slow)
 sl_check "h2c route timeout 0.3s per stream: 504 ($out)" [ "$out" = 504 ]
 out=$(h2c -H 'x-fail-once: r1' http://myapp.com/retry)
