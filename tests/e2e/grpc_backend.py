@@ -10,7 +10,9 @@ request's x-grpc-status metadata, default 0) and grpc-message. Metadata
 x-echo-* comes back as response headers. x-fail-once: ID answers
 grpc-status 14 (UNAVAILABLE) trailers-only (one HEADERS frame, no message,
 as servers answer errors before any message) the first time ID is seen.
-Every call is logged on stdout as "req METHOD PATH".
+Every call is logged on stdout as "req METHOD PATH", every connection as
+"conn". 50 ms after each answer it sends a PING, as gRPC servers do to
+size their windows: the proxy's pooled connection then gets it idle.
 """
 import argparse
 import socket
@@ -27,6 +29,16 @@ lock = threading.Lock()
 
 
 def serve(sock, name):
+    mu = threading.Lock()
+
+    def ping():
+        with mu:
+            try:
+                c.ping(b"bdp-ping")
+                sock.sendall(c.data_to_send())
+            except (OSError, h2.exceptions.ProtocolError):
+                pass
+
     c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     c.initiate_connection()
     sock.sendall(c.data_to_send())
@@ -38,10 +50,12 @@ def serve(sock, name):
             return
         if not d:
             return
+        mu.acquire()
         try:
             evs = c.receive_data(d)
         except h2.exceptions.ProtocolError:
             sock.sendall(c.data_to_send())
+            mu.release()
             return
         for e in evs:
             if isinstance(e, h2.events.RequestReceived):
@@ -72,7 +86,9 @@ def serve(sock, name):
                 c.send_data(e.stream_id, struct.pack(">BI", 0, len(msg)) + msg)
                 c.send_headers(e.stream_id, [("grpc-status", status),
                                              ("grpc-message", "from " + name)], end_stream=True)
+                threading.Timer(0.05, ping).start()
         sock.sendall(c.data_to_send())
+        mu.release()
 
 
 def main():
@@ -88,6 +104,7 @@ def main():
     print("ready", flush=True)
     while True:
         s, _ = ls.accept()
+        print("conn", flush=True)
         threading.Thread(target=serve, args=(s, a.name), daemon=True).start()
 
 

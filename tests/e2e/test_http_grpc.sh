@@ -88,6 +88,9 @@ sl_check "an HTTP/1.1 client of the GRPC port reaches the HTTP/2 backend ($out)"
 	grep -q 'v1 POST /shop.Greeter/Plain 3 h2' <<<"$out"
 for i in $(seq 1 20); do call /shop.Greeter/SayHello >/dev/null; done
 sl_check "20 more calls answered by v1" [ "$(grep -c 'req POST /shop.Greeter/SayHello$' "$SL_TMP/be_v1.log")" -ge 23 ]
+n=$(grep -c '^conn$' "$SL_TMP/be_v1.log")
+sl_check "... over pooled HTTP/2 connections kept across the backend's PINGs ($n connections for 27 calls)" \
+	[ "$n" -le 3 ]
 m=$(hx_metrics_dump)
 n=$(grep -E '^istio_requests_total\{reporter="destination".*destination_version="v1".*request_protocol="grpc".*grpc_response_status="0"' <<<"$m" | awk '{ s += $2 } END { print s + 0 }')
 sl_check "istio_requests_total counts the calls with request_protocol grpc, grpc_response_status 0 ($n)" [ "$n" -ge 21 ]

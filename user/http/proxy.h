@@ -56,6 +56,10 @@ void hx_uh2_free(struct hx_up *u);
 void hx_uh2_begin(struct hx_up *u);
 int hx_uh2_send(struct hx_up *u);
 ssize_t hx_uh2_recv(struct hx_up *u);
+/* An idle pooled connection is readable: its frames (PING, SETTINGS,
+ * WINDOW_UPDATE) are answered; -1 when it is to be closed (closed by the
+ * peer, GOAWAY, or bytes that are not such frames). */
+int hx_uh2_idle(struct hx_up *u);
 
 /* mirror.c */
 void hx_mirror_start(struct hx_cli *c);	/* copy the complete request to the mirror */

@@ -795,7 +795,10 @@ void hx_up_event(struct hx_up *u, uint32_t ev)
 	}
 	if (!c) {
 		/* idle in the pool: any event means the backend closed or spoke
-		 * out of turn; either way it is not reusable */
+		 * out of turn; either way it is not reusable (an HTTP/2 one may
+		 * send connection frames between requests) */
+		if (u->h2 && !(ev & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) && hx_uh2_idle(u) == 0)
+			return;
 		pool_unlink(u);
 		up_free(u);
 		return;

@@ -12,8 +12,8 @@
  * the stream's trailers, and for the metrics.
  *
  * One stream at a time per connection; a connection goes back to the pool
- * between requests like an HTTP/1.1 one (it is dropped when the upstream
- * sends anything while it is idle).
+ * between requests like an HTTP/1.1 one, and while idle its connection
+ * frames are answered (hx_uh2_idle).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -346,6 +346,30 @@ int hx_uh2_send(struct hx_up *u)
 		}
 	}
 	return flush_frames(h);
+}
+
+int hx_uh2_idle(struct hx_up *u)
+{
+	struct hx_uh2 *h = u->h2;
+	uint32_t before = u->in.len;
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = hx_recv(u->fd, buf, sizeof(buf));
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (n < 0)
+			break;
+		if (nghttp2_session_mem_recv(h->sess, (const uint8_t *)buf, (size_t)n) < 0 ||
+		    flush_frames(h) < 0)
+			return -1;
+	}
+	/* frames for no stream of ours leave nothing to parse; anything
+	 * else, or a GOAWAY, ends the connection */
+	if (u->in.len != before || !nghttp2_session_want_read(h->sess))
+		return -1;
+	return 0;
 }
 
 ssize_t hx_uh2_recv(struct hx_up *u)
