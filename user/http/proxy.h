@@ -23,6 +23,14 @@ void hx_cli_pump(struct hx_cli *c);
 /* The batch's end: queued client output and upstream requests go out. */
 void hx_flush_batch(struct hx_worker *w);
 
+/* reply.c: answers made here. hx_cli_reply writes one (code, extra header
+ * lines) without finishing the request; the others finish it. */
+void hx_cli_reply(struct hx_cli *c, int code, const char *extra);
+void hx_cli_redirect(struct hx_cli *c, const struct hx_reqview *rv, const char *host, size_t hlen);
+void hx_cli_https_redirect(struct hx_cli *c, const struct hx_reqview *rv, const char *host,
+			   size_t hlen);
+void hx_cli_grpc_abort(struct hx_cli *c, int code);
+
 /* upstream.c */
 int hx_up_dispatch(struct hx_cli *c);	/* pick endpoint, connect, send */
 void hx_up_event(struct hx_up *u, uint32_t ev);
