@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The request path's entry points between its files: client connections
- * (proxy.c), upstream connections and their pool (upstream.c) and mirror
- * copies (mirror.c). The objects they act on are in conn.h.
+ * (proxy.c), answers made here (reply.c), upstream requests (upstream.c),
+ * upstream connections and their pool (pool.c), HTTP/2 upstreams
+ * (upstream_h2.c) and mirror copies (mirror.c). The objects they act on are in conn.h.
  */
 #ifndef SLUICE_HTTP_PROXY_H
 #define SLUICE_HTTP_PROXY_H
@@ -36,9 +37,11 @@ int hx_up_dispatch(struct hx_cli *c);	/* pick endpoint, connect, send */
 void hx_up_event(struct hx_up *u, uint32_t ev);
 void hx_up_send(struct hx_up *u);
 void hx_up_send_soon(struct hx_up *u);
-void hx_up_release(struct hx_up *u, bool reusable);
 void hx_up_resume_read(struct hx_up *u);
 void hx_up_timeout(struct hx_cli *c);
+
+/* pool.c */
+void hx_up_release(struct hx_up *u, bool reusable);
 void hx_pool_reap(struct hx_worker *w);
 void hx_reap_dead(struct hx_worker *w);
 /* A non-blocking TCP socket for an upstream at addr (v4-mapped or IPv6)
@@ -52,6 +55,9 @@ void hx_up_keepalive(int fd, const struct sl_conn_pool *p);
  * with connect() under way. */
 struct hx_up *hx_up_get(struct hx_worker *w, const uint8_t addr[16], uint16_t port, bool h2,
 			int *err);
+/* An event on a connection idle in the pool: closed, unless it is an
+ * HTTP/2 one that only sent connection frames. */
+void hx_pool_idle_event(struct hx_up *u, uint32_t ev);
 
 /* upstream_h2.c: HTTP/2 on an upstream connection, HTTP/1.1 to the rest of
  * the request path. new: the session of a new connection (0, -ENOMEM);
