@@ -157,8 +157,13 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 	json_object *md = NULL, *v;
 	char api[96];
 
-	if (r->secret)
-		return kube_secret_put((struct kube_res *)r, o, key, klen, rv);
+	if (r->secret) {
+		char *dg = kube_secret_put((struct kube_res *)r, o, key, klen, rv), *t;
+
+		t = dg ? sl_text_new(dg, strlen(dg)) : NULL;
+		free(dg);
+		return t;
+	}
 	rv[0] = '\0';
 	if (json_object_object_get_ex(o, "metadata", &md) &&
 	    json_object_object_get_ex(md, "resourceVersion", &v))
@@ -183,8 +188,15 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 	md = NULL;
 	json_object_object_get_ex(o, "metadata", &md);
 	kube_obj_key(md, key, klen);
-	return strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	/* a shared text: the desired state's part holds this copy too */
+	{
+		size_t len;
+		const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+								     JSON_C_TO_STRING_NOSLASHESCAPE,
+								  &len);
+
+		return s ? sl_text_new(s, len) : NULL;
+	}
 }
 
 /* An EndpointSlice's Service: its kubernetes.io/service-name label. */
@@ -212,16 +224,16 @@ static void note_change(struct kube_res *r, const char *key, char *old)
 		 * left a Gateway out for: the whole share again then */
 		if (!old && k->secret_retry)
 			k->chg_all = true;
-		free(old);
+		sl_text_unref(old);
 		return;
 	}
 	if (k->chg_all) {
-		free(old);
+		sl_text_unref(old);
 		return;
 	}
 	for (size_t i = 0; i < k->nchg; i++)
 		if (k->chg[i].res == res && !strcmp(k->chg[i].key, key)) {
-			free(old);	/* the first "before" is the applied one */
+			sl_text_unref(old);	/* the first "before" is the applied one */
 			return;
 		}
 	if (k->nchg >= KUBE_DELTA_MAX)
@@ -240,7 +252,7 @@ static void note_change(struct kube_res *r, const char *key, char *old)
 	k->nchg++;
 	return;
 all:
-	free(old);
+	sl_text_unref(old);
 	k->chg_all = true;
 }
 
@@ -248,7 +260,7 @@ void kube_changes_free(struct kube_change *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].key);
-		free(v[i].old);
+		sl_text_unref(v[i].old);
 	}
 	free(v);
 }
@@ -284,7 +296,8 @@ size_t kube_obj_at(const struct kube_res *r, const char *key)
 	return sl_lower_bound(r->objs, r->n, sizeof(*r->objs), offsetof(struct kube_obj, key), key);
 }
 
-/* Under k->mu: set (json != NULL) or delete key. Takes json and svc. */
+/* Under k->mu: set (json != NULL) or delete key. Takes json (a shared
+ * text) and svc. */
 static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, const char *rv)
 {
 	size_t i = kube_obj_at(r, key);
@@ -312,7 +325,7 @@ static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, 
 		return;
 	}
 	if (!obj_room(r) || !(k = strdup(key))) {
-		free(json);
+		sl_text_unref(json);
 		free(svc);
 		return;
 	}
@@ -332,7 +345,7 @@ static void objs_free(struct kube_obj *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].key);
-		free(v[i].json);
+		sl_text_unref(v[i].json);
 		free(v[i].svc);
 	}
 	free(v);
@@ -371,6 +384,10 @@ static void res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size_t
 				r->objs[i].json = r->objs[i].svc = NULL;
 			} else if (strcmp(r->objs[i].json, v[j].json)) {
 				note_change(r, r->objs[i].key, r->objs[i].json);
+				r->objs[i].json = NULL;
+			} else {	/* the same text: the one held (and shared) stays */
+				sl_text_unref(v[j].json);
+				v[j].json = r->objs[i].json;
 				r->objs[i].json = NULL;
 			}
 			i++;
@@ -495,7 +512,7 @@ static int do_list(struct kube_res *r)
 				continue;
 			}
 			if (!(k = strdup(key))) {
-				free(t);
+				sl_text_unref(t);
 				continue;
 			}
 			v[n] = (struct kube_obj){ k, t, held ? NULL : slice_service(r, it), "" };
@@ -581,7 +598,7 @@ static void on_event(struct kube_res *r, const char *line)
 				json_object_object_get_ex(o, "metadata", &md);
 				kube_obj_key(md, key, sizeof(key));
 			} else {
-				free(obj_text(r, o, key, sizeof(key), orv));
+				sl_text_unref(obj_text(r, o, key, sizeof(key), orv));
 			}
 			obj_put(r, key, NULL, NULL, "");
 		}

@@ -297,7 +297,8 @@ struct sluiced_delta {
 	const size_t *src_si;
 	size_t nsvcs;
 	const struct sluiced_part_set {
-		const char *name, *data;
+		const char *name, *data;	/* data NULL: the part is removed */
+		bool shared;			/* data is a shared text (sl_text_new) */
 	} *parts;
 	size_t nparts;
 	const char *from;
