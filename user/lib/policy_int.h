@@ -181,6 +181,10 @@ struct pl_k8s_pod {
 
 struct pl_ctx {
 	struct sl_arena *a;
+	/* what only the raw objects point to (a slice's endpoint list, a
+	 * Service's host list...): freed when the load ends, not kept for
+	 * the life of the model */
+	struct sl_arena *tmp;
 	struct sl_diags *d;
 	const char *file;		/* arena copy of the current file name */
 	yaml_document_t *doc;

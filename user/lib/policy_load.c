@@ -427,6 +427,8 @@ static int load_file(struct pl_ctx *c, const char *path)
 
 static void ctx_free_raw(struct pl_ctx *c)
 {
+	sl_arena_free(c->tmp);
+	c->tmp = NULL;
 	free(c->se);
 	free(c->dr);
 	free(c->vs);
@@ -470,8 +472,12 @@ int sl_model_load(const char *const *paths, size_t npaths, struct sl_diags *diag
 	struct pl_ctx c = { .d = diags };
 	*out = NULL;
 	c.a = sl_arena_new();
-	if (!c.a)
+	c.tmp = sl_arena_new();
+	if (!c.a || !c.tmp) {
+		sl_arena_free(c.a);
+		sl_arena_free(c.tmp);
 		return -ENOMEM;
+	}
 	struct sl_file_entry *files = NULL;
 	size_t nfiles = 0, *per_arg = calloc(npaths ? npaths : 1, sizeof(*per_arg));
 	int rc = per_arg ? sl_files_expand(paths, npaths, &files, &nfiles) : -ENOMEM;
@@ -503,8 +509,12 @@ int sl_model_load_buf(const char *name, const char *buf, size_t len, struct sl_d
 	struct pl_ctx c = { .d = diags };
 	*out = NULL;
 	c.a = sl_arena_new();
-	if (!c.a)
+	c.tmp = sl_arena_new();
+	if (!c.a || !c.tmp) {
+		sl_arena_free(c.a);
+		sl_arena_free(c.tmp);
 		return -ENOMEM;
+	}
 	int rc = load_buf(&c, name ? name : "<input>", buf, len);
 	return finish(&c, rc, out);
 }
