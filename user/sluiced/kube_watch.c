@@ -282,7 +282,9 @@ static bool obj_room(struct kube_res *r)
 
 	if (r->n < r->ocap)
 		return true;
-	cap = r->ocap ? r->ocap * 2 : 64;
+	/* by an eighth, not double: a list leaves the array exactly full
+	 * (do_list), and the next Pod of 50,000 must not reserve 50,000 more */
+	cap = r->ocap + r->ocap / 8 + 64;
 	if (!(v = realloc(r->objs, cap * sizeof(*v))))
 		return false;
 	r->objs = v;
@@ -532,6 +534,14 @@ static int do_list(struct kube_res *r)
 	/* a list's keys are unique: appended, then sorted once */
 	if (n)
 		qsort(v, n, sizeof(*v), obj_cmp);
+	if (n && n < cap) {	/* grown by pages: trimmed to what it holds */
+		struct kube_obj *fit = realloc(v, n * sizeof(*v));
+
+		if (fit) {
+			v = fit;
+			cap = n;
+		}
+	}
 	if (!v)
 		v = calloc(1, sizeof(*v));
 	pthread_mutex_lock(&r->k->mu);
