@@ -259,8 +259,9 @@ int pl_parse_endpoint_slice(struct pl_ctx *c, const struct pl_doc *d)
 		/* all fungible: the first is the one used (as kube-proxy) */
 		if (pl_ip(c, pl_seq_at(c, addrs, 0), &ep->ip) < 0)
 			continue;
-		ep->address = (char *)pl_scalar(pl_seq_at(c, addrs, 0));
-		ep->address = sl_arena_strdup(c->a, ep->address);
+		/* interned: the Pod's podIP is the same string */
+		if (!(ep->address = pl_intern(c, pl_scalar(pl_seq_at(c, addrs, 0)))))
+			return -ENOMEM;
 		cond = pl_get(c, e, "conditions");
 		if (cond && !pl_is_null(cond) && pl_check_map(c, cond, "EndpointConditions", "conditions") &&
 		    (pl_bool(c, cond, "ready", &ep->ready) < 0 ||
@@ -306,7 +307,7 @@ int pl_parse_pod(struct pl_ctx *c, const struct pl_doc *d)
 		pl_str(c, status, "phase", &phase, NULL);
 		ipn = pl_get(c, status, "podIP");
 		if (ipn && !pl_is_null(ipn) && pl_ip(c, ipn, &p->ip) == 0)
-			p->address = sl_arena_strdup(c->a, pl_scalar(ipn));
+			p->address = pl_intern(c, pl_scalar(ipn));	/* its endpoint's too */
 	}
 	p->running = phase && !strcmp(phase, "Running");
 	/* named container ports, for a Service's named targetPort */

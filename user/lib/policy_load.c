@@ -271,8 +271,18 @@ static int load_doc(struct pl_ctx *c, yaml_node_t *root, bool in_list)
 			       "bad name \"%s\": lower-case letters, digits, '-' and '.' only", name);
 			return 0;
 		}
-		if (pl_str(c, meta, "namespace", &ns, &ns_n) < 0)
-			return 0;
+		/* one copy per namespace, not per object (pl_str's checks) */
+		ns_n = pl_get(c, meta, "namespace");
+		if (ns_n && !pl_is_null(ns_n)) {
+			const char *v = pl_scalar(ns_n);
+
+			if (!v) {
+				pl_err(c, PL_E_TYPE, ns_n, "namespace must be a string");
+				return 0;
+			}
+			if (!(ns = pl_intern(c, v)))
+				return -ENOMEM;
+		}
 		if (ns && !valid_name(ns)) {
 			pl_err(c, PL_E_VALUE, ns_n, "bad namespace \"%s\"", ns);
 			return 0;
@@ -288,7 +298,7 @@ static int load_doc(struct pl_ctx *c, yaml_node_t *root, bool in_list)
 	if (!name)
 		name = sl_arena_strdup(c->a, "mesh");
 	if (!ns)
-		ns = sl_arena_strdup(c->a, "default");
+		ns = pl_intern(c, "default");
 	if (!name || !ns)
 		return -ENOMEM;
 	yaml_node_t *spec = pl_get(c, root, "spec");
@@ -439,6 +449,9 @@ static void ctx_free_raw(struct pl_ctx *c)
 	free(c->ks);
 	free(c->kl);
 	free(c->kp);
+	free(c->intern);
+	c->intern = NULL;
+	c->nintern = c->cintern = 0;
 }
 
 /* Shared tail of both loaders: resolve when the documents were clean. */
