@@ -84,9 +84,10 @@ static void trim_core(const struct kube_res *r, json_object *o)
 	static const char *const meta[] = { "name", "namespace", "uid", "labels", "annotations",
 					    "deletionTimestamp", NULL };
 	static const char *const ep[] = { "addresses", "conditions", "targetRef", NULL };
-	static const char *const ref[] = { "kind", "name", "namespace", NULL };
-	static const char *const pod_spec[] = { "nodeName", "containers", NULL };
-	static const char *const ctr[] = { "name", "ports", NULL };
+	static const char *const cond[] = { "ready", "terminating", NULL };
+	static const char *const ref[] = { "kind", "name", NULL };	/* the slice's namespace */
+	static const char *const pod_spec[] = { "containers", NULL };
+	static const char *const ctr[] = { "ports", NULL };
 	static const char *const pod_status[] = { "phase", "podIP", "podIPs", NULL };
 	json_object *md = NULL, *x = NULL, *ann = NULL;
 
@@ -120,10 +121,12 @@ static void trim_core(const struct kube_res *r, json_object *o)
 		keep_only_each(x, ep);
 		for (size_t i = 0; json_object_is_type(x, json_type_array) &&
 				   i < json_object_array_length(x); i++) {
-			json_object *t = NULL;
+			json_object *e = json_object_array_get_idx(x, i), *t = NULL;
 
-			if (json_object_object_get_ex(json_object_array_get_idx(x, i), "targetRef", &t))
+			if (json_object_object_get_ex(e, "targetRef", &t))
 				keep_only(t, ref);
+			if (json_object_object_get_ex(e, "conditions", &t))
+				keep_only(t, cond);
 		}
 	}
 	if (!strcmp(r->kind, "Pod")) {
@@ -131,8 +134,21 @@ static void trim_core(const struct kube_res *r, json_object *o)
 			json_object *c = NULL;
 
 			keep_only(x, pod_spec);
-			if (json_object_object_get_ex(x, "containers", &c))
+			/* of the containers only their ports (a named targetPort);
+			 * one without ports is not held at all */
+			if (json_object_object_get_ex(x, "containers", &c) &&
+			    json_object_is_type(c, json_type_array)) {
 				keep_only_each(c, ctr);
+				for (size_t i = json_object_array_length(c); i-- > 0;) {
+					json_object *ci = json_object_array_get_idx(c, i);
+
+					if (json_object_is_type(ci, json_type_object) &&
+					    !json_object_object_length(ci))
+						json_object_array_del_idx(c, i, 1);
+				}
+				if (!json_object_array_length(c))
+					json_object_object_del(x, "containers");
+			}
 		}
 		if (json_object_object_get_ex(o, "status", &x))
 			keep_only(x, pod_status);
