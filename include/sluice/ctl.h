@@ -131,6 +131,10 @@ struct sl_snap_map {
 int sl_snap_build(const struct sl_ctl_part *parts, size_t n, const char *header,
 		  char **out, size_t *outlen, struct sl_snap_map *map);
 
+/* The same text written to f as it is made (no copy of the whole held):
+ * 0, or -errno of the write. */
+int sl_snap_write(const struct sl_ctl_part *parts, size_t n, const char *header, FILE *f);
+
 /* Split a snapshot text back into parts at its "# source: " lines. */
 int sl_snap_split(const char *text, size_t len, struct sl_ctl_part **parts, size_t *n);
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Control protocol pieces without a daemon: request/response framing over a
- * socketpair (and its refusals), the snapshot text and its line map, JSON
- * string escaping, removing documents from YAML sources (delete -f), and
- * parts whose text is shared by reference (sl_text_new).
+ * socketpair (and its refusals), the snapshot text and its line map (also
+ * written as it is made, sl_snap_write), JSON string escaping, removing
+ * documents from YAML sources (delete -f), and parts whose text is shared
+ * by reference (sl_text_new).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -136,6 +137,18 @@ static void test_snapshot_build_split_locate(void **state)
 	assert_string_equal(back[1].name, "b.yaml");
 	assert_int_equal(sl_snap_build(back, n, NULL, &text2, &len2, NULL), 0);
 	assert_string_equal(text2, text);
+	free(text2);
+	text2 = NULL;
+	/* Written as it is made (the state file's writer): the same text. */
+	{
+		FILE *f = open_memstream(&text2, &len2);
+
+		assert_non_null(f);
+		assert_int_equal(sl_snap_write(parts, 3, NULL, f), 0);
+		fclose(f);
+		assert_int_equal(len2, len);
+		assert_string_equal(text2, text);
+	}
 
 	sl_snap_map_free(&map);
 	sl_ctl_parts_free(back, n);

@@ -278,7 +278,7 @@ static int next_timeout(struct sluiced *d)
 		t = d->stats_gc_at_ms;
 	if (d->state_due_ms && d->state_due_ms < t)
 		t = d->state_due_ms;
-	if (d->state_child > 0 && now + 100 < t)
+	if (d->state_job && now + 100 < t)
 		t = now + 100;	/* reap the background write */
 	uint64_t dns = sluiced_dns_next_ms(d), kube = sluiced_kube_next_ms(d);
 	if (dns != UINT64_MAX && now + dns < t)
