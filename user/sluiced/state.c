@@ -214,15 +214,17 @@ static void *job_main(void *arg)
 }
 
 /* The background write ended: reaped. wait: stopped first (its older text
- * must not land after a newer one) and waited for. */
-static void state_bg_stop(struct sluiced *d, bool wait)
+ * must not land after a newer one) and waited for. Its result: -ECANCELED
+ * when it was stopped before its rename (0 also when there was none). */
+static int state_bg_stop(struct sluiced *d, bool wait)
 {
 	struct state_job *j = d->state_job;
+	int rc;
 
 	if (!j)
-		return;
+		return 0;
 	if (!wait && !__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
-		return;	/* still writing */
+		return 0;	/* still writing */
 	if (wait)
 		__atomic_store_n(&j->cancel, true, __ATOMIC_RELAXED);
 	pthread_join(d->state_thread, NULL);
@@ -231,8 +233,10 @@ static void state_bg_stop(struct sluiced *d, bool wait)
 	else if (j->rc)
 		sluiced_warn("state: the background write of the snapshot failed: %s",
 			     strerror(-j->rc));
+	rc = j->rc;
 	job_free(j);
 	d->state_job = NULL;
+	return rc;
 }
 
 static int write_state(struct sluiced *d, uint32_t gen, const char *text, size_t len)
@@ -273,8 +277,10 @@ void sluiced_state_tick(struct sluiced *d, bool force)
 	struct state_job *j;
 	int rc;
 
-	if (d->state_job)
-		state_bg_stop(d, force);	/* reaped when done */
+	/* reaped when done; at exit (force) one stopped before its rename is
+	 * written here instead */
+	if (d->state_job && state_bg_stop(d, force) == -ECANCELED && force && !d->state_due_ms)
+		d->state_due_ms = sluiced_now_ms();
 	if (!d->state_due_ms || (!force && sluiced_now_ms() < d->state_due_ms))
 		return;
 	d->state_due_ms = 0;
