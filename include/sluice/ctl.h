@@ -18,6 +18,7 @@
 #ifndef SLUICE_CTL_H
 #define SLUICE_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +54,10 @@ struct sl_ctl_part {
 	/* the source that owns it in sluiced's desired state ("apply",
 	 * "policy-dir"); "" = none (carried in the snapshot as "# from: ") */
 	char from[16];
+	/* data is a shared text (sl_text_new): released with sl_text_unref,
+	 * never free(); sluiced's Kubernetes source and its desired state
+	 * hold one copy of an object's text */
+	bool shared;
 };
 
 struct sl_ctl_req {
@@ -89,8 +94,20 @@ int sl_ctl_read_resp(int fd, struct sl_ctl_resp *resp);
 void sl_ctl_req_free(struct sl_ctl_req *req);
 void sl_ctl_resp_free(struct sl_ctl_resp *resp);
 void sl_ctl_parts_free(struct sl_ctl_part *parts, size_t n);
-/* Deep copy of n parts (NUL-terminated data); NULL when out of memory. */
+/* Deep copy of n parts (NUL-terminated data; a shared text is shared
+ * again, one more reference); NULL when out of memory. */
 struct sl_ctl_part *sl_ctl_parts_dup(const struct sl_ctl_part *parts, size_t n);
+/* Part p's data released (freed, or its reference dropped when shared);
+ * data NULL, len 0, shared false. */
+void sl_ctl_part_drop_data(struct sl_ctl_part *p);
+
+/* Text shared by reference: a NUL-terminated copy that several owners
+ * hold without copying it again, freed with the last reference. The
+ * count is atomic (threads may hold and drop references). */
+char *sl_text_new(const char *s, size_t len);	/* one reference; NULL: no memory */
+char *sl_text_ref(char *t);			/* one more; returns t */
+void sl_text_unref(char *t);			/* NULL: nothing */
+size_t sl_text_len(const char *t);
 
 /* ---- sources (ctl_source.c) ---- */
 
@@ -113,6 +130,10 @@ struct sl_snap_map {
  * NULL) is written first as comment lines. The result is malloc'd. */
 int sl_snap_build(const struct sl_ctl_part *parts, size_t n, const char *header,
 		  char **out, size_t *outlen, struct sl_snap_map *map);
+
+/* The same text written to f as it is made (no copy of the whole held):
+ * 0, or -errno of the write. */
+int sl_snap_write(const struct sl_ctl_part *parts, size_t n, const char *header, FILE *f);
 
 /* Split a snapshot text back into parts at its "# source: " lines. */
 int sl_snap_split(const char *text, size_t len, struct sl_ctl_part **parts, size_t *n);

@@ -63,8 +63,8 @@ synced() { ctl status -o json | jq -e '(.kubernetes_resources | all(.synced)) an
 sl_check "every resource listed and the cluster's objects applied (past a dead first URL)" \
 	sl_wait_for 15 synced
 sl_log "$(ctl status | grep -A9 '^kubernetes_resources' | head -4)"
-sl_check "Pods are held trimmed to the fields Sluice reads (no container image in the state file)" \
-	sh -c "grep -q cart-v2 '$DL_STATE/snapshot.yaml' && ! grep -q '\"image\"' '$DL_STATE/snapshot.yaml'"
+sl_check "Pods are held trimmed to the fields Sluice reads (no container image, node or portless container in the state file)" \
+	sh -c "grep -q cart-v2 '$DL_STATE/snapshot.yaml' && ! grep -q '\"image\"\\|\"nodeName\"\\|\"containers\"' '$DL_STATE/snapshot.yaml'"
 sl_check "get objects: the cluster's objects, source kubernetes" \
 	sh -c "'$CTL' --socket '$SL_SOCK' get objects -o json | jq -e 'length >= 6 and all(.[]; .source == \"kubernetes\")' >/dev/null"
 to_vip() { sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client 10.96.0.30:7000 "$@"; }

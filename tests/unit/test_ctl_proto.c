@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Control protocol pieces without a daemon: request/response framing over a
- * socketpair (and its refusals), the snapshot text and its line map, JSON
- * string escaping, and removing documents from YAML sources (delete -f).
+ * socketpair (and its refusals), the snapshot text and its line map (also
+ * written as it is made, sl_snap_write), JSON string escaping, removing
+ * documents from YAML sources (delete -f), and parts whose text is shared
+ * by reference (sl_text_new).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -135,6 +137,18 @@ static void test_snapshot_build_split_locate(void **state)
 	assert_string_equal(back[1].name, "b.yaml");
 	assert_int_equal(sl_snap_build(back, n, NULL, &text2, &len2, NULL), 0);
 	assert_string_equal(text2, text);
+	free(text2);
+	text2 = NULL;
+	/* Written as it is made (the state file's writer): the same text. */
+	{
+		FILE *f = open_memstream(&text2, &len2);
+
+		assert_non_null(f);
+		assert_int_equal(sl_snap_write(parts, 3, NULL, f), 0);
+		fclose(f);
+		assert_int_equal(len2, len);
+		assert_string_equal(text2, text);
+	}
 
 	sl_snap_map_free(&map);
 	sl_ctl_parts_free(back, n);
@@ -194,6 +208,49 @@ static void test_delete_docs(void **state)
 	free(del[0].data);
 }
 
+/* A shared text is one copy: a duplicate part holds the same bytes, each
+ * owner drops its own reference (ASan: no leak, no use after free), and
+ * delete -f on a shared part gives it a text of its own. */
+static void test_shared_text(void **state)
+{
+	const char *doc = "kind: VirtualService\nmetadata: {name: web, namespace: shop}\n"
+			  "spec: {hosts: [web]}\n";
+	char *t = sl_text_new(doc, strlen(doc)), *out = NULL;
+	struct sl_ctl_part *p = calloc(1, sizeof(*p)), *c;
+	struct sl_ctl_part del[1] = { mkpart("d.yaml", "kind: VirtualService\n"
+					     "metadata: {name: web, namespace: shop}\n") };
+	size_t outlen = 0, removed = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(sl_text_len(t), strlen(doc));
+	assert_string_equal(t, doc);
+	p->name = strdup("kubernetes:/apis/x/shop/web");
+	p->data = t;
+	p->len = sl_text_len(t);
+	p->shared = true;
+	c = sl_ctl_parts_dup(p, 1);
+	assert_non_null(c);
+	assert_true(c[0].shared);
+	assert_ptr_equal(c[0].data, t);		/* not copied */
+	assert_int_equal(c[0].len, strlen(doc));
+	/* the copy loses its document; the original keeps the shared text */
+	f = open_memstream(&out, &outlen);
+	assert_int_equal(sluiced_delete_docs(c, 1, del, 1, f, &removed), 0);
+	fclose(f);
+	assert_int_equal(removed, 1);
+	assert_false(c[0].shared);
+	assert_ptr_not_equal(c[0].data, t);
+	assert_string_equal(p->data, doc);
+	sl_ctl_parts_free(c, 1);
+	assert_string_equal(p->data, doc);	/* still held by p */
+	sl_ctl_parts_free(p, 1);
+	free(out);
+	free(del[0].name);
+	free(del[0].data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_build_split_locate),
 		cmocka_unit_test(test_json_escape),
 		cmocka_unit_test(test_delete_docs),
+		cmocka_unit_test(test_shared_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

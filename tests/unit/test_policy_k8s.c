@@ -7,7 +7,7 @@
  * and IPv6) or, without slices, from the Pods its selector picks (Running,
  * not being deleted; named targetPort through the container ports);
  * headless and ExternalName Services; kind List; the skipped kinds; what is
- * refused.
+ * refused; strings many objects repeat held once.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -118,6 +118,52 @@ static void test_service_and_slices(void **state)
 				    "- {addresses: [10.1.0.3], conditions: {terminating: true}}\n"),
 			      &d, &m), 0);
 	assert_int_equal(the_service(m)->nendpoints, 1);
+	sl_model_free(m);
+	sl_diags_free(&d);
+}
+
+/* Namespaces, label keys and values and addresses are held once per load
+ * (pl_intern): 50,000 Pods repeat a handful of them. A Service whose
+ * slices hold no ready endpoint has none (its selector is not used). */
+static void test_one_copy(void **state)
+{
+	struct sl_diags d;
+	struct sl_model *m;
+	const struct sl_service *s;
+	const struct sl_workload *w;
+
+	(void)state;
+	assert_int_equal(load(SVC("  clusterIP: 10.96.0.30\n")
+			      SLICE("cart-a", "IPv4",
+				    "- {addresses: [10.1.0.1], targetRef: {kind: Pod, name: p1}}\n"
+				    "- {addresses: [10.1.0.2], conditions: {ready: false}}\n")
+			      POD("p1", "v1", "10.1.0.1", "Running", "")
+			      POD("p2", "v1", "10.1.0.2", "Running", ""),
+			      &d, &m), 0);
+	s = the_service(m);
+	assert_int_equal(m->nworkloads, 2);
+	w = m->workloads;
+	assert_ptr_equal(w[0].ns, w[1].ns);
+	assert_ptr_equal(w[0].ns, s->ns);
+	assert_int_equal(w[0].labels.n, 2);
+	assert_ptr_equal(w[0].labels.v[0].key, w[1].labels.v[0].key);
+	assert_ptr_equal(w[0].labels.v[0].value, w[1].labels.v[0].value);	/* cart */
+	assert_ptr_equal(w[0].labels.v[1].value, w[1].labels.v[1].value);	/* v1 */
+	assert_int_equal(s->nendpoints, 1);
+	assert_ptr_equal(s->endpoints[0].address, w[0].address);
+	for (size_t i = 0; i < m->nobjects; i++)
+		assert_ptr_equal(m->objects[i].ns, s->ns);
+	sl_model_free(m);
+	sl_diags_free(&d);
+
+	/* slices, none ready: no endpoint, and not the Pods the selector picks */
+	assert_int_equal(load(SVC("  clusterIP: 10.96.0.30\n")
+			      SLICE("cart-a", "IPv4", "- {addresses: [10.1.0.2], conditions: {ready: false}}\n")
+			      POD("p2", "v1", "10.1.0.2", "Running", ""),
+			      &d, &m), 0);
+	s = the_service(m);
+	assert_int_equal(s->nendpoints, 0);
+	assert_false(s->pod_selected);
 	sl_model_free(m);
 	sl_diags_free(&d);
 }
@@ -275,6 +321,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_service_and_slices),
+		cmocka_unit_test(test_one_copy),
 		cmocka_unit_test(test_selector_pods),
 		cmocka_unit_test(test_headless_external_list),
 		cmocka_unit_test(test_refusals),

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,57 @@ int sl_ctl_read_resp(int fd, struct sl_ctl_resp *resp)
 	return 0;
 }
 
+/* A shared text's header, just before its bytes. */
+struct text_hdr {
+	size_t refs;
+	size_t len;
+	_Alignas(16) char data[];
+};
+
+#define TEXT_HDR(t) ((struct text_hdr *)((char *)(t) - offsetof(struct text_hdr, data)))
+
+char *sl_text_new(const char *s, size_t len)
+{
+	struct text_hdr *h = malloc(sizeof(*h) + len + 1);
+
+	if (!h)
+		return NULL;
+	h->refs = 1;
+	h->len = len;
+	memcpy(h->data, s, len);
+	h->data[len] = '\0';
+	return h->data;
+}
+
+char *sl_text_ref(char *t)
+{
+	if (t)
+		__atomic_add_fetch(&TEXT_HDR(t)->refs, 1, __ATOMIC_RELAXED);
+	return t;
+}
+
+void sl_text_unref(char *t)
+{
+	if (t && __atomic_sub_fetch(&TEXT_HDR(t)->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(TEXT_HDR(t));
+}
+
+size_t sl_text_len(const char *t)
+{
+	return TEXT_HDR(t)->len;
+}
+
+void sl_ctl_part_drop_data(struct sl_ctl_part *p)
+{
+	if (p->shared)
+		sl_text_unref(p->data);
+	else
+		free(p->data);
+	p->data = NULL;
+	p->len = 0;
+	p->shared = false;
+}
+
 void sl_ctl_parts_free(struct sl_ctl_part *parts, size_t n)
 {
 	size_t i;
@@ -227,7 +279,7 @@ void sl_ctl_parts_free(struct sl_ctl_part *parts, size_t n)
 		return;
 	for (i = 0; i < n; i++) {
 		free(parts[i].name);
-		free(parts[i].data);
+		sl_ctl_part_drop_data(&parts[i]);
 	}
 	free(parts);
 }
@@ -241,13 +293,16 @@ struct sl_ctl_part *sl_ctl_parts_dup(const struct sl_ctl_part *p, size_t n)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		c[i].name = strdup(p[i].name);
-		c[i].data = malloc(p[i].len + 1);
+		c[i].shared = p[i].shared;
+		c[i].data = p[i].shared ? sl_text_ref(p[i].data) : malloc(p[i].len + 1);
 		if (!c[i].name || !c[i].data) {
 			sl_ctl_parts_free(c, i + 1);
 			return NULL;
 		}
-		memcpy(c[i].data, p[i].data, p[i].len);
-		c[i].data[p[i].len] = '\0';
+		if (!c[i].shared) {
+			memcpy(c[i].data, p[i].data, p[i].len);
+			c[i].data[p[i].len] = '\0';
+		}
 		c[i].len = p[i].len;
 		memcpy(c[i].from, p[i].from, sizeof(c[i].from));
 	}

@@ -99,12 +99,19 @@ struct sbuf {
 	char *p;
 	size_t len, cap;
 	size_t lines;	/* newlines written so far */
+	FILE *f;	/* set: written there, not kept (sl_snap_write) */
 };
 
 static int sb_put(struct sbuf *b, const char *s, size_t n)
 {
 	size_t i;
 
+	if (b->f) {
+		if (n && fwrite(s, 1, n, b->f) != n)
+			return errno ? -errno : -EIO;
+		b->len += n;
+		return 0;
+	}
 	if (b->len + n + 1 > b->cap) {
 		size_t nc = b->cap ? b->cap : 4096;
 		char *np;
@@ -172,22 +179,16 @@ static void significant_lines(const char *d, size_t len, const char **first, siz
 	}
 }
 
-int sl_snap_build(const struct sl_ctl_part *parts, size_t n, const char *header,
-		  char **out, size_t *outlen, struct sl_snap_map *map)
+/* The snapshot text of parts into b (a buffer, or a file: b->f). */
+static int snap_emit(struct sbuf *b, const struct sl_ctl_part *parts, size_t n,
+		     const char *header, struct sl_snap_map *map)
 {
-	struct sbuf b = { 0 };
 	bool need_sep = false;
 	size_t i;
 	int err = 0;
 
-	if (map) {
-		map->n = 0;
-		map->first_line = calloc(n ? n : 1, sizeof(*map->first_line));
-		if (!map->first_line)
-			return -ENOMEM;
-	}
 	if (header)
-		err = sb_str(&b, header);
+		err = sb_str(b, header);
 	for (i = 0; i < n && !err; i++) {
 		const struct sl_ctl_part *p = &parts[i];
 		const char *first, *last;
@@ -195,29 +196,52 @@ int sl_snap_build(const struct sl_ctl_part *parts, size_t n, const char *header,
 
 		significant_lines(p->data, p->len, &first, &flen, &last, &llen);
 		if (need_sep && first && !is_doc_start(first, flen))
-			err = sb_str(&b, "---\n");
+			err = sb_str(b, "---\n");
 		if (!err)
-			err = sb_str(&b, SOURCE_MARK);
+			err = sb_str(b, SOURCE_MARK);
 		if (!err)
-			err = sb_str(&b, p->name);
+			err = sb_str(b, p->name);
 		if (!err)
-			err = sb_str(&b, "\n");
+			err = sb_str(b, "\n");
 		if (!err && p->from[0]) {
-			err = sb_str(&b, FROM_MARK);
+			err = sb_str(b, FROM_MARK);
 			if (!err)
-				err = sb_str(&b, p->from);
+				err = sb_str(b, p->from);
 			if (!err)
-				err = sb_str(&b, "\n");
+				err = sb_str(b, "\n");
 		}
 		if (!err && map)
-			map->first_line[map->n++] = b.lines + 1;
+			map->first_line[map->n++] = b->lines + 1;
 		if (!err)
-			err = sb_put(&b, p->data, p->len);
+			err = sb_put(b, p->data, p->len);
 		if (!err && p->len && p->data[p->len - 1] != '\n')
-			err = sb_str(&b, "\n");
+			err = sb_str(b, "\n");
 		if (last)
 			need_sep = !is_only_doc_start(last, llen);
 	}
+	return err;
+}
+
+int sl_snap_write(const struct sl_ctl_part *parts, size_t n, const char *header, FILE *f)
+{
+	struct sbuf b = { .f = f };
+
+	return snap_emit(&b, parts, n, header, NULL);
+}
+
+int sl_snap_build(const struct sl_ctl_part *parts, size_t n, const char *header,
+		  char **out, size_t *outlen, struct sl_snap_map *map)
+{
+	struct sbuf b = { 0 };
+	int err;
+
+	if (map) {
+		map->n = 0;
+		map->first_line = calloc(n ? n : 1, sizeof(*map->first_line));
+		if (!map->first_line)
+			return -ENOMEM;
+	}
+	err = snap_emit(&b, parts, n, header, map);
 	if (!err && !b.p)
 		err = sb_str(&b, "");
 	if (err) {

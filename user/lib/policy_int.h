@@ -181,6 +181,10 @@ struct pl_k8s_pod {
 
 struct pl_ctx {
 	struct sl_arena *a;
+	/* what only the raw objects point to (a slice's endpoint list, a
+	 * Service's host list...): freed when the load ends, not kept for
+	 * the life of the model */
+	struct sl_arena *tmp;
 	struct sl_diags *d;
 	const char *file;		/* arena copy of the current file name */
 	yaml_document_t *doc;
@@ -211,7 +215,16 @@ struct pl_ctx {
 	bool mesh_set;
 	enum sl_outbound_mode mesh_mode;
 	struct sl_pos mesh_pos;
+	/* strings many objects repeat (namespaces, label keys and values),
+	 * one arena copy each (pl_intern); open addressing, freed after the
+	 * load */
+	char **intern;
+	size_t nintern, cintern;
 };
+
+/* The arena copy of s, one per distinct string of this load: for strings
+ * no one changes in place. NULL on out-of-memory. */
+char *pl_intern(struct pl_ctx *c, const char *s);
 
 /* Grow *v (element size sz) so index n fits; 0 or -ENOMEM. */
 int pl_grow(void **v, size_t *cap, size_t n, size_t sz);

@@ -153,7 +153,7 @@ int pl_parse_k8s_service(struct pl_ctx *c, const struct pl_doc *d)
 		}
 		s->nports = pl_seq_len(ports);
 		s->ports = sl_arena_calloc(c->a, s->nports + 1, sizeof(*s->ports));
-		s->target_names = sl_arena_calloc(c->a, s->nports + 1, sizeof(*s->target_names));
+		s->target_names = sl_arena_calloc(c->tmp, s->nports + 1, sizeof(*s->target_names));
 		if (!s->ports || !s->target_names)
 			return -ENOMEM;
 		for (size_t i = 0; i < s->nports; i++)
@@ -214,7 +214,8 @@ int pl_parse_endpoint_slice(struct pl_ctx *c, const struct pl_doc *d)
 	}
 	ports = pl_get(c, root, "ports");
 	if (ports && !pl_is_null(ports) && ports->type == YAML_SEQUENCE_NODE) {
-		s->ports = sl_arena_calloc(c->a, pl_seq_len(ports) + 1, sizeof(*s->ports));
+		/* raw: slice_ports copies them for the endpoints */
+		s->ports = sl_arena_calloc(c->tmp, pl_seq_len(ports) + 1, sizeof(*s->ports));
 		if (!s->ports)
 			return -ENOMEM;
 		for (size_t i = 0; i < pl_seq_len(ports); i++) {
@@ -238,7 +239,8 @@ int pl_parse_endpoint_slice(struct pl_ctx *c, const struct pl_doc *d)
 		pl_err(c, PL_E_TYPE, eps, "endpoints must be a list");
 		return 0;
 	}
-	s->eps = sl_arena_calloc(c->a, pl_seq_len(eps) + 1, sizeof(*s->eps));
+	/* raw: the Service's endpoints are made from them (service_entry) */
+	s->eps = sl_arena_calloc(c->tmp, pl_seq_len(eps) + 1, sizeof(*s->eps));
 	if (!s->eps)
 		return -ENOMEM;
 	for (size_t i = 0; i < pl_seq_len(eps); i++) {
@@ -257,8 +259,9 @@ int pl_parse_endpoint_slice(struct pl_ctx *c, const struct pl_doc *d)
 		/* all fungible: the first is the one used (as kube-proxy) */
 		if (pl_ip(c, pl_seq_at(c, addrs, 0), &ep->ip) < 0)
 			continue;
-		ep->address = (char *)pl_scalar(pl_seq_at(c, addrs, 0));
-		ep->address = sl_arena_strdup(c->a, ep->address);
+		/* interned: the Pod's podIP is the same string */
+		if (!(ep->address = pl_intern(c, pl_scalar(pl_seq_at(c, addrs, 0)))))
+			return -ENOMEM;
 		cond = pl_get(c, e, "conditions");
 		if (cond && !pl_is_null(cond) && pl_check_map(c, cond, "EndpointConditions", "conditions") &&
 		    (pl_bool(c, cond, "ready", &ep->ready) < 0 ||
@@ -268,9 +271,14 @@ int pl_parse_endpoint_slice(struct pl_ctx *c, const struct pl_doc *d)
 		if (ref && !pl_is_null(ref) && ref->type == YAML_MAPPING_NODE) {
 			char *kind = NULL;
 
+			/* read while resolving only: in the load's scratch arena */
+			struct sl_arena *keep = c->a;
+
+			c->a = c->tmp;
 			pl_str(c, ref, "kind", &kind, NULL);
 			if (kind && !strcmp(kind, "Pod"))
 				pl_str(c, ref, "name", &ep->pod, NULL);
+			c->a = keep;
 		}
 		s->neps++;
 	}
@@ -299,7 +307,7 @@ int pl_parse_pod(struct pl_ctx *c, const struct pl_doc *d)
 		pl_str(c, status, "phase", &phase, NULL);
 		ipn = pl_get(c, status, "podIP");
 		if (ipn && !pl_is_null(ipn) && pl_ip(c, ipn, &p->ip) == 0)
-			p->address = sl_arena_strdup(c->a, pl_scalar(ipn));
+			p->address = pl_intern(c, pl_scalar(ipn));	/* its endpoint's too */
 	}
 	p->running = phase && !strcmp(phase, "Running");
 	/* named container ports, for a Service's named targetPort */
@@ -311,7 +319,7 @@ int pl_parse_pod(struct pl_ctx *c, const struct pl_doc *d)
 			yaml_node_t *ps = pl_get(c, pl_seq_at(c, ctrs, i), "ports");
 			n += ps && ps->type == YAML_SEQUENCE_NODE ? pl_seq_len(ps) : 0;
 		}
-		p->cports = sl_arena_calloc(c->a, n + 1, sizeof(*p->cports));
+		p->cports = sl_arena_calloc(c->tmp, n + 1, sizeof(*p->cports));	/* raw */
 		if (!p->cports)
 			return -ENOMEM;
 		for (size_t i = 0; i < pl_seq_len(ctrs); i++) {
@@ -421,6 +429,13 @@ static struct sl_named_port *slice_ports(struct pl_ctx *c, const struct pl_k8s_s
 	return p;
 }
 
+/* Pod p is an endpoint of Service s (one without EndpointSlices). */
+static bool pod_selected(const struct pl_k8s_svc *s, const struct pl_k8s_pod *p)
+{
+	return !strcmp(p->ns, s->ns) && p->running && !p->deleting && p->ip.family &&
+	       sl_labels_select(&s->selector, &p->labels);
+}
+
 /* The ServiceEntry a Service stands for, with its endpoints. */
 static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 {
@@ -442,8 +457,8 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 	se->t.nvips = s->nvips;
 	se->t.ports = s->ports;
 	se->t.nports = s->nports;
-	se->hosts = sl_arena_calloc(c->a, 2, sizeof(*se->hosts));
-	se->host_pos = sl_arena_calloc(c->a, 2, sizeof(*se->host_pos));
+	se->hosts = sl_arena_calloc(c->tmp, 2, sizeof(*se->hosts));	/* raw */
+	se->host_pos = sl_arena_calloc(c->tmp, 2, sizeof(*se->host_pos));
 	if (!se->hosts || !se->host_pos)
 		return -ENOMEM;
 	se->hosts[0] = s->name;
@@ -464,9 +479,13 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 	}
 	size_t first, end = slices_of(c, s->ns, s->name, &first);
 
+	/* the endpoints that take connections, exactly (a model of 50,000
+	 * endpoints held one spare slot per slice otherwise) */
 	for (i = first; i < end; i++)
-		n += c->kl[i].neps + 1;
-	if (n) {
+		for (j = 0; j < c->kl[i].neps; j++)
+			n += !c->kl[i].eps[j].terminating &&
+			     (c->kl[i].eps[j].ready || s->publish_not_ready);
+	if (end > first) {
 		se->t.endpoints = sl_arena_calloc(c->a, n + 1, sizeof(*se->t.endpoints));
 		if (!se->t.endpoints)
 			return -ENOMEM;
@@ -497,15 +516,18 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 	if (!s->has_selector)
 		return 0;	/* endpoints managed elsewhere, none given */
 	se->t.pod_selected = true;
-	se->t.endpoints = sl_arena_calloc(c->a, c->nkp + 1, sizeof(*se->t.endpoints));
+	/* the Pods it selects, counted first: room for them, not for every
+	 * Pod of the cluster */
+	for (i = 0; i < c->nkp; i++)
+		n += pod_selected(s, &c->kp[i]);
+	se->t.endpoints = sl_arena_calloc(c->a, n + 1, sizeof(*se->t.endpoints));
 	if (!se->t.endpoints)
 		return -ENOMEM;
 	for (i = 0; i < c->nkp; i++) {
 		const struct pl_k8s_pod *p = &c->kp[i];
 		struct sl_endpoint *e = &se->t.endpoints[se->t.nendpoints];
 
-		if (strcmp(p->ns, s->ns) || !p->running || p->deleting || !p->ip.family ||
-		    !sl_labels_select(&s->selector, &p->labels))
+		if (!pod_selected(s, p))
 			continue;
 		*e = (struct sl_endpoint){ .ip = p->ip, .address = p->address, .labels = p->labels,
 					   .weight = 1, .workload = -1, .pos = p->pos };

@@ -101,18 +101,44 @@ static bool valid_name(const char *s)
 	return s[0] != '-' && s[0] != '.' && s[n - 1] != '-' && s[n - 1] != '.';
 }
 
-static int add_object(struct pl_ctx *c, const char *kind, const char *ns, const char *name,
+/* kind is the kinds table's (static); ns and name are the arena's copies
+ * the kind's parser keeps too: pointed at, not copied again (a model of
+ * 72,000 Kubernetes objects held three more strings per object). */
+static int add_object(struct pl_ctx *c, const char *kind, char *ns, char *name,
 		      uint64_t hash, struct sl_pos pos)
 {
 	if (pl_grow((void **)&c->obj, &c->cobj, c->nobj, sizeof(*c->obj)))
 		return -ENOMEM;
 	struct sl_object *o = &c->obj[c->nobj++];
-	o->kind = sl_arena_strdup(c->a, kind);
-	o->ns = sl_arena_strdup(c->a, ns);
-	o->name = sl_arena_strdup(c->a, name);
+	o->kind = (char *)kind;
+	o->ns = ns;
+	o->name = name;
 	o->hash = hash;
 	o->pos = pos;
-	return o->kind && o->ns && o->name ? 0 : -ENOMEM;
+	return 0;
+}
+
+/* pl_req_str without the arena copy, for kind and apiVersion (read while
+ * the document is loaded, kept by nobody): the scalar of the document. */
+static int req_scalar(struct pl_ctx *c, yaml_node_t *map, const char *key, const char **out,
+		      yaml_node_t **node)
+{
+	yaml_node_t *n = pl_get(c, map, key);
+
+	*node = n;
+	if (!n || pl_is_null(n)) {
+		pl_err(c, PL_E_REQUIRED, map, "missing required field \"%s\"", key);
+		return -1;
+	}
+	if (!(*out = pl_scalar(n))) {
+		pl_err(c, PL_E_TYPE, n, "%s must be a string", key);
+		return -1;
+	}
+	if (!**out) {
+		pl_err(c, PL_E_VALUE, n, "%s must not be empty", key);
+		return -1;
+	}
+	return 1;
 }
 
 /* Sluice's own annotations, by kind: one that is not listed (a typo) is
@@ -185,9 +211,10 @@ static int load_doc(struct pl_ctx *c, yaml_node_t *root, bool in_list)
 		pl_err(c, PL_E_TYPE, root, "the document must be a map");
 		return 0;
 	}
-	char *api = NULL, *kind = NULL, *name = NULL, *ns = NULL;
+	const char *api = NULL, *kind = NULL;
+	char *name = NULL, *ns = NULL;
 	yaml_node_t *api_n, *kind_n, *name_n, *ns_n;
-	if (pl_req_str(c, root, "kind", &kind, &kind_n) < 0)
+	if (req_scalar(c, root, "kind", &kind, &kind_n) < 0)
 		return 0;
 	if (!strcmp(kind, "List") && !in_list)
 		return load_list(c, root);
@@ -215,7 +242,7 @@ static int load_doc(struct pl_ctx *c, yaml_node_t *root, bool in_list)
 	const struct pl_kind *kd = &kinds[k];
 	if (!pl_check_map(c, root, kd->msg, "the document"))
 		return 0;
-	if (pl_req_str(c, root, "apiVersion", &api, &api_n) < 0)
+	if (req_scalar(c, root, "apiVersion", &api, &api_n) < 0)
 		return 0;
 	const char *const *vers = kd->versions;
 	bool api_ok = false;
@@ -244,8 +271,18 @@ static int load_doc(struct pl_ctx *c, yaml_node_t *root, bool in_list)
 			       "bad name \"%s\": lower-case letters, digits, '-' and '.' only", name);
 			return 0;
 		}
-		if (pl_str(c, meta, "namespace", &ns, &ns_n) < 0)
-			return 0;
+		/* one copy per namespace, not per object (pl_str's checks) */
+		ns_n = pl_get(c, meta, "namespace");
+		if (ns_n && !pl_is_null(ns_n)) {
+			const char *v = pl_scalar(ns_n);
+
+			if (!v) {
+				pl_err(c, PL_E_TYPE, ns_n, "namespace must be a string");
+				return 0;
+			}
+			if (!(ns = pl_intern(c, v)))
+				return -ENOMEM;
+		}
 		if (ns && !valid_name(ns)) {
 			pl_err(c, PL_E_VALUE, ns_n, "bad namespace \"%s\"", ns);
 			return 0;
@@ -261,7 +298,7 @@ static int load_doc(struct pl_ctx *c, yaml_node_t *root, bool in_list)
 	if (!name)
 		name = sl_arena_strdup(c->a, "mesh");
 	if (!ns)
-		ns = sl_arena_strdup(c->a, "default");
+		ns = pl_intern(c, "default");
 	if (!name || !ns)
 		return -ENOMEM;
 	yaml_node_t *spec = pl_get(c, root, "spec");
@@ -271,7 +308,7 @@ static int load_doc(struct pl_ctx *c, yaml_node_t *root, bool in_list)
 	}
 	struct sl_pos pos = pl_pos(c, root);
 	/* what changed, for diff: the spec, or the whole object without one */
-	int r = add_object(c, kind, ns, name, pl_hash(c, spec && kd->spec ? spec : root), pos);
+	int r = add_object(c, kd->kind, ns, name, pl_hash(c, spec && kd->spec ? spec : root), pos);
 	if (r)
 		return r;
 	struct pl_doc d = { .root = root, .spec = spec, .meta = meta, .name = name, .ns = ns,
@@ -400,6 +437,8 @@ static int load_file(struct pl_ctx *c, const char *path)
 
 static void ctx_free_raw(struct pl_ctx *c)
 {
+	sl_arena_free(c->tmp);
+	c->tmp = NULL;
 	free(c->se);
 	free(c->dr);
 	free(c->vs);
@@ -410,6 +449,9 @@ static void ctx_free_raw(struct pl_ctx *c)
 	free(c->ks);
 	free(c->kl);
 	free(c->kp);
+	free(c->intern);
+	c->intern = NULL;
+	c->nintern = c->cintern = 0;
 }
 
 /* Shared tail of both loaders: resolve when the documents were clean. */
@@ -443,8 +485,12 @@ int sl_model_load(const char *const *paths, size_t npaths, struct sl_diags *diag
 	struct pl_ctx c = { .d = diags };
 	*out = NULL;
 	c.a = sl_arena_new();
-	if (!c.a)
+	c.tmp = sl_arena_new();
+	if (!c.a || !c.tmp) {
+		sl_arena_free(c.a);
+		sl_arena_free(c.tmp);
 		return -ENOMEM;
+	}
 	struct sl_file_entry *files = NULL;
 	size_t nfiles = 0, *per_arg = calloc(npaths ? npaths : 1, sizeof(*per_arg));
 	int rc = per_arg ? sl_files_expand(paths, npaths, &files, &nfiles) : -ENOMEM;
@@ -476,8 +522,12 @@ int sl_model_load_buf(const char *name, const char *buf, size_t len, struct sl_d
 	struct pl_ctx c = { .d = diags };
 	*out = NULL;
 	c.a = sl_arena_new();
-	if (!c.a)
+	c.tmp = sl_arena_new();
+	if (!c.a || !c.tmp) {
+		sl_arena_free(c.a);
+		sl_arena_free(c.tmp);
 		return -ENOMEM;
+	}
 	int rc = load_buf(&c, name ? name : "<input>", buf, len);
 	return finish(&c, rc, out);
 }

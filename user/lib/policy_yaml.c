@@ -430,6 +430,45 @@ int pl_map_at(struct pl_ctx *c, yaml_node_t *map, const char *key, const char *w
 	return 1;
 }
 
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+char *pl_intern(struct pl_ctx *c, const char *s)
+{
+	size_t i;
+
+	if (c->nintern * 2 >= c->cintern) {
+		size_t cap = c->cintern ? c->cintern * 2 : 256;
+		char **v = calloc(cap, sizeof(*v));
+
+		if (!v)
+			return NULL;
+		for (size_t j = 0; j < c->cintern; j++) {
+			if (!c->intern[j])
+				continue;
+			for (i = str_hash(c->intern[j]) & (cap - 1); v[i]; i = (i + 1) & (cap - 1))
+				;
+			v[i] = c->intern[j];
+		}
+		free(c->intern);
+		c->intern = v;
+		c->cintern = cap;
+	}
+	for (i = str_hash(s) & (c->cintern - 1); c->intern[i]; i = (i + 1) & (c->cintern - 1))
+		if (!strcmp(c->intern[i], s))
+			return c->intern[i];
+	if (!(c->intern[i] = sl_arena_strdup(c->a, s)))
+		return NULL;
+	c->nintern++;
+	return c->intern[i];
+}
+
 int pl_labels(struct pl_ctx *c, yaml_node_t *map, const char *key, struct sl_labels *out)
 {
 	yaml_node_t *l;
@@ -453,8 +492,11 @@ int pl_labels(struct pl_ctx *c, yaml_node_t *map, const char *key, struct sl_lab
 			ks = ks ? ks : "";
 			vs = vs ? vs : "";
 		}
-		v[i].key = sl_arena_strdup(c->a, ks);
-		v[i].value = sl_arena_strdup(c->a, pl_is_null(vn) ? "" : vs);
+		/* interned: 50,000 Pods carry a handful of keys and values */
+		v[i].key = pl_intern(c, ks);
+		v[i].value = pl_intern(c, pl_is_null(vn) ? "" : vs);
+		if (!v[i].key || !v[i].value)
+			return -1;
 	}
 	qsort(v, k, sizeof(*v), label_cmp);
 	for (size_t i = 1; i < k; i++) {

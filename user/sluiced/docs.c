@@ -215,7 +215,7 @@ static int cut_docs(struct sl_ctl_part *part, struct doc_list *del, FILE *out, s
 	memcpy(nd + w, part->data + pos, part->len - pos);
 	w += part->len - pos;
 	nd[w] = '\0';
-	free(part->data);
+	sl_ctl_part_drop_data(part);
 	part->data = nd;
 	part->len = w;
 	doc_list_free(&docs);

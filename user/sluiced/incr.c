@@ -87,8 +87,10 @@ static size_t find_part(struct sluiced *d, const char *from, const char *name, b
 	return lo;
 }
 
-/* The desired state's part called name set to data (NULL: removed). */
-static int set_part(struct sluiced *d, const char *name, const char *data, const char *from)
+/* The desired state's part called name set to data (NULL: removed); a
+ * shared text is held by one more reference, not copied. */
+static int set_part(struct sluiced *d, const char *name, const char *data, bool shared,
+		    const char *from)
 {
 	struct sluiced_prange *r = &d->prange;
 	bool found;
@@ -99,7 +101,7 @@ static int set_part(struct sluiced *d, const char *name, const char *data, const
 		if (!found)
 			return 0;
 		free(d->parts[i].name);
-		free(d->parts[i].data);
+		sl_ctl_part_drop_data(&d->parts[i]);
 		memmove(&d->parts[i], &d->parts[i + 1], (d->nparts - i - 1) * sizeof(*d->parts));
 		d->nparts--;
 		if (r->sorted)
@@ -108,7 +110,7 @@ static int set_part(struct sluiced *d, const char *name, const char *data, const
 			r->valid = false;
 		return 0;
 	}
-	if (!(copy = strdup(data)))
+	if (!(copy = shared ? sl_text_ref((char *)data) : strdup(data)))
 		return -ENOMEM;
 	if (!found) {
 		struct sl_ctl_part *v = realloc(d->parts, (d->nparts + 2) * sizeof(*v));
@@ -118,7 +120,10 @@ static int set_part(struct sluiced *d, const char *name, const char *data, const
 			d->parts = v;
 		if (!v || !nm) {
 			free(nm);
-			free(copy);
+			if (shared)
+				sl_text_unref(copy);
+			else
+				free(copy);
 			return -ENOMEM;
 		}
 		memmove(&d->parts[i + 1], &d->parts[i], (d->nparts - i) * sizeof(*d->parts));
@@ -132,9 +137,10 @@ static int set_part(struct sluiced *d, const char *name, const char *data, const
 		else
 			r->valid = false;
 	}
-	free(d->parts[i].data);
+	sl_ctl_part_drop_data(&d->parts[i]);
 	d->parts[i].data = copy;
-	d->parts[i].len = strlen(copy);
+	d->parts[i].shared = shared;
+	d->parts[i].len = shared ? sl_text_len(copy) : strlen(copy);
 	return 0;
 }
 
@@ -181,7 +187,7 @@ int sluiced_apply_delta(struct sluiced *d, const struct sluiced_delta *dl, char 
 		keep_patch(d, p[i]);
 	free(p);
 	for (i = 0; i < dl->nparts; i++)
-		if (set_part(d, dl->parts[i].name, dl->parts[i].data, dl->from)) {
+		if (set_part(d, dl->parts[i].name, dl->parts[i].data, dl->parts[i].shared, dl->from)) {
 			sluiced_err("incremental apply: out of memory updating the desired state; "
 				    "the next change applies everything");
 			d->delta_broken = true;

@@ -183,12 +183,10 @@ static struct sl_ctl_part *collect(struct sluiced_kube *k, size_t *np)
 				v[n].name = NULL;
 				break;
 			}
-			v[n].data = strdup(r->objs[j].json);
-			if (!v[n].data) {
-				free(v[n].name);
-				break;
-			}
-			v[n].len = strlen(v[n].data);
+			/* the store's text itself (shared), not a copy */
+			v[n].data = sl_text_ref(r->objs[j].json);
+			v[n].shared = true;
+			v[n].len = sl_text_len(v[n].data);
 			n++;
 		}
 	}
@@ -254,7 +252,7 @@ static size_t drop_round(const struct sluiced *d, struct sl_ctl_part *v, size_t 
 	for (size_t i = 0; i < n; i++) {
 		if (bad[i]) {
 			free(v[i].name);
-			free(v[i].data);
+			sl_ctl_part_drop_data(&v[i]);
 		} else {
 			v[o++] = v[i];
 		}

@@ -291,8 +291,9 @@ int kube_try_delta(struct sluiced *d)
 			break;
 		}
 		ps[i].name = name;
-		if (j < r->n && !strcmp(r->objs[j].key, chg[i].key) && !(ps[i].data = strdup(r->objs[j].json)))
-			rc = -ENOMEM;
+		ps[i].shared = true;	/* the store's text, one more reference */
+		if (j < r->n && !strcmp(r->objs[j].key, chg[i].key))
+			ps[i].data = sl_text_ref(r->objs[j].json);
 	}
 	for (i = 0; i < x.n && !rc; i++)
 		texts[i] = service_text(&x, i);
@@ -344,7 +345,7 @@ int kube_try_delta(struct sluiced *d)
 	}
 	for (i = 0; ps && i < nchg; i++) {
 		free((char *)ps[i].name);
-		free((char *)ps[i].data);
+		sl_text_unref((char *)ps[i].data);
 	}
 	free(ps);
 	kube_changes_free(chg, nchg);

@@ -27,7 +27,8 @@
 
 struct kube_obj {
 	char *key;			/* "namespace/name" */
-	char *json;
+	char *json;			/* a shared text (sl_text_new): the desired
+					 * state's part holds the same copy */
 	char *svc;			/* an EndpointSlice's Service (its label) */
 	char rv[KUBE_RV_LEN];		/* its resourceVersion (not in json) */
 };
@@ -37,7 +38,7 @@ struct kube_obj {
 struct kube_change {
 	size_t res;
 	char *key;
-	char *old;
+	char *old;			/* a shared text */
 };
 
 /* Past this many changes between two applies, apply everything. */

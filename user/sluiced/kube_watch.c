@@ -84,9 +84,10 @@ static void trim_core(const struct kube_res *r, json_object *o)
 	static const char *const meta[] = { "name", "namespace", "uid", "labels", "annotations",
 					    "deletionTimestamp", NULL };
 	static const char *const ep[] = { "addresses", "conditions", "targetRef", NULL };
-	static const char *const ref[] = { "kind", "name", "namespace", NULL };
-	static const char *const pod_spec[] = { "nodeName", "containers", NULL };
-	static const char *const ctr[] = { "name", "ports", NULL };
+	static const char *const cond[] = { "ready", "terminating", NULL };
+	static const char *const ref[] = { "kind", "name", NULL };	/* the slice's namespace */
+	static const char *const pod_spec[] = { "containers", NULL };
+	static const char *const ctr[] = { "ports", NULL };
 	static const char *const pod_status[] = { "phase", "podIP", "podIPs", NULL };
 	json_object *md = NULL, *x = NULL, *ann = NULL;
 
@@ -120,10 +121,12 @@ static void trim_core(const struct kube_res *r, json_object *o)
 		keep_only_each(x, ep);
 		for (size_t i = 0; json_object_is_type(x, json_type_array) &&
 				   i < json_object_array_length(x); i++) {
-			json_object *t = NULL;
+			json_object *e = json_object_array_get_idx(x, i), *t = NULL;
 
-			if (json_object_object_get_ex(json_object_array_get_idx(x, i), "targetRef", &t))
+			if (json_object_object_get_ex(e, "targetRef", &t))
 				keep_only(t, ref);
+			if (json_object_object_get_ex(e, "conditions", &t))
+				keep_only(t, cond);
 		}
 	}
 	if (!strcmp(r->kind, "Pod")) {
@@ -131,8 +134,21 @@ static void trim_core(const struct kube_res *r, json_object *o)
 			json_object *c = NULL;
 
 			keep_only(x, pod_spec);
-			if (json_object_object_get_ex(x, "containers", &c))
+			/* of the containers only their ports (a named targetPort);
+			 * one without ports is not held at all */
+			if (json_object_object_get_ex(x, "containers", &c) &&
+			    json_object_is_type(c, json_type_array)) {
 				keep_only_each(c, ctr);
+				for (size_t i = json_object_array_length(c); i-- > 0;) {
+					json_object *ci = json_object_array_get_idx(c, i);
+
+					if (json_object_is_type(ci, json_type_object) &&
+					    !json_object_object_length(ci))
+						json_object_array_del_idx(c, i, 1);
+				}
+				if (!json_object_array_length(c))
+					json_object_object_del(x, "containers");
+			}
 		}
 		if (json_object_object_get_ex(o, "status", &x))
 			keep_only(x, pod_status);
@@ -157,8 +173,13 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 	json_object *md = NULL, *v;
 	char api[96];
 
-	if (r->secret)
-		return kube_secret_put((struct kube_res *)r, o, key, klen, rv);
+	if (r->secret) {
+		char *dg = kube_secret_put((struct kube_res *)r, o, key, klen, rv), *t;
+
+		t = dg ? sl_text_new(dg, strlen(dg)) : NULL;
+		free(dg);
+		return t;
+	}
 	rv[0] = '\0';
 	if (json_object_object_get_ex(o, "metadata", &md) &&
 	    json_object_object_get_ex(md, "resourceVersion", &v))
@@ -183,8 +204,15 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 	md = NULL;
 	json_object_object_get_ex(o, "metadata", &md);
 	kube_obj_key(md, key, klen);
-	return strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	/* a shared text: the desired state's part holds this copy too */
+	{
+		size_t len;
+		const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+								     JSON_C_TO_STRING_NOSLASHESCAPE,
+								  &len);
+
+		return s ? sl_text_new(s, len) : NULL;
+	}
 }
 
 /* An EndpointSlice's Service: its kubernetes.io/service-name label. */
@@ -212,16 +240,16 @@ static void note_change(struct kube_res *r, const char *key, char *old)
 		 * left a Gateway out for: the whole share again then */
 		if (!old && k->secret_retry)
 			k->chg_all = true;
-		free(old);
+		sl_text_unref(old);
 		return;
 	}
 	if (k->chg_all) {
-		free(old);
+		sl_text_unref(old);
 		return;
 	}
 	for (size_t i = 0; i < k->nchg; i++)
 		if (k->chg[i].res == res && !strcmp(k->chg[i].key, key)) {
-			free(old);	/* the first "before" is the applied one */
+			sl_text_unref(old);	/* the first "before" is the applied one */
 			return;
 		}
 	if (k->nchg >= KUBE_DELTA_MAX)
@@ -240,7 +268,7 @@ static void note_change(struct kube_res *r, const char *key, char *old)
 	k->nchg++;
 	return;
 all:
-	free(old);
+	sl_text_unref(old);
 	k->chg_all = true;
 }
 
@@ -248,7 +276,7 @@ void kube_changes_free(struct kube_change *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].key);
-		free(v[i].old);
+		sl_text_unref(v[i].old);
 	}
 	free(v);
 }
@@ -270,7 +298,9 @@ static bool obj_room(struct kube_res *r)
 
 	if (r->n < r->ocap)
 		return true;
-	cap = r->ocap ? r->ocap * 2 : 64;
+	/* by an eighth, not double: a list leaves the array exactly full
+	 * (do_list), and the next Pod of 50,000 must not reserve 50,000 more */
+	cap = r->ocap + r->ocap / 8 + 64;
 	if (!(v = realloc(r->objs, cap * sizeof(*v))))
 		return false;
 	r->objs = v;
@@ -284,7 +314,8 @@ size_t kube_obj_at(const struct kube_res *r, const char *key)
 	return sl_lower_bound(r->objs, r->n, sizeof(*r->objs), offsetof(struct kube_obj, key), key);
 }
 
-/* Under k->mu: set (json != NULL) or delete key. Takes json and svc. */
+/* Under k->mu: set (json != NULL) or delete key. Takes json (a shared
+ * text) and svc. */
 static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, const char *rv)
 {
 	size_t i = kube_obj_at(r, key);
@@ -312,7 +343,7 @@ static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, 
 		return;
 	}
 	if (!obj_room(r) || !(k = strdup(key))) {
-		free(json);
+		sl_text_unref(json);
 		free(svc);
 		return;
 	}
@@ -332,7 +363,7 @@ static void objs_free(struct kube_obj *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].key);
-		free(v[i].json);
+		sl_text_unref(v[i].json);
 		free(v[i].svc);
 	}
 	free(v);
@@ -371,6 +402,10 @@ static void res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size_t
 				r->objs[i].json = r->objs[i].svc = NULL;
 			} else if (strcmp(r->objs[i].json, v[j].json)) {
 				note_change(r, r->objs[i].key, r->objs[i].json);
+				r->objs[i].json = NULL;
+			} else {	/* the same text: the one held (and shared) stays */
+				sl_text_unref(v[j].json);
+				v[j].json = r->objs[i].json;
 				r->objs[i].json = NULL;
 			}
 			i++;
@@ -495,7 +530,7 @@ static int do_list(struct kube_res *r)
 				continue;
 			}
 			if (!(k = strdup(key))) {
-				free(t);
+				sl_text_unref(t);
 				continue;
 			}
 			v[n] = (struct kube_obj){ k, t, held ? NULL : slice_service(r, it), "" };
@@ -515,6 +550,14 @@ static int do_list(struct kube_res *r)
 	/* a list's keys are unique: appended, then sorted once */
 	if (n)
 		qsort(v, n, sizeof(*v), obj_cmp);
+	if (n && n < cap) {	/* grown by pages: trimmed to what it holds */
+		struct kube_obj *fit = realloc(v, n * sizeof(*v));
+
+		if (fit) {
+			v = fit;
+			cap = n;
+		}
+	}
 	if (!v)
 		v = calloc(1, sizeof(*v));
 	pthread_mutex_lock(&r->k->mu);
@@ -581,7 +624,7 @@ static void on_event(struct kube_res *r, const char *line)
 				json_object_object_get_ex(o, "metadata", &md);
 				kube_obj_key(md, key, sizeof(key));
 			} else {
-				free(obj_text(r, o, key, sizeof(key), orv));
+				sl_text_unref(obj_text(r, o, key, sizeof(key), orv));
 			}
 			obj_put(r, key, NULL, NULL, "");
 		}

@@ -198,7 +198,8 @@ struct sluiced {
 	} prange;
 	bool snap_stale;		/* snap_sha lags parts (incremental applies) */
 	uint64_t state_due_ms;		/* write the state file then, 0 = none */
-	pid_t state_child;		/* writing it in the background, 0 = none */
+	struct state_job *state_job;	/* writing it in the background (state.c), NULL = none */
+	pthread_t state_thread;		/* the thread writing it */
 	uint64_t incr_applies;		/* of applies, the incremental ones */
 	struct sl_dp_feature kernel[SL_DP_NFEATURES];	/* probed at start */
 	size_t nkernel;
@@ -297,7 +298,8 @@ struct sluiced_delta {
 	const size_t *src_si;
 	size_t nsvcs;
 	const struct sluiced_part_set {
-		const char *name, *data;
+		const char *name, *data;	/* data NULL: the part is removed */
+		bool shared;			/* data is a shared text (sl_text_new) */
 	} *parts;
 	size_t nparts;
 	const char *from;
@@ -307,8 +309,8 @@ struct sluiced_delta {
 int sluiced_apply_delta(struct sluiced *d, const struct sluiced_delta *dl, char *err);
 void sluiced_patches_free(struct sluiced *d);
 /* state.c — after incremental applies the state file lags the parts: it
- * is written within a second, by a child process (sluiced_state_tick), and
- * at exit. */
+ * is written within a second, by a thread (sluiced_state_tick), and at
+ * exit. */
 void sluiced_state_mark_stale(struct sluiced *d);
 void sluiced_state_tick(struct sluiced *d, bool force);	/* force: now, here (exit) */
 
