@@ -10,6 +10,8 @@ request's x-grpc-status metadata, default 0) and grpc-message. Metadata
 x-echo-* comes back as response headers. x-fail-once: ID answers
 grpc-status 14 (UNAVAILABLE) trailers-only (one HEADERS frame, no message,
 as servers answer errors before any message) the first time ID is seen.
+x-slow-ack: 1 gives the flow-control window back 20 ms after each DATA
+frame (a backend slower than the sender).
 Every call is logged on stdout as "req METHOD PATH", every connection as
 "conn". 50 ms after each answer it sends a PING, as gRPC servers do to
 size their windows: the proxy's pooled connection then gets it idle.
@@ -39,6 +41,14 @@ def serve(sock, name):
             except (OSError, h2.exceptions.ProtocolError):
                 pass
 
+    def ack(n, sid):
+        with mu:
+            try:
+                c.acknowledge_received_data(n, sid)
+                sock.sendall(c.data_to_send())
+            except (OSError, h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
+                pass
+
     c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     c.initiate_connection()
     sock.sendall(c.data_to_send())
@@ -62,7 +72,10 @@ def serve(sock, name):
                 reqs[e.stream_id] = [dict((k.decode(), v.decode()) for k, v in e.headers), 0]
             elif isinstance(e, h2.events.DataReceived):
                 reqs[e.stream_id][1] += len(e.data)
-                c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+                if "x-slow-ack" in reqs[e.stream_id][0]:
+                    threading.Timer(0.02, ack, (e.flow_controlled_length, e.stream_id)).start()
+                else:
+                    c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
             elif isinstance(e, h2.events.StreamEnded):
                 hdrs, n = reqs.pop(e.stream_id)
                 print("req", hdrs.get(":method"), hdrs.get(":path"), flush=True)
