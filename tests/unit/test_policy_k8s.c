@@ -120,6 +120,31 @@ static void test_service_and_slices(void **state)
 	assert_int_equal(the_service(m)->nendpoints, 1);
 	sl_model_free(m);
 	sl_diags_free(&d);
+
+	/* none ready: the terminating endpoints still serving take new
+	 * connections (kube-proxy's fallback), not the others */
+	assert_int_equal(load(SVC("  clusterIP: 10.96.0.30\n")
+			      SLICE("cart-a", "IPv4",
+				    "- {addresses: [10.1.0.4], conditions: {ready: false, serving: true, terminating: true}}\n"
+				    "- {addresses: [10.1.0.5], conditions: {ready: false, serving: false, terminating: true}}\n"
+				    "- {addresses: [10.1.0.6], conditions: {ready: false}}\n"),
+			      &d, &m), 0);
+	s = the_service(m);
+	assert_int_equal(s->nendpoints, 1);
+	assert_non_null(ep_at(s, "10.1.0.4"));
+	sl_model_free(m);
+	sl_diags_free(&d);
+	/* ... and only then: one ready endpoint takes them all */
+	assert_int_equal(load(SVC("  clusterIP: 10.96.0.30\n")
+			      SLICE("cart-a", "IPv4",
+				    "- {addresses: [10.1.0.4], conditions: {ready: false, serving: true, terminating: true}}\n"
+				    "- {addresses: [10.1.0.7]}\n"),
+			      &d, &m), 0);
+	s = the_service(m);
+	assert_int_equal(s->nendpoints, 1);
+	assert_non_null(ep_at(s, "10.1.0.7"));
+	sl_model_free(m);
+	sl_diags_free(&d);
 }
 
 /* Namespaces, label keys and values and addresses are held once per load

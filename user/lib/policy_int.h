@@ -154,7 +154,7 @@ struct pl_k8s_svc {
 struct pl_k8s_ep {
 	struct sl_ip ip;
 	char *address;
-	bool ready, terminating;
+	bool ready, serving, terminating;	/* serving unset: as ready */
 	char *pod;			/* targetRef of kind Pod, NULL = none */
 	struct sl_pos pos;
 };

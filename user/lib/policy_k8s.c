@@ -9,7 +9,8 @@
  *  - discovery.k8s.io/v1 EndpointSlice: the Service's endpoints (label
  *    kubernetes.io/service-name), ready and not terminating only — a
  *    terminating endpoint takes no new connection, established ones stay
- *    (steering happens at connect());
+ *    (steering happens at connect()); when none is ready, the terminating
+ *    ones still serving take them (kube-proxy's fallback);
  *  - v1 Pod: labels and podIP; the endpoints' labels (through the slice's
  *    targetRef), and the endpoints of a Service that has no EndpointSlice
  *    (selected by labels: Running, not being deleted).
@@ -267,6 +268,10 @@ int pl_parse_endpoint_slice(struct pl_ctx *c, const struct pl_doc *d)
 		    (pl_bool(c, cond, "ready", &ep->ready) < 0 ||
 		     pl_bool(c, cond, "terminating", &ep->terminating) < 0))
 			continue;
+		ep->serving = ep->ready;
+		if (cond && !pl_is_null(cond) && cond->type == YAML_MAPPING_NODE &&
+		    pl_bool(c, cond, "serving", &ep->serving) < 0)
+			continue;
 		ref = pl_get(c, e, "targetRef");
 		if (ref && !pl_is_null(ref) && ref->type == YAML_MAPPING_NODE) {
 			char *kind = NULL;
@@ -437,6 +442,16 @@ static bool pod_selected(const struct pl_k8s_svc *s, const struct pl_k8s_pod *p)
 }
 
 /* The ServiceEntry a Service stands for, with its endpoints. */
+/* Does endpoint ep take new connections? Ready (or any, with
+ * publishNotReadyAddresses) and not terminating; in the fallback (no such
+ * endpoint in the Service), terminating and still serving. */
+static bool ep_takes(const struct pl_k8s_ep *ep, bool publish_not_ready, bool fallback)
+{
+	if (fallback)
+		return ep->terminating && ep->serving;
+	return !ep->terminating && (ep->ready || publish_not_ready);
+}
+
 static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 {
 	struct pl_se *se;
@@ -478,13 +493,20 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 		return 0;
 	}
 	size_t first, end = slices_of(c, s->ns, s->name, &first);
+	bool fallback = false;
 
 	/* the endpoints that take connections, exactly (a model of 50,000
-	 * endpoints held one spare slot per slice otherwise) */
+	 * endpoints held one spare slot per slice otherwise); none ready:
+	 * the terminating ones still serving (kube-proxy's fallback) */
 	for (i = first; i < end; i++)
 		for (j = 0; j < c->kl[i].neps; j++)
-			n += !c->kl[i].eps[j].terminating &&
-			     (c->kl[i].eps[j].ready || s->publish_not_ready);
+			n += ep_takes(&c->kl[i].eps[j], s->publish_not_ready, false);
+	if (!n) {
+		fallback = true;
+		for (i = first; i < end; i++)
+			for (j = 0; j < c->kl[i].neps; j++)
+				n += ep_takes(&c->kl[i].eps[j], s->publish_not_ready, true);
+	}
 	if (end > first) {
 		se->t.endpoints = sl_arena_calloc(c->a, n + 1, sizeof(*se->t.endpoints));
 		if (!se->t.endpoints)
@@ -501,7 +523,7 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 				struct sl_endpoint *e = &se->t.endpoints[se->t.nendpoints];
 
 				/* terminating or not ready: no new connection */
-				if (ep->terminating || (!ep->ready && !s->publish_not_ready))
+				if (!ep_takes(ep, s->publish_not_ready, fallback))
 					continue;
 				*e = (struct sl_endpoint){ .ip = ep->ip, .address = ep->address,
 							   .ports = ports, .nports = l->nports,

@@ -84,7 +84,7 @@ static void trim_core(const struct kube_res *r, json_object *o)
 	static const char *const meta[] = { "name", "namespace", "uid", "labels", "annotations",
 					    "deletionTimestamp", NULL };
 	static const char *const ep[] = { "addresses", "conditions", "targetRef", NULL };
-	static const char *const cond[] = { "ready", "terminating", NULL };
+	static const char *const cond[] = { "ready", "serving", "terminating", NULL };
 	static const char *const ref[] = { "kind", "name", NULL };	/* the slice's namespace */
 	static const char *const pod_spec[] = { "containers", NULL };
 	static const char *const ctr[] = { "ports", NULL };
