@@ -76,18 +76,5 @@ for i in $(seq 1 "$RUNS"); do
 		echo "handshake $name $i $(wrk_run "$port" "$pid" "$HS_CONNS" -H 'Connection: close')" >>"$T/runs"
 	done
 done
-ratio() {	# ratio LOAD FIELD: "median (min..max)" of the per-round ratios
-	local r
-	read -r -a r <<<"$(ratios "$1" "$2")"
-	printf '%s (%s..%s)' "${r[0]}" "${r[1]}" "${r[2]}"
-}
 echo "bench_https: TLS 1.2 $CIPHER, ECDSA P-256, $RUNS runs x ${DURATION}s, medians"
-for load in keepalive handshake; do
-	printf '\n[%s] %-12s %10s %10s %8s %16s\n' "$load" target rps p99_us errors proxy_cpu_us/req
-	for t in haproxy sluice-http; do
-		printf '[%s] %-12s %10s %10s %8s %16s\n' "$load" "$t" "$(med $load $t 4)" "$(med $load $t 5)" \
-			"$(med $load $t 6)" "$(med $load $t 7)"
-	done
-	printf '[%s] sluice-http/haproxy: rps %s, p99 %s, proxy CPU/req %s\n' "$load" \
-		"$(ratio $load 4)" "$(ratio $load 5)" "$(ratio $load 7)"
-done
+hb_report errors keepalive handshake

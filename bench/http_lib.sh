@@ -162,3 +162,23 @@ ratios() {
 		END { for (i in s) if (h[i] > 0) print s[i] / h[i] }' "$T/runs" | sort -g |
 		awk '{ a[NR] = $1 } END { printf "%.2f %.2f %.2f", a[int((NR + 1) / 2)], a[1], a[NR] }'
 }
+
+# hb_report ERRCOL LOAD...: per load, the medians of haproxy and sluice-http
+# (rps, p99, ERRCOL, proxy CPU per request: fields 4-7 of $T/runs) and the
+# median (range) of their per-round ratios.
+hb_report() {
+	local errcol=$1 load t r4 r5 r7
+	shift
+	for load in "$@"; do
+		printf '\n[%s] %-12s %10s %10s %8s %16s\n' "$load" target rps p99_us "$errcol" proxy_cpu_us/req
+		for t in haproxy sluice-http; do
+			printf '[%s] %-12s %10s %10s %8s %16s\n' "$load" "$t" "$(med $load $t 4)" \
+				"$(med $load $t 5)" "$(med $load $t 6)" "$(med $load $t 7)"
+		done
+		read -r -a r4 <<<"$(ratios $load 4)"
+		read -r -a r5 <<<"$(ratios $load 5)"
+		read -r -a r7 <<<"$(ratios $load 7)"
+		printf '[%s] sluice-http/haproxy: rps %s (%s..%s), p99 %s (%s..%s), proxy CPU/req %s (%s..%s)\n' \
+			"$load" "${r4[@]}" "${r5[@]}" "${r7[@]}"
+	done
+}
