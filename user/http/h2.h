@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <nghttp2/nghttp2.h>
+
 #include "http/conn.h"
 
 #define HX_H2_MAX_STREAMS	100	/* SETTINGS_MAX_CONCURRENT_STREAMS */
@@ -48,6 +50,12 @@ void hx_h2s_pull(struct hx_cli *c);
 /* A stream client is closing: its stream ends (the response complete) or
  * is reset. */
 void hx_h2s_detach(struct hx_cli *c);
+
+/* The fields of head h (spans into base) appended to nv at *nnv (room for
+ * h->nhdrs more), names lower-cased into lname (HX_HEAD_MAX bytes, alive
+ * until submitted), those drop names left out (h2_resp.c; upstream_h2.c). */
+void hx_h2_head_nv(const struct hx_head *h, const char *base,
+		   bool (*drop)(const char *n, uint32_t l), nghttp2_nv *nv, size_t *nnv, char *lname);
 
 /* The TLS session a client's requests came over: its own, or its HTTP/2
  * connection's for a stream client; NULL for plain ones. */

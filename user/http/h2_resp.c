@@ -93,6 +93,26 @@ static bool conn_header(const char *n, uint32_t l)
 	return false;
 }
 
+void hx_h2_head_nv(const struct hx_head *h, const char *base,
+		   bool (*drop)(const char *n, uint32_t l), nghttp2_nv *nv, size_t *nnv, char *lname)
+{
+	size_t at = 0;
+	uint32_t k, i;
+
+	for (k = 0; k < h->nhdrs; k++) {
+		const char *n = base + h->hdrs[k].name.off;
+		uint32_t l = h->hdrs[k].name.len;
+
+		if (drop(n, l) || at + l > HX_HEAD_MAX)
+			continue;
+		for (i = 0; i < l; i++)	/* HTTP/2 field names are lower case */
+			lname[at + i] = (char)(n[i] >= 'A' && n[i] <= 'Z' ? n[i] + 32 : n[i]);
+		nv[(*nnv)++] = (nghttp2_nv){ (uint8_t *)lname + at, (uint8_t *)base + h->hdrs[k].value.off,
+					     l, h->hdrs[k].value.len, NGHTTP2_NV_FLAG_NONE };
+		at += l;
+	}
+}
+
 /* The response head in s->rbuf is complete: submit it (an interim 1xx as
  * non-final HEADERS), ending the stream when no_body. */
 static void submit_head(struct hx_h2s *s, bool no_body)
@@ -101,26 +121,13 @@ static void submit_head(struct hx_h2s *s, bool no_body)
 	int st = s->rp.status_code;
 	nghttp2_nv nv[HX_MAX_HEADERS + 1];
 	char status[8], lname[HX_HEAD_MAX];
-	size_t nnv = 0, at = 0;
-	uint32_t k, i;
+	size_t nnv = 0;
 	nghttp2_data_provider dp = { .source.ptr = s, .read_callback = data_read };
 
 	snprintf(status, sizeof(status), "%03d", st);
 	nv[nnv++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3,
 				  NGHTTP2_NV_FLAG_NONE };
-	for (k = 0; k < rh->nhdrs; k++) {
-		const char *n = s->rbuf.p + rh->hdrs[k].name.off;
-		uint32_t l = rh->hdrs[k].name.len;
-
-		if (conn_header(n, l) || at + l > sizeof(lname))
-			continue;
-		for (i = 0; i < l; i++)	/* HTTP/2 field names are lower case */
-			lname[at + i] = (char)(n[i] >= 'A' && n[i] <= 'Z' ? n[i] + 32 : n[i]);
-		nv[nnv++] = (nghttp2_nv){ (uint8_t *)lname + at, (uint8_t *)s->rbuf.p +
-					  rh->hdrs[k].value.off, l, rh->hdrs[k].value.len,
-					  NGHTTP2_NV_FLAG_NONE };
-		at += l;
-	}
+	hx_h2_head_nv(rh, s->rbuf.p, conn_header, nv, &nnv, lname);
 	if (st < 200)
 		nghttp2_submit_headers(s->h->sess, NGHTTP2_FLAG_NONE, s->id, NULL, nv, nnv, NULL);
 	else

@@ -23,6 +23,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "http/h2.h"
 #include "http/proxy.h"
 
 #define HX_UH2_BODY_HIGH	65536	/* request body taken ahead of the stream window */
@@ -264,6 +265,14 @@ static int flush_frames(struct hx_uh2 *h)
 	}
 }
 
+/* A request field HTTP/2 carries otherwise or not at all: host (it is
+ * :authority), te (added as trailers), the framing and connection. */
+static bool req_drop(const char *n, uint32_t l)
+{
+	return is_conn_header((const uint8_t *)n, l) || (l == 2 && !strncasecmp(n, "te", 2)) ||
+	       (l == 4 && !strncasecmp(n, "host", 4));
+}
+
 /* The request head in c->rq is complete: submit it as a stream. */
 static int submit(struct hx_uh2 *h, struct hx_cli *c)
 {
@@ -272,8 +281,7 @@ static int submit(struct hx_uh2 *h, struct hx_cli *c)
 	nghttp2_nv nv[HX_MAX_HEADERS + 5];
 	char lname[HX_HEAD_MAX];
 	const char *method = llhttp_method_name((llhttp_method_t)h->qp.method);
-	size_t nnv = 0, at = 0;
-	uint32_t k, i;
+	size_t nnv = 0;
 	nghttp2_data_provider dp = { .source.ptr = h, .read_callback = req_data };
 	int host = hx_head_find(q, b, "host", 0);
 
@@ -288,19 +296,7 @@ static int submit(struct hx_uh2 *h, struct hx_cli *c)
 					  10, q->hdrs[host].value.len, NGHTTP2_NV_FLAG_NONE };
 	/* gRPC servers want it; it means nothing to others */
 	nv[nnv++] = (nghttp2_nv){ (uint8_t *)"te", (uint8_t *)"trailers", 2, 8, NGHTTP2_NV_FLAG_NONE };
-	for (k = 0; k < q->nhdrs; k++) {
-		const char *n = b + q->hdrs[k].name.off;
-		uint32_t l = q->hdrs[k].name.len;
-
-		if ((int)k == host || at + l > sizeof(lname) ||
-		    is_conn_header((const uint8_t *)n, l) || (l == 2 && !strncasecmp(n, "te", 2)))
-			continue;
-		for (i = 0; i < l; i++)
-			lname[at + i] = (char)(n[i] >= 'A' && n[i] <= 'Z' ? n[i] + 32 : n[i]);
-		nv[nnv++] = (nghttp2_nv){ (uint8_t *)lname + at, (uint8_t *)b + q->hdrs[k].value.off, l,
-					  q->hdrs[k].value.len, NGHTTP2_NV_FLAG_NONE };
-		at += l;
-	}
+	hx_h2_head_nv(q, b, req_drop, nv, &nnv, lname);
 	h->sid = nghttp2_submit_request(h->sess, NULL, nv, nnv,
 					h->req_eof && h->body.len == h->body.off ? NULL : &dp, NULL);
 	return h->sid > 0 ? 0 : -1;
