@@ -344,26 +344,33 @@ int hx_uh2_send(struct hx_up *u)
 	return flush_frames(h);
 }
 
+/* One read from the upstream into the session, its answers (SETTINGS and
+ * PING acknowledgements, WINDOW_UPDATE) written: 1 = bytes taken, 0 =
+ * drained, -1 = closed or broken. */
+static int read_frames(struct hx_uh2 *h)
+{
+	char buf[16384];
+	ssize_t n = hx_recv(h->u->fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0 || nghttp2_session_mem_recv(h->sess, (const uint8_t *)buf, (size_t)n) < 0 ||
+	    flush_frames(h) < 0)
+		return -1;
+	return 1;
+}
+
 int hx_uh2_idle(struct hx_up *u)
 {
 	struct hx_uh2 *h = u->h2;
 	uint32_t before = u->in.len;
-	char buf[4096];
+	int r;
 
-	for (;;) {
-		ssize_t n = hx_recv(u->fd, buf, sizeof(buf));
-
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return -1;
-		if (n < 0)
-			break;
-		if (nghttp2_session_mem_recv(h->sess, (const uint8_t *)buf, (size_t)n) < 0 ||
-		    flush_frames(h) < 0)
-			return -1;
-	}
+	while ((r = read_frames(h)) > 0)
+		;
 	/* frames for no stream of ours leave nothing to parse; anything
 	 * else, or a GOAWAY, ends the connection */
-	if (u->in.len != before || !nghttp2_session_want_read(h->sess))
+	if (r < 0 || u->in.len != before || !nghttp2_session_want_read(h->sess))
 		return -1;
 	return 0;
 }
@@ -372,25 +379,14 @@ ssize_t hx_uh2_recv(struct hx_up *u)
 {
 	struct hx_uh2 *h = u->h2;
 	uint32_t before = u->in.len;
-	char buf[16384];
+	int r;
 
-	for (;;) {
-		ssize_t n = hx_recv(u->fd, buf, sizeof(buf));
-
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return u->in.len > before ? (ssize_t)(u->in.len - before) : 0;
-		if (n < 0)
-			break;
-		if (nghttp2_session_mem_recv(h->sess, (const uint8_t *)buf, (size_t)n) < 0 ||
-		    flush_frames(h) < 0)
-			return u->in.len > before ? (ssize_t)(u->in.len - before) : 0;
-		if (h->reset || u->in.len > before)
-			break;
-	}
+	while ((r = read_frames(h)) > 0 && !h->reset && u->in.len == before)
+		;
 	if (u->in.len > before)
 		return (ssize_t)(u->in.len - before);
-	if (h->reset)
-		return 0;	/* the stream ended without a whole response */
+	if (r < 0 || h->reset)
+		return 0;	/* closed, or the stream ended without a whole response */
 	errno = EAGAIN;
 	return -1;
 }
