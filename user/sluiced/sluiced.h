@@ -200,6 +200,7 @@ struct sluiced {
 	uint64_t state_due_ms;		/* write the state file then, 0 = none */
 	struct state_job *state_job;	/* writing it in the background (state.c), NULL = none */
 	pthread_t state_thread;		/* the thread writing it */
+	uint64_t state_write_us;	/* what the last background write took */
 	uint64_t incr_applies;		/* of applies, the incremental ones */
 	struct sl_dp_feature kernel[SL_DP_NFEATURES];	/* probed at start */
 	size_t nkernel;
@@ -309,8 +310,8 @@ struct sluiced_delta {
 int sluiced_apply_delta(struct sluiced *d, const struct sluiced_delta *dl, char *err);
 void sluiced_patches_free(struct sluiced *d);
 /* state.c — after incremental applies the state file lags the parts: it
- * is written within a second, by a thread (sluiced_state_tick), and at
- * exit. */
+ * is written within a second (longer when a write takes long: state.c,
+ * STATE_SPACING), by a thread (sluiced_state_tick), and at exit. */
 void sluiced_state_mark_stale(struct sluiced *d);
 void sluiced_state_tick(struct sluiced *d, bool force);	/* force: now, here (exit) */
 
