@@ -207,7 +207,8 @@ static char *service_text(struct delta_ctx *x, size_t i)
 	struct kube_res *rs = &x->k->res[R_SERVICE], *rl = &x->k->res[R_SLICE],
 			*rp = &x->k->res[R_POD];
 	char key[520], *out = NULL;
-	size_t len = 0, j;
+	size_t len = 0, j, nsl;
+	const size_t *idx;
 	FILE *f;
 
 	snprintf(key, sizeof(key), "%s/%s", x->svcs[i].ns, x->svcs[i].name);
@@ -215,12 +216,11 @@ static char *service_text(struct delta_ctx *x, size_t i)
 	if (j == rs->n || strcmp(rs->objs[j].key, key) || !(f = open_memstream(&out, &len)))
 		return NULL;
 	fprintf(f, "%s\n", rs->objs[j].json);
-	snprintf(key, sizeof(key), "%s/", x->svcs[i].ns);
-	for (j = kube_obj_at(rl, key); j < rl->n && !strncmp(rl->objs[j].key, key, strlen(key)); j++) {
+	nsl = kube_slices_of(rl, x->svcs[i].ns, strlen(x->svcs[i].ns), x->svcs[i].name, &idx);
+	for (size_t s = 0; s < nsl; s++) {
 		json_object *o, *eps;
 
-		if (!rl->objs[j].svc || strcmp(rl->objs[j].svc, x->svcs[i].name))
-			continue;
+		j = idx[s];
 		fprintf(f, "---\n%s\n", rl->objs[j].json);
 		if (!(o = json_tokener_parse(rl->objs[j].json)))
 			continue;

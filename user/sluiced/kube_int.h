@@ -61,6 +61,11 @@ struct kube_res {
 	/* under k->mu */
 	struct kube_obj *objs;		/* sorted by key */
 	size_t n, ocap;
+	size_t *by_svc;			/* EndpointSlices: objs' indexes by (namespace,
+					 * Service), kube_slices_of; rebuilt after a
+					 * slice comes, goes or changes Service */
+	size_t nby;
+	bool by_stale;
 	bool synced;			/* listed once (or not served at all) */
 	bool absent;			/* no version served: nothing to read */
 	char rv[64];
@@ -105,6 +110,10 @@ void kube_res_path(const struct kube_res *r, char *buf, size_t len);	/* no lock 
 void kube_obj_key(struct json_object *md, char *key, size_t klen);	/* "ns/name" of metadata md */
 size_t kube_obj_at(const struct kube_res *r, const char *key);	/* first key >= key */
 void kube_res_clear(struct kube_res *r);
+/* EndpointSlices r holds for Service ns/svc (ns: nsl bytes): how many, and
+ * their indexes in r->objs at *idx (valid until r changes). */
+size_t kube_slices_of(struct kube_res *r, const char *ns, size_t nsl, const char *svc,
+		      const size_t **idx);
 void kube_changes_free(struct kube_change *v, size_t n);	/* no lock: owned */
 void kube_changes_clear(struct sluiced_kube *k);
 void *kube_res_main(void *arg);		/* the resource's thread */

@@ -323,14 +323,21 @@ static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, 
 
 	if (i < r->n && !strcmp(r->objs[i].key, key)) {
 		note_change(r, key, r->objs[i].json);
-		free(r->objs[i].svc);
 		if (json) {
 			r->objs[i].json = json;
-			r->objs[i].svc = svc;
+			if (svc && r->objs[i].svc && !strcmp(svc, r->objs[i].svc)) {
+				free(svc);	/* the same Service: the index holds */
+			} else {
+				free(r->objs[i].svc);
+				r->objs[i].svc = svc;
+				r->by_stale = true;
+			}
 			snprintf(r->objs[i].rv, sizeof(r->objs[i].rv), "%s", rv);
 			return;
 		}
+		free(r->objs[i].svc);
 		free(svc);
+		r->by_stale = true;
 		if (r->secret)
 			kube_secret_drop(r, key);
 		free(r->objs[i].key);
@@ -351,6 +358,7 @@ static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, 
 	r->objs[i] = (struct kube_obj){ k, json, svc, "" };
 	snprintf(r->objs[i].rv, sizeof(r->objs[i].rv), "%s", rv);
 	r->n++;
+	r->by_stale = true;
 	note_change(r, key, NULL);
 }
 
@@ -374,6 +382,67 @@ void kube_res_clear(struct kube_res *r)
 	objs_free(r->objs, r->n);
 	r->objs = NULL;
 	r->n = r->ocap = 0;
+	free(r->by_svc);
+	r->by_svc = NULL;
+	r->nby = 0;
+	r->by_stale = true;
+}
+
+/* ---- EndpointSlices by Service ---- */
+
+/* Order of the by-Service index: namespace (the key's first part), then
+ * Service. */
+static int by_svc_cmp(const struct kube_obj *a, const char *bns, size_t bnsl, const char *bsvc)
+{
+	size_t al = strcspn(a->key, "/");
+	int c = strncmp(a->key, bns, al < bnsl ? al : bnsl);
+
+	if (c)
+		return c;
+	if (al != bnsl)
+		return al < bnsl ? -1 : 1;
+	return strcmp(a->svc, bsvc);
+}
+
+static int by_svc_sort(const void *a, const void *b, void *arg)
+{
+	const struct kube_obj *o = arg, *x = &o[*(const size_t *)a], *y = &o[*(const size_t *)b];
+	int c = by_svc_cmp(x, y->key, strcspn(y->key, "/"), y->svc);
+
+	return c ? c : strcmp(x->key, y->key);
+}
+
+size_t kube_slices_of(struct kube_res *r, const char *ns, size_t nsl, const char *svc,
+		      const size_t **idx)
+{
+	size_t lo = 0, hi, n;
+
+	if (r->by_stale) {
+		size_t *v = realloc(r->by_svc, (r->n + 1) * sizeof(*v));
+
+		if (!v)
+			return *idx = NULL, 0;
+		r->by_svc = v;
+		r->nby = 0;
+		for (size_t i = 0; i < r->n; i++)
+			if (r->objs[i].svc && r->objs[i].json)
+				v[r->nby++] = i;
+		qsort_r(v, r->nby, sizeof(*v), by_svc_sort, r->objs);
+		r->by_stale = false;
+	}
+	hi = r->nby;
+	while (lo < hi) {	/* the first not below (ns, svc) */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (by_svc_cmp(&r->objs[r->by_svc[mid]], ns, nsl, svc) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (n = 0; lo + n < r->nby && !by_svc_cmp(&r->objs[r->by_svc[lo + n]], ns, nsl, svc); n++)
+		;
+	*idx = r->by_svc + lo;
+	return n;
 }
 
 /* Under k->mu: a relist's objects (sorted) replace r's; what differs is
