@@ -69,6 +69,7 @@ int sluiced_kube_start(struct sluiced *d, char *err, size_t elen)
 	if (!d->o.kubernetes)
 		return 0;
 	pthread_mutex_init(&k->mu, NULL);
+	pthread_mutex_init(&k->list_mu, NULL);
 	if (d->o.kube_apiserver)
 		snprintf(k->servers, sizeof(k->servers), "%s", d->o.kube_apiserver);
 	rc = d->o.kubeconfig ? kube_kubeconfig(k, d->o.kubeconfig, err, elen) : kube_in_cluster(k, err, elen);

@@ -447,10 +447,10 @@ size_t kube_slices_of(struct kube_res *r, const char *ns, size_t nsl, const char
 
 /* Under k->mu: a relist's objects (sorted) replace r's; what differs is
  * noted as changed, so a relist that finds little changed applies
- * little. Takes v. */
-static void res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size_t cap)
+ * little. Takes v. Returns how many objects changed. */
+static size_t res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size_t cap)
 {
-	size_t i = 0, j = 0;
+	size_t i = 0, j = 0, changed = 0;
 
 	if (!r->lists)
 		r->k->chg_all = true;	/* the first list: all of it is new */
@@ -462,16 +462,20 @@ static void res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size_t
 				kube_secret_drop(r, r->objs[i].key);
 			note_change(r, r->objs[i].key, r->objs[i].json);
 			r->objs[i++].json = NULL;
+			changed++;
 		} else if (c > 0) {	/* new */
 			note_change(r, v[j++].key, NULL);
+			changed++;
 		} else {
-			if (!v[j].json) {	/* the same resourceVersion: kept as held */
+			if (!v[j].json) {	/* the same resourceVersion: kept as held
+						 * (its key is the held one too) */
 				v[j].json = r->objs[i].json;
 				v[j].svc = r->objs[i].svc;
-				r->objs[i].json = r->objs[i].svc = NULL;
+				r->objs[i].json = r->objs[i].svc = r->objs[i].key = NULL;
 			} else if (strcmp(r->objs[i].json, v[j].json)) {
 				note_change(r, r->objs[i].key, r->objs[i].json);
 				r->objs[i].json = NULL;
+				changed++;
 			} else {	/* the same text: the one held (and shared) stays */
 				sl_text_unref(v[j].json);
 				v[j].json = r->objs[i].json;
@@ -485,6 +489,7 @@ static void res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size_t
 	r->objs = v;
 	r->n = n;
 	r->ocap = cap;
+	return changed;
 }
 
 /* ---- LIST and WATCH ---- */
@@ -518,19 +523,38 @@ static const struct kube_obj *same_version(const struct kube_res *r, json_object
 	       r->objs[i].json ? &r->objs[i] : NULL;
 }
 
+/* A list being read (do_list) given up: its objects freed, but not the
+ * keys of those held as they were (json NULL), which are the store's. */
+static void list_free(struct kube_obj *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].json)
+			v[i].key = NULL;
+	objs_free(v, n);
+}
+
 /* 0 listed; 1 not served (404: try the next version); -1 error. */
 static int do_list(struct kube_res *r)
 {
 	char path[256], q[2048], key[512], rvs[64] = "", *cont = NULL;
 	struct kube_obj *v = NULL;
+	struct kube_body b = { 0 };
+	json_tokener *tok = json_tokener_new();
 	size_t n = 0, cap = 0;
-	long code;
+	long code = 0;
+	int rc = -1;
+	uint64_t t0 = sluiced_now_us(), read_us = 0, t_page;
+	size_t pages = 0, changed = 0;
 
+	if (!tok)
+		return -1;
 	kube_res_path(r, path, sizeof(path));
 	/* in pages (as client-go's pager): a page's JSON tree is what is held
-	 * at once, not the whole list's */
+	 * at once, not the whole list's; the body's buffer and the tokener are
+	 * the same from page to page (a list of 50,000 Pods is 100 pages, and
+	 * every large block malloc hands out again costs a consolidation of
+	 * its free lists) */
 	do {
-		struct kube_body b = { 0 };
 		json_object *j, *items = NULL, *md = NULL, *x = NULL;
 
 		if (cont) {
@@ -544,33 +568,36 @@ static int do_list(struct kube_res *r)
 		}
 		free(cont);
 		cont = NULL;
+		b.len = 0;
 		code = kube_http_get(r, q, kube_on_body, &b, false);
 		if (code != 200) {
-			free(b.p);
-			objs_free(v, n);
-			if (code == 404)
-				return 1;
-			if (code == 403 && r->secret) {
+			if (code == 404) {
+				rc = 1;
+			} else if (code == 403 && r->secret) {
 				/* RBAC grants no Secrets: the rest of the source works,
 				 * credentialName servers are refused (no Secret read) */
 				set_err(r, "%s: HTTP %ld (forbidden: Gateway credentialName "
 					"Secrets are not read; docs/kubernetes.md, RBAC)", path, code);
-				return 1;
-			}
-			if (code > 0)	/* 410 too: the continue token expired */
+				rc = 1;
+			} else if (code > 0) {	/* 410 too: the continue token expired */
 				set_err(r, "%s: HTTP %ld", path, code);
-			else
+			} else {
 				r->errors++;
-			return -1;
+			}
+			goto out;
 		}
-		j = b.p ? json_tokener_parse(b.p) : NULL;
-		free(b.p);
-		if (!j || !json_object_object_get_ex(j, "items", &items) ||
+		pthread_mutex_lock(&r->k->list_mu);
+		t_page = sluiced_now_us();
+		pages++;
+		json_tokener_reset(tok);
+		j = b.p ? json_tokener_parse_ex(tok, b.p, (int)b.len) : NULL;
+		if (!j || json_tokener_get_error(tok) != json_tokener_success ||
+		    !json_object_object_get_ex(j, "items", &items) ||
 		    !json_object_is_type(items, json_type_array)) {
 			set_err(r, "%s: not a List (%ld)", path, 0);
 			json_object_put(j);
-			objs_free(v, n);
-			return -1;
+			pthread_mutex_unlock(&r->k->list_mu);
+			goto out;
 		}
 		size_t nitems = json_object_array_length(items);
 
@@ -580,8 +607,8 @@ static int do_list(struct kube_res *r)
 
 			if (!nv) {
 				json_object_put(j);
-				objs_free(v, n);
-				return -1;
+				pthread_mutex_unlock(&r->k->list_mu);
+				goto out;
 			}
 			v = nv;
 			cap = ncap;
@@ -592,13 +619,14 @@ static int do_list(struct kube_res *r)
 			char rv[KUBE_RV_LEN], *t = NULL, *k;
 
 			/* an object whose resourceVersion is the one held is not
-			 * serialized again (res_replace keeps the held text) */
+			 * serialized again, nor its key copied: res_replace keeps
+			 * the held text and key (this thread alone changes them) */
 			if (held) {
 				snprintf(rv, sizeof(rv), "%s", held->rv);
+				k = held->key;
 			} else if (!(t = obj_text(r, it, key, sizeof(key), rv))) {
 				continue;
-			}
-			if (!(k = strdup(key))) {
+			} else if (!(k = strdup(key))) {
 				sl_text_unref(t);
 				continue;
 			}
@@ -615,6 +643,8 @@ static int do_list(struct kube_res *r)
 				cont = strdup(json_object_get_string(x));
 		}
 		json_object_put(j);
+		read_us += sluiced_now_us() - t_page;
+		pthread_mutex_unlock(&r->k->list_mu);
 	} while (cont);
 	/* a list's keys are unique: appended, then sorted once */
 	if (n)
@@ -631,18 +661,30 @@ static int do_list(struct kube_res *r)
 		v = calloc(1, sizeof(*v));
 	pthread_mutex_lock(&r->k->mu);
 	if (v)
-		res_replace(r, v, n, cap ? cap : 1);
+		changed = res_replace(r, v, n, cap ? cap : 1);
 	snprintf(r->rv, sizeof(r->rv), "%s", rvs);
 	r->synced = true;
 	r->absent = false;
 	r->lists++;
 	r->err[0] = '\0';
 	pthread_mutex_unlock(&r->k->mu);
+	sluiced_log("kubernetes: listed %s: %zu objects in %zu pages, %zu changed, %.0f ms (%.0f ms "
+		    "reading the pages)", path, n, pages, changed,
+		    (double)(sluiced_now_us() - t0) / 1000.0, (double)read_us / 1000.0);
+	v = NULL;
+	n = 0;
+	rc = 0;
+out:
+	list_free(v, n);
+	free(cont);
+	free(b.p);
+	json_tokener_free(tok);
 	/* the pages' trees were freed in this thread's malloc arena: give
 	 * them back, so RSS follows what is held */
 	malloc_trim(0);
-	kube_wake(r->k);
-	return 0;
+	if (!rc)
+		kube_wake(r->k);
+	return rc;
 }
 
 /* One watch event line. */

@@ -132,6 +132,8 @@ struct sluiced_kube {
 	size_t n;
 	int efd;			/* the resource threads' wake-up */
 	pthread_mutex_t mu;		/* the threads' objects and counters */
+	pthread_mutex_t list_mu;	/* one list page parsed at a time: the
+					 * threads share malloc's arenas */
 	bool stop;
 	char servers[1024];		/* URL[,URL] */
 	char server[512];		/* the one in use */
