@@ -157,7 +157,9 @@ for n in $SIZES; do
 		wait "$DL_PID" 2>/dev/null
 	fi
 	t0=$(date +%s%N)
-	dl_start --kubernetes --kubeconfig "$KUBECONFIG_SIM" || { echo "bench_kube: sluiced did not start" >&2; exit 1; }
+	# a DaemonSet's sluiced knows its node (NODE_NAME): node-a, where none
+	# of these Pods runs, as on a node of a cluster this size
+	dl_start --kubernetes --kubeconfig "$KUBECONFIG_SIM" --node-name node-a || { echo "bench_kube: sluiced did not start" >&2; exit 1; }
 	started=1
 	full() { [ "$(ctl status -o json | jq -r .services)" -ge "$n" ]; }
 	for ((i = 0; i < 4800; i++)); do full && break; sleep 0.025; done

@@ -46,6 +46,8 @@ JSON
  "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "cart:1"}]}, "status": {"phase": "Running", "podIP": "10.1.0.1"}},
 {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cart-v2", "namespace": "shop", "uid": "u-2", "labels": {"app": "cart", "version": "v2"}},
  "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "cart:2"}]}, "status": {"phase": "Running", "podIP": "10.1.0.2"}},
+{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client-1", "namespace": "shop", "uid": "u-9", "labels": {"app": "client"}},
+ "spec": {"nodeName": "node-b", "containers": [{"name": "c", "image": "client:1"}]}, "status": {"phase": "Running", "podIP": "10.1.0.9"}},
 {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": {"name": "cart", "namespace": "shop"},
  "spec": {"host": "cart", "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]},
  "status": {"observedGeneration": 1}},
@@ -56,8 +58,9 @@ JSON
 	echo ']'
 } | ctlsim put >/dev/null
 
-# the first URL answers nothing: sluiced moves on to the second
-dl_start --kubernetes --kubeconfig "$KUBECONFIG_SIM" \
+# the first URL answers nothing: sluiced moves on to the second; this is
+# node-b (the cart Pods run on node-a, client-1 here)
+dl_start --kubernetes --kubeconfig "$KUBECONFIG_SIM" --node-name node-b \
 	--kube-apiserver https://127.0.0.1:6445,https://127.0.0.1:6443 || { echo "Bail out! sluiced did not start"; cat "$DL_LOG"; exit 1; }
 synced() { ctl status -o json | jq -e '(.kubernetes_resources | all(.synced)) and .objects >= 6' >/dev/null; }
 sl_check "every resource listed and the cluster's objects applied (past a dead first URL)" \
@@ -65,6 +68,9 @@ sl_check "every resource listed and the cluster's objects applied (past a dead f
 sl_log "$(ctl status | grep -A9 '^kubernetes_resources' | head -4)"
 sl_check "Pods are held trimmed to the fields Sluice reads (no container image, node or portless container in the state file)" \
 	sh -c "grep -q cart-v2 '$DL_STATE/snapshot.yaml' && ! grep -q '\"image\"\\|\"nodeName\"\\|\"containers\"' '$DL_STATE/snapshot.yaml'"
+sl_check "--node-name: only the Pod of this node is a workload (a client); the others are endpoints only" \
+	sh -c "'$CTL' --socket '$SL_SOCK' get workloads -o json | jq -e 'length == 1 and .[0].name == \"client-1\"' >/dev/null"
+sl_check "the log names the node" grep -q "as node node-b (Pods of other nodes: endpoints only)" "$DL_LOG"
 sl_check "get objects: the cluster's objects, source kubernetes" \
 	sh -c "'$CTL' --socket '$SL_SOCK' get objects -o json | jq -e 'length >= 6 and all(.[]; .source == \"kubernetes\")' >/dev/null"
 to_vip() { sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client 10.96.0.30:7000 "$@"; }

@@ -148,8 +148,9 @@ static void test_service_and_slices(void **state)
 }
 
 /* Namespaces, label keys and values and addresses are held once per load
- * (pl_intern): 50,000 Pods repeat a handful of them. A Service whose
- * slices hold no ready endpoint has none (its selector is not used). */
+ * (pl_intern): 50,000 Pods repeat a handful of them. Pods with a uid are
+ * workloads, the others endpoints only. A Service whose slices hold no
+ * ready endpoint has none (its selector is not used). */
 static void test_one_copy(void **state)
 {
 	struct sl_diags d;
@@ -162,10 +163,13 @@ static void test_one_copy(void **state)
 			      SLICE("cart-a", "IPv4",
 				    "- {addresses: [10.1.0.1], targetRef: {kind: Pod, name: p1}}\n"
 				    "- {addresses: [10.1.0.2], conditions: {ready: false}}\n")
-			      POD("p1", "v1", "10.1.0.1", "Running", "")
-			      POD("p2", "v1", "10.1.0.2", "Running", ""),
+			      POD("p1", "v1", "10.1.0.1", "Running", ", uid: u1")
+			      POD("p2", "v1", "10.1.0.2", "Running", ", uid: u2")
+			      POD("p3", "v1", "10.1.0.3", "Running", ""),
 			      &d, &m), 0);
 	s = the_service(m);
+	/* a Pod without a uid (the Kubernetes source holds Pods of other
+	 * nodes so) is no workload: no cgroup can be found for it */
 	assert_int_equal(m->nworkloads, 2);
 	w = m->workloads;
 	assert_ptr_equal(w[0].ns, w[1].ns);

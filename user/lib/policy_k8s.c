@@ -560,12 +560,18 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 	return 0;
 }
 
+/* Pods as workloads (clients, for sourceLabels, Sidecar scopes and the
+ * metrics' source): a Pod is found as a client by its cgroup, which kubelet
+ * names by the Pod's uid, so a Pod without a uid is an endpoint only (the
+ * Kubernetes source holds Pods of other nodes so: kube_watch.c). */
 int pl_k8s_pod_workloads(struct pl_ctx *c)
 {
 	for (size_t i = 0; i < c->nkp; i++) {
 		const struct pl_k8s_pod *p = &c->kp[i];
 		struct sl_workload *w;
 
+		if (!p->uid || !p->uid[0])
+			continue;
 		if (pl_grow((void **)&c->we, &c->cwe, c->nwe, sizeof(*c->we)))
 			return -ENOMEM;
 		w = &c->we[c->nwe++];

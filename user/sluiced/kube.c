@@ -72,6 +72,8 @@ int sluiced_kube_start(struct sluiced *d, char *err, size_t elen)
 	pthread_mutex_init(&k->list_mu, NULL);
 	if (d->o.kube_apiserver)
 		snprintf(k->servers, sizeof(k->servers), "%s", d->o.kube_apiserver);
+	if (d->o.node_name)
+		snprintf(k->node_name, sizeof(k->node_name), "%s", d->o.node_name);
 	rc = d->o.kubeconfig ? kube_kubeconfig(k, d->o.kubeconfig, err, elen) : kube_in_cluster(k, err, elen);
 	if (rc)
 		return rc;
@@ -114,7 +116,9 @@ int sluiced_kube_start(struct sluiced *d, char *err, size_t elen)
 		if (pthread_create(&r->th, NULL, kube_res_main, r) == 0)
 			r->started = true;
 	}
-	sluiced_log("kubernetes: watching %zu resources at %s", NRES, k->server);
+	sluiced_log("kubernetes: watching %zu resources at %s%s%s%s", NRES, k->server,
+		    k->node_name[0] ? " as node " : "", k->node_name,
+		    k->node_name[0] ? " (Pods of other nodes: endpoints only)" : "");
 	return 0;
 }
 

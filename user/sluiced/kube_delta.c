@@ -120,7 +120,9 @@ static int pod_changed(struct delta_ctx *x, json_object *o)
 	uint8_t a[16] = { [10] = 0xff, [11] = 0xff };
 	int rc;
 
-	if (uid && sl_l4_pod_cgroup(&lo, uid))
+	/* held with a uid: on this node by its nodeName (--node-name), or
+	 * any Pod when the node is not known (then: when its cgroup is here) */
+	if (uid && (x->k->node_name[0] || sl_l4_pod_cgroup(&lo, uid)))
 		return refuse(x, "pod %s runs on this node", uid);
 	/* IPv4 v4-mapped, as the model keeps it */
 	if (!ip || (inet_pton(AF_INET, ip, a + 12) != 1 && inet_pton(AF_INET6, ip, a) != 1))

@@ -73,7 +73,11 @@ static void keep_only_each(json_object *arr, const char *const *keep)
 
 /* The fields of Services, EndpointSlices and Pods the front-end reads
  * (policy_k8s.c), and nothing else: a Pod's JSON is mostly what Sluice
- * never reads (volumes, env, statuses), held for every Pod of the cluster. */
+ * never reads (volumes, env, statuses), held for every Pod of the cluster.
+ * A Pod scheduled to another node than this one (--node-name) is held
+ * without its uid: to the front-end an endpoint, not a workload (it can
+ * never be a client here, and 50,000 of them were 50,000 workloads to
+ * resolve and hold). */
 static void trim_core(const struct kube_res *r, json_object *o)
 {
 	static const char *const top_svc[] = { "kind", "apiVersion", "metadata", "spec", NULL };
@@ -130,6 +134,14 @@ static void trim_core(const struct kube_res *r, json_object *o)
 		}
 	}
 	if (!strcmp(r->kind, "Pod")) {
+		const char *node = r->k->node_name;
+		json_object *nn = NULL;
+
+		if (node[0] && md &&
+		    (!json_object_object_get_ex(o, "spec", &x) ||
+		     !json_object_object_get_ex(x, "nodeName", &nn) ||
+		     strcmp(json_object_get_string(nn), node)))
+			json_object_object_del(md, "uid");
 		if (json_object_object_get_ex(o, "spec", &x)) {
 			json_object *c = NULL;
 

@@ -48,6 +48,8 @@ static void usage(FILE *f)
 		"  --kubernetes         read Services, EndpointSlices, Pods and the Istio kinds\n"
 		"                       from the API server (in a pod: its service account)\n"
 		"  --kube-apiserver URL[,URL]  the API server (default: KUBERNETES_SERVICE_HOST)\n"
+		"  --node-name NAME     this node (default: $NODE_NAME): Pods of other nodes are\n"
+		"                       endpoints only, not clients\n"
 		"  --kubeconfig PATH    server, CA and token from a kubeconfig (outside a pod)\n"
 		"  --dns-refresh S      resolve `resolution: DNS` names again at least every S\n"
 		"                       seconds, and this often when an answer has no TTL (default %d)\n"
@@ -109,7 +111,8 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 {
 	enum { O_POLICY = 256, O_CGROUP, O_BPFFS, O_SOCKET, O_STATE, O_METRICS, O_XDP, O_NOHTTP,
 	       O_HTTP_LISTEN, O_STATS_GC, O_VERSION, O_HELP, O_GW_ADDR, O_LOG_LEVEL, O_LOG_FORMAT,
-	       O_ACCESS_LOG, O_DNS_REFRESH, O_KUBELET_ROOT, O_KUBE, O_KUBE_API, O_KUBECONFIG };
+	       O_ACCESS_LOG, O_DNS_REFRESH, O_KUBELET_ROOT, O_KUBE, O_KUBE_API, O_KUBECONFIG,
+	       O_NODE_NAME };
 	static const struct option lo[] = {
 		{ "policy-dir", required_argument, NULL, O_POLICY },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
@@ -130,6 +133,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		{ "kubernetes", no_argument, NULL, O_KUBE },
 		{ "kube-apiserver", required_argument, NULL, O_KUBE_API },
 		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
+		{ "node-name", required_argument, NULL, O_NODE_NAME },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -168,6 +172,7 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		case O_KUBE: o->kubernetes = true; break;
 		case O_KUBE_API: o->kube_apiserver = optarg; break;
 		case O_KUBECONFIG: o->kubeconfig = optarg; break;
+		case O_NODE_NAME: o->node_name = optarg; break;
 		case O_KUBELET_ROOT:
 			o->kubelet_root = optarg;
 			if (optarg[0] == '/' || strstr(optarg, "..")) {
@@ -208,6 +213,8 @@ static int parse_opts(struct sluiced *d, int argc, char **argv)
 		}
 	}
 	sluiced_log_setup(level, json);
+	if (!o->node_name || !o->node_name[0])	/* a DaemonSet's downward API */
+		o->node_name = getenv("NODE_NAME");
 	if (parse_listen(o->http_listen, o->helper_addr, &o->helper_port)) {
 		fprintf(stderr, "sluiced: --http-listen %s: expected IPv4 ADDR:PORT\n",
 			o->http_listen);

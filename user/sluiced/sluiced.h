@@ -70,6 +70,7 @@ struct sluiced_opts {
 	bool kubernetes;		/* --kubernetes: the API server is a source */
 	const char *kube_apiserver;	/* --kube-apiserver URL[,URL] */
 	const char *kubeconfig;		/* --kubeconfig PATH */
+	const char *node_name;		/* --node-name, or $NODE_NAME; NULL = unknown */
 	char cgroup_buf[PATH_MAX];
 	char self_dir[PATH_MAX];	/* where sluiced's binary lives */
 };
@@ -148,6 +149,8 @@ struct sluiced_kube {
 	uint64_t due_ms;		/* debounce deadline, 0 = none */
 	uint64_t applies;
 	char cred_dir[PATH_MAX];	/* the Secrets' files (kube_secret.c) */
+	char node_name[256];		/* --node-name; "" = unknown (every Pod may
+					 * be a client here) */
 	/* under mu: what changed since the share was last applied whole */
 	struct kube_change *chg;
 	size_t nchg, cchg;
