@@ -501,8 +501,9 @@ int sl_model_bind_credentials(struct sl_model *m, const char *dir, struct sl_dia
 
 /* Incremental apply (user/lib/model_patch.c): service si of m takes the
  * endpoints of service src_si of src (a model loaded from that service's
- * objects alone), its subsets re-selected by their labels. The patch owns
- * src and what it allocated; the model points into them until the patch is
+ * objects alone), its subsets re-selected by their labels. The patch takes
+ * src (freed: the patch keeps a copy of the endpoints with their
+ * addresses, labels and ports); the model points into it until the patch is
  * undone (sl_model_patch_undo, which puts back what was there) or freed
  * (sl_svc_patch_free: after m itself, or after a later patch of the same
  * service replaced it). -EAGAIN, nothing changed and src not taken, when

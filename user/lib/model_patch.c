@@ -5,7 +5,11 @@
  * from a small model loaded from the service's own objects (its Service,
  * EndpointSlices and their Pods), so they are parsed and checked by the
  * same front-end as a full load; the subsets are selected again by their
- * labels, as pl_resolve selects them. include/sluice/model.h.
+ * labels, as pl_resolve selects them. The patch keeps a copy of the new
+ * endpoints (with their addresses, labels and ports) in one block, not the
+ * small model they came in: a model's arena is 64 KB, and a patch lives
+ * until the next whole apply, one per service whose endpoints moved.
+ * include/sluice/model.h.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +19,7 @@
 
 struct sl_svc_patch {
 	size_t si;
-	struct sl_model *src;		/* owns the new endpoints */
+	struct sl_endpoint *eps;	/* the new endpoints, one block (copy_endpoints) */
 	size_t *idx;			/* the subsets' new endpoint lists, one block */
 	/* what the model held before, for sl_model_patch_undo */
 	struct sl_endpoint *old_eps;
@@ -23,6 +27,74 @@ struct sl_svc_patch {
 	size_t **old_sub;
 	size_t *old_subn;
 };
+
+static size_t str_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+static char *put_str(char **at, const char *s)
+{
+	char *p = *at;
+	size_t l = str_size(s);
+
+	if (!s)
+		return NULL;
+	memcpy(p, s, l);
+	*at += l;
+	return p;
+}
+
+/* n endpoints and what they point to (address, labels, ports, the
+ * position's file name) copied into one malloc'd block. */
+static struct sl_endpoint *copy_endpoints(const struct sl_endpoint *v, size_t n)
+{
+	size_t fixed = n * sizeof(*v), bytes, i, j;
+	struct sl_endpoint *out;
+	char *at;
+
+	bytes = fixed;
+	for (i = 0; i < n; i++) {
+		bytes += str_size(v[i].address) + str_size(v[i].pos.file) +
+			 v[i].labels.n * sizeof(*v[i].labels.v) + v[i].nports * sizeof(*v[i].ports);
+		for (j = 0; j < v[i].labels.n; j++)
+			bytes += str_size(v[i].labels.v[j].key) + str_size(v[i].labels.v[j].value);
+		for (j = 0; j < v[i].nports; j++)
+			bytes += str_size(v[i].ports[j].name);
+	}
+	/* the arrays first (aligned: the endpoints' size is a multiple of 8),
+	 * the strings after them */
+	if (!(out = malloc(bytes + 1)))
+		return NULL;
+	memcpy(out, v, fixed);
+	at = (char *)out + fixed;
+	for (i = 0; i < n; i++) {
+		struct sl_endpoint *e = &out[i];
+
+		if (e->labels.n) {
+			e->labels.v = (struct sl_label *)(void *)at;
+			at += e->labels.n * sizeof(*e->labels.v);
+		}
+		if (e->nports) {
+			e->ports = (struct sl_named_port *)(void *)at;
+			memcpy(e->ports, v[i].ports, e->nports * sizeof(*e->ports));
+			at += e->nports * sizeof(*e->ports);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct sl_endpoint *e = &out[i];
+
+		e->address = put_str(&at, v[i].address);
+		e->pos.file = put_str(&at, v[i].pos.file);
+		for (j = 0; j < e->labels.n; j++) {
+			e->labels.v[j].key = put_str(&at, v[i].labels.v[j].key);
+			e->labels.v[j].value = put_str(&at, v[i].labels.v[j].value);
+		}
+		for (j = 0; j < e->nports; j++)
+			e->ports[j].name = put_str(&at, v[i].ports[j].name);
+	}
+	return out;
+}
 
 int sl_model_patch_endpoints(struct sl_model *m, size_t si, struct sl_model *src, size_t src_si,
 			     struct sl_svc_patch **out)
@@ -38,8 +110,8 @@ int sl_model_patch_endpoints(struct sl_model *m, size_t si, struct sl_model *src
 	p->idx = calloc(s->nsubsets * ns->nendpoints + 1, sizeof(*p->idx));
 	p->old_sub = calloc(s->nsubsets + 1, sizeof(*p->old_sub));
 	p->old_subn = calloc(s->nsubsets + 1, sizeof(*p->old_subn));
-	if (!p->idx || !p->old_sub || !p->old_subn) {
-		p->src = NULL;
+	p->eps = copy_endpoints(ns->endpoints, ns->nendpoints);
+	if (!p->idx || !p->old_sub || !p->old_subn || !p->eps) {
 		sl_svc_patch_free(p);
 		return -ENOMEM;
 	}
@@ -59,7 +131,6 @@ int sl_model_patch_endpoints(struct sl_model *m, size_t si, struct sl_model *src
 		p->old_subn[k] = o - start;
 	}
 	p->si = si;
-	p->src = src;
 	p->old_eps = s->endpoints;
 	p->old_neps = s->nendpoints;
 	o = 0;
@@ -72,12 +143,12 @@ int sl_model_patch_endpoints(struct sl_model *m, size_t si, struct sl_model *src
 		s->subsets[k].nendpoints = n;
 		o += n;
 	}
-	s->endpoints = ns->endpoints;
+	s->endpoints = p->eps;
 	s->nendpoints = ns->nendpoints;
+	sl_model_free(src);	/* taken: what the model points at is p's copy */
 	*out = p;
 	return 0;
 again:
-	p->src = NULL;
 	sl_svc_patch_free(p);
 	return -EAGAIN;
 }
@@ -102,7 +173,7 @@ void sl_svc_patch_free(struct sl_svc_patch *p)
 {
 	if (!p)
 		return;
-	sl_model_free(p->src);
+	free(p->eps);
 	free(p->idx);
 	free(p->old_sub);
 	free(p->old_subn);
