@@ -13,7 +13,7 @@
  * resourceVersion: it re-watches from there when a watch ends, relists on
  * 410 Gone, backs off on errors (1 s doubling to 30 s), and takes the next
  * Istio API version when a CRD version is not served (404). Every change
- * wakes the event loop (an eventfd); after a quiet spell (100 ms; 5 ms
+ * wakes the event loop (an eventfd); after a quiet spell (100 ms; 2 ms
  * when only endpoints moved) the loop applies it: as a delta of the live
  * generation when it can (kube_delta.c), else the Kubernetes share of the
  * desired state whole, once every resource has listed. An object that does
