@@ -309,7 +309,11 @@ int pl_parse_pod(struct pl_ctx *c, const struct pl_doc *d)
 	p->deleting = d->meta && pl_get(c, d->meta, "deletionTimestamp") &&
 		      !pl_is_null(pl_get(c, d->meta, "deletionTimestamp"));
 	if (status && !pl_is_null(status) && status->type == YAML_MAPPING_NODE) {
+		struct sl_arena *keep = c->a;
+
+		c->a = c->tmp;	/* the phase is read once, here: not in the model */
 		pl_str(c, status, "phase", &phase, NULL);
+		c->a = keep;
 		ipn = pl_get(c, status, "podIP");
 		if (ipn && !pl_is_null(ipn) && pl_ip(c, ipn, &p->ip) == 0)
 			p->address = pl_intern(c, pl_scalar(ipn));	/* its endpoint's too */
