@@ -658,9 +658,25 @@ static int do_list(struct kube_res *r)
 		read_us += sluiced_now_us() - t_page;
 		pthread_mutex_unlock(&r->k->list_mu);
 	} while (cont);
-	/* a list's keys are unique: appended, then sorted once */
-	if (n)
+	/* appended, then sorted once; a key listed twice (a server whose
+	 * pages are not one snapshot, and a store that changed between them)
+	 * is kept once: the held key a duplicate borrowed is not freed */
+	if (n) {
+		size_t o = 1;
+
 		qsort(v, n, sizeof(*v), obj_cmp);
+		for (size_t i = 1; i < n; i++) {
+			if (strcmp(v[i].key, v[o - 1].key)) {
+				v[o++] = v[i];
+				continue;
+			}
+			if (v[i].json && v[i].key != v[o - 1].key)
+				free(v[i].key);
+			sl_text_unref(v[i].json);
+			free(v[i].svc);
+		}
+		n = o;
+	}
 	if (n && n < cap) {	/* grown by pages: trimmed to what it holds */
 		struct kube_obj *fit = realloc(v, n * sizeof(*v));
 
