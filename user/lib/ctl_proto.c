@@ -125,16 +125,17 @@ int sl_ctl_write_req(int fd, const struct sl_ctl_req *req)
 	err = write_full(fd, line, (size_t)n);
 	for (i = 0; !err && i < req->nparts; i++) {
 		const struct sl_ctl_part *p = &req->parts[i];
+		size_t len = p->shared ? sl_text_len(p->data) : p->len;
 
-		total += p->len;
+		total += len;
 		if (check_token(p->name, LINE_MAX_LEN - 32) || total > SL_CTL_MAX_BODY)
 			return -EINVAL;
-		n = snprintf(line, sizeof(line), "%zu %s\n", p->len, p->name);
+		n = snprintf(line, sizeof(line), "%zu %s\n", len, p->name);
 		err = write_full(fd, line, (size_t)n);
-		if (!err && p->shared) {
+		if (!err && p->shared) {	/* a shared text: its text */
 			char *plain = sl_text_dup(p->data);
 
-			err = plain ? write_full(fd, plain, p->len) : -errno;
+			err = plain ? write_full(fd, plain, len) : -errno;
 			free(plain);
 		} else if (!err) {
 			err = write_full(fd, p->data, p->len);

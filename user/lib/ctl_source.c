@@ -193,12 +193,12 @@ static int snap_emit(struct sbuf *b, const struct sl_ctl_part *parts, size_t n,
 	for (i = 0; i < n && !err; i++) {
 		const struct sl_ctl_part *p = &parts[i];
 		const char *first, *last, *data = p->data;
-		size_t flen, llen;
+		size_t flen, llen, len = p->shared ? sl_text_len(p->data) : p->len;
 
 		if (p->shared) {
-			if (cap < p->len + 1) {
+			if (cap < len + 1) {
 				free(plain);
-				cap = p->len + 1 > 4096 ? p->len + 1 : 4096;
+				cap = len + 1 > 4096 ? len + 1 : 4096;
 				if (!(plain = malloc(cap))) {
 					err = -ENOMEM;
 					break;
@@ -208,7 +208,7 @@ static int snap_emit(struct sbuf *b, const struct sl_ctl_part *parts, size_t n,
 				break;
 			data = plain;
 		}
-		significant_lines(data, p->len, &first, &flen, &last, &llen);
+		significant_lines(data, len, &first, &flen, &last, &llen);
 		if (need_sep && first && !is_doc_start(first, flen))
 			err = sb_str(b, "---\n");
 		if (!err)
@@ -227,8 +227,8 @@ static int snap_emit(struct sbuf *b, const struct sl_ctl_part *parts, size_t n,
 		if (!err && map)
 			map->first_line[map->n++] = b->lines + 1;
 		if (!err)
-			err = sb_put(b, data, p->len);
-		if (!err && p->len && data[p->len - 1] != '\n')
+			err = sb_put(b, data, len);
+		if (!err && len && data[len - 1] != '\n')
 			err = sb_str(b, "\n");
 		if (last)
 			need_sep = !is_only_doc_start(last, llen);

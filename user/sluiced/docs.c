@@ -185,18 +185,21 @@ static int cut_docs(struct sl_ctl_part *part, struct doc_list *del, FILE *out, s
 	char err[256] = "";
 	char *nd, *plain = NULL;
 	const char *data = part->data;
-	size_t i, j, w = 0, pos = 0, cut = 0;
+	size_t i, j, w = 0, pos = 0, cut = 0, len = part->len;
 	int rc;
 
-	if (part->shared && !(data = plain = sl_text_dup(part->data)))
-		return -ENOMEM;
-	rc = scan_docs(data, part->len, &docs, err, sizeof(err));
+	if (part->shared) {
+		if (!(data = plain = sl_text_dup(part->data)))
+			return -ENOMEM;
+		len = sl_text_len(part->data);
+	}
+	rc = scan_docs(data, len, &docs, err, sizeof(err));
 	if (rc) {
 		fprintf(out, "%s:%s\n", part->name, err);
 		free(plain);
 		return rc;
 	}
-	nd = malloc(part->len + 1);
+	nd = malloc(len + 1);
 	if (!nd) {
 		doc_list_free(&docs);
 		free(plain);
@@ -211,7 +214,7 @@ static int cut_docs(struct sl_ctl_part *part, struct doc_list *del, FILE *out, s
 				hit = true;
 			}
 		}
-		if (!hit || docs.v[i].start < pos || docs.v[i].end > part->len)
+		if (!hit || docs.v[i].start < pos || docs.v[i].end > len)
 			continue;
 		memcpy(nd + w, data + pos, docs.v[i].start - pos);
 		w += docs.v[i].start - pos;
@@ -219,8 +222,8 @@ static int cut_docs(struct sl_ctl_part *part, struct doc_list *del, FILE *out, s
 		cut++;
 	}
 	*nremoved += cut;
-	memcpy(nd + w, data + pos, part->len - pos);
-	w += part->len - pos;
+	memcpy(nd + w, data + pos, len - pos);
+	w += len - pos;
 	nd[w] = '\0';
 	free(plain);
 	doc_list_free(&docs);
