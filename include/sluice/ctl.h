@@ -55,8 +55,8 @@ struct sl_ctl_part {
 	 * "policy-dir"); "" = none (carried in the snapshot as "# from: ") */
 	char from[16];
 	/* data is a shared text (sl_text_new): released with sl_text_unref,
-	 * never free(), read with sl_text_read/sl_text_dup (len is the text's
-	 * length); sluiced's Kubernetes source and its desired state hold
+	 * never free(), read with sl_text_read/sl_text_dup and sized by
+	 * sl_text_len; sluiced's Kubernetes source and its desired state hold
 	 * one copy of an object's text */
 	bool shared;
 };
