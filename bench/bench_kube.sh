@@ -191,7 +191,7 @@ for n in $SIZES; do
 	ctlsim compact </dev/null >/dev/null
 	RELIST[$n]=$(timed "$SL_TMP/flip-0-0.json")
 	RSS[$n]=$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$DL_PID/status")
-	INCR[$n]=$(ctl status -o json | jq -r .incremental_applies)
+	INCR[$n]=$(ctl status -o json | tee "$SL_BUILD/bench/kube-status-$n.json" | jq -r .incremental_applies)
 	MODES[$n]="$(grep -c 'incremental, source kubernetes' "$DL_LOG") incremental, $(grep -c '(source kubernetes)' "$DL_LOG") whole"
 	# the same objects as files: what one full compile costs offline
 	mkdir -p "$SL_TMP/files-$n"

@@ -55,8 +55,9 @@ struct sl_ctl_part {
 	 * "policy-dir"); "" = none (carried in the snapshot as "# from: ") */
 	char from[16];
 	/* data is a shared text (sl_text_new): released with sl_text_unref,
-	 * never free(); sluiced's Kubernetes source and its desired state
-	 * hold one copy of an object's text */
+	 * never free(), read with sl_text_read/sl_text_dup and sized by
+	 * sl_text_len; sluiced's Kubernetes source and its desired state hold
+	 * one copy of an object's text */
 	bool shared;
 };
 
@@ -101,13 +102,27 @@ struct sl_ctl_part *sl_ctl_parts_dup(const struct sl_ctl_part *parts, size_t n);
  * data NULL, len 0, shared false. */
 void sl_ctl_part_drop_data(struct sl_ctl_part *p);
 
-/* Text shared by reference: a NUL-terminated copy that several owners
- * hold without copying it again, freed with the last reference. The
- * count is atomic (threads may hold and drop references). */
+/* Text shared by reference: one copy that several owners hold without
+ * copying it again, freed with the last reference. The count is atomic
+ * (threads may hold and drop references). The copy is held deflated (zlib
+ * raw deflate, the dictionary preset) when that is shorter, so its bytes
+ * are not the text: read it with sl_text_read or sl_text_dup (each thread
+ * inflates with its own stream). */
+struct sl_text_dict {			/* a preset dictionary: static, never freed */
+	const char *s;
+	size_t len;			/* at most 8 KB are used */
+};
 char *sl_text_new(const char *s, size_t len);	/* one reference; NULL: no memory */
+char *sl_text_new_dict(const char *s, size_t len, const struct sl_text_dict *dict);
 char *sl_text_ref(char *t);			/* one more; returns t */
 void sl_text_unref(char *t);			/* NULL: nothing */
-size_t sl_text_len(const char *t);
+size_t sl_text_len(const char *t);		/* the text's length */
+size_t sl_text_held(const char *t);		/* the bytes held for it */
+/* The text into buf (sl_text_len + 1 bytes, NUL-terminated): 0, -ENOMEM
+ * (no stream), -EIO (damaged). */
+int sl_text_read(const char *t, char *buf);
+char *sl_text_dup(const char *t);		/* malloc'd text; NULL + errno */
+bool sl_text_same(const char *a, const char *b);	/* the same text (and dictionary) */
 
 /* ---- sources (ctl_source.c) ---- */
 

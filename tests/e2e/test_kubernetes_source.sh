@@ -71,6 +71,9 @@ sl_check "Pods are held trimmed to the fields Sluice reads (no container image, 
 sl_check "--node-name: only the Pod of this node is a workload (a client); the others are endpoints only" \
 	sh -c "'$CTL' --socket '$SL_SOCK' get workloads -o json | jq -e 'length == 1 and .[0].name == \"client-1\"' >/dev/null"
 sl_check "the log names the node" grep -q "as node node-b (Pods of other nodes: endpoints only)" "$DL_LOG"
+held=$(ctl status -o json | jq -c '[.kubernetes_resources[] | select(.objects > 0 and (.path | test("secrets") | not))] | [(map(.text_bytes) | add), (map(.held_bytes) | add)]')
+sl_check "the objects' texts are held deflated, the state file has them as JSON (text, held: $held)" \
+	sh -c "echo '$held' | jq -e '.[1] * 2 < .[0]' >/dev/null && grep -q '\"name\":\"cart-v2\",\"namespace\":\"shop\"' '$DL_STATE/snapshot.yaml'"
 sl_check "get objects: the cluster's objects, source kubernetes" \
 	sh -c "'$CTL' --socket '$SL_SOCK' get objects -o json | jq -e 'length >= 6 and all(.[]; .source == \"kubernetes\")' >/dev/null"
 to_vip() { sl_in_cgroup_ns "$CG" "$NS" "$CONNBENCH" client 10.96.0.30:7000 "$@"; }

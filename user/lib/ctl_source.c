@@ -184,17 +184,31 @@ static int snap_emit(struct sbuf *b, const struct sl_ctl_part *parts, size_t n,
 		     const char *header, struct sl_snap_map *map)
 {
 	bool need_sep = false;
-	size_t i;
+	char *plain = NULL;	/* a shared part's text (held deflated) */
+	size_t i, cap = 0;
 	int err = 0;
 
 	if (header)
 		err = sb_str(b, header);
 	for (i = 0; i < n && !err; i++) {
 		const struct sl_ctl_part *p = &parts[i];
-		const char *first, *last;
-		size_t flen, llen;
+		const char *first, *last, *data = p->data;
+		size_t flen, llen, len = p->shared ? sl_text_len(p->data) : p->len;
 
-		significant_lines(p->data, p->len, &first, &flen, &last, &llen);
+		if (p->shared) {
+			if (cap < len + 1) {
+				free(plain);
+				cap = len + 1 > 4096 ? len + 1 : 4096;
+				if (!(plain = malloc(cap))) {
+					err = -ENOMEM;
+					break;
+				}
+			}
+			if ((err = sl_text_read(p->data, plain)))
+				break;
+			data = plain;
+		}
+		significant_lines(data, len, &first, &flen, &last, &llen);
 		if (need_sep && first && !is_doc_start(first, flen))
 			err = sb_str(b, "---\n");
 		if (!err)
@@ -213,12 +227,13 @@ static int snap_emit(struct sbuf *b, const struct sl_ctl_part *parts, size_t n,
 		if (!err && map)
 			map->first_line[map->n++] = b->lines + 1;
 		if (!err)
-			err = sb_put(b, p->data, p->len);
-		if (!err && p->len && p->data[p->len - 1] != '\n')
+			err = sb_put(b, data, len);
+		if (!err && len && data[len - 1] != '\n')
 			err = sb_str(b, "\n");
 		if (last)
 			need_sep = !is_only_doc_start(last, llen);
 	}
+	free(plain);
 	return err;
 }
 

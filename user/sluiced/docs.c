@@ -177,23 +177,32 @@ static bool same_id(const struct doc_id *a, const struct doc_id *b)
 	       !strcmp(a->name, b->name) && !strcmp(an, bn);
 }
 
-/* Cut the ranges of matching documents out of one source. */
+/* Cut the ranges of matching documents out of one source (a shared text
+ * stays shared when none of its documents is cut). */
 static int cut_docs(struct sl_ctl_part *part, struct doc_list *del, FILE *out, size_t *nremoved)
 {
 	struct doc_list docs;
 	char err[256] = "";
-	char *nd;
-	size_t i, j, w = 0, pos = 0;
+	char *nd, *plain = NULL;
+	const char *data = part->data;
+	size_t i, j, w = 0, pos = 0, cut = 0, len = part->len;
 	int rc;
 
-	rc = scan_docs(part->data, part->len, &docs, err, sizeof(err));
+	if (part->shared) {
+		if (!(data = plain = sl_text_dup(part->data)))
+			return -ENOMEM;
+		len = sl_text_len(part->data);
+	}
+	rc = scan_docs(data, len, &docs, err, sizeof(err));
 	if (rc) {
 		fprintf(out, "%s:%s\n", part->name, err);
+		free(plain);
 		return rc;
 	}
-	nd = malloc(part->len + 1);
+	nd = malloc(len + 1);
 	if (!nd) {
 		doc_list_free(&docs);
+		free(plain);
 		return -ENOMEM;
 	}
 	for (i = 0; i < docs.n; i++) {
@@ -205,20 +214,26 @@ static int cut_docs(struct sl_ctl_part *part, struct doc_list *del, FILE *out, s
 				hit = true;
 			}
 		}
-		if (!hit || docs.v[i].start < pos || docs.v[i].end > part->len)
+		if (!hit || docs.v[i].start < pos || docs.v[i].end > len)
 			continue;
-		memcpy(nd + w, part->data + pos, docs.v[i].start - pos);
+		memcpy(nd + w, data + pos, docs.v[i].start - pos);
 		w += docs.v[i].start - pos;
 		pos = docs.v[i].end;
-		(*nremoved)++;
+		cut++;
 	}
-	memcpy(nd + w, part->data + pos, part->len - pos);
-	w += part->len - pos;
+	*nremoved += cut;
+	memcpy(nd + w, data + pos, len - pos);
+	w += len - pos;
 	nd[w] = '\0';
+	free(plain);
+	doc_list_free(&docs);
+	if (part->shared && !cut) {
+		free(nd);
+		return 0;
+	}
 	sl_ctl_part_drop_data(part);
 	part->data = nd;
 	part->len = w;
-	doc_list_free(&docs);
 	return 0;
 }
 

@@ -159,6 +159,29 @@ static int pods_only_endpoints(struct delta_ctx *x)
 	return 0;
 }
 
+/* A held object's text (a shared text, held deflated) parsed; NULL when
+ * there is no memory. */
+static json_object *text_json(const char *t)
+{
+	char *s = sl_text_dup(t);
+	json_object *o = s ? json_tokener_parse(s) : NULL;
+
+	free(s);
+	return o;
+}
+
+/* A held object's text to f after sep; -ENOMEM when it could not be read. */
+static int put_text(FILE *f, const char *sep, const char *t)
+{
+	char *s = sl_text_dup(t);
+
+	if (!s)
+		return -ENOMEM;
+	fprintf(f, "%s%s\n", sep, s);
+	free(s);
+	return 0;
+}
+
 /* Under k->mu: the services change c touches, into x. */
 static int touched(struct delta_ctx *x, const struct kube_change *c)
 {
@@ -168,7 +191,7 @@ static int touched(struct delta_ctx *x, const struct kube_change *c)
 	int rc = 0;
 
 	if (c->res == R_SLICE) {
-		json_object *old = c->old ? json_tokener_parse(c->old) : NULL;
+		json_object *old = c->old ? text_json(c->old) : NULL;
 
 		if (old) {
 			json_object *md = json_object_object_get(old, "metadata");
@@ -188,11 +211,11 @@ static int touched(struct delta_ctx *x, const struct kube_change *c)
 
 		if ((rc = pods_only_endpoints(x)))
 			return rc;
-		if (c->old && (o = json_tokener_parse(c->old))) {
+		if (c->old && (o = text_json(c->old))) {
 			rc = pod_changed(x, o);
 			json_object_put(o);
 		}
-		if (!rc && now && (o = json_tokener_parse(now->json))) {
+		if (!rc && now && (o = text_json(now->json))) {
 			rc = pod_changed(x, o);
 			json_object_put(o);
 		}
@@ -203,29 +226,33 @@ static int touched(struct delta_ctx *x, const struct kube_change *c)
 
 /* Under k->mu: the text of service x->svcs[i]'s own objects (its Service,
  * its EndpointSlices, the Pods they point at); NULL when it has no
- * Service (nothing to apply: its slices are ignored). */
-static char *service_text(struct delta_ctx *x, size_t i)
+ * Service (nothing to apply: its slices are ignored), or with *rc -ENOMEM
+ * when a text could not be read. */
+static char *service_text(struct delta_ctx *x, size_t i, int *rc)
 {
 	struct kube_res *rs = &x->k->res[R_SERVICE], *rl = &x->k->res[R_SLICE],
 			*rp = &x->k->res[R_POD];
 	char key[520], *out = NULL;
 	size_t len = 0, j, nsl;
 	const size_t *idx;
+	int bad = 0;
 	FILE *f;
 
 	snprintf(key, sizeof(key), "%s/%s", x->svcs[i].ns, x->svcs[i].name);
 	j = kube_obj_at(rs, key);
 	if (j == rs->n || strcmp(rs->objs[j].key, key) || !(f = open_memstream(&out, &len)))
 		return NULL;
-	fprintf(f, "%s\n", rs->objs[j].json);
+	bad |= put_text(f, "", rs->objs[j].json);
 	nsl = kube_slices_of(rl, x->svcs[i].ns, strlen(x->svcs[i].ns), x->svcs[i].name, &idx);
 	for (size_t s = 0; s < nsl; s++) {
 		json_object *o, *eps;
 
 		j = idx[s];
-		fprintf(f, "---\n%s\n", rl->objs[j].json);
-		if (!(o = json_tokener_parse(rl->objs[j].json)))
+		bad |= put_text(f, "---\n", rl->objs[j].json);
+		if (!(o = text_json(rl->objs[j].json))) {
+			bad = -ENOMEM;
 			continue;
+		}
 		if (json_object_object_get_ex(o, "endpoints", &eps) &&
 		    json_object_is_type(eps, json_type_array))
 			for (size_t e = 0; e < json_object_array_length(eps); e++) {
@@ -239,11 +266,15 @@ static char *service_text(struct delta_ctx *x, size_t i)
 				snprintf(pk, sizeof(pk), "%s/%s", x->svcs[i].ns, pod);
 				p = kube_obj_at(rp, pk);
 				if (p < rp->n && !strcmp(rp->objs[p].key, pk))
-					fprintf(f, "---\n%s\n", rp->objs[p].json);
+					bad |= put_text(f, "---\n", rp->objs[p].json);
 			}
 		json_object_put(o);
 	}
-	fclose(f);
+	if (fclose(f) || bad) {
+		free(out);
+		*rc = -ENOMEM;
+		return NULL;
+	}
 	return out;
 }
 
@@ -298,7 +329,7 @@ int kube_try_delta(struct sluiced *d)
 			ps[i].data = sl_text_ref(r->objs[j].json);
 	}
 	for (i = 0; i < x.n && !rc; i++)
-		texts[i] = service_text(&x, i);
+		texts[i] = service_text(&x, i, &rc);
 	pthread_mutex_unlock(&k->mu);
 
 	t_load = sluiced_now_us();

@@ -31,8 +31,9 @@
 
 struct kube_obj {
 	char *key;			/* "namespace/name" */
-	char *json;			/* a shared text (sl_text_new): the desired
-					 * state's part holds the same copy */
+	char *json;			/* a shared text (sl_text_new_dict: held
+					 * deflated, read with sl_text_dup): the
+					 * desired state's part holds the same copy */
 	char *svc;			/* an EndpointSlice's Service (its label) */
 	char rv[KUBE_RV_LEN];		/* its resourceVersion (not in json) */
 };
@@ -92,6 +93,9 @@ struct json_object;
  * it (a digest of its values), NULL on out-of-memory. */
 char *kube_secret_put(struct kube_res *r, struct json_object *o, char *key, size_t klen, char *rv);
 void kube_secret_drop(struct kube_res *r, const char *key);	/* its directory removed */
+
+/* kube_dict.c: the preset dictionary kind's texts are deflated with */
+const struct sl_text_dict *kube_dict(const char *kind);
 
 /* kube_config.c */
 char *kube_read_file(const char *path);	/* trailing newlines cut; NULL + errno */

@@ -223,7 +223,7 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 								     JSON_C_TO_STRING_NOSLASHESCAPE,
 								  &len);
 
-		return s ? sl_text_new(s, len) : NULL;
+		return s ? sl_text_new_dict(s, len, kube_dict(r->kind)) : NULL;
 	}
 }
 
@@ -484,7 +484,7 @@ static size_t res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size
 				v[j].json = r->objs[i].json;
 				v[j].svc = r->objs[i].svc;
 				r->objs[i].json = r->objs[i].svc = r->objs[i].key = NULL;
-			} else if (strcmp(r->objs[i].json, v[j].json)) {
+			} else if (!sl_text_same(r->objs[i].json, v[j].json)) {
 				note_change(r, r->objs[i].key, r->objs[i].json);
 				r->objs[i].json = NULL;
 				changed++;
