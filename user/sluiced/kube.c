@@ -352,13 +352,8 @@ void sluiced_kube_status(struct sluiced *d, struct vrec *r)
 	for (size_t i = 0; i < k->n; i++) {
 		struct kube_res *x = &k->res[i];
 		struct vrec *it = vf_item(list);
-		size_t text = 0, held = 0;
 		char path[256];
 
-		for (size_t j = 0; j < x->n; j++) {
-			text += x->objs[j].json ? sl_text_len(x->objs[j].json) : 0;
-			held += x->objs[j].json ? sl_text_held(x->objs[j].json) : 0;
-		}
 		kube_res_path(x, path, sizeof(path));
 		vf_add(list, "%s: %s, %zu objects, rv %s, %llu lists, %llu watches, %llu expired%s%s",
 		       path, x->absent ? "not served" : x->synced ? "synced" : "not synced", x->n,
@@ -369,8 +364,8 @@ void sluiced_kube_status(struct sluiced *d, struct vrec *r)
 		vf_bool(it, "synced", x->synced);
 		vf_bool(it, "served", !x->absent);
 		vf_num(it, "objects", x->n);
-		vf_num(it, "text_bytes", text);		/* the objects' texts */
-		vf_num(it, "held_bytes", held);		/* ... as held (deflated) */
+		vf_num(it, "text_bytes", x->text_bytes);	/* the objects' texts */
+		vf_num(it, "held_bytes", x->held_bytes);	/* ... as held (deflated) */
 		vf_str(it, "resource_version", "%s", x->rv);
 		vf_num(it, "lists", x->lists);
 		vf_num(it, "watches", x->watches);

@@ -71,6 +71,7 @@ struct kube_res {
 					 * slice comes, goes or changes Service */
 	size_t nby;
 	bool by_stale;
+	size_t text_bytes, held_bytes;	/* the objects' texts, plain and as held */
 	bool synced;			/* listed once (or not served at all) */
 	bool absent;			/* no version served: nothing to read */
 	char rv[64];

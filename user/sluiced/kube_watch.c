@@ -328,12 +328,24 @@ size_t kube_obj_at(const struct kube_res *r, const char *key)
 
 /* Under k->mu: set (json != NULL) or delete key. Takes json (a shared
  * text) and svc. */
+/* The texts' sizes r holds (status): kept as objects come and go, so a
+ * status request does not read 72,000 texts' headers under the lock. */
+static void count_text(struct kube_res *r, const char *t, bool add)
+{
+	size_t len = t ? sl_text_len(t) : 0, held = t ? sl_text_held(t) : 0;
+
+	r->text_bytes = add ? r->text_bytes + len : r->text_bytes - len;
+	r->held_bytes = add ? r->held_bytes + held : r->held_bytes - held;
+}
+
 static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, const char *rv)
 {
 	size_t i = kube_obj_at(r, key);
 	char *k;
 
 	if (i < r->n && !strcmp(r->objs[i].key, key)) {
+		count_text(r, r->objs[i].json, false);
+		count_text(r, json, true);
 		note_change(r, key, r->objs[i].json);
 		if (json) {
 			r->objs[i].json = json;
@@ -367,6 +379,7 @@ static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, 
 		return;
 	}
 	memmove(&r->objs[i + 1], &r->objs[i], (r->n - i) * sizeof(*r->objs));
+	count_text(r, json, true);
 	r->objs[i] = (struct kube_obj){ k, json, svc, "" };
 	snprintf(r->objs[i].rv, sizeof(r->objs[i].rv), "%s", rv);
 	r->n++;
@@ -398,6 +411,7 @@ void kube_res_clear(struct kube_res *r)
 	r->by_svc = NULL;
 	r->nby = 0;
 	r->by_stale = true;
+	r->text_bytes = r->held_bytes = 0;
 }
 
 /* ---- EndpointSlices by Service ---- */
@@ -501,6 +515,8 @@ static size_t res_replace(struct kube_res *r, struct kube_obj *v, size_t n, size
 	r->objs = v;
 	r->n = n;
 	r->ocap = cap;
+	for (i = 0; i < n; i++)
+		count_text(r, v[i].json, true);
 	return changed;
 }
 
