@@ -772,15 +772,10 @@ static void on_event(struct kube_res *r, const char *line)
 			if (txt)
 				obj_put(r, key, txt, slice_service(r, o), orv);
 		} else if (!strcmp(t, "DELETED")) {
-			char orv[KUBE_RV_LEN];
-
-			if (r->secret) {
-				md = NULL;
-				json_object_object_get_ex(o, "metadata", &md);
-				kube_obj_key(md, key, sizeof(key));
-			} else {
-				sl_text_unref(obj_text(r, o, key, sizeof(key), orv));
-			}
+			/* the key is all a deletion needs: no text made */
+			md = NULL;
+			json_object_object_get_ex(o, "metadata", &md);
+			kube_obj_key(md, key, sizeof(key));
 			obj_put(r, key, NULL, NULL, "");
 		}
 	}
