@@ -400,7 +400,15 @@ def main():
     ap.add_argument("--token", required=True)
     ap.add_argument("--client-ca")
     a = ap.parse_args()
+    # one request per thread under one interpreter lock: the default 5 ms
+    # switch interval made a watch's reply or a one-page list wait a second
+    # behind the pages of a 50,000-Pod relist (a convoy at every socket call)
+    sys.setswitchinterval(0.0005)
     http.server.ThreadingHTTPServer.daemon_threads = True
+    # a listen backlog of 128, as a real API server's, not socketserver's 5:
+    # the ten watches a compaction drops reconnect at once, and a SYN the
+    # full queue dropped waited out TCP's 1 s retransmission
+    http.server.ThreadingHTTPServer.request_queue_size = 128
     api = http.server.ThreadingHTTPServer((a.addr, a.port), API)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
