@@ -220,6 +220,10 @@ struct pl_ctx {
 	 * load */
 	char **intern;
 	size_t nintern, cintern;
+	/* label sets the same way (pl_labels): the replicas of a Deployment
+	 * carry one set; its strings are interned, so a set is its pointers */
+	struct sl_labels *lsets;
+	size_t nlsets, clsets;
 };
 
 /* The arena copy of s, one per distinct string of this load: for strings

@@ -451,6 +451,8 @@ static void ctx_free_raw(struct pl_ctx *c)
 	free(c->kp);
 	free(c->intern);
 	c->intern = NULL;
+	free(c->lsets);
+	c->lsets = NULL;
 	c->nintern = c->cintern = 0;
 }
 

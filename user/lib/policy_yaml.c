@@ -469,6 +469,53 @@ char *pl_intern(struct pl_ctx *c, const char *s)
 	return c->intern[i];
 }
 
+static uint64_t lset_hash(const struct sl_label *v, size_t n)
+{
+	uint64_t h = 1469598103934665603ull ^ n;
+
+	for (size_t i = 0; i < n; i++)
+		h = ((h ^ (uintptr_t)v[i].key) * 1099511628211ull ^ (uintptr_t)v[i].value) *
+		    1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+/* The model's copy of label set v (n labels of interned strings, sorted),
+ * one per distinct set of this load; v itself is scratch. Open addressing,
+ * like pl_intern. */
+static struct sl_label *lset_intern(struct pl_ctx *c, const struct sl_label *v, size_t n)
+{
+	struct sl_label *copy;
+	size_t i;
+
+	if (c->nlsets * 2 >= c->clsets) {
+		size_t cap = c->clsets ? c->clsets * 2 : 256;
+		struct sl_labels *t = calloc(cap, sizeof(*t));
+
+		if (!t)
+			return NULL;
+		for (size_t j = 0; j < c->clsets; j++) {
+			if (!c->lsets[j].v)
+				continue;
+			for (i = lset_hash(c->lsets[j].v, c->lsets[j].n) & (cap - 1); t[i].v;
+			     i = (i + 1) & (cap - 1))
+				;
+			t[i] = c->lsets[j];
+		}
+		free(c->lsets);
+		c->lsets = t;
+		c->clsets = cap;
+	}
+	for (i = lset_hash(v, n) & (c->clsets - 1); c->lsets[i].v; i = (i + 1) & (c->clsets - 1))
+		if (c->lsets[i].n == n && !memcmp(c->lsets[i].v, v, n * sizeof(*v)))
+			return c->lsets[i].v;
+	if (!(copy = sl_arena_calloc(c->a, n ? n : 1, sizeof(*copy))))
+		return NULL;
+	memcpy(copy, v, n * sizeof(*v));
+	c->lsets[i] = (struct sl_labels){ copy, n };
+	c->nlsets++;
+	return copy;
+}
+
 int pl_labels(struct pl_ctx *c, yaml_node_t *map, const char *key, struct sl_labels *out)
 {
 	yaml_node_t *l;
@@ -477,7 +524,8 @@ int pl_labels(struct pl_ctx *c, yaml_node_t *map, const char *key, struct sl_lab
 	int found = pl_map_at(c, map, key, "must be a map of strings", &l, &k);
 	if (found <= 0)
 		return found;
-	struct sl_label *v = sl_arena_calloc(c->a, k ? k : 1, sizeof(*v));
+	/* built in the scratch arena; the model keeps one copy per set */
+	struct sl_label *v = sl_arena_calloc(c->tmp, k ? k : 1, sizeof(*v));
 	if (!v)
 		return -1;
 	int rc = 1;
@@ -504,6 +552,17 @@ int pl_labels(struct pl_ctx *c, yaml_node_t *map, const char *key, struct sl_lab
 			pl_err(c, PL_E_DUPKEY, l, "duplicate key \"%s\" in %s", v[i].key, key);
 			rc = -1;
 		}
+	}
+	if (rc == 1) {
+		if (!(v = lset_intern(c, v, k)))
+			return -1;
+	} else {	/* an error's set: the model's own copy, not a shared one */
+		struct sl_label *copy = sl_arena_calloc(c->a, k ? k : 1, sizeof(*copy));
+
+		if (!copy)
+			return -1;
+		memcpy(copy, v, k * sizeof(*v));
+		v = copy;
 	}
 	out->v = v;
 	out->n = k;
