@@ -35,7 +35,8 @@ struct kube_obj {
 					 * deflated, read with sl_text_dup): the
 					 * desired state's part holds the same copy */
 	char *svc;			/* an EndpointSlice's Service (its label) */
-	char rv[KUBE_RV_LEN];		/* its resourceVersion (not in json) */
+	uint64_t rv;			/* its resourceVersion (not in json), as
+					 * kube_rv_id keeps it */
 };
 
 /* An object changed since the last apply of the whole share: what it was
@@ -118,6 +119,10 @@ long kube_http_get(struct kube_res *r, const char *path_query,
 void kube_res_path(const struct kube_res *r, char *buf, size_t len);	/* no lock */
 void kube_obj_key(struct json_object *md, char *key, size_t klen);	/* "ns/name" of metadata md */
 size_t kube_obj_at(const struct kube_res *r, const char *key);	/* first key >= key */
+/* A resourceVersion held in 8 bytes, for equality only: a decimal one (an
+ * etcd revision, what API servers send) as its value, any other as a
+ * 64-bit hash with the top bit set; 0 for none. No lock. */
+uint64_t kube_rv_id(const char *rv);
 void kube_res_clear(struct kube_res *r);
 /* EndpointSlices r holds for Service ns/svc (ns: nsl bytes): how many, and
  * their indexes in r->objs at *idx (valid until r changes). */

@@ -320,6 +320,22 @@ static bool obj_room(struct kube_res *r)
 	return true;
 }
 
+uint64_t kube_rv_id(const char *rv)
+{
+	uint64_t v = 0, h = 1469598103934665603ull;	/* FNV-1a */
+	size_t i;
+
+	if (!rv || !rv[0])
+		return 0;
+	for (i = 0; rv[i] >= '0' && rv[i] <= '9' && i < 18; i++)
+		v = v * 10 + (uint64_t)(rv[i] - '0');
+	if (!rv[i])
+		return v + 1;	/* 1 .. 10^18 */
+	for (i = 0; rv[i]; i++)
+		h = (h ^ (unsigned char)rv[i]) * 1099511628211ull;
+	return h | 1ull << 63;
+}
+
 /* The first object whose key is not below key. */
 size_t kube_obj_at(const struct kube_res *r, const char *key)
 {
@@ -356,7 +372,7 @@ static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, 
 				r->objs[i].svc = svc;
 				r->by_stale = true;
 			}
-			snprintf(r->objs[i].rv, sizeof(r->objs[i].rv), "%s", rv);
+			r->objs[i].rv = kube_rv_id(rv);
 			return;
 		}
 		free(r->objs[i].svc);
@@ -380,8 +396,7 @@ static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, 
 	}
 	memmove(&r->objs[i + 1], &r->objs[i], (r->n - i) * sizeof(*r->objs));
 	count_text(r, json, true);
-	r->objs[i] = (struct kube_obj){ k, json, svc, "" };
-	snprintf(r->objs[i].rv, sizeof(r->objs[i].rv), "%s", rv);
+	r->objs[i] = (struct kube_obj){ k, json, svc, kube_rv_id(rv) };
 	r->n++;
 	r->by_stale = true;
 	note_change(r, key, NULL);
@@ -547,7 +562,7 @@ static const struct kube_obj *same_version(const struct kube_res *r, json_object
 	if (!rv || !rv[0])
 		return NULL;
 	i = kube_obj_at(r, key);
-	return i < r->n && !strcmp(r->objs[i].key, key) && !strcmp(r->objs[i].rv, rv) &&
+	return i < r->n && !strcmp(r->objs[i].key, key) && r->objs[i].rv == kube_rv_id(rv) &&
 	       r->objs[i].json ? &r->objs[i] : NULL;
 }
 
@@ -650,7 +665,7 @@ static int do_list(struct kube_res *r)
 			 * serialized again, nor its key copied: res_replace keeps
 			 * the held text and key (this thread alone changes them) */
 			if (held) {
-				snprintf(rv, sizeof(rv), "%s", held->rv);
+				rv[0] = '\0';
 				k = held->key;
 			} else if (!(t = obj_text(r, it, key, sizeof(key), rv))) {
 				continue;
@@ -658,8 +673,8 @@ static int do_list(struct kube_res *r)
 				sl_text_unref(t);
 				continue;
 			}
-			v[n] = (struct kube_obj){ k, t, held ? NULL : slice_service(r, it), "" };
-			snprintf(v[n++].rv, sizeof(v[0].rv), "%s", rv);
+			v[n++] = (struct kube_obj){ k, t, held ? NULL : slice_service(r, it),
+						    held ? held->rv : kube_rv_id(rv) };
 		}
 		/* the list's resourceVersion is the first page's (the snapshot
 		 * the pages are read from) */
