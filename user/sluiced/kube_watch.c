@@ -342,8 +342,6 @@ size_t kube_obj_at(const struct kube_res *r, const char *key)
 	return sl_lower_bound(r->objs, r->n, sizeof(*r->objs), offsetof(struct kube_obj, key), key);
 }
 
-/* Under k->mu: set (json != NULL) or delete key. Takes json (a shared
- * text) and svc. */
 /* The texts' sizes r holds (status): kept as objects come and go, so a
  * status request does not read 72,000 texts' headers under the lock. */
 static void count_text(struct kube_res *r, const char *t, bool add)
@@ -353,6 +351,9 @@ static void count_text(struct kube_res *r, const char *t, bool add)
 	r->text_bytes = add ? r->text_bytes + len : r->text_bytes - len;
 	r->held_bytes = add ? r->held_bytes + held : r->held_bytes - held;
 }
+
+/* Under k->mu: set (json != NULL) or delete key. Takes json (a shared
+ * text) and svc. */
 
 static void obj_put(struct kube_res *r, const char *key, char *json, char *svc, const char *rv)
 {
@@ -660,21 +661,23 @@ static int do_list(struct kube_res *r)
 			json_object *it = json_object_array_get_idx(items, i);
 			const struct kube_obj *held = same_version(r, it, key, sizeof(key));
 			char rv[KUBE_RV_LEN], *t = NULL, *k;
+			uint64_t rvid;
 
 			/* an object whose resourceVersion is the one held is not
 			 * serialized again, nor its key copied: res_replace keeps
 			 * the held text and key (this thread alone changes them) */
 			if (held) {
-				rv[0] = '\0';
 				k = held->key;
+				rvid = held->rv;
 			} else if (!(t = obj_text(r, it, key, sizeof(key), rv))) {
 				continue;
 			} else if (!(k = strdup(key))) {
 				sl_text_unref(t);
 				continue;
+			} else {
+				rvid = kube_rv_id(rv);
 			}
-			v[n++] = (struct kube_obj){ k, t, held ? NULL : slice_service(r, it),
-						    held ? held->rv : kube_rv_id(rv) };
+			v[n++] = (struct kube_obj){ k, t, held ? NULL : slice_service(r, it), rvid };
 		}
 		/* the list's resourceVersion is the first page's (the snapshot
 		 * the pages are read from) */
