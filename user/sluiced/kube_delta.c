@@ -245,11 +245,15 @@ static char *service_text(struct delta_ctx *x, size_t i, int *rc)
 	bad |= put_text(f, "", rs->objs[j].json);
 	nsl = kube_slices_of(rl, x->svcs[i].ns, strlen(x->svcs[i].ns), x->svcs[i].name, &idx);
 	for (size_t s = 0; s < nsl; s++) {
+		char *plain = sl_text_dup(rl->objs[idx[s]].json);
 		json_object *o, *eps;
 
-		j = idx[s];
-		bad |= put_text(f, "---\n", rl->objs[j].json);
-		if (!(o = text_json(rl->objs[j].json))) {
+		/* inflated once: written, and parsed for the Pods it points at */
+		if (plain)
+			fprintf(f, "---\n%s\n", plain);
+		o = plain ? json_tokener_parse(plain) : NULL;
+		free(plain);
+		if (!o) {
 			bad = -ENOMEM;
 			continue;
 		}
