@@ -553,17 +553,8 @@ int pl_labels(struct pl_ctx *c, yaml_node_t *map, const char *key, struct sl_lab
 			rc = -1;
 		}
 	}
-	if (rc == 1) {
-		if (!(v = lset_intern(c, v, k)))
-			return -1;
-	} else {	/* an error's set: the model's own copy, not a shared one */
-		struct sl_label *copy = sl_arena_calloc(c->a, k ? k : 1, sizeof(*copy));
-
-		if (!copy)
-			return -1;
-		memcpy(copy, v, k * sizeof(*v));
-		v = copy;
-	}
+	if (!(v = lset_intern(c, v, k)))
+		return -1;
 	out->v = v;
 	out->n = k;
 	return rc;
