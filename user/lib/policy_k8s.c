@@ -84,6 +84,19 @@ static int parse_k8s_port(struct pl_ctx *c, yaml_node_t *n, struct sl_port *p, c
 	return 0;
 }
 
+/* A string read while resolving only: in the load's scratch arena, not the
+ * model's (pl_str otherwise). */
+static int str_scratch(struct pl_ctx *c, yaml_node_t *map, const char *key, char **out)
+{
+	struct sl_arena *keep = c->a;
+	int rc;
+
+	c->a = c->tmp;
+	rc = pl_str(c, map, key, out, NULL);
+	c->a = keep;
+	return rc;
+}
+
 static int push_k8s_svc(struct pl_ctx *c, struct pl_k8s_svc **out)
 {
 	if (pl_grow((void **)&c->ks, &c->cks, c->nks, sizeof(*c->ks)))
@@ -276,14 +289,9 @@ int pl_parse_endpoint_slice(struct pl_ctx *c, const struct pl_doc *d)
 		if (ref && !pl_is_null(ref) && ref->type == YAML_MAPPING_NODE) {
 			char *kind = NULL;
 
-			/* read while resolving only: in the load's scratch arena */
-			struct sl_arena *keep = c->a;
-
-			c->a = c->tmp;
-			pl_str(c, ref, "kind", &kind, NULL);
+			str_scratch(c, ref, "kind", &kind);
 			if (kind && !strcmp(kind, "Pod"))
-				pl_str(c, ref, "name", &ep->pod, NULL);
-			c->a = keep;
+				str_scratch(c, ref, "name", &ep->pod);
 		}
 		s->neps++;
 	}
@@ -309,11 +317,7 @@ int pl_parse_pod(struct pl_ctx *c, const struct pl_doc *d)
 	p->deleting = d->meta && pl_get(c, d->meta, "deletionTimestamp") &&
 		      !pl_is_null(pl_get(c, d->meta, "deletionTimestamp"));
 	if (status && !pl_is_null(status) && status->type == YAML_MAPPING_NODE) {
-		struct sl_arena *keep = c->a;
-
-		c->a = c->tmp;	/* the phase is read once, here: not in the model */
-		pl_str(c, status, "phase", &phase, NULL);
-		c->a = keep;
+		str_scratch(c, status, "phase", &phase);	/* read once, here */
 		ipn = pl_get(c, status, "podIP");
 		if (ipn && !pl_is_null(ipn) && pl_ip(c, ipn, &p->ip) == 0)
 			p->address = pl_intern(c, pl_scalar(ipn));	/* its endpoint's too */
