@@ -177,21 +177,16 @@ void kube_obj_key(json_object *md, char *key, size_t klen)
 		 md && json_object_object_get_ex(md, "name", &v) ? json_object_get_string(v) : "");
 }
 
-/* The object as the front-end reads it: kind and apiVersion set (list items
- * carry neither), status dropped for Istio kinds (never read), Services,
- * EndpointSlices and Pods trimmed to what is read (trim_core). */
-static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_t klen, char *rv)
+/* The object as the front-end reads it, serialized in o (not a Secret's):
+ * kind and apiVersion set (list items carry neither), status dropped for
+ * Istio kinds (never read), Services, EndpointSlices and Pods trimmed to
+ * what is read (trim_core). Its key in key, its resourceVersion in rv. */
+static const char *obj_json(const struct kube_res *r, json_object *o, char *key, size_t klen,
+			    char *rv, size_t *len)
 {
 	json_object *md = NULL, *v;
 	char api[96];
 
-	if (r->secret) {
-		char *dg = kube_secret_put((struct kube_res *)r, o, key, klen, rv), *t;
-
-		t = dg ? sl_text_new(dg, strlen(dg)) : NULL;
-		free(dg);
-		return t;
-	}
 	rv[0] = '\0';
 	if (json_object_object_get_ex(o, "metadata", &md) &&
 	    json_object_object_get_ex(md, "resourceVersion", &v))
@@ -216,19 +211,30 @@ static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_
 	md = NULL;
 	json_object_object_get_ex(o, "metadata", &md);
 	kube_obj_key(md, key, klen);
-	/* a shared text: the desired state's part holds this copy too */
-	{
-		size_t len;
-		const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
-								     JSON_C_TO_STRING_NOSLASHESCAPE,
-								  &len);
-
-		return s ? sl_text_new_dict(s, len, kube_dict(r->kind)) : NULL;
-	}
+	return json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+							JSON_C_TO_STRING_NOSLASHESCAPE, len);
 }
 
-/* An EndpointSlice's Service: its kubernetes.io/service-name label. */
-static char *slice_service(const struct kube_res *r, json_object *o)
+/* The object's shared text (the desired state's part holds this copy too):
+ * obj_json's, or a Secret's digest. */
+static char *obj_text(const struct kube_res *r, json_object *o, char *key, size_t klen, char *rv)
+{
+	const char *s;
+	size_t len;
+
+	if (r->secret) {
+		char *dg = kube_secret_put((struct kube_res *)r, o, key, klen, rv), *t;
+
+		t = dg ? sl_text_new(dg, strlen(dg)) : NULL;
+		free(dg);
+		return t;
+	}
+	s = obj_json(r, o, key, klen, rv, &len);
+	return s ? sl_text_new_dict(s, len, kube_dict(r->kind)) : NULL;
+}
+
+/* An EndpointSlice's Service: its kubernetes.io/service-name label (in o). */
+static const char *slice_service_of(const struct kube_res *r, json_object *o)
 {
 	json_object *md, *labels, *v;
 
@@ -236,7 +242,14 @@ static char *slice_service(const struct kube_res *r, json_object *o)
 	    !json_object_object_get_ex(md, "labels", &labels) ||
 	    !json_object_object_get_ex(labels, "kubernetes.io/service-name", &v))
 		return NULL;
-	return strdup(json_object_get_string(v));
+	return json_object_get_string(v);
+}
+
+static char *slice_service(const struct kube_res *r, json_object *o)
+{
+	const char *s = slice_service_of(r, o);
+
+	return s ? strdup(s) : NULL;
 }
 
 /* Under k->mu: note that key of r changed; old is what it was (taken). */
@@ -577,12 +590,93 @@ static void list_free(struct kube_obj *v, size_t n)
 	objs_free(v, n);
 }
 
+/* A list page's new objects, copied out of its JSON tree and made into
+ * texts and keys only after the tree is freed (stage_flush). Made while it
+ * is parsed, each landed between the tree's nodes, and once the tree was
+ * freed the arena's pages stayed resident for the few bytes kept on each:
+ * ~15 MB of RSS for ~6 MB of texts and keys at 10,000 services. */
+struct list_stage {
+	char *buf;		/* texts, keys and service names, each NUL-ended */
+	size_t len, cap;
+	struct stage_ent {
+		size_t text, tlen, key, svc;	/* offsets in buf; svc SIZE_MAX: none */
+		uint64_t rv;
+	} *e;
+	size_t n, ecap;
+};
+
+/* s copied into st->buf: its offset, or SIZE_MAX (out of memory). */
+static size_t stage_str(struct list_stage *st, const char *s, size_t len)
+{
+	size_t at = st->len;
+
+	if (st->len + len + 1 > st->cap) {
+		size_t ncap = (st->len + len + 1) * 2;
+		char *nb = realloc(st->buf, ncap);
+
+		if (!nb)
+			return SIZE_MAX;
+		st->buf = nb;
+		st->cap = ncap;
+	}
+	memcpy(st->buf + at, s, len);
+	st->buf[at + len] = '\0';
+	st->len += len + 1;
+	return at;
+}
+
+/* One new object staged: its text, key, EndpointSlice's service (or NULL)
+ * and resourceVersion id. Out of memory: it is dropped, as when its text
+ * could not be made. */
+static void stage_put(struct list_stage *st, const char *text, size_t tlen, const char *key,
+		      const char *svc, uint64_t rv)
+{
+	struct stage_ent e = { .tlen = tlen, .svc = SIZE_MAX, .rv = rv };
+
+	if (st->n == st->ecap) {
+		size_t ncap = st->ecap ? st->ecap * 2 : 64;
+		struct stage_ent *ne = realloc(st->e, ncap * sizeof(*ne));
+
+		if (!ne)
+			return;
+		st->e = ne;
+		st->ecap = ncap;
+	}
+	if ((e.text = stage_str(st, text, tlen)) == SIZE_MAX ||
+	    (e.key = stage_str(st, key, strlen(key))) == SIZE_MAX ||
+	    (svc && (e.svc = stage_str(st, svc, strlen(svc))) == SIZE_MAX))
+		return;
+	st->e[st->n++] = e;
+}
+
+/* The staged objects appended to v (room for them made by the caller), and
+ * the stage emptied for the next page. */
+static void stage_flush(const struct kube_res *r, struct list_stage *st, struct kube_obj *v,
+			size_t *n)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		const struct stage_ent *e = &st->e[i];
+		char *t = sl_text_new_dict(st->buf + e->text, e->tlen, kube_dict(r->kind));
+		char *k = t ? strdup(st->buf + e->key) : NULL;
+
+		if (!k) {
+			sl_text_unref(t);
+			continue;
+		}
+		v[(*n)++] = (struct kube_obj){ k, t, e->svc == SIZE_MAX ? NULL
+								: strdup(st->buf + e->svc), e->rv };
+	}
+	st->n = 0;
+	st->len = 0;
+}
+
 /* 0 listed; 1 not served (404: try the next version); -1 error. */
 static int do_list(struct kube_res *r)
 {
 	char path[256], q[2048], key[512], rvs[64] = "", *cont = NULL;
 	struct kube_obj *v = NULL;
 	struct kube_body b = { 0 };
+	struct list_stage st = { 0 };
 	json_tokener *tok = json_tokener_new();
 	size_t n = 0, cap = 0;
 	long code = 0;
@@ -660,24 +754,26 @@ static int do_list(struct kube_res *r)
 		for (size_t i = 0; i < nitems; i++) {
 			json_object *it = json_object_array_get_idx(items, i);
 			const struct kube_obj *held = same_version(r, it, key, sizeof(key));
-			char rv[KUBE_RV_LEN], *t = NULL, *k;
-			uint64_t rvid;
+			char rv[KUBE_RV_LEN], *t, *k;
+			const char *js;
+			size_t jlen;
 
 			/* an object whose resourceVersion is the one held is not
 			 * serialized again, nor its key copied: res_replace keeps
 			 * the held text and key (this thread alone changes them) */
 			if (held) {
-				k = held->key;
-				rvid = held->rv;
-			} else if (!(t = obj_text(r, it, key, sizeof(key), rv))) {
-				continue;
-			} else if (!(k = strdup(key))) {
-				sl_text_unref(t);
-				continue;
-			} else {
-				rvid = kube_rv_id(rv);
+				v[n++] = (struct kube_obj){ held->key, NULL, NULL, held->rv };
+			} else if (r->secret) {	/* a digest, not the tree's text */
+				if (!(t = obj_text(r, it, key, sizeof(key), rv)))
+					continue;
+				if (!(k = strdup(key))) {
+					sl_text_unref(t);
+					continue;
+				}
+				v[n++] = (struct kube_obj){ k, t, NULL, kube_rv_id(rv) };
+			} else if ((js = obj_json(r, it, key, sizeof(key), rv, &jlen))) {
+				stage_put(&st, js, jlen, key, slice_service_of(r, it), kube_rv_id(rv));
 			}
-			v[n++] = (struct kube_obj){ k, t, held ? NULL : slice_service(r, it), rvid };
 		}
 		/* the list's resourceVersion is the first page's (the snapshot
 		 * the pages are read from) */
@@ -689,6 +785,7 @@ static int do_list(struct kube_res *r)
 				cont = strdup(json_object_get_string(x));
 		}
 		json_object_put(j);
+		stage_flush(r, &st, v, &n);
 		read_us += sluiced_now_us() - t_page;
 		pthread_mutex_unlock(&r->k->list_mu);
 	} while (cont);
@@ -740,6 +837,8 @@ out:
 	list_free(v, n);
 	free(cont);
 	free(b.p);
+	free(st.buf);
+	free(st.e);
 	json_tokener_free(tok);
 	/* the pages' trees were freed in this thread's malloc arena: give
 	 * them back, so RSS follows what is held */
