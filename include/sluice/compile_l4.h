@@ -46,6 +46,21 @@ struct sl_l4_fault { struct sluice_route_key k; struct sluice_fault v; };
  * into the compiled model; sl_compile_l4_delta rebuilds it from there. */
 struct sl_l4_origin { uint32_t svc; int32_t subset; uint16_t port; uint16_t pad; };
 
+/* A service entry with inline subset copies (SLUICE_SVC_SUBSET_INLINE) as
+ * a delta needs it: its key and the subset ids its copies are of. */
+struct sl_l4_svc_ref {
+	struct sluice_svc_key k;
+	uint32_t sub_id[SLUICE_SVC_INLINE_SUBSETS];
+	uint32_t nsub;
+};
+/* A service entry's inline copies a delta rewrites: copy k becomes the
+ * delta's subsets[at[k]] (-1: kept). The rest of the entry is as the data
+ * plane holds it. */
+struct sl_l4_svc_fix {
+	struct sluice_svc_key k;
+	int32_t at[SLUICE_SVC_INLINE_SUBSETS];
+};
+
 /* One generation's entries. Arrays are owned by the struct. */
 struct sl_l4_gen {
 	uint32_t gen;
@@ -69,6 +84,8 @@ struct sl_l4_gen {
 	size_t npools;
 	struct sl_l4_fault *faults;	/* TCP faults of SLUICE_ROUTE_FAULT routes */
 	size_t nfaults;
+	struct sl_l4_svc_ref *svc_refs;	/* the svcs with inline copies */
+	size_t nsvc_refs;
 	size_t cap[10];			/* internal growth bookkeeping */
 };
 
@@ -80,6 +97,12 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 		  struct sl_l4_gen *out, char *err);
 
 void sl_l4_gen_free(struct sl_l4_gen *g);
+
+/* What a delta of g needs kept, once the data plane holds g: the entries
+ * the data plane keeps as written (service values, routes, sources,
+ * cgroups, faults) are freed; subsets, backends, origins, pools and
+ * svc_refs stay. At 10,000 services the service values alone are 4.4 MB. */
+void sl_l4_gen_keep_for_deltas(struct sl_l4_gen *g);
 
 /* An endpoint change of some services, as entries of the live generation
  * to rewrite in place (docs/dataplane.md, "Incremental apply"): backends
@@ -93,7 +116,7 @@ struct sl_l4_delta {
 	size_t nsubsets;
 	struct sl_l4_pool *pools;	/* rewritten pool entries */
 	size_t npools;
-	struct sl_l4_svc *svcs;		/* rewritten svc entries (inline copies) */
+	struct sl_l4_svc_fix *svcs;	/* rewritten svc entries (inline copies) */
 	size_t nsvcs;
 	uint32_t *del;			/* backend indices to delete afterwards */
 	size_t ndel;
@@ -111,8 +134,13 @@ int sl_compile_l4_delta(const struct sl_model *m, const struct sl_l4_opts *opts,
 			const struct sl_l4_gen *live, const size_t *svcs, size_t n,
 			struct sl_l4_delta *out, char *err);
 
-/* Fold a delta that the data plane took into live. 0 or -ENOMEM. */
+/* Fold a delta that the data plane took into live (its service values
+ * too, when it still has them: sl_l4_gen_keep_for_deltas). 0 or -ENOMEM. */
 int sl_l4_gen_patch(struct sl_l4_gen *live, const struct sl_l4_delta *d);
+
+/* A service value v (NULL: nothing) with fix f of delta d applied. */
+void sl_l4_svc_fix_apply(struct sluice_svc *v, const struct sl_l4_svc_fix *f,
+			 const struct sl_l4_delta *d);
 
 void sl_l4_delta_free(struct sl_l4_delta *d);
 

@@ -195,20 +195,32 @@ static int patch(struct sl_model *m, const char *name, const char *text, struct 
 static void test_delta_equals_full(void **state)
 {
 	struct sl_model *m = must_load(before), *want = must_load(after);
-	struct sl_l4_gen live, full;
-	struct sl_l4_delta d;
+	struct sl_l4_gen live, full, kept;
+	struct sl_l4_delta d, dk;
 	struct sl_svc_patch *p1, *p2;
 	char err[SL_DP_ERRLEN] = "";
 	size_t changed[2];
 
 	(void)state;
 	assert_int_equal(sl_compile_l4(m, NULL, 7, &live, err), 0);
+	assert_int_equal(sl_compile_l4(m, NULL, 7, &kept, err), 0);
 	assert_int_equal(sl_compile_l4(want, NULL, 7, &full, err), 0);
 	assert_int_equal(patch(m, "cart", CART_AFTER, &p1), 0);
 	assert_int_equal(patch(m, "pooled", POOLED_AFTER, &p2), 0);
 	changed[0] = svc_index(m, "cart");
 	changed[1] = svc_index(m, "pooled");
 	assert_int_equal(sl_compile_l4_delta(m, NULL, &live, changed, 2, &d, err), 0);
+	/* the generation the data plane keeps (no service values) makes the
+	 * same service rewrites: keys and the inline copies they take */
+	sl_l4_gen_keep_for_deltas(&kept);
+	assert_null(kept.svcs);
+	assert_int_equal(sl_compile_l4_delta(m, NULL, &kept, changed, 2, &dk, err), 0);
+	assert_true(d.nsvcs >= 2);
+	assert_int_equal(dk.nsvcs, d.nsvcs);
+	assert_memory_equal(dk.svcs, d.svcs, d.nsvcs * sizeof(*d.svcs));
+	assert_int_equal(sl_l4_gen_patch(&kept, &dk), 0);
+	sl_l4_delta_free(&dk);
+	sl_l4_gen_free(&kept);
 	/* only the changed services' entries: cart's subsets (v1, v2, and v2
 	 * again for front), pooled's; front's and cart's service entries
 	 * (inline copies) and pooled's own; nothing of other */

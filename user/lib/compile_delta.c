@@ -87,30 +87,24 @@ static int rewrite_pools(const struct sl_model *m, const struct sl_l4_gen *live,
 }
 
 /* Service entries whose inline subset copies are among the rewritten. */
-static int rewrite_svcs(const struct sl_l4_gen *live, const struct sl_l4_delta *dl,
-			const int32_t *at, struct sl_l4_delta *d)
+static int rewrite_svcs(const struct sl_l4_gen *live, const int32_t *at, struct sl_l4_delta *d)
 {
-	for (size_t i = 0; i < live->nsvcs; i++) {
-		const struct sluice_svc *v = &live->svcs[i].v;
-		struct sl_l4_svc nv;
+	for (size_t i = 0; i < live->nsvc_refs; i++) {
+		const struct sl_l4_svc_ref *r = &live->svc_refs[i];
+		struct sl_l4_svc_fix f = { .k = r->k };
 		bool hit = false;
 
-		if (!(v->flags & SLUICE_SVC_SUBSET_INLINE))
-			continue;
-		nv = live->svcs[i];
-		for (size_t k = 0; k < v->route.ndests && k < SLUICE_SVC_INLINE_SUBSETS; k++) {
-			uint32_t id = v->route.dests[k].subset_id;
+		for (size_t k = 0; k < SLUICE_SVC_INLINE_SUBSETS; k++) {
+			uint32_t id = k < r->nsub ? r->sub_id[k] : UINT32_MAX;
 
-			if (id < live->nsubsets && at[id] >= 0) {
-				nv.v.sub[k] = dl->subsets[at[id]].v;
-				hit = true;
-			}
+			f.at[k] = id < live->nsubsets ? at[id] : -1;
+			hit |= f.at[k] >= 0;
 		}
 		if (!hit)
 			continue;
 		if (cl4_grow((void **)&d->svcs, &d->cap[D_SVC], d->nsvcs, sizeof(*d->svcs)))
 			return -ENOMEM;
-		d->svcs[d->nsvcs++] = nv;
+		d->svcs[d->nsvcs++] = f;
 	}
 	return 0;
 }
@@ -196,7 +190,7 @@ int sl_compile_l4_delta(const struct sl_model *m, const struct sl_l4_opts *opts,
 	out->nadd = scratch.nbackends;
 	out->cap[D_ADD] = scratch.cap[CAP_BACKEND];
 	scratch.backends = NULL;
-	if ((rc = rewrite_pools(m, live, newn, out)) || (rc = rewrite_svcs(live, out, at, out)))
+	if ((rc = rewrite_pools(m, live, newn, out)) || (rc = rewrite_svcs(live, at, out)))
 		goto cleanup;
 cleanup:
 	if (rc == -ENOMEM && err)
@@ -212,9 +206,10 @@ cleanup:
 
 static int svc_key_cmp(const void *a, const void *b)
 {
-	const struct sl_l4_svc *x = a, *y = b;
+	const struct sluice_svc_key *x = a;
+	const struct sl_l4_svc *y = b;
 
-	return memcmp(&x->k, &y->k, sizeof(x->k));
+	return memcmp(x, &y->k, sizeof(*x));
 }
 
 int sl_l4_gen_patch(struct sl_l4_gen *g, const struct sl_l4_delta *d)
@@ -244,14 +239,21 @@ int sl_l4_gen_patch(struct sl_l4_gen *g, const struct sl_l4_delta *d)
 		for (size_t p = 0; p < g->npools; p++)
 			if (!memcmp(&g->pools[p].k, &d->pools[i].k, sizeof(d->pools[i].k)))
 				g->pools[p] = d->pools[i];
-	for (i = 0; i < d->nsvcs; i++) {
-		struct sl_l4_svc *e = bsearch(&d->svcs[i], g->svcs, g->nsvcs, sizeof(*g->svcs),
+	for (i = 0; i < d->nsvcs && g->svcs; i++) {
+		struct sl_l4_svc *e = bsearch(&d->svcs[i].k, g->svcs, g->nsvcs, sizeof(*g->svcs),
 					      svc_key_cmp);
 
-		if (e)
-			*e = d->svcs[i];
+		sl_l4_svc_fix_apply(e ? &e->v : NULL, &d->svcs[i], d);
 	}
 	return 0;
+}
+
+void sl_l4_svc_fix_apply(struct sluice_svc *v, const struct sl_l4_svc_fix *f,
+			 const struct sl_l4_delta *d)
+{
+	for (size_t k = 0; v && k < SLUICE_SVC_INLINE_SUBSETS; k++)
+		if (f->at[k] >= 0 && (size_t)f->at[k] < d->nsubsets)
+			v->sub[k] = d->subsets[f->at[k]].v;
 }
 
 void sl_l4_delta_free(struct sl_l4_delta *d)

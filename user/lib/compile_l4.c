@@ -512,6 +512,31 @@ static void fit(struct sl_l4_gen *g)
 	}
 }
 
+/* g->svc_refs: each service entry with inline copies, for deltas. */
+static int svc_refs(struct sl_l4_gen *g)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->nsvcs; i++)
+		n += !!(g->svcs[i].v.flags & SLUICE_SVC_SUBSET_INLINE);
+	if (!n)
+		return 0;
+	if (!(g->svc_refs = calloc(n, sizeof(*g->svc_refs))))
+		return -ENOMEM;
+	for (size_t i = 0; i < g->nsvcs; i++) {
+		const struct sluice_svc *v = &g->svcs[i].v;
+		struct sl_l4_svc_ref *r = &g->svc_refs[g->nsvc_refs];
+
+		if (!(v->flags & SLUICE_SVC_SUBSET_INLINE))
+			continue;
+		r->k = g->svcs[i].k;
+		for (size_t k = 0; k < v->route.ndests && k < SLUICE_SVC_INLINE_SUBSETS; k++)
+			r->sub_id[r->nsub++] = v->route.dests[k].subset_id;
+		g->nsvc_refs++;
+	}
+	return 0;
+}
+
 int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint32_t gen,
 		  struct sl_l4_gen *out, char *err)
 {
@@ -576,6 +601,7 @@ int sl_compile_l4(const struct sl_model *m, const struct sl_l4_opts *opts, uint3
 	if (!rc) {
 		cl4_inline_copies(out);
 		fit(out);
+		rc = svc_refs(out);
 	}
 cleanup:
 	free(c.memo);
@@ -603,5 +629,23 @@ void sl_l4_gen_free(struct sl_l4_gen *g)
 	free(g->origins);
 	free(g->pools);
 	free(g->faults);
+	free(g->svc_refs);
 	memset(g, 0, sizeof(*g));
+}
+
+void sl_l4_gen_keep_for_deltas(struct sl_l4_gen *g)
+{
+	free(g->svcs);
+	free(g->routes);
+	free(g->srcs);
+	free(g->cgroups);
+	free(g->faults);
+	g->svcs = NULL;
+	g->routes = NULL;
+	g->srcs = NULL;
+	g->cgroups = NULL;
+	g->faults = NULL;
+	g->nsvcs = g->nroutes = g->nsrcs = g->ncgroups = g->nfaults = 0;
+	g->cap[CAP_SVC] = g->cap[CAP_ROUTE] = g->cap[CAP_SRC] = g->cap[CAP_CG] =
+		g->cap[CAP_FAULT] = 0;
 }

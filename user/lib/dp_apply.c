@@ -250,6 +250,7 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_model *m, uint32_t *gen, char 
 		*gen = next;
 	/* kept: an endpoint change is a delta of it (sl_dp_apply_delta) */
 	sl_l4_gen_free(&dp->live);
+	sl_l4_gen_keep_for_deltas(&g);
 	dp->live = g;
 	memset(&g, 0, sizeof(g));
 cleanup:
@@ -261,17 +262,16 @@ cleanup:
 }
 
 /* Put back the entries a failed delta rewrote (the first n of each kind,
- * in the order written) and drop its new backends. */
+ * in the order written; the service values as they were read, old) and
+ * drop its new backends. */
 static void delta_undo(struct sl_dp *dp, const struct sl_l4_delta *d, size_t nadd, size_t npools,
-		       size_t nsubsets, size_t nsvcs)
+		       size_t nsubsets, size_t nsvcs, const struct sluice_svc *old)
 {
 	const struct sl_l4_gen *g = &dp->live;
 	size_t i, p;
 
 	for (i = 0; i < nsvcs; i++)
-		for (p = 0; p < g->nsvcs; p++)
-			if (!memcmp(&g->svcs[p].k, &d->svcs[i].k, sizeof(g->svcs[p].k)))
-				put(dp->fds[SL_MAP_SVC], &g->svcs[p].k, &g->svcs[p].v);
+		put(dp->fds[SL_MAP_SVC], &d->svcs[i].k, &old[i]);
 	for (i = 0; i < nsubsets; i++) {
 		uint32_t id = d->subsets[i].k.subset_id;
 
@@ -291,6 +291,7 @@ int sl_dp_apply_delta(struct sl_dp *dp, const struct sl_model *m, const size_t *
 {
 	struct sl_l4_delta d;
 	struct sl_l4_opts lo;
+	struct sluice_svc *old = NULL;	/* the service values rewritten, as read */
 	size_t a = 0, p = 0, s = 0, v = 0;
 	const char *what = "backend";
 	int rc;
@@ -306,6 +307,11 @@ int sl_dp_apply_delta(struct sl_dp *dp, const struct sl_model *m, const size_t *
 	l4_opts(dp, &lo);
 	if ((rc = sl_compile_l4_delta(m, &lo, &dp->live, svcs, n, &d, err)))
 		return rc;
+	if (d.nsvcs && !(old = calloc(d.nsvcs, sizeof(*old)))) {
+		sl_l4_delta_free(&d);
+		sl_dp_err(err, "out of memory applying an endpoint change");
+		return -ENOMEM;
+	}
 	for (a = 0; a < d.nadd; a++)
 		if (bpf_map_update_elem(dp->fds[SL_MAP_BACKEND], &d.add[a].k, &d.add[a].v, BPF_NOEXIST))
 			goto fail;
@@ -318,10 +324,19 @@ int sl_dp_apply_delta(struct sl_dp *dp, const struct sl_model *m, const size_t *
 		if (bpf_map_update_elem(dp->fds[SL_MAP_SUBSET], &d.subsets[s].k, &d.subsets[s].v,
 					BPF_EXIST))
 			goto fail;
+	/* a service entry is read back from the map, its inline copies
+	 * rewritten: the live generation keeps only their subset ids */
 	what = "svc";
-	for (v = 0; v < d.nsvcs; v++)
-		if (bpf_map_update_elem(dp->fds[SL_MAP_SVC], &d.svcs[v].k, &d.svcs[v].v, BPF_EXIST))
+	for (v = 0; v < d.nsvcs; v++) {
+		struct sluice_svc nv;
+
+		if (bpf_map_lookup_elem(dp->fds[SL_MAP_SVC], &d.svcs[v].k, &old[v]))
 			goto fail;
+		nv = old[v];
+		sl_l4_svc_fix_apply(&nv, &d.svcs[v], &d);
+		if (bpf_map_update_elem(dp->fds[SL_MAP_SVC], &d.svcs[v].k, &nv, BPF_EXIST))
+			goto fail;
+	}
 	/* the new entries are live; the old backends go once no program can
 	 * still hold a subset that points at them: after a barrier, which
 	 * sl_dp_delta_reap waits for off the change's path */
@@ -342,13 +357,15 @@ int sl_dp_apply_delta(struct sl_dp *dp, const struct sl_model *m, const size_t *
 		sl_l4_gen_free(&dp->live);
 	}
 	sl_l4_delta_free(&d);
+	free(old);
 	return 0;
 fail:
 	rc = -errno;
 	sl_dp_err(err, "rewrite sluice_%s of generation %u: %s%s", what, dp->live.gen,
 		  strerror(errno), rc == -E2BIG || rc == -ENOMEM ? " (map full)" : "");
-	delta_undo(dp, &d, a, p, s, v);
+	delta_undo(dp, &d, a, p, s, v, old);
 	sl_l4_delta_free(&d);
+	free(old);
 	return rc;
 }
 
