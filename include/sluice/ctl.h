@@ -150,6 +150,15 @@ int sl_snap_build(const struct sl_ctl_part *parts, size_t n, const char *header,
  * 0, or -errno of the write. */
 int sl_snap_write(const struct sl_ctl_part *parts, size_t n, const char *header, FILE *f);
 
+/* Part i of n that sl_snap_write_seq writes, asked for in order 0..n-1:
+ * one the caller holds, or one it builds in *tmp (valid until the next). */
+typedef const struct sl_ctl_part *(*sl_snap_part_fn)(void *arg, size_t i,
+						     struct sl_ctl_part *tmp);
+
+/* sl_snap_write of parts the caller hands out one at a time (a copy held
+ * more compactly than an array of parts). */
+int sl_snap_write_seq(sl_snap_part_fn at, void *arg, size_t n, const char *header, FILE *f);
+
 /* Split a snapshot text back into parts at its "# source: " lines. */
 int sl_snap_split(const char *text, size_t len, struct sl_ctl_part **parts, size_t *n);
 

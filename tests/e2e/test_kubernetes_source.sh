@@ -172,6 +172,15 @@ eps() { ctl get endpoints -o json | jq -r '[.[] | select(.service | startswith("
 sl_check "get endpoints follows: $(eps)" [ "$(eps)" = "10.1.0.2,10.1.0.3" ]
 sl_check "the state file follows within a second (the new pod in, the old one out)" \
 	sl_wait_for 3 sh -c "grep -q cart-v1-new '$DL_STATE/snapshot.yaml' && ! grep -q '\"name\": \"cart-v1\"' '$DL_STATE/snapshot.yaml'"
+# written in the background from a compact copy (names kept as what they
+# do not share with the one before): each part under its whole name, once
+# each, sorted, each with its source, as the whole apply's synchronous write
+sl_check "the background write names every part whole: $(grep -c '^# source: ' "$DL_STATE/snapshot.yaml") parts" \
+	sh -c "s='$DL_STATE/snapshot.yaml'; grep '^# source: ' \"\$s\" >'$SL_TMP/names' &&
+		LC_ALL=C sort -c '$SL_TMP/names' && [ -z \"\$(uniq -d '$SL_TMP/names')\" ] &&
+		grep -qx '# source: kubernetes:/api/v1/pods/shop/cart-v1-new' '$SL_TMP/names' &&
+		grep -qx '# source: kubernetes:/apis/discovery.k8s.io/v1/endpointslices/shop/cart-abc' '$SL_TMP/names' &&
+		[ \"\$(grep -c '^# from: kubernetes\$' \"\$s\")\" = \"\$(grep -c '^# source: kubernetes:' \"\$s\")\" ]"
 sl_check "a change that empties a subset was applied whole, the log says why" \
 	grep -q "applying the whole share: cart.shop.svc.cluster.local: a subset gains its first endpoint or loses its last" "$DL_LOG"
 sl_kill_tree "$SL_PID_b1"	# the old pod's server is gone for good

@@ -180,9 +180,16 @@ static void significant_lines(const char *d, size_t len, const char **first, siz
 }
 
 /* The snapshot text of parts into b (a buffer, or a file: b->f). */
-static int snap_emit(struct sbuf *b, const struct sl_ctl_part *parts, size_t n,
+static const struct sl_ctl_part *array_at(void *arg, size_t i, struct sl_ctl_part *tmp)
+{
+	(void)tmp;
+	return &((const struct sl_ctl_part *)arg)[i];
+}
+
+static int snap_emit(struct sbuf *b, sl_snap_part_fn at, void *arg, size_t n,
 		     const char *header, struct sl_snap_map *map)
 {
+	struct sl_ctl_part tmp;
 	bool need_sep = false;
 	char *plain = NULL;	/* a shared part's text (held deflated) */
 	size_t i, cap = 0;
@@ -191,7 +198,7 @@ static int snap_emit(struct sbuf *b, const struct sl_ctl_part *parts, size_t n,
 	if (header)
 		err = sb_str(b, header);
 	for (i = 0; i < n && !err; i++) {
-		const struct sl_ctl_part *p = &parts[i];
+		const struct sl_ctl_part *p = at(arg, i, &tmp);
 		const char *first, *last, *data = p->data;
 		size_t flen, llen, len = p->shared ? sl_text_len(p->data) : p->len;
 
@@ -239,9 +246,14 @@ static int snap_emit(struct sbuf *b, const struct sl_ctl_part *parts, size_t n,
 
 int sl_snap_write(const struct sl_ctl_part *parts, size_t n, const char *header, FILE *f)
 {
+	return sl_snap_write_seq(array_at, (void *)parts, n, header, f);
+}
+
+int sl_snap_write_seq(sl_snap_part_fn at, void *arg, size_t n, const char *header, FILE *f)
+{
 	struct sbuf b = { .f = f };
 
-	return snap_emit(&b, parts, n, header, NULL);
+	return snap_emit(&b, at, arg, n, header, NULL);
 }
 
 int sl_snap_build(const struct sl_ctl_part *parts, size_t n, const char *header,
@@ -256,7 +268,7 @@ int sl_snap_build(const struct sl_ctl_part *parts, size_t n, const char *header,
 		if (!map->first_line)
 			return -ENOMEM;
 	}
-	err = snap_emit(&b, parts, n, header, map);
+	err = snap_emit(&b, array_at, (void *)parts, n, header, map);
 	if (!err && !b.p)
 		err = sb_str(&b, "");
 	if (err) {
