@@ -82,6 +82,13 @@ struct sl_port {
  * the ServiceEntry's workloadSelector. */
 struct sl_endpoint {
 	struct sl_ip ip;
+	/* resolution DNS: address is a host name (ip unset) that sluiced
+	 * resolves; the data plane gets its current addresses (sl_l4_opts
+	 * dns_lookup). host_endpoint: not written, the service's own host (a
+	 * DNS ServiceEntry without endpoints resolves its host, as Istio).
+	 * Here, in the padding after ip: 50,000 endpoints are 400 KB less. */
+	bool dns_name;
+	bool host_endpoint;
 	char *address;		/* as written */
 	struct sl_labels labels;
 	struct sl_named_port {
@@ -91,12 +98,6 @@ struct sl_endpoint {
 	size_t nports;
 	uint32_t weight;	/* 0 in YAML means unset -> 1 (Istio) */
 	int workload;		/* index into model->workloads, or -1 for inline */
-	/* resolution DNS: address is a host name (ip unset) that sluiced
-	 * resolves; the data plane gets its current addresses (sl_l4_opts
-	 * dns_lookup). host_endpoint: not written, the service's own host (a
-	 * DNS ServiceEntry without endpoints resolves its host, as Istio). */
-	bool dns_name;
-	bool host_endpoint;
 	struct sl_pos pos;
 };
 

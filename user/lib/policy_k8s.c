@@ -504,7 +504,8 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 	bool fallback = false;
 
 	/* the endpoints that take connections, exactly (a model of 50,000
-	 * endpoints held one spare slot per slice otherwise); none ready:
+	 * endpoints held one spare slot per slice otherwise, and one more
+	 * per service, 1 MB at 10,000, as a slot for n = 0); none ready:
 	 * the terminating ones still serving (kube-proxy's fallback) */
 	for (i = first; i < end; i++)
 		for (j = 0; j < c->kl[i].neps; j++)
@@ -516,7 +517,7 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 				n += ep_takes(&c->kl[i].eps[j], s->publish_not_ready, true);
 	}
 	if (end > first) {
-		se->t.endpoints = sl_arena_calloc(c->a, n + 1, sizeof(*se->t.endpoints));
+		se->t.endpoints = sl_arena_calloc(c->a, n ? n : 1, sizeof(*se->t.endpoints));
 		if (!se->t.endpoints)
 			return -ENOMEM;
 		for (i = first; i < end; i++) {
@@ -550,7 +551,7 @@ static int service_entry(struct pl_ctx *c, const struct pl_k8s_svc *s)
 	 * Pod of the cluster */
 	for (i = 0; i < c->nkp; i++)
 		n += pod_selected(s, &c->kp[i]);
-	se->t.endpoints = sl_arena_calloc(c->a, n + 1, sizeof(*se->t.endpoints));
+	se->t.endpoints = sl_arena_calloc(c->a, n ? n : 1, sizeof(*se->t.endpoints));
 	if (!se->t.endpoints)
 		return -ENOMEM;
 	for (i = 0; i < c->nkp; i++) {

@@ -227,7 +227,7 @@ static int parse_route_dests(struct pl_ctx *c, yaml_node_t *rn, struct pl_route 
 		return -1;
 	}
 	pr->ndests = pl_seq_len(rn);
-	pr->dests = sl_arena_calloc(c->a, pr->ndests + 1, sizeof(*pr->dests));
+	pr->dests = sl_arena_calloc(c->tmp, pr->ndests + 1, sizeof(*pr->dests));	/* raw */
 	if (!pr->dests)
 		return -1;
 	int rc = 0;
@@ -520,7 +520,7 @@ static int parse_route(struct pl_ctx *c, yaml_node_t *n, struct pl_route *pr, bo
 		} else {
 			r->nmatches = pl_seq_len(mn);
 			r->matches = sl_arena_calloc(c->a, r->nmatches + 1, sizeof(*r->matches));
-			pr->src_pos = sl_arena_calloc(c->a, r->nmatches + 1, sizeof(*pr->src_pos));
+			pr->src_pos = sl_arena_calloc(c->tmp, r->nmatches + 1, sizeof(*pr->src_pos));
 			if (!r->matches || !pr->src_pos)
 				return -1;
 			for (size_t i = 0; i < r->nmatches; i++)
@@ -556,8 +556,10 @@ static int parse_routes(struct pl_ctx *c, yaml_node_t *spec, const char *key, bo
 		return -1;
 	}
 	*n = pl_seq_len(l);
-	*out = sl_arena_calloc(c->a, *n + 1, sizeof(**out));
-	*rout = sl_arena_calloc(c->a, *n + 1, sizeof(**rout));
+	/* the routes as parsed are raw (resolve_routes copies each into the
+	 * model's): the scratch arena's, as their destination lists */
+	*out = sl_arena_calloc(c->tmp, *n + 1, sizeof(**out));
+	*rout = sl_arena_calloc(c->a, *n ? *n : 1, sizeof(**rout));
 	if (!*out || !*rout)
 		return -ENOMEM;
 	for (size_t i = 0; i < *n; i++)
