@@ -86,6 +86,8 @@ struct sl_l4_gen {
 	size_t nfaults;
 	struct sl_l4_svc_ref *svc_refs;	/* the svcs with inline copies */
 	size_t nsvc_refs;
+	uint64_t *holes;		/* kept for deltas without backends: a bit
+					 * per backend idx, set for a hole */
 	size_t cap[10];			/* internal growth bookkeeping */
 };
 
@@ -100,8 +102,9 @@ void sl_l4_gen_free(struct sl_l4_gen *g);
 
 /* What a delta of g needs kept, once the data plane holds g: the entries
  * the data plane keeps as written (service values, routes, sources,
- * cgroups, faults) are freed; subsets, backends, origins, pools and
- * svc_refs stay. At 10,000 services the service values alone are 4.4 MB. */
+ * cgroups, faults, backends: only which backend is a hole is kept) are
+ * freed; subsets, origins, pools and svc_refs stay. At 10,000 services the
+ * service values alone are 4.4 MB, the backends 1.6 MB. */
 void sl_l4_gen_keep_for_deltas(struct sl_l4_gen *g);
 
 /* An endpoint change of some services, as entries of the live generation

@@ -214,13 +214,13 @@ static void test_delta_equals_full(void **state)
 	 * same service rewrites: keys and the inline copies they take */
 	sl_l4_gen_keep_for_deltas(&kept);
 	assert_null(kept.svcs);
+	assert_null(kept.backends);	/* only which are holes */
 	assert_int_equal(sl_compile_l4_delta(m, NULL, &kept, changed, 2, &dk, err), 0);
 	assert_true(d.nsvcs >= 2);
 	assert_int_equal(dk.nsvcs, d.nsvcs);
 	assert_memory_equal(dk.svcs, d.svcs, d.nsvcs * sizeof(*d.svcs));
 	assert_int_equal(sl_l4_gen_patch(&kept, &dk), 0);
 	sl_l4_delta_free(&dk);
-	sl_l4_gen_free(&kept);
 	/* only the changed services' entries: cart's subsets (v1, v2, and v2
 	 * again for front), pooled's; front's and cart's service entries
 	 * (inline copies) and pooled's own; nothing of other */
@@ -231,6 +231,17 @@ static void test_delta_equals_full(void **state)
 		assert_true(d.add[i].k.idx >= live.nbackends && d.add[i].k.gen == 7);
 	assert_int_equal(sl_l4_gen_patch(&live, &d), 0);
 	assert_int_equal(live.nholes, 6);
+	/* the same holes counted as with the backends held, once each even
+	 * when the next delta deletes the same ones again */
+	assert_int_equal(kept.nholes, live.nholes);
+	assert_int_equal(kept.nbackends, live.nbackends);
+	{
+		struct sl_l4_delta again = { .del = d.del, .ndel = d.ndel };
+
+		assert_int_equal(sl_l4_gen_patch(&kept, &again), 0);
+		assert_int_equal(kept.nholes, 6);
+	}
+	sl_l4_gen_free(&kept);
 	same_steering(&live, &full);
 	same_steering(&full, &live);
 	sl_l4_delta_free(&d);

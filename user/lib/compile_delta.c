@@ -216,7 +216,16 @@ int sl_l4_gen_patch(struct sl_l4_gen *g, const struct sl_l4_delta *d)
 {
 	size_t i;
 
-	if (d->nadd) {
+	if (d->nadd && g->holes) {	/* kept without backends: the bits */
+		size_t words = (g->nbackends + d->nadd) / 64 + 1, had = g->nbackends / 64 + 1;
+		uint64_t *h = realloc(g->holes, words * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		memset(&h[had], 0, (words - had) * sizeof(*h));
+		g->holes = h;
+		g->nbackends += d->nadd;
+	} else if (d->nadd) {
 		struct sl_l4_backend *b = realloc(g->backends,
 						  (g->nbackends + d->nadd) * sizeof(*b));
 
@@ -227,11 +236,19 @@ int sl_l4_gen_patch(struct sl_l4_gen *g, const struct sl_l4_delta *d)
 		g->nbackends += d->nadd;
 		g->cap[CAP_BACKEND] = g->nbackends;
 	}
-	for (i = 0; i < d->ndel; i++)
-		if (d->del[i] < g->nbackends && g->backends[d->del[i]].k.gen) {
-			g->backends[d->del[i]].k.gen = 0;
+	for (i = 0; i < d->ndel; i++) {
+		uint32_t x = d->del[i];
+
+		if (x >= g->nbackends)
+			continue;
+		if (g->holes && !(g->holes[x / 64] & (1ull << (x % 64)))) {
+			g->holes[x / 64] |= 1ull << (x % 64);
+			g->nholes++;
+		} else if (!g->holes && g->backends[x].k.gen) {
+			g->backends[x].k.gen = 0;
 			g->nholes++;
 		}
+	}
 	for (i = 0; i < d->nsubsets; i++)
 		if (d->subsets[i].k.subset_id < g->nsubsets)
 			g->subsets[d->subsets[i].k.subset_id] = d->subsets[i];

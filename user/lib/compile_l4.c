@@ -630,11 +630,20 @@ void sl_l4_gen_free(struct sl_l4_gen *g)
 	free(g->pools);
 	free(g->faults);
 	free(g->svc_refs);
+	free(g->holes);
 	memset(g, 0, sizeof(*g));
 }
 
 void sl_l4_gen_keep_for_deltas(struct sl_l4_gen *g)
 {
+	/* a fresh compile has no holes; without room for the bits the
+	 * backends stay (sl_l4_gen_patch keeps either) */
+	if (!g->holes && !g->nholes &&
+	    (g->holes = calloc(g->nbackends / 64 + 1, sizeof(*g->holes)))) {
+		free(g->backends);
+		g->backends = NULL;
+		g->cap[CAP_BACKEND] = 0;
+	}
 	free(g->svcs);
 	free(g->routes);
 	free(g->srcs);
