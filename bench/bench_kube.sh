@@ -17,7 +17,8 @@
 #                old pod deleted): median per step, and the whole update
 #                as this driver runs it (each step waits for the last)
 #   relist       a compaction (410), then one change -> applied
-#   RSS          sluiced's VmRSS at the end
+#   RSS          sluiced's VmRSS at the end, in MiB; in brackets its peak
+#                (VmHWM: the first sync's whole apply)
 #   full         the same state compiled whole: the first sync's apply (the
 #                log's figure) and `sluicectl validate` of it as files
 # Results also in build/bench/kube.md.
@@ -190,7 +191,7 @@ for n in $SIZES; do
 	# a compaction, then one change: relist and apply
 	ctlsim compact </dev/null >/dev/null
 	RELIST[$n]=$(timed "$SL_TMP/flip-0-0.json")
-	RSS[$n]=$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$DL_PID/status")
+	RSS[$n]=$(awk '/VmRSS/ { r = int($2 / 1024) } /VmHWM/ { h = int($2 / 1024) } END { print r " (" h ")" }' "/proc/$DL_PID/status")
 	INCR[$n]=$(ctl status -o json | tee "$SL_BUILD/bench/kube-status-$n.json" | jq -r .incremental_applies)
 	MODES[$n]="$(grep -c 'incremental, source kubernetes' "$DL_LOG") incremental, $(grep -c '(source kubernetes)' "$DL_LOG") whole"
 	# the same objects as files: what one full compile costs offline
@@ -213,7 +214,7 @@ done
 	echo "Pods, one in ten with a DestinationRule and a 90/10 VirtualService. Change times run from"
 	echo "the simulator's change to sluiced's apply log line (after the maps are written)."
 	echo
-	echo "| services (pods) | first sync ms | whole apply ms | 1 change ms median / p99 ($CHANGES) | rolling update: step median ms / whole ms | relist after 410 ms | RSS MB | validate as files ms | applies |"
+	echo "| services (pods) | first sync ms | whole apply ms | 1 change ms median / p99 ($CHANGES) | rolling update: step median ms / whole ms | relist after 410 ms | RSS MiB (peak) | validate as files ms | applies |"
 	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 	for n in $SIZES; do
 		printf '| %s (%s) | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s |\n' "$n" $((n * 5)) \
