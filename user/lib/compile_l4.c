@@ -644,17 +644,22 @@ void sl_l4_gen_keep_for_deltas(struct sl_l4_gen *g)
 		g->backends = NULL;
 		g->cap[CAP_BACKEND] = 0;
 	}
-	free(g->svcs);
-	free(g->routes);
-	free(g->srcs);
-	free(g->cgroups);
-	free(g->faults);
-	g->svcs = NULL;
-	g->routes = NULL;
-	g->srcs = NULL;
-	g->cgroups = NULL;
-	g->faults = NULL;
-	g->nsvcs = g->nroutes = g->nsrcs = g->ncgroups = g->nfaults = 0;
-	g->cap[CAP_SVC] = g->cap[CAP_ROUTE] = g->cap[CAP_SRC] = g->cap[CAP_CG] =
-		g->cap[CAP_FAULT] = 0;
+	struct {
+		void **p;
+		size_t *n;
+		int cap;
+	} drop[] = {
+		{ (void **)&g->svcs, &g->nsvcs, CAP_SVC },
+		{ (void **)&g->routes, &g->nroutes, CAP_ROUTE },
+		{ (void **)&g->srcs, &g->nsrcs, CAP_SRC },
+		{ (void **)&g->cgroups, &g->ncgroups, CAP_CG },
+		{ (void **)&g->faults, &g->nfaults, CAP_FAULT },
+	};
+
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
+		free(*drop[i].p);
+		*drop[i].p = NULL;
+		*drop[i].n = 0;
+		g->cap[drop[i].cap] = 0;
+	}
 }
