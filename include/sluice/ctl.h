@@ -155,6 +155,9 @@ int sl_snap_write(const struct sl_ctl_part *parts, size_t n, const char *header,
 typedef const struct sl_ctl_part *(*sl_snap_part_fn)(void *arg, size_t i,
 						     struct sl_ctl_part *tmp);
 
+/* The sl_snap_part_fn of an array of parts (arg). */
+const struct sl_ctl_part *sl_snap_parts_at(void *arg, size_t i, struct sl_ctl_part *tmp);
+
 /* sl_snap_write of parts the caller hands out one at a time (a copy held
  * more compactly than an array of parts). */
 int sl_snap_write_seq(sl_snap_part_fn at, void *arg, size_t n, const char *header, FILE *f);

@@ -179,13 +179,14 @@ static void significant_lines(const char *d, size_t len, const char **first, siz
 	}
 }
 
-/* The snapshot text of parts into b (a buffer, or a file: b->f). */
-static const struct sl_ctl_part *array_at(void *arg, size_t i, struct sl_ctl_part *tmp)
+const struct sl_ctl_part *sl_snap_parts_at(void *arg, size_t i, struct sl_ctl_part *tmp)
 {
 	(void)tmp;
 	return &((const struct sl_ctl_part *)arg)[i];
 }
 
+/* The snapshot text of the n parts at() hands out into b (a buffer, or a
+ * file: b->f). */
 static int snap_emit(struct sbuf *b, sl_snap_part_fn at, void *arg, size_t n,
 		     const char *header, struct sl_snap_map *map)
 {
@@ -246,7 +247,7 @@ static int snap_emit(struct sbuf *b, sl_snap_part_fn at, void *arg, size_t n,
 
 int sl_snap_write(const struct sl_ctl_part *parts, size_t n, const char *header, FILE *f)
 {
-	return sl_snap_write_seq(array_at, (void *)parts, n, header, f);
+	return sl_snap_write_seq(sl_snap_parts_at, (void *)parts, n, header, f);
 }
 
 int sl_snap_write_seq(sl_snap_part_fn at, void *arg, size_t n, const char *header, FILE *f)
@@ -268,7 +269,7 @@ int sl_snap_build(const struct sl_ctl_part *parts, size_t n, const char *header,
 		if (!map->first_line)
 			return -ENOMEM;
 	}
-	err = snap_emit(&b, array_at, (void *)parts, n, header, map);
+	err = snap_emit(&b, sl_snap_parts_at, (void *)parts, n, header, map);
 	if (!err && !b.p)
 		err = sb_str(&b, "");
 	if (err) {

@@ -117,17 +117,11 @@ static int write_snapshot(const char *dir, const char *source, uint32_t gen,
 	return err;
 }
 
-static const struct sl_ctl_part *parts_at(void *arg, size_t i, struct sl_ctl_part *tmp)
-{
-	(void)tmp;
-	return &((const struct sl_ctl_part *)arg)[i];
-}
-
 static int write_state_as(const struct sluiced *d, uint32_t gen, const char *text, size_t len,
 			  const char *tmpname)
 {
-	return write_snapshot(d->o.state_dir, sluiced_source_name(d->source), gen, parts_at,
-			      d->parts, d->nparts, text, len, tmpname, NULL);
+	return write_snapshot(d->o.state_dir, sluiced_source_name(d->source), gen,
+			      sl_snap_parts_at, d->parts, d->nparts, text, len, tmpname, NULL);
 }
 
 /* A write of the state file in the background, by a thread: what it
