@@ -131,8 +131,8 @@ static int write_state_as(const struct sluiced *d, uint32_t gen, const char *tex
  * held while the file is written, and at 10,000 services an array of parts
  * and their names was ~7 MB more RSS for that time; here an entry is 24
  * bytes and a name is kept as what it does not share with the one before
- * (the parts are sorted by name: "kubernetes:/api/v1/namespaces/ns/pods/"
- * is written once). Not a forked child: a child shares the daemon's pages
+ * (the parts are sorted by name: "kubernetes:/api/v1/pods/" is written
+ * once for 50,000 Pods). Not a forked child: a child shares the daemon's pages
  * copy-on-write, and every page the event loop then writes (an
  * incremental apply's allocations) is copied at a fault, with a TLB flush
  * on every CPU the daemon's threads ran on — ~10-30 ms per endpoint
